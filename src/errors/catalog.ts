@@ -1,0 +1,75 @@
+/**
+ * The error catalog: every error nfvkit throws is one of these classes, with a stable
+ * `code` (`NFVKIT_ERR_*`) that scripts and docs may rely on. Bad packets are never errors:
+ * they are counted drops with a reason (see `src/packet/drop-reason.ts`).
+ *
+ * Map these to gRPC status codes only at the controller boundary.
+ *
+ * @example
+ * ```ts
+ * throw new PoolExhaustedError('pool of 4096 buffers has none free');
+ * // err.code === 'NFVKIT_ERR_POOL_EXHAUSTED'
+ * ```
+ */
+export class NfvkitError extends Error {
+  /** Stable machine-readable code, `NFVKIT_ERR_*`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A caller passed an argument outside its documented range (size not a power of two, …). */
+export class InvalidArgumentError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** The packet pool had no free buffer for a request that could not be satisfied partially. */
+export class PoolExhaustedError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_POOL_EXHAUSTED', message);
+  }
+}
+
+/** A buffer was freed twice, freed by a non-owner, or used after free. */
+export class BufferOwnershipError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_BUFFER_OWNERSHIP', message);
+  }
+}
+
+/** Shared memory did not have the layout a peer expected (magic, version, sizes). */
+export class SharedLayoutError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_SHARED_LAYOUT', message);
+  }
+}
+
+/** A virtqueue peer broke the ring protocol (bad descriptor index, loop in a chain, …). */
+export class VirtqueueProtocolError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_VIRTQUEUE_PROTOCOL', message);
+  }
+}
+
+/** A capture file could not be read: bad magic, unsupported link type, corrupt block. */
+export class CaptureFormatError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_CAPTURE_FORMAT', message);
+  }
+}
+
+/** Every code in the catalog, for docs and the test that keeps docs in step. */
+export const ERROR_CODES = [
+  'NFVKIT_ERR_INVALID_ARGUMENT',
+  'NFVKIT_ERR_POOL_EXHAUSTED',
+  'NFVKIT_ERR_BUFFER_OWNERSHIP',
+  'NFVKIT_ERR_SHARED_LAYOUT',
+  'NFVKIT_ERR_VIRTQUEUE_PROTOCOL',
+  'NFVKIT_ERR_CAPTURE_FORMAT',
+] as const;
