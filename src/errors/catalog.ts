@@ -64,6 +64,40 @@ export class CaptureFormatError extends NfvkitError {
   }
 }
 
+/** A function name that no registry knows, or a name registered twice. */
+export class UnknownFunctionError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_UNKNOWN_FUNCTION', message);
+  }
+}
+
+/** One problem found in a configuration: where (field path) and what. */
+export interface ConfigIssue {
+  /** Field path, e.g. `rules[3].dst` (empty for the whole document). */
+  path: string;
+  message: string;
+}
+
+/** A configuration failed validation; `issues` lists every problem, not only the first. */
+export class ConfigValidationError extends NfvkitError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(subject: string, issues: readonly ConfigIssue[]) {
+    super(
+      'NFVKIT_ERR_CONFIG_INVALID',
+      `${subject}: ${issues.length} problem(s)\n` + issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n'),
+    );
+    this.issues = issues;
+  }
+}
+
+/** The pipeline compiler could not build a function (element conflict, bad generated code). */
+export class PipelineCompileError extends NfvkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NFVKIT_ERR_PIPELINE_COMPILE', message, options);
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -72,4 +106,7 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_SHARED_LAYOUT',
   'NFVKIT_ERR_VIRTQUEUE_PROTOCOL',
   'NFVKIT_ERR_CAPTURE_FORMAT',
+  'NFVKIT_ERR_UNKNOWN_FUNCTION',
+  'NFVKIT_ERR_CONFIG_INVALID',
+  'NFVKIT_ERR_PIPELINE_COMPILE',
 ] as const;

@@ -1,0 +1,72 @@
+import type { PacketBatch } from './packet-batch.ts';
+
+/** One counter of a compiled pipeline: its slot in the counter array and what it counts. */
+export interface CounterInfo {
+  /** snake_case counter name (the drop reason for drop counters). */
+  readonly name: string;
+  /** Element use the counter belongs to (`pipeline` for the built-in traffic counters). */
+  readonly element: string;
+  /** True for counters of dropped packets. */
+  readonly drop: boolean;
+  readonly help: string;
+}
+
+/** Built-in traffic counters every pipeline keeps, at fixed slots 0…8. */
+export const BuiltinCounter = {
+  RX_INSIDE_PACKETS: 0,
+  RX_OUTSIDE_PACKETS: 1,
+  TX_INSIDE_PACKETS: 2,
+  TX_OUTSIDE_PACKETS: 3,
+  RX_INSIDE_BYTES: 4,
+  RX_OUTSIDE_BYTES: 5,
+  TX_INSIDE_BYTES: 6,
+  TX_OUTSIDE_BYTES: 7,
+  DROPPED_PACKETS: 8,
+} as const;
+
+/** Metadata of the built-in counters, in slot order. */
+export const BUILTIN_COUNTERS: readonly CounterInfo[] = [
+  { name: 'rx_inside_packets', element: 'pipeline', drop: false, help: 'packets received on the inside side' },
+  { name: 'rx_outside_packets', element: 'pipeline', drop: false, help: 'packets received on the outside side' },
+  { name: 'tx_inside_packets', element: 'pipeline', drop: false, help: 'packets sent out on the inside side' },
+  { name: 'tx_outside_packets', element: 'pipeline', drop: false, help: 'packets sent out on the outside side' },
+  { name: 'rx_inside_bytes', element: 'pipeline', drop: false, help: 'bytes received on the inside side' },
+  { name: 'rx_outside_bytes', element: 'pipeline', drop: false, help: 'bytes received on the outside side' },
+  { name: 'tx_inside_bytes', element: 'pipeline', drop: false, help: 'bytes sent out on the inside side' },
+  { name: 'tx_outside_bytes', element: 'pipeline', drop: false, help: 'bytes sent out on the outside side' },
+  { name: 'dropped_packets', element: 'pipeline', drop: false, help: 'packets dropped, all reasons' },
+];
+
+/** The output of the pipeline compiler: a self-contained ES module's source and its metadata. */
+export interface CompiledPipeline {
+  /** Function name. */
+  readonly name: string;
+  /** SHA-256 (hex) of the generated source: same function + config → same hash. */
+  readonly sourceHash: string;
+  /** The generated ES module (JavaScript). Exports `COUNTERS` and `createPipeline(rt)`. */
+  readonly source: string;
+  /** Every counter, indexed by slot. */
+  readonly counters: readonly CounterInfo[];
+  /** Library modules the generated code imports (package subpath specifiers). */
+  readonly imports: readonly string[];
+  /** The validated configuration that was baked in. */
+  readonly config: unknown;
+}
+
+/** What a running pipeline needs from its host. */
+export interface PipelineRuntime {
+  /** One slot per counter (`CompiledPipeline.counters.length`), usually in shared memory. */
+  readonly counters: Float64Array;
+}
+
+/** A pipeline instantiated from generated code. */
+export interface PipelineInstance {
+  /** Runs the fused pipeline over `batch` in place; `now` is the clock in milliseconds. */
+  processBatch(batch: PacketBatch, now: number): void;
+}
+
+/** The shape of a generated pipeline module. */
+export interface PipelineModule {
+  readonly COUNTERS: readonly CounterInfo[];
+  createPipeline(rt: PipelineRuntime): PipelineInstance;
+}

@@ -1,0 +1,33 @@
+import type { z } from 'zod';
+import type { ElementUse } from './element.ts';
+
+/**
+ * A network function: a named pipeline of elements built from a validated configuration.
+ *
+ * @example
+ * ```ts
+ * export const passThrough = definePipeline({
+ *   name: 'pass-through',
+ *   description: 'Forwards every well-formed frame to the other side.',
+ *   config: z.object({}).strict(),
+ *   elements: () => [use(parseFrameElement, {})],
+ * });
+ * ```
+ */
+export interface PipelineDefinition<C = unknown> {
+  /** Function name, kebab-case (`firewall`). */
+  readonly name: string;
+  /** One sentence: what the function does. */
+  readonly description: string;
+  /** Schema of the function's configuration, as written in a chain spec. */
+  readonly config: z.ZodType<C>;
+  /** The elements, in order, for a validated configuration. */
+  elements(config: C): ElementUse[];
+  /** Default memory limit of an instance of this function's image, in MiB. */
+  readonly memoryMiB?: number;
+}
+
+/** Identity helper that types a pipeline definition. */
+export function definePipeline<C>(definition: PipelineDefinition<C>): PipelineDefinition<C> {
+  return definition;
+}
