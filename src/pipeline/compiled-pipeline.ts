@@ -57,6 +57,12 @@ export interface CompiledPipeline {
 export interface PipelineRuntime {
   /** One slot per counter (`CompiledPipeline.counters.length`), usually in shared memory. */
   readonly counters: Float64Array;
+  /**
+   * Optional control words the host may flip at run time (e.g. the load balancer's
+   * per-backend drain/remove states), usually in shared memory. Elements that use it
+   * document their layout.
+   */
+  readonly control?: Int32Array;
 }
 
 /** A pipeline instantiated from generated code. */

@@ -1,0 +1,125 @@
+import { InvalidArgumentError } from '../../src/errors/catalog.ts';
+import { MaglevTable } from '../../src/flow/maglev.ts';
+import { CONTROL_BACKEND_COUNT, CONTROL_GENERATION, CONTROL_STATES, controlLength } from './backend-control.ts';
+import { EndpointTable } from './endpoint-table.ts';
+import { BackendState, type LbPlan } from './service-plan.ts';
+
+/**
+ * The load balancer's data-plane tables, built from a baked {@link LbPlan} when an
+ * instance starts: backend addresses, ports and states by global backend index; the VIP
+ * table (endpoint → service); the backend-endpoint table (to recognise server replies
+ * whose connection is unknown); and ONE flat Maglev array in which service `s` owns slots
+ * `[s·M, (s+1)·M)`, each holding a global backend index (−1: no backend can take new flows).
+ *
+ * Draining and removed backends get weight 0 in their service's Maglev table, so new flows
+ * never reach them while the other backends keep their slots (Maglev's minimal disruption).
+ *
+ * If the host passes a control array ({@link BackendControl}), {@link poll} (once per batch)
+ * applies state changes: it rebuilds the Maglev table of each service whose set of active
+ * backends changed, IN PLACE, so the arrays the batch loop holds stay valid.
+ *
+ * @example
+ * ```ts
+ * const set = new BackendSet(plan, rt.control);
+ * const s = set.vips.find(6, dstIp, dstPort);
+ * const b = set.maglev[s * set.tableSize + (flowHash(...) % set.tableSize)];
+ * ```
+ */
+export class BackendSet {
+  /** Maglev table size M. */
+  readonly tableSize: number;
+  /** Backend IPv4 address by global backend index. */
+  readonly address: Uint32Array;
+  /** Backend port by global backend index. */
+  readonly port: Uint16Array;
+  /** {@link BackendState} by global backend index. */
+  readonly state: Uint8Array;
+  /** Service s's Maglev slots at `[s·M, (s+1)·M)`: global backend index or −1. */
+  readonly maglev: Int32Array;
+  /** (proto, VIP, port) → service index. */
+  readonly vips: EndpointTable;
+  /** (proto, backend address, backend port) → global index of one backend with that endpoint. */
+  readonly servers: EndpointTable;
+  /** Maglev rebuilds done after start (control changes applied). */
+  rebuilds = 0;
+
+  private readonly plan: LbPlan;
+  private readonly control: Int32Array | null;
+  private generation = 0;
+
+  /**
+   * @param plan the baked plan
+   * @param control optional shared control array (see {@link BackendControl}); its states
+   *   override the plan's from the start
+   */
+  constructor(plan: LbPlan, control?: unknown) {
+    const n = plan.backends.length;
+    this.plan = plan;
+    this.tableSize = plan.tableSize;
+    this.address = new Uint32Array(n);
+    this.port = new Uint16Array(n);
+    this.state = new Uint8Array(n);
+    plan.backends.forEach((b, i) => {
+      this.address[i] = b.address;
+      this.port[i] = b.port;
+      this.state[i] = b.state;
+    });
+    this.vips = new EndpointTable(plan.services.length);
+    plan.services.forEach((s, i) => this.vips.add(s.proto, s.vip, s.port, i));
+    this.servers = new EndpointTable(n);
+    plan.backends.forEach((b, i) => this.servers.add(plan.services[b.service].proto, b.address, b.port, i));
+    this.maglev = new Int32Array(plan.services.length * plan.tableSize);
+
+    if (control === undefined || control === null) {
+      this.control = null;
+    } else {
+      if (!(control instanceof Int32Array) || control.length < controlLength(n) || control[CONTROL_BACKEND_COUNT] !== n) {
+        throw new InvalidArgumentError(`load-balancer control must be an Int32Array made for ${n} backends (BackendControl)`);
+      }
+      this.control = control;
+      this.generation = Atomics.load(control, CONTROL_GENERATION);
+      for (let b = 0; b < n; b++) this.state[b] = Atomics.load(control, CONTROL_STATES + b);
+    }
+    for (let s = 0; s < plan.services.length; s++) this.rebuild(s);
+  }
+
+  /**
+   * Applies pending control changes (cheap when there are none: one atomic load). Returns
+   * true if anything changed. Call between batches.
+   */
+  poll(): boolean {
+    const control = this.control;
+    if (control === null) return false;
+    const gen = Atomics.load(control, CONTROL_GENERATION);
+    if (gen === this.generation) return false;
+    this.generation = gen;
+    const services = this.plan.services;
+    for (let s = 0; s < services.length; s++) {
+      let changed = false;
+      for (let b = services[s].first; b < services[s].first + services[s].count; b++) {
+        const next = Atomics.load(control, CONTROL_STATES + b);
+        if (next === this.state[b]) continue;
+        if ((next === BackendState.ACTIVE) !== (this.state[b] === BackendState.ACTIVE)) changed = true;
+        this.state[b] = next;
+      }
+      if (changed) {
+        this.rebuild(s);
+        this.rebuilds++;
+      }
+    }
+    return true;
+  }
+
+  /** Rebuilds service `s`'s Maglev slots from the current states (allocates: control plane). */
+  private rebuild(s: number): void {
+    const svc = this.plan.services[s];
+    const list = [];
+    for (let b = svc.first; b < svc.first + svc.count; b++) {
+      const be = this.plan.backends[b];
+      list.push({ name: be.name, weight: this.state[b] === BackendState.ACTIVE ? be.weight : 0 });
+    }
+    const entries = MaglevTable.build(list, { tableSize: this.tableSize }).entries;
+    const base = s * this.tableSize;
+    for (let i = 0; i < entries.length; i++) this.maglev[base + i] = entries[i] < 0 ? -1 : svc.first + entries[i];
+  }
+}
