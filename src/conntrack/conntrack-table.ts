@@ -1,0 +1,502 @@
+import { InvalidArgumentError } from '../errors/catalog.ts';
+import { CT_COUNTER_COUNT, CtCounter } from './conntrack-counters.ts';
+import { CtState, CtStatus, IpProto } from './conntrack-state.ts';
+import { timeoutsByState, type ConntrackTimeouts } from './conntrack-timeouts.ts';
+import { tcpTransition } from './tcp-state-machine.ts';
+import { tupleHash } from './tuple-hash.ts';
+
+/** `lookup`/`peek` result when no live entry matches. */
+export const CT_MISS = -1;
+/** `create` result when the table is full and nothing could be reclaimed. */
+export const CT_REFUSED_FULL = -1;
+/** `create` result when the original or reply tuple is already tracked (or they are equal). */
+export const CT_CLASH = -2;
+/** `update` result when the packet does not fit the connection's state. */
+export const CT_INVALID = -1;
+/** Largest accepted capacity (entries). */
+export const CT_MAX_CAPACITY = 1 << 22;
+
+/** Entry index of a lookup result `ref` (only meaningful when `ref >= 0`). */
+export function ctEntry(ref: number): number {
+  return ref >>> 1;
+}
+
+/** Direction (`CtDir`) of a lookup result `ref` (only meaningful when `ref >= 0`). */
+export function ctDir(ref: number): number {
+  return ref & 1;
+}
+
+/** Options of a {@link ConntrackTable}. */
+export interface ConntrackTableOptions {
+  /** Maximum number of connections: a power of two in [2, 2^22]. Memory ≈ 90 B per entry. */
+  capacity: number;
+  /** Timeouts in seconds, merged over `DEFAULT_CONNTRACK_TIMEOUTS`. */
+  timeouts?: Partial<ConntrackTimeouts>;
+  /**
+   * What `create` does when every entry is in use (default `'evict'`): in both modes it first
+   * reclaims an expired entry among the next `fullScan` entries of the sweep cursor; with
+   * `'evict'` it otherwise evicts, among those scanned, the evictable entry (not ASSURED,
+   * or TCP TIME_WAIT/CLOSE) closest to expiry; failing that it refuses (`CT_REFUSED_FULL`,
+   * counter `refused_full`). Established, assured connections are never evicted.
+   */
+  whenFull?: 'evict' | 'refuse';
+  /** Entries examined when full (default 16, at most `capacity`). Bounds the cost of a create. */
+  fullScan?: number;
+  /** Index hash seed (default random per table, so outsiders cannot aim flows at one bucket). */
+  seed?: number;
+  /** Counter storage (e.g. a view on shared memory), length ≥ `CT_COUNTER_COUNT`; default a new array. */
+  counters?: Float64Array;
+}
+
+/**
+ * Connection-tracking table: a bounded, allocation-free store of connections for the
+ * stateful firewall, NAT and load balancer, built on typed arrays.
+ *
+ * **Layout.** Entries live in parallel typed arrays indexed by entry number. Each entry holds
+ * TWO tuples — the original direction (as seen from the initiator) and the reply direction
+ * (as the answering packets will look, which differs from the reversed original after
+ * NAT/LB translation) — and is reachable from either: the index is one open-addressing
+ * (linear probing) hash table of `4 × capacity` slots (load ≤ 0.5) in which every entry
+ * owns two slots, holding `ref = entry × 2 + dir`. A lookup by any packet's 5-tuple
+ * therefore returns the entry and which direction the packet travels (`ctEntry(ref)`,
+ * `ctDir(ref)`). Removal uses backward-shift deletion, so there are no tombstones and
+ * probe lengths do not degrade under churn.
+ *
+ * **Clock.** Time is never read inside: every call that needs it takes `now`, in
+ * milliseconds of any monotonic clock (`performance.now()`, a capture timestamp, a test
+ * counter). An entry expires `timeout(state)` ms after the last valid packet.
+ *
+ * **Expiry** is incremental: `lookup` removes an expired entry it hits, `create` reclaims
+ * expired entries when full, and `expire(now, maxScan)` sweeps a bounded number of entries
+ * per call (call it once per batch or timer tick).
+ *
+ * **Protocols.** TCP state follows {@link tcpTransition}; UDP, ICMP and others go from
+ * UNREPLIED to ASSURED/REPLIED on the first reply-direction packet. For ICMP echo, pass
+ * the echo identifier as BOTH ports (request and reply carry the same identifier, so the
+ * reversed tuple matches the reply).
+ *
+ * Per-packet methods (`lookup`, `update`, accessors) neither allocate nor throw.
+ *
+ * @example
+ * ```ts
+ * const ct = new ConntrackTable({ capacity: 1 << 16 });
+ * let ref = ct.lookup(IpProto.TCP, src, dst, sport, dport, now);
+ * if (ref === CT_MISS && tcpOpensConnection(flags)) {
+ *   const e = ct.createFlow(IpProto.TCP, src, dst, sport, dport, now);
+ *   if (e >= 0) ref = e * 2; // original direction
+ * }
+ * if (ref >= 0 && ct.update(ctEntry(ref), ctDir(ref), flags, now) !== CT_INVALID) forward();
+ * else drop('ct_invalid');
+ * ```
+ */
+export class ConntrackTable {
+  /** Maximum number of entries. */
+  readonly capacity: number;
+  /** Counters, indexed by {@link CtCounter}. */
+  readonly counters: Float64Array;
+
+  private readonly timeoutMs: Float64Array;
+  private readonly seed: number;
+  private readonly evictWhenFull: boolean;
+  private readonly fullScan: number;
+
+  /** Per ref (entry × 2 + dir): src, dst, ports (sport << 16 | dport). */
+  private readonly tuples: Uint32Array;
+  /** Per ref: index hash of its tuple (to find its slot on removal). */
+  private readonly refHash: Uint32Array;
+  private readonly protos: Uint8Array;
+  private readonly states: Uint8Array;
+  private readonly statuses: Uint8Array;
+  private readonly expires: Float64Array;
+  /** Per entry: two u32 user values. */
+  private readonly users: Uint32Array;
+  private readonly freeStack: Int32Array;
+  private freeTop: number;
+  private live = 0;
+  private cursor = 0;
+
+  private readonly slotMask: number;
+  /** Index slots: ref, or -1 when empty. */
+  private readonly slotRef: Int32Array;
+  private readonly slotHash: Uint32Array;
+
+  constructor(options: ConntrackTableOptions) {
+    const cap = options.capacity;
+    if (!Number.isInteger(cap) || cap < 2 || cap > CT_MAX_CAPACITY || (cap & (cap - 1)) !== 0) {
+      throw new InvalidArgumentError(`conntrack capacity must be a power of two in [2, ${CT_MAX_CAPACITY}], got ${cap}`);
+    }
+    const fullScan = options.fullScan ?? Math.min(16, cap);
+    if (!Number.isInteger(fullScan) || fullScan < 1 || fullScan > cap) {
+      throw new InvalidArgumentError(`conntrack fullScan must be an integer in [1, capacity], got ${fullScan}`);
+    }
+    const whenFull = options.whenFull ?? 'evict';
+    if (whenFull !== 'evict' && whenFull !== 'refuse') {
+      throw new InvalidArgumentError(`conntrack whenFull must be 'evict' or 'refuse', got ${String(whenFull)}`);
+    }
+    if (options.counters !== undefined && options.counters.length < CT_COUNTER_COUNT) {
+      throw new InvalidArgumentError(`conntrack counters need ${CT_COUNTER_COUNT} elements, got ${options.counters.length}`);
+    }
+    this.capacity = cap;
+    this.counters = options.counters ?? new Float64Array(CT_COUNTER_COUNT);
+    this.timeoutMs = timeoutsByState(options.timeouts);
+    this.seed = (options.seed ?? Math.random() * 0x1_0000_0000) >>> 0;
+    this.evictWhenFull = whenFull === 'evict';
+    this.fullScan = fullScan;
+
+    this.tuples = new Uint32Array(cap * 6);
+    this.refHash = new Uint32Array(cap * 2);
+    this.protos = new Uint8Array(cap);
+    this.states = new Uint8Array(cap);
+    this.statuses = new Uint8Array(cap);
+    this.expires = new Float64Array(cap);
+    this.users = new Uint32Array(cap * 2);
+    this.freeStack = new Int32Array(cap);
+    for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
+    this.freeTop = cap;
+
+    const slots = cap * 4;
+    this.slotMask = slots - 1;
+    this.slotRef = new Int32Array(slots).fill(-1);
+    this.slotHash = new Uint32Array(slots);
+  }
+
+  /** Number of entries in use (live, or expired but not yet removed). */
+  get size(): number {
+    return this.live;
+  }
+
+  /**
+   * Finds the live entry one of whose tuples is this packet's 5-tuple. Returns
+   * `ref = entry × 2 + dir` (see {@link ctEntry}, {@link ctDir}) or {@link CT_MISS}. An
+   * expired entry found on the way is removed (counted `expired`) and reported as a miss.
+   */
+  lookup(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, now: number): number {
+    const ports = (((srcPort & 0xffff) << 16) | (dstPort & 0xffff)) >>> 0;
+    const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort);
+    let ref = this.find(h, proto, srcIp >>> 0, dstIp >>> 0, ports);
+    if (ref >= 0 && this.expires[ref >>> 1] <= now) {
+      this.removeEntry(ref >>> 1);
+      this.counters[CtCounter.EXPIRED]++;
+      ref = CT_MISS;
+    }
+    this.counters[ref >= 0 ? CtCounter.LOOKUP_HIT : CtCounter.LOOKUP_MISS]++;
+    return ref;
+  }
+
+  /**
+   * Like {@link lookup} but without side effects: no counters, no removal, and an expired
+   * entry that is still stored IS returned (check {@link expiresAt}). For diagnostics/tests.
+   */
+  peek(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number): number {
+    const ports = (((srcPort & 0xffff) << 16) | (dstPort & 0xffff)) >>> 0;
+    const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort);
+    return this.find(h, proto, srcIp >>> 0, dstIp >>> 0, ports);
+  }
+
+  /**
+   * Tracks a new connection whose reply packets are the plain reverse of the original
+   * (no translation). Same results as {@link create}.
+   */
+  createFlow(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, now: number): number {
+    return this.create(proto, srcIp, dstIp, srcPort, dstPort, dstIp, srcIp, dstPort, srcPort, now);
+  }
+
+  /**
+   * Tracks a new connection given its original-direction tuple (initiator → responder, as
+   * the first packet looks on arrival) and its reply-direction tuple (as answering packets
+   * will look on arrival; e.g. for SNAT to N:np, reply = server → N:np).
+   *
+   * Returns the entry index (≥ 0), {@link CT_CLASH} if either tuple is already tracked by a
+   * live entry or both tuples are equal, or {@link CT_REFUSED_FULL} (see
+   * {@link ConntrackTableOptions.whenFull}). The new entry starts in TCP_NEW,
+   * UDP_UNREPLIED, ICMP_UNREPLIED or OTHER_UNREPLIED with user values 0; feed it its first
+   * packet with {@link update}.
+   */
+  create(
+    proto: number,
+    origSrcIp: number,
+    origDstIp: number,
+    origSrcPort: number,
+    origDstPort: number,
+    replySrcIp: number,
+    replyDstIp: number,
+    replySrcPort: number,
+    replyDstPort: number,
+    now: number,
+  ): number {
+    const oSrc = origSrcIp >>> 0;
+    const oDst = origDstIp >>> 0;
+    const oPorts = (((origSrcPort & 0xffff) << 16) | (origDstPort & 0xffff)) >>> 0;
+    const rSrc = replySrcIp >>> 0;
+    const rDst = replyDstIp >>> 0;
+    const rPorts = (((replySrcPort & 0xffff) << 16) | (replyDstPort & 0xffff)) >>> 0;
+    if (oSrc === rSrc && oDst === rDst && oPorts === rPorts) {
+      this.counters[CtCounter.CLASH]++;
+      return CT_CLASH;
+    }
+    const hO = tupleHash(this.seed, proto, oSrc, oDst, origSrcPort, origDstPort);
+    const hR = tupleHash(this.seed, proto, rSrc, rDst, replySrcPort, replyDstPort);
+    if (this.clashes(hO, proto, oSrc, oDst, oPorts, now) || this.clashes(hR, proto, rSrc, rDst, rPorts, now)) {
+      this.counters[CtCounter.CLASH]++;
+      return CT_CLASH;
+    }
+    if (this.freeTop === 0 && !this.reclaim(now)) {
+      this.counters[CtCounter.REFUSED_FULL]++;
+      return CT_REFUSED_FULL;
+    }
+    const e = this.freeStack[--this.freeTop];
+    const o = e * 6;
+    this.tuples[o] = oSrc;
+    this.tuples[o + 1] = oDst;
+    this.tuples[o + 2] = oPorts;
+    this.tuples[o + 3] = rSrc;
+    this.tuples[o + 4] = rDst;
+    this.tuples[o + 5] = rPorts;
+    this.protos[e] = proto;
+    const state = initialState(proto);
+    this.states[e] = state;
+    this.statuses[e] = 0;
+    this.expires[e] = now + this.timeoutMs[state];
+    this.users[e * 2] = 0;
+    this.users[e * 2 + 1] = 0;
+    this.insertSlot(e * 2, hO);
+    this.insertSlot(e * 2 + 1, hR);
+    this.live++;
+    this.counters[CtCounter.CREATED]++;
+    return e;
+  }
+
+  /**
+   * Feeds one packet of a live entry's connection (an entry from `lookup`/`create`),
+   * travelling in direction `dir` (`CtDir`), to the protocol state machine; `tcpFlags` is
+   * ignored for non-TCP entries.
+   * On success refreshes the timer (`now + timeout(newState)`) and returns the new state;
+   * returns {@link CT_INVALID} (state and timer unchanged, counted `invalid`) when the
+   * packet does not fit the connection.
+   */
+  update(entry: number, dir: number, tcpFlags: number, now: number): number {
+    let state = this.states[entry];
+    if (this.protos[entry] === IpProto.TCP) {
+      const r = tcpTransition(state, this.statuses[entry], dir, tcpFlags);
+      if (r < 0) {
+        this.counters[CtCounter.INVALID]++;
+        return CT_INVALID;
+      }
+      state = r & 0xff;
+      this.states[entry] = state;
+      this.statuses[entry] = r >>> 8;
+    } else if (dir === 1) {
+      // Each *_UNREPLIED state is immediately followed by its replied/assured state.
+      if (state === CtState.UDP_UNREPLIED || state === CtState.ICMP_UNREPLIED || state === CtState.OTHER_UNREPLIED) {
+        state++;
+        this.states[entry] = state;
+      }
+      this.statuses[entry] |= CtStatus.SEEN_REPLY | CtStatus.ASSURED;
+    }
+    this.expires[entry] = now + this.timeoutMs[state];
+    return state;
+  }
+
+  /** Removes a live entry (counted `deleted`); returns false if it was not in use. */
+  delete(entry: number): boolean {
+    if ((entry | 0) !== entry || entry < 0 || entry >= this.capacity || this.states[entry] === CtState.FREE) return false;
+    this.removeEntry(entry);
+    this.counters[CtCounter.DELETED]++;
+    return true;
+  }
+
+  /**
+   * Examines the next `maxScan` entries (at most `capacity`) of a circular sweep cursor
+   * and removes those expired at `now`; returns how many were removed. Bounded work per call.
+   */
+  expire(now: number, maxScan: number): number {
+    const n = maxScan < this.capacity ? maxScan : this.capacity;
+    const last = this.capacity - 1;
+    let removed = 0;
+    let c = this.cursor;
+    for (let k = 0; k < n; k++) {
+      if (this.states[c] !== CtState.FREE && this.expires[c] <= now) {
+        this.removeEntry(c);
+        removed++;
+      }
+      c = (c + 1) & last;
+    }
+    this.cursor = c;
+    this.counters[CtCounter.EXPIRED] += removed;
+    return removed;
+  }
+
+  /** Removes every entry (counters are kept). Control plane. */
+  flush(): void {
+    this.slotRef.fill(-1);
+    this.states.fill(CtState.FREE);
+    for (let i = 0; i < this.capacity; i++) this.freeStack[i] = this.capacity - 1 - i;
+    this.freeTop = this.capacity;
+    this.live = 0;
+    this.cursor = 0;
+  }
+
+  /** True if the entry is in use. */
+  isLive(entry: number): boolean {
+    return this.states[entry] !== CtState.FREE;
+  }
+
+  /** The entry's {@link CtState}. */
+  state(entry: number): number {
+    return this.states[entry];
+  }
+
+  /** The entry's {@link CtStatus} bits. */
+  status(entry: number): number {
+    return this.statuses[entry];
+  }
+
+  /** The entry's IP protocol number. */
+  protocol(entry: number): number {
+    return this.protos[entry];
+  }
+
+  /** When the entry expires unless refreshed (same clock as `now`). */
+  expiresAt(entry: number): number {
+    return this.expires[entry];
+  }
+
+  /** Source address of the entry's tuple in direction `dir` (u32). */
+  srcIp(entry: number, dir: number): number {
+    return this.tuples[(entry * 2 + dir) * 3];
+  }
+
+  /** Destination address of the entry's tuple in direction `dir` (u32). */
+  dstIp(entry: number, dir: number): number {
+    return this.tuples[(entry * 2 + dir) * 3 + 1];
+  }
+
+  /** Source port (ICMP: echo id) of the entry's tuple in direction `dir`. */
+  srcPort(entry: number, dir: number): number {
+    return this.tuples[(entry * 2 + dir) * 3 + 2] >>> 16;
+  }
+
+  /** Destination port (ICMP: echo id) of the entry's tuple in direction `dir`. */
+  dstPort(entry: number, dir: number): number {
+    return this.tuples[(entry * 2 + dir) * 3 + 2] & 0xffff;
+  }
+
+  /** User value `slot` (0 or 1) of the entry: NAT mapping id, backend index, instance id… */
+  user(entry: number, slot: number): number {
+    return this.users[entry * 2 + (slot & 1)];
+  }
+
+  /** Sets user value `slot` (0 or 1) of the entry to a u32. */
+  setUser(entry: number, slot: number, value: number): void {
+    this.users[entry * 2 + (slot & 1)] = value;
+  }
+
+  private find(h: number, proto: number, src: number, dst: number, ports: number): number {
+    const mask = this.slotMask;
+    const slotRef = this.slotRef;
+    const slotHash = this.slotHash;
+    const tuples = this.tuples;
+    let i = h & mask;
+    for (;;) {
+      const ref = slotRef[i];
+      if (ref < 0) return CT_MISS;
+      if (slotHash[i] === h) {
+        const t = ref * 3;
+        if (tuples[t] === src && tuples[t + 1] === dst && tuples[t + 2] === ports && this.protos[ref >>> 1] === proto) {
+          return ref;
+        }
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** True if a live entry holds this tuple; an expired holder is removed first. */
+  private clashes(h: number, proto: number, src: number, dst: number, ports: number, now: number): boolean {
+    const ref = this.find(h, proto, src, dst, ports);
+    if (ref < 0) return false;
+    if (this.expires[ref >>> 1] > now) return true;
+    this.removeEntry(ref >>> 1);
+    this.counters[CtCounter.EXPIRED]++;
+    return false;
+  }
+
+  /** Frees one entry when full (policy in {@link ConntrackTableOptions.whenFull}). */
+  private reclaim(now: number): boolean {
+    const last = this.capacity - 1;
+    let victim = -1;
+    let victimExpires = Infinity;
+    let c = this.cursor;
+    for (let k = 0; k < this.fullScan; k++) {
+      const e = c;
+      c = (c + 1) & last;
+      const state = this.states[e];
+      if (state === CtState.FREE) continue;
+      const exp = this.expires[e];
+      if (exp <= now) {
+        this.cursor = c;
+        this.removeEntry(e);
+        this.counters[CtCounter.EXPIRED]++;
+        return true;
+      }
+      if (
+        exp < victimExpires &&
+        ((this.statuses[e] & CtStatus.ASSURED) === 0 || state === CtState.TCP_TIME_WAIT || state === CtState.TCP_CLOSE)
+      ) {
+        victim = e;
+        victimExpires = exp;
+      }
+    }
+    this.cursor = c;
+    if (!this.evictWhenFull || victim < 0) return false;
+    this.removeEntry(victim);
+    this.counters[CtCounter.EVICTED]++;
+    return true;
+  }
+
+  private removeEntry(e: number): void {
+    this.removeSlot(e * 2);
+    this.removeSlot(e * 2 + 1);
+    this.states[e] = CtState.FREE;
+    this.freeStack[this.freeTop++] = e;
+    this.live--;
+  }
+
+  private insertSlot(ref: number, h: number): void {
+    const mask = this.slotMask;
+    let i = h & mask;
+    while (this.slotRef[i] >= 0) i = (i + 1) & mask;
+    this.slotRef[i] = ref;
+    this.slotHash[i] = h;
+    this.refHash[ref] = h;
+  }
+
+  /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
+  private removeSlot(ref: number): void {
+    const mask = this.slotMask;
+    const slotRef = this.slotRef;
+    const slotHash = this.slotHash;
+    let i = this.refHash[ref] & mask;
+    while (slotRef[i] !== ref) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const r = slotRef[j];
+      if (r < 0) break;
+      const home = slotHash[j] & mask;
+      // The element at j may fill the hole at i only if its home is not in (i, j] (cyclically).
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (stays) continue;
+      slotRef[i] = r;
+      slotHash[i] = slotHash[j];
+      i = j;
+    }
+    slotRef[i] = -1;
+  }
+}
+
+function initialState(proto: number): number {
+  if (proto === IpProto.TCP) return CtState.TCP_NEW;
+  if (proto === IpProto.UDP) return CtState.UDP_UNREPLIED;
+  if (proto === IpProto.ICMP || proto === IpProto.ICMPV6) return CtState.ICMP_UNREPLIED;
+  return CtState.OTHER_UNREPLIED;
+}
