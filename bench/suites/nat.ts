@@ -1,0 +1,334 @@
+import { loadavg } from 'node:os';
+import { compilePipeline } from '../../src/pipeline/compiler.ts';
+import { loadPipeline } from '../../src/pipeline/load-pipeline.ts';
+import type { PipelineInstance } from '../../src/pipeline/compiled-pipeline.ts';
+import { PacketBatch } from '../../src/pipeline/packet-batch.ts';
+import { Side, Verdict } from '../../src/pipeline/verdict.ts';
+import { IpProto } from '../../src/packet/ipv4.ts';
+import { TcpFlag } from '../../src/packet/tcp.ts';
+import { rewriteSrcPort } from '../../src/packet/rewrite.ts';
+import { writeFrame, type FrameSpec } from '../../src/traffic/frame-builder.ts';
+import { nat as natFunction } from '../../functions/nat/pipeline.ts';
+import type { BenchSuite, SuiteReport } from '../lib/report.ts';
+
+/** Frame slot size in the packet memory (the pool's buffer stride). */
+const STRIDE = 2176;
+const BATCH = 32;
+/** Header bytes restored between passes (Ethernet + IPv4 + TCP is 54). */
+const HEADER = 64;
+const TARGET_MPPS = 10;
+const MEASURE_MS = 700;
+const REPEATS = 3;
+/** Frame slots in the packet memory (≈ 17 MiB): the pool the traffic cycles through. */
+const POOL_FRAMES = 8192;
+
+const HOST_BASE = 0x0a000100; // 10.0.1.0
+const SERVER_BASE = 0xc6130001; // 198.19.0.1
+/** Internal source ports per host: flow k is host k >> 4, port base + (k & 15). */
+const PORTS_PER_HOST = 16;
+const NAT_CONFIG = { snat: { addresses: '198.18.100.0/30', match: ['10.0.0.0/8'] } };
+
+/** Frame lengths without FCS: 64 B on the wire, or the 7:4:1 IMIX of 64/594/1518. */
+const SIZES_64 = [60];
+const SIZES_IMIX = [60, 60, 60, 590, 60, 590, 60, 60, 590, 60, 590, 1514];
+
+type Mode = 'established' | 'new mappings';
+
+interface Scenario {
+  mode: Mode;
+  flows: number;
+  mix: '64 B' | 'IMIX';
+}
+
+interface Measured {
+  /** Mpps by wall clock. */
+  best: number;
+  median: number;
+  /** Mpps per CPU-second of this process (excludes time the shared machine gave others). */
+  cpuBest: number;
+  cpuMedian: number;
+  packets: number;
+  drops: number;
+}
+
+/** Deterministic xorshift32 shuffle of 0…n-1. */
+function shuffled(n: number, seed: number): Int32Array {
+  const a = Int32Array.from({ length: n }, (_, i) => i);
+  let x = seed >>> 0 || 1;
+  for (let i = n - 1; i > 0; i--) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const j = (x >>> 0) % (i + 1);
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+  return a;
+}
+
+const isTcp = (f: number): boolean => (f & 1) === 0;
+const hostOf = (f: number): number => HOST_BASE + (f >>> 4);
+const serverOf = (f: number): number => SERVER_BASE + (f % 251);
+
+/** Inside-to-outside frame of flow `f` (TCP for even flows, UDP for odd ones). */
+function outFrame(f: number, tcpFlags: number, size: number, portBase = 20000): FrameSpec {
+  const tcp = isTcp(f);
+  return {
+    proto: tcp ? IpProto.TCP : IpProto.UDP,
+    srcIp: hostOf(f),
+    dstIp: serverOf(f),
+    srcPort: portBase + (f % PORTS_PER_HOST),
+    dstPort: tcp ? 443 : 53,
+    tcpFlags,
+    payloadLength: size - (tcp ? 54 : 42),
+  };
+}
+
+/**
+ * The traffic of a scenario: every frame's first HEADER bytes kept in `pristine`, and a
+ * packet memory of at most POOL_FRAMES slots at STRIDE in one ArrayBuffer. `load(w)`
+ * copies window `w` of the frames into the memory (outside the timed region) and returns
+ * its prebuilt batches of 32.
+ */
+class Traffic {
+  readonly slots: number;
+  readonly view: DataView;
+  readonly bytes: Uint8Array;
+  readonly pristine: Uint8Array;
+  readonly lengths: Int32Array;
+  readonly sides: Uint8Array;
+  readonly windows: PacketBatch[][] = [];
+  private readonly scratch = new DataView(new ArrayBuffer(STRIDE));
+
+  constructor(readonly count: number) {
+    this.slots = Math.min(count, POOL_FRAMES);
+    this.view = new DataView(new ArrayBuffer(this.slots * STRIDE));
+    this.bytes = new Uint8Array(this.view.buffer);
+    this.pristine = new Uint8Array(count * HEADER);
+    this.lengths = new Int32Array(count);
+    this.sides = new Uint8Array(count);
+  }
+
+  set(k: number, spec: FrameSpec, side: number): void {
+    this.lengths[k] = writeFrame(this.scratch, 0, spec);
+    this.sides[k] = side;
+    this.pristine.set(new Uint8Array(this.scratch.buffer, 0, HEADER), k * HEADER);
+  }
+
+  seal(): void {
+    for (let start = 0; start < this.count; start += this.slots) {
+      const batches: PacketBatch[] = [];
+      const end = Math.min(this.count, start + this.slots);
+      for (let first = start; first < end; first += BATCH) {
+        const b = new PacketBatch(this.view);
+        for (let k = first; k < Math.min(end, first + BATCH); k++) b.push(k, (k - start) * STRIDE, this.lengths[k], this.sides[k]);
+        batches.push(b);
+      }
+      this.windows.push(batches);
+    }
+  }
+
+  load(w: number): PacketBatch[] {
+    const start = w * this.slots;
+    const end = Math.min(this.count, start + this.slots);
+    for (let k = start; k < end; k++) this.bytes.set(this.pristine.subarray(k * HEADER, (k + 1) * HEADER), (k - start) * STRIDE);
+    return this.windows[w];
+  }
+}
+
+function runPass(nat: PipelineInstance, batches: readonly PacketBatch[], now: number, out: Float64Array): void {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let k = 0; k < batches.length; k++) nat.processBatch(batches[k], now);
+  const t1 = performance.now();
+  const c1 = process.cpuUsage(c0);
+  out[0] += t1 - t0;
+  out[1] += (c1.user + c1.system) / 1000;
+}
+
+function countDrops(b: PacketBatch): number {
+  let d = 0;
+  for (let i = 0; i < b.count; i++) if (b.verdicts[i] === Verdict.DROP) d++;
+  return d;
+}
+
+/**
+ * Creates the mapping of every flow (TCP SYN / UDP datagram out) and answers it (SYN-ACK /
+ * UDP reply in, so TCP mappings are established); returns each flow's external endpoint
+ * as address and port.
+ */
+function establish(nat: PipelineInstance, flows: number, now: number): { addr: Uint32Array; port: Uint16Array } {
+  const addr = new Uint32Array(flows);
+  const port = new Uint16Array(flows);
+  const view = new DataView(new ArrayBuffer(BATCH * STRIDE));
+  const b = new PacketBatch(view);
+  for (const inbound of [false, true]) {
+    for (let from = 0; from < flows; from += BATCH) {
+      b.clear();
+      for (let f = from; f < Math.min(flows, from + BATCH); f++) {
+        const off = (f - from) * STRIDE;
+        const spec: FrameSpec = inbound
+          ? { proto: isTcp(f) ? IpProto.TCP : IpProto.UDP, srcIp: serverOf(f), dstIp: addr[f], srcPort: isTcp(f) ? 443 : 53, dstPort: port[f], tcpFlags: TcpFlag.SYN | TcpFlag.ACK }
+          : outFrame(f, TcpFlag.SYN, 60);
+        b.push(f - from, off, writeFrame(view, off, spec), inbound ? Side.OUTSIDE : Side.INSIDE);
+      }
+      nat.processBatch(b, now);
+      for (let i = 0; i < b.count; i++) {
+        if (b.verdicts[i] === Verdict.DROP) throw new Error(`nat bench: setup packet of flow ${from + i} dropped`);
+        if (!inbound) {
+          addr[from + i] = view.getUint32(b.offsets[i] + 26);
+          port[from + i] = view.getUint16(b.offsets[i] + 34);
+        }
+      }
+    }
+  }
+  return { addr, port };
+}
+
+async function runScenario(s: Scenario): Promise<Measured> {
+  const sizes = s.mix === '64 B' ? SIZES_64 : SIZES_IMIX;
+  const compiled = compilePipeline(natFunction, { ...NAT_CONFIG, capacity: s.flows * 2 });
+  const counters = new Float64Array(compiled.counters.length);
+  const nat = await loadPipeline(compiled, { counters });
+  let now = 1_000_000;
+  const order = shuffled(s.flows, 0x4a7 + s.flows);
+  const sizeOf = (k: number): number => sizes[k % sizes.length];
+
+  let traffic: Traffic;
+  let prepare: (pass: number) => PacketBatch[];
+  if (s.mode === 'established') {
+    const ext = establish(nat, s.flows, now);
+    traffic = new Traffic(s.flows * 2);
+    for (let k = 0; k < traffic.count; k++) {
+      const f = order[k >> 1];
+      const tcp = isTcp(f);
+      if ((k & 1) === 0) {
+        traffic.set(k, outFrame(f, TcpFlag.ACK | TcpFlag.PSH, sizeOf(k)), Side.INSIDE);
+      } else {
+        const reply: FrameSpec = {
+          proto: tcp ? IpProto.TCP : IpProto.UDP,
+          srcIp: serverOf(f),
+          dstIp: ext.addr[f],
+          srcPort: tcp ? 443 : 53,
+          dstPort: ext.port[f],
+          tcpFlags: TcpFlag.ACK | TcpFlag.PSH,
+          payloadLength: sizeOf(k) - (tcp ? 54 : 42),
+        };
+        traffic.set(k, reply, Side.OUTSIDE);
+      }
+    }
+    traffic.seal();
+    prepare = (pass) => {
+      now += 1;
+      return traffic.load(pass % traffic.windows.length);
+    };
+  } else {
+    traffic = new Traffic(s.flows);
+    for (let k = 0; k < traffic.count; k++) traffic.set(k, outFrame(order[k], TcpFlag.SYN, sizeOf(k)), Side.INSIDE);
+    traffic.seal();
+    // Every round over the flows uses fresh source ports (new internal endpoints) and a
+    // clock 301 s later, past the UDP (300 s) and TCP transitory (240 s) timeouts, so the
+    // previous round's mappings expire and free their ports as the table churns: that
+    // expiry work is part of the timing.
+    prepare = (pass) => {
+      const w = pass % traffic.windows.length;
+      const round = Math.floor(pass / traffic.windows.length);
+      if (w === 0) now += 301_000;
+      const batches = traffic.load(w);
+      const portBase = 1024 + ((round * PORTS_PER_HOST) % 60000);
+      for (const b of batches) {
+        for (let i = 0; i < b.count; i++) {
+          const off = b.offsets[i];
+          const proto = traffic.view.getUint8(off + 23);
+          rewriteSrcPort(traffic.view, off + 34, proto, portBase + (traffic.view.getUint16(off + 34) % PORTS_PER_HOST));
+        }
+      }
+      return batches;
+    };
+  }
+
+  let pass = 0;
+  const time = new Float64Array(2);
+  while (pass < Math.max(3, traffic.windows.length)) runPass(nat, prepare(pass++), now, time);
+  let drops = 0;
+  let packets = 0;
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    time.fill(0);
+    let n = 0;
+    while (time[0] < MEASURE_MS) {
+      const batches = prepare(pass++);
+      runPass(nat, batches, now, time);
+      for (const b of batches) {
+        n += b.count;
+        drops += countDrops(b);
+      }
+    }
+    packets += n;
+    wall.push(n / time[0] / 1000);
+    cpu.push(n / time[1] / 1000);
+  }
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  return { best: wall[REPEATS - 1], median: wall[REPEATS >> 1], cpuBest: cpu[REPEATS - 1], cpuMedian: cpu[REPEATS >> 1], packets, drops };
+}
+
+/**
+ * Bench suite `nat`: the compiled NAT pipeline (parse-frame + nat; SNAT onto 4 external
+ * addresses, endpoint-independent mappings) run in-process via `loadPipeline`, single
+ * core, batches of 32, frames at stride 2176 in one ArrayBuffer. Established: translated
+ * traffic of live mappings, both directions alternating (mapping lookup + source rewrite
+ * out; owner array read + destination rewrite in); new mappings: each packet from an
+ * internal endpoint without a mapping (port allocation + mapping insert), with the
+ * previous round's mappings expiring meanwhile. 1k and 64k flows, 64 B and IMIX frames;
+ * half the flows TCP, half UDP.
+ */
+export const natSuite: BenchSuite = {
+  name: 'nat',
+  description: 'NAT (SNAT with endpoint-independent mapping): Mpps per core at batch 32, established mappings and new-mapping rate',
+  async run(progress) {
+    const scenarios: Scenario[] = [];
+    for (const mode of ['established', 'new mappings'] as const) for (const flows of [1024, 65536]) for (const mix of ['64 B', 'IMIX'] as const) scenarios.push({ mode, flows, mix });
+    const rows: Array<Array<string | number>> = [];
+    const targets: SuiteReport['targets'] = [];
+    const notes: string[] = [];
+    for (const s of scenarios) {
+      const m = await runScenario(s);
+      const label = `${s.mode}, ${s.mix}, ${s.flows / 1024}k flows`;
+      progress(`${label}: ${m.cpuBest.toFixed(2)} Mpps per CPU-s (best), ${m.best.toFixed(2)} wall${m.drops > 0 ? `, ${m.drops} drops` : ''}`);
+      rows.push([s.mode, `${s.flows / 1024}k`, s.mix, m.cpuBest.toFixed(2), m.cpuMedian.toFixed(2), (1000 / m.cpuBest).toFixed(0), m.best.toFixed(2), m.median.toFixed(2), m.packets, m.drops]);
+      if (m.drops > 0) notes.push(`${label}: ${m.drops} packets dropped during measurement (unexpected)`);
+      if (s.mode === 'established' && s.mix === '64 B') {
+        targets.push({
+          name: `${label}, batch 32, 1 core`,
+          target: `≥ ${TARGET_MPPS} Mpps`,
+          measured: `${m.cpuBest.toFixed(2)} Mpps per CPU-second (${m.best.toFixed(2)} wall clock)`,
+          met: m.cpuBest >= TARGET_MPPS,
+        });
+      }
+    }
+    notes.push(
+      'Single core, in-process (compiled pipeline via loadPipeline); batches prebuilt, so virtqueue and pool costs are not included.',
+      'Frames are rewritten in place; the 64 header bytes of each frame are restored between passes, outside the timed region. New-mapping passes also set fresh source ports (new internal endpoints) and advance the clock 301 s so the previous pass\'s mappings expire (their removal, up to 64 per batch, is inside the timing).',
+      'Established traffic alternates inside→outside (SNAT) and outside→inside (reverse) packets of live mappings, flows in shuffled order; TCP mappings are in the established state.',
+      '"Mpps per CPU-s" divides packets by the CPU time this process used while timing (process.cpuUsage), which is what one core delivers even when the shared machine descheduled us; "wall" divides by elapsed time. Targets are judged on the CPU-time figure; both are shown. Best and median of 3 runs of ≥ 0.7 s wall clock each, after warm-up.',
+      '64 B means 60-byte frames + FCS; IMIX is 64/594/1518 B in 7:4:1 (the NAT reads and rewrites headers only).',
+      'Throughput falls as the working set leaves L2 (a 4k-flow run measured ≈ 5.5 Mpps per CPU-s during development): with 64k flows the mapping records (64 B each), their index and the external-port owner array are spread over ~13 MiB, so each packet waits on two dependent cache misses (index → mapping outbound, owner → mapping inbound); the per-packet instruction count is the same as with 1k flows.',
+      `Load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on a shared 2-core machine.`,
+    );
+    return {
+      suite: 'nat',
+      tables: [
+        {
+          title: 'NAT throughput (Mpps, 1 core, batch 32)',
+          columns: ['traffic', 'flows', 'frames', 'Mpps per CPU-s best', 'Mpps per CPU-s median', 'CPU ns/packet', 'Mpps wall best', 'Mpps wall median', 'packets measured', 'drops'],
+          rows,
+        },
+      ],
+      targets,
+      notes,
+    };
+  },
+};

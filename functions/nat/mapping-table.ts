@@ -1,0 +1,427 @@
+import { InvalidArgumentError } from '../../src/errors/catalog.ts';
+import { PORT_EXHAUSTED, type PortAllocator } from './port-allocator.ts';
+
+/** {@link NatMappingTable.lookup} result when no mapping holds the internal endpoint. */
+export const MAPPING_MISS = -1;
+/** {@link NatMappingTable.create} result: every external port of the protocol is held by a live mapping. */
+export const MAPPING_PORTS_EXHAUSTED = -2;
+/** {@link NatMappingTable.create} result: `capacity` live dynamic mappings exist. */
+export const MAPPING_TABLE_FULL = -3;
+
+/**
+ * Expiry lists. A mapping sits in the list of its timeout class; within a list every
+ * mapping has the same timeout, so appending on refresh keeps the list sorted by expiry
+ * and the head is always the next to expire.
+ */
+export const MappingList = {
+  TCP_TRANSITORY: 0,
+  TCP_ESTABLISHED: 1,
+  UDP: 2,
+  ICMP: 3,
+  /** Static mappings (port forwards): in no list, never expire. */
+  NONE: 255,
+} as const;
+
+/** Bits of {@link NatMappingTable.flagsOf}. */
+export const MappingFlag = {
+  /** A port forward: never expires, never removed. */
+  STATIC: 1,
+  /** TCP: a packet came back from the outside since the mapping's last opening SYN. */
+  SEEN_INBOUND: 2,
+  /** TCP: FIN or RST seen; the mapping uses the transitory timeout until a new SYN. */
+  CLOSING: 4,
+} as const;
+
+/** List of each protocol index's mappings (TCP starts transitory). */
+const FIRST_LIST = [MappingList.TCP_TRANSITORY, MappingList.UDP, MappingList.ICMP];
+
+/** Options of a {@link NatMappingTable}. */
+export interface NatMappingTableOptions {
+  /** Most live dynamic mappings. */
+  capacity: number;
+  /** Room for static mappings, on top of `capacity`. */
+  staticCapacity: number;
+  /** Idle timeout of each {@link MappingList}, in ms (indexes 0…3). */
+  timeoutsMs: readonly number[];
+  /** External address of each external address index. */
+  externalAddresses: readonly number[];
+  /** Hash seed (secret per instance: port choice and table layout are not predictable). */
+  seed: number;
+}
+
+/** 32-bit words per entry: one 64-byte cache line holds a whole mapping. */
+const STRIDE = 16;
+const W_INT_ADDR = 0;
+/** `proto << 16 | internal port`: protocol and port compared at once. */
+const W_INT_KEY = 1;
+const W_EXT_ADDR = 2;
+const W_EXT_PORT = 3;
+const W_EXT_KEY = 4;
+const W_FLAGS = 5;
+const W_LIST = 6;
+const W_PREV = 7;
+const W_NEXT = 8;
+const W_HASH = 9;
+/** Float64 index of the expiry within an entry (bytes 56…63). */
+const F_EXPIRES = 7;
+/** `W_INT_KEY` of a free entry (no protocol index is this large). */
+const FREE_KEY = 0xffffffff;
+
+/**
+ * Endpoint-independent NAT mappings (RFC 4787): one mapping per internal endpoint
+ * (protocol, internal address, internal port / ICMP identifier), holding ONE external
+ * endpoint used for every destination while the mapping lives.
+ *
+ * Each entry is one 64-byte record (a cache line) in a single ArrayBuffer, read through a
+ * Uint32Array / Int32Array / Float64Array view, so a translation touches one line of the
+ * entry plus one of the index: an open-addressing index (linear probing, ≥ 2 slots per
+ * entry, [entry, hash] pairs, backward-shift deletion) finds an entry by its internal
+ * endpoint, and the {@link PortAllocator}'s owner array finds it by its external endpoint.
+ *
+ * Dynamic mappings expire `timeout(list)` ms after their last refresh. Expiry is exact and
+ * O(1) per mapping because each timeout class is a doubly linked list kept in expiry order
+ * (see {@link MappingList}). A port is given back to the allocator only when its mapping
+ * is removed, so two live mappings never share an external endpoint.
+ *
+ * Time (`now`, ms) is passed in and must not go backwards. Data-path methods neither
+ * allocate nor throw.
+ *
+ * @example
+ * ```ts
+ * const table = new NatMappingTable(ports, { capacity: 65536, staticCapacity: 0, timeoutsMs: [240e3, 7440e3, 300e3, 60e3], externalAddresses: [ext], seed });
+ * let e = table.lookup(NatProto.UDP, src, sport);
+ * if (e === MAPPING_MISS) e = table.create(NatProto.UDP, src, sport, now);
+ * if (e >= 0) rewrite(table.extAddrOf(e), table.extPortOf(e));
+ * ```
+ */
+export class NatMappingTable {
+  /** Most live dynamic mappings. */
+  readonly capacity: number;
+
+  private readonly u: Uint32Array;
+  private readonly i: Int32Array;
+  private readonly f: Float64Array;
+  private readonly ports: PortAllocator;
+  private readonly externalAddresses: Uint32Array;
+  private readonly timeoutMs: Float64Array;
+  private readonly seed: number;
+  private readonly heads = new Int32Array(4).fill(-1);
+  private readonly tails = new Int32Array(4).fill(-1);
+  private readonly freeStack: Int32Array;
+  private freeTop: number;
+  private staticCount = 0;
+  private dynamicLive = 0;
+  private expiredCount = 0;
+  private readonly slotMask: number;
+  /** Index slots as [entry, hash] pairs; entry -1 when empty. */
+  private readonly slots: Int32Array;
+
+  constructor(ports: PortAllocator, options: NatMappingTableOptions) {
+    const { capacity, staticCapacity } = options;
+    if (!Number.isInteger(capacity) || capacity < 1 || !Number.isInteger(staticCapacity) || staticCapacity < 0) {
+      throw new InvalidArgumentError(`bad NAT mapping capacity ${capacity} / ${staticCapacity}`);
+    }
+    if (options.timeoutsMs.length !== 4) throw new InvalidArgumentError('NAT mapping table needs 4 timeouts');
+    const n = capacity + staticCapacity;
+    this.capacity = capacity;
+    this.ports = ports;
+    this.externalAddresses = Uint32Array.from(options.externalAddresses);
+    this.timeoutMs = Float64Array.from(options.timeoutsMs);
+    this.seed = options.seed | 0;
+    const buffer = new ArrayBuffer(n * STRIDE * 4);
+    this.u = new Uint32Array(buffer);
+    this.i = new Int32Array(buffer);
+    this.f = new Float64Array(buffer);
+    for (let e = 0; e < n; e++) {
+      this.u[e * STRIDE + W_INT_KEY] = FREE_KEY;
+      this.i[e * STRIDE + W_LIST] = MappingList.NONE;
+    }
+    this.freeStack = new Int32Array(n);
+    for (let e = 0; e < n; e++) this.freeStack[e] = n - 1 - e;
+    this.freeTop = n;
+    let slots = 16;
+    while (slots < n * 2) slots *= 2;
+    this.slotMask = slots - 1;
+    this.slots = new Int32Array(slots * 2).fill(-1);
+  }
+
+  /** Live dynamic mappings (expired ones not yet removed included). */
+  get size(): number {
+    return this.dynamicLive;
+  }
+
+  /** Static mappings. */
+  get statics(): number {
+    return this.staticCount;
+  }
+
+  /** Entry of the mapping of internal endpoint (`proto`, `addr`, `port`), or {@link MAPPING_MISS}. Expired entries are returned too. */
+  lookup(proto: number, addr: number, port: number): number {
+    const a = addr >>> 0;
+    const k = ((proto << 16) | port) >>> 0;
+    const h = this.hash(a, k);
+    const mask = this.slotMask;
+    const slots = this.slots;
+    const u = this.u;
+    let s = h & mask;
+    for (;;) {
+      const e = slots[s << 1];
+      if (e < 0) return MAPPING_MISS;
+      if (slots[(s << 1) + 1] === h) {
+        const o = e * STRIDE;
+        if (u[o + W_INT_ADDR] === a && u[o + W_INT_KEY] === k) return e;
+      }
+      s = (s + 1) & mask;
+    }
+  }
+
+  /** Protocol index of entry `e`. */
+  protoOf(e: number): number {
+    return this.u[e * STRIDE + W_INT_KEY] >>> 16;
+  }
+
+  /** Internal address of entry `e`. */
+  intAddrOf(e: number): number {
+    return this.u[e * STRIDE + W_INT_ADDR];
+  }
+
+  /** Internal port / ICMP identifier of entry `e`. */
+  intPortOf(e: number): number {
+    return this.u[e * STRIDE + W_INT_KEY] & 0xffff;
+  }
+
+  /** External address of entry `e`. */
+  extAddrOf(e: number): number {
+    return this.u[e * STRIDE + W_EXT_ADDR];
+  }
+
+  /** External port / ICMP identifier of entry `e`. */
+  extPortOf(e: number): number {
+    return this.u[e * STRIDE + W_EXT_PORT];
+  }
+
+  /** {@link MappingFlag} bits of entry `e`. */
+  flagsOf(e: number): number {
+    return this.i[e * STRIDE + W_FLAGS];
+  }
+
+  /** Sets the {@link MappingFlag} bits of dynamic entry `e` (STATIC cannot be changed). */
+  setFlags(e: number, flags: number): void {
+    const o = e * STRIDE + W_FLAGS;
+    this.i[o] = (this.i[o] & MappingFlag.STATIC) | (flags & ~MappingFlag.STATIC);
+  }
+
+  /** {@link MappingList} of entry `e`. */
+  listOf(e: number): number {
+    return this.i[e * STRIDE + W_LIST];
+  }
+
+  /** Expiry time (ms) of entry `e`; `Infinity` for static mappings. */
+  expiresOf(e: number): number {
+    return this.f[e * (STRIDE >> 1) + F_EXPIRES];
+  }
+
+  /** True when entry `e` has expired at `now` (never for a static mapping). */
+  isExpired(e: number, now: number): boolean {
+    return this.f[e * (STRIDE >> 1) + F_EXPIRES] <= now;
+  }
+
+  /**
+   * Creates the mapping of an internal endpoint that has none, taking an external port
+   * (expired mappings are reclaimed first when the table or the protocol's ports are
+   * full). Returns the entry, {@link MAPPING_TABLE_FULL} or {@link MAPPING_PORTS_EXHAUSTED}.
+   */
+  create(proto: number, addr: number, port: number, now: number): number {
+    const a = addr >>> 0;
+    if (this.dynamicLive >= this.capacity && !this.reclaim(-1, now)) return MAPPING_TABLE_FULL;
+    const k = ((proto << 16) | port) >>> 0;
+    const h = this.hash(a, k);
+    const addrHint = Math.imul(a ^ this.seed, 0x9e3779b1) >>> 16;
+    const portHint = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+    let key = this.ports.allocate(proto, addrHint, portHint);
+    while (key === PORT_EXHAUSTED) {
+      if (!this.reclaim(proto, now)) return MAPPING_PORTS_EXHAUSTED;
+      key = this.ports.allocate(proto, addrHint, portHint);
+    }
+    const e = this.freeStack[--this.freeTop];
+    this.fill(e, a, k, key, h, 0);
+    this.ports.setOwner(key, e);
+    const list = FIRST_LIST[proto];
+    this.append(e, list);
+    this.f[e * (STRIDE >> 1) + F_EXPIRES] = now + this.timeoutMs[list];
+    this.dynamicLive++;
+    return e;
+  }
+
+  /**
+   * Adds a static mapping (port forward) for external endpoint `key` (control path).
+   * Returns the entry; throws if the key is taken or the static room is used up.
+   */
+  addStatic(proto: number, addr: number, port: number, key: number): number {
+    if (this.staticCount >= this.freeStack.length - this.capacity) throw new InvalidArgumentError('no room for another static NAT mapping');
+    const a = addr >>> 0;
+    if (this.lookup(proto, a, port) !== MAPPING_MISS) throw new InvalidArgumentError('internal endpoint already mapped');
+    const e = this.freeStack[this.freeTop - 1];
+    if (!this.ports.reserve(key, e)) throw new InvalidArgumentError('external endpoint already taken');
+    this.freeTop--;
+    const k = ((proto << 16) | port) >>> 0;
+    this.fill(e, a, k, key, this.hash(a, k), MappingFlag.STATIC);
+    this.f[e * (STRIDE >> 1) + F_EXPIRES] = Infinity;
+    this.staticCount++;
+    return e;
+  }
+
+  /**
+   * Refreshes dynamic entry `e`: it now expires `timeout(list)` after `now` and moves to
+   * the tail of `list`. O(1).
+   */
+  touch(e: number, list: number, now: number): void {
+    const o = e * STRIDE;
+    this.f[e * (STRIDE >> 1) + F_EXPIRES] = now + this.timeoutMs[list];
+    if (this.i[o + W_LIST] === list && this.i[o + W_NEXT] < 0) return;
+    this.unlink(e);
+    this.append(e, list);
+  }
+
+  /** Removes dynamic entry `e` and gives its external port back. */
+  remove(e: number): void {
+    const o = e * STRIDE;
+    if ((this.i[o + W_FLAGS] & MappingFlag.STATIC) !== 0 || this.u[o + W_INT_KEY] === FREE_KEY) return;
+    this.unlink(e);
+    this.removeSlot(e);
+    this.ports.release(this.i[o + W_EXT_KEY]);
+    this.u[o + W_INT_KEY] = FREE_KEY;
+    this.i[o + W_FLAGS] = 0;
+    this.freeStack[this.freeTop++] = e;
+    this.dynamicLive--;
+  }
+
+  /** Removes up to `max` mappings expired at `now`, earliest first per list; returns how many. */
+  expire(now: number, max: number): number {
+    let removed = 0;
+    const f = this.f;
+    for (let l = 0; l < 4; l++) {
+      let e = this.heads[l];
+      while (e >= 0 && removed < max && f[e * (STRIDE >> 1) + F_EXPIRES] <= now) {
+        this.remove(e);
+        removed++;
+        e = this.heads[l];
+      }
+    }
+    this.expiredCount += removed;
+    return removed;
+  }
+
+  /** Mappings removed by expiry (sweeps and reclaims) since the last call (reset by reading). */
+  takeExpiredCount(): number {
+    const n = this.expiredCount;
+    this.expiredCount = 0;
+    return n;
+  }
+
+  /** Earliest expiry among live dynamic mappings (Infinity when none). For tests and tools. */
+  nextExpiry(): number {
+    let t = Infinity;
+    for (let l = 0; l < 4; l++) {
+      const h = this.heads[l];
+      if (h >= 0 && this.expiresOf(h) < t) t = this.expiresOf(h);
+    }
+    return t;
+  }
+
+  /**
+   * Removes the earliest-expiring mapping if it has expired at `now`: among the lists of
+   * protocol `proto`, or of every list when `proto` is -1. True if one was removed.
+   */
+  private reclaim(proto: number, now: number): boolean {
+    let best = -1;
+    for (let l = 0; l < 4; l++) {
+      if (proto >= 0 && (proto === 0 ? l > 1 : l !== proto + 1)) continue;
+      const h = this.heads[l];
+      if (h >= 0 && this.expiresOf(h) <= now && (best < 0 || this.expiresOf(h) < this.expiresOf(best))) best = h;
+    }
+    if (best < 0) return false;
+    this.remove(best);
+    this.expiredCount++;
+    return true;
+  }
+
+  private fill(e: number, a: number, k: number, key: number, h: number, flags: number): void {
+    const o = e * STRIDE;
+    const u = this.u;
+    u[o + W_INT_ADDR] = a;
+    u[o + W_INT_KEY] = k;
+    u[o + W_EXT_ADDR] = this.externalAddresses[this.ports.addressIndexOf(key)];
+    u[o + W_EXT_PORT] = this.ports.portOf(key);
+    this.i[o + W_EXT_KEY] = key;
+    this.i[o + W_FLAGS] = flags;
+    this.i[o + W_LIST] = MappingList.NONE;
+    this.i[o + W_PREV] = -1;
+    this.i[o + W_NEXT] = -1;
+    u[o + W_HASH] = h;
+    const mask = this.slotMask;
+    let s = h & mask;
+    while (this.slots[s << 1] >= 0) s = (s + 1) & mask;
+    this.slots[s << 1] = e;
+    this.slots[(s << 1) + 1] = h;
+  }
+
+  /** Index hash of an internal endpoint (address, `proto << 16 | port`); an int32. */
+  private hash(a: number, k: number): number {
+    let h = Math.imul(a ^ this.seed, 0xcc9e2d51);
+    h ^= h >>> 15;
+    h = Math.imul(h ^ k, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return h ^ (h >>> 16);
+  }
+
+  private append(e: number, l: number): void {
+    const i = this.i;
+    const o = e * STRIDE;
+    const t = this.tails[l];
+    i[o + W_PREV] = t;
+    i[o + W_NEXT] = -1;
+    if (t >= 0) i[t * STRIDE + W_NEXT] = e;
+    else this.heads[l] = e;
+    this.tails[l] = e;
+    i[o + W_LIST] = l;
+  }
+
+  private unlink(e: number): void {
+    const i = this.i;
+    const o = e * STRIDE;
+    const l = i[o + W_LIST];
+    if (l === MappingList.NONE) return;
+    const p = i[o + W_PREV];
+    const n = i[o + W_NEXT];
+    if (p >= 0) i[p * STRIDE + W_NEXT] = n;
+    else this.heads[l] = n;
+    if (n >= 0) i[n * STRIDE + W_PREV] = p;
+    else this.tails[l] = p;
+    i[o + W_PREV] = -1;
+    i[o + W_NEXT] = -1;
+    i[o + W_LIST] = MappingList.NONE;
+  }
+
+  /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
+  private removeSlot(e: number): void {
+    const mask = this.slotMask;
+    const slots = this.slots;
+    let s = this.i[e * STRIDE + W_HASH] & mask;
+    while (slots[s << 1] !== e) s = (s + 1) & mask;
+    let j = s;
+    for (;;) {
+      j = (j + 1) & mask;
+      const r = slots[j << 1];
+      if (r < 0) break;
+      const home = slots[(j << 1) + 1] & mask;
+      const stays = s <= j ? home > s && home <= j : home > s || home <= j;
+      if (stays) continue;
+      slots[s << 1] = r;
+      slots[(s << 1) + 1] = slots[(j << 1) + 1];
+      s = j;
+    }
+    slots[s << 1] = -1;
+  }
+}

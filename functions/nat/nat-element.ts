@@ -1,0 +1,37 @@
+import type { ElementDefinition } from '../../src/pipeline/element.ts';
+import { NAT_COUNTERS } from './nat-counters.ts';
+import { natPlanSchema, type NatPlan } from './nat-plan.ts';
+
+/**
+ * `nat`: source NAT with endpoint-independent mapping, port forwards, ICMP echo and ICMP
+ * error translation, hairpinning. Runs after `parse-frame`. Its configuration is the
+ * {@link NatPlan} (`planNat(config)`), baked into the image as a constant from which the
+ * instance's `NatEngine` builds its tables at start-up. Per batch it expires idle mappings
+ * (bounded work); per packet it calls the engine for the arrival side and either sets the
+ * verdict or drops with the reason the engine names.
+ *
+ * @example
+ * ```ts
+ * elements: (cfg) => [use(parseFrameElement, {}), use(natElement, planNat(cfg))]
+ * ```
+ */
+export const natElement: ElementDefinition<NatPlan> = {
+  kind: 'nat',
+  description: 'Translates addresses and ports between the inside and the outside (SNAT with endpoint-independent mapping, port forwards, ICMP).',
+  config: natPlanSchema,
+  counters: NAT_COUNTERS,
+  generate(plan, ctx) {
+    const Engine = ctx.importName('#functions/nat/nat-engine.ts', 'NatEngine');
+    const base = ctx.counterIndex(NAT_COUNTERS[0].name);
+    const nat = `${ctx.id}nat`;
+    const r = `${ctx.id}r`;
+    return {
+      init: `const ${nat} = new ${Engine}(${ctx.constant(plan)}, counters, ${base});`,
+      perBatch: `${nat}.expire(now);`,
+      perPacket:
+        `const ${r} = side === 0 ? ${nat}.outbound(view, L, now) : ${nat}.inbound(view, L, now);\n` +
+        `if (${r} > 1) ${ctx.dropIndex(`${base - 2} + ${r}`)}\n` +
+        `verdict = ${r};`,
+    };
+  },
+};

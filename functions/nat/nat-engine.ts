@@ -1,0 +1,396 @@
+import type { FrameLayout } from '../../src/packet/frame-layout.ts';
+import { MAPPING_MISS, MAPPING_TABLE_FULL, MappingFlag, MappingList, NatMappingTable } from './mapping-table.ts';
+import { NatCounter } from './nat-counters.ts';
+import { NatProto, type NatPlan } from './nat-plan.ts';
+import { natRewriteDestination, natRewriteIcmpError, natRewriteSource } from './nat-rewrite.ts';
+import { PortAllocator } from './port-allocator.ts';
+
+/**
+ * Result of {@link NatEngine.outbound} / {@link NatEngine.inbound}: the side the packet
+ * leaves on, or `DROP_BASE + k` for a drop counted under the element's drop counter at
+ * offset `k` (see `NatCounter`; drop counters come first).
+ */
+export const NatResult = {
+  INSIDE: 0,
+  OUTSIDE: 1,
+  DROP_BASE: 2,
+} as const;
+
+/** Dynamic mappings removed by the per-batch expiry at most (the rest go next batch). */
+export const NAT_EXPIRE_PER_BATCH = 64;
+
+const TCP_FIN_RST = 0x05;
+const TCP_SYN = 0x02;
+const TCP_SYN_ACK_RST = 0x16;
+const SEEN_INBOUND = MappingFlag.SEEN_INBOUND;
+const CLOSING = MappingFlag.CLOSING;
+const STATIC = MappingFlag.STATIC;
+
+const DROP_NO_MAPPING = NatResult.DROP_BASE + NatCounter.NO_MAPPING;
+const DROP_PORTS_EXHAUSTED = NatResult.DROP_BASE + NatCounter.PORTS_EXHAUSTED;
+const DROP_TABLE_FULL = NatResult.DROP_BASE + NatCounter.MAPPING_TABLE_FULL;
+const DROP_TCP_NOT_SYN = NatResult.DROP_BASE + NatCounter.TCP_NOT_SYN;
+const DROP_UNSUPPORTED_PROTOCOL = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_PROTOCOL;
+const DROP_UNSUPPORTED_ICMP = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_ICMP;
+const DROP_ICMP_ERROR_MALFORMED = NatResult.DROP_BASE + NatCounter.ICMP_ERROR_MALFORMED;
+
+/** Timeout list of a TCP mapping with flags `f`. */
+function tcpList(f: number): number {
+  return (f & (SEEN_INBOUND | CLOSING)) === SEEN_INBOUND ? MappingList.TCP_ESTABLISHED : MappingList.TCP_TRANSITORY;
+}
+
+/**
+ * The NAT data path: source NAT with endpoint-independent mapping, port forwards, ICMP
+ * echo and ICMP error translation, hairpinning. One instance per pipeline instance, built
+ * in the element's `init` from the baked {@link NatPlan}; its per-packet methods take the
+ * layout `parseFrame` filled, rewrite the frame in place and return a {@link NatResult}.
+ * They never allocate or throw; bad or unwanted packets are drops with a reason.
+ *
+ * - Outbound (arrived inside): the mapping of the source endpoint is found or created and
+ *   the source rewritten; sources outside `match` pass untranslated.
+ * - Inbound (arrived outside) to an external address: the destination endpoint's owner
+ *   (dynamic mapping or port forward) is found with one array read and the destination
+ *   rewritten back; no owner → `no_mapping`. Filtering is endpoint-independent (RFC 4787
+ *   REQ-8, "transparency"): any remote may use a live mapping; stricter filtering is the
+ *   firewall's job.
+ * - TCP mappings use the transitory timeout until a packet has come back in, then the
+ *   established one, and transitory again after FIN/RST until the next SYN.
+ *
+ * @example
+ * ```ts
+ * const nat = new NatEngine(plan, counters, counterBase);
+ * nat.expire(now);                                            // once per batch
+ * const r = side === 0 ? nat.outbound(view, L, now) : nat.inbound(view, L, now);
+ * if (r >= NatResult.DROP_BASE) drop(counterBase + r - NatResult.DROP_BASE); else verdict = r;
+ * ```
+ */
+export class NatEngine {
+  /** The mappings (exposed for tests and tools). */
+  readonly table: NatMappingTable;
+  /** The external endpoints (exposed for tests and tools). */
+  readonly ports: PortAllocator;
+
+  private readonly counters: Float64Array;
+  private readonly base: number;
+  private readonly external: Uint32Array;
+  private readonly externalMin: number;
+  private readonly externalMax: number;
+  private readonly addressCount: number;
+  private readonly matchNet: Uint32Array;
+  private readonly matchMask: Uint32Array;
+  private readonly hairpinning: boolean;
+  private readonly inboundRefresh: boolean;
+  private readonly owners: Int32Array;
+
+  /**
+   * @param plan the baked configuration
+   * @param counters the pipeline's counter array
+   * @param counterBase slot of the element's first counter (`no_mapping`)
+   * @param seed secret hash seed; default random (ports are then unpredictable)
+   */
+  constructor(plan: NatPlan, counters: Float64Array, counterBase: number, seed = (Math.random() * 0x1_0000_0000) >>> 0) {
+    this.counters = counters;
+    this.base = counterBase;
+    this.external = Uint32Array.from(plan.externalAddresses);
+    this.addressCount = plan.externalAddresses.length;
+    this.externalMin = this.external[0];
+    this.externalMax = this.external[this.addressCount - 1];
+    this.matchNet = Uint32Array.from(plan.match.map((m) => m[0]));
+    this.matchMask = Uint32Array.from(plan.match.map((m) => m[1]));
+    this.hairpinning = plan.hairpinning;
+    this.inboundRefresh = plan.inboundRefresh;
+    this.ports = new PortAllocator(this.addressCount, plan.poolAddressIndexes, plan.portFrom, plan.portTo);
+    this.table = new NatMappingTable(this.ports, {
+      capacity: plan.capacity,
+      staticCapacity: plan.forwards.reduce((n, f) => n + f.count, 0),
+      timeoutsMs: plan.timeoutsMs,
+      externalAddresses: plan.externalAddresses,
+      seed,
+    });
+    for (const f of plan.forwards) {
+      for (let k = 0; k < f.count; k++) this.table.addStatic(f.proto, f.intAddr, f.intPort + k, this.ports.key(f.proto, f.extAddrIndex, f.extPort + k));
+    }
+    this.owners = this.ports.ownerArray();
+  }
+
+  /** Removes expired mappings (bounded work); call once per batch. */
+  expire(now: number): void {
+    this.table.expire(now, NAT_EXPIRE_PER_BATCH);
+    const n = this.table.takeExpiredCount();
+    if (n > 0) this.counters[this.base + NatCounter.MAPPINGS_EXPIRED] += n;
+  }
+
+  /** Index of `addr` among the external addresses, or -1. */
+  externalIndex(addr: number): number {
+    if (addr < this.externalMin || addr > this.externalMax) return -1;
+    const ext = this.external;
+    let lo = 0;
+    let hi = ext.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ext[mid];
+      if (v === addr) return mid;
+      if (v < addr) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** True when `addr` is in a translated (`match`) network. */
+  hidden(addr: number): boolean {
+    const net = this.matchNet;
+    const mask = this.matchMask;
+    for (let i = 0; i < net.length; i++) if (((addr & mask[i]) >>> 0) === net[i]) return true;
+    return false;
+  }
+
+  /** A packet that arrived on the inside. */
+  outbound(view: DataView, L: FrameLayout, now: number): number {
+    if (L.ethertype !== 0x0800) return this.pass(NatResult.OUTSIDE);
+    const l3 = L.l3Offset;
+    const l4 = L.l4Offset;
+    const ip = L.ipProto;
+    const src = view.getUint32(l3 + 12);
+    let pi: number;
+    let sport: number;
+    let tcpFlags = 0;
+    if (ip === 6) {
+      pi = NatProto.TCP;
+      sport = view.getUint16(l4);
+      tcpFlags = view.getUint8(l4 + 13);
+    } else if (ip === 17) {
+      pi = NatProto.UDP;
+      sport = view.getUint16(l4);
+    } else if (ip === 1) {
+      const type = view.getUint8(l4);
+      if (type === 8 || type === 0) {
+        pi = NatProto.ICMP;
+        sport = view.getUint16(l4 + 4);
+      } else if (type === 3 || type === 11 || type === 12) {
+        return this.outboundIcmpError(view, L, src, now);
+      } else {
+        return this.hidden(src) ? DROP_UNSUPPORTED_ICMP : this.pass(NatResult.OUTSIDE);
+      }
+    } else {
+      return this.hidden(src) ? DROP_UNSUPPORTED_PROTOCOL : this.pass(NatResult.OUTSIDE);
+    }
+    if (this.hairpinning && pi !== NatProto.ICMP) {
+      const ai = this.externalIndex(view.getUint32(l3 + 16));
+      if (ai >= 0) return this.hairpin(view, L, src, sport, pi, tcpFlags, ai, now);
+    }
+    const table = this.table;
+    let e = table.lookup(pi, src, sport);
+    if (e !== MAPPING_MISS && table.isExpired(e, now)) {
+      this.expireNow(e);
+      e = MAPPING_MISS;
+    }
+    if (e === MAPPING_MISS) {
+      if (!this.hidden(src)) return this.pass(NatResult.OUTSIDE);
+      e = this.createMapping(pi, src, sport, tcpFlags, now);
+      if (e < 0) return -e;
+    } else {
+      this.refreshOutbound(e, pi, tcpFlags, now);
+    }
+    natRewriteSource(view, l3, l4, L.l4Length, ip, table.extAddrOf(e), table.extPortOf(e));
+    this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
+    return NatResult.OUTSIDE;
+  }
+
+  /** A packet that arrived on the outside. */
+  inbound(view: DataView, L: FrameLayout, now: number): number {
+    if (L.ethertype !== 0x0800) return this.pass(NatResult.INSIDE);
+    const l3 = L.l3Offset;
+    const l4 = L.l4Offset;
+    const ip = L.ipProto;
+    const dst = view.getUint32(l3 + 16);
+    const ai = this.externalIndex(dst);
+    if (ai < 0) return this.hidden(dst) ? DROP_NO_MAPPING : this.pass(NatResult.INSIDE);
+    let pi: number;
+    let dport: number;
+    let tcpFlags = 0;
+    if (ip === 6) {
+      pi = NatProto.TCP;
+      dport = view.getUint16(l4 + 2);
+      tcpFlags = view.getUint8(l4 + 13);
+    } else if (ip === 17) {
+      pi = NatProto.UDP;
+      dport = view.getUint16(l4 + 2);
+    } else if (ip === 1) {
+      const type = view.getUint8(l4);
+      if (type === 0) {
+        pi = NatProto.ICMP;
+        dport = view.getUint16(l4 + 4);
+      } else if (type === 3 || type === 11 || type === 12) {
+        return this.inboundIcmpError(view, L, now);
+      } else {
+        return type === 8 ? DROP_NO_MAPPING : DROP_UNSUPPORTED_ICMP;
+      }
+    } else {
+      return DROP_UNSUPPORTED_PROTOCOL;
+    }
+    const table = this.table;
+    const e = this.owners[((pi * this.addressCount + ai) << 16) | dport] - 1;
+    if (e < 0) return DROP_NO_MAPPING;
+    if (table.isExpired(e, now)) {
+      this.expireNow(e);
+      return DROP_NO_MAPPING;
+    }
+    this.refreshInbound(e, pi, tcpFlags, now);
+    natRewriteDestination(view, l3, l4, L.l4Length, ip, table.intAddrOf(e), table.intPortOf(e));
+    this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
+    if ((table.flagsOf(e) & STATIC) !== 0) this.counters[this.base + NatCounter.PORT_FORWARDED]++;
+    return NatResult.INSIDE;
+  }
+
+  private pass(result: number): number {
+    this.counters[this.base + NatCounter.UNTRANSLATED]++;
+    return result;
+  }
+
+  /** Creates a mapping for a source endpoint that has none; returns the entry, or MINUS a drop result. */
+  private createMapping(pi: number, src: number, sport: number, tcpFlags: number, now: number): number {
+    if (pi === NatProto.TCP && (tcpFlags & TCP_SYN_ACK_RST) !== TCP_SYN) return -DROP_TCP_NOT_SYN;
+    const e = this.table.create(pi, src, sport, now);
+    if (e < 0) return e === MAPPING_TABLE_FULL ? -DROP_TABLE_FULL : -DROP_PORTS_EXHAUSTED;
+    this.counters[this.base + NatCounter.MAPPINGS_CREATED]++;
+    return e;
+  }
+
+  /** Removes an expired mapping met on the data path (before the sweep reached it): expired means gone. */
+  private expireNow(e: number): void {
+    this.table.remove(e);
+    this.counters[this.base + NatCounter.MAPPINGS_EXPIRED]++;
+  }
+
+  /** Outbound refresh of a live mapping (RFC 4787 REQ-6), with the TCP state. */
+  private refreshOutbound(e: number, pi: number, tcpFlags: number, now: number): void {
+    const table = this.table;
+    let f = table.flagsOf(e);
+    if ((f & STATIC) !== 0) return;
+    if (pi !== NatProto.TCP) {
+      table.touch(e, table.listOf(e), now);
+      return;
+    }
+    if ((tcpFlags & TCP_FIN_RST) !== 0) f |= CLOSING;
+    else if ((tcpFlags & TCP_SYN_ACK_RST) === TCP_SYN) f = 0;
+    table.setFlags(e, f);
+    table.touch(e, tcpList(f), now);
+  }
+
+  /** Inbound refresh of a live mapping (TCP state always; the timer if `inboundRefresh`). */
+  private refreshInbound(e: number, pi: number, tcpFlags: number, now: number): void {
+    const table = this.table;
+    let f = table.flagsOf(e);
+    if ((f & STATIC) !== 0) return;
+    if (pi === NatProto.TCP) {
+      f |= SEEN_INBOUND;
+      if ((tcpFlags & TCP_FIN_RST) !== 0) f |= CLOSING;
+      table.setFlags(e, f);
+      if (this.inboundRefresh) table.touch(e, tcpList(f), now);
+    } else if (this.inboundRefresh) {
+      table.touch(e, table.listOf(e), now);
+    }
+  }
+
+  /** Inside host to an external address: translate both ends and send it back inside. */
+  private hairpin(view: DataView, L: FrameLayout, src: number, sport: number, pi: number, tcpFlags: number, ai: number, now: number): number {
+    const l3 = L.l3Offset;
+    const l4 = L.l4Offset;
+    const table = this.table;
+    const t = this.owners[((pi * this.addressCount + ai) << 16) | view.getUint16(l4 + 2)] - 1;
+    if (t < 0) return DROP_NO_MAPPING;
+    if (table.isExpired(t, now)) {
+      this.expireNow(t);
+      return DROP_NO_MAPPING;
+    }
+    let e = table.lookup(pi, src, sport);
+    if (e !== MAPPING_MISS && table.isExpired(e, now)) {
+      this.expireNow(e);
+      e = MAPPING_MISS;
+    }
+    if (e === MAPPING_MISS) {
+      if (this.hidden(src)) {
+        e = this.createMapping(pi, src, sport, tcpFlags, now);
+        if (e < 0) return -e;
+      }
+    } else {
+      this.refreshOutbound(e, pi, tcpFlags, now);
+    }
+    if (e >= 0) natRewriteSource(view, l3, l4, L.l4Length, L.ipProto, table.extAddrOf(e), table.extPortOf(e));
+    this.refreshInbound(t, pi, tcpFlags, now);
+    natRewriteDestination(view, l3, l4, L.l4Length, L.ipProto, table.intAddrOf(t), table.intPortOf(t));
+    this.counters[this.base + NatCounter.HAIRPINNED]++;
+    return NatResult.INSIDE;
+  }
+
+  /**
+   * Offset of the quoted packet's L4 header in the ICMP error at `L`, or -1 when the quote
+   * lacks a valid IPv4 header plus 8 bytes, or is a non-first fragment (no ports).
+   */
+  private quotedL4(view: DataView, L: FrameLayout): number {
+    const inner = L.l4Offset + 8;
+    const end = L.l4Offset + L.l4Length;
+    if (end - inner < 28) return -1;
+    const vihl = view.getUint8(inner);
+    const ihl = (vihl & 0x0f) << 2;
+    if (vihl >>> 4 !== 4 || ihl < 20 || inner + ihl + 8 > end) return -1;
+    if ((view.getUint16(inner + 6) & 0x1fff) !== 0) return -1;
+    return inner + ihl;
+  }
+
+  /** ICMP error from the outside about a packet the NAT sent out: reverse the quote. */
+  private inboundIcmpError(view: DataView, L: FrameLayout, now: number): number {
+    const il4 = this.quotedL4(view, L);
+    if (il4 < 0) return DROP_ICMP_ERROR_MALFORMED;
+    const inner = L.l4Offset + 8;
+    const iproto = view.getUint8(inner + 9);
+    const ai = this.externalIndex(view.getUint32(inner + 12));
+    if (ai < 0) return DROP_NO_MAPPING;
+    let pi: number;
+    let port: number;
+    if (iproto === 6 || iproto === 17) {
+      pi = iproto === 6 ? NatProto.TCP : NatProto.UDP;
+      port = view.getUint16(il4);
+    } else if (iproto === 1 && view.getUint8(il4) === 8) {
+      pi = NatProto.ICMP;
+      port = view.getUint16(il4 + 4);
+    } else {
+      return DROP_NO_MAPPING;
+    }
+    const table = this.table;
+    const e = this.owners[((pi * this.addressCount + ai) << 16) | port] - 1;
+    if (e < 0) return DROP_NO_MAPPING;
+    if (table.isExpired(e, now)) {
+      this.expireNow(e);
+      return DROP_NO_MAPPING;
+    }
+    natRewriteIcmpError(view, L.l3Offset, L.l4Offset, L.l4Offset + L.l4Length, inner, il4, iproto, true, table.intAddrOf(e), table.intPortOf(e));
+    this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
+    this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
+    return NatResult.INSIDE;
+  }
+
+  /** ICMP error from the inside about a packet the NAT let in: translate the quote back. */
+  private outboundIcmpError(view: DataView, L: FrameLayout, src: number, now: number): number {
+    const il4 = this.quotedL4(view, L);
+    if (il4 < 0) return this.hidden(src) ? DROP_ICMP_ERROR_MALFORMED : this.pass(NatResult.OUTSIDE);
+    const inner = L.l4Offset + 8;
+    const iproto = view.getUint8(inner + 9);
+    let pi = -1;
+    let port = 0;
+    if (iproto === 6 || iproto === 17) {
+      pi = iproto === 6 ? NatProto.TCP : NatProto.UDP;
+      port = view.getUint16(il4 + 2);
+    } else if (iproto === 1 && view.getUint8(il4) === 0) {
+      pi = NatProto.ICMP;
+      port = view.getUint16(il4 + 4);
+    }
+    const table = this.table;
+    const e = pi < 0 ? MAPPING_MISS : table.lookup(pi, view.getUint32(inner + 16), port);
+    if (e === MAPPING_MISS || table.isExpired(e, now)) return this.hidden(src) ? DROP_NO_MAPPING : this.pass(NatResult.OUTSIDE);
+    natRewriteIcmpError(view, L.l3Offset, L.l4Offset, L.l4Offset + L.l4Length, inner, il4, iproto, false, table.extAddrOf(e), table.extPortOf(e));
+    this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
+    this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
+    return NatResult.OUTSIDE;
+  }
+}

@@ -1,0 +1,29 @@
+import { definePipeline } from '../../src/pipeline/define-pipeline.ts';
+import { use } from '../../src/pipeline/element.ts';
+import { parseFrameElement } from '../../src/pipeline/elements/parse-frame-element.ts';
+import { natConfigSchema, type NatConfig } from './config.ts';
+import { natElement } from './nat-element.ts';
+import { planNat } from './nat-plan.ts';
+
+/**
+ * The `nat` network function: masquerade / source NAT of inside (eth0) traffic onto an
+ * external address pool with endpoint-independent mapping (RFC 4787), static port
+ * forwards (DNAT), ICMP echo identifier and ICMP error translation (RFC 5508), and
+ * hairpinning. See `functions/nat/README.md` for the configuration reference.
+ *
+ * @example
+ * ```ts
+ * const compiled = compilePipeline(nat, {
+ *   snat: { addresses: '198.18.100.1', match: ['10.0.0.0/8'] },
+ *   portForwards: [{ protocol: 'tcp', externalAddress: '198.18.100.1', externalPort: 8080, internalAddress: '10.0.0.5', internalPort: 80 }],
+ * });
+ * const instance = await loadPipeline(compiled, { counters: new Float64Array(compiled.counters.length) });
+ * ```
+ */
+export const nat = definePipeline<NatConfig>({
+  name: 'nat',
+  description: 'Source NAT / masquerade with endpoint-independent mapping, port forwards and ICMP translation.',
+  config: natConfigSchema,
+  elements: (cfg) => [use(parseFrameElement, {}), use(natElement, planNat(cfg))],
+  memoryMiB: 128,
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigValidationError } from '../../../src/errors/catalog.ts';
+import { compilePipeline } from '../../../src/pipeline/compiler.ts';
+import { nat } from '../../../functions/nat/pipeline.ts';
+import { natConfigSchema } from '../../../functions/nat/config.ts';
+import { NatProto, planNat } from '../../../functions/nat/nat-plan.ts';
+import { ip } from './nat-harness.ts';
+
+function issues(config: unknown): ReadonlyArray<{ path: string; message: string }> {
+  try {
+    compilePipeline(nat, config);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    return (err as ConfigValidationError).issues;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('nat: configuration', () => {
+  it('plans a full configuration into numbers, with defaults', () => {
+    const plan = planNat(
+      natConfigSchema.parse({
+        snat: { addresses: ['198.18.100.9', '198.18.100.0/31'], match: ['10.0.0.0/8'] },
+        portForwards: [{ protocol: 'udp', externalAddress: '198.18.200.1', externalPort: '53-54', internalAddress: '10.0.0.53' }],
+        timeouts: { udp: 60 },
+      }),
+    );
+    expect(plan.externalAddresses).toEqual([ip('198.18.100.0'), ip('198.18.100.1'), ip('198.18.100.9'), ip('198.18.200.1')]);
+    expect(plan.poolAddressIndexes).toEqual([2, 0, 1]);
+    expect([plan.portFrom, plan.portTo]).toEqual([1024, 65535]);
+    expect(plan.match).toEqual([[ip('10.0.0.0'), 0xff000000]]);
+    expect(plan.forwards).toEqual([{ proto: NatProto.UDP, extAddrIndex: 3, extPort: 53, intAddr: ip('10.0.0.53'), intPort: 53, count: 2 }]);
+    expect(plan.timeoutsMs).toEqual([240_000, 7_440_000, 60_000, 60_000]);
+    expect(plan).toMatchObject({ capacity: 65536, hairpinning: true, inboundRefresh: true });
+  });
+
+  it('compiles deterministically', () => {
+    const cfg = { snat: { addresses: '198.18.100.1' } };
+    expect(compilePipeline(nat, cfg).sourceHash).toBe(compilePipeline(nat, cfg).sourceHash);
+    expect(compilePipeline(nat, { ...cfg, capacity: 1024 }).sourceHash).not.toBe(compilePipeline(nat, cfg).sourceHash);
+  });
+
+  it('reports malformed fields with their paths, all at once', () => {
+    const found = issues({
+      snat: { addresses: ['198.18.100.1', 'nope'], ports: '9-2', extra: 1 },
+      portForwards: [{ protocol: 'sctp', externalAddress: '198.18.100.1', externalPort: 80, internalAddress: '10.0.0.1' }],
+      timeouts: { udp: -1 },
+    });
+    expect(found.map((i) => i.path).sort()).toEqual(['portForwards[0].protocol', 'snat', 'snat.addresses[1]', 'snat.ports', 'timeouts.udp']);
+  });
+
+  it('reports cross-field problems with their paths', () => {
+    const fwd = (extPort: number | string, internalPort?: number, internalAddress = '10.0.0.1') => ({ protocol: 'tcp', externalAddress: '198.18.100.1', externalPort: extPort, internalAddress, ...(internalPort === undefined ? {} : { internalPort }) });
+    expect(issues({})).toEqual([{ path: '', message: expect.stringMatching(/nothing to translate/) }]);
+    expect(issues({ snat: { addresses: '198.18.0.0/24' } })[0]).toMatchObject({ path: 'snat.addresses', message: expect.stringMatching(/256 addresses/) });
+    expect(issues({ snat: { addresses: '198.18.0.1', ports: '0-100' } })[0].path).toBe('snat.ports');
+    expect(issues({ portForwards: [fwd(80), fwd('70-80', 1000)] })[0]).toMatchObject({ path: 'portForwards[1].externalPort', message: expect.stringMatching(/overlaps portForwards\[0\]/) });
+    expect(issues({ portForwards: [fwd(80, 80), fwd(81, 80)] })[0]).toMatchObject({ path: 'portForwards[1].internalPort', message: expect.stringMatching(/already forwarded/) });
+    expect(issues({ portForwards: [fwd('65000-65535', 2000), fwd('100-200', 65500)] }).map((i) => i.path)).toEqual(['portForwards[1].internalPort']);
+    expect(issues({ snat: { addresses: '198.18.0.1' }, capacity: 0 })[0].path).toBe('capacity');
+  });
+});
