@@ -1,0 +1,239 @@
+/**
+ * `parseFrame`: validate and classify one Ethernet frame, without throwing and without
+ * allocating, into a caller-owned {@link FrameLayout}; returns a {@link DropReason} code
+ * (0 = OK).
+ *
+ * What is checked, in order: Ethernet header; up to two VLAN tags (802.1Q 0x8100 / 802.1ad
+ * 0x88a8, in any order); EtherType IPv4 or ARP (anything else is dropped); ARP is
+ * Ethernet/IPv4 with op request/reply; IPv4 header length, version, IHL, total length vs
+ * frame, header checksum (always verified: it is cheap), option walk (EOL / NOP /
+ * length-checked), TTL ≠ 0, not a fragment (we do not reassemble; first and later fragments
+ * have distinct reasons); then TCP (header, data offset), UDP (header, length field) or ICMP
+ * (8-byte header). Ethernet padding after the IPv4 total length is legal and ignored.
+ *
+ * Flags (see {@link ParseFlag}):
+ * - L4 checksums are NOT verified unless `ParseFlag.VERIFY_L4_CHECKSUM` is given, so the
+ *   fast path skips them (a full pass over the payload); `verifyL4Checksum` does the same
+ *   check later on a parsed frame.
+ * - IP protocols other than TCP/UDP/ICMP are OK by default (the layout has `ipProto`,
+ *   `l4Offset` = start of the IP payload and `l4Length`), because policy (e.g. allowing GRE
+ *   or ESP) belongs to the firewall, not the parser. With
+ *   `ParseFlag.DROP_UNSUPPORTED_PROTOCOLS` they are dropped as `UNSUPPORTED_IP_PROTOCOL`.
+ *
+ * On a drop the layout holds `frameOffset`/`frameLength`, the L2 fields (`ethertype`,
+ * VLANs, `l3Offset`) when the failure is at L3 or later, and `isFragment` for fragment
+ * drops; every other field is reset, so no stale offset from an earlier frame survives.
+ * On the OK path each field is written exactly once (no reset pass: stores are the cost).
+ *
+ * Contract: `[offset, offset + length)` lies inside the view (a caller bug otherwise: the
+ * DataView throws RangeError). Nothing in the packet's CONTENT can make it throw.
+ *
+ * @example
+ * ```ts
+ * const layout = new FrameLayout();            // once, outside the batch loop
+ * for (let i = 0; i < n; i++) {
+ *   const reason = parseFrame(view, offsets[i], lengths[i], layout);
+ *   if (reason !== DropReason.OK) { drops[reason]++; continue; }
+ *   // layout.l3Offset, layout.ipProto, layout.l4Offset … are valid here
+ * }
+ * ```
+ */
+import { sumWords, verifyIcmpChecksum, verifyTcpChecksum, verifyUdpChecksum } from './checksum.ts';
+import { DropReason } from './drop-reason.ts';
+import type { FrameLayout } from './frame-layout.ts';
+
+/** Bit flags for {@link parseFrame}. */
+export const ParseFlag = {
+  /** Verify the TCP/UDP/ICMP checksum (full pass over the segment). Off by default. */
+  VERIFY_L4_CHECKSUM: 1,
+  /** Drop IPv4 protocols other than TCP/UDP/ICMP as `UNSUPPORTED_IP_PROTOCOL`. Off by default. */
+  DROP_UNSUPPORTED_PROTOCOLS: 2,
+} as const;
+
+/** Walks IPv4 options in `[p, end)`; false if an option's length byte is missing, < 2 or overruns. */
+function ipv4OptionsValid(view: DataView, p: number, end: number): boolean {
+  while (p < end) {
+    const type = view.getUint8(p);
+    if (type === 0) return true;
+    if (type === 1) {
+      p++;
+      continue;
+    }
+    if (p + 1 >= end) return false;
+    const len = view.getUint8(p + 1);
+    if (len < 2 || p + len > end) return false;
+    p += len;
+  }
+  return true;
+}
+
+/** Cold path of a drop before the L3 stage: resets everything but the frame range. */
+function dropL2(layout: FrameLayout, reason: number): number {
+  layout.ethertype = 0;
+  layout.vlanCount = 0;
+  layout.vlanIds[0] = 0;
+  layout.vlanIds[1] = 0;
+  layout.l3Offset = -1;
+  return dropL3(layout, reason, false);
+}
+
+/** Cold path of a drop at or after the L3 stage: resets the L3/L4 fields. */
+function dropL3(layout: FrameLayout, reason: number, isFragment: boolean): number {
+  layout.l3Length = 0;
+  layout.ipHeaderLength = 0;
+  layout.ipTotalLength = 0;
+  layout.ipProto = 0;
+  layout.isFragment = isFragment;
+  layout.l4Offset = -1;
+  layout.l4Length = 0;
+  layout.payloadOffset = -1;
+  layout.payloadLength = 0;
+  return reason;
+}
+
+/** Hot path: records a well-formed IPv4 frame (each field written once). */
+function acceptIpv4(
+  layout: FrameLayout, total: number, hlen: number, proto: number, l4: number, l4Length: number, payloadOffset: number, payloadLength: number,
+): number {
+  layout.l3Length = total;
+  layout.ipHeaderLength = hlen;
+  layout.ipTotalLength = total;
+  layout.ipProto = proto;
+  layout.isFragment = false;
+  layout.l4Offset = l4;
+  layout.l4Length = l4Length;
+  layout.payloadOffset = payloadOffset;
+  layout.payloadLength = payloadLength;
+  return DropReason.OK;
+}
+
+/**
+ * Parses the frame at `[offset, offset + length)` of `view` into `layout`; returns a
+ * {@link DropReason} code, 0 when the frame is well formed. `flags` is a bitwise OR of
+ * {@link ParseFlag} values (default 0: fast path). The range must lie inside the view.
+ */
+export function parseFrame(view: DataView, offset: number, length: number, layout: FrameLayout, flags = 0): number {
+  layout.frameOffset = offset;
+  layout.frameLength = length;
+  if (length < 14) return dropL2(layout, DropReason.ETH_TRUNCATED);
+  const end = offset + length;
+
+  // L2: EtherType, then up to two VLAN tags.
+  let p = offset + 12;
+  let type = view.getUint16(p);
+  let tags = 0;
+  let vid0 = 0;
+  let vid1 = 0;
+  if (type === 0x8100 || type === 0x88a8) {
+    if (p + 6 > end) return dropL2(layout, DropReason.VLAN_TRUNCATED_TAG);
+    vid0 = view.getUint16(p + 2) & 0x0fff;
+    tags = 1;
+    p += 4;
+    type = view.getUint16(p);
+    if (type === 0x8100 || type === 0x88a8) {
+      if (p + 6 > end) return dropL2(layout, DropReason.VLAN_TRUNCATED_TAG);
+      vid1 = view.getUint16(p + 2) & 0x0fff;
+      tags = 2;
+      p += 4;
+      type = view.getUint16(p);
+      if (type === 0x8100 || type === 0x88a8) return dropL2(layout, DropReason.VLAN_TOO_MANY_TAGS);
+    }
+  }
+  const l3 = p + 2;
+  layout.ethertype = type;
+  layout.vlanCount = tags;
+  layout.vlanIds[0] = vid0;
+  layout.vlanIds[1] = vid1;
+  layout.l3Offset = l3;
+  const avail = end - l3;
+
+  if (type === 0x0806) {
+    if (avail < 28) return dropL3(layout, DropReason.ARP_TRUNCATED, false);
+    const op = view.getUint16(l3 + 6);
+    if (view.getUint32(l3) !== 0x00010800 || view.getUint16(l3 + 4) !== 0x0604 || (op !== 1 && op !== 2)) {
+      return dropL3(layout, DropReason.ARP_UNSUPPORTED, false);
+    }
+    dropL3(layout, DropReason.OK, false);
+    layout.l3Length = 28;
+    return DropReason.OK;
+  }
+  if (type !== 0x0800) return dropL3(layout, DropReason.UNSUPPORTED_ETHERTYPE, false);
+
+  // L3: IPv4. The five words of the base header are read once and serve both the field
+  // checks and the header checksum (always verified: it costs a few adds).
+  if (avail < 20) return dropL3(layout, DropReason.IPV4_TRUNCATED_HEADER, false);
+  const w0 = view.getUint32(l3);
+  if (w0 >>> 28 !== 4) return dropL3(layout, DropReason.IPV4_BAD_VERSION, false);
+  const hlen = (w0 >>> 22) & 0x3c;
+  if (hlen < 20) return dropL3(layout, DropReason.IPV4_BAD_IHL, false);
+  if (hlen > avail) return dropL3(layout, DropReason.IPV4_IHL_BEYOND_FRAME, false);
+  const total = w0 & 0xffff;
+  if (total < hlen) return dropL3(layout, DropReason.IPV4_TOTAL_LENGTH_BELOW_IHL, false);
+  if (total > avail) return dropL3(layout, DropReason.IPV4_TOTAL_LENGTH_BEYOND_FRAME, false);
+  const w1 = view.getUint32(l3 + 4);
+  const w2 = view.getUint32(l3 + 8);
+  const w3 = view.getUint32(l3 + 12);
+  const w4 = view.getUint32(l3 + 16);
+  let sum = (w0 >>> 16) + (w0 & 0xffff) + (w1 >>> 16) + (w1 & 0xffff) + (w2 >>> 16) + (w2 & 0xffff)
+    + (w3 >>> 16) + (w3 & 0xffff) + (w4 >>> 16) + (w4 & 0xffff);
+  if (hlen > 20) sum += sumWords(view, l3 + 20, hlen - 20);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  if (sum !== 0xffff) return dropL3(layout, DropReason.IPV4_BAD_CHECKSUM, false);
+  if (hlen > 20 && !ipv4OptionsValid(view, l3 + 20, l3 + hlen)) return dropL3(layout, DropReason.IPV4_BAD_OPTIONS, false);
+  if (w2 >>> 24 === 0) return dropL3(layout, DropReason.IPV4_TTL_ZERO, (w1 & 0x3fff) !== 0);
+  if ((w1 & 0x1fff) !== 0) return dropL3(layout, DropReason.IPV4_LATER_FRAGMENT, true);
+  if ((w1 & 0x2000) !== 0) return dropL3(layout, DropReason.IPV4_FIRST_FRAGMENT, true);
+  const proto = (w2 >>> 16) & 0xff;
+
+  // L4.
+  const l4 = l3 + hlen;
+  const l4len = total - hlen;
+  if (proto === 6) {
+    if (l4len < 20) return dropL3(layout, DropReason.TCP_TRUNCATED_HEADER, false);
+    const doff = (view.getUint8(l4 + 12) >>> 2) & 0x3c;
+    if (doff < 20 || doff > l4len) return dropL3(layout, DropReason.TCP_BAD_DATA_OFFSET, false);
+    if ((flags & 1) !== 0 && !verifyTcpChecksum(view, l3, l4, l4len)) return dropL3(layout, DropReason.TCP_BAD_CHECKSUM, false);
+    return acceptIpv4(layout, total, hlen, proto, l4, l4len, l4 + doff, l4len - doff);
+  }
+  if (proto === 17) {
+    if (l4len < 8) return dropL3(layout, DropReason.UDP_TRUNCATED_HEADER, false);
+    const ulen = view.getUint16(l4 + 4);
+    if (ulen < 8 || ulen > l4len) return dropL3(layout, DropReason.UDP_BAD_LENGTH, false);
+    if ((flags & 1) !== 0 && !verifyUdpChecksum(view, l3, l4, ulen)) return dropL3(layout, DropReason.UDP_BAD_CHECKSUM, false);
+    return acceptIpv4(layout, total, hlen, proto, l4, ulen, l4 + 8, ulen - 8);
+  }
+  if (proto === 1) {
+    if (l4len < 8) return dropL3(layout, DropReason.ICMP_TRUNCATED, false);
+    if ((flags & 1) !== 0 && !verifyIcmpChecksum(view, l4, l4len)) return dropL3(layout, DropReason.ICMP_BAD_CHECKSUM, false);
+    return acceptIpv4(layout, total, hlen, proto, l4, l4len, l4 + 8, l4len - 8);
+  }
+  if ((flags & 2) !== 0) return dropL3(layout, DropReason.UNSUPPORTED_IP_PROTOCOL, false);
+  return acceptIpv4(layout, total, hlen, proto, l4, l4len, l4, l4len);
+}
+
+/**
+ * Verifies the L4 checksum of a frame that `parseFrame` accepted (without
+ * `VERIFY_L4_CHECKSUM`): returns OK, or TCP/UDP/ICMP_BAD_CHECKSUM. Other protocols and ARP
+ * are OK (nothing to verify).
+ *
+ * @example
+ * ```ts
+ * if (parseFrame(view, off, len, layout) === DropReason.OK && verifyL4Checksum(view, layout) !== DropReason.OK) drop();
+ * ```
+ */
+export function verifyL4Checksum(view: DataView, layout: FrameLayout): number {
+  const l4 = layout.l4Offset;
+  if (l4 < 0 || layout.isFragment) return DropReason.OK;
+  const proto = layout.ipProto;
+  if (proto === 6) {
+    return verifyTcpChecksum(view, layout.l3Offset, l4, layout.l4Length) ? DropReason.OK : DropReason.TCP_BAD_CHECKSUM;
+  }
+  if (proto === 17) {
+    return verifyUdpChecksum(view, layout.l3Offset, l4, layout.l4Length) ? DropReason.OK : DropReason.UDP_BAD_CHECKSUM;
+  }
+  if (proto === 1) {
+    return verifyIcmpChecksum(view, l4, layout.l4Length) ? DropReason.OK : DropReason.ICMP_BAD_CHECKSUM;
+  }
+  return DropReason.OK;
+}

@@ -1,0 +1,100 @@
+/**
+ * TCP reset replies, built IN PLACE over the received segment (RFC 9293 §3.10.7.1, and what
+ * Linux's `REJECT --reject-with tcp-reset` sends): the frame is turned into the RST that
+ * answers it, so it can leave on the side it arrived on without touching the packet pool.
+ *
+ * - Link layer: source and destination MAC swapped; VLAN tags (between the MACs and `l3`)
+ *   are kept.
+ * - IPv4: a fresh 20-byte header (options dropped), addresses swapped, TTL 64, ID 0, DF,
+ *   TOS 0, checksum computed.
+ * - TCP: ports swapped, 20-byte header, window 0. If the received segment had ACK, the reset
+ *   is `RST` with `seq = received ack`; otherwise it is `RST|ACK` with `seq = 0` and
+ *   `ack = received seq + payload length + SYN + FIN` (so a SYN gets `RST,ACK ack=isn+1`).
+ *
+ * Never answer a reset with a reset, nor a datagram whose addresses do not name one host:
+ * check {@link tcpResetPermitted} first.
+ *
+ * @example
+ * ```ts
+ * if (tcpResetPermitted(view, off, L.l3Offset, L.l4Offset)) {
+ *   len = writeTcpReset(view, off, L.l3Offset, L.l4Offset);
+ *   verdict = side; // back where it came from
+ * }
+ * ```
+ */
+import { writeIpv4HeaderChecksum, writeTcpChecksum } from '../checksum.ts';
+
+/** Length of the IPv4 + TCP headers of a reset (no options). */
+export const TCP_RESET_L3_LENGTH = 40;
+
+/**
+ * True when a reset may be sent for the TCP segment at `l4` (IPv4 header at `l3`, frame at
+ * `frameOffset`): the segment is not itself a reset, the destination MAC is unicast, and both
+ * IPv4 addresses name a single host (not 0/8, 127/8, multicast, class E or broadcast).
+ */
+export function tcpResetPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
+  if ((view.getUint8(l4 + 13) & 0x04) !== 0) return false;
+  if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
+  return isSingleHost(view.getUint32(l3 + 12)) && isSingleHost(view.getUint32(l3 + 16));
+}
+
+/** Unicast host address: not "this network" (0/8), loopback (127/8), multicast, class E or broadcast. */
+function isSingleHost(addr: number): boolean {
+  const top = addr >>> 24;
+  return top !== 0 && top !== 127 && top < 224;
+}
+
+/**
+ * Rewrites the parsed TCP/IPv4 frame at `frameOffset` (IPv4 header at `l3`, TCP header at
+ * `l4`) into the reset that answers it and returns the new frame length
+ * (`l3 - frameOffset + 40`). No allocation; the result never grows past the original headers.
+ */
+export function writeTcpReset(view: DataView, frameOffset: number, l3: number, l4: number): number {
+  // Read everything needed before anything is overwritten (the TCP header moves if the
+  // received IPv4 header had options).
+  const srcIp = view.getUint32(l3 + 12);
+  const dstIp = view.getUint32(l3 + 16);
+  const ipTotal = view.getUint16(l3 + 2);
+  const ihl = (view.getUint8(l3) & 0x0f) << 2;
+  const srcPort = view.getUint16(l4);
+  const dstPort = view.getUint16(l4 + 2);
+  const seq = view.getUint32(l4 + 4);
+  const ack = view.getUint32(l4 + 8);
+  const flags = view.getUint8(l4 + 13);
+  const doff = (view.getUint8(l4 + 12) >>> 4) << 2;
+
+  // Ethernet: swap MACs.
+  const dHi = view.getUint16(frameOffset);
+  const dLo = view.getUint32(frameOffset + 2);
+  view.setUint16(frameOffset, view.getUint16(frameOffset + 6));
+  view.setUint32(frameOffset + 2, view.getUint32(frameOffset + 8));
+  view.setUint16(frameOffset + 6, dHi);
+  view.setUint32(frameOffset + 8, dLo);
+
+  // IPv4 header.
+  view.setUint32(l3, 0x45000000 | TCP_RESET_L3_LENGTH); // version 4, IHL 5, TOS 0, total length
+  view.setUint32(l3 + 4, 0x00004000); // ID 0, DF, fragment offset 0
+  view.setUint32(l3 + 8, 0x40060000); // TTL 64, protocol 6, checksum 0
+  view.setUint32(l3 + 12, dstIp);
+  view.setUint32(l3 + 16, srcIp);
+  writeIpv4HeaderChecksum(view, l3);
+
+  // TCP header.
+  const t = l3 + 20;
+  view.setUint16(t, dstPort);
+  view.setUint16(t + 2, srcPort);
+  if ((flags & 0x10) !== 0) {
+    view.setUint32(t + 4, ack);
+    view.setUint32(t + 8, 0);
+    view.setUint32(t + 12, 0x50040000); // data offset 5, RST, window 0
+  } else {
+    const payload = ipTotal - ihl - doff;
+    const consumed = payload + ((flags & 0x02) !== 0 ? 1 : 0) + ((flags & 0x01) !== 0 ? 1 : 0);
+    view.setUint32(t + 4, 0);
+    view.setUint32(t + 8, (seq + consumed) >>> 0);
+    view.setUint32(t + 12, 0x50140000); // data offset 5, RST|ACK, window 0
+  }
+  view.setUint32(t + 16, 0); // checksum 0, urgent pointer 0
+  writeTcpChecksum(view, l3, t, 20);
+  return l3 - frameOffset + TCP_RESET_L3_LENGTH;
+}

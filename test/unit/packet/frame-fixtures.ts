@@ -1,0 +1,56 @@
+import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
+
+export function hex(text: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function frame(spec: FrameSpec): Uint8Array {
+  const view = new DataView(new ArrayBuffer(4096));
+  const n = buildFrame(view, 0, spec);
+  return new Uint8Array(view.buffer, 0, n).slice();
+}
+
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Places `bytes` at `offset` inside a larger buffer filled with `fill` and returns the view over all of it. */
+export function placed(bytes: Uint8Array, offset: number, fill = 0x45, total = offset + bytes.length + 256): DataView {
+  const mem = new Uint8Array(total).fill(fill);
+  mem.set(bytes, offset);
+  return new DataView(mem.buffer);
+}
+
+export function reference16(bytes: Uint8Array, start: number, length: number, initial = 0): number {
+  let sum = initial;
+  for (let i = 0; i < length; i += 2) {
+    const hi = bytes[start + i];
+    const lo = i + 1 < length ? bytes[start + i + 1] : 0;
+    sum += (hi << 8) | lo;
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** Deterministic xorshift32 PRNG for fuzz loops. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 1;
+  }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x >>> 0;
+    return this.s;
+  }
+  int(n: number): number {
+    return this.next() % n;
+  }
+}
