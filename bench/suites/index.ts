@@ -1,4 +1,10 @@
 import type { BenchSuite } from '../lib/report.ts';
+import { conntrackSuite } from './conntrack.ts';
+import { firewallSuite } from './firewall.ts';
+import { loadBalancerSuite } from './load-balancer.ts';
+import { natSuite } from './nat.ts';
+import { packetSuite } from './packet.ts';
+import { virtqueueSuite } from './virtqueue.ts';
 
 /** Every benchmark suite, in the order `npm run bench` runs them. Register new suites here. */
-export const SUITES: BenchSuite[] = [];
+export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite];

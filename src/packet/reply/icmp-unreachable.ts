@@ -34,16 +34,16 @@ export const ICMP_UNREACHABLE_OVERHEAD = 28;
 /**
  * True when an ICMP error may be sent about the IPv4 datagram at `l3` (frame at
  * `frameOffset`, L4 header at `l4`, or -1 if unknown): it is not itself an ICMP error
- * (types 3, 4, 5, 11, 12), not a non-initial fragment, its destination MAC is unicast, its
- * destination is not multicast/broadcast/class E, and its source names one host (not 0/8,
- * 127/8, multicast, class E or broadcast).
+ * (types 3, 4, 5, 11, 12), not a non-initial fragment, its destination MAC is unicast, and
+ * both its addresses name one host (not 0/8, 127/8, multicast, class E or broadcast): the
+ * reply is sent from the destination to the source.
  */
 export function icmpErrorPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
   if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
   if ((view.getUint16(l3 + 6) & 0x1fff) !== 0) return false;
   const src = view.getUint32(l3 + 12) >>> 24;
   const dst = view.getUint32(l3 + 16) >>> 24;
-  if (src === 0 || src === 127 || src >= 224 || dst >= 224) return false;
+  if (src === 0 || src === 127 || src >= 224 || dst === 0 || dst === 127 || dst >= 224) return false;
   if (view.getUint8(l3 + 9) === 1 && l4 >= 0) {
     const type = view.getUint8(l4);
     if (type === 3 || type === 4 || type === 5 || type === 11 || type === 12) return false;

@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { CT_COUNTER_NAMES } from '../../src/conntrack/conntrack-counters.ts';
+import { CtState } from '../../src/conntrack/conntrack-state.ts';
+import type { CounterSpec, ElementCode, ElementDefinition, GenContext } from '../../src/pipeline/element.ts';
+import { Action, RejectWith, type AclRule } from './acl-rule.ts';
+import { planClassifier, type ClassifierPlan } from './classifier-plan.ts';
+import { generateClassifier } from './classifier-codegen.ts';
+import { classifierOptionsSchema, firewallConntrackSchema, type ClassifierOptions } from './config.ts';
+
+/** Configuration of the `firewall` element: the function config after validation, rules in numeric form. */
+export interface FirewallElementConfig {
+  stateful: boolean;
+  /** `Action.*` for packets no rule matches. */
+  defaultAction: number;
+  rules: AclRule[];
+  conntrack: z.output<typeof firewallConntrackSchema>;
+  classifier: ClassifierOptions;
+  /** Count hits per rule (needs the per-rule counters of `firewallElement(ruleCounterHelp)`). */
+  ruleCounters: boolean;
+}
+
+const int = (lo: number, hi: number) => z.number().int().min(lo).max(hi);
+
+const aclRuleSchema = z
+  .object({
+    action: int(0, 2),
+    reject: int(-2, 15),
+    side: int(-1, 1),
+    proto: int(0, 255),
+    srcAddr: int(0, 0xffffffff),
+    srcPrefix: int(0, 32),
+    dstAddr: int(0, 0xffffffff),
+    dstPrefix: int(0, 32),
+    sportFrom: int(0, 65535),
+    sportTo: int(0, 65535),
+    dportFrom: int(0, 65535),
+    dportTo: int(0, 65535),
+    icmpFrom: int(0, 255),
+    icmpTo: int(0, 255),
+  })
+  .strict();
+
+const elementConfigSchema = z
+  .object({
+    stateful: z.boolean(),
+    defaultAction: int(0, 2),
+    rules: z.array(aclRuleSchema),
+    conntrack: firewallConntrackSchema,
+    classifier: classifierOptionsSchema,
+    ruleCounters: z.boolean(),
+  })
+  .strict();
+
+/** Drop counters, in the order they are declared. */
+const DROPS: CounterSpec[] = [
+  { name: 'acl_denied', drop: true, help: 'new packets dropped by a drop rule' },
+  { name: 'default_policy', drop: true, help: 'new packets dropped by the default policy (no rule matched)' },
+  { name: 'ct_invalid', drop: true, help: 'packets of a tracked connection that do not fit its state' },
+  { name: 'ct_no_connection', drop: true, help: 'TCP segments other than SYN, and ICMP echo replies, with no tracked connection' },
+  { name: 'ct_table_full', drop: true, help: 'new connections allowed by the rules but refused: connection table full' },
+  { name: 'reject_suppressed', drop: true, help: 'rejects not answered (ICMP error, RST, broadcast/multicast, non-host source) and dropped' },
+];
+
+const PASSES: CounterSpec[] = [
+  { name: 'allowed_rule', drop: false, help: 'new packets allowed by an allow rule' },
+  { name: 'allowed_default', drop: false, help: 'new packets allowed by the default policy' },
+  { name: 'rejected_tcp_reset', drop: false, help: 'rejected packets answered with a TCP reset' },
+  { name: 'rejected_icmp', drop: false, help: 'rejected packets answered with an ICMP destination unreachable' },
+  { name: 'ct_established', drop: false, help: 'packets of tracked connections passed without rule evaluation' },
+  { name: 'ct_related', drop: false, help: 'ICMP errors about a tracked connection passed without rule evaluation' },
+  { name: 'non_ip_passed', drop: false, help: 'non-IPv4 frames (ARP) passed through' },
+];
+
+/** The connection table's own counters, contiguous, in `CtCounter` order (the table writes them directly). */
+const CONNTRACK: CounterSpec[] = CT_COUNTER_NAMES.map((name) => ({
+  name: `conntrack_${name}`,
+  drop: false,
+  help: `connection table: ${name.replace(/_/g, ' ')}`,
+}));
+
+/** Name of the hit counter of rule `index`. */
+export function ruleCounterName(index: number): string {
+  return `rule_${index}`;
+}
+
+/**
+ * Makes the `firewall` element. Its counters are fixed except the optional per-rule hit
+ * counters `rule_<i>`, one per entry of `ruleCounterHelp` (their help text); pass `[]`
+ * for none. The function's pipeline builds the element per configuration.
+ *
+ * The element runs after `parse-frame` and, per IPv4 packet:
+ * 1. stateful mode: looks the packet up in the connection table (both directions). A hit
+ *    that fits the connection's state passes at once (`ct_established`); an ICMP error
+ *    quoting a tracked connection passes (`ct_related`); a TCP segment other than a SYN, or
+ *    an echo reply, without a connection is dropped (`ct_no_connection`);
+ * 2. classifies new packets with the compiled rule set (first match wins; no match → the
+ *    default policy);
+ * 3. allow: forwards, and in stateful mode tracks the new connection (TCP SYN, UDP, ICMP
+ *    echo, other protocols; not ICMP errors or other ICMP messages); drop: counts
+ *    `acl_denied`/`default_policy`; reject: turns the frame into a TCP RST or an ICMP
+ *    destination unreachable and sends it back out of the arrival side, unless replying is
+ *    forbidden (`reject_suppressed`).
+ * Non-IPv4 frames (ARP) pass untouched (`non_ip_passed`).
+ *
+ * @example
+ * ```ts
+ * elements: (cfg) => [use(parseFrameElement, {}), use(firewallElement([]), toElementConfig(cfg))]
+ * ```
+ */
+export function firewallElement(ruleCounterHelp: readonly string[]): ElementDefinition<FirewallElementConfig> {
+  return {
+    kind: 'firewall',
+    description: 'Stateful IPv4 firewall: tracked connections pass, new ones are judged by compiled first-match rules.',
+    config: elementConfigSchema,
+    counters: [
+      ...DROPS,
+      ...PASSES,
+      ...CONNTRACK,
+      ...ruleCounterHelp.map((help, i) => ({ name: ruleCounterName(i), drop: false, help })),
+    ],
+    generate(config, ctx) {
+      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, planClassifier(config.rules, config.classifier));
+    },
+  };
+}
+
+function generateFirewall(config: FirewallElementConfig, ctx: GenContext, perRule: boolean, plan: ClassifierPlan): ElementCode {
+  const id = ctx.id;
+  const v = (name: string) => `${id}${name}`;
+  const imp = (module: string, name: string) => ctx.importName(module, name);
+  const stateful = config.stateful;
+
+  const code = generateClassifier(plan, { prefix: `${id}c`, constant: (x) => ctx.constant(x), importName: imp }, {
+    side: 'side',
+    proto: v('proto'),
+    src: v('src'),
+    dst: v('dst'),
+    sp: v('sp'),
+    dp: v('dp'),
+    result: v('rule'),
+  });
+
+  const actions = ctx.constant(config.rules.map((r) => r.action));
+  const rejects = ctx.constant(config.rules.map((r) => r.reject));
+  let init = code.init;
+  init += `const ${v('act')} = Int8Array.from(${actions});\nconst ${v('rej')} = Int8Array.from(${rejects});\n`;
+  let perBatch = code.perBatch;
+  if (stateful) {
+    const Table = imp('#nfvkit/conntrack/conntrack-table.ts', 'ConntrackTable');
+    const ct = config.conntrack;
+    const first = ctx.counterIndex(CONNTRACK[0].name);
+    init +=
+      `const ${v('ct')} = new ${Table}({ capacity: ${ct.capacity}, whenFull: ${JSON.stringify(ct.whenFull)}, ` +
+      `timeouts: ${ctx.constant(ct.timeouts)}, counters: counters.subarray(${first}, ${first + CONNTRACK.length}) });\n`;
+    if (ct.sweepPerBatch > 0) perBatch += `\n${v('ct')}.expire(now, ${ct.sweepPerBatch});`;
+  }
+  const tcpReset = imp('#nfvkit/packet/reply/tcp-reset.ts', 'writeTcpReset');
+  const tcpResetOk = imp('#nfvkit/packet/reply/tcp-reset.ts', 'tcpResetPermitted');
+  const icmpUnreach = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'writeIcmpUnreachable');
+  const icmpOk = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'icmpErrorPermitted');
+  const ruleBase = perRule ? ctx.counterIndex(ruleCounterName(0)) : -1;
+
+  // Packet kinds: 0 TCP/UDP/other, 1 ICMP error, 2 echo request, 3 echo reply, 4 other ICMP.
+  let p = `{
+if (L.ethertype !== 0x0800) { ${ctx.count('non_ip_passed')} ${ctx.finish()} }
+const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('proto')} = L.ipProto;
+const ${v('src')} = view.getInt32(${v('l3')} + 12), ${v('dst')} = view.getInt32(${v('l3')} + 16);
+let ${v('sp')} = 0, ${v('dp')} = 0, ${v('flags')} = 0, ${v('ka')} = 0, ${v('kb')} = 0, ${v('kind')} = 0;
+if (${v('proto')} === 6 || ${v('proto')} === 17) {
+  ${v('sp')} = view.getUint16(${v('l4')}); ${v('dp')} = view.getUint16(${v('l4')} + 2);
+  ${v('ka')} = ${v('sp')}; ${v('kb')} = ${v('dp')};
+  if (${v('proto')} === 6) ${v('flags')} = view.getUint8(${v('l4')} + 13);
+} else if (${v('proto')} === 1) {
+  const t = view.getUint8(${v('l4')});
+  ${v('dp')} = t;
+  if (t === 8 || t === 0) { ${v('ka')} = view.getUint16(${v('l4')} + 4); ${v('kb')} = ${v('ka')}; ${v('kind')} = t === 8 ? 2 : 3; }
+  else if (t === 3 || t === 11 || t === 12 || t === 4 || t === 5) ${v('kind')} = 1;
+  else ${v('kind')} = 4;
+}
+`;
+  if (stateful) {
+    const ct = v('ct');
+    p += `if (${v('kind')} === 1) {
+  // RELATED: an ICMP error quoting a packet of a tracked connection, sent back to that packet's source.
+  const q = ${v('l4')} + 8, qlen = L.l4Length - 8;
+  if (qlen >= 28) {
+    const vihl = view.getUint8(q), ihl = (vihl & 15) << 2;
+    if ((vihl >>> 4) === 4 && ihl >= 20 && ihl + 8 <= qlen && view.getInt32(q + 12) === ${v('dst')}) {
+      const ip = view.getUint8(q + 9), ql4 = q + ihl;
+      let a = 0, b = 0;
+      if (ip === 6 || ip === 17) { a = view.getUint16(ql4); b = view.getUint16(ql4 + 2); }
+      else if (ip === 1) { const it = view.getUint8(ql4); if (it === 8 || it === 0) { a = view.getUint16(ql4 + 4); b = a; } }
+      if (${ct}.lookup(ip, ${v('dst')}, view.getInt32(q + 16), a, b, now) >= 0) { ${ctx.count('ct_related')} ${ctx.finish()} }
+    }
+  }
+} else if (${v('kind')} !== 4) {
+  let ref = ${ct}.lookup(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now);
+  const opening = ${v('proto')} === 6 && (${v('flags')} & 0x17) === 0x02;
+  if (ref >= 0 && opening) {
+    // A SYN on the tuple of a closed connection opens a new one: judge it afresh.
+    const st = ${ct}.state(ref >>> 1);
+    if (st === ${CtState.TCP_TIME_WAIT} || st === ${CtState.TCP_CLOSE}) { ${ct}.delete(ref >>> 1); ref = -1; }
+  }
+  if (ref >= 0) {
+    const dir = ref & 1;
+    if (${v('kind')} >= 2 && (${v('kind')} === 2) !== (dir === 0)) ${ctx.drop('ct_invalid')}
+    if (${ct}.update(ref >>> 1, dir, ${v('flags')}, now) < 0) ${ctx.drop('ct_invalid')}
+    ${ctx.count('ct_established')}
+    ${ctx.finish()}
+  }
+  if ((${v('proto')} === 6 && !opening) || ${v('kind')} === 3) ${ctx.drop('ct_no_connection')}
+}
+`;
+  }
+  p += `let ${v('rule')} = -1;\n${code.lookup}\n`;
+  p += `let ${v('a')} = ${config.defaultAction}, ${v('rj')} = ${RejectWith.AUTO};
+if (${v('rule')} >= 0) {
+  ${v('a')} = ${v('act')}[${v('rule')}]; ${v('rj')} = ${v('rej')}[${v('rule')}];
+  ${perRule ? `counters[${ruleBase} + ${v('rule')}] += 1;` : ''}
+}
+if (${v('a')} === ${Action.ALLOW}) {
+`;
+  if (stateful) {
+    p += `  if (${v('kind')} !== 1 && ${v('kind')} !== 4) {
+    const e = ${v('ct')}.createFlow(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now);
+    if (e === -1) ${ctx.drop('ct_table_full')}
+    if (e < 0) ${ctx.drop('ct_invalid')}
+    ${v('ct')}.update(e, 0, ${v('flags')}, now);
+  }
+`;
+  }
+  p += `  if (${v('rule')} >= 0) ${ctx.count('allowed_rule')} else ${ctx.count('allowed_default')}
+  ${ctx.finish()}
+}
+if (${v('a')} === ${Action.DROP}) {
+  if (${v('rule')} >= 0) ${ctx.drop('acl_denied')}
+  ${ctx.drop('default_policy')}
+}
+if (${v('proto')} === 6 && ${v('rj')} < 0) {
+  if (!${tcpResetOk}(view, off, ${v('l3')}, ${v('l4')})) ${ctx.drop('reject_suppressed')}
+  len = ${tcpReset}(view, off, ${v('l3')}, ${v('l4')});
+  ${ctx.count('rejected_tcp_reset')}
+} else {
+  if (!${icmpOk}(view, off, ${v('l3')}, ${v('l4')})) ${ctx.drop('reject_suppressed')}
+  len = ${icmpUnreach}(view, off, ${v('l3')}, ${v('rj')} < 0 ? 3 : ${v('rj')});
+  ${ctx.count('rejected_icmp')}
+}
+verdict = side;
+${ctx.finish()}
+}`;
+  return { init, perBatch, perPacket: p };
+}

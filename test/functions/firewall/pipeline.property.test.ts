@@ -1,0 +1,62 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { FrameSpec } from '../../../src/packet/frame-builder.ts';
+import { Verdict } from '../../../src/pipeline/verdict.ts';
+import { Action, type AclPacket, type AclRule } from '../../../functions/firewall/acl-rule.ts';
+import { firewallRuleSchema, toAclRule } from '../../../functions/firewall/config.ts';
+import { firstMatch } from '../../../functions/firewall/interpreter.ts';
+import { generateRuleSet, generateTraffic } from '../../../functions/firewall/rule-set-generator.ts';
+import { Firewall } from './harness.ts';
+
+function specOf(p: AclPacket): FrameSpec {
+  if (p.proto === 6) return { proto: 6, srcIp: p.src, dstIp: p.dst, srcPort: p.sport, dstPort: p.dport, tcpFlags: 0x02 };
+  if (p.proto === 17) return { proto: 17, srcIp: p.src, dstIp: p.dst, srcPort: p.sport, dstPort: p.dport, payloadLength: 4 };
+  if (p.proto === 1) return { proto: 1, srcIp: p.src, dstIp: p.dst, icmpType: p.icmpType ?? 0, payloadLength: 28 };
+  return { proto: p.proto, srcIp: p.src, dstIp: p.dst, payloadLength: 8 };
+}
+
+const host = (a: number) => a >>> 24 !== 0 && a >>> 24 !== 127 && a >>> 24 < 224;
+
+/** What the firewall must do with one new packet, from the reference interpreter. */
+function expected(rules: readonly AclRule[], defaultAction: number, p: AclPacket): { verdict: number; reason: string } {
+  const r = firstMatch(rules, p);
+  const action = r < 0 ? defaultAction : rules[r].action;
+  if (action === Action.ALLOW) return { verdict: p.side ^ 1, reason: '' };
+  if (action === Action.DROP) return { verdict: Verdict.DROP, reason: r < 0 ? 'default_policy' : 'acl_denied' };
+  const icmpError = p.proto === 1 && [3, 4, 5, 11, 12].includes(p.icmpType ?? 0);
+  const answerable = host(p.src) && host(p.dst) && !icmpError;
+  return answerable ? { verdict: p.side, reason: '' } : { verdict: Verdict.DROP, reason: 'reject_suppressed' };
+}
+
+describe('compiled firewall pipeline vs interpreter (property)', () => {
+  it('gives every frame the verdict and drop reason the interpreter implies', async () => {
+    const cases = fc.sample(
+      fc.record({
+        seed: fc.integer({ min: 0, max: 0x7fffffff }),
+        count: fc.constantFrom(0, 3, 12, 40, 300, 1500),
+        defaultPolicy: fc.constantFrom('allow', 'drop', 'reject') as fc.Arbitrary<'allow' | 'drop' | 'reject'>,
+      }),
+      { numRuns: 16, seed: 20251126 },
+    );
+    let frames = 0;
+    for (const c of cases) {
+      const raw = generateRuleSet({ count: c.count, seed: c.seed });
+      const rules = raw.map((r) => toAclRule(firewallRuleSchema.parse(r)));
+      const fw = await Firewall.create({ stateful: false, defaultPolicy: c.defaultPolicy, rules: raw });
+      const defaultAction = { allow: Action.ALLOW, drop: Action.DROP, reject: Action.REJECT }[c.defaultPolicy];
+      const packets = generateTraffic(rules, 1024, c.seed + 1, 0.2);
+      for (let b = 0; b < packets.length; b += 256) {
+        const chunk = packets.slice(b, b + 256);
+        const sent = fw.send(chunk.map((p) => ({ side: p.side, spec: specOf(p) })));
+        sent.forEach((s, i) => {
+          const want = expected(rules, defaultAction, chunk[i]);
+          if (s.verdict !== want.verdict || s.reason !== want.reason) {
+            expect({ packet: chunk[i], got: [s.verdict, s.reason] }).toEqual({ packet: chunk[i], got: [want.verdict, want.reason] });
+          }
+          frames++;
+        });
+      }
+    }
+    expect(frames).toBe(16 * 1024);
+  });
+});
