@@ -125,7 +125,7 @@ function renderModule(
     out += `import { ${list} } from ${JSON.stringify(module)};\n`;
   }
   out += `\nexport const FUNCTION_NAME = ${JSON.stringify(name)};\n`;
-  out += `export const COUNTERS = ${JSON.stringify(counters)};\n\n`;
+  out += `export const COUNTERS = [\n${counters.map((c) => `  ${JSON.stringify(c)},`).join('\n')}\n];\n\n`;
   out += constants.join('\n') + (constants.length > 0 ? '\n\n' : '');
   out += `export function createPipeline(rt) {\n`;
   out += `  const counters = rt.counters;\n`;
