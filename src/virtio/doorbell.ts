@@ -1,0 +1,99 @@
+/**
+ * A doorbell: one shared Int32 word per direction of a virtqueue. Ringing adds one to the
+ * word and `Atomics.notify`s it; a sleeper reads the word *before* its last check for
+ * work and then `Atomics.wait`s on that value, so a ring that happens between the check
+ * and the wait makes the wait return at once ("not-equal") instead of being lost.
+ *
+ * Rings are rare by design: the queues only ring when the peer asked for it (flags or
+ * EVENT_IDX), and a peer only asks right before it sleeps.
+ *
+ * @example
+ * ```ts
+ * const seen = bell.sequence();
+ * if (!queue.hasWork()) bell.wait(seen, 10);   // sleeps ≤ 10 ms unless rung
+ * // elsewhere: bell.ring();
+ * ```
+ */
+export class Doorbell {
+  private readonly words: Int32Array;
+  private readonly index: number;
+
+  /** @param words Int32 view of shared memory; @param index the word's index in it */
+  constructor(words: Int32Array, index: number) {
+    this.words = words;
+    this.index = index;
+  }
+
+  /** Wakes whoever sleeps on this doorbell. */
+  ring(): void {
+    Atomics.add(this.words, this.index, 1);
+    Atomics.notify(this.words, this.index);
+  }
+
+  /** Current ring count (wraps); pass it to `wait` after checking for work. */
+  sequence(): number {
+    return Atomics.load(this.words, this.index);
+  }
+
+  /**
+   * Sleeps until the doorbell rings, unless it rang since `seen` was read, for at most
+   * `timeoutMs`. Returns Atomics.wait's answer: "ok" (rung), "not-equal" (rung before
+   * sleeping) or "timed-out".
+   */
+  wait(seen: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out' {
+    return Atomics.wait(this.words, this.index, seen, timeoutMs);
+  }
+}
+
+/**
+ * Idle policy "spin briefly, then sleep": a poll loop calls `idle()` after a poll that
+ * found nothing and `busy()` after one that found work; `idle()` returns true once the
+ * loop has spun `spins` empty polls in a row, telling it to arm notifications and wait on
+ * its doorbell. Spinning covers the short gaps of a busy peer without a syscall; the wait
+ * stops an idle thread from eating a core (two spinning peers on a 2-core host are fine,
+ * more collapse).
+ *
+ * Each empty `idle()` also pauses for `pause` iterations of private arithmetic before the
+ * caller polls again (what `rte_pause()` is to DPDK): re-reading the peer's index in a
+ * tight loop keeps pulling its cache line, which also holds the ring slots the peer is
+ * writing, and slows the peer down.
+ *
+ * @example
+ * ```ts
+ * const backoff = new SpinThenWait(1000);
+ * for (;;) {
+ *   const n = device.pop(heads, addrs, lens, 32);
+ *   if (n > 0) { backoff.busy(); handle(n); continue; }
+ *   if (backoff.idle()) device.waitForAvail(5);
+ * }
+ * ```
+ */
+export class SpinThenWait {
+  readonly spins: number;
+  readonly pause: number;
+  private empty = 0;
+  /** Result of the pause arithmetic, kept so the compiler cannot drop the loop. */
+  private sink = 0;
+
+  constructor(spins = 1000, pause = 50) {
+    this.spins = spins;
+    this.pause = pause;
+  }
+
+  /** A poll found work: start spinning afresh next time. */
+  busy(): void {
+    this.empty = 0;
+  }
+
+  /** A poll found nothing; true means "stop spinning, sleep now" (the counter restarts). */
+  idle(): boolean {
+    if (++this.empty < this.spins) {
+      let x = this.sink;
+      for (let i = 0; i < this.pause; i++) x = (x * 31 + i) | 0;
+      this.sink = x;
+      return false;
+    }
+    this.empty = 0;
+    return true;
+  }
+}
