@@ -416,6 +416,11 @@ export class VirtioNetDeviceEnd {
     }
   }
 
+  /** Receive buffers the driver has posted: how many frames `deliverRx` can take now. */
+  rxRoom(): number {
+    return this.rxq.availCount();
+  }
+
   /** Sleeps until frames are transmitted or `timeoutMs` passes; true if frames wait. */
   waitForTx(timeoutMs: number): boolean {
     return this.txq.waitForAvail(timeoutMs);

@@ -83,6 +83,11 @@ export class VirtqueueDevice {
     return this.held;
   }
 
+  /** How many chains the driver has made available that `pop` has not taken yet. */
+  availCount(): number {
+    return (Atomics.load(this.u16, this.availIdxH) - this.lastAvail) & 0xffff;
+  }
+
   /** Whether the driver has made chains available that `pop` has not taken yet. */
   hasAvail(): boolean {
     return Atomics.load(this.u16, this.availIdxH) !== this.lastAvail;
