@@ -7,6 +7,7 @@ import { ConntrackTable } from '../../src/conntrack/conntrack-table.ts';
 import { CtDir, IpProto, TcpFlag } from '../../src/conntrack/conntrack-state.ts';
 import { MaglevTable } from '../../src/flow/maglev.ts';
 import type { BenchSuite, SuiteReport } from '../lib/report.ts';
+import { shuffled } from '../lib/pipeline-traffic.ts';
 
 const CAPACITY = 1 << 16;
 const FLOWS = CAPACITY / 2;
@@ -31,6 +32,22 @@ function nsPerOp(ops: number, body: () => number): { ns: number; sink: number } 
   const sink = body();
   const ns = Number(process.hrtime.bigint() - start) / ops;
   return { ns, sink };
+}
+
+
+/** Lookups of the flows in `order` (a permutation), so entries are visited at random as packets would. */
+function lookupShuffled(ct: ConntrackTable, t: Uint32Array, order: Int32Array, reply: boolean): number {
+  let hits = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < order.length; k++) {
+      const o = order[k] * 4;
+      const ref = reply
+        ? ct.lookup(IpProto.TCP, t[o + 1], t[o], t[o + 3], t[o + 2], 1)
+        : ct.lookup(IpProto.TCP, t[o], t[o + 1], t[o + 2], t[o + 3], 1);
+      if (ref >= 0) hits++;
+    }
+  }
+  return hits;
 }
 
 function lookupAll(ct: ConntrackTable, t: Uint32Array, n: number, reply: boolean): number {
@@ -70,6 +87,9 @@ export const conntrackSuite: BenchSuite = {
     row('lookup hit, original dir', nsPerOp(FLOWS * ROUNDS, () => lookupAll(ct, flows, FLOWS, false)).ns, load);
     row('lookup hit, reply dir', nsPerOp(FLOWS * ROUNDS, () => lookupAll(ct, flows, FLOWS, true)).ns, load);
     row('lookup miss', nsPerOp(FLOWS * ROUNDS, () => lookupAll(ct, strangers, FLOWS, false)).ns, load);
+    const order = shuffled(FLOWS, 0x5eed);
+    row('lookup hit, original dir, random order', nsPerOp(FLOWS * ROUNDS, () => lookupShuffled(ct, flows, order, false)).ns, `${load}, flows visited in shuffled order`);
+    row('lookup hit, reply dir, random order', nsPerOp(FLOWS * ROUNDS, () => lookupShuffled(ct, flows, order, true)).ns, `${load}, flows visited in shuffled order`);
 
     for (let i = 0; i < FLOWS; i++) {
       ct.update(entries[i], CtDir.ORIGINAL, TcpFlag.SYN, 1);

@@ -11,17 +11,9 @@ import { writeFrame, type FrameSpec } from '../../src/traffic/frame-builder.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import type { LoadBalancerConfigInput } from '../../functions/load-balancer/config.ts';
 import type { BenchSuite, SuiteReport } from '../lib/report.ts';
+import { BATCH, measure, POOL_FRAMES, shuffled, SIZES_64, SIZES_IMIX, STRIDE, Traffic, type Measured } from '../lib/pipeline-traffic.ts';
 
-/** Frame slot size in the packet memory (the pool's buffer stride). */
-const STRIDE = 2176;
-const BATCH = 32;
-/** Header bytes restored between passes (Ethernet + IPv4 + TCP: 54). */
-const HEADER = 64;
 const TARGET_MPPS = 10;
-const MEASURE_MS = 700;
-const REPEATS = 3;
-/** Frame slots in the packet memory (≈ 17 MiB): the pool the traffic cycles through. */
-const POOL_FRAMES = 8192;
 
 const SERVICES = 4;
 const BACKENDS_PER_SERVICE = 8;
@@ -29,9 +21,6 @@ const VIP_BASE = 0xc6120001; // 198.18.0.1
 const CLIENT_BASE = 0xc6120100; // 198.18.1.0
 const BACKEND_BASE = 0xc613f000; // 198.19.240.0
 
-/** Frame lengths without FCS: 64 B on the wire, or the 7:4:1 IMIX of 64/594/1518. */
-const SIZES_64 = [60];
-const SIZES_IMIX = [60, 60, 60, 590, 60, 590, 60, 60, 590, 60, 590, 1514];
 
 type Mode = 'established' | 'new';
 
@@ -41,16 +30,6 @@ interface Scenario {
   mix: '64 B' | 'IMIX';
 }
 
-interface Measured {
-  /** Mpps by wall clock. */
-  best: number;
-  median: number;
-  /** Mpps per CPU-second of this process (excludes time the shared machine gave others). */
-  cpuBest: number;
-  cpuMedian: number;
-  packets: number;
-  drops: number;
-}
 
 function lbConfig(capacity: number): LoadBalancerConfigInput {
   const fmt = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
@@ -65,87 +44,8 @@ function lbConfig(capacity: number): LoadBalancerConfigInput {
   };
 }
 
-/** Deterministic xorshift32 for the flow order. */
-function shuffled(n: number, seed: number): Int32Array {
-  const a = Int32Array.from({ length: n }, (_, i) => i);
-  let x = seed >>> 0 || 1;
-  for (let i = n - 1; i > 0; i--) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const j = (x >>> 0) % (i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
-}
 
-/**
- * The traffic of a scenario: every frame's first HEADER bytes kept in `pristine`, and a
- * packet memory of at most POOL_FRAMES slots at STRIDE in one ArrayBuffer (a pool's worth:
- * 64k flows are not 128k buffers). Pass `w` copies window `w` of the frames into the
- * memory (outside the timed region) and runs its prebuilt batches of 32.
- */
-class Traffic {
-  readonly slots: number;
-  readonly view: DataView;
-  readonly bytes: Uint8Array;
-  readonly pristine: Uint8Array;
-  readonly lengths: Int32Array;
-  readonly sides: Uint8Array;
-  readonly windows: PacketBatch[][] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(STRIDE));
-  constructor(readonly count: number) {
-    this.slots = Math.min(count, POOL_FRAMES);
-    this.view = new DataView(new ArrayBuffer(this.slots * STRIDE));
-    this.bytes = new Uint8Array(this.view.buffer);
-    this.pristine = new Uint8Array(count * HEADER);
-    this.lengths = new Int32Array(count);
-    this.sides = new Uint8Array(count);
-  }
-  /** Builds frame `k` (its payload is zeros, as in the packet memory). */
-  set(k: number, spec: FrameSpec, side: number): void {
-    this.lengths[k] = writeFrame(this.scratch, 0, spec);
-    this.sides[k] = side;
-    this.pristine.set(new Uint8Array(this.scratch.buffer, 0, HEADER), k * HEADER);
-  }
-  seal(): void {
-    for (let start = 0; start < this.count; start += this.slots) {
-      const batches: PacketBatch[] = [];
-      for (let first = start; first < Math.min(this.count, start + this.slots); first += BATCH) {
-        const b = new PacketBatch(this.view);
-        for (let k = first; k < Math.min(this.count, start + this.slots, first + BATCH); k++) b.push(k, (k - start) * STRIDE, this.lengths[k], this.sides[k]);
-        batches.push(b);
-      }
-      this.windows.push(batches);
-    }
-  }
-  /** Copies window `w`'s headers into the packet memory; returns its batches. */
-  load(w: number): PacketBatch[] {
-    const start = w * this.slots;
-    const end = Math.min(this.count, start + this.slots);
-    for (let k = start; k < end; k++) this.bytes.set(this.pristine.subarray(k * HEADER, (k + 1) * HEADER), (k - start) * STRIDE);
-    return this.windows[w];
-  }
-}
 
-/** Runs the batches, adding the wall-clock ms to out[0] and this process's CPU ms to out[1]. */
-function runPass(lb: PipelineInstance, batches: readonly PacketBatch[], now: number, out: Float64Array): void {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let k = 0; k < batches.length; k++) lb.processBatch(batches[k], now);
-  const t1 = performance.now();
-  const c1 = process.cpuUsage(c0);
-  out[0] += t1 - t0;
-  out[1] += (c1.user + c1.system) / 1000;
-}
-
-function countDrops(b: PacketBatch): number {
-  let d = 0;
-  for (let i = 0; i < b.count; i++) if (b.verdicts[i] === Verdict.DROP) d++;
-  return d;
-}
 
 /** Opens `flows` TCP connections (SYN, SYN/ACK, ACK) and returns each flow's backend address. */
 function establish(lb: PipelineInstance, flows: number, now: number): Uint32Array {
@@ -230,31 +130,7 @@ async function runScenario(s: Scenario): Promise<Measured> {
     };
   }
 
-  let pass = 0;
-  const time = new Float64Array(2);
-  while (pass < Math.max(3, traffic.windows.length)) runPass(lb, prepare(pass++), now, time);
-  let drops = 0;
-  let packets = 0;
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    time.fill(0);
-    let n = 0;
-    while (time[0] < MEASURE_MS) {
-      const batches = prepare(pass++);
-      runPass(lb, batches, now, time);
-      for (const b of batches) {
-        n += b.count;
-        drops += countDrops(b);
-      }
-    }
-    packets += n;
-    wall.push(n / time[0] / 1000);
-    cpu.push(n / time[1] / 1000);
-  }
-  wall.sort((a, b) => a - b);
-  cpu.sort((a, b) => a - b);
-  return { best: wall[REPEATS - 1], median: wall[REPEATS >> 1], cpuBest: cpu[REPEATS - 1], cpuMedian: cpu[REPEATS >> 1], packets, drops };
+  return measure(lb, prepare, traffic.windows.length, () => now);
 }
 
 /**

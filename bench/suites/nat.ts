@@ -10,17 +10,9 @@ import { rewriteSrcPort } from '../../src/packet/rewrite.ts';
 import { writeFrame, type FrameSpec } from '../../src/traffic/frame-builder.ts';
 import { nat as natFunction } from '../../functions/nat/pipeline.ts';
 import type { BenchSuite, SuiteReport } from '../lib/report.ts';
+import { BATCH, measure, shuffled, SIZES_64, SIZES_IMIX, STRIDE, Traffic, type Measured } from '../lib/pipeline-traffic.ts';
 
-/** Frame slot size in the packet memory (the pool's buffer stride). */
-const STRIDE = 2176;
-const BATCH = 32;
-/** Header bytes restored between passes (Ethernet + IPv4 + TCP is 54). */
-const HEADER = 64;
 const TARGET_MPPS = 10;
-const MEASURE_MS = 700;
-const REPEATS = 3;
-/** Frame slots in the packet memory (≈ 17 MiB): the pool the traffic cycles through. */
-const POOL_FRAMES = 8192;
 
 const HOST_BASE = 0x0a000100; // 10.0.1.0
 const SERVER_BASE = 0xc6130001; // 198.19.0.1
@@ -28,9 +20,6 @@ const SERVER_BASE = 0xc6130001; // 198.19.0.1
 const PORTS_PER_HOST = 16;
 const NAT_CONFIG = { snat: { addresses: '198.18.100.0/30', match: ['10.0.0.0/8'] } };
 
-/** Frame lengths without FCS: 64 B on the wire, or the 7:4:1 IMIX of 64/594/1518. */
-const SIZES_64 = [60];
-const SIZES_IMIX = [60, 60, 60, 590, 60, 590, 60, 60, 590, 60, 590, 1514];
 
 type Mode = 'established' | 'new mappings';
 
@@ -40,32 +29,7 @@ interface Scenario {
   mix: '64 B' | 'IMIX';
 }
 
-interface Measured {
-  /** Mpps by wall clock. */
-  best: number;
-  median: number;
-  /** Mpps per CPU-second of this process (excludes time the shared machine gave others). */
-  cpuBest: number;
-  cpuMedian: number;
-  packets: number;
-  drops: number;
-}
 
-/** Deterministic xorshift32 shuffle of 0…n-1. */
-function shuffled(n: number, seed: number): Int32Array {
-  const a = Int32Array.from({ length: n }, (_, i) => i);
-  let x = seed >>> 0 || 1;
-  for (let i = n - 1; i > 0; i--) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const j = (x >>> 0) % (i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
-}
 
 const isTcp = (f: number): boolean => (f & 1) === 0;
 const hostOf = (f: number): number => HOST_BASE + (f >>> 4);
@@ -85,73 +49,7 @@ function outFrame(f: number, tcpFlags: number, size: number, portBase = 20000): 
   };
 }
 
-/**
- * The traffic of a scenario: every frame's first HEADER bytes kept in `pristine`, and a
- * packet memory of at most POOL_FRAMES slots at STRIDE in one ArrayBuffer. `load(w)`
- * copies window `w` of the frames into the memory (outside the timed region) and returns
- * its prebuilt batches of 32.
- */
-class Traffic {
-  readonly slots: number;
-  readonly view: DataView;
-  readonly bytes: Uint8Array;
-  readonly pristine: Uint8Array;
-  readonly lengths: Int32Array;
-  readonly sides: Uint8Array;
-  readonly windows: PacketBatch[][] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(STRIDE));
 
-  constructor(readonly count: number) {
-    this.slots = Math.min(count, POOL_FRAMES);
-    this.view = new DataView(new ArrayBuffer(this.slots * STRIDE));
-    this.bytes = new Uint8Array(this.view.buffer);
-    this.pristine = new Uint8Array(count * HEADER);
-    this.lengths = new Int32Array(count);
-    this.sides = new Uint8Array(count);
-  }
-
-  set(k: number, spec: FrameSpec, side: number): void {
-    this.lengths[k] = writeFrame(this.scratch, 0, spec);
-    this.sides[k] = side;
-    this.pristine.set(new Uint8Array(this.scratch.buffer, 0, HEADER), k * HEADER);
-  }
-
-  seal(): void {
-    for (let start = 0; start < this.count; start += this.slots) {
-      const batches: PacketBatch[] = [];
-      const end = Math.min(this.count, start + this.slots);
-      for (let first = start; first < end; first += BATCH) {
-        const b = new PacketBatch(this.view);
-        for (let k = first; k < Math.min(end, first + BATCH); k++) b.push(k, (k - start) * STRIDE, this.lengths[k], this.sides[k]);
-        batches.push(b);
-      }
-      this.windows.push(batches);
-    }
-  }
-
-  load(w: number): PacketBatch[] {
-    const start = w * this.slots;
-    const end = Math.min(this.count, start + this.slots);
-    for (let k = start; k < end; k++) this.bytes.set(this.pristine.subarray(k * HEADER, (k + 1) * HEADER), (k - start) * STRIDE);
-    return this.windows[w];
-  }
-}
-
-function runPass(nat: PipelineInstance, batches: readonly PacketBatch[], now: number, out: Float64Array): void {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let k = 0; k < batches.length; k++) nat.processBatch(batches[k], now);
-  const t1 = performance.now();
-  const c1 = process.cpuUsage(c0);
-  out[0] += t1 - t0;
-  out[1] += (c1.user + c1.system) / 1000;
-}
-
-function countDrops(b: PacketBatch): number {
-  let d = 0;
-  for (let i = 0; i < b.count; i++) if (b.verdicts[i] === Verdict.DROP) d++;
-  return d;
-}
 
 /**
  * Creates the mapping of every flow (TCP SYN / UDP datagram out) and answers it (SYN-ACK /
@@ -248,31 +146,7 @@ async function runScenario(s: Scenario): Promise<Measured> {
     };
   }
 
-  let pass = 0;
-  const time = new Float64Array(2);
-  while (pass < Math.max(3, traffic.windows.length)) runPass(nat, prepare(pass++), now, time);
-  let drops = 0;
-  let packets = 0;
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    time.fill(0);
-    let n = 0;
-    while (time[0] < MEASURE_MS) {
-      const batches = prepare(pass++);
-      runPass(nat, batches, now, time);
-      for (const b of batches) {
-        n += b.count;
-        drops += countDrops(b);
-      }
-    }
-    packets += n;
-    wall.push(n / time[0] / 1000);
-    cpu.push(n / time[1] / 1000);
-  }
-  wall.sort((a, b) => a - b);
-  cpu.sort((a, b) => a - b);
-  return { best: wall[REPEATS - 1], median: wall[REPEATS >> 1], cpuBest: cpu[REPEATS - 1], cpuMedian: cpu[REPEATS >> 1], packets, drops };
+  return measure(nat, prepare, traffic.windows.length, () => now);
 }
 
 /**

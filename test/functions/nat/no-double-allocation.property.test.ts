@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildFrame, type FrameSpec } from '../../../src/traffic/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { Side, Verdict } from '../../../src/pipeline/verdict.ts';
 import { checksumsValid, ip, NatHarness } from './nat-harness.ts';
