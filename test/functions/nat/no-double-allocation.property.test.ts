@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { FrameSpec } from '../../../src/traffic/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { Side, Verdict } from '../../../src/pipeline/verdict.ts';
 import { checksumsValid, ip, NatHarness } from './nat-harness.ts';
