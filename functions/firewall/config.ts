@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ipv4Cidr, portRange, protocol } from '../../src/config/net-schemas.ts';
-import { CT_MAX_CAPACITY } from '../../src/conntrack/conntrack-table.ts';
+import { conntrackConfigSchema } from '../../src/conntrack/conntrack-config.ts';
 import { Action, ANY_RULE, RejectWith, type AclRule } from './acl-rule.ts';
 
 /** ICMP type names accepted in `icmpType`. */
@@ -85,41 +85,9 @@ export const firewallRuleSchema = z
     }
   });
 
-const seconds = z.number().min(0).max(30 * 86400);
-
-/** Connection-tracking options (stateful mode). */
-export const firewallConntrackSchema = z
-  .object({
-    /** Maximum tracked connections: a power of two (default 65536). */
-    capacity: z
-      .number()
-      .int()
-      .min(2)
-      .max(CT_MAX_CAPACITY)
-      .refine((n) => (n & (n - 1)) === 0, { message: 'capacity must be a power of two' })
-      .default(65536),
-    /** Idle timeouts in seconds, per state (see `ConntrackTimeouts`). */
-    timeouts: z
-      .object({
-        tcpNew: seconds,
-        tcpSynSent: seconds,
-        tcpSynRecv: seconds,
-        tcpEstablished: seconds,
-        tcpFinWait: seconds,
-        tcpCloseWait: seconds,
-        tcpLastAck: seconds,
-        tcpTimeWait: seconds,
-        tcpClose: seconds,
-        udpUnreplied: seconds,
-        udpAssured: seconds,
-        icmp: seconds,
-        other: seconds,
-      })
-      .partial()
-      .strict()
-      .default({}),
-    /** When full: evict a not-yet-assured connection (default) or refuse the new one. */
-    whenFull: z.enum(['evict', 'refuse']).default('evict'),
+/** Connection-tracking options (stateful mode): the shared ones plus the sweep budget. */
+export const firewallConntrackSchema = conntrackConfigSchema
+  .extend({
     /** Entries the expiry sweep examines per batch (default 32; 0 = only lazy expiry). */
     sweepPerBatch: z.number().int().min(0).max(1 << 16).default(32),
   })

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { ipv4Address, port } from '../../src/config/net-schemas.ts';
-import { CT_MAX_CAPACITY } from '../../src/conntrack/conntrack-table.ts';
-import { DEFAULT_CONNTRACK_TIMEOUTS, type ConntrackTimeouts } from '../../src/conntrack/conntrack-timeouts.ts';
+import { conntrackConfigSchema } from '../../src/conntrack/conntrack-config.ts';
 import { isPrime } from '../../src/flow/maglev-permutation.ts';
 import { MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE, MAGLEV_MAX_WEIGHT } from '../../src/flow/maglev.ts';
 
@@ -37,29 +36,6 @@ const serviceSchema = z
   })
   .strict();
 
-const seconds = z.number().finite().min(0, 'timeout must be >= 0 seconds');
-const timeoutKeys = Object.keys(DEFAULT_CONNTRACK_TIMEOUTS) as Array<keyof ConntrackTimeouts>;
-const timeoutsSchema = z
-  .object(Object.fromEntries(timeoutKeys.map((k) => [k, seconds.optional()])) as Record<keyof ConntrackTimeouts, z.ZodOptional<typeof seconds>>)
-  .strict();
-
-const conntrackSchema = z
-  .object({
-    /** Most tracked connections: a power of two in [2, 2^22]. */
-    capacity: z
-      .number()
-      .int()
-      .min(2)
-      .max(CT_MAX_CAPACITY)
-      .refine((n) => (n & (n - 1)) === 0, 'capacity must be a power of two')
-      .default(1 << 16),
-    /** Idle timeouts in seconds, merged over the conntrack defaults. */
-    timeouts: timeoutsSchema.default({}),
-    /** When full: evict an unconfirmed connection (default) or refuse the new one. */
-    whenFull: z.enum(['evict', 'refuse']).default('evict'),
-  })
-  .strict();
-
 /**
  * Configuration schema of the `load-balancer` function (zod; validated and baked into the
  * image by the pipeline compiler). Field paths in errors follow the input
@@ -92,7 +68,7 @@ export const loadBalancerConfigSchema = z
       .default(MAGLEV_DEFAULT_TABLE_SIZE),
     /** Seed of the flow hash: balancers that must agree on picks share it. Default 0. */
     hashSeed: z.number().int().min(0).max(0xffffffff).default(0),
-    conntrack: conntrackSchema.prefault({}),
+    conntrack: conntrackConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
