@@ -16,6 +16,22 @@ export const CT_INVALID = -1;
 /** Largest accepted capacity (entries). */
 export const CT_MAX_CAPACITY = 1 << 22;
 
+/**
+ * Entry record: 16 int32 words (64 bytes, one cache line). Words 0–2 hold the original
+ * tuple (src, dst, sport << 16 | dport), 3–5 the reply tuple, then the fields below; the
+ * expiry time is the float64 in the last 8 bytes.
+ */
+const E_WORDS = 16;
+const E_PROTO = 6;
+const E_STATE = 7;
+const E_STATUS = 8;
+/** Two user values (u32). */
+const E_USER = 9;
+/** Index hashes of the original (11) and reply (12) tuples: where their slots are. */
+const E_HASH = 11;
+/** Float64 element of the expiry time within the record (bytes 56–63). */
+const E_EXPIRES_F64 = 7;
+
 /** Entry index of a lookup result `ref` (only meaningful when `ref >= 0`). */
 export function ctEntry(ref: number): number {
   return ref >>> 1;
@@ -28,7 +44,7 @@ export function ctDir(ref: number): number {
 
 /** Options of a {@link ConntrackTable}. */
 export interface ConntrackTableOptions {
-  /** Maximum number of connections: a power of two in [2, 2^22]. Memory ≈ 90 B per entry. */
+  /** Maximum number of connections: a power of two in [2, 2^22]. Memory ≈ 100 B per entry. */
   capacity: number;
   /** Timeouts in seconds, merged over `DEFAULT_CONNTRACK_TIMEOUTS`. */
   timeouts?: Partial<ConntrackTimeouts>;
@@ -52,15 +68,19 @@ export interface ConntrackTableOptions {
  * Connection-tracking table: a bounded, allocation-free store of connections for the
  * stateful firewall, NAT and load balancer, built on typed arrays.
  *
- * **Layout.** Entries live in parallel typed arrays indexed by entry number. Each entry holds
- * TWO tuples — the original direction (as seen from the initiator) and the reply direction
- * (as the answering packets will look, which differs from the reversed original after
- * NAT/LB translation) — and is reachable from either: the index is one open-addressing
- * (linear probing) hash table of `4 × capacity` slots (load ≤ 0.5) in which every entry
- * owns two slots, holding `ref = entry × 2 + dir`. A lookup by any packet's 5-tuple
- * therefore returns the entry and which direction the packet travels (`ctEntry(ref)`,
- * `ctDir(ref)`). Removal uses backward-shift deletion, so there are no tombstones and
- * probe lengths do not degrade under churn.
+ * **Layout.** Each entry is one 64-byte record (one cache line) in a single buffer, viewed
+ * as Int32/Uint32/Float64 arrays: both tuples, protocol, state, status, the two user
+ * values, the index hashes of its tuples and its expiry time. An entry holds TWO tuples —
+ * the original direction (as seen from the initiator) and the reply direction (as the
+ * answering packets will look, which differs from the reversed original after NAT/LB
+ * translation) — and is reachable from either: the index is one open-addressing (linear
+ * probing) hash table of `4 × capacity` slots (load ≤ 0.5) in which every entry owns two
+ * slots, each slot holding `ref = entry × 2 + dir` next to the tuple's hash (8 bytes, so a
+ * probe reads one cache line). A lookup by any packet's 5-tuple therefore returns the
+ * entry and which direction the packet travels (`ctEntry(ref)`, `ctDir(ref)`) after
+ * touching two cache lines, index slot and entry, and the packet's `update` and accessors
+ * then hit the same entry line. Removal uses backward-shift deletion, so there are no
+ * tombstones and probe lengths do not degrade under churn.
  *
  * **Clock.** Time is never read inside: every call that needs it takes `now`, in
  * milliseconds of any monotonic clock (`performance.now()`, a capture timestamp, a test
@@ -100,25 +120,20 @@ export class ConntrackTable {
   private readonly evictWhenFull: boolean;
   private readonly fullScan: number;
 
-  /** Per ref (entry × 2 + dir): src, dst, ports (sport << 16 | dport). */
-  private readonly tuples: Uint32Array;
-  /** Per ref: index hash of its tuple (to find its slot on removal). */
-  private readonly refHash: Uint32Array;
-  private readonly protos: Uint8Array;
-  private readonly states: Uint8Array;
-  private readonly statuses: Uint8Array;
-  private readonly expires: Float64Array;
-  /** Per entry: two u32 user values. */
-  private readonly users: Uint32Array;
+  /** Entry records, `E_WORDS` int32 words each (see the `E_*` word offsets). */
+  private readonly ent: Int32Array;
+  /** The same records as unsigned words (tuples and user values are u32). */
+  private readonly entU: Uint32Array;
+  /** The same records as float64s: the expiry time is element `entry × 8 + E_EXPIRES_F64`. */
+  private readonly entF: Float64Array;
   private readonly freeStack: Int32Array;
   private freeTop: number;
   private live = 0;
   private cursor = 0;
 
   private readonly slotMask: number;
-  /** Index slots: ref, or -1 when empty. */
-  private readonly slotRef: Int32Array;
-  private readonly slotHash: Uint32Array;
+  /** Index slots, two words each: ref (-1 when empty) and the hash of the ref's tuple. */
+  private readonly slots: Int32Array;
 
   constructor(options: ConntrackTableOptions) {
     const cap = options.capacity;
@@ -143,21 +158,17 @@ export class ConntrackTable {
     this.evictWhenFull = whenFull === 'evict';
     this.fullScan = fullScan;
 
-    this.tuples = new Uint32Array(cap * 6);
-    this.refHash = new Uint32Array(cap * 2);
-    this.protos = new Uint8Array(cap);
-    this.states = new Uint8Array(cap);
-    this.statuses = new Uint8Array(cap);
-    this.expires = new Float64Array(cap);
-    this.users = new Uint32Array(cap * 2);
+    const records = new ArrayBuffer(cap * E_WORDS * 4);
+    this.ent = new Int32Array(records);
+    this.entU = new Uint32Array(records);
+    this.entF = new Float64Array(records);
     this.freeStack = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
     this.freeTop = cap;
 
     const slots = cap * 4;
     this.slotMask = slots - 1;
-    this.slotRef = new Int32Array(slots).fill(-1);
-    this.slotHash = new Uint32Array(slots);
+    this.slots = new Int32Array(slots * 2).fill(-1);
   }
 
   /** Number of entries in use (live, or expired but not yet removed). */
@@ -171,10 +182,9 @@ export class ConntrackTable {
    * expired entry found on the way is removed (counted `expired`) and reported as a miss.
    */
   lookup(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, now: number): number {
-    const ports = (((srcPort & 0xffff) << 16) | (dstPort & 0xffff)) >>> 0;
-    const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort);
-    let ref = this.find(h, proto, srcIp >>> 0, dstIp >>> 0, ports);
-    if (ref >= 0 && this.expires[ref >>> 1] <= now) {
+    const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort) | 0;
+    let ref = this.find(h, proto, srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff));
+    if (ref >= 0 && this.entF[((ref >>> 1) << 3) + E_EXPIRES_F64] <= now) {
       this.removeEntry(ref >>> 1);
       this.counters[CtCounter.EXPIRED]++;
       ref = CT_MISS;
@@ -188,9 +198,8 @@ export class ConntrackTable {
    * entry that is still stored IS returned (check {@link expiresAt}). For diagnostics/tests.
    */
   peek(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number): number {
-    const ports = (((srcPort & 0xffff) << 16) | (dstPort & 0xffff)) >>> 0;
-    const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort);
-    return this.find(h, proto, srcIp >>> 0, dstIp >>> 0, ports);
+    const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort) | 0;
+    return this.find(h, proto, srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff));
   }
 
   /**
@@ -224,18 +233,18 @@ export class ConntrackTable {
     replyDstPort: number,
     now: number,
   ): number {
-    const oSrc = origSrcIp >>> 0;
-    const oDst = origDstIp >>> 0;
-    const oPorts = (((origSrcPort & 0xffff) << 16) | (origDstPort & 0xffff)) >>> 0;
-    const rSrc = replySrcIp >>> 0;
-    const rDst = replyDstIp >>> 0;
-    const rPorts = (((replySrcPort & 0xffff) << 16) | (replyDstPort & 0xffff)) >>> 0;
+    const oSrc = origSrcIp | 0;
+    const oDst = origDstIp | 0;
+    const oPorts = ((origSrcPort & 0xffff) << 16) | (origDstPort & 0xffff);
+    const rSrc = replySrcIp | 0;
+    const rDst = replyDstIp | 0;
+    const rPorts = ((replySrcPort & 0xffff) << 16) | (replyDstPort & 0xffff);
     if (oSrc === rSrc && oDst === rDst && oPorts === rPorts) {
       this.counters[CtCounter.CLASH]++;
       return CT_CLASH;
     }
-    const hO = tupleHash(this.seed, proto, oSrc, oDst, origSrcPort, origDstPort);
-    const hR = tupleHash(this.seed, proto, rSrc, rDst, replySrcPort, replyDstPort);
+    const hO = tupleHash(this.seed, proto, oSrc, oDst, origSrcPort, origDstPort) | 0;
+    const hR = tupleHash(this.seed, proto, rSrc, rDst, replySrcPort, replyDstPort) | 0;
     if (this.clashes(hO, proto, oSrc, oDst, oPorts, now) || this.clashes(hR, proto, rSrc, rDst, rPorts, now)) {
       this.counters[CtCounter.CLASH]++;
       return CT_CLASH;
@@ -245,20 +254,21 @@ export class ConntrackTable {
       return CT_REFUSED_FULL;
     }
     const e = this.freeStack[--this.freeTop];
-    const o = e * 6;
-    this.tuples[o] = oSrc;
-    this.tuples[o + 1] = oDst;
-    this.tuples[o + 2] = oPorts;
-    this.tuples[o + 3] = rSrc;
-    this.tuples[o + 4] = rDst;
-    this.tuples[o + 5] = rPorts;
-    this.protos[e] = proto;
+    const ent = this.ent;
+    const w = e << 4;
     const state = initialState(proto);
-    this.states[e] = state;
-    this.statuses[e] = 0;
-    this.expires[e] = now + this.timeoutMs[state];
-    this.users[e * 2] = 0;
-    this.users[e * 2 + 1] = 0;
+    ent[w] = oSrc;
+    ent[w + 1] = oDst;
+    ent[w + 2] = oPorts;
+    ent[w + 3] = rSrc;
+    ent[w + 4] = rDst;
+    ent[w + 5] = rPorts;
+    ent[w + E_PROTO] = proto & 0xff;
+    ent[w + E_STATE] = state;
+    ent[w + E_STATUS] = 0;
+    ent[w + E_USER] = 0;
+    ent[w + E_USER + 1] = 0;
+    this.entF[(e << 3) + E_EXPIRES_F64] = now + this.timeoutMs[state];
     this.insertSlot(e * 2, hO);
     this.insertSlot(e * 2 + 1, hR);
     this.live++;
@@ -275,31 +285,33 @@ export class ConntrackTable {
    * packet does not fit the connection.
    */
   update(entry: number, dir: number, tcpFlags: number, now: number): number {
-    let state = this.states[entry];
-    if (this.protos[entry] === IpProto.TCP) {
-      const r = tcpTransition(state, this.statuses[entry], dir, tcpFlags);
+    const ent = this.ent;
+    const w = entry << 4;
+    let state = ent[w + E_STATE];
+    if (ent[w + E_PROTO] === IpProto.TCP) {
+      const r = tcpTransition(state, ent[w + E_STATUS], dir, tcpFlags);
       if (r < 0) {
         this.counters[CtCounter.INVALID]++;
         return CT_INVALID;
       }
       state = r & 0xff;
-      this.states[entry] = state;
-      this.statuses[entry] = r >>> 8;
+      ent[w + E_STATE] = state;
+      ent[w + E_STATUS] = (r >>> 8) & 0xff;
     } else if (dir === 1) {
       // Each *_UNREPLIED state is immediately followed by its replied/assured state.
       if (state === CtState.UDP_UNREPLIED || state === CtState.ICMP_UNREPLIED || state === CtState.OTHER_UNREPLIED) {
         state++;
-        this.states[entry] = state;
+        ent[w + E_STATE] = state;
       }
-      this.statuses[entry] |= CtStatus.SEEN_REPLY | CtStatus.ASSURED;
+      ent[w + E_STATUS] |= CtStatus.SEEN_REPLY | CtStatus.ASSURED;
     }
-    this.expires[entry] = now + this.timeoutMs[state];
+    this.entF[(entry << 3) + E_EXPIRES_F64] = now + this.timeoutMs[state];
     return state;
   }
 
   /** Removes a live entry (counted `deleted`); returns false if it was not in use. */
   delete(entry: number): boolean {
-    if ((entry | 0) !== entry || entry < 0 || entry >= this.capacity || this.states[entry] === CtState.FREE) return false;
+    if ((entry | 0) !== entry || entry < 0 || entry >= this.capacity || this.ent[(entry << 4) + E_STATE] === CtState.FREE) return false;
     this.removeEntry(entry);
     this.counters[CtCounter.DELETED]++;
     return true;
@@ -314,8 +326,10 @@ export class ConntrackTable {
     const last = this.capacity - 1;
     let removed = 0;
     let c = this.cursor;
+    const ent = this.ent;
+    const entF = this.entF;
     for (let k = 0; k < n; k++) {
-      if (this.states[c] !== CtState.FREE && this.expires[c] <= now) {
+      if (ent[(c << 4) + E_STATE] !== CtState.FREE && entF[(c << 3) + E_EXPIRES_F64] <= now) {
         this.removeEntry(c);
         removed++;
       }
@@ -328,8 +342,8 @@ export class ConntrackTable {
 
   /** Removes every entry (counters are kept). Control plane. */
   flush(): void {
-    this.slotRef.fill(-1);
-    this.states.fill(CtState.FREE);
+    this.slots.fill(-1);
+    for (let e = 0; e < this.capacity; e++) this.ent[(e << 4) + E_STATE] = CtState.FREE;
     for (let i = 0; i < this.capacity; i++) this.freeStack[i] = this.capacity - 1 - i;
     this.freeTop = this.capacity;
     this.live = 0;
@@ -338,73 +352,72 @@ export class ConntrackTable {
 
   /** True if the entry is in use. */
   isLive(entry: number): boolean {
-    return this.states[entry] !== CtState.FREE;
+    return this.ent[(entry << 4) + E_STATE] !== CtState.FREE;
   }
 
   /** The entry's {@link CtState}. */
   state(entry: number): number {
-    return this.states[entry];
+    return this.ent[(entry << 4) + E_STATE];
   }
 
   /** The entry's {@link CtStatus} bits. */
   status(entry: number): number {
-    return this.statuses[entry];
+    return this.ent[(entry << 4) + E_STATUS];
   }
 
   /** The entry's IP protocol number. */
   protocol(entry: number): number {
-    return this.protos[entry];
+    return this.ent[(entry << 4) + E_PROTO];
   }
 
   /** When the entry expires unless refreshed (same clock as `now`). */
   expiresAt(entry: number): number {
-    return this.expires[entry];
+    return this.entF[(entry << 3) + E_EXPIRES_F64];
   }
 
   /** Source address of the entry's tuple in direction `dir` (u32). */
   srcIp(entry: number, dir: number): number {
-    return this.tuples[(entry * 2 + dir) * 3];
+    return this.entU[(entry << 4) + dir * 3];
   }
 
   /** Destination address of the entry's tuple in direction `dir` (u32). */
   dstIp(entry: number, dir: number): number {
-    return this.tuples[(entry * 2 + dir) * 3 + 1];
+    return this.entU[(entry << 4) + dir * 3 + 1];
   }
 
   /** Source port (ICMP: echo id) of the entry's tuple in direction `dir`. */
   srcPort(entry: number, dir: number): number {
-    return this.tuples[(entry * 2 + dir) * 3 + 2] >>> 16;
+    return this.entU[(entry << 4) + dir * 3 + 2] >>> 16;
   }
 
   /** Destination port (ICMP: echo id) of the entry's tuple in direction `dir`. */
   dstPort(entry: number, dir: number): number {
-    return this.tuples[(entry * 2 + dir) * 3 + 2] & 0xffff;
+    return this.ent[(entry << 4) + dir * 3 + 2] & 0xffff;
   }
 
   /** User value `slot` (0 or 1) of the entry: NAT mapping id, backend index, instance id… */
   user(entry: number, slot: number): number {
-    return this.users[entry * 2 + (slot & 1)];
+    return this.entU[(entry << 4) + E_USER + (slot & 1)];
   }
 
   /** Sets user value `slot` (0 or 1) of the entry to a u32. */
   setUser(entry: number, slot: number, value: number): void {
-    this.users[entry * 2 + (slot & 1)] = value;
+    this.entU[(entry << 4) + E_USER + (slot & 1)] = value;
   }
 
+  /** Index probe on int32 key words: `ref` of the live or stored tuple, or CT_MISS. */
   private find(h: number, proto: number, src: number, dst: number, ports: number): number {
     const mask = this.slotMask;
-    const slotRef = this.slotRef;
-    const slotHash = this.slotHash;
-    const tuples = this.tuples;
+    const slots = this.slots;
+    const ent = this.ent;
     let i = h & mask;
     for (;;) {
-      const ref = slotRef[i];
+      const ref = slots[i << 1];
       if (ref < 0) return CT_MISS;
-      if (slotHash[i] === h) {
-        const t = ref * 3;
-        if (tuples[t] === src && tuples[t + 1] === dst && tuples[t + 2] === ports && this.protos[ref >>> 1] === proto) {
-          return ref;
-        }
+      if (slots[(i << 1) + 1] === h) {
+        const w = (ref >>> 1) << 4;
+        const t = w + (ref & 1) * 3;
+        if (ent[t] === src && ent[t + 1] === dst && ent[t + 2] === ports && ent[w + E_PROTO] === proto) return ref;
       }
       i = (i + 1) & mask;
     }
@@ -414,7 +427,7 @@ export class ConntrackTable {
   private clashes(h: number, proto: number, src: number, dst: number, ports: number, now: number): boolean {
     const ref = this.find(h, proto, src, dst, ports);
     if (ref < 0) return false;
-    if (this.expires[ref >>> 1] > now) return true;
+    if (this.entF[((ref >>> 1) << 3) + E_EXPIRES_F64] > now) return true;
     this.removeEntry(ref >>> 1);
     this.counters[CtCounter.EXPIRED]++;
     return false;
@@ -423,15 +436,17 @@ export class ConntrackTable {
   /** Frees one entry when full (policy in {@link ConntrackTableOptions.whenFull}). */
   private reclaim(now: number): boolean {
     const last = this.capacity - 1;
+    const ent = this.ent;
+    const entF = this.entF;
     let victim = -1;
     let victimExpires = Infinity;
     let c = this.cursor;
     for (let k = 0; k < this.fullScan; k++) {
       const e = c;
       c = (c + 1) & last;
-      const state = this.states[e];
+      const state = ent[(e << 4) + E_STATE];
       if (state === CtState.FREE) continue;
-      const exp = this.expires[e];
+      const exp = entF[(e << 3) + E_EXPIRES_F64];
       if (exp <= now) {
         this.cursor = c;
         this.removeEntry(e);
@@ -440,7 +455,7 @@ export class ConntrackTable {
       }
       if (
         exp < victimExpires &&
-        ((this.statuses[e] & CtStatus.ASSURED) === 0 || state === CtState.TCP_TIME_WAIT || state === CtState.TCP_CLOSE)
+        ((ent[(e << 4) + E_STATUS] & CtStatus.ASSURED) === 0 || state === CtState.TCP_TIME_WAIT || state === CtState.TCP_CLOSE)
       ) {
         victim = e;
         victimExpires = exp;
@@ -456,41 +471,42 @@ export class ConntrackTable {
   private removeEntry(e: number): void {
     this.removeSlot(e * 2);
     this.removeSlot(e * 2 + 1);
-    this.states[e] = CtState.FREE;
+    this.ent[(e << 4) + E_STATE] = CtState.FREE;
     this.freeStack[this.freeTop++] = e;
     this.live--;
   }
 
   private insertSlot(ref: number, h: number): void {
     const mask = this.slotMask;
+    const slots = this.slots;
     let i = h & mask;
-    while (this.slotRef[i] >= 0) i = (i + 1) & mask;
-    this.slotRef[i] = ref;
-    this.slotHash[i] = h;
-    this.refHash[ref] = h;
+    while (slots[i << 1] >= 0) i = (i + 1) & mask;
+    slots[i << 1] = ref;
+    slots[(i << 1) + 1] = h;
+    this.ent[((ref >>> 1) << 4) + E_HASH + (ref & 1)] = h;
   }
 
   /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
   private removeSlot(ref: number): void {
     const mask = this.slotMask;
-    const slotRef = this.slotRef;
-    const slotHash = this.slotHash;
-    let i = this.refHash[ref] & mask;
-    while (slotRef[i] !== ref) i = (i + 1) & mask;
+    const slots = this.slots;
+    let i = this.ent[((ref >>> 1) << 4) + E_HASH + (ref & 1)] & mask;
+    while (slots[i << 1] !== ref) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const r = slotRef[j];
+      const r = slots[j << 1];
       if (r < 0) break;
-      const home = slotHash[j] & mask;
+      const hj = slots[(j << 1) + 1];
+      const home = hj & mask;
       // The element at j may fill the hole at i only if its home is not in (i, j] (cyclically).
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (stays) continue;
-      slotRef[i] = r;
-      slotHash[i] = slotHash[j];
+      slots[i << 1] = r;
+      slots[(i << 1) + 1] = hj;
       i = j;
     }
-    slotRef[i] = -1;
+    slots[i << 1] = -1;
   }
 }
 

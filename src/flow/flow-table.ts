@@ -13,8 +13,9 @@
  *   by one compare. An empty slot has tag 0. The stored hash serves backward-shift deletion.
  * - Bounded: `insert` returns `FlowTableStatus.FULL` once `capacity` entries are stored.
  *
- * Hashing uses `flowHashDirected` with a per-table seed: the key is direction-sensitive
- * (a NAT keeps one entry per direction).
+ * Hashing uses `flowHashDirected` with a per-table seed (the home slot of a key is
+ * `flowHashDirected(…, seed) & (slotCount - 1)`): the key is direction-sensitive (a NAT
+ * keeps one entry per direction).
  *
  * Addresses may be passed unsigned (0xC6120001) or as their int32 alias (`x | 0`): both
  * name the same key. On the per-packet path prefer `findKey(key)` or int32 addresses: a
@@ -30,7 +31,7 @@
  * ```
  */
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import { flowHashDirected, type FlowKey } from '../packet/flow-key.ts';
+import { flowHashWords, type FlowKey } from '../packet/flow-key.ts';
 
 /** Result of {@link FlowTable.insert}. */
 export const FlowTableStatus = {
@@ -94,14 +95,52 @@ export class FlowTable {
     return this.probe(srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff), proto & 0xff);
   }
 
-  /** {@link find} for a {@link FlowKey}: the allocation-free choice when the call is not inlined. */
+  /**
+   * {@link find} for a {@link FlowKey}: the allocation-free choice when the call is not inlined.
+   *
+   * Written as one self-contained function (hash and probe loop inline, no helper calls):
+   * on the per-packet path it costs one call taking one object, and V8 does not spend the
+   * caller's inlining budget on it, which the smaller per-packet helpers around it need
+   * more (measured in bench/suites/packet.ts). Same hash and probe order as {@link find}.
+   */
   findKey(key: FlowKey): number {
-    return this.probe(key.srcIp | 0, key.dstIp | 0, ((key.srcPort & 0xffff) << 16) | (key.dstPort & 0xffff), key.proto & 0xff);
+    const s = key.srcIp | 0;
+    const d = key.dstIp | 0;
+    const ports = ((key.srcPort & 0xffff) << 16) | (key.dstPort & 0xffff);
+    const proto = key.proto & 0xff;
+    // flowHashWords(s, d, ports, proto, seed), written out.
+    const c1 = 0xcc9e2d51;
+    const c2 = 0x1b873593;
+    let h = this.seed ^ Math.imul(proto, 0x9e3779b1);
+    let k = Math.imul(s, c1);
+    h ^= Math.imul((k << 15) | (k >>> 17), c2);
+    h = (((h << 13) | (h >>> 19)) * 5 + 0xe6546b64) | 0;
+    k = Math.imul(d, c1);
+    h ^= Math.imul((k << 15) | (k >>> 17), c2);
+    h = (((h << 13) | (h >>> 19)) * 5 + 0xe6546b64) | 0;
+    k = Math.imul(ports, c1);
+    h ^= Math.imul((k << 15) | (k >>> 17), c2);
+    h = (((h << 13) | (h >>> 19)) * 5 + 0xe6546b64) | 0;
+    h ^= 12;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
+    const tag = (h & 0xffff0000) | 0x100 | proto;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = h & mask;
+    for (;;) {
+      const b = i << 3;
+      const t = slots[b + W_TAG];
+      if (t === 0) return FLOW_NOT_FOUND;
+      if (t === tag && slots[b] === s && slots[b + 1] === d && slots[b + 2] === ports) return i;
+      i = (i + 1) & mask;
+    }
   }
 
   /** Probe loop on int32 key words (so no argument is ever a boxed double). */
   private probe(s: number, d: number, ports: number, proto: number): number {
-    const h = flowHashDirected(s, d, ports >>> 16, ports & 0xffff, proto, this.seed);
+    const h = flowHashWords(s, d, ports, proto, this.seed);
     const tag = (h & 0xffff0000) | 0x100 | proto;
     const slots = this.slots;
     const mask = this.mask;
@@ -145,7 +184,7 @@ export class FlowTable {
   }
 
   private put(s: number, d: number, ports: number, proto: number, value: number): number {
-    const h = flowHashDirected(s, d, ports >>> 16, ports & 0xffff, proto, this.seed);
+    const h = flowHashWords(s, d, ports, proto, this.seed);
     const tag = (h & 0xffff0000) | 0x100 | proto;
     const slots = this.slots;
     const mask = this.mask;

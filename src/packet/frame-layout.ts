@@ -28,7 +28,11 @@ export class FrameLayout {
   ethertype = 0;
   /** Number of VLAN tags (0, 1 or 2). */
   vlanCount = 0;
-  /** VLAN IDs (12 bits), outer tag first; entries past `vlanCount` are 0. */
+  /**
+   * VLAN IDs (12 bits), outer tag first; entries past `vlanCount` are 0. Read-only for
+   * everyone but the parser: it relies on that invariant to skip rewriting the ids when
+   * neither this frame nor the previous one was tagged.
+   */
   readonly vlanIds = new Uint16Array(2);
   /** Offset of the L3 header (IPv4 or ARP), `-1` if not reached. */
   l3Offset = -1;

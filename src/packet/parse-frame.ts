@@ -23,7 +23,17 @@
  * On a drop the layout holds `frameOffset`/`frameLength`, the L2 fields (`ethertype`,
  * VLANs, `l3Offset`) when the failure is at L3 or later, and `isFragment` for fragment
  * drops; every other field is reset, so no stale offset from an earlier frame survives.
- * On the OK path each field is written exactly once (no reset pass: stores are the cost).
+ * On the OK path each field is written exactly once (no reset pass: stores are the cost),
+ * and the VLAN ids are only rewritten when this frame or the layout's previous one was
+ * tagged (they are already 0 otherwise: see `FrameLayout.vlanIds`).
+ *
+ * Speed: `parseFrame` first tries the common case (untagged IPv4 with a 20-byte header,
+ * TCP or UDP, no VERIFY_L4_CHECKSUM) in a straight-line path that reads the frame once, 32
+ * bits at a time, with fewer branches and stores than the general walk; every other frame
+ * goes to {@link parseFrameGeneral}, the complete parser, which decides from scratch. Both
+ * give identical results for every input (unit and fuzz tests compare them). Even the
+ * shortcut is above V8's per-call inlining limit (460 bytecode bytes), so a batch loop
+ * calls it; that leaves the loop's inlining budget to the smaller per-packet helpers.
  *
  * Contract: `[offset, offset + length)` lies inside the view (a caller bug otherwise: the
  * DataView throws RangeError). Nothing in the packet's CONTENT can make it throw.
@@ -104,7 +114,7 @@ function acceptIpv4(
   layout.l4Length = l4Length;
   layout.payloadOffset = payloadOffset;
   layout.payloadLength = payloadLength;
-  return DropReason.OK;
+  return 0; // DropReason.OK, as a literal: no module-binding load on the hot path
 }
 
 /**
@@ -113,6 +123,62 @@ function acceptIpv4(
  * {@link ParseFlag} values (default 0: fast path). The range must lie inside the view.
  */
 export function parseFrame(view: DataView, offset: number, length: number, layout: FrameLayout, flags = 0): number {
+  // Common case: untagged IPv4 (EtherType and version/IHL 0x45 checked in one read), no
+  // VERIFY_L4_CHECKSUM, and a layout whose VLAN fields are already 0. Anything that fails
+  // a check below is re-parsed from scratch by the general parser, which then names the
+  // first failure exactly as it always does.
+  if (length >= 42 && (flags & 1) === 0 && layout.vlanCount === 0 && view.getInt32(offset + 12) >>> 8 === 0x080045) {
+    const m = 0xffff;
+    const l3 = offset + 14;
+    const w0 = view.getInt32(l3);
+    const w1 = view.getInt32(l3 + 4);
+    const w2 = view.getInt32(l3 + 8);
+    const w3 = view.getInt32(l3 + 12);
+    const w4 = view.getInt32(l3 + 16);
+    const total = w0 & m;
+    const proto = (w2 >>> 16) & 0xff;
+    const l4 = l3 + 20;
+    // IP payload bytes; -1 when the total length is below IP + UDP headers or beyond the frame.
+    const l4len = total >= 28 && total <= length - 14 ? total - 20 : -1;
+    const tcp = proto === 6;
+    // TCP: segment = IP payload, header = data offset. UDP: segment = the UDP length field
+    // (offset 4 is inside every frame of ≥ 42 bytes), header = 8 bytes.
+    const seg = tcp ? l4len : view.getUint16(l4 + 4);
+    const head = tcp ? (l4len >= 20 ? (view.getUint8(l4 + 12) >>> 2) & 0x3c : 0) : 8;
+    let sum = (w0 >>> 16) + total + (w1 >>> 16) + (w1 & m) + (w2 >>> 16) + (w2 & m) + (w3 >>> 16) + (w3 & m) + (w4 >>> 16) + (w4 & m);
+    sum = (sum & m) + (sum >>> 16);
+    // Header checksum, not a fragment (MF clear, offset 0), TTL > 0, then the L4 header checks.
+    if ((sum & m) + (sum >>> 16) === m && (w1 & 0x3fff) === 0 && w2 >>> 24 !== 0 && (tcp ? head >= 20 : proto === 17) && head <= seg && seg <= l4len) {
+      layout.frameOffset = offset;
+      layout.frameLength = length;
+      layout.ethertype = 0x0800;
+      layout.l3Offset = l3;
+      layout.l3Length = total;
+      layout.ipHeaderLength = 20;
+      layout.ipTotalLength = total;
+      layout.ipProto = proto;
+      layout.isFragment = false;
+      layout.l4Offset = l4;
+      layout.l4Length = seg;
+      layout.payloadOffset = l4 + head;
+      layout.payloadLength = seg - head;
+      return 0;
+    }
+  }
+  return parseFrameGeneral(view, offset, length, layout, flags);
+}
+
+/**
+ * The complete parser behind {@link parseFrame}, without its common-case shortcut: same
+ * arguments, same result and same layout for every input. `parseFrame` hands it every
+ * frame the shortcut does not accept; call it directly only to cross-check the shortcut.
+ *
+ * @example
+ * ```ts
+ * parseFrameGeneral(view, off, len, a) === parseFrame(view, off, len, b); // and a, b hold the same fields
+ * ```
+ */
+export function parseFrameGeneral(view: DataView, offset: number, length: number, layout: FrameLayout, flags = 0): number {
   layout.frameOffset = offset;
   layout.frameLength = length;
   if (length < 14) return dropL2(layout, DropReason.ETH_TRUNCATED);
@@ -141,9 +207,13 @@ export function parseFrame(view: DataView, offset: number, length: number, layou
   }
   const l3 = p + 2;
   layout.ethertype = type;
-  layout.vlanCount = tags;
-  layout.vlanIds[0] = vid0;
-  layout.vlanIds[1] = vid1;
+  // The ids past vlanCount are 0 in every layout, so untagged after untagged writes nothing
+  // (a typed-array store costs a chain of dependent loads).
+  if ((tags | layout.vlanCount) !== 0) {
+    layout.vlanCount = tags;
+    layout.vlanIds[0] = vid0;
+    layout.vlanIds[1] = vid1;
+  }
   layout.l3Offset = l3;
   const avail = end - l3;
 

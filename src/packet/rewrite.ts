@@ -120,30 +120,31 @@ export function rewriteIcmpEchoId(view: DataView, l4: number, l4Length: number, 
 }
 
 /**
- * Shared body of the NAT rewrites: sets the 32-bit address at `addrAt` and, for TCP/UDP,
- * the 16-bit port at `portAt`, then applies ONE incremental update to each checksum
- * (RFC 1624 eqn. 3 with several changed fields: HC' = ~(~HC + Σ~m + Σm')).
+ * Shared body of the NAT rewrites: sets the 32-bit address at `l3 + addrAt` and, for
+ * TCP/UDP, the 16-bit port at `l4 + portAt`, then applies ONE incremental update to each
+ * checksum (RFC 1624 eqn. 3 with several changed fields: HC' = ~(~HC + Σ~m + Σm')).
+ * Kept small and free of helper calls so V8 inlines it (and its wrappers) into batch loops.
  */
 function natRewrite(view: DataView, l3: number, l4: number, proto: number, addrAt: number, portAt: number, addr: number, port: number): void {
-  const oldAddr = view.getInt32(addrAt);
+  const m = 0xffff;
+  const at = l3 + addrAt;
+  const old = view.getInt32(at);
   const nu = addr | 0;
-  view.setInt32(addrAt, nu);
-  const addrDelta = (~oldAddr >>> 16) + (~oldAddr & 0xffff) + (nu >>> 16) + (nu & 0xffff);
-  let s = (~view.getUint16(l3 + 10) & 0xffff) + addrDelta;
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  view.setUint16(l3 + 10, ~s & 0xffff);
+  view.setInt32(at, nu);
+  const delta = (~old >>> 16) + (~old & m) + (nu >>> 16) + (nu & m);
+  let s = (~view.getUint16(l3 + 10) & m) + delta;
+  s = (s & m) + (s >>> 16);
+  view.setUint16(l3 + 10, ~((s & m) + (s >>> 16)));
   if (proto !== 6 && proto !== 17) return;
-  const oldPort = view.getUint16(portAt);
-  view.setUint16(portAt, port);
-  const field = proto === 6 ? l4 + 16 : l4 + 6;
-  const c = view.getUint16(field);
+  const pAt = l4 + portAt;
+  const cAt = proto === 6 ? l4 + 16 : l4 + 6;
+  const c = view.getUint16(cAt);
+  s = (~view.getUint16(pAt) & m) + (port & m) + delta;
+  view.setUint16(pAt, port);
   if (c === 0 && proto === 17) return;
-  s = (~c & 0xffff) + addrDelta + (~oldPort & 0xffff) + (port & 0xffff);
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  const n = ~s & 0xffff;
-  view.setUint16(field, n === 0 && proto === 17 ? 0xffff : n);
+  s = (~c & m) + (s & m) + (s >>> 16);
+  s = ~((s & m) + (s >>> 16)) & m;
+  view.setUint16(cAt, s === 0 && proto === 17 ? m : s);
 }
 
 /**
@@ -152,10 +153,10 @@ function natRewrite(view: DataView, l3: number, l4: number, proto: number, addrA
  * protocols (ICMP, …) only the address changes and `port` is ignored.
  */
 export function natRewriteDst(view: DataView, l3: number, l4: number, proto: number, addr: number, port: number): void {
-  natRewrite(view, l3, l4, proto, l3 + 16, l4 + 2, addr, port);
+  natRewrite(view, l3, l4, proto, 16, 2, addr, port);
 }
 
 /** SNAT in one call: like {@link natRewriteDst} for the source address and port. */
 export function natRewriteSrc(view: DataView, l3: number, l4: number, proto: number, addr: number, port: number): void {
-  natRewrite(view, l3, l4, proto, l3 + 12, l4, addr, port);
+  natRewrite(view, l3, l4, proto, 12, 0, addr, port);
 }

@@ -5,7 +5,7 @@ import { extractFlowKey, extractIcmpInnerFlowKey, FlowKey } from '../../src/pack
 import type { FrameSpec } from '../../src/packet/frame-builder.ts';
 import { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { IpProto } from '../../src/packet/ipv4.ts';
-import { parseFrame, verifyL4Checksum } from '../../src/packet/parse-frame.ts';
+import { parseFrame, parseFrameGeneral, verifyL4Checksum } from '../../src/packet/parse-frame.ts';
 import { frame, Rng } from '../unit/packet/frame-fixtures.ts';
 
 const FRAMES = 120_000;
@@ -69,6 +69,7 @@ describe('parseFrame fuzz', () => {
     const view = new DataView(mem.buffer);
     const layout = new FrameLayout();
     const again = new FrameLayout();
+    const general = new FrameLayout();
     const key = new FlowKey();
     const seen = new Uint32Array(DROP_REASON_COUNT);
     const problems: string[] = [];
@@ -103,6 +104,8 @@ describe('parseFrame fuzz', () => {
       for (let i = OFF + len; i < mem.length; i++) mem[i] = rng.next() & 0xff;
       const code2 = parseFrame(view, OFF, len, again, flags);
       if (code2 !== code || snapshot(again) !== shape) problems.push(`#${n}: result depends on bytes outside the frame`);
+      const code3 = parseFrameGeneral(view, OFF, len, general, flags);
+      if (code3 !== code || snapshot(general) !== shape) problems.push(`#${n}: parseFrame ${code} and parseFrameGeneral ${code3} disagree`);
       if (code === DropReason.OK) {
         const v = verifyL4Checksum(view, layout);
         if (v !== DropReason.OK && v !== DropReason.TCP_BAD_CHECKSUM && v !== DropReason.UDP_BAD_CHECKSUM && v !== DropReason.ICMP_BAD_CHECKSUM) problems.push(`#${n}: verifyL4Checksum ${v}`);

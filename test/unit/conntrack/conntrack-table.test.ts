@@ -84,6 +84,28 @@ describe('ConntrackTable lookups', () => {
     expect([t.user(f, 0), t.user(f, 1)]).toEqual([0, 0]);
   });
 
+  it('keeps the fields of every entry apart in a full table', () => {
+    const t = new ConntrackTable({ capacity: 64, seed: 5 });
+    const es: number[] = [];
+    for (let i = 0; i < 64; i++) {
+      const proto = i % 2 === 0 ? IpProto.TCP : IpProto.UDP;
+      const e = t.create(proto, 0xc6120000 + i, 0xfffffff0 - i, 1000 + i, 80, 0xc6130000 + i, 0x80000000 + i, 8080, 2000 + i, i);
+      t.setUser(e, 0, 0xfffffff0 + (i & 15));
+      t.setUser(e, 1, i);
+      t.update(e, O, i % 2 === 0 ? SYN : 0, i * 10);
+      es.push(e);
+    }
+    for (let i = 0; i < 64; i++) {
+      const e = es[i];
+      expect([t.srcIp(e, O), t.dstIp(e, O), t.srcPort(e, O), t.dstPort(e, O)]).toEqual([0xc6120000 + i, 0xfffffff0 - i, 1000 + i, 80]);
+      expect([t.srcIp(e, R), t.dstIp(e, R), t.srcPort(e, R), t.dstPort(e, R)]).toEqual([0xc6130000 + i, 0x80000000 + i, 8080, 2000 + i]);
+      expect([t.user(e, 0), t.user(e, 1), t.protocol(e)]).toEqual([0xfffffff0 + (i & 15), i, i % 2 === 0 ? IpProto.TCP : IpProto.UDP]);
+      expect(t.state(e)).toBe(i % 2 === 0 ? CtState.TCP_SYN_SENT : CtState.UDP_UNREPLIED);
+      expect(t.expiresAt(e)).toBe(i * 10 + timeoutsByState()[t.state(e)]);
+      expect(ctEntry(t.lookup(i % 2 === 0 ? IpProto.TCP : IpProto.UDP, 0xc6130000 + i, 0x80000000 + i, 8080, 2000 + i, i * 10))).toBe(e);
+    }
+  });
+
   it('keeps every other entry reachable while entries are deleted (backward-shift deletion)', () => {
     const t = new ConntrackTable({ capacity: 256, seed: 99 });
     const entries: number[] = [];

@@ -132,6 +132,21 @@ describe('FlowTable', () => {
     expect(t.size).toBe(0);
   });
 
+  it('findKey finds exactly what find finds, hits and misses, in a crowded table', () => {
+    fc.assert(
+      fc.property(fc.array(keyArb(40, 40), { minLength: 1, maxLength: 120 }), fc.array(keyArb(40, 40), { maxLength: 60 }), fc.integer(), (stored, probes, seed) => {
+        const t = new FlowTable(128, seed);
+        stored.forEach((k, i) => t.insert(...k, i));
+        const key = new FlowKey();
+        for (const k of [...stored, ...probes]) {
+          key.set(...k);
+          expect(t.findKey(key)).toBe(t.find(...k));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('rejects a bad capacity at construction', () => {
     for (const bad of [0, -1, 1.5, 2 ** 24 + 1, Number.NaN]) expect(() => new FlowTable(bad)).toThrow(InvalidArgumentError);
   });

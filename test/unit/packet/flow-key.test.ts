@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DropReason } from '../../../src/packet/drop-reason.ts';
-import { extractFlowKey, extractIcmpInnerFlowKey, FlowKey, flowHash, flowHashDirected } from '../../../src/packet/flow-key.ts';
+import { extractFlowKey, extractIcmpInnerFlowKey, FlowKey, flowHash, flowHashDirected, flowHashWords } from '../../../src/packet/flow-key.ts';
 import type { FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { FrameLayout } from '../../../src/packet/frame-layout.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
@@ -43,6 +43,16 @@ describe('flow hash', () => {
       }),
       { numRuns: 5_000 },
     );
+  });
+
+  it('flowHashWords is the directed hash on int32 key words, and both keep their murmur3 values', () => {
+    fc.assert(
+      fc.property(u32, u32, u16, u16, fc.integer({ min: 0, max: 255 }), u32, (a, b, pa, pb, p, seed) => {
+        expect(flowHashWords(a | 0, b | 0, (pa << 16) | pb, p, seed) >>> 0).toBe(flowHashDirected(a, b, pa, pb, p, seed));
+      }),
+      { numRuns: 5_000 },
+    );
+    expect([flowHashDirected(0, 0, 0, 0, 0), flowHashDirected(0xc6120001, 0xc6130002, 40000, 443, 6, 7)]).toEqual([0xd941144b, 0x653c551b]);
   });
 
   it('the directed hash tells the directions apart', () => {

@@ -4,7 +4,7 @@ import { DROP_REASON_NAMES, DropReason, type DropReasonCode } from '../../../src
 import type { FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { FrameLayout } from '../../../src/packet/frame-layout.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
-import { parseFrame, ParseFlag, verifyL4Checksum } from '../../../src/packet/parse-frame.ts';
+import { parseFrame, ParseFlag, parseFrameGeneral, verifyL4Checksum } from '../../../src/packet/parse-frame.ts';
 import { frame, placed, viewOf } from './frame-fixtures.ts';
 
 const OFF = 37;
@@ -237,5 +237,53 @@ describe('parseFrame layouts of good frames', () => {
       expect(parseFrame(view, OFF, bytes.length, layout)).toBe(DropReason.OK);
       expect(verifyL4Checksum(view, layout)).toBe(DropReason.OK);
     }
+  });
+});
+
+describe('parseFrame shortcut for untagged IPv4 TCP/UDP', () => {
+  const fields = (l: FrameLayout) => [l.frameOffset, l.frameLength, l.ethertype, l.vlanCount, l.vlanIds[0], l.vlanIds[1], l.l3Offset, l.l3Length,
+    l.ipHeaderLength, l.ipTotalLength, l.ipProto, l.isFragment, l.l4Offset, l.l4Length, l.payloadOffset, l.payloadLength];
+
+  it('agrees with the general parser at every length, header-length and flag boundary', () => {
+    const edits: Array<[string, (v: DataView, l3: number) => void]> = [
+      ['as built', () => {}],
+      ...[0, 1, 19, 20, 27, 28, 29, 39, 40, 41, 45, 46, 47, 48, 60, 0xffff].map((n): [string, (v: DataView, l3: number) => void] => [`total ${n}`, (v, l3) => v.setUint16(l3 + 2, n)]),
+      ...[0x44, 0x46, 0x35, 0x55].map((b): [string, (v: DataView, l3: number) => void] => [`version/IHL ${b}`, (v, l3) => v.setUint8(l3, b)]),
+      ...[0x2000, 0x0001, 0x1fff, 0x4000, 0x8000].map((f): [string, (v: DataView, l3: number) => void] => [`flags ${f}`, (v, l3) => v.setUint16(l3 + 6, f)]),
+      ['ttl 0', (v, l3) => v.setUint8(l3 + 8, 0)],
+      ...[1, 47, 0, 255].map((p): [string, (v: DataView, l3: number) => void] => [`proto ${p}`, (v, l3) => v.setUint8(l3 + 9, p)]),
+      ...[0, 7, 8, 9, 25, 26, 27].map((n): [string, (v: DataView, l3: number) => void] => [`udp length ${n}`, (v, l3) => v.setUint16(l3 + 24, n)]),
+      ...[0x00, 0x40, 0x50, 0x60, 0xf0].map((b): [string, (v: DataView, l3: number) => void] => [`tcp offset ${b}`, (v, l3) => v.setUint8(l3 + 32, b)]),
+    ];
+    for (const spec of [{ ...udp, payloadLength: 0 }, udp, { ...tcp, payloadLength: 0 }, tcp, { ...tcp, tcpOptions: [1, 1, 1, 1] }]) {
+      for (const [name, edit] of edits) {
+        if ((name.startsWith('udp') && spec.proto !== IpProto.UDP) || (name.startsWith('tcp') && spec.proto !== IpProto.TCP)) continue;
+        for (const fix of [true, false]) {
+          const bytes = mutated(spec, edit, fix);
+          for (let len = Math.max(0, bytes.length - 30); len <= bytes.length; len++) {
+            for (const flags of [0, ParseFlag.VERIFY_L4_CHECKSUM, ParseFlag.DROP_UNSUPPORTED_PROTOCOLS]) {
+              const view = placed(bytes.subarray(0, len), OFF);
+              const a = new FrameLayout();
+              const b = new FrameLayout();
+              const where = `${spec.proto} ${name} fix ${fix} len ${len} flags ${flags}`;
+              expect(parseFrame(view, OFF, len, a, flags), where).toBe(parseFrameGeneral(view, OFF, len, b, flags));
+              expect(fields(a), where).toEqual(fields(b));
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('clears the VLAN fields of a reused layout when an untagged frame follows a tagged one', () => {
+    const layout = new FrameLayout();
+    const tagged = frame({ ...udp, vlanIds: [100, 200] });
+    const plain = frame(udp);
+    expect(parseFrame(placed(tagged, OFF), OFF, tagged.length, layout)).toBe(DropReason.OK);
+    expect([layout.vlanCount, ...layout.vlanIds]).toEqual([2, 100, 200]);
+    expect(parseFrame(placed(plain, OFF), OFF, plain.length, layout)).toBe(DropReason.OK);
+    expect([layout.vlanCount, ...layout.vlanIds, layout.l3Offset]).toEqual([0, 0, 0, OFF + 14]);
+    expect(parseFrame(placed(plain, OFF), OFF, plain.length, layout)).toBe(DropReason.OK);
+    expect([layout.vlanCount, ...layout.vlanIds]).toEqual([0, 0, 0]);
   });
 });
