@@ -83,9 +83,9 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
       const BS = ctx.importName('#functions/load-balancer/backend-set.ts', 'BackendSet');
       const flowHash = ctx.importName('#nfvkit/packet/flow-key.ts', 'flowHash');
       const rwDst = ctx.importName('#nfvkit/packet/rewrite.ts', 'rewriteIpv4Dst');
-      const rwDport = ctx.importName('#nfvkit/packet/rewrite.ts', 'rewriteDstPort');
+      const natDst = ctx.importName('#nfvkit/packet/rewrite.ts', 'natRewriteDst');
       const rwSrc = ctx.importName('#nfvkit/packet/rewrite.ts', 'rewriteIpv4Src');
-      const rwSport = ctx.importName('#nfvkit/packet/rewrite.ts', 'rewriteSrcPort');
+      const natSrc = ctx.importName('#nfvkit/packet/rewrite.ts', 'natRewriteSrc');
       const plan = ctx.constant(p);
       const ctBase = ctx.counterIndex(`conntrack_${CT_COUNTER_NAMES[0]}`);
       const perBackend = ctx.counterIndex(backendCounterName(0));
@@ -107,8 +107,8 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
       ].join('\n');
 
       const dnat = (b: string) =>
-        `${rwDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}]);\n` +
-        `if (${v('port')}[${b}] !== ${v('dp')}) ${rwDport}(view, ${v('l4')}, ${v('p')}, ${v('port')}[${b}]);\n` +
+        `if (${v('port')}[${b}] !== ${v('dp')}) ${natDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}], ${v('port')}[${b}]);\n` +
+        `else ${rwDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}]);\n` +
         `verdict = ${server};\n${ctx.count('to_backend_packets')}\n${ctx.finish()}`;
 
       const perPacket = `
@@ -155,9 +155,9 @@ if (L.ethertype === 2048 && (L.ipProto === 6 || L.ipProto === 17)) {
       const ${v('e')} = ${v('ref')} >>> 1;
       if (${v('state')}[${v('ct')}.user(${v('e')}, 0)] === ${BackendState.REMOVED}) { ${v('ct')}.delete(${v('e')}); ${ctx.drop('backend_removed')} }
       if (${v('ct')}.update(${v('e')}, 1, ${v('fl')}, now) < 0) ${ctx.drop('ct_invalid')}
-      ${rwSrc}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('ct')}.dstIp(${v('e')}, 0));
       const ${v('vp')} = ${v('ct')}.dstPort(${v('e')}, 0);
-      if (${v('vp')} !== ${v('sp')}) ${rwSport}(view, ${v('l4')}, ${v('p')}, ${v('vp')});
+      if (${v('vp')} !== ${v('sp')}) ${natSrc}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('ct')}.dstIp(${v('e')}, 0), ${v('vp')});
+      else ${rwSrc}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('ct')}.dstIp(${v('e')}, 0));
       verdict = ${client};
       ${ctx.count('to_client_packets')}
       ${ctx.finish()}
