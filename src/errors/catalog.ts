@@ -98,6 +98,27 @@ export class PipelineCompileError extends NfvkitError {
   }
 }
 
+/** An image could not be built: the bundler failed or the bundle broke an image rule. */
+export class ImageBuildError extends NfvkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NFVKIT_ERR_IMAGE_BUILD', message, options);
+  }
+}
+
+/** No image in the store has this id or id prefix, or the prefix names more than one. */
+export class ImageNotFoundError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_IMAGE_NOT_FOUND', message);
+  }
+}
+
+/** A stored image no longer matches its id (bundle or manifest changed), or the store is unreadable. */
+export class ImageIntegrityError extends NfvkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NFVKIT_ERR_IMAGE_INTEGRITY', message, options);
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -109,4 +130,7 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_UNKNOWN_FUNCTION',
   'NFVKIT_ERR_CONFIG_INVALID',
   'NFVKIT_ERR_PIPELINE_COMPILE',
+  'NFVKIT_ERR_IMAGE_BUILD',
+  'NFVKIT_ERR_IMAGE_NOT_FOUND',
+  'NFVKIT_ERR_IMAGE_INTEGRITY',
 ] as const;

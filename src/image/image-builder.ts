@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageIntegrityError, InvalidArgumentError } from '../errors/catalog.ts';
+import { compilePipeline } from '../pipeline/compiler.ts';
+import type { CompiledPipeline } from '../pipeline/compiled-pipeline.ts';
+import type { PipelineDefinition } from '../pipeline/define-pipeline.ts';
+import { canonicalJson, sha256Hex } from './canonical-json.ts';
+import { bundleImage, ENTRY_MODULE, ENTRY_SOURCE, ESBUILD_VERSION, IMAGE_TARGET, PIPELINE_MODULE } from './image-bundler.ts';
+import {
+  computeBuildKey,
+  computeImageId,
+  DEFAULT_IMAGE_MEMORY_MIB,
+  GENERATED_MODULE_PREFIX,
+  IMAGE_DEVICES,
+  IMAGE_FILE,
+  IMAGE_FORMAT,
+  type BuildInputs,
+  type ImageManifest,
+  type SealedBuildInputs,
+} from './image-manifest.ts';
+import { ImageStore } from './image-store.ts';
+import { nfvkitVersion, PACKAGE_ROOT } from './package-info.ts';
+
+/** Smallest and largest memory limit an image may ask for, in MiB. */
+export const MIN_IMAGE_MEMORY_MIB = 8;
+export const MAX_IMAGE_MEMORY_MIB = 65536;
+
+/** Options of `buildImage`. */
+export interface BuildImageOptions {
+  /** Store to look up and seal into (default `ImageStore.open()`). */
+  readonly store?: ImageStore;
+  /** Memory limit in MiB (default: the function's `memoryMiB`, else `DEFAULT_IMAGE_MEMORY_MIB`). */
+  readonly memoryMiB?: number;
+  /** Minify whitespace and syntax (see `BundleOptions.minify`); part of the build inputs. */
+  readonly minify?: boolean;
+  /** Bundle even when the store holds a current image for the same build key. */
+  readonly force?: boolean;
+}
+
+/** How a build used the store's cache. */
+export type ImageCacheOutcome =
+  /** No image for this build key: bundled and sealed. */
+  | 'miss'
+  /** An image for this build key whose modules are unchanged: nothing bundled. */
+  | 'hit'
+  /** An image for this build key whose library sources changed since: bundled again. */
+  | 'stale';
+
+/** What `buildImage` did. */
+export interface BuildImageResult {
+  readonly manifest: ImageManifest;
+  /** Absolute path of the sealed `image.mjs`. */
+  readonly imagePath: string;
+  readonly cache: ImageCacheOutcome;
+  /** Wall time of the whole call (validate, compile, cache check, bundle, seal), ms. */
+  readonly ms: number;
+  /** esbuild warnings (empty on a cache hit). */
+  readonly warnings: readonly string[];
+}
+
+/** A bundle and its sealed manifest, not yet in a store. */
+export interface SealedImage {
+  readonly bytes: Uint8Array;
+  readonly manifest: ImageManifest;
+  readonly warnings: readonly string[];
+}
+
+/** The memory limit an image of `definition` gets: `requested`, else the function's, else the default. */
+export function imageMemoryMiB(definition: PipelineDefinition<any>, requested?: number): number {
+  const mib = requested ?? definition.memoryMiB ?? DEFAULT_IMAGE_MEMORY_MIB;
+  if (!Number.isInteger(mib) || mib < MIN_IMAGE_MEMORY_MIB || mib > MAX_IMAGE_MEMORY_MIB) {
+    throw new InvalidArgumentError(`image memory must be a whole number of MiB from ${MIN_IMAGE_MEMORY_MIB} to ${MAX_IMAGE_MEMORY_MIB}, got ${requested}`);
+  }
+  return mib;
+}
+
+/**
+ * The canonical build inputs of an image of `compiled` and their hash, the build key:
+ * function name, SHA-256 of the validated configuration's canonical JSON, SHA-256 of the
+ * generated pipeline, memory limit, nfvkit and esbuild versions, target, minification.
+ */
+export function buildInputsFor(compiled: CompiledPipeline, memoryMiB: number, minify = false): SealedBuildInputs {
+  const inputs: BuildInputs = {
+    format: IMAGE_FORMAT,
+    function: compiled.name,
+    configSha256: sha256Hex(canonicalJson(compiled.config)),
+    pipelineSha256: compiled.sourceHash,
+    memoryMiB,
+    nfvkitVersion: nfvkitVersion(),
+    esbuildVersion: ESBUILD_VERSION,
+    target: IMAGE_TARGET,
+    minify,
+  };
+  return { ...inputs, key: computeBuildKey(inputs) };
+}
+
+/**
+ * Bundles `compiled` and seals the result: the manifest with every field filled in and its
+ * id computed (`computeImageId`). Touches no store.
+ *
+ * @example
+ * ```ts
+ * const compiled = compilePipeline(firewall, config);
+ * const { bytes, manifest } = await sealImage(compiled, 256);
+ * ```
+ */
+export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, minify = false): Promise<SealedImage> {
+  const build = buildInputsFor(compiled, memoryMiB, minify);
+  const bundled = await bundleImage(compiled, { minify });
+  const unsealed: Omit<ImageManifest, 'id'> = {
+    format: IMAGE_FORMAT,
+    name: compiled.name,
+    file: IMAGE_FILE,
+    size: bundled.bytes.length,
+    sha256: sha256Hex(bundled.bytes),
+    memoryMiB,
+    devices: IMAGE_DEVICES,
+    counters: compiled.counters.map((c) => ({ name: c.name, element: c.element, drop: c.drop, help: c.help })),
+    modules: bundled.modules,
+    build,
+  };
+  const { format, ...rest } = unsealed;
+  const manifest: ImageManifest = { format, id: computeImageId(unsealed), ...rest }; // id second in manifest.json
+  return { bytes: bundled.bytes, manifest, warnings: bundled.warnings };
+}
+
+/**
+ * `nfvkit build`: function + configuration → one sealed image in a store.
+ *
+ * 1. validate the configuration and compile the pipeline (errors: `ConfigValidationError`,
+ *    `PipelineCompileError`);
+ * 2. compute the build key; if the store has an image for it whose bundled library
+ *    modules still hash as recorded, that is a cache hit: nothing is bundled;
+ * 3. otherwise bundle (`bundleImage`), seal (`sealImage`) and add it to the store.
+ *
+ * Same inputs give the same image id byte for byte, whatever the working directory or
+ * store path; a changed rule changes the config hash, hence the id.
+ *
+ * @example
+ * ```ts
+ * const r = await buildImage(firewall, { defaultPolicy: 'drop', rules: [] }, { store: ImageStore.open('/tmp/images') });
+ * console.log(r.cache, r.manifest.id, r.manifest.size, r.imagePath);
+ * ```
+ */
+export async function buildImage(definition: PipelineDefinition<any>, rawConfig: unknown, options: BuildImageOptions = {}): Promise<BuildImageResult> {
+  const started = performance.now();
+  const store = options.store ?? ImageStore.open();
+  const memoryMiB = imageMemoryMiB(definition, options.memoryMiB);
+  const compiled = compilePipeline(definition, rawConfig);
+  const minify = options.minify === true;
+  const key = buildInputsFor(compiled, memoryMiB, minify).key;
+
+  let cache: ImageCacheOutcome = 'miss';
+  const known = store.findByBuildKey(key);
+  if (known !== undefined) {
+    const manifest = currentManifest(store, known.id, compiled);
+    if (manifest !== undefined && options.force !== true) {
+      return { manifest, imagePath: store.imagePath(manifest.id), cache: 'hit', ms: performance.now() - started, warnings: [] };
+    }
+    cache = manifest === undefined ? 'stale' : 'miss';
+  }
+  const sealed = await sealImage(compiled, memoryMiB, minify);
+  store.add(sealed.bytes, sealed.manifest);
+  return {
+    manifest: sealed.manifest,
+    imagePath: store.imagePath(sealed.manifest.id),
+    cache,
+    ms: performance.now() - started,
+    warnings: sealed.warnings,
+  };
+}
+
+/**
+ * The manifest of stored image `id` if it is intact and still current: its bundle matches
+ * the manifest and every library module it lists hashes the same in this checkout.
+ */
+function currentManifest(store: ImageStore, id: string, compiled: CompiledPipeline): ImageManifest | undefined {
+  let manifest: ImageManifest;
+  try {
+    manifest = store.verify(id);
+  } catch (err) {
+    if (err instanceof ImageIntegrityError) return undefined;
+    throw err;
+  }
+  for (const m of manifest.modules) {
+    let sha: string;
+    if (m.path === PIPELINE_MODULE) sha = compiled.sourceHash;
+    else if (m.path === ENTRY_MODULE) sha = sha256Hex(ENTRY_SOURCE);
+    else if (m.path.startsWith(GENERATED_MODULE_PREFIX)) return undefined;
+    else {
+      try {
+        sha = sha256Hex(readFileSync(join(PACKAGE_ROOT, m.path)));
+      } catch {
+        return undefined;
+      }
+    }
+    if (sha !== m.sha256) return undefined;
+  }
+  return manifest;
+}

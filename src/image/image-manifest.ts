@@ -1,0 +1,212 @@
+/**
+ * The nfvkit image format (`nfvkit-image/1`). An image is one function with one
+ * configuration, sealed: immutable, named by its content hash.
+ *
+ * - `image.mjs` — one ES module (Node ≥ 20, no imports but `node:` built-ins), bundled by
+ *   esbuild from the generated pipeline, the instance entry (`src/runtime/instance-main.ts`)
+ *   and exactly the library modules those import. Started as
+ *   `new Worker(file, { workerData: InstanceWorkerData, execArgv: [], resourceLimits:
+ *   { maxOldGenerationSizeMb: manifest.memoryMiB } })` it attaches the pool and eth0/eth1
+ *   and runs; imported in process it only exports `createPipeline`, `COUNTERS`, `FUNCTION_NAME`.
+ * - `manifest.json` — `ImageManifest`: name, id, size and SHA-256 of the bundle, memory
+ *   limit, devices, counters, modules (package-relative paths with their hashes and bytes
+ *   in the bundle), build inputs.
+ * - **Image id** = SHA-256 of the canonical JSON of the manifest without `id`
+ *   (`computeImageId`); it covers the bundle through the bundle's SHA-256.
+ * - **Build key** = SHA-256 of the canonical JSON of the build inputs (`computeBuildKey`):
+ *   the store's cache key, computed before bundling.
+ */
+import { z } from 'zod';
+import { ImageIntegrityError } from '../errors/catalog.ts';
+import type { CounterInfo } from '../pipeline/compiled-pipeline.ts';
+import { canonicalJson, sha256Hex } from './canonical-json.ts';
+
+/** Format tag of the images this builder writes; a reader refuses other formats. */
+export const IMAGE_FORMAT = 'nfvkit-image/1';
+
+/** File name of an image's bundle inside its store directory. */
+export const IMAGE_FILE = 'image.mjs';
+
+/** File name of an image's manifest inside its store directory. */
+export const MANIFEST_FILE = 'manifest.json';
+
+/** Memory limit of an image when neither `--memory` nor the function's `memoryMiB` says one. */
+export const DEFAULT_IMAGE_MEMORY_MIB = 64;
+
+/** Prefix of the modules the builder generates (no file on disk): the pipeline and the entry. */
+export const GENERATED_MODULE_PREFIX = 'nfvkit-image:';
+
+/** One network device of an instance. */
+export interface ImageDevice {
+  readonly name: string;
+  readonly side: 'inside' | 'outside';
+  readonly model: 'virtio-net';
+}
+
+/** The devices every image has today: eth0 inside, eth1 outside (`InstanceWorkerData`). */
+export const IMAGE_DEVICES: readonly ImageDevice[] = [
+  { name: 'eth0', side: 'inside', model: 'virtio-net' },
+  { name: 'eth1', side: 'outside', model: 'virtio-net' },
+];
+
+/** One module bundled into an image. */
+export interface ImageModule {
+  /**
+   * Path relative to the nfvkit package root with `/` separators (`src/packet/parse-frame.ts`,
+   * `node_modules/…`), or `nfvkit-image:pipeline.mjs` / `nfvkit-image:entry.mjs` for the
+   * two generated modules.
+   */
+  readonly path: string;
+  /** Bytes the module contributes to the bundle. */
+  readonly bytes: number;
+  /** SHA-256 of the module's source as read by the bundler. */
+  readonly sha256: string;
+}
+
+/**
+ * The canonical build inputs of an image. Their hash (`BuildInputs` without `key`, as
+ * canonical JSON, SHA-256) is the **build key**: the store's cache key, known before
+ * bundling. Library sources are not in the key (they are only known after resolving
+ * imports); a cache hit is confirmed by re-hashing the modules the manifest lists.
+ */
+export interface BuildInputs {
+  readonly format: string;
+  /** Function name. */
+  readonly function: string;
+  /** SHA-256 of the canonical JSON of the *validated* configuration (defaults applied). */
+  readonly configSha256: string;
+  /** SHA-256 of the generated pipeline source (`CompiledPipeline.sourceHash`). */
+  readonly pipelineSha256: string;
+  /** Memory limit of the image in MiB. */
+  readonly memoryMiB: number;
+  /** nfvkit package version. */
+  readonly nfvkitVersion: string;
+  /** esbuild version that bundles. */
+  readonly esbuildVersion: string;
+  /** esbuild target (`node20`). */
+  readonly target: string;
+  /** Whitespace and syntax minification (identifiers are never renamed). */
+  readonly minify: boolean;
+}
+
+/** Build inputs with their hash. */
+export interface SealedBuildInputs extends BuildInputs {
+  /** SHA-256 of the canonical JSON of the other fields: the cache key. */
+  readonly key: string;
+}
+
+/**
+ * An image's manifest (`manifest.json` beside `image.mjs`). Its `id` is the image id:
+ *
+ *   id = SHA-256( canonicalJson(manifest without `id`) )
+ *
+ * The manifest carries the bundle's own SHA-256 (`sha256`) and size, so the id seals the
+ * bundle's bytes and every field that says how to run them (memory limit, devices,
+ * counters, modules, build inputs). There is no timestamp in it: the same inputs give the
+ * same bundle, the same manifest and the same id, byte for byte. The time an image entered
+ * a store is in the store's index.
+ */
+export interface ImageManifest {
+  readonly format: string;
+  /** Image id: 64 hex digits (see above). */
+  readonly id: string;
+  /** Function name. */
+  readonly name: string;
+  /** Bundle file name in the image directory (`image.mjs`). */
+  readonly file: string;
+  /** Bundle size in bytes. */
+  readonly size: number;
+  /** SHA-256 of the bundle bytes. */
+  readonly sha256: string;
+  /** Heap limit of an instance (`resourceLimits.maxOldGenerationSizeMb`). */
+  readonly memoryMiB: number;
+  readonly devices: readonly ImageDevice[];
+  /** The pipeline's counters, indexed by slot (`countersSab` holds one float64 each). */
+  readonly counters: readonly CounterInfo[];
+  /** Every module in the bundle, sorted by path. */
+  readonly modules: readonly ImageModule[];
+  readonly build: SealedBuildInputs;
+}
+
+/** The image id of a manifest: SHA-256 of its canonical JSON without `id`. */
+export function computeImageId(manifest: Omit<ImageManifest, 'id'> | ImageManifest): string {
+  return sha256Hex(canonicalJson({ ...manifest, id: undefined }));
+}
+
+/** The build key of `inputs` (SHA-256 of their canonical JSON, `key` left out). */
+export function computeBuildKey(inputs: BuildInputs): string {
+  return sha256Hex(canonicalJson({ ...inputs, key: undefined }));
+}
+
+/**
+ * `manifest.json` text: JSON in the manifest's fixed field order, two-space indent, one
+ * line per device, counter and module; newline-terminated. Deterministic.
+ */
+export function renderManifest(manifest: ImageManifest): string {
+  const fields = Object.entries(manifest);
+  const lines = fields.map(([key, value], i) => {
+    let text: string;
+    if (Array.isArray(value)) {
+      text = value.length === 0 ? '[]' : `[\n${value.map((v) => `    ${JSON.stringify(v)}`).join(',\n')}\n  ]`;
+    } else if (typeof value === 'object' && value !== null) {
+      text = JSON.stringify(value, null, 2).replace(/\n/g, '\n  ');
+    } else {
+      text = JSON.stringify(value);
+    }
+    return `  ${JSON.stringify(key)}: ${text}${i < fields.length - 1 ? ',' : ''}`;
+  });
+  return `{\n${lines.join('\n')}\n}\n`;
+}
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const manifestSchema = z.object({
+  format: z.literal(IMAGE_FORMAT),
+  id: hex64,
+  name: z.string().min(1),
+  file: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  sha256: hex64,
+  memoryMiB: z.number().int().positive(),
+  devices: z.array(z.object({ name: z.string(), side: z.enum(['inside', 'outside']), model: z.literal('virtio-net') })),
+  counters: z.array(z.object({ name: z.string(), element: z.string(), drop: z.boolean(), help: z.string() })),
+  modules: z.array(z.object({ path: z.string(), bytes: z.number().int().nonnegative(), sha256: hex64 })),
+  build: z.object({
+    format: z.string(),
+    function: z.string(),
+    configSha256: hex64,
+    pipelineSha256: hex64,
+    memoryMiB: z.number().int().positive(),
+    nfvkitVersion: z.string(),
+    esbuildVersion: z.string(),
+    target: z.string(),
+    minify: z.boolean(),
+    key: hex64,
+  }),
+});
+
+/**
+ * Parses `manifest.json` text and checks that it is sealed: right format, every field
+ * present, and `id` equal to the hash of the rest. Throws `ImageIntegrityError` otherwise.
+ *
+ * @example
+ * ```ts
+ * const manifest = parseManifest(readFileSync(join(dir, MANIFEST_FILE), 'utf8'), dir);
+ * ```
+ */
+export function parseManifest(text: string, where: string): ImageManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ImageIntegrityError(`${where}: manifest is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ImageIntegrityError(`${where}: not an ${IMAGE_FORMAT} manifest (${first.path.join('.') || '(root)'}: ${first.message})`);
+  }
+  const manifest = parsed.data as ImageManifest;
+  const id = computeImageId(manifest);
+  if (id !== manifest.id) throw new ImageIntegrityError(`${where}: manifest says id ${manifest.id.slice(0, 12)} but its content hashes to ${id.slice(0, 12)}`);
+  return manifest;
+}

@@ -1,0 +1,177 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ImageIntegrityError, ImageNotFoundError } from '../../src/errors/catalog.ts';
+import { buildImage, sealImage } from '../../src/image/image-builder.ts';
+import { computeImageId, IMAGE_FILE, MANIFEST_FILE, parseManifest } from '../../src/image/image-manifest.ts';
+import { ImageStore } from '../../src/image/image-store.ts';
+import { PACKAGE_ROOT } from '../../src/image/package-info.ts';
+import { compilePipeline } from '../../src/pipeline/compiler.ts';
+import type { PipelineDefinition } from '../../src/pipeline/define-pipeline.ts';
+import { firewall } from '../../functions/firewall/pipeline.ts';
+import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
+import { nat } from '../../functions/nat/pipeline.ts';
+import { passThrough } from '../../functions/pass-through/pipeline.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'nfvkit-image-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const fwConfig = { defaultPolicy: 'drop', rules: [{ action: 'allow', proto: 'tcp', dport: 80 }] };
+const lbConfig = {
+  services: [{ name: 'web', vip: '198.18.0.100', port: 80, backends: [{ address: '198.19.0.1', port: 8080 }, { address: '198.19.0.2', port: 8080, weight: 2 }] }],
+};
+const natConfig = { snat: { addresses: '198.18.100.1', match: ['10.0.0.0/8'] } };
+
+describe('image builder', () => {
+  it('is reproducible: same inputs give the same bytes and id, whatever the store path', async () => {
+    const a = await buildImage(firewall, fwConfig, { store: ImageStore.open(join(root, 'a')) });
+    const b = await buildImage(firewall, structuredClone(fwConfig), { store: ImageStore.open(join(root, 'elsewhere', 'b')) });
+    expect(a.cache).toBe('miss');
+    expect(b.cache).toBe('miss');
+    expect(b.manifest.id).toBe(a.manifest.id);
+    expect(readFileSync(b.imagePath)).toEqual(readFileSync(a.imagePath));
+    expect(readFileSync(join(root, 'elsewhere', 'b', b.manifest.id, MANIFEST_FILE), 'utf8')).toBe(
+      readFileSync(join(root, 'a', a.manifest.id, MANIFEST_FILE), 'utf8'),
+    );
+    const again = await sealImage(compilePipeline(firewall, fwConfig), 256);
+    expect(again.manifest.id).toBe(a.manifest.id);
+    expect(Buffer.from(again.bytes).equals(readFileSync(a.imagePath))).toBe(true);
+  });
+
+  it('hashes the validated configuration: key order and written defaults do not matter, a changed rule does', async () => {
+    const base = await sealImage(compilePipeline(firewall, fwConfig), 256);
+    const reordered = await sealImage(compilePipeline(firewall, { rules: [{ dport: 80, proto: 'tcp', action: 'allow' }], defaultPolicy: 'drop' }), 256);
+    const withDefault = await sealImage(compilePipeline(firewall, { ...fwConfig, stateful: true }), 256);
+    const changed = await sealImage(compilePipeline(firewall, { ...fwConfig, rules: [{ action: 'allow', proto: 'tcp', dport: 81 }] }), 256);
+    const moreMemory = await sealImage(compilePipeline(firewall, fwConfig), 512);
+    expect(reordered.manifest.id).toBe(base.manifest.id);
+    expect(withDefault.manifest.id).toBe(base.manifest.id);
+    expect(changed.manifest.id).not.toBe(base.manifest.id);
+    expect(changed.manifest.build.configSha256).not.toBe(base.manifest.build.configSha256);
+    expect(moreMemory.manifest.id).not.toBe(base.manifest.id);
+    expect(moreMemory.manifest.sha256).toBe(base.manifest.sha256);
+  });
+
+  it('seals the manifest: the id is the hash of the rest, and any edit is detected', async () => {
+    const { manifest } = await sealImage(compilePipeline(passThrough, {}), 16);
+    expect(manifest.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(computeImageId(manifest)).toBe(manifest.id);
+    const text = JSON.stringify(manifest);
+    expect(parseManifest(text, 'x').id).toBe(manifest.id);
+    expect(() => parseManifest(text.replace('"memoryMiB":16', '"memoryMiB":17'), 'x')).toThrow(ImageIntegrityError);
+    expect(manifest).toMatchObject({
+      name: 'pass-through',
+      memoryMiB: 16,
+      devices: [
+        { name: 'eth0', side: 'inside', model: 'virtio-net' },
+        { name: 'eth1', side: 'outside', model: 'virtio-net' },
+      ],
+      build: { function: 'pass-through', target: 'node20', minify: false },
+    });
+    expect(manifest.counters.find((c) => c.name === 'ipv4_bad_checksum')?.drop).toBe(true);
+    expect(manifest.build.nfvkitVersion).toBe(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version);
+  });
+
+  it('takes the memory limit from the option, else the function, else the default', async () => {
+    const store = ImageStore.open(join(root, 'memory'));
+    expect((await buildImage(nat, natConfig, { store })).manifest.memoryMiB).toBe(128);
+    expect((await buildImage(nat, natConfig, { store, memoryMiB: 48 })).manifest.memoryMiB).toBe(48);
+    await expect(buildImage(nat, natConfig, { store, memoryMiB: 3 })).rejects.toThrow(/whole number of MiB/);
+  });
+
+  it('writes no absolute path, timestamp or source map into the bundle', async () => {
+    const { bytes } = await sealImage(compilePipeline(firewall, fwConfig), 256);
+    const text = Buffer.from(bytes).toString('utf8');
+    expect(text).not.toContain(PACKAGE_ROOT);
+    expect(text).not.toContain(tmpdir());
+    expect(text).not.toContain('sourceMappingURL');
+    expect(text).not.toMatch(/20\d\d-\d\d-\d\dT/);
+    expect(text).toContain('// src/packet/parse-frame.ts');
+    expect(text.match(/^import .* from "(.*)";$/gm)?.every((l) => / from "node:/.test(l))).toBe(true);
+  });
+
+  it('a firewall image holds neither the load balancer nor the NAT', async () => {
+    const fw = await sealImage(compilePipeline(firewall, fwConfig), 256);
+    const lb = await sealImage(compilePipeline(loadBalancer, lbConfig), 256);
+    const natImage = await sealImage(compilePipeline(nat, natConfig), 128);
+    const paths = fw.manifest.modules.map((m) => m.path);
+    expect(paths).toContain('src/packet/parse-frame.ts');
+    expect(paths).toContain('src/runtime/instance-main.ts');
+    for (const p of paths) expect(p).not.toMatch(/^functions\/(load-balancer|nat)\/|^src\/flow\/maglev|^node_modules\//);
+    const fwText = Buffer.from(fw.bytes).toString('utf8');
+    for (const identifier of ['MaglevTable', 'BackendSet', 'NatEngine', 'NatMappingTable', 'PortAllocator']) expect(fwText).not.toContain(identifier);
+    expect(Buffer.from(lb.bytes).toString('utf8')).toContain('MaglevTable');
+    expect(lb.manifest.modules.map((m) => m.path)).toContain('src/flow/maglev.ts');
+    expect(Buffer.from(natImage.bytes).toString('utf8')).toContain('NatEngine');
+    expect(natImage.manifest.modules.some((m) => m.path.startsWith('functions/load-balancer/'))).toBe(false);
+  });
+
+  it('measures the four builtin images; minified pass-through and firewall stay within 100 KB', async () => {
+    const sizes: Record<string, { plain: number; minified: number; modules: number }> = {};
+    const builtins: Array<[PipelineDefinition<any>, unknown]> = [
+      [passThrough, {}],
+      [firewall, fwConfig],
+      [loadBalancer, lbConfig],
+      [nat, natConfig],
+    ];
+    for (const [def, cfg] of builtins) {
+      const compiled = compilePipeline(def, cfg);
+      const plain = await sealImage(compiled, 64);
+      const minified = await sealImage(compiled, 64, true);
+      expect(minified.manifest.size).toBeLessThan(plain.manifest.size);
+      expect(minified.manifest.id).not.toBe(plain.manifest.id);
+      sizes[def.name] = { plain: plain.manifest.size, minified: minified.manifest.size, modules: plain.manifest.modules.length };
+    }
+    console.log('image sizes (bytes):', JSON.stringify(sizes));
+    expect(sizes['pass-through'].minified).toBeLessThanOrEqual(100_000);
+    expect(sizes.firewall.minified).toBeLessThanOrEqual(100_000);
+    expect(sizes['pass-through'].plain).toBeLessThan(sizes.firewall.plain);
+  });
+});
+
+describe('image store', () => {
+  it('detects a cache hit by build key before bundling, and rebuilds a damaged image', async () => {
+    const store = ImageStore.open(join(root, 'cache'));
+    const first = await buildImage(firewall, fwConfig, { store });
+    const stamp = statSync(first.imagePath).mtimeMs;
+    const hit = await buildImage(firewall, fwConfig, { store });
+    expect(hit.cache).toBe('hit');
+    expect(hit.manifest).toEqual(first.manifest);
+    expect(statSync(hit.imagePath).mtimeMs).toBe(stamp);
+    expect(store.list().map((e) => e.id)).toEqual([first.manifest.id]);
+
+    writeFileSync(first.imagePath, readFileSync(first.imagePath, 'utf8').replace('parseFrame', 'parseFrameX'));
+    expect(() => store.verify(first.manifest.id)).toThrow(ImageIntegrityError);
+    const rebuilt = await buildImage(firewall, fwConfig, { store });
+    expect(rebuilt.cache).toBe('stale');
+    expect(rebuilt.manifest.id).toBe(first.manifest.id);
+    expect(store.verify(first.manifest.id).id).toBe(first.manifest.id);
+    expect(store.list()).toHaveLength(1);
+  });
+
+  it('lists, resolves id prefixes, removes, and survives a lost index', async () => {
+    const store = ImageStore.open(join(root, 'ops'));
+    const pt = await buildImage(passThrough, {}, { store });
+    const fw = await buildImage(firewall, fwConfig, { store });
+    const list = store.list();
+    expect(list.map((e) => e.name)).toEqual(['pass-through', 'firewall']);
+    expect(list[1]).toMatchObject({ id: fw.manifest.id, size: fw.manifest.size, modules: fw.manifest.modules.length, memoryMiB: 256 });
+    expect(Date.parse(list[0].created)).toBeGreaterThan(Date.now() - 60_000);
+    expect(store.resolve(fw.manifest.id.slice(0, 8)).id).toBe(fw.manifest.id);
+    expect(store.manifest(pt.manifest.id.slice(0, 6).toUpperCase())).toEqual(pt.manifest);
+    expect(() => store.resolve('abc')).toThrow(ImageNotFoundError);
+    expect(() => store.resolve('zzzz')).toThrow(ImageNotFoundError);
+    const unknown = [...'0123456789abcdef'].map((c) => c.repeat(8)).find((p) => !list.some((e) => e.id.startsWith(p)))!;
+    expect(() => store.manifest(unknown)).toThrow(/no image/);
+
+    rmSync(join(store.dir, 'index.json'));
+    expect(new Set(store.list().map((e) => e.id))).toEqual(new Set([pt.manifest.id, fw.manifest.id]));
+
+    expect(store.remove(pt.manifest.id.slice(0, 10)).name).toBe('pass-through');
+    expect(existsSync(join(store.dir, pt.manifest.id))).toBe(false);
+    expect(store.list().map((e) => e.id)).toEqual([fw.manifest.id]);
+    expect(JSON.parse(readFileSync(join(store.dir, 'index.json'), 'utf8')).images).toHaveLength(1);
+    expect(existsSync(join(store.dir, fw.manifest.id, IMAGE_FILE))).toBe(true);
+  });
+});
