@@ -1,18 +1,7 @@
 import { InvalidArgumentError } from '../../src/errors/catalog.ts';
 import type { LoadBalancerConfig } from './config.ts';
-import { BackendState, planLoadBalancer, type LbPlan } from './service-plan.ts';
-
-/** Slot of the generation word: the host bumps it after changing states. */
-export const CONTROL_GENERATION = 0;
-/** Slot holding the number of backends (checked by the instance against its plan). */
-export const CONTROL_BACKEND_COUNT = 1;
-/** Slot of backend 0's state; backend `b` is at `CONTROL_STATES + b`. */
-export const CONTROL_STATES = 2;
-
-/** Length of the control array for `backendCount` backends. */
-export function controlLength(backendCount: number): number {
-  return CONTROL_STATES + backendCount;
-}
+import { BackendState, CONTROL_BACKEND_COUNT, CONTROL_GENERATION, CONTROL_STATES, controlLength } from './backend-state.ts';
+import { planLoadBalancer, type LbPlan } from './service-plan.ts';
 
 /**
  * Host-side handle on a running load balancer's **runtime backend control**: an Int32Array

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../../src/errors/catalog.ts';
 import { MaglevTable } from '../../src/flow/maglev.ts';
-import { CONTROL_BACKEND_COUNT, CONTROL_GENERATION, CONTROL_STATES, controlLength } from './backend-control.ts';
 import { EndpointTable } from './endpoint-table.ts';
-import { BackendState, type LbPlan } from './service-plan.ts';
+import { BackendState, CONTROL_BACKEND_COUNT, CONTROL_GENERATION, CONTROL_STATES, controlLength } from './backend-state.ts';
+import type { LbPlan } from './service-plan.ts';
 
 /**
  * The load balancer's data-plane tables, built from a baked {@link LbPlan} when an

@@ -2,7 +2,8 @@ import { CT_COUNTER_COUNT, CT_COUNTER_NAMES } from '../../src/conntrack/conntrac
 import { CtState, TcpFlag } from '../../src/conntrack/conntrack-state.ts';
 import { CT_CLASH } from '../../src/conntrack/conntrack-table.ts';
 import type { CounterSpec, ElementDefinition } from '../../src/pipeline/element.ts';
-import { BackendState, backendLabel, lbPlanSchema, type LbPlan } from './service-plan.ts';
+import { BackendState } from './backend-state.ts';
+import { backendLabel, lbPlanSchema, type LbPlan } from './service-plan.ts';
 
 /** TCP flags that decide whether a segment opens a connection (as `tcpOpensConnection`). */
 const TCP_OPEN_MASK = TcpFlag.SYN | TcpFlag.ACK | TcpFlag.FIN | TcpFlag.RST;

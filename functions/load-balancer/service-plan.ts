@@ -1,22 +1,6 @@
 import { z } from 'zod';
 import { type LoadBalancerConfig, endpointKey, formatIpv4, serviceName } from './config.ts';
-
-/**
- * Backend states as numbers (baked into the plan and written to the control array).
- *
- * @example
- * ```ts
- * if (set.state[b] === BackendState.REMOVED) dropConnection();
- * ```
- */
-export const BackendState = {
-  /** Receives new flows and keeps its existing ones. */
-  ACTIVE: 0,
-  /** Keeps its existing flows; gets no new ones (no Maglev slots). */
-  DRAINING: 1,
-  /** Gone: its existing flows are dropped (`backend_removed`) and forgotten; no new ones. */
-  REMOVED: 2,
-} as const;
+import { BackendState } from './backend-state.ts';
 
 /** One virtual service of a {@link LbPlan}. */
 export interface LbPlanService {

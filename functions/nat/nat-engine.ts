@@ -1,7 +1,8 @@
 import type { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { MAPPING_MISS, MAPPING_TABLE_FULL, MappingFlag, MappingList, NatMappingTable } from './mapping-table.ts';
 import { NatCounter } from './nat-counters.ts';
-import { NatProto, type NatPlan } from './nat-plan.ts';
+import type { NatPlan } from './nat-plan.ts';
+import { NatProto } from './nat-proto.ts';
 import { natRewriteDestination, natRewriteIcmpError, natRewriteSource } from './nat-rewrite.ts';
 import { PortAllocator } from './port-allocator.ts';
 

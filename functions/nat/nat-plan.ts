@@ -1,22 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_NAT_TIMEOUTS, expandAddresses, NAT_MAX_CAPACITY, NAT_MAX_EXTERNAL_ADDRESSES, type NatConfig } from './config.ts';
-
-/**
- * Protocol index of a mapping: TCP, UDP and ICMP echo identifiers are separate spaces.
- *
- * @example
- * ```ts
- * const pi = ipProto === 6 ? NatProto.TCP : ipProto === 17 ? NatProto.UDP : NatProto.ICMP;
- * ```
- */
-export const NatProto = {
-  TCP: 0,
-  UDP: 1,
-  ICMP: 2,
-} as const;
-
-/** Number of protocol spaces. */
-export const NAT_PROTO_COUNT = 3;
+import { NatProto } from './nat-proto.ts';
 
 /**
  * A port forward: `count` consecutive external ports from `extPort` onto as many internal

@@ -3,7 +3,8 @@ import { ConfigValidationError } from '../../../src/errors/catalog.ts';
 import { compilePipeline } from '../../../src/pipeline/compiler.ts';
 import { nat } from '../../../functions/nat/pipeline.ts';
 import { natConfigSchema } from '../../../functions/nat/config.ts';
-import { NatProto, planNat } from '../../../functions/nat/nat-plan.ts';
+import { planNat } from '../../../functions/nat/nat-plan.ts';
+import { NatProto } from '../../../functions/nat/nat-proto.ts';
 import { ip } from './nat-harness.ts';
 
 function issues(config: unknown): ReadonlyArray<{ path: string; message: string }> {

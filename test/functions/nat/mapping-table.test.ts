@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAPPING_MISS, MAPPING_PORTS_EXHAUSTED, MAPPING_TABLE_FULL, NatMappingTable } from '../../../functions/nat/mapping-table.ts';
-import { NatProto } from '../../../functions/nat/nat-plan.ts';
+import { NatProto } from '../../../functions/nat/nat-proto.ts';
 import { PORT_EXHAUSTED, PortAllocator } from '../../../functions/nat/port-allocator.ts';
 
 const EXT = [0xc6126401, 0xc6126402];
