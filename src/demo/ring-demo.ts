@@ -1,18 +1,20 @@
 /**
- * `npm start`: the foundation demo. Generated frames (a few of them malformed on purpose)
- * enter the packet pool once, travel over a virtio-net split virtqueue into an instance
- * (a worker isolate running the compiled `pass-through` pipeline), leave it on the other
- * device's transmit queue, and are counted. Prints progress, then what happened: rates,
- * drops by reason, copies, and the pool's leak check.
+ * `npm start`: the foundation demo. The `pass-through` function is built into a sealed
+ * image (or found in the image store) and booted in a worker isolate. Generated frames (a
+ * few of them malformed on purpose) enter the packet pool once, travel over a virtio-net
+ * split virtqueue into the instance, leave it on the other device's transmit queue, and
+ * are counted. Prints progress, then what happened: rates, drops by reason, copies, and
+ * the pool's leak check.
  *
  * Usage: `npm start -- [--packets N]` (default 2,000,000).
  */
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice } from '../virtio/virtio-net-device.ts';
-import { compilePipeline } from '../pipeline/compiler.ts';
 import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
-import { startModuleWorker } from '../runtime/module-worker.ts';
+import { buildImage } from '../image/image-builder.ts';
+import type { InstanceWorkerData } from '../runtime/instance-main.ts';
 import { buildFrame } from '../traffic/frame-builder.ts';
 import { IpProto } from '../packet/ipv4.ts';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
@@ -49,21 +51,21 @@ function templates(): { good: Uint8Array[]; badChecksum: Uint8Array; truncated: 
 
 async function main(): Promise<void> {
   const total = argPackets();
-  const compiled = compilePipeline(passThrough, {});
+  const image = await buildImage(passThrough, {});
+  const manifest = image.manifest;
   const pool = PacketPool.create({ bufferCount: 8192, owner: HOST });
   const eth0 = VirtioNetDevice.create({ queueSize: 256, driverOwner: INSTANCE, deviceOwner: HOST });
   const eth1 = VirtioNetDevice.create({ queueSize: 256, driverOwner: INSTANCE, deviceOwner: HOST });
-  const countersSab = new SharedArrayBuffer(compiled.counters.length * 8);
+  const countersSab = new SharedArrayBuffer(manifest.counters.length * 8);
   const counters = new Float64Array(countersSab);
   const stopSab = new SharedArrayBuffer(4);
   const stop = new Int32Array(stopSab);
 
   console.log(`nfvkit ring demo: ${total.toLocaleString('en')} packets, pool of ${pool.bufferCount} × ${pool.stride} B buffers, queues of 256`);
-  console.log(`pipeline "${compiled.name}" compiled: ${compiled.counters.length} counters, source ${compiled.source.length} B, hash ${compiled.sourceHash.slice(0, 12)}`);
+  console.log(`image ${manifest.name} ${manifest.id.slice(0, 12)}: ${(manifest.size / 1024).toFixed(1)} KiB, ${manifest.modules.length} modules, ${manifest.memoryMiB} MiB (${image.cache === 'hit' ? 'from the image store' : `built in ${image.ms.toFixed(0)} ms`})`);
   const bootStart = performance.now();
-  const worker = startModuleWorker(new URL('./ring-demo-instance.ts', import.meta.url), {
-    workerData: { poolSab: pool.sab, eth0Sab: eth0.sab, eth1Sab: eth1.sab, countersSab, stopSab, owner: INSTANCE, compiled },
-  });
+  const workerData: InstanceWorkerData = { poolSab: pool.sab, eth0Sab: eth0.sab, eth1Sab: eth1.sab, countersSab, stopSab, owner: INSTANCE };
+  const worker = new Worker(image.imagePath, { workerData, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: manifest.memoryMiB } });
   const messages: Array<{ type: string; received?: number }> = [];
   const waitFor = async (type: string): Promise<{ type: string; received?: number }> => {
     for (;;) {
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   await waitFor('ready');
-  console.log(`instance booted and attached in ${(performance.now() - bootStart).toFixed(1)} ms`);
+  console.log(`instance booted from the image and attached in ${(performance.now() - bootStart).toFixed(1)} ms`);
 
   const host0 = eth0.deviceEnd(pool);
   const host1 = eth1.deviceEnd(pool);
@@ -143,8 +145,8 @@ async function main(): Promise<void> {
   console.log(`  received by the instance ${stopped.received?.toLocaleString('en')}`);
   console.log(`  forwarded out eth1       ${forwarded.toLocaleString('en')}`);
   console.log(`  dropped by the pipeline  ${counters[BuiltinCounter.DROPPED_PACKETS].toLocaleString('en')}`);
-  for (let slot = 0; slot < compiled.counters.length; slot++) {
-    const c = compiled.counters[slot];
+  for (let slot = 0; slot < manifest.counters.length; slot++) {
+    const c = manifest.counters[slot];
     if (c.drop && counters[slot] > 0) console.log(`      ${c.name.padEnd(28)} ${counters[slot].toLocaleString('en')}`);
   }
   console.log(`  refused at the RX ring   ${rejectedAtRx.toLocaleString('en')}`);
