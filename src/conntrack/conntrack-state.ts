@@ -109,12 +109,5 @@ export const IpProto = {
   ICMPV6: 58,
 } as const;
 
-/** TCP header flag bits (byte 13 of the TCP header). */
-export const TcpFlag = {
-  FIN: 0x01,
-  SYN: 0x02,
-  RST: 0x04,
-  PSH: 0x08,
-  ACK: 0x10,
-  URG: 0x20,
-} as const;
+/** TCP header flag bits, re-exported for conntrack users (the packet library owns them). */
+export { TcpFlag } from '../packet/tcp.ts';

@@ -24,6 +24,7 @@
  * ```
  */
 import { writeIcmpChecksum, writeIpv4HeaderChecksum } from '../checksum.ts';
+import { swapEthAddresses } from '../ethernet.ts';
 
 /** Bytes of the received datagram's payload quoted after its IPv4 header. */
 export const ICMP_QUOTED_PAYLOAD = 8;
@@ -68,13 +69,7 @@ export function writeIcmpUnreachable(view: DataView, frameOffset: number, l3: nu
   const to = l3 + ICMP_UNREACHABLE_OVERHEAD;
   for (let i = quote - 1; i >= 0; i--) view.setUint8(to + i, view.getUint8(l3 + i));
 
-  // Ethernet: swap MACs.
-  const dHi = view.getUint16(frameOffset);
-  const dLo = view.getUint32(frameOffset + 2);
-  view.setUint16(frameOffset, view.getUint16(frameOffset + 6));
-  view.setUint32(frameOffset + 2, view.getUint32(frameOffset + 8));
-  view.setUint16(frameOffset + 6, dHi);
-  view.setUint32(frameOffset + 8, dLo);
+  swapEthAddresses(view, frameOffset);
 
   // IPv4 header.
   const length = ICMP_UNREACHABLE_OVERHEAD + quote;

@@ -23,6 +23,7 @@
  * ```
  */
 import { writeIpv4HeaderChecksum, writeTcpChecksum } from '../checksum.ts';
+import { swapEthAddresses } from '../ethernet.ts';
 
 /** Length of the IPv4 + TCP headers of a reset (no options). */
 export const TCP_RESET_L3_LENGTH = 40;
@@ -63,13 +64,7 @@ export function writeTcpReset(view: DataView, frameOffset: number, l3: number, l
   const flags = view.getUint8(l4 + 13);
   const doff = (view.getUint8(l4 + 12) >>> 4) << 2;
 
-  // Ethernet: swap MACs.
-  const dHi = view.getUint16(frameOffset);
-  const dLo = view.getUint32(frameOffset + 2);
-  view.setUint16(frameOffset, view.getUint16(frameOffset + 6));
-  view.setUint32(frameOffset + 2, view.getUint32(frameOffset + 8));
-  view.setUint16(frameOffset + 6, dHi);
-  view.setUint32(frameOffset + 8, dLo);
+  swapEthAddresses(view, frameOffset);
 
   // IPv4 header.
   view.setUint32(l3, 0x45000000 | TCP_RESET_L3_LENGTH); // version 4, IHL 5, TOS 0, total length
