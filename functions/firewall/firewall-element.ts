@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CT_COUNTER_NAMES } from '../../src/conntrack/conntrack-counters.ts';
 import { CtState } from '../../src/conntrack/conntrack-state.ts';
-import type { CounterSpec, ElementCode, ElementDefinition, GenContext } from '../../src/pipeline/element.ts';
+import { MIDDLEBOX_PORTS, type CounterSpec, type ElementCode, type ElementDefinition, type GenContext } from '../../src/pipeline/element.ts';
 import { Action, RejectWith, type AclRule } from './acl-rule.ts';
 import { planClassifier, type ClassifierPlan } from './classifier-plan.ts';
 import { generateClassifier } from './classifier-codegen.ts';
@@ -111,6 +111,7 @@ export function firewallElement(ruleCounterHelp: readonly string[]): ElementDefi
   return {
     kind: 'firewall',
     description: 'Stateful IPv4 firewall: tracked connections pass, new ones are judged by compiled first-match rules.',
+    ports: MIDDLEBOX_PORTS,
     config: elementConfigSchema,
     counters: [
       ...DROPS,

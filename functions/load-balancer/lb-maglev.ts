@@ -1,7 +1,7 @@
 import { CT_COUNTER_COUNT, CT_COUNTER_NAMES } from '../../src/conntrack/conntrack-counters.ts';
 import { CtState, TcpFlag } from '../../src/conntrack/conntrack-state.ts';
 import { CT_CLASH } from '../../src/conntrack/conntrack-table.ts';
-import type { CounterSpec, ElementDefinition } from '../../src/pipeline/element.ts';
+import { MIDDLEBOX_PORTS, type CounterSpec, type ElementDefinition } from '../../src/pipeline/element.ts';
 import { BackendState } from './backend-state.ts';
 import { backendLabel, lbPlanSchema, type LbPlan } from './service-plan.ts';
 
@@ -76,6 +76,7 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
   return {
     kind: 'lb-maglev',
     description: 'Balances VIP connections over weighted backends by Maglev hashing, with conntrack affinity, DNAT and reverse translation.',
+    ports: MIDDLEBOX_PORTS,
     config: lbPlanSchema,
     counters,
     generate(p, ctx) {

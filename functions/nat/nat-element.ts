@@ -1,4 +1,4 @@
-import type { ElementDefinition } from '../../src/pipeline/element.ts';
+import { MIDDLEBOX_PORTS, type ElementDefinition } from '../../src/pipeline/element.ts';
 import { NAT_COUNTERS } from './nat-counters.ts';
 import { natPlanSchema, type NatPlan } from './nat-plan.ts';
 
@@ -18,6 +18,7 @@ import { natPlanSchema, type NatPlan } from './nat-plan.ts';
 export const natElement: ElementDefinition<NatPlan> = {
   kind: 'nat',
   description: 'Translates addresses and ports between the inside and the outside (SNAT with endpoint-independent mapping, port forwards, ICMP).',
+  ports: MIDDLEBOX_PORTS,
   config: natPlanSchema,
   counters: NAT_COUNTERS,
   generate(plan, ctx) {

@@ -1,3 +1,4 @@
+import type { ElementPorts } from './element.ts';
 import type { PacketBatch } from './packet-batch.ts';
 
 /** One counter of a compiled pipeline: its slot in the counter array and what it counts. */
@@ -37,6 +38,14 @@ export const BUILTIN_COUNTERS: readonly CounterInfo[] = [
   { name: 'dropped_packets', element: 'pipeline', drop: false, help: 'packets dropped, all reasons' },
 ];
 
+/** One element of a compiled pipeline, in order. */
+export interface CompiledElement {
+  /** Name of the use (defaults to the kind). */
+  readonly name: string;
+  readonly kind: string;
+  readonly ports: ElementPorts;
+}
+
 /** The output of the pipeline compiler: a self-contained ES module's source and its metadata. */
 export interface CompiledPipeline {
   /** Function name. */
@@ -47,6 +56,8 @@ export interface CompiledPipeline {
   readonly source: string;
   /** Every counter, indexed by slot. */
   readonly counters: readonly CounterInfo[];
+  /** The elements, in order, with their ports. */
+  readonly elements: readonly CompiledElement[];
   /** Library modules the generated code imports (package subpath specifiers). */
   readonly imports: readonly string[];
   /** The validated configuration that was baked in. */

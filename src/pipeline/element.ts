@@ -1,5 +1,21 @@
 import type { z } from 'zod';
 
+/** A side as elements name it: `inside` is device eth0, `outside` is eth1. */
+export type SideName = 'inside' | 'outside';
+
+/**
+ * The ports of an element: the sides whose packets it processes and the sides it may send
+ * packets out on. Packets that arrived on a side not in `input` skip the element (the
+ * compiler guards its code with a side test).
+ */
+export interface ElementPorts {
+  readonly input: readonly SideName[];
+  readonly output: readonly SideName[];
+}
+
+/** Ports of a middlebox stage: packets from both sides, out on both sides (the default). */
+export const MIDDLEBOX_PORTS: ElementPorts = { input: ['inside', 'outside'], output: ['inside', 'outside'] };
+
 /** A counter an element declares: every drop has one, named after its reason. */
 export interface CounterSpec {
   /** snake_case name, unique within the element (`acl_denied`, `nat_ports_exhausted`). */
@@ -88,6 +104,8 @@ export interface ElementDefinition<C = unknown> {
   readonly description: string;
   /** Schema of the element's configuration (validated before code generation). */
   readonly config: z.ZodType<C>;
+  /** Sides it processes and sends to; default `MIDDLEBOX_PORTS`. */
+  readonly ports?: ElementPorts;
   /** Every counter the element may touch, drops included. */
   readonly counters: readonly CounterSpec[];
   /** Generates the element's code for one (validated) configuration. */

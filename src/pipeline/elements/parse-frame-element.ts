@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DROP_REASON_NAMES } from '../../packet/drop-reason.ts';
 import { ParseFlag } from '../../packet/parse-frame.ts';
-import type { CounterSpec, ElementDefinition } from '../element.ts';
+import { MIDDLEBOX_PORTS, type CounterSpec, type ElementDefinition } from '../element.ts';
 
 /** Configuration of the `parse-frame` element. */
 export interface ParseFrameConfig {
@@ -30,6 +30,7 @@ const DROP_COUNTERS: CounterSpec[] = DROP_REASON_NAMES.slice(1).map((name) => ({
 export const parseFrameElement: ElementDefinition<ParseFrameConfig> = {
   kind: 'parse-frame',
   description: 'Validates each frame and records where its headers are; malformed frames are dropped with a reason.',
+  ports: MIDDLEBOX_PORTS,
   config: z
     .object({
       verifyL4Checksum: z.boolean().optional(),

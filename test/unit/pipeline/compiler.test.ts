@@ -101,6 +101,23 @@ describe('pipeline compiler', () => {
     }
   });
 
+  it('runs an element declared for one side only on packets from that side', async () => {
+    const insideOnly: ElementDefinition<{ port: number }> = { ...blockUdpPort, kind: 'block-inside', ports: { input: ['inside'], output: ['outside'] } };
+    const p = definePipeline({
+      name: 'inside-only',
+      description: 'x',
+      config: z.object({}),
+      elements: () => [use(parseFrameElement, {}), use(insideOnly, { port: 53 })],
+    });
+    const compiled = compilePipeline(p, {});
+    expect(compiled.elements.map((e) => [e.name, e.ports.input.join('+')])).toEqual([['parse-frame', 'inside+outside'], ['block-inside', 'inside']]);
+    const pipeline = await loadPipeline(compiled, { counters: new Float64Array(compiled.counters.length) });
+    const udp53 = (v: DataView, o: number) => writeFrame(v, o, { proto: IpProto.UDP, srcIp: 0xc6120001, dstIp: 0xc6120002, dstPort: 53 });
+    const batch = batchWith([{ side: Side.INSIDE, write: udp53 }, { side: Side.OUTSIDE, write: udp53 }]);
+    pipeline.processBatch(batch, 0);
+    expect([...batch.verdicts.subarray(0, 2)]).toEqual([Verdict.DROP, Verdict.INSIDE]);
+  });
+
   it('refuses an element that drops under an undeclared or non-drop counter', () => {
     const sloppy: ElementDefinition<object> = { ...blockUdpPort, config: z.object({}), generate: (_c, ctx) => ({ perPacket: ctx.drop('udp_seen') }) };
     const p = definePipeline({ name: 'p', description: 'x', config: z.object({}), elements: () => [use(sloppy, {})] });
