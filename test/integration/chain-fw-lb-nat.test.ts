@@ -154,7 +154,8 @@ describe('chain firewall → load balancer → NAT (in process)', () => {
   });
 
   it('drops unsolicited inbound traffic and rejects a forbidden port with a RST', () => {
-    const unsolicited = chain.send(tcp(ip('198.18.3.11'), NAT_ADDR, 8080, 20500, TcpFlag.SYN, 1, 0), 'server', 3000);
+    // A port outside the SNAT range: no mapping can own it, whatever ports earlier tests drew.
+    const unsolicited = chain.send(tcp(ip('198.18.3.11'), NAT_ADDR, 8080, 30500, TcpFlag.SYN, 1, 0), 'server', 3000);
     expect(unsolicited.out).toBeNull();
     expect(unsolicited.droppedBy).toBe('nat:no_mapping');
     const telnet = chain.send(tcp(CLIENT, VIP, 40100, 23, TcpFlag.SYN, 7, 0), 'client', 3001);
