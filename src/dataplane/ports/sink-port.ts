@@ -1,0 +1,50 @@
+import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { ChainPort } from '../chain-port.ts';
+
+/** Options of a `SinkPort`. */
+export interface SinkPortOptions {
+  /** Keep a copy of every frame (`copyOut`, counted) in `captured` (default false). */
+  readonly capture?: boolean;
+}
+
+/**
+ * The end of a chain that only receives: counts frames and bytes, optionally copies each
+ * frame out (`pool.copyOut`, the one counted copy out), then frees the buffers.
+ *
+ * @example
+ * ```ts
+ * const sink = new SinkPort({ capture: true });
+ * await chain.run(gen, sink, () => sink.frames === 100);
+ * sink.captured[0]; // Uint8Array of the first frame that left
+ * ```
+ */
+export class SinkPort implements ChainPort {
+  frames = 0;
+  bytes = 0;
+  /** Copies of the frames, when `capture` is on. */
+  readonly captured: Uint8Array[] = [];
+  private readonly capture: boolean;
+
+  constructor(options: SinkPortOptions = {}) {
+    this.capture = options.capture === true;
+  }
+
+  fill(): number {
+    return 0;
+  }
+
+  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+    const length = pool.meta.length;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      this.bytes += length[id];
+      if (this.capture) {
+        const copy = new Uint8Array(length[id]);
+        pool.copyOut(id, copy, 0);
+        this.captured.push(copy);
+      }
+    }
+    this.frames += n;
+    pool.freeBatch(ids, n);
+  }
+}

@@ -1,0 +1,138 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../src/image/image-builder.ts';
+import { ImageStore } from '../../src/image/image-store.ts';
+import { ChainHost } from '../../src/dataplane/chain-host.ts';
+import type { ChainPort } from '../../src/dataplane/chain-port.ts';
+import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
+import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
+import { DuplexPort } from '../../src/dataplane/ports/duplex-port.ts';
+import { FrameLayout } from '../../src/packet/frame-layout.ts';
+import { parseFrame } from '../../src/packet/parse-frame.ts';
+import { ipv4Dst, ipv4Src, ipv4TotalLength, IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
+import { tcpAck, tcpDstPort, tcpFlags, tcpSeq, tcpSrcPort, TcpFlag } from '../../src/packet/tcp.ts';
+import { verifyIpv4HeaderChecksum, verifyTcpChecksum } from '../../src/packet/checksum.ts';
+import { buildFrame } from '../../src/traffic/frame-builder.ts';
+import { firewall } from '../../functions/firewall/pipeline.ts';
+import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
+import { nat } from '../../functions/nat/pipeline.ts';
+
+const ip = (s: string): number => parseIpv4(s) as number;
+const CLIENT = ip('198.18.1.2');
+const VIP = ip('198.18.2.10');
+const NAT_ADDR = ip('198.18.3.1');
+const BACKENDS = ['198.18.3.11', '198.18.3.12', '198.18.3.13'];
+const FLOWS = 96;
+
+function tcpFields(frame: Uint8Array) {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const layout = new FrameLayout();
+  const reason = parseFrame(view, 0, frame.byteLength, layout);
+  const l3 = layout.l3Offset;
+  const l4 = layout.l4Offset;
+  return {
+    reason,
+    checksumsValid: verifyIpv4HeaderChecksum(view, l3) && verifyTcpChecksum(view, l3, l4, ipv4TotalLength(view, l3) - (l4 - l3)),
+    src: ipv4Src(view, l3),
+    dst: ipv4Dst(view, l3),
+    sport: tcpSrcPort(view, l4),
+    dport: tcpDstPort(view, l4),
+    flags: tcpFlags(view, l4),
+    seq: tcpSeq(view, l4),
+    ack: tcpAck(view, l4),
+  };
+}
+
+class SwitchableSource implements ChainPort {
+  gen = new GeneratorPort([], { total: 0 });
+  fill(pool: Parameters<ChainPort['fill']>[0], ids: Uint32Array, max: number): number {
+    return this.gen.fill(pool, ids, max);
+  }
+  take(pool: Parameters<ChainPort['take']>[0], ids: Uint32Array, n: number): void {
+    this.gen.take(pool, ids, n);
+  }
+}
+
+describe('chain host: firewall → load balancer → NAT in three workers', () => {
+  let chain: ChainHost;
+  beforeAll(async () => {
+    const store = ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images'));
+    const images = [
+      await buildImage(
+        firewall,
+        {
+          defaultPolicy: 'drop',
+          rules: [
+            { name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 },
+            { name: 'telnet', action: 'reject', side: 'inside', proto: 'tcp', dport: 23 },
+          ],
+        },
+        { store },
+      ),
+      await buildImage(loadBalancer, { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: BACKENDS.map((address) => ({ address, port: 8080 })) }] }, { store }),
+      await buildImage(nat, { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } }, { store }),
+    ];
+    chain = await ChainHost.boot(images, { queueSize: 64 });
+  }, 30_000);
+  afterAll(async () => {
+    if (chain !== undefined) await chain.shutdown().catch(() => undefined);
+  });
+
+  it('carries SYNs out and SYN-ACKs back with every rewrite right, zero copies between instances and no leak', async () => {
+    const syns = Array.from({ length: FLOWS }, (_, c) =>
+      buildFrame({ proto: IpProto.TCP, srcIp: CLIENT, dstIp: VIP, srcPort: 40000 + c, dstPort: 80, tcpFlags: TcpFlag.SYN, seq: 1000 * c + 1, ack: 0 }),
+    );
+    const insideSink = new SinkPort({ capture: true });
+    const outsideSink = new SinkPort({ capture: true });
+    const inside = new DuplexPort(new GeneratorPort(syns), insideSink);
+    const outsideSource = new SwitchableSource();
+    const outside = new DuplexPort(outsideSource, outsideSink);
+
+    expect(await chain.run(inside, outside, () => outsideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
+    expect(chain.dropsByReason()).toEqual({});
+    expect(outsideSink.frames).toBe(FLOWS);
+    const seen = new Set<number>();
+    const replies: Uint8Array[] = [];
+    for (const frame of outsideSink.captured) {
+      const p = tcpFields(frame);
+      expect(p.reason).toBe(0);
+      expect(p.checksumsValid).toBe(true);
+      expect(p.src).toBe(NAT_ADDR);
+      expect(BACKENDS.map(ip)).toContain(p.dst);
+      expect(p.dport).toBe(8080);
+      expect(p.sport).toBeGreaterThanOrEqual(20000);
+      expect(p.sport).toBeLessThanOrEqual(20999);
+      expect(p.flags).toBe(TcpFlag.SYN);
+      seen.add(p.dst);
+      replies.push(buildFrame({ proto: IpProto.TCP, srcIp: p.dst, dstIp: NAT_ADDR, srcPort: 8080, dstPort: p.sport, tcpFlags: TcpFlag.SYN | TcpFlag.ACK, seq: 7, ack: p.seq + 1 }));
+    }
+    expect(seen.size).toBe(BACKENDS.length);
+
+    outsideSource.gen = new GeneratorPort(replies);
+    expect(await chain.run(inside, outside, () => insideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
+    expect(chain.dropsByReason()).toEqual({});
+    const clients = new Set<number>();
+    for (const frame of insideSink.captured) {
+      const p = tcpFields(frame);
+      expect(p.reason).toBe(0);
+      expect(p.checksumsValid).toBe(true);
+      expect(p).toMatchObject({ src: VIP, dst: CLIENT, sport: 80, flags: TcpFlag.SYN | TcpFlag.ACK, seq: 7 });
+      const c = p.dport - 40000;
+      expect(p.ack).toBe(1000 * c + 2);
+      clients.add(c);
+    }
+    expect(clients.size).toBe(FLOWS);
+
+    expect(chain.traffic).toEqual({ enteredInside: FLOWS, enteredOutside: FLOWS, leftInside: FLOWS, leftOutside: FLOWS });
+    const stats = chain.pool.stats();
+    expect(stats.copiesIn).toBe(2 * FLOWS);
+    expect(stats.copiesOut).toBe(2 * FLOWS);
+    expect(stats.ownershipErrors).toBe(0);
+
+    const report = await chain.shutdown();
+    expect(report.received).toEqual([2 * FLOWS, 2 * FLOWS, 2 * FLOWS]);
+    expect(report.leaks).toEqual([]);
+    expect(chain.pool.stats().copiesIn).toBe(2 * FLOWS);
+  }, 20_000);
+});
