@@ -1,4 +1,5 @@
 import type { BenchSuite } from '../lib/report.ts';
+import { bootSuite } from './boot.ts';
 import { chainSuite } from './chain.ts';
 import { conntrackSuite } from './conntrack.ts';
 import { firewallSuite } from './firewall.ts';
@@ -8,4 +9,4 @@ import { packetSuite } from './packet.ts';
 import { virtqueueSuite } from './virtqueue.ts';
 
 /** Every benchmark suite, in the order `npm run bench` runs them. Register new suites here. */
-export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, chainSuite];
+export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite];

@@ -448,6 +448,48 @@ export class PacketPool {
     return lockForceRelease(this.iwords, H_LOCK, H_LOCK_HOLDER, deadOwner);
   }
 
+  /**
+   * Frees every buffer owned by `deadOwner`, for a supervisor after the thread acting as
+   * that owner was terminated (crash, out of memory, hang). Releases the lock first if the
+   * dead owner held it, then, under the lock, also frees buffers a batch free left marked
+   * half-way (state -1) and rebuilds the free stack from the state words, so a thread killed
+   * between two stores of `allocBatch`/`freeBatch` leaves nothing inconsistent. Returns how
+   * many buffers it freed. O(bufferCount): a rare event, not a hot path. Never call it for an
+   * owner whose thread still runs.
+   *
+   * @example
+   * ```ts
+   * await worker.terminate();
+   * const freed = pool.reclaimOwner(instanceOwner);
+   * ```
+   */
+  reclaimOwner(deadOwner: number): number {
+    if (!Number.isInteger(deadOwner) || deadOwner < 1 || deadOwner > MAX_OWNER_ID) {
+      throw new InvalidArgumentError(`owner id must be an integer in 1..${MAX_OWNER_ID}, got ${deadOwner}`);
+    }
+    const w = this.iwords;
+    const state = this.meta.state;
+    lockForceRelease(w, H_LOCK, H_LOCK_HOLDER, deadOwner);
+    lockAcquire(w, H_LOCK, H_LOCK_HOLDER, this.ownerId);
+    let freed = 0;
+    for (let id = 0; id < this.bufferCount; id++) {
+      const owner = Atomics.load(state, id);
+      if (owner === deadOwner || owner === -1) {
+        Atomics.store(state, id, FREE_OWNER);
+        freed++;
+      }
+    }
+    // Rebuild the free stack (lowest ids on top, as after `create`).
+    let top = 0;
+    for (let id = this.bufferCount - 1; id >= 0; id--) {
+      if (Atomics.load(state, id) === FREE_OWNER) this.stack[top++] = id;
+    }
+    Atomics.store(w, H_FREE_TOP, top);
+    lockRelease(w, H_LOCK, H_LOCK_HOLDER);
+    if (freed > 0) addCounter64(this.words, C_FREES, freed);
+    return freed;
+  }
+
   private ownershipError(op: string, id: number): BufferOwnershipError {
     if (!(id >= 0 && id < this.bufferCount)) {
       return new BufferOwnershipError(`${op} of buffer ${id}: no such buffer (pool has ${this.bufferCount})`);

@@ -65,12 +65,15 @@ export class InstanceLoop {
   /**
    * Polls until `stop[0]` becomes non-zero. After a pass with no work it keeps polling for
    * `spinMs` (a busy peer's next batch usually comes sooner than a wake-up would take,
-   * ~20 µs here), then sleeps on a receive doorbell.
+   * ~20 µs here), then sleeps on a receive doorbell. When `heartbeat` is given, its word 0
+   * is incremented on every pass (at least about once per millisecond, busy or idle), so a
+   * supervisor can tell a hung instance from an idle one.
    */
-  run(stop: Int32Array, clock: () => number, spinMs = 0.2): void {
+  run(stop: Int32Array, clock: () => number, spinMs = 0.2, heartbeat?: Int32Array): void {
     const backoff = new SpinThenWait(64);
     let idleSince = -1;
     while (Atomics.load(stop, 0) === 0) {
+      if (heartbeat !== undefined) Atomics.add(heartbeat, 0, 1);
       const now = clock();
       if (this.pollOnce(now) > 0) {
         backoff.busy();

@@ -42,7 +42,17 @@ export interface InstanceWorkerData {
   readonly controlSab?: SharedArrayBuffer;
   /** Pool owner id of the instance (the devices' driver owner). */
   readonly owner: number;
+  /** Optional int32 the instance loop increments on every pass (a liveness heartbeat). */
+  readonly heartbeatSab?: SharedArrayBuffer;
 }
+
+/**
+ * `Symbol.for` key of the global under which a warm isolate's bootstrap leaves the
+ * `InstanceWorkerData` of the image it is about to import (its `workerData` was fixed when
+ * the isolate was created), or a registrar function while it preloads an image (see
+ * `startInstanceIfBooted` and `WarmPool`).
+ */
+export const WARM_BOOT_KEY = 'nfvkit.warmBoot';
 
 /**
  * Messages an instance posts to its host, in this order:
@@ -75,11 +85,30 @@ export function isInstanceWorkerData(data: unknown): data is InstanceWorkerData 
 /**
  * Boots an instance when this module runs as an image in a worker whose `workerData` is an
  * `InstanceWorkerData`; otherwise does nothing (the image was imported in process, e.g. to
- * call its `createPipeline` directly). Returns whether it ran.
+ * call its `createPipeline` directly). In a warm isolate whose `workerData` is not an
+ * `InstanceWorkerData`, the data is taken from `globalThis[Symbol.for(WARM_BOOT_KEY)]`
+ * (set by the isolate's bootstrap just before it imports the image); if that global is a
+ * function instead, the isolate is preloading the image: it is called with a function that
+ * boots this image's instance later (`boot(data)`), and nothing runs now. Returns whether it ran.
  */
 export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
-  if (isMainThread || parentPort === null || !isInstanceWorkerData(workerData)) return false;
-  runInstance(pipeline, workerData, parentPort);
+  if (isMainThread || parentPort === null) return false;
+  let data: unknown = workerData;
+  if (!isInstanceWorkerData(data)) {
+    // A warm isolate (see `WarmPool`): its bootstrap left the data under a global symbol.
+    const key = Symbol.for(WARM_BOOT_KEY);
+    const g = globalThis as Record<symbol, unknown>;
+    data = g[key];
+    const port = parentPort;
+    if (typeof data === 'function') {
+      // A warm isolate preloading this image: hand it the boot function for later.
+      (data as (boot: (d: InstanceWorkerData) => void) => void)((d) => runInstance(pipeline, d, port));
+      return false;
+    }
+    delete g[key];
+    if (!isInstanceWorkerData(data)) return false;
+  }
+  runInstance(pipeline, data, parentPort);
   return true;
 }
 
@@ -113,7 +142,8 @@ export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, p
   eth1.refillRx();
   post(port, { type: 'ready', name: pipeline.FUNCTION_NAME ?? 'unknown', counters: pipeline.COUNTERS.length });
 
-  loop.run(new Int32Array(data.stopSab, 0, 1), () => performance.now());
+  const heartbeat = data.heartbeatSab === undefined ? undefined : new Int32Array(data.heartbeatSab, 0, 1);
+  loop.run(new Int32Array(data.stopSab, 0, 1), () => performance.now(), 0.2, heartbeat);
 
   // Shutdown: stop refilling, let the host hand back the posted receive buffers, free them.
   eth0.close();
