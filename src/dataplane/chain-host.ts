@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { InvalidArgumentError } from '../errors/catalog.ts';
+import { InstanceFailedError, InvalidArgumentError } from '../errors/catalog.ts';
 import type { BuildImageResult } from '../image/image-builder.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
@@ -303,7 +303,7 @@ export class ChainHost {
    * workers. Returns the instances' totals and the pool's leak check.
    */
   async shutdown(): Promise<ChainShutdownReport> {
-    if (this.stopped) throw new InvalidArgumentError('chain already shut down');
+    if (this.stopped) throw new InstanceFailedError('chain already shut down');
     this.stopped = true;
     for (const stop of this.stops) {
       Atomics.store(stop, 0, 1);
@@ -340,7 +340,7 @@ export class ChainHost {
       if (found) return found;
       if (this.failure !== null) throw this.failure;
       const left = deadline - performance.now();
-      if (left <= 0) throw new InvalidArgumentError(`instance ${hop} (${this.hops[hop].name}) sent no '${type}' within ${this.timeoutMs} ms`);
+      if (left <= 0) throw new InstanceFailedError(`instance ${hop} (${this.hops[hop].name}) sent no '${type}' within ${this.timeoutMs} ms`);
       const timer = new AbortController();
       const t = setTimeout(() => timer.abort(), left);
       // Both waits end (settle or abort) below; neither may reject unobserved.

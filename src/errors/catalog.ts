@@ -119,6 +119,13 @@ export class ImageIntegrityError extends NfvkitError {
   }
 }
 
+/** An instance did not answer its host in time (boot, shutdown) or its isolate failed. */
+export class InstanceFailedError extends NfvkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NFVKIT_ERR_INSTANCE_FAILED', message, options);
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -133,4 +140,5 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_IMAGE_BUILD',
   'NFVKIT_ERR_IMAGE_NOT_FOUND',
   'NFVKIT_ERR_IMAGE_INTEGRITY',
+  'NFVKIT_ERR_INSTANCE_FAILED',
 ] as const;
