@@ -6,7 +6,8 @@ import type { FrameSpec } from '../../src/packet/frame-builder.ts';
 import { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { IpProto } from '../../src/packet/ipv4.ts';
 import { parseFrame, parseFrameGeneral, verifyL4Checksum } from '../../src/packet/parse-frame.ts';
-import { frame, Rng } from '../unit/packet/frame-fixtures.ts';
+import { frame } from '../unit/packet/frame-fixtures.ts';
+import { Rng } from '../support/rng.ts';
 
 const FRAMES = 120_000;
 const MAX = 256;

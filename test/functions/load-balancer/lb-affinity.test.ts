@@ -6,7 +6,8 @@ import { IpProto } from '../../../src/packet/ipv4.ts';
 import { TcpFlag } from '../../../src/packet/tcp.ts';
 import { Side, Verdict } from '../../../src/pipeline/verdict.ts';
 import type { FrameSpec } from '../../../src/traffic/frame-builder.ts';
-import { checksumsOk, decode, ip, Rng, startLb, type Sent } from './lb-harness.ts';
+import { checksumsOk, decode, ip, startLb, type Sent } from './lb-harness.ts';
+import { Rng } from '../../support/rng.ts';
 
 const VIP = ip('198.18.0.100');
 const BACKENDS = ['198.19.0.1', '198.19.0.2', '198.19.0.3', '198.19.0.4'];

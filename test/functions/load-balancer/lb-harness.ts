@@ -123,19 +123,3 @@ export function checksumsOk(bytes: Uint8Array): boolean {
   if (layout.ipProto === 1) return verifyIcmpChecksum(view, l4, layout.l4Length);
   return true;
 }
-
-/** Deterministic xorshift32. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0 || 1;
-  }
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-}
