@@ -58,6 +58,11 @@ export class FlowDispatcher {
   private readonly tableSize: number;
   private readonly seed: number;
   private maglev: MaglevTable | null = null;
+  /** The last tuple `findCanonical` looked up, in canonical order (lower endpoint first). */
+  private ks = 0;
+  private kd = 0;
+  private ksp = 0;
+  private kdp = 0;
 
   constructor(instances: readonly string[], options: FlowDispatcherOptions = {}) {
     this.table = new FlowTable(options.flowCapacity ?? 65536, 0x5bd1e995);
@@ -69,14 +74,8 @@ export class FlowDispatcher {
 
   /** Instance index for a packet of this 5-tuple (either direction), or `NO_INSTANCE`. */
   dispatch(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): number {
-    const a = srcIp >>> 0;
-    const b = dstIp >>> 0;
-    const fwd = a < b || (a === b && srcPort <= dstPort);
-    const s = fwd ? srcIp : dstIp;
-    const d = fwd ? dstIp : srcIp;
-    const sp = fwd ? srcPort : dstPort;
-    const dp = fwd ? dstPort : srcPort;
-    const slot = this.table.find(s, d, sp, dp, proto);
+    const slot = this.findCanonical(srcIp, dstIp, srcPort, dstPort, proto);
+    const s = this.ks, d = this.kd, sp = this.ksp, dp = this.kdp;
     if (slot !== FLOW_NOT_FOUND) {
       this.pinnedHits++;
       return this.table.value(slot);
@@ -95,14 +94,8 @@ export class FlowDispatcher {
 
   /** Forgets a flow (it ended): its next packet is a new flow. Returns whether it was pinned. */
   release(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): boolean {
-    const a = srcIp >>> 0;
-    const b = dstIp >>> 0;
-    const fwd = a < b || (a === b && srcPort <= dstPort);
-    const s = fwd ? srcIp : dstIp;
-    const d = fwd ? dstIp : srcIp;
-    const sp = fwd ? srcPort : dstPort;
-    const dp = fwd ? dstPort : srcPort;
-    const slot = this.table.find(s, d, sp, dp, proto);
+    const slot = this.findCanonical(srcIp, dstIp, srcPort, dstPort, proto);
+    const s = this.ks, d = this.kd, sp = this.ksp, dp = this.kdp;
     if (slot === FLOW_NOT_FOUND) return false;
     this.pinnedFlows[this.table.value(slot)]--;
     return this.table.delete(s, d, sp, dp, proto);
@@ -128,6 +121,22 @@ export class FlowDispatcher {
   isActive(name: string): boolean {
     const at = this.instances.indexOf(name);
     return at >= 0 && this.weights[at] > 0;
+  }
+
+  /**
+   * Puts the tuple in canonical order (the lower address, then port, first), so both
+   * directions of a flow share one flow-table entry; leaves it in `ks/kd/ksp/kdp` and
+   * returns its slot or `FLOW_NOT_FOUND`.
+   */
+  private findCanonical(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): number {
+    const a = srcIp >>> 0;
+    const b = dstIp >>> 0;
+    const fwd = a < b || (a === b && srcPort <= dstPort);
+    this.ks = fwd ? srcIp : dstIp;
+    this.kd = fwd ? dstIp : srcIp;
+    this.ksp = fwd ? srcPort : dstPort;
+    this.kdp = fwd ? dstPort : srcPort;
+    return this.table.find(this.ks, this.kd, this.ksp, this.kdp, proto);
   }
 
   private pushInstance(name: string): number {
