@@ -76,6 +76,11 @@ export interface ConfigIssue {
   /** Field path, e.g. `rules[3].dst` (empty for the whole document). */
   path: string;
   message: string;
+  /** Source file the value came from (YAML specs), when known. */
+  file?: string;
+  /** 1-based line and column of the offending value in `file`, when known. */
+  line?: number;
+  column?: number;
 }
 
 /** A configuration failed validation; `issues` lists every problem, not only the first. */
@@ -85,10 +90,16 @@ export class ConfigValidationError extends NfvkitError {
   constructor(subject: string, issues: readonly ConfigIssue[]) {
     super(
       'NFVKIT_ERR_CONFIG_INVALID',
-      `${subject}: ${issues.length} problem(s)\n` + issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n'),
+      `${subject}: ${issues.length} problem(s)\n` + issues.map((i) => `  ${formatIssueLocation(i)}${i.path || '(root)'}: ${i.message}`).join('\n'),
     );
     this.issues = issues;
   }
+}
+
+/** `file:line:column ` of an issue, or '' when it has no position. */
+function formatIssueLocation(issue: ConfigIssue): string {
+  if (issue.file === undefined) return '';
+  return issue.line === undefined ? `${issue.file} ` : `${issue.file}:${issue.line}:${issue.column ?? 1} `;
 }
 
 /** The pipeline compiler could not build a function (element conflict, bad generated code). */
@@ -126,6 +137,27 @@ export class InstanceFailedError extends NfvkitError {
   }
 }
 
+/** No chain, function or instance has the given name. */
+export class NotFoundError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_NOT_FOUND', message);
+  }
+}
+
+/** The request is valid but the system is not in a state to do it (scale outside min/max, chain being deleted, …). */
+export class FailedPreconditionError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_FAILED_PRECONDITION', message);
+  }
+}
+
+/** A network-lab operation failed: a namespace, device or address could not be created or removed, or a command failed. */
+export class NetlabError extends NfvkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NFVKIT_ERR_NETLAB', message, options);
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -141,4 +173,7 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_IMAGE_NOT_FOUND',
   'NFVKIT_ERR_IMAGE_INTEGRITY',
   'NFVKIT_ERR_INSTANCE_FAILED',
+  'NFVKIT_ERR_NOT_FOUND',
+  'NFVKIT_ERR_FAILED_PRECONDITION',
+  'NFVKIT_ERR_NETLAB',
 ] as const;

@@ -1,0 +1,154 @@
+/**
+ * The controller's contract: what the gRPC service, the CLI and the metrics exporter ask
+ * of it. `Controller` (the reconciler) implements it; transports only translate.
+ *
+ * Errors: methods throw catalog errors, which the gRPC layer maps to status codes:
+ * `ConfigValidationError` → INVALID_ARGUMENT (with every field issue), `NotFoundError` →
+ * NOT_FOUND, `FailedPreconditionError` → FAILED_PRECONDITION, `InvalidArgumentError` →
+ * INVALID_ARGUMENT, anything else → INTERNAL.
+ */
+
+/** Lifecycle state of one instance. */
+export type InstanceState = 'booting' | 'ready' | 'draining' | 'stopped' | 'failed';
+
+/** One running (or recently ended) instance of a chain function. */
+export interface InstanceStatus {
+  /** Unique, stable name: `<chain>/<function>-<n>`, e.g. `web-edge/lb-2`. */
+  readonly id: string;
+  readonly chain: string;
+  /** The function's name in the chain spec (`spec.functions[i].name`). */
+  readonly function: string;
+  /** Image id (content hash) the instance runs. */
+  readonly imageId: string;
+  readonly state: InstanceState;
+  /** Why the instance is in this state (failure message, "scale-in", "rolling update", …). */
+  readonly reason: string;
+  /** Unix time in ms when the boot started. */
+  readonly startedAt: number;
+  /** Boot time in ms (request to `ready`), 0 while booting. */
+  readonly bootMs: number;
+  /** Flows the dispatcher has pinned on this instance. */
+  readonly flows: number;
+}
+
+/** One function of a chain as the controller sees it. */
+export interface FunctionStatus {
+  /** Name in the chain spec. */
+  readonly name: string;
+  /** Registered function it runs (`firewall`, `load-balancer`, `nat`, …). */
+  readonly function: string;
+  /** Image id of the current spec's config. */
+  readonly imageId: string;
+  /** Replicas wanted now (autoscaler or `ScaleFunction`), within `min..max`. */
+  readonly desiredReplicas: number;
+  /** Instances in state `ready` that run `imageId`. */
+  readonly readyReplicas: number;
+  readonly min: number;
+  readonly max: number;
+  /** Scaling target: packets per second per instance. */
+  readonly target: number;
+}
+
+/** Phase of a chain. */
+export type ChainPhase = 'Pending' | 'Ready' | 'Degraded' | 'Deleting';
+
+/** One applied chain. */
+export interface ChainStatus {
+  readonly name: string;
+  /** Increments each time an apply changes the spec. */
+  readonly generation: number;
+  readonly phase: ChainPhase;
+  readonly functions: readonly FunctionStatus[];
+  /** The applied spec, as YAML text (what `describe` prints). */
+  readonly specYaml: string;
+  /** Unix time in ms of the last apply that changed something. */
+  readonly appliedAt: number;
+}
+
+/** Result of `apply`. */
+export interface ApplyResult {
+  readonly chain: ChainStatus;
+  /** False when the spec equals the running one (idempotent apply: nothing was done). */
+  readonly changed: boolean;
+}
+
+/** Kind of a lifecycle event. */
+export type ControllerEventType =
+  | 'applied'
+  | 'image-built'
+  | 'instance-booted'
+  | 'instance-ready'
+  | 'instance-draining'
+  | 'instance-failed'
+  | 'instance-stopped'
+  | 'scaled'
+  | 'deleted';
+
+/** One lifecycle event (WatchEvents, `nfvkit events`). */
+export interface ControllerEvent {
+  /** Increasing sequence number, from 1. */
+  readonly seq: number;
+  /** Unix time in ms. */
+  readonly time: number;
+  readonly type: ControllerEventType;
+  readonly chain: string;
+  /** Function name in the chain, '' for chain-level events. */
+  readonly function: string;
+  /** Instance id, '' when not about one instance. */
+  readonly instance: string;
+  /** Human-readable reason, e.g. `scale-out: 1.9 Mpps/instance > target 1 Mpps`. */
+  readonly reason: string;
+  /** Figures behind the event (image id, replicas from/to, load, boot ms …), as strings. */
+  readonly details: Readonly<Record<string, string>>;
+}
+
+/** Rates of one instance over the last sampling interval. */
+export interface InstanceRates {
+  readonly instance: string;
+  readonly chain: string;
+  readonly function: string;
+  /** Packets per second into the instance (both sides). */
+  readonly rxPps: number;
+  /** Packets per second out of the instance (both sides). */
+  readonly txPps: number;
+  /** Dropped packets per second (all reasons). */
+  readonly dropPps: number;
+  /** Bytes per second into the instance. */
+  readonly rxBps: number;
+  /** Receive-queue occupancy, 0..1. */
+  readonly queueOccupancy: number;
+  /** Fraction of wall time the instance spent processing batches, 0..1. */
+  readonly busyRatio: number;
+}
+
+/** Unsubscribes a listener. */
+export type Unsubscribe = () => void;
+
+/**
+ * The controller as its transports see it.
+ *
+ * @example
+ * ```ts
+ * const { chain, changed } = await controller.apply(readFileSync('web-edge.yaml', 'utf8'), 'web-edge.yaml');
+ * const off = controller.subscribe((e) => console.log(e.type, e.reason), 0);
+ * ```
+ */
+export interface ControllerApi {
+  /** Validates and applies a chain spec (YAML text); `source` names it in error positions. */
+  apply(yamlText: string, source: string): Promise<ApplyResult>;
+  getChain(name: string): ChainStatus;
+  listChains(): ChainStatus[];
+  /** Drains the chain's instances (bounded by their drain timeout), stops them and forgets the chain. */
+  deleteChain(name: string): Promise<void>;
+  /** Instances of one chain, or of every chain when `chain` is omitted. */
+  listInstances(chain?: string): InstanceStatus[];
+  /** Sets the function's replicas (manual override, must lie within min..max). */
+  scaleFunction(chain: string, fn: string, replicas: number): Promise<FunctionStatus>;
+  /**
+   * Calls `listener` for every event with `seq > afterSeq` already recorded (history, in
+   * order), then for each new one as it happens.
+   */
+  subscribe(listener: (event: ControllerEvent) => void, afterSeq: number): Unsubscribe;
+  /** Per-instance rates over the last sampling interval. */
+  stats(chain?: string): InstanceRates[];
+}
