@@ -33,6 +33,11 @@ export class LinkFifo {
     this.count = at;
   }
 
+  /** Appends one id; the caller checked `free() > 0`. */
+  pushOne(id: number): void {
+    this.ids[this.count++] = id;
+  }
+
   /** Drops the first `k` ids (they were delivered). */
   shift(k: number): void {
     if (k >= this.count) {

@@ -8,7 +8,7 @@
  *   `capacity`), so probe sequences stay short and always end at an empty slot.
  * - Deletion is backward-shift (no tombstones), so performance does not decay under churn.
  * - Each slot is 32 bytes of one Int32Array (srcIp, dstIp, srcPort << 16 | dstPort, tag,
- *   value, hash, 2 spare), two slots per cache line, so a lookup touches one line; the tag
+ *   value, hash, 2 auxiliary words), two slots per cache line, so a lookup touches one line; the tag
  *   holds 16 hash bits, an occupied bit and the protocol, so most mismatches are rejected
  *   by one compare. An empty slot has tag 0. The stored hash serves backward-shift deletion.
  * - Bounded: `insert` returns `FlowTableStatus.FULL` once `capacity` entries are stored.
@@ -49,11 +49,12 @@ export const FLOW_NOT_FOUND = -1;
 /** Largest supported capacity (entries). */
 export const FLOW_TABLE_MAX_CAPACITY = 1 << 24;
 
-/** Words per slot: srcIp, dstIp, ports, tag, value, hash, spare, spare. */
+/** Words per slot: srcIp, dstIp, ports, tag, value, hash, aux 0, aux 1. */
 const SLOT_WORDS = 8;
 const W_TAG = 3;
 const W_VALUE = 4;
 const W_HASH = 5;
+const W_AUX = 6;
 
 /** Bounded 5-tuple → u32 hash table; see the module documentation. */
 export class FlowTable {
@@ -173,6 +174,37 @@ export class FlowTable {
     this.slots[(slot << 3) + W_VALUE] = value | 0;
   }
 
+  /**
+   * Auxiliary word `which` (0 or 1) of an occupied slot: caller data that travels with the
+   * entry (a last-seen time, flags). A new entry starts with both words 0.
+   */
+  aux(slot: number, which: 0 | 1): number {
+    return this.slots[(slot << 3) + W_AUX + which];
+  }
+
+  /** Sets auxiliary word `which` (int32) of an occupied slot. */
+  setAux(slot: number, which: 0 | 1, value: number): void {
+    this.slots[(slot << 3) + W_AUX + which] = value | 0;
+  }
+
+  /**
+   * Removes every entry for which `expired(slot)` is true (control plane: a periodic
+   * sweep). `expired` may read the slot (`value`, `aux`) but must not change the table.
+   * Returns how many entries were removed.
+   */
+  removeWhere(expired: (slot: number) => boolean): number {
+    const slots = this.slots;
+    let removed = 0;
+    for (let i = 0; i < this.slotCount; i++) {
+      // Backward shift may move a later entry into slot i: look at i again after a removal.
+      while (slots[(i << 3) + W_TAG] !== 0 && expired(i)) {
+        this.removeSlot(i);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Stores `value` for the key (insert or replace); returns a {@link FlowTableStatus} code. */
   insert(srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number, value: number): number {
     return this.put(srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff), proto & 0xff, value);
@@ -200,6 +232,8 @@ export class FlowTable {
         slots[b + W_TAG] = tag;
         slots[b + W_VALUE] = value | 0;
         slots[b + W_HASH] = h | 0;
+        slots[b + W_AUX] = 0;
+        slots[b + W_AUX + 1] = 0;
         this.count++;
         return FlowTableStatus.INSERTED;
       }

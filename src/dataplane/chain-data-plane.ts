@@ -1,0 +1,670 @@
+/**
+ * The data plane of one service chain: stages (one per function) of one or more instances,
+ * the two chain ends (ports), and the link tables that keep every flow on the instances
+ * holding its state while instances are added, drained, stopped or fail.
+ *
+ * ```
+ *  inside ─ link 0 ─► stage 0 { fw-0, fw-1 } ─ link 1 ─► stage 1 { lb-0 } ─ link 2 ─► … ─ link S ─ outside
+ * ```
+ *
+ * Frames move between instances as descriptors only (virtio-net device ends over one shared
+ * pool; the buffer's ownership moves, its bytes never do). Each frame crossing a link is
+ * classified once (its 5-tuple as seen on that link, canonical order) and looked up in the
+ * link's table:
+ * - crossing **rightward** from instance `i` of stage k−1 (or the inside port): the entry
+ *   learns `left = i`; the frame goes to the entry's `right` instance of stage k, or, for a
+ *   new flow, to the instance Maglev picks among stage k's active ones (then pinned);
+ * - crossing **leftward** mirrors it. A reply therefore reaches the instance that emitted
+ *   the request on that link, even when the function rewrote the addresses.
+ *
+ * Pins expire when idle (per protocol) or shortly after a TCP connection closes (FIN both
+ * ways, RST). A draining instance gets no new flows and is stopped once no pin refers to it
+ * (or its drain timeout passes). A failed instance's pins are re-chosen on their next frame.
+ *
+ * @example
+ * ```ts
+ * const dp = ChainDataPlane.create(['fw', 'lb', 'nat']);
+ * await dp.addInstance(0, fwImage);
+ * await dp.addInstance(1, lbImage);
+ * await dp.addInstance(2, natImage);
+ * await dp.runUntil(gen, sink, () => gen.done && sink.frames + dp.dropped() >= gen.sent, 10_000);
+ * const { leaks } = await dp.shutdown();
+ * ```
+ */
+import { FailedPreconditionError, InstanceFailedError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
+import { FLOW_NOT_FOUND } from '../flow/flow-table.ts';
+import type { ImageManifest } from '../image/image-manifest.ts';
+import { flowHash } from '../packet/flow-key.ts';
+import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
+import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
+import { InstanceHost, type InstanceEvent } from '../runtime/instance-host.ts';
+import type { WarmPool } from '../runtime/warm-pool.ts';
+import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
+import { NULL_PORT, type ChainPort } from './chain-port.ts';
+import type { LinkFifo } from './link-fifo.ts';
+import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
+import { Stage, StageInstance } from './stage.ts';
+
+/** Pool owner id of the data plane's own handle (ports); instances get 2, 3, … */
+export const DATA_PLANE_OWNER = 1;
+
+const BATCH = 256;
+/** Link-table clock: one tick per 250 ms. */
+const TICK_MS = 250;
+
+/** Idle timeouts of flow pins, seconds. */
+export interface PinTimeouts {
+  /** A TCP flow with no FIN both ways / RST (default 3600). */
+  readonly tcp: number;
+  /** A TCP flow after FIN both ways or RST (default 4: late ACKs and retransmits still find their instance). */
+  readonly tcpClosed: number;
+  /** UDP (default 120). */
+  readonly udp: number;
+  /** Other protocols, ICMP (default 30). */
+  readonly other: number;
+}
+
+/** Options of `ChainDataPlane.create`. */
+export interface ChainDataPlaneOptions {
+  /** Pool buffers (default 32768). */
+  readonly bufferCount?: number;
+  /** Entries per virtqueue (default 256). */
+  readonly queueSize?: number;
+  /** Frames waiting per instance receiveq (default 2 × queueSize). */
+  readonly fifoSize?: number;
+  /** Pinned flows per link (default 65536). */
+  readonly flowCapacity?: number;
+  readonly pinTimeouts?: Partial<PinTimeouts>;
+  /** Seed of the flow hash used to pick instances (default 0). */
+  readonly hashSeed?: number;
+  /** Called for every instance lifecycle change. */
+  readonly onEvent?: (event: DataPlaneEvent) => void;
+}
+
+/** Lifecycle changes the data plane reports. */
+export type DataPlaneEvent =
+  | { readonly type: 'instance-booted'; readonly stage: string; readonly instance: string; readonly bootMs: number; readonly warm: boolean }
+  | { readonly type: 'instance-ready'; readonly stage: string; readonly instance: string; readonly bootMs: number; readonly warm: boolean }
+  | { readonly type: 'instance-draining'; readonly stage: string; readonly instance: string; readonly reason: string; readonly flows: number }
+  | { readonly type: 'instance-stopped'; readonly stage: string; readonly instance: string; readonly reason: string; readonly flowsLeft: number }
+  | { readonly type: 'instance-failed'; readonly stage: string; readonly instance: string; readonly reason: string };
+
+/** An image to boot: what `buildImage` / the image store return. */
+export interface StageImage {
+  readonly imagePath: string;
+  readonly manifest: ImageManifest;
+}
+
+/** Options of `addInstance`. */
+export interface AddInstanceOptions {
+  /** Boot in a pre-booted isolate of this pool (cold when omitted or when the image needs more memory). */
+  readonly warm?: WarmPool;
+  /** Control words for the pipeline (e.g. load-balancer backend states). */
+  readonly controlSab?: SharedArrayBuffer;
+  /** Heartbeat stall that marks the instance hung, ms (default 1000). */
+  readonly hangTimeoutMs?: number;
+}
+
+/** Flow and frame counts of the data plane (host side). */
+export interface DataPlaneCounters {
+  /** Flows seen for the first time on a link into a stage (pinned by Maglev). */
+  newFlows: number;
+  /** Frames whose pin named an instance that is gone: re-pinned. */
+  repinned: number;
+  /** Frames an instance emitted for a flow pinned to another live instance on that side (kept as pinned). */
+  learnConflicts: number;
+  /** Frames that are not IPv4 (ARP, …): sent to the stage's first active instance. */
+  unkeyed: number;
+  /** Pins expired by the sweep. */
+  expired: number;
+}
+
+/** Frames the host dropped, by reason. */
+export interface DataPlaneDrops {
+  /** No active instance in the stage the frame had to enter. */
+  noInstance: number;
+  /** Frames waiting for an instance that stopped or failed. */
+  instanceGone: number;
+  /** A buffer handed over by a device end that the host could not take (protocol error). */
+  ownership: number;
+  /** Link table full: the flow went through unpinned. */
+  unpinned: number;
+}
+
+/** What `shutdown` found. */
+export interface DataPlaneShutdownReport {
+  /** Buffers still held after everything was stopped (must be empty). */
+  readonly leaks: readonly HeldBuffer[];
+}
+
+/** Drain bookkeeping of one instance. */
+interface Drain {
+  readonly deadline: number;
+  readonly resolve: () => void;
+}
+
+/** The data plane of one chain; see the module documentation. */
+export class ChainDataPlane {
+  /** The data plane's pool handle (owner `DATA_PLANE_OWNER`): ports fill and take with it. */
+  readonly pool: PacketPool;
+  readonly stages: Stage[];
+  /** `links[k]` sits before stage k; `links[stages.length]` before the outside port. */
+  readonly links: LinkFlowTable[];
+  readonly counters: DataPlaneCounters = { newFlows: 0, repinned: 0, learnConflicts: 0, unkeyed: 0, expired: 0 };
+  readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 };
+  /** Frames in from and out to each port. */
+  readonly traffic = { enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 };
+  /** Pump passes (for profiles). */
+  passes = 0;
+  private readonly queueSize: number;
+  private readonly fifoSize: number;
+  private readonly timeoutTicks: { tcp: number; tcpClosed: number; udp: number; other: number };
+  private readonly seed: number;
+  private readonly onEvent: ((event: DataPlaneEvent) => void) | undefined;
+  private readonly ids = new Uint32Array(BATCH);
+  private readonly outIds = new Uint32Array(BATCH);
+  private readonly one = new Uint32Array(1);
+  private readonly drains = new Map<StageInstance, Drain>();
+  private nextOwner = DATA_PLANE_OWNER + 1;
+  private tick = 0;
+  private lastSweepTick = 0;
+  private readonly epoch = performance.now();
+  private closed = false;
+
+  private constructor(pool: PacketPool, stageNames: readonly string[], options: ChainDataPlaneOptions) {
+    this.pool = pool;
+    this.queueSize = options.queueSize ?? 256;
+    this.fifoSize = options.fifoSize ?? 2 * this.queueSize;
+    this.seed = options.hashSeed ?? 0;
+    this.onEvent = options.onEvent;
+    const t = { tcp: 3600, tcpClosed: 4, udp: 120, other: 30, ...options.pinTimeouts };
+    const ticks = (s: number) => Math.max(1, Math.ceil((s * 1000) / TICK_MS));
+    this.timeoutTicks = { tcp: ticks(t.tcp), tcpClosed: ticks(t.tcpClosed), udp: ticks(t.udp), other: ticks(t.other) };
+    this.stages = stageNames.map((name, i) => new Stage(name, i));
+    const capacity = options.flowCapacity ?? 65536;
+    this.links = Array.from({ length: stageNames.length + 1 }, (_, k) => new LinkFlowTable(capacity, 0x6b43a9b5 + k * 0x9e3779b1));
+  }
+
+  /** Creates an empty data plane with one stage per name (add instances with `addInstance`). */
+  static create(stageNames: readonly string[], options: ChainDataPlaneOptions = {}): ChainDataPlane {
+    if (stageNames.length === 0) throw new InvalidArgumentError('a chain needs at least one function');
+    if (new Set(stageNames).size !== stageNames.length) throw new InvalidArgumentError(`stage names must be unique: ${stageNames.join(', ')}`);
+    const pool = PacketPool.create({ bufferCount: options.bufferCount ?? 32768, owner: DATA_PLANE_OWNER });
+    return new ChainDataPlane(pool, stageNames, options);
+  }
+
+  /** The stage called `name`. */
+  stage(name: string): Stage {
+    const found = this.stages.find((s) => s.name === name);
+    if (found === undefined) throw new NotFoundError(`no function "${name}" in this chain`);
+    return found;
+  }
+
+  /** Every instance that is not gone, stage by stage. */
+  instances(): StageInstance[] {
+    return this.stages.flatMap((s) => s.live);
+  }
+
+  /** The live instance with this id. */
+  instance(id: string): StageInstance {
+    for (const s of this.stages) for (const i of s.live) if (i.id === id) return i;
+    throw new NotFoundError(`no running instance "${id}"`);
+  }
+
+  /**
+   * The instance of stage `stageIndex` a flow is pinned to, given by its 5-tuple as it
+   * enters that stage from the inside (either direction); undefined when not pinned.
+   */
+  pinnedInstance(stageIndex: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): StageInstance | undefined {
+    const link = this.links[stageIndex];
+    link.setTuple(srcIp, dstIp, srcPort, dstPort, proto);
+    const slot = link.find();
+    if (slot === FLOW_NOT_FOUND) return undefined;
+    const right = link.rightOf(slot);
+    return right === UNSET_SIDE ? undefined : this.stages[stageIndex].bySlot[right];
+  }
+
+  /**
+   * Boots an instance of `image` in stage `stageIndex`; it takes new flows once ready.
+   * Throws `InstanceFailedError` if it fails to boot (already contained).
+   */
+  async addInstance(stageIndex: number, image: StageImage, options: AddInstanceOptions = {}): Promise<StageInstance> {
+    if (this.closed) throw new FailedPreconditionError('the data plane is shut down');
+    const stage = this.stages[stageIndex];
+    if (stage === undefined) throw new InvalidArgumentError(`no stage ${stageIndex}`);
+    const owner = this.nextOwner;
+    this.nextOwner += 2;
+    const id = stage.nextId();
+    const base = {
+      imagePath: image.imagePath,
+      manifest: image.manifest,
+      pool: this.pool,
+      owner,
+      deviceOwner: owner + 1,
+      queueSize: this.queueSize,
+      ...(options.controlSab === undefined ? {} : { controlSab: options.controlSab }),
+      ...(options.hangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.hangTimeoutMs }),
+    };
+    const warm = options.warm !== undefined && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
+    const host = warm === undefined ? await InstanceHost.boot(base) : await warm.acquire(base);
+    if (host.state !== 'running') {
+      const f = host.failure;
+      this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${f?.reason ?? host.state}: ${f?.detail ?? ''}` });
+      throw new InstanceFailedError(`instance ${id} failed to boot: ${f?.reason ?? host.state} ${f?.detail ?? ''}`);
+    }
+    if (this.closed) {
+      await host.stop();
+      throw new FailedPreconditionError('the data plane was shut down while the instance booted');
+    }
+    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize);
+    const isWarm = warm !== undefined && host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
+    this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
+    stage.add(instance);
+    this.emit({ type: 'instance-ready', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
+    return instance;
+  }
+
+  /**
+   * Stops sending new flows to the instance; resolves once no flow is pinned to it any more
+   * (or `timeoutMs` passed), then stops it. Refuses to drain a stage's last active instance.
+   */
+  async drainInstance(id: string, reason: string, timeoutMs = 30_000): Promise<void> {
+    const instance = this.instance(id);
+    const stage = this.stages.find((s) => s.bySlot[instance.slot] === instance)!;
+    if (instance.state === 'active') {
+      if (stage.activeCount() <= 1) throw new FailedPreconditionError(`${id} is the last active instance of ${stage.name}`);
+      stage.setState(instance, 'draining', reason);
+      this.emit({ type: 'instance-draining', stage: stage.name, instance: id, reason, flows: instance.flows });
+    }
+    let drain = this.drains.get(instance);
+    if (drain === undefined) {
+      const done = new Promise<void>((resolve) => {
+        drain = { deadline: performance.now() + timeoutMs, resolve };
+      });
+      this.drains.set(instance, drain!);
+      this.checkDrains();
+      await done;
+    }
+    await this.stopInstance(stage, instance, reason);
+  }
+
+  /** Frames dropped by the host and by every instance's pipeline. */
+  dropped(): number {
+    let n = this.drops.noInstance + this.drops.instanceGone + this.drops.ownership;
+    for (const s of this.stages) {
+      for (const i of s.live) {
+        n += i.host.counters[BuiltinCounter.DROPPED_PACKETS];
+        const e0 = i.host.eth0;
+        const e1 = i.host.eth1;
+        n += e0.rxCounters.dropsNoHeadroom + e0.rxCounters.dropsRingFull + e0.txCounters.dropsBadDescriptor;
+        n += e1.rxCounters.dropsNoHeadroom + e1.rxCounters.dropsRingFull + e1.txCounters.dropsBadDescriptor;
+      }
+    }
+    return n + this.goneDrops;
+  }
+
+  /** Pipeline drops of instances that are gone (kept so `dropped()` never goes down). */
+  private goneDrops = 0;
+
+  /**
+   * One pass: take frames from both ports, move every instance's transmitted frames across
+   * their link, deliver waiting frames into receiveqs, expire pins every tick. Returns how
+   * many frames moved.
+   */
+  pump(inside: ChainPort, outside: ChainPort): number {
+    this.passes++;
+    const now = performance.now() - this.epoch;
+    const tick = (now / TICK_MS) | 0;
+    if (tick !== this.tick) {
+      this.tick = tick;
+      if (tick - this.lastSweepTick >= 4) this.sweep();
+      this.checkHealth();
+    }
+    const stages = this.stages;
+    const last = stages.length - 1;
+    const ids = this.ids;
+    const pool = this.pool;
+    let moved = 0;
+    let room = stages[0].minFree(0);
+    if (room > 0) {
+      const n = inside.fill(pool, ids, room < BATCH ? room : BATCH);
+      if (n > 0) {
+        this.traffic.enteredInside += n;
+        moved += n;
+        this.crossRight(0, UNSET_SIDE, pool, ids, n, outside);
+      }
+    }
+    room = stages[last].minFree(1);
+    if (room > 0) {
+      const n = outside.fill(pool, ids, room < BATCH ? room : BATCH);
+      if (n > 0) {
+        this.traffic.enteredOutside += n;
+        moved += n;
+        this.crossLeft(last + 1, UNSET_SIDE, pool, ids, n, inside);
+      }
+    }
+    for (let k = 0; k <= last; k++) {
+      const live = stages[k].live;
+      for (let j = 0; j < live.length; j++) {
+        const inst = live[j];
+        if (inst.host.state !== 'running') continue;
+        room = k < last ? stages[k + 1].minFree(0) : BATCH;
+        if (room > 0) {
+          const n = inst.host.eth1.pollTx(ids, room < BATCH ? room : BATCH);
+          if (n > 0) {
+            moved += n;
+            this.crossRight(k + 1, inst.slot, inst.pool, ids, n, outside);
+          }
+        }
+        room = k > 0 ? stages[k - 1].minFree(1) : BATCH;
+        if (room > 0) {
+          const n = inst.host.eth0.pollTx(ids, room < BATCH ? room : BATCH);
+          if (n > 0) {
+            moved += n;
+            this.crossLeft(k, inst.slot, inst.pool, ids, n, inside);
+          }
+        }
+      }
+    }
+    for (let k = 0; k <= last; k++) {
+      const live = stages[k].live;
+      for (let j = 0; j < live.length; j++) {
+        const inst = live[j];
+        if (inst.host.state !== 'running') continue;
+        flush(inst.toEth0, inst.host.eth0);
+        flush(inst.toEth1, inst.host.eth1);
+      }
+    }
+    return moved;
+  }
+
+  /**
+   * Pumps until `done()` is true or `timeoutMs` passes, yielding to the event loop every
+   * ~10 ms (instance supervision, sockets). Idle passes nap briefly so instances get the
+   * cores. Returns whether `done()` became true.
+   */
+  async runUntil(inside: ChainPort, outside: ChainPort = NULL_PORT, done: () => boolean = () => false, timeoutMs = 10_000): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      const sliceEnd = performance.now() + 10;
+      let passes = 0;
+      let idle = 0;
+      for (;;) {
+        if (this.pump(inside, outside) > 0) idle = 0;
+        else if (++idle >= 16) {
+          Atomics.wait(nap, 0, 0, 0.05);
+          idle = 0;
+        }
+        if ((++passes & 63) === 0 && performance.now() > sliceEnd) break;
+        if ((passes & 7) === 0 && done()) return true;
+      }
+      if (done()) return true;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (performance.now() > deadline) return done();
+    }
+  }
+
+  /**
+   * Stops every instance (in-flight frames are freed and counted), and returns the pool's
+   * leak check. The data plane cannot be used afterwards.
+   */
+  async shutdown(): Promise<DataPlaneShutdownReport> {
+    this.closed = true;
+    for (const [, drain] of this.drains) drain.resolve();
+    for (const stage of this.stages) {
+      await Promise.all(stage.live.map((i) => this.stopInstance(stage, i, 'shutdown')));
+    }
+    return { leaks: this.pool.leakCheck() };
+  }
+
+  /** Frames crossing link `k` rightward from slot `from` of stage k−1 (UNSET_SIDE: the inside port). */
+  private crossRight(k: number, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, outside: ChainPort): void {
+    const link = this.links[k];
+    const stage = k < this.stages.length ? this.stages[k] : null;
+    const view = fromPool.view;
+    const meta = fromPool.meta;
+    const tick = this.tick;
+    const out = this.outIds;
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      let target = -1;
+      if (link.classify(view, fromPool.dataOffset(id), meta.length[id])) {
+        let slot = link.find();
+        if (slot === FLOW_NOT_FOUND) {
+          target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
+          slot = link.insert(from, target < 0 ? UNSET_SIDE : target, tick);
+          if (slot === FLOW_NOT_FOUND) this.drops.unpinned++;
+          else this.pinned(k, from, target);
+        } else {
+          link.touch(slot, tick, PinFlag.FIN_RIGHT);
+          const left = link.leftOf(slot);
+          target = link.rightOf(slot);
+          if (left !== from) this.learnLeft(k, link, slot, left, from, target);
+          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) {
+            const old = target;
+            target = this.pickNew(stage, link);
+            if (old !== UNSET_SIDE) this.counters.repinned++;
+            link.setSides(slot, link.leftOf(slot), target < 0 ? UNSET_SIDE : target);
+            this.repinned(stage, target, true);
+          }
+        }
+      } else {
+        this.counters.unkeyed++;
+        target = stage === null ? UNSET_SIDE : stage.pick(0);
+      }
+      if (stage === null) {
+        if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) out[m++] = id;
+        else this.drops.ownership++;
+      } else if (target < 0) {
+        this.drops.noInstance++;
+        this.one[0] = id;
+        fromPool.freeBatch(this.one, 1);
+      } else {
+        const inst = stage.bySlot[target];
+        if (fromPool.tryTransfer(id, inst.host.deviceOwner)) inst.toEth0.pushOne(id);
+        else this.drops.ownership++;
+      }
+    }
+    if (m > 0) {
+      this.traffic.leftOutside += m;
+      outside.take(this.pool, out, m);
+    }
+  }
+
+  /** Frames crossing link `k` leftward from slot `from` of stage k (UNSET_SIDE: the outside port). */
+  private crossLeft(k: number, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, inside: ChainPort): void {
+    const link = this.links[k];
+    const stage = k > 0 ? this.stages[k - 1] : null;
+    const view = fromPool.view;
+    const meta = fromPool.meta;
+    const tick = this.tick;
+    const out = this.outIds;
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      let target = -1;
+      if (link.classify(view, fromPool.dataOffset(id), meta.length[id])) {
+        let slot = link.find();
+        if (slot === FLOW_NOT_FOUND) {
+          target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
+          slot = link.insert(target < 0 ? UNSET_SIDE : target, from, tick);
+          if (slot === FLOW_NOT_FOUND) this.drops.unpinned++;
+          else this.pinned(k, target, from);
+        } else {
+          link.touch(slot, tick, PinFlag.FIN_LEFT);
+          const right = link.rightOf(slot);
+          target = link.leftOf(slot);
+          if (right !== from) this.learnRight(k, link, slot, right, from, target);
+          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) {
+            const old = target;
+            target = this.pickNew(stage, link);
+            if (old !== UNSET_SIDE) this.counters.repinned++;
+            link.setSides(slot, target < 0 ? UNSET_SIDE : target, link.rightOf(slot));
+            this.repinned(stage, target, false);
+          }
+        }
+      } else {
+        this.counters.unkeyed++;
+        target = stage === null ? UNSET_SIDE : stage.pick(0);
+      }
+      if (stage === null) {
+        if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) out[m++] = id;
+        else this.drops.ownership++;
+      } else if (target < 0) {
+        this.drops.noInstance++;
+        this.one[0] = id;
+        fromPool.freeBatch(this.one, 1);
+      } else {
+        const inst = stage.bySlot[target];
+        if (fromPool.tryTransfer(id, inst.host.deviceOwner)) inst.toEth1.pushOne(id);
+        else this.drops.ownership++;
+      }
+    }
+    if (m > 0) {
+      this.traffic.leftInside += m;
+      inside.take(this.pool, out, m);
+    }
+  }
+
+  /** Maglev pick for a new flow in `stage` (classified on `link`). */
+  private pickNew(stage: Stage, link: LinkFlowTable): number {
+    this.counters.newFlows++;
+    return stage.pick(flowHash(link.s, link.d, link.sp, link.dp, link.proto, this.seed));
+  }
+
+  /** Counts a new entry of link k that pins `left` (stage k−1) and `right` (stage k). */
+  private pinned(k: number, left: number, right: number): void {
+    if (left !== UNSET_SIDE && left >= 0 && k > 0) this.stages[k - 1].bySlot[left].pins++;
+    if (right !== UNSET_SIDE && right >= 0 && k < this.stages.length) {
+      const inst = this.stages[k].bySlot[right];
+      inst.pins++;
+      inst.flows++;
+    }
+  }
+
+  /** A frame of a pinned flow came rightward from `from` while the entry says `left`. */
+  private learnLeft(k: number, link: LinkFlowTable, slot: number, left: number, from: number, right: number): void {
+    const stage = this.stages[k - 1];
+    if (left !== UNSET_SIDE && stage.bySlot[left].state !== 'gone') {
+      this.counters.learnConflicts++;
+      return;
+    }
+    link.setSides(slot, from, right);
+    stage.bySlot[from].pins++;
+  }
+
+  /** Mirror of `learnLeft` for frames coming leftward. */
+  private learnRight(k: number, link: LinkFlowTable, slot: number, right: number, from: number, left: number): void {
+    const stage = this.stages[k];
+    if (right !== UNSET_SIDE && stage.bySlot[right].state !== 'gone') {
+      this.counters.learnConflicts++;
+      return;
+    }
+    link.setSides(slot, left, from);
+    const inst = stage.bySlot[from];
+    inst.pins++;
+    inst.flows++;
+  }
+
+  /** A pin moved to `target` in `stage` (`before`: the entry is on the link before the stage). */
+  private repinned(stage: Stage, target: number, before: boolean): void {
+    if (target < 0) return;
+    const inst = stage.bySlot[target];
+    inst.pins++;
+    if (before) inst.flows++;
+  }
+
+  /** Removes idle and closed pins from every link and settles drains. */
+  private sweep(): void {
+    this.lastSweepTick = this.tick;
+    const now = this.tick;
+    const t = this.timeoutTicks;
+    const stages = this.stages;
+    for (let k = 0; k < this.links.length; k++) {
+      const link = this.links[k];
+      const left = k > 0 ? stages[k - 1] : null;
+      const right = k < stages.length ? stages[k] : null;
+      this.counters.expired += link.table.removeWhere((slot) => {
+        const proto = link.protoOf(slot);
+        const limit = proto === 6 ? (link.isClosed(slot) ? t.tcpClosed : t.tcp) : proto === 17 ? t.udp : t.other;
+        if (now - link.lastSeen(slot) < limit) return false;
+        const l = link.leftOf(slot);
+        const r = link.rightOf(slot);
+        if (left !== null && l !== UNSET_SIDE) left.bySlot[l].pins--;
+        if (right !== null && r !== UNSET_SIDE) {
+          right.bySlot[r].pins--;
+          right.bySlot[r].flows--;
+        }
+        return true;
+      });
+    }
+    this.checkDrains();
+  }
+
+  /** Resolves drains whose instance has no pin left or whose deadline passed. */
+  private checkDrains(): void {
+    const now = performance.now();
+    for (const [inst, drain] of this.drains) {
+      if (inst.pins <= 0 || now >= drain.deadline || inst.state === 'gone') {
+        this.drains.delete(inst);
+        drain.resolve();
+      }
+    }
+  }
+
+  /** Marks instances whose InstanceHost failed as gone (their buffers were reclaimed by containment). */
+  private checkHealth(): void {
+    for (const stage of this.stages) {
+      for (const inst of stage.live) {
+        if (inst.host.state !== 'failed') continue;
+        // Containment reclaims everything the device owner holds, FIFO contents included.
+        this.drops.instanceGone += inst.toEth0.count + inst.toEth1.count;
+        inst.toEth0.count = 0;
+        inst.toEth1.count = 0;
+        this.retire(inst);
+        const f = inst.host.failure;
+        stage.setState(inst, 'gone', `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`);
+        this.emit({ type: 'instance-failed', stage: stage.name, instance: inst.id, reason: inst.reason });
+      }
+    }
+  }
+
+  /** Takes an instance out of the chain: frees what waits for it, stops it. */
+  private async stopInstance(stage: Stage, inst: StageInstance, reason: string): Promise<void> {
+    if (inst.state === 'gone') return;
+    const flowsLeft = inst.flows;
+    stage.setState(inst, 'gone', reason);
+    const waiting = inst.toEth0.count + inst.toEth1.count;
+    if (inst.host.state === 'running') {
+      inst.pool.freeBatch(inst.toEth0.ids, inst.toEth0.count);
+      inst.pool.freeBatch(inst.toEth1.ids, inst.toEth1.count);
+    }
+    this.drops.instanceGone += waiting;
+    inst.toEth0.count = 0;
+    inst.toEth1.count = 0;
+    this.retire(inst);
+    await inst.host.stop();
+    this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });
+  }
+
+  /** Keeps a leaving instance's pipeline drops in `dropped()`. */
+  private retire(inst: StageInstance): void {
+    this.goneDrops += inst.host.counters[BuiltinCounter.DROPPED_PACKETS];
+  }
+
+  private emit(event: DataPlaneEvent): void {
+    this.onEvent?.(event);
+  }
+}
+
+/** Delivers as much of `fifo` as the receiveq has room for. */
+function flush(fifo: LinkFifo, end: VirtioNetDeviceEnd): void {
+  if (fifo.count === 0) return;
+  const room = end.rxRoom();
+  if (room === 0) return;
+  const k = room < fifo.count ? room : fifo.count;
+  end.deliverRx(fifo.ids, k);
+  fifo.shift(k);
+}

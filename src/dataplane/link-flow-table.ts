@@ -1,0 +1,185 @@
+import { FLOW_NOT_FOUND, FlowTable, FlowTableStatus } from '../flow/flow-table.ts';
+
+/** An unset side of a link pin (no instance chosen on that side yet). */
+export const UNSET_SIDE = 0xffff;
+
+/** Link-pin flag bits (auxiliary word 1 of an entry; bits 8–15 hold the IP protocol). */
+export const PinFlag = {
+  /** A TCP FIN crossed the link rightward (inside → outside). */
+  FIN_RIGHT: 1,
+  /** A TCP FIN crossed the link leftward. */
+  FIN_LEFT: 2,
+  /** A TCP RST crossed the link. */
+  RST: 4,
+} as const;
+
+const ETH_IPV4 = 0x0800;
+const ETH_VLAN = 0x8100;
+const TCP = 6;
+const UDP = 17;
+const ICMP = 1;
+
+/**
+ * The flows crossing one link of a chain (between two stages, or between a port and a
+ * stage), each pinned to an instance on either side. An entry is keyed by the flow's
+ * 5-tuple **as seen on this link**, in canonical order (lower endpoint first), so both
+ * directions find it; its value holds the instance slot on the left (low 16 bits) and on
+ * the right (high 16 bits), `UNSET_SIDE` until known. A function that rewrites addresses
+ * (load balancer, NAT) makes the tuple differ from link to link; the data plane therefore
+ * keeps one table per link and learns each side from the frames an instance emits.
+ *
+ * `classify` parses the frame once (no allocation) and leaves the canonical tuple in
+ * public fields for `find` / `insert`; an ICMP error is keyed by the flow it quotes, so it
+ * reaches the instance that holds that flow's state.
+ *
+ * @example
+ * ```ts
+ * const link = new LinkFlowTable(65536);
+ * if (link.classify(pool.view, pool.dataOffset(id), pool.meta.length[id])) {
+ *   const slot = link.find();
+ *   const right = slot === FLOW_NOT_FOUND ? UNSET_SIDE : link.rightOf(slot);
+ * }
+ * ```
+ */
+export class LinkFlowTable {
+  readonly table: FlowTable;
+  /** Canonical tuple of the last classified frame (int32 addresses). */
+  s = 0;
+  d = 0;
+  sp = 0;
+  dp = 0;
+  proto = 0;
+  /** TCP flags of the last classified frame (0 if not TCP). */
+  tcpFlags = 0;
+  /** Flows dropped from the table by `insert` because it was full. */
+  full = 0;
+
+  constructor(capacity: number, seed: number) {
+    this.table = new FlowTable(capacity, seed);
+  }
+
+  /**
+   * Reads the 5-tuple of the frame at `off` (`len` bytes) into the canonical fields.
+   * Returns false for a frame that is not IPv4 (ARP, …) or too short to key.
+   */
+  classify(view: DataView, off: number, len: number): boolean {
+    if (len < 34) return false;
+    let l3 = off + 14;
+    let type = view.getUint16(off + 12);
+    if (type === ETH_VLAN) {
+      type = view.getUint16(off + 16);
+      l3 += 4;
+    }
+    if (type !== ETH_IPV4) return false;
+    const ihl = (view.getUint8(l3) & 0x0f) << 2;
+    const end = off + len;
+    let proto = view.getUint8(l3 + 9);
+    let src = view.getInt32(l3 + 12);
+    let dst = view.getInt32(l3 + 16);
+    let ports = 0;
+    let flags = 0;
+    const l4 = l3 + ihl;
+    const fragment = (view.getUint16(l3 + 6) & 0x3fff) !== 0;
+    if (!fragment && ihl >= 20 && l4 + 8 <= end) {
+      if (proto === TCP || proto === UDP) {
+        ports = view.getInt32(l4);
+        if (proto === TCP && l4 + 14 <= end) flags = view.getUint8(l4 + 13);
+      } else if (proto === ICMP) {
+        const icmpType = view.getUint8(l4);
+        if (icmpType === 8 || icmpType === 0) {
+          const id = view.getUint16(l4 + 4);
+          ports = (id << 16) | id;
+        } else if ((icmpType === 3 || icmpType === 11 || icmpType === 12 || icmpType === 4 || icmpType === 5) && l4 + 8 + 28 <= end) {
+          // An ICMP error: key it by the quoted packet's flow (canonical order makes direction moot).
+          const q = l4 + 8;
+          const qihl = (view.getUint8(q) & 0x0f) << 2;
+          const qproto = view.getUint8(q + 9);
+          if (qihl >= 20 && q + qihl + 4 <= end) {
+            proto = qproto;
+            src = view.getInt32(q + 12);
+            dst = view.getInt32(q + 16);
+            ports = qproto === TCP || qproto === UDP ? view.getInt32(q + qihl) : 0;
+          }
+        }
+      }
+    }
+    this.setTuple(src, dst, ports >>> 16, ports & 0xffff, proto);
+    this.tcpFlags = flags;
+    return true;
+  }
+
+  /** Sets the canonical fields from a 5-tuple given in either direction. */
+  setTuple(src: number, dst: number, sp: number, dp: number, proto: number): void {
+    // Canonical order: the lower (address, port) endpoint first, compared unsigned.
+    const a = src >>> 0;
+    const b = dst >>> 0;
+    if (a < b || (a === b && sp <= dp)) {
+      this.s = src | 0;
+      this.d = dst | 0;
+      this.sp = sp;
+      this.dp = dp;
+    } else {
+      this.s = dst | 0;
+      this.d = src | 0;
+      this.sp = dp;
+      this.dp = sp;
+    }
+    this.proto = proto;
+  }
+
+  /** Slot of the classified flow, or `FLOW_NOT_FOUND`. */
+  find(): number {
+    return this.table.find(this.s, this.d, this.sp, this.dp, this.proto);
+  }
+
+  /** Pins the classified flow to `left`/`right`; returns its slot, or `FLOW_NOT_FOUND` when the table is full. */
+  insert(left: number, right: number, tick: number): number {
+    if (this.table.insert(this.s, this.d, this.sp, this.dp, this.proto, left | (right << 16)) === FlowTableStatus.FULL) {
+      this.full++;
+      return FLOW_NOT_FOUND;
+    }
+    const slot = this.find();
+    this.table.setAux(slot, 0, tick);
+    this.table.setAux(slot, 1, this.proto << 8);
+    return slot;
+  }
+
+  /** Instance slot on the left of an entry (`UNSET_SIDE` if none). */
+  leftOf(slot: number): number {
+    return this.table.value(slot) & 0xffff;
+  }
+
+  /** Instance slot on the right of an entry (`UNSET_SIDE` if none). */
+  rightOf(slot: number): number {
+    return this.table.value(slot) >>> 16;
+  }
+
+  /** Sets both sides of an entry. */
+  setSides(slot: number, left: number, right: number): void {
+    this.table.setValue(slot, left | (right << 16));
+  }
+
+  /** Marks an entry as seen at `tick`, recording FIN/RST of the classified frame (`finBit` = its direction's FIN flag). */
+  touch(slot: number, tick: number, finBit: number): void {
+    const table = this.table;
+    table.setAux(slot, 0, tick);
+    const f = this.tcpFlags;
+    if ((f & 0x05) !== 0) table.setAux(slot, 1, table.aux(slot, 1) | ((f & 0x04) !== 0 ? PinFlag.RST : finBit));
+  }
+
+  /** Tick an entry was last seen. */
+  lastSeen(slot: number): number {
+    return this.table.aux(slot, 0);
+  }
+
+  /** True when the entry's TCP connection ended (RST, or FIN both ways). */
+  isClosed(slot: number): boolean {
+    const f = this.table.aux(slot, 1);
+    return (f & PinFlag.RST) !== 0 || (f & (PinFlag.FIN_LEFT | PinFlag.FIN_RIGHT)) === (PinFlag.FIN_LEFT | PinFlag.FIN_RIGHT);
+  }
+
+  /** IP protocol of an entry. */
+  protoOf(slot: number): number {
+    return this.table.aux(slot, 1) >>> 8;
+  }
+}

@@ -1,0 +1,138 @@
+import { MaglevTable } from '../flow/maglev.ts';
+import type { ImageManifest } from '../image/image-manifest.ts';
+import type { PacketPool } from '../pool/packet-pool.ts';
+import type { InstanceHost } from '../runtime/instance-host.ts';
+import { LinkFifo } from './link-fifo.ts';
+
+/** Role of an instance in its stage. */
+export type StageInstanceState =
+  /** Takes new flows and keeps its pinned ones. */
+  | 'active'
+  /** Takes no new flows; keeps its pinned ones until they end or the drain times out. */
+  | 'draining'
+  /** Stopped or failed: no frame is sent to it any more. */
+  | 'gone';
+
+/**
+ * One booted instance of a stage, as the data plane tracks it. The frames waiting for its
+ * receiveqs (`toEth0`, `toEth1`) are owned by its device owner (`host.pool`), so a failed
+ * instance's containment reclaims them with the rest of its buffers.
+ */
+export class StageInstance {
+  /** Never reused within the stage; flow pins store it. */
+  readonly slot: number;
+  /** `<stage>-<n>`, unique within the chain. */
+  readonly id: string;
+  readonly host: InstanceHost;
+  readonly manifest: ImageManifest;
+  /** The image's path in the store. */
+  readonly imagePath: string;
+  /** Pool handle of the instance's device ends. */
+  readonly pool: PacketPool;
+  readonly toEth0: LinkFifo;
+  readonly toEth1: LinkFifo;
+  state: StageInstanceState = 'active';
+  /** Why the instance is in its state (`scale-in`, `rolling update`, a failure, …). */
+  reason = '';
+  /** Link entries that pin a flow to this instance (on either adjacent link). */
+  pins = 0;
+  /** Entries on the link before this stage (one per flow through it). */
+  flows = 0;
+
+  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number) {
+    this.slot = slot;
+    this.id = id;
+    this.host = host;
+    this.manifest = manifest;
+    this.imagePath = imagePath;
+    this.pool = host.pool;
+    this.toEth0 = new LinkFifo(fifoSize);
+    this.toEth1 = new LinkFifo(fifoSize);
+  }
+}
+
+/**
+ * The instances of one function in a chain and how new flows are spread over them: a
+ * Maglev table over the `active` ones (consistent hashing of the symmetric flow hash), so
+ * adding or draining one instance moves the fewest *new* flows; existing flows never move
+ * (they are pinned in the link tables).
+ *
+ * @example
+ * ```ts
+ * const stage = new Stage('fw', 0);
+ * stage.add(instance);          // then: stage.pick(hash) → slot
+ * stage.setState(instance, 'draining');
+ * ```
+ */
+export class Stage {
+  readonly name: string;
+  readonly index: number;
+  /** Every instance ever added, by slot (gone ones stay, so stale pins resolve to 'gone'). */
+  readonly bySlot: StageInstance[] = [];
+  /** Instances that are not gone, in slot order (the pump's working list). */
+  live: StageInstance[] = [];
+  /** Booted instances numbered so far (for ids). */
+  private numbered = 0;
+  private maglev: MaglevTable | null = null;
+  /** Maglev backend index → slot. */
+  private activeSlots: number[] = [];
+
+  constructor(name: string, index: number) {
+    this.name = name;
+    this.index = index;
+  }
+
+  /** The id the next instance gets. */
+  nextId(): string {
+    return `${this.name}-${this.numbered++}`;
+  }
+
+  /** Adds a booted instance that takes new flows. */
+  add(instance: StageInstance): void {
+    this.bySlot[instance.slot] = instance;
+    this.live = this.bySlot.filter((i) => i.state !== 'gone');
+    this.rebuild();
+  }
+
+  /** Next free slot. */
+  get nextSlot(): number {
+    return this.bySlot.length;
+  }
+
+  /** Changes an instance's role and rebuilds the new-flow table. */
+  setState(instance: StageInstance, state: StageInstanceState, reason: string): void {
+    instance.state = state;
+    instance.reason = reason;
+    this.live = this.bySlot.filter((i) => i.state !== 'gone');
+    this.rebuild();
+  }
+
+  /** Instances taking new flows. */
+  activeCount(): number {
+    return this.activeSlots.length;
+  }
+
+  /** Slot for a new flow with symmetric hash `hash`, or -1 when no instance is active. */
+  pick(hash: number): number {
+    const m = this.maglev;
+    if (m === null) return -1;
+    return this.activeSlots[m.lookup(hash)];
+  }
+
+  /** Fewest free FIFO places toward eth0 (`side` 0) or eth1 (1) over the live instances. */
+  minFree(side: 0 | 1): number {
+    const live = this.live;
+    let min = 1 << 30;
+    for (let i = 0; i < live.length; i++) {
+      const f = side === 0 ? live[i].toEth0.free() : live[i].toEth1.free();
+      if (f < min) min = f;
+    }
+    return min;
+  }
+
+  private rebuild(): void {
+    const active = this.bySlot.filter((i) => i.state === 'active');
+    this.activeSlots = active.map((i) => i.slot);
+    this.maglev = active.length === 0 ? null : MaglevTable.build(active.map((i) => ({ name: i.id, weight: 1 })), { tableSize: 4099 });
+  }
+}

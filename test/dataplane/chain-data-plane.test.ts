@@ -1,0 +1,112 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../../src/dataplane/chain-data-plane.ts';
+import { buildImage } from '../../src/image/image-builder.ts';
+import { ImageStore } from '../../src/image/image-store.ts';
+import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
+import { firewall } from '../../functions/firewall/pipeline.ts';
+import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
+import { nat } from '../../functions/nat/pipeline.ts';
+import { TcpClientPort, TcpResponderPort, type ClientFlow } from '../support/tcp-ports.ts';
+
+const ip = (s: string): number => parseIpv4(s) as number;
+const VIP = ip('198.18.2.10');
+const BACKENDS = ['198.18.3.11', '198.18.3.12', '198.18.3.13'];
+const clientIp = (i: number) => ip('198.18.1.0') + 2 + (i % 200);
+
+let images: StageImage[];
+
+beforeAll(async () => {
+  const store = ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images'));
+  images = [
+    await buildImage(firewall, { defaultPolicy: 'drop', rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 }] }, { store }),
+    await buildImage(loadBalancer, { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: BACKENDS.map((address) => ({ address, port: 8080 })) }] }, { store }),
+    await buildImage(nat, { snat: { addresses: '198.18.3.1/32', ports: '20000-29999' } }, { store }),
+  ];
+}, 60_000);
+
+/** Sends one data segment on every open flow whenever the previous round is fully acknowledged. */
+function keepTalking(client: TcpClientPort, flows: () => ClientFlow[]): () => void {
+  return () => {
+    const open = flows().filter((f) => f.state === 'open');
+    if (open.every((f) => f.acked === f.sent)) for (const f of open) client.send(f);
+  };
+}
+
+describe('chain data plane: several instances per function, flows pinned across scaling', () => {
+  let dp: ChainDataPlane;
+  const events: DataPlaneEvent[] = [];
+
+  afterAll(async () => {
+    if (dp !== undefined) await dp.shutdown().catch(() => undefined);
+  });
+
+  it('keeps every flow on its instances while instances are added and drained under traffic', async () => {
+    dp = ChainDataPlane.create(['fw', 'lb', 'nat'], { queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 }, onEvent: (e) => events.push(e) });
+    for (let k = 0; k < 3; k++) await dp.addInstance(k, images[k]);
+    const client = new TcpClientPort(VIP, 80);
+    const server = new TcpResponderPort();
+    const phaseA = Array.from({ length: 40 }, (_, i) => client.open(clientIp(i), 30000 + i));
+    const allOpen = (flows: ClientFlow[]) => flows.every((f) => f.state === 'open');
+    expect(await dp.runUntil(client, server, () => allOpen(phaseA), 10_000)).toBe(true);
+
+    // Scale fw and lb out while phase-A flows keep sending.
+    const talkA = keepTalking(client, () => phaseA);
+    const added = Promise.all([dp.addInstance(0, images[0]), dp.addInstance(1, images[1])]);
+    let scaled = false;
+    void added.then(() => (scaled = true));
+    expect(await dp.runUntil(client, server, () => (talkA(), scaled), 20_000)).toBe(true);
+    await added;
+    expect(dp.stage('fw').live.map((i) => i.id)).toEqual(['fw-0', 'fw-1']);
+
+    // New flows spread over old and new instances; old ones stay where they were.
+    const before = new Map(phaseA.map((f) => [f.id, dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id]));
+    expect([...before.values()].every((id) => id === 'fw-0')).toBe(true);
+    const phaseB = Array.from({ length: 60 }, (_, i) => client.open(clientIp(100 + i), 40000 + i));
+    const everyone = () => [...phaseA, ...phaseB];
+    const talk = keepTalking(client, everyone);
+    expect(await dp.runUntil(client, server, () => (talk(), allOpen(phaseB) && everyone().every((f) => f.acked >= 3)), 20_000)).toBe(true);
+    const fwOfB = phaseB.map((f) => dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id);
+    const lbOfB = phaseB.map((f) => dp.pinnedInstance(1, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id);
+    expect(new Set(fwOfB)).toEqual(new Set(['fw-0', 'fw-1']));
+    expect(new Set(lbOfB)).toEqual(new Set(['lb-0', 'lb-1']));
+    for (const f of phaseA) expect(dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id).toBe('fw-0');
+
+    // Drain fw-0 and lb-0: their flows end (FIN both ways), the rest keep talking, then they stop.
+    const onOld = everyone().filter((f) => dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id === 'fw-0' || dp.pinnedInstance(1, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id === 'lb-0');
+    const staying = everyone().filter((f) => !onOld.includes(f));
+    expect(staying.length).toBeGreaterThan(5);
+    let drained = false;
+    const drains = Promise.all([dp.drainInstance('fw-0', 'scale-in', 10_000), dp.drainInstance('lb-0', 'scale-in', 10_000)]).then(() => (drained = true));
+    for (const f of onOld) client.close(f);
+    const talkStaying = keepTalking(client, () => staying);
+    expect(await dp.runUntil(client, server, () => (talkStaying(), drained), 15_000)).toBe(true);
+    await drains;
+    expect(onOld.every((f) => f.state === 'closed')).toBe(true);
+    expect(dp.stage('fw').live.map((i) => i.id)).toEqual(['fw-1']);
+    expect(dp.stage('lb').live.map((i) => i.id)).toEqual(['lb-1']);
+    const stops = events.filter((e) => e.type === 'instance-stopped');
+    expect(stops).toEqual([
+      expect.objectContaining({ instance: expect.stringMatching(/^(fw|lb)-0$/), reason: 'scale-in', flowsLeft: 0 }),
+      expect.objectContaining({ instance: expect.stringMatching(/^(fw|lb)-0$/), reason: 'scale-in', flowsLeft: 0 }),
+    ]);
+
+    // The flows that stayed still work end to end after the old instances are gone.
+    const target = Math.max(...staying.map((f) => f.sent)) + 3;
+    expect(await dp.runUntil(client, server, () => (talkStaying(), staying.every((f) => f.acked >= target)), 10_000)).toBe(true);
+
+    for (const f of everyone()) {
+      expect(f.wrongSource).toBe(0);
+      expect(server.tuples.get(f.id)?.size).toBe(1);
+    }
+    expect(client.strays).toBe(0);
+    expect(server.servers.size).toBe(BACKENDS.length);
+    expect(dp.drops).toEqual({ noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 });
+    expect(dp.dropped()).toBe(0);
+    expect(dp.counters.learnConflicts).toBe(0);
+    expect(dp.pool.stats().ownershipErrors).toBe(0);
+    const { leaks } = await dp.shutdown();
+    expect(leaks).toEqual([]);
+  }, 90_000);
+});
