@@ -1,0 +1,268 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { InstanceState, InstanceStatus } from '../controller/controller-api.ts';
+import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
+import { Side } from '../pipeline/verdict.ts';
+import { CollectedHistogram, type HistogramSeries } from './collected-histogram.ts';
+import type { InstanceStatsSource, StatsSources } from './instance-stats-source.ts';
+import { BATCH_BUCKET_BOUNDS_NS, isLoopStats, LoopStat } from './loop-stats.ts';
+
+/**
+ * Name of the label that carries the instance id. Note: Prometheus sets its own `instance`
+ * label (the scrape target) and renames ours to `exported_instance` unless the scrape job
+ * has `honor_labels: true` (see docs/metrics.md).
+ */
+export const INSTANCE_LABEL = 'instance';
+
+/** Label values of the `side` label, by side number. */
+const SIDE_NAMES = ['inside', 'outside'] as const;
+
+/** Every instance state, so each function exports one `nfvkit_instances` series per state. */
+export const INSTANCE_STATES: readonly InstanceState[] = ['booting', 'ready', 'draining', 'stopped', 'failed'];
+
+/** Buckets of the boot-time histogram, seconds. */
+export const BOOT_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Buckets of the controller RPC duration histogram, seconds. */
+export const RPC_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** How an instance's isolate was started. */
+export type BootMode = 'cold' | 'warm';
+
+/** Which way a function was scaled. */
+export type ScaleDirection = 'out' | 'in';
+
+/** The labels that name one function of one chain. */
+export interface FunctionLabels {
+  readonly chain: string;
+  readonly function: string;
+}
+
+/** What `nfvkit_instances` counts: one entry per instance (e.g. `ControllerApi.listInstances()`). */
+export type InstanceCountEntry = Pick<InstanceStatus, 'chain' | 'function' | 'state'>;
+
+/** Options of `NfvkitMetrics`. */
+export interface NfvkitMetricsOptions {
+  /** Also export prom-client's process and Node.js metrics (`process_*`, `nodejs_*`). Default false. */
+  readonly processMetrics?: boolean;
+}
+
+const NO_SOURCES: StatsSources = () => [];
+const NO_INSTANCES = (): Iterable<InstanceCountEntry> => [];
+
+/**
+ * nfvkit's Prometheus metrics, in their own prom-client `Registry` (never the global one).
+ *
+ * Data-plane series (packets, bytes, drops by reason, queue occupancy, batch durations)
+ * are not incremented on the data path: they are read from the instances' shared counters
+ * at scrape time through `setSources` (`collect` hooks that rebuild the series on every
+ * scrape, so instances that are gone disappear). Control-plane series are recorded by the
+ * controller through `instanceBooted`, `scalingEvent` and `rpc`; `nfvkit_instances` reads
+ * the provider given to `setInstances`. Every metric is listed in docs/metrics.md.
+ *
+ * @example
+ * ```ts
+ * const metrics = new NfvkitMetrics({ processMetrics: true });
+ * metrics.setSources(() => dataPlane.statsSources());
+ * metrics.setInstances(() => controller.listInstances());
+ * metrics.instanceBooted({ chain: 'web-edge', function: 'fw' }, 0.042, 'warm');
+ * const server = await startMetricsServer(metrics, { port: 9464 });
+ * ```
+ */
+export class NfvkitMetrics {
+  /** The registry every nfvkit metric is registered in. */
+  readonly registry = new Registry();
+  private sources: StatsSources = NO_SOURCES;
+  private instances: () => Iterable<InstanceCountEntry> = NO_INSTANCES;
+  private readonly bootSeconds: Histogram<'chain' | 'function' | 'mode'>;
+  private readonly scalingEvents: Counter<'chain' | 'function' | 'direction' | 'reason'>;
+  private readonly rpcs: Counter<'method' | 'code'>;
+  private readonly rpcSeconds: Histogram<'method' | 'code'>;
+
+  constructor(options: NfvkitMetricsOptions = {}) {
+    const registers = [this.registry];
+    const traffic = ['chain', 'function', INSTANCE_LABEL, 'side', 'direction'];
+    const packets: Counter<string> = new Counter({
+      name: 'nfvkit_function_packets_total',
+      help: 'Packets a function instance received (direction=rx) or sent (direction=tx) on a side (inside=eth0, outside=eth1).',
+      labelNames: traffic,
+      registers,
+      collect: (): void => this.collectTraffic(packets, BuiltinCounter.RX_INSIDE_PACKETS, BuiltinCounter.TX_INSIDE_PACKETS),
+    });
+    const bytes: Counter<string> = new Counter({
+      name: 'nfvkit_function_bytes_total',
+      help: 'Frame bytes (Ethernet header included, no FCS) a function instance received or sent on a side.',
+      labelNames: traffic,
+      registers,
+      collect: (): void => this.collectTraffic(bytes, BuiltinCounter.RX_INSIDE_BYTES, BuiltinCounter.TX_INSIDE_BYTES),
+    });
+    const drops: Counter<string> = new Counter({
+      name: 'nfvkit_function_drops_total',
+      help: 'Packets a function instance dropped, by reason (one series per drop counter of its pipeline).',
+      labelNames: ['chain', 'function', INSTANCE_LABEL, 'reason'],
+      registers,
+      collect: (): void => this.collectDrops(drops),
+    });
+    const occupancy: Gauge<string> = new Gauge({
+      name: 'nfvkit_queue_occupancy_ratio',
+      help: 'Share of a side receive queue of an instance holding frames not yet taken by the instance, 0..1.',
+      labelNames: ['chain', 'function', INSTANCE_LABEL, 'side'],
+      registers,
+      collect: (): void => this.collectOccupancy(occupancy),
+    });
+    new CollectedHistogram({
+      name: 'nfvkit_batch_duration_seconds',
+      help: 'Time an instance spent processing one batch (receive, pipeline, transmit); _sum is its busy time.',
+      labelNames: ['chain', 'function', INSTANCE_LABEL],
+      bounds: BATCH_BUCKET_BOUNDS_NS.map((ns) => ns / 1e9),
+      registry: this.registry,
+      collect: () => this.batchSeries(),
+    });
+    const instances: Gauge<string> = new Gauge({
+      name: 'nfvkit_instances',
+      help: 'Instances of a function by lifecycle state.',
+      labelNames: ['chain', 'function', 'state'],
+      registers,
+      collect: (): void => this.collectInstances(instances),
+    });
+    this.bootSeconds = new Histogram({
+      name: 'nfvkit_instance_boot_seconds',
+      help: 'Instance boot time, from the boot request to ready; mode=cold (new isolate) or warm (from the warm pool).',
+      labelNames: ['chain', 'function', 'mode'],
+      buckets: [...BOOT_BUCKETS_SECONDS],
+      registers,
+    });
+    this.scalingEvents = new Counter({
+      name: 'nfvkit_scaling_events_total',
+      help: 'Scaling decisions carried out for a function: direction=out (more replicas) or in (fewer), by reason.',
+      labelNames: ['chain', 'function', 'direction', 'reason'],
+      registers,
+    });
+    this.rpcs = new Counter({
+      name: 'nfvkit_controller_rpcs_total',
+      help: 'Controller RPCs handled, by method and gRPC status code name.',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.rpcSeconds = new Histogram({
+      name: 'nfvkit_controller_rpc_duration_seconds',
+      help: 'Time the controller took to handle an RPC, by method and gRPC status code name (streams: until they end).',
+      labelNames: ['method', 'code'],
+      buckets: [...RPC_BUCKETS_SECONDS],
+      registers,
+    });
+    if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Content type of `metrics()` (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Sets the instances whose shared counters are exported (read at every scrape). */
+  setSources(sources: StatsSources): void {
+    this.sources = sources;
+  }
+
+  /** Sets the provider of instance states counted by `nfvkit_instances` (read at every scrape). */
+  setInstances(instances: () => Iterable<InstanceCountEntry>): void {
+    this.instances = instances;
+  }
+
+  /** Records a boot that took `seconds` (request → ready). Non-finite or negative values are ignored. */
+  instanceBooted(labels: FunctionLabels, seconds: number, mode: BootMode): void {
+    if (!(seconds >= 0) || seconds === Infinity) return;
+    this.bootSeconds.observe({ chain: labels.chain, function: labels.function, mode }, seconds);
+  }
+
+  /**
+   * Counts one scaling decision carried out. `reason` should be a short token
+   * (`load`, `manual`, `min`, `max`, …), not a message: each value is a series.
+   */
+  scalingEvent(labels: FunctionLabels, direction: ScaleDirection, reason: string): void {
+    this.scalingEvents.inc({ chain: labels.chain, function: labels.function, direction, reason });
+  }
+
+  /** Counts one handled RPC (`code`: gRPC status name, e.g. `OK`, `NOT_FOUND`) and its duration. */
+  rpc(method: string, code: string, seconds: number): void {
+    this.rpcs.inc({ method, code });
+    if (seconds >= 0 && seconds !== Infinity) this.rpcSeconds.observe({ method, code }, seconds);
+  }
+
+  private collectTraffic(metric: Counter<string>, rxInside: number, txInside: number): void {
+    metric.reset();
+    for (const s of this.sources()) {
+      const c = s.counters;
+      for (let side = 0; side < 2; side++) {
+        metric.inc(trafficLabels(s, side, 'rx'), nonNegative(c[rxInside + side]));
+        metric.inc(trafficLabels(s, side, 'tx'), nonNegative(c[txInside + side]));
+      }
+    }
+  }
+
+  private collectDrops(metric: Counter<string>): void {
+    metric.reset();
+    for (const s of this.sources()) {
+      const info = s.counterInfo;
+      const n = info.length < s.counters.length ? info.length : s.counters.length;
+      for (let slot = 0; slot < n; slot++) {
+        if (!info[slot].drop) continue;
+        metric.inc({ chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id, reason: info[slot].name }, nonNegative(s.counters[slot]));
+      }
+    }
+  }
+
+  private collectOccupancy(metric: Gauge<string>): void {
+    metric.reset();
+    for (const s of this.sources()) {
+      for (const side of [Side.INSIDE, Side.OUTSIDE]) {
+        const x = s.queueOccupancy(side);
+        metric.set({ chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id, side: SIDE_NAMES[side] }, x > 0 ? (x < 1 ? x : 1) : 0);
+      }
+    }
+  }
+
+  private batchSeries(): HistogramSeries[] {
+    const out: HistogramSeries[] = [];
+    for (const s of this.sources()) {
+      if (!isLoopStats(s.loopStats)) continue;
+      out.push({
+        labels: { chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id },
+        counts: s.loopStats,
+        offset: LoopStat.FIRST_BUCKET,
+        sum: s.loopStats[LoopStat.BUSY_NS] / 1e9,
+      });
+    }
+    return out;
+  }
+
+  private collectInstances(metric: Gauge<string>): void {
+    metric.reset();
+    const counts = new Map<string, { chain: string; function: string; byState: Map<InstanceState, number> }>();
+    for (const i of this.instances()) {
+      const key = `${i.chain}\u0000${i.function}`;
+      let entry = counts.get(key);
+      if (entry === undefined) {
+        entry = { chain: i.chain, function: i.function, byState: new Map() };
+        counts.set(key, entry);
+      }
+      entry.byState.set(i.state, (entry.byState.get(i.state) ?? 0) + 1);
+    }
+    for (const { chain, function: fn, byState } of counts.values()) {
+      for (const state of INSTANCE_STATES) metric.set({ chain, function: fn, state }, byState.get(state) ?? 0);
+    }
+  }
+}
+
+function trafficLabels(s: InstanceStatsSource, side: number, direction: 'rx' | 'tx'): Record<string, string> {
+  return { chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id, side: SIDE_NAMES[side], direction };
+}
+
+/** Shared counters are written by another thread: never hand prom-client a NaN or a negative. */
+function nonNegative(x: number): number {
+  return x > 0 ? x : 0;
+}
