@@ -288,6 +288,26 @@ export class ChainDataPlane {
     await this.stopInstance(stage, instance, reason);
   }
 
+  /**
+   * Takes the whole chain out of service: every instance stops taking new flows (their
+   * frames are dropped as `noInstance`), existing flows finish for up to `timeoutMs`, then
+   * everything is shut down. Returns the shutdown report and the flows still pinned.
+   */
+  async retire(reason: string, timeoutMs: number): Promise<DataPlaneShutdownReport & { readonly flowsLeft: number }> {
+    for (const stage of this.stages) {
+      for (const inst of stage.live) {
+        if (inst.state !== 'active') continue;
+        stage.setState(inst, 'draining', reason);
+        this.emit({ type: 'instance-draining', stage: stage.name, instance: inst.id, reason, flows: inst.flows });
+      }
+    }
+    const deadline = performance.now() + timeoutMs;
+    const pinned = () => this.instances().reduce((n, i) => n + Math.max(0, i.pins), 0);
+    while (pinned() > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const flowsLeft = this.instances().reduce((n, i) => n + Math.max(0, i.flows), 0);
+    return { ...(await this.shutdown()), flowsLeft };
+  }
+
   /** Frames dropped by the host and by every instance's pipeline. */
   dropped(): number {
     let n = this.drops.noInstance + this.drops.instanceGone + this.drops.ownership;
@@ -301,6 +321,19 @@ export class ChainDataPlane {
       }
     }
     return n + this.goneDrops;
+  }
+
+  /** Every non-zero drop counter of the live instances' pipelines (`instance:reason`) and of the host (`host:reason`). */
+  dropsByReason(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const inst of this.instances()) {
+      inst.manifest.counters.forEach((c, slot) => {
+        const v = inst.host.counters[slot];
+        if (c.drop && v > 0) out[`${inst.id}:${c.name}`] = v;
+      });
+    }
+    for (const [reason, v] of Object.entries(this.drops)) if (v > 0) out[`host:${reason}`] = v;
+    return out;
   }
 
   /** Pipeline drops of instances that are gone (kept so `dropped()` never goes down). */
@@ -623,7 +656,7 @@ export class ChainDataPlane {
         this.drops.instanceGone += inst.toEth0.count + inst.toEth1.count;
         inst.toEth0.count = 0;
         inst.toEth1.count = 0;
-        this.retire(inst);
+        this.keepDropsOf(inst);
         const f = inst.host.failure;
         stage.setState(inst, 'gone', `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`);
         this.emit({ type: 'instance-failed', stage: stage.name, instance: inst.id, reason: inst.reason });
@@ -644,13 +677,13 @@ export class ChainDataPlane {
     this.drops.instanceGone += waiting;
     inst.toEth0.count = 0;
     inst.toEth1.count = 0;
-    this.retire(inst);
+    this.keepDropsOf(inst);
     await inst.host.stop();
     this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });
   }
 
   /** Keeps a leaving instance's pipeline drops in `dropped()`. */
-  private retire(inst: StageInstance): void {
+  private keepDropsOf(inst: StageInstance): void {
     this.goneDrops += inst.host.counters[BuiltinCounter.DROPPED_PACKETS];
   }
 

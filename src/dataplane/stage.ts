@@ -38,6 +38,8 @@ export class StageInstance {
   pins = 0;
   /** Entries on the link before this stage (one per flow through it). */
   flows = 0;
+  /** Unix ms when its boot started. */
+  readonly startedAt: number;
 
   constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number) {
     this.slot = slot;
@@ -48,6 +50,7 @@ export class StageInstance {
     this.pool = host.pool;
     this.toEth0 = new LinkFifo(fifoSize);
     this.toEth1 = new LinkFifo(fifoSize);
+    this.startedAt = Date.now() - (Number.isFinite(host.bootMs) ? host.bootMs : 0);
   }
 }
 

@@ -1,0 +1,136 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InvalidArgumentError } from '../errors/catalog.ts';
+import type { ChainPort } from '../dataplane/chain-port.ts';
+import { DuplexPort } from '../dataplane/ports/duplex-port.ts';
+import { GeneratorPort } from '../dataplane/ports/generator-port.ts';
+import { PacedPort } from '../dataplane/ports/paced-port.ts';
+import { PcapInPort, PcapOutPort } from '../dataplane/ports/pcap-port.ts';
+import { ResponderPort } from '../dataplane/ports/responder-port.ts';
+import { SinkPort } from '../dataplane/ports/sink-port.ts';
+import { IpProto, parseIpv4 } from '../packet/ipv4.ts';
+import { TcpFlag } from '../packet/tcp.ts';
+import type { PacketPool } from '../pool/packet-pool.ts';
+import type { GeneratorPortSpec, PortSpec } from '../spec/port-spec.ts';
+import { buildFrame } from '../traffic/frame-builder.ts';
+
+/** One end of a running chain: its port, what it counted, and how to release it. */
+export interface ChainEnd {
+  readonly port: ChainPort;
+  /** Port-level figures (frames sent/received, drops by reason …) for `describe` and metrics. */
+  stats(): Record<string, number>;
+  /** Registers the callback a port calls when frames arrive while the pump loop idles. */
+  onReadable?(wake: () => void): void;
+  /** Releases sockets and files (writes captures). */
+  close(): Promise<void>;
+}
+
+/** Where a chain's ends are being created. */
+export interface ChainEndContext {
+  /** Chain name (labels, messages). */
+  readonly chain: string;
+  /** `inside` (ingress) or `outside` (egress). */
+  readonly side: 'inside' | 'outside';
+  /** Directory relative paths in the spec are resolved against (the spec file's). */
+  readonly baseDir: string;
+}
+
+/** Creates a chain end for one port type. */
+export type ChainEndFactory = (spec: PortSpec, context: ChainEndContext) => Promise<ChainEnd>;
+
+/**
+ * Ends the controller can build without extra modules: `generator`, `responder`, `sink` and `pcap`.
+ * `vxlan` ends are supplied by the caller (`ControllerOptions.endFactories`), since they
+ * need sockets and the gateway.
+ */
+export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFactory>>> = {
+  generator: async (spec) => generatorEnd(spec as GeneratorPortSpec),
+  responder: async () => {
+    const servers = new ResponderPort();
+    return { port: servers, stats: () => ({ framesOut: servers.frames, bytesOut: servers.bytes, synAcks: servers.synAcks, finAcks: servers.finAcks }), close: async () => undefined };
+  },
+  sink: async () => {
+    const sink = new SinkPort();
+    return { port: sink, stats: () => ({ framesOut: sink.frames, bytesOut: sink.bytes }), close: async () => undefined };
+  },
+  pcap: async (spec, context) => {
+    if (spec.type !== 'pcap') throw new InvalidArgumentError('not a pcap port');
+    const input = spec.read === undefined ? null : new PcapInPort(readFileSync(resolve(context.baseDir, spec.read)));
+    const output = spec.write === undefined ? null : new PcapOutPort();
+    const port: ChainPort = input !== null && output !== null ? new DuplexPort(input, output) : (input ?? output)!;
+    const write = spec.write === undefined ? undefined : resolve(context.baseDir, spec.write);
+    return {
+      port,
+      stats: () => ({ framesOut: output?.frames ?? 0 }),
+      close: async () => {
+        if (output !== null && write !== undefined) writeFileSync(write, output.writer.bytes());
+      },
+    };
+  },
+};
+
+/**
+ * The generator end: `flows` simulated clients of `service` from the `clients` block. TCP
+ * flows first send one SYN each and wait (up to 1 s) for the answers, so stateful
+ * functions see handshakes (with a `responder` egress); then one data segment per flow in
+ * turn, endlessly unless `total` is given, paced at `rate` when given.
+ */
+function generatorEnd(spec: GeneratorPortSpec): ChainEnd {
+  const [block, lenText] = spec.clients.split('/');
+  const base = parseIpv4(block)!;
+  const hosts = Math.max(1, 2 ** (32 - Number(lenText ?? 32)) - 2);
+  const [svcAddr, svcPort] = spec.service.split(':');
+  const dst = parseIpv4(svcAddr)!;
+  const dport = Number(svcPort);
+  const proto = spec.protocol === 'udp' ? IpProto.UDP : IpProto.TCP;
+  const headers = 14 + 20 + (proto === IpProto.TCP ? 20 : 8);
+  const data: Uint8Array[] = [];
+  const syns: Uint8Array[] = [];
+  for (let i = 0; i < spec.flows; i++) {
+    const src = (base + 1 + (i % hosts)) >>> 0;
+    const sport = 10_000 + Math.floor(i / hosts);
+    const common = { proto, srcIp: src, dstIp: dst, srcPort: sport, dstPort: dport };
+    data.push(buildFrame({ ...common, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 1001, ack: 1, payloadLength: Math.max(0, spec.packetSize - headers) }));
+    if (proto === IpProto.TCP) syns.push(buildFrame({ ...common, tcpFlags: TcpFlag.SYN, seq: 1000 }));
+  }
+  const total = spec.total ?? Number.POSITIVE_INFINITY;
+  const clients = new ClientsPort(syns, data, total);
+  const port = spec.rate === undefined || spec.rate === 0 ? clients : new PacedPort(clients, spec.rate);
+  return { port, stats: () => ({ framesIn: clients.sent, framesBack: clients.received }), close: async () => undefined };
+}
+
+/** Handshake SYNs first, then data; see `generatorEnd`. */
+class ClientsPort implements ChainPort {
+  sent = 0;
+  received = 0;
+  private readonly syn: GeneratorPort;
+  private readonly data: GeneratorPort;
+  private synsDoneAt = -1;
+
+  constructor(syns: readonly Uint8Array[], data: readonly Uint8Array[], total: number) {
+    this.syn = new GeneratorPort(syns);
+    this.data = new GeneratorPort(data, { total: Math.max(0, total - syns.length) });
+  }
+
+  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+    let n = 0;
+    if (!this.syn.done) n = this.syn.fill(pool, ids, max);
+    else {
+      if (this.synsDoneAt < 0) this.synsDoneAt = performance.now();
+      const answered = this.received >= this.syn.total || performance.now() - this.synsDoneAt > 1000;
+      if (answered) n = this.data.fill(pool, ids, max);
+    }
+    this.sent += n;
+    return n;
+  }
+
+  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+    this.received += n;
+    pool.freeBatch(ids, n);
+  }
+}
+
+/** Directory of a spec source name ('' or a non-path name: the working directory). */
+export function specBaseDir(source: string): string {
+  return source === '' ? process.cwd() : dirname(resolve(source));
+}

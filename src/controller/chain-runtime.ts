@@ -1,0 +1,229 @@
+import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../dataplane/chain-data-plane.ts';
+import { PumpLoop } from '../dataplane/pump-loop.ts';
+import type { StageInstance } from '../dataplane/stage.ts';
+import type { WarmPool } from '../runtime/warm-pool.ts';
+import type { ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
+import type { ChainEnd } from './chain-ends.ts';
+import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
+import type { EventInput } from './event-log.ts';
+
+/** An image resolved for a function: where it is and what it is. */
+export interface ResolvedImage extends StageImage {
+  /** Image id (content hash). */
+  readonly id: string;
+}
+
+/** One function of a running chain. */
+export interface FunctionRuntime {
+  spec: ChainFunctionSpec;
+  /** Image of the current spec: instances of other images are rolled over. */
+  image: ResolvedImage;
+  /** Replicas wanted (autoscaler or ScaleFunction), within min..max. */
+  desired: number;
+  /** Instances being booted now (listed as `booting`). */
+  booting: Set<string>;
+  /** Unix ms of the last scaling step (cooldown). */
+  lastScaledAt: number;
+}
+
+/** Records an event of this chain. */
+export type ChainEventSink = (event: EventInput) => void;
+
+/**
+ * One applied chain: its spec, data plane, ends and pump loop, and the reconciler that
+ * makes the running instances match the wanted ones. Operations on a chain run one at a
+ * time (`serial`); drains run in the background.
+ */
+export class ChainRuntime {
+  readonly name: string;
+  spec: ChainSpec;
+  specYaml: string;
+  digest: string;
+  generation = 1;
+  appliedAt = Date.now();
+  phase: ChainPhase = 'Pending';
+  readonly dataPlane: ChainDataPlane;
+  readonly functions: FunctionRuntime[];
+  readonly loop: PumpLoop;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly drains = new Set<Promise<void>>();
+  private reconcileQueued = false;
+
+  constructor(
+    spec: ChainSpec,
+    specYaml: string,
+    digest: string,
+    functions: FunctionRuntime[],
+    readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd },
+    private readonly record: ChainEventSink,
+    private readonly warm: WarmPool | undefined,
+  ) {
+    this.name = spec.metadata.name;
+    this.spec = spec;
+    this.specYaml = specYaml;
+    this.digest = digest;
+    this.functions = functions;
+    this.dataPlane = ChainDataPlane.create(
+      functions.map((f) => f.spec.name),
+      { onEvent: (e) => this.onDataPlaneEvent(e) },
+    );
+    this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port);
+    ends.inside.onReadable?.(() => this.loop.wake());
+    ends.outside.onReadable?.(() => this.loop.wake());
+  }
+
+  /** Runs `op` after every operation queued before it. */
+  serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(op, op);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Boots, drains and rolls instances until each function runs `desired` ready instances
+   * of its current image; instances of older images and extras are drained in the
+   * background. Sets the phase.
+   */
+  async reconcile(): Promise<void> {
+    await Promise.all(this.functions.map((fn, k) => this.reconcileFunction(fn, k)));
+    this.phase = this.functions.every((fn) => this.ready(fn).length >= fn.desired) ? 'Ready' : 'Degraded';
+  }
+
+  /** Queues a reconcile (once) after the running operations, e.g. when an instance failed. */
+  requestReconcile(): void {
+    if (this.reconcileQueued || this.phase === 'Deleting') return;
+    this.reconcileQueued = true;
+    void this.serial(async () => {
+      this.reconcileQueued = false;
+      if (this.phase !== 'Deleting') await this.reconcile();
+    });
+  }
+
+  /** Drains everything, stops the instances and the ends. */
+  async delete(timeoutMs: number): Promise<void> {
+    this.phase = 'Deleting';
+    const report = await this.dataPlane.retire('chain deleted', timeoutMs);
+    await Promise.allSettled([...this.drains]);
+    await this.loop.stop();
+    await Promise.allSettled([this.ends.inside.close(), this.ends.outside.close()]);
+    this.record({ type: 'deleted', chain: this.name, reason: 'chain deleted', details: { flowsLeft: report.flowsLeft, leakedBuffers: report.leaks.length } });
+  }
+
+  status(): ChainStatus {
+    return {
+      name: this.name,
+      generation: this.generation,
+      phase: this.phase,
+      functions: this.functions.map((fn) => this.functionStatus(fn)),
+      specYaml: this.specYaml,
+      appliedAt: this.appliedAt,
+    };
+  }
+
+  functionStatus(fn: FunctionRuntime): FunctionStatus {
+    return {
+      name: fn.spec.name,
+      function: fn.spec.function ?? fn.image.manifest.name,
+      imageId: fn.image.id,
+      desiredReplicas: fn.desired,
+      readyReplicas: this.ready(fn).length,
+      min: fn.spec.scaling.min,
+      max: fn.spec.scaling.max,
+      target: fn.spec.scaling.target,
+    };
+  }
+
+  instances(): InstanceStatus[] {
+    const out: InstanceStatus[] = [];
+    for (const [k, fn] of this.functions.entries()) {
+      for (const id of fn.booting) {
+        out.push({ id: `${this.name}/${id}`, chain: this.name, function: fn.spec.name, imageId: fn.image.id, state: 'booting', reason: '', startedAt: Date.now(), bootMs: 0, flows: 0 });
+      }
+      for (const inst of this.dataPlane.stages[k].live) out.push(this.instanceStatus(fn, inst));
+    }
+    return out;
+  }
+
+  /** Instances of `fn` that take new flows and run its current image. */
+  ready(fn: FunctionRuntime): StageInstance[] {
+    const stage = this.dataPlane.stage(fn.spec.name);
+    return stage.live.filter((i) => i.state === 'active' && i.imagePath === fn.image.imagePath);
+  }
+
+  private instanceStatus(fn: FunctionRuntime, inst: StageInstance): InstanceStatus {
+    return {
+      id: `${this.name}/${inst.id}`,
+      chain: this.name,
+      function: fn.spec.name,
+      imageId: inst.manifest.id,
+      state: inst.state === 'active' ? 'ready' : inst.state === 'draining' ? 'draining' : 'stopped',
+      reason: inst.reason,
+      startedAt: inst.startedAt,
+      bootMs: inst.host.bootMs,
+      flows: Math.max(0, inst.flows),
+    };
+  }
+
+  private async reconcileFunction(fn: FunctionRuntime, k: number): Promise<void> {
+    const stage = this.dataPlane.stages[k];
+    const current = this.ready(fn);
+    const missing = fn.desired - current.length;
+    if (missing > 0) {
+      await Promise.all(
+        Array.from({ length: missing }, async () => {
+          const pending = `${fn.spec.name}-booting-${Math.random().toString(36).slice(2, 8)}`;
+          fn.booting.add(pending);
+          try {
+            await this.dataPlane.addInstance(k, fn.image, this.warm === undefined ? {} : { warm: this.warm });
+          } catch {
+            // Reported by the data plane (instance-failed); the phase shows the shortfall.
+          } finally {
+            fn.booting.delete(pending);
+          }
+        }),
+      );
+    }
+    const now = this.ready(fn);
+    if (now.length > fn.desired) {
+      const extras = [...now].sort((a, b) => a.flows - b.flows).slice(0, now.length - fn.desired);
+      for (const inst of extras) this.drainInBackground(inst, 'scale-in', fn);
+    }
+    if (now.length > 0) {
+      for (const inst of stage.live) {
+        if (inst.state === 'active' && inst.imagePath !== fn.image.imagePath) {
+          this.drainInBackground(inst, `rolling update: image ${inst.manifest.id.slice(0, 12)} replaced by ${fn.image.id.slice(0, 12)}`, fn);
+        }
+      }
+    }
+  }
+
+  private drainInBackground(inst: StageInstance, reason: string, fn: FunctionRuntime): void {
+    const drain = this.dataPlane
+      .drainInstance(inst.id, reason, fn.spec.scaling.drainTimeoutSeconds * 1000)
+      .catch(() => undefined)
+      .finally(() => this.drains.delete(drain));
+    this.drains.add(drain);
+  }
+
+  private onDataPlaneEvent(e: DataPlaneEvent): void {
+    const base = { chain: this.name, function: e.stage, instance: `${this.name}/${e.instance}` };
+    switch (e.type) {
+      case 'instance-booted':
+        this.record({ ...base, type: 'instance-booted', reason: e.warm ? 'booted in a warm isolate' : 'booted cold', details: { bootMs: e.bootMs.toFixed(2), warm: String(e.warm) } });
+        break;
+      case 'instance-ready':
+        this.record({ ...base, type: 'instance-ready', reason: 'taking new flows', details: { bootMs: e.bootMs.toFixed(2) } });
+        break;
+      case 'instance-draining':
+        this.record({ ...base, type: 'instance-draining', reason: e.reason, details: { flows: e.flows } });
+        break;
+      case 'instance-stopped':
+        this.record({ ...base, type: 'instance-stopped', reason: e.reason, details: { flowsLeft: e.flowsLeft } });
+        break;
+      case 'instance-failed':
+        this.record({ ...base, type: 'instance-failed', reason: e.reason });
+        this.requestReconcile();
+        break;
+    }
+  }
+}

@@ -1,0 +1,266 @@
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
+import { buildImage } from '../image/image-builder.ts';
+import { ImageStore } from '../image/image-store.ts';
+import { canonicalJson } from '../image/canonical-json.ts';
+import type { FunctionRegistry } from '../pipeline/function-registry.ts';
+import { WarmPool } from '../runtime/warm-pool.ts';
+import type { ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
+import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
+import { parseChainSpec } from '../spec/parse-chain-spec.ts';
+import { BUILTIN_END_FACTORIES, specBaseDir, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
+import { ChainRuntime, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
+import type { ApplyResult, ChainStatus, ControllerApi, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
+import { instanceStatsSources } from './controller-metrics.ts';
+import { EventLog } from './event-log.ts';
+import { RateSampler } from '../metrics/rate-sampler.ts';
+
+/** Options of `Controller.create`. */
+export interface ControllerOptions {
+  /** The functions chains may use (`registerBuiltinFunctions(new FunctionRegistry())`). */
+  readonly registry: FunctionRegistry;
+  /** Where images are built and looked up (default: the default store). */
+  readonly store?: ImageStore;
+  /** Pre-booted isolates for fast instance start (default: 2 isolates of 64 MiB; `false`: cold boots only). */
+  readonly warm?: { readonly size: number; readonly memoryMiB: number } | false;
+  /** Extra chain-end factories by port type (e.g. `vxlan`); built-ins cover generator, sink, pcap. */
+  readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
+  /** Longest wait for flows to finish when a chain is deleted, ms (default: the chain's largest drain timeout). */
+  readonly deleteTimeoutMs?: number;
+  /** How often per-instance rates are sampled, ms (default 1000). */
+  readonly sampleIntervalMs?: number;
+}
+
+/**
+ * The nfvkit controller: applies chain specs declaratively (idempotent: the same spec twice
+ * changes nothing), builds images through the store's cache, boots and wires instances,
+ * rolls instances over to a new image when a function's config changes (existing flows
+ * finish on the old ones), scales functions within their bounds and records every step
+ * as an event.
+ *
+ * @example
+ * ```ts
+ * const controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()) });
+ * await controller.apply(readFileSync('topologies/web-edge.yaml', 'utf8'), 'topologies/web-edge.yaml');
+ * controller.listInstances('web-edge');
+ * await controller.close();
+ * ```
+ */
+export class Controller implements ControllerApi {
+  readonly events = new EventLog();
+  private readonly chains = new Map<string, ChainRuntime>();
+  private readonly registry: FunctionRegistry;
+  private readonly store: ImageStore;
+  private readonly endFactories: Partial<Record<string, ChainEndFactory>>;
+  private readonly deleteTimeoutMs: number | undefined;
+  private readonly sampler = new RateSampler(() => instanceStatsSources(this.chains.values()));
+  private readonly sampleTimer: NodeJS.Timeout;
+  private readonly warm: WarmPool | undefined;
+  /** Serialises applies and deletes of the same chain name. */
+  private readonly pending = new Map<string, Promise<unknown>>();
+
+  private constructor(options: ControllerOptions, warm: WarmPool | undefined) {
+    this.registry = options.registry;
+    this.store = options.store ?? ImageStore.open();
+    this.endFactories = { ...BUILTIN_END_FACTORIES, ...options.endFactories };
+    this.deleteTimeoutMs = options.deleteTimeoutMs;
+    this.warm = warm;
+    this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), options.sampleIntervalMs ?? 1000);
+    this.sampleTimer.unref();
+  }
+
+  static async create(options: ControllerOptions): Promise<Controller> {
+    const warmOptions = options.warm === undefined ? { size: 2, memoryMiB: 64 } : options.warm;
+    const warm = warmOptions === false || warmOptions.size === 0 ? undefined : await WarmPool.create(warmOptions);
+    return new Controller(options, warm);
+  }
+
+  async apply(yamlText: string, source: string): Promise<ApplyResult> {
+    const spec = parseChainSpec(yamlText, source, this.registry);
+    const name = spec.metadata.name;
+    return this.exclusive(name, async () => {
+      const digest = chainSpecDigest(spec);
+      const existing = this.chains.get(name);
+      if (existing !== undefined && existing.phase === 'Deleting') throw new FailedPreconditionError(`chain "${name}" is being deleted`);
+      if (existing !== undefined && existing.digest === digest) return { chain: existing.status(), changed: false };
+      if (existing !== undefined && structureDigest(existing.spec) === structureDigest(spec)) {
+        await existing.serial(() => this.update(existing, spec, yamlText, digest));
+        return { chain: existing.status(), changed: true };
+      }
+      if (existing !== undefined) {
+        this.events.record({ type: 'applied', chain: name, reason: 'ports or function list changed: recreating the chain' });
+        await this.remove(existing);
+      }
+      const chain = await this.create(spec, yamlText, digest, source);
+      return { chain: chain.status(), changed: true };
+    });
+  }
+
+  getChain(name: string): ChainStatus {
+    return this.chain(name).status();
+  }
+
+  listChains(): ChainStatus[] {
+    return [...this.chains.values()].map((c) => c.status()).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async deleteChain(name: string): Promise<void> {
+    const chain = this.chain(name);
+    if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${name}" is already being deleted`);
+    await this.exclusive(name, () => this.remove(chain));
+  }
+
+  listInstances(chain?: string): InstanceStatus[] {
+    const chains = chain === undefined ? [...this.chains.values()] : [this.chain(chain)];
+    return chains.flatMap((c) => c.instances());
+  }
+
+  async scaleFunction(chainName: string, fnName: string, replicas: number): Promise<FunctionStatus> {
+    const chain = this.chain(chainName);
+    const fn = chain.functions.find((f) => f.spec.name === fnName);
+    if (fn === undefined) throw new NotFoundError(`chain "${chainName}" has no function "${fnName}"; it has: ${chain.functions.map((f) => f.spec.name).join(', ')}`);
+    if (!Number.isInteger(replicas)) throw new InvalidArgumentError(`replicas must be a whole number, got ${replicas}`);
+    const { min, max } = fn.spec.scaling;
+    if (replicas < min || replicas > max) throw new FailedPreconditionError(`replicas ${replicas} outside ${fnName}'s scaling bounds ${min}..${max}`);
+    if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${chainName}" is being deleted`);
+    await chain.serial(async () => {
+      const from = fn.desired;
+      if (from === replicas) return;
+      fn.desired = replicas;
+      fn.lastScaledAt = Date.now();
+      this.events.record({ type: 'scaled', chain: chainName, function: fnName, reason: `manual: ${from} → ${replicas} replicas`, details: { from, to: replicas, source: 'ScaleFunction' } });
+      await chain.reconcile();
+    });
+    return chain.functionStatus(fn);
+  }
+
+  subscribe(listener: (event: ControllerEvent) => void, afterSeq: number): Unsubscribe {
+    return this.events.subscribe(listener, afterSeq);
+  }
+
+  stats(chain?: string): InstanceRates[] {
+    if (chain !== undefined) this.chain(chain);
+    return this.sampler.latest(chain);
+  }
+
+  /** The running chain called `name` (for the metrics layer and tests). */
+  chain(name: string): ChainRuntime {
+    const found = this.chains.get(name);
+    if (found === undefined) throw new NotFoundError(`no chain named "${name}"`);
+    return found;
+  }
+
+  /** Every running chain. */
+  runtimes(): ChainRuntime[] {
+    return [...this.chains.values()];
+  }
+
+  /** Samples every instance's rates now (also done every `sampleIntervalMs`). */
+  sampleStats(): InstanceRates[] {
+    return this.sampler.sample(performance.now());
+  }
+
+  /** Deletes every chain, giving flows at most `drainMs` to finish, and closes the warm pool. */
+  async close(drainMs = 1000): Promise<void> {
+    clearInterval(this.sampleTimer);
+    for (const chain of [...this.chains.values()]) if (chain.phase !== 'Deleting') await this.remove(chain, drainMs).catch(() => undefined);
+    await this.warm?.close();
+  }
+
+  private async create(spec: ChainSpec, yamlText: string, digest: string, source: string): Promise<ChainRuntime> {
+    const name = spec.metadata.name;
+    const functions: FunctionRuntime[] = [];
+    for (const fnSpec of spec.spec.functions) {
+      functions.push({ spec: fnSpec, image: await this.resolveImage(name, fnSpec), desired: fnSpec.scaling.min, booting: new Set(), lastScaledAt: 0 });
+    }
+    const baseDir = specBaseDir(source);
+    const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir });
+    let outside: ChainEnd;
+    try {
+      outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', baseDir });
+    } catch (err) {
+      await inside.close();
+      throw err;
+    }
+    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside, outside }, (e) => this.events.record(e), this.warm);
+    this.chains.set(name, chain);
+    this.events.record({ type: 'applied', chain: name, reason: 'chain created', details: { generation: 1, functions: functions.map((f) => f.spec.name).join(',') } });
+    await chain.serial(() => chain.reconcile());
+    chain.loop.start();
+    return chain;
+  }
+
+  /** Same ports and functions, other configs or scaling: roll images, clamp replicas. */
+  private async update(chain: ChainRuntime, spec: ChainSpec, yamlText: string, digest: string): Promise<void> {
+    const changes: string[] = [];
+    for (const [k, fnSpec] of spec.spec.functions.entries()) {
+      const fn = chain.functions[k];
+      if (functionSpecDigest(fn.spec) !== functionSpecDigest(fnSpec)) {
+        const image = await this.resolveImage(chain.name, fnSpec);
+        if (image.id !== fn.image.id) changes.push(`${fnSpec.name}: image ${fn.image.id.slice(0, 12)} → ${image.id.slice(0, 12)}`);
+        fn.image = image;
+      }
+      const desired = Math.min(fnSpec.scaling.max, Math.max(fnSpec.scaling.min, fn.desired));
+      if (desired !== fn.desired) {
+        this.events.record({ type: 'scaled', chain: chain.name, function: fnSpec.name, reason: `scaling bounds changed: ${fn.desired} → ${desired} replicas`, details: { from: fn.desired, to: desired, source: 'ApplyChain' } });
+        fn.desired = desired;
+      }
+      fn.spec = fnSpec;
+    }
+    chain.spec = spec;
+    chain.specYaml = yamlText;
+    chain.digest = digest;
+    chain.generation++;
+    chain.appliedAt = Date.now();
+    this.events.record({ type: 'applied', chain: chain.name, reason: changes.length > 0 ? `rolling update: ${changes.join('; ')}` : 'spec updated', details: { generation: chain.generation } });
+    await chain.reconcile();
+  }
+
+  private async remove(chain: ChainRuntime, drainMs?: number): Promise<void> {
+    const timeout = drainMs ?? this.deleteTimeoutMs ?? Math.max(...chain.functions.map((f) => f.spec.scaling.drainTimeoutSeconds)) * 1000;
+    try {
+      await chain.serial(() => chain.delete(timeout));
+    } finally {
+      this.chains.delete(chain.name);
+    }
+  }
+
+  private async resolveImage(chain: string, fnSpec: ChainFunctionSpec): Promise<ResolvedImage> {
+    if (fnSpec.image !== undefined) {
+      const entry = this.store.resolve(fnSpec.image);
+      const manifest = this.store.verify(entry.id);
+      return { id: manifest.id, imagePath: this.store.imagePath(entry.id), manifest };
+    }
+    const definition = this.registry.get(fnSpec.function);
+    const result = await buildImage(definition, fnSpec.rawConfig, { store: this.store, memoryMiB: fnSpec.resources.memoryMiB });
+    this.events.record({
+      type: 'image-built',
+      chain,
+      function: fnSpec.name,
+      reason: result.cache === 'hit' ? 'image store cache hit' : 'image built',
+      details: { imageId: result.manifest.id, bytes: result.manifest.size, cache: result.cache },
+    });
+    return { id: result.manifest.id, imagePath: result.imagePath, manifest: result.manifest };
+  }
+
+  private async openEnd(spec: ChainSpec['spec']['ingress'], context: Parameters<ChainEndFactory>[1]): Promise<ChainEnd> {
+    const factory = this.endFactories[spec.type];
+    if (factory === undefined) throw new FailedPreconditionError(`this controller cannot open "${spec.type}" ports`);
+    return factory(spec, context);
+  }
+
+  private exclusive<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const before = this.pending.get(name) ?? Promise.resolve();
+    const next = before.then(op, op);
+    const settled = next.catch(() => undefined);
+    this.pending.set(name, settled);
+    void settled.then(() => {
+      if (this.pending.get(name) === settled) this.pending.delete(name);
+    });
+    return next;
+  }
+}
+
+/** What must stay equal for an update in place: ports, classifier and the function list. */
+function structureDigest(spec: ChainSpec): string {
+  return canonicalJson({ ingress: spec.spec.ingress, egress: spec.spec.egress, classifier: spec.spec.classifier ?? null, functions: spec.spec.functions.map((f) => f.name) });
+}
