@@ -1,0 +1,223 @@
+/**
+ * The `nfvkit.v1.Controller` handlers: translate each RPC to a `ControllerApi` call and back,
+ * with request checks of their own (required names, stats interval) and every failure mapped
+ * by `errorToStatus`. Server streams are tracked so shutdown can end them, and each stream
+ * unsubscribes / stops its timer when the client cancels or the server closes it.
+ *
+ * @example
+ * ```ts
+ * const service = new ControllerService(api, (err, method) => log.error(method, err));
+ * server.addService(controllerServiceDefinition(), service.handlers());
+ * // on shutdown:
+ * service.endStreams();
+ * ```
+ */
+import type {
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+  StatusObject,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { ControllerApi, Unsubscribe } from '../controller/controller-api.ts';
+import type { FieldViolation } from './status-details.ts';
+import { errorToStatus, InvalidRequestError } from './status-mapping.ts';
+import { applyResultToWire, chainToWire, eventToWire, functionToWire, instanceToWire, snapshotToWire } from './wire-convert.ts';
+import type {
+  WireApplyChainRequest,
+  WireApplyChainResponse,
+  WireChainNameRequest,
+  WireControllerEvent,
+  WireEmpty,
+  WireGetChainResponse,
+  WireListChainsResponse,
+  WireListInstancesRequest,
+  WireListInstancesResponse,
+  WireScaleFunctionRequest,
+  WireScaleFunctionResponse,
+  WireStatsSnapshot,
+  WireStreamStatsRequest,
+  WireWatchEventsRequest,
+} from './wire-types.ts';
+
+/** StreamStats interval when the request leaves it 0. */
+export const DEFAULT_STATS_INTERVAL_MS = 1000;
+/** Shortest StreamStats interval accepted. */
+export const MIN_STATS_INTERVAL_MS = 100;
+/** Longest StreamStats interval accepted. */
+export const MAX_STATS_INTERVAL_MS = 600_000;
+
+/** `source` of an ApplyChain request that names none. */
+export const DEFAULT_APPLY_SOURCE = '<request>';
+
+/** Called with errors that were not catalog errors (the client saw only INTERNAL). */
+export type InternalErrorSink = (err: unknown, method: string) => void;
+
+/** An open server stream, as shutdown sees it. */
+interface OpenStream {
+  /** Stops producing and ends the call with OK. */
+  end(): void;
+}
+
+function requireText(violations: FieldViolation[], field: string, value: string): void {
+  if (value.trim() === '') violations.push({ field, description: 'must not be empty' });
+}
+
+function check(violations: FieldViolation[]): void {
+  if (violations.length > 0) throw new InvalidRequestError(violations);
+}
+
+/** The controller service bound to one `ControllerApi`. */
+export class ControllerService {
+  private readonly streams = new Set<OpenStream>();
+
+  constructor(
+    private readonly api: ControllerApi,
+    private readonly onInternalError: InternalErrorSink,
+  ) {}
+
+  /** Number of server streams open now (WatchEvents + StreamStats). */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Ends every open stream with OK (used on shutdown). */
+  endStreams(): void {
+    for (const s of [...this.streams]) s.end();
+  }
+
+  /** The handler map for `server.addService`. */
+  handlers(): UntypedServiceImplementation {
+    const api = this.api;
+    return {
+      ApplyChain: this.unary<WireApplyChainRequest, WireApplyChainResponse>('ApplyChain', async (req) => {
+        const v: FieldViolation[] = [];
+        requireText(v, 'yaml', req.yaml);
+        check(v);
+        return applyResultToWire(await api.apply(req.yaml, req.source === '' ? DEFAULT_APPLY_SOURCE : req.source));
+      }),
+      GetChain: this.unary<WireChainNameRequest, WireGetChainResponse>('GetChain', (req) => {
+        const v: FieldViolation[] = [];
+        requireText(v, 'name', req.name);
+        check(v);
+        return { chain: chainToWire(api.getChain(req.name)) };
+      }),
+      ListChains: this.unary<WireEmpty, WireListChainsResponse>('ListChains', () => ({ chains: api.listChains().map(chainToWire) })),
+      DeleteChain: this.unary<WireChainNameRequest, WireEmpty>('DeleteChain', async (req) => {
+        const v: FieldViolation[] = [];
+        requireText(v, 'name', req.name);
+        check(v);
+        await api.deleteChain(req.name);
+        return {};
+      }),
+      ListInstances: this.unary<WireListInstancesRequest, WireListInstancesResponse>('ListInstances', (req) => ({
+        instances: api.listInstances(req.chain === '' ? undefined : req.chain).map(instanceToWire),
+      })),
+      ScaleFunction: this.unary<WireScaleFunctionRequest, WireScaleFunctionResponse>('ScaleFunction', async (req) => {
+        const v: FieldViolation[] = [];
+        requireText(v, 'chain', req.chain);
+        requireText(v, 'function', req.function);
+        check(v);
+        return { function: functionToWire(await api.scaleFunction(req.chain, req.function, req.replicas)) };
+      }),
+      WatchEvents: (call: ServerWritableStream<WireWatchEventsRequest, WireControllerEvent>) => this.watchEvents(call),
+      StreamStats: (call: ServerWritableStream<WireStreamStatsRequest, WireStatsSnapshot>) => this.streamStats(call),
+    };
+  }
+
+  private fail(err: unknown, method: string): StatusObject {
+    const mapped = errorToStatus(err);
+    if (mapped.unexpected) this.onInternalError(err, method);
+    return mapped.status;
+  }
+
+  private unary<Req, Res>(method: string, run: (req: Req) => Res | Promise<Res>) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      Promise.resolve()
+        .then(() => run(call.request))
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => callback(this.fail(err, method)),
+        );
+    };
+  }
+
+  /** Registers a stream; `stop` releases what it holds. Returns `finish`, idempotent. */
+  private track(call: ServerWritableStream<unknown, unknown>, stop: () => void): { finish: () => void; done: () => boolean } {
+    let finished = false;
+    const entry: OpenStream = {
+      end: () => {
+        if (finished) return;
+        finish();
+        call.end();
+      },
+    };
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      this.streams.delete(entry);
+      stop();
+    };
+    this.streams.add(entry);
+    call.on('cancelled', finish);
+    call.on('close', finish);
+    return { finish, done: () => finished };
+  }
+
+  private failStream(call: ServerWritableStream<unknown, unknown>, finish: () => void, err: unknown, method: string): void {
+    finish();
+    call.emit('error', this.fail(err, method));
+  }
+
+  private watchEvents(call: ServerWritableStream<WireWatchEventsRequest, WireControllerEvent>): void {
+    const { afterSeq, chain } = call.request;
+    let off: Unsubscribe | undefined;
+    const stream = this.track(call, () => off?.());
+    try {
+      off = this.api.subscribe((event) => {
+        if (stream.done() || (chain !== '' && event.chain !== chain)) return;
+        call.write(eventToWire(event));
+      }, afterSeq);
+      // The client may have gone while history was replayed synchronously.
+      if (stream.done()) off();
+    } catch (err) {
+      this.failStream(call, stream.finish, err, 'WatchEvents');
+    }
+  }
+
+  private streamStats(call: ServerWritableStream<WireStreamStatsRequest, WireStatsSnapshot>): void {
+    const { chain, intervalMs } = call.request;
+    let timer: NodeJS.Timeout | undefined;
+    let blocked = false;
+    const stream = this.track(call, () => clearInterval(timer));
+    const onDrain = (): void => {
+      blocked = false;
+    };
+    const tick = (): void => {
+      if (stream.done() || blocked) return; // a slow reader skips snapshots rather than queueing them
+      try {
+        const rates = this.api.stats(chain === '' ? undefined : chain);
+        if (!call.write(snapshotToWire(Date.now(), rates))) {
+          blocked = true;
+          call.once('drain', onDrain);
+        }
+      } catch (err) {
+        this.failStream(call, stream.finish, err, 'StreamStats');
+      }
+    };
+    try {
+      const period = intervalMs === 0 ? DEFAULT_STATS_INTERVAL_MS : intervalMs;
+      if (period < MIN_STATS_INTERVAL_MS || period > MAX_STATS_INTERVAL_MS) {
+        throw new InvalidRequestError([
+          { field: 'interval_ms', description: `must be 0 (default ${DEFAULT_STATS_INTERVAL_MS}) or ${MIN_STATS_INTERVAL_MS}..${MAX_STATS_INTERVAL_MS}, got ${intervalMs}` },
+        ]);
+      }
+      if (chain !== '') this.api.getChain(chain);
+      timer = setInterval(tick, period);
+    } catch (err) {
+      this.failStream(call, stream.finish, err, 'StreamStats');
+      return;
+    }
+    tick();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The messages of `proto/nfvkit/v1/controller.proto` as JavaScript objects, in the shape
+ * proto-loader produces and accepts with `PROTO_LOADER_OPTIONS` (camelCase fields,
+ * 64-bit integers as numbers, enums as names). Kept by hand next to the `.proto`; the
+ * conversion to and from the controller's types is in `wire-convert.ts`.
+ *
+ * @example
+ * ```ts
+ * const req: WireScaleFunctionRequest = { chain: 'web-edge', function: 'lb', replicas: 3 };
+ * ```
+ */
+
+/** `nfvkit.v1.FunctionStatus`. */
+export interface WireFunctionStatus {
+  name: string;
+  function: string;
+  imageId: string;
+  desiredReplicas: number;
+  readyReplicas: number;
+  min: number;
+  max: number;
+  target: number;
+}
+
+/** `nfvkit.v1.ChainStatus`; `phase` is a `CHAIN_PHASE_*` name. */
+export interface WireChainStatus {
+  name: string;
+  generation: number;
+  phase: string;
+  functions: WireFunctionStatus[];
+  specYaml: string;
+  appliedAtUnixMs: number;
+}
+
+/** `nfvkit.v1.InstanceStatus`; `state` is an `INSTANCE_STATE_*` name. */
+export interface WireInstanceStatus {
+  id: string;
+  chain: string;
+  function: string;
+  imageId: string;
+  state: string;
+  reason: string;
+  startedAtUnixMs: number;
+  bootMs: number;
+  flows: number;
+}
+
+/** `nfvkit.v1.ControllerEvent`; `type` is an `EVENT_TYPE_*` name. */
+export interface WireControllerEvent {
+  seq: number;
+  timeUnixMs: number;
+  type: string;
+  chain: string;
+  function: string;
+  instance: string;
+  reason: string;
+  details: Record<string, string>;
+}
+
+/** `nfvkit.v1.InstanceRates`. */
+export interface WireInstanceRates {
+  instance: string;
+  chain: string;
+  function: string;
+  rxPps: number;
+  txPps: number;
+  dropPps: number;
+  rxBps: number;
+  queueOccupancy: number;
+  busyRatio: number;
+}
+
+/** `nfvkit.v1.StatsSnapshot`. */
+export interface WireStatsSnapshot {
+  timeUnixMs: number;
+  instances: WireInstanceRates[];
+}
+
+/** `nfvkit.v1.ApplyChainRequest`. */
+export interface WireApplyChainRequest {
+  yaml: string;
+  source: string;
+}
+
+/** `nfvkit.v1.ApplyChainResponse`. */
+export interface WireApplyChainResponse {
+  chain: WireChainStatus | null;
+  changed: boolean;
+}
+
+/** `nfvkit.v1.GetChainRequest` and `nfvkit.v1.DeleteChainRequest`. */
+export interface WireChainNameRequest {
+  name: string;
+}
+
+/** `nfvkit.v1.GetChainResponse`. */
+export interface WireGetChainResponse {
+  chain: WireChainStatus | null;
+}
+
+/** `nfvkit.v1.ListChainsResponse`. */
+export interface WireListChainsResponse {
+  chains: WireChainStatus[];
+}
+
+/** `nfvkit.v1.ListInstancesRequest`. */
+export interface WireListInstancesRequest {
+  chain: string;
+}
+
+/** `nfvkit.v1.ListInstancesResponse`. */
+export interface WireListInstancesResponse {
+  instances: WireInstanceStatus[];
+}
+
+/** `nfvkit.v1.ScaleFunctionRequest`. */
+export interface WireScaleFunctionRequest {
+  chain: string;
+  function: string;
+  replicas: number;
+}
+
+/** `nfvkit.v1.ScaleFunctionResponse`. */
+export interface WireScaleFunctionResponse {
+  function: WireFunctionStatus | null;
+}
+
+/** `nfvkit.v1.WatchEventsRequest`. */
+export interface WireWatchEventsRequest {
+  afterSeq: number;
+  chain: string;
+}
+
+/** `nfvkit.v1.StreamStatsRequest`. */
+export interface WireStreamStatsRequest {
+  chain: string;
+  intervalMs: number;
+}
+
+/** An empty message (`ListChainsRequest`, `DeleteChainResponse`). */
+export type WireEmpty = Record<string, never>;

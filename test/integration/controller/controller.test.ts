@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Controller } from '../../../src/controller/controller.ts';
+import type { ChainEnd } from '../../../src/controller/chain-ends.ts';
+import type { ControllerEvent } from '../../../src/controller/controller-api.ts';
+import { ConfigValidationError, FailedPreconditionError, NotFoundError } from '../../../src/errors/catalog.ts';
+import { ImageStore } from '../../../src/image/image-store.ts';
+import { parseIpv4 } from '../../../src/packet/ipv4.ts';
+import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
+import { registerBuiltinFunctions } from '../../../functions/index.ts';
+import { TcpClientPort, TcpResponderPort, type ClientFlow } from '../../support/tcp-ports.ts';
+
+const ip = (s: string): number => parseIpv4(s) as number;
+const VIP = ip('198.18.2.100');
+
+function spec(extraRule = '', natMax = 2): string {
+  return `apiVersion: nfvkit.dev/v1
+kind: ServiceFunctionChain
+metadata: { name: edge }
+spec:
+  ingress: { type: generator }
+  egress: { type: sink }
+  functions:
+    - name: fw
+      function: firewall
+      config:
+        defaultPolicy: drop
+        rules:
+          - { name: web, action: allow, side: inside, proto: tcp, dst: 198.18.2.100, dport: 80 }${extraRule}
+      scaling: { min: 1, max: 3, drainTimeoutSeconds: 20 }
+      resources: { memory: 64Mi }
+    - name: nat
+      function: nat
+      config: { snat: { addresses: 198.18.3.1/32 } }
+      scaling: { min: 1, max: ${natMax} }
+      resources: { memory: 64Mi }
+`;
+}
+
+/** Test ends: simulated TCP clients inside, simulated servers outside. */
+function ends(client: TcpClientPort, server: TcpResponderPort) {
+  const end = (port: TcpClientPort | TcpResponderPort): ChainEnd => ({ port, stats: () => ({}), close: async () => undefined });
+  return { generator: async () => end(client), sink: async () => end(server) };
+}
+
+async function until(cond: () => boolean, timeoutMs: number, tick?: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    tick?.();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('controller: apply, scale, rolling update, delete (in process, real instances)', () => {
+  let controller: Controller;
+  let store: string;
+  const client = new TcpClientPort(VIP, 80);
+  const server = new TcpResponderPort();
+  const events: ControllerEvent[] = [];
+
+  beforeAll(async () => {
+    store = mkdtempSync(join(tmpdir(), 'nfvkit-controller-'));
+    controller = await Controller.create({
+      registry: registerBuiltinFunctions(new FunctionRegistry()),
+      store: ImageStore.open(store),
+      warm: false,
+      endFactories: ends(client, server),
+      sampleIntervalMs: 100,
+    });
+    controller.subscribe((e) => events.push(e), 0);
+  });
+  afterAll(async () => {
+    await controller?.close(0);
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  it('rejects a broken spec with every issue and starts nothing', async () => {
+    const broken = spec().replace('max: 3', 'max: 0').replace('dport: 80', 'dport: 70000');
+    const err = await controller.apply(broken, 'broken.yaml').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    expect((err as ConfigValidationError).issues.length).toBeGreaterThanOrEqual(2);
+    expect((err as ConfigValidationError).issues.every((i) => i.file === 'broken.yaml' && (i.line ?? 0) > 0)).toBe(true);
+    expect(controller.listChains()).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  it('applies a chain, is idempotent, scales within bounds and rolls a config change without losing a flow', async () => {
+    const first = await controller.apply(spec(), 'edge.yaml');
+    expect(first.changed).toBe(true);
+    expect(first.chain.phase).toBe('Ready');
+    expect(first.chain.functions.map((f) => [f.name, f.readyReplicas])).toEqual([['fw', 1], ['nat', 1]]);
+    const seqAfterApply = events.length;
+    const again = await controller.apply(spec(), 'edge.yaml');
+    expect(again.changed).toBe(false);
+    expect(again.chain.generation).toBe(1);
+    expect(events.length).toBe(seqAfterApply);
+
+    const flows: ClientFlow[] = Array.from({ length: 30 }, (_, i) => client.open(ip('198.18.1.10') + i, 30000 + i));
+    const talk = () => {
+      const open = flows.filter((f) => f.state === 'open');
+      if (open.every((f) => f.acked === f.sent)) for (const f of open) client.send(f);
+    };
+    await until(() => flows.every((f) => f.state === 'open' && f.acked >= 2), 10_000, talk);
+
+    await expect(controller.scaleFunction('edge', 'nat', 3)).rejects.toBeInstanceOf(FailedPreconditionError);
+    await expect(controller.scaleFunction('edge', 'nope', 1)).rejects.toBeInstanceOf(NotFoundError);
+    const fw = await controller.scaleFunction('edge', 'fw', 2);
+    expect(fw).toMatchObject({ desiredReplicas: 2, readyReplicas: 2 });
+    expect(controller.listInstances('edge').filter((i) => i.function === 'fw').map((i) => i.state)).toEqual(['ready', 'ready']);
+
+    // A rule-set change that still allows the flows: new image, new instances, old ones drain.
+    const oldImage = controller.getChain('edge').functions[0].imageId;
+    const updated = await controller.apply(spec("\n          - { name: tls, action: allow, side: inside, proto: tcp, dport: 443 }"), 'edge.yaml');
+    expect(updated.changed).toBe(true);
+    expect(updated.chain.generation).toBe(2);
+    const newImage = updated.chain.functions[0].imageId;
+    expect(newImage).not.toBe(oldImage);
+    const fwInstances = () => controller.listInstances('edge').filter((i) => i.function === 'fw');
+    expect(fwInstances().filter((i) => i.imageId === newImage && i.state === 'ready')).toHaveLength(2);
+    expect(fwInstances().filter((i) => i.imageId === oldImage).every((i) => i.state === 'draining')).toBe(true);
+
+    // Established flows keep working on the draining instances, new flows go to the new image.
+    const target = Math.max(...flows.map((f) => f.sent)) + 3;
+    await until(() => flows.every((f) => f.acked >= target), 10_000, talk);
+    const late = Array.from({ length: 10 }, (_, i) => client.open(ip('198.18.1.100') + i, 31000 + i));
+    await until(() => late.every((f) => f.state === 'open'), 10_000, talk);
+    const dp = controller.chain('edge').dataPlane;
+    for (const f of late) expect(dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, 6)?.manifest.id).toBe(newImage);
+
+    // When the old flows end, the old instances stop.
+    for (const f of flows) client.close(f);
+    await until(() => fwInstances().every((i) => i.imageId === newImage), 15_000, talk);
+    expect(flows.every((f) => f.state === 'closed' && f.acked === f.sent && f.wrongSource === 0)).toBe(true);
+    for (const f of flows) expect(server.tuples.get(f.id)?.size).toBe(1);
+    expect(dp.dropped()).toBe(0);
+
+    const stats = controller.sampleStats();
+    expect(stats.map((s) => s.instance).sort()).toEqual(controller.listInstances('edge').map((i) => i.id).sort());
+
+    const kinds = events.map((e) => `${e.type}${e.function ? ':' + e.function : ''}`);
+    expect(kinds.slice(0, 3)).toEqual(['image-built:fw', 'image-built:nat', 'applied']);
+    expect([...kinds.slice(3, 7)].sort()).toEqual(['instance-booted:fw', 'instance-booted:nat', 'instance-ready:fw', 'instance-ready:nat']);
+    for (const fn of ['fw', 'nat']) expect(kinds.indexOf(`instance-booted:${fn}`)).toBeLessThan(kinds.indexOf(`instance-ready:${fn}`));
+    expect(kinds).toContain('scaled:fw');
+    const rolled = events.findIndex((e) => e.type === 'applied' && e.reason.startsWith('rolling update'));
+    expect(rolled).toBeGreaterThan(0);
+    const afterRoll = kinds.slice(rolled);
+    expect(afterRoll.indexOf('instance-ready:fw')).toBeLessThan(afterRoll.indexOf('instance-draining:fw'));
+    expect(afterRoll.indexOf('instance-draining:fw')).toBeLessThan(afterRoll.indexOf('instance-stopped:fw'));
+
+    for (const f of late) client.close(f);
+    await controller.deleteChain('edge');
+    expect(controller.listChains()).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'deleted', chain: 'edge', details: { leakedBuffers: '0' } });
+    await expect(controller.deleteChain('edge')).rejects.toBeInstanceOf(NotFoundError);
+  }, 90_000);
+});
