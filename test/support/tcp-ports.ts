@@ -131,7 +131,7 @@ export class TcpClientPort implements ChainPort {
       } else if ((s.flags & TcpFlag.FIN) !== 0) {
         flow.state = 'closed';
         this.segment(flow, TcpFlag.ACK, s.seq + 1, false);
-      } else if (s.flags === TcpFlag.ACK && flow.state === 'open') {
+      } else if (s.flags === TcpFlag.ACK && (flow.state === 'open' || flow.state === 'fin-sent')) {
         flow.acked++;
       }
     }

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../../src/controller/controller.ts';
 import type { ChainEnd } from '../../../src/controller/chain-ends.ts';
 import type { ControllerEvent } from '../../../src/controller/controller-api.ts';
-import { ConfigValidationError, FailedPreconditionError, NotFoundError } from '../../../src/errors/catalog.ts';
+import { createControllerClient, type ControllerClient } from '../../../src/grpc/controller-client.ts';
+import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
 import { parseIpv4 } from '../../../src/packet/ipv4.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
@@ -54,11 +55,21 @@ async function until(cond: () => boolean, timeoutMs: number, tick?: () => void):
   }
 }
 
-describe('controller: apply, scale, rolling update, delete (in process, real instances)', () => {
+/** The gRPC status name a call failed with. */
+async function statusOf(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => 'OK',
+    (err: { statusName?: string }) => err.statusName ?? String(err),
+  );
+}
+
+describe('controller over gRPC: apply, scale, rolling update, delete with real instances', () => {
   let controller: Controller;
+  let server: ControllerServer;
+  let rpc: ControllerClient;
   let store: string;
   const client = new TcpClientPort(VIP, 80);
-  const server = new TcpResponderPort();
+  const servers = new TcpResponderPort();
   const events: ControllerEvent[] = [];
 
   beforeAll(async () => {
@@ -67,33 +78,44 @@ describe('controller: apply, scale, rolling update, delete (in process, real ins
       registry: registerBuiltinFunctions(new FunctionRegistry()),
       store: ImageStore.open(store),
       warm: false,
-      endFactories: ends(client, server),
+      endFactories: ends(client, servers),
       sampleIntervalMs: 100,
     });
-    controller.subscribe((e) => events.push(e), 0);
+    server = await startControllerServer(controller);
+    rpc = createControllerClient(`127.0.0.1:${server.port}`);
+    void (async () => {
+      for await (const e of rpc.watchEvents()) events.push(e);
+    })();
   });
   afterAll(async () => {
+    rpc?.close();
+    await server?.close();
     await controller?.close(0);
     rmSync(store, { recursive: true, force: true });
   });
 
-  it('rejects a broken spec with every issue and starts nothing', async () => {
+  it('answers health SERVING and rejects a broken spec with every issue, starting nothing', async () => {
+    expect(await rpc.checkHealth()).toBe('SERVING');
     const broken = spec().replace('max: 3', 'max: 0').replace('dport: 80', 'dport: 70000');
-    const err = await controller.apply(broken, 'broken.yaml').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigValidationError);
-    expect((err as ConfigValidationError).issues.length).toBeGreaterThanOrEqual(2);
-    expect((err as ConfigValidationError).issues.every((i) => i.file === 'broken.yaml' && (i.line ?? 0) > 0)).toBe(true);
-    expect(controller.listChains()).toEqual([]);
+    const err = (await rpc.applyChain(broken, 'broken.yaml').catch((e: unknown) => e)) as { statusName: string; fieldViolations: { field: string; description: string }[] };
+    expect(err.statusName).toBe('INVALID_ARGUMENT');
+    expect(err.fieldViolations.map((v) => ({ field: v.field, description: v.description }))).toEqual([
+      { field: 'spec.functions[0].config.rules[0].dport', description: 'broken.yaml:13:93 port out of range 0-65535' },
+      { field: 'spec.functions[0].scaling.min', description: 'broken.yaml:14:23 min (1) > max (0)' },
+      { field: 'spec.functions[0].scaling.max', description: 'broken.yaml:14:31 must be >= 1' },
+    ]);
+    expect(await rpc.listChains()).toEqual([]);
+    expect(await statusOf(rpc.getChain('edge'))).toBe('NOT_FOUND');
     expect(events).toEqual([]);
   });
 
   it('applies a chain, is idempotent, scales within bounds and rolls a config change without losing a flow', async () => {
-    const first = await controller.apply(spec(), 'edge.yaml');
+    const first = await rpc.applyChain(spec(), 'edge.yaml');
     expect(first.changed).toBe(true);
     expect(first.chain.phase).toBe('Ready');
     expect(first.chain.functions.map((f) => [f.name, f.readyReplicas])).toEqual([['fw', 1], ['nat', 1]]);
     const seqAfterApply = events.length;
-    const again = await controller.apply(spec(), 'edge.yaml');
+    const again = await rpc.applyChain(spec(), 'edge.yaml');
     expect(again.changed).toBe(false);
     expect(again.chain.generation).toBe(1);
     expect(events.length).toBe(seqAfterApply);
@@ -105,15 +127,16 @@ describe('controller: apply, scale, rolling update, delete (in process, real ins
     };
     await until(() => flows.every((f) => f.state === 'open' && f.acked >= 2), 10_000, talk);
 
-    await expect(controller.scaleFunction('edge', 'nat', 3)).rejects.toBeInstanceOf(FailedPreconditionError);
-    await expect(controller.scaleFunction('edge', 'nope', 1)).rejects.toBeInstanceOf(NotFoundError);
-    const fw = await controller.scaleFunction('edge', 'fw', 2);
+    expect(await statusOf(rpc.scaleFunction('edge', 'nat', 3))).toBe('FAILED_PRECONDITION');
+    expect(await statusOf(rpc.scaleFunction('edge', 'nope', 1))).toBe('NOT_FOUND');
+    expect(await statusOf(rpc.scaleFunction('nope', 'fw', 1))).toBe('NOT_FOUND');
+    const fw = await rpc.scaleFunction('edge', 'fw', 2);
     expect(fw).toMatchObject({ desiredReplicas: 2, readyReplicas: 2 });
-    expect(controller.listInstances('edge').filter((i) => i.function === 'fw').map((i) => i.state)).toEqual(['ready', 'ready']);
+    expect((await rpc.listInstances('edge')).filter((i) => i.function === 'fw').map((i) => i.state)).toEqual(['ready', 'ready']);
 
     // A rule-set change that still allows the flows: new image, new instances, old ones drain.
-    const oldImage = controller.getChain('edge').functions[0].imageId;
-    const updated = await controller.apply(spec("\n          - { name: tls, action: allow, side: inside, proto: tcp, dport: 443 }"), 'edge.yaml');
+    const oldImage = (await rpc.getChain('edge')).functions[0].imageId;
+    const updated = await rpc.applyChain(spec("\n          - { name: tls, action: allow, side: inside, proto: tcp, dport: 443 }"), 'edge.yaml');
     expect(updated.changed).toBe(true);
     expect(updated.chain.generation).toBe(2);
     const newImage = updated.chain.functions[0].imageId;
@@ -134,11 +157,17 @@ describe('controller: apply, scale, rolling update, delete (in process, real ins
     for (const f of flows) client.close(f);
     await until(() => fwInstances().every((i) => i.imageId === newImage), 15_000, talk);
     expect(flows.every((f) => f.state === 'closed' && f.acked === f.sent && f.wrongSource === 0)).toBe(true);
-    for (const f of flows) expect(server.tuples.get(f.id)?.size).toBe(1);
+    for (const f of flows) expect(servers.tuples.get(f.id)?.size).toBe(1);
     expect(dp.dropped()).toBe(0);
 
-    const stats = controller.sampleStats();
-    expect(stats.map((s) => s.instance).sort()).toEqual(controller.listInstances('edge').map((i) => i.id).sort());
+    const live = controller.listInstances('edge').map((i) => i.id).sort();
+    let snapshots = 0;
+    for await (const snapshot of rpc.streamStats({ chain: 'edge', intervalMs: 100 })) {
+      const ids = snapshot.instances.map((r) => r.instance).sort();
+      if (JSON.stringify(ids) === JSON.stringify(live) && snapshot.instances.some((r) => r.rxPps > 0)) break;
+      if (++snapshots > 30) throw new Error(`stats never showed ${live.join(', ')} with traffic`);
+      for (const f of late) client.send(f);
+    }
 
     const kinds = events.map((e) => `${e.type}${e.function ? ':' + e.function : ''}`);
     expect(kinds.slice(0, 3)).toEqual(['image-built:fw', 'image-built:nat', 'applied']);
@@ -152,9 +181,10 @@ describe('controller: apply, scale, rolling update, delete (in process, real ins
     expect(afterRoll.indexOf('instance-draining:fw')).toBeLessThan(afterRoll.indexOf('instance-stopped:fw'));
 
     for (const f of late) client.close(f);
-    await controller.deleteChain('edge');
-    expect(controller.listChains()).toEqual([]);
+    await rpc.deleteChain('edge');
+    expect(await rpc.listChains()).toEqual([]);
+    await until(() => events.at(-1)?.type === 'deleted', 2000);
     expect(events.at(-1)).toMatchObject({ type: 'deleted', chain: 'edge', details: { leakedBuffers: '0' } });
-    await expect(controller.deleteChain('edge')).rejects.toBeInstanceOf(NotFoundError);
+    expect(await statusOf(rpc.deleteChain('edge'))).toBe('NOT_FOUND');
   }, 90_000);
 });
