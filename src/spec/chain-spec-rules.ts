@@ -1,0 +1,161 @@
+import type { FunctionRegistry } from '../pipeline/function-registry.ts';
+import { specErrorMap } from './spec-messages.ts';
+
+/** One problem found on the plain data, before it is given a source position. */
+export interface SpecIssue {
+  /** Field path from the document root. */
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  /** Point at the key rather than the value (unknown fields). */
+  readonly atKey?: boolean;
+}
+
+/** What `checkChainSpec` found. */
+export interface ChainSpecCheck {
+  readonly issues: SpecIssue[];
+  /** Parsed configuration of each `function` entry whose config is valid, by index. */
+  readonly configs: Map<number, unknown>;
+}
+
+/**
+ * The rules of a chain spec that span fields or need the function registry, applied to
+ * the plain data of the document (whatever its shape: each rule looks only at values of
+ * the right type, so it runs even where the schema found other problems):
+ *
+ * - function names are unique; each entry has exactly one of `function` and `image`;
+ *   `config` only with `function`; `function` names a registered function;
+ * - each function's `config` passes that function's own schema (paths prefixed with
+ *   `spec.functions[i].config`);
+ * - `scaling.min ≤ scaling.max`;
+ * - a `pcap` port reads or writes; VXLAN peers have unique names and VNIs;
+ *   ingress and egress do not listen on the same UDP socket;
+ * - classifier `ports` need `tcp` or `udp` among its `protocols`.
+ *
+ * @example
+ * ```ts
+ * const { issues, configs } = checkChainSpec(doc.toJS(), registry);
+ * ```
+ */
+export function checkChainSpec(raw: unknown, registry: FunctionRegistry): ChainSpecCheck {
+  const issues: SpecIssue[] = [];
+  const configs = new Map<number, unknown>();
+  const spec = field(raw, 'spec');
+  const functions = field(spec, 'functions');
+  if (Array.isArray(functions)) {
+    const names = new Map<string, number>();
+    functions.forEach((entry, i) => checkFunction(entry, i, names, registry, issues, configs));
+  }
+  const ends = ['ingress', 'egress'] as const;
+  for (const end of ends) checkPort(field(spec, end), ['spec', end], issues);
+  const inListen = listenKey(field(spec, 'ingress'));
+  if (inListen !== undefined && inListen === listenKey(field(spec, 'egress'))) {
+    issues.push({ path: ['spec', 'egress', 'listen'], message: `${inListen} is also spec.ingress.listen; the two ends need their own UDP sockets` });
+  }
+  const classifier = field(spec, 'classifier');
+  const protocols = field(classifier, 'protocols');
+  if (Array.isArray(field(classifier, 'ports')) && Array.isArray(protocols) && !protocols.includes('tcp') && !protocols.includes('udp')) {
+    issues.push({ path: ['spec', 'classifier', 'ports'], message: 'ports need tcp or udp in protocols' });
+  }
+  return { issues, configs };
+}
+
+function checkFunction(entry: unknown, i: number, names: Map<string, number>, registry: FunctionRegistry, issues: SpecIssue[], configs: Map<number, unknown>): void {
+  if (!isRecord(entry)) return;
+  const at = ['spec', 'functions', i];
+  const name = entry.name;
+  if (typeof name === 'string') {
+    const first = names.get(name);
+    if (first !== undefined) issues.push({ path: [...at, 'name'], message: `duplicate function name "${name}" (also spec.functions[${first}])` });
+    else names.set(name, i);
+  }
+  const hasFunction = entry.function !== undefined;
+  const hasImage = entry.image !== undefined;
+  if (hasFunction && hasImage) issues.push({ path: [...at, 'image'], message: 'give `function` or `image`, not both' });
+  if (!hasFunction && !hasImage) issues.push({ path: at, message: 'needs `function` (a registered function) or `image` (a built image id)' });
+  if (hasImage && !hasFunction && 'config' in entry) {
+    issues.push({ path: [...at, 'config'], message: '`config` needs `function`; an image has its configuration built in', atKey: true });
+  }
+  if (typeof entry.function === 'string' && entry.function !== '') {
+    const known = registry.names();
+    if (!known.includes(entry.function)) {
+      issues.push({ path: [...at, 'function'], message: `unknown function "${entry.function}"; known: ${known.join(', ') || 'none'}` });
+    } else {
+      const prefix = [...at, 'config'];
+      const result = registry.get(entry.function).config.safeParse(entry.config === undefined ? {} : entry.config, { error: specErrorMap });
+      if (result.success) configs.set(i, result.data);
+      else for (const issue of result.error.issues) issues.push(...fromZodIssue(issue, prefix));
+    }
+  }
+  const scaling = entry.scaling;
+  if (isRecord(scaling) && Number.isInteger(scaling.min) && Number.isInteger(scaling.max) && (scaling.min as number) > (scaling.max as number)) {
+    issues.push({ path: [...at, 'scaling', 'min'], message: `min (${scaling.min}) > max (${scaling.max})` });
+  }
+}
+
+function checkPort(port: unknown, at: PropertyKey[], issues: SpecIssue[]): void {
+  if (!isRecord(port)) return;
+  if (port.type === 'pcap' && port.read === undefined && port.write === undefined) {
+    issues.push({ path: at, message: 'a pcap port needs `read`, `write` or both' });
+  }
+  if (port.type !== 'vxlan' || !Array.isArray(port.peers)) return;
+  const names = new Map<string, number>();
+  const vnis = new Map<number, number>();
+  port.peers.forEach((peer, j) => {
+    if (!isRecord(peer)) return;
+    if (typeof peer.name === 'string') {
+      const first = names.get(peer.name);
+      if (first !== undefined) issues.push({ path: [...at, 'peers', j, 'name'], message: `duplicate peer name "${peer.name}" (also peers[${first}])` });
+      else names.set(peer.name, j);
+    }
+    // The port tells peers apart by VNI alone, so a VNI (hence a remote:port/VNI tunnel) appears once.
+    if (typeof peer.vni === 'number') {
+      const first = vnis.get(peer.vni);
+      if (first !== undefined) issues.push({ path: [...at, 'peers', j, 'vni'], message: `VNI ${peer.vni} is already used by peers[${first}]` });
+      else vnis.set(peer.vni, j);
+    }
+  });
+}
+
+/** `address:port` a VXLAN port listens on, if it is one with a readable listen address. */
+function listenKey(port: unknown): string | undefined {
+  if (!isRecord(port) || port.type !== 'vxlan') return undefined;
+  const listen = port.listen;
+  if (!isRecord(listen) || typeof listen.address !== 'string') return undefined;
+  const p = listen.port === undefined ? 4789 : listen.port;
+  return `${listen.address}:${String(p)}`;
+}
+
+/**
+ * The `SpecIssue`s of one zod issue, under `prefix`: an `unrecognized_keys` issue becomes
+ * one issue per unknown key, pointing at the key; a union that the value matches by type
+ * in exactly one branch is reported by that branch's issues.
+ */
+export function fromZodIssue(issue: ZodIssueLike, prefix: readonly PropertyKey[] = []): SpecIssue[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
+    return issue.keys.map((key) => ({ path: [...path, key], message: issue.message, atKey: true }));
+  }
+  if (issue.code === 'invalid_union' && issue.errors !== undefined) {
+    // The one branch whose type the value has (e.g. the string of `CIDR | CIDR[]`) says what is wrong.
+    const typed = issue.errors.filter((branch) => !branch.every((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+    if (typed.length === 1) return typed[0].flatMap((inner) => fromZodIssue(inner, path));
+  }
+  return [{ path, message: issue.message }];
+}
+
+/** The fields of a zod issue that `fromZodIssue` reads. */
+export interface ZodIssueLike {
+  readonly code: string;
+  readonly path: PropertyKey[];
+  readonly message: string;
+  readonly keys?: string[];
+  readonly errors?: ZodIssueLike[][];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function field(value: unknown, key: string): unknown {
+  return isRecord(value) ? value[key] : undefined;
+}

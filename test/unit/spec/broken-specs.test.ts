@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { registerBuiltinFunctions } from '../../../functions/index.ts';
+import { ConfigValidationError } from '../../../src/errors/catalog.ts';
+import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
+import { parseChainSpec } from '../../../src/spec/parse-chain-spec.ts';
+
+const dir = fileURLToPath(new URL('../../fixtures/specs/', import.meta.url));
+const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const registry = registerBuiltinFunctions(new FunctionRegistry());
+
+function expectedLines(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('# expect: '))
+    .map((l) => l.slice('# expect: '.length));
+}
+
+function failure(text: string, file: string): ConfigValidationError {
+  try {
+    parseChainSpec(text, file, registry);
+  } catch (err) {
+    if (err instanceof ConfigValidationError) return err;
+    throw err;
+  }
+  throw new Error(`${file} parsed without an error`);
+}
+
+describe('broken chain spec corpus', () => {
+  it('covers every kind of mistake the validator must catch', () => {
+    for (const name of [
+      'wrong-types',
+      'unknown-fields',
+      'bad-cidr',
+      'port-out-of-range',
+      'duplicate-names',
+      'min-greater-than-max',
+      'unknown-function',
+      'yaml-syntax-error',
+      'duplicate-key',
+      'function-config-deep',
+      'many-errors',
+      'empty',
+      'missing-fields',
+    ]) {
+      expect(files).toContain(`${name}.yaml`);
+    }
+  });
+
+  it.each(files)('%s reports exactly its expected issues, with positions', (file) => {
+    const text = readFileSync(`${dir}${file}`, 'utf8');
+    const expected = expectedLines(text);
+    expect(expected.length).toBeGreaterThan(0);
+    const err = failure(text, file);
+    expect(err.code).toBe('NFVKIT_ERR_CONFIG_INVALID');
+    const [header, ...lines] = err.message.split('\n');
+    expect(header).toBe(`chain spec ${file}: ${expected.length} problem(s)`);
+    expect(lines.map((l) => l.trim())).toEqual(expected);
+    const textLines = text.split('\n');
+    for (const issue of err.issues) {
+      expect(issue.file).toBe(file);
+      expect(issue.line).toBeGreaterThanOrEqual(1);
+      expect(issue.line).toBeLessThanOrEqual(textLines.length);
+      expect(issue.column).toBeGreaterThanOrEqual(1);
+      expect(issue.column).toBeLessThanOrEqual(textLines[issue.line! - 1].length + 1);
+    }
+  });
+
+  it('points at the offending value itself', () => {
+    const text = readFileSync(`${dir}function-config-deep.yaml`, 'utf8');
+    const issue = failure(text, 'function-config-deep.yaml').issues.find((i) => i.path === 'spec.functions[1].config.services[0].backends[0].address');
+    expect(issue).toBeDefined();
+    expect(text.split('\n')[issue!.line! - 1].slice(issue!.column! - 1)).toMatch(/^198\.18\.3\.300,/);
+  });
+});
