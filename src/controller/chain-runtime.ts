@@ -6,6 +6,7 @@ import type { ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import type { ChainEnd } from './chain-ends.ts';
 import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
 import type { EventInput } from './event-log.ts';
+import type { ScalingPolicy } from './scaling-policy.ts';
 
 /** An image resolved for a function: where it is and what it is. */
 export interface ResolvedImage extends StageImage {
@@ -22,8 +23,8 @@ export interface FunctionRuntime {
   desired: number;
   /** Instances being booted now (listed as `booting`). */
   booting: Set<string>;
-  /** Unix ms of the last scaling step (cooldown). */
-  lastScaledAt: number;
+  /** The autoscaler's decision rule for this function (its cooldown covers manual steps too). */
+  policy: ScalingPolicy;
 }
 
 /** Records an event of this chain. */

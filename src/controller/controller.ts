@@ -12,6 +12,8 @@ import { ChainRuntime, type FunctionRuntime, type ResolvedImage } from './chain-
 import type { ApplyResult, ChainStatus, ControllerApi, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
 import { EventLog } from './event-log.ts';
+import { Autoscaler } from './autoscaler.ts';
+import { ScalingPolicy, type ScalingDecision, type ScalingPolicyOptions } from './scaling-policy.ts';
 import { RateSampler } from '../metrics/rate-sampler.ts';
 
 /** Options of `Controller.create`. */
@@ -26,8 +28,12 @@ export interface ControllerOptions {
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
   /** Longest wait for flows to finish when a chain is deleted, ms (default: the chain's largest drain timeout). */
   readonly deleteTimeoutMs?: number;
-  /** How often per-instance rates are sampled, ms (default 1000). */
+  /** How often per-instance rates are sampled and the autoscaler decides, ms (default 500). */
   readonly sampleIntervalMs?: number;
+  /** Scale functions to their traffic (default true). */
+  readonly autoscale?: boolean;
+  /** Tuning of every function's scaling policy (sustain times, hysteresis band). */
+  readonly scalingPolicy?: ScalingPolicyOptions;
 }
 
 /**
@@ -54,6 +60,8 @@ export class Controller implements ControllerApi {
   private readonly deleteTimeoutMs: number | undefined;
   private readonly sampler = new RateSampler(() => instanceStatsSources(this.chains.values()));
   private readonly sampleTimer: NodeJS.Timeout;
+  private readonly autoscaler: Autoscaler;
+  private readonly policyOptions: ScalingPolicyOptions;
   private readonly warm: WarmPool | undefined;
   /** Serialises applies and deletes of the same chain name. */
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -64,8 +72,15 @@ export class Controller implements ControllerApi {
     this.endFactories = { ...BUILTIN_END_FACTORIES, ...options.endFactories };
     this.deleteTimeoutMs = options.deleteTimeoutMs;
     this.warm = warm;
-    this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), options.sampleIntervalMs ?? 1000);
+    this.policyOptions = options.scalingPolicy ?? {};
+    const interval = options.sampleIntervalMs ?? 500;
+    this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), interval);
     this.sampleTimer.unref();
+    this.autoscaler = new Autoscaler(
+      { chains: () => this.chains.values(), rates: (chain) => this.sampler.latest(chain), scale: (chain, fn, d) => this.autoscale(chain, fn, d) },
+      interval,
+    );
+    if (options.autoscale !== false) this.autoscaler.start();
   }
 
   static async create(options: ControllerOptions): Promise<Controller> {
@@ -126,7 +141,7 @@ export class Controller implements ControllerApi {
       const from = fn.desired;
       if (from === replicas) return;
       fn.desired = replicas;
-      fn.lastScaledAt = Date.now();
+      fn.policy.noteStep(performance.now());
       this.events.record({ type: 'scaled', chain: chainName, function: fnName, reason: `manual: ${from} → ${replicas} replicas`, details: { from, to: replicas, source: 'ScaleFunction' } });
       await chain.reconcile();
     });
@@ -162,6 +177,7 @@ export class Controller implements ControllerApi {
   /** Deletes every chain, giving flows at most `drainMs` to finish, and closes the warm pool. */
   async close(drainMs = 1000): Promise<void> {
     clearInterval(this.sampleTimer);
+    this.autoscaler.stop();
     for (const chain of [...this.chains.values()]) if (chain.phase !== 'Deleting') await this.remove(chain, drainMs).catch(() => undefined);
     await this.warm?.close();
   }
@@ -170,7 +186,7 @@ export class Controller implements ControllerApi {
     const name = spec.metadata.name;
     const functions: FunctionRuntime[] = [];
     for (const fnSpec of spec.spec.functions) {
-      functions.push({ spec: fnSpec, image: await this.resolveImage(name, fnSpec), desired: fnSpec.scaling.min, booting: new Set(), lastScaledAt: 0 });
+      functions.push({ spec: fnSpec, image: await this.resolveImage(name, fnSpec), desired: fnSpec.scaling.min, booting: new Set(), policy: new ScalingPolicy(fnSpec.scaling, this.policyOptions) });
     }
     const baseDir = specBaseDir(source);
     const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir });
@@ -205,6 +221,7 @@ export class Controller implements ControllerApi {
         fn.desired = desired;
       }
       fn.spec = fnSpec;
+      fn.policy.bounds = fnSpec.scaling;
     }
     chain.spec = spec;
     chain.specYaml = yamlText;
@@ -213,6 +230,20 @@ export class Controller implements ControllerApi {
     chain.appliedAt = Date.now();
     this.events.record({ type: 'applied', chain: chain.name, reason: changes.length > 0 ? `rolling update: ${changes.join('; ')}` : 'spec updated', details: { generation: chain.generation } });
     await chain.reconcile();
+  }
+
+  /** Applies an autoscaler decision: event, then reconcile. */
+  private async autoscale(chain: ChainRuntime, fn: FunctionRuntime, decision: ScalingDecision): Promise<void> {
+    if (chain.phase === 'Deleting') return;
+    await chain.serial(async () => {
+      const from = fn.desired;
+      const { min, max } = fn.spec.scaling;
+      const to = Math.min(max, Math.max(min, decision.replicas));
+      if (to === from) return;
+      fn.desired = to;
+      this.events.record({ type: 'scaled', chain: chain.name, function: fn.spec.name, reason: decision.reason, details: { ...decision.details, from, to, source: 'autoscaler' } });
+      await chain.reconcile();
+    });
   }
 
   private async remove(chain: ChainRuntime, drainMs?: number): Promise<void> {

@@ -18,7 +18,8 @@ export class PacedPort implements ChainPort {
 
   constructor(
     readonly inner: ChainPort,
-    readonly rate: number,
+    /** Frames per second; may be changed while running. */
+    public rate: number,
     burst?: number,
   ) {
     this.burst = burst ?? Math.max(32, Math.ceil(rate / 100));

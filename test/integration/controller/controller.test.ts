@@ -78,6 +78,7 @@ describe('controller over gRPC: apply, scale, rolling update, delete with real i
       registry: registerBuiltinFunctions(new FunctionRegistry()),
       store: ImageStore.open(store),
       warm: false,
+      autoscale: false,
       endFactories: ends(client, servers),
       sampleIntervalMs: 100,
     });
