@@ -1,0 +1,75 @@
+import type { Cidr } from '../config/net-schemas.ts';
+import { prefixMask } from '../config/net-schemas.ts';
+import { parseIpv4 } from '../packet/ipv4.ts';
+
+/** An address the gateway owns, with the prefix length of its subnet (host bits kept). */
+export interface GatewayAddress {
+  readonly address: number;
+  readonly prefix: number;
+  readonly mask: number;
+}
+
+/**
+ * What a `GatewayEdge` needs to know, in numeric form (see `vxlan-port-config.ts` for the
+ * YAML shape it comes from).
+ *
+ * @example
+ * ```ts
+ * const cfg: GatewayEdgeConfig = {
+ *   addresses: [parseGatewayAddress('198.18.1.1/24')!],
+ *   mac: defaultGatewayMac(0xc6120101),
+ *   peerSubnets: [[{ addr: 0xc6120100, prefix: 24, mask: 0xffffff00 }]],
+ * };
+ * ```
+ */
+export interface GatewayEdgeConfig {
+  /** `[0]` is the interface address (source of ARP requests and ICMP errors); the others are answered by proxy ARP (VIPs, NAT addresses). */
+  readonly addresses: readonly GatewayAddress[];
+  /** The gateway's MAC as (hi16, lo32). */
+  readonly mac: readonly [number, number];
+  /** Subnets reachable through each peer (on-link: the gateway ARPs for the destination itself), by peer index. */
+  readonly peerSubnets: readonly (readonly Cidr[])[];
+}
+
+/** Tuning of a `GatewayEdge`; every field has a default. */
+export interface GatewayEdgeOptions {
+  /** Neighbour table slots, a power of two (default 1024). */
+  readonly neighbourCapacity?: number;
+  /** Next hops that may be unresolved at once, each with a hold queue (default 64). */
+  readonly maxPending?: number;
+  /** Frames held per unresolved next hop (default 32: a burst of new connections to one server). */
+  readonly holdPerAddress?: number;
+  /** Give up on an unresolved next hop after this long, ms (default 3000). */
+  readonly resolveTimeoutMs?: number;
+  /** Repeat an unanswered ARP request at most this often, ms (default 1000). */
+  readonly probeIntervalMs?: number;
+  /** Forget a neighbour not heard from for this long, ms (default 300 000). */
+  readonly reachableMs?: number;
+}
+
+/**
+ * Parses `a.b.c.d/len` (or a bare address, /32) keeping the host bits: `198.18.1.1/24` is
+ * the address 198.18.1.1 on the subnet 198.18.1.0/24. `undefined` when malformed.
+ *
+ * @example
+ * ```ts
+ * parseGatewayAddress('198.18.1.1/24'); // { address: 0xc6120101, prefix: 24, mask: 0xffffff00 }
+ * ```
+ */
+export function parseGatewayAddress(text: string): GatewayAddress | undefined {
+  const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(text);
+  if (m === null) return undefined;
+  const address = parseIpv4(m[1]);
+  const prefix = m[2] === undefined ? 32 : Number(m[2]);
+  if (address === undefined || prefix > 32) return undefined;
+  return { address, prefix, mask: prefixMask(prefix) };
+}
+
+/**
+ * The default gateway MAC for an interface address: locally administered, unicast,
+ * `02:00:` followed by the four address bytes (198.18.1.1 → 02:00:c6:12:01:01), so two
+ * edges of one chain never share a MAC.
+ */
+export function defaultGatewayMac(address: number): [number, number] {
+  return [0x0200, address >>> 0];
+}
