@@ -8,6 +8,7 @@ import { PacedPort } from '../dataplane/ports/paced-port.ts';
 import { PcapInPort, PcapOutPort } from '../dataplane/ports/pcap-port.ts';
 import { ResponderPort } from '../dataplane/ports/responder-port.ts';
 import { SinkPort } from '../dataplane/ports/sink-port.ts';
+import { VxlanPort } from '../dataplane/ports/vxlan-port.ts';
 import { IpProto, parseIpv4 } from '../packet/ipv4.ts';
 import { TcpFlag } from '../packet/tcp.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
@@ -39,9 +40,9 @@ export interface ChainEndContext {
 export type ChainEndFactory = (spec: PortSpec, context: ChainEndContext) => Promise<ChainEnd>;
 
 /**
- * Ends the controller can build without extra modules: `generator`, `responder`, `sink` and `pcap`.
- * `vxlan` ends are supplied by the caller (`ControllerOptions.endFactories`), since they
- * need sockets and the gateway.
+ * The chain ends the controller builds from port specs: `generator`, `responder`, `sink`,
+ * `pcap` and `vxlan` (real traffic through the L3 gateway edge). Callers may add or
+ * replace factories (`ControllerOptions.endFactories`).
  */
 export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFactory>>> = {
   generator: async (spec) => generatorEnd(spec as GeneratorPortSpec),
@@ -52,6 +53,20 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
   sink: async () => {
     const sink = new SinkPort();
     return { port: sink, stats: () => ({ framesOut: sink.frames, bytesOut: sink.bytes }), close: async () => undefined };
+  },
+  vxlan: async (spec) => {
+    const port = await VxlanPort.open(spec);
+    return {
+      port,
+      stats: () => {
+        const st = port.stats();
+        const out: Record<string, number> = { framesIn: st.entered, framesOut: st.left, datagramsIn: st.received, datagramsOut: st.sent };
+        for (const [reason, n] of Object.entries(st.drops)) out[`drops:${reason}`] = n;
+        return out;
+      },
+      onReadable: (wake) => port.onReadable(wake),
+      close: () => port.close(),
+    };
   },
   pcap: async (spec, context) => {
     if (spec.type !== 'pcap') throw new InvalidArgumentError('not a pcap port');
