@@ -1,3 +1,4 @@
+import type { Doorbell } from './doorbell.ts';
 import { InvalidArgumentError, SharedLayoutError, VirtqueueProtocolError } from '../errors/catalog.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { SplitRing, type SplitRingOptions } from './split-ring.ts';
@@ -265,6 +266,19 @@ export class VirtioNetDriverEnd {
     return this.rxq.waitForUsed(timeoutMs);
   }
 
+  /**
+   * Asks the device to ring when frames arrive (before a sleep on a shared interrupt, see
+   * `waitForRxOnAny`); returns true if frames already wait (then do not sleep).
+   */
+  armRx(): boolean {
+    return this.rxq.enableUsedNotifications();
+  }
+
+  /** Stops the device from ringing for received frames (while polling). */
+  disarmRx(): void {
+    this.rxq.disableUsedNotifications();
+  }
+
   /** Stops refilling the receiveq (for shutdown: the device end then returns its posted buffers). */
   close(): void {
     this.closed = true;
@@ -416,6 +430,14 @@ export class VirtioNetDeviceEnd {
     }
   }
 
+  /**
+   * Also rings `bell` whenever the receiveq rings its driver: the interrupt line an
+   * instance sleeps on for all its devices (`waitForRxOnAny`). Null removes it.
+   */
+  setInterrupt(bell: Doorbell | null): void {
+    this.rxq.interrupt = bell;
+  }
+
   /** Receive buffers the driver has posted: how many frames `deliverRx` can take now. */
   rxRoom(): number {
     return this.rxq.availCount();
@@ -425,4 +447,28 @@ export class VirtioNetDeviceEnd {
   waitForTx(timeoutMs: number): boolean {
     return this.txq.waitForAvail(timeoutMs);
   }
+}
+
+/**
+ * Sleeps until a frame arrives on any of `ends`' receiveqs, or `timeoutMs` passes: reads
+ * the shared interrupt `bell` (which the device ends ring, see `setInterrupt`), arms every
+ * receiveq, re-checks, waits, disarms. Returns whether frames wait afterwards. One sleep
+ * for all devices, so traffic on one side never waits for a timeout on the other.
+ *
+ * @example
+ * ```ts
+ * if (idle) waitForRxOnAny([eth0, eth1], irq, 1);
+ * ```
+ */
+export function waitForRxOnAny(ends: readonly VirtioNetDriverEnd[], bell: Doorbell, timeoutMs: number): boolean {
+  const seen = bell.sequence();
+  let pending = false;
+  for (const end of ends) if (end.armRx()) pending = true;
+  if (!pending) bell.wait(seen, timeoutMs);
+  let waiting = false;
+  for (const end of ends) {
+    end.disarmRx();
+    if (end.rxq.hasUsed()) waiting = true;
+  }
+  return waiting;
 }

@@ -1,3 +1,4 @@
+import type { Doorbell } from './doorbell.ts';
 import { VirtqueueProtocolError } from '../errors/catalog.ts';
 import { vringNeedEvent } from './event-idx.ts';
 import type { SplitRing } from './split-ring.ts';
@@ -41,6 +42,12 @@ export class VirtqueueDevice {
   readonly queueSize: number;
   /** Used-buffer notifications sent (doorbell rings). */
   notificationsSent = 0;
+  /**
+   * A doorbell shared by several queues of one driver (an interrupt line, like one MSI-X
+   * vector for all of a guest's receive queues): rung with the queue's own used doorbell,
+   * so a driver can sleep on all its queues at once. Null: only the queue's own doorbell.
+   */
+  interrupt: Doorbell | null = null;
   /** Times `waitForAvail` actually slept. */
   sleeps = 0;
   private readonly mask: number;
@@ -222,6 +229,7 @@ export class VirtqueueDevice {
     if (need) {
       this.notificationsSent++;
       this.ring.usedBell.ring();
+      this.interrupt?.ring();
     }
     return need;
   }

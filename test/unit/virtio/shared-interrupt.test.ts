@@ -1,0 +1,69 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { PacketPool } from '../../../src/pool/packet-pool.ts';
+import { Doorbell } from '../../../src/virtio/doorbell.ts';
+import { VirtioNetDevice, waitForRxOnAny } from '../../../src/virtio/virtio-net-device.ts';
+
+const HOST = 1;
+const GUEST = 2;
+
+function setup() {
+  const host = PacketPool.create({ bufferCount: 256, owner: HOST });
+  const guestPool = host.withOwner(GUEST);
+  const devs = [0, 1].map(() => VirtioNetDevice.create({ queueSize: 16, driverOwner: GUEST, deviceOwner: HOST }));
+  const irqSab = new SharedArrayBuffer(4);
+  const guests = devs.map((d) => d.driverEnd(guestPool));
+  const backends = devs.map((d) => d.deviceEnd(host));
+  for (const b of backends) b.setInterrupt(new Doorbell(new Int32Array(irqSab), 0));
+  for (const g of guests) g.refillRx();
+  return { host, guests, backends, irq: new Doorbell(new Int32Array(irqSab), 0), irqSab };
+}
+
+function deliverOne(host: PacketPool, backend: ReturnType<typeof setup>['backends'][number]): void {
+  const ids = new Uint32Array(1);
+  host.allocBatch(ids, 1);
+  host.copyIn(ids[0], new Uint8Array(60), 0, 60);
+  expect(backend.deliverRx(ids, 1)).toBe(1);
+}
+
+describe('shared receive interrupt', () => {
+  it('rings the shared bell for either device once the driver armed it, and not while polling', () => {
+    const { host, guests, backends, irq } = setup();
+    deliverOne(host, backends[1]);
+    expect(irq.sequence()).toBe(0);
+    const got = new Uint32Array(16);
+    expect(guests[1].receive(got, 16)).toBe(1);
+    expect(waitForRxOnAny(guests, irq, 0)).toBe(false);
+    for (const g of guests) g.armRx();
+    deliverOne(host, backends[1]);
+    expect(irq.sequence()).toBe(1);
+    expect(waitForRxOnAny(guests, irq, 1000)).toBe(true);
+  });
+
+  it('wakes a driver sleeping in another thread when the OTHER device gets a frame', async () => {
+    const { host, guests, backends, irqSab } = setup();
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    // The sleeper only needs the bell: it waits like waitForRxOnAny does after arming.
+    for (const g of guests) g.armRx();
+    const worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const bell = new Int32Array(workerData.irq); const flag = new Int32Array(workerData.flag);
+       Atomics.store(flag, 0, 1); Atomics.notify(flag, 0);
+       const t0 = Date.now(); const r = Atomics.wait(bell, 0, 0, 5000);
+       Atomics.store(flag, 0, r === 'ok' ? 2 + (Date.now() - t0) : -1); Atomics.notify(flag, 0);`,
+      { eval: true, workerData: { irq: irqSab, flag: flag.buffer } },
+    );
+    try {
+      while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, 20));
+      deliverOne(host, backends[1]);
+      const deadline = Date.now() + 2000;
+      while (Atomics.load(flag, 0) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+      expect(Atomics.load(flag, 0)).toBeGreaterThanOrEqual(2);
+      expect(Atomics.load(flag, 0) - 2).toBeLessThan(1000);
+      expect(guests[1].armRx()).toBe(true);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
