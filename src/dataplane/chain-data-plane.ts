@@ -135,6 +135,8 @@ export interface DataPlaneDrops {
 export interface DataPlaneShutdownReport {
   /** Buffers still held after everything was stopped (must be empty). */
   readonly leaks: readonly HeldBuffer[];
+  /** Frames each instance stopped by this shutdown took from its receiveqs, by instance id. */
+  readonly received: Readonly<Record<string, number>>;
 }
 
 /** Drain bookkeeping of one instance. */
@@ -154,8 +156,10 @@ export class ChainDataPlane {
   readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 };
   /** Frames in from and out to each port. */
   readonly traffic = { enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 };
-  /** Pump passes (for profiles). */
+  /** Pump passes, passes of `runUntil` that moved nothing, and its naps (for profiles). */
   passes = 0;
+  idlePasses = 0;
+  naps = 0;
   private readonly queueSize: number;
   private readonly fifoSize: number;
   private readonly timeoutTicks: { tcp: number; tcpClosed: number; udp: number; other: number };
@@ -183,6 +187,23 @@ export class ChainDataPlane {
     this.stages = stageNames.map((name, i) => new Stage(name, i));
     const capacity = options.flowCapacity ?? 65536;
     this.links = Array.from({ length: stageNames.length + 1 }, (_, k) => new LinkFlowTable(capacity, 0x6b43a9b5 + k * 0x9e3779b1));
+  }
+
+  /**
+   * A data plane with one stage per image (named after the image's function, `-<i>` added
+   * when a name repeats) and one instance of each, booted cold.
+   */
+  static async boot(images: readonly StageImage[], options: ChainDataPlaneOptions = {}): Promise<ChainDataPlane> {
+    const names = images.map((img) => img.manifest.name);
+    const unique = names.map((n, i) => (names.indexOf(n) === names.lastIndexOf(n) ? n : `${n}-${i}`));
+    const dp = ChainDataPlane.create(unique, options);
+    try {
+      for (let k = 0; k < images.length; k++) await dp.addInstance(k, images[k]);
+    } catch (err) {
+      await dp.shutdown();
+      throw err;
+    }
+    return dp;
   }
 
   /** Creates an empty data plane with one stage per name (add instances with `addInstance`). */
@@ -425,9 +446,13 @@ export class ChainDataPlane {
       let idle = 0;
       for (;;) {
         if (this.pump(inside, outside) > 0) idle = 0;
-        else if (++idle >= 16) {
-          Atomics.wait(nap, 0, 0, 0.05);
-          idle = 0;
+        else {
+          this.idlePasses++;
+          if (++idle >= 16) {
+            this.naps++;
+            Atomics.wait(nap, 0, 0, 0.05);
+            idle = 0;
+          }
         }
         if ((++passes & 63) === 0 && performance.now() > sliceEnd) break;
         if ((passes & 7) === 0 && done()) return true;
@@ -445,10 +470,16 @@ export class ChainDataPlane {
   async shutdown(): Promise<DataPlaneShutdownReport> {
     this.closed = true;
     for (const [, drain] of this.drains) drain.resolve();
+    const received: Record<string, number> = {};
     for (const stage of this.stages) {
-      await Promise.all(stage.live.map((i) => this.stopInstance(stage, i, 'shutdown')));
+      await Promise.all(
+        stage.live.map(async (i) => {
+          const last = await this.stopInstance(stage, i, 'shutdown');
+          if (last?.type === 'stopped') received[i.id] = last.received;
+        }),
+      );
     }
-    return { leaks: this.pool.leakCheck() };
+    return { leaks: this.pool.leakCheck(), received };
   }
 
   /** Frames crossing link `k` rightward from slot `from` of stage k−1 (UNSET_SIDE: the inside port). */
@@ -665,8 +696,8 @@ export class ChainDataPlane {
   }
 
   /** Takes an instance out of the chain: frees what waits for it, stops it. */
-  private async stopInstance(stage: Stage, inst: StageInstance, reason: string): Promise<void> {
-    if (inst.state === 'gone') return;
+  private async stopInstance(stage: Stage, inst: StageInstance, reason: string): Promise<InstanceEvent | undefined> {
+    if (inst.state === 'gone') return undefined;
     const flowsLeft = inst.flows;
     stage.setState(inst, 'gone', reason);
     const waiting = inst.toEth0.count + inst.toEth1.count;
@@ -678,8 +709,9 @@ export class ChainDataPlane {
     inst.toEth0.count = 0;
     inst.toEth1.count = 0;
     this.keepDropsOf(inst);
-    await inst.host.stop();
+    const last = await inst.host.stop();
     this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });
+    return last;
   }
 
   /** Keeps a leaving instance's pipeline drops in `dropped()`. */

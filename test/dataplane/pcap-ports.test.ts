@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
-import { ChainHost } from '../../src/dataplane/chain-host.ts';
+import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
 import { PcapInPort, PcapOutPort } from '../../src/dataplane/ports/pcap-port.ts';
@@ -21,17 +21,17 @@ function frames(n: number): Uint8Array[] {
   );
 }
 
-describe('chain host ports', () => {
+describe('chain data plane ports', () => {
   it('replays a pcap through two pass-through hops into a pcap that holds the same frames in order', async () => {
     const image = await buildImage(passThrough, {}, { store: store() });
-    const chain = await ChainHost.boot([image, image], { queueSize: 64 });
+    const chain = await ChainDataPlane.boot([image, image], { queueSize: 64 });
     try {
       const input = frames(500);
       const w = new PcapWriter();
       input.forEach((f, i) => w.write(f, 1_700_000_000 + i, 0));
       const src = new PcapInPort(w.bytes().slice());
       const out = new PcapOutPort();
-      expect(await chain.run(src, out, () => src.done && out.frames + chain.dropped() >= src.sent, 10_000)).toBe(true);
+      expect(await chain.runUntil(src, out, () => src.done && out.frames + chain.dropped() >= src.sent, 10_000)).toBe(true);
       expect(src.sent).toBe(500);
       expect(chain.dropped()).toBe(0);
       const reader = openCapture(out.writer.bytes().slice());
@@ -48,18 +48,18 @@ describe('chain host ports', () => {
 
   it('back-pressures instead of dropping when far more frames are offered than the rings and FIFOs hold', async () => {
     const image = await buildImage(passThrough, {}, { store: store() });
-    const chain = await ChainHost.boot([image, image, image], { queueSize: 32, fifoSize: 16 });
+    const chain = await ChainDataPlane.boot([image, image, image], { queueSize: 32, fifoSize: 16 });
     try {
       const gen = new GeneratorPort(frames(64), { total: 20_000 });
       const sink = new SinkPort();
-      expect(await chain.run(gen, sink, () => gen.done && sink.frames + chain.dropped() >= gen.sent, 15_000)).toBe(true);
+      expect(await chain.runUntil(gen, sink, () => gen.done && sink.frames + chain.dropped() >= gen.sent, 15_000)).toBe(true);
       expect(sink.frames).toBe(20_000);
       expect(chain.dropsByReason()).toEqual({});
       expect(chain.pool.stats().copiesIn).toBe(20_000);
       expect(chain.pool.stats().copiesOut).toBe(0);
     } finally {
       const report = await chain.shutdown();
-      expect(report.received).toEqual([20_000, 20_000, 20_000]);
+      expect(report.received).toEqual({ 'pass-through-0-0': 20_000, 'pass-through-1-0': 20_000, 'pass-through-2-0': 20_000 });
       expect(report.leaks).toEqual([]);
     }
   }, 20_000);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
-import { ChainHost } from '../../src/dataplane/chain-host.ts';
+import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
@@ -35,7 +35,7 @@ describe.skipIf(!probe.ok)('VXLAN port + L3 gateway: real TCP through a chain be
   it('carries HTTP request/response, answers ARP, decrements TTL, sends time exceeded, and leaves nothing behind', async () => {
     const lab = new Lab({ prefix: 'nfve' });
     const storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-e2e-'));
-    let chain: ChainHost | undefined;
+    let chain: ChainDataPlane | undefined;
     let inside: VxlanPort | undefined;
     let outside: VxlanPort | undefined;
     let leaks: unknown[] = ['chain not shut down'];
@@ -64,14 +64,14 @@ describe.skipIf(!probe.ok)('VXLAN port + L3 gateway: real TCP through a chain be
       await lab.nft(server, counters(CLIENT_IP, 'tcp dport 8080'));
       await lab.nft(client, counters(SERVER_IP, 'tcp sport 8080'));
 
-      chain = await ChainHost.boot([await buildImage(passThrough, {}, { store: ImageStore.open(storeDir) })]);
+      chain = await ChainDataPlane.boot([await buildImage(passThrough, {}, { store: ImageStore.open(storeDir) })]);
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
       await httpServer.waitForOutput(/listening/, 20_000);
 
       const httpClient = lab.spawnNode(client, new URL('./support/http-client.ts', import.meta.url), [`http://${SERVER_IP}:8080/hello`, String(REQUESTS), '15000']);
       let clientDone = false;
       void httpClient.exited.then(() => (clientDone = true));
-      expect(await chain.run(inside, outside, () => clientDone, 40_000)).toBe(true);
+      expect(await chain.runUntil(inside, outside, () => clientDone, 40_000)).toBe(true);
       const out = JSON.parse(httpClient.stdout.trim().split('\n').at(-1) ?? '{}') as { ok: boolean; results: Array<{ status: number; body: string; ms: number }>; error?: string };
       expect(out, httpClient.stderr).toMatchObject({ ok: true });
       expect(out.results.map((r) => r.status)).toEqual(Array(REQUESTS).fill(200));
@@ -91,7 +91,7 @@ describe.skipIf(!probe.ok)('VXLAN port + L3 gateway: real TCP through a chain be
       const ttlProbe = lab.spawnNode(client, new URL('./support/udp-ttl-probe.ts', import.meta.url), [SERVER_IP, '9', '1']);
       let probeExitAt = Infinity;
       void ttlProbe.exited.then(() => (probeExitAt = performance.now()));
-      await chain.run(inside, outside, () => performance.now() > probeExitAt + 300, 20_000);
+      await chain.runUntil(inside, outside, () => performance.now() > probeExitAt + 300, 20_000);
       expect(ttlProbe.stdout).toContain('sent');
       expect((await lab.nftCounter(client, 'inet', 'e2e', 'time_exceeded')).packets).toBe(1);
       expect(inside.stats().gateway.icmpTimeExceededSent).toBe(1);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
-import { ChainHost } from '../../src/dataplane/chain-host.ts';
+import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import type { ChainPort } from '../../src/dataplane/chain-port.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
@@ -54,8 +54,8 @@ class SwitchableSource implements ChainPort {
   }
 }
 
-describe('chain host: firewall → load balancer → NAT in three workers', () => {
-  let chain: ChainHost;
+describe('chain data plane: firewall → load balancer → NAT in three workers', () => {
+  let chain: ChainDataPlane;
   beforeAll(async () => {
     const store = ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images'));
     const images = [
@@ -73,7 +73,7 @@ describe('chain host: firewall → load balancer → NAT in three workers', () =
       await buildImage(loadBalancer, { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: BACKENDS.map((address) => ({ address, port: 8080 })) }] }, { store }),
       await buildImage(nat, { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } }, { store }),
     ];
-    chain = await ChainHost.boot(images, { queueSize: 64 });
+    chain = await ChainDataPlane.boot(images, { queueSize: 64 });
   }, 30_000);
   afterAll(async () => {
     if (chain !== undefined) await chain.shutdown().catch(() => undefined);
@@ -89,7 +89,7 @@ describe('chain host: firewall → load balancer → NAT in three workers', () =
     const outsideSource = new SwitchableSource();
     const outside = new DuplexPort(outsideSource, outsideSink);
 
-    expect(await chain.run(inside, outside, () => outsideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
+    expect(await chain.runUntil(inside, outside, () => outsideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
     expect(chain.dropsByReason()).toEqual({});
     expect(outsideSink.frames).toBe(FLOWS);
     const seen = new Set<number>();
@@ -110,7 +110,7 @@ describe('chain host: firewall → load balancer → NAT in three workers', () =
     expect(seen.size).toBe(BACKENDS.length);
 
     outsideSource.gen = new GeneratorPort(replies);
-    expect(await chain.run(inside, outside, () => insideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
+    expect(await chain.runUntil(inside, outside, () => insideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
     expect(chain.dropsByReason()).toEqual({});
     const clients = new Set<number>();
     for (const frame of insideSink.captured) {
@@ -131,7 +131,7 @@ describe('chain host: firewall → load balancer → NAT in three workers', () =
     expect(stats.ownershipErrors).toBe(0);
 
     const report = await chain.shutdown();
-    expect(report.received).toEqual([2 * FLOWS, 2 * FLOWS, 2 * FLOWS]);
+    expect(report.received).toEqual({ 'firewall-0': 2 * FLOWS, 'load-balancer-0': 2 * FLOWS, 'nat-0': 2 * FLOWS });
     expect(report.leaks).toEqual([]);
     expect(chain.pool.stats().copiesIn).toBe(2 * FLOWS);
   }, 20_000);
