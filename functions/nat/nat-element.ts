@@ -27,7 +27,7 @@ export const natElement: ElementDefinition<NatPlan> = {
     const nat = `${ctx.id}nat`;
     const r = `${ctx.id}r`;
     return {
-      init: `const ${nat} = new ${Engine}(${ctx.constant(plan)}, counters, ${base});`,
+      init: `const ${nat} = new ${Engine}(${ctx.constant(plan)}, counters, ${base}, undefined, rt.shard);`,
       perBatch: `${nat}.expire(now);`,
       perPacket:
         `const ${r} = side === 0 ? ${nat}.outbound(view, L, now) : ${nat}.inbound(view, L, now);\n` +

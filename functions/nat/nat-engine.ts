@@ -88,8 +88,11 @@ export class NatEngine {
    * @param counters the pipeline's counter array
    * @param counterBase slot of the element's first counter (`no_mapping`)
    * @param seed secret hash seed; default random (ports are then unpredictable)
+   * @param shard this instance's shard of the pool's port range (instances of one NAT
+   *   behind one dispatcher must never hand out the same external port): the range is cut
+   *   into `count` equal slices and this instance allocates from slice `index` only
    */
-  constructor(plan: NatPlan, counters: Float64Array, counterBase: number, seed = (Math.random() * 0x1_0000_0000) >>> 0) {
+  constructor(plan: NatPlan, counters: Float64Array, counterBase: number, seed = (Math.random() * 0x1_0000_0000) >>> 0, shard?: { readonly index: number; readonly count: number }) {
     this.counters = counters;
     this.base = counterBase;
     this.external = Uint32Array.from(plan.externalAddresses);
@@ -100,7 +103,8 @@ export class NatEngine {
     this.matchMask = Uint32Array.from(plan.match.map((m) => m[1]));
     this.hairpinning = plan.hairpinning;
     this.inboundRefresh = plan.inboundRefresh;
-    this.ports = new PortAllocator(this.addressCount, plan.poolAddressIndexes, plan.portFrom, plan.portTo);
+    const [from, to] = shardPortRange(plan.portFrom, plan.portTo, shard);
+    this.ports = new PortAllocator(this.addressCount, plan.poolAddressIndexes, from, to);
     this.table = new NatMappingTable(this.ports, {
       capacity: plan.capacity,
       staticCapacity: plan.forwards.reduce((n, f) => n + f.count, 0),
@@ -394,4 +398,17 @@ export class NatEngine {
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     return NatResult.OUTSIDE;
   }
+}
+
+/**
+ * Slice `shard.index` of `count` equal slices of `[from, to]` (the last takes the rest);
+ * the whole range without a shard or with fewer ports than shards.
+ */
+export function shardPortRange(from: number, to: number, shard?: { readonly index: number; readonly count: number }): [number, number] {
+  if (shard === undefined || shard.count <= 1) return [from, to];
+  const size = Math.floor((to - from + 1) / shard.count);
+  if (size < 1) return [from, to];
+  const index = Math.min(Math.max(0, shard.index | 0), shard.count - 1);
+  const start = from + index * size;
+  return [start, index === shard.count - 1 ? to : start + size - 1];
 }

@@ -74,6 +74,18 @@ export interface PipelineRuntime {
    * document their layout.
    */
   readonly control?: Int32Array;
+  /**
+   * This instance's share of resources that instances of one function must not both hand
+   * out (e.g. NAT external ports): shard `index` of `count` (0 ≤ index < count). Absent:
+   * the instance owns everything.
+   */
+  readonly shard?: InstanceShard;
+}
+
+/** See `PipelineRuntime.shard`. */
+export interface InstanceShard {
+  readonly index: number;
+  readonly count: number;
 }
 
 /** A pipeline instantiated from generated code. */

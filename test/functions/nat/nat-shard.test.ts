@@ -1,0 +1,28 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { shardPortRange } from '../../../functions/nat/nat-engine.ts';
+
+describe('NAT port shards', () => {
+  it('cuts the range into disjoint slices that cover it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60000 }), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1, max: 64 }), (from, width, count) => {
+        const to = Math.min(65535, from + width);
+        const slices = Array.from({ length: count }, (_, index) => shardPortRange(from, to, { index, count }));
+        if (to - from + 1 < count) return slices.every(([a, b]) => a === from && b === to);
+        for (let i = 0; i < count; i++) {
+          const [a, b] = slices[i];
+          if (a > b) return false;
+          if (i === 0 && a !== from) return false;
+          if (i > 0 && a !== slices[i - 1][1] + 1) return false;
+        }
+        return slices[count - 1][1] === to;
+      }),
+    );
+  });
+
+  it('gives the whole range without a shard', () => {
+    expect(shardPortRange(1024, 65535)).toEqual([1024, 65535]);
+    expect(shardPortRange(1024, 65535, { index: 0, count: 1 })).toEqual([1024, 65535]);
+    expect(shardPortRange(20000, 29999, { index: 1, count: 4 })).toEqual([22500, 24999]);
+  });
+});
