@@ -61,7 +61,7 @@ describe('nfvkit build and images', () => {
 
     expect(nfvkit(['images', 'rm', ptId, '--store', storeA]).stdout).toBe(`removed pass-through image ${ptId.slice(0, 12)}\n`);
     const gone = nfvkit(['images', 'inspect', ptId, '--store', storeA]);
-    expect(gone.status).toBe(2);
+    expect(gone.status).toBe(3);
     expect(gone.stderr).toContain('NFVKIT_ERR_IMAGE_NOT_FOUND');
   });
 

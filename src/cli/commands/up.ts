@@ -1,0 +1,188 @@
+/**
+ * `nfvkit up <chain.yaml>`: the embedded default. Starts a controller and its data plane in
+ * this process, the gRPC controller API (`--listen`, default 127.0.0.1:50051, so the client
+ * commands work against it) and the metrics endpoint (`--metrics`, default
+ * 127.0.0.1:9464), applies the file, then shows live per-function rates every second
+ * (in place on a terminal, appended otherwise; `--no-top` hides them) until Ctrl-C, SIGTERM
+ * or `--duration`. Then it shuts everything down cleanly and prints a summary: frames in and
+ * out, drops by reason, leaked buffers. Exit 0 on a clean stop.
+ *
+ * @example
+ * ```sh
+ * nfvkit up topologies/web-edge.yaml --duration 15
+ * nfvkit up chain.yaml --listen 0.0.0.0:50051 --tls-cert srv.crt --tls-key srv.key --tls-ca ca.crt
+ * ```
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Option, type Command } from 'commander';
+import type { Controller } from '../../controller/controller.ts';
+import { InvalidArgumentError } from '../../errors/catalog.ts';
+import { parseListenAddress } from '../../grpc/listen-address.ts';
+import type { ServerTlsOptions } from '../../grpc/server-tls.ts';
+import { ImageStore } from '../../image/image-store.ts';
+import { println, type CliContext } from '../cli-context.ts';
+import { positiveNumber, wholeNumber } from '../arg-parsers.ts';
+import { DEFAULT_SERVER, readPem, TOKEN_ENV } from '../connection.ts';
+import { startEmbeddedController, type EmbeddedController } from '../embedded-controller.ts';
+import { ratesByFunction } from '../function-rates.ts';
+import { LiveDisplay } from '../live-display.ts';
+import { readTextInput } from '../read-input.ts';
+import { RunSummary } from '../run-summary.ts';
+import { storeOption } from '../store-option.ts';
+import { formatAge, formatRate } from '../units.ts';
+import { functionRatesTable } from '../views/rates-table.ts';
+
+/** Default metrics endpoint of `up` (Prometheus exporters' customary port range). */
+export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
+
+interface UpFlags {
+  listen: string;
+  metrics: string | false;
+  duration?: number;
+  token?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  top: boolean;
+  interval: number;
+  drain: number;
+  warm: number;
+  store?: string;
+}
+
+function metricsAddress(text: string): { host: string; port: number } {
+  const parsed = parseListenAddress(text);
+  if (parsed.unix) throw new InvalidArgumentError(`--metrics: expected host:port, got ${text}`);
+  return { host: parsed.host, port: parsed.port };
+}
+
+function serverTls(opts: UpFlags): ServerTlsOptions | undefined {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) {
+    if (opts.tlsCa !== undefined) throw new InvalidArgumentError('--tls-ca needs --tls-cert and --tls-key (the server certificate)');
+    return undefined;
+  }
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+  const cert = readPem('--tls-cert', opts.tlsCert);
+  const key = readPem('--tls-key', opts.tlsKey);
+  return opts.tlsCa === undefined ? { cert, key } : { cert, key, ca: readPem('--tls-ca', opts.tlsCa), requireClientCert: true };
+}
+
+/**
+ * A signal that aborts with `interrupted` or after `seconds`. (Not `AbortSignal.any` with
+ * `AbortSignal.timeout`: Node may collect such a timeout signal before it fires.)
+ */
+function stopAfter(interrupted: AbortSignal, seconds: number | undefined): { signal: AbortSignal; dispose(): void } {
+  const stop = new AbortController();
+  const abort = (): void => stop.abort();
+  const timer = seconds === undefined ? undefined : setTimeout(abort, Math.round(seconds * 1000));
+  if (interrupted.aborted) stop.abort();
+  else interrupted.addEventListener('abort', abort, { once: true });
+  return {
+    signal: stop.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      interrupted.removeEventListener('abort', abort);
+    },
+  };
+}
+
+/** Frames in/out per chain since the previous frame, for the header lines. */
+class TrafficRates {
+  private last = new Map<string, { frames: [number, number]; at: number }>();
+
+  lines(controller: Controller, now: number): string[] {
+    const next = new Map<string, { frames: [number, number]; at: number }>();
+    const lines: string[] = [];
+    for (const chain of controller.runtimes()) {
+      const t = chain.dataPlane.traffic;
+      const frames: [number, number] = [t.enteredInside + t.enteredOutside, t.leftInside + t.leftOutside];
+      const before = this.last.get(chain.name);
+      const dt = before === undefined ? 0 : (now - before.at) / 1000;
+      const rate = (i: 0 | 1): string => (before === undefined || dt <= 0 ? '-' : formatRate((frames[i] - before.frames[i]) / dt));
+      lines.push(`chain/${chain.name}  ${chain.phase}  frames in ${rate(0)}/s  out ${rate(1)}/s`);
+      next.set(chain.name, { frames, at: now });
+    }
+    this.last = next;
+    return lines;
+  }
+}
+
+/** One live frame: uptime, a line per chain, the per-function rates table. */
+function upFrame(controller: Controller, traffic: TrafficRates, uptimeMs: number): string {
+  const rates = ratesByFunction(controller.stats());
+  const head = [`nfvkit up ${formatAge(uptimeMs)}`, ...traffic.lines(controller, performance.now())];
+  return [...head, rates.length === 0 ? '(no instances)' : functionRatesTable(rates)].join('\n');
+}
+
+function describeSecurity(token: string | undefined, tls: ServerTlsOptions | undefined): string {
+  const transport = tls === undefined ? 'plaintext' : tls.requireClientCert === true ? 'mutual TLS' : 'TLS';
+  return `${transport}${token === undefined ? '' : ', token required'}`;
+}
+
+/** Registers `nfvkit up` on `program`; output goes to `ctx`. */
+export function registerUpCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('up')
+    .description('run a controller and its data plane in this process, apply a chain and show live rates until interrupted')
+    .argument('<chain.yaml>', 'chain spec to apply')
+    .option('--listen <address>', 'gRPC controller address (host:port; port 0 picks a free one)', DEFAULT_SERVER)
+    .option('--metrics <address>', 'Prometheus /metrics address (host:port)', DEFAULT_METRICS_ADDRESS)
+    .option('--no-metrics', 'do not serve /metrics')
+    .option('-d, --duration <seconds>', 'stop after this long (default: run until Ctrl-C or SIGTERM)', positiveNumber)
+    .addOption(new Option('--token <token>', `bearer token clients must send (default: $${TOKEN_ENV})`))
+    .option('--tls-cert <file>', 'server certificate (PEM): serve TLS')
+    .option('--tls-key <file>', 'server private key (PEM)')
+    .option('--tls-ca <file>', 'CA (PEM) client certificates must chain to: require mutual TLS')
+    .option('--no-top', 'do not print the live rates')
+    .option('--interval <ms>', 'refresh period of the live rates, ms', wholeNumber(100, 600_000), 1000)
+    .option('--drain <ms>', 'at shutdown, how long flows may take to finish, ms', wholeNumber(0, 600_000), 1000)
+    .option('--warm <n>', 'pre-booted isolates kept for fast instance start (0: cold boots only)', wholeNumber(0, 64), 2)
+    .addOption(storeOption())
+    .action(async (file: string, opts: UpFlags) => {
+      const text = readTextInput(file);
+      const token = opts.token ?? (ctx.env[TOKEN_ENV] || undefined);
+      const tls = serverTls(opts);
+      const metrics = opts.metrics === false ? undefined : metricsAddress(opts.metrics);
+      const interrupted = ctx.stopSignal();
+
+      const started = performance.now();
+      const embedded: EmbeddedController = await startEmbeddedController({
+        registry: ctx.registry,
+        store: ImageStore.open(opts.store),
+        warm: opts.warm,
+        listen: opts.listen,
+        ...(ctx.endFactories === undefined ? {} : { endFactories: ctx.endFactories }),
+        ...(token === undefined ? {} : { token }),
+        ...(tls === undefined ? {} : { tls }),
+        ...(metrics === undefined ? {} : { metrics }),
+      });
+      const { controller } = embedded;
+      let summary: RunSummary | undefined;
+      try {
+        println(ctx, `nfvkit up: controller gRPC on ${embedded.server.address} (${describeSecurity(token, tls)})`);
+        println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}`}`);
+        const applyStart = performance.now();
+        const { chain } = await controller.apply(text, file);
+        const n = chain.functions.length;
+        println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'}, phase ${chain.phase}`);
+        println(ctx, opts.duration === undefined ? 'running until Ctrl-C' : `running for ${opts.duration} s (Ctrl-C stops earlier)`);
+
+        // --duration counts from here: the chain is up and traffic flows.
+        const stop = stopAfter(interrupted, opts.duration);
+        const display = new LiveDisplay(ctx.stdout);
+        const traffic = new TrafficRates();
+        traffic.lines(controller, performance.now());
+        while (!stop.signal.aborted) {
+          await sleep(opts.interval, undefined, { signal: stop.signal }).catch(() => undefined);
+          if (stop.signal.aborted) break;
+          if (opts.top) display.show(upFrame(controller, traffic, performance.now() - started));
+        }
+        stop.dispose();
+        println(ctx, `stopping: ${interrupted.aborted ? 'interrupted' : 'duration reached'}; draining flows for up to ${opts.drain} ms`);
+        summary = RunSummary.capture(controller);
+      } finally {
+        await embedded.close(opts.drain);
+      }
+      println(ctx, summary.render(performance.now() - started));
+    });
+}

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
+const cli = join(process.cwd(), 'src/cli/nfvkit.ts');
+const dir = mkdtempSync(join(tmpdir(), 'nfvkit-up-'));
+const specFile = join(dir, 'up-it.yaml');
+writeFileSync(
+  specFile,
+  `apiVersion: nfvkit.dev/v1
+kind: ServiceFunctionChain
+metadata:
+  name: up-it
+spec:
+  ingress: { type: generator, flows: 256, rate: 50000 }
+  egress: { type: sink }
+  functions:
+    - name: hop
+      function: pass-through
+`,
+);
+const children: ChildProcessWithoutNullStreams[] = [];
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function up(extra: string[]): { child: ChildProcessWithoutNullStreams; output: () => string; waitFor: (text: string) => Promise<void> } {
+  const child = spawn(tsx, [cli, 'up', specFile, '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--warm', '0', '--store', join(dir, 'store'), ...extra]);
+  children.push(child);
+  let out = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.filter((w) => out.includes(w.text))) w.resolve();
+  });
+  child.stderr.on('data', (d: Buffer) => (out += d.toString().replace(/^npm warn .*\n/gm, '')));
+  return {
+    child,
+    output: () => out,
+    waitFor: (text) => (out.includes(text) ? Promise.resolve() : new Promise((resolve) => waiters.push({ text, resolve }))),
+  };
+}
+
+const rate = (text: string): number => Number.parseFloat(text) * ({ k: 1e3, M: 1e6, G: 1e9 }[text.slice(-1)] ?? 1);
+
+describe('nfvkit up', () => {
+  it('runs a chain for --duration, shows live per-function rates and a summary, and exits 0', async () => {
+    const run = up(['--duration', '3']);
+    const [code] = (await once(run.child, 'exit')) as [number];
+    const out = run.output();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nchain\/up-it created in [\d.]+ s: 1 function, phase Ready\n/m);
+    expect(out).toMatch(/\nCHAIN\s+FUNCTION\s+INST\s+RX PPS\s+TX PPS\s+DROP\/S\s+RX BIT\/S\s+QUEUE\s+BUSY\n/);
+    const rows = [...out.matchAll(/^up-it\s+hop\s+1\s+(\S+)\s+(\S+)\s/gm)];
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...rows.map((m) => rate(m[1])))).toBeGreaterThan(1000);
+    expect(out).toContain('stopping: duration reached; draining flows for up to 1000 ms');
+    const framesIn = Number(/\n {2}frames in {3}(\d+) inside/.exec(out)?.[1]);
+    const framesOut = Number(/\n {2}frames out {2}(\d+) outside/.exec(out)?.[1]);
+    expect(framesIn).toBeGreaterThan(10_000);
+    expect(framesOut).toBeGreaterThan(0);
+    expect(framesOut).toBeLessThanOrEqual(framesIn);
+    expect(out).toMatch(/\n {2}shutdown {4}0 buffers leaked, \d+ flows still open when stopped\n$/);
+  });
+
+  it('serves gRPC and metrics while running and stops cleanly on SIGTERM', async () => {
+    const run = up(['--no-top']);
+    await run.waitFor('running until Ctrl-C');
+    const metricsUrl = /metrics on (http:\S+)/.exec(run.output())?.[1] as string;
+    const grpcAddress = /controller gRPC on (\S+)/.exec(run.output())?.[1] as string;
+    const scrape = await (await fetch(metricsUrl)).text();
+    expect(scrape).toMatch(/^nfvkit_function_packets_total\{[^}]*chain="up-it"[^}]*instance="up-it\/hop-0"[^}]*\} [1-9]\d*$/m);
+
+    const get = spawn(tsx, [cli, 'get', 'instances', '--server', grpcAddress]);
+    let listed = '';
+    get.stdout.on('data', (d: Buffer) => (listed += d.toString()));
+    const [getCode] = (await once(get, 'exit')) as [number];
+    expect(getCode).toBe(0);
+    expect(listed).toMatch(/\nup-it\/hop-0\s+hop\s+ready\s/);
+
+    run.child.kill('SIGTERM');
+    const [code] = (await once(run.child, 'exit')) as [number];
+    expect(code, run.output()).toBe(0);
+    expect(run.output()).toContain('stopping: interrupted; draining flows');
+    expect(run.output()).toMatch(/0 buffers leaked/);
+    expect(run.output()).not.toMatch(/\nCHAIN\s+FUNCTION/);
+  });
+});
