@@ -8,6 +8,13 @@ import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './
 import type { EventInput } from './event-log.ts';
 import type { ScalingPolicy } from './scaling-policy.ts';
 
+/**
+ * Heartbeat stall after which the controller's instances count as hung, ms. Longer than
+ * `InstanceHost`'s 1 s default: on a loaded 2-core machine a busy host can starve an
+ * instance thread for over a second, and a false "hung" loses every flow it holds.
+ */
+export const INSTANCE_HANG_TIMEOUT_MS = 3000;
+
 /** An image resolved for a function: where it is and what it is. */
 export interface ResolvedImage extends StageImage {
   /** Image id (content hash). */
@@ -177,7 +184,7 @@ export class ChainRuntime {
           const pending = `${fn.spec.name}-booting-${Math.random().toString(36).slice(2, 8)}`;
           fn.booting.add(pending);
           try {
-            await this.dataPlane.addInstance(k, fn.image, this.warm === undefined ? {} : { warm: this.warm });
+            await this.dataPlane.addInstance(k, fn.image, { hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS, ...(this.warm === undefined ? {} : { warm: this.warm }) });
           } catch {
             // Reported by the data plane (instance-failed); the phase shows the shortfall.
           } finally {
