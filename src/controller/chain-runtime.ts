@@ -112,11 +112,12 @@ export class ChainRuntime {
   /** Drains everything, stops the instances and the ends. */
   async delete(timeoutMs: number): Promise<void> {
     this.phase = 'Deleting';
-    const report = await this.dataPlane.retire('chain deleted', timeoutMs);
-    await Promise.allSettled([...this.drains]);
+    const flowsLeft = await this.dataPlane.drainAll('chain deleted', timeoutMs);
     await this.loop.stop();
+    const report = await this.dataPlane.shutdown();
+    await Promise.allSettled([...this.drains]);
     await Promise.allSettled([this.ends.inside.close(), this.ends.outside.close()]);
-    this.record({ type: 'deleted', chain: this.name, reason: 'chain deleted', details: { flowsLeft: report.flowsLeft, leakedBuffers: report.leaks.length } });
+    this.record({ type: 'deleted', chain: this.name, reason: 'chain deleted', details: { flowsLeft, leakedBuffers: report.leaks.length } });
   }
 
   status(): ChainStatus {

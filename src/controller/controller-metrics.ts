@@ -1,7 +1,5 @@
 import type { InstanceStatsSource } from '../metrics/instance-stats-source.ts';
 import type { NfvkitMetrics } from '../metrics/nfvkit-metrics.ts';
-import { receiveQueueOccupancy } from '../metrics/queue-occupancy.ts';
-import { Side } from '../pipeline/verdict.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import type { Controller } from './controller.ts';
 
@@ -18,7 +16,9 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
           function: stage.name,
           counters: host.counters,
           counterInfo: inst.manifest.counters,
-          queueOccupancy: (side) => (host.state === 'running' ? receiveQueueOccupancy(side === Side.INSIDE ? host.eth0 : host.eth1) : 0),
+          // The host's backlog toward the instance: a receiveq's own fill level mostly shows
+          // how lazily the driver reposts buffers, not load.
+          queueOccupancy: (side) => inst.backlog(side),
         });
       }
     }

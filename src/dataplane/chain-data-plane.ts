@@ -310,11 +310,12 @@ export class ChainDataPlane {
   }
 
   /**
-   * Takes the whole chain out of service: every instance stops taking new flows (their
-   * frames are dropped as `noInstance`), existing flows finish for up to `timeoutMs`, then
-   * everything is shut down. Returns the shutdown report and the flows still pinned.
+   * Takes the whole chain out of service, first step: every instance stops taking new
+   * flows (their frames are dropped as `noInstance`) and existing flows get up to
+   * `timeoutMs` to finish (the data plane must keep being pumped meanwhile). Returns the
+   * flows still pinned; `shutdown` follows.
    */
-  async retire(reason: string, timeoutMs: number): Promise<DataPlaneShutdownReport & { readonly flowsLeft: number }> {
+  async drainAll(reason: string, timeoutMs: number): Promise<number> {
     for (const stage of this.stages) {
       for (const inst of stage.live) {
         if (inst.state !== 'active') continue;
@@ -325,8 +326,7 @@ export class ChainDataPlane {
     const deadline = performance.now() + timeoutMs;
     const pinned = () => this.instances().reduce((n, i) => n + Math.max(0, i.pins), 0);
     while (pinned() > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    const flowsLeft = this.instances().reduce((n, i) => n + Math.max(0, i.flows), 0);
-    return { ...(await this.shutdown()), flowsLeft };
+    return this.instances().reduce((n, i) => n + Math.max(0, i.flows), 0);
   }
 
   /** Frames dropped by the host and by every instance's pipeline. */

@@ -41,6 +41,16 @@ export class StageInstance {
   /** Unix ms when its boot started. */
   readonly startedAt: number;
 
+  /**
+   * Backlog toward the instance's `side` (0 eth0, 1 eth1), 0..1: frames waiting in the host
+   * FIFO because the receiveq is full, over the FIFO's capacity. 0 while the instance keeps
+   * up; 1 when it does not and the host back-pressures the link behind it.
+   */
+  backlog(side: number): number {
+    const fifo = side === 0 ? this.toEth0 : this.toEth1;
+    return fifo.count / fifo.ids.length;
+  }
+
   constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number) {
     this.slot = slot;
     this.id = id;
