@@ -14,6 +14,7 @@ import {
   IMAGE_DEVICES,
   IMAGE_FILE,
   IMAGE_FORMAT,
+  SOURCE_MAP_FILE,
   type BuildInputs,
   type ImageManifest,
   type SealedBuildInputs,
@@ -31,7 +32,10 @@ export interface BuildImageOptions {
   readonly store?: ImageStore;
   /** Memory limit in MiB (default: the function's `memoryMiB`, else `DEFAULT_IMAGE_MEMORY_MIB`). */
   readonly memoryMiB?: number;
-  /** Minify whitespace and syntax (see `BundleOptions.minify`); part of the build inputs. */
+  /**
+   * Minify whitespace and syntax (default true; see `BundleOptions.minify`); part of the
+   * build inputs. `false` builds a readable image (`nfvkit build --no-minify`).
+   */
   readonly minify?: boolean;
   /** Bundle even when the store holds a current image for the same build key. */
   readonly force?: boolean;
@@ -51,6 +55,8 @@ export interface BuildImageResult {
   readonly manifest: ImageManifest;
   /** Absolute path of the sealed `image.mjs`. */
   readonly imagePath: string;
+  /** Absolute path of its source map (`image.mjs.map`); undefined for an older image without one. */
+  readonly sourceMapPath: string | undefined;
   readonly cache: ImageCacheOutcome;
   /** Wall time of the whole call (validate, compile, cache check, bundle, seal), ms. */
   readonly ms: number;
@@ -61,6 +67,8 @@ export interface BuildImageResult {
 /** A bundle and its sealed manifest, not yet in a store. */
 export interface SealedImage {
   readonly bytes: Uint8Array;
+  /** The bundle's source map (sealed by `manifest.sourceMap`). */
+  readonly sourceMap: Uint8Array;
   readonly manifest: ImageManifest;
   readonly warnings: readonly string[];
 }
@@ -79,7 +87,7 @@ export function imageMemoryMiB(definition: PipelineDefinition<any>, requested?: 
  * function name, SHA-256 of the validated configuration's canonical JSON, SHA-256 of the
  * generated pipeline, memory limit, nfvkit and esbuild versions, target, minification.
  */
-export function buildInputsFor(compiled: CompiledPipeline, memoryMiB: number, minify = false): SealedBuildInputs {
+export function buildInputsFor(compiled: CompiledPipeline, memoryMiB: number, minify = true): SealedBuildInputs {
   const inputs: BuildInputs = {
     format: IMAGE_FORMAT,
     function: compiled.name,
@@ -95,8 +103,9 @@ export function buildInputsFor(compiled: CompiledPipeline, memoryMiB: number, mi
 }
 
 /**
- * Bundles `compiled` and seals the result: the manifest with every field filled in and its
- * id computed (`computeImageId`). Touches no store.
+ * Bundles `compiled` and seals the result: the manifest with every field filled in (the
+ * source map's size and hash included) and its id computed (`computeImageId`). Minified
+ * unless `minify` is false. Touches no store.
  *
  * @example
  * ```ts
@@ -104,7 +113,7 @@ export function buildInputsFor(compiled: CompiledPipeline, memoryMiB: number, mi
  * const { bytes, manifest } = await sealImage(compiled, 256);
  * ```
  */
-export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, minify = false): Promise<SealedImage> {
+export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, minify = true): Promise<SealedImage> {
   const build = buildInputsFor(compiled, memoryMiB, minify);
   const bundled = await bundleImage(compiled, { minify });
   const unsealed: Omit<ImageManifest, 'id'> = {
@@ -113,6 +122,7 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
     file: IMAGE_FILE,
     size: bundled.bytes.length,
     sha256: sha256Hex(bundled.bytes),
+    sourceMap: { file: SOURCE_MAP_FILE, size: bundled.sourceMap.length, sha256: sha256Hex(bundled.sourceMap) },
     memoryMiB,
     devices: IMAGE_DEVICES,
     counters: compiled.counters.map((c) => ({ name: c.name, element: c.element, drop: c.drop, help: c.help })),
@@ -121,7 +131,7 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
   };
   const { format, ...rest } = unsealed;
   const manifest: ImageManifest = { format, id: computeImageId(unsealed), ...rest }; // id second in manifest.json
-  return { bytes: bundled.bytes, manifest, warnings: bundled.warnings };
+  return { bytes: bundled.bytes, sourceMap: bundled.sourceMap, manifest, warnings: bundled.warnings };
 }
 
 /**
@@ -131,7 +141,8 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
  *    `PipelineCompileError`);
  * 2. compute the build key; if the store has an image for it whose bundled library
  *    modules still hash as recorded, that is a cache hit: nothing is bundled;
- * 3. otherwise bundle (`bundleImage`), seal (`sealImage`) and add it to the store.
+ * 3. otherwise bundle (`bundleImage`, minified unless `minify: false`), seal (`sealImage`)
+ *    and add it, with its source map, to the store.
  *
  * Same inputs give the same image id byte for byte, whatever the working directory or
  * store path; a changed rule changes the config hash, hence the id.
@@ -147,7 +158,7 @@ export async function buildImage(definition: PipelineDefinition<any>, rawConfig:
   const store = options.store ?? ImageStore.open();
   const memoryMiB = imageMemoryMiB(definition, options.memoryMiB);
   const compiled = compilePipeline(definition, rawConfig);
-  const minify = options.minify === true;
+  const minify = options.minify !== false;
   const key = buildInputsFor(compiled, memoryMiB, minify).key;
 
   let cache: ImageCacheOutcome = 'miss';
@@ -155,15 +166,16 @@ export async function buildImage(definition: PipelineDefinition<any>, rawConfig:
   if (known !== undefined) {
     const manifest = currentManifest(store, known.id, compiled);
     if (manifest !== undefined && options.force !== true) {
-      return { manifest, imagePath: store.imagePath(manifest.id), cache: 'hit', ms: performance.now() - started, warnings: [] };
+      return { manifest, imagePath: store.imagePath(manifest.id), sourceMapPath: store.sourceMapPath(manifest.id), cache: 'hit', ms: performance.now() - started, warnings: [] };
     }
     cache = manifest === undefined ? 'stale' : 'miss';
   }
   const sealed = await sealImage(compiled, memoryMiB, minify);
-  store.add(sealed.bytes, sealed.manifest);
+  store.add(sealed.bytes, sealed.manifest, { sourceMap: sealed.sourceMap });
   return {
     manifest: sealed.manifest,
     imagePath: store.imagePath(sealed.manifest.id),
+    sourceMapPath: store.sourceMapPath(sealed.manifest.id),
     cache,
     ms: performance.now() - started,
     warnings: sealed.warnings,

@@ -8,9 +8,12 @@
  *   `new Worker(file, { workerData: InstanceWorkerData, execArgv: [], resourceLimits:
  *   { maxOldGenerationSizeMb: manifest.memoryMiB } })` it attaches the pool and eth0/eth1
  *   and runs; imported in process it only exports `createPipeline`, `COUNTERS`, `FUNCTION_NAME`.
- * - `manifest.json` — `ImageManifest`: name, id, size and SHA-256 of the bundle, memory
- *   limit, devices, counters, modules (package-relative paths with their hashes and bytes
- *   in the bundle), build inputs.
+ * - `image.mjs.map` — the bundle's source map (sources embedded, package-relative paths),
+ *   beside the bundle and not referenced from it: for mapping a minified stack position
+ *   back to the sources. The instance never reads it.
+ * - `manifest.json` — `ImageManifest`: name, id, size and SHA-256 of the bundle (and of
+ *   the source map), memory limit, devices, counters, modules (package-relative paths with
+ *   their hashes and bytes in the bundle), build inputs.
  * - **Image id** = SHA-256 of the canonical JSON of the manifest without `id`
  *   (`computeImageId`); it covers the bundle through the bundle's SHA-256.
  * - **Build key** = SHA-256 of the canonical JSON of the build inputs (`computeBuildKey`):
@@ -26,6 +29,9 @@ export const IMAGE_FORMAT = 'nfvkit-image/1';
 
 /** File name of an image's bundle inside its store directory. */
 export const IMAGE_FILE = 'image.mjs';
+
+/** File name of an image's source map inside its store directory (beside the bundle). */
+export const SOURCE_MAP_FILE = 'image.mjs.map';
 
 /** File name of an image's manifest inside its store directory. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -63,6 +69,14 @@ export interface ImageModule {
   readonly sha256: string;
 }
 
+/** An image's source map, sealed by the manifest like the bundle. */
+export interface ImageSourceMap {
+  /** File name in the image directory (`image.mjs.map`). */
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
 /**
  * The canonical build inputs of an image. Their hash (`BuildInputs` without `key`, as
  * canonical JSON, SHA-256) is the **build key**: the store's cache key, known before
@@ -85,7 +99,7 @@ export interface BuildInputs {
   readonly esbuildVersion: string;
   /** esbuild target (`node20`). */
   readonly target: string;
-  /** Whitespace and syntax minification (identifiers are never renamed). */
+  /** Whitespace and syntax minification (the default; identifiers are never renamed). */
   readonly minify: boolean;
 }
 
@@ -100,10 +114,10 @@ export interface SealedBuildInputs extends BuildInputs {
  *
  *   id = SHA-256( canonicalJson(manifest without `id`) )
  *
- * The manifest carries the bundle's own SHA-256 (`sha256`) and size, so the id seals the
- * bundle's bytes and every field that says how to run them (memory limit, devices,
- * counters, modules, build inputs). There is no timestamp in it: the same inputs give the
- * same bundle, the same manifest and the same id, byte for byte. The time an image entered
+ * The manifest carries the bundle's own SHA-256 (`sha256`) and size (and the source map's),
+ * so the id seals the bundle's bytes and every field that says how to run them (memory
+ * limit, devices, counters, modules, build inputs). There is no timestamp in it: the same
+ * inputs give the same bundle, source map, manifest and id, byte for byte. The time an image entered
  * a store is in the store's index.
  */
 export interface ImageManifest {
@@ -118,6 +132,8 @@ export interface ImageManifest {
   readonly size: number;
   /** SHA-256 of the bundle bytes. */
   readonly sha256: string;
+  /** The source map beside the bundle (absent in images built before source maps were kept). */
+  readonly sourceMap?: ImageSourceMap;
   /** Heap limit of an instance (`resourceLimits.maxOldGenerationSizeMb`). */
   readonly memoryMiB: number;
   readonly devices: readonly ImageDevice[];
@@ -166,6 +182,7 @@ const manifestSchema = z.object({
   file: z.string().min(1),
   size: z.number().int().nonnegative(),
   sha256: hex64,
+  sourceMap: z.object({ file: z.string().min(1), size: z.number().int().nonnegative(), sha256: hex64 }).optional(),
   memoryMiB: z.number().int().positive(),
   devices: z.array(z.object({ name: z.string(), side: z.enum(['inside', 'outside']), model: z.literal('virtio-net') })),
   counters: z.array(z.object({ name: z.string(), element: z.string(), drop: z.boolean(), help: z.string() })),

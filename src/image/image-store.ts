@@ -46,12 +46,13 @@ interface IndexFile {
 
 /**
  * The image store: a directory holding one sub-directory per image, named by its id, with
- * the sealed pair `image.mjs` + `manifest.json`, and an `index.json` listing the images
- * (name, id, created, size, modules, memory, build key).
+ * the sealed `image.mjs` + `manifest.json` (and `image.mjs.map`, the bundle's source map),
+ * and an `index.json` listing the images (name, id, created, size, modules, memory, build key).
  *
  * ```
  * <store>/index.json
  * <store>/<id>/image.mjs
+ * <store>/<id>/image.mjs.map
  * <store>/<id>/manifest.json
  * ```
  *
@@ -124,22 +125,24 @@ export class ImageStore {
   }
 
   /**
+   * Absolute path of image `ref`'s source map (`image.mjs.map`, beside the bundle), or
+   * undefined when its manifest names none (an image built before source maps were kept).
+   */
+  sourceMapPath(ref: string): string | undefined {
+    const manifest = this.manifest(ref);
+    return manifest.sourceMap === undefined ? undefined : join(this.dir, manifest.id, manifest.sourceMap.file);
+  }
+
+  /**
    * Checks image `ref` end to end: the manifest hashes to the id, and the bundle's bytes
-   * have the size and SHA-256 the manifest names. Returns the manifest; throws
-   * `ImageIntegrityError` on any difference.
+   * (and the source map's, when the manifest names one) have the size and SHA-256 the
+   * manifest names. Returns the manifest; throws `ImageIntegrityError` on any difference.
    */
   verify(ref: string): ImageManifest {
     const manifest = this.manifest(ref);
-    const file = join(this.dir, manifest.id, manifest.file);
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (err) {
-      throw new ImageIntegrityError(`image ${manifest.id.slice(0, 12)}: bundle cannot be read: ${(err as Error).message}`, { cause: err });
-    }
-    if (bytes.length !== manifest.size || sha256Hex(bytes) !== manifest.sha256) {
-      throw new ImageIntegrityError(`image ${manifest.id.slice(0, 12)}: bundle ${file} does not match its manifest (size or SHA-256 changed)`);
-    }
+    const dir = join(this.dir, manifest.id);
+    checkSealed(manifest.id, 'bundle', join(dir, manifest.file), manifest);
+    if (manifest.sourceMap !== undefined) checkSealed(manifest.id, 'source map', join(dir, manifest.sourceMap.file), manifest.sourceMap);
     return manifest;
   }
 
@@ -150,20 +153,27 @@ export class ImageStore {
   }
 
   /**
-   * Seals `bytes` + `manifest` into the store (the caller computed `manifest.id`; it is
-   * checked). Adding an image that is already there changes nothing and returns
-   * `added: false`.
+   * Seals `bytes` + `manifest` (+ the source map the manifest names, `extras.sourceMap`)
+   * into the store; the caller computed `manifest.id`, which is checked, as are the bytes
+   * against the manifest. `extras.created` is the index time (default now). Adding an
+   * image that is already there changes nothing and returns `added: false`.
    */
-  add(bytes: Uint8Array, manifest: ImageManifest, created: Date = new Date()): { entry: ImageIndexEntry; added: boolean } {
+  add(bytes: Uint8Array, manifest: ImageManifest, extras: { readonly sourceMap?: Uint8Array; readonly created?: Date } = {}): { entry: ImageIndexEntry; added: boolean } {
     parseManifest(renderManifest(manifest), 'new image'); // sealed: id matches content
-    if (bytes.length !== manifest.size || sha256Hex(bytes) !== manifest.sha256) {
+    if (!matches(bytes, manifest)) {
       throw new ImageIntegrityError(`image ${manifest.id.slice(0, 12)}: bundle does not match the manifest being added`);
     }
+    const map = extras.sourceMap;
+    if ((manifest.sourceMap === undefined) !== (map === undefined) || (map !== undefined && !matches(map, manifest.sourceMap!))) {
+      throw new ImageIntegrityError(`image ${manifest.id.slice(0, 12)}: source map does not match the manifest being added`);
+    }
+    const created = extras.created ?? new Date();
     mkdirSync(this.dir, { recursive: true });
     const final = join(this.dir, manifest.id);
     const tmp = join(this.dir, `.tmp-${manifest.id.slice(0, 12)}-${process.pid}-${Math.random().toString(36).slice(2)}`);
     mkdirSync(tmp);
     writeFileSync(join(tmp, manifest.file), bytes);
+    if (map !== undefined) writeFileSync(join(tmp, manifest.sourceMap!.file), map);
     writeFileSync(join(tmp, MANIFEST_FILE), renderManifest(manifest));
     const entry: ImageIndexEntry = {
       name: manifest.name,
@@ -179,7 +189,7 @@ export class ImageStore {
     try {
       this.updateIndex((images) => {
         // Under the index lock: publish the directory (absent, or damaged by hand: replace).
-        if (!this.holdsExactly(final, bytes, manifest)) {
+        if (!this.holdsExactly(final, bytes, map, manifest)) {
           rmSync(final, { recursive: true, force: true });
           renameSync(tmp, final);
         }
@@ -197,10 +207,12 @@ export class ImageStore {
     return { entry: result, added };
   }
 
-  private holdsExactly(dir: string, bytes: Uint8Array, manifest: ImageManifest): boolean {
+  private holdsExactly(dir: string, bytes: Uint8Array, map: Uint8Array | undefined, manifest: ImageManifest): boolean {
+    const same = (data: Uint8Array, file: string): boolean => Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(readFileSync(join(dir, file)));
     try {
       return (
-        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).equals(readFileSync(join(dir, manifest.file))) &&
+        same(bytes, manifest.file) &&
+        (map === undefined || same(map, manifest.sourceMap!.file)) &&
         readFileSync(join(dir, MANIFEST_FILE), 'utf8') === renderManifest(manifest)
       );
     } catch {
@@ -311,6 +323,21 @@ export class ImageStore {
       Atomics.wait(sleeper, 0, 0, 5);
     }
   }
+}
+
+function matches(data: Uint8Array, sealed: { readonly size: number; readonly sha256: string }): boolean {
+  return data.length === sealed.size && sha256Hex(data) === sealed.sha256;
+}
+
+/** Throws `ImageIntegrityError` unless `file` has the size and SHA-256 `sealed` names. */
+function checkSealed(id: string, what: string, file: string, sealed: { readonly size: number; readonly sha256: string }): void {
+  let data: Uint8Array;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    throw new ImageIntegrityError(`image ${id.slice(0, 12)}: ${what} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  if (!matches(data, sealed)) throw new ImageIntegrityError(`image ${id.slice(0, 12)}: ${what} ${file} does not match its manifest (size or SHA-256 changed)`);
 }
 
 function sortEntries(images: ImageIndexEntry[]): ImageIndexEntry[] {

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
-import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
+import type { InstanceMessage, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
 
 /** Why an instance was declared failed. */
 export type InstanceFailureReason =
@@ -22,8 +22,8 @@ export type InstanceFailureReason =
 export type InstanceEvent =
   /** The isolate is running (worker `online`); `ms` since spawn. */
   | { readonly type: 'booted'; readonly ms: number }
-  /** The instance posted `ready`; `bootMs` from spawn to ready. */
-  | { readonly type: 'ready'; readonly bootMs: number }
+  /** The instance posted `ready`; `bootMs` from spawn to ready; where its start-up time went. */
+  | { readonly type: 'ready'; readonly bootMs: number; readonly startup?: InstanceStartup }
   /** The instance failed, was terminated and its buffers went back to the pool (`reclaimed`). */
   | { readonly type: 'failed'; readonly reason: InstanceFailureReason; readonly detail: string; readonly reclaimed: number }
   /** Clean shutdown finished; `received` packets over the run, `discarded` left in transmitqs. */
@@ -51,6 +51,11 @@ export interface InstanceHostOptions {
   readonly queueSize?: number;
   /** Optional control words for the pipeline. */
   readonly controlSab?: SharedArrayBuffer;
+  /**
+   * Counter memory the instance writes (default: a new zeroed buffer, one float64 per
+   * counter). `WarmPool` passes the memory a preloaded image's pipeline was built on.
+   */
+  readonly countersSab?: SharedArrayBuffer;
   /** A running instance whose heartbeat stalls this long is `hung` (default 1000 ms). */
   readonly hangTimeoutMs?: number;
   /** No `ready` within this is `boot-timeout` (default 10000 ms). */
@@ -159,7 +164,10 @@ export class InstanceHost {
     const queueSize = opts.queueSize ?? 256;
     const dev0 = VirtioNetDevice.create({ queueSize, driverOwner: opts.owner, deviceOwner });
     const dev1 = VirtioNetDevice.create({ queueSize, driverOwner: opts.owner, deviceOwner });
-    const countersSab = new SharedArrayBuffer(Math.max(8, opts.manifest.counters.length * 8));
+    const countersSab = opts.countersSab ?? new SharedArrayBuffer(Math.max(8, opts.manifest.counters.length * 8));
+    if (countersSab.byteLength < opts.manifest.counters.length * 8) {
+      throw new InvalidArgumentError(`counter memory of ${countersSab.byteLength} B is too small for ${opts.manifest.counters.length} counters`);
+    }
     const stopSab = new SharedArrayBuffer(4);
     const heartbeatSab = new SharedArrayBuffer(4);
     this.counters = new Float64Array(countersSab);
@@ -253,7 +261,7 @@ export class InstanceHost {
       const every = Math.max(5, this.hangTimeoutMs / 4);
       this.watchTimer = setInterval(() => this.checkHeartbeat(), every);
       this.watchTimer.unref();
-      this.record({ type: 'ready', bootMs: this.bootMs });
+      this.record(m.startup === undefined ? { type: 'ready', bootMs: this.bootMs } : { type: 'ready', bootMs: this.bootMs, startup: m.startup });
     } else if (m.type === 'stopped') {
       this.stoppedMessage = m;
     }

@@ -15,12 +15,20 @@
  * resourceLimits: { maxOldGenerationSizeMb: manifest.memoryMiB } })`: no tsx is needed, and
  * `execArgv: []` keeps a host that runs under tsx from loading its loader into the instance
  * (which triples the boot time).
+ *
+ * Start-up is split so that a warm isolate (`WarmPool`) can do the expensive part before
+ * any instance is asked for: when it preloads an image, the image hands it a
+ * `PreloadedImage` whose `prepare()` builds the pipeline (its tables: conntrack, Maglev,
+ * decision trees, all from the configuration sealed in the image) on counter memory of its
+ * own and rehearses the shared-memory wiring on scratch memory, so that the instance's
+ * start-up code is compiled too. Booting it then only attaches the pool and the devices,
+ * stocks the receive queues and says `ready`.
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SharedLayoutError } from '../errors/catalog.ts';
-import type { PipelineModule } from '../pipeline/compiled-pipeline.ts';
+import type { PipelineInstance, PipelineModule } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool } from '../pool/packet-pool.ts';
-import { VirtioNetDevice } from '../virtio/virtio-net-device.ts';
+import { VirtioNetDevice, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
 import { InstanceLoop } from './instance-loop.ts';
 
 /**
@@ -55,18 +63,97 @@ export interface InstanceWorkerData {
 export const WARM_BOOT_KEY = 'nfvkit.warmBoot';
 
 /**
+ * Milliseconds on the monotonic clock all threads of the process share (`process.hrtime`),
+ * sub-millisecond. Used for start-up marks, so that the host can set an instance's marks
+ * against its own; unlike `performance`, it costs nothing on first use in a new isolate
+ * (`performance` is loaded lazily, ~1 ms).
+ *
+ * @example
+ * ```ts
+ * const t0 = monotonicMs(); // … later, in any thread: monotonicMs() - t0
+ * ```
+ */
+export function monotonicMs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
+/**
+ * Where an instance's start-up time went, measured inside its isolate. Times are
+ * `monotonicMs()`, so the host can set them against its own clock: host post →
+ * `startedAt` is the message delivery (plus the isolate start and image import when they
+ * happen then), `readyAt` → host is the way back.
+ *
+ * @example
+ * ```ts
+ * const host = await warm.acquire({ imagePath, manifest, pool, owner: 10, onEvent: (e) => {
+ *   if (e.type === 'ready' && e.startup) console.log(e.startup.prepared, e.startup.attachMs, monotonicMs() - e.startup.readyAt);
+ * } });
+ * ```
+ */
+export interface InstanceStartup {
+  /** When `runInstance` began. */
+  readonly startedAt: number;
+  /** Pool and both devices attached (driver ends made), ms. */
+  readonly attachMs: number;
+  /** `createPipeline` (tables built from the sealed configuration), ms; 0 when prepared. */
+  readonly pipelineMs: number;
+  /** Instance loop made and both receive queues stocked, ms. */
+  readonly refillMs: number;
+  /** True when the pipeline was built ahead, when a warm isolate preloaded the image. */
+  readonly prepared: boolean;
+  /** When `ready` was posted. */
+  readonly readyAt: number;
+}
+
+/**
  * Messages an instance posts to its host, in this order:
  * `ready` (pool and queues attached, pipeline created, receive queues stocked),
  * `closing` (stop seen; the host should now `returnRx()` both devices),
  * `stopped` (every buffer it held is back; totals of the run).
  */
 export type InstanceMessage =
-  | { readonly type: 'ready'; readonly name: string; readonly counters: number }
+  | { readonly type: 'ready'; readonly name: string; readonly counters: number; readonly startup?: InstanceStartup }
   | { readonly type: 'closing' }
   | { readonly type: 'stopped'; readonly received: number; readonly batches: number };
 
 /** The part of a generated pipeline module an image needs (`FUNCTION_NAME` is optional). */
 export type ImagePipeline = Pick<PipelineModule, 'createPipeline' | 'COUNTERS'> & { readonly FUNCTION_NAME?: string };
+
+/**
+ * What an image hands a warm isolate that preloads it (the argument of the registrar the
+ * isolate leaves under `Symbol.for(WARM_BOOT_KEY)`). Used by `WarmPool`'s bootstrap.
+ *
+ * @example
+ * ```js
+ * let image;
+ * globalThis[Symbol.for(WARM_BOOT_KEY)] = (x) => { image = x; };
+ * await import(imageUrl);                      // hands over its PreloadedImage
+ * const countersSab = image.prepare();         // → host, which passes it back as countersSab
+ * // later, on the host's request: image.boot(workerData, true);
+ * ```
+ */
+export interface PreloadedImage {
+  /** Number of pipeline counters (`COUNTERS.length`). */
+  readonly counterCount: number;
+  /**
+   * Builds the pipeline now, on counter memory allocated here (returned: the host must
+   * give exactly this memory to the instance as `countersSab`, then boot with `prepared`),
+   * and rehearses the start-up (see `rehearse`). Call at most once.
+   */
+  prepare(): SharedArrayBuffer;
+  /**
+   * Runs the instance's start-up code once on scratch memory (a small private pool and two
+   * devices), so that it is compiled before an instance is asked for. No pipeline is built.
+   */
+  rehearse(): void;
+  /**
+   * Runs an instance of the image in this thread (see `runInstance`). With `prepared`, the
+   * pipeline `prepare` built is used, provided `data.countersSab` is the memory `prepare`
+   * returned and there is no `controlSab`; otherwise a pipeline is created as usual.
+   */
+  boot(data: InstanceWorkerData, prepared: boolean): void;
+}
 
 /** True when `data` has the shape of `InstanceWorkerData` (shared buffers and an owner id). */
 export function isInstanceWorkerData(data: unknown): data is InstanceWorkerData {
@@ -88,8 +175,8 @@ export function isInstanceWorkerData(data: unknown): data is InstanceWorkerData 
  * call its `createPipeline` directly). In a warm isolate whose `workerData` is not an
  * `InstanceWorkerData`, the data is taken from `globalThis[Symbol.for(WARM_BOOT_KEY)]`
  * (set by the isolate's bootstrap just before it imports the image); if that global is a
- * function instead, the isolate is preloading the image: it is called with a function that
- * boots this image's instance later (`boot(data)`), and nothing runs now. Returns whether it ran.
+ * function instead, the isolate is preloading the image: it is called with the image's
+ * `PreloadedImage`, and nothing runs now. Returns whether an instance ran.
  */
 export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
   if (isMainThread || parentPort === null) return false;
@@ -99,10 +186,8 @@ export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
     const key = Symbol.for(WARM_BOOT_KEY);
     const g = globalThis as Record<symbol, unknown>;
     data = g[key];
-    const port = parentPort;
     if (typeof data === 'function') {
-      // A warm isolate preloading this image: hand it the boot function for later.
-      (data as (boot: (d: InstanceWorkerData) => void) => void)((d) => runInstance(pipeline, d, port));
+      (data as (image: PreloadedImage) => void)(preloadedImage(pipeline, parentPort));
       return false;
     }
     delete g[key];
@@ -112,11 +197,68 @@ export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
   return true;
 }
 
+function preloadedImage(pipeline: ImagePipeline, port: MessagePort): PreloadedImage {
+  let ready: { counters: Float64Array; instance: PipelineInstance } | undefined;
+  const rehearse = (instance?: PipelineInstance): void => rehearseStartup(instance ?? { processBatch() {} });
+  return {
+    counterCount: pipeline.COUNTERS.length,
+    prepare() {
+      const sab = new SharedArrayBuffer(Math.max(8, pipeline.COUNTERS.length * 8));
+      const counters = new Float64Array(sab);
+      const instance = pipeline.createPipeline({ counters });
+      ready = { counters, instance };
+      rehearse(instance);
+      return sab;
+    },
+    rehearse,
+    boot(data, prepared) {
+      const built = prepared && data.controlSab === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
+      ready = undefined;
+      runInstance(pipeline, data, port, built);
+    },
+  };
+}
+
+/**
+ * True when `sab` is the memory `counters` views (two handles on shared memory are
+ * different objects): a nonce written through one must be read through the other. Only
+ * used before the instance runs, while nothing else writes the counters.
+ */
+function sameMemory(counters: Float64Array, sab: SharedArrayBuffer): boolean {
+  if (sab.byteLength !== counters.byteLength) return false;
+  const other = new Float64Array(sab);
+  const nonce = Math.random() + 1;
+  counters[0] = nonce;
+  const same = other[0] === nonce;
+  counters[0] = 0;
+  return same;
+}
+
+/** The instance's start-up on scratch memory: read the clock, attach, make the loop, stock, poll once (idle). */
+function rehearseStartup(instance: PipelineInstance): void {
+  monotonicMs();
+  const pool = PacketPool.create({ bufferCount: 64, owner: 1 });
+  const eth0 = VirtioNetDevice.create({ queueSize: 16, driverOwner: 2, deviceOwner: 3 });
+  const eth1 = VirtioNetDevice.create({ queueSize: 16, driverOwner: 2, deviceOwner: 3 });
+  const wired = attach(pool.sab, eth0.sab, eth1.sab, 2);
+  const loop = new InstanceLoop(wired.pool, [wired.eth0, wired.eth1], instance);
+  wired.eth0.refillRx();
+  wired.eth1.refillRx();
+  loop.pollOnce(0);
+}
+
+function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab: SharedArrayBuffer, owner: number): { pool: PacketPool; eth0: VirtioNetDriverEnd; eth1: VirtioNetDriverEnd } {
+  const pool = PacketPool.attach(poolSab, { owner });
+  return { pool, eth0: VirtioNetDevice.attach(eth0Sab).driverEnd(pool), eth1: VirtioNetDevice.attach(eth1Sab).driverEnd(pool) };
+}
+
 /**
  * Runs one instance to completion in the calling thread: attach the pool and both devices,
- * create the pipeline with its counters in shared memory, stock the receive queues, post
- * `ready`, poll until the stop word is set, then hand back every buffer and post `stopped`.
- * Blocks the thread (the loop sleeps on the receive doorbells when idle).
+ * create the pipeline with its counters in shared memory (unless `prepared` is given: a
+ * pipeline already built on `data.countersSab`), stock the receive queues, post `ready`
+ * (with the start-up times, `InstanceStartup`), poll until the stop word is set, then hand
+ * back every buffer and post `stopped`. Blocks the thread (the loop sleeps on the receive
+ * doorbells when idle).
  *
  * @example
  * ```ts
@@ -124,23 +266,35 @@ export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
  * runInstance({ createPipeline, COUNTERS }, workerData as InstanceWorkerData, parentPort!);
  * ```
  */
-export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pick<MessagePort, 'postMessage'>): void {
+export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pick<MessagePort, 'postMessage'>, prepared?: PipelineInstance): void {
+  const startedAt = monotonicMs();
   const need = pipeline.COUNTERS.length * 8;
   if (data.countersSab.byteLength < need) {
     throw new SharedLayoutError(`counter memory of ${data.countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters (${need} B)`);
   }
-  const pool = PacketPool.attach(data.poolSab, { owner: data.owner });
-  const eth0 = VirtioNetDevice.attach(data.eth0Sab).driverEnd(pool);
-  const eth1 = VirtioNetDevice.attach(data.eth1Sab).driverEnd(pool);
-  const instance = pipeline.createPipeline(
-    data.controlSab === undefined
-      ? { counters: new Float64Array(data.countersSab) }
-      : { counters: new Float64Array(data.countersSab), control: new Int32Array(data.controlSab) },
-  );
+  const { pool, eth0, eth1 } = attach(data.poolSab, data.eth0Sab, data.eth1Sab, data.owner);
+  const attached = monotonicMs();
+  const instance =
+    prepared ??
+    pipeline.createPipeline(
+      data.controlSab === undefined
+        ? { counters: new Float64Array(data.countersSab) }
+        : { counters: new Float64Array(data.countersSab), control: new Int32Array(data.controlSab) },
+    );
+  const created = monotonicMs();
   const loop = new InstanceLoop(pool, [eth0, eth1], instance);
   eth0.refillRx();
   eth1.refillRx();
-  post(port, { type: 'ready', name: pipeline.FUNCTION_NAME ?? 'unknown', counters: pipeline.COUNTERS.length });
+  const readyAt = monotonicMs();
+  const startup: InstanceStartup = {
+    startedAt,
+    attachMs: attached - startedAt,
+    pipelineMs: prepared === undefined ? created - attached : 0,
+    refillMs: readyAt - created,
+    prepared: prepared !== undefined,
+    readyAt,
+  };
+  post(port, { type: 'ready', name: pipeline.FUNCTION_NAME ?? 'unknown', counters: pipeline.COUNTERS.length, startup });
 
   const heartbeat = data.heartbeatSab === undefined ? undefined : new Int32Array(data.heartbeatSab, 0, 1);
   loop.run(new Int32Array(data.stopSab, 0, 1), () => performance.now(), 0.2, heartbeat);

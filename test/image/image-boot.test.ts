@@ -69,7 +69,11 @@ describe('a built image booted in a plain Worker', () => {
     const store = ImageStore.open(join(root, 'store'));
     const built = await buildImage(firewall, { defaultPolicy: 'drop', rules: [{ action: 'allow', proto: 'tcp', dport: 80 }] }, { store });
     const img = await bootImage(built.imagePath, built.manifest);
-    expect(img.ready).toEqual({ type: 'ready', name: 'firewall', counters: built.manifest.counters.length });
+    expect(built.manifest.build.minify).toBe(true);
+    expect(img.ready).toMatchObject({ type: 'ready', name: 'firewall', counters: built.manifest.counters.length, startup: { prepared: false } });
+    const startup = img.ready.startup!;
+    expect(startup.pipelineMs).toBeGreaterThan(0);
+    expect(startup.readyAt - startup.startedAt).toBeCloseTo(startup.attachMs + startup.pipelineMs + startup.refillMs, 6);
     const names = built.manifest.counters.map((c) => c.name);
 
     const syn: Sent[] = [];
@@ -113,9 +117,9 @@ describe('a built image booted in a plain Worker', () => {
     expect(img.pool.leakCheck()).toEqual([]);
   });
 
-  it('boots a pass-through image inside its memory limit and forwards in both directions', async () => {
+  it('boots a readable (not minified) pass-through image inside its memory limit and forwards in both directions', async () => {
     const store = ImageStore.open(join(root, 'store'));
-    const built = await buildImage(passThrough, {}, { store, minify: true });
+    const built = await buildImage(passThrough, {}, { store, minify: false });
     expect(built.manifest.memoryMiB).toBe(16);
     const img = await bootImage(built.imagePath, built.manifest);
     const frames: Sent[] = [];

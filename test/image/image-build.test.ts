@@ -1,5 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { SourceMap } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageIntegrityError, ImageNotFoundError } from '../../src/errors/catalog.ts';
@@ -34,9 +35,11 @@ describe('image builder', () => {
     expect(readFileSync(join(root, 'elsewhere', 'b', b.manifest.id, MANIFEST_FILE), 'utf8')).toBe(
       readFileSync(join(root, 'a', a.manifest.id, MANIFEST_FILE), 'utf8'),
     );
+    expect(readFileSync(b.sourceMapPath!)).toEqual(readFileSync(a.sourceMapPath!));
     const again = await sealImage(compilePipeline(firewall, fwConfig), 256);
     expect(again.manifest.id).toBe(a.manifest.id);
     expect(Buffer.from(again.bytes).equals(readFileSync(a.imagePath))).toBe(true);
+    expect(Buffer.from(again.sourceMap).equals(readFileSync(a.sourceMapPath!))).toBe(true);
   });
 
   it('hashes the validated configuration: key order and written defaults do not matter, a changed rule does', async () => {
@@ -60,6 +63,7 @@ describe('image builder', () => {
     const text = JSON.stringify(manifest);
     expect(parseManifest(text, 'x').id).toBe(manifest.id);
     expect(() => parseManifest(text.replace('"memoryMiB":16', '"memoryMiB":17'), 'x')).toThrow(ImageIntegrityError);
+    expect(() => parseManifest(text.replace(manifest.sourceMap!.sha256, '0'.repeat(64)), 'x')).toThrow(ImageIntegrityError);
     expect(manifest).toMatchObject({
       name: 'pass-through',
       memoryMiB: 16,
@@ -67,7 +71,8 @@ describe('image builder', () => {
         { name: 'eth0', side: 'inside', model: 'virtio-net' },
         { name: 'eth1', side: 'outside', model: 'virtio-net' },
       ],
-      build: { function: 'pass-through', target: 'node20', minify: false },
+      sourceMap: { file: 'image.mjs.map' },
+      build: { function: 'pass-through', target: 'node20', minify: true },
     });
     expect(manifest.counters.find((c) => c.name === 'ipv4_bad_checksum')?.drop).toBe(true);
     expect(manifest.build.nfvkitVersion).toBe(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version);
@@ -80,15 +85,38 @@ describe('image builder', () => {
     await expect(buildImage(nat, natConfig, { store, memoryMiB: 3 })).rejects.toThrow(/whole number of MiB/);
   });
 
-  it('writes no absolute path, timestamp or source map into the bundle', async () => {
-    const { bytes } = await sealImage(compilePipeline(firewall, fwConfig), 256);
-    const text = Buffer.from(bytes).toString('utf8');
-    expect(text).not.toContain(PACKAGE_ROOT);
-    expect(text).not.toContain(tmpdir());
-    expect(text).not.toContain('sourceMappingURL');
-    expect(text).not.toMatch(/20\d\d-\d\d-\d\dT/);
-    expect(text).toContain('// src/packet/parse-frame.ts');
-    expect(text.match(/^import .* from "(.*)";$/gm)?.every((l) => / from "node:/.test(l))).toBe(true);
+  it('writes no absolute path, timestamp or source map into the bundle, minified or readable', async () => {
+    const compiled = compilePipeline(firewall, fwConfig);
+    for (const minify of [true, false]) {
+      const { bytes, sourceMap } = await sealImage(compiled, 256, minify);
+      const text = Buffer.from(bytes).toString('utf8');
+      expect(text).not.toContain(PACKAGE_ROOT);
+      expect(text).not.toContain(tmpdir());
+      expect(text).not.toContain('sourceMappingURL');
+      expect(text).not.toMatch(/20\d\d-\d\d-\d\dT/);
+      expect(text.includes('// src/packet/parse-frame.ts')).toBe(!minify);
+      const imports = [...text.matchAll(/\bimport\s*(?:\{[^}]*\}\s*from\s*)?"([^"]+)"/g)].map((m) => m[1]);
+      expect(imports.length).toBeGreaterThan(0);
+      for (const from of imports) expect(from).toMatch(/^node:/);
+      const map = JSON.parse(Buffer.from(sourceMap).toString('utf8')) as { sources: string[]; sourcesContent: string[] };
+      expect(Buffer.from(sourceMap).toString('utf8')).not.toContain(PACKAGE_ROOT);
+      expect(map.sources).toContain('src/packet/parse-frame.ts');
+      expect(map.sources).toContain('nfvkit-image:pipeline.mjs');
+      expect(map.sourcesContent[map.sources.indexOf('nfvkit-image:pipeline.mjs')]).toBe(compiled.source);
+    }
+  });
+
+  it('maps a position in the minified bundle back to the TypeScript source through the map beside it', async () => {
+    const { bytes, sourceMap } = await sealImage(compilePipeline(passThrough, {}), 16);
+    const lines = Buffer.from(bytes).toString('utf8').split('\n');
+    const line = lines.findIndex((l) => l.includes('function parseFrame('));
+    expect(line).toBeGreaterThanOrEqual(0);
+    const column = lines[line].indexOf('function parseFrame(');
+    const map = new SourceMap(JSON.parse(Buffer.from(sourceMap).toString('utf8')));
+    const entry = map.findEntry(line, column) as { originalSource: string; originalLine: number };
+    expect(entry.originalSource).toBe('src/packet/parse-frame.ts');
+    const original = readFileSync(join(PACKAGE_ROOT, 'src/packet/parse-frame.ts'), 'utf8').split('\n')[entry.originalLine];
+    expect(original).toContain('function parseFrame(');
   });
 
   it('a firewall image holds neither the load balancer nor the NAT', async () => {
@@ -107,7 +135,7 @@ describe('image builder', () => {
     expect(natImage.manifest.modules.some((m) => m.path.startsWith('functions/load-balancer/'))).toBe(false);
   });
 
-  it('measures the four builtin images; minified pass-through and firewall stay within 100 KB', async () => {
+  it('measures the four builtin images: by default (minified) each stays within 100 KB', async () => {
     const sizes: Record<string, { plain: number; minified: number; modules: number }> = {};
     const builtins: Array<[PipelineDefinition<any>, unknown]> = [
       [passThrough, {}],
@@ -117,15 +145,16 @@ describe('image builder', () => {
     ];
     for (const [def, cfg] of builtins) {
       const compiled = compilePipeline(def, cfg);
-      const plain = await sealImage(compiled, 64);
-      const minified = await sealImage(compiled, 64, true);
+      const plain = await sealImage(compiled, 64, false);
+      const minified = await sealImage(compiled, 64);
+      expect(minified.manifest.build.minify).toBe(true);
+      expect(plain.manifest.build.minify).toBe(false);
       expect(minified.manifest.size).toBeLessThan(plain.manifest.size);
       expect(minified.manifest.id).not.toBe(plain.manifest.id);
       sizes[def.name] = { plain: plain.manifest.size, minified: minified.manifest.size, modules: plain.manifest.modules.length };
     }
     console.log('image sizes (bytes):', JSON.stringify(sizes));
-    expect(sizes['pass-through'].minified).toBeLessThanOrEqual(100_000);
-    expect(sizes.firewall.minified).toBeLessThanOrEqual(100_000);
+    for (const name of Object.keys(sizes)) expect(sizes[name].minified, name).toBeLessThanOrEqual(100_000);
     expect(sizes['pass-through'].plain).toBeLessThan(sizes.firewall.plain);
   });
 });
@@ -148,6 +177,35 @@ describe('image store', () => {
     expect(rebuilt.manifest.id).toBe(first.manifest.id);
     expect(store.verify(first.manifest.id).id).toBe(first.manifest.id);
     expect(store.list()).toHaveLength(1);
+
+    writeFileSync(rebuilt.sourceMapPath!, '{}');
+    expect(() => store.verify(first.manifest.id)).toThrow(/source map/);
+    expect((await buildImage(firewall, fwConfig, { store })).cache).toBe('stale');
+    expect(store.verify(first.manifest.id).sourceMap?.size).toBe(statSync(rebuilt.sourceMapPath!).size);
+  });
+
+  it('still holds and verifies an image sealed without a source map', async () => {
+    const store = ImageStore.open(join(root, 'no-map'));
+    const sealed = await sealImage(compilePipeline(passThrough, {}), 16);
+    const { sourceMap: _, id: __, ...rest } = sealed.manifest;
+    const manifest = { ...rest, id: computeImageId(rest) };
+    expect(() => store.add(sealed.bytes, manifest, { sourceMap: sealed.sourceMap })).toThrow(/source map/);
+    expect(store.add(sealed.bytes, manifest).added).toBe(true);
+    expect(store.verify(manifest.id).id).toBe(manifest.id);
+    expect(store.sourceMapPath(manifest.id)).toBeUndefined();
+    expect(existsSync(join(store.dir, manifest.id, 'image.mjs.map'))).toBe(false);
+  });
+
+  it('keeps a readable (not minified) image apart from the default one', async () => {
+    const store = ImageStore.open(join(root, 'readable'));
+    const small = await buildImage(passThrough, {}, { store });
+    const readable = await buildImage(passThrough, {}, { store, minify: false });
+    expect(readable.cache).toBe('miss');
+    expect(readable.manifest.id).not.toBe(small.manifest.id);
+    expect(readable.manifest.build.key).not.toBe(small.manifest.build.key);
+    expect(readFileSync(readable.imagePath, 'utf8')).toContain('// src/runtime/instance-main.ts');
+    expect(readable.manifest.size).toBeGreaterThan(small.manifest.size);
+    expect((await buildImage(passThrough, {}, { store })).cache).toBe('hit');
   });
 
   it('lists, resolves id prefixes, removes, and survives a lost index', async () => {

@@ -1,5 +1,5 @@
 /**
- * `nfvkit build <function> [--config <file>] [--store <dir>] [--memory <MiB>] [--minify]
+ * `nfvkit build <function> [--config <file>] [--store <dir>] [--memory <MiB>] [--no-minify]
  * [--force] [-o text|json|yaml]`: builds the sealed image (bundle + manifest) into the image
  * store, or reports the cached one when the build inputs are unchanged.
  *
@@ -35,7 +35,7 @@ export function registerBuildCommand(program: Command, ctx: CliContext): void {
     .option('-c, --config <file>', 'configuration file, YAML or JSON (default: empty configuration)')
     .addOption(storeOption())
     .option('--memory <MiB>', "instance memory limit in MiB (default: the function's, else 64)", (v) => Number(v))
-    .option('--minify', 'minify whitespace and syntax (identifiers are kept)')
+    .option('--no-minify', 'build a readable image (default: minified, names kept, source map beside it)')
     .option('--force', 'bundle again even if the store holds this image')
     .addOption(outputOption())
     .action(async (name: string, opts: BuildFlags) => {
@@ -43,7 +43,7 @@ export function registerBuildCommand(program: Command, ctx: CliContext): void {
       const result = await buildImage(ctx.registry.get(name), readConfigFile(opts.config), {
         store,
         ...(opts.memory === undefined ? {} : { memoryMiB: opts.memory }),
-        minify: opts.minify === true,
+        minify: opts.minify !== false,
         force: opts.force === true,
       });
       for (const w of result.warnings) eprintln(ctx, `nfvkit: esbuild warning: ${w}`);
