@@ -185,7 +185,14 @@ export class ChainRuntime {
           const pending = `${fn.spec.name}-booting-${Math.random().toString(36).slice(2, 8)}`;
           fn.booting.add(pending);
           try {
-            await this.dataPlane.addInstance(k, fn.image, { hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS, ...(this.warm === undefined ? {} : { warm: this.warm }) });
+            await this.dataPlane.addInstance(k, fn.image, {
+              hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS,
+              // Instances of a function that may scale out split what must stay unique (NAT
+              // ports): twice `max` shards, so a rolling update at `max` still finds free ones
+              // while the old instances drain.
+              ...(fn.spec.scaling.max > 1 ? { shards: 2 * fn.spec.scaling.max } : {}),
+              ...(this.warm === undefined ? {} : { warm: this.warm }),
+            });
           } catch {
             // Reported by the data plane (instance-failed); the phase shows the shortfall.
           } finally {

@@ -19,6 +19,7 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
           // The host's backlog toward the instance: a receiveq's own fill level mostly shows
           // how lazily the driver reposts buffers, not load.
           queueOccupancy: (side) => inst.backlog(side),
+          loopStats: host.loopStats,
         });
       }
     }

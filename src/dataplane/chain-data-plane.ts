@@ -103,6 +103,12 @@ export interface AddInstanceOptions {
   readonly controlSab?: SharedArrayBuffer;
   /** Heartbeat stall that marks the instance hung, ms (default 1000). */
   readonly hangTimeoutMs?: number;
+  /**
+   * Split resources the stage's instances must not share (NAT ports) into this many shards
+   * and give the instance the lowest one no live or booting instance of the stage holds
+   * (`PipelineRuntime.shard`). Use the stage's most instances; omitted: no sharding.
+   */
+  readonly shards?: number;
 }
 
 /** Flow and frame counts of the data plane (host side). */
@@ -256,6 +262,10 @@ export class ChainDataPlane {
     const owner = this.nextOwner;
     this.nextOwner += 2;
     const id = stage.nextId();
+    const shard = options.shards !== undefined && options.shards > 1 ? stage.reserveShard(options.shards) : undefined;
+    if (options.shards !== undefined && options.shards > 1 && shard === undefined) {
+      throw new FailedPreconditionError(`stage ${stage.name} already runs ${options.shards} instances, one per shard`);
+    }
     const base = {
       imagePath: image.imagePath,
       manifest: image.manifest,
@@ -265,19 +275,28 @@ export class ChainDataPlane {
       queueSize: this.queueSize,
       ...(options.controlSab === undefined ? {} : { controlSab: options.controlSab }),
       ...(options.hangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.hangTimeoutMs }),
+      ...(shard === undefined ? {} : { shard: { index: shard, count: options.shards! } }),
     };
     const warm = options.warm !== undefined && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
-    const host = warm === undefined ? await InstanceHost.boot(base) : await warm.acquire(base);
+    let host: InstanceHost;
+    try {
+      host = warm === undefined ? await InstanceHost.boot(base) : await warm.acquire(base);
+    } catch (err) {
+      if (shard !== undefined) stage.releaseShard(shard);
+      throw err;
+    }
     if (host.state !== 'running') {
+      if (shard !== undefined) stage.releaseShard(shard);
       const f = host.failure;
       this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${f?.reason ?? host.state}: ${f?.detail ?? ''}` });
       throw new InstanceFailedError(`instance ${id} failed to boot: ${f?.reason ?? host.state} ${f?.detail ?? ''}`);
     }
     if (this.closed) {
+      if (shard !== undefined) stage.releaseShard(shard);
       await host.stop();
       throw new FailedPreconditionError('the data plane was shut down while the instance booted');
     }
-    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize);
+    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard);
     const isWarm = warm !== undefined && host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
     this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
     stage.add(instance);

@@ -40,6 +40,8 @@ export class StageInstance {
   flows = 0;
   /** Unix ms when its boot started. */
   readonly startedAt: number;
+  /** Its shard (see `AddInstanceOptions.shards`), if any. */
+  readonly shard: number | undefined;
 
   /**
    * Backlog toward the instance's `side` (0 eth0, 1 eth1), 0..1: frames waiting in the host
@@ -51,7 +53,8 @@ export class StageInstance {
     return fifo.count / fifo.ids.length;
   }
 
-  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number) {
+  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number, shard?: number) {
+    this.shard = shard;
     this.slot = slot;
     this.id = id;
     this.host = host;
@@ -84,6 +87,8 @@ export class Stage {
   readonly bySlot: StageInstance[] = [];
   /** Instances that are not gone, in slot order (the pump's working list). */
   live: StageInstance[] = [];
+  /** Shards held by live or booting instances. */
+  private readonly shardsHeld = new Set<number>();
   /** Booted instances numbered so far (for ids). */
   private numbered = 0;
   private maglev: MaglevTable | null = null;
@@ -112,8 +117,25 @@ export class Stage {
     return this.bySlot.length;
   }
 
+  /** Takes the lowest shard of `count` no live or booting instance holds; undefined if all are held. */
+  reserveShard(count: number): number | undefined {
+    for (let i = 0; i < count; i++) {
+      if (!this.shardsHeld.has(i)) {
+        this.shardsHeld.add(i);
+        return i;
+      }
+    }
+    return undefined;
+  }
+
+  /** Gives a shard back (its instance failed to boot or is gone). */
+  releaseShard(shard: number): void {
+    this.shardsHeld.delete(shard);
+  }
+
   /** Changes an instance's role and rebuilds the new-flow table. */
   setState(instance: StageInstance, state: StageInstanceState, reason: string): void {
+    if (state === 'gone' && instance.shard !== undefined) this.releaseShard(instance.shard);
     instance.state = state;
     instance.reason = reason;
     this.live = this.bySlot.filter((i) => i.state !== 'gone');

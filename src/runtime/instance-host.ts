@@ -4,6 +4,9 @@ import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
 import type { InstanceMessage, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
+import { createLoopStats } from '../metrics/loop-stats.ts';
+import type { InstanceShard } from '../pipeline/compiled-pipeline.ts';
+import { Doorbell } from '../virtio/doorbell.ts';
 
 /** Why an instance was declared failed. */
 export type InstanceFailureReason =
@@ -51,6 +54,8 @@ export interface InstanceHostOptions {
   readonly queueSize?: number;
   /** Optional control words for the pipeline. */
   readonly controlSab?: SharedArrayBuffer;
+  /** The instance's shard of resources its function's instances must not share (`PipelineRuntime.shard`). */
+  readonly shard?: InstanceShard;
   /**
    * Counter memory the instance writes (default: a new zeroed buffer, one float64 per
    * counter). `WarmPool` passes the memory a preloaded image's pipeline was built on.
@@ -126,6 +131,8 @@ export class InstanceHost {
   readonly eth1: VirtioNetDeviceEnd;
   /** The pipeline's counters (shared memory the instance writes). */
   readonly counters: Float64Array;
+  /** The instance loop's batch count, busy time and batch-time histogram (`src/metrics/loop-stats.ts`). */
+  readonly loopStats: Float64Array;
   readonly owner: number;
   readonly deviceOwner: number;
   /** The instance's isolate. */
@@ -170,16 +177,26 @@ export class InstanceHost {
     }
     const stopSab = new SharedArrayBuffer(4);
     const heartbeatSab = new SharedArrayBuffer(4);
+    const irqSab = new SharedArrayBuffer(4);
+    this.loopStats = createLoopStats();
     this.counters = new Float64Array(countersSab);
     this.stopWord = new Int32Array(stopSab);
     this.heartbeat = new Int32Array(heartbeatSab);
-    const base = { poolSab: opts.pool.sab, eth0Sab: dev0.sab, eth1Sab: dev1.sab, countersSab, stopSab, heartbeatSab, owner: opts.owner };
-    const workerData: InstanceWorkerData = opts.controlSab === undefined ? base : { ...base, controlSab: opts.controlSab };
+    const base = { poolSab: opts.pool.sab, eth0Sab: dev0.sab, eth1Sab: dev1.sab, countersSab, stopSab, heartbeatSab, irqSab, loopStatsSab: this.loopStats.buffer as SharedArrayBuffer, owner: opts.owner };
+    const workerData: InstanceWorkerData = {
+      ...base,
+      ...(opts.controlSab === undefined ? {} : { controlSab: opts.controlSab }),
+      ...(opts.shard === undefined ? {} : { shard: opts.shard }),
+    };
 
     this.spawnedAt = performance.now();
     this.worker = (opts.spawn ?? coldSpawn)(opts.imagePath, workerData, opts.manifest.memoryMiB);
     this.eth0 = dev0.deviceEnd(this.pool);
     this.eth1 = dev1.deviceEnd(this.pool);
+    // One interrupt line for both receiveqs: the instance sleeps on it and wakes for either side.
+    const irq = new Doorbell(new Int32Array(irqSab), 0);
+    this.eth0.setInterrupt(irq);
+    this.eth1.setInterrupt(irq);
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     if (opts.warm === true) this.record({ type: 'booted', ms: 0 });
     else this.worker.once('online', () => this.record({ type: 'booted', ms: performance.now() - this.spawnedAt }));

@@ -28,6 +28,7 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import { SharedLayoutError } from '../errors/catalog.ts';
 import type { PipelineInstance, PipelineModule } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool } from '../pool/packet-pool.ts';
+import { Doorbell } from '../virtio/doorbell.ts';
 import { VirtioNetDevice, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
 import { InstanceLoop } from './instance-loop.ts';
 
@@ -52,6 +53,12 @@ export interface InstanceWorkerData {
   readonly owner: number;
   /** Optional int32 the instance loop increments on every pass (a liveness heartbeat). */
   readonly heartbeatSab?: SharedArrayBuffer;
+  /** Optional int32 interrupt line the host rings for either receiveq (the loop sleeps on it). */
+  readonly irqSab?: SharedArrayBuffer;
+  /** Optional loop-statistics block (`src/metrics/loop-stats.ts`): batches, busy time, batch-time histogram. */
+  readonly loopStatsSab?: SharedArrayBuffer;
+  /** Optional shard of resources the function's instances must not share (`PipelineRuntime.shard`). */
+  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 /**
@@ -212,7 +219,7 @@ function preloadedImage(pipeline: ImagePipeline, port: MessagePort): PreloadedIm
     },
     rehearse,
     boot(data, prepared) {
-      const built = prepared && data.controlSab === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
+      const built = prepared && data.controlSab === undefined && data.shard === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
       ready = undefined;
       runInstance(pipeline, data, port, built);
     },
@@ -276,13 +283,15 @@ export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, p
   const attached = monotonicMs();
   const instance =
     prepared ??
-    pipeline.createPipeline(
-      data.controlSab === undefined
-        ? { counters: new Float64Array(data.countersSab) }
-        : { counters: new Float64Array(data.countersSab), control: new Int32Array(data.controlSab) },
-    );
+    pipeline.createPipeline({
+      counters: new Float64Array(data.countersSab),
+      ...(data.controlSab === undefined ? {} : { control: new Int32Array(data.controlSab) }),
+      ...(data.shard === undefined ? {} : { shard: data.shard }),
+    });
   const created = monotonicMs();
-  const loop = new InstanceLoop(pool, [eth0, eth1], instance);
+  const irq = data.irqSab === undefined ? undefined : new Doorbell(new Int32Array(data.irqSab), 0);
+  const stats = data.loopStatsSab === undefined ? undefined : new Float64Array(data.loopStatsSab);
+  const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats);
   eth0.refillRx();
   eth1.refillRx();
   const readyAt = monotonicMs();

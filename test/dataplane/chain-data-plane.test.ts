@@ -44,19 +44,29 @@ describe('chain data plane: several instances per function, flows pinned across 
 
   it('keeps every flow on its instances while instances are added and drained under traffic', async () => {
     dp = ChainDataPlane.create(['fw', 'lb', 'nat'], { queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 }, onEvent: (e) => events.push(e) });
-    for (let k = 0; k < 3; k++) await dp.addInstance(k, images[k]);
+    await dp.addInstance(0, images[0]);
+    await dp.addInstance(1, images[1]);
+    await dp.addInstance(2, images[2], { shards: 4 });
     const client = new TcpClientPort(VIP, 80);
-    const server = new TcpResponderPort();
+    const servers = new TcpResponderPort();
+    /** The NAT instance a server-side tuple `src:sport>dst:dport` is pinned to on the outside link. */
+    const natOf = (tuple: string): string => {
+      const [[src, sport], [dst, dport]] = tuple.split('>').map((e) => e.split(':').map(Number));
+      const link = dp.links[3];
+      link.setTuple(src, dst, sport, dport, IpProto.TCP);
+      const slot = link.find();
+      return slot < 0 ? 'unpinned' : dp.stages[2].bySlot[link.leftOf(slot)].id;
+    };
     const phaseA = Array.from({ length: 40 }, (_, i) => client.open(clientIp(i), 30000 + i));
     const allOpen = (flows: ClientFlow[]) => flows.every((f) => f.state === 'open');
-    expect(await dp.runUntil(client, server, () => allOpen(phaseA), 10_000)).toBe(true);
+    expect(await dp.runUntil(client, servers, () => allOpen(phaseA), 10_000)).toBe(true);
 
     // Scale fw and lb out while phase-A flows keep sending.
     const talkA = keepTalking(client, () => phaseA);
-    const added = Promise.all([dp.addInstance(0, images[0]), dp.addInstance(1, images[1])]);
+    const added = Promise.all([dp.addInstance(0, images[0]), dp.addInstance(1, images[1]), dp.addInstance(2, images[2], { shards: 4 })]);
     let scaled = false;
     void added.then(() => (scaled = true));
-    expect(await dp.runUntil(client, server, () => (talkA(), scaled), 20_000)).toBe(true);
+    expect(await dp.runUntil(client, servers, () => (talkA(), scaled), 20_000)).toBe(true);
     await added;
     expect(dp.stage('fw').live.map((i) => i.id)).toEqual(['fw-0', 'fw-1']);
 
@@ -66,11 +76,22 @@ describe('chain data plane: several instances per function, flows pinned across 
     const phaseB = Array.from({ length: 60 }, (_, i) => client.open(clientIp(100 + i), 40000 + i));
     const everyone = () => [...phaseA, ...phaseB];
     const talk = keepTalking(client, everyone);
-    expect(await dp.runUntil(client, server, () => (talk(), allOpen(phaseB) && everyone().every((f) => f.acked >= 3)), 20_000)).toBe(true);
+    expect(await dp.runUntil(client, servers, () => (talk(), allOpen(phaseB) && everyone().every((f) => f.acked >= 3)), 20_000)).toBe(true);
     const fwOfB = phaseB.map((f) => dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id);
     const lbOfB = phaseB.map((f) => dp.pinnedInstance(1, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id);
     expect(new Set(fwOfB)).toEqual(new Set(['fw-0', 'fw-1']));
     expect(new Set(lbOfB)).toEqual(new Set(['lb-0', 'lb-1']));
+    const natPorts = new Map<string, Set<number>>();
+    for (const f of phaseB) {
+      const tuple = [...servers.tuples.get(f.id)!][0];
+      const natId = natOf(tuple);
+      const port = Number(tuple.split('>')[0].split(':')[1]);
+      natPorts.set(natId, (natPorts.get(natId) ?? new Set()).add(port));
+    }
+    expect([...natPorts.keys()].sort()).toEqual(['nat-0', 'nat-1']);
+    const [ports0, ports1] = [natPorts.get('nat-0')!, natPorts.get('nat-1')!];
+    expect([...ports0].every((p) => p >= 20000 && p <= 22499)).toBe(true);
+    expect([...ports1].every((p) => p >= 22500 && p <= 24999)).toBe(true);
     for (const f of phaseA) expect(dp.pinnedInstance(0, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id).toBe('fw-0');
 
     // Drain fw-0 and lb-0: their flows end (FIN both ways), the rest keep talking, then they stop.
@@ -81,7 +102,7 @@ describe('chain data plane: several instances per function, flows pinned across 
     const drains = Promise.all([dp.drainInstance('fw-0', 'scale-in', 10_000), dp.drainInstance('lb-0', 'scale-in', 10_000)]).then(() => (drained = true));
     for (const f of onOld) client.close(f);
     const talkStaying = keepTalking(client, () => staying);
-    expect(await dp.runUntil(client, server, () => (talkStaying(), drained), 15_000)).toBe(true);
+    expect(await dp.runUntil(client, servers, () => (talkStaying(), drained), 15_000)).toBe(true);
     await drains;
     expect(onOld.every((f) => f.state === 'closed')).toBe(true);
     expect(dp.stage('fw').live.map((i) => i.id)).toEqual(['fw-1']);
@@ -94,14 +115,14 @@ describe('chain data plane: several instances per function, flows pinned across 
 
     // The flows that stayed still work end to end after the old instances are gone.
     const target = Math.max(...staying.map((f) => f.sent)) + 3;
-    expect(await dp.runUntil(client, server, () => (talkStaying(), staying.every((f) => f.acked >= target)), 10_000)).toBe(true);
+    expect(await dp.runUntil(client, servers, () => (talkStaying(), staying.every((f) => f.acked >= target)), 10_000)).toBe(true);
 
     for (const f of everyone()) {
       expect(f.wrongSource).toBe(0);
-      expect(server.tuples.get(f.id)?.size).toBe(1);
+      expect(servers.tuples.get(f.id)?.size).toBe(1);
     }
     expect(client.strays).toBe(0);
-    expect(server.servers.size).toBe(BACKENDS.length);
+    expect(servers.servers.size).toBe(BACKENDS.length);
     expect(dp.drops).toEqual({ noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 });
     expect(dp.dropped()).toBe(0);
     expect(dp.counters.learnConflicts).toBe(0);
