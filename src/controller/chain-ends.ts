@@ -13,6 +13,9 @@ import { IpProto, parseIpv4 } from '../packet/ipv4.ts';
 import { TcpFlag } from '../packet/tcp.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { GeneratorPortSpec, PortSpec } from '../spec/port-spec.ts';
+import type { ClassifierSpec } from '../spec/chain-spec.ts';
+import { ClassifierPort, type ClassifierRules } from '../dataplane/ports/classifier-port.ts';
+import { PROTOCOL_NUMBERS, prefixMask } from '../config/net-schemas.ts';
 import { buildFrame } from '../traffic/frame-builder.ts';
 
 /** One end of a running chain: its port, what it counted, and how to release it. */
@@ -143,6 +146,32 @@ class ClientsPort implements ChainPort {
     this.received += n;
     pool.freeBatch(ids, n);
   }
+}
+
+/** Puts the spec's classifier in front of an ingress end (its rejects show in `stats()`). */
+export function classifiedEnd(end: ChainEnd, classifier: ClassifierSpec): ChainEnd {
+  const port = new ClassifierPort(end.port, classifierRules(classifier));
+  return {
+    ...end,
+    port,
+    stats: () => ({ ...end.stats(), 'drops:classifier': port.rejected }),
+  };
+}
+
+/** The numeric rules of a classifier spec (its values were validated by the spec parser). */
+export function classifierRules(spec: ClassifierSpec): ClassifierRules {
+  const protocols = (spec.protocols ?? []).map((p) => PROTOCOL_NUMBERS[p]);
+  const destinations = (spec.destinations ?? []).map((text): [number, number] => {
+    const [addr, len] = text.split('/');
+    const mask = prefixMask(len === undefined ? 32 : Number(len));
+    return [(parseIpv4(addr)! & mask) >>> 0, mask];
+  });
+  const ports = (spec.ports ?? []).map((p): [number, number] => {
+    if (typeof p === 'number') return [p, p];
+    const [from, to] = p.split('-').map(Number);
+    return [from, to ?? from];
+  });
+  return { protocols, destinations, ports };
 }
 
 /** Directory of a spec source name ('' or a non-path name: the working directory). */

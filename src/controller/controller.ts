@@ -7,7 +7,7 @@ import { WarmPool } from '../runtime/warm-pool.ts';
 import type { ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
 import { parseChainSpec } from '../spec/parse-chain-spec.ts';
-import { BUILTIN_END_FACTORIES, specBaseDir, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
+import { BUILTIN_END_FACTORIES, classifiedEnd, specBaseDir, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
 import { ChainRuntime, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
 import type { ApplyResult, ChainStatus, ControllerApi, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
@@ -197,7 +197,8 @@ export class Controller implements ControllerApi {
       await inside.close();
       throw err;
     }
-    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside, outside }, (e) => this.events.record(e), this.warm);
+    const classified = spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier);
+    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm);
     this.chains.set(name, chain);
     this.events.record({ type: 'applied', chain: name, reason: 'chain created', details: { generation: 1, functions: functions.map((f) => f.spec.name).join(',') } });
     await chain.serial(() => chain.reconcile());
