@@ -58,7 +58,9 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
     return { port: sink, stats: () => ({ framesOut: sink.frames, bytesOut: sink.bytes }), close: async () => undefined };
   },
   vxlan: async (spec) => {
-    const port = await VxlanPort.open(spec);
+    // The port validates its own config (strict): everything but the spec's `type`.
+    const { type: _type, ...config } = spec;
+    const port = await VxlanPort.open(config);
     return {
       port,
       stats: () => {
