@@ -3,10 +3,11 @@ import { bootSuite } from './boot.ts';
 import { chainSuite } from './chain.ts';
 import { conntrackSuite } from './conntrack.ts';
 import { firewallSuite } from './firewall.ts';
+import { httpSuite } from './http.ts';
 import { loadBalancerSuite } from './load-balancer.ts';
 import { natSuite } from './nat.ts';
 import { packetSuite } from './packet.ts';
 import { virtqueueSuite } from './virtqueue.ts';
 
 /** Every benchmark suite, in the order `npm run bench` runs them. Register new suites here. */
-export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite];
+export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite, httpSuite];

@@ -1,0 +1,126 @@
+import type { ChainEnd, ChainEndFactory } from '../controller/chain-ends.ts';
+import type { ChainPort } from '../dataplane/chain-port.ts';
+import { BUILTIN_END_FACTORIES } from '../controller/chain-ends.ts';
+import type { ChainRuntime } from '../controller/chain-runtime.ts';
+import { Controller } from '../controller/controller.ts';
+import { VxlanPort } from '../dataplane/ports/vxlan-port.ts';
+import { NetlabError } from '../errors/catalog.ts';
+import type { ImageStore } from '../image/image-store.ts';
+import type { FunctionRegistry } from '../pipeline/function-registry.ts';
+import type { WebLab } from './web-lab.ts';
+
+/** Options of `startWebEdgeChain`. */
+export interface WebEdgeChainOptions {
+  /** Functions the controller may use (`registerBuiltinFunctions(new FunctionRegistry())`). */
+  readonly registry: FunctionRegistry;
+  /** Image store (a temporary one in tests and benchmarks). */
+  readonly store: ImageStore;
+  /** Let the autoscaler change replicas (default false: one instance per function, as the spec's `min`). */
+  readonly autoscale?: boolean;
+  /** Chain name (default `web-edge-vxlan`). */
+  readonly name?: string;
+  /**
+   * Wraps each end's VXLAN port before the controller uses it (instrumentation, e.g. a
+   * benchmark's timing probe). A wrapper must keep the wrapped port in `inner`.
+   */
+  readonly wrapPort?: (side: 'inside' | 'outside', port: ChainPort) => ChainPort & { readonly inner: ChainPort };
+}
+
+/** What the chain's deletion reported (`deleted` event details). */
+export interface WebEdgeShutdown {
+  /** Buffers still held after the data plane stopped, as the event says (must be `'0'`). */
+  readonly leakedBuffers: string;
+  /** Flows still pinned when the drain time ran out. */
+  readonly flowsLeft: string;
+}
+
+/** The web-edge chain running for a `WebLab`. */
+export interface WebEdgeChain {
+  readonly controller: Controller;
+  readonly name: string;
+  /** The controller's runtime of the chain (data plane, instances, ends). */
+  readonly runtime: ChainRuntime;
+  /** The chain's client-side VXLAN port. */
+  readonly inside: VxlanPort;
+  /** The chain's backend-side VXLAN port. */
+  readonly outside: VxlanPort;
+  /** Applies the lab's spec again with only these backends in the load balancer (a rolling update). */
+  setBackends(names: readonly string[]): Promise<void>;
+  /** Closes the controller (every chain deleted, flows given `drainMs`) and returns the chain's `deleted` details. */
+  close(drainMs?: number): Promise<WebEdgeShutdown>;
+}
+
+/** The controller's `vxlan` chain-end factory, with the port wrapped when asked (probes). */
+function vxlanEnd(wrap: WebEdgeChainOptions['wrapPort']): ChainEndFactory {
+  return async (spec, context) => {
+    const end = await BUILTIN_END_FACTORIES.vxlan!(spec, context);
+    return wrap === undefined ? end : { ...end, port: wrap(context.side, end.port) };
+  };
+}
+
+/**
+ * Starts a controller and applies the lab's web-edge spec (`WebLab.chainSpec`): the
+ * controller builds the three images, boots the instances and opens the VXLAN ends on the
+ * lab's underlay. The caller must `close()` it (in `finally`, before destroying the lab).
+ *
+ * @example
+ * ```ts
+ * const edge = await startWebEdgeChain(web, { registry, store: ImageStore.open(dir) });
+ * try {
+ *   // HTTP from web.client to web.targets.chain …
+ *   await edge.setBackends(['backend-1', 'backend-2']);
+ * } finally {
+ *   const { leakedBuffers } = await edge.close();
+ * }
+ * ```
+ */
+export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOptions): Promise<WebEdgeChain> {
+  const name = options.name ?? 'web-edge-vxlan';
+  const controller = await Controller.create({
+    registry: options.registry,
+    store: options.store,
+    autoscale: options.autoscale ?? false,
+    endFactories: { vxlan: vxlanEnd(options.wrapPort) },
+  });
+  let runtime: ChainRuntime;
+  let inside: VxlanPort;
+  let outside: VxlanPort;
+  try {
+    await controller.apply(web.chainSpec({ name }), `${name}.yaml`);
+    runtime = controller.chain(name);
+    inside = portOf(runtime.ends.inside);
+    outside = portOf(runtime.ends.outside);
+  } catch (err) {
+    await controller.close(0);
+    throw err;
+  }
+  let closed: WebEdgeShutdown | undefined;
+  return {
+    controller,
+    name,
+    runtime,
+    inside,
+    outside,
+    async setBackends(names) {
+      await controller.apply(web.chainSpec({ name, backends: names }), `${name}.yaml`);
+    },
+    async close(drainMs = 500) {
+      if (closed !== undefined) return closed;
+      const after = controller.events.lastSeq;
+      await controller.close(drainMs);
+      const deleted = controller.events.since(after).find((e) => e.type === 'deleted' && e.chain === name);
+      closed = { leakedBuffers: deleted?.details.leakedBuffers ?? 'unknown (no deleted event)', flowsLeft: deleted?.details.flowsLeft ?? 'unknown' };
+      return closed;
+    },
+  };
+}
+
+/** The VXLAN port of a chain end, looking through wrappers (the ingress classifier) that keep theirs in `inner`. */
+function portOf(end: ChainEnd): VxlanPort {
+  let port: unknown = end.port;
+  for (let depth = 0; depth < 4 && !(port instanceof VxlanPort) && typeof port === 'object' && port !== null && 'inner' in port; depth++) {
+    port = (port as { inner: unknown }).inner;
+  }
+  if (!(port instanceof VxlanPort)) throw new NetlabError('the web-edge chain end is not a VXLAN port');
+  return port;
+}

@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerBuiltinFunctions } from '../../functions/index.ts';
+import type { ChainRuntime } from '../../src/controller/chain-runtime.ts';
+import { ImageStore } from '../../src/image/image-store.ts';
+import type { LabDestroyReport } from '../../src/netlab/lab.ts';
+import type { LabProcess } from '../../src/netlab/lab-process.ts';
+import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
+import { runCommand } from '../../src/netlab/run-command.ts';
+import { startWebEdgeChain, type WebEdgeChain, type WebEdgeShutdown } from '../../src/netlab/web-edge-chain.ts';
+import { WEB_LAB_ADDRESSES, WebLab } from '../../src/netlab/web-lab.ts';
+import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
+import type { AgentCommand, AgentReply } from './support/http-agent.ts';
+
+const probe = await canCreateNamespaces();
+if (!probe.ok) console.warn(`[e2e] skipping web-edge real-traffic test: ${probe.reason}`);
+
+interface GetResult {
+  ok: boolean;
+  error?: string;
+  results: AgentReply[];
+}
+
+function call<T>(socketPath: string, cmd: AgentCommand): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/', method: 'POST', timeout: 30_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve(JSON.parse(text) as T));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(cmd));
+  });
+}
+
+function counter(rt: ChainRuntime, stage: string, name: string): number {
+  let n = 0;
+  for (const inst of rt.dataPlane.stage(stage).live) {
+    const slot = inst.manifest.counters.findIndex((c) => c.name === name);
+    if (slot >= 0) n += inst.host.counters[slot];
+  }
+  return n;
+}
+
+const backendsOf = (r: GetResult): string[] => r.results.map((x) => x.body.backend ?? '?');
+
+describe.skipIf(!probe.ok)('web-edge (firewall → load balancer → NAT) through the controller, real TCP from network namespaces', () => {
+  let web: WebLab | undefined;
+  let edge: WebEdgeChain | undefined;
+  let agent: LabProcess | undefined;
+  let sock = '';
+  let storeDir = '';
+  const url = `http://${WEB_LAB_ADDRESSES.vip}/`;
+  const get = (count: number, keep?: string) => call<GetResult>(sock, { op: 'get', url, count, keep });
+
+  beforeAll(async () => {
+    storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-web-e2e-'));
+    sock = join(storeDir, 'agent.sock');
+    web = await WebLab.create();
+    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(storeDir, 'store')) });
+    agent = web.lab.spawnNode(web.client, new URL('./support/http-agent.ts', import.meta.url), [sock]);
+    await agent.waitForOutput(/ready/, 20_000);
+  });
+
+  afterAll(async () => {
+    await edge?.close().catch(() => undefined);
+    await web?.destroy();
+    if (storeDir !== '') rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  it('spreads new connections to the VIP over all three backends, which see the NAT address', async () => {
+    const r = await get(36);
+    expect(r, r.error).toMatchObject({ ok: true });
+    expect(r.results.map((x) => x.status)).toEqual(Array(36).fill(200));
+    expect(new Set(backendsOf(r))).toEqual(new Set(['backend-1', 'backend-2', 'backend-3']));
+    expect(new Set(r.results.map((x) => x.body.from))).toEqual(new Set([WEB_LAB_ADDRESSES.nat]));
+    expect(r.results.map((x) => x.body.path)).toEqual(Array(36).fill('/'));
+    expect(counter(edge!.runtime, 'fw', 'allowed_rule')).toBeGreaterThanOrEqual(36);
+  });
+
+  it('keeps a keep-alive connection on one backend', async () => {
+    const r = await get(12, 'k');
+    expect(r, r.error).toMatchObject({ ok: true });
+    expect(new Set(backendsOf(r)).size).toBe(1);
+    expect(new Set(r.results.map((x) => x.localPort)).size).toBe(1);
+    expect(new Set(r.results.map((x) => x.body.port)).size).toBe(1);
+    await call(sock, { op: 'close', keep: 'k' });
+  });
+
+  it('rejects a forbidden port with a TCP reset from the firewall (refused at once, no timeout)', async () => {
+    const before = counter(edge!.runtime, 'fw', 'rejected_tcp_reset');
+    const r = await call<{ outcome: string; ms: number }>(sock, { op: 'connect', host: WEB_LAB_ADDRESSES.vip, port: 22, timeoutMs: 5000 });
+    expect(r.outcome).toBe('ECONNREFUSED');
+    expect(r.ms).toBeLessThan(1000);
+    expect(counter(edge!.runtime, 'fw', 'rejected_tcp_reset')).toBe(before + 1);
+  });
+
+  it('removing a backend (rolling update of the load balancer) sends no new connection to it and moves no other flow', async () => {
+    const open = new Map<string, string>();
+    for (let i = 0; i < 40 && new Set(open.values()).size < 3; i++) {
+      const r = await get(1, `pre${i}`);
+      expect(r, r.error).toMatchObject({ ok: true });
+      open.set(`pre${i}`, backendsOf(r)[0]);
+    }
+    expect(new Set(open.values())).toEqual(new Set(['backend-1', 'backend-2', 'backend-3']));
+    const lbBefore = edge!.runtime.dataPlane.stage('lb').live.map((i) => i.id);
+
+    await edge!.setBackends(['backend-1', 'backend-2']);
+    const lbActive = edge!.runtime.dataPlane.stage('lb').live.filter((i) => i.state === 'active').map((i) => i.id);
+    expect(lbActive).toHaveLength(1);
+    expect(lbBefore).not.toContain(lbActive[0]);
+
+    const fresh = await get(30);
+    expect(fresh, fresh.error).toMatchObject({ ok: true });
+    expect(new Set(backendsOf(fresh))).toEqual(new Set(['backend-1', 'backend-2']));
+
+    for (const [keep, backend] of open) {
+      if (backend === 'backend-3') continue;
+      const r = await get(4, keep);
+      expect(r, `${keep} on ${backend}: ${r.error}`).toMatchObject({ ok: true });
+      expect(backendsOf(r)).toEqual(Array(4).fill(backend));
+    }
+    for (const keep of open.keys()) await call(sock, { op: 'close', keep });
+  });
+
+  it('shuts down with no leaked buffer and no host drops, and leaves no namespace behind', async () => {
+    const rt = edge!.runtime;
+    const drops = rt.dataPlane.dropsByReason();
+    expect(Object.keys(drops).filter((k) => k.startsWith('host:'))).toEqual([]);
+    expect(rt.dataPlane.traffic.enteredInside).toBeGreaterThan(0);
+    await agent!.kill();
+    const shutdown: WebEdgeShutdown = await edge!.close();
+    expect(shutdown.leakedBuffers).toBe('0');
+    const id = web!.lab.id;
+    const report: LabDestroyReport = await web!.destroy();
+    expect(report).toMatchObject({ errors: [], leftovers: [] });
+    expect((await runCommand('ip', ['netns', 'list'])).stdout).not.toContain(id);
+    expect((await runCommand('ip', ['-o', 'link', 'show'])).stdout).not.toContain(id);
+  });
+});
