@@ -179,6 +179,8 @@ export class ChainDataPlane {
   private tick = 0;
   private lastSweepTick = 0;
   private readonly epoch = performance.now();
+  /** The host's interrupt line: instances ring it when they transmit while the host sleeps (`waitForWork`). */
+  private readonly hostIrq = new Int32Array(new SharedArrayBuffer(4));
   private closed = false;
 
   private constructor(pool: PacketPool, stageNames: readonly string[], options: ChainDataPlaneOptions) {
@@ -276,6 +278,7 @@ export class ChainDataPlane {
       ...(options.controlSab === undefined ? {} : { controlSab: options.controlSab }),
       ...(options.hangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.hangTimeoutMs }),
       ...(shard === undefined ? {} : { shard: { index: shard, count: options.shards! } }),
+      hostIrqSab: this.hostIrq.buffer as SharedArrayBuffer,
     };
     const warm = options.warm !== undefined && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
     let host: InstanceHost;
@@ -449,6 +452,57 @@ export class ChainDataPlane {
       }
     }
     return moved;
+  }
+
+  /**
+   * Sleeps, without blocking the event loop, until an instance transmits, `wakeAll()` is
+   * called (a port got frames) or `timeoutMs` passes: arms every instance's transmitqs,
+   * re-checks them, then `Atomics.waitAsync`s on the host's interrupt line. Resolves at
+   * once when frames already wait.
+   */
+  async waitForWork(timeoutMs: number): Promise<void> {
+    const seen = Atomics.load(this.hostIrq, 0);
+    const armed: StageInstance[] = [];
+    let pending = false;
+    for (const inst of this.instances()) {
+      if (inst.host.state !== 'running') continue;
+      armed.push(inst);
+      if (inst.host.eth0.armTx()) pending = true;
+      if (inst.host.eth1.armTx()) pending = true;
+      if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
+    }
+    if (!pending) {
+      const result = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.hostIrq, 0, seen, timeoutMs);
+      if (result.async) await result.value;
+    }
+    for (const inst of armed) {
+      if (inst.host.state !== 'running') continue;
+      inst.host.eth0.disarmTx();
+      inst.host.eth1.disarmTx();
+    }
+  }
+
+  /**
+   * True while frames are inside the chain: delivered to an instance and not yet polled
+   * back, dropped, or waiting in a FIFO. A host loop keeps polling then (an instance's
+   * answer comes within microseconds; sleeping would add a wake-up per hop).
+   */
+  hasFramesInFlight(): boolean {
+    for (const inst of this.instances()) {
+      if (inst.toEth0.count > 0 || inst.toEth1.count > 0) return true;
+      const h = inst.host;
+      if (h.state !== 'running') continue;
+      const delivered = h.eth0.rxCounters.packets + h.eth1.rxCounters.packets;
+      const back = h.eth0.txCounters.packets + h.eth1.txCounters.packets + h.counters[BuiltinCounter.DROPPED_PACKETS];
+      if (delivered > back) return true;
+    }
+    return false;
+  }
+
+  /** Ends a `waitForWork` now (e.g. a port has frames). */
+  wakeAll(): void {
+    Atomics.add(this.hostIrq, 0, 1);
+    Atomics.notify(this.hostIrq, 0);
   }
 
   /**
@@ -741,6 +795,11 @@ export class ChainDataPlane {
   private emit(event: DataPlaneEvent): void {
     this.onEvent?.(event);
   }
+}
+
+/** `Atomics.waitAsync` (Node 16+, ES2024), which the project's ES2022 lib does not declare. */
+interface AtomicsWaitAsync {
+  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 /** Delivers as much of `fifo` as the receiveq has room for. */

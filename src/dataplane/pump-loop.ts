@@ -3,15 +3,24 @@ import type { ChainPort } from './chain-port.ts';
 /** What a pump loop drives: `ChainDataPlane` (or anything with its `pump`). */
 export interface Pumpable {
   pump(inside: ChainPort, outside: ChainPort): number;
+  /** Resolves when there may be work (or after `timeoutMs`); without it the loop polls on a timer. */
+  waitForWork?(timeoutMs: number): Promise<void>;
+  /** Ends a `waitForWork` early. */
+  wakeAll?(): void;
+  /** True while work is under way elsewhere (frames inside instances): keep polling, do not sleep. */
+  hasFramesInFlight?(): boolean;
 }
 
 /** Options of a `PumpLoop`. */
 export interface PumpLoopOptions {
   /** Longest stretch of pumping before the event loop gets a turn, ms (default 5). */
   readonly sliceMs?: number;
-  /** Nothing moved for this long: stop spinning and poll every `idlePollMs` (default 2). */
+  /** Nothing moved for this long: stop spinning and sleep (default 0.1). */
   readonly spinMs?: number;
-  /** Poll interval while idle, ms (default 1). `wake()` ends an idle wait at once. */
+  /**
+   * Longest idle sleep, ms (default 1): on the target's interrupt (`waitForWork`, ended by an
+   * instance transmitting) or a timer. `wake()` ends it at once.
+   */
   readonly idlePollMs?: number;
 }
 
@@ -34,6 +43,7 @@ export class PumpLoop {
   slices = 0;
   idleWaits = 0;
   private running = false;
+  private sleeping = false;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private stopped: (() => void) | undefined;
@@ -49,7 +59,7 @@ export class PumpLoop {
     options: PumpLoopOptions = {},
   ) {
     this.sliceMs = options.sliceMs ?? 5;
-    this.spinMs = options.spinMs ?? 2;
+    this.spinMs = options.spinMs ?? 0.1;
     this.idlePollMs = options.idlePollMs ?? 1;
   }
 
@@ -66,7 +76,12 @@ export class PumpLoop {
 
   /** Resumes pumping now (a port got frames while the loop idled). */
   wake(): void {
-    if (!this.running || this.timer === undefined) return;
+    if (!this.running) return;
+    if (this.sleeping) {
+      this.target.wakeAll?.();
+      return;
+    }
+    if (this.timer === undefined) return;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.schedule(0);
@@ -80,6 +95,7 @@ export class PumpLoop {
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
+    this.target.wakeAll?.();
     return new Promise<void>((resolve) => {
       this.stopped = resolve;
       setImmediate(() => this.stopped?.());
@@ -88,7 +104,14 @@ export class PumpLoop {
 
   private schedule(delayMs: number): void {
     if (delayMs === 0) this.immediate = setImmediate(() => this.slice());
-    else {
+    else if (this.target.waitForWork !== undefined) {
+      this.idleWaits++;
+      this.sleeping = true;
+      void this.target.waitForWork(delayMs).then(() => {
+        this.sleeping = false;
+        this.slice();
+      });
+    } else {
       this.idleWaits++;
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -108,7 +131,11 @@ export class PumpLoop {
       if (this.target.pump(this.inside, this.outside) > 0) this.lastMove = performance.now();
       if ((++passes & 15) !== 0) continue;
       now = performance.now();
-      if (now - start >= this.sliceMs || now - this.lastMove >= this.spinMs) break;
+      if (now - start >= this.sliceMs) break;
+      if (now - this.lastMove >= this.spinMs) {
+        if (this.target.hasFramesInFlight?.() === true) this.lastMove = now;
+        else break;
+      }
     }
     this.schedule(now - this.lastMove >= this.spinMs ? this.idlePollMs : 0);
   }

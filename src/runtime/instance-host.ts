@@ -56,6 +56,8 @@ export interface InstanceHostOptions {
   readonly controlSab?: SharedArrayBuffer;
   /** The instance's shard of resources its function's instances must not share (`PipelineRuntime.shard`). */
   readonly shard?: InstanceShard;
+  /** The host's interrupt line (one int32), rung when the instance transmits and the host asked (`armTx`). */
+  readonly hostIrqSab?: SharedArrayBuffer;
   /**
    * Counter memory the instance writes (default: a new zeroed buffer, one float64 per
    * counter). `WarmPool` passes the memory a preloaded image's pipeline was built on.
@@ -187,6 +189,7 @@ export class InstanceHost {
       ...base,
       ...(opts.controlSab === undefined ? {} : { controlSab: opts.controlSab }),
       ...(opts.shard === undefined ? {} : { shard: opts.shard }),
+      ...(opts.hostIrqSab === undefined ? {} : { hostIrqSab: opts.hostIrqSab }),
     };
 
     this.spawnedAt = performance.now();

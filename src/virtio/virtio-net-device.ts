@@ -279,6 +279,11 @@ export class VirtioNetDriverEnd {
     this.rxq.disableUsedNotifications();
   }
 
+  /** Also rings `bell` whenever transmitting rings the device (the host's interrupt line). */
+  setTxInterrupt(bell: Doorbell | null): void {
+    this.txq.interrupt = bell;
+  }
+
   /** Stops refilling the receiveq (for shutdown: the device end then returns its posted buffers). */
   close(): void {
     this.closed = true;
@@ -436,6 +441,19 @@ export class VirtioNetDeviceEnd {
    */
   setInterrupt(bell: Doorbell | null): void {
     this.rxq.interrupt = bell;
+  }
+
+  /**
+   * Asks the driver to ring when it transmits (before the host sleeps on its interrupt
+   * line); returns true if frames already wait in the transmitq (then do not sleep).
+   */
+  armTx(): boolean {
+    return this.txq.enableAvailNotifications();
+  }
+
+  /** Stops the driver from ringing for transmitted frames (while the host polls). */
+  disarmTx(): void {
+    this.txq.disableAvailNotifications();
   }
 
   /** Receive buffers the driver has posted: how many frames `deliverRx` can take now. */

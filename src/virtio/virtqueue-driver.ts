@@ -1,3 +1,4 @@
+import type { Doorbell } from './doorbell.ts';
 import { InvalidArgumentError, VirtqueueProtocolError } from '../errors/catalog.ts';
 import { vringNeedEvent } from './event-idx.ts';
 import type { SplitRing } from './split-ring.ts';
@@ -47,6 +48,12 @@ export class VirtqueueDriver {
   readonly queueSize: number;
   /** Available-buffer notifications sent (doorbell rings). */
   notificationsSent = 0;
+  /**
+   * A doorbell shared by the queues of several drivers toward one device host (the host's
+   * interrupt line): rung with this queue's own available doorbell, so the host can sleep
+   * on all of its queues at once. Null: only the queue's own doorbell.
+   */
+  interrupt: Doorbell | null = null;
   /** Times `waitForUsed` actually slept. */
   sleeps = 0;
   private readonly mask: number;
@@ -192,6 +199,7 @@ export class VirtqueueDriver {
     if (need) {
       this.notificationsSent++;
       this.ring.availBell.ring();
+      this.interrupt?.ring();
     }
     return need;
   }
