@@ -26,4 +26,5 @@ export const nat = definePipeline<NatConfig>({
   config: natConfigSchema,
   elements: (cfg) => [use(parseFrameElement, {}), use(natElement, planNat(cfg))],
   memoryMiB: 128,
+  sharded: true,
 });

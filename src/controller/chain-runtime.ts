@@ -32,6 +32,8 @@ export interface FunctionRuntime {
   booting: Set<string>;
   /** The autoscaler's decision rule for this function (its cooldown covers manual steps too). */
   policy: ScalingPolicy;
+  /** Its instances split unique resources by shard (`PipelineDefinition.sharded`). */
+  sharded: boolean;
 }
 
 /** Records an event of this chain. */
@@ -187,10 +189,10 @@ export class ChainRuntime {
           try {
             await this.dataPlane.addInstance(k, fn.image, {
               hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS,
-              // Instances of a function that may scale out split what must stay unique (NAT
-              // ports): twice `max` shards, so a rolling update at `max` still finds free ones
-              // while the old instances drain.
-              ...(fn.spec.scaling.max > 1 ? { shards: 2 * fn.spec.scaling.max } : {}),
+              // Instances of a sharded function that may scale out split what must stay unique
+              // (NAT ports): twice `max` shards, so a rolling update at `max` still finds free
+              // ones while the old instances drain.
+              ...(fn.sharded && fn.spec.scaling.max > 1 ? { shards: 2 * fn.spec.scaling.max } : {}),
               ...(this.warm === undefined ? {} : { warm: this.warm }),
             });
           } catch {

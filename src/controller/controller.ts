@@ -186,7 +186,16 @@ export class Controller implements ControllerApi {
     const name = spec.metadata.name;
     const functions: FunctionRuntime[] = [];
     for (const fnSpec of spec.spec.functions) {
-      functions.push({ spec: fnSpec, image: await this.resolveImage(name, fnSpec), desired: fnSpec.scaling.min, booting: new Set(), policy: new ScalingPolicy(fnSpec.scaling, this.policyOptions) });
+      const image = await this.resolveImage(name, fnSpec);
+      const definition = this.registry.names().includes(image.manifest.name) ? this.registry.get(image.manifest.name) : undefined;
+      functions.push({
+        spec: fnSpec,
+        image,
+        desired: fnSpec.scaling.min,
+        booting: new Set(),
+        policy: new ScalingPolicy(fnSpec.scaling, this.policyOptions),
+        sharded: definition?.sharded === true,
+      });
     }
     const baseDir = specBaseDir(source);
     const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir });

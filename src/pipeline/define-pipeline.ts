@@ -25,6 +25,12 @@ export interface PipelineDefinition<C = unknown> {
   elements(config: C): ElementUse[];
   /** Default memory limit of an instance of this function's image, in MiB. */
   readonly memoryMiB?: number;
+  /**
+   * True when instances of the function split a resource that must stay unique among them
+   * (NAT external ports) by `PipelineRuntime.shard`: the controller then gives each
+   * instance a shard. Default false (instances are interchangeable).
+   */
+  readonly sharded?: boolean;
 }
 
 /** Identity helper that types a pipeline definition. */
