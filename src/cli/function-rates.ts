@@ -12,18 +12,9 @@
 import type { InstanceRates } from '../controller/controller-api.ts';
 
 /** Rates of one function of a chain, summed (or averaged) over its instances. */
-export interface FunctionRates {
-  readonly chain: string;
-  readonly function: string;
+export interface FunctionRates extends Omit<InstanceRates, 'instance'> {
+  /** Instances summed (rates) or averaged (`queueOccupancy`, `busyRatio`: means over them). */
   readonly instances: number;
-  readonly rxPps: number;
-  readonly txPps: number;
-  readonly dropPps: number;
-  readonly rxBps: number;
-  /** Mean receive-queue occupancy of the instances, 0..1. */
-  readonly queueOccupancy: number;
-  /** Mean busy ratio of the instances, 0..1. */
-  readonly busyRatio: number;
 }
 
 /** Groups `rates` by chain and function, in first-seen order (the chain's function order). */

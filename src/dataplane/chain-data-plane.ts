@@ -591,18 +591,7 @@ export class ChainDataPlane {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (stage === null) {
-        if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) out[m++] = id;
-        else this.drops.ownership++;
-      } else if (target < 0) {
-        this.drops.noInstance++;
-        this.one[0] = id;
-        fromPool.freeBatch(this.one, 1);
-      } else {
-        const inst = stage.bySlot[target];
-        if (fromPool.tryTransfer(id, inst.host.deviceOwner)) inst.toEth0.pushOne(id);
-        else this.drops.ownership++;
-      }
+      if (this.route(stage, target, fromPool, id, 0)) out[m++] = id;
     }
     if (m > 0) {
       this.traffic.leftOutside += m;
@@ -646,23 +635,37 @@ export class ChainDataPlane {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (stage === null) {
-        if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) out[m++] = id;
-        else this.drops.ownership++;
-      } else if (target < 0) {
-        this.drops.noInstance++;
-        this.one[0] = id;
-        fromPool.freeBatch(this.one, 1);
-      } else {
-        const inst = stage.bySlot[target];
-        if (fromPool.tryTransfer(id, inst.host.deviceOwner)) inst.toEth1.pushOne(id);
-        else this.drops.ownership++;
-      }
+      if (this.route(stage, target, fromPool, id, 1)) out[m++] = id;
     }
     if (m > 0) {
       this.traffic.leftInside += m;
       inside.take(this.pool, out, m);
     }
+  }
+
+  /**
+   * Hands frame `id` (owned by `fromPool`'s owner) on: into the FIFO toward side `side` of
+   * instance `target` of `stage`, or, when `stage` is null (a chain end), to the data
+   * plane's own owner; returns true in that case (the caller passes it to the port). A frame
+   * with no instance to go to is freed and counted.
+   */
+  private route(stage: Stage | null, target: number, fromPool: PacketPool, id: number, side: 0 | 1): boolean {
+    if (stage === null) {
+      if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) return true;
+      this.drops.ownership++;
+      return false;
+    }
+    if (target < 0) {
+      this.drops.noInstance++;
+      this.one[0] = id;
+      fromPool.freeBatch(this.one, 1);
+      return false;
+    }
+    const inst = stage.bySlot[target];
+    if (!fromPool.tryTransfer(id, inst.host.deviceOwner)) this.drops.ownership++;
+    else if (side === 0) inst.toEth0.pushOne(id);
+    else inst.toEth1.pushOne(id);
+    return false;
   }
 
   /** Maglev pick for a new flow in `stage` (classified on `link`). */

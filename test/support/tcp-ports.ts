@@ -43,6 +43,16 @@ export function readSegment(pool: PacketPool, id: number): TcpSegment | null {
   };
 }
 
+/** Copies up to `max` queued frames into fresh pool buffers (a test port's `fill`). */
+function fillFromQueue(queue: Uint8Array[], pool: PacketPool, ids: Uint32Array, max: number): number {
+  const got = pool.allocBatch(ids, Math.min(max, queue.length));
+  for (let i = 0; i < got; i++) {
+    const frame = queue.shift()!;
+    pool.copyIn(ids[i], frame, 0, frame.length);
+  }
+  return got;
+}
+
 function flowPayload(flowId: number): Uint8Array {
   const p = new Uint8Array(4);
   new DataView(p.buffer).setUint32(0, flowId);
@@ -106,13 +116,7 @@ export class TcpClientPort implements ChainPort {
   }
 
   fill(pool: PacketPool, ids: Uint32Array, max: number): number {
-    const n = Math.min(max, this.queue.length);
-    const got = pool.allocBatch(ids, n);
-    for (let i = 0; i < got; i++) {
-      const frame = this.queue.shift()!;
-      pool.copyIn(ids[i], frame, 0, frame.length);
-    }
-    return got;
+    return fillFromQueue(this.queue, pool, ids, max);
   }
 
   take(pool: PacketPool, ids: Uint32Array, n: number): void {
@@ -169,13 +173,7 @@ export class TcpResponderPort implements ChainPort {
   segments = 0;
 
   fill(pool: PacketPool, ids: Uint32Array, max: number): number {
-    const n = Math.min(max, this.queue.length);
-    const got = pool.allocBatch(ids, n);
-    for (let i = 0; i < got; i++) {
-      const frame = this.queue.shift()!;
-      pool.copyIn(ids[i], frame, 0, frame.length);
-    }
-    return got;
+    return fillFromQueue(this.queue, pool, ids, max);
   }
 
   take(pool: PacketPool, ids: Uint32Array, n: number): void {
