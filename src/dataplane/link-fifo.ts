@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const fifo = new LinkFifo(512);
- * fifo.push(polled, n);
+ * for (let i = 0; i < n; i++) fifo.pushOne(polled[i]);
  * const k = Math.min(end.rxRoom(), fifo.count);
  * end.deliverRx(fifo.ids, k);
  * fifo.shift(k);
@@ -23,14 +23,6 @@ export class LinkFifo {
   /** Free slots. */
   free(): number {
     return this.ids.length - this.count;
-  }
-
-  /** Appends `src[0..n)`; the caller never passes more than `free()`. */
-  push(src: Uint32Array, n: number): void {
-    const ids = this.ids;
-    let at = this.count;
-    for (let i = 0; i < n; i++) ids[at++] = src[i];
-    this.count = at;
   }
 
   /** Appends one id; the caller checked `free() > 0`. */
