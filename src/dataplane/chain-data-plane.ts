@@ -463,18 +463,28 @@ export class ChainDataPlane {
   async waitForWork(timeoutMs: number): Promise<void> {
     const seen = Atomics.load(this.hostIrq, 0);
     const armed: StageInstance[] = [];
+    let pending = this.armTransmits(armed);
+    for (const inst of armed) if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
+    if (!pending) {
+      const result = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.hostIrq, 0, seen, timeoutMs);
+      if (result.async) await result.value;
+    }
+    this.disarmTransmits(armed);
+  }
+
+  /** Arms the transmitqs of every running instance (listed in `armed`); true if frames already wait in one. */
+  private armTransmits(armed: StageInstance[]): boolean {
     let pending = false;
     for (const inst of this.instances()) {
       if (inst.host.state !== 'running') continue;
       armed.push(inst);
       if (inst.host.eth0.armTx()) pending = true;
       if (inst.host.eth1.armTx()) pending = true;
-      if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
     }
-    if (!pending) {
-      const result = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.hostIrq, 0, seen, timeoutMs);
-      if (result.async) await result.value;
-    }
+    return pending;
+  }
+
+  private disarmTransmits(armed: readonly StageInstance[]): void {
     for (const inst of armed) {
       if (inst.host.state !== 'running') continue;
       inst.host.eth0.disarmTx();
@@ -523,6 +533,7 @@ export class ChainDataPlane {
           this.idlePasses++;
           if (++idle >= 16) {
             this.naps++;
+            // Nothing moved for a while: give the cores to the instances (2 cores, n + 1 threads).
             Atomics.wait(nap, 0, 0, 0.05);
             idle = 0;
           }
