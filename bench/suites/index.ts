@@ -7,7 +7,8 @@ import { httpSuite } from './http.ts';
 import { loadBalancerSuite } from './load-balancer.ts';
 import { natSuite } from './nat.ts';
 import { packetSuite } from './packet.ts';
+import { scaleSuite } from './scale.ts';
 import { virtqueueSuite } from './virtqueue.ts';
 
 /** Every benchmark suite, in the order `npm run bench` runs them. Register new suites here. */
-export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite, httpSuite];
+export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite, httpSuite, scaleSuite];

@@ -2,12 +2,13 @@ import type { ChainEnd, ChainEndFactory } from '../controller/chain-ends.ts';
 import type { ChainPort } from '../dataplane/chain-port.ts';
 import { BUILTIN_END_FACTORIES } from '../controller/chain-ends.ts';
 import type { ChainRuntime } from '../controller/chain-runtime.ts';
-import { Controller } from '../controller/controller.ts';
+import { Controller, type ControllerOptions } from '../controller/controller.ts';
+import type { ScalingPolicyOptions } from '../controller/scaling-policy.ts';
 import { VxlanPort } from '../dataplane/ports/vxlan-port.ts';
 import { NetlabError } from '../errors/catalog.ts';
 import type { ImageStore } from '../image/image-store.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
-import type { WebLab } from './web-lab.ts';
+import type { WebChainSpecOptions, WebLab } from './web-lab.ts';
 
 /** Options of `startWebEdgeChain`. */
 export interface WebEdgeChainOptions {
@@ -19,6 +20,14 @@ export interface WebEdgeChainOptions {
   readonly autoscale?: boolean;
   /** Chain name (default `web-edge-vxlan`). */
   readonly name?: string;
+  /** Scaling overrides by function name (`WebChainSpecOptions.scaling`), kept by `setBackends`. */
+  readonly scaling?: WebChainSpecOptions['scaling'];
+  /** The controller's scaling policy tuning (sustain times, hysteresis; default: the controller's). */
+  readonly scalingPolicy?: ScalingPolicyOptions;
+  /** The controller's warm pool (default: the controller's, 2 isolates of 64 MiB). */
+  readonly warm?: ControllerOptions['warm'];
+  /** How often the controller samples rates and the autoscaler decides, ms (default: the controller's, 500). */
+  readonly sampleIntervalMs?: number;
   /**
    * Wraps each end's VXLAN port before the controller uses it (instrumentation, e.g. a
    * benchmark's timing probe). A wrapper must keep the wrapped port in `inner`.
@@ -72,6 +81,13 @@ function vxlanEnd(wrap: WebEdgeChainOptions['wrapPort']): ChainEndFactory {
  * } finally {
  *   const { leakedBuffers } = await edge.close();
  * }
+ * // Autoscaling: the NAT between 1 and 2 instances, a low target, quick decisions.
+ * const scaled = await startWebEdgeChain(web, {
+ *   registry, store, autoscale: true, sampleIntervalMs: 250,
+ *   scaling: { nat: { min: 1, max: 2, target: 2000, cooldownSeconds: 1 }, fw: { max: 1 }, lb: { max: 1 } },
+ *   scalingPolicy: { outAfterMs: 500, inAfterMs: 2000 },
+ * });
+ * await scaled.close();
  * ```
  */
 export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOptions): Promise<WebEdgeChain> {
@@ -81,12 +97,16 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
     store: options.store,
     autoscale: options.autoscale ?? false,
     endFactories: { vxlan: vxlanEnd(options.wrapPort) },
+    ...(options.scalingPolicy === undefined ? {} : { scalingPolicy: options.scalingPolicy }),
+    ...(options.warm === undefined ? {} : { warm: options.warm }),
+    ...(options.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: options.sampleIntervalMs }),
   });
+  const scaling = options.scaling;
   let runtime: ChainRuntime;
   let inside: VxlanPort;
   let outside: VxlanPort;
   try {
-    await controller.apply(web.chainSpec({ name }), `${name}.yaml`);
+    await controller.apply(web.chainSpec({ name, scaling }), `${name}.yaml`);
     runtime = controller.chain(name);
     inside = portOf(runtime.ends.inside);
     outside = portOf(runtime.ends.outside);
@@ -102,7 +122,7 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
     inside,
     outside,
     async setBackends(names) {
-      await controller.apply(web.chainSpec({ name, backends: names }), `${name}.yaml`);
+      await controller.apply(web.chainSpec({ name, backends: names, scaling }), `${name}.yaml`);
     },
     async close(drainMs = 500) {
       if (closed !== undefined) return closed;

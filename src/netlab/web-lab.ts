@@ -5,6 +5,7 @@ import { NetlabError } from '../errors/catalog.ts';
 import { PACKAGE_ROOT } from '../image/package-info.ts';
 import { Lab, type LabDestroyReport, type Subnet30 } from './lab.ts';
 import type { LabProcess } from './lab-process.ts';
+import type { ScalingSpec } from '../spec/chain-spec.ts';
 
 /**
  * Fixed addresses of a web lab. They live only inside the lab's namespaces (the underlay
@@ -84,6 +85,12 @@ export interface WebChainSpecOptions {
   readonly backends?: readonly string[];
   /** Spec file used as the template (default `topologies/web-edge-vxlan.yaml`). */
   readonly template?: string;
+  /**
+   * Scaling settings to override, by function name in the spec (`fw`, `lb`, `nat`): the
+   * given fields replace the template's, the others stay, e.g.
+   * `{ nat: { min: 1, max: 2, target: 2000 }, fw: { max: 1 }, lb: { max: 1 } }`.
+   */
+  readonly scaling?: Readonly<Record<string, Partial<ScalingSpec>>>;
 }
 
 /** Target URLs of the paths a web lab offers. */
@@ -199,8 +206,8 @@ export class WebLab {
 
   /**
    * The web-edge chain spec (YAML) for this lab: the template's functions and classifier,
-   * with VXLAN ends on the lab's underlay and the load balancer's backends limited to
-   * `backends` when given.
+   * with VXLAN ends on the lab's underlay, the load balancer's backends limited to
+   * `backends` and functions' scaling settings overridden by `scaling` when given.
    */
   chainSpec(options: WebChainSpecOptions = {}): string {
     const A = WEB_LAB_ADDRESSES;
@@ -231,7 +238,7 @@ export class WebLab {
     const wanted = options.backends ?? this.backends.map((b) => b.name);
     const chosen = this.backends.filter((b) => wanted.includes(b.name));
     if (chosen.length !== wanted.length || chosen.length === 0) throw new NetlabError(`unknown or no backends in [${wanted.join(', ')}]; the lab has ${this.backends.map((b) => b.name).join(', ')}`);
-    const functions = (doc.toJS() as { spec: { functions: Array<{ function?: string; config?: { snat?: { addresses?: string } } }> } }).spec.functions;
+    const functions = (doc.toJS() as { spec: { functions: Array<{ name?: string; function?: string; config?: { snat?: { addresses?: string } } }> } }).spec.functions;
     const lb = functions.findIndex((f) => f.function === 'load-balancer');
     if (lb < 0) throw new NetlabError(`${template} has no load-balancer function`);
     const snat = functions.find((f) => f.function === 'nat')?.config?.snat?.addresses;
@@ -240,6 +247,11 @@ export class WebLab {
       ['spec', 'functions', lb, 'config', 'services', 0, 'backends'],
       doc.createNode(chosen.map((b) => ({ address: b.address, port: WEB_BACKEND_PORT }))),
     );
+    for (const [fnName, fields] of Object.entries(options.scaling ?? {})) {
+      const k = functions.findIndex((f) => f.name === fnName);
+      if (k < 0) throw new NetlabError(`${template} has no function "${fnName}" to set scaling of; it has ${functions.map((f) => f.name).join(', ')}`);
+      for (const [field, value] of Object.entries(fields)) if (value !== undefined) doc.setIn(['spec', 'functions', k, 'scaling', field], value);
+    }
     return doc.toString();
   }
 
