@@ -22,8 +22,11 @@ export interface ControllerOptions {
   readonly registry: FunctionRegistry;
   /** Where images are built and looked up (default: the default store). */
   readonly store?: ImageStore;
-  /** Pre-booted isolates for fast instance start (default: 2 isolates of 64 MiB; `false`: cold boots only). */
-  readonly warm?: { readonly size: number; readonly memoryMiB: number } | false;
+  /**
+   * Pre-booted isolates for fast instance start (default: 4 isolates of 256 MiB that preload
+   * and prepare the applied chains' images; `false`: cold boots only).
+   */
+  readonly warm?: { readonly size: number; readonly memoryMiB: number; readonly learn?: number } | false;
   /** Extra chain-end factories by port type (e.g. `vxlan`); built-ins cover generator, sink, pcap. */
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
   /** Longest wait for flows to finish when a chain is deleted, ms (default: the chain's largest drain timeout). */
@@ -84,8 +87,8 @@ export class Controller implements ControllerApi {
   }
 
   static async create(options: ControllerOptions): Promise<Controller> {
-    const warmOptions = options.warm === undefined ? { size: 2, memoryMiB: 64 } : options.warm;
-    const warm = warmOptions === false || warmOptions.size === 0 ? undefined : await WarmPool.create(warmOptions);
+    const warmOptions = options.warm === undefined ? { size: 4, memoryMiB: 256 } : options.warm;
+    const warm = warmOptions === false || warmOptions.size === 0 ? undefined : await WarmPool.create({ learn: 8, ...warmOptions });
     return new Controller(options, warm);
   }
 
@@ -197,6 +200,7 @@ export class Controller implements ControllerApi {
         sharded: definition?.sharded === true,
       });
     }
+    await this.warm?.learnImages(functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
     const baseDir = specBaseDir(source);
     const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir });
     let outside: ChainEnd;
@@ -233,6 +237,7 @@ export class Controller implements ControllerApi {
       fn.spec = fnSpec;
       fn.policy.bounds = fnSpec.scaling;
     }
+    await this.warm?.learnImages(chain.functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
     chain.spec = spec;
     chain.specYaml = yamlText;
     chain.digest = digest;

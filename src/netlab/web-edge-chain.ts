@@ -24,7 +24,7 @@ export interface WebEdgeChainOptions {
   readonly scaling?: WebChainSpecOptions['scaling'];
   /** The controller's scaling policy tuning (sustain times, hysteresis; default: the controller's). */
   readonly scalingPolicy?: ScalingPolicyOptions;
-  /** The controller's warm pool (default: the controller's, 2 isolates of 64 MiB). */
+  /** The controller's warm pool (default: the controller's, 4 isolates of 256 MiB preloading the chain's images). */
   readonly warm?: ControllerOptions['warm'];
   /** How often the controller samples rates and the autoscaler decides, ms (default: the controller's, 500). */
   readonly sampleIntervalMs?: number;

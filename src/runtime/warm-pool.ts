@@ -226,6 +226,20 @@ export class WarmPool {
     return host;
   }
 
+  /**
+   * Learns `imagePaths` ahead of any acquire (a controller that just built a chain's images
+   * calls this) and replaces the idle isolates started without them, so the next acquires
+   * of those images are prepared boots. Needs `learn` ≥ the number of images; resolves when
+   * the pool is full again. Images above the pool's memory class are skipped.
+   */
+  async learnImages(images: ReadonlyArray<{ readonly imagePath: string; readonly memoryMiB: number }>): Promise<void> {
+    const before = this.preloads.join('\n');
+    for (const image of images) if (image.memoryMiB <= this.memoryMiB) this.learnImage(resolve(image.imagePath));
+    if (this.preloads.join('\n') === before) return;
+    await Promise.all(this.idle.splice(0).map((i) => i.worker.terminate()));
+    await this.full();
+  }
+
   /** Terminates the idle isolates; instances already acquired are not affected. */
   async close(): Promise<void> {
     this.closed = true;

@@ -185,6 +185,22 @@ describe('WarmPool', () => {
     expect(pool.leakCheck()).toEqual([]);
   });
 
+  it('learns images ahead of any acquire: idle isolates are replaced by ones that prepared them', async () => {
+    const ahead = await WarmPool.create({ size: 2, memoryMiB: 64, learn: 2 });
+    try {
+      await ahead.learnImages([{ imagePath: fw.imagePath, memoryMiB: fw.manifest.memoryMiB }, { imagePath: '/too/big.mjs', memoryMiB: 4096 }]);
+      expect(ahead.preloads).toEqual([fw.imagePath]);
+      expect(ahead.idleCount).toBe(2);
+      const first = await ahead.acquire({ imagePath: fw.imagePath, manifest: fw.manifest, pool, owner: 96 });
+      expect(startup(first)).toMatchObject({ prepared: true, pipelineMs: 0 });
+      await first.stop();
+      expect(ahead.preparedBoots).toBe(1);
+    } finally {
+      await ahead.close();
+    }
+    expect(pool.leakCheck()).toEqual([]);
+  });
+
   it('keeps the idle isolate when an acquire is refused before it starts', async () => {
     await warm.full();
     const idle = warm.idleCount;
