@@ -27,7 +27,8 @@ export const natElement: ElementDefinition<NatPlan> = {
     const nat = `${ctx.id}nat`;
     const r = `${ctx.id}r`;
     return {
-      init: `const ${nat} = new ${Engine}(${ctx.constant(plan)}, counters, ${base}, undefined, rt.shard);`,
+      init: `const ${nat} = new ${Engine}(${ctx.constant(plan)}, counters, ${base});`,
+      onShard: `${nat}.setShard(shard);`,
       perBatch: `${nat}.expire(now);`,
       perPacket:
         `const ${r} = side === 0 ? ${nat}.outbound(view, L, now) : ${nat}.inbound(view, L, now);\n` +

@@ -70,6 +70,9 @@ export class NatEngine {
   readonly table: NatMappingTable;
   /** The external endpoints (exposed for tests and tools). */
   readonly ports: PortAllocator;
+  /** The plan's pool port range (a shard narrows the allocator to a slice of it). */
+  private readonly portFrom: number;
+  private readonly portTo: number;
 
   private readonly counters: Float64Array;
   private readonly base: number;
@@ -88,11 +91,10 @@ export class NatEngine {
    * @param counters the pipeline's counter array
    * @param counterBase slot of the element's first counter (`no_mapping`)
    * @param seed secret hash seed; default random (ports are then unpredictable)
-   * @param shard this instance's shard of the pool's port range (instances of one NAT
-   *   behind one dispatcher must never hand out the same external port): the range is cut
-   *   into `count` equal slices and this instance allocates from slice `index` only
    */
-  constructor(plan: NatPlan, counters: Float64Array, counterBase: number, seed = (Math.random() * 0x1_0000_0000) >>> 0, shard?: { readonly index: number; readonly count: number }) {
+  constructor(plan: NatPlan, counters: Float64Array, counterBase: number, seed = (Math.random() * 0x1_0000_0000) >>> 0) {
+    this.portFrom = plan.portFrom;
+    this.portTo = plan.portTo;
     this.counters = counters;
     this.base = counterBase;
     this.external = Uint32Array.from(plan.externalAddresses);
@@ -103,8 +105,7 @@ export class NatEngine {
     this.matchMask = Uint32Array.from(plan.match.map((m) => m[1]));
     this.hairpinning = plan.hairpinning;
     this.inboundRefresh = plan.inboundRefresh;
-    const [from, to] = shardPortRange(plan.portFrom, plan.portTo, shard);
-    this.ports = new PortAllocator(this.addressCount, plan.poolAddressIndexes, from, to);
+    this.ports = new PortAllocator(this.addressCount, plan.poolAddressIndexes, plan.portFrom, plan.portTo);
     this.table = new NatMappingTable(this.ports, {
       capacity: plan.capacity,
       staticCapacity: plan.forwards.reduce((n, f) => n + f.count, 0),
@@ -116,6 +117,17 @@ export class NatEngine {
       for (let k = 0; k < f.count; k++) this.table.addStatic(f.proto, f.intAddr, f.intPort + k, this.ports.key(f.proto, f.extAddrIndex, f.extPort + k));
     }
     this.owners = this.ports.ownerArray();
+  }
+
+  /**
+   * Takes this instance's shard of the pool's port range (instances of one NAT behind one
+   * dispatcher must never hand out the same external port): the range is cut into `count`
+   * equal slices and this instance allocates from slice `index` only. Call before the
+   * first packet (the instance may have been built ahead, in a warm isolate).
+   */
+  setShard(shard: { readonly index: number; readonly count: number }): void {
+    const [from, to] = shardPortRange(this.portFrom, this.portTo, shard);
+    this.ports.restrict(from, to);
   }
 
   /** Removes expired mappings (bounded work); call once per batch. */

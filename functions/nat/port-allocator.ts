@@ -39,8 +39,8 @@ export class PortAllocator {
   private readonly pool: Int32Array;
   /** External address index → position in `pool`, or -1. */
   private readonly poolPos: Int32Array;
-  private readonly from: number;
-  private readonly to: number;
+  private from: number;
+  private to: number;
   private readonly protoCount: number;
   private readonly owners: Int32Array;
   private readonly bits: Uint32Array;
@@ -77,6 +77,31 @@ export class PortAllocator {
       for (let p = 0; p < from; p++) this.bits[base + (p >>> 5)] |= 1 << (p & 31);
       for (let p = to + 1; p < 65536; p++) this.bits[base + (p >>> 5)] |= 1 << (p & 31);
     }
+  }
+
+  /**
+   * Narrows the pool's port range to `[from, to]` (inside the current one): the ports
+   * outside it stop being handed out. For an instance that learns its shard after it was
+   * built (`NatEngine.setShard`), before it allocates anything; ports already taken stay
+   * taken. Control plane: ~1 ms per external address.
+   */
+  restrict(from: number, to: number): void {
+    if (!(from >= this.from && from <= to && to <= this.to)) throw new InvalidArgumentError(`port range ${from}-${to} is not inside ${this.from}-${this.to}`);
+    const spaces = this.protoCount * this.pool.length;
+    for (let s = 0; s < spaces; s++) {
+      const base = s * WORDS_PER_ADDRESS;
+      for (let p = this.from; p <= this.to; p++) {
+        if (p >= from && p <= to) continue;
+        const w = base + (p >>> 5);
+        const bit = 1 << (p & 31);
+        if ((this.bits[w] & bit) === 0) {
+          this.bits[w] |= bit;
+          this.freeCount[s]--;
+        }
+      }
+    }
+    this.from = from;
+    this.to = to;
   }
 
   /** Key of an external endpoint. */

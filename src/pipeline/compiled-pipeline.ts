@@ -92,6 +92,11 @@ export interface InstanceShard {
 export interface PipelineInstance {
   /** Runs the fused pipeline over `batch` in place; `now` is the clock in milliseconds. */
   processBatch(batch: PacketBatch, now: number): void;
+  /**
+   * Gives the instance its shard after creation (a pipeline built ahead, without
+   * `rt.shard`); call before the first batch. Generated pipelines always have it.
+   */
+  setShard?(shard: InstanceShard): void;
 }
 
 /** The shape of a generated pipeline module. */

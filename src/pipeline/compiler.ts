@@ -140,6 +140,9 @@ function renderModule(
   out += `  const counters = rt.counters;\n`;
   out += `  if (!(counters instanceof Float64Array) || counters.length < ${counters.length}) throw new RangeError('pipeline ${name} needs ${counters.length} counters');\n`;
   for (const c of codes) if (c.code.init) out += `  // ── ${c.name}: init\n` + indent(c.code.init, 2);
+  out += `\n  function setShard(shard) {\n`;
+  for (const c of codes) if (c.code.onShard) out += `    // ── ${c.name}: on shard\n` + indent(c.code.onShard, 4);
+  out += `  }\n  if (rt.shard !== undefined) setShard(rt.shard);\n`;
   out += `\n  function processBatch(batch, now) {\n`;
   out += `    const view = batch.view;\n    const n = batch.count;\n`;
   out += `    const offsets = batch.offsets, lengths = batch.lengths, sides = batch.sides, verdicts = batch.verdicts, reasons = batch.reasons;\n`;
@@ -166,6 +169,6 @@ function renderModule(
   out += `    counters[${B.TX_INSIDE_PACKETS}] += txIn; counters[${B.TX_OUTSIDE_PACKETS}] += txOut;\n`;
   out += `    counters[${B.TX_INSIDE_BYTES}] += txInBytes; counters[${B.TX_OUTSIDE_BYTES}] += txOutBytes;\n`;
   out += `    counters[${B.DROPPED_PACKETS}] += dropped;\n`;
-  out += `  }\n\n  return { processBatch };\n}\n`;
+  out += `  }\n\n  return { processBatch, setShard };\n}\n`;
   return out;
 }

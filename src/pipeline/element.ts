@@ -43,6 +43,12 @@ export interface CounterSpec {
 export interface ElementCode {
   /** Statements run once when an instance starts (tables built from the baked config). */
   readonly init?: string;
+  /**
+   * Statements run when the instance learns its shard (`PipelineRuntime.shard`, in scope as
+   * `shard`: `{ index, count }`), after `init` — at creation, or later for a pipeline built
+   * ahead in a warm isolate — always before the first batch.
+   */
+  readonly onShard?: string;
   /** Statements run once per batch, before the packet loop. */
   readonly perBatch?: string;
   /** Statements run for every packet still in flight. */

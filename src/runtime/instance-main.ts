@@ -230,7 +230,7 @@ function preloadedImage(pipeline: ImagePipeline, port: MessagePort): PreloadedIm
     },
     rehearse,
     boot(data, prepared) {
-      const built = prepared && data.controlSab === undefined && data.shard === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
+      const built = prepared && data.controlSab === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
       ready = undefined;
       runInstance(pipeline, data, port, built);
     },
@@ -292,6 +292,7 @@ export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, p
   }
   const { pool, eth0, eth1 } = attach(data.poolSab, data.eth0Sab, data.eth1Sab, data.owner);
   const attached = monotonicMs();
+  if (prepared !== undefined && data.shard !== undefined) prepared.setShard?.(data.shard);
   const instance =
     prepared ??
     pipeline.createPipeline({

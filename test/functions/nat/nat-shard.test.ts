@@ -26,3 +26,24 @@ describe('NAT port shards', () => {
     expect(shardPortRange(20000, 29999, { index: 1, count: 4 })).toEqual([22500, 24999]);
   });
 });
+
+describe('PortAllocator.restrict', () => {
+  it('narrows a built allocator to a shard: every port handed out lies in it', async () => {
+    const { PortAllocator, PORT_EXHAUSTED } = await import('../../../functions/nat/port-allocator.ts');
+    const ports = new PortAllocator(1, [0], 20000, 29999);
+    ports.restrict(22500, 24999);
+    expect(ports.freePorts(0)).toBe(2500);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2500; i++) {
+      const key = ports.allocate(0, 0, i * 7919);
+      expect(key).not.toBe(PORT_EXHAUSTED);
+      ports.setOwner(key, i);
+      const port = ports.portOf(key);
+      expect(port >= 22500 && port <= 24999).toBe(true);
+      seen.add(port);
+    }
+    expect(seen.size).toBe(2500);
+    expect(ports.allocate(0, 0, 1)).toBe(PORT_EXHAUSTED);
+    expect(() => ports.restrict(20000, 29999)).toThrow(/not inside/);
+  });
+});
