@@ -90,18 +90,27 @@ export class PortAllocator {
     const spaces = this.protoCount * this.pool.length;
     for (let s = 0; s < spaces; s++) {
       const base = s * WORDS_PER_ADDRESS;
-      for (let p = this.from; p <= this.to; p++) {
-        if (p >= from && p <= to) continue;
-        const w = base + (p >>> 5);
-        const bit = 1 << (p & 31);
-        if ((this.bits[w] & bit) === 0) {
-          this.bits[w] |= bit;
-          this.freeCount[s]--;
-        }
-      }
+      let newlyTaken = 0;
+      if (from > this.from) newlyTaken += this.setBits(base, this.from, from - 1);
+      if (to < this.to) newlyTaken += this.setBits(base, to + 1, this.to);
+      this.freeCount[s] -= newlyTaken;
     }
     this.from = from;
     this.to = to;
+  }
+
+  /** Sets bits `a..b` (inclusive) of the bitmap at word `base`, a word at a time; returns how many were clear. */
+  private setBits(base: number, a: number, b: number): number {
+    let cleared = 0;
+    for (let w = a >>> 5; w <= b >>> 5; w++) {
+      const lo = w === a >>> 5 ? a & 31 : 0;
+      const hi = w === b >>> 5 ? b & 31 : 31;
+      const mask = hi - lo === 31 ? 0xffffffff : (((1 << (hi - lo + 1)) - 1) << lo) >>> 0;
+      const i = base + w;
+      cleared += popcount32(~this.bits[i] & mask);
+      this.bits[i] |= mask;
+    }
+    return cleared;
   }
 
   /** Key of an external endpoint. */
@@ -224,4 +233,11 @@ export class PortAllocator {
     }
     return (w << 5) | (31 - Math.clz32(free & -free));
   }
+}
+
+/** Number of set bits of a 32-bit value. */
+function popcount32(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
 }

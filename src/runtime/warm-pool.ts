@@ -268,8 +268,13 @@ export class WarmPool {
     });
   }
 
+  /**
+   * Starts missing isolates one at a time: an isolate's start (and the preloading and
+   * preparing of the learned images) takes a core for tens of ms, and several at once
+   * right after a scale-out starve the instances that carry the traffic.
+   */
   private refill(): void {
-    while (!this.closed && this.idle.length + this.starting < this.size) {
+    while (!this.closed && this.starting === 0 && this.idle.length < this.size) {
       this.starting++;
       const w = this.spawn();
       const dead = (err: Error): void => {
@@ -293,6 +298,7 @@ export class WarmPool {
         else {
           w.unref(); // an idle isolate does not keep the process alive; acquire refs it
           this.idle.push({ worker: w, prepared });
+          this.refill();
         }
         this.wake();
       };

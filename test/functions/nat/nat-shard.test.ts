@@ -47,3 +47,21 @@ describe('PortAllocator.restrict', () => {
     expect(() => ports.restrict(20000, 29999)).toThrow(/not inside/);
   });
 });
+
+describe('PortAllocator.restrict free counts', () => {
+  it('leaves exactly the ports of the new range free, whatever the range', async () => {
+    const { PortAllocator } = await import('../../../functions/nat/port-allocator.ts');
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 3000 }), (x, y, da, db) => {
+        const from = Math.min(x, y);
+        const to = Math.max(x, y);
+        const ports = new PortAllocator(1, [0], from, to);
+        const a = Math.min(to, from + da);
+        const b = Math.max(a, to - db);
+        ports.restrict(a, b);
+        return ports.freePorts(0) === b - a + 1 && ports.freePorts(1) === b - a + 1;
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
