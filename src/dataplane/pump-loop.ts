@@ -44,6 +44,8 @@ export class PumpLoop {
   idleWaits = 0;
   private running = false;
   private sleeping = false;
+  /** Bumped when a sleep is cut short by `wake`, so its late resolution is ignored. */
+  private sleepToken = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private stopped: (() => void) | undefined;
@@ -78,7 +80,11 @@ export class PumpLoop {
   wake(): void {
     if (!this.running) return;
     if (this.sleeping) {
+      // Resume now rather than when the interrupt's promise settles (one more loop turn).
+      this.sleeping = false;
+      this.sleepToken++;
       this.target.wakeAll?.();
+      this.schedule(0);
       return;
     }
     if (this.timer === undefined) return;
@@ -107,7 +113,9 @@ export class PumpLoop {
     else if (this.target.waitForWork !== undefined) {
       this.idleWaits++;
       this.sleeping = true;
+      const token = this.sleepToken;
       void this.target.waitForWork(delayMs).then(() => {
+        if (token !== this.sleepToken) return;
         this.sleeping = false;
         this.slice();
       });
