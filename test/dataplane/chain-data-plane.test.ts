@@ -131,3 +131,41 @@ describe('chain data plane: several instances per function, flows pinned across 
     expect(leaks).toEqual([]);
   }, 90_000);
 });
+
+describe('chain data plane: an instance that dies', () => {
+  it('is detected and taken out; its flows move to the survivor, which keeps forwarding; nothing leaks', async () => {
+    const { passThrough } = await import('../../functions/pass-through/pipeline.ts');
+    const { GeneratorPort } = await import('../../src/dataplane/ports/generator-port.ts');
+    const { SinkPort } = await import('../../src/dataplane/ports/sink-port.ts');
+    const { buildFrame } = await import('../../src/traffic/frame-builder.ts');
+    const image = await buildImage(passThrough, {}, { store: ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images')) });
+    const events: DataPlaneEvent[] = [];
+    const plane = ChainDataPlane.create(['pt'], { queueSize: 64, bufferCount: 4096, onEvent: (e) => events.push(e) });
+    try {
+      await plane.addInstance(0, image);
+      const doomed = await plane.addInstance(0, image);
+      const flows = Array.from({ length: 64 }, (_, i) => buildFrame({ proto: IpProto.UDP, srcIp: clientIp(i), dstIp: VIP, srcPort: 5000 + i, dstPort: 53 }));
+      const sink = new SinkPort();
+      const first = new GeneratorPort(flows, { total: 20_000 });
+      expect(await plane.runUntil(first, sink, () => first.done && sink.frames + plane.dropped() >= first.sent, 10_000)).toBe(true);
+      expect(plane.stage('pt').live.every((i) => i.flows > 0)).toBe(true);
+
+      await doomed.host.worker.terminate();
+      const second = new GeneratorPort(flows, { total: 20_000 });
+      const before = sink.frames;
+      expect(await plane.runUntil(second, sink, () => second.done && sink.frames - before + plane.dropped() >= second.sent && events.some((e) => e.type === 'instance-failed'), 10_000)).toBe(true);
+      expect(events.find((e) => e.type === 'instance-failed')).toMatchObject({ instance: doomed.id });
+      expect(plane.stage('pt').live.map((i) => i.id)).toEqual(['pt-0']);
+      // Frames caught in the dead instance are lost (counted); every later one reaches the sink through the survivor.
+      const third = new GeneratorPort(flows, { total: 5_000 });
+      const mid = sink.frames;
+      const droppedBefore = plane.dropped();
+      expect(await plane.runUntil(third, sink, () => third.done && sink.frames - mid + plane.dropped() - droppedBefore >= third.sent, 10_000)).toBe(true);
+      expect(sink.frames - mid).toBe(5_000);
+      expect(plane.counters.repinned).toBeGreaterThan(0);
+    } finally {
+      const { leaks } = await plane.shutdown();
+      expect(leaks).toEqual([]);
+    }
+  }, 60_000);
+});
