@@ -9,13 +9,13 @@ import { PcapInPort, PcapOutPort } from '../dataplane/ports/pcap-port.ts';
 import { ResponderPort } from '../dataplane/ports/responder-port.ts';
 import { SinkPort } from '../dataplane/ports/sink-port.ts';
 import { VxlanPort } from '../dataplane/ports/vxlan-port.ts';
-import { IpProto, parseIpv4 } from '../packet/ipv4.ts';
+import { IpProto } from '../packet/ipv4.ts';
 import { TcpFlag } from '../packet/tcp.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { GeneratorPortSpec, PortSpec } from '../spec/port-spec.ts';
 import type { ClassifierSpec } from '../spec/chain-spec.ts';
 import { ClassifierPort, type ClassifierRules } from '../dataplane/ports/classifier-port.ts';
-import { PROTOCOL_NUMBERS, prefixMask } from '../config/net-schemas.ts';
+import { PROTOCOL_NUMBERS, ipv4Address, ipv4Cidr, portRange } from '../config/net-schemas.ts';
 import { buildFrame } from '../traffic/frame-builder.ts';
 
 /** One end of a running chain: its port, what it counted, and how to release it. */
@@ -96,11 +96,11 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
  * turn, endlessly unless `total` is given, paced at `rate` when given.
  */
 function generatorEnd(spec: GeneratorPortSpec): ChainEnd {
-  const [block, lenText] = spec.clients.split('/');
-  const base = parseIpv4(block)!;
-  const hosts = Math.max(1, 2 ** (32 - Number(lenText ?? 32)) - 2);
+  const block = ipv4Cidr.parse(spec.clients);
+  const base = block.addr;
+  const hosts = Math.max(1, 2 ** (32 - block.prefix) - 2);
   const [svcAddr, svcPort] = spec.service.split(':');
-  const dst = parseIpv4(svcAddr)!;
+  const dst = ipv4Address.parse(svcAddr);
   const dport = Number(svcPort);
   const proto = spec.protocol === 'udp' ? IpProto.UDP : IpProto.TCP;
   const headers = 14 + 20 + (proto === IpProto.TCP ? 20 : 8);
@@ -164,14 +164,12 @@ export function classifiedEnd(end: ChainEnd, classifier: ClassifierSpec): ChainE
 export function classifierRules(spec: ClassifierSpec): ClassifierRules {
   const protocols = (spec.protocols ?? []).map((p) => PROTOCOL_NUMBERS[p]);
   const destinations = (spec.destinations ?? []).map((text): [number, number] => {
-    const [addr, len] = text.split('/');
-    const mask = prefixMask(len === undefined ? 32 : Number(len));
-    return [(parseIpv4(addr)! & mask) >>> 0, mask];
+    const { addr, mask } = ipv4Cidr.parse(text);
+    return [addr, mask];
   });
   const ports = (spec.ports ?? []).map((p): [number, number] => {
-    if (typeof p === 'number') return [p, p];
-    const [from, to] = p.split('-').map(Number);
-    return [from, to ?? from];
+    const { from, to } = portRange.parse(p);
+    return [from, to];
   });
   return { protocols, destinations, ports };
 }
