@@ -30,7 +30,11 @@ const ICMP = 1;
  *
  * `classify` parses the frame once (no allocation) and leaves the canonical tuple in
  * public fields for `find` / `insert`; an ICMP error is keyed by the flow it quotes, so it
- * reaches the instance that holds that flow's state.
+ * reaches the instance that holds that flow's state. It is deliberately lighter than
+ * `parseFrame` + `extractFlowKey`: the host only needs a key on every link crossing (four
+ * per packet in a three-function chain), and the instance's pipeline validates the frame
+ * (checksums, options, lengths) anyway; a malformed frame at worst reaches another
+ * instance of the same function, which drops it.
  *
  * @example
  * ```ts
