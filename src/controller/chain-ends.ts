@@ -37,6 +37,8 @@ export interface ChainEndContext {
   readonly side: 'inside' | 'outside';
   /** Directory relative paths in the spec are resolved against (the spec file's). */
   readonly baseDir: string;
+  /** The chain's packet pool: socket ports receive into and send from its memory. */
+  readonly pool: PacketPool;
 }
 
 /** Creates a chain end for one port type. */
@@ -57,10 +59,10 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
     const sink = new SinkPort();
     return { port: sink, stats: () => ({ framesOut: sink.frames, bytesOut: sink.bytes }), close: async () => undefined };
   },
-  vxlan: async (spec) => {
+  vxlan: async (spec, context) => {
     // The port validates its own config (strict): everything but the spec's `type`.
     const { type: _type, ...config } = spec;
-    const port = await VxlanPort.open(config);
+    const port = await VxlanPort.open(config, context.pool);
     return {
       port,
       stats: () => {

@@ -1,4 +1,5 @@
 import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../dataplane/chain-data-plane.ts';
+import type { PacketPool } from '../pool/packet-pool.ts';
 import { PumpLoop } from '../dataplane/pump-loop.ts';
 import type { StageInstance } from '../dataplane/stage.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
@@ -67,6 +68,7 @@ export class ChainRuntime {
     readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd },
     private readonly record: ChainEventSink,
     private readonly warm: WarmPool | undefined,
+    pool: PacketPool,
   ) {
     this.name = spec.metadata.name;
     this.spec = spec;
@@ -75,7 +77,7 @@ export class ChainRuntime {
     this.functions = functions;
     this.dataPlane = ChainDataPlane.create(
       functions.map((f) => f.spec.name),
-      { onEvent: (e) => this.onDataPlaneEvent(e) },
+      { onEvent: (e) => this.onDataPlaneEvent(e), pool },
     );
     // Socket-fed ends (onReadable) need short slices: datagrams only arrive between them.
     const sockets = ends.inside.onReadable !== undefined || ends.outside.onReadable !== undefined;

@@ -1,3 +1,4 @@
+import { createDataPlanePool } from '../dataplane/chain-data-plane.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import { buildImage } from '../image/image-builder.ts';
 import { ImageStore } from '../image/image-store.ts';
@@ -202,16 +203,17 @@ export class Controller implements ControllerApi {
     }
     await this.warm?.learnImages(functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
     const baseDir = specBaseDir(source);
-    const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir });
+    const pool = createDataPlanePool();
+    const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir, pool });
     let outside: ChainEnd;
     try {
-      outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', baseDir });
+      outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', baseDir, pool });
     } catch (err) {
       await inside.close();
       throw err;
     }
     const classified = spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier);
-    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm);
+    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool);
     this.chains.set(name, chain);
     this.events.record({ type: 'applied', chain: name, reason: 'chain created', details: { generation: 1, functions: functions.map((f) => f.spec.name).join(',') } });
     await chain.serial(() => chain.reconcile());

@@ -68,6 +68,8 @@ export interface PinTimeouts {
 export interface ChainDataPlaneOptions {
   /** Pool buffers (default 32768). */
   readonly bufferCount?: number;
+  /** A pool made beforehand (owner `DATA_PLANE_OWNER`), e.g. so ports can open sockets over its memory first; `bufferCount` is then ignored. */
+  readonly pool?: PacketPool;
   /** Entries per virtqueue (default 256). */
   readonly queueSize?: number;
   /** Frames waiting per instance receiveq (default 2 × queueSize). */
@@ -151,6 +153,11 @@ interface Drain {
   readonly resolve: () => void;
 }
 
+/** A pool for a chain's data plane, held by the host as `DATA_PLANE_OWNER` (default 32768 buffers). */
+export function createDataPlanePool(bufferCount = 32768): PacketPool {
+  return PacketPool.create({ bufferCount, owner: DATA_PLANE_OWNER });
+}
+
 /** The data plane of one chain; see the module documentation. */
 export class ChainDataPlane {
   /** The data plane's pool handle (owner `DATA_PLANE_OWNER`): ports fill and take with it. */
@@ -218,7 +225,7 @@ export class ChainDataPlane {
   static create(stageNames: readonly string[], options: ChainDataPlaneOptions = {}): ChainDataPlane {
     if (stageNames.length === 0) throw new InvalidArgumentError('a chain needs at least one function');
     if (new Set(stageNames).size !== stageNames.length) throw new InvalidArgumentError(`stage names must be unique: ${stageNames.join(', ')}`);
-    const pool = PacketPool.create({ bufferCount: options.bufferCount ?? 32768, owner: DATA_PLANE_OWNER });
+    const pool = options.pool ?? createDataPlanePool(options.bufferCount);
     return new ChainDataPlane(pool, stageNames, options);
   }
 

@@ -395,6 +395,21 @@ export class PacketPool {
     return len;
   }
 
+  /**
+   * Counts `frames` frames of `bytes` bytes in all that entered the pool without `copyIn`:
+   * a socket (the kernel) wrote them straight into their buffers. Each is still one copy in.
+   */
+  countIn(frames: number, bytes: number): void {
+    addCounter64(this.words, C_COPIES_IN, frames);
+    addCounter64(this.words, C_BYTES_IN, bytes);
+  }
+
+  /** Counts `frames` frames of `bytes` bytes that left the pool without `copyOut` (a socket sent them from their buffers). */
+  countOut(frames: number, bytes: number): void {
+    addCounter64(this.words, C_COPIES_OUT, frames);
+    addCounter64(this.words, C_BYTES_OUT, bytes);
+  }
+
   /** Number of free buffers. */
   freeCount(): number {
     return Atomics.load(this.iwords, H_FREE_TOP);

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
-import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
+import { ChainDataPlane, createDataPlanePool } from '../../src/dataplane/chain-data-plane.ts';
 import { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { runCommand } from '../../src/netlab/run-command.ts';
+import { UDP_BACKENDS } from '../support/udp-backends.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping VXLAN gateway test: ${probe.reason}`);
@@ -31,8 +32,9 @@ const counters = (peer: string, proto: string) => `table inet e2e {
 }
 `;
 
-describe.skipIf(!probe.ok)('VXLAN port + L3 gateway: real TCP through a chain between two namespaces', () => {
-  it('carries HTTP request/response, answers ARP, decrements TTL, sends time exceeded, and leaves nothing behind', async () => {
+describe.skipIf(!probe.ok).each(UDP_BACKENDS)('VXLAN port + L3 gateway: real TCP through a chain between two namespaces ($backend sockets)', ({ backend, skip }) => {
+  it('carries HTTP request/response, answers ARP, decrements TTL, sends time exceeded, and leaves nothing behind', async (ctx) => {
+    if (skip !== undefined) ctx.skip(skip);
     const lab = new Lab({ prefix: 'nfve' });
     const storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-e2e-'));
     let chain: ChainDataPlane | undefined;
@@ -47,16 +49,17 @@ describe.skipIf(!probe.ok)('VXLAN port + L3 gateway: real TCP through a chain be
       const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
       const su = await lab.underlay30();
       const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      const pool = createDataPlanePool();
       inside = await VxlanPort.open({
         listen: { address: cu.a, port: 0 },
         gateway: { addresses: ['198.18.1.1/24'] },
         peers: [{ name: 'client', vni: 100, remote: cu.b, port: 4789, subnets: ['198.18.1.0/24'] }],
-      });
+      }, pool, { backend });
       outside = await VxlanPort.open({
         listen: { address: su.a, port: 0 },
         gateway: { addresses: ['198.18.2.1/24'] },
         peers: [{ name: 'server', vni: 200, remote: su.b, port: 4789, subnets: ['198.18.2.0/24'] }],
-      });
+      }, pool, { backend });
       await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: inside.localPort, address: `${CLIENT_IP}/24` });
       await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: outside.localPort, address: `${SERVER_IP}/24` });
       await lab.route(client, '198.18.2.0/24', '198.18.1.1');
@@ -64,7 +67,7 @@ describe.skipIf(!probe.ok)('VXLAN port + L3 gateway: real TCP through a chain be
       await lab.nft(server, counters(CLIENT_IP, 'tcp dport 8080'));
       await lab.nft(client, counters(SERVER_IP, 'tcp sport 8080'));
 
-      chain = await ChainDataPlane.boot([await buildImage(passThrough, {}, { store: ImageStore.open(storeDir) })]);
+      chain = await ChainDataPlane.boot([await buildImage(passThrough, {}, { store: ImageStore.open(storeDir) })], { pool });
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
       await httpServer.waitForOutput(/listening/, 20_000);
 

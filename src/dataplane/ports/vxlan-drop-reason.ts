@@ -9,7 +9,7 @@
  * ```
  */
 export const VxlanDrop = {
-  /** The receive queue was full when the datagram arrived (the chain is not keeping up). */
+  /** The dgram back end's receive queue was full when the datagram arrived (the chain is not keeping up). */
   QUEUE_FULL: 0,
   /** Shorter than a VXLAN header plus an Ethernet header. */
   RUNT: 1,
@@ -17,16 +17,22 @@ export const VxlanDrop = {
   BAD_FLAGS: 2,
   /** A VNI no peer of this port has. */
   UNKNOWN_VNI: 3,
-  /** The inner frame does not fit a pool buffer (in) or a send slot (out). */
-  FRAME_TOO_LARGE: 4,
-  /** Every send slot was still in flight (the socket's send path is behind). */
+  /** The datagram was larger than a pool buffer: the kernel truncated it (`MSG_TRUNC`). */
+  TRUNCATED: 4,
+  /** The socket would not take more and the send backlog was full (the socket's send path is behind). */
   SEND_BACKLOG: 5,
-  /** The socket reported an error for a send (e.g. ICMP port unreachable from the peer). */
+  /** The kernel refused a send (e.g. no route, ICMP port unreachable from the peer). */
   SEND_ERROR: 6,
+  /** A receive reported a socket error (e.g. an ICMP error queued on the socket). */
+  RECEIVE_ERROR: 7,
+  /** A frame leaving the chain had less headroom than the VXLAN header needs. */
+  NO_HEADROOM: 8,
+  /** No pool buffer was free for a frame the gateway built (ARP request). */
+  NO_BUFFER: 9,
 } as const;
 
 /** Number of VXLAN drop codes. */
-export const VXLAN_DROP_COUNT = 7;
+export const VXLAN_DROP_COUNT = Object.keys(VxlanDrop).length;
 
 /** snake_case name of each code, indexed by code. */
 export const VXLAN_DROP_NAMES: readonly string[] = Object.freeze(

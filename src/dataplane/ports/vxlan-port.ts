@@ -1,27 +1,33 @@
 import type { GatewayEdgeOptions } from '../../gateway/gateway-config.ts';
 import { EGRESS_DROP, EGRESS_HELD, GatewayEdge, GatewayVerdict, type GatewayCounters, type GatewayWire } from '../../gateway/gateway-edge.ts';
+import { openBatchedUdpSocket, type BatchedUdpSocket, type UdpBackend } from '../../io/batched-udp-socket.ts';
+import { UDP_DESC_WORDS, UDP_MAX_BATCH, UDP_RX_TRUNCATED, UdpRx, UdpTx } from '../../io/udp-descriptor.ts';
+import { parseIpv4 } from '../../packet/ipv4.ts';
 import type { PacketPool } from '../../pool/packet-pool.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { readUdpSocketDrops } from './udp-socket-drops.ts';
 import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reason.ts';
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
 import { parseVxlanPortConfig, type VxlanPortSettings } from './vxlan-port-config.ts';
-import { VxlanSocket } from './vxlan-socket.ts';
 
 /** Tuning of a `VxlanPort` (the YAML config says what; these say how much). */
 export interface VxlanPortOptions extends GatewayEdgeOptions {
-  /** Received datagrams waiting for `fill` before new ones are dropped (default 4096). */
+  /** Socket back end: `'auto'` (default) is the native addon where it is built, dgram otherwise. */
+  readonly backend?: UdpBackend | 'auto';
+  /** dgram back end: received datagrams waiting for `fill` before new ones are dropped (default 4096). */
   readonly queueCapacity?: number;
-  /** Sends in flight at once (default 512). */
-  readonly sendSlots?: number;
-  /** Largest inner frame sent, bytes (default 2048: a default pool buffer). */
-  readonly maxFrameBytes?: number;
+  /** Frames kept for sending while the socket would block, before new ones are dropped (default 2048). */
+  readonly sendBacklog?: number;
+  /** Send runs of equal-size frames to one peer as one `UDP_SEGMENT` message (native back end; default true). */
+  readonly gso?: boolean;
   /** How often `fill` ages the neighbour table, ms (default 250). */
   readonly sweepIntervalMs?: number;
 }
 
 /** A snapshot of a port's counters. */
 export interface VxlanPortStats {
+  /** Which socket implementation carries the datagrams. */
+  readonly backend: UdpBackend;
   /** Datagrams received from the socket. */
   readonly received: number;
   /** Datagrams sent (frames out of the chain, ARP, ICMP replies). */
@@ -33,9 +39,9 @@ export interface VxlanPortStats {
   /** Every non-zero drop counter: VXLAN reasons, `gateway:<reason>`, and `socket_rcvbuf` (kernel drops at this socket). */
   readonly drops: Readonly<Record<string, number>>;
   readonly gateway: Readonly<GatewayCounters>;
-  /** Datagrams waiting in the receive queue. */
+  /** Datagrams waiting in a user-space receive queue (dgram back end only). */
   readonly queued: number;
-  /** Sends not yet completed. */
+  /** Frames waiting to be sent because the socket would block. */
   readonly inFlight: number;
   /** SO_RCVBUF the kernel granted (doubled, as Linux reports it). */
   readonly receiveBufferBytes: number;
@@ -43,21 +49,28 @@ export interface VxlanPortStats {
   readonly neighbours: number;
 }
 
+/** Datagrams per receive call. */
+const RX_BATCH = 256;
+
 /**
  * A chain end that carries real traffic: VXLAN over UDP (RFC 7348) to and from the kernel's
  * `vxlan` devices, with the chain's edge acting as an L3 gateway (`GatewayEdge`).
  *
- * - `fill` drains the receive queue: checks the VXLAN header (I flag, known VNI → peer),
- *   copies the inner frame into a pool buffer (the one copy in), and lets the gateway
- *   decide: into the chain (TTL decremented), straight back to the peer (ARP reply, ICMP
- *   time exceeded, echo reply), or dropped and counted.
+ * - `fill` receives a batch of datagrams with one system call straight into fresh pool
+ *   buffers (`BatchedUdpSocket`): each lands so that its inner IP header is 4-byte aligned,
+ *   the VXLAN header in the buffer's headroom. The frame is checked (VNI → peer) and handed
+ *   to the gateway where it landed: into the chain (TTL decremented), straight back to the
+ *   peer (ARP reply, ICMP time exceeded, echo reply), or dropped and counted.
  * - `take` hands each frame that leaves the chain to the gateway (route by longest prefix,
- *   MACs rewritten, or held while ARP resolves), then encapsulates it with its peer's VNI
- *   and sends it (the one copy out), and frees the buffers.
+ *   MACs rewritten, or held while ARP resolves), writes the VXLAN header into the headroom
+ *   in front of the frame and sends the batch with one system call, from the pool.
+ *   Datagrams the socket would not take yet stay in a bounded backlog and go out when it is
+ *   writable again; beyond the backlog they are dropped and counted.
  * - `onReadable(cb)` tells an event-driven host when datagrams are waiting.
  *
- * Everything runs on the host's one thread. Drops are counted by reason (`stats().drops`),
- * including the kernel's own drops at this socket when its receive buffer overflows.
+ * With the native addon no byte is copied by JavaScript; with the dgram fallback the
+ * socket copies once each way. Drops are counted by reason (`stats().drops`), including the
+ * kernel's own drops at this socket when its receive buffer overflows.
  *
  * @example
  * ```ts
@@ -65,7 +78,7 @@ export interface VxlanPortStats {
  *   listen: { address: '198.19.0.1', port: 0 },
  *   gateway: { addresses: ['198.18.1.1/24'] },
  *   peers: [{ name: 'client', vni: 100, remote: '198.19.0.2', subnets: ['198.18.1.0/24'] }],
- * });
+ * }, dataPlane.pool);
  * await chain.run(inside, outside, () => done, 10_000);
  * await inside.close();
  * ```
@@ -73,22 +86,50 @@ export interface VxlanPortStats {
 export class VxlanPort implements ChainPort {
   readonly settings: VxlanPortSettings;
   readonly gateway: GatewayEdge;
-  readonly socket: VxlanSocket;
+  readonly socket: BatchedUdpSocket;
   /** Socket-layer drops by `VxlanDrop` code. */
   readonly drops = new Float64Array(VXLAN_DROP_COUNT);
+  received = 0;
+  sent = 0;
   entered = 0;
   left = 0;
+  private readonly pool: PacketPool;
   private readonly vnis: Uint32Array;
+  private readonly peerAddress: Uint32Array;
+  private readonly peerPort: Uint16Array;
+  /** Where a received frame starts inside its buffer: its IP header (14 bytes on) 4-byte aligned. */
+  private readonly frameOffset: number;
+  private readonly rxRows = new Uint32Array(RX_BATCH * UDP_DESC_WORDS);
+  /** Send backlog: frames (pool ids, still owned) and their rows, in order. */
+  private readonly txIds: Uint32Array;
+  private readonly txRows: Uint32Array;
+  private txCount = 0;
+  private waitingWritable = false;
+  /** Buffers to free at the end of a call. */
+  private readonly spare = new Uint32Array(RX_BATCH > UDP_MAX_BATCH ? RX_BATCH : UDP_MAX_BATCH);
+  private spareCount = 0;
   private readonly one = new Uint32Array(1);
   private readonly sweepIntervalMs: number;
   private nextSweep = 0;
-  private pool: PacketPool | null = null;
   private now = 0;
+  private readonly flushWhenWritable = (): void => {
+    this.waitingWritable = false;
+    this.flush();
+  };
 
-  private constructor(settings: VxlanPortSettings, socket: VxlanSocket, options: VxlanPortOptions) {
+  private constructor(settings: VxlanPortSettings, socket: BatchedUdpSocket, pool: PacketPool, options: VxlanPortOptions) {
     this.settings = settings;
     this.socket = socket;
+    this.pool = pool;
     this.vnis = Uint32Array.from(settings.peers, (p) => p.vni);
+    this.peerAddress = Uint32Array.from(settings.peers, (p) => parseIpv4(p.remote) ?? 0);
+    this.peerPort = Uint16Array.from(settings.peers, (p) => p.port);
+    let off = pool.headroom;
+    while ((off + 14) % 4 !== 0) off++;
+    this.frameOffset = off;
+    const backlog = options.sendBacklog ?? 2048;
+    this.txIds = new Uint32Array(backlog);
+    this.txRows = new Uint32Array(backlog * UDP_DESC_WORDS);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 250;
     const wire: GatewayWire = {
       emit: (peer, frame, length) => this.emit(peer, frame, length),
@@ -100,19 +141,21 @@ export class VxlanPort implements ChainPort {
 
   /**
    * Validates `config` (see `vxlanPortConfigSchema`; throws `ConfigValidationError`), binds
-   * the sockets (throws `NetlabError` if that fails) and returns the port.
+   * the socket over `pool`'s memory (throws `NetlabError` if that fails) and returns the
+   * port. `pool` is the handle `fill` and `take` are called with.
    */
-  static async open(config: unknown, options: VxlanPortOptions = {}): Promise<VxlanPort> {
+  static async open(config: unknown, pool: PacketPool, options: VxlanPortOptions = {}): Promise<VxlanPort> {
     const settings = parseVxlanPortConfig(config);
-    const socket = await VxlanSocket.open({
+    const socket = await openBatchedUdpSocket({
       listen: settings.listen,
-      peers: settings.peers,
+      memory: pool.bytes,
       receiveBufferBytes: settings.receiveBufferBytes,
+      sendBufferBytes: 1 << 22,
+      backend: options.backend,
+      gso: options.gso,
       queueCapacity: options.queueCapacity,
-      sendSlots: options.sendSlots,
-      slotBytes: VXLAN_HEADER_LENGTH + (options.maxFrameBytes ?? 2048),
     });
-    return new VxlanPort(settings, socket, options);
+    return new VxlanPort(settings, socket, pool, options);
   }
 
   /** UDP port the port receives on (useful after listening on port 0). */
@@ -120,91 +163,114 @@ export class VxlanPort implements ChainPort {
     return this.socket.localPort;
   }
 
-  /** See `VxlanSocket.onReadable`: `callback` runs (at most once per event-loop turn) when datagrams wait. */
+  /** See `BatchedUdpSocket.onReadable`: `callback` runs from the event loop while datagrams wait. */
   onReadable(callback: (() => void) | null): void {
     this.socket.onReadable(callback);
   }
 
   fill(pool: PacketPool, ids: Uint32Array, max: number): number {
-    this.pool = pool;
     const now = performance.now();
     this.now = now;
     if (now >= this.nextSweep) {
       this.nextSweep = now + this.sweepIntervalMs;
       this.gateway.sweep(now);
     }
-    const q = this.socket.queue;
-    if (q.count === 0 || max <= 0) return 0;
-    const got = pool.allocBatch(ids, q.count < max ? q.count : max);
+    if (max <= 0) return 0;
+    const got = pool.allocBatch(ids, max < RX_BATCH ? max : RX_BATCH);
+    if (got === 0) return 0;
+    const rows = this.rxRows;
+    const at = this.frameOffset - VXLAN_HEADER_LENGTH;
+    const capacity = pool.stride - at;
+    for (let i = 0; i < got; i++) {
+      const r = i * UDP_DESC_WORDS;
+      rows[r + UdpRx.offset] = pool.bufferOffset(ids[i]) + at;
+      rows[r + UdpRx.capacity] = capacity;
+    }
+    let received = this.socket.receive(rows, got);
+    if (received < 0) {
+      this.drops[VxlanDrop.RECEIVE_ERROR]++;
+      received = 0;
+    }
+    this.received += received;
     const meta = pool.meta;
     const view = pool.view;
+    const bytes = pool.bytes;
     const vnis = this.vnis;
     const peers = vnis.length;
     const gw = this.gateway;
-    // ids[0..n) go into the chain; a frame that does not reuses its buffer for the next datagram.
+    let inBytes = 0;
+    // ids[0..n) go into the chain (n ≤ i: compaction overwrites only what was read).
     let n = 0;
-    while (n < got && q.count > 0) {
-      const dgram = q.peek();
-      q.shift();
-      const vni = readVxlanVni(dgram, 0, dgram.length);
+    for (let i = 0; i < received; i++) {
+      const id = ids[i];
+      const r = i * UDP_DESC_WORDS;
+      const len = rows[r + UdpRx.length];
+      inBytes += len;
+      if ((rows[r + UdpRx.flags] & UDP_RX_TRUNCATED) !== 0) {
+        this.drop(VxlanDrop.TRUNCATED, id);
+        continue;
+      }
+      const vni = readVxlanVni(bytes, rows[r + UdpRx.offset], len);
       if (vni < 0) {
-        this.drops[vni === VxlanHeaderError.RUNT ? VxlanDrop.RUNT : VxlanDrop.BAD_FLAGS]++;
+        this.drop(vni === VxlanHeaderError.RUNT ? VxlanDrop.RUNT : VxlanDrop.BAD_FLAGS, id);
         continue;
       }
       let peer = 0;
       while (peer < peers && vnis[peer] !== vni) peer++;
       if (peer === peers) {
-        this.drops[VxlanDrop.UNKNOWN_VNI]++;
+        this.drop(VxlanDrop.UNKNOWN_VNI, id);
         continue;
       }
-      const len = dgram.length - VXLAN_HEADER_LENGTH;
-      if (len < 14) {
-        this.drops[VxlanDrop.RUNT]++;
+      const frameLength = len - VXLAN_HEADER_LENGTH;
+      if (frameLength < 14) {
+        this.drop(VxlanDrop.RUNT, id);
         continue;
       }
-      const id = ids[n];
-      meta.reset(id, pool.headroom);
-      if (!pool.copyIn(id, dgram, VXLAN_HEADER_LENGTH, len)) {
-        this.drops[VxlanDrop.FRAME_TOO_LARGE]++;
-        continue;
-      }
-      const verdict = gw.fromWire(view, pool.dataOffset(id), len, peer, now);
+      meta.dataOff[id] = this.frameOffset;
+      meta.length[id] = frameLength;
+      const verdict = gw.fromWire(view, pool.dataOffset(id), frameLength, peer, now);
       if (verdict === GatewayVerdict.FORWARD) {
-        n++;
+        ids[n++] = id;
       } else if (verdict === GatewayVerdict.REPLY) {
         meta.length[id] = gw.replyLength;
-        this.sendFromPool(peer, pool, id);
+        this.enqueue(peer, id);
+      } else {
+        this.spare[this.spareCount++] = id;
       }
     }
-    if (got > n) pool.freeBatch(ids.subarray(n, got), got - n);
+    for (let i = received; i < got; i++) this.spare[this.spareCount++] = ids[i];
+    this.freeSpare();
+    if (received > 0) pool.countIn(received, inBytes);
     this.entered += n;
+    if (this.txCount > 0) this.flush();
     return n;
   }
 
   take(pool: PacketPool, ids: Uint32Array, n: number): void {
-    this.pool = pool;
     const now = performance.now();
     this.now = now;
     const view = pool.view;
     const length = pool.meta.length;
     const gw = this.gateway;
-    // Compacts the ids to free into ids[0..f) (f ≤ i, so nothing unread is overwritten).
-    let f = 0;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
       const peer = gw.toWire(view, pool.dataOffset(id), length[id], id, now);
       if (peer === EGRESS_HELD) continue;
-      if (peer !== EGRESS_DROP) this.sendFromPool(peer, pool, id);
-      ids[f++] = id;
+      if (peer === EGRESS_DROP) {
+        this.spare[this.spareCount++] = id;
+        if (this.spareCount === this.spare.length) this.freeSpare();
+      } else {
+        this.enqueue(peer, id);
+      }
     }
     this.left += n;
-    if (f > 0) pool.freeBatch(ids, f);
+    this.freeSpare();
+    this.flush();
   }
 
   /** Counters, drops by reason (the socket's kernel drops read from `/proc/net/udp`), queue and neighbour state. */
   stats(): VxlanPortStats {
-    this.drops[VxlanDrop.QUEUE_FULL] = this.socket.queueFull;
-    this.drops[VxlanDrop.SEND_ERROR] = this.socket.sendErrors;
+    this.drops[VxlanDrop.QUEUE_FULL] = this.socket.queueDrops;
     const drops: Record<string, number> = {};
     this.drops.forEach((v, code) => {
       if (v > 0) drops[VXLAN_DROP_NAMES[code]] = v;
@@ -213,68 +279,138 @@ export class VxlanPort implements ChainPort {
     const kernel = readUdpSocketDrops(this.socket.localAddress, this.socket.localPort);
     if (kernel !== undefined && kernel > 0) drops.socket_rcvbuf = kernel;
     return {
-      received: this.socket.received,
-      sent: this.socket.sent,
+      backend: this.socket.backend,
+      received: this.received,
+      sent: this.sent,
       entered: this.entered,
       left: this.left,
       drops,
       gateway: { ...this.gateway.counters },
-      queued: this.socket.queue.count,
-      inFlight: this.socket.inFlight(),
+      queued: this.socket.queued,
+      inFlight: this.txCount,
       receiveBufferBytes: this.socket.receiveBufferBytes,
       neighbours: this.gateway.neighbours.count,
     };
   }
 
   /**
-   * Frees every frame the gateway still holds (counted `gateway:held_at_close`) and closes
-   * the sockets. Call it before the chain's `shutdown()` so the pool's leak check is clean.
+   * Sends what the socket will still take, frees every frame the gateway or the send
+   * backlog still holds (counted `gateway:held_at_close` and `send_backlog`) and closes the
+   * socket. Call it before the chain's `shutdown()` so the pool's leak check is clean.
    */
   async close(): Promise<void> {
     this.gateway.close();
+    this.flush();
+    if (this.txCount > 0) {
+      this.drops[VxlanDrop.SEND_BACKLOG] += this.txCount;
+      this.pool.freeBatch(this.txIds, this.txCount);
+      this.txCount = 0;
+    }
     await this.socket.close();
   }
 
-  /** Encapsulates pool frame `id` for `peer` and sends it (the one copy out). Does not free it. */
-  private sendFromPool(peer: number, pool: PacketPool, id: number): void {
-    const slot = this.socket.acquire();
-    if (slot === null) {
-      this.drops[VxlanDrop.SEND_BACKLOG]++;
-      return;
-    }
-    writeVxlanHeader(slot, 0, this.vnis[peer]);
-    const len = pool.copyOut(id, slot, VXLAN_HEADER_LENGTH);
-    if (len < 0) {
-      this.drops[VxlanDrop.FRAME_TOO_LARGE]++;
-      return;
-    }
-    this.socket.send(peer, VXLAN_HEADER_LENGTH + len);
-  }
-
-  /** Sends a frame the gateway built (not in the pool). Rare: ARP requests. */
-  private emit(peer: number, frame: Uint8Array, length: number): void {
-    const slot = this.socket.acquire();
-    if (slot === null) {
-      this.drops[VxlanDrop.SEND_BACKLOG]++;
-      return;
-    }
-    writeVxlanHeader(slot, 0, this.vnis[peer]);
-    for (let i = 0; i < length; i++) slot[VXLAN_HEADER_LENGTH + i] = frame[i];
-    this.socket.send(peer, VXLAN_HEADER_LENGTH + length);
-  }
-
-  /** A held frame's next hop answered: route it again (now resolved), send, free. */
-  private releaseHeld(id: number): void {
+  /** Puts frame `id` (owned) on the send backlog for `peer`, its VXLAN header written into the headroom. */
+  private enqueue(peer: number, id: number): void {
     const pool = this.pool;
-    if (pool === null) return;
-    const peer = this.gateway.toWire(pool.view, pool.dataOffset(id), pool.meta.length[id], id, this.now);
+    if (pool.meta.dataOff[id] < VXLAN_HEADER_LENGTH) {
+      this.drop(VxlanDrop.NO_HEADROOM, id);
+      return;
+    }
+    if (this.txCount === this.txIds.length) {
+      this.flush();
+      if (this.txCount === this.txIds.length) {
+        this.drop(VxlanDrop.SEND_BACKLOG, id);
+        return;
+      }
+    }
+    const at = pool.dataOffset(id) - VXLAN_HEADER_LENGTH;
+    writeVxlanHeader(pool.bytes, at, this.vnis[peer]);
+    const k = this.txCount++;
+    const r = k * UDP_DESC_WORDS;
+    const rows = this.txRows;
+    rows[r + UdpTx.offset] = at;
+    rows[r + UdpTx.length] = pool.meta.length[id] + VXLAN_HEADER_LENGTH;
+    rows[r + UdpTx.address] = this.peerAddress[peer];
+    rows[r + UdpTx.port] = this.peerPort[peer];
+    this.txIds[k] = id;
+  }
+
+  /** Sends the backlog in batches until the socket would block; frees what went (or was refused). */
+  private flush(): void {
+    if (this.waitingWritable) return;
+    const rows = this.txRows;
+    const ids = this.txIds;
+    let done = 0;
+    let outBytes = 0;
+    while (done < this.txCount) {
+      const want = this.txCount - done < UDP_MAX_BATCH ? this.txCount - done : UDP_MAX_BATCH;
+      const batch = done === 0 ? rows : rows.subarray(done * UDP_DESC_WORDS);
+      const consumed = this.socket.send(batch, want);
+      for (let i = 0; i < consumed; i++) {
+        const r = i * UDP_DESC_WORDS;
+        if (batch[r + UdpTx.status] === 0) {
+          this.sent++;
+          outBytes += batch[r + UdpTx.length];
+        } else {
+          this.drops[VxlanDrop.SEND_ERROR]++;
+        }
+      }
+      done += consumed;
+      if (consumed < want) break;
+    }
+    if (done === 0) {
+      if (this.txCount > 0) this.waitForWritable();
+      return;
+    }
+    this.pool.freeBatch(ids, done);
+    this.pool.countOut(done, outBytes);
+    if (done < this.txCount) {
+      ids.copyWithin(0, done, this.txCount);
+      rows.copyWithin(0, done * UDP_DESC_WORDS, this.txCount * UDP_DESC_WORDS);
+      this.txCount -= done;
+      this.waitForWritable();
+    } else {
+      this.txCount = 0;
+    }
+  }
+
+  private waitForWritable(): void {
+    this.waitingWritable = true;
+    this.socket.onWritable(this.flushWhenWritable);
+  }
+
+  /** Sends a frame the gateway built (not in the pool; rare: ARP requests) through a fresh buffer. */
+  private emit(peer: number, frame: Uint8Array, length: number): void {
+    const pool = this.pool;
+    if (pool.allocBatch(this.one, 1) !== 1) {
+      this.drops[VxlanDrop.NO_BUFFER]++;
+      return;
+    }
+    const id = this.one[0];
+    pool.copyIn(id, frame, 0, length);
+    this.enqueue(peer, id);
+    this.flush();
+  }
+
+  /** A held frame's next hop answered: route it again (now resolved) and send it. */
+  private releaseHeld(id: number): void {
+    const peer = this.gateway.toWire(this.pool.view, this.pool.dataOffset(id), this.pool.meta.length[id], id, this.now);
     if (peer === EGRESS_HELD) return;
-    if (peer !== EGRESS_DROP) this.sendFromPool(peer, pool, id);
+    if (peer === EGRESS_DROP) this.freeOne(id);
+    else this.enqueue(peer, id);
+  }
+
+  private drop(reason: number, id: number): void {
+    this.drops[reason]++;
     this.freeOne(id);
   }
 
+  private freeSpare(): void {
+    if (this.spareCount > 0) this.pool.freeBatch(this.spare, this.spareCount);
+    this.spareCount = 0;
+  }
+
   private freeOne(id: number): void {
-    if (this.pool === null) return;
     this.one[0] = id;
     this.pool.freeBatch(this.one, 1);
   }

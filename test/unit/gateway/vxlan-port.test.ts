@@ -7,6 +7,7 @@ import { ArpOp } from '../../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
+import { UDP_BACKENDS } from '../../support/udp-backends.ts';
 import { hex, ip } from './support.ts';
 
 const GW_MAC: [number, number] = [0x0200, ip('198.18.1.1')];
@@ -37,15 +38,27 @@ function sendTo(sock: Socket, d: Uint8Array): void {
 }
 
 async function readable(): Promise<void> {
-  if (port.socket.queue.count > 0) return;
   await new Promise<void>((resolve) => port.onReadable(() => resolve()));
   port.onReadable(null);
+}
+
+/** Fills until `received` datagrams were read (or 2 s passed); returns the frames that entered. */
+async function fillUntil(received: number): Promise<number> {
+  let entered = 0;
+  const deadline = performance.now() + 2000;
+  while (port.stats().received < received && performance.now() < deadline) {
+    entered += port.fill(pool, ids, 32);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return entered;
 }
 
 async function nextDatagram(sock: Socket): Promise<Buffer> {
   const [msg] = (await once(sock, 'message', { signal: AbortSignal.timeout(2000) })) as [Buffer];
   return msg;
 }
+
+let backend: (typeof UDP_BACKENDS)[number]['backend'];
 
 async function openPort(options: VxlanPortOptions = {}): Promise<VxlanPort> {
   const p = await VxlanPort.open(
@@ -58,7 +71,8 @@ async function openPort(options: VxlanPortOptions = {}): Promise<VxlanPort> {
       ],
       receiveBufferBytes: 1 << 20,
     },
-    options,
+    pool,
+    { backend, ...options },
   );
   return p;
 }
@@ -70,7 +84,6 @@ beforeEach(async () => {
   server.bind(0, '127.0.0.1');
   await Promise.all([once(client, 'listening'), once(server, 'listening')]);
   pool = PacketPool.create({ bufferCount: 256 });
-  port = await openPort();
 });
 
 afterEach(async () => {
@@ -79,7 +92,13 @@ afterEach(async () => {
   server.close();
 });
 
-describe('VxlanPort over loopback UDP', () => {
+describe.each(UDP_BACKENDS)('VxlanPort over loopback UDP ($backend back end)', ({ backend: b, skip }) => {
+  beforeEach(async (ctx) => {
+    if (skip !== undefined) ctx.skip(skip);
+    backend = b;
+    port = await openPort();
+  });
+
   it('answers ARP for the gateway straight back to the asking peer; nothing enters the chain', async () => {
     sendTo(client, datagram(100, bytes({ kind: 'arp', arpOp: ArpOp.REQUEST, dstMac: [0xffff, 0xffffffff], srcMac: CLIENT_MAC, arpSpa: ip('198.18.1.2'), arpTpa: ip('198.18.1.1') })));
     await readable();
@@ -138,20 +157,53 @@ describe('VxlanPort over loopback UDP', () => {
     sendTo(client, datagram(999, frame));
     sendTo(client, datagram(100, frame.subarray(0, 10)));
     sendTo(client, Buffer.from([8, 0, 0]));
-    while (port.stats().received < 4) await new Promise((r) => setTimeout(r, 5));
-    expect(port.fill(pool, ids, 32)).toBe(0);
+    expect(await fillUntil(4)).toBe(0);
     expect(port.stats().drops).toEqual({ bad_flags: 1, unknown_vni: 1, runt: 2 });
     expect(pool.inUse()).toBe(0);
   });
 
-  it('drops and counts datagrams beyond the queue bound, and signals readability once per turn', async () => {
+  it('drops and counts a datagram larger than a pool buffer as truncated, and keeps going', async () => {
+    const frame = bytes({ dstMac: GW_MAC, srcMac: CLIENT_MAC, proto: IpProto.UDP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), payloadLength: 60 });
+    const huge = Buffer.alloc(pool.stride + 500, 0x55);
+    writeVxlanHeader(huge, 0, 100);
+    huge.set(frame, 8);
+    sendTo(client, huge);
+    sendTo(client, datagram(100, frame));
+    expect(await fillUntil(2)).toBe(1);
+    expect(port.stats().drops).toEqual({ truncated: 1 });
+    expect(pool.inUse()).toBe(1);
+    expect(pool.meta.length[ids[0]]).toBe(frame.length);
+    pool.freeBatch(ids, 1);
+  });
+
+  it('lands the inner IP header 4-byte aligned and sends from the pool with the VXLAN header in the headroom: no JavaScript copy', async () => {
+    const frame = bytes({ dstMac: GW_MAC, srcMac: CLIENT_MAC, proto: IpProto.UDP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), payloadLength: 30 });
+    sendTo(client, datagram(100, frame));
+    await readable();
+    expect(port.fill(pool, ids, 32)).toBe(1);
+    const held = Uint32Array.of(ids[0]);
+    expect((pool.dataOffset(held[0]) + 14) % 4).toBe(0);
+    // Answer ARP first so the frame goes out at once.
+    sendTo(server, datagram(200, bytes({ kind: 'arp', arpOp: ArpOp.REPLY, dstMac: GW_MAC, srcMac: SERVER_MAC, arpSha: SERVER_MAC, arpSpa: ip('198.18.2.2'), arpTha: GW_MAC, arpTpa: ip('198.18.2.1') })));
+    await fillUntil(2);
+    const out = nextDatagram(server);
+    const copies = pool.stats();
+    port.take(pool, held, 1);
+    const d = await out;
+    expect(readVxlanVni(d, 0, d.length)).toBe(200);
+    expect(d.length).toBe(8 + frame.length);
+    expect(pool.stats().copiesOut - copies.copiesOut).toBe(1);
+    expect(pool.inUse()).toBe(0);
+  });
+
+  if (b === 'dgram') it('drops and counts datagrams beyond the queue bound, and signals readability once per turn', async () => {
     await port.close();
     port = await openPort({ queueCapacity: 4 });
     const frame = bytes({ dstMac: GW_MAC, srcMac: CLIENT_MAC, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2') });
     let calls = 0;
     port.onReadable(() => calls++);
     for (let i = 0; i < 10; i++) sendTo(client, datagram(100, frame));
-    while (port.stats().received < 10) await new Promise((r) => setTimeout(r, 5));
+    while (port.socket.queued + port.socket.queueDrops < 10) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setImmediate(r));
     expect(port.stats().drops).toEqual({ queue_full: 6 });
     expect(calls).toBeGreaterThanOrEqual(1);

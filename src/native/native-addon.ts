@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UDP_DESC_WORDS, UDP_MAX_BATCH, UDP_MAX_DATAGRAM, UDP_RX_TRUNCATED, UdpRx, UdpTx } from '../io/udp-descriptor.ts';
+
+/** An opaque native handle (a socket or a waiter); only the addon can read it. */
+export type NativeHandle = { readonly __native: unique symbol };
+
+/**
+ * The functions the native addon (`native/`) exports. Every entry point validates its
+ * arguments and throws `TypeError`/`RangeError` with code `NFVKIT_ERR_NATIVE_ARGUMENT`
+ * for bad ones, or an `Error` whose `code` is the errno name when the kernel refuses.
+ */
+export interface NativeAddon {
+  readonly abiVersion: number;
+  readonly layout: Readonly<Record<string, number>>;
+  /** A non-blocking UDP socket bound to `address:port` that reads into and sends from `pool`. */
+  udpOpen(address: string, port: number, reusePort: boolean, receiveBufferBytes: number, sendBufferBytes: number, pool: Uint8Array): NativeHandle;
+  udpConnect(socket: NativeHandle, address: string, port: number): void;
+  udpInfo(socket: NativeHandle): { address: string; port: number; receiveBufferBytes: number; sendBufferBytes: number; fd: number };
+  /** `recvmmsg` into the rows of `descriptors`: datagrams received, 0 when none wait, or `-errno`. */
+  udpReceive(socket: NativeHandle, descriptors: Uint32Array, count: number): number;
+  /** `sendmmsg` of the rows (with `UDP_SEGMENT` runs when `gso`): rows consumed; fewer than `count` means "would block". */
+  udpSend(socket: NativeHandle, descriptors: Uint32Array, count: number, gso: boolean): number;
+  /** Calls `callback(events)` from this thread's loop when readable (1) / writable (2); `events` 0 stops. */
+  udpPoll(socket: NativeHandle, events: number, callback: ((events: number) => void) | null): void;
+  udpClose(socket: NativeHandle): void;
+  /** Test hook: the next `udpSend` stops after `after` messages as if the kernel returned `errno`. */
+  udpInjectSendFault(socket: NativeHandle, after: number, errno: number): void;
+  waiterOpen(): NativeHandle;
+  waiterEventFd(waiter: NativeHandle): number;
+  waiterAdd(waiter: NativeHandle, socket: NativeHandle): void;
+  /** Blocks the calling thread until a source is ready or `timeoutMs` passed: sources ready. */
+  waiterWait(waiter: NativeHandle, timeoutMs: number): number;
+  waiterClose(waiter: NativeHandle): void;
+  /** Wakes the waiter owning eventfd `fd` (refused for any other fd). */
+  eventFdRing(fd: number): void;
+  futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
+  futexWake(words: Int32Array, index: number, count: number): number;
+}
+
+/** What `loadNativeAddon` found. */
+export type NativeAddonStatus =
+  | { readonly available: true; readonly addon: NativeAddon; readonly path: string }
+  | { readonly available: false; readonly reason: string };
+
+/** The ABI version this TypeScript expects (`kAbiVersion` in `native/src/module.cc`). */
+export const NATIVE_ABI_VERSION = 1;
+
+/** Relative to the package root. */
+const ADDON_PATH = join('native', 'build', 'Release', 'nfvkit_native.node');
+
+const EXPECTED_LAYOUT: Readonly<Record<string, number>> = {
+  descWords: UDP_DESC_WORDS,
+  rxOffset: UdpRx.offset,
+  rxCapacity: UdpRx.capacity,
+  rxLength: UdpRx.length,
+  rxAddress: UdpRx.address,
+  rxPort: UdpRx.port,
+  rxFlags: UdpRx.flags,
+  txOffset: UdpTx.offset,
+  txLength: UdpTx.length,
+  txAddress: UdpTx.address,
+  txPort: UdpTx.port,
+  txStatus: UdpTx.status,
+  rxFlagTruncated: UDP_RX_TRUNCATED,
+  maxBatch: UDP_MAX_BATCH,
+  maxDatagram: UDP_MAX_DATAGRAM,
+};
+
+let cached: NativeAddonStatus | undefined;
+
+/**
+ * Loads the native addon once per thread. It is absent (with the reason) when
+ * `NFVKIT_NATIVE=0`, on a platform other than Linux, when the build failed or was never
+ * run, or when the build's ABI or descriptor layout differs from this TypeScript.
+ * `NFVKIT_NATIVE_ADDON` names another path to the `.node` file.
+ *
+ * @example
+ * ```ts
+ * const native = loadNativeAddon();
+ * console.log(native.available ? `native I/O (${native.path})` : `dgram fallback: ${native.reason}`);
+ * ```
+ */
+export function loadNativeAddon(): NativeAddonStatus {
+  cached ??= load();
+  return cached;
+}
+
+/** The addon, or `null` where it is not available. */
+export function nativeAddonOrNull(): NativeAddon | null {
+  const s = loadNativeAddon();
+  return s.available ? s.addon : null;
+}
+
+function load(): NativeAddonStatus {
+  if (process.env.NFVKIT_NATIVE === '0') return { available: false, reason: 'disabled by NFVKIT_NATIVE=0' };
+  if (process.platform !== 'linux') return { available: false, reason: `the addon is Linux-only (this is ${process.platform})` };
+  const path = process.env.NFVKIT_NATIVE_ADDON ?? findAddon();
+  if (path === undefined) return { available: false, reason: `${ADDON_PATH} was not built (npm ci builds it; see native/README.md)` };
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (err) {
+    return { available: false, reason: `${path} did not load: ${(err as Error).message}` };
+  }
+  if (addon.abiVersion !== NATIVE_ABI_VERSION) {
+    return { available: false, reason: `${path} has ABI ${addon.abiVersion}, this code expects ${NATIVE_ABI_VERSION}: rebuild it (npm run build:native)` };
+  }
+  for (const [k, v] of Object.entries(EXPECTED_LAYOUT)) {
+    if (addon.layout[k] !== v) return { available: false, reason: `${path} declares layout.${k} = ${addon.layout[k]}, this code expects ${v}: rebuild it` };
+  }
+  return { available: true, addon, path };
+}
+
+/** Walks up from this module (the checkout, or an image's directory) to the package root holding the build. */
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, ADDON_PATH);
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
