@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { describePacketIo } from '../../src/native/native-addon.ts';
 
 /** One table of results a suite produced: column names and rows of cells. */
 export interface ResultTable {
@@ -31,7 +32,7 @@ export const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
 
 function machineLine(): string {
   const cpu = cpus();
-  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, packet I/O: ${describePacketIo()}`;
 }
 
 /** Renders a report as Markdown. */

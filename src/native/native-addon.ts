@@ -114,6 +114,12 @@ function load(): NativeAddonStatus {
   return { available: true, addon, path };
 }
 
+/** One line for people: which socket back end ports use here, and why. */
+export function describePacketIo(): string {
+  const s = loadNativeAddon();
+  return s.available ? 'native addon (recvmmsg/sendmmsg into the pool, UDP_SEGMENT)' : `dgram fallback (${s.reason})`;
+}
+
 /** Walks up from this module (the checkout, or an image's directory) to the package root holding the build. */
 function findAddon(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));

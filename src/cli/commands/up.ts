@@ -20,6 +20,7 @@ import { InvalidArgumentError } from '../../errors/catalog.ts';
 import { parseListenAddress } from '../../grpc/listen-address.ts';
 import type { ServerTlsOptions } from '../../grpc/server-tls.ts';
 import { ImageStore } from '../../image/image-store.ts';
+import { describePacketIo } from '../../native/native-addon.ts';
 import { println, type CliContext } from '../cli-context.ts';
 import { positiveNumber, wholeNumber } from '../arg-parsers.ts';
 import { DEFAULT_SERVER, readPem, TOKEN_ENV } from '../connection.ts';
@@ -161,6 +162,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
       try {
         println(ctx, `nfvkit up: controller gRPC on ${embedded.server.address} (${describeSecurity(token, tls)})`);
         println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}`}`);
+        println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
         const applyStart = performance.now();
         const { chain } = await controller.apply(text, file);
         const n = chain.functions.length;
