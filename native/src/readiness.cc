@@ -45,16 +45,21 @@ void FinalizeWaiter(napi_env, void* data, void*) {
   delete w;
 }
 
-Waiter* UnwrapWaiter(napi_env env, napi_value v) {
+// Tells waiter handles from every other wrapped object (a socket, another addon's object).
+const napi_type_tag kWaiterTag = {0x6e6676b1776169adULL, 0x2b7e1c90d4f35a61ULL};
+
+Waiter* UnwrapWaiter(napi_env env, napi_value v, bool open = true) {
   void* p = nullptr;
   napi_valuetype t;
   napi_typeof(env, v, &t);
-  if (t != napi_object || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
+  bool tagged = false;
+  if (t == napi_object) napi_check_object_type_tag(env, v, &kWaiterTag, &tagged);
+  if (!tagged || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
     ThrowArgument(env, false, "waiter must be a handle returned by waiterOpen");
     return nullptr;
   }
   auto* w = static_cast<Waiter*>(p);
-  if (w->epfd < 0) {
+  if (open && w->epfd < 0) {
     ThrowArgument(env, false, "waiter is closed");
     return nullptr;
   }
@@ -86,7 +91,12 @@ napi_value WaiterOpen(napi_env env, napi_callback_info) {
   }
   napi_value handle;
   napi_create_object(env, &handle);
-  napi_wrap(env, handle, w, FinalizeWaiter, nullptr, nullptr);
+  if (napi_type_tag_object(env, handle, &kWaiterTag) != napi_ok || napi_wrap(env, handle, w, FinalizeWaiter, nullptr, nullptr) != napi_ok) {
+    CloseWaiter(w);
+    delete w;
+    napi_throw_error(env, "NFVKIT_ERR_NATIVE", "napi_wrap failed");
+    return nullptr;
+  }
   return handle;
 }
 
@@ -140,8 +150,8 @@ napi_value WaiterWait(napi_env env, napi_callback_info info) {
 napi_value WaiterClose(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!Args(env, info, 1, argv)) return nullptr;
-  void* p = nullptr;
-  if (napi_unwrap(env, argv[0], &p) == napi_ok && p != nullptr) CloseWaiter(static_cast<Waiter*>(p));
+  Waiter* w = UnwrapWaiter(env, argv[0], false);
+  if (w != nullptr) CloseWaiter(w);
   return Undefined(env);
 }
 

@@ -38,6 +38,9 @@ struct UdpSocket {
   napi_ref self = nullptr;
   napi_async_context async = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
+  // Set by udpClose: the fd may stay open until libuv lets go of the poll handle, but no
+  // entry point may use the socket any more.
+  bool closed = false;
   // Test hook: the next send stops after `fault_after` datagrams with `fault_errno`.
   int fault_errno = 0;
   unsigned fault_after = 0;
@@ -77,9 +80,14 @@ void OnPollClosed(uv_handle_t* h) {
 // Stops polling and closes the socket; with a poll handle the fd is closed once libuv has
 // let go of it (OnPollClosed). Safe to call twice.
 void CloseSocket(UdpSocket* s, bool in_teardown) {
+  s->closed = true;
   if (s->poll != nullptr) {
-    uv_poll_stop(s->poll);
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s->poll))) uv_close(reinterpret_cast<uv_handle_t*>(s->poll), OnPollClosed);
+    // A second close (or teardown after udpClose) finds the handle closing already: libuv
+    // asserts on stopping a closing handle.
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(s->poll))) {
+      uv_poll_stop(s->poll);
+      uv_close(reinterpret_cast<uv_handle_t*>(s->poll), OnPollClosed);
+    }
   } else if (s->fd >= 0) {
     ::close(s->fd);
     s->fd = -1;
@@ -116,16 +124,21 @@ void Finalize(napi_env, void* data, void*) {
   delete s;
 }
 
+// Tells socket handles from every other wrapped object (a waiter, another addon's object).
+const napi_type_tag kUdpSocketTag = {0x6e6676b17564701dULL, 0x9c3f5a2e41d8b706ULL};
+
 UdpSocket* Unwrap(napi_env env, napi_value v, bool open = true) {
   void* p = nullptr;
   napi_valuetype t;
   napi_typeof(env, v, &t);
-  if (t != napi_object || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
+  bool tagged = false;
+  if (t == napi_object) napi_check_object_type_tag(env, v, &kUdpSocketTag, &tagged);
+  if (!tagged || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
     ThrowArgument(env, false, "socket must be a handle returned by udpOpen");
     return nullptr;
   }
   auto* s = static_cast<UdpSocket*>(p);
-  if (open && s->fd < 0) {
+  if (open && (s->closed || s->fd < 0)) {
     ThrowArgument(env, false, "socket is closed");
     return nullptr;
   }
@@ -197,7 +210,7 @@ napi_value UdpOpen(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[5], 1, &s->pool_ref);
   napi_value handle;
   napi_create_object(env, &handle);
-  if (napi_wrap(env, handle, s, Finalize, nullptr, nullptr) != napi_ok) {
+  if (napi_type_tag_object(env, handle, &kUdpSocketTag) != napi_ok || napi_wrap(env, handle, s, Finalize, nullptr, nullptr) != napi_ok) {
     ReleasePool(s);
     ::close(fd);
     delete s;
@@ -354,11 +367,11 @@ void SetMessage(UdpSocket* s, unsigned m, uint32_t* d, unsigned first, unsigned 
   s->msg_count[m] = static_cast<uint16_t>(count);
 }
 
-// Groups descriptors into messages: with GSO, a run of datagrams to one destination whose
-// sizes are equal (the last may be shorter) becomes one message the kernel segments.
-unsigned BuildMessages(UdpSocket* s, uint32_t* d, unsigned n, bool gso) {
-  unsigned m = 0;
-  for (unsigned i = 0; i < n;) {
+// Groups descriptors [from, n) into messages numbered from `m`: with GSO, a run of
+// datagrams to one destination whose sizes are equal (the last may be shorter) becomes one
+// message the kernel segments. Returns the number after the last message.
+unsigned BuildMessages(UdpSocket* s, uint32_t* d, unsigned from, unsigned n, bool gso, unsigned m) {
+  for (unsigned i = from; i < n;) {
     const uint32_t* e = d + i * kDescWords;
     unsigned run = 1, total = e[kTxLength];
     if (gso && e[kTxLength] > 0) {
@@ -399,7 +412,7 @@ napi_value UdpSend(napi_env env, napi_callback_info info) {
     s->iov[i].iov_len = e[kTxLength];
     e[kTxStatus] = 0;
   }
-  unsigned messages = BuildMessages(s, d, n, gso && s->gso);
+  unsigned messages = BuildMessages(s, d, 0, n, gso && s->gso, 0);
   unsigned m = 0;
   while (m < messages) {
     unsigned want = messages - m;
@@ -429,9 +442,7 @@ napi_value UdpSend(napi_env env, napi_callback_info info) {
     if (s->msg_count[m] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP)) {
       // The kernel refused segmentation on this path: send one datagram per message from here on.
       s->gso = false;
-      unsigned first = s->msg_first[m];
-      messages = m + BuildMessages(s, d + first * kDescWords, n - first, false);
-      for (unsigned k = m; k < messages; k++) s->msg_first[k] = static_cast<uint16_t>(s->msg_first[k] + first);
+      messages = BuildMessages(s, d, s->msg_first[m], n, false, m);
       continue;
     }
     MarkMessage(s, d, m, static_cast<uint32_t>(err));
