@@ -112,14 +112,22 @@ void OnAsyncCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   }
 }
 
+// The handle was collected. Polling had stopped (an active poll keeps the handle alive),
+// but the socket may never have been closed: close it, let go of the pool.
 void Finalize(napi_env, void* data, void*) {
   auto* s = static_cast<UdpSocket*>(data);
   if (s->poll != nullptr) {
-    // Only reachable at teardown; the poll handle outlives us, detach it.
-    s->poll->data = nullptr;
-  } else if (s->fd >= 0) {
-    ::close(s->fd);
+    auto* h = reinterpret_cast<uv_handle_t*>(s->poll);
+    h->data = nullptr;  // OnPollClosed then only frees the handle
+    if (!uv_is_closing(h)) {
+      uv_poll_stop(s->poll);
+      uv_close(h, OnPollClosed);
+    }
   }
+  if (s->fd >= 0) ::close(s->fd);
+  DropPollRefs(s);
+  ReleasePool(s);
+  if (s->async != nullptr) napi_async_destroy(s->env, s->async);
   if (s->cleanup != nullptr) napi_remove_async_cleanup_hook(s->cleanup);
   delete s;
 }
@@ -440,8 +448,10 @@ napi_value UdpSend(napi_env env, napi_callback_info info) {
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) break;
     if (s->msg_count[m] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP)) {
-      // The kernel refused segmentation on this path: send one datagram per message from here on.
-      s->gso = false;
+      // Segmentation refused: the rest of this call goes one datagram per message. EIO and
+      // EOPNOTSUPP say the path cannot segment at all, so the socket stops trying; EINVAL may
+      // be this destination's fault (a bad route), so the next call tries again.
+      if (err != EINVAL) s->gso = false;
       messages = BuildMessages(s, d, s->msg_first[m], n, false, m);
       continue;
     }
