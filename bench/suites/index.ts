@@ -4,6 +4,7 @@ import { chainSuite } from './chain.ts';
 import { conntrackSuite } from './conntrack.ts';
 import { firewallSuite } from './firewall.ts';
 import { httpSuite } from './http.ts';
+import { ioSuite } from './io.ts';
 import { loadBalancerSuite } from './load-balancer.ts';
 import { natSuite } from './nat.ts';
 import { packetSuite } from './packet.ts';
@@ -11,4 +12,4 @@ import { scaleSuite } from './scale.ts';
 import { virtqueueSuite } from './virtqueue.ts';
 
 /** Every benchmark suite, in the order `npm run bench` runs them. Register new suites here. */
-export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite, httpSuite, scaleSuite];
+export const SUITES: BenchSuite[] = [packetSuite, virtqueueSuite, ioSuite, conntrackSuite, firewallSuite, loadBalancerSuite, natSuite, bootSuite, chainSuite, httpSuite, scaleSuite];
