@@ -495,9 +495,18 @@ napi_value UdpPoll(napi_env env, napi_callback_info info) {
     napi_create_string_utf8(env, "nfvkit.udpPoll", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, nullptr, name, &s->async);
   }
-  DropPollRefs(s);
-  napi_create_reference(env, argv[2], 1, &s->callback);
-  napi_create_reference(env, argv[0], 1, &s->self);
+  // Re-arming with the callback already held (the usual case) only changes the events.
+  bool same = false;
+  if (s->callback != nullptr) {
+    napi_value current;
+    napi_get_reference_value(env, s->callback, &current);
+    if (current != nullptr) napi_strict_equals(env, current, argv[2], &same);
+  }
+  if (!same) {
+    DropPollRefs(s);
+    napi_create_reference(env, argv[2], 1, &s->callback);
+  }
+  if (s->self == nullptr) napi_create_reference(env, argv[0], 1, &s->self);
   int uv_events = (events & 1 ? UV_READABLE : 0) | (events & 2 ? UV_WRITABLE : 0);
   uv_poll_start(s->poll, uv_events, [](uv_poll_t* h, int status, int ev) {
     auto* s = static_cast<UdpSocket*>(h->data);

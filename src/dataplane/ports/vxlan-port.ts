@@ -112,9 +112,24 @@ export class VxlanPort implements ChainPort {
   private readonly sweepIntervalMs: number;
   private nextSweep = 0;
   private now = 0;
+  /** Datagrams may be waiting: set when the socket signals, cleared when a receive drains it. */
+  private readable = false;
+  /** Buffers to offer the next receive: grows toward `RX_BATCH` while receives fill it, so a trickle does not allocate a whole batch per datagram. */
+  private rxWant = 16;
+  private onReadableCallback: (() => void) | null = null;
   private readonly flushWhenWritable = (): void => {
     this.waitingWritable = false;
     this.flush();
+  };
+  /**
+   * The socket signalled: note it, stop listening until a receive drains it (a level-
+   * triggered poll would otherwise fire every loop turn while the chain is not pumping),
+   * and tell the host.
+   */
+  private readonly socketReadable = (): void => {
+    this.readable = true;
+    this.socket.onReadable(null);
+    this.onReadableCallback?.();
   };
 
   private constructor(settings: VxlanPortSettings, socket: BatchedUdpSocket, pool: PacketPool, options: VxlanPortOptions) {
@@ -137,6 +152,7 @@ export class VxlanPort implements ChainPort {
       discard: (handle) => this.freeOne(handle),
     };
     this.gateway = new GatewayEdge({ addresses: settings.addresses, mac: settings.mac, peerSubnets: settings.peers.map((p) => p.subnets) }, wire, options);
+    socket.onReadable(this.socketReadable);
   }
 
   /**
@@ -163,9 +179,10 @@ export class VxlanPort implements ChainPort {
     return this.socket.localPort;
   }
 
-  /** See `BatchedUdpSocket.onReadable`: `callback` runs from the event loop while datagrams wait. */
+  /** `callback` runs from the event loop when datagrams arrive after a `fill` drained the socket; `null` stops. */
   onReadable(callback: (() => void) | null): void {
-    this.socket.onReadable(callback);
+    this.onReadableCallback = callback;
+    if (callback !== null && this.readable) callback();
   }
 
   fill(pool: PacketPool, ids: Uint32Array, max: number): number {
@@ -175,8 +192,8 @@ export class VxlanPort implements ChainPort {
       this.nextSweep = now + this.sweepIntervalMs;
       this.gateway.sweep(now);
     }
-    if (max <= 0) return 0;
-    const got = pool.allocBatch(ids, max < RX_BATCH ? max : RX_BATCH);
+    if (max <= 0 || !this.readable) return 0;
+    const got = pool.allocBatch(ids, max < this.rxWant ? max : this.rxWant);
     if (got === 0) return 0;
     const rows = this.rxRows;
     const at = this.frameOffset - VXLAN_HEADER_LENGTH;
@@ -190,6 +207,14 @@ export class VxlanPort implements ChainPort {
     if (received < 0) {
       this.drops[VxlanDrop.RECEIVE_ERROR]++;
       received = 0;
+    }
+    if (received < got) {
+      // Drained: listen again (datagrams that came meanwhile signal at once).
+      this.readable = false;
+      this.socket.onReadable(this.socketReadable);
+      this.rxWant = received * 2 > 16 ? received * 2 : 16;
+    } else if (this.rxWant < RX_BATCH) {
+      this.rxWant = this.rxWant * 2 < RX_BATCH ? this.rxWant * 2 : RX_BATCH;
     }
     this.received += received;
     const meta = pool.meta;
