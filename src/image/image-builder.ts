@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageIntegrityError, InvalidArgumentError } from '../errors/catalog.ts';
 import { compilePipeline } from '../pipeline/compiler.ts';
+import { compileFusedChain, type FusedChainPart } from '../pipeline/fuse-chain.ts';
+import { fusedParts } from '../pipeline/fused-pipeline.ts';
 import type { CompiledPipeline } from '../pipeline/compiled-pipeline.ts';
 import type { PipelineDefinition } from '../pipeline/define-pipeline.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
-import { bundleImage, ENTRY_MODULE, ENTRY_SOURCE, ESBUILD_VERSION, IMAGE_TARGET, PIPELINE_MODULE } from './image-bundler.ts';
+import { bundleImage, ESBUILD_VERSION, generatedModules, IMAGE_TARGET } from './image-bundler.ts';
 import {
   computeBuildKey,
   computeImageId,
@@ -75,9 +77,12 @@ export interface SealedImage {
 
 /** The memory limit an image of `definition` gets: `requested`, else the function's, else the default. */
 export function imageMemoryMiB(definition: PipelineDefinition<any>, requested?: number): number {
-  const mib = requested ?? definition.memoryMiB ?? DEFAULT_IMAGE_MEMORY_MIB;
+  return checkedMemoryMiB(requested ?? definition.memoryMiB ?? DEFAULT_IMAGE_MEMORY_MIB, requested);
+}
+
+function checkedMemoryMiB(mib: number, requested?: number): number {
   if (!Number.isInteger(mib) || mib < MIN_IMAGE_MEMORY_MIB || mib > MAX_IMAGE_MEMORY_MIB) {
-    throw new InvalidArgumentError(`image memory must be a whole number of MiB from ${MIN_IMAGE_MEMORY_MIB} to ${MAX_IMAGE_MEMORY_MIB}, got ${requested}`);
+    throw new InvalidArgumentError(`image memory must be a whole number of MiB from ${MIN_IMAGE_MEMORY_MIB} to ${MAX_IMAGE_MEMORY_MIB}, got ${requested ?? mib}`);
   }
   return mib;
 }
@@ -126,6 +131,7 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
     memoryMiB,
     devices: IMAGE_DEVICES,
     counters: compiled.counters.map((c) => ({ name: c.name, element: c.element, drop: c.drop, help: c.help })),
+    ...(compiled.parts === undefined ? {} : { parts: fusedParts(compiled.parts.map((p) => ({ COUNTERS: p.counters })), compiled.partNames ?? []) }),
     modules: bundled.modules,
     build,
   };
@@ -155,9 +161,30 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
  */
 export async function buildImage(definition: PipelineDefinition<any>, rawConfig: unknown, options: BuildImageOptions = {}): Promise<BuildImageResult> {
   const started = performance.now();
-  const store = options.store ?? ImageStore.open();
   const memoryMiB = imageMemoryMiB(definition, options.memoryMiB);
-  const compiled = compilePipeline(definition, rawConfig);
+  return buildCompiledImage(compilePipeline(definition, rawConfig), memoryMiB, options, started);
+}
+
+/**
+ * Builds (or finds in the store) the image of a fused chain (`compileFusedChain`): one image
+ * holding every function's pipeline, run to completion by one instance. Its memory limit
+ * is the sum of the parts' (each function's `memoryMiB` or the default) unless
+ * `options.memoryMiB` says otherwise.
+ *
+ * @example
+ * ```ts
+ * const img = await buildFusedImage([{ name: 'fw', definition: firewall, config }, { name: 'nat', definition: nat, config: natConfig }]);
+ * await ChainDataPlane.boot([img]);
+ * ```
+ */
+export async function buildFusedImage(parts: readonly FusedChainPart[], options: BuildImageOptions = {}): Promise<BuildImageResult> {
+  const started = performance.now();
+  const memoryMiB = options.memoryMiB ?? Math.min(MAX_IMAGE_MEMORY_MIB, parts.reduce((sum, p) => sum + imageMemoryMiB(p.definition), 0));
+  return buildCompiledImage(compileFusedChain(parts), checkedMemoryMiB(memoryMiB), options, started);
+}
+
+async function buildCompiledImage(compiled: CompiledPipeline, memoryMiB: number, options: BuildImageOptions, started: number): Promise<BuildImageResult> {
+  const store = options.store ?? ImageStore.open();
   const minify = options.minify !== false;
   const key = buildInputsFor(compiled, memoryMiB, minify).key;
 
@@ -194,12 +221,14 @@ function currentManifest(store: ImageStore, id: string, compiled: CompiledPipeli
     if (err instanceof ImageIntegrityError) return undefined;
     throw err;
   }
+  const generated = generatedModules(compiled);
   for (const m of manifest.modules) {
     let sha: string;
-    if (m.path === PIPELINE_MODULE) sha = compiled.sourceHash;
-    else if (m.path === ENTRY_MODULE) sha = sha256Hex(ENTRY_SOURCE);
-    else if (m.path.startsWith(GENERATED_MODULE_PREFIX)) return undefined;
-    else {
+    if (m.path.startsWith(GENERATED_MODULE_PREFIX)) {
+      const source = generated.get(m.path);
+      if (source === undefined) return undefined;
+      sha = sha256Hex(source);
+    } else {
       try {
         sha = sha256Hex(readFileSync(join(PACKAGE_ROOT, m.path)));
       } catch {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { build, version as esbuildVersion, type Message, type Plugin } from 'esbuild';
 import { ImageBuildError } from '../errors/catalog.ts';
 import type { CompiledPipeline } from '../pipeline/compiled-pipeline.ts';
+import { fusedPartModule } from '../pipeline/fuse-chain.ts';
 import { sha256Hex } from './canonical-json.ts';
 import { GENERATED_MODULE_PREFIX, IMAGE_FILE, SOURCE_MAP_FILE, type ImageModule } from './image-manifest.ts';
 import { PACKAGE_ROOT } from './package-info.ts';
@@ -76,12 +77,22 @@ export interface BundledImage {
  * const { bytes, modules, sourceMap } = await bundleImage(compilePipeline(passThrough, {}));
  * ```
  */
-export async function bundleImage(compiled: CompiledPipeline, options: BundleOptions = {}): Promise<BundledImage> {
-  const minify = options.minify !== false;
-  const virtual = new Map<string, string>([
+/**
+ * The generated modules of an image, by path: the entry, the pipeline and, for a fused
+ * chain, each part's pipeline (`fusedPartModule(i)`).
+ */
+export function generatedModules(compiled: CompiledPipeline): Map<string, string> {
+  const modules = new Map<string, string>([
     [ENTRY_MODULE, ENTRY_SOURCE],
     [PIPELINE_MODULE, compiled.source],
   ]);
+  compiled.parts?.forEach((part, i) => modules.set(fusedPartModule(i), part.source));
+  return modules;
+}
+
+export async function bundleImage(compiled: CompiledPipeline, options: BundleOptions = {}): Promise<BundledImage> {
+  const minify = options.minify !== false;
+  const virtual = generatedModules(compiled);
   const generated: Plugin = {
     name: 'nfvkit-image',
     setup(b) {

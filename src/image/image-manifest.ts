@@ -22,6 +22,7 @@
 import { z } from 'zod';
 import { ImageIntegrityError } from '../errors/catalog.ts';
 import type { CounterInfo } from '../pipeline/compiled-pipeline.ts';
+import type { FusedPart } from '../pipeline/fused-pipeline.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 
 /** Format tag of the images this builder writes; a reader refuses other formats. */
@@ -139,6 +140,8 @@ export interface ImageManifest {
   readonly devices: readonly ImageDevice[];
   /** The pipeline's counters, indexed by slot (`countersSab` holds one float64 each). */
   readonly counters: readonly CounterInfo[];
+  /** A fused chain's functions, in chain order, each with its block of `counters`. */
+  readonly parts?: readonly FusedPart[];
   /** Every module in the bundle, sorted by path. */
   readonly modules: readonly ImageModule[];
   readonly build: SealedBuildInputs;
@@ -186,6 +189,7 @@ const manifestSchema = z.object({
   memoryMiB: z.number().int().positive(),
   devices: z.array(z.object({ name: z.string(), side: z.enum(['inside', 'outside']), model: z.literal('virtio-net') })),
   counters: z.array(z.object({ name: z.string(), element: z.string(), drop: z.boolean(), help: z.string() })),
+  parts: z.array(z.object({ name: z.string(), firstCounter: z.number().int().nonnegative(), counterCount: z.number().int().nonnegative() })).optional(),
   modules: z.array(z.object({ path: z.string(), bytes: z.number().int().nonnegative(), sha256: hex64 })),
   build: z.object({
     format: z.string(),

@@ -62,6 +62,10 @@ export interface CompiledPipeline {
   readonly imports: readonly string[];
   /** The validated configuration that was baked in. */
   readonly config: unknown;
+  /** A fused chain (`compileFusedChain`): each function's own compiled pipeline, in chain order, bundled beside `source`. */
+  readonly parts?: readonly CompiledPipeline[];
+  /** A fused chain: the functions' names in the chain, in the order of `parts`. */
+  readonly partNames?: readonly string[];
 }
 
 /** What a running pipeline needs from its host. */

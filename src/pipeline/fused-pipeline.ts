@@ -1,0 +1,152 @@
+import { BuiltinCounter, type CounterInfo, type InstanceShard, type PipelineInstance, type PipelineModule, type PipelineRuntime } from './compiled-pipeline.ts';
+import { MAX_BATCH, PacketBatch } from './packet-batch.ts';
+import { Side, Verdict } from './verdict.ts';
+
+/** Where one function's counters sit in a fused pipeline's counter array. */
+export interface FusedPart {
+  readonly name: string;
+  /** Slot of its first counter. */
+  readonly firstCounter: number;
+  readonly counterCount: number;
+}
+
+/** Counter slots of each part, in chain order: each keeps its own block, one after the other. */
+export function fusedParts(parts: readonly Pick<PipelineModule, 'COUNTERS'>[], names: readonly string[]): FusedPart[] {
+  let first = 0;
+  return parts.map((p, i) => {
+    const part = { name: names[i], firstCounter: first, counterCount: p.COUNTERS.length };
+    first += p.COUNTERS.length;
+    return part;
+  });
+}
+
+/** The counters of a fused pipeline: each part's block, its elements named `<function>/<element>`. */
+export function fusedCounters(parts: readonly Pick<PipelineModule, 'COUNTERS'>[], names: readonly string[]): CounterInfo[] {
+  return parts.flatMap((p, i) => p.COUNTERS.map((c) => ({ ...c, element: `${names[i]}/${c.element}` })));
+}
+
+/**
+ * Most times (× parts) a packet may enter a function in one batch: a packet that bounces
+ * between functions (each sending it back) is dropped after this, counted in the
+ * `dropped_packets` of the function that sent it last and in `loops()`.
+ */
+const MAX_VISITS_FACTOR = 4;
+
+/**
+ * Runs the functions of a chain as one pipeline, to completion, on the thread that holds
+ * the batch (fused placement: NetBricks, BESS, VPP). Each part is an unchanged compiled
+ * pipeline with its own counters (a block of the fused counter array), config and drop
+ * reasons.
+ *
+ * A packet from the inside enters part 0 on its inside; one from the outside enters the
+ * last part on its outside. A part's verdict moves the packet on: out its outside → the
+ * next part's inside (or out of the chain after the last), out its inside → the previous
+ * part's outside (or out of the chain before the first), drop → done. Every part runs
+ * over a sub-batch of the packets waiting at it; sweeps go forward, then back, until no
+ * packet is left inside the chain. Bytes never move; the sub-batches carry ids, offsets,
+ * lengths and sides (a part may rewrite offset and length: a header pushed, a reply
+ * built in place).
+ *
+ * @example
+ * ```ts
+ * const fused = createFusedPipeline([fw, lb, nat], { counters });
+ * fused.processBatch(batch, now); // verdicts: chain inside, chain outside or drop
+ * ```
+ */
+export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'createPipeline' | 'COUNTERS'>[], rt: PipelineRuntime): PipelineInstance & { readonly loops: () => number } {
+  const n = parts.length;
+  if (n === 0) throw new RangeError('a fused pipeline needs at least one part');
+  const need = parts.reduce((s, p) => s + p.COUNTERS.length, 0);
+  if (!(rt.counters instanceof Float64Array) || rt.counters.length < need) throw new RangeError(`a fused pipeline of ${n} parts needs ${need} counters`);
+  const instances: PipelineInstance[] = [];
+  const dropSlot = new Uint32Array(n);
+  let first = 0;
+  for (const [k, p] of parts.entries()) {
+    const counters = rt.counters.subarray(first, first + p.COUNTERS.length);
+    dropSlot[k] = first + BuiltinCounter.DROPPED_PACKETS;
+    first += p.COUNTERS.length;
+    instances.push(p.createPipeline({ counters, control: rt.control, shard: rt.shard }));
+  }
+  // Per part, the packets waiting at it, and where each came from in the caller's batch.
+  let work: PacketBatch[] = [];
+  let origin: Uint16Array[] = [];
+  let spare: PacketBatch | undefined;
+  let spareOrigin: Uint16Array = new Uint16Array(MAX_BATCH);
+  let view: DataView | undefined;
+  const visits = new Uint8Array(MAX_BATCH);
+  let loops = 0;
+
+  function enqueue(k: number, from: PacketBatch, i: number, side: number, index: number): void {
+    const w = work[k];
+    const j = w.count;
+    w.push(from.ids[i], from.offsets[i], from.lengths[i], side);
+    origin[k][j] = index;
+  }
+
+  /** Runs part k over what waits at it; routes each packet onward or writes its final verdict into `out`. */
+  function runPart(k: number, out: PacketBatch, now: number): void {
+    const w = work[k];
+    if (w.count === 0) return;
+    // Swap in a fresh batch for packets that come back to this part during the sweep.
+    const mine = w;
+    const from = origin[k];
+    instances[k].processBatch(mine, now);
+    work[k] = spare as PacketBatch;
+    origin[k] = spareOrigin;
+    spare = mine;
+    spareOrigin = from;
+    work[k].clear();
+    for (let i = 0; i < mine.count; i++) {
+      const index = from[i];
+      const verdict = mine.verdicts[i];
+      out.offsets[index] = mine.offsets[i];
+      out.lengths[index] = mine.lengths[i];
+      if (verdict === Verdict.DROP) {
+        out.verdicts[index] = Verdict.DROP;
+        out.reasons[index] = mine.reasons[i];
+        continue;
+      }
+      const next = verdict === Verdict.OUTSIDE ? k + 1 : k - 1;
+      if (next < 0 || next >= n) {
+        out.verdicts[index] = verdict;
+        continue;
+      }
+      if (++visits[index] > MAX_VISITS_FACTOR * n) {
+        out.verdicts[index] = Verdict.DROP;
+        out.reasons[index] = 0;
+        rt.counters[dropSlot[k]]++;
+        loops++;
+        continue;
+      }
+      enqueue(next, mine, i, verdict === Verdict.OUTSIDE ? Side.INSIDE : Side.OUTSIDE, index);
+    }
+  }
+
+  function processBatch(batch: PacketBatch, now: number): void {
+    if (view !== batch.view) {
+      view = batch.view;
+      work = Array.from({ length: n }, () => new PacketBatch(batch.view));
+      origin = Array.from({ length: n }, () => new Uint16Array(MAX_BATCH));
+      spare = new PacketBatch(batch.view);
+    }
+    const count = batch.count;
+    for (let i = 0; i < count; i++) {
+      visits[i] = 1;
+      if (batch.sides[i] === Side.INSIDE) enqueue(0, batch, i, Side.INSIDE, i);
+      else enqueue(n - 1, batch, i, Side.OUTSIDE, i);
+    }
+    for (;;) {
+      let waiting = 0;
+      for (let k = 0; k < n; k++) runPart(k, batch, now);
+      for (let k = n - 1; k >= 0; k--) runPart(k, batch, now);
+      for (let k = 0; k < n; k++) waiting += work[k].count;
+      if (waiting === 0) break;
+    }
+  }
+
+  function setShard(shard: InstanceShard): void {
+    for (const p of instances) p.setShard?.(shard);
+  }
+
+  return { processBatch, setShard, loops: () => loops };
+}
