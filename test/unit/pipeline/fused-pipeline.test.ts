@@ -22,11 +22,11 @@ const NAT_ADDR = ip('198.18.3.1');
 const STRIDE = 2048;
 const HEAD = 128;
 
-const PARTS = [
+const PARTS: ReadonlyArray<{ name: string; def: Parameters<typeof compilePipeline>[0]; config: unknown }> = [
   { name: 'fw', def: firewall, config: { defaultPolicy: 'drop', rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 }, { name: 'telnet', action: 'reject', side: 'inside', proto: 'tcp', dport: 23 }] } },
   { name: 'lb', def: loadBalancer, config: { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: ['198.18.3.11', '198.18.3.12', '198.18.3.13'].map((address) => ({ address, port: 8080 })) }] } },
   { name: 'nat', def: nat, config: { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } } },
-] as const;
+];
 
 let modules: PipelineModule[];
 let randomSpy: ReturnType<typeof vi.spyOn> | undefined;
