@@ -39,10 +39,12 @@ import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
 import { InstanceHost, type InstanceEvent } from '../runtime/instance-host.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
+import { portRuntimePath } from '../runtime/port-runtime.ts';
 import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
+import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
 import { Stage, StageInstance } from './stage.ts';
 
 /** Pool owner id of the data plane's own handle (ports); instances get 2, 3, … */
@@ -111,6 +113,12 @@ export interface AddInstanceOptions {
    * (`PipelineRuntime.shard`). Use the stage's most instances; omitted: no sharding.
    */
   readonly shards?: number;
+  /**
+   * Place the chain's ends in the instance: it opens these ports itself and carries every
+   * frame from one to the other on its own thread (no frame crosses the host). Its
+   * counters are `StageInstance.portCounters` (`LocalPortCounter` slots).
+   */
+  readonly ports?: LocalPortsSpec;
 }
 
 /** Flow and frame counts of the data plane (host side). */
@@ -275,7 +283,10 @@ export class ChainDataPlane {
     if (options.shards !== undefined && options.shards > 1 && shard === undefined) {
       throw new FailedPreconditionError(`stage ${stage.name} already runs ${options.shards} instances, one per shard`);
     }
+    const portCounters = options.ports === undefined ? undefined : new Float64Array(new SharedArrayBuffer(LOCAL_PORT_COUNTERS * 8));
+    const ports = options.ports === undefined ? undefined : { bundle: await portRuntimePath(), spec: options.ports, countersSab: portCounters!.buffer as SharedArrayBuffer };
     const base = {
+      ...(ports === undefined ? {} : { ports }),
       imagePath: image.imagePath,
       manifest: image.manifest,
       pool: this.pool,
@@ -306,7 +317,7 @@ export class ChainDataPlane {
       await host.stop();
       throw new FailedPreconditionError('the data plane was shut down while the instance booted');
     }
-    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard);
+    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard, portCounters);
     const isWarm = warm !== undefined && host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
     this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
     stage.add(instance);

@@ -53,8 +53,12 @@ export class StageInstance {
     return fifo.count / fifo.ids.length;
   }
 
-  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number, shard?: number) {
+  /** Counters of the ports placed in the instance (`AddInstanceOptions.ports`), read without messages. */
+  readonly portCounters: Float64Array | undefined;
+
+  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number, shard?: number, portCounters?: Float64Array) {
     this.shard = shard;
+    this.portCounters = portCounters;
     this.slot = slot;
     this.id = id;
     this.host = host;

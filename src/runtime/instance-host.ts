@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
-import type { InstanceMessage, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
+import type { InstanceMessage, InstancePortsData, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
 import { createLoopStats } from '../metrics/loop-stats.ts';
 import type { InstanceShard } from '../pipeline/compiled-pipeline.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
@@ -63,6 +63,8 @@ export interface InstanceHostOptions {
    * counter). `WarmPool` passes the memory a preloaded image's pipeline was built on.
    */
   readonly countersSab?: SharedArrayBuffer;
+  /** The chain's ends placed in the instance (it opens them itself; see `InstanceWorkerData.ports`). */
+  readonly ports?: InstancePortsData;
   /** A running instance whose heartbeat stalls this long is `hung` (default 1000 ms). */
   readonly hangTimeoutMs?: number;
   /** No `ready` within this is `boot-timeout` (default 10000 ms). */
@@ -190,6 +192,7 @@ export class InstanceHost {
       ...(opts.controlSab === undefined ? {} : { controlSab: opts.controlSab }),
       ...(opts.shard === undefined ? {} : { shard: opts.shard }),
       ...(opts.hostIrqSab === undefined ? {} : { hostIrqSab: opts.hostIrqSab }),
+      ...(opts.ports === undefined ? {} : { ports: opts.ports }),
     };
 
     this.spawnedAt = performance.now();

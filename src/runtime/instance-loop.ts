@@ -1,3 +1,4 @@
+import type { ChainPort } from '../dataplane/chain-port.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { PipelineInstance } from '../pipeline/compiled-pipeline.ts';
 import { MAX_BATCH, PacketBatch } from '../pipeline/packet-batch.ts';
@@ -16,6 +17,10 @@ import { waitForRxOnAny, type VirtioNetDriverEnd } from '../virtio/virtio-net-de
  * receive interrupt `irq` (rung for either side; without one, on the doorbell of the side
  * that saw traffic last), 1 ms at most so the stop flag is looked at again soon. With a
  * `stats` block it records each batch's processing time (two clock reads per batch).
+ *
+ * With `ports` (the chain's ends placed in this instance: `ports[0]` inside, `ports[1]`
+ * outside) the loop takes its batches from the ports and hands what leaves to them, run to
+ * completion on this thread: no frame crosses the host, and the devices stay idle.
  *
  * @example
  * ```ts
@@ -40,12 +45,14 @@ export class InstanceLoop {
     private readonly pipeline: PipelineInstance,
     private readonly irq?: Doorbell,
     private readonly stats?: Float64Array,
+    private readonly ports?: readonly [ChainPort, ChainPort],
   ) {
     this.batch = new PacketBatch(pool.view);
   }
 
   /** One pass over both sides; returns how many packets it processed. */
   pollOnce(now: number): number {
+    if (this.ports !== undefined) return this.pollPorts(this.ports, now);
     let total = 0;
     const [dev0, dev1] = this.devices;
     for (let side = 0; side < 2; side++) {
@@ -61,6 +68,17 @@ export class InstanceLoop {
       if (n === 0) continue;
       this.processBatch(side, n, now);
       this.lastBusySide = side;
+      total += n;
+    }
+    return total;
+  }
+
+  private pollPorts(ports: readonly [ChainPort, ChainPort], now: number): number {
+    let total = 0;
+    for (let side = 0; side < 2; side++) {
+      const n = ports[side].fill(this.pool, this.rxIds, MAX_BATCH);
+      if (n === 0) continue;
+      this.processBatch(side, n, now);
       total += n;
     }
     return total;
@@ -85,7 +103,8 @@ export class InstanceLoop {
       } else if (backoff.idle()) {
         if (idleSince < 0) idleSince = now;
         else if (now - idleSince > spinMs) {
-          if (this.irq !== undefined) waitForRxOnAny(this.devices, this.irq, 1);
+          if (this.ports !== undefined) Atomics.wait(stop, 0, 0, 1);
+          else if (this.irq !== undefined) waitForRxOnAny(this.devices, this.irq, 1);
           else this.devices[this.lastBusySide].waitForRx(1);
           idleSince = -1;
         }
@@ -125,8 +144,14 @@ export class InstanceLoop {
       if (verdict === Verdict.INSIDE) this.outIds[0][out0++] = id;
       else this.outIds[1][out1++] = id;
     }
-    if (out0 > 0) this.devices[0].transmit(this.outIds[0], out0);
-    if (out1 > 0) this.devices[1].transmit(this.outIds[1], out1);
+    const ports = this.ports;
+    if (ports !== undefined) {
+      if (out0 > 0) ports[0].take(pool, this.outIds[0], out0);
+      if (out1 > 0) ports[1].take(pool, this.outIds[1], out1);
+    } else {
+      if (out0 > 0) this.devices[0].transmit(this.outIds[0], out0);
+      if (out1 > 0) this.devices[1].transmit(this.outIds[1], out1);
+    }
     if (dropped > 0) pool.freeBatch(this.dropIds, dropped);
     this.received += n;
     this.batches++;

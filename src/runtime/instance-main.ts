@@ -24,7 +24,10 @@
  * start-up code is compiled too. Booting it then only attaches the pool and the devices,
  * stocks the receive queues and says `ready`.
  */
+import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type * as LocalPortsModule from '../dataplane/ports/local-ports.ts';
+import type { LocalPorts, LocalPortsSpec } from '../dataplane/ports/local-ports.ts';
 import { SharedLayoutError } from '../errors/catalog.ts';
 import type { PipelineInstance, PipelineModule } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool } from '../pool/packet-pool.ts';
@@ -61,6 +64,17 @@ export interface InstanceWorkerData {
   readonly loopStatsSab?: SharedArrayBuffer;
   /** Optional shard of resources the function's instances must not share (`PipelineRuntime.shard`). */
   readonly shard?: { readonly index: number; readonly count: number };
+  /** The chain's ends placed in this instance: it imports `bundle` (the port runtime) and opens them itself. */
+  readonly ports?: InstancePortsData;
+}
+
+/** See `InstanceWorkerData.ports`. */
+export interface InstancePortsData {
+  /** Absolute path of the port runtime (`portRuntimePath()`). */
+  readonly bundle: string;
+  readonly spec: LocalPortsSpec;
+  /** `LOCAL_PORT_COUNTERS` float64 slots the ports count in. */
+  readonly countersSab: SharedArrayBuffer;
 }
 
 /**
@@ -286,6 +300,19 @@ function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab:
  */
 export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pick<MessagePort, 'postMessage'>, prepared?: PipelineInstance): void {
   const startedAt = monotonicMs();
+  const ports = data.ports;
+  if (ports === undefined) {
+    runAttached(pipeline, data, port, prepared, startedAt, undefined);
+    return;
+  }
+  // The port runtime is plain JavaScript beside the images; a failure to load it fails the instance.
+  void (import(pathToFileURL(ports.bundle).href) as Promise<typeof LocalPortsModule>).then((mod) => {
+    const local = mod.openLocalPorts(ports.spec, new Float64Array(ports.countersSab));
+    runAttached(pipeline, data, port, prepared, startedAt, local);
+  });
+}
+
+function runAttached(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pick<MessagePort, 'postMessage'>, prepared: PipelineInstance | undefined, startedAt: number, local: LocalPorts | undefined): void {
   const need = pipeline.COUNTERS.length * 8;
   if (data.countersSab.byteLength < need) {
     throw new SharedLayoutError(`counter memory of ${data.countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters (${need} B)`);
@@ -308,7 +335,7 @@ export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, p
     eth1.setTxInterrupt(hostIrq);
   }
   const stats = data.loopStatsSab === undefined ? undefined : new Float64Array(data.loopStatsSab);
-  const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats);
+  const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats, local?.ports);
   eth0.refillRx();
   eth1.refillRx();
   const readyAt = monotonicMs();
@@ -339,6 +366,7 @@ export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, p
   }
   eth0.reclaimTx();
   eth1.reclaimTx();
+  local?.close(pool);
   post(port, { type: 'stopped', received: loop.received, batches: loop.batches });
 }
 
