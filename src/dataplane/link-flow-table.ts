@@ -102,7 +102,13 @@ export class LinkFlowTable {
             proto = qproto;
             src = view.getInt32(q + 12);
             dst = view.getInt32(q + 16);
-            ports = qproto === TCP || qproto === UDP ? view.getInt32(q + qihl) : 0;
+            const ql4 = q + qihl;
+            if (qproto === TCP || qproto === UDP) ports = view.getInt32(ql4);
+            else if (qproto === ICMP && ql4 + 8 <= end && (view.getUint8(ql4) === 8 || view.getUint8(ql4) === 0)) {
+              // A quoted echo: keyed like the echo itself (identifier as both ports).
+              const qid = view.getUint16(ql4 + 4);
+              ports = (qid << 16) | qid;
+            } else ports = 0;
           }
         }
       }

@@ -79,6 +79,9 @@ export class PumpLoop {
     this.running = false;
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.immediate = undefined;
+    // A sleep still pending must not resume a later start() as a second chain of slices.
+    this.sleeping = false;
+    this.sleepToken++;
     this.target.wakeAll();
     return new Promise<void>((resolve) => {
       this.stopped = resolve;
@@ -106,16 +109,22 @@ export class PumpLoop {
     const start = performance.now();
     let now = start;
     let passes = 0;
+    let idle = false;
     for (;;) {
       if (this.target.pump(this.inside, this.outside) > 0) this.lastMove = performance.now();
       if ((++passes & 15) !== 0) continue;
       now = performance.now();
-      if (now - start >= this.sliceMs) break;
       if (now - this.lastMove >= this.spinMs) {
         if (this.target.hasFramesInFlight()) this.lastMove = now;
-        else break;
+        else {
+          idle = true;
+          break;
+        }
       }
+      if (now - start >= this.sliceMs) break;
     }
-    this.schedule(now - this.lastMove >= this.spinMs ? this.idlePollMs : 0);
+    // Sleep only when idle with nothing in flight (a slice that ran out its time polls on);
+    // schedule nothing after stop() (called from a port inside `pump`).
+    if (this.running) this.schedule(idle ? this.idlePollMs : 0);
   }
 }

@@ -1,0 +1,393 @@
+import { describe, expect, it } from 'vitest';
+import { FLOW_NOT_FOUND } from '../../../src/flow/flow-table.ts';
+import { LinkFlowTable, PinFlag, UNSET_SIDE } from '../../../src/dataplane/link-flow-table.ts';
+import { type FrameSpec } from '../../../src/packet/frame-builder.ts';
+import { IpProto } from '../../../src/packet/ipv4.ts';
+import { TcpFlag } from '../../../src/packet/tcp.ts';
+import { Rng } from '../../support/rng.ts';
+import { frame, viewOf } from '../packet/frame-fixtures.ts';
+
+const A = 0x0a000001; // 10.0.0.1
+const B = 0xc0a80102; // 192.168.1.2 (≥ 2^31: canonical order must compare unsigned)
+const R = 0x0a0000fe; // a router sending ICMP errors
+
+/** Classifies a built frame placed 40 bytes into a bigger buffer (offsets are absolute). */
+function classify(link: LinkFlowTable, spec: FrameSpec, len?: number): boolean {
+  const bytes = frame(spec);
+  const mem = new Uint8Array(bytes.length + 200).fill(0xee);
+  mem.set(bytes, 40);
+  return link.classify(viewOf(mem), 40, len ?? bytes.length);
+}
+
+function tuple(link: LinkFlowTable): [number, number, number, number, number] {
+  return [link.s >>> 0, link.d >>> 0, link.sp, link.dp, link.proto];
+}
+
+/** The expiry rule of `ChainDataPlane.sweep`, over one link (timeouts in ticks). */
+function sweep(link: LinkFlowTable, now: number, t = { tcp: 100, tcpClosed: 4, udp: 20, other: 10 }): number {
+  return link.table.removeWhere((slot) => {
+    const proto = link.protoOf(slot);
+    const limit = proto === 6 ? (link.isClosed(slot) ? t.tcpClosed : t.tcp) : proto === 17 ? t.udp : t.other;
+    return now - link.lastSeen(slot) >= limit;
+  });
+}
+
+describe('LinkFlowTable.classify', () => {
+  it('keys a TCP frame by its canonical 5-tuple (lower endpoint first) and keeps its flags', () => {
+    const link = new LinkFlowTable(16, 1);
+    expect(classify(link, { proto: IpProto.TCP, srcIp: B, dstIp: A, srcPort: 443, dstPort: 50000, tcpFlags: TcpFlag.SYN | TcpFlag.ACK })).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 50000, 443, IpProto.TCP]);
+    expect(link.tcpFlags).toBe(TcpFlag.SYN | TcpFlag.ACK);
+    // The other direction gives the same fields.
+    expect(classify(link, { proto: IpProto.TCP, srcIp: A, dstIp: B, srcPort: 50000, dstPort: 443, tcpFlags: TcpFlag.ACK })).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 50000, 443, IpProto.TCP]);
+    expect(link.tcpFlags).toBe(TcpFlag.ACK);
+  });
+
+  it('orders equal addresses by port, and addresses unsigned', () => {
+    const link = new LinkFlowTable(16, 1);
+    classify(link, { proto: IpProto.UDP, srcIp: A, dstIp: A, srcPort: 9000, dstPort: 53 });
+    expect(tuple(link)).toEqual([A, A, 53, 9000, IpProto.UDP]);
+    classify(link, { proto: IpProto.UDP, srcIp: 0xffffffff, dstIp: 1, srcPort: 1, dstPort: 2 });
+    expect(tuple(link)).toEqual([1, 0xffffffff, 2, 1, IpProto.UDP]);
+    expect(link.tcpFlags).toBe(0);
+  });
+
+  it('reads through one 802.1Q tag and past IPv4 options', () => {
+    const link = new LinkFlowTable(16, 1);
+    classify(link, { proto: IpProto.UDP, srcIp: A, dstIp: B, srcPort: 1234, dstPort: 53 });
+    const plain = tuple(link);
+    expect(classify(link, { vlanIds: [42], proto: IpProto.UDP, srcIp: A, dstIp: B, srcPort: 1234, dstPort: 53 })).toBe(true);
+    expect(tuple(link)).toEqual(plain);
+    expect(classify(link, { ipOptions: [1, 1, 1, 1, 1, 1, 1, 0], proto: IpProto.UDP, srcIp: A, dstIp: B, srcPort: 1234, dstPort: 53 })).toBe(true);
+    expect(tuple(link)).toEqual(plain);
+  });
+
+  it('refuses frames it cannot key: ARP, non-IPv4, shorter than 34 bytes', () => {
+    const link = new LinkFlowTable(16, 1);
+    expect(classify(link, { kind: 'arp' })).toBe(false);
+    const udp = { proto: IpProto.UDP, srcIp: A, dstIp: B };
+    expect(classify(link, udp, 33)).toBe(false);
+    const bytes = frame(udp);
+    bytes[12] = 0x86; // EtherType 0x86dd (IPv6)
+    bytes[13] = 0xdd;
+    expect(link.classify(viewOf(bytes), 0, bytes.length)).toBe(false);
+  });
+
+  it('keys fragments and truncated L4 headers without ports (all fragments of a datagram agree)', () => {
+    const link = new LinkFlowTable(16, 1);
+    expect(classify(link, { proto: IpProto.TCP, srcIp: A, dstIp: B, srcPort: 1000, dstPort: 80, ipFlags: 1, tcpFlags: TcpFlag.FIN })).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 0, 0, IpProto.TCP]);
+    expect(link.tcpFlags).toBe(0);
+    expect(classify(link, { proto: IpProto.UDP, srcIp: B, dstIp: A, fragmentOffset: 185, ipFlags: 0, payloadLength: 16 })).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 0, 0, IpProto.UDP]);
+    // 14 + 20 + 4 bytes: the ports are not all there.
+    expect(classify(link, { proto: IpProto.TCP, srcIp: A, dstIp: B, srcPort: 1000, dstPort: 80 }, 38)).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 0, 0, IpProto.TCP]);
+    // Ports there, flags byte not: ports kept, flags 0.
+    expect(classify(link, { proto: IpProto.TCP, srcIp: A, dstIp: B, srcPort: 1000, dstPort: 80, tcpFlags: TcpFlag.RST }, 14 + 20 + 13)).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 1000, 80, IpProto.TCP]);
+    expect(link.tcpFlags).toBe(0);
+  });
+
+  it('keys an ICMP echo by its identifier, so request and reply share the entry', () => {
+    const link = new LinkFlowTable(16, 1);
+    classify(link, { proto: IpProto.ICMP, srcIp: A, dstIp: B, icmpType: 8, icmpId: 0x1234, icmpSeq: 7 });
+    expect(tuple(link)).toEqual([A, B, 0x1234, 0x1234, IpProto.ICMP]);
+    const slot = link.insert(3, 5, 1);
+    classify(link, { proto: IpProto.ICMP, srcIp: B, dstIp: A, icmpType: 0, icmpId: 0x1234, icmpSeq: 7 });
+    expect(link.find()).toBe(slot);
+    classify(link, { proto: IpProto.ICMP, srcIp: B, dstIp: A, icmpType: 0, icmpId: 0x1235, icmpSeq: 7 });
+    expect(link.find()).toBe(FLOW_NOT_FOUND);
+  });
+
+  it('keys an ICMP error by the flow it quotes, so it finds that flow’s pin', () => {
+    const link = new LinkFlowTable(16, 1);
+    const udp = { proto: IpProto.UDP, srcIp: A, dstIp: B, srcPort: 40000, dstPort: 53 } as const;
+    classify(link, udp);
+    const slot = link.insert(1, 2, 1);
+    // Router R tells A that B is unreachable, quoting A's datagram (IP header + 8 bytes).
+    const quoted = frame({ ...udp, payloadLength: 20 }).subarray(14, 14 + 28);
+    expect(classify(link, { proto: IpProto.ICMP, srcIp: R, dstIp: A, icmpType: 3, icmpCode: 1, icmpId: 0, icmpSeq: 0, payload: quoted })).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 40000, 53, IpProto.UDP]);
+    expect(link.find()).toBe(slot);
+    // Time exceeded (11) too, quoting the reply direction.
+    const reply = frame({ proto: IpProto.UDP, srcIp: B, dstIp: A, srcPort: 53, dstPort: 40000 }).subarray(14, 14 + 28);
+    classify(link, { proto: IpProto.ICMP, srcIp: R, dstIp: B, icmpType: 11, icmpId: 0, icmpSeq: 0, payload: reply });
+    expect(link.find()).toBe(slot);
+    // An error quoting an ICMP echo finds the echo's entry (keyed by identifier, like the
+    // echo itself and like extractIcmpInnerFlowKey in the pipeline).
+    const ping = { proto: IpProto.ICMP, srcIp: A, dstIp: B, icmpType: 8, icmpId: 0x4242, icmpSeq: 3 } as const;
+    classify(link, ping);
+    const pingSlot = link.insert(4, 6, 1);
+    const quotedPing = frame(ping).subarray(14, 14 + 28);
+    expect(classify(link, { proto: IpProto.ICMP, srcIp: R, dstIp: A, icmpType: 11, icmpId: 0, icmpSeq: 0, payload: quotedPing })).toBe(true);
+    expect(tuple(link)).toEqual([A, B, 0x4242, 0x4242, IpProto.ICMP]);
+    expect(link.find()).toBe(pingSlot);
+    // A quote too short to read is keyed as plain ICMP between R and A (ports 0).
+    classify(link, { proto: IpProto.ICMP, srcIp: R, dstIp: A, icmpType: 3, icmpId: 0, icmpSeq: 0, payload: quoted.subarray(0, 20) });
+    expect(tuple(link)).toEqual([A, R, 0, 0, IpProto.ICMP]);
+  });
+});
+
+describe('LinkFlowTable pins', () => {
+  it('inserts, finds from both directions and reports each side, UNSET_SIDE until known', () => {
+    const link = new LinkFlowTable(16, 7);
+    link.setTuple(A, B, 50000, 80, IpProto.TCP);
+    expect(link.find()).toBe(FLOW_NOT_FOUND);
+    const slot = link.insert(UNSET_SIDE, 3, 42);
+    expect(slot).not.toBe(FLOW_NOT_FOUND);
+    expect(link.leftOf(slot)).toBe(UNSET_SIDE);
+    expect(link.rightOf(slot)).toBe(3);
+    expect(link.lastSeen(slot)).toBe(42);
+    expect(link.protoOf(slot)).toBe(IpProto.TCP);
+    expect(link.isClosed(slot)).toBe(false);
+    link.setTuple(B, A, 80, 50000, IpProto.TCP);
+    expect(link.find()).toBe(slot);
+    // A different protocol, or one port changed, is another flow.
+    link.setTuple(B, A, 80, 50000, IpProto.UDP);
+    expect(link.find()).toBe(FLOW_NOT_FOUND);
+    link.setTuple(B, A, 80, 50001, IpProto.TCP);
+    expect(link.find()).toBe(FLOW_NOT_FOUND);
+
+    // Learning the left side (what the data plane does when the left instance emits a frame).
+    link.setSides(slot, 7, link.rightOf(slot));
+    expect(link.leftOf(slot)).toBe(7);
+    expect(link.rightOf(slot)).toBe(3);
+    link.setSides(slot, 7, UNSET_SIDE);
+    expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([7, UNSET_SIDE]);
+    link.setSides(slot, UNSET_SIDE, UNSET_SIDE);
+    expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([UNSET_SIDE, UNSET_SIDE]);
+    link.setSides(slot, 0xfffe, 0);
+    expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([0xfffe, 0]);
+  });
+
+  it('records FIN per direction and RST; a connection is closed after FIN both ways or RST', () => {
+    const link = new LinkFlowTable(16, 7);
+    const ab = { proto: IpProto.TCP, srcIp: A, dstIp: B, srcPort: 50000, dstPort: 80 } as const;
+    const ba = { proto: IpProto.TCP, srcIp: B, dstIp: A, srcPort: 80, dstPort: 50000 } as const;
+    classify(link, { ...ab, tcpFlags: TcpFlag.SYN });
+    const slot = link.insert(1, 2, 10);
+    classify(link, { ...ab, tcpFlags: TcpFlag.ACK | TcpFlag.PSH });
+    link.touch(slot, 11, PinFlag.FIN_RIGHT);
+    expect(link.lastSeen(slot)).toBe(11);
+    expect(link.isClosed(slot)).toBe(false);
+    classify(link, { ...ab, tcpFlags: TcpFlag.FIN | TcpFlag.ACK });
+    link.touch(slot, 12, PinFlag.FIN_RIGHT);
+    expect(link.isClosed(slot)).toBe(false);
+    // The same direction again does not close it.
+    link.touch(slot, 13, PinFlag.FIN_RIGHT);
+    expect(link.isClosed(slot)).toBe(false);
+    classify(link, { ...ba, tcpFlags: TcpFlag.FIN | TcpFlag.ACK });
+    link.touch(slot, 14, PinFlag.FIN_LEFT);
+    expect(link.isClosed(slot)).toBe(true);
+    expect(link.protoOf(slot)).toBe(IpProto.TCP);
+    expect(link.lastSeen(slot)).toBe(14);
+    // Sides are untouched by flags.
+    expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([1, 2]);
+
+    link.setTuple(A, B, 50001, 80, IpProto.TCP);
+    const other = link.insert(1, 2, 20);
+    classify(link, { ...ab, srcPort: 50001, tcpFlags: TcpFlag.RST | TcpFlag.FIN });
+    link.touch(other, 21, PinFlag.FIN_RIGHT);
+    expect(link.isClosed(other)).toBe(true);
+    expect(link.table.aux(other, 1) & (PinFlag.FIN_LEFT | PinFlag.FIN_RIGHT)).toBe(0);
+    expect(link.table.aux(other, 1) & PinFlag.RST).toBe(PinFlag.RST);
+  });
+
+  it('re-inserting an existing flow replaces its sides and starts its flags afresh', () => {
+    const link = new LinkFlowTable(4, 7);
+    link.setTuple(A, B, 1, 2, IpProto.TCP);
+    const slot = link.insert(1, 1, 5);
+    link.tcpFlags = TcpFlag.RST;
+    link.touch(slot, 6, PinFlag.FIN_RIGHT);
+    expect(link.isClosed(slot)).toBe(true);
+    expect(link.insert(2, 3, 9)).toBe(slot);
+    expect(link.table.size).toBe(1);
+    expect([link.leftOf(slot), link.rightOf(slot), link.lastSeen(slot)]).toEqual([2, 3, 9]);
+    expect(link.isClosed(slot)).toBe(false);
+  });
+
+  it('when full, insert returns FLOW_NOT_FOUND, counts it and keeps the pins it has', () => {
+    const link = new LinkFlowTable(4, 7);
+    const slots: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      link.setTuple(A, B, 1000 + i, 80, IpProto.UDP);
+      slots.push(link.insert(i, 10 + i, 1));
+    }
+    expect(slots).not.toContain(FLOW_NOT_FOUND);
+    link.setTuple(A, B, 2000, 80, IpProto.UDP);
+    expect(link.insert(9, 9, 1)).toBe(FLOW_NOT_FOUND);
+    expect(link.full).toBe(1);
+    expect(link.find()).toBe(FLOW_NOT_FOUND);
+    expect(link.table.size).toBe(4);
+    // An existing flow can still be updated in a full table.
+    link.setTuple(B, A, 80, 1002, IpProto.UDP);
+    expect(link.insert(5, 6, 2)).toBe(slots[2]);
+    expect(link.full).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      link.setTuple(A, B, 1000 + i, 80, IpProto.UDP);
+      const slot = link.find();
+      expect(slot).not.toBe(FLOW_NOT_FOUND);
+      expect([link.leftOf(slot), link.rightOf(slot)]).toEqual(i === 2 ? [5, 6] : [i, 10 + i]);
+    }
+    // After an expiry there is room again.
+    expect(sweep(link, 1 + 20)).toBe(3); // the three UDP pins last seen at tick 1; the updated one at 2
+    link.setTuple(A, B, 2000, 80, IpProto.UDP);
+    expect(link.insert(9, 9, 30)).not.toBe(FLOW_NOT_FOUND);
+    expect(link.full).toBe(1);
+  });
+
+  it('expires pins by idle time per protocol, and closed TCP connections after the short timeout', () => {
+    const link = new LinkFlowTable(64, 3);
+    const pin = (sp: number, proto: number, tick: number) => {
+      link.setTuple(A, B, sp, 80, proto);
+      return link.insert(0, 0, tick);
+    };
+    pin(1, IpProto.TCP, 0);
+    pin(2, IpProto.UDP, 0);
+    pin(3, IpProto.ICMP, 0);
+    const closed = pin(4, IpProto.TCP, 0);
+    link.tcpFlags = TcpFlag.FIN;
+    link.touch(closed, 0, PinFlag.FIN_LEFT);
+    link.setTuple(A, B, 4, 80, IpProto.TCP);
+    link.touch(link.find(), 0, PinFlag.FIN_RIGHT);
+    link.tcpFlags = 0;
+    const alive = (sp: number, proto: number) => {
+      link.setTuple(B, A, 80, sp, proto);
+      return link.find() !== FLOW_NOT_FOUND;
+    };
+    const state = () => [alive(1, 6), alive(2, 17), alive(3, 1), alive(4, 6)];
+    expect(sweep(link, 3)).toBe(0);
+    expect(state()).toEqual([true, true, true, true]);
+    expect(sweep(link, 4)).toBe(1);
+    expect(state()).toEqual([true, true, true, false]);
+    // Touching keeps a pin alive.
+    link.setTuple(A, B, 2, 80, IpProto.UDP);
+    link.touch(link.find(), 15, PinFlag.FIN_RIGHT);
+    expect(sweep(link, 10)).toBe(1);
+    expect(state()).toEqual([true, true, false, false]);
+    expect(sweep(link, 34)).toBe(0);
+    expect(sweep(link, 35)).toBe(1);
+    expect(sweep(link, 99)).toBe(0);
+    expect(sweep(link, 100)).toBe(1);
+    expect(link.table.size).toBe(0);
+  });
+});
+
+describe('LinkFlowTable against a Map oracle', () => {
+  type Pin = { left: number; right: number; seen: number; proto: number };
+  const canon = (s: number, d: number, sp: number, dp: number, proto: number): string => {
+    const a = s >>> 0;
+    const b = d >>> 0;
+    const first = a < b || (a === b && sp <= dp);
+    return first ? `${a}:${sp}>${b}:${dp}/${proto}` : `${b}:${dp}>${a}:${sp}/${proto}`;
+  };
+
+  for (const seed of [1, 0xdecaf, 0x5eed5]) {
+    it(`insert / find / touch / expire over random tuples in random directions agree (seed ${seed})`, () => {
+      const rng = new Rng(seed);
+      const capacity = 48;
+      const link = new LinkFlowTable(capacity, seed * 31);
+      const oracle = new Map<string, Pin>();
+      const ips = [A, B, 0xffffffff, 0x80000000, 1, 0x7fffffff];
+      const protos = [IpProto.TCP, IpProto.UDP, IpProto.ICMP];
+      const idle = 20;
+      let tick = 0;
+      let full = 0;
+      for (let step = 0; step < 6000; step++) {
+        if (rng.int(8) === 0) tick += 1 + rng.int(3);
+        let s = ips[rng.int(ips.length)];
+        let d = ips[rng.int(ips.length)];
+        let sp = rng.int(6);
+        let dp = rng.int(3) === 0 ? sp : rng.int(6);
+        const proto = protos[rng.int(protos.length)];
+        if (rng.int(2) === 0) [s, d, sp, dp] = [d, s, dp, sp];
+        link.setTuple(s, d, sp, dp, proto);
+        const key = canon(s, d, sp, dp, proto);
+        const want = oracle.get(key);
+        const op = rng.int(10);
+        const slot = link.find();
+        expect(slot === FLOW_NOT_FOUND, `find ${key} at step ${step}`).toBe(want === undefined);
+        if (want !== undefined) {
+          expect([link.leftOf(slot), link.rightOf(slot), link.lastSeen(slot), link.protoOf(slot)]).toEqual([want.left, want.right, want.seen, want.proto]);
+        }
+        if (op < 4) {
+          if (want === undefined) {
+            const left = rng.int(4) === 0 ? UNSET_SIDE : rng.int(8);
+            const right = rng.int(4) === 0 ? UNSET_SIDE : rng.int(8);
+            const got = link.insert(left, right, tick);
+            if (oracle.size >= capacity) {
+              expect(got).toBe(FLOW_NOT_FOUND);
+              full++;
+            } else {
+              expect(got).not.toBe(FLOW_NOT_FOUND);
+              oracle.set(key, { left, right, seen: tick, proto });
+            }
+          } else {
+            link.touch(slot, tick, PinFlag.FIN_RIGHT);
+            want.seen = tick;
+          }
+        } else if (op < 6 && want !== undefined) {
+          const left = rng.int(8);
+          link.setSides(slot, left, want.right);
+          want.left = left;
+        } else if (op === 6) {
+          const removed = link.table.removeWhere((sl) => tick - link.lastSeen(sl) >= idle);
+          let expected = 0;
+          for (const [k, pin] of oracle) {
+            if (tick - pin.seen >= idle) {
+              oracle.delete(k);
+              expected++;
+            }
+          }
+          expect(removed).toBe(expected);
+        }
+        expect(link.table.size).toBe(oracle.size);
+        expect(link.full).toBe(full);
+      }
+      // Every pin the oracle holds is found from both directions, with its sides.
+      for (const [key, pin] of oracle) {
+        const m = /^(\d+):(\d+)>(\d+):(\d+)\/(\d+)$/.exec(key)!;
+        const [s, sp, d, dp, proto] = m.slice(1).map(Number);
+        link.setTuple(d, s, dp, sp, proto);
+        const slot = link.find();
+        expect(slot).not.toBe(FLOW_NOT_FOUND);
+        link.setTuple(s, d, sp, dp, proto);
+        expect(link.find()).toBe(slot);
+        expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([pin.left, pin.right]);
+      }
+      expect(full).toBeGreaterThan(0); // the run did reach the capacity
+    });
+  }
+
+  it('classify maps both directions of random TCP/UDP/ICMP-echo frames to one entry', () => {
+    const rng = new Rng(0xfeed);
+    const link = new LinkFlowTable(1024, 99);
+    const slots = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const proto = [IpProto.TCP, IpProto.UDP, IpProto.ICMP][rng.int(3)];
+      const a = (0xc0a80000 + rng.int(4)) >>> 0;
+      const b = (0x0a000000 + rng.int(4)) >>> 0;
+      const pa = 1 + rng.int(5);
+      const pb = 1 + rng.int(5);
+      const key = proto === IpProto.ICMP ? `${proto}/${a}/${b}/${pa}` : `${proto}/${a}/${b}/${pa}/${pb}`;
+      const forward = rng.int(2) === 0;
+      const spec: FrameSpec =
+        proto === IpProto.ICMP
+          ? { proto, srcIp: forward ? a : b, dstIp: forward ? b : a, icmpType: forward ? 8 : 0, icmpId: pa, icmpSeq: rng.int(100) }
+          : { proto, srcIp: forward ? a : b, dstIp: forward ? b : a, srcPort: forward ? pa : pb, dstPort: forward ? pb : pa, tcpFlags: TcpFlag.ACK };
+      expect(classify(link, spec)).toBe(true);
+      let slot = link.find();
+      const known = slots.get(key);
+      if (known === undefined) {
+        expect(slot).toBe(FLOW_NOT_FOUND);
+        slot = link.insert(1, 2, i);
+        slots.set(key, slot);
+      } else {
+        expect(slot).toBe(known);
+      }
+    }
+    expect(link.table.size).toBe(slots.size);
+  });
+});
