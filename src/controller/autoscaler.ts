@@ -1,4 +1,4 @@
-import type { ChainRuntime, FunctionRuntime } from './chain-runtime.ts';
+import { loadFunctionName, type ChainRuntime, type FunctionRuntime } from './chain-runtime.ts';
 import type { InstanceRates } from './controller-api.ts';
 import type { ScalingDecision } from './scaling-policy.ts';
 
@@ -56,8 +56,9 @@ export class Autoscaler {
         let totalPps = 0;
         let queue = 0;
         let busy = 0;
+        const measured = loadFunctionName(fn);
         for (const r of rates) {
-          if (r.function !== fn.spec.name) continue;
+          if (r.function !== measured) continue;
           totalPps += r.rxPps;
           if (r.queueOccupancy > queue) queue = r.queueOccupancy;
           if (r.busyRatio > busy) busy = r.busyRatio;

@@ -3,7 +3,8 @@ import type { PacketPool } from '../pool/packet-pool.ts';
 import { PumpLoop } from '../dataplane/pump-loop.ts';
 import type { StageInstance } from '../dataplane/stage.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
-import type { ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
+import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
+import type { PlacementDecision } from './placement.ts';
 import type { ChainEnd } from './chain-ends.ts';
 import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
 import type { EventInput } from './event-log.ts';
@@ -35,6 +36,42 @@ export interface FunctionRuntime {
   policy: ScalingPolicy;
   /** Its instances split unique resources by shard (`PipelineDefinition.sharded`). */
   sharded: boolean;
+  /**
+   * Fused placement: the chain's functions this runtime runs as one image (its `spec` is then
+   * the fused unit's: name `fused`, scaling merged from theirs, see `fusedUnitSpec`).
+   */
+  parts?: readonly BuiltFunctionSpec[];
+}
+
+/** Stage name of a fused chain's one unit (instances are `<chain>/fused-<n>`). */
+export const FUSED_UNIT = 'fused';
+
+/**
+ * The spec of a fused chain's unit: the replicas' bounds cover every function's (the most
+ * of the `min`s, the most of the `max`s), the lowest per-instance target, the longest drain
+ * and cooldown, and the sum of the memory limits.
+ */
+export function fusedUnitSpec(parts: readonly BuiltFunctionSpec[]): BuiltFunctionSpec {
+  const min = Math.max(...parts.map((p) => p.scaling.min));
+  return {
+    name: FUSED_UNIT,
+    function: `fused:${parts.map((p) => p.name).join('+')}`,
+    config: parts.map((p) => p.config),
+    rawConfig: parts.map((p) => p.rawConfig),
+    scaling: {
+      min,
+      max: Math.max(min, ...parts.map((p) => p.scaling.max)),
+      target: Math.min(...parts.map((p) => p.scaling.target)),
+      drainTimeoutSeconds: Math.max(...parts.map((p) => p.scaling.drainTimeoutSeconds)),
+      cooldownSeconds: Math.max(...parts.map((p) => p.scaling.cooldownSeconds)),
+    },
+    resources: { memoryMiB: parts.reduce((sum, p) => sum + p.resources.memoryMiB, 0) },
+  };
+}
+
+/** The function whose rates measure a runtime's load: its own, or a fused unit's first part (what enters a replica). */
+export function loadFunctionName(fn: FunctionRuntime): string {
+  return fn.parts?.[0].name ?? fn.spec.name;
 }
 
 /** Records an event of this chain. */
@@ -69,6 +106,7 @@ export class ChainRuntime {
     private readonly record: ChainEventSink,
     private readonly warm: WarmPool | undefined,
     pool: PacketPool,
+    readonly placement: PlacementDecision,
   ) {
     this.name = spec.metadata.name;
     this.spec = spec;
@@ -129,7 +167,9 @@ export class ChainRuntime {
       name: this.name,
       generation: this.generation,
       phase: this.phase,
-      functions: this.functions.map((fn) => this.functionStatus(fn)),
+      functions: this.functions.flatMap((fn) => (fn.parts === undefined ? [this.functionStatus(fn)] : fn.parts.map((p) => ({ ...this.functionStatus(fn), name: p.name, function: p.function })))),
+      placement: this.placement.placement,
+      placementReason: this.placement.reason,
       specYaml: this.specYaml,
       appliedAt: this.appliedAt,
     };

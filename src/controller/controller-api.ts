@@ -63,6 +63,10 @@ export interface ChainStatus {
   readonly specYaml: string;
   /** Unix time in ms of the last apply that changed something. */
   readonly appliedAt: number;
+  /** How the functions run (`spec.placement` resolved: `isolated` or `fused`). */
+  readonly placement: string;
+  /** Why that placement (e.g. `auto: 2 cores for 4 busy threads if isolated`). */
+  readonly placementReason: string;
 }
 
 /** Result of `apply`. */

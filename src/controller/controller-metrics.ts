@@ -1,7 +1,17 @@
 import type { InstanceStatsSource } from '../metrics/instance-stats-source.ts';
+import type { SideNumber } from '../pipeline/verdict.ts';
 import type { NfvkitMetrics } from '../metrics/nfvkit-metrics.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import type { Controller } from './controller.ts';
+
+/** Views of each fused part's counters, made once per replica: the rate sampler tells a replaced instance by a new array. */
+const partViews = new WeakMap<Float64Array, Float64Array[]>();
+
+function partCounters(counters: Float64Array, k: number, first: number, end: number): Float64Array {
+  let views = partViews.get(counters);
+  if (views === undefined) partViews.set(counters, (views = []));
+  return (views[k] ??= counters.subarray(first, end));
+}
 
 /** The stats sources (shared counters) of every live instance of the given chains. */
 export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceStatsSource[] {
@@ -10,17 +20,28 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
     for (const stage of chain.dataPlane.stages) {
       for (const inst of stage.live) {
         const host = inst.host;
-        out.push({
-          id: `${chain.name}/${inst.id}`,
-          chain: chain.name,
-          function: stage.name,
-          counters: host.counters,
-          counterInfo: inst.manifest.counters,
-          // The host's backlog toward the instance: a receiveq's own fill level mostly shows
-          // how lazily the driver reposts buffers, not load.
-          queueOccupancy: (side) => inst.backlog(side),
-          loopStats: host.loopStats,
-        });
+        // The host's backlog toward the instance: a receiveq's own fill level mostly shows
+        // how lazily the driver reposts buffers, not load.
+        const queueOccupancy = (side: SideNumber): number => inst.backlog(side);
+        const parts = inst.manifest.parts;
+        if (parts === undefined) {
+          out.push({ id: `${chain.name}/${inst.id}`, chain: chain.name, function: stage.name, counters: host.counters, counterInfo: inst.manifest.counters, queueOccupancy, loopStats: host.loopStats });
+          continue;
+        }
+        // A fused replica: one source per function, over that function's block of counters
+        // (the replica's loop statistics go with the first).
+        for (const [k, part] of parts.entries()) {
+          const end = part.firstCounter + part.counterCount;
+          out.push({
+            id: `${chain.name}/${inst.id}/${part.name}`,
+            chain: chain.name,
+            function: part.name,
+            counters: partCounters(host.counters, k, part.firstCounter, end),
+            counterInfo: inst.manifest.counters.slice(part.firstCounter, end),
+            queueOccupancy,
+            ...(k === 0 ? { loopStats: host.loopStats } : {}),
+          });
+        }
       }
     }
   }

@@ -1,21 +1,22 @@
 import { createDataPlanePool } from '../dataplane/chain-data-plane.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
-import { buildImage } from '../image/image-builder.ts';
+import { buildFusedImage, buildImage } from '../image/image-builder.ts';
 import { ImageStore } from '../image/image-store.ts';
 import { canonicalJson } from '../image/canonical-json.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
-import type { ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
+import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
 import { parseChainSpec } from '../spec/parse-chain-spec.ts';
 import { BUILTIN_END_FACTORIES, classifiedEnd, specBaseDir, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
-import { ChainRuntime, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
+import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
 import type { ApplyResult, ChainStatus, ControllerApi, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
 import { EventLog } from './event-log.ts';
 import { Autoscaler } from './autoscaler.ts';
 import { ScalingPolicy, type ScalingDecision, type ScalingPolicyOptions } from './scaling-policy.ts';
 import { RateSampler } from '../metrics/rate-sampler.ts';
+import { resolvePlacement } from './placement.ts';
 
 /** Options of `Controller.create`. */
 export interface ControllerOptions {
@@ -135,8 +136,9 @@ export class Controller implements ControllerApi {
 
   async scaleFunction(chainName: string, fnName: string, replicas: number): Promise<FunctionStatus> {
     const chain = this.chain(chainName);
-    const fn = chain.functions.find((f) => f.spec.name === fnName);
-    if (fn === undefined) throw new NotFoundError(`chain "${chainName}" has no function "${fnName}"; it has: ${chain.functions.map((f) => f.spec.name).join(', ')}`);
+    // A fused chain scales as one: any of its functions (or `fused`) names its replicas.
+    const fn = chain.functions.find((f) => f.spec.name === fnName || f.parts?.some((p) => p.name === fnName) === true);
+    if (fn === undefined) throw new NotFoundError(`chain "${chainName}" has no function "${fnName}"; it has: ${chain.spec.spec.functions.map((f) => f.name).join(', ')}`);
     if (!Number.isInteger(replicas)) throw new InvalidArgumentError(`replicas must be a whole number, got ${replicas}`);
     const { min, max } = fn.spec.scaling;
     if (replicas < min || replicas > max) throw new FailedPreconditionError(`replicas ${replicas} outside ${fnName}'s scaling bounds ${min}..${max}`);
@@ -188,8 +190,9 @@ export class Controller implements ControllerApi {
 
   private async create(spec: ChainSpec, yamlText: string, digest: string, source: string): Promise<ChainRuntime> {
     const name = spec.metadata.name;
-    const functions: FunctionRuntime[] = [];
-    for (const fnSpec of spec.spec.functions) {
+    const placement = resolvePlacement(spec.spec);
+    const functions: FunctionRuntime[] = placement.placement === 'fused' ? [await this.fusedRuntime(name, builtParts(spec))] : [];
+    for (const fnSpec of placement.placement === 'fused' ? [] : spec.spec.functions) {
       const image = await this.resolveImage(name, fnSpec);
       const definition = this.registry.names().includes(image.manifest.name) ? this.registry.get(image.manifest.name) : undefined;
       functions.push({
@@ -213,9 +216,9 @@ export class Controller implements ControllerApi {
       throw err;
     }
     const classified = spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier);
-    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool);
+    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool, placement);
     this.chains.set(name, chain);
-    this.events.record({ type: 'applied', chain: name, reason: 'chain created', details: { generation: 1, functions: functions.map((f) => f.spec.name).join(',') } });
+    this.events.record({ type: 'applied', chain: name, reason: 'chain created', details: { generation: 1, functions: spec.spec.functions.map((f) => f.name).join(','), placement: placement.placement, placementReason: placement.reason } });
     await chain.serial(() => chain.reconcile());
     chain.loop.start();
     return chain;
@@ -224,20 +227,26 @@ export class Controller implements ControllerApi {
   /** Same ports and functions, other configs or scaling: roll images, clamp replicas. */
   private async update(chain: ChainRuntime, spec: ChainSpec, yamlText: string, digest: string): Promise<void> {
     const changes: string[] = [];
-    for (const [k, fnSpec] of spec.spec.functions.entries()) {
+    const unit = chain.functions[0];
+    if (unit.parts !== undefined) {
+      const parts = builtParts(spec);
+      const unitSpec = fusedUnitSpec(parts);
+      if (parts.some((p, i) => functionSpecDigest(p) !== functionSpecDigest(unit.parts![i]))) {
+        const image = await this.resolveFusedImage(chain.name, parts, unitSpec);
+        if (image.id !== unit.image.id) changes.push(`${FUSED_UNIT}: image ${unit.image.id.slice(0, 12)} → ${image.id.slice(0, 12)}`);
+        unit.image = image;
+      }
+      unit.parts = parts;
+      this.clampReplicas(chain, unit, unitSpec);
+    }
+    for (const [k, fnSpec] of (unit.parts === undefined ? spec.spec.functions : []).entries()) {
       const fn = chain.functions[k];
       if (functionSpecDigest(fn.spec) !== functionSpecDigest(fnSpec)) {
         const image = await this.resolveImage(chain.name, fnSpec);
         if (image.id !== fn.image.id) changes.push(`${fnSpec.name}: image ${fn.image.id.slice(0, 12)} → ${image.id.slice(0, 12)}`);
         fn.image = image;
       }
-      const desired = Math.min(fnSpec.scaling.max, Math.max(fnSpec.scaling.min, fn.desired));
-      if (desired !== fn.desired) {
-        this.events.record({ type: 'scaled', chain: chain.name, function: fnSpec.name, reason: `scaling bounds changed: ${fn.desired} → ${desired} replicas`, details: { from: fn.desired, to: desired, source: 'ApplyChain' } });
-        fn.desired = desired;
-      }
-      fn.spec = fnSpec;
-      fn.policy.bounds = fnSpec.scaling;
+      this.clampReplicas(chain, fn, fnSpec);
     }
     await this.warm?.learnImages(chain.functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
     chain.spec = spec;
@@ -247,6 +256,46 @@ export class Controller implements ControllerApi {
     chain.appliedAt = Date.now();
     this.events.record({ type: 'applied', chain: chain.name, reason: changes.length > 0 ? `rolling update: ${changes.join('; ')}` : 'spec updated', details: { generation: chain.generation } });
     await chain.reconcile();
+  }
+
+  /** Takes a function's (or fused unit's) new spec, its replicas clamped to the new bounds (an event when they move). */
+  private clampReplicas(chain: ChainRuntime, fn: FunctionRuntime, fnSpec: ChainFunctionSpec): void {
+    const desired = Math.min(fnSpec.scaling.max, Math.max(fnSpec.scaling.min, fn.desired));
+    if (desired !== fn.desired) {
+      this.events.record({ type: 'scaled', chain: chain.name, function: fnSpec.name, reason: `scaling bounds changed: ${fn.desired} → ${desired} replicas`, details: { from: fn.desired, to: desired, source: 'ApplyChain' } });
+      fn.desired = desired;
+    }
+    fn.spec = fnSpec;
+    fn.policy.bounds = fnSpec.scaling;
+  }
+
+  /** The runtime of a fused chain's one unit: every function in one image, replicas scaled together. */
+  private async fusedRuntime(chain: string, parts: readonly BuiltFunctionSpec[]): Promise<FunctionRuntime> {
+    const spec = fusedUnitSpec(parts);
+    return {
+      spec,
+      image: await this.resolveFusedImage(chain, parts, spec),
+      desired: spec.scaling.min,
+      booting: new Set(),
+      policy: new ScalingPolicy(spec.scaling, this.policyOptions),
+      sharded: parts.some((p) => this.registry.get(p.function).sharded === true),
+      parts,
+    };
+  }
+
+  private async resolveFusedImage(chain: string, parts: readonly BuiltFunctionSpec[], unit: BuiltFunctionSpec): Promise<ResolvedImage> {
+    const result = await buildFusedImage(
+      parts.map((p) => ({ name: p.name, definition: this.registry.get(p.function), config: p.rawConfig })),
+      { store: this.store, memoryMiB: unit.resources.memoryMiB },
+    );
+    this.events.record({
+      type: 'image-built',
+      chain,
+      function: FUSED_UNIT,
+      reason: result.cache === 'hit' ? 'image store cache hit' : 'fused image built',
+      details: { imageId: result.manifest.id, bytes: result.manifest.size, cache: result.cache, functions: parts.map((p) => p.name).join('+') },
+    });
+    return { id: result.manifest.id, imagePath: result.imagePath, manifest: result.manifest };
   }
 
   /** Applies an autoscaler decision: event, then reconcile. */
@@ -310,5 +359,13 @@ export class Controller implements ControllerApi {
 
 /** What must stay equal for an update in place: ports, classifier and the function list. */
 function structureDigest(spec: ChainSpec): string {
-  return canonicalJson({ ingress: spec.spec.ingress, egress: spec.spec.egress, classifier: spec.spec.classifier ?? null, functions: spec.spec.functions.map((f) => f.name) });
+  return canonicalJson({ ingress: spec.spec.ingress, egress: spec.spec.egress, classifier: spec.spec.classifier ?? null, functions: spec.spec.functions.map((f) => f.name), placement: spec.spec.placement });
+}
+
+/** A spec's functions as built ones (fused placement refuses prebuilt images: `checkChainSpec`). */
+function builtParts(spec: ChainSpec): BuiltFunctionSpec[] {
+  return spec.spec.functions.map((f) => {
+    if (f.function === undefined) throw new FailedPreconditionError(`function "${f.name}" is a prebuilt image: fused placement needs every function built from \`function\``);
+    return f;
+  });
 }

@@ -128,6 +128,8 @@ export function chainToWire(c: ChainStatus): WireChainStatus {
     functions: c.functions.map(functionToWire),
     specYaml: c.specYaml,
     appliedAtUnixMs: c.appliedAt,
+    placement: c.placement,
+    placementReason: c.placementReason,
   };
 }
 
@@ -140,6 +142,8 @@ export function chainFromWire(w: WireChainStatus): ChainStatus {
     functions: w.functions.map(functionFromWire),
     specYaml: w.specYaml,
     appliedAt: w.appliedAtUnixMs,
+    placement: w.placement,
+    placementReason: w.placementReason,
   };
 }
 

@@ -30,6 +30,8 @@ export interface WireChainStatus {
   functions: WireFunctionStatus[];
   specYaml: string;
   appliedAtUnixMs: number;
+  placement: string;
+  placementReason: string;
 }
 
 /** `nfvkit.v1.InstanceStatus`; `state` is an `INSTANCE_STATE_*` name. */

@@ -51,6 +51,13 @@ export function checkChainSpec(raw: unknown, registry: FunctionRegistry): ChainS
   if (inListen !== undefined && inListen === listenKey(field(spec, 'egress'))) {
     issues.push({ path: ['spec', 'egress', 'listen'], message: `${inListen} is also spec.ingress.listen; the two ends need their own UDP sockets` });
   }
+  if (field(spec, 'placement') === 'fused' && Array.isArray(functions)) {
+    functions.forEach((entry, i) => {
+      if (isRecord(entry) && entry.image !== undefined) {
+        issues.push({ path: ['spec', 'functions', i, 'image'], message: 'fused placement compiles every function into one image: give `function` and `config`, not a prebuilt image' });
+      }
+    });
+  }
   const classifier = field(spec, 'classifier');
   const protocols = field(classifier, 'protocols');
   if (Array.isArray(field(classifier, 'ports')) && Array.isArray(protocols) && !protocols.includes('tcp') && !protocols.includes('udp')) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHAIN_SPEC_API_VERSION, CHAIN_SPEC_KIND, DEFAULT_SCALING, MAX_REPLICAS } from './chain-spec.ts';
+import { CHAIN_SPEC_API_VERSION, CHAIN_SPEC_KIND, DEFAULT_SCALING, MAX_REPLICAS, PLACEMENTS } from './chain-spec.ts';
 import { portSpecSchema } from './port-spec.ts';
 import { dnsLabel, imageRefText, ipv4CidrText, memoryQuantity, portOrRangeText } from './spec-values.ts';
 
@@ -88,6 +88,13 @@ export const chainSpecSchema = z
         egress: portSpecSchema.meta({ description: 'The outside end (servers).' }),
         classifier: classifierSchema.optional(),
         functions: z.array(functionSchema).min(1, 'a chain needs at least one function').meta({ description: 'The functions in order, inside → outside.' }),
+        placement: z
+          .enum(PLACEMENTS)
+          .default('auto')
+          .meta({
+            description:
+              'How the functions run: isolated (one image and instance set per function, linked by virtqueues), fused (the functions compiled into one image run to completion by each replica), or auto (fused when the machine has fewer cores than isolated placement has busy threads; default).',
+          }),
       })
       .strict(),
   })

@@ -44,7 +44,19 @@ export interface ChainSpecBody {
   readonly classifier?: ClassifierSpec;
   /** The functions in order, inside → outside; at least one. */
   readonly functions: readonly ChainFunctionSpec[];
+  /** How the functions run (default `auto`; see `resolvePlacement`). */
+  readonly placement: Placement;
 }
+
+/** Every value of `spec.placement`. */
+export const PLACEMENTS = ['auto', 'isolated', 'fused'] as const;
+
+/**
+ * `isolated`: one image per function, each function its own instances; `fused`: the chain's
+ * functions compiled into one image, each replica running all of them to completion;
+ * `auto`: chosen from the machine's cores.
+ */
+export type Placement = (typeof PLACEMENTS)[number];
 
 /**
  * Which traffic from the ingress enters the chain; everything else is dropped and counted.

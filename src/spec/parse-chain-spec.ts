@@ -156,6 +156,7 @@ function toChainSpec(doc: ChainSpecDocument, configs: Map<number, unknown>, regi
       egress: doc.spec.egress,
       ...(classifier === undefined ? {} : { classifier }),
       functions,
+      placement: doc.spec.placement,
     },
   };
 }

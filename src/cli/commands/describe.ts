@@ -43,6 +43,7 @@ export function describeChainText(d: ChainDescription, totalEvents: number, now:
     `Name:        ${c.name}`,
     `Phase:       ${c.phase}`,
     `Generation:  ${c.generation}`,
+    `Placement:   ${c.placement} (${c.placementReason})`,
     `Applied:     ${formatTimestamp(c.appliedAt)} (${formatAge(now - c.appliedAt)} ago)`,
     `Ready:       ${readySummary(c)}`,
     '',

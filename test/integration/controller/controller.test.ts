@@ -37,6 +37,7 @@ spec:
       config: { snat: { addresses: 198.18.3.1/32 } }
       scaling: { min: 1, max: ${natMax} }
       resources: { memory: 64Mi }
+  placement: isolated
 `;
 }
 
@@ -115,6 +116,8 @@ describe('controller over gRPC: apply, scale, rolling update, delete with real i
     expect(first.changed).toBe(true);
     expect(first.chain.phase).toBe('Ready');
     expect(first.chain.functions.map((f) => [f.name, f.readyReplicas])).toEqual([['fw', 1], ['nat', 1]]);
+    // The event stream delivers asynchronously: let it catch up with the first apply before counting.
+    await until(() => events.filter((e) => e.type === 'instance-ready').length >= 2, 5000);
     const seqAfterApply = events.length;
     const again = await rpc.applyChain(spec(), 'edge.yaml');
     expect(again.changed).toBe(false);

@@ -70,7 +70,7 @@ export class FakeController implements ControllerApi {
       max: f.max,
       target: f.target,
     }));
-    const status: ChainStatus = { name, generation, phase: 'Ready', functions, specYaml: yamlText, appliedAt: this.now };
+    const status: ChainStatus = { name, generation, phase: 'Ready', functions, specYaml: yamlText, appliedAt: this.now , placement: 'isolated', placementReason: 'spec.placement: isolated'};
     this.chains.set(name, { status, deleting: false });
     this.instances = this.instances.filter((i) => i.chain !== name);
     for (const f of functions) {

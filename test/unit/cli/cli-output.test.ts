@@ -112,7 +112,7 @@ describe('views', () => {
 
   it('sums ready and desired replicas of a chain', () => {
     const fn = { name: 'fw', function: 'firewall', imageId: 'ab'.repeat(32), desiredReplicas: 2, readyReplicas: 1, min: 1, max: 4, target: 1000 };
-    const chain = { name: 'web-edge', generation: 3, phase: 'Degraded' as const, functions: [fn, { ...fn, name: 'lb', readyReplicas: 2 }], specYaml: '', appliedAt: 1_000 };
+    const chain = { name: 'web-edge', generation: 3, phase: 'Degraded' as const, functions: [fn, { ...fn, name: 'lb', readyReplicas: 2 }], specYaml: '', appliedAt: 1_000 , placement: 'isolated', placementReason: 'spec.placement: isolated'};
     expect(chainTable([chain], 1_000 + 65_000)).toBe(['NAME      PHASE     GEN  FUNCTIONS  READY   AGE', 'web-edge  Degraded    3  fw,lb        3/4  1m5s'].join('\n'));
   });
 });
