@@ -1,7 +1,7 @@
 import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../dataplane/chain-data-plane.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { PumpLoop } from '../dataplane/pump-loop.ts';
-import type { StageInstance } from '../dataplane/stage.ts';
+import type { Stage, StageInstance } from '../dataplane/stage.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import type { PlacementDecision } from './placement.ts';
@@ -197,6 +197,27 @@ export class ChainRuntime {
       for (const inst of this.dataPlane.stages[k].live) out.push(this.instanceStatus(fn, inst));
     }
     return out;
+  }
+
+  /**
+   * The stage that runs function `name`: its own (isolated), or the fused unit's. Throws
+   * `NotFoundError` for a name the chain does not have.
+   */
+  stageOf(name: string): Stage {
+    const fn = this.functions.find((f) => f.spec.name === name || f.parts?.some((p) => p.name === name) === true);
+    return this.dataPlane.stage(fn?.spec.name ?? name);
+  }
+
+  /** Counter `counter` of function `name`, summed over its live instances (a fused replica's block for that function). */
+  functionCounter(name: string, counter: string): number {
+    let total = 0;
+    for (const inst of this.stageOf(name).live) {
+      const part = inst.manifest.parts?.find((p) => p.name === name);
+      const first = part?.firstCounter ?? 0;
+      const end = part === undefined ? inst.manifest.counters.length : first + part.counterCount;
+      for (let slot = first; slot < end; slot++) if (inst.manifest.counters[slot].name === counter) total += inst.host.counters[slot];
+    }
+    return total;
   }
 
   /** Instances of `fn` that take new flows and run its current image. */

@@ -22,6 +22,8 @@ export interface WebEdgeChainOptions {
   readonly name?: string;
   /** Scaling overrides by function name (`WebChainSpecOptions.scaling`), kept by `setBackends`. */
   readonly scaling?: WebChainSpecOptions['scaling'];
+  /** `spec.placement` (default: the topology's, `auto`). */
+  readonly placement?: WebChainSpecOptions['placement'];
   /** The controller's scaling policy tuning (sustain times, hysteresis; default: the controller's). */
   readonly scalingPolicy?: ScalingPolicyOptions;
   /** The controller's warm pool (default: the controller's, 4 isolates of 256 MiB preloading the chain's images). */
@@ -106,7 +108,7 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
   let inside: VxlanPort;
   let outside: VxlanPort;
   try {
-    await controller.apply(web.chainSpec({ name, scaling }), `${name}.yaml`);
+    await controller.apply(web.chainSpec({ name, scaling, placement: options.placement }), `${name}.yaml`);
     runtime = controller.chain(name);
     inside = portOf(runtime.ends.inside);
     outside = portOf(runtime.ends.outside);
@@ -122,7 +124,7 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
     inside,
     outside,
     async setBackends(names) {
-      await controller.apply(web.chainSpec({ name, backends: names, scaling }), `${name}.yaml`);
+      await controller.apply(web.chainSpec({ name, backends: names, scaling, placement: options.placement }), `${name}.yaml`);
     },
     async close(drainMs = 500) {
       if (closed !== undefined) return closed;

@@ -5,7 +5,7 @@ import { NetlabError } from '../errors/catalog.ts';
 import { PACKAGE_ROOT } from '../image/package-info.ts';
 import { Lab, type LabDestroyReport, type Subnet30 } from './lab.ts';
 import type { LabProcess } from './lab-process.ts';
-import type { ScalingSpec } from '../spec/chain-spec.ts';
+import type { Placement, ScalingSpec } from '../spec/chain-spec.ts';
 
 /**
  * Fixed addresses of a web lab. They live only inside the lab's namespaces (the underlay
@@ -91,6 +91,8 @@ export interface WebChainSpecOptions {
    * `{ nat: { min: 1, max: 2, target: 2000 }, fw: { max: 1 }, lb: { max: 1 } }`.
    */
   readonly scaling?: Readonly<Record<string, Partial<ScalingSpec>>>;
+  /** `spec.placement` (default: the template's). */
+  readonly placement?: Placement;
 }
 
 /** Target URLs of the paths a web lab offers. */
@@ -214,6 +216,7 @@ export class WebLab {
     const template = options.template ?? join(PACKAGE_ROOT, 'topologies', 'web-edge-vxlan.yaml');
     const doc = parseDocument(readFileSync(template, 'utf8'));
     if (options.name !== undefined) doc.setIn(['metadata', 'name'], options.name);
+    if (options.placement !== undefined) doc.setIn(['spec', 'placement'], options.placement);
     doc.setIn(
       ['spec', 'ingress'],
       doc.createNode({

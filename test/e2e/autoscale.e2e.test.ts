@@ -62,6 +62,8 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
       registry: registerBuiltinFunctions(new FunctionRegistry()),
       store: ImageStore.open(join(storeDir, 'store')),
       name: 'web-edge-scaled',
+      // Scales the NAT alone: the isolated placement (a fused chain scales as a whole).
+      placement: 'isolated',
       autoscale: true,
       scaling: {
         fw: { min: 1, max: 1 },

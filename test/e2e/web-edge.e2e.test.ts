@@ -36,18 +36,13 @@ function call<T>(socketPath: string, cmd: AgentCommand): Promise<T> {
   });
 }
 
-function counter(rt: ChainRuntime, stage: string, name: string): number {
-  let n = 0;
-  for (const inst of rt.dataPlane.stage(stage).live) {
-    const slot = inst.manifest.counters.findIndex((c) => c.name === name);
-    if (slot >= 0) n += inst.host.counters[slot];
-  }
-  return n;
+function counter(rt: ChainRuntime, fn: string, name: string): number {
+  return rt.functionCounter(fn, name);
 }
 
 const backendsOf = (r: GetResult): string[] => r.results.map((x) => x.body.backend ?? '?');
 
-describe.skipIf(!probe.ok)('web-edge (firewall → load balancer → NAT) through the controller, real TCP from network namespaces', () => {
+describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firewall → load balancer → NAT) through the controller, real TCP from network namespaces (%s placement)', (placement) => {
   let web: WebLab | undefined;
   let edge: WebEdgeChain | undefined;
   let agent: LabProcess | undefined;
@@ -60,7 +55,7 @@ describe.skipIf(!probe.ok)('web-edge (firewall → load balancer → NAT) throug
     storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-web-e2e-'));
     sock = join(storeDir, 'agent.sock');
     web = await WebLab.create();
-    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(storeDir, 'store')) });
+    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(storeDir, 'store')), placement });
     agent = web.lab.spawnNode(web.client, new URL('./support/http-agent.ts', import.meta.url), [sock]);
     await agent.waitForOutput(/ready/, 20_000);
   });
@@ -106,10 +101,10 @@ describe.skipIf(!probe.ok)('web-edge (firewall → load balancer → NAT) throug
       open.set(`pre${i}`, backendsOf(r)[0]);
     }
     expect(new Set(open.values())).toEqual(new Set(['backend-1', 'backend-2', 'backend-3']));
-    const lbBefore = edge!.runtime.dataPlane.stage('lb').live.map((i) => i.id);
+    const lbBefore = edge!.runtime.stageOf('lb').live.map((i) => i.id);
 
     await edge!.setBackends(['backend-1', 'backend-2']);
-    const lbActive = edge!.runtime.dataPlane.stage('lb').live.filter((i) => i.state === 'active').map((i) => i.id);
+    const lbActive = edge!.runtime.stageOf('lb').live.filter((i) => i.state === 'active').map((i) => i.id);
     expect(lbActive).toHaveLength(1);
     expect(lbBefore).not.toContain(lbActive[0]);
 
