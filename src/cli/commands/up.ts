@@ -166,7 +166,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         const applyStart = performance.now();
         const { chain } = await controller.apply(text, file);
         const n = chain.functions.length;
-        println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'}, phase ${chain.phase}`);
+        println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'} ${chain.placement} (${chain.placementReason}), phase ${chain.phase}`);
         println(ctx, opts.duration === undefined ? 'running until Ctrl-C' : `running for ${opts.duration} s (Ctrl-C stops earlier)`);
 
         // --duration counts from here: the chain is up and traffic flows.
