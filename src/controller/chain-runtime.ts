@@ -117,11 +117,7 @@ export class ChainRuntime {
       functions.map((f) => f.spec.name),
       { onEvent: (e) => this.onDataPlaneEvent(e), pool },
     );
-    // Socket-fed ends (onReadable) need short slices: datagrams only arrive between them.
-    const sockets = ends.inside.onReadable !== undefined || ends.outside.onReadable !== undefined;
-    this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port, sockets ? { sliceMs: 0.05 } : {});
-    ends.inside.onReadable?.(() => this.loop.wake());
-    ends.outside.onReadable?.(() => this.loop.wake());
+    this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port);
   }
 
   /** Runs `op` after every operation queued before it. */

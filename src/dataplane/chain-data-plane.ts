@@ -42,6 +42,7 @@ import type { WarmPool } from '../runtime/warm-pool.ts';
 import { portRuntimePath } from '../runtime/port-runtime.ts';
 import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
+import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
 import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
@@ -177,10 +178,9 @@ export class ChainDataPlane {
   readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 };
   /** Frames in from and out to each port. */
   readonly traffic = { enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 };
-  /** Pump passes, passes of `runUntil` that moved nothing, and its naps (for profiles). */
+  /** Pump passes, and those that moved nothing (for profiles). */
   passes = 0;
   idlePasses = 0;
-  naps = 0;
   private readonly queueSize: number;
   private readonly fifoSize: number;
   private readonly timeoutTicks: { tcp: number; tcpClosed: number; udp: number; other: number };
@@ -469,6 +469,7 @@ export class ChainDataPlane {
         flush(inst.toEth1, inst.host.eth1);
       }
     }
+    if (moved === 0) this.idlePasses++;
     return moved;
   }
 
@@ -534,34 +535,24 @@ export class ChainDataPlane {
   }
 
   /**
-   * Pumps until `done()` is true or `timeoutMs` passes, yielding to the event loop every
-   * ~10 ms (instance supervision, sockets). Idle passes nap briefly so instances get the
-   * cores. Returns whether `done()` became true.
+   * Pumps until `done()` is true or `timeoutMs` passes, with the scheduler the controller
+   * uses (`PumpLoop`: slices that yield to the event loop, sleep on the host's interrupt
+   * when idle, socket ports wake it); `done()` is checked between slices. Returns whether
+   * `done()` became true.
    */
   async runUntil(inside: ChainPort, outside: ChainPort = NULL_PORT, done: () => boolean = () => false, timeoutMs = 10_000): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    for (;;) {
-      const sliceEnd = performance.now() + 10;
-      let passes = 0;
-      let idle = 0;
-      for (;;) {
-        if (this.pump(inside, outside) > 0) idle = 0;
-        else {
-          this.idlePasses++;
-          if (++idle >= 16) {
-            this.naps++;
-            // Nothing moved for a while: give the cores to the instances (2 cores, n + 1 threads).
-            Atomics.wait(nap, 0, 0, 0.05);
-            idle = 0;
-          }
-        }
-        if ((++passes & 63) === 0 && performance.now() > sliceEnd) break;
-        if ((passes & 7) === 0 && done()) return true;
+    const loop = new PumpLoop(this, inside, outside);
+    loop.start();
+    try {
+      while (!done()) {
+        if (performance.now() > deadline) return false;
+        // A timer, not setImmediate: a sleeping loop must leave the core to the instances.
+        await new Promise<void>((resolve) => setTimeout(resolve, 1));
       }
-      if (done()) return true;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (performance.now() > deadline) return done();
+      return true;
+    } finally {
+      await loop.stop();
     }
   }
 
@@ -792,6 +783,8 @@ export class ChainDataPlane {
         this.drops.instanceGone += inst.toEth0.count + inst.toEth1.count;
         inst.toEth0.count = 0;
         inst.toEth1.count = 0;
+        // Containment may have run before the last of them were routed here: free those too.
+        inst.host.reclaimLate();
         this.keepDropsOf(inst);
         const f = inst.host.failure;
         stage.setState(inst, 'gone', `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`);

@@ -17,6 +17,11 @@ import type { PacketPool } from '../pool/packet-pool.ts';
 export interface ChainPort {
   fill(pool: PacketPool, ids: Uint32Array, max: number): number;
   take(pool: PacketPool, ids: Uint32Array, n: number): void;
+  /**
+   * A port fed by a socket: `callback` runs from the event loop when frames arrived while
+   * the pump loop sleeps (`null` stops it). Ports without it are polled.
+   */
+  onReadable?(callback: (() => void) | null): void;
 }
 
 /** A port that sends nothing and frees what leaves: the default for an unused chain end. */

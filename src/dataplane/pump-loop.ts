@@ -17,8 +17,12 @@ export interface PumpLoopOptions {
   readonly idlePollMs?: number;
 }
 
+/** Slice of a loop whose ports wait on sockets: datagrams only arrive between slices. */
+const SOCKET_SLICE_MS = 0.05;
+
 /**
- * Runs a data plane continuously inside the event loop, for the controller: pumps in
+ * Runs a data plane continuously inside the event loop, for the controller and for
+ * `ChainDataPlane.runUntil` (one scheduler for both): pumps in
  * slices of a few ms, yielding between slices (setImmediate) so RPCs, metrics scrapes,
  * sockets and instance supervision run. While frames are inside instances it keeps
  * polling; after `spinMs` without movement and nothing in flight it sleeps on the target's
@@ -51,7 +55,8 @@ export class PumpLoop {
     private readonly outside: ChainPort,
     options: PumpLoopOptions = {},
   ) {
-    this.sliceMs = options.sliceMs ?? 5;
+    const sockets = inside.onReadable !== undefined || outside.onReadable !== undefined;
+    this.sliceMs = options.sliceMs ?? (sockets ? SOCKET_SLICE_MS : 5);
     this.spinMs = options.spinMs ?? 0.1;
     this.idlePollMs = options.idlePollMs ?? 1;
   }
@@ -59,8 +64,13 @@ export class PumpLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // Socket-fed ports wake a sleeping loop when datagrams arrive.
+    this.inside.onReadable?.(this.wakeUp);
+    this.outside.onReadable?.(this.wakeUp);
     this.schedule(0);
   }
+
+  private readonly wakeUp = (): void => this.wake();
 
   /** Resumes pumping now (a port got frames while the loop idled). */
   wake(): void {
@@ -77,6 +87,8 @@ export class PumpLoop {
   stop(): Promise<void> {
     if (!this.running) return Promise.resolve();
     this.running = false;
+    this.inside.onReadable?.(null);
+    this.outside.onReadable?.(null);
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.immediate = undefined;
     // A sleep still pending must not resume a later start() as a second chain of slices.

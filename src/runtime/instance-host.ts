@@ -153,6 +153,7 @@ export class InstanceHost {
   private readonly onEvent: ((event: InstanceEvent) => void) | undefined;
   private readonly spawnedAt: number;
   private readonly exited: Promise<void>;
+  private contained = false;
   private readonly waiters: Array<() => void> = [];
   private readonly seen = new Set<InstanceMessage['type']>();
   private stoppedMessage: Extract<InstanceMessage, { type: 'stopped' }> | undefined;
@@ -303,6 +304,15 @@ export class InstanceHost {
     }
   }
 
+  /**
+   * After a failure was contained (worker gone, buffers reclaimed): frees buffers the host
+   * handed this instance's device ends since (frames routed to it before the data plane took
+   * it out). Returns how many; 0 before containment, which reclaims them itself.
+   */
+  reclaimLate(): number {
+    return this.contained ? this.pool.reclaimOwner(this.owner) + this.pool.reclaimOwner(this.deviceOwner) : 0;
+  }
+
   /** Terminates, reclaims, records `failed`; idempotent (the first reason wins). */
   private fail(reason: InstanceFailureReason, detail: string): Promise<void> {
     if (this.containing !== undefined) return this.containing;
@@ -316,6 +326,7 @@ export class InstanceHost {
       const pool = this.pool;
       pool.releaseLockOf(this.owner);
       const reclaimed = pool.reclaimOwner(this.owner) + pool.reclaimOwner(this.deviceOwner);
+      this.contained = true;
       this.record({ type: 'failed', reason, detail, reclaimed });
     })();
     this.wake();

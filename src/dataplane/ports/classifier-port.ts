@@ -32,6 +32,8 @@ export class ClassifierPort implements ChainPort {
   private readonly portFrom: Int32Array;
   private readonly portTo: Int32Array;
   private scratch = new Uint32Array(256);
+  /** The wrapped port's readiness, when it has one (`ChainPort.onReadable`). */
+  readonly onReadable?: (callback: (() => void) | null) => void;
 
   constructor(
     readonly inner: ChainPort,
@@ -42,6 +44,7 @@ export class ClassifierPort implements ChainPort {
     this.masks = Uint32Array.from(rules.destinations.map((d) => d[1] >>> 0));
     this.portFrom = Int32Array.from(rules.ports.map((p) => p[0]));
     this.portTo = Int32Array.from(rules.ports.map((p) => p[1]));
+    if (inner.onReadable !== undefined) this.onReadable = (callback) => inner.onReadable!(callback);
   }
 
   fill(pool: PacketPool, ids: Uint32Array, max: number): number {
