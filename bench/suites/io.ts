@@ -322,10 +322,8 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
           const toServer = direction === 'client → server';
           const from = toServer ? inside : outside;
           const to = toServer ? outside : inside;
-          // Driven like the controller drives socket-fed ends (ChainRuntime): PumpLoop with 50 µs slices, woken by the ports' onReadable.
-          const loop = new PumpLoop(chain, inside, outside, { sliceMs: 0.05 });
-          inside.onReadable(() => loop.wake());
-          outside.onReadable(() => loop.wake());
+          // Driven as the controller drives socket-fed ends: PumpLoop, which picks short slices and wires the ports' onReadable.
+          const loop = new PumpLoop(chain, inside, outside);
           loop.start();
           let blaster: LabProcess | undefined;
           try {
@@ -359,8 +357,6 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
           } finally {
             await blaster?.kill();
             await loop.stop();
-            inside.onReadable(null);
-            outside.onReadable(null);
           }
           await sleep(200);
         }
@@ -489,7 +485,7 @@ function buildReport(receiveRuns: ReceiveRun[], forwardRuns: ForwardRun[], vxlan
     'Wall-clock rates are bounded by the sender where RcvbufErrors are ~0 (the receiver kept up): the sender and the receiver share the 2 cores, so a receiver using less CPU leaves the sender more. The per-CPU-second figures are the comparison.',
     'Receive loops: the native and batched paths drain up to 4096 datagrams per readiness callback (batch rows per call) and go back to the event loop; dgram handles its \'message\' events. Every socket asks for a 4 MiB SO_RCVBUF (net.core.rmem_max caps it).',
     'Forwarding: the forwarder sends each datagram to a sink port in A where an nft rule counts and drops it at the veth\'s ingress hook (before IP; veth runs A\'s receive of it in the forwarder\'s sendmmsg, so that part is in the forwarder\'s CPU; with GSO one packet carries up to 64 datagrams, counted from the bytes, and the sink drops it whole: a receiving socket, or a NIC without UDP segmentation offload, would pay for splitting it); the batched paths send from the same pool rows they received into, and stop receiving while the socket would block. The dgram baseline sends from its message handler without a callback.',
-    'VXLAN: the chain (one pass-through instance, a worker thread) and its two VxlanPorts run in this bench process, driven as the controller drives socket-fed ends: PumpLoop with 50 µs slices, woken by the ports\' onReadable (ChainDataPlane.runUntil, with its 10 ms slices, starves the dgram back end: dgram datagrams only arrive between slices). Frames at the sink are datagrams counted by an nft rule at the ingress of the receiving namespace\'s VXLAN device; the sender, the chain host thread, the instance thread and the kernel share 2 cores. Port drops include the first frames held while the gateway resolved ARP (hold_queue_full) and the kernel\'s drops at the port\'s socket (socket_rcvbuf).',
+    'VXLAN: the chain (one pass-through instance, a worker thread) and its two VxlanPorts run in this bench process, driven as the controller drives socket-fed ends: PumpLoop with 50 µs slices, woken by the ports\' onReadable (ChainDataPlane.runUntil uses the same loop). Frames at the sink are datagrams counted by an nft rule at the ingress of the receiving namespace\'s VXLAN device; the sender, the chain host thread, the instance thread and the kernel share 2 cores. Port drops include the first frames held while the gateway resolved ARP (hold_queue_full) and the kernel\'s drops at the port\'s socket (socket_rcvbuf).',
     `Machine shared with other work; load average at start ${load}. Targets are judged on one run: repeat it on a quiet machine before trusting them.`,
   );
   return { suite: 'io', tables, targets, notes };
