@@ -13,6 +13,7 @@
  */
 import type { ChainEndFactory } from '../controller/chain-ends.ts';
 import { attachControllerMetrics } from '../controller/controller-metrics.ts';
+import type { DataDirOptions } from '../controller/data-dir.ts';
 import { Controller } from '../controller/controller.ts';
 import { FailedPreconditionError } from '../errors/catalog.ts';
 import { startControllerServer, type ControllerServer } from '../grpc/controller-server.ts';
@@ -29,6 +30,8 @@ export interface EmbeddedControllerOptions {
   /** Warm isolates to keep (0: cold boots only). Default 2. */
   readonly warm?: number;
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
+  /** Directories files named in specs resolve in (`--data-dir`, `--read-dir`, `--write-dir`). */
+  readonly dataDir?: DataDirOptions;
   /** gRPC listen address (`host:port`, port 0: any free one). */
   readonly listen: string;
   readonly token?: string;
@@ -57,6 +60,7 @@ export async function startEmbeddedController(options: EmbeddedControllerOptions
     ...(options.store === undefined ? {} : { store: options.store }),
     warm: warm === 0 ? false : { size: warm, memoryMiB: WARM_MEMORY_MIB },
     ...(options.endFactories === undefined ? {} : { endFactories: options.endFactories }),
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
   });
   const metrics = new NfvkitMetrics({ processMetrics: true });
   const detach = attachControllerMetrics(controller, metrics);

@@ -1,11 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { ChainPort } from '../dataplane/chain-port.ts';
-import { DuplexPort } from '../dataplane/ports/duplex-port.ts';
 import { GeneratorPort } from '../dataplane/ports/generator-port.ts';
 import { PacedPort } from '../dataplane/ports/paced-port.ts';
-import { PcapInPort, PcapOutPort } from '../dataplane/ports/pcap-port.ts';
 import { ResponderPort } from '../dataplane/ports/responder-port.ts';
 import { SinkPort } from '../dataplane/ports/sink-port.ts';
 import { VxlanPort } from '../dataplane/ports/vxlan-port.ts';
@@ -17,6 +13,8 @@ import type { ClassifierSpec } from '../spec/chain-spec.ts';
 import { ClassifierPort, type ClassifierRules } from '../dataplane/ports/classifier-port.ts';
 import { PROTOCOL_NUMBERS, ipv4Address, ipv4Cidr, portRange } from '../config/net-schemas.ts';
 import { buildFrame } from '../traffic/frame-builder.ts';
+import type { DataDir } from './data-dir.ts';
+import { openPcapEnd } from './pcap-end.ts';
 
 /** One end of a running chain: its port, what it counted, and how to release it. */
 export interface ChainEnd {
@@ -35,8 +33,11 @@ export interface ChainEndContext {
   readonly chain: string;
   /** `inside` (ingress) or `outside` (egress). */
   readonly side: 'inside' | 'outside';
-  /** Directory relative paths in the spec are resolved against (the spec file's). */
-  readonly baseDir: string;
+  /**
+   * The only directories files named in the spec resolve in (`nfvkit up --data-dir`); never
+   * the client-supplied source name.
+   */
+  readonly dataDir: DataDir;
   /** The chain's packet pool: socket ports receive into and send from its memory. */
   readonly pool: PacketPool;
 }
@@ -77,17 +78,7 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
   },
   pcap: async (spec, context) => {
     if (spec.type !== 'pcap') throw new InvalidArgumentError('not a pcap port');
-    const input = spec.read === undefined ? null : new PcapInPort(readFileSync(resolve(context.baseDir, spec.read)));
-    const output = spec.write === undefined ? null : new PcapOutPort();
-    const port: ChainPort = input !== null && output !== null ? new DuplexPort(input, output) : (input ?? output)!;
-    const write = spec.write === undefined ? undefined : resolve(context.baseDir, spec.write);
-    return {
-      port,
-      stats: () => ({ framesOut: output?.frames ?? 0 }),
-      close: async () => {
-        if (output !== null && write !== undefined) writeFileSync(write, output.writer.bytes());
-      },
-    };
+    return openPcapEnd(spec, context.dataDir, context.side === 'inside' ? 'spec.ingress' : 'spec.egress');
   },
 };
 
@@ -176,7 +167,3 @@ export function classifierRules(spec: ClassifierSpec): ClassifierRules {
   return { protocols, destinations, ports };
 }
 
-/** Directory of a spec source name ('' or a non-path name: the working directory). */
-export function specBaseDir(source: string): string {
-  return source === '' ? process.cwd() : dirname(resolve(source));
-}

@@ -8,7 +8,8 @@ import { WarmPool } from '../runtime/warm-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
 import { parseChainSpec } from '../spec/parse-chain-spec.ts';
-import { BUILTIN_END_FACTORIES, classifiedEnd, specBaseDir, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
+import { BUILTIN_END_FACTORIES, classifiedEnd, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
+import { DataDir, type DataDirOptions } from './data-dir.ts';
 import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
 import type { ApplyResult, ChainStatus, ControllerApi, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
@@ -39,6 +40,12 @@ export interface ControllerOptions {
   readonly autoscale?: boolean;
   /** Tuning of every function's scaling policy (sustain times, hysteresis band). */
   readonly scalingPolicy?: ScalingPolicyOptions;
+  /**
+   * The only directories files named in specs (pcap `read`/`write`) resolve in (default
+   * `.nfvkit/data/read` and `.nfvkit/data/write` under the working directory, created on
+   * first use); see `DataDir`.
+   */
+  readonly dataDir?: DataDir | DataDirOptions;
 }
 
 /**
@@ -62,6 +69,8 @@ export class Controller implements ControllerApi {
   private readonly registry: FunctionRegistry;
   private readonly store: ImageStore;
   private readonly endFactories: Partial<Record<string, ChainEndFactory>>;
+  /** Where files named in specs resolve (never the client-supplied source). */
+  readonly dataDir: DataDir;
   private readonly deleteTimeoutMs: number | undefined;
   private readonly sampler = new RateSampler(() => instanceStatsSources(this.chains.values()));
   private readonly sampleTimer: NodeJS.Timeout;
@@ -75,6 +84,7 @@ export class Controller implements ControllerApi {
     this.registry = options.registry;
     this.store = options.store ?? ImageStore.open();
     this.endFactories = { ...BUILTIN_END_FACTORIES, ...options.endFactories };
+    this.dataDir = options.dataDir instanceof DataDir ? options.dataDir : DataDir.resolve(options.dataDir);
     this.deleteTimeoutMs = options.deleteTimeoutMs;
     this.warm = warm;
     this.policyOptions = options.scalingPolicy ?? {};
@@ -205,12 +215,12 @@ export class Controller implements ControllerApi {
       });
     }
     await this.warm?.learnImages(functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
-    const baseDir = specBaseDir(source);
+    const dataDir = this.dataDir;
     const pool = createDataPlanePool();
-    const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', baseDir, pool });
+    const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', dataDir, pool });
     let outside: ChainEnd;
     try {
-      outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', baseDir, pool });
+      outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', dataDir, pool });
     } catch (err) {
       await inside.close();
       throw err;

@@ -151,6 +151,18 @@ export class FailedPreconditionError extends NfvkitError {
   }
 }
 
+/**
+ * A file a chain spec names (a pcap port's `read` or `write`) was refused or cannot be used:
+ * the path is absolute or leaves the controller's data directory, a symbolic link leads out
+ * of it, the entry is not a regular file, the file is missing or is not a capture. The
+ * message says what was refused and why, never what the file holds (gRPC `FAILED_PRECONDITION`).
+ */
+export class DataPathError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_DATA_PATH', message);
+  }
+}
+
 /** A network-lab operation failed: a namespace, device or address could not be created or removed, or a command failed. */
 export class NetlabError extends NfvkitError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -176,4 +188,5 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_NOT_FOUND',
   'NFVKIT_ERR_FAILED_PRECONDITION',
   'NFVKIT_ERR_NETLAB',
+  'NFVKIT_ERR_DATA_PATH',
 ] as const;

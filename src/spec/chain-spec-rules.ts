@@ -1,4 +1,5 @@
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
+import { dataPathProblem, quotePath } from './data-path.ts';
 import { specErrorMap } from './spec-messages.ts';
 
 /** One problem found on the plain data, before it is given a source position. */
@@ -27,7 +28,9 @@ export interface ChainSpecCheck {
  * - each function's `config` passes that function's own schema (paths prefixed with
  *   `spec.functions[i].config`);
  * - `scaling.min ≤ scaling.max`;
- * - a `pcap` port reads or writes; VXLAN peers have unique names and VNIs;
+ * - a `pcap` port reads or writes, and its paths are relative and stay inside the
+ *   controller's data directory (`dataPathProblem`: no absolute path, no `..`);
+ * - VXLAN peers have unique names and VNIs;
  *   ingress and egress do not listen on the same UDP socket;
  * - classifier `ports` need `tcp` or `udp` among its `protocols`.
  *
@@ -103,6 +106,13 @@ function checkPort(port: unknown, at: PropertyKey[], issues: SpecIssue[]): void 
   if (!isRecord(port)) return;
   if (port.type === 'pcap' && port.read === undefined && port.write === undefined) {
     issues.push({ path: at, message: 'a pcap port needs `read`, `write` or both' });
+  }
+  if (port.type === 'pcap') {
+    for (const key of ['read', 'write'] as const) {
+      const value = port[key];
+      const problem = typeof value === 'string' && value !== '' ? dataPathProblem(value) : undefined;
+      if (problem !== undefined) issues.push({ path: [...at, key], message: `${quotePath(value as string)}: ${problem}` });
+    }
   }
   if (port.type !== 'vxlan' || !Array.isArray(port.peers)) return;
   const names = new Map<string, number>();

@@ -53,9 +53,12 @@ export interface ResponderPortSpec {
 /** Replays a capture file into the chain and/or writes the frames that leave to one. */
 export interface PcapPortSpec {
   readonly type: 'pcap';
-  /** Capture to replay (pcap or pcapng); relative paths are relative to the spec file. */
+  /**
+   * Capture to replay (pcap or pcapng): a path relative to the controller's read directory
+   * (`nfvkit up --data-dir`/`--read-dir`); absolute paths and `..` are refused.
+   */
   readonly read?: string;
-  /** Capture to write the frames leaving the chain at this end to. */
+  /** Capture to write the frames leaving the chain at this end to, relative to the controller's write directory. */
   readonly write?: string;
 }
 
@@ -118,8 +121,8 @@ const responderPortSchema = z
 const pcapPortSchema = z
   .object({
     type: z.literal('pcap'),
-    read: z.string().min(1).optional().meta({ description: 'Capture file to replay (relative to the spec file).' }),
-    write: z.string().min(1).optional().meta({ description: 'Capture file to write (relative to the spec file).' }),
+    read: z.string().min(1).optional().meta({ description: "Capture file to replay, relative to the controller's read directory (no absolute path, no '..')." }),
+    write: z.string().min(1).optional().meta({ description: "Capture file to write, relative to the controller's write directory (no absolute path, no '..')." }),
   })
   .strict()
   .meta({ description: 'Capture file in and/or out; at least one of read and write.' });

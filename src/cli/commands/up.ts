@@ -11,6 +11,7 @@
  * ```sh
  * nfvkit up topologies/web-edge.yaml --duration 15
  * nfvkit up chain.yaml --listen 0.0.0.0:50051 --tls-cert srv.crt --tls-key srv.key --tls-ca ca.crt
+ * nfvkit up replay.yaml --data-dir /srv/nfvkit   # pcap paths resolve in /srv/nfvkit/read and /srv/nfvkit/write
  * ```
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +50,9 @@ interface UpFlags {
   drain: number;
   warm: number;
   store?: string;
+  dataDir?: string;
+  readDir?: string;
+  writeDir?: string;
 }
 
 function metricsAddress(text: string): { host: string; port: number } {
@@ -139,6 +143,9 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
     .option('--drain <ms>', 'at shutdown, how long flows may take to finish, ms', wholeNumber(0, 600_000), 1000)
     .option('--warm <n>', 'pre-booted isolates kept for fast instance start (0: cold boots only)', wholeNumber(0, 64), 2)
     .addOption(storeOption())
+    .option('--data-dir <dir>', 'directory of the controller\'s data; spec file paths (pcap read/write) resolve in its read/ and write/ (default: .nfvkit/data)')
+    .option('--read-dir <dir>', 'directory pcap `read` paths resolve in (default: <data-dir>/read)')
+    .option('--write-dir <dir>', 'directory pcap `write` paths resolve in (default: <data-dir>/write)')
     .action(async (file: string, opts: UpFlags) => {
       const text = readTextInput(file);
       const token = opts.token ?? (ctx.env[TOKEN_ENV] || undefined);
@@ -153,6 +160,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         warm: opts.warm,
         listen: opts.listen,
         ...(ctx.endFactories === undefined ? {} : { endFactories: ctx.endFactories }),
+        dataDir: { dataDir: opts.dataDir, readDir: opts.readDir, writeDir: opts.writeDir },
         ...(token === undefined ? {} : { token }),
         ...(tls === undefined ? {} : { tls }),
         ...(metrics === undefined ? {} : { metrics }),
@@ -163,6 +171,8 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         println(ctx, `nfvkit up: controller gRPC on ${embedded.server.address} (${describeSecurity(token, tls)})`);
         println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}`}`);
         println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
+        await controller.dataDir.ensure();
+        println(ctx, `nfvkit up: spec files read from ${controller.dataDir.readDir}, written to ${controller.dataDir.writeDir}`);
         const applyStart = performance.now();
         const { chain } = await controller.apply(text, file);
         const n = chain.functions.length;

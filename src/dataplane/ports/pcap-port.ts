@@ -1,3 +1,4 @@
+import { CaptureFormatError } from '../../errors/catalog.ts';
 import type { PacketPool } from '../../pool/packet-pool.ts';
 import { createCaptureRecord, type CaptureRecord } from '../../pcap/capture-record.ts';
 import type { CaptureReader } from '../../pcap/capture-reader.ts';
@@ -9,7 +10,9 @@ import type { ChainPort } from '../chain-port.ts';
 /**
  * Replays the Ethernet records of a capture file (pcap or pcapng, held in memory) into a
  * chain: one `copyIn` per record. Records of another link type, cut-off records and
- * records larger than a pool buffer are skipped and counted.
+ * records larger than a pool buffer are skipped and counted. A damaged record (a block
+ * whose lengths do not add up) ends the replay there and sets `damaged`; the packet path
+ * never throws.
  *
  * @example
  * ```ts
@@ -24,6 +27,8 @@ export class PcapInPort implements ChainPort {
   skipped = 0;
   /** Frames that left the chain at this end (freed). */
   received = 0;
+  /** True when the replay stopped early at a damaged record. */
+  damaged = false;
   private readonly reader: CaptureReader;
   private readonly record: CaptureRecord = createCaptureRecord();
   private pending = false;
@@ -43,7 +48,7 @@ export class PcapInPort implements ChainPort {
     const rec = this.record;
     while (n < max) {
       if (!this.pending) {
-        if (this.ended || !this.reader.next(rec)) {
+        if (this.ended || !this.nextRecord(rec)) {
           this.ended = true;
           break;
         }
@@ -68,6 +73,16 @@ export class PcapInPort implements ChainPort {
   take(pool: PacketPool, ids: Uint32Array, n: number): void {
     this.received += n;
     pool.freeBatch(ids, n);
+  }
+
+  private nextRecord(rec: CaptureRecord): boolean {
+    try {
+      return this.reader.next(rec);
+    } catch (err) {
+      if (!(err instanceof CaptureFormatError)) throw err;
+      this.damaged = true;
+      return false;
+    }
   }
 }
 
