@@ -36,8 +36,11 @@ export interface EmbeddedControllerOptions {
   readonly listen: string;
   readonly token?: string;
   readonly tls?: ServerTlsOptions;
-  /** Metrics endpoint address; none when undefined. */
-  readonly metrics?: { readonly host: string; readonly port: number };
+  /**
+   * Metrics endpoint address; none when undefined. It takes the gRPC API's `token` and `tls`;
+   * a non-loopback host without either needs `unauthenticated` (see `checkMetricsExposure`).
+   */
+  readonly metrics?: { readonly host: string; readonly port: number; readonly unauthenticated?: boolean };
 }
 
 /** A running embedded controller. */
@@ -79,7 +82,11 @@ export async function startEmbeddedController(options: EmbeddedControllerOptions
     });
     if (options.metrics !== undefined) {
       const where = `${options.metrics.host}:${options.metrics.port}`;
-      metricsServer = await startMetricsServer(metrics, options.metrics).catch((err: unknown) => {
+      metricsServer = await startMetricsServer(metrics, {
+        ...options.metrics,
+        ...(options.token === undefined ? {} : { token: options.token }),
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+      }).catch((err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new FailedPreconditionError(`cannot serve metrics on ${where}: address already in use (choose another with --metrics, or --no-metrics)`);
         throw err;
       });

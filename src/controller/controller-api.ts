@@ -69,6 +69,48 @@ export interface ChainStatus {
   readonly placementReason: string;
 }
 
+/** One function in a chain list: its name and replica counts, nothing else. */
+export interface FunctionSummary {
+  /** Name in the chain spec. */
+  readonly name: string;
+  /** Registered function it runs. */
+  readonly function: string;
+  /** Instances in state `ready` that run the current image. */
+  readonly readyReplicas: number;
+  /** Replicas wanted now. */
+  readonly desiredReplicas: number;
+}
+
+/**
+ * One chain in a list (`ListChains`, `get chains`): small and bounded whatever the spec
+ * holds. The spec itself comes only from `getChain`.
+ */
+export interface ChainSummary {
+  readonly name: string;
+  readonly generation: number;
+  readonly phase: ChainPhase;
+  /** `isolated` or `fused`. */
+  readonly placement: string;
+  readonly functions: readonly FunctionSummary[];
+  /** Unix time in ms of the last apply that changed something. */
+  readonly appliedAt: number;
+}
+
+/** Which page of the chain list to return. */
+export interface ListChainsRequest {
+  /** Most chains in the page: 0 or omitted means `DEFAULT_CHAIN_PAGE_SIZE`; larger than `MAX_CHAIN_PAGE_SIZE` is clamped. */
+  readonly pageSize?: number;
+  /** `nextPageToken` of the previous page; '' or omitted: the first page. */
+  readonly pageToken?: string;
+}
+
+/** One page of the chain list, ordered by name. */
+export interface ChainPage {
+  readonly chains: readonly ChainSummary[];
+  /** Token of the next page; '' when this page is the last. */
+  readonly nextPageToken: string;
+}
+
 /** Result of `apply`. */
 export interface ApplyResult {
   readonly chain: ChainStatus;
@@ -140,8 +182,13 @@ export type Unsubscribe = () => void;
 export interface ControllerApi {
   /** Validates and applies a chain spec (YAML text); `source` names it in error positions. */
   apply(yamlText: string, source: string): Promise<ApplyResult>;
+  /** One chain, with its spec. */
   getChain(name: string): ChainStatus;
-  listChains(): ChainStatus[];
+  /**
+   * A page of chain summaries ordered by name (no specs). Each chain that exists for the
+   * whole walk appears exactly once over the pages; a bad `pageToken` is an `InvalidArgumentError`.
+   */
+  listChainSummaries(request?: ListChainsRequest): ChainPage;
   /** Drains the chain's instances (bounded by their drain timeout), stops them and forgets the chain. */
   deleteChain(name: string): Promise<void>;
   /** Instances of one chain, or of every chain when `chain` is omitted. */

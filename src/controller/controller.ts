@@ -11,7 +11,8 @@ import { parseChainSpec } from '../spec/parse-chain-spec.ts';
 import { BUILTIN_END_FACTORIES, classifiedEnd, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
 import { DataDir, type DataDirOptions } from './data-dir.ts';
 import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
-import type { ApplyResult, ChainStatus, ControllerApi, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
+import { pageOfChains, summarizeChain } from './chain-list.ts';
+import type { ApplyResult, ChainPage, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
 import { EventLog } from './event-log.ts';
 import { Autoscaler } from './autoscaler.ts';
@@ -129,8 +130,13 @@ export class Controller implements ControllerApi {
     return this.chain(name).status();
   }
 
+  /** Every chain's full status, specs included (in process; transports serve `listChainSummaries`). */
   listChains(): ChainStatus[] {
     return [...this.chains.values()].map((c) => c.status()).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  listChainSummaries(request: ListChainsRequest = {}): ChainPage {
+    return pageOfChains(this.chains.values(), (c) => c.name, request, (c) => summarizeChain(c.status()));
   }
 
   async deleteChain(name: string): Promise<void> {

@@ -25,12 +25,12 @@ import {
 } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
-import type { ApplyResult, ChainStatus, ControllerEvent, FunctionStatus, InstanceStatus } from '../controller/controller-api.ts';
+import type { ApplyResult, ChainPage, ChainStatus, ChainSummary, ControllerEvent, FunctionStatus, InstanceStatus, ListChainsRequest } from '../controller/controller-api.ts';
 import { controllerServiceDefinition } from './controller-proto.ts';
 import { ControllerRpcError, toControllerRpcError } from './controller-rpc-error.ts';
 import type { Pem } from './server-tls.ts';
 import type { StatsSnapshot } from './stats-snapshot.ts';
-import { chainFromWire, eventFromWire, functionFromWire, instanceFromWire, snapshotFromWire } from './wire-convert.ts';
+import { chainFromWire, chainSummaryFromWire, eventFromWire, functionFromWire, instanceFromWire, snapshotFromWire } from './wire-convert.ts';
 import type {
   WireApplyChainResponse,
   WireChainStatus,
@@ -76,8 +76,12 @@ export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKN
 /** The controller, remotely. */
 export interface ControllerClient {
   applyChain(yaml: string, source?: string): Promise<ApplyResult>;
+  /** One chain with its spec. */
   getChain(name: string): Promise<ChainStatus>;
-  listChains(): Promise<ChainStatus[]>;
+  /** Every chain's summary, ordered by name: follows the pages (`pageSize` per call). */
+  listChains(options?: { pageSize?: number }): Promise<ChainSummary[]>;
+  /** One page of chain summaries; pass its `nextPageToken` back for the next ('' after the last). */
+  listChainsPage(request?: ListChainsRequest): Promise<ChainPage>;
   deleteChain(name: string): Promise<void>;
   /** Instances of `chain`, or of every chain when omitted. */
   listInstances(chain?: string): Promise<InstanceStatus[]>;
@@ -206,6 +210,11 @@ export function createControllerClient(address: string, options: ControllerClien
     return chainFromWire(w);
   };
 
+  const listChainsPage = async (request: ListChainsRequest = {}): Promise<ChainPage> => {
+    const res = await unary<WireListChainsResponse>(m('ListChains'), { pageSize: request.pageSize ?? 0, pageToken: request.pageToken ?? '' });
+    return { chains: res.chains.map(chainSummaryFromWire), nextPageToken: res.nextPageToken };
+  };
+
   return {
     async applyChain(yaml, source = '') {
       const res = await unary<WireApplyChainResponse>(m('ApplyChain'), { yaml, source });
@@ -214,8 +223,21 @@ export function createControllerClient(address: string, options: ControllerClien
     async getChain(name) {
       return requireChain((await unary<WireGetChainResponse>(m('GetChain'), { name })).chain);
     },
-    async listChains() {
-      return (await unary<WireListChainsResponse>(m('ListChains'), {})).chains.map(chainFromWire);
+    listChainsPage,
+    async listChains(options = {}) {
+      const all: ChainSummary[] = [];
+      const seen = new Set<string>();
+      let pageToken = '';
+      do {
+        const page = await listChainsPage({ pageSize: options.pageSize ?? 0, pageToken });
+        all.push(...page.chains);
+        if (page.nextPageToken !== '' && seen.has(page.nextPageToken)) {
+          throw new ControllerRpcError(GrpcStatus.INTERNAL, 'server repeated a page token', undefined, []);
+        }
+        seen.add(page.nextPageToken);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+      return all;
     },
     async deleteChain(name) {
       await unary<object>(m('DeleteChain'), { name });

@@ -22,7 +22,7 @@ import type {
 import type { ControllerApi, Unsubscribe } from '../controller/controller-api.ts';
 import type { FieldViolation } from './status-details.ts';
 import { errorToStatus, InvalidRequestError } from './status-mapping.ts';
-import { applyResultToWire, chainToWire, eventToWire, functionToWire, instanceToWire, snapshotToWire } from './wire-convert.ts';
+import { applyResultToWire, chainSummaryToWire, chainToWire, eventToWire, functionToWire, instanceToWire, snapshotToWire } from './wire-convert.ts';
 import type {
   WireApplyChainRequest,
   WireApplyChainResponse,
@@ -30,6 +30,7 @@ import type {
   WireControllerEvent,
   WireEmpty,
   WireGetChainResponse,
+  WireListChainsRequest,
   WireListChainsResponse,
   WireListInstancesRequest,
   WireListInstancesResponse,
@@ -102,7 +103,10 @@ export class ControllerService {
         check(v);
         return { chain: chainToWire(api.getChain(req.name)) };
       }),
-      ListChains: this.unary<WireEmpty, WireListChainsResponse>('ListChains', () => ({ chains: api.listChains().map(chainToWire) })),
+      ListChains: this.unary<WireListChainsRequest, WireListChainsResponse>('ListChains', (req) => {
+        const page = api.listChainSummaries({ pageSize: req.pageSize, pageToken: req.pageToken });
+        return { chains: page.chains.map(chainSummaryToWire), nextPageToken: page.nextPageToken };
+      }),
       DeleteChain: this.unary<WireChainNameRequest, WireEmpty>('DeleteChain', async (req) => {
         const v: FieldViolation[] = [];
         requireText(v, 'name', req.name);

@@ -16,6 +16,7 @@ import type {
   ApplyResult,
   ChainPhase,
   ChainStatus,
+  ChainSummary,
   ControllerEvent,
   ControllerEventType,
   FunctionStatus,
@@ -27,6 +28,7 @@ import type { StatsSnapshot } from './stats-snapshot.ts';
 import type {
   WireApplyChainResponse,
   WireChainStatus,
+  WireChainSummary,
   WireControllerEvent,
   WireFunctionStatus,
   WireInstanceRates,
@@ -144,6 +146,30 @@ export function chainFromWire(w: WireChainStatus): ChainStatus {
     appliedAt: w.appliedAtUnixMs,
     placement: w.placement,
     placementReason: w.placementReason,
+  };
+}
+
+/** `ChainSummary` → wire. */
+export function chainSummaryToWire(c: ChainSummary): WireChainSummary {
+  return {
+    name: c.name,
+    generation: c.generation,
+    phase: phaseToWire(c.phase),
+    placement: c.placement,
+    functions: c.functions.map((f) => ({ name: f.name, function: f.function, readyReplicas: f.readyReplicas, desiredReplicas: f.desiredReplicas })),
+    appliedAtUnixMs: c.appliedAt,
+  };
+}
+
+/** Wire → `ChainSummary`. */
+export function chainSummaryFromWire(w: WireChainSummary): ChainSummary {
+  return {
+    name: w.name,
+    generation: w.generation,
+    phase: phaseFromWire(w.phase),
+    placement: w.placement,
+    functions: w.functions.map((f) => ({ name: f.name, function: f.function, readyReplicas: f.readyReplicas, desiredReplicas: f.desiredReplicas })),
+    appliedAt: w.appliedAtUnixMs,
   };
 }
 

@@ -100,9 +100,34 @@ export interface WireGetChainResponse {
   chain: WireChainStatus | null;
 }
 
+/** `nfvkit.v1.FunctionSummary`. */
+export interface WireFunctionSummary {
+  name: string;
+  function: string;
+  readyReplicas: number;
+  desiredReplicas: number;
+}
+
+/** `nfvkit.v1.ChainSummary`; `phase` is a `CHAIN_PHASE_*` name. */
+export interface WireChainSummary {
+  name: string;
+  generation: number;
+  phase: string;
+  placement: string;
+  functions: WireFunctionSummary[];
+  appliedAtUnixMs: number;
+}
+
+/** `nfvkit.v1.ListChainsRequest`. */
+export interface WireListChainsRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
 /** `nfvkit.v1.ListChainsResponse`. */
 export interface WireListChainsResponse {
-  chains: WireChainStatus[];
+  chains: WireChainSummary[];
+  nextPageToken: string;
 }
 
 /** `nfvkit.v1.ListInstancesRequest`. */
@@ -139,5 +164,5 @@ export interface WireStreamStatsRequest {
   intervalMs: number;
 }
 
-/** An empty message (`ListChainsRequest`, `DeleteChainResponse`). */
+/** An empty message (`DeleteChainResponse`). */
 export type WireEmpty = Record<string, never>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { port } from '../config/net-schemas.ts';
-import { dnsLabel, endpointText, ipv4AddressText, ipv4CidrText, macText } from './spec-values.ts';
+import { vxlanPortShape } from '../dataplane/ports/vxlan-port-config.ts';
+import { endpointText, ipv4CidrText } from './spec-values.ts';
 
 /**
  * The ends of a chain (`spec.ingress`, `spec.egress`): where packets enter and leave. A
@@ -13,10 +13,8 @@ import { dnsLabel, endpointText, ipv4AddressText, ipv4CidrText, macText } from '
  * ```
  */
 
-/** The standard VXLAN UDP port (RFC 7348). */
-export const VXLAN_DEFAULT_PORT = 4789;
-/** Largest VXLAN network identifier (24 bits). */
-export const VXLAN_MAX_VNI = 0xffffff;
+/** The standard VXLAN UDP port (RFC 7348) and the largest VNI (24 bits). */
+export { VXLAN_DEFAULT_PORT, VXLAN_MAX_VNI } from '../dataplane/ports/vxlan-header.ts';
 
 /** An in-memory traffic source (the embedded default, for benchmarks and `npm start`). */
 export interface GeneratorPortSpec {
@@ -72,6 +70,8 @@ export interface VxlanPeerSpec {
   readonly remote: string;
   /** The peer's UDP port, default 4789. */
   readonly port: number;
+  /** Accept this peer's datagrams only from this UDP source port; omitted: any (the kernel picks a hashed one). */
+  readonly sourcePort?: number;
   /** Inner networks behind the peer (egress frames go to the peer with the longest match). */
   readonly subnets: readonly string[];
 }
@@ -88,14 +88,14 @@ export interface VxlanPortSpec {
   readonly gateway: { readonly addresses: readonly string[]; readonly mac?: string };
   /** Tunnel endpoints, at least one. */
   readonly peers: readonly VxlanPeerSpec[];
+  /** Prefixes whose senders are admitted besides the peers' addresses (for any peer VNI); omitted: peers only. */
+  readonly allowedSources?: readonly string[];
   /** Socket receive buffer in bytes (bursts); omitted: the port's default. */
   readonly receiveBufferBytes?: number;
 }
 
 /** Any chain port, discriminated by `type`. */
 export type PortSpec = GeneratorPortSpec | SinkPortSpec | ResponderPortSpec | PcapPortSpec | VxlanPortSpec;
-
-const udpPort = port.refine((p) => p !== 0, 'port must be 1-65535');
 
 const generatorPortSchema = z
   .object({
@@ -127,24 +127,8 @@ const pcapPortSchema = z
   .strict()
   .meta({ description: 'Capture file in and/or out; at least one of read and write.' });
 
-const vxlanPeerSchema = z
-  .object({
-    name: dnsLabel,
-    vni: z.number().int().min(1, `vni must be 1-${VXLAN_MAX_VNI}`).max(VXLAN_MAX_VNI, `vni must be 1-${VXLAN_MAX_VNI}`),
-    remote: ipv4AddressText,
-    port: udpPort.default(VXLAN_DEFAULT_PORT),
-    subnets: z.array(ipv4CidrText).min(1, 'at least one subnet'),
-  })
-  .strict();
-
 const vxlanPortSchema = z
-  .object({
-    type: z.literal('vxlan'),
-    listen: z.object({ address: ipv4AddressText, port: udpPort.default(VXLAN_DEFAULT_PORT) }).strict(),
-    gateway: z.object({ addresses: z.array(ipv4CidrText).min(1, 'at least one address (the interface address)'), mac: macText.optional() }).strict(),
-    peers: z.array(vxlanPeerSchema).min(1, 'at least one peer'),
-    receiveBufferBytes: z.number().int().min(4096).max(1 << 30).optional(),
-  })
+  .object({ type: z.literal('vxlan'), ...vxlanPortShape })
   .strict()
   .meta({ description: 'VXLAN over UDP (RFC 7348) with an L3 gateway edge.' });
 

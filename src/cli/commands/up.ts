@@ -21,6 +21,7 @@ import { InvalidArgumentError } from '../../errors/catalog.ts';
 import { parseListenAddress } from '../../grpc/listen-address.ts';
 import type { ServerTlsOptions } from '../../grpc/server-tls.ts';
 import { ImageStore } from '../../image/image-store.ts';
+import { checkMetricsExposure } from '../../metrics/metrics-server.ts';
 import { describePacketIo } from '../../native/native-addon.ts';
 import { println, type CliContext } from '../cli-context.ts';
 import { positiveNumber, wholeNumber } from '../arg-parsers.ts';
@@ -40,6 +41,7 @@ export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 interface UpFlags {
   listen: string;
   metrics: string | false;
+  metricsUnauthenticated?: boolean;
   duration?: number;
   token?: string;
   tlsCert?: string;
@@ -55,10 +57,14 @@ interface UpFlags {
   writeDir?: string;
 }
 
-function metricsAddress(text: string): { host: string; port: number } {
-  const parsed = parseListenAddress(text);
-  if (parsed.unix) throw new InvalidArgumentError(`--metrics: expected host:port, got ${text}`);
-  return { host: parsed.host, port: parsed.port };
+/** The `--metrics` endpoint, refused before anything starts if it would be open to the network unprotected. */
+function metricsEndpoint(opts: UpFlags, token: string | undefined, tls: ServerTlsOptions | undefined): { host: string; port: number; unauthenticated: boolean } | undefined {
+  if (opts.metrics === false) return undefined;
+  const parsed = parseListenAddress(opts.metrics);
+  if (parsed.unix) throw new InvalidArgumentError(`--metrics: expected host:port, got ${opts.metrics}`);
+  const unauthenticated = opts.metricsUnauthenticated === true;
+  checkMetricsExposure(parsed.host, parsed.port, { token, tls, unauthenticated });
+  return { host: parsed.host, port: parsed.port, unauthenticated };
 }
 
 function serverTls(opts: UpFlags): ServerTlsOptions | undefined {
@@ -133,6 +139,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
     .option('--listen <address>', 'gRPC controller address (host:port; port 0 picks a free one)', DEFAULT_SERVER)
     .option('--metrics <address>', 'Prometheus /metrics address (host:port)', DEFAULT_METRICS_ADDRESS)
     .option('--no-metrics', 'do not serve /metrics')
+    .option('--metrics-unauthenticated', 'serve /metrics on a non-loopback address without TLS or a token (anyone who reaches it can read it)')
     .option('-d, --duration <seconds>', 'stop after this long (default: run until Ctrl-C or SIGTERM)', positiveNumber)
     .addOption(new Option('--token <token>', `bearer token clients must send (default: $${TOKEN_ENV})`))
     .option('--tls-cert <file>', 'server certificate (PEM): serve TLS')
@@ -150,7 +157,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
       const text = readTextInput(file);
       const token = opts.token ?? (ctx.env[TOKEN_ENV] || undefined);
       const tls = serverTls(opts);
-      const metrics = opts.metrics === false ? undefined : metricsAddress(opts.metrics);
+      const metrics = metricsEndpoint(opts, token, tls);
       const interrupted = ctx.stopSignal();
 
       const started = performance.now();
@@ -169,7 +176,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
       let summary: RunSummary | undefined;
       try {
         println(ctx, `nfvkit up: controller gRPC on ${embedded.server.address} (${describeSecurity(token, tls)})`);
-        println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}`}`);
+        println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}${token === undefined ? '' : ' (token required)'}`}`);
         println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
         await controller.dataDir.ensure();
         println(ctx, `nfvkit up: spec files read from ${controller.dataDir.readDir}, written to ${controller.dataDir.writeDir}`);

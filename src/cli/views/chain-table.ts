@@ -8,20 +8,20 @@
  * // web-edge  Ready    1  fw,lb,nat   3/3    2m5s
  * ```
  */
-import type { ChainStatus, FunctionStatus } from '../../controller/controller-api.ts';
+import type { ChainSummary, FunctionStatus } from '../../controller/controller-api.ts';
 import { renderTable, type Column } from '../output.ts';
 import { formatAge, formatRate, shortId } from '../units.ts';
 
 /** Ready/desired instances over all functions of a chain, e.g. `3/3`. */
-export function readySummary(chain: ChainStatus): string {
+export function readySummary(chain: ChainSummary): string {
   const ready = chain.functions.reduce((n, f) => n + f.readyReplicas, 0);
   const desired = chain.functions.reduce((n, f) => n + f.desiredReplicas, 0);
   return `${ready}/${desired}`;
 }
 
-/** The `get chains` table; `now` (Unix ms) gives the ages. */
-export function chainTable(chains: readonly ChainStatus[], now: number): string {
-  const columns: Column<ChainStatus>[] = [
+/** The `get chains` table (summaries or full statuses); `now` (Unix ms) gives the ages. */
+export function chainTable(chains: readonly ChainSummary[], now: number): string {
+  const columns: Column<ChainSummary>[] = [
     { header: 'NAME', value: (c) => c.name },
     { header: 'PHASE', value: (c) => c.phase },
     { header: 'GEN', value: (c) => String(c.generation), right: true },

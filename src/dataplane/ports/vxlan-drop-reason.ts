@@ -29,6 +29,10 @@ export const VxlanDrop = {
   NO_HEADROOM: 8,
   /** No pool buffer was free for a frame the gateway built (ARP request). */
   NO_BUFFER: 9,
+  /** The datagram came from an address (or source port) that is no peer of this port and in no `allowedSources` prefix. */
+  UNKNOWN_SOURCE: 10,
+  /** The datagram came from a peer, but its VNI is another peer's (and no `allowedSources` prefix admits the sender). */
+  PEER_MISMATCH: 11,
 } as const;
 
 /** Number of VXLAN drop codes. */

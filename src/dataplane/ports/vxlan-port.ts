@@ -58,7 +58,9 @@ const RX_BATCH = 256;
  *
  * - `fill` receives a batch of datagrams with one system call straight into fresh pool
  *   buffers (`BatchedUdpSocket`): each lands so that its inner IP header is 4-byte aligned,
- *   the VXLAN header in the buffer's headroom. The frame is checked (VNI → peer) and handed
+ *   the VXLAN header in the buffer's headroom. The sender is checked (a peer's address, or
+ *   an `allowedSources` prefix; else `unknown_source`), then the frame (VNI → peer, and
+ *   that peer is the sender; else `peer_mismatch`) and handed
  *   to the gateway where it landed: into the chain (TTL decremented), straight back to the
  *   peer (ARP reply, ICMP time exceeded, echo reply), or dropped and counted.
  * - `take` hands each frame that leaves the chain to the gateway (route by longest prefix,
@@ -97,6 +99,11 @@ export class VxlanPort implements ChainPort {
   private readonly vnis: Uint32Array;
   private readonly peerAddress: Uint32Array;
   private readonly peerPort: Uint16Array;
+  /** Source port each peer's datagrams must come from; 0: any. */
+  private readonly peerSourcePort: Uint16Array;
+  /** `allowedSources` as network and mask pairs (host order). */
+  private readonly allowedNet: Uint32Array;
+  private readonly allowedMask: Uint32Array;
   /** Where a received frame starts inside its buffer: its IP header (14 bytes on) 4-byte aligned. */
   private readonly frameOffset: number;
   private readonly rxRows = new Uint32Array(RX_BATCH * UDP_DESC_WORDS);
@@ -139,6 +146,9 @@ export class VxlanPort implements ChainPort {
     this.vnis = Uint32Array.from(settings.peers, (p) => p.vni);
     this.peerAddress = Uint32Array.from(settings.peers, (p) => parseIpv4(p.remote) ?? 0);
     this.peerPort = Uint16Array.from(settings.peers, (p) => p.port);
+    this.peerSourcePort = Uint16Array.from(settings.peers, (p) => p.sourcePort);
+    this.allowedNet = Uint32Array.from(settings.allowedSources, (c) => c.addr);
+    this.allowedMask = Uint32Array.from(settings.allowedSources, (c) => c.mask);
     let off = pool.headroom;
     while ((off + 14) % 4 !== 0) off++;
     this.frameOffset = off;
@@ -222,6 +232,11 @@ export class VxlanPort implements ChainPort {
     const bytes = pool.bytes;
     const vnis = this.vnis;
     const peers = vnis.length;
+    const peerAddress = this.peerAddress;
+    const peerSourcePort = this.peerSourcePort;
+    const allowedNet = this.allowedNet;
+    const allowedMask = this.allowedMask;
+    const allowed = allowedNet.length;
     const gw = this.gateway;
     let inBytes = 0;
     // ids[0..n) go into the chain (n ≤ i: compaction overwrites only what was read).
@@ -231,6 +246,25 @@ export class VxlanPort implements ChainPort {
       const r = i * UDP_DESC_WORDS;
       const len = rows[r + UdpRx.length];
       inBytes += len;
+      // The sender first: a peer's address (and source port, where the peer names one) or
+      // an allowed prefix; anything else is dropped before its bytes are looked at.
+      const source = rows[r + UdpRx.address];
+      const sourcePort = rows[r + UdpRx.port];
+      let admitted = false;
+      for (let a = 0; a < allowed; a++) {
+        if (((source & allowedMask[a]) >>> 0) === allowedNet[a]) {
+          admitted = true;
+          break;
+        }
+      }
+      if (!admitted) {
+        let known = 0;
+        while (known < peers && (peerAddress[known] !== source || (peerSourcePort[known] !== 0 && peerSourcePort[known] !== sourcePort))) known++;
+        if (known === peers) {
+          this.drop(VxlanDrop.UNKNOWN_SOURCE, id);
+          continue;
+        }
+      }
       if ((rows[r + UdpRx.flags] & UDP_RX_TRUNCATED) !== 0) {
         this.drop(VxlanDrop.TRUNCATED, id);
         continue;
@@ -244,6 +278,11 @@ export class VxlanPort implements ChainPort {
       while (peer < peers && vnis[peer] !== vni) peer++;
       if (peer === peers) {
         this.drop(VxlanDrop.UNKNOWN_VNI, id);
+        continue;
+      }
+      // A peer may speak only its own VNI (unless an allowed prefix admits the sender).
+      if (!admitted && (peerAddress[peer] !== source || (peerSourcePort[peer] !== 0 && peerSourcePort[peer] !== sourcePort))) {
+        this.drop(VxlanDrop.PEER_MISMATCH, id);
         continue;
       }
       const frameLength = len - VXLAN_HEADER_LENGTH;

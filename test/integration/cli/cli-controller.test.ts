@@ -10,6 +10,8 @@ import { Controller } from '../../../src/controller/controller.ts';
 import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
+import { specYaml } from '../grpc/fake-controller.ts';
+import { startHarness } from '../grpc/grpc-harness.ts';
 import { generateTestPki } from '../grpc/tls-material.ts';
 import { runCaptured, type CliRun } from '../../unit/cli/run-captured.ts';
 
@@ -249,5 +251,26 @@ describe('nfvkit client commands against a real controller', () => {
     const again = await cli(['delete', 'chain', 'cli-it']);
     expect(again.code).toBe(3);
     expect(again.stderr).toBe('nfvkit: NOT_FOUND (NFVKIT_ERR_NOT_FOUND): no chain named "cli-it"\n');
+  });
+});
+
+describe('nfvkit get chains against many chains', () => {
+  it('follows the pages: every chain once, summaries only', async () => {
+    const h = await startHarness();
+    try {
+      const names = Array.from({ length: 250 }, (_, i) => `many-${String(i).padStart(3, '0')}`);
+      for (const name of names) await h.fake.apply(specYaml(name), `${name}.yaml`);
+      const calls = h.fake.listCalls;
+      const json = await runCaptured(['get', 'chains', '-o', 'json', '--server', h.server.address]);
+      expect(json.code, json.stderr).toBe(0);
+      const listed = JSON.parse(json.stdout) as { name: string; specYaml?: string }[];
+      expect(listed.map((c) => c.name)).toEqual(names);
+      expect(listed.some((c) => 'specYaml' in c)).toBe(false);
+      expect(h.fake.listCalls - calls).toBe(3);
+      const table = await runCaptured(['get', 'chains', '--server', h.server.address]);
+      expect(table.stdout.trimEnd().split('\n')).toHaveLength(251);
+    } finally {
+      await h.close();
+    }
   });
 });

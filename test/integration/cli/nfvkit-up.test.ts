@@ -90,4 +90,29 @@ describe('nfvkit up', () => {
     expect(run.output()).toMatch(/0 buffers leaked/);
     expect(run.output()).not.toMatch(/\nCHAIN\s+FUNCTION/);
   });
+
+  it('refuses --metrics on a non-loopback address without TLS, a token or --metrics-unauthenticated (exit 2)', async () => {
+    const run = up(['--metrics', '0.0.0.0:0', '--duration', '1']);
+    const [code] = (await once(run.child, 'exit')) as [number];
+    expect(code, run.output()).toBe(2);
+    expect(run.output()).toMatch(/refusing to serve \/metrics on 0\.0\.0\.0:0 without TLS or a token/);
+    expect(run.output()).not.toContain('controller gRPC on');
+  });
+
+  it('serves /metrics to the network with --metrics-unauthenticated, and asks for the token when one is set', async () => {
+    const open = up(['--metrics', '0.0.0.0:0', '--metrics-unauthenticated', '--no-top']);
+    await open.waitFor('running until Ctrl-C');
+    const port = /metrics on http:\/\/0\.0\.0\.0:(\d+)\/metrics\n/.exec(open.output())?.[1];
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+    open.child.kill('SIGTERM');
+    expect(((await once(open.child, 'exit')) as [number])[0], open.output()).toBe(0);
+
+    const guarded = up(['--metrics', '0.0.0.0:0', '--token', 's3cret', '--no-top']);
+    await guarded.waitFor('running until Ctrl-C');
+    const at = /metrics on http:\/\/0\.0\.0\.0:(\d+)\/metrics \(token required\)/.exec(guarded.output())?.[1];
+    expect((await fetch(`http://127.0.0.1:${at}/metrics`)).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${at}/metrics`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    guarded.child.kill('SIGTERM');
+    expect(((await once(guarded.child, 'exit')) as [number])[0], guarded.output()).toBe(0);
+  });
 });

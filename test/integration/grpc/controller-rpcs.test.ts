@@ -1,5 +1,6 @@
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { summarizeChain } from '../../../src/controller/chain-list.ts';
 import { controllerServiceDefinition } from '../../../src/grpc/controller-proto.ts';
 import { formatRpcError } from '../../../src/grpc/controller-rpc-error.ts';
 import { decodeStatusDetails, STATUS_DETAILS_KEY } from '../../../src/grpc/status-details.ts';
@@ -15,6 +16,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
+
+/** ListChains over a bare grpc-js client: the response's size on the wire and its decoded form. */
+async function rawListChains(request: object): Promise<{ bytes: number; chains: { name: string }[] }> {
+  const raw = new Client(h.server.address, credentials.createInsecure());
+  const method = controllerServiceDefinition().ListChains;
+  try {
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      raw.makeUnaryRequest(method.path, method.requestSerialize, (b: Buffer) => b, request, new Metadata(), {}, (e, res) => (e ? reject(e) : resolve(res as Buffer)));
+    });
+    return { bytes: body.length, chains: (method.responseDeserialize(body) as { chains: { name: string }[] }).chains };
+  } finally {
+    raw.close();
+  }
+}
 
 beforeEach(() => {
   h.fake.chains.clear();
@@ -114,8 +129,78 @@ describe('GetChain and ListChains', () => {
     await h.client.applyChain(specYaml('b'), 'b.yaml');
     expect(await h.client.getChain('b')).toEqual(h.fake.getChain('b'));
     const all = await h.client.listChains();
-    expect(all.map((c) => c.name).sort()).toEqual(['a', 'b']);
-    expect(all).toEqual(h.fake.listChains());
+    expect(all.map((c) => c.name)).toEqual(['a', 'b']);
+    expect(all).toEqual(h.fake.listChains().map(summarizeChain));
+    expect(all[0]).toEqual({
+      name: 'a',
+      generation: 1,
+      phase: 'Ready',
+      placement: 'isolated',
+      appliedAt: h.fake.now,
+      functions: [
+        { name: 'fw', function: 'firewall', readyReplicas: 1, desiredReplicas: 1 },
+        { name: 'lb', function: 'load-balancer', readyReplicas: 2, desiredReplicas: 2 },
+      ],
+    });
+    expect(all[0]).not.toHaveProperty('specYaml');
+  });
+
+  it('lists two ≈2 MB specs as summaries: ListChains stays small (the spec only from GetChain)', async () => {
+    // 40k labels ≈ 2.1 MB each: echoing both specs would pass grpc-js's 4 MiB message limit (RESOURCE_EXHAUSTED).
+    const big = (name: string): string => specYaml(name) + 'labels:\n' + Array.from({ length: 40_000 }, (_, i) => `  label-${String(i).padStart(6, '0')}: value-${name}-${i}-padding-padding-pad\n`).join('');
+    for (const name of ['big-a', 'big-b']) {
+      const text = big(name);
+      expect(text.length).toBeGreaterThan(2_000_000);
+      await h.client.applyChain(text, `${name}.yaml`);
+    }
+    const raw = await rawListChains({});
+    expect(raw.chains.map((c) => c.name)).toEqual(['big-a', 'big-b']);
+    expect(raw.bytes).toBeLessThan(500);
+    expect((await h.client.listChains()).map((c) => c.name)).toEqual(['big-a', 'big-b']);
+    expect((await h.client.getChain('big-b')).specYaml.length).toBeGreaterThan(2_000_000);
+  });
+
+  it('pages: every chain exactly once over several pages, by name; page_size 0 means 100, more than 1000 is 1000', async () => {
+    const names = Array.from({ length: 23 }, (_, i) => `chain-${String((i * 7) % 23).padStart(2, '0')}`);
+    for (const name of names) await h.client.applyChain(specYaml(name), `${name}.yaml`);
+    const seen: string[] = [];
+    let token = '';
+    let pages = 0;
+    do {
+      const page = await h.client.listChainsPage({ pageSize: 5, pageToken: token });
+      expect(page.chains.length).toBeLessThanOrEqual(5);
+      seen.push(...page.chains.map((c) => c.name));
+      token = page.nextPageToken;
+      pages++;
+    } while (token !== '');
+    expect(pages).toBe(5);
+    expect(seen).toEqual([...names].sort());
+    const calls = h.fake.listCalls;
+    expect((await h.client.listChains({ pageSize: 4 })).map((c) => c.name)).toEqual([...names].sort());
+    expect(h.fake.listCalls - calls).toBe(6);
+    expect((await h.client.listChainsPage()).chains).toHaveLength(23);
+    expect((await h.client.listChainsPage({ pageSize: 100_000 })).nextPageToken).toBe('');
+  });
+
+  it('pages stay exact while chains come and go between pages', async () => {
+    for (const name of ['c1', 'c2', 'c3', 'c4', 'c5', 'c6']) await h.client.applyChain(specYaml(name), `${name}.yaml`);
+    const first = await h.client.listChainsPage({ pageSize: 3 });
+    expect(first.chains.map((c) => c.name)).toEqual(['c1', 'c2', 'c3']);
+    await h.client.deleteChain('c3');
+    await h.client.deleteChain('c4');
+    await h.client.applyChain(specYaml('c0'), 'c0.yaml');
+    await h.client.applyChain(specYaml('c45'), 'c45.yaml');
+    const second = await h.client.listChainsPage({ pageSize: 3, pageToken: first.nextPageToken });
+    expect(second.chains.map((c) => c.name)).toEqual(['c45', 'c5', 'c6']);
+    expect(second.nextPageToken).toBe('');
+  });
+
+  it('refuses a page token it did not issue with INVALID_ARGUMENT', async () => {
+    for (const token of ['garbage!', Buffer.from('before:x').toString('base64url'), 'x'.repeat(500)]) {
+      const err = await rpcError(h.client.listChainsPage({ pageToken: token }));
+      expect(err.status).toBe(status.INVALID_ARGUMENT);
+      expect(err.message).toMatch(/page_token is not a token of this controller/);
+    }
   });
 
   it('returns an empty list with no chains', async () => {

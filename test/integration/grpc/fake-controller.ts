@@ -5,14 +5,17 @@
  * `apply` throw a plain Error (the INTERNAL path); `failStats` makes `stats` throw one.
  */
 import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
+import { pageOfChains, summarizeChain } from '../../../src/controller/chain-list.ts';
 import type {
   ApplyResult,
+  ChainPage,
   ChainStatus,
   ControllerApi,
   ControllerEvent,
   FunctionStatus,
   InstanceRates,
   InstanceStatus,
+  ListChainsRequest,
   Unsubscribe,
 } from '../../../src/controller/controller-api.ts';
 import {
@@ -45,6 +48,7 @@ export class FakeController implements ControllerApi {
   private readonly listeners = new Set<(e: ControllerEvent) => void>();
   failStats = false;
   statsCalls = 0;
+  listCalls = 0;
   deleteDelayMs = 0;
   now = 1_700_000_000_000;
 
@@ -88,6 +92,12 @@ export class FakeController implements ControllerApi {
 
   listChains(): ChainStatus[] {
     return [...this.chains.values()].map((c) => c.status);
+  }
+
+  /** Pages of summaries, the real controller's way (`pageOfChains`); counts calls. */
+  listChainSummaries(request: ListChainsRequest = {}): ChainPage {
+    this.listCalls++;
+    return pageOfChains(this.chains.values(), (c) => c.status.name, request, (c) => summarizeChain(c.status));
   }
 
   async deleteChain(name: string): Promise<void> {
@@ -181,7 +191,7 @@ export class FakeController implements ControllerApi {
 
   private parse(text: string, source: string): { name: string; functions: FakeFunction[] } {
     const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter });
+    const doc = parseDocument(text, { lineCounter, uniqueKeys: false }); // no quadratic duplicate-key scan over big test specs
     if (!isMap(doc.contents)) throw new InvalidArgumentError('a chain spec must be a YAML mapping');
     const issues: ConfigIssue[] = [];
     const at = (path: (string | number)[], message: string, label: string): void => {

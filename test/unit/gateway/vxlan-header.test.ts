@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readVxlanVni, VXLAN_FLAG_I, VxlanHeaderError, writeVxlanHeader } from '../../../src/dataplane/ports/vxlan-header.ts';
 import { parseVxlanPortConfig } from '../../../src/dataplane/ports/vxlan-port-config.ts';
+import { portSpecSchema } from '../../../src/spec/port-spec.ts';
 import { readUdpRcvbufErrors, readUdpSocketDrops } from '../../../src/dataplane/ports/udp-socket-drops.ts';
 import { ConfigValidationError } from '../../../src/errors/catalog.ts';
 import { hex, ip } from './support.ts';
@@ -64,6 +65,21 @@ describe('VXLAN port config', () => {
     const paths = (err as ConfigValidationError).issues.map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['listen.address', 'listen.port', 'gateway.addresses[0]', 'gateway.mac', 'peers[0].vni', 'peers[1].subnets']));
     expect(() => parseVxlanPortConfig({ ...base, peers: [...base.peers, { ...base.peers[0], name: 'again' }] })).toThrow(/VNI 100 is already used by peers\[0\]/);
+  });
+
+  it('resolves allowedSources and a peer sourcePort (default: peers only, any source port)', () => {
+    expect(parseVxlanPortConfig(base)).toMatchObject({ allowedSources: [], peers: [{ sourcePort: 0 }] });
+    const s = parseVxlanPortConfig({ ...base, allowedSources: ['198.18.0.0/15'], peers: [{ ...base.peers[0], sourcePort: 4789 }] });
+    expect(s.allowedSources).toEqual([{ addr: ip('198.18.0.0'), prefix: 15, mask: 0xfffe0000 }]);
+    expect(s.peers[0].sourcePort).toBe(4789);
+    expect(() => parseVxlanPortConfig({ ...base, allowedSources: ['198.18.0.0/33'] })).toThrow(/allowedSources\[0\]/);
+  });
+
+  it('is the schema the chain spec uses for a vxlan port (one definition)', () => {
+    const spec = portSpecSchema.safeParse({ type: 'vxlan', ...base, listen: { address: '198.19.0.1' }, allowedSources: ['nope'], peers: [{ ...base.peers[0], vni: 0 }] });
+    expect(spec.success).toBe(false);
+    expect(spec.error?.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['allowedSources.0', 'peers.0.vni']));
+    expect(() => parseVxlanPortConfig({ ...base, peers: [{ ...base.peers[0], vni: 0 }] })).toThrow(/vni must be 1-16777215/);
   });
 });
 

@@ -225,3 +225,95 @@ describe.each(UDP_BACKENDS)('VxlanPort over loopback UDP ($backend back end)', (
     expect(port.stats().drops).toMatchObject({ 'gateway:held_at_close': 1 });
   });
 });
+
+describe.each(UDP_BACKENDS)('VxlanPort admits only its peers ($backend back end)', ({ backend: b, skip }) => {
+  /** Sockets on other loopback addresses: 127.0.0.2 (the server peer here), 127.0.0.3 (no peer). */
+  let peer2: Socket;
+  let stranger: Socket;
+  const frame = (): Uint8Array => bytes({ dstMac: GW_MAC, srcMac: CLIENT_MAC, proto: IpProto.UDP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), payloadLength: 20 });
+
+  async function open(extra: Record<string, unknown> = {}, clientPeer: Record<string, unknown> = {}): Promise<VxlanPort> {
+    return VxlanPort.open(
+      {
+        listen: { address: '127.0.0.1', port: 0 },
+        gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
+        peers: [
+          { name: 'client', vni: 100, remote: '127.0.0.1', port: client.address().port, subnets: ['198.18.1.0/24'], ...clientPeer },
+          { name: 'server', vni: 200, remote: '127.0.0.2', port: peer2.address().port, subnets: ['198.18.2.0/24'] },
+        ],
+        ...extra,
+      },
+      pool,
+      { backend: b },
+    );
+  }
+
+  /** Receives until `n` datagrams were read; returns the frames that entered (freed). */
+  async function enteredOf(n: number): Promise<number> {
+    let entered = 0;
+    const deadline = performance.now() + 2000;
+    while (port.stats().received < n && performance.now() < deadline) {
+      const got = port.fill(pool, ids, 32);
+      if (got > 0) pool.freeBatch(ids, got);
+      entered += got;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return entered;
+  }
+
+  beforeEach(async (ctx) => {
+    if (skip !== undefined) ctx.skip(skip);
+    peer2 = createSocket('udp4');
+    stranger = createSocket('udp4');
+    peer2.bind(0, '127.0.0.2');
+    stranger.bind(0, '127.0.0.3');
+    await Promise.all([once(peer2, 'listening'), once(stranger, 'listening')]);
+  });
+
+  afterEach(() => {
+    peer2?.close();
+    stranger?.close();
+  });
+
+  it('drops and counts a datagram from an address that is no peer; peers still get through', async () => {
+    port = await open();
+    sendTo(stranger, datagram(100, frame()));
+    expect(await enteredOf(1)).toBe(0);
+    expect(port.stats().drops).toEqual({ unknown_source: 1 });
+    sendTo(client, datagram(100, frame()));
+    sendTo(peer2, datagram(200, frame()));
+    expect(await enteredOf(3)).toBe(2);
+    expect(port.stats().drops.unknown_source).toBe(1);
+    expect(pool.inUse()).toBe(0);
+  });
+
+  it("drops a peer's datagram carrying another peer's VNI as peer_mismatch", async () => {
+    port = await open();
+    sendTo(client, datagram(200, frame()));
+    expect(await enteredOf(1)).toBe(0);
+    expect(port.stats().drops).toEqual({ peer_mismatch: 1 });
+  });
+
+  it('admits senders in an allowedSources prefix (for any peer VNI)', async () => {
+    port = await open({ allowedSources: ['127.0.0.2/31'] });
+    sendTo(stranger, datagram(100, frame()));
+    expect(await enteredOf(1)).toBe(1);
+    expect(port.stats().drops).toEqual({});
+  });
+
+  it('matches the source port too where the peer names one', async () => {
+    const other = createSocket('udp4');
+    other.bind(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      port = await open({}, { sourcePort: client.address().port });
+      sendTo(other, datagram(100, frame()));
+      expect(await enteredOf(1)).toBe(0);
+      expect(port.stats().drops).toEqual({ unknown_source: 1 });
+      sendTo(client, datagram(100, frame()));
+      expect(await enteredOf(2)).toBe(1);
+    } finally {
+      other.close();
+    }
+  });
+});

@@ -1,9 +1,12 @@
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMetricsServer, type MetricsServer } from '../../../src/metrics/metrics-server.ts';
+import { InvalidArgumentError } from '../../../src/errors/catalog.ts';
+import { checkMetricsExposure, startMetricsServer, type MetricsServer } from '../../../src/metrics/metrics-server.ts';
 import { NfvkitMetrics } from '../../../src/metrics/nfvkit-metrics.ts';
 import { parseExposition, valueOf } from './exposition.ts';
 import { FakeSource } from './fake-source.ts';
+import { generateTestPki } from '../../integration/grpc/tls-material.ts';
 
 function head(url: string): Promise<{ status: number; length: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
@@ -76,5 +79,58 @@ describe('metrics HTTP server', () => {
     const again = await startMetricsServer(metrics, { port: other.port });
     expect(again.port).toBe(other.port);
     await again.close();
+  });
+});
+
+describe('metrics HTTP server exposure', () => {
+  const metrics = new NfvkitMetrics();
+  const servers: MetricsServer[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+  });
+
+  it('refuses a non-loopback address without TLS, a token or the unauthenticated opt-in', async () => {
+    await expect(startMetricsServer(metrics, { host: '0.0.0.0', port: 0 })).rejects.toThrow(
+      /refusing to serve \/metrics on 0\.0\.0\.0:0 without TLS or a token.*--metrics-unauthenticated/,
+    );
+    await expect(startMetricsServer(metrics, { host: '::', port: 0 })).rejects.toMatchObject({ code: 'NFVKIT_ERR_INVALID_ARGUMENT' });
+    expect(() => checkMetricsExposure('198.18.0.1', 9464, {})).toThrow(InvalidArgumentError);
+    expect(() => checkMetricsExposure('127.0.0.2', 9464, {})).not.toThrow();
+    expect(() => checkMetricsExposure('0.0.0.0', 9464, { token: 'has space' })).toThrow(/printable ASCII/);
+  });
+
+  it('serves the network when told so explicitly', async () => {
+    const s = await startMetricsServer(metrics, { host: '0.0.0.0', port: 0, unauthenticated: true });
+    servers.push(s);
+    expect((await fetch(`http://127.0.0.1:${s.port}/metrics`)).status).toBe(200);
+  });
+
+  it('with a token, /metrics answers 401 without "Authorization: Bearer <token>"; /healthz stays open', async () => {
+    const s = await startMetricsServer(metrics, { host: '0.0.0.0', port: 0, token: 's3cret' });
+    servers.push(s);
+    const url = `http://127.0.0.1:${s.port}/metrics`;
+    const denied = await fetch(url);
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await denied.text()).not.toMatch(/nfvkit_/);
+    expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${s.port}/healthz`)).status).toBe(200);
+  });
+
+  it('serves HTTPS with TLS', async () => {
+    const pki = generateTestPki();
+    const s = await startMetricsServer(metrics, { host: '0.0.0.0', port: 0, tls: { cert: pki.serverCert, key: pki.serverKey } });
+    servers.push(s);
+    expect(s.url).toBe(`https://0.0.0.0:${s.port}/metrics`);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`https://127.0.0.1:${s.port}/metrics`, { ca: pki.caCert }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
   });
 });
