@@ -14,7 +14,8 @@
 import type { ChainEndFactory } from '../controller/chain-ends.ts';
 import { attachControllerMetrics } from '../controller/controller-metrics.ts';
 import type { DataDirOptions } from '../controller/data-dir.ts';
-import { Controller } from '../controller/controller.ts';
+import { Controller, type RestoreResult } from '../controller/controller.ts';
+import type { StateStore } from '../controller/state-store.ts';
 import { FailedPreconditionError } from '../errors/catalog.ts';
 import { startControllerServer, type ControllerServer } from '../grpc/controller-server.ts';
 import type { ServerTlsOptions } from '../grpc/server-tls.ts';
@@ -32,6 +33,11 @@ export interface EmbeddedControllerOptions {
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
   /** Directories files named in specs resolve in (`--data-dir`, `--read-dir`, `--write-dir`). */
   readonly dataDir?: DataDirOptions;
+  /**
+   * Desired state kept across restarts: its chains are restored before gRPC is served, and
+   * every change is saved to it. Owned from here on: closed by `close()` (or a failed start).
+   */
+  readonly stateStore?: StateStore;
   /** gRPC listen address (`host:port`, port 0: any free one). */
   readonly listen: string;
   readonly token?: string;
@@ -48,6 +54,8 @@ export interface EmbeddedController {
   readonly controller: Controller;
   readonly server: ControllerServer;
   readonly metricsServer: MetricsServer | undefined;
+  /** What was restored from the state store (nothing without one). */
+  readonly restored: RestoreResult;
   /** Stops the gRPC server, deletes every chain (flows get `drainMs`), stops metrics. Idempotent. */
   close(drainMs: number): Promise<void>;
 }
@@ -64,12 +72,18 @@ export async function startEmbeddedController(options: EmbeddedControllerOptions
     warm: warm === 0 ? false : { size: warm, memoryMiB: WARM_MEMORY_MIB },
     ...(options.endFactories === undefined ? {} : { endFactories: options.endFactories }),
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(options.stateStore === undefined ? {} : { stateStore: options.stateStore }),
+  }).catch(async (err: unknown) => {
+    await options.stateStore?.close();
+    throw err;
   });
   const metrics = new NfvkitMetrics({ processMetrics: true });
   const detach = attachControllerMetrics(controller, metrics);
   let server: ControllerServer | undefined;
   let metricsServer: MetricsServer | undefined;
+  let restored: RestoreResult;
   try {
+    restored = await controller.restore();
     server = await startControllerServer(controller, {
       address: options.listen,
       ...(options.token === undefined ? {} : { token: options.token }),
@@ -95,6 +109,7 @@ export async function startEmbeddedController(options: EmbeddedControllerOptions
     await server?.close();
     detach();
     await controller.close(0);
+    await options.stateStore?.close();
     throw err;
   }
   const grpcServer = server;
@@ -103,12 +118,14 @@ export async function startEmbeddedController(options: EmbeddedControllerOptions
     controller,
     server: grpcServer,
     metricsServer,
+    restored,
     close(drainMs) {
       closing ??= (async () => {
         await grpcServer.close();
         await controller.close(drainMs);
         detach();
         await metricsServer?.close();
+        await options.stateStore?.close();
       })();
       return closing;
     },

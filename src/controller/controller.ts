@@ -19,6 +19,7 @@ import { Autoscaler } from './autoscaler.ts';
 import { ScalingPolicy, type ScalingDecision, type ScalingPolicyOptions } from './scaling-policy.ts';
 import { RateSampler } from '../metrics/rate-sampler.ts';
 import { resolvePlacement } from './placement.ts';
+import type { StateStore, StoredChain } from './state-store.ts';
 
 /** Options of `Controller.create`. */
 export interface ControllerOptions {
@@ -47,6 +48,19 @@ export interface ControllerOptions {
    * first use); see `DataDir`.
    */
   readonly dataDir?: DataDir | DataDirOptions;
+  /**
+   * Where the desired state is kept across restarts (default: nowhere, memory only). Every
+   * successful apply, scale and delete saves it; `restore()` brings it back.
+   */
+  readonly stateStore?: StateStore;
+}
+
+/** What `Controller.restore` brought back. */
+export interface RestoreResult {
+  /** Chains running again, with their stored generation and replicas. */
+  readonly restored: readonly string[];
+  /** Chains that could not be started; they stay in the store until applied again or deleted. */
+  readonly failed: readonly { readonly name: string; readonly error: Error }[];
 }
 
 /**
@@ -80,6 +94,13 @@ export class Controller implements ControllerApi {
   private readonly warm: WarmPool | undefined;
   /** Serialises applies and deletes of the same chain name. */
   private readonly pending = new Map<string, Promise<unknown>>();
+  private readonly stateStore: StateStore | undefined;
+  /** Stored chains whose restore failed: kept in the store until applied or deleted. */
+  private readonly unrestored = new Map<string, StoredChain>();
+  /** Set by `close()`: shutting down deletes the running chains, not the stored ones. */
+  private closing = false;
+  /** The `source` each running chain was last applied from (stored with its spec). */
+  private readonly sources = new Map<string, string>();
 
   private constructor(options: ControllerOptions, warm: WarmPool | undefined) {
     this.registry = options.registry;
@@ -89,6 +110,7 @@ export class Controller implements ControllerApi {
     this.deleteTimeoutMs = options.deleteTimeoutMs;
     this.warm = warm;
     this.policyOptions = options.scalingPolicy ?? {};
+    this.stateStore = options.stateStore;
     const interval = options.sampleIntervalMs ?? 500;
     this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), interval);
     this.sampleTimer.unref();
@@ -108,22 +130,55 @@ export class Controller implements ControllerApi {
   async apply(yamlText: string, source: string): Promise<ApplyResult> {
     const spec = parseChainSpec(yamlText, source, this.registry);
     const name = spec.metadata.name;
-    return this.exclusive(name, async () => {
+    return this.exclusive(name, () => this.persistAfter(async () => {
       const digest = chainSpecDigest(spec);
       const existing = this.chains.get(name);
       if (existing !== undefined && existing.phase === 'Deleting') throw new FailedPreconditionError(`chain "${name}" is being deleted`);
       if (existing !== undefined && existing.digest === digest) return { chain: existing.status(), changed: false };
       if (existing !== undefined && structureDigest(existing.spec) === structureDigest(spec)) {
         await existing.serial(() => this.update(existing, spec, yamlText, digest));
+        this.sources.set(name, source);
         return { chain: existing.status(), changed: true };
       }
       if (existing !== undefined) {
         this.events.record({ type: 'applied', chain: name, reason: 'ports or function list changed: recreating the chain' });
         await this.remove(existing);
       }
+      this.unrestored.delete(name);
       const chain = await this.create(spec, yamlText, digest, source);
       return { chain: chain.status(), changed: true };
-    });
+    }));
+  }
+
+  /**
+   * Starts every chain of the state store (none without one), each with its stored spec,
+   * generation and desired replicas (clamped to the spec's bounds; the autoscaler then waits
+   * a cooldown before moving them). Call it once, before serving. A chain that fails to
+   * start is reported in `failed` and an `applied` event, and stays stored. Throws
+   * `StateStoreError`, starting nothing, when the snapshot is corrupt.
+   */
+  async restore(): Promise<RestoreResult> {
+    if (this.stateStore === undefined) return { restored: [], failed: [] };
+    const { chains } = this.stateStore.load();
+    const restored: string[] = [];
+    const failed: { name: string; error: Error }[] = [];
+    for (const stored of chains) {
+      try {
+        const spec = parseChainSpec(stored.specYaml, stored.source, this.registry);
+        if (spec.metadata.name !== stored.name) throw new FailedPreconditionError(`stored spec of "${stored.name}" names chain "${spec.metadata.name}"`);
+        await this.exclusive(stored.name, async () => {
+          if (this.chains.has(stored.name)) throw new FailedPreconditionError(`chain "${stored.name}" is already running`);
+          await this.create(spec, stored.specYaml, chainSpecDigest(spec), stored.source, stored);
+        });
+        restored.push(stored.name);
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (!this.chains.has(stored.name)) this.unrestored.set(stored.name, stored);
+        this.events.record({ type: 'applied', chain: stored.name, reason: `restore from the state store failed: ${error.message}`, details: { generation: stored.generation } });
+        failed.push({ name: stored.name, error });
+      }
+    }
+    return { restored, failed };
   }
 
   getChain(name: string): ChainStatus {
@@ -140,9 +195,10 @@ export class Controller implements ControllerApi {
   }
 
   async deleteChain(name: string): Promise<void> {
+    if (!this.chains.has(name) && this.unrestored.delete(name)) return this.persist();
     const chain = this.chain(name);
     if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${name}" is already being deleted`);
-    await this.exclusive(name, () => this.remove(chain));
+    await this.exclusive(name, () => this.persistAfter(() => this.remove(chain)));
   }
 
   listInstances(chain?: string): InstanceStatus[] {
@@ -167,6 +223,7 @@ export class Controller implements ControllerApi {
       this.events.record({ type: 'scaled', chain: chainName, function: fnName, reason: `manual: ${from} → ${replicas} replicas`, details: { from, to: replicas, source: 'ScaleFunction' } });
       await chain.reconcile();
     });
+    await this.persist();
     return chain.functionStatus(fn);
   }
 
@@ -198,13 +255,15 @@ export class Controller implements ControllerApi {
 
   /** Deletes every chain, giving flows at most `drainMs` to finish, and closes the warm pool. */
   async close(drainMs = 1000): Promise<void> {
+    this.closing = true;
     clearInterval(this.sampleTimer);
     this.autoscaler.stop();
     for (const chain of [...this.chains.values()]) if (chain.phase !== 'Deleting') await this.remove(chain, drainMs).catch(() => undefined);
     await this.warm?.close();
   }
 
-  private async create(spec: ChainSpec, yamlText: string, digest: string, source: string): Promise<ChainRuntime> {
+  /** Creates a chain; `restored`: from the state store, with its generation and replicas. */
+  private async create(spec: ChainSpec, yamlText: string, digest: string, source: string, restored?: StoredChain): Promise<ChainRuntime> {
     const name = spec.metadata.name;
     const placement = resolvePlacement(spec.spec);
     const functions: FunctionRuntime[] = placement.placement === 'fused' ? [await this.fusedRuntime(name, builtParts(spec))] : [];
@@ -233,8 +292,10 @@ export class Controller implements ControllerApi {
     }
     const classified = spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier);
     const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool, placement);
+    if (restored !== undefined) this.restoreDesired(chain, restored);
     this.chains.set(name, chain);
-    this.events.record({ type: 'applied', chain: name, reason: 'chain created', details: { generation: 1, functions: spec.spec.functions.map((f) => f.name).join(','), placement: placement.placement, placementReason: placement.reason } });
+    this.sources.set(name, source);
+    this.events.record({ type: 'applied', chain: name, reason: restored === undefined ? 'chain created' : 'chain restored from the state store', details: { generation: chain.generation, functions: spec.spec.functions.map((f) => f.name).join(','), placement: placement.placement, placementReason: placement.reason } });
     await chain.serial(() => chain.reconcile());
     chain.loop.start();
     return chain;
@@ -326,6 +387,54 @@ export class Controller implements ControllerApi {
       this.events.record({ type: 'scaled', chain: chain.name, function: fn.spec.name, reason: decision.reason, details: { ...decision.details, from, to, source: 'autoscaler' } });
       await chain.reconcile();
     });
+    await this.persist().catch((err: unknown) => {
+      this.events.record({ type: 'scaled', chain: chain.name, function: fn.spec.name, reason: `desired replicas not saved: ${(err as Error).message}` });
+    });
+  }
+
+  /** Sets a restored chain's generation, apply time and replicas (clamped to its bounds) before its first reconcile. */
+  private restoreDesired(chain: ChainRuntime, stored: StoredChain): void {
+    chain.generation = stored.generation;
+    chain.appliedAt = stored.appliedAt;
+    const now = performance.now();
+    for (const fn of chain.functions) {
+      const wanted = stored.replicas[fn.spec.name];
+      if (wanted === undefined) continue;
+      fn.desired = Math.min(fn.spec.scaling.max, Math.max(fn.spec.scaling.min, wanted));
+      // A restored count is a step: the autoscaler waits a cooldown before moving it.
+      fn.policy.noteStep(now);
+    }
+  }
+
+  /** Runs `op`, then saves the desired state whether `op` succeeded or not (memory and store stay alike). */
+  private async persistAfter<T>(op: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await op();
+    } catch (err) {
+      await this.persist().catch(() => undefined);
+      throw err;
+    }
+    await this.persist();
+    return result;
+  }
+
+  /** Saves every chain's spec, generation and desired replicas to the state store (none: nothing; not while closing). */
+  private async persist(): Promise<void> {
+    if (this.stateStore === undefined || this.closing) return;
+    const chains = new Map<string, StoredChain>(this.unrestored);
+    for (const chain of this.chains.values()) {
+      if (chain.phase === 'Deleting') continue;
+      chains.set(chain.name, {
+        name: chain.name,
+        source: this.sources.get(chain.name) ?? '-',
+        specYaml: chain.specYaml,
+        generation: chain.generation,
+        appliedAt: chain.appliedAt,
+        replicas: Object.fromEntries(chain.functions.map((f) => [f.spec.name, f.desired])),
+      });
+    }
+    await this.stateStore.save({ chains: [...chains.values()].sort((a, b) => a.name.localeCompare(b.name)) });
   }
 
   private async remove(chain: ChainRuntime, drainMs?: number): Promise<void> {

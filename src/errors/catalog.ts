@@ -170,6 +170,16 @@ export class NetlabError extends NfvkitError {
   }
 }
 
+/**
+ * The controller's state store cannot be used: its snapshot is corrupt or unreadable (then
+ * nothing is restored), a snapshot cannot be written, or another live process holds its directory.
+ */
+export class StateStoreError extends NfvkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NFVKIT_ERR_STATE_STORE', message, options);
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -189,4 +199,5 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_FAILED_PRECONDITION',
   'NFVKIT_ERR_NETLAB',
   'NFVKIT_ERR_DATA_PATH',
+  'NFVKIT_ERR_STATE_STORE',
 ] as const;

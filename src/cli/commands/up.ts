@@ -1,8 +1,10 @@
 /**
- * `nfvkit up <chain.yaml>`: the embedded default. Starts a controller and its data plane in
- * this process, the gRPC controller API (`--listen`, default 127.0.0.1:50051, so the client
- * commands work against it) and the metrics endpoint (`--metrics`, default
- * 127.0.0.1:9464), applies the file, then shows live per-function rates every second
+ * `nfvkit up [chain.yaml]`: the embedded default. Starts a controller and its data plane in
+ * this process, restores the chains of its state directory (`--state-dir`, default
+ * `<data-dir>/state`, see docs/state.md) with their generation and replicas, then starts
+ * the gRPC controller API (`--listen`, default 127.0.0.1:50051, so the client commands
+ * work against it) and the metrics endpoint (`--metrics`, default 127.0.0.1:9464), applies
+ * the file if one is given, then shows live per-function rates every second
  * (in place on a terminal, appended otherwise; `--no-top` hides them) until Ctrl-C, SIGTERM
  * or `--duration`. Then it shuts everything down cleanly and prints a summary: frames in and
  * out, drops by reason, leaked buffers. Exit 0 on a clean stop.
@@ -12,16 +14,19 @@
  * nfvkit up topologies/web-edge.yaml --duration 15
  * nfvkit up chain.yaml --listen 0.0.0.0:50051 --tls-cert srv.crt --tls-key srv.key --tls-ca ca.crt
  * nfvkit up replay.yaml --data-dir /srv/nfvkit   # pcap paths resolve in /srv/nfvkit/read and /srv/nfvkit/write
+ * nfvkit up --data-dir /srv/nfvkit                # no file: run the chains stored in /srv/nfvkit/state
  * ```
  */
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
-import type { Controller } from '../../controller/controller.ts';
+import type { Controller, RestoreResult } from '../../controller/controller.ts';
 import { InvalidArgumentError } from '../../errors/catalog.ts';
 import { parseListenAddress } from '../../grpc/listen-address.ts';
 import type { ServerTlsOptions } from '../../grpc/server-tls.ts';
 import { ImageStore } from '../../image/image-store.ts';
 import { checkMetricsExposure } from '../../metrics/metrics-server.ts';
+import { DEFAULT_STATE_DIR, STATE_DIR_ENV, StateStore } from '../../controller/state-store.ts';
 import { describePacketIo } from '../../native/native-addon.ts';
 import { println, type CliContext } from '../cli-context.ts';
 import { positiveNumber, wholeNumber } from '../arg-parsers.ts';
@@ -52,6 +57,8 @@ interface UpFlags {
   drain: number;
   warm: number;
   store?: string;
+  stateDir?: string;
+  state: boolean;
   dataDir?: string;
   readDir?: string;
   writeDir?: string;
@@ -125,6 +132,14 @@ function upFrame(controller: Controller, traffic: TrafficRates, uptimeMs: number
   return [...head, rates.length === 0 ? '(no instances)' : functionRatesTable(rates)].join('\n');
 }
 
+/** `restored 2 chains: a (generation 3), b (generation 1)` or `nothing to restore`. */
+function describeRestore(controller: Controller, restored: RestoreResult): string {
+  const n = restored.restored.length;
+  if (n === 0 && restored.failed.length === 0) return 'nothing to restore';
+  const each = restored.restored.map((name) => `${name} (generation ${controller.getChain(name).generation})`);
+  return `restored ${n} chain${n === 1 ? '' : 's'}${n === 0 ? '' : `: ${each.join(', ')}`}${restored.failed.length === 0 ? '' : `; ${restored.failed.length} failed`}`;
+}
+
 function describeSecurity(token: string | undefined, tls: ServerTlsOptions | undefined): string {
   const transport = tls === undefined ? 'plaintext' : tls.requireClientCert === true ? 'mutual TLS' : 'TLS';
   return `${transport}${token === undefined ? '' : ', token required'}`;
@@ -134,8 +149,8 @@ function describeSecurity(token: string | undefined, tls: ServerTlsOptions | und
 export function registerUpCommand(program: Command, ctx: CliContext): void {
   program
     .command('up')
-    .description('run a controller and its data plane in this process, apply a chain and show live rates until interrupted')
-    .argument('<chain.yaml>', 'chain spec to apply')
+    .description('run a controller and its data plane in this process, restore the stored chains, apply a chain and show live rates until interrupted')
+    .argument('[chain.yaml]', 'chain spec to apply (after the stored chains are restored)')
     .option('--listen <address>', 'gRPC controller address (host:port; port 0 picks a free one)', DEFAULT_SERVER)
     .option('--metrics <address>', 'Prometheus /metrics address (host:port)', DEFAULT_METRICS_ADDRESS)
     .option('--no-metrics', 'do not serve /metrics')
@@ -150,15 +165,20 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
     .option('--drain <ms>', 'at shutdown, how long flows may take to finish, ms', wholeNumber(0, 600_000), 1000)
     .option('--warm <n>', 'pre-booted isolates kept for fast instance start (0: cold boots only)', wholeNumber(0, 64), 2)
     .addOption(storeOption())
+    .option('--state-dir <dir>', `directory the desired state (applied specs, generations, replicas) is kept in and restored from (default: $${STATE_DIR_ENV}, else <data-dir>/state)`)
+    .option('--no-state', 'keep the desired state in memory only: restore nothing, save nothing')
     .option('--data-dir <dir>', 'directory of the controller\'s data; spec file paths (pcap read/write) resolve in its read/ and write/ (default: .nfvkit/data)')
     .option('--read-dir <dir>', 'directory pcap `read` paths resolve in (default: <data-dir>/read)')
     .option('--write-dir <dir>', 'directory pcap `write` paths resolve in (default: <data-dir>/write)')
-    .action(async (file: string, opts: UpFlags) => {
-      const text = readTextInput(file);
+    .action(async (file: string | undefined, opts: UpFlags) => {
+      const text = file === undefined ? undefined : readTextInput(file);
       const token = opts.token ?? (ctx.env[TOKEN_ENV] || undefined);
       const tls = serverTls(opts);
       const metrics = metricsEndpoint(opts, token, tls);
       const interrupted = ctx.stopSignal();
+
+      const stateDir = opts.stateDir ?? (ctx.env[STATE_DIR_ENV] || undefined) ?? (opts.dataDir === undefined ? DEFAULT_STATE_DIR : join(opts.dataDir, 'state'));
+      const stateStore = opts.state ? StateStore.open(stateDir) : undefined;
 
       const started = performance.now();
       const embedded: EmbeddedController = await startEmbeddedController({
@@ -167,6 +187,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         warm: opts.warm,
         listen: opts.listen,
         ...(ctx.endFactories === undefined ? {} : { endFactories: ctx.endFactories }),
+        ...(stateStore === undefined ? {} : { stateStore }),
         dataDir: { dataDir: opts.dataDir, readDir: opts.readDir, writeDir: opts.writeDir },
         ...(token === undefined ? {} : { token }),
         ...(tls === undefined ? {} : { tls }),
@@ -180,10 +201,14 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
         await controller.dataDir.ensure();
         println(ctx, `nfvkit up: spec files read from ${controller.dataDir.readDir}, written to ${controller.dataDir.writeDir}`);
-        const applyStart = performance.now();
-        const { chain } = await controller.apply(text, file);
-        const n = chain.functions.length;
-        println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'} ${chain.placement} (${chain.placementReason}), phase ${chain.phase}`);
+        println(ctx, stateStore === undefined ? 'nfvkit up: state in memory only (--no-state)' : `nfvkit up: state in ${stateStore.dir}: ${describeRestore(controller, embedded.restored)}`);
+        for (const { name, error } of embedded.restored.failed) println(ctx, `nfvkit up: chain/${name} not restored (kept in the state; apply or delete it): ${error.message}`);
+        if (file !== undefined && text !== undefined) {
+          const applyStart = performance.now();
+          const { chain } = await controller.apply(text, file);
+          const n = chain.functions.length;
+          println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'} ${chain.placement} (${chain.placementReason}), phase ${chain.phase}`);
+        }
         println(ctx, opts.duration === undefined ? 'running until Ctrl-C' : `running for ${opts.duration} s (Ctrl-C stops earlier)`);
 
         // --duration counts from here: the chain is up and traffic flows.

@@ -215,7 +215,7 @@ describe('nfvkit client commands against a real controller', () => {
     } finally {
       await tls.close();
     }
-    const embedded = await runCaptured(['up', specFile, '--listen', '127.0.0.1:0', '--tls-cert', pem('server.crt', pki.serverCert), '--tls-key', pem('server.key', pki.serverKey), '--tls-ca', ca, '--token', 'tok', '--no-metrics', '--no-top', '--warm', '0', '--store', join(dir, 'store'), '--duration', '0.1']);
+    const embedded = await runCaptured(['up', specFile, '--listen', '127.0.0.1:0', '--tls-cert', pem('server.crt', pki.serverCert), '--tls-key', pem('server.key', pki.serverKey), '--tls-ca', ca, '--token', 'tok', '--no-metrics', '--no-top', '--warm', '0', '--store', join(dir, 'store'), '--state-dir', join(dir, 'state'), '--duration', '0.1']);
     expect(embedded.code, embedded.stderr).toBe(0);
     expect(embedded.stdout).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(mutual TLS, token required\)\nnfvkit up: metrics off\n/);
   });
@@ -236,7 +236,7 @@ describe('nfvkit client commands against a real controller', () => {
   });
 
   it('up refuses a listen address that is taken (exit 4) and an invalid spec (exit 2)', async () => {
-    const base = ['--no-metrics', '--no-top', '--warm', '0', '--store', join(dir, 'store'), '--duration', '0.1'];
+    const base = ['--no-metrics', '--no-top', '--warm', '0', '--store', join(dir, 'store'), '--state-dir', join(dir, 'state'), '--duration', '0.1'];
     const taken = await runCaptured(['up', specFile, '--listen', server.address, ...base]);
     expect(taken.code).toBe(4);
     expect(taken.stderr).toContain(`NFVKIT_ERR_FAILED_PRECONDITION: cannot listen on ${server.address}: address already in use`);
