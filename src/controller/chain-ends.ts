@@ -21,8 +21,6 @@ export interface ChainEnd {
   readonly port: ChainPort;
   /** Port-level figures (frames sent/received, drops by reason …) for `describe` and metrics. */
   stats(): Record<string, number>;
-  /** Registers the callback a port calls when frames arrive while the pump loop idles. */
-  onReadable?(wake: () => void): void;
   /** Releases sockets and files (writes captures). */
   close(): Promise<void>;
 }
@@ -72,7 +70,6 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
         for (const [reason, n] of Object.entries(st.drops)) out[`drops:${reason}`] = n;
         return out;
       },
-      onReadable: (wake) => port.onReadable(wake),
       close: () => port.close(),
     };
   },
@@ -166,4 +163,3 @@ export function classifierRules(spec: ClassifierSpec): ClassifierRules {
   });
   return { protocols, destinations, ports };
 }
-
