@@ -24,6 +24,7 @@ import { registerBuiltinFunctions } from '../../functions/index.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { startWebEdgeChain, type WebEdgeChain } from '../../src/netlab/web-edge-chain.ts';
+import type { Placement } from '../../src/spec/chain-spec.ts';
 import { WEB_CLIENT_VNI, WebLab } from '../../src/netlab/web-lab.ts';
 import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
 import type { AutocannonSummary } from '../lib/autocannon-client.ts';
@@ -40,6 +41,8 @@ const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.HTTP_BENCH_WARMUP ?? 1);
 const CONNECTIONS = (process.env.HTTP_BENCH_CONNECTIONS ?? '1,10,100').split(',').map(Number);
 const PROFILE = process.env.HTTP_BENCH_PROFILE !== '0';
+/** `spec.placement` of the chain under test (default: the topology's, `auto`). */
+const PLACEMENT = process.env.HTTP_BENCH_PLACEMENT as Placement | undefined;
 
 const TARGET_RPS = 25_000;
 const TARGET_SHARE = 0.5;
@@ -88,7 +91,8 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
   const web = await WebLab.create({ kernelPaths: true, prefix: 'nfvb' });
   let edge: WebEdgeChain | undefined;
   try {
-    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(storeDir), wrapPort: (_side, port) => probe.wrap(port) });
+    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(storeDir), wrapPort: (_side, port) => probe.wrap(port), ...(PLACEMENT === undefined ? {} : { placement: PLACEMENT }) });
+    notes.push(`web-edge placement: ${edge.runtime.placement.placement} (${edge.runtime.placement.reason})`);
     const url: Record<PathName, string> = { nfvkit: web.targets.chain, nftables: web.targets.kernel, veth: web.targets.veth };
     const servers = web.backends.map((b) => b.server.pid ?? 0).filter((p) => p > 0);
     for (const connections of CONNECTIONS) {

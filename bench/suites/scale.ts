@@ -137,6 +137,8 @@ async function runOnce(progress: (line: string) => void): Promise<RunResult> {
       registry: registerBuiltinFunctions(new FunctionRegistry()),
       store: ImageStore.open(storeDir),
       name: CHAIN,
+      // Per-function scaling (the fused placement scales the whole chain; its scale bench comes with ports in the replicas).
+      placement: 'isolated',
       autoscale: true,
       scaling,
       scalingPolicy: POLICY,
