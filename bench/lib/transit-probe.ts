@@ -94,10 +94,15 @@ export class TransitProbe {
 }
 
 class ProbedPort implements ChainPort {
+  /** The wrapped port's readiness (a socket port wakes the pump loop through it). */
+  readonly onReadable?: (callback: (() => void) | null) => void;
+
   constructor(
     readonly inner: ChainPort,
     private readonly probe: TransitProbe,
-  ) {}
+  ) {
+    if (inner.onReadable !== undefined) this.onReadable = (callback) => inner.onReadable!(callback);
+  }
 
   fill(pool: PacketPool, ids: Uint32Array, max: number): number {
     const n = this.inner.fill(pool, ids, max);

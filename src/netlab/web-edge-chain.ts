@@ -5,7 +5,7 @@ import type { ChainRuntime } from '../controller/chain-runtime.ts';
 import { Controller, type ControllerOptions } from '../controller/controller.ts';
 import type { ScalingPolicyOptions } from '../controller/scaling-policy.ts';
 import { VxlanPort } from '../dataplane/ports/vxlan-port.ts';
-import { NetlabError } from '../errors/catalog.ts';
+import { InvalidArgumentError, NetlabError } from '../errors/catalog.ts';
 import type { ImageStore } from '../image/image-store.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import type { WebChainSpecOptions, WebLab } from './web-lab.ts';
@@ -65,7 +65,11 @@ export interface WebEdgeChain {
 function vxlanEnd(wrap: WebEdgeChainOptions['wrapPort']): ChainEndFactory {
   return async (spec, context) => {
     const end = await BUILTIN_END_FACTORIES.vxlan!(spec, context);
-    return wrap === undefined ? end : { ...end, port: wrap(context.side, end.port) };
+    if (wrap === undefined) return end;
+    const port = wrap(context.side, end.port);
+    // Without it the pump loop would only find datagrams on its idle polls (a ms per hop).
+    if (port.onReadable === undefined) throw new InvalidArgumentError('wrapPort must forward the socket port\'s onReadable');
+    return { ...end, port };
   };
 }
 

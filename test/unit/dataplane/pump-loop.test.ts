@@ -96,7 +96,7 @@ const outside: ChainPort = { ...NULL_PORT };
 describe('PumpLoop', () => {
   it('does nothing until started, then pumps the ports in slices that yield to the event loop', async () => {
     const target = new FakeTarget();
-    target.inFlight = true; // never idle: it keeps slicing
+    target.work = 1e9; // never idle: it keeps slicing
     const loop = new PumpLoop(target, inside, outside, { sliceMs: 1, spinMs: 0.5 });
     await turn();
     expect(target.pumps).toBe(0);
@@ -168,17 +168,25 @@ describe('PumpLoop', () => {
     await loop.stop();
   });
 
-  it('keeps polling while frames are in flight, and sleeps once none are', async () => {
+  it('polls within a slice while frames are in flight, and sleeps on the interrupt at the end of a slice in which nothing moved, in flight or not', async () => {
     const target = new FakeTarget();
     target.inFlight = true;
-    const loop = new PumpLoop(target, inside, outside, { sliceMs: 1, spinMs: 0.5, idlePollMs: 3 });
+    const perSlice: number[] = [];
+    let slice = 0;
+    target.onPump = () => (perSlice[slice] = (perSlice[slice] ?? 0) + 1);
+    const loop = new PumpLoop(target, inside, outside, { sliceMs: 2, spinMs: 0.5, idlePollMs: 3 });
     loop.start();
-    // Nothing moves for 20 ms of pump time (40 × spinMs).
-    await until(() => target.pumps >= 2000, '2000 pumps');
-    expect(target.sleeps).toHaveLength(0);
-    target.inFlight = false;
-    await until(() => target.sleeps.length === 1, 'a sleep once nothing is in flight');
+    await until(() => target.sleeps.length === 1, 'a sleep with frames in flight');
+    // Whole slices were pumped (2 ms of 10 µs passes each), none cut short at spinMs.
+    expect(perSlice[0] % 208).toBe(0);
     expect(target.sleeps[0].timeoutMs).toBe(3);
+    // Nothing in flight: the slice ends as soon as spinMs passed without movement.
+    target.inFlight = false;
+    slice = 1;
+    target.sleeps[0].resolve();
+    await until(() => target.sleeps.length === 2, 'the next sleep');
+    expect(perSlice[1]).toBeGreaterThan(0);
+    expect(perSlice[1]).toBeLessThanOrEqual(64);
     await loop.stop();
   });
 
@@ -236,7 +244,7 @@ describe('PumpLoop', () => {
 
   it('stop() resolves, wakes the target, and no pump runs after it (busy loop)', async () => {
     const target = new FakeTarget();
-    target.inFlight = true;
+    target.work = 1e9;
     const loop = new PumpLoop(target, inside, outside, { sliceMs: 1, spinMs: 0.5 });
     loop.start();
     await until(() => target.pumps > 1000, 'pumping');
