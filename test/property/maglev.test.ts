@@ -121,12 +121,20 @@ describe('Maglev properties', () => {
   // 1.7–2.0 %, but a heavy tail (two backends drawing the same skip walk their slots in
   // lockstep; max 36 %) → bound the mean of 100 cases by 4 %.
   const defaultSizeArb = fc.tuple(namesArb(2, 64), fc.nat());
+  /**
+   * Maglev's small-disruption bound holds for backends whose permutations differ: two
+   * backends with the same skip walk the table as shifts of one another, and removing or
+   * adding a third reshuffles their slots wholesale (seen: 3 backends, 22 % moved beyond the
+   * victim's share). Such a pair is rare (about N² / 2M) and left out of these two properties.
+   */
+  const distinctSkips = (names: readonly string[], m: number): boolean => new Set(names.map((n) => maglevPermutation(n, m).skip)).size === names.length;
 
   it('removing one of N backends from the default table moves its own share plus at most 5 % of M', () => {
     fc.assert(
       fc.property(defaultSizeArb, ([names, pick]) => {
         const t = MaglevTable.build(names.map((name) => ({ name })));
         const m = t.tableSize;
+        fc.pre(distinctSkips(names, m));
         const victim = names[pick % names.length];
         const owned = t.counts()[t.indexOf(victim)] / m;
         const u = t.withBackendRemoved(victim);
@@ -144,6 +152,7 @@ describe('Maglev properties', () => {
       fc.property(defaultSizeArb, ([names, pick]) => {
         const full = MaglevTable.build(names.map((name) => ({ name })));
         const m = full.tableSize;
+        fc.pre(distinctSkips(names, m));
         const victim = names[pick % names.length];
         const without = full.withBackendRemoved(victim);
         const back = without.withBackendAdded({ name: victim });
