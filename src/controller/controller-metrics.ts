@@ -28,8 +28,8 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
           out.push({ id: `${chain.name}/${inst.id}`, chain: chain.name, function: stage.name, counters: host.counters, counterInfo: inst.manifest.counters, queueOccupancy, loopStats: host.loopStats });
           continue;
         }
-        // A fused replica: one source per function, over that function's block of counters
-        // (the replica's loop statistics go with the first).
+        // A fused replica: one source per function, over that function's block of counters;
+        // the replica's loop (busy time, batch times) is every function's.
         for (const [k, part] of parts.entries()) {
           const end = part.firstCounter + part.counterCount;
           out.push({
@@ -39,7 +39,7 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
             counters: partCounters(host.counters, k, part.firstCounter, end),
             counterInfo: inst.manifest.counters.slice(part.firstCounter, end),
             queueOccupancy,
-            ...(k === 0 ? { loopStats: host.loopStats } : {}),
+            loopStats: host.loopStats,
           });
         }
       }
