@@ -117,6 +117,19 @@ bool Args(napi_env env, napi_callback_info info, size_t argc, napi_value* argv, 
   return napi_get_cb_info(env, info, &got, argv, nullptr, data) == napi_ok;
 }
 
+void* UnwrapTagged(napi_env env, napi_value v, const napi_type_tag* tag, const char* what) {
+  void* p = nullptr;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  bool tagged = false;
+  if (t == napi_object) napi_check_object_type_tag(env, v, tag, &tagged);
+  if (!tagged || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
+    ThrowArgument(env, false, what);
+    return nullptr;
+  }
+  return p;
+}
+
 napi_value Undefined(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);

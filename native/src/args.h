@@ -25,6 +25,11 @@ bool GetTypedArray(napi_env env, napi_value v, napi_typedarray_type type, const 
 // Reads `argc` arguments (missing ones are undefined).
 bool Args(napi_env env, napi_callback_info info, size_t argc, napi_value* argv, void** data = nullptr);
 
+// The native object wrapped in handle `v` if `v` carries type tag `tag`, else nullptr with a
+// TypeError pending that says `what` is expected (a socket passed as a waiter, any other
+// object, a primitive).
+void* UnwrapTagged(napi_env env, napi_value v, const napi_type_tag* tag, const char* what);
+
 napi_value Undefined(napi_env env);
 napi_value Number(napi_env env, double v);
 

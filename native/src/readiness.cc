@@ -49,16 +49,8 @@ void FinalizeWaiter(napi_env, void* data, void*) {
 const napi_type_tag kWaiterTag = {0x6e6676b1776169adULL, 0x2b7e1c90d4f35a61ULL};
 
 Waiter* UnwrapWaiter(napi_env env, napi_value v, bool open = true) {
-  void* p = nullptr;
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  bool tagged = false;
-  if (t == napi_object) napi_check_object_type_tag(env, v, &kWaiterTag, &tagged);
-  if (!tagged || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
-    ThrowArgument(env, false, "waiter must be a handle returned by waiterOpen");
-    return nullptr;
-  }
-  auto* w = static_cast<Waiter*>(p);
+  auto* w = static_cast<Waiter*>(UnwrapTagged(env, v, &kWaiterTag, "waiter must be a handle returned by waiterOpen"));
+  if (w == nullptr) return nullptr;
   if (open && w->epfd < 0) {
     ThrowArgument(env, false, "waiter is closed");
     return nullptr;

@@ -136,16 +136,8 @@ void Finalize(napi_env, void* data, void*) {
 const napi_type_tag kUdpSocketTag = {0x6e6676b17564701dULL, 0x9c3f5a2e41d8b706ULL};
 
 UdpSocket* Unwrap(napi_env env, napi_value v, bool open = true) {
-  void* p = nullptr;
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  bool tagged = false;
-  if (t == napi_object) napi_check_object_type_tag(env, v, &kUdpSocketTag, &tagged);
-  if (!tagged || napi_unwrap(env, v, &p) != napi_ok || p == nullptr) {
-    ThrowArgument(env, false, "socket must be a handle returned by udpOpen");
-    return nullptr;
-  }
-  auto* s = static_cast<UdpSocket*>(p);
+  auto* s = static_cast<UdpSocket*>(UnwrapTagged(env, v, &kUdpSocketTag, "socket must be a handle returned by udpOpen"));
+  if (s == nullptr) return nullptr;
   if (open && (s->closed || s->fd < 0)) {
     ThrowArgument(env, false, "socket is closed");
     return nullptr;
