@@ -7,6 +7,7 @@ import { ArpOp } from '../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../src/packet/frame-builder.ts';
 import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
 import { PacketPool } from '../../src/pool/packet-pool.ts';
+import { loopbackVxlanConfig } from '../unit/gateway/support.ts';
 import { Rng } from '../support/rng.ts';
 import { UDP_BACKENDS } from '../support/udp-backends.ts';
 
@@ -124,15 +125,7 @@ describe.each(UDP_BACKENDS)('VxlanPort fuzz ($backend back end)', ({ backend, sk
 
   it(`accounts for every one of ${DATAGRAMS} random datagrams and leaks no buffer`, async () => {
     const p = await VxlanPort.open(
-      {
-        listen: { address: '127.0.0.1', port: 0 },
-        gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
-        peers: [
-          { name: 'client', vni: 100, remote: '127.0.0.1', port: client.address().port, subnets: ['198.18.1.0/24'] },
-          { name: 'server', vni: 200, remote: '127.0.0.1', port: server.address().port, subnets: ['198.18.2.0/24'] },
-        ],
-        receiveBufferBytes: 4 << 20,
-      },
+      loopbackVxlanConfig(client.address().port, server.address().port, 4 << 20),
       pool,
       { backend },
     );

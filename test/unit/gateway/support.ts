@@ -34,3 +34,20 @@ export class RecordingWire implements GatewayWire {
     this.discarded.push(handle);
   }
 }
+
+/**
+ * The VXLAN port config the loopback port tests share: a gateway for 198.18.1.0/24 (peer
+ * `client`, VNI 100) and 198.18.2.0/24 (peer `server`, VNI 200), both peers on 127.0.0.1 at
+ * the given UDP ports.
+ */
+export function loopbackVxlanConfig(clientPort: number, serverPort: number, receiveBufferBytes = 1 << 20) {
+  return {
+    listen: { address: '127.0.0.1', port: 0 },
+    gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
+    peers: [
+      { name: 'client', vni: 100, remote: '127.0.0.1', port: clientPort, subnets: ['198.18.1.0/24'] },
+      { name: 'server', vni: 200, remote: '127.0.0.1', port: serverPort, subnets: ['198.18.2.0/24'] },
+    ],
+    receiveBufferBytes,
+  };
+}

@@ -8,7 +8,7 @@ import { ArpOp } from '../../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { UDP_BACKENDS } from '../../support/udp-backends.ts';
-import { ip } from './support.ts';
+import { ip, loopbackVxlanConfig } from './support.ts';
 
 const EAGAIN = 11;
 const ENOBUFS = 105;
@@ -48,15 +48,7 @@ async function until(what: string, cond: () => boolean, ms = 3000): Promise<void
 /** Opens the port and makes 198.18.2.2 (behind the server peer) reachable, so `take` sends at once. */
 async function openPort(options: VxlanPortOptions = {}): Promise<VxlanPort> {
   const p = await VxlanPort.open(
-    {
-      listen: { address: '127.0.0.1', port: 0 },
-      gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
-      peers: [
-        { name: 'client', vni: 100, remote: '127.0.0.1', port: client.address().port, subnets: ['198.18.1.0/24'] },
-        { name: 'server', vni: 200, remote: '127.0.0.1', port: server.address().port, subnets: ['198.18.2.0/24'] },
-      ],
-      receiveBufferBytes: 1 << 20,
-    },
+    loopbackVxlanConfig(client.address().port, server.address().port),
     pool,
     { backend, ...options },
   );

@@ -8,7 +8,7 @@ import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { UDP_BACKENDS } from '../../support/udp-backends.ts';
-import { hex, ip } from './support.ts';
+import { hex, ip, loopbackVxlanConfig } from './support.ts';
 
 const GW_MAC: [number, number] = [0x0200, ip('198.18.1.1')];
 const CLIENT_MAC: [number, number] = [0x0200, 0x02];
@@ -62,15 +62,7 @@ let backend: (typeof UDP_BACKENDS)[number]['backend'];
 
 async function openPort(options: VxlanPortOptions = {}): Promise<VxlanPort> {
   const p = await VxlanPort.open(
-    {
-      listen: { address: '127.0.0.1', port: 0 },
-      gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
-      peers: [
-        { name: 'client', vni: 100, remote: '127.0.0.1', port: client.address().port, subnets: ['198.18.1.0/24'] },
-        { name: 'server', vni: 200, remote: '127.0.0.1', port: server.address().port, subnets: ['198.18.2.0/24'] },
-      ],
-      receiveBufferBytes: 1 << 20,
-    },
+    loopbackVxlanConfig(client.address().port, server.address().port),
     pool,
     { backend, ...options },
   );
