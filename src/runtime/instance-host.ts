@@ -19,7 +19,11 @@ export type InstanceFailureReason =
   /** It did not post `ready` within `bootTimeoutMs`. */
   | 'boot-timeout'
   /** Its thread ended without the shutdown protocol. */
-  | 'exited';
+  | 'exited'
+  /** It broke the ring or buffer protocol: the host found a bad index, descriptor or ownership word (`fault`). */
+  | 'protocol-violation'
+  /** It held the pool lock past the pool's lock timeout; the host took the lock back (`fault`). */
+  | 'lock-held';
 
 /** Lifecycle events of an instance, in order of occurrence (`InstanceHost.events`). */
 export type InstanceEvent =
@@ -302,6 +306,16 @@ export class InstanceHost {
     } else if (now - this.lastBeatAt > this.hangTimeoutMs) {
       void this.fail('hung', `no heartbeat for ${(now - this.lastBeatAt).toFixed(0)} ms`);
     }
+  }
+
+  /**
+   * Fails the instance for a fault the host found in shared memory it writes (see
+   * `InstanceFailureReason`): contained like any failure, buffers of both owner ids
+   * reclaimed, a `failed` event with `reason` and `detail`. Idempotent (the first reason
+   * wins); resolves once contained. For the supervisor, never for the instance itself.
+   */
+  fault(reason: InstanceFailureReason, detail: string): Promise<void> {
+    return this.fail(reason, detail);
   }
 
   /**
