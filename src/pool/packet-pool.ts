@@ -9,26 +9,33 @@ import {
   C_COPIES_OUT,
   C_COPY_REJECTS,
   C_FREES,
+  C_LOCK_STEALS,
   C_OWNERSHIP_ERRORS,
+  C_STACK_REJECTS,
   C_TRANSFERS,
   DEFAULT_HEADROOM,
   DEFAULT_STRIDE,
   H_FREE_TOP,
   H_LOCK,
   H_LOCK_HOLDER,
+  H_LOCK_SEQ,
   POOL_HEADER_BYTES,
   computePoolLayout,
   readPoolHeader,
   writePoolHeader,
   type PoolLayout,
 } from './pool-layout.ts';
-import { lockAcquire, lockForceRelease, lockRelease } from './pool-lock.ts';
+import { lockAcquire, lockForceRelease, lockRelease, lockSteal, lockTryAcquire } from './pool-lock.ts';
+import { DEFAULT_LOCK_TIMEOUT_MS, PoolSupervision } from './pool-supervision.ts';
 import { addCounter64, readCounter64 } from './shared-counter.ts';
 
 /** The `state` word of a free buffer. Any other value is the id of the buffer's owner. */
 export const FREE_OWNER = 0;
 /** Largest owner id (owner ids are positive Int32 values). */
 export const MAX_OWNER_ID = 0x7fffffff;
+
+/** Polls of the lock word a supervisor handle makes before it defers (never sleeps). */
+const SUPERVISOR_SPINS = 100;
 
 /** Options of `PacketPool.create`. */
 export interface PacketPoolOptions {
@@ -40,6 +47,11 @@ export interface PacketPoolOptions {
   headroom?: number;
   /** Owner id of the returned handle (default 1). */
   owner?: number;
+  /**
+   * How long an instance may hold the pool lock before the creating thread (the
+   * supervisor) takes it back and reports the holder (`checkLock`), ms (default 100).
+   */
+  lockTimeoutMs?: number;
 }
 
 /** Accounting snapshot; every figure is pool-wide (all threads, all owners). */
@@ -56,6 +68,10 @@ export interface PoolStats {
   copyRejects: number;
   transfers: number;
   ownershipErrors: number;
+  /** Holds of the lock the supervisor took back after the timeout. */
+  lockSteals: number;
+  /** Free-stack entries that were not free buffers, and free-stack tops out of range. */
+  freeStackRejects: number;
   inUse: number;
 }
 
@@ -95,6 +111,25 @@ export interface HeldBuffer {
  * `pool-lock.ts`); the critical section pops or pushes ids on the free stack and sets
  * their state words. Counters are 64-bit pairs updated with `Atomics`.
  *
+ * **Supervisor and instances.** The handles of the thread that `create`d the pool (and
+ * those it makes with `withOwner`) are the supervisor's; handles made by `attach` are an
+ * instance's. Everything in the pool's memory can be written by any instance, so the
+ * supervisor trusts none of it (see `PoolSupervision`):
+ * - it never blocks on the lock: it tries for a few polls, then an allocation comes back
+ *   short and a free is deferred until it next holds the lock; a hold that outlasts
+ *   `lockTimeoutMs` is taken back and its holder reported by `checkLock`;
+ * - every id popped from the free stack must be a buffer whose state word is free (one
+ *   compare-and-swap claims it, so a duplicate on the stack is caught); a free-stack top
+ *   out of range is repaired by rebuilding the stack from the state words;
+ * - `freeOwned` frees what the handle owns and skips the rest (a buffer an instance
+ *   re-owned under it) instead of throwing; `reclaimOwner` and `reclaimAllBut` rebuild
+ *   the free stack, and `reclaimAllBut` frees buffers whose state word names no live owner
+ *   (what an instance scribbled there), so a hostile instance's words cannot leak buffers
+ *   past its failure.
+ * These checks bound what one instance can do to the pool's *global* state; the bytes and
+ * metadata of any buffer stay writable by every instance of the pool (one trust domain:
+ * use one pool per chain).
+ *
  * @example
  * ```ts
  * const pool = PacketPool.create({ bufferCount: 4096 });          // owner 1
@@ -126,8 +161,10 @@ export class PacketPool {
   private readonly words: Uint32Array;
   private readonly iwords: Int32Array;
   private readonly stack: Uint32Array;
+  /** The supervisor's private state; null for an instance's (`attach`ed) handle. */
+  private readonly supervision: PoolSupervision | null;
 
-  private constructor(sab: SharedArrayBuffer, layout: PoolLayout, owner: number) {
+  private constructor(sab: SharedArrayBuffer, layout: PoolLayout, owner: number, supervision: PoolSupervision | null) {
     if (!Number.isInteger(owner) || owner < 1 || owner > MAX_OWNER_ID) {
       throw new InvalidArgumentError(`owner id must be an integer in 1..${MAX_OWNER_ID}, got ${owner}`);
     }
@@ -144,6 +181,7 @@ export class PacketPool {
     this.stride = layout.stride;
     this.headroom = layout.headroom;
     this.dataAreaOffset = layout.dataOffset;
+    this.supervision = supervision;
   }
 
   /** Creates a pool in fresh shared memory with every buffer free. */
@@ -153,8 +191,10 @@ export class PacketPool {
       stride: opts.stride ?? DEFAULT_STRIDE,
       headroom: opts.headroom ?? DEFAULT_HEADROOM,
     });
+    const timeout = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    if (!(timeout > 0)) throw new InvalidArgumentError(`lockTimeoutMs must be positive, got ${timeout}`);
     const sab = new SharedArrayBuffer(layout.totalBytes);
-    const pool = new PacketPool(sab, layout, opts.owner ?? 1);
+    const pool = new PacketPool(sab, layout, opts.owner ?? 1, new PoolSupervision(timeout, layout.bufferCount));
     // Ids pushed in reverse so that the first allocations return 0, 1, 2, …
     for (let i = 0; i < layout.bufferCount; i++) pool.stack[i] = layout.bufferCount - 1 - i;
     pool.iwords[H_FREE_TOP] = layout.bufferCount;
@@ -168,12 +208,17 @@ export class PacketPool {
    * Throws `SharedLayoutError` if the memory does not hold the layout this build expects.
    */
   static attach(sab: SharedArrayBuffer, opts: { owner: number }): PacketPool {
-    return new PacketPool(sab, readPoolHeader(sab), opts.owner);
+    return new PacketPool(sab, readPoolHeader(sab), opts.owner, null);
   }
 
-  /** Another handle on the same memory acting for `owner`. */
+  /** Another handle on the same memory acting for `owner` (a supervisor's handle if this one is). */
   withOwner(owner: number): PacketPool {
-    return new PacketPool(this.sab, this.layout, owner);
+    return new PacketPool(this.sab, this.layout, owner, this.supervision);
+  }
+
+  /** Whether this handle is the supervisor's (made by `create` or from such a handle), not an instance's. */
+  get supervisor(): boolean {
+    return this.supervision !== null;
   }
 
   /** Absolute byte offset of the start of buffer `id` (its headroom included). */
@@ -241,18 +286,26 @@ export class PacketPool {
     if (n <= 0) return 0;
     const w = this.iwords;
     const state = this.meta.state;
+    const stack = this.stack;
+    const count = this.bufferCount;
     const me = this.ownerId;
-    lockAcquire(w, H_LOCK, H_LOCK_HOLDER, me);
-    const top = w[H_FREE_TOP];
-    const got = n < top ? n : top;
-    const base = top - got;
-    for (let i = 0; i < got; i++) {
-      const id = this.stack[top - 1 - i];
-      out[i] = id;
-      Atomics.store(state, id, me);
+    if (!this.lock()) {
+      addCounter64(this.words, C_ALLOC_SHORTFALL, n);
+      return 0;
     }
-    Atomics.store(w, H_FREE_TOP, base);
+    let top = this.validTop();
+    let got = 0;
+    let rejects = 0;
+    // Claim each popped id with a compare-and-swap: an id out of range, not free, or on the
+    // stack twice is skipped (only a writer that ignores the protocol puts one there).
+    while (got < n && top > 0) {
+      const id = stack[--top];
+      if (id < count && Atomics.compareExchange(state, id, FREE_OWNER, me) === FREE_OWNER) out[got++] = id;
+      else rejects++;
+    }
+    Atomics.store(w, H_FREE_TOP, top);
     lockRelease(w, H_LOCK, H_LOCK_HOLDER);
+    if (rejects > 0) addCounter64(this.words, C_STACK_REJECTS, rejects);
     const meta = this.meta;
     const headroom = this.headroom;
     for (let i = 0; i < got; i++) meta.reset(out[i], headroom);
@@ -273,7 +326,9 @@ export class PacketPool {
   /**
    * Frees `ids[0..n)`, all owned by this handle, taking the lock once. Throws
    * `BufferOwnershipError` (freeing none of the batch) if one is free already, owned by
-   * another owner, out of range, or listed twice.
+   * another owner, out of range, or listed twice. A supervisor's handle that finds the
+   * lock held defers the frees (checked for ownership now, done when it next holds the
+   * lock; a repeat within the batch is then skipped and counted instead).
    */
   freeBatch(ids: ArrayLike<number>, n: number): void {
     if (n <= 0) return;
@@ -282,16 +337,26 @@ export class PacketPool {
     const state = this.meta.state;
     const me = this.ownerId;
     const count = this.bufferCount;
-    lockAcquire(w, H_LOCK, H_LOCK_HOLDER, me);
+    if (!this.lockOrDefer(n)) {
+      for (let i = 0; i < n; i++) {
+        const id = ids[i];
+        if (!(id >= 0 && id < count) || Atomics.load(state, id) !== me) {
+          addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
+          throw this.ownershipError('free', id);
+        }
+      }
+      const sup = this.supervision!;
+      for (let i = 0; i < n; i++) sup.defer(ids[i], me);
+      return;
+    }
     let bad = -1;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
-      if (!(id >= 0 && id < count) || Atomics.load(state, id) !== me) {
+      // Mark so that a duplicate inside the batch is caught on its second occurrence.
+      if (!(id >= 0 && id < count) || Atomics.compareExchange(state, id, me, -1) !== me) {
         bad = i;
         break;
       }
-      // Mark so that a duplicate inside the batch is caught on its second occurrence.
-      Atomics.store(state, id, -1);
     }
     if (bad >= 0) {
       const err = this.ownershipError('free', ids[bad]);
@@ -300,15 +365,51 @@ export class PacketPool {
       addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
       throw err;
     }
-    let top = w[H_FREE_TOP];
+    const pushed = this.pushMarked(ids, n);
+    lockRelease(w, H_LOCK, H_LOCK_HOLDER);
+    addCounter64(this.words, C_FREES, pushed);
+  }
+
+  /**
+   * Frees those of `ids[0..n)` this handle owns and skips the others (out of range, free,
+   * another owner's, listed twice), counting each skip in `ownershipErrors`. Never throws:
+   * for a supervisor freeing buffers an instance may have re-owned under it. Deferred like
+   * `freeBatch` when the lock is held. Returns how many it skipped.
+   */
+  freeOwned(ids: ArrayLike<number>, n: number): number {
+    if (n > ids.length) n = ids.length;
+    if (n <= 0) return 0;
+    const w = this.iwords;
+    const state = this.meta.state;
+    const me = this.ownerId;
+    const count = this.bufferCount;
+    let skipped = 0;
+    if (!this.lockOrDefer(n)) {
+      const sup = this.supervision!;
+      for (let i = 0; i < n; i++) {
+        const id = ids[i];
+        if (id >= 0 && id < count && Atomics.load(state, id) === me) sup.defer(id, me);
+        else skipped++;
+      }
+      if (skipped > 0) addCounter64(this.words, C_OWNERSHIP_ERRORS, skipped);
+      return skipped;
+    }
+    const stack = this.stack;
+    let top = this.validTop();
+    let freed = 0;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
-      this.stack[top++] = id;
-      Atomics.store(state, id, FREE_OWNER);
+      // The compare-and-swap also catches a repeat: its first occurrence already freed it.
+      if (id >= 0 && id < count && top < count && Atomics.compareExchange(state, id, me, FREE_OWNER) === me) {
+        stack[top++] = id;
+        freed++;
+      } else skipped++;
     }
     Atomics.store(w, H_FREE_TOP, top);
     lockRelease(w, H_LOCK, H_LOCK_HOLDER);
-    addCounter64(this.words, C_FREES, n);
+    if (freed > 0) addCounter64(this.words, C_FREES, freed);
+    if (skipped > 0) addCounter64(this.words, C_OWNERSHIP_ERRORS, skipped);
+    return skipped;
   }
 
   /** Frees one buffer (see `freeBatch`). */
@@ -380,11 +481,13 @@ export class PacketPool {
   /**
    * Copies buffer `id`'s frame (`meta.length` bytes at its data offset) into `dst` at
    * `dstOff`. Counts one copy. Returns the byte count, or -1 (counting a reject, copying
-   * nothing) if `dst` is too small.
+   * nothing) if `dst` is too small or the metadata does not describe a frame inside the
+   * buffer.
    */
   copyOut(id: number, dst: Uint8Array, dstOff: number): number {
     const len = this.meta.length[id];
-    if (dstOff < 0 || dstOff + len > dst.length) {
+    const dataOff = this.meta.dataOff[id];
+    if (dstOff < 0 || dstOff + len > dst.length || dataOff > this.stride || len > this.stride - dataOff) {
       addCounter64(this.words, C_COPY_REJECTS, 1);
       return -1;
     }
@@ -410,9 +513,15 @@ export class PacketPool {
     addCounter64(this.words, C_BYTES_OUT, bytes);
   }
 
-  /** Number of free buffers. */
+  /**
+   * Number of free buffers (the free-stack top, clamped to 0…bufferCount: the word is
+   * shared memory). Like `stats` and `leakCheck`, on a supervisor's handle it first does
+   * the frees it deferred, if it can take the lock.
+   */
   freeCount(): number {
-    return Atomics.load(this.iwords, H_FREE_TOP);
+    this.settle();
+    const top = Atomics.load(this.iwords, H_FREE_TOP);
+    return top < 0 ? 0 : top > this.bufferCount ? this.bufferCount : top;
   }
 
   /** Number of buffers not free (any owner). */
@@ -422,6 +531,7 @@ export class PacketPool {
 
   /** Pool-wide accounting. */
   stats(): PoolStats {
+    this.settle();
     const w = this.words;
     return {
       allocs: readCounter64(w, C_ALLOCS),
@@ -434,6 +544,8 @@ export class PacketPool {
       copyRejects: readCounter64(w, C_COPY_REJECTS),
       transfers: readCounter64(w, C_TRANSFERS),
       ownershipErrors: readCounter64(w, C_OWNERSHIP_ERRORS),
+      lockSteals: readCounter64(w, C_LOCK_STEALS),
+      freeStackRejects: readCounter64(w, C_STACK_REJECTS),
       inUse: this.inUse(),
     };
   }
@@ -444,13 +556,14 @@ export class PacketPool {
    * the state words is reported as buffers owned by -1.
    */
   leakCheck(): HeldBuffer[] {
+    this.settle();
     const held: HeldBuffer[] = [];
     const state = this.meta.state;
     for (let id = 0; id < this.bufferCount; id++) {
       const owner = Atomics.load(state, id);
       if (owner !== FREE_OWNER) held.push({ id, owner });
     }
-    if (held.length === 0 && this.freeCount() !== this.bufferCount) held.push({ id: -1, owner: -1 });
+    if (held.length === 0 && Atomics.load(this.iwords, H_FREE_TOP) !== this.bufferCount) held.push({ id: -1, owner: -1 });
     return held;
   }
 
@@ -468,9 +581,11 @@ export class PacketPool {
    * that owner was terminated (crash, out of memory, hang). Releases the lock first if the
    * dead owner held it, then, under the lock, also frees buffers a batch free left marked
    * half-way (state -1) and rebuilds the free stack from the state words, so a thread killed
-   * between two stores of `allocBatch`/`freeBatch` leaves nothing inconsistent. Returns how
-   * many buffers it freed. O(bufferCount): a rare event, not a hot path. Never call it for an
-   * owner whose thread still runs.
+   * between two stores of `allocBatch`/`freeBatch` leaves nothing inconsistent, and rewrites
+   * the header's geometry words. Returns how many buffers it freed. O(bufferCount): a rare
+   * event, not a hot path. Never call it for an owner whose thread still runs. On the
+   * supervisor's handle it waits for the lock at most about twice `lockTimeoutMs` (another
+   * instance keeping it loses it, see `checkLock`).
    *
    * @example
    * ```ts
@@ -485,7 +600,7 @@ export class PacketPool {
     const w = this.iwords;
     const state = this.meta.state;
     lockForceRelease(w, H_LOCK, H_LOCK_HOLDER, deadOwner);
-    lockAcquire(w, H_LOCK, H_LOCK_HOLDER, this.ownerId);
+    this.lockAlways();
     let freed = 0;
     for (let id = 0; id < this.bufferCount; id++) {
       const owner = Atomics.load(state, id);
@@ -494,15 +609,196 @@ export class PacketPool {
         freed++;
       }
     }
-    // Rebuild the free stack (lowest ids on top, as after `create`).
-    let top = 0;
-    for (let id = this.bufferCount - 1; id >= 0; id--) {
-      if (Atomics.load(state, id) === FREE_OWNER) this.stack[top++] = id;
-    }
-    Atomics.store(w, H_FREE_TOP, top);
+    this.rebuildStack();
+    writePoolHeader(this.words, this.layout);
     lockRelease(w, H_LOCK, H_LOCK_HOLDER);
     if (freed > 0) addCounter64(this.words, C_FREES, freed);
     return freed;
+  }
+
+  /**
+   * Frees every buffer whose state word names none of the `live` owner ids (free buffers
+   * aside): for the supervisor after an instance failed, since a hostile instance can write
+   * any value into any state word (an id nobody has, a failed owner's, -1). Buffers of live
+   * owners are left alone, so nothing another instance holds is freed under it. Like
+   * `reclaimOwner` it rebuilds the free stack and rewrites the header's geometry words
+   * (so instances booted later can attach). Returns how many it freed. O(bufferCount ·
+   * live.length), for rare events. `live` must hold every owner id that may hold a buffer
+   * (the supervisor's own, every running or booting instance's and device end's).
+   *
+   * @example
+   * ```ts
+   * pool.reclaimAllBut([DATA_PLANE_OWNER, ...running.flatMap((h) => [h.owner, h.deviceOwner])]);
+   * ```
+   */
+  reclaimAllBut(live: readonly number[]): number {
+    const w = this.iwords;
+    const state = this.meta.state;
+    this.lockAlways();
+    let freed = 0;
+    for (let id = 0; id < this.bufferCount; id++) {
+      const owner = Atomics.load(state, id);
+      if (owner !== FREE_OWNER && !live.includes(owner)) {
+        Atomics.store(state, id, FREE_OWNER);
+        freed++;
+      }
+    }
+    this.rebuildStack();
+    writePoolHeader(this.words, this.layout);
+    lockRelease(w, H_LOCK, H_LOCK_HOLDER);
+    if (freed > 0) addCounter64(this.words, C_FREES, freed);
+    return freed;
+  }
+
+  /**
+   * For the supervisor, once per pump pass (cheap while the lock is free and nothing is
+   * deferred): does the frees it deferred when it can take the lock, takes the lock back
+   * from a hold older than `lockTimeoutMs`, and returns the holder of a hold it took back
+   * (the id in the holder word; -1 when that named nobody), oldest first, or 0. The caller
+   * fails that holder; until then its waiting peers run again. Always 0 on an instance's
+   * handle.
+   *
+   * @example
+   * ```ts
+   * const holder = pool.checkLock();
+   * if (holder !== 0) dataPlane.failOwner(holder, 'lock-held');
+   * ```
+   */
+  checkLock(): number {
+    const sup = this.supervision;
+    if (sup === null) return 0;
+    const w = this.iwords;
+    if (Atomics.load(w, H_LOCK) === 0) sup.watch.reset();
+    if ((sup.deferredCount > 0 || Atomics.load(w, H_LOCK) !== 0) && this.lock()) lockRelease(w, H_LOCK, H_LOCK_HOLDER);
+    return sup.hasOffenders() ? sup.takeOffender() : 0;
+  }
+
+  /**
+   * Takes the pool lock. An instance's handle blocks until it has it. The supervisor's polls
+   * a few times and otherwise takes it only from a hold past the timeout (see
+   * `PoolSupervision`); returns whether it holds the lock. Deferred frees are done first.
+   */
+  private lock(): boolean {
+    const w = this.iwords;
+    const sup = this.supervision;
+    if (sup === null) {
+      lockAcquire(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, this.ownerId);
+      return true;
+    }
+    if (lockTryAcquire(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, this.ownerId, SUPERVISOR_SPINS)) sup.watch.reset();
+    else if (!this.stealStuck()) return false;
+    if (sup.deferredCount > 0) this.flushDeferred();
+    return true;
+  }
+
+  /** Supervisor: does the deferred frees now if the lock can be had (before figures are read). */
+  private settle(): void {
+    const sup = this.supervision;
+    if (sup !== null && sup.deferredCount > 0 && this.lock()) lockRelease(this.iwords, H_LOCK, H_LOCK_HOLDER);
+  }
+
+  /** `lock`, or false when the supervisor can defer `n` frees instead; waits (bounded) when it cannot. */
+  private lockOrDefer(n: number): boolean {
+    if (this.lock()) return true;
+    if (this.supervision!.canDefer(n)) return false;
+    this.lockAlways();
+    return true;
+  }
+
+  /**
+   * Takes the lock, for work that cannot be deferred (reclaims). The supervisor waits in
+   * 1 ms sleeps on the lock word until it gets it or the hold is past the timeout (then it
+   * takes it back): at most about twice `lockTimeoutMs`.
+   */
+  private lockAlways(): void {
+    if (this.supervision === null) {
+      this.lock();
+      return;
+    }
+    const w = this.iwords;
+    while (!this.lock()) {
+      const v = Atomics.load(w, H_LOCK);
+      if (v !== 0) Atomics.wait(w, H_LOCK, v, 1);
+    }
+  }
+
+  /** Supervisor: takes the lock back if its current hold is past the timeout, queueing the holder as an offender. */
+  private stealStuck(): boolean {
+    const sup = this.supervision!;
+    const w = this.iwords;
+    const holder = sup.watch.stuckHolder(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, performance.now());
+    if (holder === 0) return false;
+    lockSteal(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, this.ownerId);
+    addCounter64(this.words, C_LOCK_STEALS, 1);
+    sup.addOffender(holder);
+    return true;
+  }
+
+  /** Under the lock: the frees the supervisor deferred, each re-checked against its owner. */
+  private flushDeferred(): void {
+    const sup = this.supervision!;
+    const ids = sup.deferredIds!;
+    const owners = sup.deferredOwners!;
+    const n = sup.deferredCount;
+    sup.deferredCount = 0;
+    const state = this.meta.state;
+    const stack = this.stack;
+    const count = this.bufferCount;
+    let top = this.validTop();
+    let freed = 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      const owner = owners[i];
+      if (top < count && Atomics.compareExchange(state, id, owner, FREE_OWNER) === owner) {
+        stack[top++] = id;
+        freed++;
+      }
+    }
+    Atomics.store(this.iwords, H_FREE_TOP, top);
+    if (freed > 0) addCounter64(this.words, C_FREES, freed);
+    if (freed < n) addCounter64(this.words, C_OWNERSHIP_ERRORS, n - freed);
+  }
+
+  /** Under the lock: pushes `ids[0..n)` (state words marked -1 by `freeBatch`) and marks them free. Returns n. */
+  private pushMarked(ids: ArrayLike<number>, n: number): number {
+    const state = this.meta.state;
+    const top = this.validTop();
+    if (top + n > this.bufferCount) {
+      // More free buffers than buffers: the stack holds stale entries. Rebuild it.
+      for (let i = 0; i < n; i++) Atomics.store(state, ids[i], FREE_OWNER);
+      addCounter64(this.words, C_STACK_REJECTS, 1);
+      this.rebuildStack();
+      return n;
+    }
+    const stack = this.stack;
+    let t = top;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      stack[t++] = id;
+      Atomics.store(state, id, FREE_OWNER);
+    }
+    Atomics.store(this.iwords, H_FREE_TOP, t);
+    return n;
+  }
+
+  /** Under the lock: the free-stack top, or, when the shared word is out of range, the top of a rebuilt stack. */
+  private validTop(): number {
+    const top = Atomics.load(this.iwords, H_FREE_TOP);
+    if (top >= 0 && top <= this.bufferCount) return top;
+    addCounter64(this.words, C_STACK_REJECTS, 1);
+    return this.rebuildStack();
+  }
+
+  /** Under the lock: rebuilds the free stack from the state words (lowest ids on top, as after `create`). Returns its top. */
+  private rebuildStack(): number {
+    const state = this.meta.state;
+    const stack = this.stack;
+    let top = 0;
+    for (let id = this.bufferCount - 1; id >= 0; id--) {
+      if (Atomics.load(state, id) === FREE_OWNER) stack[top++] = id;
+    }
+    Atomics.store(this.iwords, H_FREE_TOP, top);
+    return top;
   }
 
   private ownershipError(op: string, id: number): BufferOwnershipError {

@@ -25,7 +25,7 @@ import { META_FIELDS, META_KIND_BYTES, type MetaFieldName } from './packet-meta.
 /** "NFVP" read as a little-endian u32. */
 export const POOL_MAGIC = 0x5056464e;
 /** Bump whenever the header, the metadata table or the region order changes. */
-export const POOL_LAYOUT_VERSION = 1;
+export const POOL_LAYOUT_VERSION = 2;
 /** Size of the header region in bytes. */
 export const POOL_HEADER_BYTES = 256;
 
@@ -46,6 +46,8 @@ export const H_LOCK = 16;
 export const H_LOCK_HOLDER = 17;
 /** Number of ids on the free stack. */
 export const H_FREE_TOP = 18;
+/** Lock acquisitions so far (wraps): with the holder, tells one hold from the next (`LockWatch`). */
+export const H_LOCK_SEQ = 19;
 /** 64-bit counters as (lo, hi) Uint32 pairs from byte 128 on. */
 export const C_ALLOCS = 32;
 export const C_FREES = 34;
@@ -57,6 +59,10 @@ export const C_OWNERSHIP_ERRORS = 44;
 export const C_ALLOC_SHORTFALL = 46;
 export const C_COPY_REJECTS = 48;
 export const C_TRANSFERS = 50;
+/** Holds of the lock the supervisor took back from a holder that kept it past the timeout. */
+export const C_LOCK_STEALS = 52;
+/** Free-stack entries that were not free buffers (skipped), and free-stack tops out of range (repaired). */
+export const C_STACK_REJECTS = 54;
 
 /** Default bytes per buffer: 128 headroom + 2048 room for a frame (34 cache lines). */
 export const DEFAULT_STRIDE = 2176;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { H_LOCK, H_LOCK_HOLDER, POOL_HEADER_BYTES } from '../../src/pool/pool-layout.ts';
+import { H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, POOL_HEADER_BYTES } from '../../src/pool/pool-layout.ts';
 import { lockAcquire } from '../../src/pool/pool-lock.ts';
 import { PacketPool } from '../../src/pool/packet-pool.ts';
 
@@ -28,7 +28,7 @@ describe('PacketPool.reclaimOwner', () => {
     const ids = new Uint32Array(6);
     expect(dead.allocBatch(ids, 6)).toBe(6);
     const words = new Int32Array(host.sab, 0, POOL_HEADER_BYTES / 4);
-    lockAcquire(words, H_LOCK, H_LOCK_HOLDER, 7);
+    lockAcquire(words, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, 7);
     Atomics.store(host.meta.state, ids[0], -1);
     Atomics.store(host.meta.state, ids[1], 0);
     expect(host.reclaimOwner(7)).toBe(5);
