@@ -24,8 +24,11 @@ const TWO_32 = 4294967296;
  *   VIRTQ_AVAIL_F_NO_INTERRUPT). `pushBatch` = stage n + publish; with IN_ORDER and no
  *   lengths it writes a single used element for the whole batch.
  * - A driver that breaks the protocol (more entries than the queue holds, a head or
- *   `next` out of range, a chain loop, INDIRECT without the feature) gets a
- *   `VirtqueueProtocolError`.
+ *   `next` out of range, a head made available again before it was used, head flags the
+ *   device does not accept (`acceptHeadFlags`; INDIRECT without the feature by default), a
+ *   chain loop) gets a `VirtqueueProtocolError` from `pop`, or -1 and the reason in
+ *   `violation` from `tryPop`, for a device whose driver it does not trust (the host's end
+ *   of an instance's queue must not throw into the host's loop).
  *
  * One device per ring, in one thread.
  *
@@ -64,6 +67,12 @@ export class VirtqueueDevice {
   private published: number;
   /** Chains popped and not yet staged as used. */
   private held = 0;
+  /** 1 for each head descriptor popped and not yet used (a head made available twice is a violation). */
+  private readonly heldHeads: Uint8Array;
+  private headFlagsMask = VIRTQ_DESC_F_INDIRECT;
+  private headFlagsValue = 0;
+  /** Why the last `tryPop` returned -1 (the driver broke the protocol); empty before. */
+  violation = '';
 
   constructor(ring: SplitRing) {
     this.ring = ring;
@@ -77,6 +86,7 @@ export class VirtqueueDevice {
     this.usedIdxH = ring.usedIdxH;
     this.usedRingW = ring.usedRingW;
     this.eventIdx = ring.eventIdx;
+    this.heldHeads = new Uint8Array(ring.queueSize);
     this.usedIdx = Atomics.load(this.u16, this.usedIdxH);
     this.published = this.usedIdx;
     this.lastAvail = this.usedIdx;
@@ -101,16 +111,42 @@ export class VirtqueueDevice {
   }
 
   /**
+   * Accepts only head descriptors whose `flags & mask` equal `value` (default: mask
+   * INDIRECT, value 0). A device that handles one-descriptor chains of one direction says
+   * so here, e.g. a transmitq `(NEXT | WRITE | INDIRECT, 0)`, a receiveq
+   * `(NEXT | WRITE | INDIRECT, WRITE)`.
+   */
+  acceptHeadFlags(mask: number, value: number): void {
+    this.headFlagsMask = mask | VIRTQ_DESC_F_INDIRECT;
+    this.headFlagsValue = value & ~VIRTQ_DESC_F_INDIRECT;
+  }
+
+  /**
    * Pops up to `max` available chains: head descriptor ids into `outHeads`, the head
-   * descriptor's addr and len into `outAddrs`/`outLens`. Returns the count.
+   * descriptor's addr and len into `outAddrs`/`outLens`. Returns the count. Throws
+   * `VirtqueueProtocolError` if the driver broke the protocol (see `tryPop`).
    */
   pop(outHeads: Uint16Array | Uint32Array, outAddrs: Float64Array, outLens: Uint32Array, max: number): number {
+    const n = this.tryPop(outHeads, outAddrs, outLens, max);
+    if (n < 0) throw new VirtqueueProtocolError(this.violation);
+    return n;
+  }
+
+  /**
+   * `pop` for a driver the device does not trust: returns -1 instead of throwing when the
+   * driver broke the protocol (an available index more than the free entries ahead, a head
+   * out of range or already held, head flags not accepted), with the reason in
+   * `violation`. The chains before the bad one count as popped; the queue is not usable
+   * afterwards (fail its driver).
+   */
+  tryPop(outHeads: Uint16Array | Uint32Array, outAddrs: Float64Array, outLens: Uint32Array, max: number): number {
     const u16 = this.u16;
     const pending = (Atomics.load(u16, this.availIdxH) - this.lastAvail) & 0xffff;
     if (pending === 0) return 0;
     const size = this.queueSize;
     if (pending + this.held > size) {
-      throw new VirtqueueProtocolError(`driver made ${pending} chains available with ${this.held} held on a queue of ${size}`);
+      this.violation = `driver made ${pending} chains available with ${this.held} held on a queue of ${size}`;
+      return -1;
     }
     let n = pending < max ? pending : max;
     if (n > outHeads.length) n = outHeads.length;
@@ -120,20 +156,28 @@ export class VirtqueueDevice {
     const mask = this.mask;
     const ringH = this.availRingH;
     const descW = this.descW;
+    const heldHeads = this.heldHeads;
+    const flagsMask = this.headFlagsMask;
+    const flagsValue = this.headFlagsValue;
     let idx = this.lastAvail;
     for (let i = 0; i < n; i++) {
       const head = u16[ringH + (idx & mask)];
-      if (head >= size) {
-        this.lastAvail = idx;
-        this.held += i;
-        throw new VirtqueueProtocolError(`available ring names descriptor ${head} on a queue of ${size}`);
-      }
       const w = descW + 4 * head;
-      if ((u32[w + 3] & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      const flags = head < size ? u32[w + 3] & flagsMask : 0;
+      if (head >= size || heldHeads[head] !== 0 || flags !== flagsValue) {
         this.lastAvail = idx;
         this.held += i;
-        throw new VirtqueueProtocolError(`descriptor ${head} is INDIRECT but VIRTIO_F_INDIRECT_DESC was not negotiated`);
+        this.violation =
+          head >= size
+            ? `available ring names descriptor ${head} on a queue of ${size}`
+            : heldHeads[head] !== 0
+              ? `descriptor ${head} made available again before it was used`
+              : (flags & VIRTQ_DESC_F_INDIRECT) !== 0
+                ? `descriptor ${head} is INDIRECT but VIRTIO_F_INDIRECT_DESC was not negotiated`
+                : `descriptor ${head} has flags 0x${(u32[w + 3] & 0xffff).toString(16)}, this queue takes 0x${flagsValue.toString(16)} under mask 0x${flagsMask.toString(16)}`;
+        return -1;
       }
+      heldHeads[head] = 1;
       outHeads[i] = head;
       outAddrs[i] = u32[w] + u32[w + 1] * TWO_32;
       outLens[i] = u32[w + 2];
@@ -205,6 +249,7 @@ export class VirtqueueDevice {
   /** Stages one used element `{ id: head, len }` (bytes the device wrote). Visible after `publishUsed`. */
   stageUsed(head: number, len: number): void {
     if (this.held === 0) throw new VirtqueueProtocolError('marking a buffer used that was never popped');
+    this.heldHeads[head & this.mask] = 0;
     const w = this.usedRingW + 2 * (this.usedIdx & this.mask);
     this.u32[w] = head;
     this.u32[w + 1] = len;
@@ -246,6 +291,8 @@ export class VirtqueueDevice {
     const u32 = this.u32;
     const ringW = this.usedRingW;
     const mask = this.mask;
+    const heldHeads = this.heldHeads;
+    for (let i = 0; i < n; i++) heldHeads[heads[i] & mask] = 0;
     let idx = this.usedIdx;
     if (lens === null && this.ring.inOrder) {
       const w = ringW + 2 * ((idx + n - 1) & mask);
