@@ -8,6 +8,7 @@ import type { PlacementDecision } from './placement.ts';
 import type { ChainEnd } from './chain-ends.ts';
 import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
 import type { EventInput } from './event-log.ts';
+import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import type { ScalingPolicy } from './scaling-policy.ts';
 
 /**
@@ -77,10 +78,29 @@ export function loadFunctionName(fn: FunctionRuntime): string {
 /** Records an event of this chain. */
 export type ChainEventSink = (event: EventInput) => void;
 
+/** Crash-loop bookkeeping of one function (a fused chain: of its replicas). */
+interface RestartState {
+  readonly backoff: RestartBackoff;
+  /** Image the failures were counted against: a new image starts afresh. */
+  imageId: string;
+  /** Reconcile armed for the end of the current wait. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A wait as text: `400 ms`, `3.2 s`. */
+function formatWait(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 /**
  * One applied chain: its spec, data plane, ends and pump loop, and the reconciler that
  * makes the running instances match the wanted ones. Operations on a chain run one at a
  * time (`serial`); drains run in the background.
+ *
+ * A failed instance is replaced after a crash-loop back-off per function (fused: per unit
+ * of replicas, `RestartBackoff`): each failure records `instance-failed` then
+ * `restart-delayed` (failures, wait), and the reconcile that would boot the replacement
+ * waits for the end of the wait. The phase is computed when read (see `ChainPhase`).
  */
 export class ChainRuntime {
   readonly name: string;
@@ -89,14 +109,20 @@ export class ChainRuntime {
   digest: string;
   generation = 1;
   appliedAt = Date.now();
-  phase: ChainPhase = 'Pending';
   readonly dataPlane: ChainDataPlane;
   readonly functions: FunctionRuntime[];
   readonly loop: PumpLoop;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly drains = new Set<Promise<void>>();
   private reconcileQueued = false;
+  /** The first reconcile is done (the phase leaves `Pending`). */
+  private reconciled = false;
+  private deleting = false;
+  private readonly restarts = new Map<FunctionRuntime, RestartState>();
+  /** Image path of each live instance, by data-plane id (a failure of an older image's instance does not count). */
+  private readonly instanceImages = new Map<string, string>();
 
+  /** `restartBackoff`: tuning of every function's crash-loop back-off (defaults of `RestartBackoff`). */
   constructor(
     spec: ChainSpec,
     specYaml: string,
@@ -107,6 +133,7 @@ export class ChainRuntime {
     private readonly warm: WarmPool | undefined,
     pool: PacketPool,
     readonly placement: PlacementDecision,
+    restartBackoff: RestartBackoffOptions = {},
   ) {
     this.name = spec.metadata.name;
     this.spec = spec;
@@ -118,6 +145,14 @@ export class ChainRuntime {
       { onEvent: (e) => this.onDataPlaneEvent(e), pool },
     );
     this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port);
+    for (const fn of functions) this.restarts.set(fn, { backoff: new RestartBackoff(restartBackoff), imageId: fn.image.id, timer: undefined });
+  }
+
+  /** The chain's phase now (rules: `ChainPhase`). */
+  get phase(): ChainPhase {
+    if (this.deleting) return 'Deleting';
+    if (!this.reconciled) return 'Pending';
+    return this.shortfalls(performance.now()).length === 0 ? 'Ready' : 'Degraded';
   }
 
   /** Runs `op` after every operation queued before it. */
@@ -134,22 +169,23 @@ export class ChainRuntime {
    */
   async reconcile(): Promise<void> {
     await Promise.all(this.functions.map((fn, k) => this.reconcileFunction(fn, k)));
-    this.phase = this.functions.every((fn) => this.ready(fn).length >= fn.desired) ? 'Ready' : 'Degraded';
+    this.reconciled = true;
   }
 
   /** Queues a reconcile (once) after the running operations, e.g. when an instance failed. */
   requestReconcile(): void {
-    if (this.reconcileQueued || this.phase === 'Deleting') return;
+    if (this.reconcileQueued || this.deleting) return;
     this.reconcileQueued = true;
     void this.serial(async () => {
       this.reconcileQueued = false;
-      if (this.phase !== 'Deleting') await this.reconcile();
+      if (!this.deleting) await this.reconcile();
     });
   }
 
   /** Drains everything, stops the instances and the ends. */
   async delete(timeoutMs: number): Promise<void> {
-    this.phase = 'Deleting';
+    this.deleting = true;
+    for (const restart of this.restarts.values()) clearTimeout(restart.timer);
     const flowsLeft = await this.dataPlane.drainAll('chain deleted', timeoutMs);
     await this.loop.stop();
     const report = await this.dataPlane.shutdown();
@@ -163,6 +199,7 @@ export class ChainRuntime {
       name: this.name,
       generation: this.generation,
       phase: this.phase,
+      phaseReason: this.deleting || !this.reconciled ? '' : this.shortfalls(performance.now()).join('; '),
       functions: this.functions.flatMap((fn) => (fn.parts === undefined ? [this.functionStatus(fn)] : fn.parts.map((p) => ({ ...this.functionStatus(fn), name: p.name, function: p.function })))),
       placement: this.placement.placement,
       placementReason: this.placement.reason,
@@ -172,6 +209,9 @@ export class ChainRuntime {
   }
 
   functionStatus(fn: FunctionRuntime): FunctionStatus {
+    const now = performance.now();
+    const backoff = this.restartOf(fn).backoff.state(now);
+    const wait = backoff.restartAt - now;
     return {
       name: fn.spec.name,
       function: fn.spec.function ?? fn.image.manifest.name,
@@ -181,7 +221,28 @@ export class ChainRuntime {
       min: fn.spec.scaling.min,
       max: fn.spec.scaling.max,
       target: fn.spec.scaling.target,
+      failures: backoff.failures,
+      restartDelayMs: backoff.delayMs,
+      nextRestartAt: wait > 0 ? Math.round(Date.now() + wait) : 0,
     };
+  }
+
+  /**
+   * Why the chain is not `Ready` at `now`: per function (a fused chain: its unit), fewer
+   * ready instances than desired, and failures the back-off still counts. Empty when ready.
+   */
+  shortfalls(now: number): string[] {
+    const out: string[] = [];
+    for (const fn of this.functions) {
+      const ready = this.ready(fn).length;
+      if (ready < fn.desired) out.push(`${fn.spec.name}: ${ready}/${fn.desired} ready`);
+      const { failures, delayMs, restartAt } = this.restartOf(fn).backoff.state(now);
+      if (failures > 0) {
+        const wait = restartAt - now;
+        out.push(`${fn.spec.name}: ${failures} failure${failures === 1 ? '' : 's'}, restarts back off ${formatWait(delayMs)}${wait > 0 ? ` (next in ${formatWait(wait)})` : ''}`);
+      }
+    }
+    return out;
   }
 
   instances(): InstanceStatus[] {
@@ -240,7 +301,15 @@ export class ChainRuntime {
     const stage = this.dataPlane.stages[k];
     const current = this.ready(fn);
     const missing = fn.desired - current.length;
-    if (missing > 0) {
+    const restart = this.restartOf(fn);
+    const wait = restart.backoff.waitMs(performance.now());
+    if (missing > 0 && wait > 0) {
+      // Crash-loop back-off: the replacement boots when the wait is over.
+      restart.timer ??= setTimeout(() => {
+        restart.timer = undefined;
+        this.requestReconcile();
+      }, Math.ceil(wait)).unref();
+    } else if (missing > 0) {
       await Promise.all(
         Array.from({ length: missing }, async () => {
           const pending = `${fn.spec.name}-booting-${Math.random().toString(36).slice(2, 8)}`;
@@ -276,6 +345,36 @@ export class ChainRuntime {
     }
   }
 
+  /** The crash-loop state of `fn`, started afresh when `fn` runs another image than the one its failures were counted against. */
+  private restartOf(fn: FunctionRuntime): RestartState {
+    const restart = this.restarts.get(fn)!;
+    if (restart.imageId !== fn.image.id) {
+      restart.backoff.reset();
+      restart.imageId = fn.image.id;
+    }
+    return restart;
+  }
+
+  /** Counts a failure of an instance of `stage` against its function's back-off and says how long the replacement waits. */
+  private noteFailure(stage: string, instance: string): void {
+    const fn = this.functions.find((f) => f.spec.name === stage);
+    const imagePath = this.instanceImages.get(instance);
+    this.instanceImages.delete(instance);
+    // An instance of an older image (draining in a rolling update) says nothing of the current one.
+    // Instances stopped by a delete restart nothing.
+    if (fn === undefined || this.deleting || (imagePath !== undefined && imagePath !== fn.image.imagePath)) return;
+    const now = performance.now();
+    const { failures, delayMs, restartAt } = this.restartOf(fn).backoff.fail(now);
+    const wait = Math.max(0, restartAt - now);
+    this.record({
+      type: 'restart-delayed',
+      chain: this.name,
+      function: stage,
+      reason: `${failures} failure${failures === 1 ? '' : 's'} in a row: replacement in ${formatWait(wait)} (back-off ${formatWait(delayMs)})`,
+      details: { failures, delayMs, waitMs: Math.round(wait), nextRestartAt: Math.round(Date.now() + wait), failedInstance: `${this.name}/${instance}` },
+    });
+  }
+
   private drainInBackground(inst: StageInstance, reason: string, fn: FunctionRuntime): void {
     const drain = this.dataPlane
       .drainInstance(inst.id, reason, fn.spec.scaling.drainTimeoutSeconds * 1000)
@@ -291,16 +390,19 @@ export class ChainRuntime {
         this.record({ ...base, type: 'instance-booted', reason: e.warm ? 'booted in a warm isolate' : 'booted cold', details: { bootMs: e.bootMs.toFixed(2), warm: String(e.warm) } });
         break;
       case 'instance-ready':
+        for (const inst of this.dataPlane.stage(e.stage).live) if (inst.id === e.instance) this.instanceImages.set(e.instance, inst.imagePath);
         this.record({ ...base, type: 'instance-ready', reason: 'taking new flows', details: { bootMs: e.bootMs.toFixed(2) } });
         break;
       case 'instance-draining':
         this.record({ ...base, type: 'instance-draining', reason: e.reason, details: { flows: e.flows } });
         break;
       case 'instance-stopped':
+        this.instanceImages.delete(e.instance);
         this.record({ ...base, type: 'instance-stopped', reason: e.reason, details: { flowsLeft: e.flowsLeft } });
         break;
       case 'instance-failed':
         this.record({ ...base, type: 'instance-failed', reason: e.reason });
+        this.noteFailure(e.stage, e.instance);
         this.requestReconcile();
         break;
     }

@@ -47,9 +47,27 @@ export interface FunctionStatus {
   readonly max: number;
   /** Scaling target: packets per second per instance. */
   readonly target: number;
+  /**
+   * Failures of its instances (crash, out of memory, hang, failed boot) since it last stayed
+   * healthy for the back-off's reset time; 0 when healthy. A fused chain's functions share
+   * their replicas' count.
+   */
+  readonly failures: number;
+  /** Wait the crash-loop back-off imposed after the last failure, ms; 0 when healthy. */
+  readonly restartDelayMs: number;
+  /** Unix time in ms before which no replacement boots; 0 when none is held back. */
+  readonly nextRestartAt: number;
 }
 
-/** Phase of a chain. */
+/**
+ * Phase of a chain:
+ * - `Pending` until its first reconcile is done;
+ * - `Degraded` while a function (a fused chain: its replicas) has fewer ready instances of
+ *   its current image than desired, or keeps failing (`FunctionStatus.failures` > 0: a
+ *   failure not yet followed by the back-off's healthy reset time);
+ * - `Ready` otherwise;
+ * - `Deleting` from the delete request on.
+ */
 export type ChainPhase = 'Pending' | 'Ready' | 'Degraded' | 'Deleting';
 
 /** One applied chain. */
@@ -58,6 +76,8 @@ export interface ChainStatus {
   /** Increments each time an apply changes the spec. */
   readonly generation: number;
   readonly phase: ChainPhase;
+  /** Why the phase is not `Ready`, e.g. `fw: 0/1 ready; fw: 5 failures, restarts back off 3.2 s`; '' when `Ready`. */
+  readonly phaseReason: string;
   readonly functions: readonly FunctionStatus[];
   /** The applied spec, as YAML text (what `describe` prints). */
   readonly specYaml: string;
@@ -127,6 +147,7 @@ export type ControllerEventType =
   | 'instance-draining'
   | 'instance-failed'
   | 'instance-stopped'
+  | 'restart-delayed'
   | 'scaled'
   | 'deleted';
 

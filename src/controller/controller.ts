@@ -19,6 +19,7 @@ import { Autoscaler } from './autoscaler.ts';
 import { ScalingPolicy, type ScalingDecision, type ScalingPolicyOptions } from './scaling-policy.ts';
 import { RateSampler } from '../metrics/rate-sampler.ts';
 import { resolvePlacement } from './placement.ts';
+import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import type { StateStore, StoredChain } from './state-store.ts';
 
 /** Options of `Controller.create`. */
@@ -53,6 +54,13 @@ export interface ControllerOptions {
    * successful apply, scale and delete saves it; `restore()` brings it back.
    */
   readonly stateStore?: StateStore;
+  /**
+   * Crash-loop back-off of every function (a fused chain: of its replicas): a failed
+   * instance's replacement waits `baseMs × 2^(k−1)` after the k-th failed restart in a row,
+   * at most `maxMs`; the count is forgotten once the function stayed healthy for
+   * `resetAfterMs` (and twice the last wait). Defaults 100 ms, 30 s, 10 s.
+   */
+  readonly restartBackoff?: RestartBackoffOptions;
 }
 
 /** What `Controller.restore` brought back. */
@@ -101,6 +109,7 @@ export class Controller implements ControllerApi {
   private closing = false;
   /** The `source` each running chain was last applied from (stored with its spec). */
   private readonly sources = new Map<string, string>();
+  private readonly restartBackoff: RestartBackoffOptions;
 
   private constructor(options: ControllerOptions, warm: WarmPool | undefined) {
     this.registry = options.registry;
@@ -111,6 +120,7 @@ export class Controller implements ControllerApi {
     this.warm = warm;
     this.policyOptions = options.scalingPolicy ?? {};
     this.stateStore = options.stateStore;
+    this.restartBackoff = options.restartBackoff ?? {};
     const interval = options.sampleIntervalMs ?? 500;
     this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), interval);
     this.sampleTimer.unref();
@@ -121,7 +131,10 @@ export class Controller implements ControllerApi {
     if (options.autoscale !== false) this.autoscaler.start();
   }
 
+  /** Throws `InvalidArgumentError` for a `restartBackoff` that cannot back off. */
   static async create(options: ControllerOptions): Promise<Controller> {
+    // Checked before anything starts (a chain would only find out after opening its ports).
+    new RestartBackoff(options.restartBackoff);
     const warmOptions = options.warm === undefined ? { size: 4, memoryMiB: 256 } : options.warm;
     const warm = warmOptions === false || warmOptions.size === 0 ? undefined : await WarmPool.create({ learn: 8, ...warmOptions });
     return new Controller(options, warm);
@@ -291,7 +304,7 @@ export class Controller implements ControllerApi {
       throw err;
     }
     const classified = spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier);
-    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool, placement);
+    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool, placement, this.restartBackoff);
     if (restored !== undefined) this.restoreDesired(chain, restored);
     this.chains.set(name, chain);
     this.sources.set(name, source);

@@ -48,6 +48,7 @@ const EVENT_TYPES: readonly ControllerEventType[] = [
   'instance-stopped',
   'scaled',
   'deleted',
+  'restart-delayed',
 ];
 
 /** Both directions of one enum: domain value ⇄ proto enum name (`PREFIX_VALUE`). */
@@ -104,6 +105,9 @@ export function functionToWire(f: FunctionStatus): WireFunctionStatus {
     min: f.min,
     max: f.max,
     target: f.target,
+    failures: f.failures,
+    restartDelayMs: f.restartDelayMs,
+    nextRestartUnixMs: f.nextRestartAt,
   };
 }
 
@@ -118,6 +122,9 @@ export function functionFromWire(w: WireFunctionStatus): FunctionStatus {
     min: w.min,
     max: w.max,
     target: w.target,
+    failures: w.failures,
+    restartDelayMs: w.restartDelayMs,
+    nextRestartAt: w.nextRestartUnixMs,
   };
 }
 
@@ -127,6 +134,7 @@ export function chainToWire(c: ChainStatus): WireChainStatus {
     name: c.name,
     generation: c.generation,
     phase: phaseToWire(c.phase),
+    phaseReason: c.phaseReason,
     functions: c.functions.map(functionToWire),
     specYaml: c.specYaml,
     appliedAtUnixMs: c.appliedAt,
@@ -141,6 +149,7 @@ export function chainFromWire(w: WireChainStatus): ChainStatus {
     name: w.name,
     generation: w.generation,
     phase: phaseFromWire(w.phase),
+    phaseReason: w.phaseReason,
     functions: w.functions.map(functionFromWire),
     specYaml: w.specYaml,
     appliedAt: w.appliedAtUnixMs,

@@ -20,6 +20,9 @@ export interface WireFunctionStatus {
   min: number;
   max: number;
   target: number;
+  failures: number;
+  restartDelayMs: number;
+  nextRestartUnixMs: number;
 }
 
 /** `nfvkit.v1.ChainStatus`; `phase` is a `CHAIN_PHASE_*` name. */
@@ -27,6 +30,7 @@ export interface WireChainStatus {
   name: string;
   generation: number;
   phase: string;
+  phaseReason: string;
   functions: WireFunctionStatus[];
   specYaml: string;
   appliedAtUnixMs: number;

@@ -272,7 +272,7 @@ describe('ScaleFunction', () => {
   it('sets replicas within min..max', async () => {
     await h.client.applyChain(specYaml('s'));
     const fn = await h.client.scaleFunction('s', 'lb', 4);
-    expect(fn).toEqual({ name: 'lb', function: 'load-balancer', imageId: 'img-load-balancer-1', desiredReplicas: 4, readyReplicas: 2, min: 2, max: 4, target: 1_000_000 });
+    expect(fn).toEqual({ name: 'lb', function: 'load-balancer', imageId: 'img-load-balancer-1', desiredReplicas: 4, readyReplicas: 2, min: 2, max: 4, target: 1_000_000, failures: 0, restartDelayMs: 0, nextRestartAt: 0 });
     expect((await h.client.getChain('s')).functions[1].desiredReplicas).toBe(4);
   });
 

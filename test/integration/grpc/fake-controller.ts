@@ -73,8 +73,11 @@ export class FakeController implements ControllerApi {
       min: f.min,
       max: f.max,
       target: f.target,
+      failures: 0,
+      restartDelayMs: 0,
+      nextRestartAt: 0,
     }));
-    const status: ChainStatus = { name, generation, phase: 'Ready', functions, specYaml: yamlText, appliedAt: this.now , placement: 'isolated', placementReason: 'spec.placement: isolated'};
+    const status: ChainStatus = { name, generation, phase: 'Ready', phaseReason: '', functions, specYaml: yamlText, appliedAt: this.now , placement: 'isolated', placementReason: 'spec.placement: isolated'};
     this.chains.set(name, { status, deleting: false });
     this.instances = this.instances.filter((i) => i.chain !== name);
     for (const f of functions) {
