@@ -56,6 +56,11 @@ export function formatKib(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
+/** A duration in seconds with one decimal (`0.1s`, `25.6s`). */
+export function formatSeconds(ms: number): string {
+  return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+}
+
 /** Milliseconds with one decimal below 10 ms, whole above (`4.2ms`, `127ms`). */
 export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)}ms` : `${Math.round(ms)}ms`;

@@ -1,7 +1,8 @@
 /**
- * `nfvkit describe chain <name> [--events <n>] [-o text|json|yaml]`: a chain's status, its
- * functions (image, ready/desired replicas, bounds), its instances and its most recent
- * events. A chain that does not exist exits 3.
+ * `nfvkit describe chain <name> [--events <n>] [-o text|json|yaml]`: a chain's status (with
+ * why it is not `Ready`), its functions (image, ready/desired replicas, bounds, failures and
+ * crash-loop back-off), its instances and its most recent events. A chain that does not
+ * exist exits 3.
  *
  * @example
  * ```sh
@@ -41,14 +42,14 @@ export function describeChainText(d: ChainDescription, totalEvents: number, now:
   const c = d.chain;
   const lines = [
     `Name:        ${c.name}`,
-    `Phase:       ${c.phase}`,
+    `Phase:       ${c.phase}${c.phaseReason === '' ? '' : ` (${c.phaseReason})`}`,
     `Generation:  ${c.generation}`,
     `Placement:   ${c.placement} (${c.placementReason})`,
     `Applied:     ${formatTimestamp(c.appliedAt)} (${formatAge(now - c.appliedAt)} ago)`,
     `Ready:       ${readySummary(c)}`,
     '',
     'Functions:',
-    indent(functionTable(c.functions)),
+    indent(functionTable(c.functions, now)),
     '',
     'Instances:',
     d.instances.length === 0 ? '  (none)' : indent(instanceTable(d.instances, now)),

@@ -131,7 +131,7 @@ describe('nfvkit client commands against a real controller', () => {
     const r = await cli(['describe', 'chain', 'cli-it', '--events', '3']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Name: {8}cli-it\nPhase: {7}Ready\nGeneration: {2}2\n/);
-    expect(r.stdout).toMatch(/\nFunctions:\n  NAME\s+FUNCTION\s+IMAGE\s+READY\s+MIN\s+MAX\s+TARGET PPS\n  hop\s+pass-through\s+[0-9a-f]{12}\s+2\/2\s+1\s+4\s+500\.0k\n/);
+    expect(r.stdout).toMatch(/\nFunctions:\n  NAME\s+FUNCTION\s+IMAGE\s+READY\s+MIN\s+MAX\s+TARGET PPS\s+FAILURES\s+BACK-OFF\n  hop\s+pass-through\s+[0-9a-f]{12}\s+2\/2\s+1\s+4\s+500\.0k\s+0\s+-\n/);
     expect(r.stdout).toMatch(/\n  cli-it\/hop-1\s+hop\s+ready\s/);
     expect(r.stdout).toMatch(/\nEvents \(last 3 of \d+\):\n {5}SEQ TIME \(UTC\)/);
     expect(r.stdout).toMatch(/\n +\d+ [\d:.]+ +scaled +cli-it\/hop +manual: 1 → 2 replicas\n/);

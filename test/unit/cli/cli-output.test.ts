@@ -7,6 +7,7 @@ import { renderData, renderTable } from '../../../src/cli/output.ts';
 import { formatAge, formatPercent, formatRate } from '../../../src/cli/units.ts';
 import { EVENT_HEADER, eventLine } from '../../../src/cli/views/event-line.ts';
 import { chainTable } from '../../../src/cli/views/chain-table.ts';
+import { describeChainText } from '../../../src/cli/commands/describe.ts';
 
 function writer(isTTY: boolean, columns?: number): { text: () => string; write: (s: string) => void; isTTY: boolean; columns?: number } {
   const parts: string[] = [];
@@ -111,8 +112,28 @@ describe('views', () => {
   });
 
   it('sums ready and desired replicas of a chain', () => {
-    const fn = { name: 'fw', function: 'firewall', imageId: 'ab'.repeat(32), desiredReplicas: 2, readyReplicas: 1, min: 1, max: 4, target: 1000 };
-    const chain = { name: 'web-edge', generation: 3, phase: 'Degraded' as const, functions: [fn, { ...fn, name: 'lb', readyReplicas: 2 }], specYaml: '', appliedAt: 1_000 , placement: 'isolated', placementReason: 'spec.placement: isolated'};
+    const fn = { name: 'fw', function: 'firewall', imageId: 'ab'.repeat(32), desiredReplicas: 2, readyReplicas: 1, min: 1, max: 4, target: 1000, failures: 0, restartDelayMs: 0, nextRestartAt: 0 };
+    const chain = { name: 'web-edge', generation: 3, phase: 'Degraded' as const, phaseReason: 'fw: 1/2 ready', functions: [fn, { ...fn, name: 'lb', readyReplicas: 2 }], specYaml: '', appliedAt: 1_000 , placement: 'isolated', placementReason: 'spec.placement: isolated'};
     expect(chainTable([chain], 1_000 + 65_000)).toBe(['NAME      PHASE     GEN  FUNCTIONS  READY   AGE', 'web-edge  Degraded    3  fw,lb        3/4  1m5s'].join('\n'));
+  });
+
+  it('describes a crash-looping function: why the phase, its failures and back-off', () => {
+    const now = Date.UTC(2025, 0, 2, 3, 4, 5);
+    const fn = { name: 'fw', function: 'firewall', imageId: 'ab'.repeat(32), desiredReplicas: 1, readyReplicas: 0, min: 1, max: 4, target: 1000, failures: 5, restartDelayMs: 1600, nextRestartAt: now + 1100 };
+    const lb = { ...fn, name: 'lb', function: 'load-balancer', readyReplicas: 1, failures: 2, restartDelayMs: 200, nextRestartAt: 0 };
+    const chain = { name: 'web-edge', generation: 1, phase: 'Degraded' as const, phaseReason: 'fw: 0/1 ready; fw: 5 failures, restarts back off 1.6 s (next in 1.1 s)', functions: [fn, lb, { ...lb, name: 'nat', function: 'nat', failures: 0, restartDelayMs: 0 }], specYaml: '', appliedAt: now - 60_000, placement: 'isolated', placementReason: 'spec.placement: isolated' };
+    const event = { seq: 9, time: now - 500, type: 'restart-delayed' as const, chain: 'web-edge', function: 'fw', instance: '', reason: '5 failures in a row: replacement in 1.6 s (back-off 1.6 s)', details: {} };
+    const text = describeChainText({ chain, instances: [], events: [event] }, 1, now);
+    expect(text).toContain('\nPhase:       Degraded (fw: 0/1 ready; fw: 5 failures, restarts back off 1.6 s (next in 1.1 s))\n');
+    expect(text).toContain(
+      [
+        '  NAME  FUNCTION       IMAGE         READY  MIN  MAX  TARGET PPS  FAILURES  BACK-OFF',
+        '  fw    firewall       abababababab    0/1    1    4        1.0k         5  1.6s, next in 1.1s',
+        '  lb    load-balancer  abababababab    1/1    1    4        1.0k         2  0.2s',
+        '  nat   nat            abababababab    1/1    1    4        1.0k         0  -',
+      ].join('\n'),
+    );
+    expect(text).toContain('\n       9 03:04:04.500  restart-delayed    web-edge/fw               5 failures in a row: replacement in 1.6 s (back-off 1.6 s)');
+    expect(describeChainText({ chain: { ...chain, phase: 'Ready', phaseReason: '' }, instances: [], events: [] }, 0, now)).toMatch(/\nPhase: {7}Ready\n/);
   });
 });
