@@ -37,9 +37,13 @@ import type { ImageManifest } from '../image/image-manifest.ts';
 import { flowHash } from '../packet/flow-key.ts';
 import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
-import { InstanceHost, type InstanceEvent } from '../runtime/instance-host.ts';
+import { HEAP_MEMORY, MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
+import { computePoolLayout, DEFAULT_HEADROOM, DEFAULT_STRIDE } from '../pool/pool-layout.ts';
+import { InstanceHost, processSpawner, type InstanceEvent, type InstanceSpawner } from '../runtime/instance-host.ts';
+import { SANDBOX_UID } from '../runtime/sandbox-reasons.ts';
+import { Doorbell } from '../virtio/doorbell.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
-import { portRuntimePath } from '../runtime/port-runtime.ts';
+import { portRuntimePath, processBootstrapPath } from '../runtime/runtime-bundle.ts';
 import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
@@ -71,7 +75,10 @@ export interface PinTimeouts {
 export interface ChainDataPlaneOptions {
   /** Pool buffers (default 32768). */
   readonly bufferCount?: number;
-  /** A pool made beforehand (owner `DATA_PLANE_OWNER`), e.g. so ports can open sockets over its memory first; `bufferCount` is then ignored. */
+  /**
+   * A pool made beforehand with `createDataPlanePool`, e.g. so ports can open sockets over
+   * its memory first; `bufferCount` is then ignored and its memory decides the instance mode.
+   */
   readonly pool?: PacketPool;
   /** Entries per virtqueue (default 256). */
   readonly queueSize?: number;
@@ -84,6 +91,25 @@ export interface ChainDataPlaneOptions {
   readonly hashSeed?: number;
   /** Called for every instance lifecycle change. */
   readonly onEvent?: (event: DataPlaneEvent) => void;
+  /**
+   * Where instances run (default `process` where the native addon is loaded, else
+   * `worker`): `process` boots each instance as its own sandboxed OS process over a
+   * memfd holding the pool and the rings; `worker` as a worker thread of this process.
+   */
+  readonly instanceMode?: InstanceMode;
+  /** Sandbox instance processes (default true); false only for tests and profiling. */
+  readonly sandbox?: boolean;
+}
+
+/** Where a data plane's instances run (`ChainDataPlaneOptions.instanceMode`). */
+export type InstanceMode = 'process' | 'worker';
+
+/** Shared memory beyond the pool for a process-mode data plane's rings, counters and words, bytes (pages are only used once touched). */
+const INSTANCE_MEMORY_BYTES = 32 << 20;
+
+/** The instance mode a data plane gets when none is asked for. */
+export function defaultInstanceMode(): InstanceMode {
+  return process.env.NFVKIT_INSTANCE_MODE === 'worker' || !MemfdMemory.available() ? 'worker' : 'process';
 }
 
 /** Lifecycle changes the data plane reports. */
@@ -104,7 +130,7 @@ export interface StageImage {
 export interface AddInstanceOptions {
   /** Boot in a pre-booted isolate of this pool (cold when omitted or when the image needs more memory). */
   readonly warm?: WarmPool;
-  /** Control words for the pipeline (e.g. load-balancer backend states). */
+  /** Control words for the pipeline (e.g. load-balancer backend states), allocated from the data plane's `memory`. */
   readonly controlSab?: SharedArrayBuffer;
   /** Heartbeat stall that marks the instance hung, ms (default 1000). */
   readonly hangTimeoutMs?: number;
@@ -162,9 +188,25 @@ interface Drain {
   readonly resolve: () => void;
 }
 
-/** A pool for a chain's data plane, held by the host as `DATA_PLANE_OWNER` (default 32768 buffers). */
-export function createDataPlanePool(bufferCount = 32768): PacketPool {
-  return PacketPool.create({ bufferCount, owner: DATA_PLANE_OWNER });
+/** The memory each pool from `createDataPlanePool` lives in. */
+const poolMemory = new WeakMap<PacketPool, SharedMemory>();
+
+/**
+ * A pool for a chain's data plane, held by the host as `DATA_PLANE_OWNER` (default 32768
+ * buffers), in memory its instances can map: a memfd for `process` instances (the
+ * default where the addon is loaded), the heap for `worker` ones. Pass it to
+ * `ChainDataPlane.create` as `pool`, which then runs instances of that mode.
+ */
+export function createDataPlanePool(bufferCount = 32768, mode: InstanceMode = defaultInstanceMode()): PacketPool {
+  const memory = mode === 'process' ? createDataPlaneMemory(bufferCount) : HEAP_MEMORY;
+  const pool = PacketPool.create({ bufferCount, owner: DATA_PLANE_OWNER, memory });
+  poolMemory.set(pool, memory);
+  return pool;
+}
+
+/** Memory for a data plane whose instances are processes: room for a pool of `bufferCount` and its instances' rings. */
+function createDataPlaneMemory(bufferCount: number): MemfdMemory {
+  return MemfdMemory.create(computePoolLayout({ bufferCount, stride: DEFAULT_STRIDE, headroom: DEFAULT_HEADROOM }).totalBytes + INSTANCE_MEMORY_BYTES);
 }
 
 /** The data plane of one chain; see the module documentation. */
@@ -194,12 +236,24 @@ export class ChainDataPlane {
   private tick = 0;
   private lastSweepTick = 0;
   private readonly epoch = performance.now();
+  /** Where instances run. */
+  readonly instanceMode: InstanceMode;
+  /** Where the pool, rings and words live (a memfd when instances are processes). */
+  readonly memory: SharedMemory;
   /** The host's interrupt line: instances ring it when they transmit while the host sleeps (`waitForWork`). */
-  private readonly hostIrq = new Int32Array(new SharedArrayBuffer(4));
+  private readonly hostIrq: Int32Array;
+  private readonly hostBell: Doorbell;
+  private readonly sandbox: boolean;
+  private spawner: Promise<InstanceSpawner> | undefined;
   private closed = false;
 
-  private constructor(pool: PacketPool, stageNames: readonly string[], options: ChainDataPlaneOptions) {
+  private constructor(pool: PacketPool, memory: SharedMemory, stageNames: readonly string[], options: ChainDataPlaneOptions) {
     this.pool = pool;
+    this.memory = memory;
+    this.instanceMode = memory.kind === 'memfd' ? 'process' : 'worker';
+    this.sandbox = options.sandbox ?? true;
+    this.hostIrq = new Int32Array(memory.allocate(4));
+    this.hostBell = new Doorbell(this.hostIrq, 0);
     this.queueSize = options.queueSize ?? 256;
     this.fifoSize = options.fifoSize ?? 2 * this.queueSize;
     this.seed = options.hashSeed ?? 0;
@@ -233,8 +287,11 @@ export class ChainDataPlane {
   static create(stageNames: readonly string[], options: ChainDataPlaneOptions = {}): ChainDataPlane {
     if (stageNames.length === 0) throw new InvalidArgumentError('a chain needs at least one function');
     if (new Set(stageNames).size !== stageNames.length) throw new InvalidArgumentError(`stage names must be unique: ${stageNames.join(', ')}`);
-    const pool = options.pool ?? createDataPlanePool(options.bufferCount);
-    return new ChainDataPlane(pool, stageNames, options);
+    let pool = options.pool;
+    if (pool === undefined) pool = createDataPlanePool(options.bufferCount, options.instanceMode);
+    const memory = poolMemory.get(pool) ?? HEAP_MEMORY;
+    if (options.instanceMode === 'process' && memory.kind !== 'memfd') throw new InvalidArgumentError("process instances need a pool from createDataPlanePool(n, 'process')");
+    return new ChainDataPlane(pool, memory, stageNames, options);
   }
 
   /** The stage called `name`. */
@@ -283,7 +340,7 @@ export class ChainDataPlane {
     if (options.shards !== undefined && options.shards > 1 && shard === undefined) {
       throw new FailedPreconditionError(`stage ${stage.name} already runs ${options.shards} instances, one per shard`);
     }
-    const portCounters = options.ports === undefined ? undefined : new Float64Array(new SharedArrayBuffer(LOCAL_PORT_COUNTERS * 8));
+    const portCounters = options.ports === undefined ? undefined : new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
     const ports = options.ports === undefined ? undefined : { bundle: await portRuntimePath(), spec: options.ports, countersSab: portCounters!.buffer as SharedArrayBuffer };
     const base = {
       ...(ports === undefined ? {} : { ports }),
@@ -298,10 +355,11 @@ export class ChainDataPlane {
       ...(shard === undefined ? {} : { shard: { index: shard, count: options.shards! } }),
       hostIrqSab: this.hostIrq.buffer as SharedArrayBuffer,
     };
-    const warm = options.warm !== undefined && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
+    // Warm isolates are worker threads: a process-mode data plane boots cold processes.
+    const warm = this.instanceMode === 'worker' && options.warm !== undefined && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
     let host: InstanceHost;
     try {
-      host = warm === undefined ? await InstanceHost.boot(base) : await warm.acquire(base);
+      host = warm === undefined ? await InstanceHost.boot({ ...base, memory: this.memory, ...(await this.processSpawn()) }) : await warm.acquire(base);
     } catch (err) {
       if (shard !== undefined) stage.releaseShard(shard);
       throw err;
@@ -323,6 +381,15 @@ export class ChainDataPlane {
     stage.add(instance);
     this.emit({ type: 'instance-ready', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
     return instance;
+  }
+
+  /** The spawner of instance processes (with the bundled bootstrap), or nothing for worker threads. */
+  private async processSpawn(): Promise<{ spawn?: InstanceSpawner }> {
+    if (this.instanceMode !== 'process') return {};
+    const memory = this.memory as MemfdMemory;
+    const sandbox = this.sandbox ? { uid: process.getuid?.() === 0 ? SANDBOX_UID : -1, gid: SANDBOX_UID } : null;
+    this.spawner ??= processBootstrapPath().then((bootstrap) => processSpawner(memory, bootstrap, sandbox));
+    return { spawn: await this.spawner };
   }
 
   /**
@@ -484,10 +551,7 @@ export class ChainDataPlane {
     const armed: StageInstance[] = [];
     let pending = this.armTransmits(armed);
     for (const inst of armed) if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
-    if (!pending) {
-      const result = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.hostIrq, 0, seen, timeoutMs);
-      if (result.async) await result.value;
-    }
+    if (!pending) await this.hostBell.waitAsync(seen, timeoutMs);
     this.disarmTransmits(armed);
   }
 
@@ -530,8 +594,7 @@ export class ChainDataPlane {
 
   /** Ends a `waitForWork` now (e.g. a port has frames). */
   wakeAll(): void {
-    Atomics.add(this.hostIrq, 0, 1);
-    Atomics.notify(this.hostIrq, 0);
+    this.hostBell.ring();
   }
 
   /**
@@ -572,7 +635,9 @@ export class ChainDataPlane {
         }),
       );
     }
-    return { leaks: this.pool.leakCheck(), received };
+    const leaks = this.pool.leakCheck();
+    this.memory.close();
+    return { leaks, received };
   }
 
   /** Frames crossing link `k` rightward from slot `from` of stage k−1 (UNSET_SIDE: the inside port). */
@@ -822,10 +887,6 @@ export class ChainDataPlane {
   }
 }
 
-/** `Atomics.waitAsync` (Node 16+, ES2024), which the project's ES2022 lib does not declare. */
-interface AtomicsWaitAsync {
-  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}
 
 /** Delivers as much of `fifo` as the receiveq has room for. */
 function flush(fifo: LinkFifo, end: VirtioNetDeviceEnd): void {

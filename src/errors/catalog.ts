@@ -201,3 +201,10 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_DATA_PATH',
   'NFVKIT_ERR_STATE_STORE',
 ] as const;
+
+/** Shared memory between processes could not be had: no addon, or a data plane's memfd is full. */
+export class SharedMemoryError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_SHARED_MEMORY', message);
+  }
+}

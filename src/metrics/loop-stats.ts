@@ -41,9 +41,9 @@ export const BATCH_BUCKET_BOUNDS_NS: readonly number[] = Array.from({ length: FI
 /** Float64 slots of a loop-statistics block. */
 export const LOOP_STATS_LENGTH = LoopStat.FIRST_BUCKET + FINITE_BUCKETS + 1;
 
-/** Allocates a zeroed loop-statistics block in a fresh SharedArrayBuffer. */
-export function createLoopStats(): Float64Array {
-  return new Float64Array(new SharedArrayBuffer(LOOP_STATS_LENGTH * 8));
+/** Allocates a zeroed loop-statistics block in shared memory from `allocate` (default: a fresh SharedArrayBuffer). */
+export function createLoopStats(allocate: (bytes: number) => SharedArrayBuffer = (bytes) => new SharedArrayBuffer(bytes)): Float64Array {
+  return new Float64Array(allocate(LOOP_STATS_LENGTH * 8));
 }
 
 /**

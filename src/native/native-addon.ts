@@ -38,6 +38,24 @@ export interface NativeAddon {
   eventFdRing(fd: number): void;
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
   futexWake(words: Int32Array, index: number, count: number): number;
+  /** `futexWait` on a thread of libuv's pool, for a thread that must not block. */
+  futexWaitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
+  /** A sealed memfd of `bytes` (close-on-exec) mapped shared here: `memory` is the whole of it. */
+  shmCreate(name: string, bytes: number): { fd: number; memory: SharedArrayBuffer };
+  /** Maps an inherited memfd; refused unless it is sealed against shrinking and growing and is exactly `bytes` long. */
+  shmAttach(fd: number, bytes: number): SharedArrayBuffer;
+  /** A SharedArrayBuffer over `[offset, offset + length)` of a whole mapping from `shmCreate`/`shmAttach`. */
+  shmSlice(memory: SharedArrayBuffer, offset: number, length: number): SharedArrayBuffer;
+  /** Closes a memfd `shmCreate` made (mappings stay valid). */
+  shmCloseFd(fd: number): void;
+  /**
+   * Sandboxes the calling process for good (see `src/runtime/sandbox.ts`): drops to
+   * `uid`/`gid` when root and `uid` ≥ 0, then a seccomp filter (TSYNC) under which denied
+   * calls fail with EPERM and are counted in `counters`, one word per `SandboxReason`.
+   */
+  sandboxEnter(counters: Int32Array, uid: number, gid: number): number;
+  /** Number of sandbox reasons the addon counts (`SANDBOX_REASONS.length`). */
+  readonly sandboxReasons: number;
 }
 
 /** What `loadNativeAddon` found. */
@@ -46,7 +64,7 @@ export type NativeAddonStatus =
   | { readonly available: false; readonly reason: string };
 
 /** The ABI version this TypeScript expects (`kAbiVersion` in `native/src/module.cc`). */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 /** Relative to the package root. */
 const ADDON_PATH = join('native', 'build', 'Release', 'nfvkit_native.node');

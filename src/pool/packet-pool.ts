@@ -1,4 +1,5 @@
 import { BufferOwnershipError, InvalidArgumentError, PoolExhaustedError } from '../errors/catalog.ts';
+import { HEAP_MEMORY, type SharedMemory } from '../memory/shared-memory.ts';
 import { PacketMeta } from './packet-meta.ts';
 import {
   C_ALLOCS,
@@ -52,6 +53,8 @@ export interface PacketPoolOptions {
    * supervisor) takes it back and reports the holder (`checkLock`), ms (default 100).
    */
   lockTimeoutMs?: number;
+  /** Where the pool's memory comes from (default: the heap; a `MemfdMemory` for instance processes). */
+  memory?: SharedMemory;
 }
 
 /** Accounting snapshot; every figure is pool-wide (all threads, all owners). */
@@ -193,7 +196,7 @@ export class PacketPool {
     });
     const timeout = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     if (!(timeout > 0)) throw new InvalidArgumentError(`lockTimeoutMs must be positive, got ${timeout}`);
-    const sab = new SharedArrayBuffer(layout.totalBytes);
+    const sab = (opts.memory ?? HEAP_MEMORY).allocate(layout.totalBytes);
     const pool = new PacketPool(sab, layout, opts.owner ?? 1, new PoolSupervision(timeout, layout.bufferCount));
     // Ids pushed in reverse so that the first allocations return 0, 1, 2, …
     for (let i = 0; i < layout.bufferCount; i++) pool.stack[i] = layout.bufferCount - 1 - i;

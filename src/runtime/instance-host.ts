@@ -1,5 +1,9 @@
+import type { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from '../errors/catalog.ts';
+import { HEAP_MEMORY, type MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
+import { SANDBOX_REASONS } from './sandbox-reasons.ts';
+import { ProcessIsolate } from './process-isolate.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
@@ -39,8 +43,26 @@ export type InstanceEvent =
 /** Lifecycle state of an `InstanceHost`. */
 export type InstanceState = 'booting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
-/** Starts the isolate of an instance (cold by default; `WarmPool` passes its own). */
-export type InstanceSpawner = (imagePath: string, workerData: InstanceWorkerData, memoryMiB: number) => Worker;
+/**
+ * Where an instance runs: a worker thread (`Worker`) or its own process (`ProcessIsolate`),
+ * both seen through these events: `online`, `message` (an `InstanceMessage`), `error`
+ * (`code` `ERR_WORKER_OUT_OF_MEMORY` for a heap limit), `exit` (code).
+ */
+export interface InstanceIsolate extends Pick<EventEmitter, 'on' | 'once'> {
+  /** Ends it at once; resolves once it is gone. */
+  terminate(): Promise<unknown>;
+}
+
+/** Starts the isolate of an instance (a cold worker by default; `WarmPool` and `processSpawner` pass their own). */
+export type InstanceSpawner = (imagePath: string, workerData: InstanceWorkerData, memoryMiB: number) => InstanceIsolate;
+
+/**
+ * Starts each instance as its own OS process (see `ProcessIsolate`) mapping `memory`, the
+ * data plane's memfd; with `sandbox`, the process enters the sandbox before `ready`.
+ */
+export function processSpawner(memory: MemfdMemory, bootstrap: string, sandbox: { readonly uid: number; readonly gid: number } | null): InstanceSpawner {
+  return (imagePath, workerData, memoryMiB) => new ProcessIsolate(imagePath, workerData, memoryMiB, { bootstrap, memory, sandbox });
+}
 
 /** Options of `InstanceHost.boot`. */
 export interface InstanceHostOptions {
@@ -50,6 +72,11 @@ export interface InstanceHostOptions {
   readonly manifest: Pick<ImageManifest, 'counters' | 'memoryMiB'>;
   /** The shared packet pool. */
   readonly pool: PacketPool;
+  /**
+   * Where the instance's devices, counters and wait words are allocated (default: the
+   * heap, for worker threads). Must be the pool's memory when the instance is a process.
+   */
+  readonly memory?: SharedMemory;
   /** Pool owner id of the instance (driver ends); unique among live instances. */
   readonly owner: number;
   /** Pool owner id of the host's device ends of this instance (default `owner + 1`); unique too. */
@@ -143,8 +170,10 @@ export class InstanceHost {
   readonly loopStats: Float64Array;
   readonly owner: number;
   readonly deviceOwner: number;
-  /** The instance's isolate. */
-  readonly worker: Worker;
+  /** Denied calls of a sandboxed instance process, one word per `SANDBOX_REASONS` entry. */
+  readonly sandboxCounters: Int32Array;
+  /** The instance's isolate (a worker thread or a process). */
+  readonly worker: InstanceIsolate;
   state: InstanceState = 'booting';
   /** Spawn → `ready`, ms (NaN until ready). */
   bootMs = Number.NaN;
@@ -166,6 +195,9 @@ export class InstanceHost {
   private lastBeat = 0;
   private lastBeatAt = 0;
   private containing: Promise<void> | undefined;
+  private readonly memory: SharedMemory;
+  /** Shared buffers allocated for this instance, released once it is gone. */
+  private readonly allocated: SharedArrayBuffer[] = [];
 
   private constructor(opts: InstanceHostOptions) {
     const deviceOwner = opts.deviceOwner ?? opts.owner + 1;
@@ -178,20 +210,39 @@ export class InstanceHost {
     this.onEvent = opts.onEvent;
     this.pool = opts.pool.withOwner(deviceOwner);
     const queueSize = opts.queueSize ?? 256;
-    const dev0 = VirtioNetDevice.create({ queueSize, driverOwner: opts.owner, deviceOwner });
-    const dev1 = VirtioNetDevice.create({ queueSize, driverOwner: opts.owner, deviceOwner });
-    const countersSab = opts.countersSab ?? new SharedArrayBuffer(Math.max(8, opts.manifest.counters.length * 8));
+    const memory = (this.memory = opts.memory ?? HEAP_MEMORY);
+    const allocate = (bytes: number): SharedArrayBuffer => {
+      const sab = memory.allocate(bytes);
+      this.allocated.push(sab);
+      return sab;
+    };
+    const dev0 = VirtioNetDevice.create({ queueSize, driverOwner: opts.owner, deviceOwner, allocate });
+    const dev1 = VirtioNetDevice.create({ queueSize, driverOwner: opts.owner, deviceOwner, allocate });
+    const countersSab = opts.countersSab ?? allocate(Math.max(8, opts.manifest.counters.length * 8));
     if (countersSab.byteLength < opts.manifest.counters.length * 8) {
       throw new InvalidArgumentError(`counter memory of ${countersSab.byteLength} B is too small for ${opts.manifest.counters.length} counters`);
     }
-    const stopSab = new SharedArrayBuffer(4);
-    const heartbeatSab = new SharedArrayBuffer(4);
-    const irqSab = new SharedArrayBuffer(4);
-    this.loopStats = createLoopStats();
+    const stopSab = allocate(4);
+    const heartbeatSab = allocate(4);
+    const irqSab = allocate(4);
+    const sandboxSab = allocate(SANDBOX_REASONS.length * 4);
+    this.loopStats = createLoopStats(allocate);
     this.counters = new Float64Array(countersSab);
     this.stopWord = new Int32Array(stopSab);
     this.heartbeat = new Int32Array(heartbeatSab);
-    const base = { poolSab: opts.pool.sab, eth0Sab: dev0.sab, eth1Sab: dev1.sab, countersSab, stopSab, heartbeatSab, irqSab, loopStatsSab: this.loopStats.buffer as SharedArrayBuffer, owner: opts.owner };
+    this.sandboxCounters = new Int32Array(sandboxSab);
+    const base = {
+      poolSab: opts.pool.sab,
+      eth0Sab: dev0.sab,
+      eth1Sab: dev1.sab,
+      countersSab,
+      stopSab,
+      heartbeatSab,
+      irqSab,
+      sandboxSab,
+      loopStatsSab: this.loopStats.buffer as SharedArrayBuffer,
+      owner: opts.owner,
+    };
     const workerData: InstanceWorkerData = {
       ...base,
       ...(opts.controlSab === undefined ? {} : { controlSab: opts.controlSab }),
@@ -262,6 +313,7 @@ export class InstanceHost {
         clearTimeout(timer);
         const discarded = this.drainTx(this.eth0) + this.drainTx(this.eth1);
         this.state = 'stopped';
+        this.releaseMemory();
         this.record({ type: 'stopped', received: this.stoppedMessage?.received ?? 0, discarded });
       } else {
         clearTimeout(timer);
@@ -341,11 +393,17 @@ export class InstanceHost {
       pool.releaseLockOf(this.owner);
       const reclaimed = pool.reclaimOwner(this.owner) + pool.reclaimOwner(this.deviceOwner);
       this.contained = true;
+      this.releaseMemory();
       this.record({ type: 'failed', reason, detail, reclaimed });
     })();
     this.wake();
     void this.containing.then(() => this.wake());
     return this.containing;
+  }
+
+  /** Gives the instance's devices, counters and words back to the memory: only once it is gone, so it cannot write to a new owner's. */
+  private releaseMemory(): void {
+    for (const sab of this.allocated.splice(0)) this.memory.release(sab);
   }
 
   private drainTx(end: VirtioNetDeviceEnd): number {

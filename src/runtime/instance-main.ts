@@ -66,6 +66,8 @@ export interface InstanceWorkerData {
   readonly shard?: { readonly index: number; readonly count: number };
   /** The chain's ends placed in this instance: it imports `bundle` (the port runtime) and opens them itself. */
   readonly ports?: InstancePortsData;
+  /** Optional int32 per `SANDBOX_REASONS`: the sandbox of an instance process counts denied calls here. */
+  readonly sandboxSab?: SharedArrayBuffer;
 }
 
 /** See `InstanceWorkerData.ports`. */
@@ -93,6 +95,22 @@ export const INSTANCE_SPIN_MS = 0;
  * `startInstanceIfBooted` and `WarmPool`).
  */
 export const WARM_BOOT_KEY = 'nfvkit.warmBoot';
+
+/**
+ * `Symbol.for` key of the global under which an instance process's bootstrap
+ * (`src/runtime/instance-process.ts`) leaves a `ProcessBoot` before it imports the image.
+ */
+export const PROCESS_BOOT_KEY = 'nfvkit.processBoot';
+
+/** What an instance process's bootstrap hands the image (see `PROCESS_BOOT_KEY`). */
+export interface ProcessBoot {
+  /** The instance's data, its buffers mapped from the data plane's memfd. */
+  readonly data: InstanceWorkerData;
+  /** Where the instance's messages go (a blocking write to the host's pipe). */
+  readonly port: Pick<MessagePort, 'postMessage'>;
+  /** Run right before `ready`, after everything needing files or sockets is open (the sandbox). */
+  readonly beforeReady: (() => void) | undefined;
+}
 
 /**
  * Milliseconds on the monotonic clock all threads of the process share (`process.hrtime`),
@@ -211,12 +229,18 @@ export function isInstanceWorkerData(data: unknown): data is InstanceWorkerData 
  * `PreloadedImage`, and nothing runs now. Returns whether an instance ran.
  */
 export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
+  const g = globalThis as Record<symbol, unknown>;
+  const processBoot = g[Symbol.for(PROCESS_BOOT_KEY)] as ProcessBoot | undefined;
+  if (processBoot !== undefined) {
+    delete g[Symbol.for(PROCESS_BOOT_KEY)];
+    runInstance(pipeline, processBoot.data, processBoot.port, undefined, processBoot.beforeReady);
+    return true;
+  }
   if (isMainThread || parentPort === null) return false;
   let data: unknown = workerData;
   if (!isInstanceWorkerData(data)) {
     // A warm isolate (see `WarmPool`): its bootstrap left the data under a global symbol.
     const key = Symbol.for(WARM_BOOT_KEY);
-    const g = globalThis as Record<symbol, unknown>;
     data = g[key];
     if (typeof data === 'function') {
       (data as (image: PreloadedImage) => void)(preloadedImage(pipeline, parentPort));
@@ -290,7 +314,8 @@ function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab:
  * pipeline already built on `data.countersSab`), stock the receive queues, post `ready`
  * (with the start-up times, `InstanceStartup`), poll until the stop word is set, then hand
  * back every buffer and post `stopped`. Blocks the thread (the loop sleeps on the receive
- * doorbells when idle).
+ * doorbells when idle). `beforeReady` runs right before `ready` (an instance process enters
+ * its sandbox there).
  *
  * @example
  * ```ts
@@ -298,21 +323,35 @@ function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab:
  * runInstance({ createPipeline, COUNTERS }, workerData as InstanceWorkerData, parentPort!);
  * ```
  */
-export function runInstance(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pick<MessagePort, 'postMessage'>, prepared?: PipelineInstance): void {
+export function runInstance(
+  pipeline: ImagePipeline,
+  data: InstanceWorkerData,
+  port: Pick<MessagePort, 'postMessage'>,
+  prepared?: PipelineInstance,
+  beforeReady?: () => void,
+): void {
   const startedAt = monotonicMs();
   const ports = data.ports;
   if (ports === undefined) {
-    runAttached(pipeline, data, port, prepared, startedAt, undefined);
+    runAttached(pipeline, data, port, prepared, startedAt, undefined, beforeReady);
     return;
   }
   // The port runtime is plain JavaScript beside the images; a failure to load it fails the instance.
   void (import(pathToFileURL(ports.bundle).href) as Promise<typeof LocalPortsModule>).then((mod) => {
     const local = mod.openLocalPorts(ports.spec, new Float64Array(ports.countersSab));
-    runAttached(pipeline, data, port, prepared, startedAt, local);
+    runAttached(pipeline, data, port, prepared, startedAt, local, beforeReady);
   });
 }
 
-function runAttached(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pick<MessagePort, 'postMessage'>, prepared: PipelineInstance | undefined, startedAt: number, local: LocalPorts | undefined): void {
+function runAttached(
+  pipeline: ImagePipeline,
+  data: InstanceWorkerData,
+  port: Pick<MessagePort, 'postMessage'>,
+  prepared: PipelineInstance | undefined,
+  startedAt: number,
+  local: LocalPorts | undefined,
+  beforeReady: (() => void) | undefined,
+): void {
   const need = pipeline.COUNTERS.length * 8;
   if (data.countersSab.byteLength < need) {
     throw new SharedLayoutError(`counter memory of ${data.countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters (${need} B)`);
@@ -338,6 +377,7 @@ function runAttached(pipeline: ImagePipeline, data: InstanceWorkerData, port: Pi
   const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats, local?.ports);
   eth0.refillRx();
   eth1.refillRx();
+  beforeReady?.();
   const readyAt = monotonicMs();
   const startup: InstanceStartup = {
     startedAt,

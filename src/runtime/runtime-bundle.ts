@@ -6,17 +6,25 @@ import { sha256Hex } from '../image/canonical-json.ts';
 import { IMAGE_TARGET } from '../image/image-bundler.ts';
 import { PACKAGE_ROOT } from '../image/package-info.ts';
 
-/** The module instances import to open their own ports (`openLocalPorts`). */
-const ENTRY = 'src/dataplane/ports/local-ports.ts';
+/** A runtime bundle: what instances import beside their image. */
+interface RuntimeBundle {
+  /** Entry module, relative to the package root. */
+  readonly entry: string;
+  /** File name prefix under the runtime directory. */
+  readonly name: string;
+  /** What the bundle is, for its banner. */
+  readonly purpose: string;
+}
 
-let cached: Promise<string> | undefined;
+const PORT_RUNTIME: RuntimeBundle = { entry: 'src/dataplane/ports/local-ports.ts', name: 'local-ports', purpose: 'instances open their own ports with it' };
+const PROCESS_BOOTSTRAP: RuntimeBundle = { entry: 'src/runtime/instance-process.ts', name: 'instance-process', purpose: 'the entry of an instance process' };
+
+const cached = new Map<RuntimeBundle, Promise<string>>();
 
 /**
  * The path of the port runtime: `src/dataplane/ports/local-ports.ts` and what it imports,
- * bundled by esbuild into one ES module (plain JavaScript: instances run without a
- * TypeScript loader), written once per content under `.nfvkit/runtime/` (or
- * `$NFVKIT_RUNTIME_DIR`) as `local-ports-<sha256>.mjs`. An instance whose chain places the
- * ports in the instances imports it at boot. Built once per process.
+ * bundled into one ES module (see `runtimeBundlePath`). An instance whose chain places the
+ * ports in the instances imports it at boot.
  *
  * @example
  * ```ts
@@ -25,18 +33,37 @@ let cached: Promise<string> | undefined;
  * ```
  */
 export function portRuntimePath(): Promise<string> {
-  cached ??= bundlePortRuntime().catch((err) => {
-    cached = undefined;
-    throw err;
-  });
-  return cached;
+  return runtimeBundlePath(PORT_RUNTIME);
 }
 
-async function bundlePortRuntime(): Promise<string> {
+/** The path of the bootstrap an instance process runs (`src/runtime/instance-process.ts`, bundled). */
+export function processBootstrapPath(): Promise<string> {
+  return runtimeBundlePath(PROCESS_BOOTSTRAP);
+}
+
+/**
+ * A module and what it imports, bundled by esbuild into one ES module (plain JavaScript:
+ * instances run without a TypeScript loader), written once per content under
+ * `.nfvkit/runtime/` (or `$NFVKIT_RUNTIME_DIR`) as `<name>-<sha256>.mjs`. Built once per
+ * process.
+ */
+function runtimeBundlePath(bundle: RuntimeBundle): Promise<string> {
+  let path = cached.get(bundle);
+  if (path === undefined) {
+    path = buildRuntimeBundle(bundle).catch((err) => {
+      cached.delete(bundle);
+      throw err;
+    });
+    cached.set(bundle, path);
+  }
+  return path;
+}
+
+async function buildRuntimeBundle(bundle: RuntimeBundle): Promise<string> {
   let result;
   try {
     result = await build({
-      entryPoints: [ENTRY],
+      entryPoints: [bundle.entry],
       absWorkingDir: PACKAGE_ROOT,
       bundle: true,
       format: 'esm',
@@ -47,14 +74,14 @@ async function bundlePortRuntime(): Promise<string> {
       minifySyntax: true,
       legalComments: 'none',
       logLevel: 'silent',
-      banner: { js: '// nfvkit port runtime (instances open their own ports with it); built by nfvkit, do not edit.' },
+      banner: { js: `// nfvkit ${bundle.name} runtime (${bundle.purpose}); built by nfvkit, do not edit.` },
     });
   } catch (err) {
-    throw new ImageBuildError(`bundling the port runtime failed: ${(err as Error).message}`, { cause: err });
+    throw new ImageBuildError(`bundling the ${bundle.name} runtime failed: ${(err as Error).message}`, { cause: err });
   }
   const bytes = result.outputFiles[0].contents;
   const dir = process.env.NFVKIT_RUNTIME_DIR ?? join(PACKAGE_ROOT, '.nfvkit', 'runtime');
-  const path = join(dir, `local-ports-${sha256Hex(bytes)}.mjs`);
+  const path = join(dir, `${bundle.name}-${sha256Hex(bytes)}.mjs`);
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

@@ -1,8 +1,16 @@
+import { crossesProcesses } from '../memory/shared-memory.ts';
+import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
+
 /**
  * A doorbell: one shared Int32 word per direction of a virtqueue. Ringing adds one to the
- * word and `Atomics.notify`s it; a sleeper reads the word *before* its last check for
- * work and then `Atomics.wait`s on that value, so a ring that happens between the check
- * and the wait makes the wait return at once ("not-equal") instead of being lost.
+ * word and wakes its sleepers; a sleeper reads the word *before* its last check for
+ * work and then waits on that value, so a ring that happens between the check and the
+ * wait makes the wait return at once ("not-equal") instead of being lost.
+ *
+ * The wake mechanism follows the memory the word lives in: `Atomics.wait/notify` for
+ * memory of this process (worker threads), the kernel's futex (native addon) for memory
+ * other processes map (`crossesProcesses`), since V8's waits are not woken from another
+ * process and the two mechanisms do not wake each other.
  *
  * Rings are rare by design: the queues only ring when the peer asked for it (flags or
  * EVENT_IDX), and a peer only asks right before it sleeps.
@@ -17,17 +25,21 @@
 export class Doorbell {
   private readonly words: Int32Array;
   private readonly index: number;
+  /** The addon when the word crosses processes (futex), else null (Atomics). */
+  private readonly futex: NativeAddon | null;
 
   /** @param words Int32 view of shared memory; @param index the word's index in it */
   constructor(words: Int32Array, index: number) {
     this.words = words;
     this.index = index;
+    this.futex = crossesProcesses(words.buffer) ? nativeAddonOrNull() : null;
   }
 
   /** Wakes whoever sleeps on this doorbell. */
   ring(): void {
     Atomics.add(this.words, this.index, 1);
-    Atomics.notify(this.words, this.index);
+    if (this.futex === null) Atomics.notify(this.words, this.index);
+    else this.futex.futexWake(this.words, this.index, 0x7fffffff);
   }
 
   /** Current ring count (wraps); pass it to `wait` after checking for work. */
@@ -41,7 +53,15 @@ export class Doorbell {
    * sleeping) or "timed-out".
    */
   wait(seen: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out' {
-    return Atomics.wait(this.words, this.index, seen, timeoutMs);
+    if (this.futex === null) return Atomics.wait(this.words, this.index, seen, timeoutMs);
+    return this.futex.futexWait(this.words, this.index, seen, Math.ceil(timeoutMs));
+  }
+
+  /** `wait` for a thread that must not block (the controller's): resolves with the same answers. */
+  async waitAsync(seen: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'> {
+    if (this.futex !== null) return this.futex.futexWaitAsync(this.words, this.index, seen, Math.ceil(timeoutMs));
+    const result = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.words, this.index, seen, timeoutMs);
+    return result.async ? result.value : result.value;
   }
 }
 
@@ -96,4 +116,9 @@ export class SpinThenWait {
     this.empty = 0;
     return true;
   }
+}
+
+/** `Atomics.waitAsync` (Node 16+, ES2024), which the project's ES2022 lib does not declare. */
+interface AtomicsWaitAsync {
+  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 }

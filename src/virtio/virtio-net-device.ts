@@ -26,6 +26,8 @@ export interface VirtioNetDeviceOptions extends SplitRingOptions {
   driverOwner: number;
   /** Pool owner id of the device end (the backend: port, switch, chain hop). */
   deviceOwner: number;
+  /** Where the device's memory comes from (default: a fresh SharedArrayBuffer); must be zeroed. */
+  allocate?: (bytes: number) => SharedArrayBuffer;
 }
 
 /**
@@ -84,7 +86,8 @@ export class VirtioNetDevice {
     const size = opts.queueSize ?? 256;
     if (opts.driverOwner === opts.deviceOwner) throw new InvalidArgumentError('driver and device ends need different owner ids');
     const ringBytes = SplitRing.bytesNeeded(size, opts);
-    const sab = new SharedArrayBuffer(NET_CONTROL_BYTES + 2 * ringBytes);
+    const bytes = NET_CONTROL_BYTES + 2 * ringBytes;
+    const sab = opts.allocate === undefined ? new SharedArrayBuffer(bytes) : opts.allocate(bytes);
     const rx = SplitRing.createIn(sab, NET_CONTROL_BYTES, size, opts);
     const tx = SplitRing.createIn(sab, NET_CONTROL_BYTES + ringBytes, size, opts);
     const w = new Uint32Array(sab, 0, NET_CONTROL_BYTES / 4);

@@ -1,0 +1,157 @@
+/**
+ * An instance as its own OS process, seen by `InstanceHost` through the same events as a
+ * worker thread (`online`, `message`, `error`, `exit`, `terminate()`). The process runs
+ * `src/runtime/instance-process.ts` (bundled); see there for its descriptors.
+ *
+ * Nothing the process writes is trusted: its messages are JSON lines on a pipe, each at
+ * most `MAX_MESSAGE_BYTES`, parsed and checked against the instance protocol (a line that
+ * is too long, not JSON or not a known message makes the instance fail as `crashed` with
+ * a protocol reason); only the last `STDERR_TAIL_BYTES` of its stderr are kept, for the
+ * failure detail.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
+import type { MemfdMemory } from '../memory/shared-memory.ts';
+import { encodeSharedRefs } from '../memory/shared-refs.ts';
+import { loadNativeAddon } from '../native/native-addon.ts';
+import { INSTANCE_YOUNG_GENERATION_MIB } from './instance-host.ts';
+import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
+import type { ProcessBootMessage } from './instance-process.ts';
+
+/** Longest message line an instance process may write. */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+/** Bytes of an instance process's stderr kept for its failure detail. */
+export const STDERR_TAIL_BYTES = 4096;
+
+const finite = z.number().finite();
+const startupSchema = z.object({
+  startedAt: finite,
+  attachMs: finite,
+  pipelineMs: finite,
+  refillMs: finite,
+  prepared: z.boolean(),
+  readyAt: finite,
+});
+const messageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), name: z.string().max(256), counters: z.number().int().nonnegative(), startup: startupSchema.optional() }),
+  z.object({ type: z.literal('closing') }),
+  z.object({ type: z.literal('stopped'), received: z.number().nonnegative(), batches: z.number().nonnegative() }),
+  z.object({ type: z.literal('crashed'), name: z.string().max(256), message: z.string().max(4000) }),
+]);
+
+/** How to start instance processes of one data plane. */
+export interface ProcessIsolateOptions {
+  /** The bundled bootstrap (`processBootstrapPath()`). */
+  readonly bootstrap: string;
+  /** The data plane's memory: fd 4 of the process, and where the data's buffers lie. */
+  readonly memory: MemfdMemory;
+  /** Sandbox the process before `ready` (uid −1 keeps the uid); null: none. */
+  readonly sandbox: { readonly uid: number; readonly gid: number } | null;
+}
+
+/**
+ * Starts an instance process on `imagePath` with `data` (its buffers must come from
+ * `options.memory`), a heap of `memoryMiB`.
+ */
+export class ProcessIsolate extends EventEmitter {
+  readonly child: ChildProcess;
+  private stderrTail = '';
+  private exited = false;
+  private readonly exit: Promise<void>;
+
+  constructor(imagePath: string, data: InstanceWorkerData, memoryMiB: number, options: ProcessIsolateOptions) {
+    super();
+    const native = loadNativeAddon();
+    const env: Record<string, string> = { UV_USE_IO_URING: '0' };
+    if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
+    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, options.bootstrap], {
+      env,
+      stdio: ['pipe', 'inherit', 'pipe', 'pipe', options.memory.fd],
+    });
+    let exited: () => void = () => {};
+    this.exit = new Promise((resolve) => (exited = resolve));
+    this.child.once('exit', () => exited());
+    const boot: ProcessBootMessage = {
+      type: 'boot',
+      imagePath,
+      memoryBytes: options.memory.bytes,
+      data: encodeSharedRefs(data, options.memory),
+      sandbox: options.sandbox,
+    };
+    const stdin = this.child.stdin as Writable;
+    stdin.on('error', () => {}); // a process that died early: its exit says why
+    stdin.end(`${JSON.stringify(boot)}\n`);
+    this.child.once('spawn', () => this.emit('online'));
+    this.child.on('error', (err) => {
+      this.emit('error', err);
+      if (this.child.pid === undefined && !this.exited) {
+        // It never started: no 'exit' will come.
+        this.exited = true;
+        exited();
+        this.emit('exit', 127);
+      }
+    });
+    (this.child.stderr as Readable).on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    this.readMessages(this.child.stdio[3] as Readable);
+    this.child.once('exit', (code, signal) => {
+      this.exited = true;
+      if (/heap out of memory|Allocation failed/.test(this.stderrTail)) {
+        this.emit('error', Object.assign(new Error(`heap limit of ${memoryMiB} MiB reached`), { code: 'ERR_WORKER_OUT_OF_MEMORY' }));
+      } else if (code !== 0) {
+        const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+        this.emit('error', new Error(`process exited with ${signal ?? `code ${code}`}${tail === '' ? '' : `: ${tail}`}`));
+      }
+      this.emit('exit', code ?? 128);
+    });
+  }
+
+  /** The process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Kills the process (SIGKILL) and resolves once it is gone. */
+  async terminate(): Promise<void> {
+    if (!this.exited) this.child.kill('SIGKILL');
+    await this.exit;
+  }
+
+  private readMessages(stream: Readable): void {
+    let buffered = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        this.onLine(buffered.slice(0, end));
+        buffered = buffered.slice(end + 1);
+      }
+      if (buffered.length > MAX_MESSAGE_BYTES) {
+        buffered = '';
+        this.protocolError(`a message line longer than ${MAX_MESSAGE_BYTES} B`);
+      }
+    });
+  }
+
+  private onLine(line: string): void {
+    if (line.length > MAX_MESSAGE_BYTES) return this.protocolError(`a message line longer than ${MAX_MESSAGE_BYTES} B`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return this.protocolError('a message that is not JSON');
+    }
+    const m = messageSchema.safeParse(parsed);
+    if (!m.success) return this.protocolError(`a message outside the protocol (${m.error.issues[0]?.message ?? 'invalid'})`);
+    if (m.data.type === 'crashed') this.emit('error', Object.assign(new Error(m.data.message), { name: m.data.name }));
+    else this.emit('message', m.data satisfies InstanceMessage);
+  }
+
+  private protocolError(what: string): void {
+    this.emit('error', Object.assign(new Error(`protocol violation: ${what}`), { code: 'NFVKIT_INSTANCE_PROTOCOL' }));
+    void this.terminate();
+  }
+}
