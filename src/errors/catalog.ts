@@ -180,6 +180,13 @@ export class StateStoreError extends NfvkitError {
   }
 }
 
+/** Shared memory between processes could not be had: no addon, or a data plane's memfd is full. */
+export class SharedMemoryError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_SHARED_MEMORY', message);
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -200,11 +207,5 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_NETLAB',
   'NFVKIT_ERR_DATA_PATH',
   'NFVKIT_ERR_STATE_STORE',
+  'NFVKIT_ERR_SHARED_MEMORY',
 ] as const;
-
-/** Shared memory between processes could not be had: no addon, or a data plane's memfd is full. */
-export class SharedMemoryError extends NfvkitError {
-  constructor(message: string) {
-    super('NFVKIT_ERR_SHARED_MEMORY', message);
-  }
-}
