@@ -9,6 +9,7 @@ import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
 import { TcpClientPort, TcpResponderPort, type ClientFlow } from '../support/tcp-ports.ts';
+import { INSTANCE_MODES } from '../support/instance-modes.ts';
 
 const ip = (s: string): number => parseIpv4(s) as number;
 const VIP = ip('198.18.2.10');
@@ -34,7 +35,7 @@ function keepTalking(client: TcpClientPort, flows: () => ClientFlow[]): () => vo
   };
 }
 
-describe('chain data plane: several instances per function, flows pinned across scaling', () => {
+describe.each(INSTANCE_MODES)('chain data plane: several instances per function, flows pinned across scaling (%s instances)', (instanceMode) => {
   let dp: ChainDataPlane;
   const events: DataPlaneEvent[] = [];
 
@@ -43,7 +44,7 @@ describe('chain data plane: several instances per function, flows pinned across 
   });
 
   it('keeps every flow on its instances while instances are added and drained under traffic', async () => {
-    dp = ChainDataPlane.create(['fw', 'lb', 'nat'], { queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 }, onEvent: (e) => events.push(e) });
+    dp = ChainDataPlane.create(['fw', 'lb', 'nat'], { instanceMode, queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 }, onEvent: (e) => events.push(e) });
     await dp.addInstance(0, images[0]);
     await dp.addInstance(1, images[1]);
     await dp.addInstance(2, images[2], { shards: 4 });
@@ -132,7 +133,7 @@ describe('chain data plane: several instances per function, flows pinned across 
   }, 90_000);
 });
 
-describe('chain data plane: an instance that dies', () => {
+describe.each(INSTANCE_MODES)('chain data plane: an instance that dies (%s instances)', (instanceMode) => {
   it('is detected and taken out; its flows move to the survivor, which keeps forwarding; nothing leaks', async () => {
     const { passThrough } = await import('../../functions/pass-through/pipeline.ts');
     const { GeneratorPort } = await import('../../src/dataplane/ports/generator-port.ts');
@@ -140,7 +141,7 @@ describe('chain data plane: an instance that dies', () => {
     const { buildFrame } = await import('../../src/traffic/frame-builder.ts');
     const image = await buildImage(passThrough, {}, { store: ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images')) });
     const events: DataPlaneEvent[] = [];
-    const plane = ChainDataPlane.create(['pt'], { queueSize: 64, bufferCount: 4096, onEvent: (e) => events.push(e) });
+    const plane = ChainDataPlane.create(['pt'], { instanceMode, queueSize: 64, bufferCount: 4096, onEvent: (e) => events.push(e) });
     try {
       await plane.addInstance(0, image);
       const doomed = await plane.addInstance(0, image);

@@ -9,6 +9,7 @@ import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
 import { TcpClientPort, TcpResponderPort, type ClientFlow } from '../support/tcp-ports.ts';
+import { INSTANCE_MODES } from '../support/instance-modes.ts';
 
 const ip = (s: string): number => parseIpv4(s) as number;
 const VIP = ip('198.18.2.10');
@@ -27,7 +28,7 @@ function keepTalking(client: TcpClientPort, flows: () => ClientFlow[]): () => vo
   };
 }
 
-describe('fused placement: firewall → load balancer → NAT in one image, replicas sharing the flows', () => {
+describe.each(INSTANCE_MODES)('fused placement: firewall → load balancer → NAT in one image, replicas sharing the flows (%s instances)', (instanceMode) => {
   let dp: ChainDataPlane | undefined;
   afterAll(async () => {
     await dp?.shutdown().catch(() => undefined);
@@ -52,7 +53,7 @@ describe('fused placement: firewall → load balancer → NAT in one image, repl
 
   it('carries TCP flows with handshakes through two replicas (NAT port shard per replica), and keeps them while a replica is added and one drained', async () => {
     const image = await buildFusedImage(PARTS, { store: ImageStore.open(join(tmpdir(), 'nfvkit-fused-test-images')) });
-    dp = ChainDataPlane.create(['web'], { queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 } });
+    dp = ChainDataPlane.create(['web'], { instanceMode, queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 } });
     await dp.addInstance(0, image, { shards: 4 });
     await dp.addInstance(0, image, { shards: 4 });
     const client = new TcpClientPort(VIP, 80);

@@ -13,6 +13,7 @@ import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
+import { INSTANCE_MODES } from '../support/instance-modes.ts';
 
 const ip = (s: string): number => parseIpv4(s) as number;
 const store = () => ImageStore.open(join(tmpdir(), 'nfvkit-local-ports-test-images'));
@@ -40,7 +41,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
-describe('ports placed in the instances: no frame crosses the host', () => {
+describe.each(INSTANCE_MODES)('ports placed in the instances: no frame crosses the host (%s instances)', (instanceMode) => {
   let dp: ChainDataPlane | undefined;
   afterEach(async () => {
     await dp?.shutdown().catch(() => undefined);
@@ -49,7 +50,7 @@ describe('ports placed in the instances: no frame crosses the host', () => {
 
   it('each fused replica carries its own flows from its generator through fw → lb → NAT to its responder and back, to completion on its own thread', async () => {
     const image = await buildFusedImage(PARTS, { store: store() });
-    dp = ChainDataPlane.create(['web'], { bufferCount: 4096 });
+    dp = ChainDataPlane.create(['web'], { instanceMode, bufferCount: 4096 });
     // One SYN per flow (a repeated SYN on an answered flow is invalid to the stateful firewall).
     const total = 2000;
     const replicas = await Promise.all(
@@ -76,7 +77,7 @@ describe('ports placed in the instances: no frame crosses the host', () => {
 
   it('a single-function instance with a generator and a sink frees every frame, and an instance stopped mid-run leaks nothing', async () => {
     const image = await buildImage(passThrough, {}, { store: store() });
-    dp = ChainDataPlane.create(['pass'], { bufferCount: 2048 });
+    dp = ChainDataPlane.create(['pass'], { instanceMode, bufferCount: 2048 });
     const inst = await dp.addInstance(0, image, { ports: { inside: { type: 'generator', frames: syns(64, 0, 1) }, outside: { type: 'sink' } } });
     expect(await until(() => inst.portCounters![LocalPortCounter.OUTSIDE_OUT] > 50_000, 20_000)).toBe(true);
     expect(inst.portCounters![LocalPortCounter.INSIDE_OUT]).toBe(0);
