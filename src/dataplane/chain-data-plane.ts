@@ -21,6 +21,21 @@
  * ways, RST). A draining instance gets no new flows and is stopped once no pin refers to it
  * (or its drain timeout passes). A failed instance's pins are re-chosen on their next frame.
  *
+ * **Instances are not trusted.** Everything an instance can write (its rings, the pool's
+ * header, free stack, lock, metadata and ownership words) is checked where the host reads
+ * it (`VirtioNetDeviceEnd`, `PacketPool`); nothing it writes makes the pump throw. What
+ * can be pinned on one instance fails it through `InstanceHost.fault` and the
+ * `instance-failed` event says why: `protocol-violation` (a broken ring, a descriptor
+ * naming no buffer handed over, a transmitted buffer re-owned before the host took it),
+ * `lock-held` (it kept the pool lock past the pool's timeout: the host took the lock back,
+ * see `PacketPool.checkLock`). What cannot be pinned on one (a scribbled header, free stack
+ * or ownership word) is repaired: when the pool's error counters move, and after every
+ * failure, buffers whose state word names no live owner are freed and the free stack and
+ * header rebuilt (`faults.scrubbed`). As a last resort each instance's and each port's
+ * share of a pump pass runs in one try/catch (not per packet): an exception fails that
+ * instance (`faults.caught`). All instances of a chain share its pool, so one can still
+ * spoil the others' packets there; other chains, on other pools, are out of its reach.
+ *
  * @example
  * ```ts
  * const dp = ChainDataPlane.create(['fw', 'lb', 'nat']);
@@ -42,7 +57,8 @@ import { computePoolLayout, DEFAULT_HEADROOM, DEFAULT_STRIDE } from '../pool/poo
 import { InstanceHost, processSpawner, type InstanceEvent, type InstanceSpawner } from '../runtime/instance-host.ts';
 import { SANDBOX_UID } from '../runtime/sandbox-reasons.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
-import type { WarmPool } from '../runtime/warm-pool.ts';
+import { WarmPool } from '../runtime/warm-pool.ts';
+import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import { portRuntimePath, processBootstrapPath } from '../runtime/runtime-bundle.ts';
 import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
@@ -50,6 +66,7 @@ import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
 import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
+import type { InstanceFailureReason } from '../runtime/instance-host.ts';
 import { Stage, StageInstance } from './stage.ts';
 
 /** Pool owner id of the data plane's own handle (ports); instances get 2, 3, … */
@@ -128,8 +145,12 @@ export interface StageImage {
 
 /** Options of `addInstance`. */
 export interface AddInstanceOptions {
-  /** Boot in a pre-booted isolate of this pool (cold when omitted or when the image needs more memory). */
-  readonly warm?: WarmPool;
+  /**
+   * Boot in a pre-started isolate of this pool (cold when omitted or when the image needs
+   * more memory): a `WarmPool` of worker threads for a `worker` data plane, a
+   * `WarmProcessPool` for a `process` one (a pool of the other kind is not used).
+   */
+  readonly warm?: WarmPool | WarmProcessPool;
   /** Control words for the pipeline (e.g. load-balancer backend states), allocated from the data plane's `memory`. */
   readonly controlSab?: SharedArrayBuffer;
   /** Heartbeat stall that marks the instance hung, ms (default 1000). */
@@ -172,6 +193,23 @@ export interface DataPlaneDrops {
   ownership: number;
   /** Link table full: the flow went through unpinned. */
   unpinned: number;
+}
+
+/**
+ * What the host found wrong in what instances wrote, and did about it (see the module
+ * documentation). Every figure stays 0 while instances keep the protocol.
+ */
+export interface DataPlaneFaults {
+  /** Instances failed as `protocol-violation` (ring, descriptor or buffer ownership). */
+  protocolViolations: number;
+  /** Instances failed as `lock-held`. */
+  lockHeld: number;
+  /** Pool lock holds taken back whose holder word named no instance of this chain (nobody could be failed). */
+  lockUnattributed: number;
+  /** Buffers freed because their state word named no live owner (scribbled by an instance). */
+  scrubbed: number;
+  /** Exceptions caught at an instance's or a port's boundary in the pump (the instance was failed). */
+  caught: number;
 }
 
 /** What `shutdown` found. */
@@ -218,6 +256,9 @@ export class ChainDataPlane {
   readonly links: LinkFlowTable[];
   readonly counters: DataPlaneCounters = { newFlows: 0, repinned: 0, learnConflicts: 0, unkeyed: 0, expired: 0 };
   readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 };
+  readonly faults: DataPlaneFaults = { protocolViolations: 0, lockHeld: 0, lockUnattributed: 0, scrubbed: 0, caught: 0 };
+  /** The last exception a port's share of a pump pass threw (counted in `faults.caught`), for diagnosis. */
+  lastPortError: unknown = undefined;
   /** Frames in from and out to each port. */
   readonly traffic = { enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 };
   /** Pump passes, and those that moved nothing (for profiles). */
@@ -233,6 +274,12 @@ export class ChainDataPlane {
   private readonly one = new Uint32Array(1);
   private readonly drains = new Map<StageInstance, Drain>();
   private nextOwner = DATA_PLANE_OWNER + 1;
+  /** Owner ids of instances being booted (not in a stage yet, but they hold buffers). */
+  private readonly booting = new Set<number>();
+  /** Sum of the pool's error counters when last looked at (`checkPool`). */
+  private poolErrorsSeen = 0;
+  /** An instance was failed during this pass: take it out at the end of the pass. */
+  private healthDirty = false;
   private tick = 0;
   private lastSweepTick = 0;
   private readonly epoch = performance.now();
@@ -335,6 +382,7 @@ export class ChainDataPlane {
     if (stage === undefined) throw new InvalidArgumentError(`no stage ${stageIndex}`);
     const owner = this.nextOwner;
     this.nextOwner += 2;
+    this.booting.add(owner);
     const id = stage.nextId();
     const shard = options.shards !== undefined && options.shards > 1 ? stage.reserveShard(options.shards) : undefined;
     if (options.shards !== undefined && options.shards > 1 && shard === undefined) {
@@ -355,11 +403,11 @@ export class ChainDataPlane {
       ...(shard === undefined ? {} : { shard: { index: shard, count: options.shards! } }),
       hostIrqSab: this.hostIrq.buffer as SharedArrayBuffer,
     };
-    // Warm isolates are worker threads: a process-mode data plane boots cold processes.
-    const warm = this.instanceMode === 'worker' && options.warm !== undefined && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
+    const warm = options.warm instanceof WarmPool && this.instanceMode === 'worker' && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
+    const warmProcesses = options.warm instanceof WarmProcessPool ? options.warm : undefined;
     let host: InstanceHost;
     try {
-      host = warm === undefined ? await InstanceHost.boot({ ...base, memory: this.memory, ...(await this.processSpawn()) }) : await warm.acquire(base);
+      host = warm === undefined ? await InstanceHost.boot({ ...base, memory: this.memory, ...(await this.processSpawn(warmProcesses)) }) : await warm.acquire(base);
     } catch (err) {
       if (shard !== undefined) stage.releaseShard(shard);
       throw err;
@@ -376,18 +424,20 @@ export class ChainDataPlane {
       throw new FailedPreconditionError('the data plane was shut down while the instance booted');
     }
     const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard, portCounters);
-    const isWarm = warm !== undefined && host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
+    const isWarm = host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
     this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
+    this.booting.delete(owner);
     stage.add(instance);
     this.emit({ type: 'instance-ready', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
     return instance;
   }
 
   /** The spawner of instance processes (with the bundled bootstrap), or nothing for worker threads. */
-  private async processSpawn(): Promise<{ spawn?: InstanceSpawner }> {
+  private async processSpawn(warm: WarmProcessPool | undefined): Promise<{ spawn?: InstanceSpawner; warm?: boolean }> {
     if (this.instanceMode !== 'process') return {};
     const memory = this.memory as MemfdMemory;
     const sandbox = this.sandbox ? { uid: process.getuid?.() === 0 ? SANDBOX_UID : -1, gid: SANDBOX_UID } : null;
+    if (warm !== undefined) return { spawn: warm.spawner(memory, sandbox) };
     this.spawner ??= processBootstrapPath().then((bootstrap) => processSpawner(memory, bootstrap, sandbox));
     return { spawn: await this.spawner };
   }
@@ -444,8 +494,8 @@ export class ChainDataPlane {
         n += i.host.counters[BuiltinCounter.DROPPED_PACKETS];
         const e0 = i.host.eth0;
         const e1 = i.host.eth1;
-        n += e0.rxCounters.dropsNoHeadroom + e0.rxCounters.dropsRingFull + e0.txCounters.dropsBadDescriptor;
-        n += e1.rxCounters.dropsNoHeadroom + e1.rxCounters.dropsRingFull + e1.txCounters.dropsBadDescriptor;
+        n += e0.rxCounters.dropsNoHeadroom + e0.rxCounters.dropsRingFull + e0.rxCounters.dropsBadDescriptor + e0.txCounters.dropsBadDescriptor;
+        n += e1.rxCounters.dropsNoHeadroom + e1.rxCounters.dropsRingFull + e1.rxCounters.dropsBadDescriptor + e1.txCounters.dropsBadDescriptor;
       }
     }
     return n + this.goneDrops;
@@ -480,28 +530,27 @@ export class ChainDataPlane {
       this.tick = tick;
       if (tick - this.lastSweepTick >= 4) this.sweep();
       this.checkHealth();
+      this.checkPool();
     }
+    const holder = this.pool.checkLock();
+    if (holder !== 0) this.lockTakenBack(holder);
     const stages = this.stages;
     const last = stages.length - 1;
-    const ids = this.ids;
-    const pool = this.pool;
     let moved = 0;
     let room = stages[0].minFree(0);
     if (room > 0) {
-      const n = inside.fill(pool, ids, room < BATCH ? room : BATCH);
-      if (n > 0) {
-        this.traffic.enteredInside += n;
-        moved += n;
-        this.crossRight(0, UNSET_SIDE, pool, ids, n, outside);
+      try {
+        moved += this.fillFrom(inside, room, 0, outside);
+      } catch (err) {
+        this.portFault(err);
       }
     }
     room = stages[last].minFree(1);
     if (room > 0) {
-      const n = outside.fill(pool, ids, room < BATCH ? room : BATCH);
-      if (n > 0) {
-        this.traffic.enteredOutside += n;
-        moved += n;
-        this.crossLeft(last + 1, UNSET_SIDE, pool, ids, n, inside);
+      try {
+        moved += this.fillFrom(outside, room, 1, inside);
+      } catch (err) {
+        this.portFault(err);
       }
     }
     for (let k = 0; k <= last; k++) {
@@ -509,21 +558,10 @@ export class ChainDataPlane {
       for (let j = 0; j < live.length; j++) {
         const inst = live[j];
         if (inst.host.state !== 'running') continue;
-        room = k < last ? stages[k + 1].minFree(0) : BATCH;
-        if (room > 0) {
-          const n = inst.host.eth1.pollTx(ids, room < BATCH ? room : BATCH);
-          if (n > 0) {
-            moved += n;
-            this.crossRight(k + 1, inst.slot, inst.pool, ids, n, outside);
-          }
-        }
-        room = k > 0 ? stages[k - 1].minFree(1) : BATCH;
-        if (room > 0) {
-          const n = inst.host.eth0.pollTx(ids, room < BATCH ? room : BATCH);
-          if (n > 0) {
-            moved += n;
-            this.crossLeft(k, inst.slot, inst.pool, ids, n, inside);
-          }
+        try {
+          moved += this.pollInstance(k, inst, inside, outside);
+        } catch (err) {
+          this.caught(inst, err);
         }
       }
     }
@@ -532,12 +570,148 @@ export class ChainDataPlane {
       for (let j = 0; j < live.length; j++) {
         const inst = live[j];
         if (inst.host.state !== 'running') continue;
-        flush(inst.toEth0, inst.host.eth0);
-        flush(inst.toEth1, inst.host.eth1);
+        const h = inst.host;
+        try {
+          flush(inst.toEth0, h.eth0);
+          flush(inst.toEth1, h.eth1);
+        } catch (err) {
+          this.caught(inst, err);
+        }
+        if (h.eth0.violations + h.eth1.violations !== 0) this.violated(inst);
       }
+    }
+    if (this.healthDirty) {
+      this.healthDirty = false;
+      this.checkHealth();
     }
     if (moved === 0) this.idlePasses++;
     return moved;
+  }
+
+  /** Takes up to `room` frames from `port` and sends them across the chain's end on `side` (0 inside, 1 outside). */
+  private fillFrom(port: ChainPort, room: number, side: 0 | 1, other: ChainPort): number {
+    const ids = this.ids;
+    const n = port.fill(this.pool, ids, room < BATCH ? room : BATCH);
+    if (n === 0) return 0;
+    if (side === 0) {
+      this.traffic.enteredInside += n;
+      this.crossRight(0, UNSET_SIDE, this.pool, ids, n, other);
+    } else {
+      this.traffic.enteredOutside += n;
+      this.crossLeft(this.stages.length, UNSET_SIDE, this.pool, ids, n, other);
+    }
+    return n;
+  }
+
+  /**
+   * Takes what instance `inst` of stage `k` transmitted on both sides and sends it across
+   * the links; fails it if its rings broke the protocol or a buffer it transmitted was
+   * re-owned before the host took it. Returns how many frames moved.
+   */
+  private pollInstance(k: number, inst: StageInstance, inside: ChainPort, outside: ChainPort): number {
+    const stages = this.stages;
+    const last = stages.length - 1;
+    const ids = this.ids;
+    const h = inst.host;
+    const ownershipBefore = this.drops.ownership;
+    let moved = 0;
+    let room = k < last ? stages[k + 1].minFree(0) : BATCH;
+    if (room > 0) {
+      const n = h.eth1.pollTx(ids, room < BATCH ? room : BATCH);
+      if (n > 0) {
+        moved += n;
+        this.crossRight(k + 1, inst.slot, inst.pool, ids, n, outside);
+      }
+    }
+    room = k > 0 ? stages[k - 1].minFree(1) : BATCH;
+    if (room > 0) {
+      const n = h.eth0.pollTx(ids, room < BATCH ? room : BATCH);
+      if (n > 0) {
+        moved += n;
+        this.crossLeft(k, inst.slot, inst.pool, ids, n, inside);
+      }
+    }
+    if (h.eth0.violations + h.eth1.violations !== 0) this.violated(inst);
+    else if (this.drops.ownership !== ownershipBefore) this.fault(inst, 'protocol-violation', 'a buffer it transmitted changed owner before the host took it');
+    return moved;
+  }
+
+  /** Fails `inst` for the first violation its device ends recorded. */
+  private violated(inst: StageInstance): void {
+    const e0 = inst.host.eth0;
+    const e1 = inst.host.eth1;
+    this.fault(inst, 'protocol-violation', e0.violations !== 0 ? `eth0 ${e0.violation}` : `eth1 ${e1.violation}`);
+  }
+
+  /** Fails `inst` (once) for what the host found in memory it writes; it is taken out at the end of the pass. */
+  private fault(inst: StageInstance, reason: Extract<InstanceFailureReason, 'protocol-violation' | 'lock-held'>, detail: string): void {
+    const h = inst.host;
+    if (h.state === 'failed' || h.state === 'stopped') return;
+    if (reason === 'lock-held') this.faults.lockHeld++;
+    else this.faults.protocolViolations++;
+    this.healthDirty = true;
+    void h.fault(reason, detail);
+  }
+
+  /** An exception escaped the host's work for `inst`: counted, and the instance is failed. */
+  private caught(inst: StageInstance, err: unknown): void {
+    this.faults.caught++;
+    const e = err as Error;
+    this.fault(inst, 'protocol-violation', `the host failed serving it: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`);
+  }
+
+  /** An exception escaped a port's share of the pass (its frames are lost; the pass goes on). */
+  private portFault(err: unknown): void {
+    this.faults.caught++;
+    this.lastPortError = err;
+  }
+
+  /** The pool lock was taken back from `holder` (`PacketPool.checkLock`): fail the instance it names, if any. */
+  private lockTakenBack(holder: number): void {
+    for (const stage of this.stages) {
+      for (const inst of stage.live) {
+        if (inst.host.owner === holder) {
+          this.fault(inst, 'lock-held', 'kept the pool lock past its timeout; the host took it back');
+          return;
+        }
+      }
+    }
+    this.faults.lockUnattributed++;
+  }
+
+  /**
+   * Once a tick: when the pool's error counters moved (stack entries rejected, ownership
+   * errors, locks taken back), something scribbled on it: free what names no live owner.
+   */
+  private checkPool(): void {
+    const s = this.pool.stats();
+    const errors = s.freeStackRejects + s.ownershipErrors + s.lockSteals;
+    if (errors === this.poolErrorsSeen) return;
+    this.poolErrorsSeen = errors;
+    this.scrub();
+  }
+
+  /** Frees buffers whose state word names no live owner, and rebuilds the free stack and header. */
+  private scrub(): void {
+    if (this.closed) return;
+    this.faults.scrubbed += this.pool.reclaimAllBut(this.liveOwners());
+  }
+
+  /**
+   * Every owner id that may hold a buffer: the data plane's, and both ids of each instance
+   * booting, running, stopping, or failed and not yet contained (its containment frees them).
+   */
+  private liveOwners(): number[] {
+    const live = [DATA_PLANE_OWNER];
+    for (const owner of this.booting) live.push(owner, owner + 1);
+    for (const stage of this.stages) {
+      for (const inst of stage.bySlot) {
+        const h = inst.host;
+        const contained = h.state === 'failed' && h.events[h.events.length - 1]?.type === 'failed';
+        if (h.state !== 'stopped' && !contained) live.push(h.owner, h.deviceOwner);
+      }
+    }
+    return live;
   }
 
   /**
@@ -635,6 +809,10 @@ export class ChainDataPlane {
         }),
       );
     }
+    // Every instance is gone: a state word naming an id never issued here was scribbled by one.
+    const issued: number[] = [];
+    for (let owner = DATA_PLANE_OWNER; owner < this.nextOwner; owner++) issued.push(owner);
+    this.faults.scrubbed += this.pool.reclaimAllBut(issued);
     const leaks = this.pool.leakCheck();
     this.memory.close();
     return { leaks, received };
@@ -646,13 +824,18 @@ export class ChainDataPlane {
     const stage = k < this.stages.length ? this.stages[k] : null;
     const view = fromPool.view;
     const meta = fromPool.meta;
+    const stride = fromPool.stride;
+    const base = fromPool.dataAreaOffset;
     const tick = this.tick;
     const out = this.outIds;
     let m = 0;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
       let target = -1;
-      if (link.classify(view, fromPool.dataOffset(id), meta.length[id])) {
+      // Shared metadata, read once: a frame it does not place inside its buffer is not classified.
+      const dataOff = meta.dataOff[id];
+      const len = meta.length[id];
+      if (dataOff <= stride && len <= stride - dataOff && link.classify(view, base + id * stride + dataOff, len)) {
         let slot = link.find();
         if (slot === FLOW_NOT_FOUND) {
           target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
@@ -690,13 +873,18 @@ export class ChainDataPlane {
     const stage = k > 0 ? this.stages[k - 1] : null;
     const view = fromPool.view;
     const meta = fromPool.meta;
+    const stride = fromPool.stride;
+    const base = fromPool.dataAreaOffset;
     const tick = this.tick;
     const out = this.outIds;
     let m = 0;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
       let target = -1;
-      if (link.classify(view, fromPool.dataOffset(id), meta.length[id])) {
+      // Shared metadata, read once: a frame it does not place inside its buffer is not classified.
+      const dataOff = meta.dataOff[id];
+      const len = meta.length[id];
+      if (dataOff <= stride && len <= stride - dataOff && link.classify(view, base + id * stride + dataOff, len)) {
         let slot = link.find();
         if (slot === FLOW_NOT_FOUND) {
           target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
@@ -743,7 +931,7 @@ export class ChainDataPlane {
     if (target < 0) {
       this.drops.noInstance++;
       this.one[0] = id;
-      fromPool.freeBatch(this.one, 1);
+      fromPool.freeOwned(this.one, 1);
       return false;
     }
     const inst = stage.bySlot[target];
@@ -850,6 +1038,8 @@ export class ChainDataPlane {
         inst.toEth1.count = 0;
         // Containment may have run before the last of them were routed here: free those too.
         inst.host.reclaimLate();
+        // Then free what it may have scribbled into other buffers' state words.
+        void inst.host.settled().then(() => this.scrub());
         this.keepDropsOf(inst);
         const f = inst.host.failure;
         stage.setState(inst, 'gone', `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`);
@@ -865,8 +1055,8 @@ export class ChainDataPlane {
     stage.setState(inst, 'gone', reason);
     const waiting = inst.toEth0.count + inst.toEth1.count;
     if (inst.host.state === 'running') {
-      inst.pool.freeBatch(inst.toEth0.ids, inst.toEth0.count);
-      inst.pool.freeBatch(inst.toEth1.ids, inst.toEth1.count);
+      inst.pool.freeOwned(inst.toEth0.ids, inst.toEth0.count);
+      inst.pool.freeOwned(inst.toEth1.ids, inst.toEth1.count);
     }
     this.drops.instanceGone += waiting;
     inst.toEth0.count = 0;

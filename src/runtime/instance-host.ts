@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import { HEAP_MEMORY, type MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
 import { SANDBOX_REASONS } from './sandbox-reasons.ts';
-import { ProcessIsolate } from './process-isolate.ts';
+import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
@@ -51,6 +51,8 @@ export type InstanceState = 'booting' | 'running' | 'stopping' | 'stopped' | 'fa
 export interface InstanceIsolate extends Pick<EventEmitter, 'on' | 'once'> {
   /** Ends it at once; resolves once it is gone. */
   terminate(): Promise<unknown>;
+  /** True when it was started ahead, idle, before this instance (a warm pool's): booted at once. */
+  readonly prestarted?: boolean;
 }
 
 /** Starts the isolate of an instance (a cold worker by default; `WarmPool` and `processSpawner` pass their own). */
@@ -60,8 +62,12 @@ export type InstanceSpawner = (imagePath: string, workerData: InstanceWorkerData
  * Starts each instance as its own OS process (see `ProcessIsolate`) mapping `memory`, the
  * data plane's memfd; with `sandbox`, the process enters the sandbox before `ready`.
  */
-export function processSpawner(memory: MemfdMemory, bootstrap: string, sandbox: { readonly uid: number; readonly gid: number } | null): InstanceSpawner {
-  return (imagePath, workerData, memoryMiB) => new ProcessIsolate(imagePath, workerData, memoryMiB, { bootstrap, memory, sandbox });
+export function processSpawner(memory: MemfdMemory, bootstrap: string, sandbox: ProcessSandbox): InstanceSpawner {
+  return (imagePath, workerData, memoryMiB) => {
+    const isolate = new ProcessIsolate(memoryMiB, bootstrap, memory);
+    isolate.boot(imagePath, workerData, memory, sandbox);
+    return isolate;
+  };
 }
 
 /** Options of `InstanceHost.boot`. */
@@ -260,7 +266,7 @@ export class InstanceHost {
     this.eth0.setInterrupt(irq);
     this.eth1.setInterrupt(irq);
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
-    if (opts.warm === true) this.record({ type: 'booted', ms: 0 });
+    if (opts.warm === true || this.worker.prestarted === true) this.record({ type: 'booted', ms: 0 });
     else this.worker.once('online', () => this.record({ type: 'booted', ms: performance.now() - this.spawnedAt }));
     this.worker.on('message', (m: InstanceMessage) => this.onMessage(m));
     this.worker.on('error', (err: Error & { code?: string }) => {

@@ -8,49 +8,30 @@
  * | 0 | the boot message, one JSON line (`ProcessBootMessage`), then closed |
  * | 2 | stderr (the host keeps its tail for the failure detail) |
  * | 3 | messages to the host, one JSON line each (`InstanceMessage`, or `{ type: 'crashed' }`) |
- * | 4 | the data plane's sealed memfd (pool, rings, counters, wait words) |
+ * | 4 | the data plane's sealed memfd (pool, rings, counters, wait words), when it existed at spawn; else the boot message names `/proc/<host>/fd/<n>` |
  *
- * It maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
+ * It warms the ESM loader, says `idle`, reads the boot message, maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
  * leaves it under `Symbol.for(PROCESS_BOOT_KEY)` and imports the image, whose
  * `startInstanceIfBooted` runs the instance on this thread. Right before the instance says
  * `ready` (pool and devices attached, pipeline built, ports opened) it enters the sandbox:
  * from then on the process cannot open files, make sockets, run programs, signal or trace
  * other processes (see `src/runtime/sandbox-reasons.ts`).
  *
+ * This module is an entry point: importing it starts an instance. The protocol's types and
+ * descriptor numbers are in `instance-process-protocol.ts`.
+ *
  * Messages go out with blocking writes: the instance loop holds the thread, so nothing
  * may wait for the event loop.
  */
-import { writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { decodeSharedRefs } from '../memory/shared-refs.ts';
 import { MappedMemory } from '../memory/shared-memory.ts';
 import { nativeAddonOrNull } from '../native/native-addon.ts';
 import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type ProcessBoot } from './instance-main.ts';
+import { ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessIdle } from './instance-process-protocol.ts';
 
-/** Descriptor numbers of an instance process (see the module documentation). */
-export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4 } as const;
-
-/** The one line the host writes on fd 0. */
-export interface ProcessBootMessage {
-  readonly type: 'boot';
-  /** Absolute path of the sealed image. */
-  readonly imagePath: string;
-  /** Size of the memfd on fd 4. */
-  readonly memoryBytes: number;
-  /** `InstanceWorkerData` with its buffers as ranges (`encodeSharedRefs`). */
-  readonly data: unknown;
-  /** Enter the sandbox before `ready`, dropping to this uid/gid when root (uid −1: keep it); null: no sandbox. */
-  readonly sandbox: { readonly uid: number; readonly gid: number } | null;
-}
-
-/** What the process says when the instance threw (then it exits with code 70). */
-export interface ProcessCrash {
-  readonly type: 'crashed';
-  readonly name: string;
-  readonly message: string;
-}
-
-function send(message: InstanceMessage | ProcessCrash): void {
+function send(message: InstanceMessage | ProcessCrash | ProcessIdle): void {
   writeSync(ProcessFd.MESSAGES, `${JSON.stringify(message)}\n`);
 }
 
@@ -76,8 +57,15 @@ async function main(): Promise<void> {
       process.exit(70);
     }
   });
+  // Warm the ESM loader and the addon now, so that a boot does not pay for them.
+  const warmUp = 'data:text/javascript,export default 0';
+  await import(warmUp);
+  nativeAddonOrNull();
+  send({ type: 'idle' });
   const boot = JSON.parse(await readBootLine()) as ProcessBootMessage;
-  const mapped = MappedMemory.attach(ProcessFd.MEMORY, boot.memoryBytes);
+  const memoryFd = 'fd' in boot.memory ? boot.memory.fd : openSync(boot.memory.path, 'r+');
+  const mapped = MappedMemory.attach(memoryFd, boot.memory.bytes);
+  if (memoryFd !== ProcessFd.MEMORY) closeSync(memoryFd);
   const data = decodeSharedRefs(boot.data, mapped) as InstanceWorkerData;
   const sandbox = boot.sandbox;
   const record: ProcessBoot = {

@@ -1,7 +1,8 @@
 /**
  * An instance as its own OS process, seen by `InstanceHost` through the same events as a
  * worker thread (`online`, `message`, `error`, `exit`, `terminate()`). The process runs
- * `src/runtime/instance-process.ts` (bundled); see there for its descriptors.
+ * `src/runtime/instance-process.ts` (bundled; never import it here: importing it starts an
+ * instance); see there for its descriptors.
  *
  * Nothing the process writes is trusted: its messages are JSON lines on a pipe, each at
  * most `MAX_MESSAGE_BYTES`, parsed and checked against the instance protocol (a line that
@@ -13,12 +14,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
+import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { MemfdMemory } from '../memory/shared-memory.ts';
 import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import { INSTANCE_YOUNG_GENERATION_MIB } from './instance-host.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
-import type { ProcessBootMessage } from './instance-process.ts';
+import { ProcessFd, type ProcessBootMessage } from './instance-process-protocol.ts';
 
 /** Longest message line an instance process may write. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -39,50 +41,50 @@ const messageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('closing') }),
   z.object({ type: z.literal('stopped'), received: z.number().nonnegative(), batches: z.number().nonnegative() }),
   z.object({ type: z.literal('crashed'), name: z.string().max(256), message: z.string().max(4000) }),
+  z.object({ type: z.literal('idle') }),
 ]);
 
-/** How to start instance processes of one data plane. */
-export interface ProcessIsolateOptions {
-  /** The bundled bootstrap (`processBootstrapPath()`). */
-  readonly bootstrap: string;
-  /** The data plane's memory: fd 4 of the process, and where the data's buffers lie. */
-  readonly memory: MemfdMemory;
-  /** Sandbox the process before `ready` (uid −1 keeps the uid); null: none. */
-  readonly sandbox: { readonly uid: number; readonly gid: number } | null;
-}
+/** How an instance process enters its sandbox (uid −1 keeps the uid); null: none. */
+export type ProcessSandbox = { readonly uid: number; readonly gid: number } | null;
 
 /**
- * Starts an instance process on `imagePath` with `data` (its buffers must come from
- * `options.memory`), a heap of `memoryMiB`.
+ * An instance process. The constructor starts it (the bootstrap, the ESM loader warmed,
+ * then waiting for its boot message); `boot` hands it an image, its data and the memory to
+ * map. A process started ahead (`WarmProcessPool`) says `idle` once it waits, and maps
+ * the memory through `/proc/<controller>/fd/<memfd>` (it was started before the memfd
+ * existed); one started for a known memory gets the memfd as its fd 4.
  */
 export class ProcessIsolate extends EventEmitter {
   readonly child: ChildProcess;
+  /** Heap limit, MiB. */
+  readonly memoryMiB: number;
+  /** True once the process said it waits for its boot message (loader warmed). */
+  idle = false;
+  /** Started ahead by a `WarmProcessPool`, before its memory was known. */
+  readonly prestarted: boolean;
   private stderrTail = '';
   private exited = false;
+  private booted = false;
   private readonly exit: Promise<void>;
+  private readonly memoryFd: number | undefined;
 
-  constructor(imagePath: string, data: InstanceWorkerData, memoryMiB: number, options: ProcessIsolateOptions) {
+  /** Starts a process with a heap of `memoryMiB` running `bootstrap`; `memory`, when known, becomes its fd 4. */
+  constructor(memoryMiB: number, bootstrap: string, memory?: MemfdMemory) {
     super();
+    this.memoryMiB = memoryMiB;
+    this.memoryFd = memory?.fd;
+    this.prestarted = memory === undefined;
     const native = loadNativeAddon();
     const env: Record<string, string> = { UV_USE_IO_URING: '0' };
     if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
-    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, options.bootstrap], {
+    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap], {
       env,
-      stdio: ['pipe', 'inherit', 'pipe', 'pipe', options.memory.fd],
+      stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd],
     });
     let exited: () => void = () => {};
     this.exit = new Promise((resolve) => (exited = resolve));
     this.child.once('exit', () => exited());
-    const boot: ProcessBootMessage = {
-      type: 'boot',
-      imagePath,
-      memoryBytes: options.memory.bytes,
-      data: encodeSharedRefs(data, options.memory),
-      sandbox: options.sandbox,
-    };
-    const stdin = this.child.stdin as Writable;
-    stdin.on('error', () => {}); // a process that died early: its exit says why
-    stdin.end(`${JSON.stringify(boot)}\n`);
+    (this.child.stdin as Writable).on('error', () => {}); // a process that died early: its exit says why
     this.child.once('spawn', () => this.emit('online'));
     this.child.on('error', (err) => {
       this.emit('error', err);
@@ -107,6 +109,25 @@ export class ProcessIsolate extends EventEmitter {
       }
       this.emit('exit', code ?? 128);
     });
+  }
+
+  /** True while it runs and has not been booted (a warm pool may hand it out). */
+  get available(): boolean {
+    return !this.exited && !this.booted;
+  }
+
+  /** Hands the process its instance: `data`'s buffers must come from `memory`. Once. */
+  boot(imagePath: string, data: InstanceWorkerData, memory: MemfdMemory, sandbox: ProcessSandbox): void {
+    if (this.booted) throw new InvalidArgumentError('an instance process boots once');
+    this.booted = true;
+    const message: ProcessBootMessage = {
+      type: 'boot',
+      imagePath,
+      memory: this.memoryFd === memory.fd ? { fd: ProcessFd.MEMORY, bytes: memory.bytes } : { path: `/proc/${process.pid}/fd/${memory.fd}`, bytes: memory.bytes },
+      data: encodeSharedRefs(data, memory),
+      sandbox,
+    };
+    (this.child.stdin as Writable).end(`${JSON.stringify(message)}\n`);
   }
 
   /** The process id. */
@@ -147,7 +168,10 @@ export class ProcessIsolate extends EventEmitter {
     const m = messageSchema.safeParse(parsed);
     if (!m.success) return this.protocolError(`a message outside the protocol (${m.error.issues[0]?.message ?? 'invalid'})`);
     if (m.data.type === 'crashed') this.emit('error', Object.assign(new Error(m.data.message), { name: m.data.name }));
-    else this.emit('message', m.data satisfies InstanceMessage);
+    else if (m.data.type === 'idle') {
+      this.idle = true;
+      this.emit('idle');
+    } else this.emit('message', m.data satisfies InstanceMessage);
   }
 
   private protocolError(what: string): void {

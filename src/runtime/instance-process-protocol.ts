@@ -1,0 +1,32 @@
+/**
+ * What an instance process and its host say to each other (see `instance-process.ts`, the
+ * process's entry, for the descriptors and the order of things).
+ */
+
+/** Descriptor numbers of an instance process (see the module documentation). */
+export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4 } as const;
+
+/** The one line the host writes on fd 0. */
+export interface ProcessBootMessage {
+  readonly type: 'boot';
+  /** Absolute path of the sealed image. */
+  readonly imagePath: string;
+  /** The data plane's memfd: inherited as `fd`, or opened at `path` (`/proc/<host>/fd/<n>`, for a process started ahead); `bytes` long. */
+  readonly memory: { readonly fd: number; readonly bytes: number } | { readonly path: string; readonly bytes: number };
+  /** `InstanceWorkerData` with its buffers as ranges (`encodeSharedRefs`). */
+  readonly data: unknown;
+  /** Enter the sandbox before `ready`, dropping to this uid/gid when root (uid −1: keep it); null: no sandbox. */
+  readonly sandbox: { readonly uid: number; readonly gid: number } | null;
+}
+
+/** What a process says once it waits for its boot message (loader warmed). */
+export interface ProcessIdle {
+  readonly type: 'idle';
+}
+
+/** What the process says when the instance threw (then it exits with code 70). */
+export interface ProcessCrash {
+  readonly type: 'crashed';
+  readonly name: string;
+  readonly message: string;
+}
