@@ -69,12 +69,13 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('crash loop: a function whose instances keep failing', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nfvkit-crash-loop-'));
+  let dir: string | undefined;
   let setup: Awaited<ReturnType<typeof crashController>>;
   let server: ControllerServer;
   let rpc: ControllerClient;
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nfvkit-crash-loop-'));
     setup = await crashController(dir, 2000, { restartBackoff: { baseMs: 50, maxMs: 400, resetAfterMs: 5000 } });
     server = await startControllerServer(setup.controller);
     rpc = createControllerClient(`127.0.0.1:${server.port}`);
@@ -83,7 +84,7 @@ describe('crash loop: a function whose instances keep failing', () => {
     rpc?.close();
     await server?.close();
     await setup?.controller.close(0);
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   for (const placement of ['isolated', 'fused'] as const) {
@@ -146,14 +147,15 @@ describe('crash loop: a function whose instances keep failing', () => {
 });
 
 describe('show it (issue 16): a function that throws on every packet for 60 s', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nfvkit-crash-loop-60s-'));
+  let dir: string | undefined;
   let setup: Awaited<ReturnType<typeof crashController>> | undefined;
   afterAll(async () => {
     await setup?.controller.close(0);
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('restarts back off (100 ms doubling, 30 s cap), the phase is Degraded at every sample, and the pool is whole after delete', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nfvkit-crash-loop-60s-'));
     setup = await crashController(dir, 5000, {});
     const { controller, events, pools } = setup;
     const name = 'throws';
