@@ -9,14 +9,19 @@
  * the time goes (the instance's own start-up marks, `InstanceStartup`, set against the
  * host's clock); then the idle RSS of an instance and of a warm isolate.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, type BuildImageResult } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import type { PipelineDefinition } from '../../src/pipeline/define-pipeline.ts';
 import { PacketPool } from '../../src/pool/packet-pool.ts';
-import { InstanceHost, type InstanceEvent } from '../../src/runtime/instance-host.ts';
+import { MemfdMemory } from '../../src/memory/shared-memory.ts';
+import { InstanceHost, processSpawner, type InstanceEvent, type InstanceSpawner } from '../../src/runtime/instance-host.ts';
+import type { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
+import { processBootstrapPath } from '../../src/runtime/runtime-bundle.ts';
+import { SANDBOX_UID } from '../../src/runtime/sandbox-reasons.ts';
+import { WarmProcessPool } from '../../src/runtime/warm-process-pool.ts';
 import { monotonicMs, type InstanceStartup } from '../../src/runtime/instance-main.ts';
 import { WarmPool } from '../../src/runtime/warm-pool.ts';
 import { firewall } from '../../functions/firewall/pipeline.ts';
@@ -26,6 +31,8 @@ import { passThrough } from '../../functions/pass-through/pipeline.ts';
 import type { BenchSuite, SuiteReport } from '../lib/report.ts';
 
 const BOOTS = Number(process.env.BOOT_BENCH_BOOTS ?? 25);
+/** Instance processes are sandboxed as in production (dropping to nobody when root). */
+const SANDBOX = { uid: process.getuid?.() === 0 ? SANDBOX_UID : -1, gid: SANDBOX_UID };
 const IDLE_INSTANCES = 8;
 const IDLE_ISOLATES = 4;
 
@@ -55,13 +62,16 @@ const FUNCTIONS: Array<{ label: string; def: PipelineDefinition<any>; config: un
 ];
 
 /** How an instance is started. */
-type Mode = 'cold' | 'warm' | 'preloaded' | 'prepared';
-const MODES: readonly Mode[] = ['cold', 'warm', 'preloaded', 'prepared'];
+type Mode = 'cold' | 'warm' | 'preloaded' | 'prepared' | 'process-cold' | 'process-warm' | 'process-preloaded';
+const MODES: readonly Mode[] = ['cold', 'warm', 'preloaded', 'prepared', 'process-cold', 'process-warm', 'process-preloaded'];
 const MODE_HELP: Record<Mode, string> = {
-  cold: 'a new isolate per instance',
-  warm: 'idle isolate, image imported on acquire',
-  preloaded: 'idle isolate, image imported and start-up rehearsed ahead; pipeline built at boot (`prepare: false`)',
-  prepared: 'idle isolate, image imported, pipeline built and start-up rehearsed ahead (the default for preloaded images)',
+  cold: 'worker thread: a new isolate per instance',
+  warm: 'worker thread: idle isolate, image imported on acquire',
+  preloaded: 'worker thread: idle isolate, image imported and start-up rehearsed ahead; pipeline built at boot (`prepare: false`)',
+  prepared: 'worker thread: idle isolate, image imported, pipeline built and start-up rehearsed ahead (the default for preloaded images)',
+  'process-cold': 'sandboxed process: a new process per instance, the memfd as its fd 4',
+  'process-warm': 'sandboxed process: an idle process of a `WarmProcessPool` (loader warm) maps the memfd, imports the image and builds the pipeline on boot',
+  'process-preloaded': 'sandboxed process: an idle process that imported the image and rehearsed its start-up ahead maps the memfd and builds the pipeline on boot',
 };
 
 /** One boot, ms: the host's view and the instance's start-up marks on the same clock. */
@@ -97,11 +107,15 @@ const ms = (x: number): string => x.toFixed(2);
 const kb = (x: number): string => (x / 1000).toFixed(1);
 const clock = monotonicMs;
 
+/** Where `boots` starts its instances. */
+type Starter = { readonly kind: 'cold' } | { readonly kind: 'warm'; readonly warm: WarmPool } | { readonly kind: 'process'; readonly memory: MemfdMemory; readonly spawn: InstanceSpawner; readonly warm?: WarmProcessPool };
+
 /** Boots `count` instances one after the other (each stopped before the next). */
-async function boots(image: BuildImageResult, pool: PacketPool, count: number, warm: WarmPool | undefined): Promise<BootSample[]> {
+async function boots(image: BuildImageResult, pool: PacketPool, count: number, starter: Starter): Promise<BootSample[]> {
   const samples: BootSample[] = [];
   for (let i = 0; i < count; i++) {
-    if (warm !== undefined) await warm.full();
+    if (starter.kind === 'warm') await starter.warm.full();
+    if (starter.kind === 'process') await starter.warm?.full();
     let readyAt = Number.NaN;
     let startup: InstanceStartup | undefined;
     const onEvent = (e: InstanceEvent): void => {
@@ -111,7 +125,10 @@ async function boots(image: BuildImageResult, pool: PacketPool, count: number, w
     };
     const opts = { imagePath: image.imagePath, manifest: image.manifest, pool, owner: 10, onEvent };
     const called = clock();
-    const host = warm === undefined ? await InstanceHost.boot(opts) : await warm.acquire(opts);
+    const host =
+      starter.kind === 'warm'
+        ? await starter.warm.acquire(opts)
+        : await InstanceHost.boot(starter.kind === 'process' ? { ...opts, memory: starter.memory, spawn: starter.spawn } : opts);
     const resolved = clock();
     if (host.state !== 'running' || startup === undefined) throw new Error(`instance failed to boot: ${host.failure?.reason} ${host.failure?.detail}`);
     const spawnedAt = readyAt - host.bootMs;
@@ -130,17 +147,41 @@ async function boots(image: BuildImageResult, pool: PacketPool, count: number, w
   return samples;
 }
 
-async function bootsIn(mode: Mode, image: BuildImageResult, pool: PacketPool): Promise<BootSample[]> {
-  if (mode === 'cold') return boots(image, pool, BOOTS, undefined);
+async function bootsIn(mode: Mode, image: BuildImageResult, pool: PacketPool, processPool: PacketPool, memory: MemfdMemory): Promise<BootSample[]> {
+  if (mode === 'cold') return boots(image, pool, BOOTS, { kind: 'cold' });
+  if (mode === 'process-cold') return boots(image, processPool, BOOTS, { kind: 'process', memory, spawn: processSpawner(memory, await processBootstrapPath(), SANDBOX) });
+  if (mode === 'process-warm' || mode === 'process-preloaded') {
+    const preload = mode === 'process-preloaded' ? [image.imagePath] : [];
+    const warm = await WarmProcessPool.create({ size: 2, memoryMiB: image.manifest.memoryMiB, preload, learn: 0 });
+    try {
+      const samples = await boots(image, processPool, BOOTS, { kind: 'process', memory, spawn: warm.spawner(memory, SANDBOX), warm });
+      if (warm.warmBoots !== BOOTS) throw new Error(`only ${warm.warmBoots} of ${BOOTS} boots used a warm process`);
+      return samples;
+    } finally {
+      await warm.close();
+    }
+  }
   const preload = mode === 'warm' ? [] : [image.imagePath];
   const warm = await WarmPool.create({ size: 2, memoryMiB: image.manifest.memoryMiB, preload, prepare: mode === 'prepared' });
   try {
-    const samples = await boots(image, pool, BOOTS, warm);
+    const samples = await boots(image, pool, BOOTS, { kind: 'warm', warm });
     if (mode === 'prepared' && warm.preparedBoots !== BOOTS) throw new Error(`only ${warm.preparedBoots} of ${BOOTS} boots used a prepared pipeline`);
     return samples;
   } finally {
     await warm.close();
   }
+}
+
+/** Private memory of a process (USS: private clean + private dirty pages), bytes. */
+function privateBytes(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return (kib('Private_Clean') + kib('Private_Dirty')) * 1024;
+}
+
+/** Resident memory of a process, bytes. */
+function rssBytes(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) * 1024;
 }
 
 async function settle(msToWait: number): Promise<void> {
@@ -161,21 +202,25 @@ async function rssPer(count: number, start: () => Promise<() => Promise<void>>):
 
 export const bootSuite: BenchSuite = {
   name: 'boot',
-  description: 'Image sizes per builtin function, cold/warm/preloaded/prepared boot time (p50/p99) and where it goes, idle RSS.',
+  description: 'Image sizes per builtin function, boot time (p50/p99) of worker-thread and process instances, cold and warm, and where it goes; idle memory.',
   async run(progress) {
     const root = mkdtempSync(join(tmpdir(), 'nfvkit-bench-boot-'));
     const store = ImageStore.open(root);
     const pool = PacketPool.create({ bufferCount: 8192, owner: 1 });
+    const memory = MemfdMemory.create(64 << 20, 'nfvkit-bench-boot');
+    const processPool = PacketPool.create({ bufferCount: 8192, owner: 1, memory });
     const sizeRows: Array<Array<string | number>> = [];
     const bootRows: Array<Array<string | number>> = [];
     const phaseRows: Array<Array<string | number>> = [];
-    const all: Record<Mode, number[]> = { cold: [], warm: [], preloaded: [], prepared: [] };
+    const all = Object.fromEntries(MODES.map((m) => [m, [] as number[]])) as Record<Mode, number[]>;
     const passThroughP50: Partial<Record<Mode, number>> = {};
     let maxSize = 0;
     let maxReadable = 0;
     let idlePerInstance = Number.NaN;
     let idlePerIsolate = Number.NaN;
     let idlePerPreparedIsolate = Number.NaN;
+    let ussPerProcess = Number.NaN;
+    let rssPerProcess = Number.NaN;
     try {
       let lbImage: BuildImageResult | undefined;
       for (const f of FUNCTIONS) {
@@ -188,7 +233,7 @@ export const bootSuite: BenchSuite = {
         const row: Array<string | number> = [f.label];
         for (const mode of MODES) {
           progress(`${f.label}: ${BOOTS} ${mode} boots`);
-          const samples = await bootsIn(mode, image, pool);
+          const samples = await bootsIn(mode, image, pool, processPool, memory);
           const boot = summary(samples.map((s) => s.bootMs));
           all[mode].push(...samples.map((s) => s.bootMs));
           if (f.def === passThrough) passThroughP50[mode] = boot.p50;
@@ -207,6 +252,20 @@ export const bootSuite: BenchSuite = {
           for (const h of hosts) await h.stop();
         };
       });
+      progress(`idle private memory: ${IDLE_INSTANCES} idle pass-through instance processes`);
+      {
+        const spawn = processSpawner(memory, await processBootstrapPath(), SANDBOX);
+        const hosts: InstanceHost[] = [];
+        try {
+          for (let i = 0; i < IDLE_INSTANCES; i++) hosts.push(await InstanceHost.boot({ imagePath: pt.imagePath, manifest: pt.manifest, pool: processPool, owner: 100 + 2 * i, memory, spawn }));
+          await settle(500);
+          const uss = hosts.map((h) => privateBytes((h.worker as ProcessIsolate).pid!));
+          ussPerProcess = uss.reduce((a, b) => a + b, 0) / uss.length;
+          rssPerProcess = hosts.map((h) => rssBytes((h.worker as ProcessIsolate).pid!)).reduce((a, b) => a + b, 0) / hosts.length;
+        } finally {
+          for (const h of hosts) await h.stop();
+        }
+      }
       progress(`idle RSS: ${IDLE_ISOLATES} idle warm isolates, empty and with the load balancer prepared`);
       idlePerIsolate = await rssPer(IDLE_ISOLATES, async () => {
         const warm = await WarmPool.create({ size: IDLE_ISOLATES, memoryMiB: 256 });
@@ -218,7 +277,9 @@ export const bootSuite: BenchSuite = {
         return () => warm.close();
       });
       if (pool.leakCheck().length > 0) throw new Error(`buffers leaked: ${pool.leakCheck().length}`);
+      if (processPool.leakCheck().length > 0) throw new Error(`buffers leaked by instance processes: ${processPool.leakCheck().length}`);
     } finally {
+      memory.close();
       rmSync(root, { recursive: true, force: true });
     }
 
@@ -248,6 +309,8 @@ export const bootSuite: BenchSuite = {
           rows: [
             ...MODES.map((m) => [`${m} boot p50 / p99 (ms): ${MODE_HELP[m]}`, `${ms(s[m].p50)} / ${ms(s[m].p99)}`]),
             [`idle RSS per instance (MiB, pass-through, mean of ${IDLE_INSTANCES})`, mib(idlePerInstance)],
+            [`idle private memory (USS) per instance process (MiB, pass-through, mean of ${IDLE_INSTANCES})`, mib(ussPerProcess)],
+            [`idle RSS per instance process, shared pages included (MiB, mean of ${IDLE_INSTANCES})`, mib(rssPerProcess)],
             [`idle RSS per warm isolate (MiB, mean of ${IDLE_ISOLATES})`, mib(idlePerIsolate)],
             [`idle RSS per warm isolate with the load balancer prepared (MiB, mean of ${IDLE_ISOLATES})`, mib(idlePerPreparedIsolate)],
           ],
@@ -258,6 +321,9 @@ export const bootSuite: BenchSuite = {
         { name: 'warm boot p50, all functions (preloaded, prepared)', target: '≤ 2 ms', measured: `${ms(s.prepared.p50)} ms`, met: s.prepared.p50 <= 2 },
         { name: 'warm boot p50, pass-through (image imported on acquire)', target: '≤ 2 ms', measured: `${ms(passThroughP50.warm ?? Number.NaN)} ms`, met: (passThroughP50.warm ?? Infinity) <= 2 },
         { name: 'cold boot p50, all functions', target: '≤ 50 ms', measured: `${ms(s.cold.p50)} ms`, met: s.cold.p50 <= 50 },
+        { name: 'process instance: warm boot p50, all functions (preloaded)', target: '≤ 3 ms', measured: `${ms(s['process-preloaded'].p50)} ms`, met: s['process-preloaded'].p50 <= 3 },
+        { name: 'process instance: cold boot p50, all functions', target: '≤ 100 ms', measured: `${ms(s['process-cold'].p50)} ms`, met: s['process-cold'].p50 <= 100 },
+        { name: 'process instance: idle private memory (USS)', target: '≤ 10 MiB', measured: `${mib(ussPerProcess)} MiB`, met: ussPerProcess <= 10 * 2 ** 20 },
         { name: 'image size (largest, default build)', target: '≤ 100 KB', measured: `${kb(maxSize)} KB`, met: maxSize <= 100_000 },
         { name: 'idle RSS per instance', target: '≤ 10 MB', measured: `${(idlePerInstance / 1e6).toFixed(1)} MB`, met: idlePerInstance <= 10e6 },
       ],

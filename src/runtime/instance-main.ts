@@ -102,7 +102,16 @@ export const WARM_BOOT_KEY = 'nfvkit.warmBoot';
  */
 export const PROCESS_BOOT_KEY = 'nfvkit.processBoot';
 
-/** What an instance process's bootstrap hands the image (see `PROCESS_BOOT_KEY`). */
+/** Where a preloaded image in an instance process sends its messages, and its sandbox step (`PreloadedImage.boot`). */
+export interface ProcessVia {
+  readonly port: Pick<MessagePort, 'postMessage'>;
+  readonly beforeReady: (() => void) | undefined;
+}
+
+/**
+ * What an instance process's bootstrap hands the image (see `PROCESS_BOOT_KEY`); while it
+ * preloads an image, a registrar the image calls with its `PreloadedImage` instead.
+ */
 export interface ProcessBoot {
   /** The instance's data, its buffers mapped from the data plane's memfd. */
   readonly data: InstanceWorkerData;
@@ -202,7 +211,7 @@ export interface PreloadedImage {
    * pipeline `prepare` built is used, provided `data.countersSab` is the memory `prepare`
    * returned and there is no `controlSab`; otherwise a pipeline is created as usual.
    */
-  boot(data: InstanceWorkerData, prepared: boolean): void;
+  boot(data: InstanceWorkerData, prepared: boolean, via?: ProcessVia): void;
 }
 
 /** True when `data` has the shape of `InstanceWorkerData` (shared buffers and an owner id). */
@@ -230,7 +239,11 @@ export function isInstanceWorkerData(data: unknown): data is InstanceWorkerData 
  */
 export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
   const g = globalThis as Record<symbol, unknown>;
-  const processBoot = g[Symbol.for(PROCESS_BOOT_KEY)] as ProcessBoot | undefined;
+  const processBoot = g[Symbol.for(PROCESS_BOOT_KEY)] as ProcessBoot | ((image: PreloadedImage) => void) | undefined;
+  if (typeof processBoot === 'function') {
+    processBoot(preloadedImage(pipeline, undefined));
+    return false;
+  }
   if (processBoot !== undefined) {
     delete g[Symbol.for(PROCESS_BOOT_KEY)];
     runInstance(pipeline, processBoot.data, processBoot.port, undefined, processBoot.beforeReady);
@@ -253,7 +266,7 @@ export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
   return true;
 }
 
-function preloadedImage(pipeline: ImagePipeline, port: MessagePort): PreloadedImage {
+function preloadedImage(pipeline: ImagePipeline, port: MessagePort | undefined): PreloadedImage {
   let ready: { counters: Float64Array; instance: PipelineInstance } | undefined;
   const rehearse = (instance?: PipelineInstance): void => rehearseStartup(instance ?? { processBatch() {} });
   return {
@@ -267,10 +280,12 @@ function preloadedImage(pipeline: ImagePipeline, port: MessagePort): PreloadedIm
       return sab;
     },
     rehearse,
-    boot(data, prepared) {
+    boot(data, prepared, via) {
       const built = prepared && data.controlSab === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
       ready = undefined;
-      runInstance(pipeline, data, port, built);
+      const to = via?.port ?? port;
+      if (to === undefined) throw new SharedLayoutError('a preloaded image booted with nowhere to send its messages');
+      runInstance(pipeline, data, to, built, via?.beforeReady);
     },
   };
 }

@@ -6,7 +6,16 @@
 /** Descriptor numbers of an instance process (see the module documentation). */
 export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4 } as const;
 
-/** The one line the host writes on fd 0. */
+/** Import an image ahead and rehearse its start-up (a warm process, before its boot). */
+export interface ProcessPreloadMessage {
+  readonly type: 'preload';
+  readonly imagePath: string;
+}
+
+/** A line the host writes on fd 0: preloads (any number), then one boot. */
+export type ProcessHostMessage = ProcessPreloadMessage | ProcessBootMessage;
+
+/** The last line the host writes on fd 0: what to run. */
 export interface ProcessBootMessage {
   readonly type: 'boot';
   /** Absolute path of the sealed image. */
@@ -19,7 +28,7 @@ export interface ProcessBootMessage {
   readonly sandbox: { readonly uid: number; readonly gid: number } | null;
 }
 
-/** What a process says once it waits for its boot message (loader warmed). */
+/** What a process says once it waits for its boot message (loader warmed), and again after each preload. */
 export interface ProcessIdle {
   readonly type: 'idle';
 }

@@ -5,7 +5,7 @@
  *
  * | fd | what |
  * |---|---|
- * | 0 | the boot message, one JSON line (`ProcessBootMessage`), then closed |
+ * | 0 | the host's lines (`ProcessHostMessage`): images to preload, then the boot message; then closed |
  * | 2 | stderr (the host keeps its tail for the failure detail) |
  * | 3 | messages to the host, one JSON line each (`InstanceMessage`, or `{ type: 'crashed' }`) |
  * | 4 | the data plane's sealed memfd (pool, rings, counters, wait words), when it existed at spawn; else the boot message names `/proc/<host>/fd/<n>` |
@@ -24,57 +24,64 @@
  * may wait for the event loop.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeSharedRefs } from '../memory/shared-refs.ts';
 import { MappedMemory } from '../memory/shared-memory.ts';
 import { nativeAddonOrNull } from '../native/native-addon.ts';
-import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type ProcessBoot } from './instance-main.ts';
-import { ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessIdle } from './instance-process-protocol.ts';
+import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type PreloadedImage, type ProcessBoot } from './instance-main.ts';
+import { ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle } from './instance-process-protocol.ts';
 
 function send(message: InstanceMessage | ProcessCrash | ProcessIdle): void {
   writeSync(ProcessFd.MESSAGES, `${JSON.stringify(message)}\n`);
 }
 
 /** Reads fd 0 up to the first newline. */
-async function readBootLine(): Promise<string> {
+/** The host's lines on fd 0, one at a time. */
+async function* hostLines(): AsyncGenerator<string> {
   let text = '';
   for await (const chunk of process.stdin) {
     text += String(chunk);
-    const end = text.indexOf('\n');
-    if (end >= 0) {
-      process.stdin.destroy();
-      return text.slice(0, end);
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n')) {
+      yield text.slice(0, end);
+      text = text.slice(end + 1);
     }
   }
-  throw new Error('the host closed fd 0 before the boot message');
 }
 
-async function main(): Promise<void> {
-  process.on('uncaughtException', (err: Error) => {
-    try {
-      send({ type: 'crashed', name: String(err?.name ?? 'Error'), message: String(err?.message ?? err).slice(0, 2000) });
-    } finally {
-      process.exit(70);
-    }
-  });
-  // Warm the ESM loader and the addon now, so that a boot does not pay for them.
-  const warmUp = 'data:text/javascript,export default 0';
-  await import(warmUp);
-  nativeAddonOrNull();
-  send({ type: 'idle' });
-  const boot = JSON.parse(await readBootLine()) as ProcessBootMessage;
-  const memoryFd = 'fd' in boot.memory ? boot.memory.fd : openSync(boot.memory.path, 'r+');
-  const mapped = MappedMemory.attach(memoryFd, boot.memory.bytes);
+/** Images imported ahead (`preload` lines), by path: a boot of one only runs its start-up. */
+const preloaded = new Map<string, PreloadedImage>();
+
+/** Imports `imagePath` without booting it (the image hands over its `PreloadedImage`) and rehearses its start-up. */
+async function preload(imagePath: string): Promise<void> {
+  if (preloaded.has(imagePath)) return;
+  const key = Symbol.for(PROCESS_BOOT_KEY);
+  const g = globalThis as Record<symbol, unknown>;
+  let image: PreloadedImage | undefined;
+  g[key] = (x: PreloadedImage) => (image = x);
+  try {
+    await import(pathToFileURL(imagePath).href);
+  } finally {
+    delete g[key];
+  }
+  if (image === undefined) return; // not an image: a boot of it fails as it would cold
+  image.rehearse();
+  preloaded.set(imagePath, image);
+}
+
+function boot(message: ProcessBootMessage): Promise<unknown> {
+  const memoryFd = 'fd' in message.memory ? message.memory.fd : openSync(message.memory.path, 'r+');
+  const mapped = MappedMemory.attach(memoryFd, message.memory.bytes);
   if (memoryFd !== ProcessFd.MEMORY) closeSync(memoryFd);
-  const data = decodeSharedRefs(boot.data, mapped) as InstanceWorkerData;
-  const sandbox = boot.sandbox;
+  const data = decodeSharedRefs(message.data, mapped) as InstanceWorkerData;
+  const sandbox = message.sandbox;
   const record: ProcessBoot = {
     data,
     port: {
-      postMessage(message: InstanceMessage) {
-        send(message);
+      postMessage(m: InstanceMessage) {
+        send(m);
         // The instance handed everything back: nothing is left to do here.
-        if (message.type === 'stopped') setImmediate(() => process.exit(0));
+        if (m.type === 'stopped') setImmediate(() => process.exit(0));
       },
     },
     beforeReady:
@@ -86,8 +93,45 @@ async function main(): Promise<void> {
             addon.sandboxEnter(new Int32Array(data.sandboxSab), sandbox.uid, sandbox.gid);
           },
   };
+  const image = preloaded.get(message.imagePath);
+  preloaded.clear();
+  if (image !== undefined) {
+    image.boot(data, false, record);
+    return Promise.resolve();
+  }
   (globalThis as Record<symbol, unknown>)[Symbol.for(PROCESS_BOOT_KEY)] = record;
-  await import(pathToFileURL(boot.imagePath).href);
+  return import(pathToFileURL(message.imagePath).href);
+}
+
+async function main(): Promise<void> {
+  process.on('uncaughtException', (err: Error) => {
+    try {
+      send({ type: 'crashed', name: String(err?.name ?? 'Error'), message: String(err?.message ?? err).slice(0, 2000) });
+    } finally {
+      process.exit(70);
+    }
+  });
+  // Warm the ESM loader (its data: and file paths, a missing file included), the file
+  // reading path and the addon now, so that a boot does not pay for them.
+  const self = fileURLToPath(import.meta.url);
+  const warmUp = 'data:text/javascript,export default 0';
+  await import(warmUp);
+  await readFile(self).catch(() => undefined);
+  await import(pathToFileURL(`${self}.absent.mjs`).href).catch(() => undefined);
+  nativeAddonOrNull();
+  send({ type: 'idle' });
+  for await (const line of hostLines()) {
+    const message = JSON.parse(line) as ProcessHostMessage;
+    if (message.type === 'preload') {
+      await preload(message.imagePath);
+      send({ type: 'idle' });
+      continue;
+    }
+    process.stdin.destroy();
+    await boot(message);
+    return;
+  }
+  throw new Error('the host closed fd 0 before the boot message');
 }
 
 void main();

@@ -58,8 +58,10 @@ export class ProcessIsolate extends EventEmitter {
   readonly child: ChildProcess;
   /** Heap limit, MiB. */
   readonly memoryMiB: number;
-  /** True once the process said it waits for its boot message (loader warmed). */
+  /** True while the process waits for its boot message with the loader warm and every image sent to `preload` imported. */
   idle = false;
+  private preloadsSent = 0;
+  private idleSaid = 0;
   /** Started ahead by a `WarmProcessPool`, before its memory was known. */
   readonly prestarted: boolean;
   private stderrTail = '';
@@ -116,6 +118,14 @@ export class ProcessIsolate extends EventEmitter {
     return !this.exited && !this.booted;
   }
 
+  /** Has the idle process import `imagePath` ahead and rehearse its start-up (before `boot`). */
+  preload(imagePath: string): void {
+    if (this.booted || this.exited) return;
+    this.preloadsSent++;
+    this.idle = false;
+    (this.child.stdin as Writable).write(`${JSON.stringify({ type: 'preload', imagePath })}\n`);
+  }
+
   /** Hands the process its instance: `data`'s buffers must come from `memory`. Once. */
   boot(imagePath: string, data: InstanceWorkerData, memory: MemfdMemory, sandbox: ProcessSandbox): void {
     if (this.booted) throw new InvalidArgumentError('an instance process boots once');
@@ -169,8 +179,10 @@ export class ProcessIsolate extends EventEmitter {
     if (!m.success) return this.protocolError(`a message outside the protocol (${m.error.issues[0]?.message ?? 'invalid'})`);
     if (m.data.type === 'crashed') this.emit('error', Object.assign(new Error(m.data.message), { name: m.data.name }));
     else if (m.data.type === 'idle') {
-      this.idle = true;
-      this.emit('idle');
+      // Once after warming up, once after each preload.
+      this.idleSaid++;
+      this.idle = this.idleSaid > this.preloadsSent;
+      if (this.idle) this.emit('idle');
     } else this.emit('message', m.data satisfies InstanceMessage);
   }
 

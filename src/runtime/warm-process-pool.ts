@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { MemfdMemory } from '../memory/shared-memory.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
@@ -10,15 +11,21 @@ export interface WarmProcessPoolOptions {
   readonly size?: number;
   /** Heap limit of every process of the pool, MiB: images asking for more start cold. */
   readonly memoryMiB: number;
+  /** Absolute paths of images every idle process imports ahead (default none). */
+  readonly preload?: readonly string[];
+  /** Images booted from the pool (or given to `learnImages`) that idle processes import ahead from then on, at most this many, newest kept (default 8). */
+  readonly learn?: number;
 }
 
 /** After this many processes of the pool died idle in a row, it stops refilling (something is wrong with the machine). */
 const MAX_IDLE_DEATHS = 8;
 
 /**
- * Instance processes started ahead, idle in their bootstrap with the ESM loader warm: a
- * boot from the pool skips process start-up (~70 ms here) and only maps the data plane's
- * memfd, imports the image, builds its pipeline and stocks its queues. One pool serves
+ * Instance processes started ahead, idle in their bootstrap with the ESM loader warm and
+ * the pool's images imported and their start-up rehearsed (`preload`, and the images it
+ * learned from boots): a boot from the pool skips process start-up (~70 ms here) and, for
+ * a preloaded image, only maps the data plane's memfd, builds the pipeline and stocks its
+ * queues (the image is imported on boot otherwise). One pool serves
  * every data plane of a controller (a process gets its memfd when it boots, through
  * `/proc/<controller>/fd/<n>`). Each process taken is replaced in the background.
  *
@@ -39,13 +46,50 @@ export class WarmProcessPool {
   coldBoots = 0;
   private readonly bootstrap: string;
   private readonly idle: ProcessIsolate[] = [];
+  private readonly preload: readonly string[];
+  private readonly learn: number;
+  /** Learned images, oldest first. */
+  private readonly learned: string[] = [];
   private idleDeaths = 0;
   private closed = false;
 
-  private constructor(size: number, memoryMiB: number, bootstrap: string) {
+  private constructor(size: number, memoryMiB: number, bootstrap: string, preload: readonly string[], learn: number) {
     this.size = size;
     this.memoryMiB = memoryMiB;
     this.bootstrap = bootstrap;
+    this.preload = preload;
+    this.learn = learn;
+  }
+
+  /** Images idle processes import ahead: `preload`, then the learned ones. */
+  get preloads(): readonly string[] {
+    return [...this.preload, ...this.learned];
+  }
+
+  /**
+   * Learns images ahead of their boots (a controller that just built a chain's images calls
+   * this): every idle process imports them now, every new one at start. Images above the
+   * pool's heap class are skipped.
+   */
+  learnImages(images: ReadonlyArray<{ readonly imagePath: string; readonly memoryMiB: number }>): void {
+    for (const image of images) if (image.memoryMiB <= this.memoryMiB) this.learnImage(resolve(image.imagePath));
+  }
+
+  /** Stops preloading these images (they were removed from the image store). */
+  forget(imagePaths: readonly string[]): void {
+    for (const p of imagePaths.map((x) => resolve(x))) {
+      const at = this.learned.indexOf(p);
+      if (at >= 0) this.learned.splice(at, 1);
+    }
+  }
+
+  private learnImage(imagePath: string): void {
+    if (this.learn === 0 || this.preload.includes(imagePath)) return;
+    const at = this.learned.indexOf(imagePath);
+    if (at >= 0) this.learned.splice(at, 1);
+    else for (const p of this.idle) p.preload(imagePath);
+    this.learned.push(imagePath);
+    if (this.learned.length > this.learn) this.learned.shift();
   }
 
   /** Starts the pool's processes (it does not wait for them: see `full`). */
@@ -53,7 +97,9 @@ export class WarmProcessPool {
     const size = opts.size ?? 2;
     if (!Number.isInteger(size) || size < 0 || size > 64) throw new InvalidArgumentError(`warm pool size must be an integer in 0..64, got ${size}`);
     if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < 8) throw new InvalidArgumentError(`warm pool memory must be an integer ≥ 8 MiB, got ${opts.memoryMiB}`);
-    const pool = new WarmProcessPool(size, opts.memoryMiB, await processBootstrapPath());
+    const learn = opts.learn ?? 8;
+    if (!Number.isInteger(learn) || learn < 0) throw new InvalidArgumentError(`warm pool learn must be a whole number of images, got ${learn}`);
+    const pool = new WarmProcessPool(size, opts.memoryMiB, await processBootstrapPath(), (opts.preload ?? []).map((p) => resolve(p)), learn);
     pool.refill();
     return pool;
   }
@@ -66,6 +112,7 @@ export class WarmProcessPool {
   spawner(memory: MemfdMemory, sandbox: ProcessSandbox): InstanceSpawner {
     return (imagePath, data, memoryMiB) => {
       const taken = memoryMiB <= this.memoryMiB ? this.take() : undefined;
+      if (memoryMiB <= this.memoryMiB) this.learnImage(resolve(imagePath));
       if (taken !== undefined) this.warmBoots++;
       else this.coldBoots++;
       const isolate = taken ?? new ProcessIsolate(memoryMiB, this.bootstrap, memory);
@@ -102,6 +149,7 @@ export class WarmProcessPool {
   private refill(): void {
     while (!this.closed && this.idle.length < this.size && this.idleDeaths < MAX_IDLE_DEATHS) {
       const p = new ProcessIsolate(this.memoryMiB, this.bootstrap);
+      for (const imagePath of this.preloads) p.preload(imagePath);
       p.on('error', () => {}); // an idle process's failure shows as its exit
       p.once('idle', () => (this.idleDeaths = 0));
       p.once('exit', () => {
