@@ -151,8 +151,8 @@ std::vector<sock_filter> BuildFilter(pid_t self) {
 // sandboxEnter(counters, uid, gid): from now on, for every thread of this process, the
 // calls above fail with EPERM and are counted in `counters` (Int32Array of at least
 // kReasonCount words over shared memory, kept alive for the process's life). When the
-// process runs as root and `uid` ≥ 0, it first drops to uid/gid (a second layer). Once per
-// process; irreversible.
+// process runs as root and `uid` ≥ 0, it first drops to uid/gid (a second layer). The
+// process also dies with its parent (PR_SET_PDEATHSIG). Once per process; irreversible.
 napi_value SandboxEnter(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!Args(env, info, 3, argv)) return nullptr;
@@ -188,6 +188,13 @@ napi_value SandboxEnter(napi_env env, napi_callback_info info) {
       ThrowErrno(env, "drop to an unprivileged uid", errno);
       return nullptr;
     }
+  }
+  // Dies with the controller (set after the uid change, which clears it). A parent that is
+  // already gone leaves the process to init: then exit now.
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent || parent == 1) {
+    ThrowErrno(env, "PR_SET_PDEATHSIG", errno == 0 ? ESRCH : errno);
+    return nullptr;
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     ThrowErrno(env, "PR_SET_NO_NEW_PRIVS", errno);

@@ -1,0 +1,127 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { loadNativeAddon, type NativeAddon } from '../../../src/native/native-addon.ts';
+
+const status = loadNativeAddon();
+
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a throw, but the call returned');
+}
+const expectArgumentError = (fn: () => unknown, kind: typeof TypeError | typeof RangeError): void => {
+  const e = thrown(fn);
+  expect(e, e.message).toBeInstanceOf(kind);
+  expect(e.code).toBe('NFVKIT_ERR_NATIVE_ARGUMENT');
+};
+
+describe.skipIf(!status.available)('native shared memory, futex across processes and the sandbox', () => {
+  const addon = (status.available ? status.addon : undefined) as NativeAddon;
+  const addonPath = status.available ? status.path : '';
+
+  it('shmCreate/shmSlice/shmCloseFd refuse bad arguments; slices alias the mapping', () => {
+    expectArgumentError(() => addon.shmCreate('x', 0), RangeError);
+    expectArgumentError(() => addon.shmCreate('x', 2 ** 40), RangeError);
+    expectArgumentError(() => addon.shmCreate(5 as unknown as string, 4096), TypeError);
+    const { fd, memory } = addon.shmCreate('nfvkit-test', 1 << 16);
+    try {
+      expect(memory.byteLength).toBe(1 << 16);
+      const slice = addon.shmSlice(memory, 4096, 128);
+      new Int32Array(slice)[0] = 0x1234;
+      expect(new Int32Array(memory, 4096, 1)[0]).toBe(0x1234);
+      expectArgumentError(() => addon.shmSlice(new SharedArrayBuffer(4096), 0, 16), TypeError);
+      expectArgumentError(() => addon.shmSlice(slice, 0, 16), TypeError); // a slice is not a whole mapping
+      expectArgumentError(() => addon.shmSlice(memory, 1 << 16, 1), RangeError);
+      expectArgumentError(() => addon.shmSlice(memory, 100, (1 << 16) - 99), RangeError);
+      expectArgumentError(() => addon.shmSlice(memory, 0, 0), RangeError);
+      expectArgumentError(() => addon.shmCloseFd(1), RangeError); // stdout is not one of its memfds
+    } finally {
+      addon.shmCloseFd(fd);
+    }
+    expectArgumentError(() => addon.shmCloseFd(fd), RangeError); // closed already
+  });
+
+  it('shmAttach maps only a sealed memfd of the stated size', () => {
+    const { fd, memory } = addon.shmCreate('nfvkit-test', 8192);
+    try {
+      const again = addon.shmAttach(fd, 8192);
+      new Uint8Array(memory)[7] = 42;
+      expect(new Uint8Array(again)[7]).toBe(42);
+      expectArgumentError(() => addon.shmAttach(fd, 4096), RangeError);
+      expect(thrown(() => addon.shmAttach(1, 4096)).code).toMatch(/^E/); // stdout: not a memfd
+    } finally {
+      addon.shmCloseFd(fd);
+    }
+  });
+
+  it('futexWaitAsync refuses bad arguments and is woken by a futexWake from another process', async () => {
+    const words = new Int32Array(new SharedArrayBuffer(8));
+    expectArgumentError(() => void addon.futexWaitAsync(words, 2, 0, 0), RangeError);
+    expectArgumentError(() => void addon.futexWaitAsync(new Uint32Array(2) as unknown as Int32Array, 0, 0, 0), TypeError);
+    expect(await addon.futexWaitAsync(words, 0, 1, 100)).toBe('not-equal');
+    expect(await addon.futexWaitAsync(words, 0, 0, 1)).toBe('timed-out');
+    const { fd, memory } = addon.shmCreate('nfvkit-test', 4096);
+    try {
+      const shared = new Int32Array(memory);
+      const waiting = addon.futexWaitAsync(shared, 3, 0, 10_000);
+      const child = spawn(process.execPath, ['-e', `const a = require(${JSON.stringify(addonPath)}); const w = new Int32Array(a.shmAttach(3, 4096)); setTimeout(() => { Atomics.store(w, 3, 1); a.futexWake(w, 3, 1); }, 50);`], { stdio: ['ignore', 'inherit', 'inherit', fd] });
+      expect(await waiting).toBe('ok');
+      expect(Atomics.load(shared, 3)).toBe(1);
+      await once(child, 'exit');
+    } finally {
+      addon.shmCloseFd(fd);
+    }
+  });
+
+  it('sandboxEnter refuses bad arguments (checked in a child: entering is for good)', () => {
+    const script = `
+      const a = require(${JSON.stringify(addonPath)});
+      const out = [];
+      const tryIt = (f) => { try { f(); out.push('ok'); } catch (e) { out.push(e.constructor.name + ':' + e.code); } };
+      tryIt(() => a.sandboxEnter(new Int32Array(2), -1, -1));
+      tryIt(() => a.sandboxEnter(new Uint32Array(16), -1, -1));
+      tryIt(() => a.sandboxEnter(new Int32Array(16), -2, -1));
+      tryIt(() => a.sandboxEnter(new Int32Array(16), -1, -1));
+      tryIt(() => a.sandboxEnter(new Int32Array(16), -1, -1));
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(r.stdout)).toEqual([
+      'RangeError:NFVKIT_ERR_NATIVE_ARGUMENT',
+      'TypeError:NFVKIT_ERR_NATIVE_ARGUMENT',
+      'RangeError:NFVKIT_ERR_NATIVE_ARGUMENT',
+      'ok',
+      'TypeError:NFVKIT_ERR_NATIVE_ARGUMENT', // once per process
+    ]);
+  });
+
+  it('a sandboxed process dies with its parent', async () => {
+    // parent: spawns the sandboxed child, prints its pid, then waits to be killed.
+    const grandchild = `const a = require(${JSON.stringify(addonPath)}); a.sandboxEnter(new Int32Array(new SharedArrayBuffer(64)), -1, -1); process.stdout.write('in\\n'); setInterval(() => {}, 1000);`;
+    const parentScript = `
+      const { spawn } = require('node:child_process');
+      const c = spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: ['ignore', 'pipe', 'inherit'] });
+      c.stdout.once('data', () => console.log(c.pid));
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [chunk] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const pid = Number(chunk.toString().trim());
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive()).toBe(true);
+    parent.kill('SIGKILL');
+    await once(parent, 'exit');
+    const deadline = Date.now() + 5000;
+    while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive()).toBe(false);
+  }, 15_000);
+});
