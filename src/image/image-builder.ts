@@ -21,6 +21,7 @@ import {
   type ImageManifest,
   type SealedBuildInputs,
 } from './image-manifest.ts';
+import type { ImageLease } from './image-lease.ts';
 import { ImageStore } from './image-store.ts';
 import { nfvkitVersion, PACKAGE_ROOT } from './package-info.ts';
 
@@ -41,6 +42,12 @@ export interface BuildImageOptions {
   readonly minify?: boolean;
   /** Bundle even when the store holds a current image for the same build key. */
   readonly force?: boolean;
+  /**
+   * A lease of `store` that holds the image from the moment it is found in the cache or
+   * published (under the store's lock: no prune can remove it in between). Without one, a
+   * cache hit only marks the image as used now.
+   */
+  readonly lease?: ImageLease;
 }
 
 /** How a build used the store's cache. */
@@ -190,7 +197,9 @@ async function buildCompiledImage(compiled: CompiledPipeline, memoryMiB: number,
 
   let cache: ImageCacheOutcome = 'miss';
   const known = store.findByBuildKey(key);
-  if (known !== undefined) {
+  // Held (or marked used) before it is checked: a prune from now on keeps it, one before removed it.
+  const present = known !== undefined && (options.lease === undefined ? store.touch(known.id) : options.lease.hold(known.id));
+  if (known !== undefined && present) {
     const manifest = currentManifest(store, known.id, compiled);
     if (manifest !== undefined && options.force !== true) {
       return { manifest, imagePath: store.imagePath(manifest.id), sourceMapPath: store.sourceMapPath(manifest.id), cache: 'hit', ms: performance.now() - started, warnings: [] };
@@ -198,7 +207,7 @@ async function buildCompiledImage(compiled: CompiledPipeline, memoryMiB: number,
     cache = manifest === undefined ? 'stale' : 'miss';
   }
   const sealed = await sealImage(compiled, memoryMiB, minify);
-  store.add(sealed.bytes, sealed.manifest, { sourceMap: sealed.sourceMap });
+  store.add(sealed.bytes, sealed.manifest, { sourceMap: sealed.sourceMap, ...(options.lease === undefined ? {} : { lease: options.lease }) });
   return {
     manifest: sealed.manifest,
     imagePath: store.imagePath(sealed.manifest.id),
