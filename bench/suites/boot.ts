@@ -71,7 +71,7 @@ const MODE_HELP: Record<Mode, string> = {
   prepared: 'worker thread: idle isolate, image imported, pipeline built and start-up rehearsed ahead (the default for preloaded images)',
   'process-cold': 'sandboxed process: a new process per instance, the memfd as its fd 4',
   'process-warm': 'sandboxed process: an idle process of a `WarmProcessPool` (loader warm) maps the memfd, imports the image and builds the pipeline on boot',
-  'process-preloaded': 'sandboxed process: an idle process that imported the image and rehearsed its start-up ahead maps the memfd and builds the pipeline on boot',
+  'process-preloaded': 'sandboxed process: an idle process that imported the image and built its pipeline ahead (counters in the warm pool\'s memfd) maps the data plane\'s memfd and stocks its queues on boot',
 };
 
 /** One boot, ms: the host's view and the instance's start-up marks on the same clock. */
@@ -108,14 +108,17 @@ const kb = (x: number): string => (x / 1000).toFixed(1);
 const clock = monotonicMs;
 
 /** Where `boots` starts its instances. */
-type Starter = { readonly kind: 'cold' } | { readonly kind: 'warm'; readonly warm: WarmPool } | { readonly kind: 'process'; readonly memory: MemfdMemory; readonly spawn: InstanceSpawner; readonly warm?: WarmProcessPool };
+type Starter =
+  | { readonly kind: 'cold' }
+  | { readonly kind: 'warm'; readonly warm: WarmPool }
+  | { readonly kind: 'process'; readonly memory: MemfdMemory; readonly spawn: InstanceSpawner }
+  | { readonly kind: 'process-warm'; readonly memory: MemfdMemory; readonly warm: WarmProcessPool };
 
 /** Boots `count` instances one after the other (each stopped before the next). */
 async function boots(image: BuildImageResult, pool: PacketPool, count: number, starter: Starter): Promise<BootSample[]> {
   const samples: BootSample[] = [];
   for (let i = 0; i < count; i++) {
-    if (starter.kind === 'warm') await starter.warm.full();
-    if (starter.kind === 'process') await starter.warm?.full();
+    if (starter.kind === 'warm' || starter.kind === 'process-warm') await starter.warm.full();
     let readyAt = Number.NaN;
     let startup: InstanceStartup | undefined;
     const onEvent = (e: InstanceEvent): void => {
@@ -128,7 +131,9 @@ async function boots(image: BuildImageResult, pool: PacketPool, count: number, s
     const host =
       starter.kind === 'warm'
         ? await starter.warm.acquire(opts)
-        : await InstanceHost.boot(starter.kind === 'process' ? { ...opts, memory: starter.memory, spawn: starter.spawn } : opts);
+        : starter.kind === 'process-warm'
+          ? await starter.warm.acquire({ ...opts, memory: starter.memory, sandbox: SANDBOX })
+          : await InstanceHost.boot(starter.kind === 'process' ? { ...opts, memory: starter.memory, spawn: starter.spawn } : opts);
     const resolved = clock();
     if (host.state !== 'running' || startup === undefined) throw new Error(`instance failed to boot: ${host.failure?.reason} ${host.failure?.detail}`);
     const spawnedAt = readyAt - host.bootMs;
@@ -154,8 +159,9 @@ async function bootsIn(mode: Mode, image: BuildImageResult, pool: PacketPool, pr
     const preload = mode === 'process-preloaded' ? [image.imagePath] : [];
     const warm = await WarmProcessPool.create({ size: 2, memoryMiB: image.manifest.memoryMiB, preload, learn: 0 });
     try {
-      const samples = await boots(image, processPool, BOOTS, { kind: 'process', memory, spawn: warm.spawner(memory, SANDBOX), warm });
+      const samples = await boots(image, processPool, BOOTS, { kind: 'process-warm', memory, warm });
       if (warm.warmBoots !== BOOTS) throw new Error(`only ${warm.warmBoots} of ${BOOTS} boots used a warm process`);
+      if (mode === 'process-preloaded' && warm.preparedBoots !== BOOTS) throw new Error(`only ${warm.preparedBoots} of ${BOOTS} boots used a pipeline built ahead`);
       return samples;
     } finally {
       await warm.close();

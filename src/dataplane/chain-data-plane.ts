@@ -55,6 +55,7 @@ import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
 import { HEAP_MEMORY, MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
 import { computePoolLayout, DEFAULT_HEADROOM, DEFAULT_STRIDE } from '../pool/pool-layout.ts';
 import { InstanceHost, processSpawner, type InstanceEvent, type InstanceSpawner } from '../runtime/instance-host.ts';
+import type { ProcessSandbox } from '../runtime/process-isolate.ts';
 import { SANDBOX_UID } from '../runtime/sandbox-reasons.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
@@ -403,11 +404,13 @@ export class ChainDataPlane {
       ...(shard === undefined ? {} : { shard: { index: shard, count: options.shards! } }),
       hostIrqSab: this.hostIrq.buffer as SharedArrayBuffer,
     };
-    const warm = options.warm instanceof WarmPool && this.instanceMode === 'worker' && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
-    const warmProcesses = options.warm instanceof WarmProcessPool ? options.warm : undefined;
+    const workerWarm = options.warm instanceof WarmPool && this.instanceMode === 'worker' && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
+    const processWarm = options.warm instanceof WarmProcessPool && this.instanceMode === 'process' ? options.warm : undefined;
     let host: InstanceHost;
     try {
-      host = warm === undefined ? await InstanceHost.boot({ ...base, memory: this.memory, ...(await this.processSpawn(warmProcesses)) }) : await warm.acquire(base);
+      if (workerWarm !== undefined) host = await workerWarm.acquire(base);
+      else if (processWarm !== undefined) host = await processWarm.acquire({ ...base, memory: this.memory as MemfdMemory, sandbox: this.processSandbox() });
+      else host = await InstanceHost.boot({ ...base, memory: this.memory, ...(await this.processSpawn()) });
     } catch (err) {
       if (shard !== undefined) stage.releaseShard(shard);
       throw err;
@@ -433,13 +436,17 @@ export class ChainDataPlane {
   }
 
   /** The spawner of instance processes (with the bundled bootstrap), or nothing for worker threads. */
-  private async processSpawn(warm: WarmProcessPool | undefined): Promise<{ spawn?: InstanceSpawner; warm?: boolean }> {
+  private async processSpawn(): Promise<{ spawn?: InstanceSpawner }> {
     if (this.instanceMode !== 'process') return {};
     const memory = this.memory as MemfdMemory;
-    const sandbox = this.sandbox ? { uid: process.getuid?.() === 0 ? SANDBOX_UID : -1, gid: SANDBOX_UID } : null;
-    if (warm !== undefined) return { spawn: warm.spawner(memory, sandbox) };
+    const sandbox = this.processSandbox();
     this.spawner ??= processBootstrapPath().then((bootstrap) => processSpawner(memory, bootstrap, sandbox));
     return { spawn: await this.spawner };
+  }
+
+  /** How instance processes sandbox themselves: down to `nobody` when the controller is root. */
+  private processSandbox(): ProcessSandbox {
+    return this.sandbox ? { uid: process.getuid?.() === 0 ? SANDBOX_UID : -1, gid: SANDBOX_UID } : null;
   }
 
   /**

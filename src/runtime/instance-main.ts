@@ -196,11 +196,12 @@ export interface PreloadedImage {
   /** Number of pipeline counters (`COUNTERS.length`). */
   readonly counterCount: number;
   /**
-   * Builds the pipeline now, on counter memory allocated here (returned: the host must
-   * give exactly this memory to the instance as `countersSab`, then boot with `prepared`),
+   * Builds the pipeline now, on `countersSab` or counter memory allocated here (returned:
+   * the host must give exactly this memory to the instance as `countersSab`, then boot
+   * with `prepared`),
    * and rehearses the start-up (see `rehearse`). Call at most once.
    */
-  prepare(): SharedArrayBuffer;
+  prepare(countersSab?: SharedArrayBuffer): SharedArrayBuffer;
   /**
    * Runs the instance's start-up code once on scratch memory (a small private pool and two
    * devices), so that it is compiled before an instance is asked for. No pipeline is built.
@@ -271,8 +272,10 @@ function preloadedImage(pipeline: ImagePipeline, port: MessagePort | undefined):
   const rehearse = (instance?: PipelineInstance): void => rehearseStartup(instance ?? { processBatch() {} });
   return {
     counterCount: pipeline.COUNTERS.length,
-    prepare() {
-      const sab = new SharedArrayBuffer(Math.max(8, pipeline.COUNTERS.length * 8));
+    prepare(countersSab) {
+      const need = Math.max(8, pipeline.COUNTERS.length * 8);
+      if (countersSab !== undefined && countersSab.byteLength < need) throw new SharedLayoutError(`counter memory of ${countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters`);
+      const sab = countersSab ?? new SharedArrayBuffer(need);
       const counters = new Float64Array(sab);
       const instance = pipeline.createPipeline({ counters });
       ready = { counters, instance };

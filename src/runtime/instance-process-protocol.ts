@@ -4,12 +4,17 @@
  */
 
 /** Descriptor numbers of an instance process (see the module documentation). */
-export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4 } as const;
+export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4, WARM_MEMORY: 5 } as const;
 
-/** Import an image ahead and rehearse its start-up (a warm process, before its boot). */
+/**
+ * Import an image ahead and rehearse its start-up (a warm process, before its boot); with
+ * `counters`, also build its pipeline on that range of the warm pool's memfd (fd 5 of
+ * `warmBytes`), which the host gives the instance as its counters if it boots this image.
+ */
 export interface ProcessPreloadMessage {
   readonly type: 'preload';
   readonly imagePath: string;
+  readonly counters?: { readonly offset: number; readonly length: number; readonly warmBytes: number };
 }
 
 /** A line the host writes on fd 0: preloads (any number), then one boot. */
@@ -22,7 +27,7 @@ export interface ProcessBootMessage {
   readonly imagePath: string;
   /** The data plane's memfd: inherited as `fd`, or opened at `path` (`/proc/<host>/fd/<n>`, for a process started ahead); `bytes` long. */
   readonly memory: { readonly fd: number; readonly bytes: number } | { readonly path: string; readonly bytes: number };
-  /** `InstanceWorkerData` with its buffers as ranges (`encodeSharedRefs`). */
+  /** `InstanceWorkerData` with its buffers as ranges (`encodeSharedRefs`; memory 0: the data plane's, 1: the warm pool's). */
   readonly data: unknown;
   /** Enter the sandbox before `ready`, dropping to this uid/gid when root (uid −1: keep it); null: no sandbox. */
   readonly sandbox: { readonly uid: number; readonly gid: number } | null;

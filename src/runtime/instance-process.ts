@@ -9,6 +9,7 @@
  * | 2 | stderr (the host keeps its tail for the failure detail) |
  * | 3 | messages to the host, one JSON line each (`InstanceMessage`, or `{ type: 'crashed' }`) |
  * | 4 | the data plane's sealed memfd (pool, rings, counters, wait words), when it existed at spawn; else the boot message names `/proc/<host>/fd/<n>` |
+ * | 5 | a warm pool's memfd, where the pipelines it builds ahead keep their counters (processes started ahead only) |
  *
  * It warms the ESM loader, says `idle`, reads the boot message, maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
  * leaves it under `Symbol.for(PROCESS_BOOT_KEY)` and imports the image, whose
@@ -30,7 +31,7 @@ import { decodeSharedRefs } from '../memory/shared-refs.ts';
 import { MappedMemory } from '../memory/shared-memory.ts';
 import { nativeAddonOrNull } from '../native/native-addon.ts';
 import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type PreloadedImage, type ProcessBoot } from './instance-main.ts';
-import { ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle } from './instance-process-protocol.ts';
+import { ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 function send(message: InstanceMessage | ProcessCrash | ProcessIdle): void {
   writeSync(ProcessFd.MESSAGES, `${JSON.stringify(message)}\n`);
@@ -49,11 +50,18 @@ async function* hostLines(): AsyncGenerator<string> {
   }
 }
 
-/** Images imported ahead (`preload` lines), by path: a boot of one only runs its start-up. */
-const preloaded = new Map<string, PreloadedImage>();
+/** Images imported ahead (`preload` lines), by path, and whether their pipeline was built ahead: a boot of one only runs its start-up. */
+const preloaded = new Map<string, { readonly image: PreloadedImage; readonly prepared: boolean }>();
 
-/** Imports `imagePath` without booting it (the image hands over its `PreloadedImage`) and rehearses its start-up. */
-async function preload(imagePath: string): Promise<void> {
+/** The warm pool's memfd (fd 5), mapped on the first preload that prepares a pipeline. */
+let warmMemory: MappedMemory | undefined;
+
+/**
+ * Imports `imagePath` without booting it (the image hands over its `PreloadedImage`), and
+ * builds its pipeline on the given range of the warm memory (or only rehearses its start-up).
+ */
+async function preload(message: ProcessPreloadMessage): Promise<void> {
+  const imagePath = message.imagePath;
   if (preloaded.has(imagePath)) return;
   const key = Symbol.for(PROCESS_BOOT_KEY);
   const g = globalThis as Record<symbol, unknown>;
@@ -65,15 +73,22 @@ async function preload(imagePath: string): Promise<void> {
     delete g[key];
   }
   if (image === undefined) return; // not an image: a boot of it fails as it would cold
-  image.rehearse();
-  preloaded.set(imagePath, image);
+  const counters = message.counters;
+  if (counters !== undefined && image.counterCount * 8 <= counters.length) {
+    warmMemory ??= MappedMemory.attach(ProcessFd.WARM_MEMORY, counters.warmBytes);
+    image.prepare(warmMemory.view(counters));
+    preloaded.set(imagePath, { image, prepared: true });
+  } else {
+    image.rehearse();
+    preloaded.set(imagePath, { image, prepared: false });
+  }
 }
 
 function boot(message: ProcessBootMessage): Promise<unknown> {
   const memoryFd = 'fd' in message.memory ? message.memory.fd : openSync(message.memory.path, 'r+');
   const mapped = MappedMemory.attach(memoryFd, message.memory.bytes);
   if (memoryFd !== ProcessFd.MEMORY) closeSync(memoryFd);
-  const data = decodeSharedRefs(message.data, mapped) as InstanceWorkerData;
+  const data = decodeSharedRefs(message.data, warmMemory === undefined ? [mapped] : [mapped, warmMemory]) as InstanceWorkerData;
   const sandbox = message.sandbox;
   const record: ProcessBoot = {
     data,
@@ -96,7 +111,7 @@ function boot(message: ProcessBootMessage): Promise<unknown> {
   const image = preloaded.get(message.imagePath);
   preloaded.clear();
   if (image !== undefined) {
-    image.boot(data, false, record);
+    image.image.boot(data, image.prepared, record);
     return Promise.resolve();
   }
   (globalThis as Record<symbol, unknown>)[Symbol.for(PROCESS_BOOT_KEY)] = record;
@@ -123,7 +138,7 @@ async function main(): Promise<void> {
   for await (const line of hostLines()) {
     const message = JSON.parse(line) as ProcessHostMessage;
     if (message.type === 'preload') {
-      await preload(message.imagePath);
+      await preload(message);
       send({ type: 'idle' });
       continue;
     }

@@ -20,7 +20,7 @@ import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import { INSTANCE_YOUNG_GENERATION_MIB } from './instance-host.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
-import { ProcessFd, type ProcessBootMessage } from './instance-process-protocol.ts';
+import { ProcessFd, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 /** Longest message line an instance process may write. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -70,8 +70,11 @@ export class ProcessIsolate extends EventEmitter {
   private readonly exit: Promise<void>;
   private readonly memoryFd: number | undefined;
 
-  /** Starts a process with a heap of `memoryMiB` running `bootstrap`; `memory`, when known, becomes its fd 4. */
-  constructor(memoryMiB: number, bootstrap: string, memory?: MemfdMemory) {
+  /**
+   * Starts a process with a heap of `memoryMiB` running `bootstrap`; `memory`, when known,
+   * becomes its fd 4; a warm pool's `warmMemory` its fd 5.
+   */
+  constructor(memoryMiB: number, bootstrap: string, memory?: MemfdMemory, warmMemory?: MemfdMemory) {
     super();
     this.memoryMiB = memoryMiB;
     this.memoryFd = memory?.fd;
@@ -81,7 +84,7 @@ export class ProcessIsolate extends EventEmitter {
     if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
     this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap], {
       env,
-      stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd],
+      stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd],
     });
     let exited: () => void = () => {};
     this.exit = new Promise((resolve) => (exited = resolve));
@@ -118,23 +121,27 @@ export class ProcessIsolate extends EventEmitter {
     return !this.exited && !this.booted;
   }
 
-  /** Has the idle process import `imagePath` ahead and rehearse its start-up (before `boot`). */
-  preload(imagePath: string): void {
+  /**
+   * Has the idle process import `imagePath` ahead and rehearse its start-up, or, given
+   * `counters` (a range of the warm memory it got as fd 5), build its pipeline there (before `boot`).
+   */
+  preload(imagePath: string, counters?: ProcessPreloadMessage['counters']): void {
     if (this.booted || this.exited) return;
     this.preloadsSent++;
     this.idle = false;
-    (this.child.stdin as Writable).write(`${JSON.stringify({ type: 'preload', imagePath })}\n`);
+    const message: ProcessPreloadMessage = counters === undefined ? { type: 'preload', imagePath } : { type: 'preload', imagePath, counters };
+    (this.child.stdin as Writable).write(`${JSON.stringify(message)}\n`);
   }
 
-  /** Hands the process its instance: `data`'s buffers must come from `memory`. Once. */
-  boot(imagePath: string, data: InstanceWorkerData, memory: MemfdMemory, sandbox: ProcessSandbox): void {
+  /** Hands the process its instance: `data`'s buffers must come from `memory` (or, prepared counters, `warmMemory`). Once. */
+  boot(imagePath: string, data: InstanceWorkerData, memory: MemfdMemory, sandbox: ProcessSandbox, warmMemory?: MemfdMemory): void {
     if (this.booted) throw new InvalidArgumentError('an instance process boots once');
     this.booted = true;
     const message: ProcessBootMessage = {
       type: 'boot',
       imagePath,
       memory: this.memoryFd === memory.fd ? { fd: ProcessFd.MEMORY, bytes: memory.bytes } : { path: `/proc/${process.pid}/fd/${memory.fd}`, bytes: memory.bytes },
-      data: encodeSharedRefs(data, memory),
+      data: encodeSharedRefs(data, warmMemory === undefined ? [memory] : [memory, warmMemory]),
       sandbox,
     };
     (this.child.stdin as Writable).end(`${JSON.stringify(message)}\n`);

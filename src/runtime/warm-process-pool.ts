@@ -1,9 +1,12 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import type { MemfdMemory } from '../memory/shared-memory.ts';
+import { MemfdMemory } from '../memory/shared-memory.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import { processBootstrapPath } from './runtime-bundle.ts';
-import type { InstanceSpawner } from './instance-host.ts';
+import { InstanceHost, type InstanceHostOptions } from './instance-host.ts';
+
+/** Counter memory per image a warm process builds ahead: room for 4096 counters (a fused chain of the three builtins has ~150). */
+const COUNTER_BLOCK_BYTES = 4096 * 8;
 
 /** Options of `WarmProcessPool.create`. */
 export interface WarmProcessPoolOptions {
@@ -22,18 +25,19 @@ const MAX_IDLE_DEATHS = 8;
 
 /**
  * Instance processes started ahead, idle in their bootstrap with the ESM loader warm and
- * the pool's images imported and their start-up rehearsed (`preload`, and the images it
+ * the pool's images imported and their pipelines built (`preload`, and the images it
  * learned from boots): a boot from the pool skips process start-up (~70 ms here) and, for
- * a preloaded image, only maps the data plane's memfd, builds the pipeline and stocks its
- * queues (the image is imported on boot otherwise). One pool serves
+ * a preloaded image, only maps the data plane's memfd and stocks its queues (the image is
+ * imported and its pipeline built on boot otherwise). A pipeline built ahead counts in a
+ * block of the pool's own memfd (every process's fd 5), which the instance keeps as its
+ * counter memory. One pool serves
  * every data plane of a controller (a process gets its memfd when it boots, through
  * `/proc/<controller>/fd/<n>`). Each process taken is replaced in the background.
  *
  * @example
  * ```ts
  * const warm = await WarmProcessPool.create({ size: 2, memoryMiB: 256 });
- * const spawn = warm.spawner(memory, { uid: 65534, gid: 65534 });   // an InstanceSpawner
- * const host = await InstanceHost.boot({ imagePath, manifest, pool, owner: 10, memory, spawn, warm: true });
+ * const host = await warm.acquire({ imagePath, manifest, pool, owner: 10, memory, sandbox: { uid: 65534, gid: 65534 } });
  * await warm.close();
  * ```
  */
@@ -42,10 +46,16 @@ export class WarmProcessPool {
   readonly memoryMiB: number;
   /** Boots served by an idle process of the pool. */
   warmBoots = 0;
+  /** Warm boots on a pipeline the process built ahead. */
+  preparedBoots = 0;
   /** Boots that had to start a process (pool empty, or the image needs more memory). */
   coldBoots = 0;
   private readonly bootstrap: string;
   private readonly idle: ProcessIsolate[] = [];
+  /** Where pipelines built ahead keep their counters (fd 5 of every process of the pool). */
+  private readonly warmMemory: MemfdMemory;
+  /** Per idle process, the counter block of each image it built ahead. */
+  private readonly blocks = new Map<ProcessIsolate, Map<string, SharedArrayBuffer>>();
   private readonly preload: readonly string[];
   private readonly learn: number;
   /** Learned images, oldest first. */
@@ -54,6 +64,7 @@ export class WarmProcessPool {
   private closed = false;
 
   private constructor(size: number, memoryMiB: number, bootstrap: string, preload: readonly string[], learn: number) {
+    this.warmMemory = MemfdMemory.create((size + 1) * (preload.length + learn + 1) * COUNTER_BLOCK_BYTES, 'nfvkit-warm-counters');
     this.size = size;
     this.memoryMiB = memoryMiB;
     this.bootstrap = bootstrap;
@@ -87,7 +98,7 @@ export class WarmProcessPool {
     if (this.learn === 0 || this.preload.includes(imagePath)) return;
     const at = this.learned.indexOf(imagePath);
     if (at >= 0) this.learned.splice(at, 1);
-    else for (const p of this.idle) p.preload(imagePath);
+    else for (const p of this.idle) this.preloadInto(p, imagePath);
     this.learned.push(imagePath);
     if (this.learned.length > this.learn) this.learned.shift();
   }
@@ -105,20 +116,35 @@ export class WarmProcessPool {
   }
 
   /**
-   * An `InstanceSpawner` for a data plane over `memory`: it takes an idle process of the
-   * pool when the image fits its heap class (the instance then runs with the pool's
-   * limit), else starts one for the image.
+   * Boots an instance (see `InstanceHost.boot`) in an idle process of the pool when the
+   * image fits its heap class (the instance then runs with the pool's limit; on the
+   * pipeline built ahead when the process preloaded the image), else in a process started
+   * for it. `opts.memory` is the data plane's memfd.
    */
-  spawner(memory: MemfdMemory, sandbox: ProcessSandbox): InstanceSpawner {
-    return (imagePath, data, memoryMiB) => {
-      const taken = memoryMiB <= this.memoryMiB ? this.take() : undefined;
-      if (memoryMiB <= this.memoryMiB) this.learnImage(resolve(imagePath));
-      if (taken !== undefined) this.warmBoots++;
-      else this.coldBoots++;
-      const isolate = taken ?? new ProcessIsolate(memoryMiB, this.bootstrap, memory);
-      isolate.boot(imagePath, data, memory, sandbox);
-      return isolate;
-    };
+  acquire(opts: InstanceHostOptions & { readonly memory: MemfdMemory; readonly sandbox: ProcessSandbox }): Promise<InstanceHost> {
+    const imagePath = resolve(opts.imagePath);
+    const fits = opts.manifest.memoryMiB <= this.memoryMiB;
+    const taken = fits ? this.take() : undefined;
+    if (fits) this.learnImage(imagePath);
+    if (taken !== undefined) this.warmBoots++;
+    else this.coldBoots++;
+    const blocks = taken === undefined ? undefined : this.blocks.get(taken);
+    if (taken !== undefined) this.blocks.delete(taken);
+    const counters = opts.controlSab === undefined && opts.countersSab === undefined ? blocks?.get(imagePath) : undefined;
+    for (const [path, block] of blocks ?? []) if (path !== imagePath || counters === undefined) this.warmMemory.release(block);
+    if (counters !== undefined) this.preparedBoots++;
+    const booting = InstanceHost.boot({
+      ...opts,
+      ...(counters === undefined ? {} : { countersSab: counters }),
+      spawn: (path, data, memoryMiB) => {
+        const isolate = taken ?? new ProcessIsolate(memoryMiB, this.bootstrap, opts.memory);
+        isolate.boot(path, data, opts.memory, opts.sandbox, counters === undefined ? undefined : this.warmMemory);
+        return isolate;
+      },
+    });
+    // The prepared counters are the instance's for as long as it lives.
+    if (counters !== undefined) void booting.then((host) => host.settled()).then(() => this.warmMemory.release(counters));
+    return booting;
   }
 
   /** Resolves once every slot holds an idle process (or `timeoutMs` passed). */
@@ -133,6 +159,28 @@ export class WarmProcessPool {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.idle.splice(0).map((p) => p.terminate()));
+    this.warmMemory.close();
+  }
+
+  /** Has `p` import `imagePath` ahead and build its pipeline on a counter block of the warm memory. */
+  private preloadInto(p: ProcessIsolate, imagePath: string): void {
+    let blocks = this.blocks.get(p);
+    if (blocks === undefined) this.blocks.set(p, (blocks = new Map()));
+    if (blocks.has(imagePath)) return;
+    let block: SharedArrayBuffer | undefined;
+    try {
+      block = this.warmMemory.allocate(COUNTER_BLOCK_BYTES);
+    } catch {
+      block = undefined; // full: preload without building ahead
+    }
+    if (block !== undefined) blocks.set(imagePath, block);
+    const range = block === undefined ? undefined : this.warmMemory.locate(block);
+    p.preload(imagePath, range === undefined ? undefined : { ...range, warmBytes: this.warmMemory.bytes });
+  }
+
+  private dropBlocks(p: ProcessIsolate): void {
+    for (const block of this.blocks.get(p)?.values() ?? []) this.warmMemory.release(block);
+    this.blocks.delete(p);
   }
 
   /** The oldest idle process that is ready, else any started one; refills behind it. */
@@ -148,14 +196,15 @@ export class WarmProcessPool {
 
   private refill(): void {
     while (!this.closed && this.idle.length < this.size && this.idleDeaths < MAX_IDLE_DEATHS) {
-      const p = new ProcessIsolate(this.memoryMiB, this.bootstrap);
-      for (const imagePath of this.preloads) p.preload(imagePath);
+      const p = new ProcessIsolate(this.memoryMiB, this.bootstrap, undefined, this.warmMemory);
+      for (const imagePath of this.preloads) this.preloadInto(p, imagePath);
       p.on('error', () => {}); // an idle process's failure shows as its exit
       p.once('idle', () => (this.idleDeaths = 0));
       p.once('exit', () => {
         const at = this.idle.indexOf(p);
         if (at < 0) return;
         this.idle.splice(at, 1);
+        this.dropBlocks(p);
         this.idleDeaths++;
         this.refill();
       });

@@ -33,8 +33,8 @@ const alive = (pid: number): boolean => {
 };
 
 describe.runIf(MemfdMemory.available())('warm process pool', () => {
-  it('boots instances in processes started ahead (booted at once, memfd opened through /proc), refills, and falls back to cold when empty', async () => {
-    const warm = await WarmProcessPool.create({ size: 2, memoryMiB: 64 });
+  it('boots instances in processes started ahead on pipelines built ahead (booted at once, memfd opened through /proc, counters in the pool\'s memfd), refills, and falls back to cold when empty', async () => {
+    const warm = await WarmProcessPool.create({ size: 2, memoryMiB: 64, preload: [image.imagePath] });
     const events: DataPlaneEvent[] = [];
     const dp = ChainDataPlane.create(['pass'], { bufferCount: 4096, onEvent: (e) => events.push(e) });
     try {
@@ -42,6 +42,8 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
       const a = await dp.addInstance(0, image, { warm });
       const b = await dp.addInstance(0, image, { warm });
       expect(warm.warmBoots).toBe(2);
+      // Both ran on the pipeline their process built ahead, counting in the warm pool's memfd.
+      expect(warm.preparedBoots).toBe(2);
       for (const inst of [a, b]) {
         expect(inst.host.worker).toBeInstanceOf(ProcessIsolate);
         expect(inst.host.events[0]).toEqual({ type: 'booted', ms: 0 });
@@ -55,6 +57,9 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
       const sink = new SinkPort();
       await dp.runUntil(gen, sink, () => gen.done && sink.frames + dp.dropped() >= gen.sent, 20_000);
       expect(sink.frames).toBe(30_000);
+      // Every instance's counters reach the host, prepared ones (in the warm memfd) included.
+      const rx = [a, b, c].map((inst) => inst.host.counters[0] + inst.host.counters[1]);
+      expect(rx.reduce((x, y) => x + y, 0)).toBe(30_000);
     } finally {
       expect((await dp.shutdown()).leaks).toEqual([]);
       await warm.full();

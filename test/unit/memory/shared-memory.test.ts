@@ -32,15 +32,15 @@ describe.skipIf(!MemfdMemory.available())('MemfdMemory', () => {
     const memory = MemfdMemory.create(8192, 'nfvkit-test');
     try {
       const sab = memory.allocate(256);
-      const wire = JSON.parse(JSON.stringify(encodeSharedRefs({ sab, list: [1, 'x'], frames: [new Uint8Array([1, 2, 3])] }, memory)));
-      expect(wire.sab).toEqual({ $sharedRange: { offset: 0, length: 256 } });
+      const wire = JSON.parse(JSON.stringify(encodeSharedRefs({ sab, list: [1, 'x'], frames: [new Uint8Array([1, 2, 3])] }, [memory])));
+      expect(wire.sab).toEqual({ $sharedRange: { memory: 0, offset: 0, length: 256 } });
       const views: unknown[] = [];
-      const decoded = decodeSharedRefs(wire, { view: (r: { offset: number; length: number }) => (views.push(r), new SharedArrayBuffer(r.length)) } as never) as { frames: Uint8Array[]; list: unknown[] };
+      const decoded = decodeSharedRefs(wire, [{ view: (r: { offset: number; length: number }) => (views.push(r), new SharedArrayBuffer(r.length)) } as never]) as { frames: Uint8Array[]; list: unknown[] };
       expect(views).toEqual([{ offset: 0, length: 256 }]);
       expect(Array.from(decoded.frames[0])).toEqual([1, 2, 3]);
       expect(decoded.list).toEqual([1, 'x']);
-      expect(() => encodeSharedRefs({ other: new SharedArrayBuffer(8) }, memory)).toThrow(/not allocated from its shared memory/);
-      expect(() => encodeSharedRefs({ f: new Float64Array(2) }, memory)).toThrow(/byte arrays and plain data/);
+      expect(() => encodeSharedRefs({ other: new SharedArrayBuffer(8) }, [memory])).toThrow(/not allocated from its shared memory/);
+      expect(() => encodeSharedRefs({ f: new Float64Array(2) }, [memory])).toThrow(/byte arrays and plain data/);
     } finally {
       memory.close();
     }
