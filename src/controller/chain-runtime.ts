@@ -277,6 +277,19 @@ export class ChainRuntime {
     return total;
   }
 
+  /**
+   * Ids of the images this chain uses: each function's current image and the image of every
+   * live instance (instances of a replaced image run until their drain ends).
+   */
+  imageIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const [k, fn] of this.functions.entries()) {
+      ids.add(fn.image.id);
+      for (const inst of this.dataPlane.stages[k].live) ids.add(inst.manifest.id);
+    }
+    return ids;
+  }
+
   /** Instances of `fn` that take new flows and run its current image. */
   ready(fn: FunctionRuntime): StageInstance[] {
     const stage = this.dataPlane.stage(fn.spec.name);

@@ -149,7 +149,9 @@ export type ControllerEventType =
   | 'instance-stopped'
   | 'restart-delayed'
   | 'scaled'
-  | 'deleted';
+  | 'deleted'
+  /** The controller's image collection removed unused images, or the store stays over its cap (chain ''). */
+  | 'image-gc';
 
 /** One lifecycle event (WatchEvents, `nfvkit events`). */
 export interface ControllerEvent {

@@ -1,7 +1,8 @@
 import { createDataPlanePool } from '../dataplane/chain-data-plane.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import { buildFusedImage, buildImage } from '../image/image-builder.ts';
-import { ImageStore } from '../image/image-store.ts';
+import type { ImageLease } from '../image/image-lease.ts';
+import { ImageStore, type ImageStoreUsage } from '../image/image-store.ts';
 import { canonicalJson } from '../image/canonical-json.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
@@ -19,6 +20,7 @@ import { Autoscaler } from './autoscaler.ts';
 import { ScalingPolicy, type ScalingDecision, type ScalingPolicyOptions } from './scaling-policy.ts';
 import { RateSampler } from '../metrics/rate-sampler.ts';
 import { resolvePlacement } from './placement.ts';
+import { ImageGc, resolveImageGcOptions, type ImageGcOptions } from './image-gc.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import type { StateStore, StoredChain } from './state-store.ts';
 
@@ -54,6 +56,12 @@ export interface ControllerOptions {
    * successful apply, scale and delete saves it; `restore()` brings it back.
    */
   readonly stateStore?: StateStore;
+  /**
+   * Image garbage collection (default on: unused images go 10 min after their last use, no
+   * size cap; `false`: off). The controller holds a lease on the images its chains use, so
+   * no prune, by it or any other process sharing the store, removes them.
+   */
+  readonly imageGc?: ImageGcOptions | false;
   /**
    * Crash-loop back-off of every function (a fused chain: of its replicas): a failed
    * instance's replacement waits `baseMs × 2^(k−1)` after the k-th failed restart in a row,
@@ -109,6 +117,11 @@ export class Controller implements ControllerApi {
   private closing = false;
   /** The `source` each running chain was last applied from (stored with its spec). */
   private readonly sources = new Map<string, string>();
+  /** Holds the images the chains use (and those of the applies in progress) against any prune. */
+  private readonly lease: ImageLease;
+  /** Images resolved by the operation running on each chain name, until it ends. */
+  private readonly resolving = new Map<string, Set<string>>();
+  private readonly imageGc: ImageGc | undefined;
   private readonly restartBackoff: RestartBackoffOptions;
 
   private constructor(options: ControllerOptions, warm: WarmPool | undefined) {
@@ -120,6 +133,21 @@ export class Controller implements ControllerApi {
     this.warm = warm;
     this.policyOptions = options.scalingPolicy ?? {};
     this.stateStore = options.stateStore;
+    this.lease = this.store.lease('controller');
+    this.imageGc =
+      options.imageGc === false
+        ? undefined
+        : new ImageGc(
+            {
+              store: this.store,
+              lease: this.lease,
+              inUse: () => this.imagesInUse(),
+              record: (e) => this.events.record(e),
+              removed: (paths) => this.warm?.forget(paths),
+            },
+            options.imageGc,
+          );
+    this.imageGc?.start();
     this.restartBackoff = options.restartBackoff ?? {};
     const interval = options.sampleIntervalMs ?? 500;
     this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), interval);
@@ -135,6 +163,7 @@ export class Controller implements ControllerApi {
   static async create(options: ControllerOptions): Promise<Controller> {
     // Checked before anything starts (a chain would only find out after opening its ports).
     new RestartBackoff(options.restartBackoff);
+    if (options.imageGc !== false) resolveImageGcOptions(options.imageGc);
     const warmOptions = options.warm === undefined ? { size: 4, memoryMiB: 256 } : options.warm;
     const warm = warmOptions === false || warmOptions.size === 0 ? undefined : await WarmPool.create({ learn: 8, ...warmOptions });
     return new Controller(options, warm);
@@ -212,6 +241,28 @@ export class Controller implements ControllerApi {
     const chain = this.chain(name);
     if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${name}" is already being deleted`);
     await this.exclusive(name, () => this.persistAfter(() => this.remove(chain)));
+    this.imageGc?.chainDeleted();
+  }
+
+  /**
+   * Ids of the images in use: those of every running chain (current images and the images
+   * of instances still draining) and those resolved by applies in progress.
+   */
+  imagesInUse(): Set<string> {
+    const ids = new Set<string>();
+    for (const chain of this.chains.values()) for (const id of chain.imageIds()) ids.add(id);
+    for (const pending of this.resolving.values()) for (const id of pending) ids.add(id);
+    return ids;
+  }
+
+  /** How much the image store holds and how much of it live leases hold (for gauges). */
+  imageStoreUsage(): ImageStoreUsage {
+    return this.store.usage();
+  }
+
+  /** The image store's size cap in bytes, if the collector has one. */
+  get imageStoreCapBytes(): number | undefined {
+    return this.imageGc?.capBytes;
   }
 
   listInstances(chain?: string): InstanceStatus[] {
@@ -273,6 +324,16 @@ export class Controller implements ControllerApi {
     this.autoscaler.stop();
     for (const chain of [...this.chains.values()]) if (chain.phase !== 'Deleting') await this.remove(chain, drainMs).catch(() => undefined);
     await this.warm?.close();
+    if (this.imageGc !== undefined) this.imageGc.close();
+    else this.closeLease();
+  }
+
+  private closeLease(): void {
+    try {
+      this.lease.close();
+    } catch {
+      // the lease file is gone anyway
+    }
   }
 
   /** Creates a chain; `restored`: from the state store, with its generation and replicas. */
@@ -376,8 +437,9 @@ export class Controller implements ControllerApi {
   private async resolveFusedImage(chain: string, parts: readonly BuiltFunctionSpec[], unit: BuiltFunctionSpec): Promise<ResolvedImage> {
     const result = await buildFusedImage(
       parts.map((p) => ({ name: p.name, definition: this.registry.get(p.function), config: p.rawConfig })),
-      { store: this.store, memoryMiB: unit.resources.memoryMiB },
+      { store: this.store, memoryMiB: unit.resources.memoryMiB, lease: this.lease },
     );
+    this.noteResolved(chain, result.manifest.id, result.cache !== 'hit');
     this.events.record({
       type: 'image-built',
       chain,
@@ -462,11 +524,14 @@ export class Controller implements ControllerApi {
   private async resolveImage(chain: string, fnSpec: ChainFunctionSpec): Promise<ResolvedImage> {
     if (fnSpec.image !== undefined) {
       const entry = this.store.resolve(fnSpec.image);
+      if (!this.lease.hold(entry.id)) throw new NotFoundError(`image ${fnSpec.image} was removed from the store meanwhile`);
+      this.noteResolved(chain, entry.id, false);
       const manifest = this.store.verify(entry.id);
       return { id: manifest.id, imagePath: this.store.imagePath(entry.id), manifest };
     }
     const definition = this.registry.get(fnSpec.function);
-    const result = await buildImage(definition, fnSpec.rawConfig, { store: this.store, memoryMiB: fnSpec.resources.memoryMiB });
+    const result = await buildImage(definition, fnSpec.rawConfig, { store: this.store, memoryMiB: fnSpec.resources.memoryMiB, lease: this.lease });
+    this.noteResolved(chain, result.manifest.id, result.cache !== 'hit');
     this.events.record({
       type: 'image-built',
       chain,
@@ -477,14 +542,24 @@ export class Controller implements ControllerApi {
     return { id: result.manifest.id, imagePath: result.imagePath, manifest: result.manifest };
   }
 
+  /** Keeps image `id` in use until the operation on `chain` ends; after a build that added it, lets a capped store evict. */
+  private noteResolved(chain: string, id: string, added: boolean): void {
+    let ids = this.resolving.get(chain);
+    if (ids === undefined) this.resolving.set(chain, (ids = new Set()));
+    ids.add(id);
+    if (added) this.imageGc?.imageAdded(id);
+  }
+
   private async openEnd(spec: ChainSpec['spec']['ingress'], context: Parameters<ChainEndFactory>[1]): Promise<ChainEnd> {
     const factory = this.endFactories[spec.type];
     if (factory === undefined) throw new FailedPreconditionError(`this controller cannot open "${spec.type}" ports`);
     return factory(spec, context);
   }
 
-  private exclusive<T>(name: string, op: () => Promise<T>): Promise<T> {
+  private exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
     const before = this.pending.get(name) ?? Promise.resolve();
+    // Images an operation resolved count as in use until it ends (then its chain holds them, or nothing does).
+    const op = (): Promise<T> => work().finally(() => this.resolving.delete(name));
     const next = before.then(op, op);
     const settled = next.catch(() => undefined);
     this.pending.set(name, settled);

@@ -48,6 +48,7 @@ const EVENT_TYPES: readonly ControllerEventType[] = [
   'instance-stopped',
   'scaled',
   'deleted',
+  'image-gc',
   'restart-delayed',
 ];
 

@@ -247,6 +247,18 @@ export class WarmPool {
     await Promise.all(this.idle.splice(0).map((i) => i.worker.terminate()));
   }
 
+  /**
+   * Stops preloading `imagePaths` in the isolates started from now on (images removed from
+   * the store: an isolate preloading a missing file fails to start). Idle isolates that
+   * preloaded them keep them in memory and boot any image as before.
+   */
+  forget(imagePaths: Iterable<string>): void {
+    for (const p of imagePaths) {
+      const i = this.learned.indexOf(resolve(p));
+      if (i >= 0) this.learned.splice(i, 1);
+    }
+  }
+
   /** Drops learned images whose file is gone (an isolate preloading one would fail to start). */
   private forgetMissing(): void {
     for (let i = this.learned.length - 1; i >= 0; i--) if (!existsSync(this.learned[i])) this.learned.splice(i, 1);
