@@ -50,8 +50,8 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
 
 /**
  * Feeds a controller's state into Prometheus metrics: the instances' shared counters at
- * scrape time, instance counts by state, boot times and scaling events from the event
- * stream. Returns the unsubscribe function.
+ * scrape time, instance counts by state, the image store's size, boot times, scaling
+ * events and images removed by the collector from the event stream. Returns the unsubscribe function.
  *
  * @example
  * ```ts
@@ -63,6 +63,10 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
 export function attachControllerMetrics(controller: Controller, metrics: NfvkitMetrics): () => void {
   metrics.setSources(() => instanceStatsSources(controller.runtimes()));
   metrics.setInstances(() => controller.listInstances());
+  metrics.setImageStore(() => {
+    const cap = controller.imageStoreCapBytes;
+    return { ...controller.imageStoreUsage(), ...(cap === undefined ? {} : { capBytes: cap }) };
+  });
   return controller.subscribe((e) => {
     if (e.type === 'instance-booted') {
       const ms = Number(e.details.bootMs);
@@ -71,6 +75,11 @@ export function attachControllerMetrics(controller: Controller, metrics: NfvkitM
       const from = Number(e.details.from);
       const to = Number(e.details.to);
       metrics.scalingEvent({ chain: e.chain, function: e.function }, to > from ? 'out' : 'in', e.details.source ?? 'unknown');
+    } else if (e.type === 'image-gc' && e.details.removed !== undefined) {
+      const byCap = Number(e.details.removedByCap ?? 0);
+      const bytesByCap = Number(e.details.freedBytesByCap ?? 0);
+      metrics.imagesRemoved('unused', Number(e.details.removed) - byCap, Number(e.details.freedBytes ?? 0) - bytesByCap);
+      metrics.imagesRemoved('cap', byCap, bytesByCap);
     }
   }, controller.events.lastSeq);
 }

@@ -40,6 +40,20 @@ export interface FunctionLabels {
 /** What `nfvkit_instances` counts: one entry per instance (e.g. `ControllerApi.listInstances()`). */
 export type InstanceCountEntry = Pick<InstanceStatus, 'chain' | 'function' | 'state'>;
 
+/** What the image-store gauges read at scrape time (`setImageStore`, e.g. `ImageStore.usage()`). */
+export interface ImageStoreFigures {
+  readonly images: number;
+  readonly bytes: number;
+  /** Images (and bytes) some running controller holds a lease on. */
+  readonly inUseImages: number;
+  readonly inUseBytes: number;
+  /** The store's size cap, bytes, when it has one. */
+  readonly capBytes?: number;
+}
+
+/** Why the image collector removed an image: past the grace period, or to fit the cap. */
+export type ImagePruneReason = 'unused' | 'cap';
+
 /** Options of `NfvkitMetrics`. */
 export interface NfvkitMetricsOptions {
   /** Also export prom-client's process and Node.js metrics (`process_*`, `nodejs_*`). Default false. */
@@ -73,6 +87,10 @@ export class NfvkitMetrics {
   readonly registry = new Registry();
   private sources: StatsSources = NO_SOURCES;
   private instances: () => Iterable<InstanceCountEntry> = NO_INSTANCES;
+  private imageStore: () => ImageStoreFigures | undefined = () => undefined;
+  private imageStoreRead: { readonly at: number; readonly figures: ImageStoreFigures | undefined } | undefined;
+  private readonly imagesPruned: Counter<'reason'>;
+  private readonly imageBytesPruned: Counter<'reason'>;
   private readonly bootSeconds: Histogram<'chain' | 'function' | 'mode'>;
   private readonly scalingEvents: Counter<'chain' | 'function' | 'direction' | 'reason'>;
   private readonly rpcs: Counter<'method' | 'code'>;
@@ -150,6 +168,38 @@ export class NfvkitMetrics {
       buckets: [...RPC_BUCKETS_SECONDS],
       registers,
     });
+    const storeImages: Gauge<string> = new Gauge({
+      name: 'nfvkit_image_store_images',
+      help: 'Images in the image store: state=in_use (a running controller holds them) or unused.',
+      labelNames: ['state'],
+      registers,
+      collect: (): void => this.collectImageStore(storeImages, 'images'),
+    });
+    const storeBytes: Gauge<string> = new Gauge({
+      name: 'nfvkit_image_store_bytes',
+      help: 'Bytes of the images in the image store (bundle, source map, manifest): state=in_use or unused.',
+      labelNames: ['state'],
+      registers,
+      collect: (): void => this.collectImageStore(storeBytes, 'bytes'),
+    });
+    const storeCap: Gauge<string> = new Gauge({
+      name: 'nfvkit_image_store_cap_bytes',
+      help: 'Size cap of the image store, bytes; 0 when it has none.',
+      registers,
+      collect: (): void => storeCap.set(this.readImageStore()?.capBytes ?? 0),
+    });
+    this.imagesPruned = new Counter({
+      name: 'nfvkit_images_pruned_total',
+      help: 'Images the controller removed from the image store: reason=unused (past the grace period) or cap (to fit the size cap).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.imageBytesPruned = new Counter({
+      name: 'nfvkit_images_pruned_bytes_total',
+      help: 'Bytes the controller freed in the image store, by reason (unused or cap).',
+      labelNames: ['reason'],
+      registers,
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -171,6 +221,18 @@ export class NfvkitMetrics {
   /** Sets the provider of instance states counted by `nfvkit_instances` (read at every scrape). */
   setInstances(instances: () => Iterable<InstanceCountEntry>): void {
     this.instances = instances;
+  }
+
+  /** Sets the provider of the image-store gauges (read at every scrape; undefined or a throw: no series). */
+  setImageStore(figures: () => ImageStoreFigures | undefined): void {
+    this.imageStore = figures;
+    this.imageStoreRead = undefined;
+  }
+
+  /** Counts `count` images (`bytes` bytes) the image collector removed for `reason`. */
+  imagesRemoved(reason: ImagePruneReason, count: number, bytes: number): void {
+    if (count > 0) this.imagesPruned.inc({ reason }, count);
+    if (bytes > 0) this.imageBytesPruned.inc({ reason }, bytes);
   }
 
   /** Records a boot that took `seconds` (request → ready). Non-finite or negative values are ignored. */
@@ -238,6 +300,30 @@ export class NfvkitMetrics {
       });
     }
     return out;
+  }
+
+  /** The image-store figures, read once per scrape (the three gauges share them for 1 s). */
+  private readImageStore(): ImageStoreFigures | undefined {
+    const now = performance.now();
+    if (this.imageStoreRead !== undefined && now - this.imageStoreRead.at < 1000) return this.imageStoreRead.figures;
+    let figures: ImageStoreFigures | undefined;
+    try {
+      figures = this.imageStore();
+    } catch {
+      figures = undefined; // a store being rewritten or damaged: no series this scrape
+    }
+    this.imageStoreRead = { at: now, figures };
+    return figures;
+  }
+
+  private collectImageStore(metric: Gauge<string>, what: 'images' | 'bytes'): void {
+    metric.reset();
+    const f = this.readImageStore();
+    if (f === undefined) return;
+    const inUse = what === 'images' ? f.inUseImages : f.inUseBytes;
+    const all = what === 'images' ? f.images : f.bytes;
+    metric.set({ state: 'in_use' }, inUse);
+    metric.set({ state: 'unused' }, Math.max(0, all - inUse));
   }
 
   private collectInstances(metric: Gauge<string>): void {

@@ -17,6 +17,11 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_scaling_events_total: { type: 'counter', labels: ['chain', 'direction', 'function', 'reason'] },
   nfvkit_controller_rpcs_total: { type: 'counter', labels: ['code', 'method'] },
   nfvkit_controller_rpc_duration_seconds: { type: 'histogram', labels: ['code', 'method'] },
+  nfvkit_image_store_images: { type: 'gauge', labels: ['state'] },
+  nfvkit_image_store_bytes: { type: 'gauge', labels: ['state'] },
+  nfvkit_image_store_cap_bytes: { type: 'gauge', labels: [] },
+  nfvkit_images_pruned_total: { type: 'counter', labels: ['reason'] },
+  nfvkit_images_pruned_bytes_total: { type: 'counter', labels: ['reason'] },
 };
 
 async function scrape(metrics: NfvkitMetrics) {
@@ -43,6 +48,8 @@ function populated() {
   metrics.scalingEvent({ chain: 'edge', function: 'fw' }, 'out', 'load');
   metrics.rpc('Apply', 'OK', 0.002);
   metrics.rpc('GetChain', 'NOT_FOUND', 0.0001);
+  metrics.setImageStore(() => ({ images: 5, bytes: 5000, inUseImages: 2, inUseBytes: 1500, capBytes: 8000 }));
+  metrics.imagesRemoved('unused', 3, 2400);
   return { metrics, fw, nat, setSources: (s: FakeSource[]) => (sources = s) };
 }
 
@@ -154,6 +161,31 @@ describe('NfvkitMetrics', () => {
     expect(valueOf(exp, 'nfvkit_controller_rpcs_total', { method: 'Apply', code: 'OK' })).toBe(2);
     expect(valueOf(exp, 'nfvkit_controller_rpc_duration_seconds_count', { method: 'Apply', code: 'OK' })).toBe(1);
     expect(valueOf(exp, 'nfvkit_controller_rpc_duration_seconds_bucket', { method: 'GetChain', code: 'NOT_FOUND', le: '0.0005' })).toBe(1);
+  });
+
+  it('exports the image store figures split by use, its cap, and the images removed by reason', async () => {
+    const { metrics } = populated();
+    metrics.imagesRemoved('cap', 1, 700);
+    metrics.imagesRemoved('cap', 0, 0);
+    let exp = await scrape(metrics);
+    expect(valueOf(exp, 'nfvkit_image_store_images', { state: 'in_use' })).toBe(2);
+    expect(valueOf(exp, 'nfvkit_image_store_images', { state: 'unused' })).toBe(3);
+    expect(valueOf(exp, 'nfvkit_image_store_bytes', { state: 'in_use' })).toBe(1500);
+    expect(valueOf(exp, 'nfvkit_image_store_bytes', { state: 'unused' })).toBe(3500);
+    expect(valueOf(exp, 'nfvkit_image_store_cap_bytes', {})).toBe(8000);
+    expect(valueOf(exp, 'nfvkit_images_pruned_total', { reason: 'unused' })).toBe(3);
+    expect(valueOf(exp, 'nfvkit_images_pruned_total', { reason: 'cap' })).toBe(1);
+    expect(valueOf(exp, 'nfvkit_images_pruned_bytes_total', { reason: 'cap' })).toBe(700);
+    // No cap, then a store that cannot be read: a cap of 0, then no store series at all.
+    metrics.setImageStore(() => ({ images: 1, bytes: 10, inUseImages: 1, inUseBytes: 10 }));
+    exp = await scrape(metrics);
+    expect(valueOf(exp, 'nfvkit_image_store_cap_bytes', {})).toBe(0);
+    expect(valueOf(exp, 'nfvkit_image_store_images', { state: 'unused' })).toBe(0);
+    metrics.setImageStore(() => {
+      throw new Error('index being rewritten');
+    });
+    exp = await scrape(metrics);
+    expect(exp.families.get('nfvkit_image_store_bytes')!.samples).toEqual([]);
   });
 
   it('exports nothing per instance before sources are set, and process metrics only when asked', async () => {
