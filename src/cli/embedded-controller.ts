@@ -15,6 +15,7 @@ import type { ChainEndFactory } from '../controller/chain-ends.ts';
 import { attachControllerMetrics } from '../controller/controller-metrics.ts';
 import type { DataDirOptions } from '../controller/data-dir.ts';
 import { Controller, type RestoreResult } from '../controller/controller.ts';
+import type { ImageGcOptions } from '../controller/image-gc.ts';
 import type { StateStore } from '../controller/state-store.ts';
 import { FailedPreconditionError } from '../errors/catalog.ts';
 import { startControllerServer, type ControllerServer } from '../grpc/controller-server.ts';
@@ -28,6 +29,8 @@ import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 export interface EmbeddedControllerOptions {
   readonly registry: FunctionRegistry;
   readonly store?: ImageStore;
+  /** Image garbage collection (`--image-grace`, `--image-store-cap`; `false`: `--no-image-gc`). Default: on, 10 min grace, no cap. */
+  readonly imageGc?: ImageGcOptions | false;
   /** Warm isolates to keep (0: cold boots only). Default 2. */
   readonly warm?: number;
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
@@ -69,6 +72,7 @@ export async function startEmbeddedController(options: EmbeddedControllerOptions
   const controller = await Controller.create({
     registry: options.registry,
     ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.imageGc === undefined ? {} : { imageGc: options.imageGc }),
     warm: warm === 0 ? false : { size: warm, memoryMiB: WARM_MEMORY_MIB },
     ...(options.endFactories === undefined ? {} : { endFactories: options.endFactories }),
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),

@@ -66,6 +66,19 @@ export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)}ms` : `${Math.round(ms)}ms`;
 }
 
+/** Bytes with a binary unit and one decimal above 1 KiB (`512 B`, `56.9 KiB`, `1.2 MiB`, `3.0 GiB`). */
+export function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  if (!(Math.abs(bytes) >= 1024)) return `${Math.round(bytes)} B`;
+  let value = bytes;
+  let unit = -1;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
 /** The first 12 hex digits of an image id (what tables show). */
 export function shortId(id: string): string {
   return id.slice(0, 12);

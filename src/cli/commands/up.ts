@@ -15,7 +15,12 @@
  * nfvkit up chain.yaml --listen 0.0.0.0:50051 --tls-cert srv.crt --tls-key srv.key --tls-ca ca.crt
  * nfvkit up replay.yaml --data-dir /srv/nfvkit   # pcap paths resolve in /srv/nfvkit/read and /srv/nfvkit/write
  * nfvkit up --data-dir /srv/nfvkit                # no file: run the chains stored in /srv/nfvkit/state
+ * nfvkit up --image-grace 1h --image-store-cap 2Gi  # unused images kept 1 h; the store kept under 2 GiB
  * ```
+ *
+ * Images no chain uses leave the image store `--image-grace` after their last use (default
+ * 10 min), and the least recently used unused ones go early when a build pushes the store
+ * over `--image-store-cap`; `--no-image-gc` keeps every image (see docs/image-store.md).
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,7 +34,8 @@ import { checkMetricsExposure } from '../../metrics/metrics-server.ts';
 import { DEFAULT_STATE_DIR, STATE_DIR_ENV, StateStore } from '../../controller/state-store.ts';
 import { describePacketIo } from '../../native/native-addon.ts';
 import { println, type CliContext } from '../cli-context.ts';
-import { positiveNumber, wholeNumber } from '../arg-parsers.ts';
+import { DEFAULT_IMAGE_GRACE_MS } from '../../controller/image-gc.ts';
+import { byteSize, durationMs, positiveNumber, wholeNumber } from '../arg-parsers.ts';
 import { DEFAULT_SERVER, readPem, TOKEN_ENV } from '../connection.ts';
 import { startEmbeddedController, type EmbeddedController } from '../embedded-controller.ts';
 import { ratesByFunction } from '../function-rates.ts';
@@ -37,7 +43,7 @@ import { LiveDisplay } from '../live-display.ts';
 import { readTextInput } from '../read-input.ts';
 import { RunSummary } from '../run-summary.ts';
 import { storeOption } from '../store-option.ts';
-import { formatAge, formatRate } from '../units.ts';
+import { formatAge, formatBytes, formatRate } from '../units.ts';
 import { functionRatesTable } from '../views/rates-table.ts';
 
 /** Default metrics endpoint of `up` (Prometheus exporters' customary port range). */
@@ -62,6 +68,16 @@ interface UpFlags {
   dataDir?: string;
   readDir?: string;
   writeDir?: string;
+  imageGc: boolean;
+  imageGrace: number;
+  imageStoreCap?: number;
+}
+
+/** `unused images removed 10m after their last use, no size cap` (or why none are). */
+function describeImageGc(opts: UpFlags): string {
+  if (!opts.imageGc) return 'images kept (--no-image-gc)';
+  const cap = opts.imageStoreCap === undefined ? 'no size cap' : `cap ${formatBytes(opts.imageStoreCap)}`;
+  return `unused images removed ${opts.imageGrace === 0 ? 'at once' : `${formatAge(opts.imageGrace)} after their last use`}, ${cap}`;
 }
 
 /** The `--metrics` endpoint, refused before anything starts if it would be open to the network unprotected. */
@@ -170,6 +186,9 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
     .option('--data-dir <dir>', 'directory of the controller\'s data; spec file paths (pcap read/write) resolve in its read/ and write/ (default: .nfvkit/data)')
     .option('--read-dir <dir>', 'directory pcap `read` paths resolve in (default: <data-dir>/read)')
     .option('--write-dir <dir>', 'directory pcap `write` paths resolve in (default: <data-dir>/write)')
+    .option('--image-grace <duration>', 'how long an image no chain uses stays in the image store after its last use (90s, 10m, 1h; 0: at the next collection)', durationMs, DEFAULT_IMAGE_GRACE_MS)
+    .option('--image-store-cap <bytes>', 'most bytes the image store may hold: past it, unused images go least recently used first (512Mi, 2Gi, 500M; default: no cap)', byteSize)
+    .option('--no-image-gc', 'never remove images from the image store')
     .action(async (file: string | undefined, opts: UpFlags) => {
       const text = file === undefined ? undefined : readTextInput(file);
       const token = opts.token ?? (ctx.env[TOKEN_ENV] || undefined);
@@ -181,9 +200,11 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
       const stateStore = opts.state ? StateStore.open(stateDir) : undefined;
 
       const started = performance.now();
+      const store = ImageStore.open(opts.store);
       const embedded: EmbeddedController = await startEmbeddedController({
         registry: ctx.registry,
-        store: ImageStore.open(opts.store),
+        store,
+        imageGc: opts.imageGc ? { graceMs: opts.imageGrace, ...(opts.imageStoreCap === undefined ? {} : { capBytes: opts.imageStoreCap }) } : false,
         warm: opts.warm,
         listen: opts.listen,
         ...(ctx.endFactories === undefined ? {} : { endFactories: ctx.endFactories }),
@@ -201,6 +222,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
         await controller.dataDir.ensure();
         println(ctx, `nfvkit up: spec files read from ${controller.dataDir.readDir}, written to ${controller.dataDir.writeDir}`);
+        println(ctx, `nfvkit up: image store ${store.dir}: ${describeImageGc(opts)}`);
         println(ctx, stateStore === undefined ? 'nfvkit up: state in memory only (--no-state)' : `nfvkit up: state in ${stateStore.dir}: ${describeRestore(controller, embedded.restored)}`);
         for (const { name, error } of embedded.restored.failed) println(ctx, `nfvkit up: chain/${name} not restored (kept in the state; apply or delete it): ${error.message}`);
         if (file !== undefined && text !== undefined) {

@@ -54,7 +54,7 @@ describe('nfvkit up', () => {
     const [code] = (await once(run.child, 'exit')) as [number];
     const out = run.output();
     expect(code, out).toBe(0);
-    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nnfvkit up: packet I\/O (native addon|dgram fallback) .+\nnfvkit up: spec files read from \S+\/data\/read, written to \S+\/data\/write\n(?:nfvkit up: state .+\n)?chain\/up-it created in [\d.]+ s: 1 function isolated \(auto: one function, nothing to fuse\), phase Ready\n/m);
+    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nnfvkit up: packet I\/O (native addon|dgram fallback) .+\nnfvkit up: spec files read from \S+\/data\/read, written to \S+\/data\/write\nnfvkit up: image store \S+\/store: unused images removed 10m after their last use, no size cap\n(?:nfvkit up: state .+\n)?chain\/up-it created in [\d.]+ s: 1 function isolated \(auto: one function, nothing to fuse\), phase Ready\n/m);
     expect(out).toMatch(/\nCHAIN\s+FUNCTION\s+INST\s+RX PPS\s+TX PPS\s+DROP\/S\s+RX BIT\/S\s+QUEUE\s+BUSY\n/);
     const rows = [...out.matchAll(/^up-it\s+hop\s+1\s+(\S+)\s+(\S+)\s/gm)];
     expect(rows.length).toBeGreaterThanOrEqual(2);
@@ -69,12 +69,15 @@ describe('nfvkit up', () => {
   });
 
   it('serves gRPC and metrics while running and stops cleanly on SIGTERM', async () => {
-    const run = up(['--no-top']);
+    const run = up(['--no-top', '--image-grace', '90s', '--image-store-cap', '1Gi']);
     await run.waitFor('running until Ctrl-C');
+    expect(run.output()).toContain(`nfvkit up: image store ${join(dir, 'store')}: unused images removed 1m30s after their last use, cap 1.0 GiB\n`);
     const metricsUrl = /metrics on (http:\S+)/.exec(run.output())?.[1] as string;
     const grpcAddress = /controller gRPC on (\S+)/.exec(run.output())?.[1] as string;
     const scrape = await (await fetch(metricsUrl)).text();
     expect(scrape).toMatch(/^nfvkit_function_packets_total\{[^}]*chain="up-it"[^}]*instance="up-it\/hop-0"[^}]*\} [1-9]\d*$/m);
+    expect(scrape).toMatch(/^nfvkit_image_store_images\{state="in_use"\} 1$/m);
+    expect(scrape).toMatch(/^nfvkit_image_store_cap_bytes 1073741824$/m);
 
     const get = spawn(tsx, [cli, 'get', 'instances', '--server', grpcAddress]);
     let listed = '';
@@ -89,6 +92,16 @@ describe('nfvkit up', () => {
     expect(run.output()).toContain('stopping: interrupted; draining flows');
     expect(run.output()).toMatch(/0 buffers leaked/);
     expect(run.output()).not.toMatch(/\nCHAIN\s+FUNCTION/);
+  });
+
+  it('refuses a bad --image-grace or --image-store-cap with exit 2', async () => {
+    for (const bad of [['--image-grace', 'soon'], ['--image-store-cap', '0']]) {
+      const run = up([...bad, '--duration', '1']);
+      const [code] = (await once(run.child, 'exit')) as [number];
+      expect(code, run.output()).toBe(2);
+      expect(run.output()).toContain(`option '${bad[0]}`);
+      expect(run.output()).not.toContain('controller gRPC on');
+    }
   });
 
   it('refuses --metrics on a non-loopback address without TLS, a token or --metrics-unauthenticated (exit 2)', async () => {
