@@ -3,6 +3,7 @@ import type { PacketPool } from '../pool/packet-pool.ts';
 import { PumpLoop } from '../dataplane/pump-loop.ts';
 import type { Stage, StageInstance } from '../dataplane/stage.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
+import type { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import type { PlacementDecision } from './placement.ts';
 import type { ChainEnd } from './chain-ends.ts';
@@ -130,7 +131,7 @@ export class ChainRuntime {
     functions: FunctionRuntime[],
     readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd },
     private readonly record: ChainEventSink,
-    private readonly warm: WarmPool | undefined,
+    private readonly warm: WarmPool | WarmProcessPool | undefined,
     pool: PacketPool,
     readonly placement: PlacementDecision,
     restartBackoff: RestartBackoffOptions = {},

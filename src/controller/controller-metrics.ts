@@ -25,7 +25,7 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
         const queueOccupancy = (side: SideNumber): number => inst.backlog(side);
         const parts = inst.manifest.parts;
         if (parts === undefined) {
-          out.push({ id: `${chain.name}/${inst.id}`, chain: chain.name, function: stage.name, counters: host.counters, counterInfo: inst.manifest.counters, queueOccupancy, loopStats: host.loopStats });
+          out.push({ id: `${chain.name}/${inst.id}`, chain: chain.name, function: stage.name, counters: host.counters, counterInfo: inst.manifest.counters, queueOccupancy, loopStats: host.loopStats, sandboxDenied: host.sandboxCounters });
           continue;
         }
         // A fused replica: one source per function, over that function's block of counters;
@@ -40,6 +40,8 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
             counterInfo: inst.manifest.counters.slice(part.firstCounter, end),
             queueOccupancy,
             loopStats: host.loopStats,
+            // The replica's sandbox is one: its denials count once, with its first function.
+            ...(k === 0 ? { sandboxDenied: host.sandboxCounters } : {}),
           });
         }
       }

@@ -1,4 +1,4 @@
-import { createDataPlanePool } from '../dataplane/chain-data-plane.ts';
+import { createDataPlanePool, defaultInstanceMode } from '../dataplane/chain-data-plane.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import { buildFusedImage, buildImage } from '../image/image-builder.ts';
 import type { ImageLease } from '../image/image-lease.ts';
@@ -6,6 +6,7 @@ import { ImageStore, type ImageStoreUsage } from '../image/image-store.ts';
 import { canonicalJson } from '../image/canonical-json.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
+import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
 import { parseChainSpec } from '../spec/parse-chain-spec.ts';
@@ -107,7 +108,7 @@ export class Controller implements ControllerApi {
   private readonly sampleTimer: NodeJS.Timeout;
   private readonly autoscaler: Autoscaler;
   private readonly policyOptions: ScalingPolicyOptions;
-  private readonly warm: WarmPool | undefined;
+  private readonly warm: WarmPool | WarmProcessPool | undefined;
   /** Serialises applies and deletes of the same chain name. */
   private readonly pending = new Map<string, Promise<unknown>>();
   private readonly stateStore: StateStore | undefined;
@@ -124,7 +125,7 @@ export class Controller implements ControllerApi {
   private readonly imageGc: ImageGc | undefined;
   private readonly restartBackoff: RestartBackoffOptions;
 
-  private constructor(options: ControllerOptions, warm: WarmPool | undefined) {
+  private constructor(options: ControllerOptions, warm: WarmPool | WarmProcessPool | undefined) {
     this.registry = options.registry;
     this.store = options.store ?? ImageStore.open();
     this.endFactories = { ...BUILTIN_END_FACTORIES, ...options.endFactories };
@@ -165,7 +166,13 @@ export class Controller implements ControllerApi {
     new RestartBackoff(options.restartBackoff);
     if (options.imageGc !== false) resolveImageGcOptions(options.imageGc);
     const warmOptions = options.warm === undefined ? { size: 4, memoryMiB: 256 } : options.warm;
-    const warm = warmOptions === false || warmOptions.size === 0 ? undefined : await WarmPool.create({ learn: 8, ...warmOptions });
+    // Warm isolates of the kind the chains' data planes will run: processes where the addon loads, else worker threads.
+    const warm =
+      warmOptions === false || warmOptions.size === 0
+        ? undefined
+        : defaultInstanceMode() === 'process'
+          ? await WarmProcessPool.create({ size: warmOptions.size, memoryMiB: warmOptions.memoryMiB })
+          : await WarmPool.create({ learn: 8, ...warmOptions });
     return new Controller(options, warm);
   }
 

@@ -37,6 +37,8 @@ export interface InstanceStatsSource {
   queueOccupancy(side: SideNumber): number;
   /** The loop-statistics block (`LOOP_STATS_LENGTH` slots), when the instance keeps one. */
   readonly loopStats?: Float64Array;
+  /** Calls its sandbox denied, one word per `SANDBOX_REASONS` entry (an instance process; a fused replica's count with its first function). */
+  readonly sandboxDenied?: Int32Array;
 }
 
 /** Lists the instances to read now (called once per scrape or sample). */

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InstanceState, InstanceStatus } from '../controller/controller-api.ts';
 import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
+import { SANDBOX_REASONS } from '../runtime/sandbox-reasons.ts';
 import { Side } from '../pipeline/verdict.ts';
 import { CollectedHistogram, type HistogramSeries } from './collected-histogram.ts';
 import type { InstanceStatsSource, StatsSources } from './instance-stats-source.ts';
@@ -119,6 +120,13 @@ export class NfvkitMetrics {
       labelNames: ['chain', 'function', INSTANCE_LABEL, 'reason'],
       registers,
       collect: (): void => this.collectDrops(drops),
+    });
+    const denied: Counter<string> = new Counter({
+      name: 'nfvkit_sandbox_denied_total',
+      help: 'Calls an instance process made that its sandbox denied (they failed with EPERM inside the instance), by reason',
+      labelNames: ['chain', 'function', INSTANCE_LABEL, 'reason'],
+      registers: [this.registry],
+      collect: (): void => this.collectDenied(denied),
     });
     const occupancy: Gauge<string> = new Gauge({
       name: 'nfvkit_queue_occupancy_ratio',
@@ -275,6 +283,16 @@ export class NfvkitMetrics {
         if (!info[slot].drop) continue;
         metric.inc({ chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id, reason: info[slot].name }, nonNegative(s.counters[slot]));
       }
+    }
+  }
+
+  private collectDenied(metric: Counter<string>): void {
+    metric.reset();
+    for (const s of this.sources()) {
+      const words = s.sandboxDenied;
+      if (words === undefined) continue;
+      const n = words.length < SANDBOX_REASONS.length ? words.length : SANDBOX_REASONS.length;
+      for (let i = 0; i < n; i++) metric.inc({ chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id, reason: SANDBOX_REASONS[i] }, nonNegative(words[i]));
     }
   }
 

@@ -14,6 +14,7 @@ export class FakeSource implements InstanceStatsSource {
   readonly counterInfo = FAKE_COUNTERS;
   occupancy: [number, number] = [0, 0];
   loopStats?: Float64Array;
+  sandboxDenied?: Int32Array;
 
   constructor(
     readonly id: string,

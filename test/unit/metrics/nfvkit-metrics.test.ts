@@ -5,11 +5,13 @@ import { INSTANCE_STATES, NfvkitMetrics } from '../../../src/metrics/nfvkit-metr
 import { BuiltinCounter } from '../../../src/pipeline/compiled-pipeline.ts';
 import { parseExposition, valueOf } from './exposition.ts';
 import { FakeSource } from './fake-source.ts';
+import { SANDBOX_REASONS } from '../../../src/runtime/sandbox-reasons.ts';
 
 const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_function_packets_total: { type: 'counter', labels: ['chain', 'direction', 'function', 'instance', 'side'] },
   nfvkit_function_bytes_total: { type: 'counter', labels: ['chain', 'direction', 'function', 'instance', 'side'] },
   nfvkit_function_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
+  nfvkit_sandbox_denied_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_queue_occupancy_ratio: { type: 'gauge', labels: ['chain', 'function', 'instance', 'side'] },
   nfvkit_batch_duration_seconds: { type: 'histogram', labels: ['chain', 'function', 'instance'] },
   nfvkit_instances: { type: 'gauge', labels: ['chain', 'function', 'state'] },
@@ -34,6 +36,7 @@ function populated() {
   const fw = new FakeSource('edge/fw-0');
   const nat = new FakeSource('edge/nat-0', 'edge', 'nat');
   fw.loopStats = createLoopStats();
+  fw.sandboxDenied = new Int32Array(SANDBOX_REASONS.length);
   const metrics = new NfvkitMetrics();
   let sources = [fw, nat];
   metrics.setSources(() => sources);
@@ -87,6 +90,18 @@ describe('NfvkitMetrics', () => {
     expect(valueOf(exp, 'nfvkit_function_bytes_total', at('outside', 'tx'))).toBe(990 * 64);
     expect(valueOf(exp, 'nfvkit_function_bytes_total', at('inside', 'tx'))).toBe(1234);
     expect(valueOf(exp, 'nfvkit_function_packets_total', { instance: 'edge/nat-0', side: 'inside', direction: 'rx', function: 'nat' })).toBe(0);
+  });
+
+  it('exports the sandbox denials of instance processes by reason, nothing for instances without a sandbox', async () => {
+    const { metrics, fw, nat } = populated();
+    fw.sandboxDenied![SANDBOX_REASONS.indexOf('file')] = 2;
+    fw.sandboxDenied![SANDBOX_REASONS.indexOf('signal')] = 1;
+    const exp = await scrape(metrics);
+    const samples = exp.families.get('nfvkit_sandbox_denied_total')!.samples;
+    expect(samples.filter((s) => s.labels.instance === nat.id)).toEqual([]);
+    const fwSamples = samples.filter((s) => s.labels.instance === 'edge/fw-0');
+    expect(fwSamples.map((s) => s.labels.reason).sort()).toEqual([...SANDBOX_REASONS].sort());
+    expect(Object.fromEntries(fwSamples.filter((s) => s.value > 0).map((s) => [s.labels.reason, s.value]))).toEqual({ file: 2, signal: 1 });
   });
 
   it('exports one drop series per drop counter, none for other counters', async () => {
