@@ -23,6 +23,7 @@
  */
 import { InvalidArgumentError, SharedMemoryError } from '../errors/catalog.ts';
 import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
+import { markCrossProcess } from './cross-process.ts';
 
 /** A range of a memfd mapping: how another process finds an allocation. */
 export interface SharedRange {
@@ -44,13 +45,7 @@ export interface SharedMemory {
   close(): void;
 }
 
-/** Buffers that other processes map too (their waits need the futex). */
-const crossProcess = new WeakSet<SharedArrayBuffer>();
-
-/** True when `sab` is memory another process may map (a `MemfdMemory` or `MappedMemory` view). */
-export function crossesProcesses(sab: ArrayBufferLike): boolean {
-  return sab instanceof SharedArrayBuffer && crossProcess.has(sab);
-}
+export { crossesProcesses } from './cross-process.ts';
 
 /** Plain `SharedArrayBuffer`s: for worker-thread instances. */
 export class HeapMemory implements SharedMemory {
@@ -122,7 +117,7 @@ export class MemfdMemory implements SharedMemory {
     new Uint8Array(sab).fill(0);
     const range = { offset: r.offset, length: bytes };
     this.ranges.set(sab, range);
-    crossProcess.add(sab);
+    markCrossProcess(sab);
     return sab;
   }
 
@@ -184,7 +179,7 @@ export class MappedMemory {
   /** The buffer the host allocated at `range` (bounds checked by the addon). */
   view(range: SharedRange): SharedArrayBuffer {
     const sab = this.addon.shmSlice(this.whole, range.offset, range.length);
-    crossProcess.add(sab);
+    markCrossProcess(sab);
     return sab;
   }
 }

@@ -1,5 +1,5 @@
 import { BufferOwnershipError, InvalidArgumentError, PoolExhaustedError } from '../errors/catalog.ts';
-import { HEAP_MEMORY, type SharedMemory } from '../memory/shared-memory.ts';
+import type { SharedMemory } from '../memory/shared-memory.ts';
 import { PacketMeta } from './packet-meta.ts';
 import {
   C_ALLOCS,
@@ -196,7 +196,7 @@ export class PacketPool {
     });
     const timeout = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     if (!(timeout > 0)) throw new InvalidArgumentError(`lockTimeoutMs must be positive, got ${timeout}`);
-    const sab = (opts.memory ?? HEAP_MEMORY).allocate(layout.totalBytes);
+    const sab = opts.memory === undefined ? new SharedArrayBuffer(layout.totalBytes) : opts.memory.allocate(layout.totalBytes);
     const pool = new PacketPool(sab, layout, opts.owner ?? 1, new PoolSupervision(timeout, layout.bufferCount));
     // Ids pushed in reverse so that the first allocations return 0, 1, 2, …
     for (let i = 0; i < layout.bufferCount; i++) pool.stack[i] = layout.bufferCount - 1 - i;

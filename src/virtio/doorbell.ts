@@ -1,4 +1,4 @@
-import { crossesProcesses } from '../memory/shared-memory.ts';
+import { crossesProcesses } from '../memory/cross-process.ts';
 import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
 
 /**
