@@ -55,7 +55,7 @@ import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
 import { HEAP_MEMORY, MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
 import { computePoolLayout, DEFAULT_HEADROOM, DEFAULT_STRIDE } from '../pool/pool-layout.ts';
 import { InstanceHost, processSpawner, type InstanceEvent, type InstanceSpawner } from '../runtime/instance-host.ts';
-import type { ProcessSandbox } from '../runtime/process-isolate.ts';
+import { ProcessIsolate, type ProcessSandbox } from '../runtime/process-isolate.ts';
 import { SANDBOX_UID } from '../runtime/sandbox-reasons.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
@@ -293,6 +293,8 @@ export class ChainDataPlane {
   private readonly hostBell: Doorbell;
   private readonly sandbox: boolean;
   private spawner: Promise<InstanceSpawner> | undefined;
+  /** The pending `hostWakeOrTimeout`'s resolver (process mode). */
+  private hostWaiter: (() => void) | undefined;
   private closed = false;
 
   private constructor(pool: PacketPool, memory: SharedMemory, stageNames: readonly string[], options: ChainDataPlaneOptions) {
@@ -426,6 +428,7 @@ export class ChainDataPlane {
       await host.stop();
       throw new FailedPreconditionError('the data plane was shut down while the instance booted');
     }
+    if (host.worker instanceof ProcessIsolate) host.worker.wakes.on('data', this.onHostWake);
     const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard, portCounters);
     const isWarm = host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
     this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
@@ -732,7 +735,7 @@ export class ChainDataPlane {
     const armed: StageInstance[] = [];
     let pending = this.armTransmits(armed);
     for (const inst of armed) if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
-    if (!pending) await this.hostBell.waitAsync(seen, timeoutMs);
+    if (!pending) await (this.instanceMode === 'process' ? this.hostWakeOrTimeout(seen, timeoutMs) : this.hostBell.waitAsync(seen, timeoutMs));
     this.disarmTransmits(armed);
   }
 
@@ -775,8 +778,29 @@ export class ChainDataPlane {
 
   /** Ends a `waitForWork` now (e.g. a port has frames). */
   wakeAll(): void {
-    this.hostBell.ring();
+    if (this.instanceMode === 'process') this.onHostWake();
+    else this.hostBell.ring();
   }
+
+  /**
+   * Process mode: instances ring the host's interrupt through their wake pipes, which this
+   * loop reads (`ProcessIsolate.wakes`); resolves on the next byte, a `wakeAll`, or the timeout.
+   */
+  private hostWakeOrTimeout(seen: number, timeoutMs: number): Promise<void> {
+    if (Atomics.load(this.hostIrq, 0) !== seen) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.hostWaiter === done) this.hostWaiter = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.hostWaiter = done;
+    });
+  }
+
+  /** Ends a `hostWakeOrTimeout` (a byte on an instance's wake pipe, or `wakeAll`). */
+  private readonly onHostWake = (): void => this.hostWaiter?.();
 
   /**
    * Pumps until `done()` is true or `timeoutMs` passes, with the scheduler the controller

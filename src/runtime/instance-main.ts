@@ -60,6 +60,8 @@ export interface InstanceWorkerData {
   readonly irqSab?: SharedArrayBuffer;
   /** Optional int32 interrupt line of the host, rung when a transmit rings the device (the host sleeps on it). */
   readonly hostIrqSab?: SharedArrayBuffer;
+  /** In an instance process: the pipe the host's loop reads, written once per ring of `hostIrqSab`. */
+  readonly hostIrqFd?: number;
   /** Optional loop-statistics block (`src/metrics/loop-stats.ts`): batches, busy time, batch-time histogram. */
   readonly loopStatsSab?: SharedArrayBuffer;
   /** Optional shard of resources the function's instances must not share (`PipelineRuntime.shard`). */
@@ -387,7 +389,7 @@ function runAttached(
   const created = monotonicMs();
   const irq = data.irqSab === undefined ? undefined : new Doorbell(new Int32Array(data.irqSab), 0);
   if (data.hostIrqSab !== undefined) {
-    const hostIrq = new Doorbell(new Int32Array(data.hostIrqSab), 0);
+    const hostIrq = new Doorbell(new Int32Array(data.hostIrqSab), 0, data.hostIrqFd);
     eth0.setTxInterrupt(hostIrq);
     eth1.setTxInterrupt(hostIrq);
   }

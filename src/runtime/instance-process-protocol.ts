@@ -4,7 +4,7 @@
  */
 
 /** Descriptor numbers of an instance process (see the module documentation). */
-export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4, WARM_MEMORY: 5 } as const;
+export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4, WARM_MEMORY: 5, HOST_WAKE: 6 } as const;
 
 /**
  * Import an image ahead and rehearse its start-up (a warm process, before its boot); with

@@ -10,6 +10,7 @@
  * | 3 | messages to the host, one JSON line each (`InstanceMessage`, or `{ type: 'crashed' }`) |
  * | 4 | the data plane's sealed memfd (pool, rings, counters, wait words), when it existed at spawn; else the boot message names `/proc/<host>/fd/<n>` |
  * | 5 | a warm pool's memfd, where the pipelines it builds ahead keep their counters (processes started ahead only) |
+ * | 6 | the host's wake pipe: one byte per ring of the host's interrupt (its loop reads it) |
  *
  * It warms the ESM loader, says `idle`, reads the boot message, maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
  * leaves it under `Symbol.for(PROCESS_BOOT_KEY)` and imports the image, whose

@@ -84,7 +84,7 @@ export class ProcessIsolate extends EventEmitter {
     if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
     this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap], {
       env,
-      stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd],
+      stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd, 'pipe'],
     });
     let exited: () => void = () => {};
     this.exit = new Promise((resolve) => (exited = resolve));
@@ -116,6 +116,14 @@ export class ProcessIsolate extends EventEmitter {
     });
   }
 
+  /**
+   * The wake pipe (the process's fd 6): a byte arrives whenever the instance rings the
+   * host's interrupt (`InstanceWorkerData.hostIrqFd`). The data plane listens to it.
+   */
+  get wakes(): Readable {
+    return (this.child.stdio as unknown as Readable[])[ProcessFd.HOST_WAKE];
+  }
+
   /** True while it runs and has not been booted (a warm pool may hand it out). */
   get available(): boolean {
     return !this.exited && !this.booted;
@@ -141,7 +149,7 @@ export class ProcessIsolate extends EventEmitter {
       type: 'boot',
       imagePath,
       memory: this.memoryFd === memory.fd ? { fd: ProcessFd.MEMORY, bytes: memory.bytes } : { path: `/proc/${process.pid}/fd/${memory.fd}`, bytes: memory.bytes },
-      data: encodeSharedRefs(data, warmMemory === undefined ? [memory] : [memory, warmMemory]),
+      data: encodeSharedRefs(data.hostIrqSab === undefined ? data : { ...data, hostIrqFd: ProcessFd.HOST_WAKE }, warmMemory === undefined ? [memory] : [memory, warmMemory]),
       sandbox,
     };
     (this.child.stdin as Writable).end(`${JSON.stringify(message)}\n`);

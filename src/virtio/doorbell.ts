@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { crossesProcesses } from '../memory/cross-process.ts';
 import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
 
@@ -10,7 +11,8 @@ import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
  * The wake mechanism follows the memory the word lives in: `Atomics.wait/notify` for
  * memory of this process (worker threads), the kernel's futex (native addon) for memory
  * other processes map (`crossesProcesses`), since V8's waits are not woken from another
- * process and the two mechanisms do not wake each other.
+ * process and the two mechanisms do not wake each other. A sleeper that is an event loop
+ * in another process (the controller) is woken through a pipe it reads (`wakeFd`).
  *
  * Rings are rare by design: the queues only ring when the peer asked for it (flags or
  * EVENT_IDX), and a peer only asks right before it sleeps.
@@ -22,23 +24,41 @@ import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
  * // elsewhere: bell.ring();
  * ```
  */
+/** What a ring writes to a wake pipe. */
+const WAKE_BYTE = new Uint8Array([1]);
+
 export class Doorbell {
   private readonly words: Int32Array;
   private readonly index: number;
   /** The addon when the word crosses processes (futex), else null (Atomics). */
   private readonly futex: NativeAddon | null;
 
-  /** @param words Int32 view of shared memory; @param index the word's index in it */
-  constructor(words: Int32Array, index: number) {
+  /** A pipe whose reader is the sleeper's event loop (see the constructor), or -1. */
+  private readonly wakeFd: number;
+
+  /**
+   * @param words Int32 view of shared memory; @param index the word's index in it
+   * @param wakeFd when the sleeper is an event loop in another process (the controller
+   *   waiting for its instances' transmits), the pipe that loop reads: a ring writes one
+   *   byte there instead of waking a futex (one hop to the loop, no thread in between)
+   */
+  constructor(words: Int32Array, index: number, wakeFd = -1) {
     this.words = words;
     this.index = index;
+    this.wakeFd = wakeFd;
     this.futex = crossesProcesses(words.buffer) ? nativeAddonOrNull() : null;
   }
 
   /** Wakes whoever sleeps on this doorbell. */
   ring(): void {
     Atomics.add(this.words, this.index, 1);
-    if (this.futex === null) Atomics.notify(this.words, this.index);
+    if (this.wakeFd >= 0) {
+      try {
+        writeSync(this.wakeFd, WAKE_BYTE);
+      } catch {
+        // EAGAIN: the pipe is full of wake-ups the reader has not drained, so it will wake anyway.
+      }
+    } else if (this.futex === null) Atomics.notify(this.words, this.index);
     else this.futex.futexWake(this.words, this.index, 0x7fffffff);
   }
 
