@@ -10,6 +10,8 @@ import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
 import { parseChainSpec } from '../spec/parse-chain-spec.ts';
+import { SpecParser } from '../spec/spec-parser.ts';
+import { ApplyAdmission, type ApplyAdmissionLimits } from './apply-admission.ts';
 import { BUILTIN_END_FACTORIES, classifiedEnd, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
 import { DataDir, type DataDirOptions } from './data-dir.ts';
 import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
@@ -70,6 +72,12 @@ export interface ControllerOptions {
    * `resetAfterMs` (and twice the last wait). Defaults 100 ms, 30 s, 10 s.
    */
   readonly restartBackoff?: RestartBackoffOptions;
+  /**
+   * The controller-wide limits (defaults: `SPEC_LIMITS` of `src/spec/spec-limits.ts`):
+   * instances of all chains together and applies at once, each refused with
+   * `LimitExceededError` (gRPC `RESOURCE_EXHAUSTED`).
+   */
+  readonly limits?: Partial<ApplyAdmissionLimits>;
 }
 
 /** What `Controller.restore` brought back. */
@@ -124,6 +132,9 @@ export class Controller implements ControllerApi {
   private readonly resolving = new Map<string, Set<string>>();
   private readonly imageGc: ImageGc | undefined;
   private readonly restartBackoff: RestartBackoffOptions;
+  /** Parses specs with the YAML work in a worker thread. */
+  private readonly specParser = new SpecParser();
+  private readonly admission: ApplyAdmission;
 
   private constructor(options: ControllerOptions, warm: WarmPool | WarmProcessPool | undefined) {
     this.registry = options.registry;
@@ -150,6 +161,7 @@ export class Controller implements ControllerApi {
           );
     this.imageGc?.start();
     this.restartBackoff = options.restartBackoff ?? {};
+    this.admission = new ApplyAdmission(options.limits);
     const interval = options.sampleIntervalMs ?? 500;
     this.sampleTimer = setInterval(() => this.sampler.sample(performance.now()), interval);
     this.sampleTimer.unref();
@@ -177,7 +189,18 @@ export class Controller implements ControllerApi {
   }
 
   async apply(yamlText: string, source: string): Promise<ApplyResult> {
-    const spec = parseChainSpec(yamlText, source, this.registry);
+    // Limits first (applies at once, then the spec's instances), the YAML off the event loop.
+    const ticket = this.admission.enter();
+    try {
+      const spec = await this.specParser.parse(yamlText, source, this.registry);
+      ticket.reserve(spec, this.runtimes().map((c) => c.spec));
+      return await this.applyAdmitted(spec, yamlText, source);
+    } finally {
+      ticket.release();
+    }
+  }
+
+  private applyAdmitted(spec: ChainSpec, yamlText: string, source: string): Promise<ApplyResult> {
     const name = spec.metadata.name;
     return this.exclusive(name, () => this.persistAfter(async () => {
       const digest = chainSpecDigest(spec);
@@ -331,6 +354,7 @@ export class Controller implements ControllerApi {
     this.autoscaler.stop();
     for (const chain of [...this.chains.values()]) if (chain.phase !== 'Deleting') await this.remove(chain, drainMs).catch(() => undefined);
     await this.warm?.close();
+    this.specParser.close();
     if (this.imageGc !== undefined) this.imageGc.close();
     else this.closeLease();
   }

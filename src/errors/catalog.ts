@@ -187,6 +187,24 @@ export class SharedMemoryError extends NfvkitError {
   }
 }
 
+/**
+ * A request asks for more than the controller allows now: more instances than the limit of
+ * all chains together, more applies at once than it takes (`SPEC_LIMITS`, gRPC
+ * `RESOURCE_EXHAUSTED`). `field` names what crossed the limit, `limit` which limit it is.
+ */
+export class LimitExceededError extends NfvkitError {
+  /** Field path of the request that crossed the limit (`spec.functions`, or `''` for the request as a whole). */
+  readonly field: string;
+  /** Name of the limit in `SPEC_LIMITS`. */
+  readonly limit: string;
+
+  constructor(message: string, field = '', limit = '') {
+    super('NFVKIT_ERR_LIMIT_EXCEEDED', message);
+    this.field = field;
+    this.limit = limit;
+  }
+}
+
 /** Every code in the catalog, for docs and the test that keeps docs in step. */
 export const ERROR_CODES = [
   'NFVKIT_ERR_INVALID_ARGUMENT',
@@ -208,4 +226,5 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_DATA_PATH',
   'NFVKIT_ERR_STATE_STORE',
   'NFVKIT_ERR_SHARED_MEMORY',
+  'NFVKIT_ERR_LIMIT_EXCEEDED',
 ] as const;

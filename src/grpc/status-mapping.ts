@@ -10,7 +10,7 @@
  * | `NFVKIT_ERR_CONFIG_INVALID`, `NFVKIT_ERR_INVALID_ARGUMENT`, `NFVKIT_ERR_UNKNOWN_FUNCTION` | INVALID_ARGUMENT |
  * | `NFVKIT_ERR_NOT_FOUND`, `NFVKIT_ERR_IMAGE_NOT_FOUND` | NOT_FOUND |
  * | `NFVKIT_ERR_FAILED_PRECONDITION`, `NFVKIT_ERR_DATA_PATH` | FAILED_PRECONDITION |
- * | `NFVKIT_ERR_POOL_EXHAUSTED` | RESOURCE_EXHAUSTED |
+ * | `NFVKIT_ERR_POOL_EXHAUSTED`, `NFVKIT_ERR_LIMIT_EXCEEDED` (with the field as a violation) | RESOURCE_EXHAUSTED |
  * | any other `NFVKIT_ERR_*` | INTERNAL (message and code kept) |
  * | not a catalog error | INTERNAL (`internal error`) |
  *
@@ -20,7 +20,7 @@
  * ```
  */
 import { Metadata, status as GrpcStatus, type StatusObject } from '@grpc/grpc-js';
-import { ConfigValidationError, InvalidArgumentError, NfvkitError, type ConfigIssue } from '../errors/catalog.ts';
+import { ConfigValidationError, InvalidArgumentError, LimitExceededError, NfvkitError, type ConfigIssue } from '../errors/catalog.ts';
 import { encodeStatusDetails, STATUS_DETAILS_KEY, type FieldViolation } from './status-details.ts';
 
 /** A request field the transport itself rejected (empty name, interval out of range, …). */
@@ -48,6 +48,7 @@ const STATUS_BY_CODE: Readonly<Record<string, GrpcStatus>> = {
   NFVKIT_ERR_FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
   NFVKIT_ERR_DATA_PATH: GrpcStatus.FAILED_PRECONDITION,
   NFVKIT_ERR_POOL_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  NFVKIT_ERR_LIMIT_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
 };
 
 /** The result of mapping: what to send, and whether it hid an unexpected error (to log). */
@@ -74,6 +75,8 @@ function violationsOf(err: NfvkitError): FieldViolation[] {
     all = err.issues.map((i) => ({ field: i.path, description: issueDescription(i) }));
   } else if (err instanceof InvalidRequestError) {
     all = [...err.violations];
+  } else if (err instanceof LimitExceededError) {
+    all = [{ field: err.field, description: err.message }];
   }
   return all.slice(0, MAX_VIOLATIONS).map((v) => ({ field: v.field, description: truncate(v.description, MAX_DESCRIPTION_CHARS) }));
 }

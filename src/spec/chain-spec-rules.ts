@@ -1,6 +1,8 @@
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { dataPathProblem, quotePath } from './data-path.ts';
 import { specErrorMap } from './spec-messages.ts';
+import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
+import { MAX_REPLICAS } from './chain-spec.ts';
 
 /** One problem found on the plain data, before it is given a source position. */
 export interface SpecIssue {
@@ -32,7 +34,10 @@ export interface ChainSpecCheck {
  *   controller's data directory (`dataPathProblem`: no absolute path, no `..`);
  * - VXLAN peers have unique names and VNIs;
  *   ingress and egress do not listen on the same UDP socket;
- * - classifier `ports` need `tcp` or `udp` among its `protocols`.
+ * - classifier `ports` need `tcp` or `udp` among its `protocols`;
+ * - the limits of `SPEC_LIMITS` that span fields: labels, items of any list in a function's
+ *   config (checked before the function's schema, which is then skipped), generator flows ×
+ *   packet size, instances per chain (the sum of `scaling.max`).
  *
  * @example
  * ```ts
@@ -44,9 +49,15 @@ export function checkChainSpec(raw: unknown, registry: FunctionRegistry): ChainS
   const configs = new Map<number, unknown>();
   const spec = field(raw, 'spec');
   const functions = field(spec, 'functions');
+  const labels = field(field(raw, 'metadata'), 'labels');
+  if (isRecord(labels)) {
+    const count = Object.keys(labels).length;
+    if (count > SPEC_LIMITS.labels.value) issues.push({ path: ['metadata', 'labels'], message: `too many labels: ${limitMessage('labels', count)}` });
+  }
   if (Array.isArray(functions)) {
     const names = new Map<string, number>();
     functions.forEach((entry, i) => checkFunction(entry, i, names, registry, issues, configs));
+    checkInstances(functions, issues);
   }
   const ends = ['ingress', 'egress'] as const;
   for (const end of ends) checkPort(field(spec, end), ['spec', end], issues);
@@ -85,7 +96,10 @@ function checkFunction(entry: unknown, i: number, names: Map<string, number>, re
   if (hasImage && !hasFunction && 'config' in entry) {
     issues.push({ path: [...at, 'config'], message: '`config` needs `function`; an image has its configuration built in', atKey: true });
   }
-  if (typeof entry.function === 'string' && entry.function !== '') {
+  const longList = longestList(entry.config, [...at, 'config']);
+  if (longList !== undefined) {
+    issues.push({ path: longList.path, message: `list too long: ${limitMessage('configListItems', longList.items)}` });
+  } else if (typeof entry.function === 'string' && entry.function !== '') {
     const known = registry.names();
     if (!known.includes(entry.function)) {
       issues.push({ path: [...at, 'function'], message: `unknown function "${entry.function}"; known: ${known.join(', ') || 'none'}` });
@@ -102,8 +116,47 @@ function checkFunction(entry: unknown, i: number, names: Map<string, number>, re
   }
 }
 
+/** The instances a chain may run: the sum of its functions' `scaling.max` (`max` defaults to `min`). */
+function checkInstances(functions: readonly unknown[], issues: SpecIssue[]): void {
+  const limit = SPEC_LIMITS.instancesPerChain.value;
+  let total = 0;
+  functions.forEach((entry, i) => {
+    const scaling = field(entry, 'scaling');
+    const max = field(scaling, 'max') ?? field(scaling, 'min') ?? 1;
+    // A count outside 1..MAX_REPLICAS is the schema's to report.
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_REPLICAS) return;
+    const before = total;
+    total += max;
+    if (before <= limit && total > limit) {
+      issues.push({ path: ['spec', 'functions', i, 'scaling', field(scaling, 'max') === undefined ? 'min' : 'max'], message: `too many instances: functions [0..${i}] may run ${limitMessage('instancesPerChain', total)}` });
+    }
+  });
+}
+
+/** The first list (depth first) in `value` longer than `SPEC_LIMITS.configListItems`, with its path. */
+function longestList(value: unknown, at: readonly PropertyKey[]): { path: PropertyKey[]; items: number } | undefined {
+  const stack: Array<[unknown, PropertyKey[]]> = [[value, [...at]]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop() as [unknown, PropertyKey[]];
+    if (Array.isArray(node)) {
+      if (node.length > SPEC_LIMITS.configListItems.value) return { path, items: node.length };
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, i]]);
+    } else if (isRecord(node)) {
+      for (const key of Object.keys(node).reverse()) stack.push([node[key], [...path, key]]);
+    }
+  }
+  return undefined;
+}
+
 function checkPort(port: unknown, at: PropertyKey[], issues: SpecIssue[]): void {
   if (!isRecord(port)) return;
+  if (port.type === 'generator') {
+    const flows = port.flows ?? 1024;
+    const size = port.packetSize ?? 64;
+    if (typeof flows === 'number' && typeof size === 'number' && Number.isInteger(flows) && Number.isInteger(size) && flows * size > SPEC_LIMITS.generatorFrameBytes.value) {
+      issues.push({ path: [...at, 'flows'], message: `${flows} flows × ${size} B frames: ${limitMessage('generatorFrameBytes', flows * size)}` });
+    }
+  }
   if (port.type === 'pcap' && port.read === undefined && port.write === undefined) {
     issues.push({ path: at, message: 'a pcap port needs `read`, `write` or both' });
   }

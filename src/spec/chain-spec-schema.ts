@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHAIN_SPEC_API_VERSION, CHAIN_SPEC_KIND, DEFAULT_SCALING, MAX_REPLICAS, PLACEMENTS } from './chain-spec.ts';
 import { portSpecSchema } from './port-spec.ts';
+import { SPEC_LIMITS } from './spec-limits.ts';
 import { dnsLabel, imageRefText, ipv4CidrText, memoryQuantity, portOrRangeText } from './spec-values.ts';
 
 /**
@@ -22,7 +23,8 @@ const metadataSchema = z
     labels: z
       .record(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$/, 'label keys: letters, digits, ".", "_", "/", "-"'), z.string().max(256))
       .default({})
-      .meta({ description: 'Free-form string labels.' }),
+      // The count is checked by `checkChainSpec` (zod records have no size bound); editors see it here.
+      .meta({ description: `Free-form string labels, at most ${SPEC_LIMITS.labels.value}.`, maxProperties: SPEC_LIMITS.labels.value }),
   })
   .strict();
 
@@ -87,7 +89,13 @@ export const chainSpecSchema = z
         ingress: portSpecSchema.meta({ description: 'The inside end (clients).' }),
         egress: portSpecSchema.meta({ description: 'The outside end (servers).' }),
         classifier: classifierSchema.optional(),
-        functions: z.array(functionSchema).min(1, 'a chain needs at least one function').meta({ description: 'The functions in order, inside → outside.' }),
+        functions: z
+          .array(functionSchema)
+          .min(1, 'a chain needs at least one function')
+          .max(SPEC_LIMITS.functionsPerChain.value, `at most ${SPEC_LIMITS.functionsPerChain.value} functions in a chain (limit functionsPerChain)`)
+          .meta({
+            description: `The functions in order, inside → outside; at most ${SPEC_LIMITS.functionsPerChain.value}, together at most ${SPEC_LIMITS.instancesPerChain.value} instances (the sum of scaling.max).`,
+          }),
         placement: z
           .enum(PLACEMENTS)
           .default('auto')

@@ -10,6 +10,8 @@ import { checkChainSpec, fromZodIssue, type SpecIssue } from './chain-spec-rules
 import { specErrorMap } from './spec-messages.ts';
 import { YamlLocator } from './yaml-locator.ts';
 import { findDeepNesting } from './nesting-guard.ts';
+import { findDuplicateKeys } from './duplicate-keys.ts';
+import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
 
 /** Most aliases a spec may expand (guards against "billion laughs" documents). */
 const MAX_ALIAS_COUNT = 100;
@@ -42,12 +44,37 @@ export const MAX_REPORTED_ISSUES = 200;
  * ```
  */
 export function parseChainSpec(text: string, source: string, registry: FunctionRegistry): ChainSpec {
+  const { raw, locator, duplicates } = readSpecYaml(text, source);
+  const result = validateSpecData(raw, registry);
+  if (result.spec === undefined || duplicates.length > 0) fail(source, [...duplicates, ...locateIssues(result.issues, source, locator)]);
+  return result.spec;
+}
+
+/** What `readSpecYaml` made of a text: its plain data, and how to find a field path in the text. */
+export interface SpecYaml {
+  readonly raw: unknown;
+  readonly locator: YamlLocator;
+  /** Duplicate keys, located: reported with the issues the schema finds (the data is still checked). */
+  readonly duplicates: readonly ConfigIssue[];
+}
+
+/**
+ * The YAML half of `parseChainSpec`: checks the size (`SPEC_LIMITS.specBytes`, before
+ * anything else) and the nesting depth, parses, reports syntax errors and duplicate keys
+ * (syntax errors: one `ConfigValidationError`; duplicate keys: returned located, to be
+ * reported with the schema's issues), and turns the document into plain data. Its cost grows
+ * with the text; `SpecParser` runs it off the event loop.
+ */
+export function readSpecYaml(text: string, source: string, maxBytes: number = SPEC_LIMITS.specBytes.value): SpecYaml {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxBytes) fail(source, [{ file: source, line: 1, column: 1, path: '', message: `spec too large: ${limitMessage('specBytes', bytes, maxBytes)}` }]);
   const deep = findDeepNesting(text);
   if (deep !== undefined) {
     const { line, column } = new YamlLocator(undefined, text).position(deep.offset);
     fail(source, [{ file: source, line, column, path: '', message: `YAML: ${deep.message}` }]);
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, version: '1.2', merge: false });
+  // Keys are checked below in one linear pass; the library's own check is quadratic.
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, version: '1.2', merge: false });
   const locator = new YamlLocator(doc, text);
   const issues: ConfigIssue[] = [];
   const at = (path: readonly PropertyKey[], message: string, position: { line: number; column: number }): void => {
@@ -56,15 +83,12 @@ export function parseChainSpec(text: string, source: string, registry: FunctionR
 
   let syntaxErrors = 0;
   for (const error of doc.errors) {
-    const position = locator.position(error.pos[0]);
-    if (error.code === 'DUPLICATE_KEY') {
-      at(locator.keyPathAt(error.pos[0]) ?? [], 'duplicate key (a YAML mapping holds each key once)', position);
-    } else if (++syntaxErrors <= MAX_SYNTAX_ERRORS) {
-      at([], error.code === 'MULTIPLE_DOCS' ? 'a chain spec is one YAML document (found a second after "---")' : `YAML: ${error.message}`, position);
+    if (++syntaxErrors <= MAX_SYNTAX_ERRORS) {
+      at([], error.code === 'MULTIPLE_DOCS' ? 'a chain spec is one YAML document (found a second after "---")' : `YAML: ${error.message}`, locator.position(error.pos[0]));
     }
   }
   if (syntaxErrors > MAX_SYNTAX_ERRORS) {
-    const last = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY')[MAX_SYNTAX_ERRORS];
+    const last = doc.errors[MAX_SYNTAX_ERRORS];
     at([], `YAML: ${syntaxErrors - MAX_SYNTAX_ERRORS} more syntax error(s) from here on, most likely caused by the first ones`, locator.position(last.pos[0]));
   }
   if (syntaxErrors > 0) fail(source, issues);
@@ -72,6 +96,8 @@ export function parseChainSpec(text: string, source: string, registry: FunctionR
     at([], 'empty document: expected a ServiceFunctionChain (apiVersion, kind, metadata, spec)', { line: 1, column: 1 });
     fail(source, issues);
   }
+  const duplicates = findDuplicateKeys(doc);
+  for (const dup of duplicates.slice(0, MAX_REPORTED_ISSUES + 1)) at(dup.path, 'duplicate key (a YAML mapping holds each key once)', locator.position(dup.offset));
 
   let raw: unknown;
   try {
@@ -80,14 +106,36 @@ export function parseChainSpec(text: string, source: string, registry: FunctionR
     at([], `YAML: ${(err as Error).message}`, { line: 1, column: 1 });
     fail(source, issues);
   }
+  return { raw, locator, duplicates: issues };
+}
 
+/** What `validateSpecData` found: the spec, or the issues (without positions). */
+export interface SpecDataCheck {
+  /** The spec with every default applied; undefined when there are issues. */
+  readonly spec: ChainSpec | undefined;
+  readonly issues: readonly SpecIssue[];
+}
+
+/**
+ * The schema half of `parseChainSpec`: the zod schema, the cross-field rules, the limits
+ * and each function's config schema, on the plain data of a document. Its cost is bounded
+ * by the limits (`SPEC_LIMITS`), so it may run on the event loop.
+ */
+export function validateSpecData(raw: unknown, registry: FunctionRegistry): SpecDataCheck {
   const parsed = chainSpecSchema.safeParse(raw, { error: specErrorMap });
-  const found: SpecIssue[] = parsed.success ? [] : parsed.error.issues.flatMap((issue) => fromZodIssue(issue));
+  const issues: SpecIssue[] = parsed.success ? [] : parsed.error.issues.flatMap((issue) => fromZodIssue(issue));
   const check = checkChainSpec(raw, registry);
-  found.push(...check.issues);
-  for (const issue of found) at(issue.path, issue.message, locator.locate(issue.path, issue.atKey === true));
-  if (issues.length > 0 || !parsed.success) fail(source, issues);
-  return toChainSpec(parsed.data, check.configs, registry);
+  issues.push(...check.issues);
+  if (issues.length > 0 || !parsed.success) return { spec: undefined, issues };
+  return { spec: toChainSpec(parsed.data, check.configs, registry), issues };
+}
+
+/** Each issue with `file` = `source` and the line and column of its field path. */
+export function locateIssues(issues: readonly SpecIssue[], source: string, locator: YamlLocator): ConfigIssue[] {
+  return issues.map((issue) => {
+    const { line, column } = locator.locate(issue.path, issue.atKey === true);
+    return { file: source, line, column, path: formatPath(issue.path), message: issue.message };
+  });
 }
 
 /**
@@ -111,7 +159,8 @@ export function loadChainSpec(path: string, registry: FunctionRegistry): ChainSp
   return parseChainSpec(text, path, registry);
 }
 
-function fail(source: string, issues: ConfigIssue[]): never {
+/** Throws one `ConfigValidationError` with `issues` sorted by position, repeats removed, at most `MAX_REPORTED_ISSUES` listed. */
+export function fail(source: string, issues: ConfigIssue[]): never {
   const sorted = issues
     .map((issue, order) => ({ issue, order }))
     .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || (a.issue.column ?? 0) - (b.issue.column ?? 0) || a.order - b.order)

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { vxlanPortShape } from '../dataplane/ports/vxlan-port-config.ts';
 import { endpointText, ipv4CidrText } from './spec-values.ts';
+import { SPEC_LIMITS } from './spec-limits.ts';
+
+/** Most generator flows: `SPEC_LIMITS.generatorFrameBytes` of the smallest frames (the product is checked by `checkChainSpec`). */
+export const MAX_GENERATOR_FLOWS = Math.floor(SPEC_LIMITS.generatorFrameBytes.value / 60);
 
 /**
  * The ends of a chain (`spec.ingress`, `spec.egress`): where packets enter and leave. A
@@ -19,7 +23,7 @@ export { VXLAN_DEFAULT_PORT, VXLAN_MAX_VNI } from '../dataplane/ports/vxlan-head
 /** An in-memory traffic source (the embedded default, for benchmarks and `npm start`). */
 export interface GeneratorPortSpec {
   readonly type: 'generator';
-  /** Distinct flows (client address × port combinations), default 1024. */
+  /** Distinct flows (client address × port combinations), default 1024; `flows × packetSize` ≤ `SPEC_LIMITS.generatorFrameBytes`. */
   readonly flows: number;
   /** Ethernet frame size in bytes without FCS, 60–1514, default 64. */
   readonly packetSize: number;
@@ -100,7 +104,13 @@ export type PortSpec = GeneratorPortSpec | SinkPortSpec | ResponderPortSpec | Pc
 const generatorPortSchema = z
   .object({
     type: z.literal('generator'),
-    flows: z.number().int().min(1).max(1 << 24).default(1024).meta({ description: 'Distinct flows, default 1024.' }),
+    flows: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_GENERATOR_FLOWS)
+      .default(1024)
+      .meta({ description: `Distinct flows, default 1024; flows × packetSize at most ${SPEC_LIMITS.generatorFrameBytes.value} bytes (one frame is built per flow).` }),
     packetSize: z.number().int().min(60).max(1514).default(64).meta({ description: 'Frame size in bytes without FCS (60-1514), default 64.' }),
     protocol: z.enum(['tcp', 'udp']).default('tcp').meta({ description: 'Transport protocol, default tcp.' }),
     clients: ipv4CidrText.default('198.18.1.0/24').meta({ description: 'CIDR block of the client addresses.' }),

@@ -71,6 +71,9 @@ function check(root: Schema, s: Schema, v: unknown, at: string, errors: string[]
       case 'maxItems':
         if (t === 'array' && (v as unknown[]).length > arg) fail('too many items');
         break;
+      case 'maxProperties':
+        if (t === 'object' && Object.keys(v as object).length > arg) fail('too many properties');
+        break;
       case 'minLength':
         if (t === 'string' && (v as string).length < arg) fail('too short');
         break;

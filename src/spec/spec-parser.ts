@@ -1,0 +1,136 @@
+import type { Worker } from 'node:worker_threads';
+import { InvalidArgumentError, type ConfigIssue } from '../errors/catalog.ts';
+import type { FunctionRegistry } from '../pipeline/function-registry.ts';
+import { startModuleWorker } from '../runtime/module-worker.ts';
+import type { ChainSpec } from './chain-spec.ts';
+import type { SpecIssue } from './chain-spec-rules.ts';
+import { fail, validateSpecData } from './parse-chain-spec.ts';
+import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
+
+/** What the spec worker is asked: read a text, or locate issues in it. */
+type SpecWorkerTask =
+  | { readonly op: 'read'; readonly text: string; readonly source: string; readonly maxBytes: number }
+  | { readonly op: 'locate'; readonly text: string; readonly source: string; readonly maxBytes: number; readonly issues: readonly SpecIssue[] };
+
+/** A request to the spec worker: a task and the id its reply carries. */
+export type SpecWorkerRequest = SpecWorkerTask & { readonly id: number };
+
+/** The spec worker's answer to the request with the same `id`. */
+export type SpecWorkerReply =
+  | { readonly id: number; readonly raw: unknown; readonly duplicates: readonly ConfigIssue[] }
+  | { readonly id: number; readonly located: readonly ConfigIssue[] }
+  | { readonly id: number; readonly invalid: readonly ConfigIssue[] }
+  | { readonly id: number; readonly failed: string };
+
+/** Options of `SpecParser`. */
+export interface SpecParserOptions {
+  /** Largest spec in UTF-8 bytes (default `SPEC_LIMITS.specBytes`). */
+  readonly maxBytes?: number;
+  /** Heap of the worker in MiB: a spec that needs more is refused, the controller lives on (default 256). */
+  readonly workerMemoryMiB?: number;
+  /** Longest a spec may take to read, ms; the worker is then stopped and the spec refused (default 20000). */
+  readonly timeoutMs?: number;
+}
+
+interface Pending {
+  readonly resolve: (reply: SpecWorkerReply) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * `parseChainSpec` for the controller, with the work that grows with the text off the event
+ * loop: the size is checked first (`SPEC_LIMITS.specBytes`, nothing parsed above it), the
+ * YAML is parsed, checked for duplicate keys and turned into data in a worker thread (heap
+ * and time bounded); the schema, rules and limits then run on the plain data here (their
+ * cost is bounded by the limits); positions of the issues found are looked up by the
+ * worker again. The result and the errors are the same as `parseChainSpec`'s.
+ *
+ * @example
+ * ```ts
+ * const parser = new SpecParser();
+ * const spec = await parser.parse(text, 'web-edge.yaml', registry);
+ * parser.close();
+ * ```
+ */
+export class SpecParser {
+  private readonly maxBytes: number;
+  private readonly memoryMiB: number;
+  private readonly timeoutMs: number;
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(options: SpecParserOptions = {}) {
+    this.maxBytes = options.maxBytes ?? SPEC_LIMITS.specBytes.value;
+    this.memoryMiB = options.workerMemoryMiB ?? 256;
+    this.timeoutMs = options.timeoutMs ?? 20_000;
+  }
+
+  /** Parses and validates `text` (see `parseChainSpec`); throws `ConfigValidationError` with every problem. */
+  async parse(text: string, source: string, registry: FunctionRegistry): Promise<ChainSpec> {
+    // Measured here too: an oversized text is not even copied to the worker.
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > this.maxBytes) fail(source, [{ file: source, line: 1, column: 1, path: '', message: `spec too large: ${limitMessage('specBytes', bytes, this.maxBytes)}` }]);
+    const read = await this.call({ op: 'read', text, source, maxBytes: this.maxBytes });
+    if ('invalid' in read) fail(source, [...read.invalid]);
+    if (!('raw' in read)) throw new InvalidArgumentError(`chain spec ${source}: unexpected answer from the spec worker`);
+    const result = validateSpecData(read.raw, registry);
+    if (result.spec !== undefined && read.duplicates.length === 0) return result.spec;
+    const located = result.issues.length === 0 ? { located: [] } : await this.call({ op: 'locate', text, source, maxBytes: this.maxBytes, issues: result.issues });
+    fail(source, [...read.duplicates, ...('located' in located ? located.located : [])]);
+  }
+
+  /** Stops the worker; later `parse` calls start a new one. */
+  close(): void {
+    this.stop(new InvalidArgumentError('spec parser closed'));
+  }
+
+  private call(request: SpecWorkerTask): Promise<SpecWorkerReply> {
+    const worker = this.start();
+    const id = this.nextId++;
+    return new Promise<SpecWorkerReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.stop(new InvalidArgumentError(`chain spec ${request.source}: reading it took longer than ${this.timeoutMs} ms; refused`));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      worker.ref();
+      worker.postMessage({ ...request, id });
+    }).then((reply) => {
+      if ('failed' in reply) throw new InvalidArgumentError(`chain spec ${request.source}: ${reply.failed}`);
+      return reply;
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const worker = startModuleWorker(new URL('./spec-yaml-worker.ts', import.meta.url), {
+      resourceLimits: { maxOldGenerationSizeMb: this.memoryMiB, maxYoungGenerationSizeMb: 32 },
+    });
+    worker.on('message', (reply: SpecWorkerReply) => {
+      const pending = this.pending.get(reply.id);
+      if (pending === undefined) return;
+      this.pending.delete(reply.id);
+      clearTimeout(pending.timer);
+      if (this.pending.size === 0) worker.unref();
+      pending.resolve(reply);
+    });
+    worker.on('error', (err) => this.stop(new InvalidArgumentError(`chain spec refused: the spec worker failed (${err.message})`)));
+    worker.on('exit', () => this.stop(new InvalidArgumentError('chain spec refused: the spec worker stopped')));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Ends the worker, failing what waits on it. */
+  private stop(reason: Error): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(reason);
+      this.pending.delete(id);
+    }
+    if (worker !== undefined) void worker.terminate();
+  }
+}
