@@ -281,6 +281,8 @@ export class ChainDataPlane {
   private poolErrorsSeen = 0;
   /** An instance was failed during this pass: take it out at the end of the pass. */
   private healthDirty = false;
+  /** Frames in `outIds` being handed to a port (`take`), 0 otherwise: freed if the port throws. */
+  private handing = 0;
   private tick = 0;
   private lastSweepTick = 0;
   private readonly epoch = performance.now();
@@ -666,6 +668,7 @@ export class ChainDataPlane {
   /** An exception escaped the host's work for `inst`: counted, and the instance is failed. */
   private caught(inst: StageInstance, err: unknown): void {
     this.faults.caught++;
+    this.reclaimHanding();
     const e = err as Error;
     this.fault(inst, 'protocol-violation', `the host failed serving it: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`);
   }
@@ -673,7 +676,19 @@ export class ChainDataPlane {
   /** An exception escaped a port's share of the pass (its frames are lost; the pass goes on). */
   private portFault(err: unknown): void {
     this.faults.caught++;
+    this.reclaimHanding();
     this.lastPortError = err;
+  }
+
+  /**
+   * A port threw while taking frames (a buffer's ownership word changed under the host,
+   * which only an instance can do): it is taken to have kept none of them, so those still
+   * the data plane's are freed (the scrub frees the others).
+   */
+  private reclaimHanding(): void {
+    if (this.handing === 0) return;
+    this.pool.freeOwned(this.outIds, this.handing);
+    this.handing = 0;
   }
 
   /** The pool lock was taken back from `holder` (`PacketPool.checkLock`): fail the instance it names, if any. */
@@ -894,7 +909,9 @@ export class ChainDataPlane {
     }
     if (m > 0) {
       this.traffic.leftOutside += m;
+      this.handing = m;
       outside.take(this.pool, out, m);
+      this.handing = 0;
     }
   }
 
@@ -943,7 +960,9 @@ export class ChainDataPlane {
     }
     if (m > 0) {
       this.traffic.leftInside += m;
+      this.handing = m;
       inside.take(this.pool, out, m);
+      this.handing = 0;
     }
   }
 

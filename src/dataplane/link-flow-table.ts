@@ -71,6 +71,8 @@ export class LinkFlowTable {
     let l3 = off + 14;
     let type = view.getUint16(off + 12);
     if (type === ETH_VLAN) {
+      // Every read stays inside the frame (which may end at the pool's last byte).
+      if (len < 38) return false;
       type = view.getUint16(off + 16);
       l3 += 4;
     }

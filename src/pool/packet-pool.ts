@@ -50,7 +50,8 @@ export interface PacketPoolOptions {
   owner?: number;
   /**
    * How long an instance may hold the pool lock before the creating thread (the
-   * supervisor) takes it back and reports the holder (`checkLock`), ms (default 100).
+   * supervisor) takes it back and reports the holder (`checkLock`), ms (default 400, see
+   * `DEFAULT_LOCK_TIMEOUT_MS`).
    */
   lockTimeoutMs?: number;
   /** Where the pool's memory comes from (default: the heap; a `MemfdMemory` for instance processes). */
@@ -734,6 +735,8 @@ export class PacketPool {
     lockSteal(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, this.ownerId);
     addCounter64(this.words, C_LOCK_STEALS, 1);
     sup.addOffender(holder);
+    // Whatever the holder left half-done on the free stack: rebuild it from the state words.
+    this.rebuildStack();
     return true;
   }
 

@@ -1,7 +1,15 @@
 import { LockWatch } from './pool-lock.ts';
 
-/** How long an instance may hold the pool lock before the supervisor takes it back, ms. */
-export const DEFAULT_LOCK_TIMEOUT_MS = 100;
+/**
+ * How long an instance may hold the pool lock before the supervisor takes it back, ms. A
+ * legitimate hold lasts about a microsecond, but its thread can be descheduled inside it
+ * (more busy threads than cores): the timeout must outlast any such pause, since taking the
+ * lock from a live holder breaks mutual exclusion (the free stack is then rebuilt and
+ * validated, but the holder is failed). It must also stay below the instances' hang
+ * timeout (1 s by default), so that instances queued behind a kept lock are not taken for
+ * hung.
+ */
+export const DEFAULT_LOCK_TIMEOUT_MS = 400;
 
 /**
  * What the supervisor (the thread that created a pool: the host) keeps about the pool in
@@ -24,7 +32,7 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 100;
  *
  * @example
  * ```ts
- * const pool = PacketPool.create({ bufferCount: 4096, lockTimeoutMs: 100 }); // makes one
+ * const pool = PacketPool.create({ bufferCount: 4096, lockTimeoutMs: 400 }); // makes one
  * const offender = pool.checkLock(performance.now());                        // each pump pass
  * ```
  */

@@ -315,7 +315,8 @@ export class VirtioNetDriverEnd {
  * - transmitq descriptors: `addr` inside one pool buffer, 12 ≤ `len`, `addr + len` inside
  *   that buffer, the buffer owned by this end (handed over with the descriptor) and named
  *   by no other descriptor of the batch;
- * - receiveq descriptors: `addr` inside a buffer owned by this end, each buffer named once;
+ * - receiveq descriptors: `addr` inside a buffer owned by this end, each buffer named once
+ *   and none that is also a frame being delivered;
  * - frames to deliver: `dataOff`/`length` (shared metadata, read once) describe a frame
  *   inside its buffer; the buffer is still this end's when it is handed over (one
  *   compare-and-swap), otherwise it is skipped and counted, never freed.
@@ -434,13 +435,24 @@ export class VirtioNetDeviceEnd {
       this.flag(`receiveq: ${q.violation}`);
       return this.refuse(ids, n);
     }
+    const taken = this.taken;
+    let bad = -1;
     for (let j = 0; j < k; j++) {
       const spare = pool.bufferIdAt(this.addrs[j]);
-      if (spare < 0 || pool.ownerOf(spare) !== me) {
-        this.flag(`receiveq descriptor ${this.heads[j]} (addr ${this.addrs[j]}) does not hold a buffer handed to the device end`);
-        return this.refuse(ids, n);
+      if (spare < 0 || taken[spare] !== 0 || pool.ownerOf(spare) !== me) {
+        bad = j;
+        break;
       }
+      taken[spare] = 1;
       this.spare[j] = spare;
+    }
+    // A buffer both posted empty and on its way as a frame: the ring names one it does not hold.
+    for (let i = 0; bad < 0 && i < n; i++) if (ids[i] < count && taken[ids[i]] !== 0) bad = k;
+    for (let j = 0; j < k && j < (bad < 0 ? k : bad); j++) taken[this.spare[j]] = 0;
+    if (bad >= 0) {
+      if (bad < k) this.flag(`receiveq descriptor ${this.heads[bad]} (addr ${this.addrs[bad]}) does not hold a buffer handed to the device end`);
+      else this.flag('receiveq holds a buffer that is also a frame on its way to the driver');
+      return this.refuse(ids, n);
     }
     const view = pool.view;
     let j = 0;
@@ -480,7 +492,7 @@ export class VirtioNetDeviceEnd {
       // Descriptors left without a frame (one was re-owned under us) go back empty, their buffer with them.
       for (let e = j; e < k; e++) {
         this.usedLens[e] = 0;
-        pool.tryTransfer(this.spare[e], this.peer);
+        if (!pool.tryTransfer(this.spare[e], this.peer)) this.flag(`receiveq buffer ${this.spare[e]} was re-owned while posted`);
       }
       q.pushBatch(this.heads, this.usedLens, k);
       if (pool.freeOwned(this.spare, j) > 0) this.flag('receiveq named one buffer in two descriptors');

@@ -48,15 +48,21 @@ export class GeneratorPort implements ChainPort {
     if (got < want) this.allocShortfall += want - got;
     const templates = this.templates;
     const count = templates.length;
+    const me = pool.ownerId;
     let t = this.next;
+    let kept = 0;
     for (let i = 0; i < got; i++) {
+      const id = ids[i];
+      // A buffer re-owned under us since the allocation (only a hostile instance writes that word) is not ours to fill.
+      if (pool.ownerOf(id) !== me) continue;
       const frame = templates[t];
-      pool.copyIn(ids[i], frame, 0, frame.length);
+      pool.copyIn(id, frame, 0, frame.length);
+      ids[kept++] = id;
       if (++t === count) t = 0;
     }
     this.next = t;
-    this.sent += got;
-    return got;
+    this.sent += kept;
+    return kept;
   }
 
   take(pool: PacketPool, ids: Uint32Array, n: number): void {
