@@ -117,7 +117,7 @@ export class MemfdMemory implements SharedMemory {
     new Uint8Array(sab).fill(0);
     const range = { offset: r.offset, length: bytes };
     this.ranges.set(sab, range);
-    markCrossProcess(sab);
+    markCrossProcess(sab, this.addon);
     return sab;
   }
 
@@ -179,7 +179,7 @@ export class MappedMemory {
   /** The buffer the host allocated at `range` (bounds checked by the addon). */
   view(range: SharedRange): SharedArrayBuffer {
     const sab = this.addon.shmSlice(this.whole, range.offset, range.length);
-    markCrossProcess(sab);
+    markCrossProcess(sab, this.addon);
     return sab;
   }
 }

@@ -1,6 +1,5 @@
 import { writeSync } from 'node:fs';
-import { crossesProcesses } from '../memory/cross-process.ts';
-import { nativeAddonOrNull, type NativeAddon } from '../native/native-addon.ts';
+import { crossProcessFutex, type FutexOps } from '../memory/cross-process.ts';
 
 /**
  * A doorbell: one shared Int32 word per direction of a virtqueue. Ringing adds one to the
@@ -30,8 +29,8 @@ const WAKE_BYTE = new Uint8Array([1]);
 export class Doorbell {
   private readonly words: Int32Array;
   private readonly index: number;
-  /** The addon when the word crosses processes (futex), else null (Atomics). */
-  private readonly futex: NativeAddon | null;
+  /** The futex calls when the word crosses processes, else null (Atomics). */
+  private readonly futex: FutexOps | null;
 
   /** A pipe whose reader is the sleeper's event loop (see the constructor), or -1. */
   private readonly wakeFd: number;
@@ -46,7 +45,7 @@ export class Doorbell {
     this.words = words;
     this.index = index;
     this.wakeFd = wakeFd;
-    this.futex = crossesProcesses(words.buffer) ? nativeAddonOrNull() : null;
+    this.futex = crossProcessFutex(words.buffer) ?? null;
   }
 
   /** Wakes whoever sleeps on this doorbell. */
