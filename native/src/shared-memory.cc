@@ -1,7 +1,6 @@
 #include "shared-memory.h"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <mutex>
 #include <new>
@@ -195,63 +193,6 @@ napi_value ShmCloseFd(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// futexWaitAsync: a FUTEX_WAIT on a worker of libuv's pool, for a thread that must not
-// block (the controller's): resolves "ok" | "not-equal" | "timed-out".
-struct AsyncWait {
-  napi_async_work work = nullptr;
-  napi_deferred deferred = nullptr;
-  napi_ref keep = nullptr;  // the Int32Array, so its memory outlives the wait
-  int32_t* word = nullptr;
-  int32_t expected = 0;
-  int64_t timeout_ms = 0;
-  const char* result = "ok";
-};
-
-void ExecuteWait(napi_env, void* data) {
-  auto* w = static_cast<AsyncWait*>(data);
-  timespec ts{static_cast<time_t>(w->timeout_ms / 1000), static_cast<long>((w->timeout_ms % 1000) * 1000000)};
-  long r = syscall(SYS_futex, w->word, FUTEX_WAIT, w->expected, &ts, nullptr, 0);
-  w->result = r == 0 ? "ok" : errno == EAGAIN ? "not-equal" : errno == ETIMEDOUT ? "timed-out" : "ok";
-}
-
-void CompleteWait(napi_env env, napi_status, void* data) {
-  auto* w = static_cast<AsyncWait*>(data);
-  napi_value v;
-  napi_create_string_utf8(env, w->result, NAPI_AUTO_LENGTH, &v);
-  napi_resolve_deferred(env, w->deferred, v);
-  napi_delete_reference(env, w->keep);
-  napi_delete_async_work(env, w->work);
-  delete w;
-}
-
-napi_value FutexWaitAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!Args(env, info, 4, argv)) return nullptr;
-  void* data;
-  size_t length;
-  napi_value unused;
-  int64_t index, expected, timeout;
-  if (!GetTypedArray(env, argv[0], napi_int32_array, "words", &data, &length, &unused) ||
-      !GetInt64(env, argv[1], 0, static_cast<int64_t>(length) - 1, "index", &index) ||
-      !GetInt64(env, argv[2], INT32_MIN, INT32_MAX, "expected", &expected) || !GetInt64(env, argv[3], 0, 60000, "timeoutMs", &timeout))
-    return nullptr;
-  auto* w = new (std::nothrow) AsyncWait();
-  if (w == nullptr) {
-    napi_throw_error(env, "NFVKIT_ERR_NATIVE", "out of memory");
-    return nullptr;
-  }
-  w->word = static_cast<int32_t*>(data) + index;
-  w->expected = static_cast<int32_t>(expected);
-  w->timeout_ms = timeout;
-  napi_value promise, name;
-  napi_create_promise(env, &w->deferred, &promise);
-  napi_create_reference(env, argv[0], 1, &w->keep);
-  napi_create_string_utf8(env, "nfvkit.futexWaitAsync", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, nullptr, name, ExecuteWait, CompleteWait, w, &w->work);
-  napi_queue_async_work(env, w->work);
-  return promise;
-}
-
 }  // namespace
 
 void RegisterSharedMemory(napi_env env, napi_value exports) {
@@ -260,7 +201,6 @@ void RegisterSharedMemory(napi_env env, napi_value exports) {
       {"shmAttach", nullptr, ShmAttach, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"shmSlice", nullptr, ShmSlice, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"shmCloseFd", nullptr, ShmCloseFd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"futexWaitAsync", nullptr, FutexWaitAsync, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
 }

@@ -1,7 +1,6 @@
 // Shared memory between processes: sealed memfds mapped MAP_SHARED and handed to
 // JavaScript as SharedArrayBuffers (whole or in slices), so the pool, the rings and the
-// counters can live in memory an instance process maps too; and a futex wait on the
-// libuv pool for the controller's thread, which must not block.
+// counters can live in memory an instance process maps too.
 #pragma once
 #include <node_api.h>
 

@@ -14,7 +14,6 @@
 export interface FutexOps {
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
   futexWake(words: Int32Array, index: number, count: number): number;
-  futexWaitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
 }
 
 /** `Symbol.for` key of the process-wide registry. */

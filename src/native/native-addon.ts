@@ -38,8 +38,6 @@ export interface NativeAddon {
   eventFdRing(fd: number): void;
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
   futexWake(words: Int32Array, index: number, count: number): number;
-  /** `futexWait` on a thread of libuv's pool, for a thread that must not block. */
-  futexWaitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
   /** A sealed memfd of `bytes` (close-on-exec) mapped shared here: `memory` is the whole of it. */
   shmCreate(name: string, bytes: number): { fd: number; memory: SharedArrayBuffer };
   /** Maps an inherited memfd; refused unless it is sealed against shrinking and growing and is exactly `bytes` long. */

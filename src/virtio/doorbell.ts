@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { InvalidArgumentError } from '../errors/catalog.ts';
 import { crossProcessFutex, type FutexOps } from '../memory/cross-process.ts';
 
 /**
@@ -76,9 +77,13 @@ export class Doorbell {
     return this.futex.futexWait(this.words, this.index, seen, Math.ceil(timeoutMs));
   }
 
-  /** `wait` for a thread that must not block (the controller's): resolves with the same answers. */
+  /**
+   * `wait` for a thread that must not block (the controller's), on memory of this process:
+   * resolves with the same answers. A sleeper in another process than its ringers uses a
+   * wake pipe instead (see the constructor), so memory that crosses processes is refused.
+   */
   async waitAsync(seen: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'> {
-    if (this.futex !== null) return this.futex.futexWaitAsync(this.words, this.index, seen, Math.ceil(timeoutMs));
+    if (this.futex !== null) throw new InvalidArgumentError('waitAsync on memory shared with other processes: use a wake pipe');
     const result = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.words, this.index, seen, timeoutMs);
     return result.async ? result.value : result.value;
   }

@@ -15,9 +15,6 @@ function countingFutex(): FutexOps & { waits: number; wakes: number } {
       this.wakes++;
       return 0;
     },
-    async futexWaitAsync() {
-      return 'timed-out';
-    },
   };
 }
 
