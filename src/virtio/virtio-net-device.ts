@@ -495,7 +495,7 @@ export class VirtioNetDeviceEnd {
         if (!pool.tryTransfer(this.spare[e], this.peer)) this.flag(`receiveq buffer ${this.spare[e]} was re-owned while posted`);
       }
       q.pushBatch(this.heads, this.usedLens, k);
-      if (pool.freeOwned(this.spare, j) > 0) this.flag('receiveq named one buffer in two descriptors');
+      if (pool.freeOwned(this.spare, j) > 0) this.flag('receiveq buffer re-owned while the device end replaced it');
     }
     if (dropped > 0) pool.freeOwned(this.drops, dropped);
     this.rxCounters.packets += j;
