@@ -130,6 +130,12 @@ export function defaultInstanceMode(): InstanceMode {
   return process.env.NFVKIT_INSTANCE_MODE === 'worker' || !MemfdMemory.available() ? 'worker' : 'process';
 }
 
+/** One line for people: where instances run by default here, and why. */
+export function describeInstanceMode(): string {
+  if (defaultInstanceMode() === 'process') return 'sandboxed processes (seccomp, no secrets, shared memory through a memfd)';
+  return process.env.NFVKIT_INSTANCE_MODE === 'worker' ? 'worker threads (NFVKIT_INSTANCE_MODE=worker; no sandbox)' : 'worker threads (no native addon: no sandbox)';
+}
+
 /** Lifecycle changes the data plane reports. */
 export type DataPlaneEvent =
   | { readonly type: 'instance-booted'; readonly stage: string; readonly instance: string; readonly bootMs: number; readonly warm: boolean }

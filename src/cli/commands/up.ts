@@ -33,6 +33,7 @@ import { ImageStore } from '../../image/image-store.ts';
 import { checkMetricsExposure } from '../../metrics/metrics-server.ts';
 import { DEFAULT_STATE_DIR, STATE_DIR_ENV, StateStore } from '../../controller/state-store.ts';
 import { describePacketIo } from '../../native/native-addon.ts';
+import { describeInstanceMode } from '../../dataplane/chain-data-plane.ts';
 import { println, type CliContext } from '../cli-context.ts';
 import { DEFAULT_IMAGE_GRACE_MS } from '../../controller/image-gc.ts';
 import { byteSize, durationMs, positiveNumber, wholeNumber } from '../arg-parsers.ts';
@@ -220,6 +221,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         println(ctx, `nfvkit up: controller gRPC on ${embedded.server.address} (${describeSecurity(token, tls)})`);
         println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}${token === undefined ? '' : ' (token required)'}`}`);
         println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
+        println(ctx, `nfvkit up: instances run as ${describeInstanceMode()}`);
         await controller.dataDir.ensure();
         println(ctx, `nfvkit up: spec files read from ${controller.dataDir.readDir}, written to ${controller.dataDir.writeDir}`);
         println(ctx, `nfvkit up: image store ${store.dir}: ${describeImageGc(opts)}`);

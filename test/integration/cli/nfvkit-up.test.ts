@@ -54,7 +54,7 @@ describe('nfvkit up', () => {
     const [code] = (await once(run.child, 'exit')) as [number];
     const out = run.output();
     expect(code, out).toBe(0);
-    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nnfvkit up: packet I\/O (native addon|dgram fallback) .+\nnfvkit up: spec files read from \S+\/data\/read, written to \S+\/data\/write\nnfvkit up: image store \S+\/store: unused images removed 10m after their last use, no size cap\n(?:nfvkit up: state .+\n)?chain\/up-it created in [\d.]+ s: 1 function isolated \(auto: one function, nothing to fuse\), phase Ready\n/m);
+    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nnfvkit up: packet I\/O (native addon|dgram fallback) .+\nnfvkit up: instances run as (sandboxed processes|worker threads) .+\nnfvkit up: spec files read from \S+\/data\/read, written to \S+\/data\/write\nnfvkit up: image store \S+\/store: unused images removed 10m after their last use, no size cap\n(?:nfvkit up: state .+\n)?chain\/up-it created in [\d.]+ s: 1 function isolated \(auto: one function, nothing to fuse\), phase Ready\n/m);
     expect(out).toMatch(/\nCHAIN\s+FUNCTION\s+INST\s+RX PPS\s+TX PPS\s+DROP\/S\s+RX BIT\/S\s+QUEUE\s+BUSY\n/);
     const rows = [...out.matchAll(/^up-it\s+hop\s+1\s+(\S+)\s+(\S+)\s/gm)];
     expect(rows.length).toBeGreaterThanOrEqual(2);
