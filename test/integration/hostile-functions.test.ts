@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChainDataPlane, type DataPlaneEvent, type DataPlaneFaults, type StageImage } from '../../src/dataplane/chain-data-plane.ts';
+import { ChainDataPlane, type DataPlaneEvent, type DataPlaneFaults, type InstanceMode, type StageImage } from '../../src/dataplane/chain-data-plane.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { PacedPort } from '../../src/dataplane/ports/paced-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
@@ -22,9 +22,7 @@ import { holdPoolLock } from '../fixtures/functions/hostile-memory/hold-pool-loc
 import { HOSTILE_PORT } from '../fixtures/functions/hostile-memory/hostile-trigger.ts';
 import { allocateUnbounded, spinForever, throwPerPacket } from '../fixtures/functions/hostile-memory/misbehaving-code.ts';
 import { scribblePool } from '../fixtures/functions/hostile-memory/scribble-pool.ts';
-
-// The hostile functions reach the rings through `workerData`: instances are worker threads here.
-process.env.NFVKIT_INSTANCE_MODE = 'worker';
+import { INSTANCE_MODES } from '../support/instance-modes.ts';
 
 const udp = (i: number, dstPort: number): Uint8Array =>
   buildFrame({ proto: IpProto.UDP, srcIp: 0xc6120100 + (i % 200), dstIp: 0xc6130001, srcPort: 10000 + i, dstPort, payloadLength: 18 });
@@ -48,6 +46,8 @@ interface Case {
    * (caught at the port's or the instance's boundary in the pump, `faults.caught`).
    */
   readonly racesTheHost?: boolean;
+  /** Only in these instance modes (the ring fixtures find their rings through a worker's `workerData`). */
+  readonly modes?: readonly InstanceMode[];
   /** Checks on the hostile chain once it failed or recovered. */
   readonly check?: (plane: ChainDataPlane, sink: SinkPort) => void;
 }
@@ -71,14 +71,14 @@ const cases: Case[] = [
       expect(PacketPool.attach(plane.pool.sab, { owner: 99 }).bufferCount).toBe(plane.pool.bufferCount);
     },
   },
-  { what: 'pushes its transmit ring’s available index far ahead', fn: corruptRing('avail-ahead'), reason: 'protocol-violation', detail: /eth1 transmitq: driver made \d+ chains available/ },
-  { what: 'posts a descriptor whose address is outside the pool', fn: corruptRing('desc-addr'), reason: 'protocol-violation', detail: /eth1 transmitq descriptor \d+ \(addr \d+, len 100\) is not a buffer handed/ },
-  { what: 'posts a descriptor with a huge length', fn: corruptRing('desc-len'), reason: 'protocol-violation', detail: /len 4294967295\) is not a buffer handed/ },
+  { what: 'pushes its transmit ring’s available index far ahead', fn: corruptRing('avail-ahead'), modes: ['worker'], reason: 'protocol-violation', detail: /eth1 transmitq: driver made \d+ chains available/ },
+  { what: 'posts a descriptor whose address is outside the pool', fn: corruptRing('desc-addr'), modes: ['worker'], reason: 'protocol-violation', detail: /eth1 transmitq descriptor \d+ \(addr \d+, len 100\) is not a buffer handed/ },
+  { what: 'posts a descriptor with a huge length', fn: corruptRing('desc-len'), modes: ['worker'], reason: 'protocol-violation', detail: /len 4294967295\) is not a buffer handed/ },
   {
     what: 'writes a foreign owner id into the ownership words of its buffers',
     fn: forgeOwner,
     reason: 'protocol-violation',
-    detail: /^protocol-violation: eth[01] (receiveq|transmitq)/,
+    detail: /^protocol-violation: (eth[01] (receiveq|transmitq)|a buffer it transmitted changed owner)/,
     check: (plane) => expect(plane.faults.scrubbed).toBeGreaterThan(0),
   },
   {
@@ -117,12 +117,30 @@ async function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-describe('a hostile function next to a healthy chain', () => {
+/** What the hostile chain looks like, for a failure message. */
+function diagnose(plane: ChainDataPlane, sink: SinkPort, events: readonly DataPlaneEvent[]): string {
+  const inst = plane.stages[0].bySlot[0];
+  const h = inst?.host;
+  return JSON.stringify({
+    state: h?.state,
+    violations: [h?.eth0.violation, h?.eth1.violation],
+    rxRoom: [h?.eth0.rxRoom(), h?.eth1.rxRoom()],
+    fifo: [inst?.toEth0.count, inst?.toEth1.count],
+    sink: sink.frames,
+    faults: plane.faults,
+    drops: plane.drops,
+    pool: plane.pool.stats(),
+    events,
+  });
+}
+
+describe.each(INSTANCE_MODES)('a hostile function next to a healthy chain (%s instances)', (instanceMode) => {
   for (const c of cases) {
+    if (c.modes !== undefined && !c.modes.includes(instanceMode)) continue;
     it(`${c.what}: the host survives, the healthy chain loses nothing, ${c.reason === undefined ? 'the hostile chain recovers' : `the instance fails as ${c.reason}`}, no pool leaks`, async () => {
-      const healthy = ChainDataPlane.create(['healthy'], { bufferCount: 2048, queueSize: 64 });
+      const healthy = ChainDataPlane.create(['healthy'], { instanceMode, bufferCount: 2048, queueSize: 64 });
       const events: DataPlaneEvent[] = [];
-      const hostile = ChainDataPlane.create(['hostile'], { bufferCount: 2048, queueSize: 64, onEvent: (e) => events.push(e) });
+      const hostile = ChainDataPlane.create(['hostile'], { instanceMode, bufferCount: 2048, queueSize: 64, onEvent: (e) => events.push(e) });
       const loops: PumpLoop[] = [];
       try {
         await healthy.addInstance(0, healthyImage);
@@ -140,7 +158,8 @@ describe('a hostile function next to a healthy chain', () => {
           c.reason === undefined
             ? () => hostileSink.frames > 5_000 && hostile.faults.lockUnattributed > 0 && hostile.faults.scrubbed >= 0 && healthySink.frames > 5_000
             : () => failed() !== undefined && hostile.instances().length === 0 && healthySink.frames > 5_000;
-        expect(await until(settled, 8_000)).toBe(true);
+        const ok = await until(settled, 8_000);
+        expect(ok, ok ? '' : diagnose(hostile, hostileSink, events)).toBe(true);
         healthyIn.rate = 0;
         hostileIn.rate = 0;
         expect(await until(() => healthySink.frames === healthyGen.sent, 2_000)).toBe(true);
