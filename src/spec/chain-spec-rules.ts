@@ -45,8 +45,25 @@ export interface ChainSpecCheck {
  * ```
  */
 export function checkChainSpec(raw: unknown, registry: FunctionRegistry): ChainSpecCheck {
-  const issues: SpecIssue[] = [];
-  const configs = new Map<number, unknown>();
+  const check: ChainSpecCheck = { issues: [], configs: new Map() };
+  for (const _ of checkSteps(raw, registry, check));
+  return check;
+}
+
+/**
+ * `checkChainSpec` in slices: gives the event loop a turn (`pause`) after each function's
+ * config is checked, so that a chain of many functions, each within the limits, never holds
+ * the loop for more than one function's check.
+ */
+export async function checkChainSpecInSlices(raw: unknown, registry: FunctionRegistry, pause: () => Promise<void>): Promise<ChainSpecCheck> {
+  const check: ChainSpecCheck = { issues: [], configs: new Map() };
+  for (const _ of checkSteps(raw, registry, check)) await pause();
+  return check;
+}
+
+/** The checks of `checkChainSpec`, yielding after each function. */
+function* checkSteps(raw: unknown, registry: FunctionRegistry, check: ChainSpecCheck): Generator<void> {
+  const { issues, configs } = check;
   const spec = field(raw, 'spec');
   const functions = field(spec, 'functions');
   const labels = field(field(raw, 'metadata'), 'labels');
@@ -56,7 +73,10 @@ export function checkChainSpec(raw: unknown, registry: FunctionRegistry): ChainS
   }
   if (Array.isArray(functions)) {
     const names = new Map<string, number>();
-    functions.forEach((entry, i) => checkFunction(entry, i, names, registry, issues, configs));
+    for (const [i, entry] of functions.entries()) {
+      checkFunction(entry, i, names, registry, issues, configs);
+      yield;
+    }
     checkInstances(functions, issues);
   }
   const ends = ['ingress', 'egress'] as const;
@@ -77,7 +97,6 @@ export function checkChainSpec(raw: unknown, registry: FunctionRegistry): ChainS
   if (Array.isArray(field(classifier, 'ports')) && Array.isArray(protocols) && !protocols.includes('tcp') && !protocols.includes('udp')) {
     issues.push({ path: ['spec', 'classifier', 'ports'], message: 'ports need tcp or udp in protocols' });
   }
-  return { issues, configs };
 }
 
 function checkFunction(entry: unknown, i: number, names: Map<string, number>, registry: FunctionRegistry, issues: SpecIssue[], configs: Map<number, unknown>): void {

@@ -6,7 +6,7 @@ import { DEFAULT_IMAGE_MEMORY_MIB } from '../image/image-manifest.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import type { ChainFunctionSpec, ChainSpec } from './chain-spec.ts';
 import { chainSpecSchema, type ChainSpecDocument } from './chain-spec-schema.ts';
-import { checkChainSpec, fromZodIssue, type SpecIssue } from './chain-spec-rules.ts';
+import { checkChainSpec, checkChainSpecInSlices, fromZodIssue, type SpecIssue } from './chain-spec-rules.ts';
 import { specErrorMap } from './spec-messages.ts';
 import { YamlLocator } from './yaml-locator.ts';
 import { findDeepNesting } from './nesting-guard.ts';
@@ -125,6 +125,20 @@ export function validateSpecData(raw: unknown, registry: FunctionRegistry): Spec
   const parsed = chainSpecSchema.safeParse(raw, { error: specErrorMap });
   const issues: SpecIssue[] = parsed.success ? [] : parsed.error.issues.flatMap((issue) => fromZodIssue(issue));
   const check = checkChainSpec(raw, registry);
+  issues.push(...check.issues);
+  if (issues.length > 0 || !parsed.success) return { spec: undefined, issues };
+  return { spec: toChainSpec(parsed.data, check.configs, registry), issues };
+}
+
+/**
+ * `validateSpecData` in slices: the event loop gets a turn (`pause`) after the schema and
+ * after each function's config check (`checkChainSpecInSlices`).
+ */
+export async function validateSpecDataInSlices(raw: unknown, registry: FunctionRegistry, pause: () => Promise<void>): Promise<SpecDataCheck> {
+  const parsed = chainSpecSchema.safeParse(raw, { error: specErrorMap });
+  await pause();
+  const issues: SpecIssue[] = parsed.success ? [] : parsed.error.issues.flatMap((issue) => fromZodIssue(issue));
+  const check = await checkChainSpecInSlices(raw, registry, pause);
   issues.push(...check.issues);
   if (issues.length > 0 || !parsed.success) return { spec: undefined, issues };
   return { spec: toChainSpec(parsed.data, check.configs, registry), issues };

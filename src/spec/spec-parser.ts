@@ -4,7 +4,7 @@ import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { startModuleWorker } from '../runtime/module-worker.ts';
 import type { ChainSpec } from './chain-spec.ts';
 import type { SpecIssue } from './chain-spec-rules.ts';
-import { fail, validateSpecData } from './parse-chain-spec.ts';
+import { fail, validateSpecDataInSlices } from './parse-chain-spec.ts';
 import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
 
 /** What the spec worker is asked: read a text, or locate issues in it. */
@@ -44,7 +44,8 @@ interface Pending {
  * YAML is parsed, checked for duplicate keys and turned into data in a worker thread (heap
  * and time bounded); the schema, rules and limits then run on the plain data here (their
  * cost is bounded by the limits); positions of the issues found are looked up by the
- * worker again. The result and the errors are the same as `parseChainSpec`'s.
+ * worker again. The checks on the loop run in slices: one function's config at a time.
+ * The result and the errors are the same as `parseChainSpec`'s.
  *
  * @example
  * ```ts
@@ -75,7 +76,7 @@ export class SpecParser {
     const read = await this.call({ op: 'read', text, source, maxBytes: this.maxBytes });
     if ('invalid' in read) fail(source, [...read.invalid]);
     if (!('raw' in read)) throw new InvalidArgumentError(`chain spec ${source}: unexpected answer from the spec worker`);
-    const result = validateSpecData(read.raw, registry);
+    const result = await validateSpecDataInSlices(read.raw, registry, () => new Promise<void>((resolve) => setImmediate(resolve)));
     if (result.spec !== undefined && read.duplicates.length === 0) return result.spec;
     const located = result.issues.length === 0 ? { located: [] } : await this.call({ op: 'locate', text, source, maxBytes: this.maxBytes, issues: result.issues });
     fail(source, [...read.duplicates, ...('located' in located ? located.located : [])]);
