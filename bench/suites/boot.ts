@@ -178,11 +178,24 @@ async function bootsIn(mode: Mode, image: BuildImageResult, pool: PacketPool, pr
   }
 }
 
-/** Private memory of a process (USS: private clean + private dirty pages), bytes. */
-function privateBytes(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return (kib('Private_Clean') + kib('Private_Dirty')) * 1024;
+/**
+ * Private memory of a process (USS: private clean + private dirty pages), bytes, without
+ * the pages of the data plane's memfd it alone touched (the pool's, counted once for the
+ * chain whoever touches them) unless `withShared`.
+ */
+function privateBytes(pid: number, withShared = false): number {
+  let kib = 0;
+  let shared = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head !== null) {
+      shared = head[1].startsWith('/memfd:');
+      continue;
+    }
+    const m = /^Private_(?:Clean|Dirty):\s+(\d+) kB/.exec(line);
+    if (m !== null && (withShared || !shared)) kib += Number(m[1]);
+  }
+  return kib * 1024;
 }
 
 /** Resident memory of a process, bytes. */
@@ -226,6 +239,7 @@ export const bootSuite: BenchSuite = {
     let idlePerIsolate = Number.NaN;
     let idlePerPreparedIsolate = Number.NaN;
     let ussPerProcess = Number.NaN;
+    let ussWithPoolPerProcess = Number.NaN;
     let rssPerProcess = Number.NaN;
     try {
       let lbImage: BuildImageResult | undefined;
@@ -265,8 +279,9 @@ export const bootSuite: BenchSuite = {
         try {
           for (let i = 0; i < IDLE_INSTANCES; i++) hosts.push(await InstanceHost.boot({ imagePath: pt.imagePath, manifest: pt.manifest, pool: processPool, owner: 100 + 2 * i, memory, spawn }));
           await settle(500);
-          const uss = hosts.map((h) => privateBytes((h.worker as ProcessIsolate).pid!));
-          ussPerProcess = uss.reduce((a, b) => a + b, 0) / uss.length;
+          const pids = hosts.map((h) => (h.worker as ProcessIsolate).pid!);
+          ussPerProcess = pids.map((pid) => privateBytes(pid)).reduce((a, b) => a + b, 0) / pids.length;
+          ussWithPoolPerProcess = pids.map((pid) => privateBytes(pid, true)).reduce((a, b) => a + b, 0) / pids.length;
           rssPerProcess = hosts.map((h) => rssBytes((h.worker as ProcessIsolate).pid!)).reduce((a, b) => a + b, 0) / hosts.length;
         } finally {
           for (const h of hosts) await h.stop();
@@ -315,7 +330,8 @@ export const bootSuite: BenchSuite = {
           rows: [
             ...MODES.map((m) => [`${m} boot p50 / p99 (ms): ${MODE_HELP[m]}`, `${ms(s[m].p50)} / ${ms(s[m].p99)}`]),
             [`idle RSS per instance (MiB, pass-through, mean of ${IDLE_INSTANCES})`, mib(idlePerInstance)],
-            [`idle private memory (USS) per instance process (MiB, pass-through, mean of ${IDLE_INSTANCES})`, mib(ussPerProcess)],
+            [`idle private memory (USS) per instance process (MiB, pass-through, mean of ${IDLE_INSTANCES}; without pool pages only it touched)`, mib(ussPerProcess)],
+            [`idle private memory per instance process with the pool pages only it touched (MiB)`, mib(ussWithPoolPerProcess)],
             [`idle RSS per instance process, shared pages included (MiB, mean of ${IDLE_INSTANCES})`, mib(rssPerProcess)],
             [`idle RSS per warm isolate (MiB, mean of ${IDLE_ISOLATES})`, mib(idlePerIsolate)],
             [`idle RSS per warm isolate with the load balancer prepared (MiB, mean of ${IDLE_ISOLATES})`, mib(idlePerPreparedIsolate)],

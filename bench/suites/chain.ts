@@ -7,10 +7,12 @@
  * sends each frame by `postMessage` through the same number of plain workers (a structured
  * clone, i.e. one copy, per hop).
  */
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
+import { ChainDataPlane, defaultInstanceMode, describeInstanceMode, type InstanceMode } from '../../src/dataplane/chain-data-plane.ts';
+import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
 import { LocalPortCounter } from '../../src/dataplane/ports/local-ports.ts';
 import type { StageInstance } from '../../src/dataplane/stage.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
@@ -72,6 +74,9 @@ async function perFunctionNs(parts: readonly FusedChainPart[], frames: Uint8Arra
 
 const ip = (s: string): number => parseIpv4(s) as number;
 
+/** Mean of a few runs. */
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 function templates(): Uint8Array[] {
   const client = ip('198.18.1.0');
   const vip = ip('198.18.2.10');
@@ -96,8 +101,29 @@ interface ChainRun {
   received: string;
 }
 
-async function runChain(images: BuildImageResult[], frames: Uint8Array[], total: number, replicas = 1): Promise<ChainRun> {
-  const chain = ChainDataPlane.create(images.map((img, i) => `${img.manifest.name}-${i}`), { queueSize: 256 });
+/** CPU seconds of this process and of every instance process of `chain` so far (instance threads are in this process's figure). */
+function chainCpuSeconds(chain: ChainDataPlane): number {
+  const own = process.cpuUsage();
+  let ticks = 0;
+  for (const inst of chain.instances()) {
+    const worker = inst.host.worker;
+    if (!(worker instanceof ProcessIsolate) || worker.pid === undefined) continue;
+    try {
+      // /proc/<pid>/stat: fields 14 and 15 (utime, stime) after the parenthesised name.
+      const fields = readFileSync(`/proc/${worker.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return (own.user + own.system) / 1e6 + ticks / CLOCK_TICKS;
+}
+
+/** `sysconf(_SC_CLK_TCK)` on Linux. */
+const CLOCK_TICKS = 100;
+
+async function runChain(images: BuildImageResult[], frames: Uint8Array[], total: number, replicas = 1, instanceMode: InstanceMode = defaultInstanceMode()): Promise<ChainRun> {
+  const chain = ChainDataPlane.create(images.map((img, i) => `${img.manifest.name}-${i}`), { queueSize: 256, instanceMode });
   for (const [k, img] of images.entries()) {
     for (let r = 0; r < replicas; r++) await chain.addInstance(k, img, replicas > 1 ? { shards: replicas } : {});
   }
@@ -109,11 +135,11 @@ async function runChain(images: BuildImageResult[], frames: Uint8Array[], total:
   const base = sink.frames;
   const baseDrop = chain.dropped();
   const idle0 = chain.idlePasses;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = chainCpuSeconds(chain);
   const passes0 = chain.passes;
   const t0 = performance.now();
   await chain.runUntil(gen, sink, () => gen.done && sink.frames - base + chain.dropped() - baseDrop >= gen.sent, 120_000);
-  const cpu = process.cpuUsage(cpu0);
+  const cpu = chainCpuSeconds(chain) - cpu0;
   const seconds = (performance.now() - t0) / 1000;
   const stats = chain.pool.stats();
   const report = await chain.shutdown();
@@ -126,7 +152,7 @@ async function runChain(images: BuildImageResult[], frames: Uint8Array[], total:
     copiesIn: stats.copiesIn,
     copiesOut: stats.copiesOut,
     leaks: report.leaks.length,
-    cores: (cpu.user + cpu.system) / 1e6 / seconds,
+    cores: cpu / seconds,
     hostIdle: (chain.idlePasses - idle0) / Math.max(1, chain.passes - passes0),
     received: Object.values(report.received).join(' / '),
   };
@@ -147,8 +173,8 @@ const LOCAL_WINDOW_MS = Number(process.env.CHAIN_BENCH_WINDOW_MS ?? 2000);
  * sink, and carries every frame to completion on its own thread; the host only boots them
  * and reads their counters. Rate of frames reaching the sinks over a window after warm-up.
  */
-async function runLocal(image: BuildImageResult, frames: Uint8Array[], replicas: number): Promise<LocalRun> {
-  const chain = ChainDataPlane.create(['chain'], { bufferCount: 8192 });
+async function runLocal(image: BuildImageResult, frames: Uint8Array[], replicas: number, instanceMode: InstanceMode = defaultInstanceMode()): Promise<LocalRun> {
+  const chain = ChainDataPlane.create(['chain'], { bufferCount: 8192, instanceMode });
   const instances: StageInstance[] = [];
   for (let r = 0; r < replicas; r++) {
     const mine = frames.filter((_, f) => f % replicas === r);
@@ -158,15 +184,15 @@ async function runLocal(image: BuildImageResult, frames: Uint8Array[], replicas:
   await new Promise((r) => setTimeout(r, LOCAL_WARMUP_MS));
   const c0 = out();
   const each0 = instances.map((i) => i.portCounters![LocalPortCounter.OUTSIDE_OUT]);
-  const cpu0 = process.cpuUsage();
+  const cpu0 = chainCpuSeconds(chain);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, LOCAL_WINDOW_MS));
   const c1 = out();
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const cpu = chainCpuSeconds(chain) - cpu0;
   const perReplica = instances.map((i, k) => ((i.portCounters![LocalPortCounter.OUTSIDE_OUT] - each0[k]) / seconds / 1e6).toFixed(3)).join(' / ');
   const report = await chain.shutdown();
-  return { mpps: (c1 - c0) / seconds / 1e6, cores: (cpu.user + cpu.system) / 1e6 / seconds, leaks: report.leaks.length, perReplica };
+  return { mpps: (c1 - c0) / seconds / 1e6, cores: cpu / seconds, leaks: report.leaks.length, perReplica };
 }
 
 /** Worker code of the copy baseline: forwards every frame it gets to the next port (or counts it at the end). */
@@ -254,6 +280,31 @@ export const chainSuite: BenchSuite = {
     }
     const perHop = (results[2].seconds / results[2].delivered - results[0].seconds / results[0].delivered) / 2;
 
+    // Instance processes next to worker threads, same run, interleaved (worker, process, worker, process).
+    const modeRows: Array<Array<string | number>> = [];
+    const modeRatios: number[] = [];
+    if (defaultInstanceMode() === 'process') {
+      const modeCases: Array<{ label: string; run: (mode: InstanceMode) => Promise<number> }> = [
+        { label: chains[0].label, run: async (m) => (await runChain(chains[0].images, frames, PACKETS, 1, m)).mpps },
+        { label: chains[3].label, run: async (m) => (await runChain(chains[3].images, frames, PACKETS, 1, m)).mpps },
+        { label: chains[4].label, run: async (m) => (await runChain(chains[4].images, frames, PACKETS, 1, m)).mpps },
+        { label: localRuns[1].label, run: async (m) => (await runLocal(fused, frames, 1, m)).mpps },
+        { label: localRuns[2].label, run: async (m) => (await runLocal(fused, frames, 2, m)).mpps },
+      ];
+      for (const c of modeCases) {
+        const got: Record<InstanceMode, number[]> = { worker: [], process: [] };
+        for (const mode of ['worker', 'process', 'worker', 'process'] as const) {
+          progress(`instance modes: ${c.label}, ${mode}`);
+          got[mode].push(await c.run(mode));
+        }
+        const w = mean(got.worker);
+        const p = mean(got.process);
+        modeRatios.push(p / w);
+        modeRows.push([c.label, got.worker.map((x) => x.toFixed(3)).join(' / '), got.process.map((x) => x.toFixed(3)).join(' / '), (p / w).toFixed(2)]);
+        progress(`  worker ${w.toFixed(3)}, process ${p.toFixed(3)} Mpps (${(p / w).toFixed(2)})`);
+      }
+    }
+
     const copyRows: Array<Array<string | number>> = [];
     for (const hops of [1, 2, 3]) {
       progress(`postMessage baseline ×${hops}: ${COPY_PACKETS.toLocaleString('en')} frames`);
@@ -279,6 +330,15 @@ export const chainSuite: BenchSuite = {
           columns: ['chain', 'functions', 'Mpps', 'ns/frame', 'delivered', 'dropped', 'pool copies in', 'pool copies out', 'leaked buffers', 'CPU (cores)', 'host idle passes', 'frames per instance'],
           rows,
         },
+        ...(modeRows.length === 0
+          ? []
+          : [
+              {
+                title: 'Instance processes vs worker threads, same run (two runs each, interleaved; ratio of the means)',
+                columns: ['chain', 'worker threads Mpps', 'sandboxed processes Mpps', 'process ÷ worker'],
+                rows: modeRows,
+              },
+            ]),
         {
           title: `Copy baseline: each frame postMessage'd through plain workers (${COPY_PACKETS.toLocaleString('en')} frames)`,
           columns: ['chain', 'workers', 'Mpps', 'ns/frame'],
@@ -307,10 +367,14 @@ export const chainSuite: BenchSuite = {
         { name: 'fw → lb → NAT isolated', target: `≥ ${TARGET_ISOLATED_MPPS} Mpps`, measured: `${iso.mpps.toFixed(3)} Mpps`, met: iso.mpps >= TARGET_ISOLATED_MPPS },
         { name: 'pass-through ×3 ÷ ×1 (isolated)', target: `≥ ${TARGET_PASS3_RATIO}`, measured: pass3.toFixed(2), met: pass3 >= TARGET_PASS3_RATIO },
         { name: 'fw → lb → NAT, best placement (issue 4)', target: `≥ ${TARGET_MPPS} Mpps`, measured: `${Math.max(iso.mpps, f1.mpps, f2.mpps).toFixed(3)} Mpps`, met: Math.max(iso.mpps, f1.mpps, f2.mpps) >= TARGET_MPPS },
+        ...(modeRatios.length === 0
+          ? []
+          : [{ name: 'instance processes ÷ worker threads, worst case', target: '≥ 0.9', measured: Math.min(...modeRatios).toFixed(2), met: Math.min(...modeRatios) >= 0.9 }]),
         { name: 'leaked buffers, ports in the instances', target: '0', measured: String(local.reduce((s, r) => s + r.leaks, 0)), met: local.every((r) => r.leaks === 0) },
       ],
       notes: [
         `Per-hop cost (pass-through ×3 vs ×1, per frame, divided by 2): ${(perHop * 1e9).toFixed(0)} ns.`,
+        `Instances run as ${describeInstanceMode()} in the tables above (NFVKIT_INSTANCE_MODE=worker for threads); CPU (cores) includes the instance processes' own CPU (/proc/<pid>/stat).`,
         'Copies: the pool counts one copy in per frame (generator) and none between instances; the sink does not copy out in this suite.',
         'Isolated: one host thread plus one worker per function share 2 cores with each other (and with whatever else runs): with 3 functions, 4 busy threads on 2 cores. Fused: the three functions in one image, one worker per replica; the host thread still carries every frame between the ports and the replicas (data plane v2 moves the ports into the instances).',
       ],
