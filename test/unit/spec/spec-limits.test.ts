@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Document, type YAMLMap } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerBuiltinFunctions } from '../../../functions/index.ts';
-import { ConfigValidationError } from '../../../src/errors/catalog.ts';
+import { ConfigValidationError, InvalidArgumentError } from '../../../src/errors/catalog.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { findDuplicateKeys } from '../../../src/spec/duplicate-keys.ts';
 import { parseChainSpec } from '../../../src/spec/parse-chain-spec.ts';
@@ -163,6 +163,23 @@ describe('spec limits (issue 13 item 2): each hostile input refused with its fie
     expect(parsed?.spec.functions).toHaveLength(count);
     expect(lag.p99Ms).toBeLessThan(budgetMs);
   }, 60_000);
+
+  it('SpecParser refuses a spec that takes longer than its time bound, each time; with room it gives the spec\'s own problems', async () => {
+    const big = spec({ labels: 10_000 });
+    const slow = new SpecParser({ timeoutMs: 5 });
+    try {
+      await expect(slow.parse(big, 'slow.yaml', registry)).rejects.toThrow(/slow\.yaml: reading it took longer than 5 ms; refused/);
+      await expect(slow.parse(big, 'slow.yaml', registry)).rejects.toThrow(InvalidArgumentError);
+    } finally {
+      slow.close();
+    }
+    const fresh = new SpecParser({ timeoutMs: 20_000 });
+    try {
+      await expect(fresh.parse(big, 'big.yaml', registry)).rejects.toMatchObject({ issues: [{ path: 'metadata.labels', line: 6, column: 5 }] });
+    } finally {
+      fresh.close();
+    }
+  }, 30_000);
 
   it('docs/limits.md holds the limits table as declared', () => {
     const doc = readFileSync(new URL('../../../docs/limits.md', import.meta.url), 'utf8');
