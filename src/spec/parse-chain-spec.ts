@@ -34,7 +34,10 @@ export const MAX_REPORTED_ISSUES = 200;
  * ```
  *
  * Nothing else is thrown for any input text. YAML syntax errors are reported alone (the
- * structure after them cannot be trusted); duplicate keys are reported with the rest.
+ * structure after them cannot be trusted); duplicate keys are reported with the rest. A text
+ * larger than `SPEC_LIMITS.specBytes` is refused before any parsing; the other limits of
+ * `SPEC_LIMITS` are problems like the rest, at their field path. Everything runs on the
+ * calling thread: the controller uses `SpecParser`, which moves the YAML work to a worker.
  *
  * @example
  * ```ts
