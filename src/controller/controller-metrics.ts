@@ -65,6 +65,7 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
 export function attachControllerMetrics(controller: Controller, metrics: NfvkitMetrics): () => void {
   metrics.setSources(() => instanceStatsSources(controller.runtimes()));
   metrics.setInstances(() => controller.listInstances());
+  metrics.setChainFaults(() => Array.from(controller.runtimes(), (chain) => ({ chain: chain.name, faults: { ...chain.dataPlane.faults } })));
   metrics.setImageStore(() => {
     const cap = controller.imageStoreCapBytes;
     return { ...controller.imageStoreUsage(), ...(cap === undefined ? {} : { capBytes: cap }) };

@@ -41,6 +41,12 @@ export interface FunctionLabels {
 /** What `nfvkit_instances` counts: one entry per instance (e.g. `ControllerApi.listInstances()`). */
 export type InstanceCountEntry = Pick<InstanceStatus, 'chain' | 'function' | 'state'>;
 
+/** One chain's data-plane fault counts (`ChainDataPlane.faults`), by kind. */
+export interface ChainFaults {
+  readonly chain: string;
+  readonly faults: Readonly<Record<string, number>>;
+}
+
 /** What the image-store gauges read at scrape time (`setImageStore`, e.g. `ImageStore.usage()`). */
 export interface ImageStoreFigures {
   readonly images: number;
@@ -89,6 +95,7 @@ export class NfvkitMetrics {
   private sources: StatsSources = NO_SOURCES;
   private instances: () => Iterable<InstanceCountEntry> = NO_INSTANCES;
   private imageStore: () => ImageStoreFigures | undefined = () => undefined;
+  private chainFaults: () => Iterable<ChainFaults> = () => [];
   private imageStoreRead: { readonly at: number; readonly figures: ImageStoreFigures | undefined } | undefined;
   private readonly imagesPruned: Counter<'reason'>;
   private readonly imageBytesPruned: Counter<'reason'>;
@@ -127,6 +134,16 @@ export class NfvkitMetrics {
       labelNames: ['chain', 'function', INSTANCE_LABEL, 'reason'],
       registers: [this.registry],
       collect: (): void => this.collectDenied(denied),
+    });
+    const faults: Counter<string> = new Counter({
+      name: 'nfvkit_dataplane_faults_total',
+      help: 'What a chain data plane found wrong in memory its instances write and contained, by kind (DataPlaneFaults)',
+      labelNames: ['chain', 'kind'],
+      registers: [this.registry],
+      collect: (): void => {
+        faults.reset();
+        for (const c of this.chainFaults()) for (const [kind, n] of Object.entries(c.faults)) faults.inc({ chain: c.chain, kind }, nonNegative(n));
+      },
     });
     const occupancy: Gauge<string> = new Gauge({
       name: 'nfvkit_queue_occupancy_ratio',
@@ -229,6 +246,11 @@ export class NfvkitMetrics {
   /** Sets the provider of instance states counted by `nfvkit_instances` (read at every scrape). */
   setInstances(instances: () => Iterable<InstanceCountEntry>): void {
     this.instances = instances;
+  }
+
+  /** Sets the provider of each chain's data-plane fault counts (`nfvkit_dataplane_faults_total`, read at every scrape). */
+  setChainFaults(faults: () => Iterable<ChainFaults>): void {
+    this.chainFaults = faults;
   }
 
   /** Sets the provider of the image-store gauges (read at every scrape; undefined or a throw: no series). */

@@ -12,6 +12,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_function_bytes_total: { type: 'counter', labels: ['chain', 'direction', 'function', 'instance', 'side'] },
   nfvkit_function_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_sandbox_denied_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
+  nfvkit_dataplane_faults_total: { type: 'counter', labels: ['chain', 'kind'] },
   nfvkit_queue_occupancy_ratio: { type: 'gauge', labels: ['chain', 'function', 'instance', 'side'] },
   nfvkit_batch_duration_seconds: { type: 'histogram', labels: ['chain', 'function', 'instance'] },
   nfvkit_instances: { type: 'gauge', labels: ['chain', 'function', 'state'] },
@@ -51,6 +52,7 @@ function populated() {
   metrics.scalingEvent({ chain: 'edge', function: 'fw' }, 'out', 'load');
   metrics.rpc('Apply', 'OK', 0.002);
   metrics.rpc('GetChain', 'NOT_FOUND', 0.0001);
+  metrics.setChainFaults(() => [{ chain: 'edge', faults: { protocolViolations: 1, lockHeld: 0, lockUnattributed: 0, scrubbed: 12, caught: 1 } }]);
   metrics.setImageStore(() => ({ images: 5, bytes: 5000, inUseImages: 2, inUseBytes: 1500, capBytes: 8000 }));
   metrics.imagesRemoved('unused', 3, 2400);
   return { metrics, fw, nat, setSources: (s: FakeSource[]) => (sources = s) };
@@ -102,6 +104,14 @@ describe('NfvkitMetrics', () => {
     const fwSamples = samples.filter((s) => s.labels.instance === 'edge/fw-0');
     expect(fwSamples.map((s) => s.labels.reason).sort()).toEqual([...SANDBOX_REASONS].sort());
     expect(Object.fromEntries(fwSamples.filter((s) => s.value > 0).map((s) => [s.labels.reason, s.value]))).toEqual({ file: 2, signal: 1 });
+  });
+
+  it('exports each chain\'s data-plane faults by kind', async () => {
+    const { metrics } = populated();
+    const exp = await scrape(metrics);
+    const samples = exp.families.get('nfvkit_dataplane_faults_total')!.samples;
+    expect(Object.fromEntries(samples.map((s) => [s.labels.kind, s.value]))).toEqual({ protocolViolations: 1, lockHeld: 0, lockUnattributed: 0, scrubbed: 12, caught: 1 });
+    expect(new Set(samples.map((s) => s.labels.chain))).toEqual(new Set(['edge']));
   });
 
   it('exports one drop series per drop counter, none for other counters', async () => {
