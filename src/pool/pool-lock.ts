@@ -1,7 +1,8 @@
 /**
- * A mutex on one Int32 word of shared memory, safe between worker_threads: the classic
- * three-state futex mutex (0 free, 1 held, 2 held and someone may sleep) with a short spin
- * before sleeping in `Atomics.wait`. The pool holds it for a handful of loads and stores
+ * A mutex on one Int32 word of shared memory, safe between worker threads and between
+ * instance processes: the classic three-state futex mutex (0 free, 1 held, 2 held and
+ * someone may sleep) with a short spin before sleeping (`Atomics.wait`, or the kernel's
+ * futex for memory other processes map, see `crossProcessFutex`). The pool holds it for a handful of loads and stores
  * per *batch*, so contention is short; the spin covers it without a syscall, and the
  * wait keeps a thread whose peer was descheduled (2 cores, more threads) from burning
  * its slice.
@@ -28,6 +29,26 @@
  * ```
  */
 
+import { crossProcessFutex } from '../memory/cross-process.ts';
+
+/**
+ * Sleeps on `words[index]` while it holds `expected`, at most `ms`: with the kernel's futex
+ * when the memory crosses processes (instance processes share the pool), else `Atomics.wait`,
+ * which is not woken from another process.
+ */
+function sleep(words: Int32Array, index: number, expected: number, ms: number): void {
+  const futex = crossProcessFutex(words.buffer);
+  if (futex === undefined) Atomics.wait(words, index, expected, ms);
+  else futex.futexWait(words, index, expected, ms);
+}
+
+/** Wakes up to `count` sleepers of `words[index]`, by the mechanism `sleep` used. */
+function wake(words: Int32Array, index: number, count: number): void {
+  const futex = crossProcessFutex(words.buffer);
+  if (futex === undefined) Atomics.notify(words, index, count);
+  else futex.futexWake(words, index, count);
+}
+
 /** Spins before sleeping; a pool critical section is well under a microsecond. */
 const SPINS = 200;
 /** Looks that must all find the lock held before `LockWatch` blames a holder that keeps bumping the sequence. */
@@ -49,7 +70,7 @@ export function lockAcquire(words: Int32Array, lock: number, holderIdx: number, 
     if (c !== 0) {
       if (c !== 2) c = Atomics.exchange(words, lock, 2);
       while (c !== 0) {
-        Atomics.wait(words, lock, 2, 50);
+        sleep(words, lock, 2, 50);
         c = Atomics.exchange(words, lock, 2);
       }
     }
@@ -78,7 +99,7 @@ export function lockRelease(words: Int32Array, lock: number, holderIdx: number):
   Atomics.store(words, holderIdx, 0);
   if (Atomics.sub(words, lock, 1) !== 1) {
     Atomics.store(words, lock, 0);
-    Atomics.notify(words, lock, 1);
+    wake(words, lock, 1);
   }
 }
 
@@ -101,7 +122,7 @@ export function lockSteal(words: Int32Array, lock: number, holderIdx: number, se
 export function lockForceRelease(words: Int32Array, lock: number, holderIdx: number, holder: number): boolean {
   if (holder === 0 || Atomics.compareExchange(words, holderIdx, holder, 0) !== holder) return false;
   Atomics.store(words, lock, 0);
-  Atomics.notify(words, lock);
+  wake(words, lock, 0x7fffffff);
   return true;
 }
 
