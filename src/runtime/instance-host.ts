@@ -321,6 +321,7 @@ export class InstanceHost {
         this.state = 'stopped';
         this.releaseMemory();
         this.record({ type: 'stopped', received: this.stoppedMessage?.received ?? 0, discarded });
+        this.wake(); // `settled()` waiters
       } else {
         clearTimeout(timer);
       }

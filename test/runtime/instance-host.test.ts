@@ -35,9 +35,12 @@ describe('InstanceHost', () => {
     expect(host.events.map((e) => e.type)).toEqual(['booted', 'ready']);
     expect(await forward(host, frames(500))).toBe(500);
     expect(host.beats()).toBeGreaterThan(0);
+    const settled = host.settled();
     const last = await host.stop();
     expect(last).toMatchObject({ type: 'stopped', discarded: 0 });
     expect(host.state).toBe('stopped');
+    // A clean stop settles whoever waits for the instance to be gone (a warm pool releasing its counters).
+    expect(await Promise.race([settled.then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 1000))])).toBe('settled');
     expect(pool.leakCheck().filter((b) => b.owner === 20 || b.owner === 21)).toEqual([]);
   });
 
