@@ -719,6 +719,13 @@ export class ChainDataPlane {
     const errors = s.freeStackRejects + s.ownershipErrors + s.lockSteals;
     if (errors === this.poolErrorsSeen) return;
     this.poolErrorsSeen = errors;
+    // First blame whoever re-owned buffers it had posted: the scrub would free them as nobody's.
+    for (const stage of this.stages) {
+      for (const inst of stage.live) {
+        const h = inst.host;
+        if (h.state === 'running' && !(h.eth0.auditPostedRx() && h.eth1.auditPostedRx())) this.violated(inst);
+      }
+    }
     this.scrub();
   }
 

@@ -507,6 +507,26 @@ export class VirtioNetDeviceEnd {
    * shutdown after the driver end's `close()`. Returns how many. A broken ring or a
    * descriptor naming no buffer of this end is a violation (then it stops).
    */
+  /**
+   * Checks that every receive buffer the driver has posted (and the device end not taken
+   * yet) is still owned by this device end, as it was when posted; a buffer re-owned
+   * under it (its ownership word rewritten) is a violation (`flag`). Returns whether all
+   * held. The host runs it before it frees buffers whose owner is no one alive, so a
+   * forgery is blamed on the driver that posted them rather than freed as nobody's.
+   */
+  auditPostedRx(): boolean {
+    const pool = this.pool;
+    const n = this.rxq.peekAvailAddrs(this.addrs);
+    for (let i = 0; i < n; i++) {
+      const id = pool.bufferIdAt(this.addrs[i]);
+      if (id >= 0 && pool.ownerOf(id) !== pool.ownerId) {
+        this.flag(`receiveq buffer ${id} was re-owned (owner ${pool.ownerOf(id)}) while posted`);
+        return false;
+      }
+    }
+    return true;
+  }
+
   returnRx(): number {
     if (this.violations !== 0) return 0;
     const q = this.rxq;

@@ -188,6 +188,25 @@ export class VirtqueueDevice {
     return n;
   }
 
+  /**
+   * The head descriptor `addr` of each chain the driver made available that `pop` has not
+   * taken yet, in order, at most `out.length` (heads out of range are skipped: `tryPop`
+   * reports those). Reads only; for a device that audits what a driver posted.
+   */
+  peekAvailAddrs(out: Float64Array): number {
+    const u16 = this.u16;
+    let pending = (Atomics.load(u16, this.availIdxH) - this.lastAvail) & 0xffff;
+    if (pending > this.queueSize) pending = this.queueSize;
+    let n = 0;
+    let idx = this.lastAvail;
+    for (let i = 0; i < pending && n < out.length; i++) {
+      const head = u16[this.availRingH + (idx & this.mask)];
+      idx = (idx + 1) & 0xffff;
+      if (head < this.queueSize) out[n++] = this.descAddr(head);
+    }
+    return n;
+  }
+
   /** `addr` of descriptor `d`. */
   descAddr(d: number): number {
     const w = this.descW + 4 * d;

@@ -156,6 +156,21 @@ describe('device end of an untrusted driver: receiveq', () => {
     settle(s);
   });
 
+  it('audits the buffers a driver posted: all still its own passes, one re-owned under it is a violation', () => {
+    const s = setup();
+    expect(s.guest.refillRx()).toBe(8);
+    expect(s.backend.auditPostedRx()).toBe(true);
+    expect(s.backend.violations).toBe(0);
+    const dv = new DataView(s.dev.sab);
+    const l = s.dev.rx.layout;
+    const head = dv.getUint16(l.availRingOffset + 2 * 3, true);
+    const id = s.pool.bufferIdAt(Number(dv.getBigUint64(l.descOffset + 16 * head, true)));
+    Atomics.store(s.pool.meta.state, id, 0x00abcdef);
+    expect(s.backend.auditPostedRx()).toBe(false);
+    expect(s.backend.violation).toMatch(new RegExp(`receiveq buffer ${id} was re-owned \\(owner ${0x00abcdef}\\) while posted`));
+    settle(s);
+  });
+
   it('refuses one buffer posted in two receive descriptors', () => {
     const s = setup();
     expect(s.guest.refillRx()).toBe(8);
