@@ -61,7 +61,7 @@ import { Doorbell } from '../virtio/doorbell.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
 import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import { portRuntimePath, processBootstrapPath } from '../runtime/runtime-bundle.ts';
-import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
+import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';

@@ -18,6 +18,7 @@ import type { InstanceWorkerData } from '../runtime/instance-main.ts';
 import { buildFrame } from '../traffic/frame-builder.ts';
 import { IpProto } from '../packet/ipv4.ts';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
+import { deviceEnd } from '../virtio/virtio-net-device-end.ts';
 
 const HOST = 1;
 const INSTANCE = 2;
@@ -82,8 +83,8 @@ async function main(): Promise<void> {
   await waitFor('ready');
   console.log(`instance booted from the image and attached in ${(performance.now() - bootStart).toFixed(1)} ms`);
 
-  const host0 = eth0.deviceEnd(pool);
-  const host1 = eth1.deviceEnd(pool);
+  const host0 = deviceEnd(eth0, pool);
+  const host1 = deviceEnd(eth1, pool);
   const { good, badChecksum, truncated } = templates();
   const ids = new Uint32Array(BATCH);
   const out = new Uint32Array(256);

@@ -1,4 +1,4 @@
-import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
+import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
 
 /**
  * Occupancy of an instance's receiveq seen from the host's device end, 0..1: the share of

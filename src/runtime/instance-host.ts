@@ -6,11 +6,12 @@ import { SANDBOX_REASONS } from './sandbox-reasons.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
-import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device.ts';
+import { VirtioNetDevice } from '../virtio/virtio-net-device.ts';
 import type { InstanceMessage, InstancePortsData, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
 import { createLoopStats } from '../metrics/loop-stats.ts';
 import type { InstanceShard } from '../pipeline/compiled-pipeline.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
+import { deviceEnd, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
 
 /** Why an instance was declared failed. */
 export type InstanceFailureReason =
@@ -259,8 +260,8 @@ export class InstanceHost {
 
     this.spawnedAt = performance.now();
     this.worker = (opts.spawn ?? coldSpawn)(opts.imagePath, workerData, opts.manifest.memoryMiB);
-    this.eth0 = dev0.deviceEnd(this.pool);
-    this.eth1 = dev1.deviceEnd(this.pool);
+    this.eth0 = deviceEnd(dev0, this.pool);
+    this.eth1 = deviceEnd(dev1, this.pool);
     // One interrupt line for both receiveqs: the instance sleeps on it and wakes for either side.
     const irq = new Doorbell(new Int32Array(irqSab), 0);
     this.eth0.setInterrupt(irq);

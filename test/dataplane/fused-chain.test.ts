@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,29 @@ const PARTS = [
   { name: 'nat', definition: nat, config: { snat: { addresses: '198.18.3.1/32', ports: '20000-29999' } } },
 ];
 
+/** A store of this file's own, removed at the end (a store shared across runs may hold images other checkouts built). */
+const storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-fused-test-'));
+const store = (): ImageStore => ImageStore.open(join(storeDir, 'images'));
+afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
+
+describe('fused image', () => {
+  it('builds one sealed image holding the three functions, each with its own counter block', async () => {
+    const image = await buildFusedImage(PARTS, { store: store() });
+    expect(image.manifest.name).toBe('fused:fw+lb+nat');
+    expect(image.manifest.parts?.map((p) => p.name)).toEqual(['fw', 'lb', 'nat']);
+    const parts = image.manifest.parts!;
+    expect(parts[0].firstCounter).toBe(0);
+    expect(parts[1].firstCounter).toBe(parts[0].counterCount);
+    expect(parts[2].firstCounter + parts[2].counterCount).toBe(image.manifest.counters.length);
+    expect(image.manifest.counters[parts[2].firstCounter].element).toBe('nat/pipeline');
+    expect(image.manifest.modules.filter((m) => m.path.startsWith('nfvkit-image:part-')).length).toBe(3);
+    // Same inputs, same image (and a cache hit).
+    const again = await buildFusedImage(PARTS, { store: store() });
+    expect(again.manifest.id).toBe(image.manifest.id);
+    expect(again.cache).toBe('hit');
+  }, 60_000);
+});
+
 function keepTalking(client: TcpClientPort, flows: () => ClientFlow[]): () => void {
   return () => {
     const open = flows().filter((f) => f.state === 'open');
@@ -34,25 +58,8 @@ describe.each(INSTANCE_MODES)('fused placement: firewall → load balancer → N
     await dp?.shutdown().catch(() => undefined);
   });
 
-  it('builds one sealed image holding the three functions, each with its own counter block', async () => {
-    const store = ImageStore.open(join(tmpdir(), 'nfvkit-fused-test-images'));
-    const image = await buildFusedImage(PARTS, { store });
-    expect(image.manifest.name).toBe('fused:fw+lb+nat');
-    expect(image.manifest.parts?.map((p) => p.name)).toEqual(['fw', 'lb', 'nat']);
-    const parts = image.manifest.parts!;
-    expect(parts[0].firstCounter).toBe(0);
-    expect(parts[1].firstCounter).toBe(parts[0].counterCount);
-    expect(parts[2].firstCounter + parts[2].counterCount).toBe(image.manifest.counters.length);
-    expect(image.manifest.counters[parts[2].firstCounter].element).toBe('nat/pipeline');
-    expect(image.manifest.modules.filter((m) => m.path.startsWith('nfvkit-image:part-')).length).toBe(3);
-    // Same inputs, same image (and a cache hit).
-    const again = await buildFusedImage(PARTS, { store });
-    expect(again.manifest.id).toBe(image.manifest.id);
-    expect(again.cache).toBe('hit');
-  }, 60_000);
-
   it('carries TCP flows with handshakes through two replicas (NAT port shard per replica), and keeps them while a replica is added and one drained', async () => {
-    const image = await buildFusedImage(PARTS, { store: ImageStore.open(join(tmpdir(), 'nfvkit-fused-test-images')) });
+    const image = await buildFusedImage(PARTS, { store: store() });
     dp = ChainDataPlane.create(['web'], { instanceMode, queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 } });
     await dp.addInstance(0, image, { shards: 4 });
     await dp.addInstance(0, image, { shards: 4 });

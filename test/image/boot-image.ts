@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type { ImageManifest } from '../../src/image/image-manifest.ts';
 import { PacketPool } from '../../src/pool/packet-pool.ts';
 import type { InstanceMessage, InstanceWorkerData } from '../../src/runtime/instance-main.ts';
-import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../../src/virtio/virtio-net-device.ts';
+import { VirtioNetDevice } from '../../src/virtio/virtio-net-device.ts';
+import { deviceEnd, type VirtioNetDeviceEnd } from '../../src/virtio/virtio-net-device-end.ts';
 
 export const HOST = 1;
 export const INSTANCE = 2;
@@ -51,8 +52,8 @@ export async function bootImage(imagePath: string, manifest: ImageManifest, buff
   };
   const ready = await waitFor('ready');
   const bootMs = performance.now() - started;
-  const host0 = eth0.deviceEnd(pool);
-  const host1 = eth1.deviceEnd(pool);
+  const host0 = deviceEnd(eth0, pool);
+  const host1 = deviceEnd(eth1, pool);
   const exited = once(worker, 'exit') as Promise<[number]>;
   return {
     worker,

@@ -8,7 +8,8 @@ import { Verdict } from '../../../src/pipeline/verdict.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { InstanceLoop } from '../../../src/runtime/instance-loop.ts';
 import { Doorbell } from '../../../src/virtio/doorbell.ts';
-import { VirtioNetDevice, type VirtioNetDeviceEnd } from '../../../src/virtio/virtio-net-device.ts';
+import { VirtioNetDevice } from '../../../src/virtio/virtio-net-device.ts';
+import { deviceEnd, type VirtioNetDeviceEnd } from '../../../src/virtio/virtio-net-device-end.ts';
 
 const HOST = 1; // device ends (the data plane's side)
 const GUEST = 2; // driver ends (the instance)
@@ -52,8 +53,8 @@ function setup(queueSize = 16, bufferCount = 256, pipeline: PipelineInstance = t
   // The instance attaches to the device memory, as instance-main does in its worker.
   const eth0 = VirtioNetDevice.attach(dev0.sab).driverEnd(guest);
   const eth1 = VirtioNetDevice.attach(dev1.sab).driverEnd(guest);
-  const back0 = dev0.deviceEnd(host);
-  const back1 = dev1.deviceEnd(host);
+  const back0 = deviceEnd(dev0, host);
+  const back1 = deviceEnd(dev1, host);
   eth0.refillRx();
   eth1.refillRx();
   const loop = new InstanceLoop(guest, [eth0, eth1], pipeline);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { Doorbell } from '../../../src/virtio/doorbell.ts';
 import { VirtioNetDevice, waitForRxOnAny } from '../../../src/virtio/virtio-net-device.ts';
+import { deviceEnd } from '../../../src/virtio/virtio-net-device-end.ts';
 
 const HOST = 1;
 const GUEST = 2;
@@ -13,7 +14,7 @@ function setup() {
   const devs = [0, 1].map(() => VirtioNetDevice.create({ queueSize: 16, driverOwner: GUEST, deviceOwner: HOST }));
   const irqSab = new SharedArrayBuffer(4);
   const guests = devs.map((d) => d.driverEnd(guestPool));
-  const backends = devs.map((d) => d.deviceEnd(host));
+  const backends = devs.map((d) => deviceEnd(d, host));
   for (const b of backends) b.setInterrupt(new Doorbell(new Int32Array(irqSab), 0));
   for (const g of guests) g.refillRx();
   return { host, guests, backends, irq: new Doorbell(new Int32Array(irqSab), 0), irqSab };

@@ -3,6 +3,7 @@ import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import type { SplitRing } from '../../../src/virtio/split-ring.ts';
 import { VIRTQ_DESC_F_NEXT } from '../../../src/virtio/split-ring-layout.ts';
 import { VirtioNetDevice } from '../../../src/virtio/virtio-net-device.ts';
+import { deviceEnd } from '../../../src/virtio/virtio-net-device-end.ts';
 
 const GUEST = 2;
 const DEVICE = 3;
@@ -12,7 +13,7 @@ function setup() {
   const dev = VirtioNetDevice.create({ queueSize: 8, driverOwner: GUEST, deviceOwner: DEVICE });
   const guestPool = pool.withOwner(GUEST);
   const devicePool = pool.withOwner(DEVICE);
-  return { pool, dev, guestPool, devicePool, guest: dev.driverEnd(guestPool), backend: dev.deviceEnd(devicePool) };
+  return { pool, dev, guestPool, devicePool, guest: dev.driverEnd(guestPool), backend: deviceEnd(dev, devicePool) };
 }
 
 function frames(pool: PacketPool, n: number): Uint32Array {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, SharedLayoutError } from '../../../src/errors/catalog.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { VirtioNetDevice } from '../../../src/virtio/virtio-net-device.ts';
+import { deviceEnd } from '../../../src/virtio/virtio-net-device-end.ts';
 
 const GUEST = 2;
 const HOST = 1;
@@ -11,7 +12,7 @@ function setup(queueSize = 8, bufferCount = 64) {
   const guestPool = host.withOwner(GUEST);
   const dev = VirtioNetDevice.create({ queueSize, driverOwner: GUEST, deviceOwner: HOST });
   const again = VirtioNetDevice.attach(dev.sab);
-  return { host, guestPool, dev, guest: again.driverEnd(guestPool), backend: dev.deviceEnd(host) };
+  return { host, guestPool, dev, guest: again.driverEnd(guestPool), backend: deviceEnd(dev, host) };
 }
 
 function frames(pool: PacketPool, n: number, tag: number): Uint32Array {
@@ -113,7 +114,7 @@ describe('virtio-net device', () => {
   it('validates owners and layout', () => {
     const { host, dev } = setup();
     expect(() => dev.driverEnd(host)).toThrow(InvalidArgumentError);
-    expect(() => dev.deviceEnd(host.withOwner(GUEST))).toThrow(InvalidArgumentError);
+    expect(() => deviceEnd(dev, host.withOwner(GUEST))).toThrow(InvalidArgumentError);
     expect(() => VirtioNetDevice.create({ driverOwner: 1, deviceOwner: 1 })).toThrow(InvalidArgumentError);
     expect(() => VirtioNetDevice.attach(new SharedArrayBuffer(4096))).toThrow(SharedLayoutError);
   });
