@@ -759,7 +759,7 @@ export class ChainDataPlane {
    * once when frames already wait.
    */
   async waitForWork(timeoutMs: number): Promise<void> {
-    const seen = Atomics.load(this.hostIrq, 0);
+    const seen = this.hostBell.sequence();
     const armed: StageInstance[] = [];
     let pending = this.armTransmits(armed);
     for (const inst of armed) if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
@@ -815,7 +815,7 @@ export class ChainDataPlane {
    * loop reads (`ProcessIsolate.wakes`); resolves on the next byte, a `wakeAll`, or the timeout.
    */
   private hostWakeOrTimeout(seen: number, timeoutMs: number): Promise<void> {
-    if (Atomics.load(this.hostIrq, 0) !== seen) return Promise.resolve();
+    if (this.hostBell.sequence() !== seen) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);

@@ -12,6 +12,16 @@ import { PACKAGE_ROOT } from './package-info.ts';
 /** esbuild target of images: the Node line nfvkit runs on. */
 export const IMAGE_TARGET = 'node20';
 
+/** esbuild options every bundle instances load shares: one ES module for Node, from the package root, kept in memory. */
+export const INSTANCE_BUNDLE_OPTIONS = {
+  absWorkingDir: PACKAGE_ROOT,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: IMAGE_TARGET,
+  write: false,
+} as const;
+
 /** The esbuild version the builder uses (part of every image's build inputs). */
 export const ESBUILD_VERSION: string = esbuildVersion;
 
@@ -111,12 +121,7 @@ export async function bundleImage(compiled: CompiledPipeline, options: BundleOpt
     result = await build({
       entryPoints: [ENTRY_MODULE],
       outfile: IMAGE_FILE,
-      absWorkingDir: PACKAGE_ROOT,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: IMAGE_TARGET,
-      write: false,
+      ...INSTANCE_BUNDLE_OPTIONS,
       metafile: true,
       sourcemap: 'external',
       sourcesContent: true,

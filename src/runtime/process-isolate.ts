@@ -56,8 +56,6 @@ export type ProcessSandbox = { readonly uid: number; readonly gid: number } | nu
  */
 export class ProcessIsolate extends EventEmitter {
   readonly child: ChildProcess;
-  /** Heap limit, MiB. */
-  readonly memoryMiB: number;
   /** True while the process waits for its boot message with the loader warm and every image sent to `preload` imported. */
   idle = false;
   private preloadsSent = 0;
@@ -76,7 +74,6 @@ export class ProcessIsolate extends EventEmitter {
    */
   constructor(memoryMiB: number, bootstrap: string, memory?: MemfdMemory, warmMemory?: MemfdMemory) {
     super();
-    this.memoryMiB = memoryMiB;
     this.memoryFd = memory?.fd;
     this.prestarted = memory === undefined;
     const native = loadNativeAddon();

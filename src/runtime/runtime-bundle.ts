@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ImageBuildError } from '../errors/catalog.ts';
 import { sha256Hex } from '../image/canonical-json.ts';
-import { IMAGE_TARGET } from '../image/image-bundler.ts';
+import { INSTANCE_BUNDLE_OPTIONS } from '../image/image-bundler.ts';
 import { PACKAGE_ROOT } from '../image/package-info.ts';
 
 /** A runtime bundle: what instances import beside their image. */
@@ -64,12 +64,7 @@ async function buildRuntimeBundle(bundle: RuntimeBundle): Promise<string> {
   try {
     result = await build({
       entryPoints: [bundle.entry],
-      absWorkingDir: PACKAGE_ROOT,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: IMAGE_TARGET,
-      write: false,
+      ...INSTANCE_BUNDLE_OPTIONS,
       minifyWhitespace: true,
       minifySyntax: true,
       legalComments: 'none',

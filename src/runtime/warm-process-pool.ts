@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
 import { MemfdMemory } from '../memory/shared-memory.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import { processBootstrapPath } from './runtime-bundle.ts';
-import { InstanceHost, type InstanceHostOptions } from './instance-host.ts';
+import { InstanceHost, processSpawner, type InstanceHostOptions } from './instance-host.ts';
 
 /** Counter memory per image a warm process builds ahead: room for 4096 counters (a fused chain of the three builtins has ~150). */
 const COUNTER_BLOCK_BYTES = 4096 * 8;
@@ -136,11 +136,13 @@ export class WarmProcessPool {
     const booting = InstanceHost.boot({
       ...opts,
       ...(counters === undefined ? {} : { countersSab: counters }),
-      spawn: (path, data, memoryMiB) => {
-        const isolate = taken ?? new ProcessIsolate(memoryMiB, this.bootstrap, opts.memory);
-        isolate.boot(path, data, opts.memory, opts.sandbox, counters === undefined ? undefined : this.warmMemory);
-        return isolate;
-      },
+      spawn:
+        taken === undefined
+          ? processSpawner(opts.memory, this.bootstrap, opts.sandbox)
+          : (path, data) => {
+              taken.boot(path, data, opts.memory, opts.sandbox, counters === undefined ? undefined : this.warmMemory);
+              return taken;
+            },
     });
     // The prepared counters are the instance's for as long as it lives.
     if (counters !== undefined) void booting.then((host) => host.settled()).then(() => this.warmMemory.release(counters));
