@@ -41,6 +41,19 @@ export function backendCounterName(b: number): string {
 }
 
 /**
+ * Name of the counter holding global backend `b`'s live connections in one instance (a
+ * gauge: conntrack entries whose backend is `b`, counted as they come and go).
+ *
+ * @example
+ * ```ts
+ * counters[compiled.counters.findIndex((c) => c.name === backendConnectionsCounterName(2))];
+ * ```
+ */
+export function backendConnectionsCounterName(b: number): string {
+  return `connections_backend_${b}`;
+}
+
+/**
  * `lb-maglev`: the load balancer's stage, for one {@link LbPlan} (its config). Needs
  * `parse-frame` before it. Clients are on `plan.clientSide`, servers on the other side.
  *
@@ -73,6 +86,9 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
   for (let b = 0; b < plan.backends.length; b++) {
     counters.push({ name: backendCounterName(b), drop: false, help: `new flows sent to backend ${backendLabel(plan, b)}` });
   }
+  for (let b = 0; b < plan.backends.length; b++) {
+    counters.push({ name: backendConnectionsCounterName(b), drop: false, help: `live connections to backend ${backendLabel(plan, b)} (a gauge)` });
+  }
   return {
     kind: 'lb-maglev',
     description: 'Balances VIP connections over weighted backends by Maglev hashing, with conntrack affinity, DNAT and reverse translation.',
@@ -91,13 +107,14 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
       const plan = ctx.constant(p);
       const ctBase = ctx.counterIndex(`conntrack_${CT_COUNTER_NAMES[0]}`);
       const perBackend = ctx.counterIndex(backendCounterName(0));
+      const connections = ctx.counterIndex(backendConnectionsCounterName(0));
       const client = p.clientSide;
       const server = client ^ 1;
       const M = p.tableSize;
       const v = (name: string) => `${id}${name}`;
 
       const init = [
-        `const ${v('ct')} = new ${CT}({ capacity: ${plan}.conntrack.capacity, timeouts: ${plan}.conntrack.timeouts, whenFull: ${plan}.conntrack.whenFull, counters: counters.subarray(${ctBase}, ${ctBase + CT_COUNTER_COUNT}) });`,
+        `const ${v('ct')} = new ${CT}({ capacity: ${plan}.conntrack.capacity, timeouts: ${plan}.conntrack.timeouts, whenFull: ${plan}.conntrack.whenFull, counters: counters.subarray(${ctBase}, ${ctBase + CT_COUNTER_COUNT}), userTally: counters.subarray(${connections}, ${connections + p.backends.length}) });`,
         `const ${v('set')} = new ${BS}(${plan}, rt.control);`,
         `const ${v('addr')} = ${v('set')}.address, ${v('port')} = ${v('set')}.port, ${v('state')} = ${v('set')}.state;`,
         `const ${v('maglev')} = ${v('set')}.maglev, ${v('vips')} = ${v('set')}.vips, ${v('servers')} = ${v('set')}.servers;`,

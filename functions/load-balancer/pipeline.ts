@@ -2,6 +2,7 @@ import { definePipeline } from '../../src/pipeline/define-pipeline.ts';
 import { use } from '../../src/pipeline/element.ts';
 import { parseFrameElement } from '../../src/pipeline/elements/parse-frame-element.ts';
 import { loadBalancerConfigSchema } from './config.ts';
+import { lbBackends } from './lb-backends.ts';
 import { createLbMaglevElement } from './lb-maglev.ts';
 import { planLoadBalancer } from './service-plan.ts';
 
@@ -30,4 +31,5 @@ export const loadBalancer = definePipeline({
     return [use(parseFrameElement, {}), use(createLbMaglevElement(plan), plan)];
   },
   memoryMiB: 256,
+  backends: lbBackends,
 });

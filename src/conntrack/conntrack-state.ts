@@ -99,6 +99,11 @@ export const CtStatus = {
   FIN_REPLY_ACKED: 0x20,
   /** The reply side answered a SYN with a bare SYN (simultaneous open). */
   SIMULTANEOUS_OPEN: 0x40,
+  /**
+   * User value 0 is counted in the table's `userTally` (`ConntrackTableOptions.userTally`).
+   * Owned by the table: outside the byte the TCP state machine reads and writes.
+   */
+  TALLIED: 0x100,
 } as const;
 
 /** IP protocol numbers the tracker distinguishes. */

@@ -62,6 +62,13 @@ export interface ConntrackTableOptions {
   seed?: number;
   /** Counter storage (e.g. a view on shared memory), length ≥ `CT_COUNTER_COUNT`; default a new array. */
   counters?: Float64Array;
+  /**
+   * Live entries counted by user value 0 (e.g. connections per backend): `setUser(e, 0, v)`
+   * with `v < userTally.length` adds one at `userTally[v]` (moving the entry's count if it
+   * had one), and the entry's count goes when it does (delete, expiry, eviction, flush).
+   * Per connection, never per packet. Default none.
+   */
+  userTally?: Float64Array;
 }
 
 /**
@@ -119,6 +126,7 @@ export class ConntrackTable {
   private readonly seed: number;
   private readonly evictWhenFull: boolean;
   private readonly fullScan: number;
+  private readonly tally: Float64Array | null;
 
   /** Entry records, `E_WORDS` int32 words each (see the `E_*` word offsets). */
   private readonly ent: Int32Array;
@@ -157,6 +165,7 @@ export class ConntrackTable {
     this.seed = (options.seed ?? Math.random() * 0x1_0000_0000) >>> 0;
     this.evictWhenFull = whenFull === 'evict';
     this.fullScan = fullScan;
+    this.tally = options.userTally ?? null;
 
     const records = new ArrayBuffer(cap * E_WORDS * 4);
     this.ent = new Int32Array(records);
@@ -296,7 +305,7 @@ export class ConntrackTable {
       }
       state = r & 0xff;
       ent[w + E_STATE] = state;
-      ent[w + E_STATUS] = (r >>> 8) & 0xff;
+      ent[w + E_STATUS] = ((r >>> 8) & 0xff) | (ent[w + E_STATUS] & CtStatus.TALLIED);
     } else if (dir === 1) {
       // Each *_UNREPLIED state is immediately followed by its replied/assured state.
       if (state === CtState.UDP_UNREPLIED || state === CtState.ICMP_UNREPLIED || state === CtState.OTHER_UNREPLIED) {
@@ -342,6 +351,7 @@ export class ConntrackTable {
 
   /** Removes every entry (counters are kept). Control plane. */
   flush(): void {
+    this.tally?.fill(0);
     this.slots.fill(-1);
     for (let e = 0; e < this.capacity; e++) this.ent[(e << 4) + E_STATE] = CtState.FREE;
     for (let i = 0; i < this.capacity; i++) this.freeStack[i] = this.capacity - 1 - i;
@@ -402,6 +412,15 @@ export class ConntrackTable {
 
   /** Sets user value `slot` (0 or 1) of the entry to a u32. */
   setUser(entry: number, slot: number, value: number): void {
+    const tally = this.tally;
+    if (tally !== null && (slot & 1) === 0) {
+      const w = entry << 4;
+      if ((this.ent[w + E_STATUS] & CtStatus.TALLIED) !== 0) tally[this.entU[w + E_USER]]--;
+      if (value >>> 0 < tally.length) {
+        tally[value >>> 0]++;
+        this.ent[w + E_STATUS] |= CtStatus.TALLIED;
+      } else this.ent[w + E_STATUS] &= ~CtStatus.TALLIED;
+    }
     this.entU[(entry << 4) + E_USER + (slot & 1)] = value;
   }
 
@@ -469,6 +488,7 @@ export class ConntrackTable {
   }
 
   private removeEntry(e: number): void {
+    if (this.tally !== null && (this.ent[(e << 4) + E_STATUS] & CtStatus.TALLIED) !== 0) this.tally[this.entU[(e << 4) + E_USER]]--;
     this.removeSlot(e * 2);
     this.removeSlot(e * 2 + 1);
     this.ent[(e << 4) + E_STATE] = CtState.FREE;

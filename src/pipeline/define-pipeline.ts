@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { FunctionBackends } from '../backends/function-backends.ts';
 import type { ElementUse } from './element.ts';
 
 /**
@@ -31,6 +32,12 @@ export interface PipelineDefinition<C = unknown> {
    * instance a shard. Default false (instances are interchangeable).
    */
   readonly sharded?: boolean;
+  /**
+   * The function balances over backends that the controller may steer at run time (drain,
+   * remove, activate, health checks) through the shared control array every instance gets
+   * as `PipelineRuntime.control`. Default none.
+   */
+  readonly backends?: FunctionBackends<C>;
 }
 
 /** Identity helper that types a pipeline definition. */
