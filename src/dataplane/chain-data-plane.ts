@@ -66,6 +66,7 @@ import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
+import type { LinkTap } from '../capture/link-tap.ts';
 import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
 import type { InstanceFailureReason } from '../runtime/instance-host.ts';
 import { Stage, StageInstance } from './stage.ts';
@@ -270,6 +271,11 @@ export class ChainDataPlane {
   readonly traffic = { enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 };
   /** Pump passes, and those that moved nothing (for profiles). */
   passes = 0;
+  /**
+   * `taps[k]`: the taps on link k (`attachTap`), null when it has none. Checked once per
+   * batch crossing the link: a link without taps does no work for capture.
+   */
+  private readonly taps: (LinkTap[] | null)[];
   idlePasses = 0;
   private readonly queueSize: number;
   private readonly fifoSize: number;
@@ -322,6 +328,7 @@ export class ChainDataPlane {
     this.stages = stageNames.map((name, i) => new Stage(name, i));
     const capacity = options.flowCapacity ?? 65536;
     this.links = Array.from({ length: stageNames.length + 1 }, (_, k) => new LinkFlowTable(capacity, 0x6b43a9b5 + k * 0x9e3779b1));
+    this.taps = this.links.map(() => null);
   }
 
   /**
@@ -350,6 +357,21 @@ export class ChainDataPlane {
     const memory = poolMemory.get(pool) ?? HEAP_MEMORY;
     if (options.instanceMode === 'process' && memory.kind !== 'memfd') throw new InvalidArgumentError("process instances need a pool from createDataPlanePool(n, 'process')");
     return new ChainDataPlane(pool, memory, stageNames, options);
+  }
+
+  /**
+   * Hands `tap` every batch that crosses link `k` (either way), before the frames move on;
+   * `detachTap` ends it. Link k sits before stage k; `links.length - 1` is the outside end.
+   */
+  attachTap(k: number, tap: LinkTap): void {
+    if (!Number.isInteger(k) || k < 0 || k >= this.links.length) throw new InvalidArgumentError(`no link ${k}: the chain has links 0..${this.links.length - 1}`);
+    this.taps[k] = [...(this.taps[k] ?? []), tap];
+  }
+
+  /** Removes `tap` from link `k` (nothing when it is not there). */
+  detachTap(k: number, tap: LinkTap): void {
+    const left = (this.taps[k] ?? []).filter((t) => t !== tap);
+    this.taps[k] = left.length === 0 ? null : left;
   }
 
   /** The stage called `name`. */
@@ -881,6 +903,8 @@ export class ChainDataPlane {
   private crossRight(k: number, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, outside: ChainPort): void {
     const link = this.links[k];
     const stage = k < this.stages.length ? this.stages[k] : null;
+    const taps = this.taps[k];
+    if (taps !== null) for (let t = 0; t < taps.length; t++) taps[t].frames(fromPool, ids, n, 1);
     const view = fromPool.view;
     const meta = fromPool.meta;
     const stride = fromPool.stride;
@@ -932,6 +956,8 @@ export class ChainDataPlane {
   private crossLeft(k: number, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, inside: ChainPort): void {
     const link = this.links[k];
     const stage = k > 0 ? this.stages[k - 1] : null;
+    const taps = this.taps[k];
+    if (taps !== null) for (let t = 0; t < taps.length; t++) taps[t].frames(fromPool, ids, n, 0);
     const view = fromPool.view;
     const meta = fromPool.meta;
     const stride = fromPool.stride;

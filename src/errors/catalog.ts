@@ -29,6 +29,21 @@ export class InvalidArgumentError extends NfvkitError {
   }
 }
 
+/**
+ * A capture or trace filter (`src/capture/packet-filter.ts`) that does not parse: the
+ * message names the 1-based `column` and what was expected there. Code
+ * `NFVKIT_ERR_INVALID_ARGUMENT` (gRPC INVALID_ARGUMENT, field `filter`).
+ */
+export class FilterSyntaxError extends InvalidArgumentError {
+  /** 1-based column of the offending token (one past the end for a filter that ends too soon). */
+  readonly column: number;
+
+  constructor(message: string, column: number) {
+    super(message);
+    this.column = column;
+  }
+}
+
 /** The packet pool had no free buffer for a request that could not be satisfied partially. */
 export class PoolExhaustedError extends NfvkitError {
   constructor(message: string) {
