@@ -68,6 +68,8 @@ export function fusedUnitSpec(parts: readonly BuiltFunctionSpec[]): BuiltFunctio
       cooldownSeconds: Math.max(...parts.map((p) => p.scaling.cooldownSeconds)),
     },
     resources: { memoryMiB: parts.reduce((sum, p) => sum + p.resources.memoryMiB, 0) },
+    // The parts keep their own checks (the controller runs them per function).
+    healthChecks: [],
   };
 }
 

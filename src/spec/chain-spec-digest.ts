@@ -43,6 +43,8 @@ export function canonicalChainSpec(spec: ChainSpec): unknown {
         image: fn.image,
         config: fn.rawConfig,
         scaling: fn.scaling,
+        // Left out when empty: specs without checks keep the digests they had before checks existed.
+        ...(fn.healthChecks.length > 0 ? { healthChecks: fn.healthChecks } : {}),
         resources: fn.resources,
       })),
     },

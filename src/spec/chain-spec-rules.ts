@@ -3,6 +3,7 @@ import { dataPathProblem, quotePath } from './data-path.ts';
 import { specErrorMap } from './spec-messages.ts';
 import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
 import { MAX_REPLICAS } from './chain-spec.ts';
+import { HEALTH_MIN_INTERVAL_SECONDS } from './health-check-spec.ts';
 
 /** One problem found on the plain data, before it is given a source position. */
 export interface SpecIssue {
@@ -37,7 +38,11 @@ export interface ChainSpecCheck {
  * - classifier `ports` need `tcp` or `udp` among its `protocols`;
  * - the limits of `SPEC_LIMITS` that span fields: labels, items of any list in a function's
  *   config (checked before the function's schema, which is then skipped), generator flows ×
- *   packet size, instances per chain (the sum of `scaling.max`).
+ *   packet size, instances per chain (the sum of `scaling.max`), health-check probes per
+ *   second;
+ * - `healthChecks` only on a registered function with backends, each naming one of its
+ *   services once, `addresses` naming that service's backends, `timeoutSeconds ≤
+ *   intervalSeconds`, `path` only with `protocol: http`.
  *
  * @example
  * ```ts
@@ -73,8 +78,10 @@ function* checkSteps(raw: unknown, registry: FunctionRegistry, check: ChainSpecC
   }
   if (Array.isArray(functions)) {
     const names = new Map<string, number>();
+    const probes: ProbeRate = { perSecond: 0, reported: false };
     for (const [i, entry] of functions.entries()) {
       checkFunction(entry, i, names, registry, issues, configs);
+      checkHealthChecks(entry, i, registry, configs.get(i), issues, probes);
       yield;
     }
     checkInstances(functions, issues);
@@ -133,6 +140,71 @@ function checkFunction(entry: unknown, i: number, names: Map<string, number>, re
   if (isRecord(scaling) && Number.isInteger(scaling.min) && Number.isInteger(scaling.max) && (scaling.min as number) > (scaling.max as number)) {
     issues.push({ path: [...at, 'scaling', 'min'], message: `min (${scaling.min}) > max (${scaling.max})` });
   }
+}
+
+/** Health-check probes per second of the functions checked so far. */
+interface ProbeRate {
+  perSecond: number;
+  reported: boolean;
+}
+
+/**
+ * A function's `healthChecks`: only for a registered function with backends; each names a
+ * service of its (valid) config once; `addresses` keys are backends of that service;
+ * `timeoutSeconds ≤ intervalSeconds`; `path` only for http; the chain's probes per second
+ * within `SPEC_LIMITS.healthProbesPerSecond`.
+ */
+function checkHealthChecks(entry: unknown, i: number, registry: FunctionRegistry, config: unknown, issues: SpecIssue[], probes: ProbeRate): void {
+  const checks = field(entry, 'healthChecks');
+  if (!Array.isArray(checks) || checks.length === 0 || !isRecord(entry)) return;
+  const at = ['spec', 'functions', i, 'healthChecks'];
+  if (entry.image !== undefined && entry.function === undefined) {
+    issues.push({ path: at, message: 'health checks need `function` (its config names the backends), not a prebuilt image', atKey: true });
+    return;
+  }
+  const fnName = entry.function;
+  if (typeof fnName !== 'string' || !registry.names().includes(fnName)) return;
+  const backends = registry.get(fnName).backends;
+  if (backends === undefined) {
+    issues.push({ path: at, message: `function "${fnName}" has no backends to check`, atKey: true });
+    return;
+  }
+  const list = config === undefined ? undefined : backends.list(config);
+  const services = list === undefined ? undefined : [...new Set(list.map((b) => b.service))];
+  const seen = new Map<string, number>();
+  checks.forEach((check, j) => {
+    if (!isRecord(check)) return;
+    const here = [...at, j];
+    const interval = typeof check.intervalSeconds === 'number' ? check.intervalSeconds : 2;
+    if (typeof check.timeoutSeconds === 'number' && check.timeoutSeconds > interval) {
+      issues.push({ path: [...here, 'timeoutSeconds'], message: `timeoutSeconds (${check.timeoutSeconds}) > intervalSeconds (${interval}): a probe must end before the next` });
+    }
+    if (check.path !== undefined && check.protocol !== 'http') issues.push({ path: [...here, 'path'], message: '`path` needs protocol: http', atKey: true });
+    if (typeof check.service !== 'string' || list === undefined || services === undefined) return;
+    const service = check.service;
+    const first = seen.get(service);
+    if (first !== undefined) issues.push({ path: [...here, 'service'], message: `service "${service}" is already checked by healthChecks[${first}]` });
+    else seen.set(service, j);
+    if (!services.includes(service)) {
+      issues.push({ path: [...here, 'service'], message: `function "${fnName}" has no service "${service}"; it has ${services.map((x) => `"${x}"`).join(', ')}` });
+      return;
+    }
+    const own = list.filter((b) => b.service === service);
+    if (isRecord(check.addresses)) {
+      for (const key of Object.keys(check.addresses)) {
+        if (!own.some((b) => b.name === key)) {
+          issues.push({ path: [...here, 'addresses', key], message: `service "${service}" has no backend ${key}; it has ${own.map((b) => b.name).join(', ')}`, atKey: true });
+        }
+      }
+    }
+    // An interval outside the schema's range is reported there, not counted here.
+    if (interval >= HEALTH_MIN_INTERVAL_SECONDS) probes.perSecond += own.length / interval;
+    const limit = SPEC_LIMITS.healthProbesPerSecond.value;
+    if (!probes.reported && probes.perSecond > limit) {
+      probes.reported = true;
+      issues.push({ path: [...here, 'intervalSeconds'], message: `health checks up to here probe ${limitMessage('healthProbesPerSecond', Math.ceil(probes.perSecond))}; probe less often or fewer backends` });
+    }
+  });
 }
 
 /** The instances a chain may run: the sum of its functions' `scaling.max` (`max` defaults to `min`). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHAIN_SPEC_API_VERSION, CHAIN_SPEC_KIND, DEFAULT_SCALING, MAX_REPLICAS, PLACEMENTS } from './chain-spec.ts';
+import { healthCheckSchema } from './health-check-spec.ts';
 import { portSpecSchema } from './port-spec.ts';
 import { SPEC_LIMITS } from './spec-limits.ts';
 import { dnsLabel, imageRefText, ipv4CidrText, memoryQuantity, portOrRangeText } from './spec-values.ts';
@@ -70,6 +71,11 @@ const functionSchema = z
     image: imageRefText.optional().meta({ description: 'Prebuilt image id or id prefix (give this or `function`).' }),
     config: z.unknown().optional().meta({ description: "The function's configuration (only with `function`)." }),
     scaling: scalingSchema.prefault({}),
+    healthChecks: z
+      .array(healthCheckSchema)
+      .max(SPEC_LIMITS.healthChecksPerFunction.value, `at most ${SPEC_LIMITS.healthChecksPerFunction.value} health checks per function (limit healthChecksPerFunction)`)
+      .default([])
+      .meta({ description: `Active health checks of the function's services (functions with backends, e.g. load-balancer; at most ${SPEC_LIMITS.healthChecksPerFunction.value}).` }),
     resources: z
       .object({ memory: memoryQuantity.optional() })
       .strict()

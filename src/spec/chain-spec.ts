@@ -90,11 +90,39 @@ export const DEFAULT_SCALING = Object.freeze({ min: 1, target: 500_000, drainTim
 /** Most instances of one function. */
 export const MAX_REPLICAS = 64;
 
+/**
+ * An active health check of the backends of one service of a function with backends (the
+ * load balancer), run by the controller: a backend is taken out (no new flows) after
+ * `fall` failed probes in a row and back in after `rise` good ones.
+ */
+export interface HealthCheckSpec {
+  /** The service checked: its name, or its `vip:port/proto`. */
+  readonly service: string;
+  /** `tcp`: a connection is accepted; `http`: GET `path` is answered 2xx or 3xx. */
+  readonly protocol: 'tcp' | 'http';
+  /** HTTP path (default `/`). */
+  readonly path: string;
+  /** Port probed on every backend; undefined: each backend's own. */
+  readonly port?: number;
+  /** Seconds between two probes of one backend. */
+  readonly intervalSeconds: number;
+  /** Seconds one probe may take (≤ `intervalSeconds`). */
+  readonly timeoutSeconds: number;
+  /** Good probes in a row that bring a backend back. */
+  readonly rise: number;
+  /** Failed probes in a row that take a backend out. */
+  readonly fall: number;
+  /** Backend `a.b.c.d:port` → the address the controller probes instead (default: its own). */
+  readonly addresses: Readonly<Record<string, string>>;
+}
+
 /** Fields shared by both forms of a chain function. */
 interface ChainFunctionBase {
   /** Name within the chain (unique, DNS label): instances are `<chain>/<name>-<n>`. */
   readonly name: string;
   readonly scaling: ScalingSpec;
+  /** Active health checks of its services' backends (functions with backends only; default none). */
+  readonly healthChecks: readonly HealthCheckSpec[];
 }
 
 /** A function built from a registered pipeline and a configuration. */

@@ -200,7 +200,7 @@ export function fail(source: string, issues: ConfigIssue[]): never {
 function toChainSpec(doc: ChainSpecDocument, configs: Map<number, unknown>, registry: FunctionRegistry): ChainSpec {
   const functions = doc.spec.functions.map((fn, i): ChainFunctionSpec => {
     if (fn.image !== undefined) {
-      return { name: fn.name, image: fn.image.toLowerCase(), scaling: fn.scaling, resources: { memoryMiB: fn.resources.memory } };
+      return { name: fn.name, image: fn.image.toLowerCase(), scaling: fn.scaling, healthChecks: fn.healthChecks, resources: { memoryMiB: fn.resources.memory } };
     }
     const name = fn.function as string;
     return {
@@ -209,6 +209,7 @@ function toChainSpec(doc: ChainSpecDocument, configs: Map<number, unknown>, regi
       config: configs.get(i),
       rawConfig: fn.config === undefined ? {} : fn.config,
       scaling: fn.scaling,
+      healthChecks: fn.healthChecks,
       resources: { memoryMiB: fn.resources.memory ?? registry.get(name).memoryMiB ?? DEFAULT_IMAGE_MEMORY_MIB },
     };
   });

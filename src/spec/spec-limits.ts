@@ -81,6 +81,20 @@ export const SPEC_LIMITS = Object.freeze({
     kind: 'RESOURCE_EXHAUSTED',
     why: 'what the whole controller may run; 192 isolates on 2 cores made `get chains` take 15 s',
   },
+  healthChecksPerFunction: {
+    value: 16,
+    unit: 'health checks',
+    field: 'spec.functions[i].healthChecks',
+    kind: 'INVALID_ARGUMENT',
+    why: 'one check per service; each runs timers and sockets in the controller',
+  },
+  healthProbesPerSecond: {
+    value: 200,
+    unit: 'probes per second (checked backends ÷ intervalSeconds, summed over the chain)',
+    field: 'spec.functions[i].healthChecks[j].intervalSeconds',
+    kind: 'INVALID_ARGUMENT',
+    why: 'every probe is a TCP connection (and an HTTP request) the controller opens on its event loop',
+  },
   concurrentApplies: {
     value: 4,
     unit: 'applies in progress',

@@ -75,7 +75,7 @@ describe('parseChainSpec', () => {
   it('reports a missing field at its nearest existing parent and an unknown one at its key', () => {
     expect(issuesOf(BASE.replace('  name: demo\n', '  labels: { a: b }\n'))).toEqual(['4:3 metadata.name: required']);
     expect(issuesOf(BASE.replace('      scaling: {', '      scalin: {'))).toEqual([
-      '13:7 spec.functions[0].scalin: unknown field (known: name, function, image, config, scaling, resources)',
+      '13:7 spec.functions[0].scalin: unknown field (known: name, function, image, config, scaling, healthChecks, resources)',
     ]);
   });
 
