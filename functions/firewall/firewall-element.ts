@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CT_COUNTER_NAMES } from '../../src/conntrack/conntrack-counters.ts';
+import { ConntrackTable } from '../../src/conntrack/conntrack-table.ts';
 import { CtState } from '../../src/conntrack/conntrack-state.ts';
 import { MIDDLEBOX_PORTS, type CounterSpec, type ElementCode, type ElementDefinition, type GenContext } from '../../src/pipeline/element.ts';
 import { Action, RejectWith, type AclRule } from './acl-rule.ts';
@@ -146,6 +147,7 @@ function generateFirewall(config: FirewallElementConfig, ctx: GenContext, perRul
   let init = code.init;
   init += `const ${v('act')} = Int8Array.from(${actions});\nconst ${v('rej')} = Int8Array.from(${rejects});\n`;
   let perBatch = code.perBatch;
+  let onAttach: string | undefined;
   if (stateful) {
     const Table = imp('#nfvkit/conntrack/conntrack-table.ts', 'ConntrackTable');
     const ct = config.conntrack;
@@ -154,6 +156,12 @@ function generateFirewall(config: FirewallElementConfig, ctx: GenContext, perRul
       `const ${v('ct')} = new ${Table}({ capacity: ${ct.capacity}, whenFull: ${JSON.stringify(ct.whenFull)}, ` +
       `timeouts: ${ctx.constant(ct.timeouts)}, counters: counters.subarray(${first}, ${first + CONNTRACK.length}) });\n`;
     if (ct.sweepPerBatch > 0) perBatch += `\n${v('ct')}.expire(now, ${ct.sweepPerBatch});`;
+    // Connections live in the host's memory: a successor of a failed instance takes them over.
+    const at = ctx.stateRegion(ConntrackTable.recordBytes(ct.capacity));
+    const end = at + ConntrackTable.recordBytes(ct.capacity);
+    onAttach =
+      `{ const t = ${v('ct')}.attach(state.subarray(${at}, ${end}), previous?.subarray(${at}, ${end}), shift, now);\n` +
+      `  took.adopted += t.adopted; took.rejected += t.rejected; }`;
   }
   const tcpReset = imp('#nfvkit/packet/reply/tcp-reset.ts', 'writeTcpReset');
   const tcpResetOk = imp('#nfvkit/packet/reply/tcp-reset.ts', 'tcpResetPermitted');
@@ -249,5 +257,5 @@ if (${v('proto')} === 6 && ${v('rj')} < 0) {
 verdict = side;
 ${ctx.finish()}
 }`;
-  return { init, perBatch, perPacket: p };
+  return { init, perBatch, perPacket: p, ...(onAttach === undefined ? {} : { onAttach }) };
 }

@@ -1,6 +1,6 @@
 import { CT_COUNTER_COUNT, CT_COUNTER_NAMES } from '../../src/conntrack/conntrack-counters.ts';
 import { CtState, TcpFlag } from '../../src/conntrack/conntrack-state.ts';
-import { CT_CLASH } from '../../src/conntrack/conntrack-table.ts';
+import { CT_CLASH, ConntrackTable } from '../../src/conntrack/conntrack-table.ts';
 import { MIDDLEBOX_PORTS, type CounterSpec, type ElementDefinition } from '../../src/pipeline/element.ts';
 import { BackendState } from './backend-state.ts';
 import { backendLabel, lbPlanSchema, type LbPlan } from './service-plan.ts';
@@ -186,7 +186,14 @@ if (L.ethertype === 2048 && (L.ipProto === 6 || L.ipProto === 17)) {
 }
 ${p.nonVipDrop ? `if (L.ethertype === 2048) ${ctx.drop('non_vip_dropped')}\n` : ''}${ctx.count('non_vip_forwarded')}
 ${ctx.finish()}`;
-      return { init, perBatch, perPacket };
+      // Connections (with their backend) live in the host's memory: a successor of a failed
+      // instance takes them over, refusing any that names no backend of this plan.
+      const bytes = ConntrackTable.recordBytes(p.conntrack.capacity);
+      const at = ctx.stateRegion(bytes);
+      const onAttach =
+        `{ const t = ${v('ct')}.attach(state.subarray(${at}, ${at + bytes}), previous?.subarray(${at}, ${at + bytes}), shift, now, ${p.backends.length});\n` +
+        `  took.adopted += t.adopted; took.rejected += t.rejected; }`;
+      return { init, perBatch, perPacket, onAttach };
     },
   };
 }

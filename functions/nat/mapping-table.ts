@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../../src/errors/catalog.ts';
+import type { StateTakeover } from '../../src/pipeline/compiled-pipeline.ts';
 import { PORT_EXHAUSTED, type PortAllocator } from './port-allocator.ts';
 
 /** {@link NatMappingTable.lookup} result when no mapping holds the internal endpoint. */
@@ -31,6 +32,9 @@ export const MappingFlag = {
   /** TCP: FIN or RST seen; the mapping uses the transitory timeout until a new SYN. */
   CLOSING: 4,
 } as const;
+
+/** Every {@link MappingFlag} bit. */
+const ALL_FLAGS = MappingFlag.STATIC | MappingFlag.SEEN_INBOUND | MappingFlag.CLOSING;
 
 /** List of each protocol index's mappings (TCP starts transitory). */
 const FIRST_LIST = [MappingList.TCP_TRANSITORY, MappingList.UDP, MappingList.ICMP];
@@ -98,9 +102,10 @@ export class NatMappingTable {
   /** Most live dynamic mappings. */
   readonly capacity: number;
 
-  private readonly u: Uint32Array;
-  private readonly i: Int32Array;
-  private readonly f: Float64Array;
+  /** Entry records (moved by `attach`). */
+  private u: Uint32Array;
+  private i: Int32Array;
+  private f: Float64Array;
   private readonly ports: PortAllocator;
   private readonly externalAddresses: Uint32Array;
   private readonly timeoutMs: Float64Array;
@@ -143,6 +148,78 @@ export class NatMappingTable {
     while (slots < n * 2) slots *= 2;
     this.slotMask = slots - 1;
     this.slots = new Int32Array(slots * 2).fill(-1);
+  }
+
+  /** Bytes of the entry records of a table with room for `capacity + staticCapacity` mappings (what `attach` needs). */
+  static recordBytes(capacity: number, staticCapacity: number): number {
+    return (capacity + staticCapacity) * STRIDE * 4;
+  }
+
+  /**
+   * Moves the entry records into `records` (at least `recordBytes`, 8-aligned): memory the
+   * host owns, which outlives the instance (the index, free list and expiry list heads stay
+   * private: they are rebuilt from records). With `previous` (the records of a failed
+   * table of the same room), then takes over its dynamic mappings (static ones come from
+   * the configuration): each is checked — a protocol index and list that agree, flags
+   * without STATIC, an external port this allocator may hand out (its shard) and that is
+   * still free, an internal endpoint not mapped yet, an expiry within its list's timeout
+   * once moved by `shiftMs` onto this clock — and re-created in expiry order; a corrupt
+   * one is refused and costs only its own flows. Call after the shard is set. Control path.
+   */
+  attach(records: Uint8Array, previous: Uint8Array | undefined, shiftMs: number, now: number): StateTakeover {
+    const words = this.freeStack.length * STRIDE;
+    const fits = (b: Uint8Array) => b.byteLength >= words * 4 && b.byteOffset % 8 === 0;
+    if (!fits(records)) throw new InvalidArgumentError(`NAT mapping records need ${words * 4} bytes at an 8-aligned offset`);
+    const u = new Uint32Array(records.buffer, records.byteOffset, words);
+    u.set(this.u);
+    this.u = u;
+    this.i = new Int32Array(records.buffer, records.byteOffset, words);
+    this.f = new Float64Array(records.buffer, records.byteOffset, words >>> 1);
+    const took: StateTakeover = { adopted: 0, rejected: 0 };
+    if (previous === undefined || !fits(previous)) return took;
+    const pU = new Uint32Array(previous.buffer, previous.byteOffset, words);
+    const pF = new Float64Array(previous.buffer, previous.byteOffset, words >>> 1);
+    // Read each candidate once (the memory was written by an instance: nothing is trusted).
+    const found: Array<{ a: number; k: number; key: number; flags: number; list: number; expires: number }> = [];
+    for (let e = 0; e < this.freeStack.length; e++) {
+      const o = e * STRIDE;
+      const k = pU[o + W_INT_KEY];
+      if (k === FREE_KEY) continue;
+      const flags = pU[o + W_FLAGS];
+      if ((flags & MappingFlag.STATIC) !== 0 && flags <= ALL_FLAGS) continue; // re-made from the configuration
+      const proto = k >>> 16;
+      const list = pU[o + W_LIST];
+      const key = pU[o + W_EXT_KEY];
+      const expires = pF[e * (STRIDE >> 1) + F_EXPIRES] + shiftMs;
+      const left = expires - now;
+      const listFits = proto === 0 ? list === MappingList.TCP_TRANSITORY || list === MappingList.TCP_ESTABLISHED : list === proto + 1;
+      if (proto > 2 || flags > ALL_FLAGS || !listFits || this.ports.protoOf(key) !== proto || !(left > 0 && left <= this.timeoutMs[list] + 1)) {
+        took.rejected++;
+        continue;
+      }
+      found.push({ a: pU[o + W_INT_ADDR], k, key, flags, list, expires });
+    }
+    found.sort((x, y) => x.expires - y.expires);
+    for (const m of found) {
+      const proto = m.k >>> 16;
+      const port = m.k & 0xffff;
+      if (this.dynamicLive >= this.capacity || this.freeTop === 0 || this.lookup(proto, m.a, port) !== MAPPING_MISS) {
+        took.rejected++;
+        continue;
+      }
+      const e = this.freeStack[this.freeTop - 1];
+      if (!this.ports.claim(m.key, e)) {
+        took.rejected++;
+        continue;
+      }
+      this.freeTop--;
+      this.fill(e, m.a, m.k, m.key, this.hash(m.a, m.k), m.flags);
+      this.append(e, m.list);
+      this.f[e * (STRIDE >> 1) + F_EXPIRES] = m.expires;
+      this.dynamicLive++;
+      took.adopted++;
+    }
+    return took;
   }
 
   /** Live dynamic mappings (expired ones not yet removed included). */

@@ -1,5 +1,6 @@
 import { MIDDLEBOX_PORTS, type ElementDefinition } from '../../src/pipeline/element.ts';
 import { NAT_COUNTERS } from './nat-counters.ts';
+import { NatEngine } from './nat-engine.ts';
 import { natPlanSchema, type NatPlan } from './nat-plan.ts';
 
 /**
@@ -26,9 +27,15 @@ export const natElement: ElementDefinition<NatPlan> = {
     const base = ctx.counterIndex(NAT_COUNTERS[0].name);
     const nat = `${ctx.id}nat`;
     const r = `${ctx.id}r`;
+    // Mappings live in the host's memory: a successor of a failed instance takes them over.
+    const bytes = NatEngine.stateBytes(plan);
+    const at = ctx.stateRegion(bytes);
     return {
       init: `const ${nat} = new ${Engine}(${ctx.constant(plan)}, counters, ${base});`,
       onShard: `${nat}.setShard(shard);`,
+      onAttach:
+        `{ const t = ${nat}.attach(state.subarray(${at}, ${at + bytes}), previous?.subarray(${at}, ${at + bytes}), shift, now);\n` +
+        `  took.adopted += t.adopted; took.rejected += t.rejected; }`,
       perBatch: `${nat}.expire(now);`,
       perPacket:
         `const ${r} = side === 0 ? ${nat}.outbound(view, L, now) : ${nat}.inbound(view, L, now);\n` +

@@ -1,4 +1,5 @@
 import type { FrameLayout } from '../../src/packet/frame-layout.ts';
+import type { StateTakeover } from '../../src/pipeline/compiled-pipeline.ts';
 import { MAPPING_MISS, MAPPING_TABLE_FULL, MappingFlag, MappingList, NatMappingTable } from './mapping-table.ts';
 import { NatCounter } from './nat-counters.ts';
 import type { NatPlan } from './nat-plan.ts';
@@ -108,7 +109,7 @@ export class NatEngine {
     this.ports = new PortAllocator(this.addressCount, plan.poolAddressIndexes, plan.portFrom, plan.portTo);
     this.table = new NatMappingTable(this.ports, {
       capacity: plan.capacity,
-      staticCapacity: plan.forwards.reduce((n, f) => n + f.count, 0),
+      staticCapacity: staticCapacityOf(plan),
       timeoutsMs: plan.timeoutsMs,
       externalAddresses: plan.externalAddresses,
       seed,
@@ -128,6 +129,19 @@ export class NatEngine {
   setShard(shard: { readonly index: number; readonly count: number }): void {
     const [from, to] = shardPortRange(this.portFrom, this.portTo, shard);
     this.ports.restrict(from, to);
+  }
+
+  /** Bytes of state a NAT of `plan` keeps in its host's memory (`attach`). */
+  static stateBytes(plan: NatPlan): number {
+    return NatMappingTable.recordBytes(plan.capacity, staticCapacityOf(plan));
+  }
+
+  /**
+   * Moves the mappings into the host's memory and takes over a failed predecessor's
+   * (`NatMappingTable.attach`). Call after `setShard`, before the first packet.
+   */
+  attach(state: Uint8Array, previous: Uint8Array | undefined, shiftMs: number, now: number): StateTakeover {
+    return this.table.attach(state, previous, shiftMs, now);
   }
 
   /** Removes expired mappings (bounded work); call once per batch. */
@@ -423,4 +437,9 @@ export function shardPortRange(from: number, to: number, shard?: { readonly inde
   const index = Math.min(Math.max(0, shard.index | 0), shard.count - 1);
   const start = from + index * size;
   return [start, index === shard.count - 1 ? to : start + size - 1];
+}
+
+/** Room for the static mappings (port forwards) of `plan`. */
+function staticCapacityOf(plan: NatPlan): number {
+  return plan.forwards.reduce((n, f) => n + f.count, 0);
 }

@@ -188,6 +188,32 @@ export class PortAllocator {
     return true;
   }
 
+  /**
+   * Takes a specific key of the pool for `entry` (a mapping taken over from a failed
+   * instance): only a pool port of this allocator's range (its shard) that is free.
+   * Returns false, changing nothing, for any other key. Control path.
+   */
+  claim(key: number, entry: number): boolean {
+    if (!Number.isInteger(key) || key < 0 || key >= this.owners.length || this.owners[key] !== 0) return false;
+    const proto = Math.floor((key >>> 16) / this.addressCount);
+    const pos = this.poolPos[(key >>> 16) % this.addressCount];
+    const port = key & 0xffff;
+    if (pos < 0 || port < this.from || port > this.to || proto >= this.protoCount) return false;
+    const space = proto * this.pool.length + pos;
+    const w = space * WORDS_PER_ADDRESS + (port >>> 5);
+    const bit = 1 << (port & 31);
+    if ((this.bits[w] & bit) !== 0) return false;
+    this.bits[w] |= bit;
+    this.freeCount[space]--;
+    this.owners[key] = entry + 1;
+    return true;
+  }
+
+  /** Protocol index of a key. */
+  protoOf(key: number): number {
+    return Math.floor((key >>> 16) / this.addressCount);
+  }
+
   /** Gives a key back: clears its owner and, for a pool port, makes it available again. */
   release(key: number): void {
     this.owners[key] = 0;

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import { CT_COUNTER_COUNT, CtCounter } from './conntrack-counters.ts';
-import { CtState, CtStatus, IpProto } from './conntrack-state.ts';
+import { CT_STATE_COUNT, CtState, CtStatus, IpProto } from './conntrack-state.ts';
+import type { StateTakeover } from '../pipeline/compiled-pipeline.ts';
 import { timeoutsByState, type ConntrackTimeouts } from './conntrack-timeouts.ts';
 import { tcpTransition } from './tcp-state-machine.ts';
 import { tupleHash } from './tuple-hash.ts';
@@ -128,12 +129,12 @@ export class ConntrackTable {
   private readonly fullScan: number;
   private readonly tally: Float64Array | null;
 
-  /** Entry records, `E_WORDS` int32 words each (see the `E_*` word offsets). */
-  private readonly ent: Int32Array;
+  /** Entry records, `E_WORDS` int32 words each (see the `E_*` word offsets); moved by `attach`. */
+  private ent: Int32Array;
   /** The same records as unsigned words (tuples and user values are u32). */
-  private readonly entU: Uint32Array;
+  private entU: Uint32Array;
   /** The same records as float64s: the expiry time is element `entry × 8 + E_EXPIRES_F64`. */
-  private readonly entF: Float64Array;
+  private entF: Float64Array;
   private readonly freeStack: Int32Array;
   private freeTop: number;
   private live = 0;
@@ -178,6 +179,70 @@ export class ConntrackTable {
     const slots = cap * 4;
     this.slotMask = slots - 1;
     this.slots = new Int32Array(slots * 2).fill(-1);
+  }
+
+  /** Bytes of the entry records of a table of `capacity` entries (what `attach` needs). */
+  static recordBytes(capacity: number): number {
+    return capacity * E_WORDS * 4;
+  }
+
+  /**
+   * Moves the entry records into `records` (at least `recordBytes(capacity)`, 8-aligned):
+   * memory the host owns, which outlives the instance. The index and free list stay
+   * private: they are rebuilt from records. With `previous` (the records of a failed table
+   * of the same capacity), then takes over its connections: each entry is checked (a state
+   * of its protocol, known status bits, an expiry within its state's timeout once moved by
+   * `shiftMs` onto this clock, user value 0 below `userLimit`, no clash with one already
+   * taken) and re-created with its state, status, user values and expiry; a corrupt entry
+   * is refused and costs only its own connection. The table's counters do not count
+   * adopted entries as created. Control path: O(capacity).
+   */
+  attach(records: Uint8Array, previous: Uint8Array | undefined, shiftMs: number, now: number, userLimit = 0x1_0000_0000): StateTakeover {
+    const words = this.capacity * E_WORDS;
+    const fits = (b: Uint8Array) => b.byteLength >= words * 4 && b.byteOffset % 8 === 0;
+    if (!fits(records)) throw new InvalidArgumentError(`conntrack records need ${words * 4} bytes at an 8-aligned offset`);
+    const ent = new Int32Array(records.buffer, records.byteOffset, words);
+    ent.set(this.ent);
+    this.ent = ent;
+    this.entU = new Uint32Array(records.buffer, records.byteOffset, words);
+    this.entF = new Float64Array(records.buffer, records.byteOffset, words >>> 1);
+    const took: StateTakeover = { adopted: 0, rejected: 0 };
+    if (previous === undefined || !fits(previous)) return took;
+    const pI = new Int32Array(previous.buffer, previous.byteOffset, words);
+    const pF = new Float64Array(previous.buffer, previous.byteOffset, words >>> 1);
+    const c = this.counters;
+    const kept = [c[CtCounter.CREATED], c[CtCounter.CLASH], c[CtCounter.REFUSED_FULL]];
+    for (let e = 0; e < this.capacity; e++) {
+      const w = e << 4;
+      const state = pI[w + E_STATE];
+      if (state === CtState.FREE) continue;
+      const proto = pI[w + E_PROTO];
+      const status = pI[w + E_STATUS] & ~CtStatus.TALLIED;
+      const expires = pF[(e << 3) + E_EXPIRES_F64] + shiftMs;
+      const user0 = pI[w + E_USER] >>> 0;
+      const fitsState = state >= 1 && state < CT_STATE_COUNT && initialState(proto) === firstStateOf(state) && proto === (proto & 0xff);
+      const left = expires - now;
+      if (!fitsState || (status & ~KNOWN_STATUS) !== 0 || !(left > 0 && left <= this.timeoutMs[state] + 1) || user0 >= userLimit) {
+        took.rejected++;
+        continue;
+      }
+      const o = pI[w + 2];
+      const r = pI[w + 5];
+      const n = this.create(proto, pI[w], pI[w + 1], o >>> 16, o & 0xffff, pI[w + 3], pI[w + 4], r >>> 16, r & 0xffff, now);
+      if (n < 0) {
+        took.rejected++;
+        continue;
+      }
+      const nw = n << 4;
+      this.ent[nw + E_STATE] = state;
+      this.ent[nw + E_STATUS] = status;
+      this.entF[(n << 3) + E_EXPIRES_F64] = expires;
+      this.setUser(n, 0, user0);
+      this.setUser(n, 1, pI[w + E_USER + 1] >>> 0);
+      took.adopted++;
+    }
+    [c[CtCounter.CREATED], c[CtCounter.CLASH], c[CtCounter.REFUSED_FULL]] = kept;
+    return took;
   }
 
   /** Number of entries in use (live, or expired but not yet removed). */
@@ -528,6 +593,17 @@ export class ConntrackTable {
     }
     slots[i << 1] = -1;
   }
+}
+
+/** Status bits an entry may hold. */
+const KNOWN_STATUS = Object.values(CtStatus).reduce((a, b) => a | b, 0);
+
+/** The first state of the protocol family `state` belongs to (what `initialState` gives that protocol). */
+function firstStateOf(state: number): number {
+  if (state <= CtState.TCP_CLOSE) return CtState.TCP_NEW;
+  if (state <= CtState.UDP_ASSURED) return CtState.UDP_UNREPLIED;
+  if (state <= CtState.ICMP_REPLIED) return CtState.ICMP_UNREPLIED;
+  return CtState.OTHER_UNREPLIED;
 }
 
 function initialState(proto: number): number {

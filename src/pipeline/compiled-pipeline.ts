@@ -66,6 +66,11 @@ export interface CompiledPipeline {
   readonly parts?: readonly CompiledPipeline[];
   /** A fused chain: the functions' names in the chain, in the order of `parts`. */
   readonly partNames?: readonly string[];
+  /**
+   * Bytes of connection state (`PipelineInstance.attachState`) the pipeline keeps in memory
+   * its host owns, header included; 0 when it keeps none.
+   */
+  readonly stateBytes: number;
 }
 
 /** What a running pipeline needs from its host. */
@@ -101,10 +106,38 @@ export interface PipelineInstance {
    * `rt.shard`); call before the first batch. Generated pipelines always have it.
    */
   setShard?(shard: InstanceShard): void;
+  /**
+   * Moves the pipeline's connection state (conntrack, NAT mappings…) into `state`, memory
+   * of at least `STATE_BYTES` that the host owns and keeps after the instance is gone; with
+   * `previous` (the state of a failed instance of the same image), first takes over its
+   * entries, validating each (a corrupt one is rejected, never trusted). Call once, after
+   * `setShard` and before the first batch. Control path. Generated pipelines with
+   * `STATE_BYTES > 0` have it.
+   */
+  attachState?(state: Uint8Array, previous: Uint8Array | undefined, now: number): StateTakeover;
 }
+
+/** What `PipelineInstance.attachState` took over from the previous state. */
+export interface StateTakeover {
+  /** Entries (connections, mappings) taken over. */
+  adopted: number;
+  /** Entries found in the previous state and refused (invalid, clashing, or no room). */
+  rejected: number;
+}
+
+/**
+ * Bytes at the start of a pipeline's state: the clock (float64, ms) of its last batch, so a
+ * successor can move the previous instance's expiry times onto its own clock.
+ */
+export const STATE_HEADER_BYTES = 64;
+
+/** Alignment of each element's region in a pipeline's state, bytes. */
+export const STATE_ALIGN = 64;
 
 /** The shape of a generated pipeline module. */
 export interface PipelineModule {
   readonly COUNTERS: readonly CounterInfo[];
+  /** `CompiledPipeline.stateBytes` (absent in modules built before state existed: 0). */
+  readonly STATE_BYTES?: number;
   createPipeline(rt: PipelineRuntime): PipelineInstance;
 }

@@ -49,6 +49,15 @@ export interface ElementCode {
    * ahead in a warm isolate — always before the first batch.
    */
   readonly onShard?: string;
+  /**
+   * Statements run when the instance attaches its state (`PipelineInstance.attachState`),
+   * after `onShard`, before the first batch. In scope: `state` (the pipeline's whole state,
+   * a Uint8Array; the element's region is at the offset `GenContext.stateRegion` returned),
+   * `previous` (a failed predecessor's state in the same layout, or undefined), `now`,
+   * `shift` (ms to add to a time read from `previous` to put it on this instance's clock)
+   * and `took` (a `StateTakeover` to add the element's adopted and rejected entries to).
+   */
+  readonly onAttach?: string;
   /** Statements run once per batch, before the packet loop. */
   readonly perBatch?: string;
   /** Statements run for every packet still in flight. */
@@ -83,6 +92,11 @@ export interface GenContext {
   packetLocal(name: string, initial: string): string;
   /** Embeds a JSON-serialisable value as a module-level constant; returns its identifier. */
   constant(value: unknown): string;
+  /**
+   * Reserves `bytes` of the pipeline's state (memory the host owns, which a successor of a
+   * failed instance takes over: see `ElementCode.onAttach`); returns the region's offset.
+   */
+  stateRegion(bytes: number): number;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BuiltinCounter, type CounterInfo, type InstanceShard, type PipelineInstance, type PipelineModule, type PipelineRuntime } from './compiled-pipeline.ts';
+import { BuiltinCounter, type CounterInfo, type InstanceShard, type PipelineInstance, type PipelineModule, type PipelineRuntime, type StateTakeover } from './compiled-pipeline.ts';
 import { MAX_BATCH, PacketBatch } from './packet-batch.ts';
 import { Side, Verdict } from './verdict.ts';
 
@@ -23,6 +23,11 @@ export function fusedParts(parts: readonly Pick<PipelineModule, 'COUNTERS'>[], n
 /** The counters of a fused pipeline: each part's block, its elements named `<function>/<element>`. */
 export function fusedCounters(parts: readonly Pick<PipelineModule, 'COUNTERS'>[], names: readonly string[]): CounterInfo[] {
   return parts.flatMap((p, i) => p.COUNTERS.map((c) => ({ ...c, element: `${names[i]}/${c.element}` })));
+}
+
+/** The state of a fused pipeline: each part's state, one after the other, in chain order. */
+export function fusedStateBytes(parts: readonly Pick<PipelineModule, 'STATE_BYTES'>[]): number {
+  return parts.reduce((s, p) => s + (p.STATE_BYTES ?? 0), 0);
 }
 
 /**
@@ -53,7 +58,7 @@ const MAX_VISITS_FACTOR = 4;
  * fused.processBatch(batch, now); // verdicts: chain inside, chain outside or drop
  * ```
  */
-export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'createPipeline' | 'COUNTERS'>[], rt: PipelineRuntime): PipelineInstance & { readonly loops: () => number } {
+export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'createPipeline' | 'COUNTERS' | 'STATE_BYTES'>[], rt: PipelineRuntime): PipelineInstance & { readonly loops: () => number } {
   const n = parts.length;
   if (n === 0) throw new RangeError('a fused pipeline needs at least one part');
   const need = parts.reduce((s, p) => s + p.COUNTERS.length, 0);
@@ -148,5 +153,19 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
     for (const p of instances) p.setShard?.(shard);
   }
 
-  return { processBatch, setShard, loops: () => loops };
+  function attachState(state: Uint8Array, previous: Uint8Array | undefined, now: number): StateTakeover {
+    const took: StateTakeover = { adopted: 0, rejected: 0 };
+    let at = 0;
+    for (const [k, p] of parts.entries()) {
+      const bytes = p.STATE_BYTES ?? 0;
+      if (bytes === 0) continue;
+      const mine = instances[k].attachState?.(state.subarray(at, at + bytes), previous?.subarray(at, at + bytes), now);
+      at += bytes;
+      took.adopted += mine?.adopted ?? 0;
+      took.rejected += mine?.rejected ?? 0;
+    }
+    return took;
+  }
+
+  return { processBatch, setShard, attachState, loops: () => loops };
 }
