@@ -16,7 +16,8 @@ import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 
 /** A sink for text output (a process stream, or a buffer in tests). */
 export interface CliWriter {
-  write(text: string): unknown;
+  /** Writes text, or bytes (`capture -w -` writes a pcap). */
+  write(text: string | Uint8Array): unknown;
   /** True when the output is a terminal: `top`/`up` then redraw in place. */
   readonly isTTY?: boolean;
   /** Terminal width, when known (long lines are cut on a terminal). */

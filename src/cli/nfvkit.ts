@@ -3,7 +3,7 @@
  * `images`, `validate`. The embedded default: `up <chain.yaml>` (controller, data plane,
  * gRPC API and metrics in this process). Client commands over the gRPC controller
  * (`--server`/`NFVKIT_SERVER`, `--token`/`NFVKIT_TOKEN`, TLS flags): `apply`, `get`,
- * `describe`, `delete`, `scale`, `events`, `top`. Listing commands take `-o text|json|yaml`.
+ * `describe`, `delete`, `scale`, `events`, `top`, `capture`. Listing commands take `-o text|json|yaml`.
  * Exit codes (see docs/cli.md and `exit-codes.ts`): 0 ok, 1 runtime failure, 2 usage or
  * invalid input, 3 not found, 4 failed precondition or conflict, 5 controller unreachable,
  * 6 unauthenticated.
@@ -22,6 +22,7 @@ import { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { createCliContext, type CliContext, type CliContextOverrides } from './cli-context.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerBuildCommand } from './commands/build.ts';
+import { registerCaptureCommand } from './commands/capture.ts';
 import { registerDeleteCommand } from './commands/delete.ts';
 import { registerDescribeCommand } from './commands/describe.ts';
 import { registerEmitCommand } from './commands/emit.ts';
@@ -57,6 +58,7 @@ export function buildProgram(registry: FunctionRegistry, overrides: CliContextOv
   registerScaleCommand(program, ctx);
   registerEventsCommand(program, ctx);
   registerTopCommand(program, ctx);
+  registerCaptureCommand(program, ctx);
   program.commandsGroup('Local:');
   registerValidateCommand(program, ctx);
   registerFunctionsCommand(program, ctx);

@@ -7,6 +7,7 @@
  * NOT_FOUND, `FailedPreconditionError` → FAILED_PRECONDITION, `InvalidArgumentError` →
  * INVALID_ARGUMENT, anything else → INTERNAL.
  */
+import type { CaptureSession } from '../capture/capture-session.ts';
 
 /** Lifecycle state of one instance. */
 export type InstanceState = 'booting' | 'ready' | 'draining' | 'stopped' | 'failed';
@@ -193,6 +194,20 @@ export interface InstanceRates {
 /** Unsubscribes a listener. */
 export type Unsubscribe = () => void;
 
+/** What `openCapture` captures: one link of a chain, filtered (docs/capture.md). */
+export interface CaptureRequest {
+  /** Function whose link is captured; omitted or '': the chain's first function. */
+  readonly function?: string;
+  /** Its inside (default) or outside link. */
+  readonly side?: 'inside' | 'outside';
+  /** Frames to capture, then the session finishes; 0 or omitted: until closed. */
+  readonly count?: number;
+  /** Filter on the 5-tuple (`compileFilter`); '' or omitted: every frame. */
+  readonly filter?: string;
+  /** Bytes kept of each frame; 0 or omitted: whole frames. */
+  readonly snaplen?: number;
+}
+
 /**
  * The controller as its transports see it.
  *
@@ -225,4 +240,10 @@ export interface ControllerApi {
   subscribe(listener: (event: ControllerEvent) => void, afterSeq: number): Unsubscribe;
   /** Per-instance rates over the last sampling interval. */
   stats(chain?: string): InstanceRates[];
+  /**
+   * Starts copying the frames that cross one link of `chain` into a bounded queue (frames
+   * the reader is too slow for are counted, never waited for); the caller reads
+   * `session.queue` and closes the session. Closed by the controller when the chain goes.
+   */
+  openCapture(chain: string, request: CaptureRequest): CaptureSession;
 }

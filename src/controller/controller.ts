@@ -16,7 +16,9 @@ import { BUILTIN_END_FACTORIES, classifiedEnd, type ChainEnd, type ChainEndFacto
 import { DataDir, type DataDirOptions } from './data-dir.ts';
 import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
 import { pageOfChains, summarizeChain } from './chain-list.ts';
-import type { ApplyResult, ChainPage, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
+import type { ApplyResult, CaptureRequest, ChainPage, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
+import type { CaptureSession } from '../capture/capture-session.ts';
+import { ChainCaptures } from './chain-capture.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
 import { EventLog } from './event-log.ts';
 import { Autoscaler } from './autoscaler.ts';
@@ -106,6 +108,8 @@ export interface RestoreResult {
 export class Controller implements ControllerApi {
   readonly events = new EventLog();
   private readonly chains = new Map<string, ChainRuntime>();
+  /** Captures open on the chains (closed when their chain goes). */
+  private readonly captures = new ChainCaptures();
   private readonly registry: FunctionRegistry;
   private readonly store: ImageStore;
   private readonly endFactories: Partial<Record<string, ChainEndFactory>>;
@@ -330,6 +334,10 @@ export class Controller implements ControllerApi {
     return this.sampler.latest(chain);
   }
 
+  openCapture(chain: string, request: CaptureRequest): CaptureSession {
+    return this.captures.openOn(this.chain(chain), request);
+  }
+
   /** The running chain called `name` (for the metrics layer and tests). */
   chain(name: string): ChainRuntime {
     const found = this.chains.get(name);
@@ -545,6 +553,7 @@ export class Controller implements ControllerApi {
 
   private async remove(chain: ChainRuntime, drainMs?: number): Promise<void> {
     const timeout = drainMs ?? this.deleteTimeoutMs ?? Math.max(...chain.functions.map((f) => f.spec.scaling.drainTimeoutSeconds)) * 1000;
+    this.captures.closeAll(chain);
     try {
       await chain.serial(() => chain.delete(timeout));
     } finally {

@@ -25,7 +25,7 @@ import {
 } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
-import type { ApplyResult, ChainPage, ChainStatus, ChainSummary, ControllerEvent, FunctionStatus, InstanceStatus, ListChainsRequest } from '../controller/controller-api.ts';
+import type { ApplyResult, CaptureRequest, ChainPage, ChainStatus, ChainSummary, ControllerEvent, FunctionStatus, InstanceStatus, ListChainsRequest } from '../controller/controller-api.ts';
 import { controllerServiceDefinition } from './controller-proto.ts';
 import { ControllerRpcError, toControllerRpcError } from './controller-rpc-error.ts';
 import type { Pem } from './server-tls.ts';
@@ -40,6 +40,8 @@ import type {
   WireListInstancesResponse,
   WireScaleFunctionResponse,
   WireStatsSnapshot,
+  WireCaptureChunk,
+  WireCaptureRequest,
 } from './wire-types.ts';
 
 /** TLS towards the controller. */
@@ -90,6 +92,11 @@ export interface ControllerClient {
   watchEvents(request?: { afterSeq?: number; chain?: string }): ControllerStream<ControllerEvent>;
   /** A snapshot now, then one every `intervalMs` (default 1000, min 100). */
   streamStats(request?: { chain?: string; intervalMs?: number }): ControllerStream<StatsSnapshot>;
+  /**
+   * Frames crossing one link of `chain` (see `ControllerApi.openCapture`): a first chunk
+   * naming the link, then the frames as they are copied; ends after `count` frames.
+   */
+  capture(chain: string, request?: CaptureRequest): ControllerStream<CaptureChunk>;
   /** `grpc.health.v1.Health/Check` for `service` (default `""`: the whole server). */
   checkHealth(service?: string): Promise<HealthStatus>;
   /** Resolves once the channel is connected, rejects after `timeoutMs`. */
@@ -103,6 +110,45 @@ const toBuffer = (pem: Pem | undefined): Buffer | null => (pem === undefined ? n
 function channelCredentialsFor(tls: ClientTlsOptions | undefined): ChannelCredentials {
   if (tls === undefined) return channelCredentials.createInsecure();
   return channelCredentials.createSsl(toBuffer(tls.ca), toBuffer(tls.key), toBuffer(tls.cert));
+}
+
+/** One frame of a capture, as the client hands it out. */
+export interface CapturedFrame {
+  /** The frame from its Ethernet header, cut to the capture's snaplen. */
+  readonly data: Uint8Array;
+  /** Its length on the link. */
+  readonly originalLength: number;
+  /** When the controller copied it: Unix seconds and nanoseconds within the second. */
+  readonly timeSec: number;
+  readonly timeNsec: number;
+  /** Which way it moved: toward the chain's outside, or back inside. */
+  readonly toward: 'inside' | 'outside';
+}
+
+/** One message of a capture stream. */
+export interface CaptureChunk {
+  readonly frames: readonly CapturedFrame[];
+  /** Frames that matched but found the controller's queue full, since the start. */
+  readonly dropped: number;
+  /** Frames that matched since the start. */
+  readonly matched: number;
+  /** The link captured (first chunk only; '' after). */
+  readonly link: string;
+}
+
+function captureChunkFromWire(w: WireCaptureChunk): CaptureChunk {
+  return {
+    frames: w.frames.map((f) => ({
+      data: f.data,
+      originalLength: f.originalLength,
+      timeSec: f.timeSec,
+      timeNsec: f.timeNsec,
+      toward: f.toward === 'LINK_SIDE_OUTSIDE' ? 'outside' : 'inside',
+    })),
+    dropped: w.dropped,
+    matched: w.matched,
+    link: w.link,
+  };
 }
 
 /** Most messages buffered ahead of a slow `for await` loop before the stream is paused. */
@@ -255,6 +301,17 @@ export function createControllerClient(address: string, options: ControllerClien
     },
     streamStats(request = {}) {
       return stream<WireStatsSnapshot, StatsSnapshot>(m('StreamStats'), { chain: request.chain ?? '', intervalMs: request.intervalMs ?? 0 }, snapshotFromWire);
+    },
+    capture(chain, request = {}) {
+      const wire: WireCaptureRequest = {
+        chain,
+        function: request.function ?? '',
+        side: request.side === 'outside' ? 'LINK_SIDE_OUTSIDE' : 'LINK_SIDE_INSIDE',
+        count: request.count ?? 0,
+        filter: request.filter ?? '',
+        snaplen: request.snaplen ?? 0,
+      };
+      return stream<WireCaptureChunk, CaptureChunk>(m('Capture'), wire, captureChunkFromWire);
     },
     async checkHealth(service = '') {
       const res = await unary<{ status: string }>(healthCheck as unknown as MethodDefinition<object, object>, { service });

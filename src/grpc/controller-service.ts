@@ -39,7 +39,11 @@ import type {
   WireStatsSnapshot,
   WireStreamStatsRequest,
   WireWatchEventsRequest,
+  WireCaptureRequest,
+  WireCaptureChunk,
 } from './wire-types.ts';
+import type { CaptureSession } from '../capture/capture-session.ts';
+import { FilterSyntaxError } from '../errors/catalog.ts';
 
 /** StreamStats interval when the request leaves it 0. */
 export const DEFAULT_STATS_INTERVAL_MS = 1000;
@@ -47,6 +51,11 @@ export const DEFAULT_STATS_INTERVAL_MS = 1000;
 export const MIN_STATS_INTERVAL_MS = 100;
 /** Longest StreamStats interval accepted. */
 export const MAX_STATS_INTERVAL_MS = 600_000;
+
+/** How often a Capture stream sends what its queue holds, ms. */
+export const CAPTURE_FLUSH_MS = 10;
+/** Most frames in one CaptureChunk. */
+export const CAPTURE_CHUNK_FRAMES = 256;
 
 /** `source` of an ApplyChain request that names none. */
 export const DEFAULT_APPLY_SOURCE = '<request>';
@@ -126,6 +135,7 @@ export class ControllerService {
       }),
       WatchEvents: (call: ServerWritableStream<WireWatchEventsRequest, WireControllerEvent>) => this.watchEvents(call),
       StreamStats: (call: ServerWritableStream<WireStreamStatsRequest, WireStatsSnapshot>) => this.streamStats(call),
+      Capture: (call: ServerWritableStream<WireCaptureRequest, WireCaptureChunk>) => this.capture(call),
     };
   }
 
@@ -223,5 +233,79 @@ export class ControllerService {
       return;
     }
     tick();
+  }
+  /**
+   * Capture: a chunk naming the link, then every `CAPTURE_FLUSH_MS` the frames queued since,
+   * until the session finishes (count reached, chain deleted) or the client cancels. While
+   * the client does not read (`write` returns false) the stream waits for `drain` and the
+   * session's queue fills: further frames are counted as `dropped`, the chain never waits.
+   */
+  private capture(call: ServerWritableStream<WireCaptureRequest, WireCaptureChunk>): void {
+    const req = call.request;
+    let session: CaptureSession | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let blocked = false;
+    const stream = this.track(call, () => {
+      clearInterval(timer);
+      session?.close();
+    });
+    const onDrain = (): void => {
+      blocked = false;
+    };
+    const flush = (): void => {
+      if (stream.done() || blocked || session === undefined) return;
+      const s = session;
+      const q = s.queue;
+      const frames: WireCaptureChunk['frames'] = [];
+      while (q.count > 0 && frames.length < CAPTURE_CHUNK_FRAMES) {
+        const ms = q.timeMs();
+        const sec = Math.floor(ms / 1000);
+        frames.push({
+          data: Buffer.from(q.frame()),
+          originalLength: q.originalLength(),
+          timeSec: sec,
+          timeNsec: Math.min(999_999_999, Math.floor((ms - sec * 1000) * 1e6)),
+          toward: q.toward() === 1 ? 'LINK_SIDE_OUTSIDE' : 'LINK_SIDE_INSIDE',
+        });
+        q.pop();
+      }
+      const finished = s.finished;
+      if (frames.length > 0 || finished) {
+        if (!call.write({ frames, dropped: s.dropped, link: '', matched: s.matched })) {
+          blocked = true;
+          call.once('drain', onDrain);
+        }
+      }
+      if (finished && q.count === 0) {
+        stream.finish();
+        call.end();
+      }
+    };
+    try {
+      const v: FieldViolation[] = [];
+      requireText(v, 'chain', req.chain);
+      check(v);
+      try {
+        session = this.api.openCapture(req.chain, {
+          function: req.function,
+          side: req.side === 'LINK_SIDE_OUTSIDE' ? 'outside' : 'inside',
+          count: req.count,
+          filter: req.filter,
+          snaplen: req.snaplen,
+        });
+      } catch (err) {
+        if (err instanceof FilterSyntaxError) throw new InvalidRequestError([{ field: 'filter', description: err.message.replace(/^filter /, '') }]);
+        throw err;
+      }
+      // The client may have gone while the capture was being set up.
+      if (stream.done()) {
+        session.close();
+        return;
+      }
+      call.write({ frames: [], dropped: 0, link: session.link, matched: 0 });
+      timer = setInterval(flush, CAPTURE_FLUSH_MS);
+    } catch (err) {
+      this.failStream(call, stream.finish, err, 'Capture');
+    }
   }
 }

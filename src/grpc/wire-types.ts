@@ -170,3 +170,30 @@ export interface WireStreamStatsRequest {
 
 /** An empty message (`DeleteChainResponse`). */
 export type WireEmpty = Record<string, never>;
+
+/** `nfvkit.v1.CaptureRequest`; `side` is a `LINK_SIDE_*` name. */
+export interface WireCaptureRequest {
+  chain: string;
+  function: string;
+  side: string;
+  count: number;
+  filter: string;
+  snaplen: number;
+}
+
+/** `nfvkit.v1.CapturedFrame`; `toward` is a `LINK_SIDE_*` name. */
+export interface WireCapturedFrame {
+  data: Uint8Array;
+  originalLength: number;
+  timeSec: number;
+  timeNsec: number;
+  toward: string;
+}
+
+/** `nfvkit.v1.CaptureChunk`. */
+export interface WireCaptureChunk {
+  frames: WireCapturedFrame[];
+  dropped: number;
+  link: string;
+  matched: number;
+}

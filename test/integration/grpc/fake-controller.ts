@@ -5,7 +5,10 @@
  * `apply` throw a plain Error (the INTERNAL path); `failStats` makes `stats` throw one.
  */
 import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
+import type { CaptureSession } from '../../../src/capture/capture-session.ts';
 import { pageOfChains, summarizeChain } from '../../../src/controller/chain-list.ts';
+import type { BackendStateName } from '../../../src/backends/backend-control-layout.ts';
+import type { BackendStatus } from '../../../src/controller/backend-status.ts';
 import type {
   ApplyResult,
   ChainPage,
@@ -144,6 +147,26 @@ export class FakeController implements ControllerApi {
     return () => this.listeners.delete(listener);
   }
 
+  /** Backends `listBackends` and `setBackendState` serve (tests fill it). */
+  readonly backendRows: BackendStatus[] = [];
+
+  listBackends(chain: string, fn?: string): BackendStatus[] {
+    if (!this.chains.has(chain)) throw new NotFoundError(`no chain named "${chain}"`);
+    const rows = this.backendRows.filter((b) => b.chain === chain && (fn === undefined || fn === '' || b.function === fn));
+    if (rows.length === 0) throw new FailedPreconditionError(`chain "${chain}" has no function with backends`);
+    return rows;
+  }
+
+  async setBackendState(chain: string, fn: string | undefined, service: string, backend: string, state: BackendStateName): Promise<BackendStatus> {
+    const rows = this.listBackends(chain, fn);
+    const k = rows.findIndex((b) => b.service === service && b.backend === backend);
+    if (k < 0) throw new NotFoundError(`service "${service}" has no backend ${backend}`);
+    const row = { ...rows[k], state, effective: state };
+    this.backendRows[this.backendRows.indexOf(rows[k])] = row;
+    this.emit({ type: 'backend-state', chain, function: row.function, reason: `backend ${backend} of service ${service} ${state}` });
+    return row;
+  }
+
   stats(chain?: string): InstanceRates[] {
     this.statsCalls++;
     if (this.failStats) throw new Error(SECRET_DETAIL);
@@ -160,6 +183,11 @@ export class FakeController implements ControllerApi {
         queueOccupancy: 0.25,
         busyRatio: 0.5,
       }));
+  }
+
+  openCapture(chain: string): CaptureSession {
+    if (!this.chains.has(chain)) throw new NotFoundError(`no chain named "${chain}"`);
+    throw new FailedPreconditionError('the fake controller has no data plane to capture');
   }
 
   /** Records an event and hands it to live subscribers. */
