@@ -17,11 +17,24 @@ import { limitMessage, SPEC_LIMITS } from '../spec/spec-limits.ts';
 import type { DataDir } from './data-dir.ts';
 import { openPcapEnd } from './pcap-end.ts';
 
+/**
+ * Drops at one chain end by layer, each declared reason present (0 included), for
+ * `nfvkit_port_drops_total` and `nfvkit_gateway_drops_total`.
+ */
+export interface EndDrops {
+  /** The port's own: socket and encapsulation reasons (`VxlanDrop`), a classifier's rejects (`classifier`). */
+  readonly port: Readonly<Record<string, number>>;
+  /** The L3 gateway edge's (`GatewayDrop`), for a port that is one (VXLAN). */
+  readonly gateway?: Readonly<Record<string, number>>;
+}
+
 /** One end of a running chain: its port, what it counted, and how to release it. */
 export interface ChainEnd {
   readonly port: ChainPort;
-  /** Port-level figures (frames sent/received, drops by reason …) for `describe` and metrics. */
+  /** Port-level figures (frames sent/received, drops by reason …) for `describe`. */
   stats(): Record<string, number>;
+  /** Its drops by layer and reason (read at scrape time); absent for ends that never drop. */
+  drops?(): EndDrops;
   /** Releases sockets and files (writes captures). */
   close(): Promise<void>;
 }
@@ -71,6 +84,7 @@ export const BUILTIN_END_FACTORIES: Readonly<Partial<Record<string, ChainEndFact
         for (const [reason, n] of Object.entries(st.drops)) out[`drops:${reason}`] = n;
         return out;
       },
+      drops: () => port.dropCounts(),
       close: () => port.close(),
     };
   },
@@ -173,6 +187,9 @@ class ClientsPort implements ChainPort {
   }
 }
 
+/** Port-drop reason of the frames an ingress classifier rejected. */
+export const CLASSIFIER_DROP = 'classifier';
+
 /** Puts the spec's classifier in front of an ingress end (its rejects show in `stats()`). */
 export function classifiedEnd(end: ChainEnd, classifier: ClassifierSpec): ChainEnd {
   const port = new ClassifierPort(end.port, classifierRules(classifier));
@@ -180,6 +197,10 @@ export function classifiedEnd(end: ChainEnd, classifier: ClassifierSpec): ChainE
     ...end,
     port,
     stats: () => ({ ...end.stats(), 'drops:classifier': port.rejected }),
+    drops: () => {
+      const inner = end.drops?.();
+      return { ...inner, port: { ...inner?.port, [CLASSIFIER_DROP]: port.rejected } };
+    },
   };
 }
 

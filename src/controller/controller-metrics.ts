@@ -1,6 +1,8 @@
 import type { InstanceStatsSource } from '../metrics/instance-stats-source.ts';
 import type { SideNumber } from '../pipeline/verdict.ts';
-import type { NfvkitMetrics } from '../metrics/nfvkit-metrics.ts';
+import type { LayerDrop, NfvkitMetrics } from '../metrics/nfvkit-metrics.ts';
+import { HOST_DROP_LIST } from '../dataplane/host-drop-reason.ts';
+import { ringDropCounts, RING_DROP_LIST } from '../virtio/ring-drop-reason.ts';
 import type { ChainRuntime } from './chain-runtime.ts';
 import type { Controller } from './controller.ts';
 
@@ -51,8 +53,40 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
 }
 
 /**
- * Feeds a controller's state into Prometheus metrics: the instances' shared counters at
- * scrape time, instance counts by state, the image store's size, boot times, scaling
+ * Every drop counter outside the pipelines of the given chains, one row per declared
+ * reason: the host's (`HOST_DROP_LIST`), each live instance's device ends (`RING_DROP_LIST`,
+ * a fused replica's inside ring with its first function, its outside ring with its last),
+ * and each chain end's port and gateway (`ChainEnd.drops`).
+ */
+export function chainLayerDrops(chains: Iterable<ChainRuntime>): LayerDrop[] {
+  const out: LayerDrop[] = [];
+  for (const chain of chains) {
+    const dp = chain.dataPlane;
+    for (const d of HOST_DROP_LIST.declared) out.push({ layer: 'host', chain: chain.name, reason: d.name, value: dp.drops[d.field] });
+    for (const stage of dp.stages) {
+      for (const inst of stage.live) {
+        const parts = inst.manifest.parts;
+        for (const [side, end] of [['inside', inst.host.eth0], ['outside', inst.host.eth1]] as const) {
+          const fn = parts === undefined ? stage.name : parts[side === 'inside' ? 0 : parts.length - 1].name;
+          const instance = parts === undefined ? `${chain.name}/${inst.id}` : `${chain.name}/${inst.id}/${fn}`;
+          const counts = ringDropCounts(end);
+          for (const [k, d] of RING_DROP_LIST.declared.entries()) out.push({ layer: 'ring', chain: chain.name, function: fn, instance, side, reason: d.name, value: counts[k] });
+        }
+      }
+    }
+    for (const [side, end, spec] of [['inside', chain.ends.inside, chain.spec.spec.ingress], ['outside', chain.ends.outside, chain.spec.spec.egress]] as const) {
+      const drops = end.drops?.();
+      if (drops === undefined) continue;
+      for (const [reason, value] of Object.entries(drops.port)) out.push({ layer: 'port', chain: chain.name, side, port: spec.type, reason, value });
+      for (const [reason, value] of Object.entries(drops.gateway ?? {})) out.push({ layer: 'gateway', chain: chain.name, side, port: spec.type, reason, value });
+    }
+  }
+  return out;
+}
+
+/**
+ * Feeds a controller's state into Prometheus metrics: the instances' shared counters and
+ * the drops of the host, the rings and the chain ends (`chainLayerDrops`) at scrape time, instance counts by state, the image store's size, boot times, scaling
  * events and images removed by the collector from the event stream. Returns the unsubscribe function.
  *
  * @example
@@ -65,6 +99,7 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
 export function attachControllerMetrics(controller: Controller, metrics: NfvkitMetrics): () => void {
   metrics.setSources(() => instanceStatsSources(controller.runtimes()));
   metrics.setInstances(() => controller.listInstances());
+  metrics.setLayerDrops(() => chainLayerDrops(controller.runtimes()));
   metrics.setChainFaults(() => Array.from(controller.runtimes(), (chain) => ({ chain: chain.name, faults: { ...chain.dataPlane.faults } })));
   metrics.setImageStore(() => {
     const cap = controller.imageStoreCapBytes;

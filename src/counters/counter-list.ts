@@ -34,6 +34,8 @@ export interface CounterList<L extends readonly CounterDecl[]> {
   readonly count: L['length'];
   /** Names of the drop counters, in slot order. */
   readonly dropNames: readonly string[];
+  /** The declaration itself, with any fields of its own (e.g. where a counter is kept), in slot order. */
+  readonly declared: L;
 }
 
 const SNAKE = /^[a-z][a-z0-9_]*$/;
@@ -74,5 +76,6 @@ export function counterList<const L extends readonly CounterDecl[]>(list: L): Co
     names: Object.freeze(entries.map((e) => e.name)) as readonly L[number]['name'][],
     count: list.length as L['length'],
     dropNames: Object.freeze(entries.filter((e) => e.drop).map((e) => e.name)),
+    declared: list,
   });
 }

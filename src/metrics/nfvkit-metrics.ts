@@ -47,6 +47,53 @@ export interface ChainFaults {
   readonly faults: Readonly<Record<string, number>>;
 }
 
+/** Where outside a pipeline a frame was dropped (each layer is one metric, `nfvkit_<layer>_drops_total`). */
+export type DropLayer = 'host' | 'ring' | 'port' | 'gateway';
+
+/** The drop layers, in the order of the packet's way in. */
+export const DROP_LAYERS: readonly DropLayer[] = ['port', 'gateway', 'host', 'ring'];
+
+/**
+ * One drop counter outside the pipelines (`setLayerDrops`), one per declared reason:
+ * `host` (`HOST_DROP_LIST`: the chain host between ports and instances), `ring`
+ * (`RING_DROP_LIST`: the host's device end of an instance's virtio-net rings), `port`
+ * (`VxlanDrop`, a classifier's rejects) and `gateway` (`GatewayDrop`, the L3 edge of a VXLAN
+ * port). Labels a layer does not know are left out.
+ */
+export interface LayerDrop {
+  readonly layer: DropLayer;
+  readonly chain: string;
+  /** The function whose instance the frame was for (ring). */
+  readonly function?: string;
+  /** The instance id (ring). */
+  readonly instance?: string;
+  /** ring: the instance's side (`inside` = eth0); port, gateway: the chain end (`inside` = ingress). */
+  readonly side?: 'inside' | 'outside';
+  /** port, gateway: the port's type (`vxlan`, `generator`, …). */
+  readonly port?: string;
+  readonly reason: string;
+  readonly value: number;
+}
+
+/** How long the four layer-drop metrics share one read of the provider when scraped through `registry` directly, ms. */
+const LAYER_DROPS_REUSE_MS = 250;
+
+/** Labels of each layer's drop metric. */
+const LAYER_LABELS: Readonly<Record<DropLayer, readonly string[]>> = {
+  host: ['chain', 'reason'],
+  ring: ['chain', 'function', INSTANCE_LABEL, 'side', 'reason'],
+  port: ['chain', 'side', 'port', 'reason'],
+  gateway: ['chain', 'side', 'port', 'reason'],
+};
+
+/** Help of each layer's drop metric. */
+const LAYER_HELP: Readonly<Record<DropLayer, string>> = {
+  host: 'Frames the chain host dropped between the ports and the instances, by reason (HOST_DROP_LIST).',
+  ring: "Frames the host's device end of an instance's virtio-net rings dropped, by side and reason (RING_DROP_LIST).",
+  port: 'Frames or datagrams a chain end (port) dropped, by reason (VxlanDrop, classifier).',
+  gateway: "Frames the L3 gateway edge of a chain end dropped, by reason (GatewayDrop).",
+};
+
 /** What the image-store gauges read at scrape time (`setImageStore`, e.g. `ImageStore.usage()`). */
 export interface ImageStoreFigures {
   readonly images: number;
@@ -96,6 +143,8 @@ export class NfvkitMetrics {
   private instances: () => Iterable<InstanceCountEntry> = NO_INSTANCES;
   private imageStore: () => ImageStoreFigures | undefined = () => undefined;
   private chainFaults: () => Iterable<ChainFaults> = () => [];
+  private layerDrops: () => Iterable<LayerDrop> = () => [];
+  private layerDropsRead: { readonly at: number; readonly rows: readonly LayerDrop[] } | undefined;
   private imageStoreRead: { readonly at: number; readonly figures: ImageStoreFigures | undefined } | undefined;
   private readonly imagesPruned: Counter<'reason'>;
   private readonly imageBytesPruned: Counter<'reason'>;
@@ -145,6 +194,15 @@ export class NfvkitMetrics {
         for (const c of this.chainFaults()) for (const [kind, n] of Object.entries(c.faults)) faults.inc({ chain: c.chain, kind }, nonNegative(n));
       },
     });
+    for (const layer of DROP_LAYERS) {
+      const metric: Counter<string> = new Counter({
+        name: `nfvkit_${layer}_drops_total`,
+        help: LAYER_HELP[layer],
+        labelNames: LAYER_LABELS[layer],
+        registers,
+        collect: (): void => this.collectLayerDrops(metric, layer),
+      });
+    }
     const occupancy: Gauge<string> = new Gauge({
       name: 'nfvkit_queue_occupancy_ratio',
       help: 'Share of a side receive queue of an instance holding frames not yet taken by the instance, 0..1.',
@@ -230,6 +288,7 @@ export class NfvkitMetrics {
 
   /** The Prometheus text exposition of every metric. */
   metrics(): Promise<string> {
+    this.layerDropsRead = undefined;
     return this.registry.metrics();
   }
 
@@ -251,6 +310,15 @@ export class NfvkitMetrics {
   /** Sets the provider of each chain's data-plane fault counts (`nfvkit_dataplane_faults_total`, read at every scrape). */
   setChainFaults(faults: () => Iterable<ChainFaults>): void {
     this.chainFaults = faults;
+  }
+
+  /**
+   * Sets the provider of the drops outside the pipelines (`nfvkit_{host,ring,port,gateway}_drops_total`),
+   * read once per scrape (`metrics()` reads afresh; the four metrics share one read; a throw: no series).
+   */
+  setLayerDrops(drops: () => Iterable<LayerDrop>): void {
+    this.layerDrops = drops;
+    this.layerDropsRead = undefined;
   }
 
   /** Sets the provider of the image-store gauges (read at every scrape; undefined or a throw: no series). */
@@ -315,6 +383,29 @@ export class NfvkitMetrics {
       if (words === undefined) continue;
       const n = words.length < SANDBOX_REASONS.length ? words.length : SANDBOX_REASONS.length;
       for (let i = 0; i < n; i++) metric.inc({ chain: s.chain, function: s.function, [INSTANCE_LABEL]: s.id, reason: SANDBOX_REASONS[i] }, nonNegative(words[i]));
+    }
+  }
+
+  private collectLayerDrops(metric: Counter<string>, layer: DropLayer): void {
+    metric.reset();
+    const now = performance.now();
+    if (this.layerDropsRead === undefined || now - this.layerDropsRead.at >= LAYER_DROPS_REUSE_MS) {
+      let rows: readonly LayerDrop[];
+      try {
+        rows = Array.from(this.layerDrops());
+      } catch {
+        rows = []; // a chain being torn down mid-read: no series this scrape
+      }
+      this.layerDropsRead = { at: now, rows };
+    }
+    for (const d of this.layerDropsRead.rows) {
+      if (d.layer !== layer) continue;
+      const labels: Record<string, string> = { chain: d.chain, reason: d.reason };
+      if (d.function !== undefined) labels.function = d.function;
+      if (d.instance !== undefined) labels[INSTANCE_LABEL] = d.instance;
+      if (d.side !== undefined) labels.side = d.side;
+      if (d.port !== undefined) labels.port = d.port;
+      metric.inc(labels, nonNegative(d.value));
     }
   }
 

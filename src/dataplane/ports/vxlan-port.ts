@@ -6,6 +6,7 @@ import { parseIpv4 } from '../../packet/ipv4.ts';
 import type { PacketPool } from '../../pool/packet-pool.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { readUdpSocketDrops } from './udp-socket-drops.ts';
+import { GATEWAY_DROP_NAMES } from '../../gateway/gateway-drop-reason.ts';
 import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reason.ts';
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
 import { parseVxlanPortConfig, type VxlanPortSettings } from './vxlan-port-config.ts';
@@ -334,14 +335,12 @@ export class VxlanPort implements ChainPort {
 
   /** Counters, drops by reason (the socket's kernel drops read from `/proc/net/udp`), queue and neighbour state. */
   stats(): VxlanPortStats {
-    this.drops[VxlanDrop.QUEUE_FULL] = this.socket.queueDrops;
+    this.readSocketDrops();
     const drops: Record<string, number> = {};
     this.drops.forEach((v, code) => {
       if (v > 0) drops[VXLAN_DROP_NAMES[code]] = v;
     });
     for (const [k, v] of Object.entries(this.gateway.dropsByReason())) drops[`gateway:${k}`] = v;
-    const kernel = readUdpSocketDrops(this.socket.localAddress, this.socket.localPort);
-    if (kernel !== undefined && kernel > 0) drops.socket_rcvbuf = kernel;
     return {
       backend: this.socket.backend,
       received: this.received,
@@ -462,6 +461,27 @@ export class VxlanPort implements ChainPort {
     if (peer === EGRESS_HELD) return;
     if (peer === EGRESS_DROP) this.freeOne(id);
     else this.enqueue(peer, id);
+  }
+
+  /**
+   * Every drop counter by layer, each declared reason present (0 included): `port`, the
+   * socket and VXLAN reasons (`VxlanDrop`); `gateway`, the gateway edge's (`GatewayDrop`).
+   * Reads `/proc/net/udp` (the kernel's drops at this socket): for metrics, never per packet.
+   */
+  dropCounts(): { readonly port: Record<string, number>; readonly gateway: Record<string, number> } {
+    this.readSocketDrops();
+    const port: Record<string, number> = {};
+    this.drops.forEach((v, code) => (port[VXLAN_DROP_NAMES[code]] = v));
+    const gateway: Record<string, number> = {};
+    this.gateway.drops.forEach((v, code) => (gateway[GATEWAY_DROP_NAMES[code]] = v));
+    return { port, gateway };
+  }
+
+  /** Copies the drops counted outside this object (dgram queue, the kernel's socket drops) into `drops`. */
+  private readSocketDrops(): void {
+    this.drops[VxlanDrop.QUEUE_FULL] = this.socket.queueDrops;
+    const kernel = readUdpSocketDrops(this.socket.localAddress, this.socket.localPort);
+    if (kernel !== undefined) this.drops[VxlanDrop.SOCKET_RCVBUF] = kernel;
   }
 
   private drop(reason: number, id: number): void {

@@ -17,6 +17,8 @@ describe('counterList', () => {
     expect(L.count).toBe(3);
     expect(L.dropNames).toEqual(['no_mapping', 'ports_exhausted']);
     expect(Object.isFrozen(L.index) && Object.isFrozen(L.entries)).toBe(true);
+    const withField = counterList([{ name: 'no_instance', field: 'noInstance', help: '' }] as const);
+    expect(withField.declared[0].field).toBe('noInstance');
   });
 
   it('refuses a name declared twice or not snake_case', () => {

@@ -13,6 +13,10 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_function_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_sandbox_denied_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_dataplane_faults_total: { type: 'counter', labels: ['chain', 'kind'] },
+  nfvkit_host_drops_total: { type: 'counter', labels: ['chain', 'reason'] },
+  nfvkit_ring_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason', 'side'] },
+  nfvkit_port_drops_total: { type: 'counter', labels: ['chain', 'port', 'reason', 'side'] },
+  nfvkit_gateway_drops_total: { type: 'counter', labels: ['chain', 'port', 'reason', 'side'] },
   nfvkit_queue_occupancy_ratio: { type: 'gauge', labels: ['chain', 'function', 'instance', 'side'] },
   nfvkit_batch_duration_seconds: { type: 'histogram', labels: ['chain', 'function', 'instance'] },
   nfvkit_instances: { type: 'gauge', labels: ['chain', 'function', 'state'] },
@@ -53,9 +57,20 @@ function populated() {
   metrics.rpc('Apply', 'OK', 0.002);
   metrics.rpc('GetChain', 'NOT_FOUND', 0.0001);
   metrics.setChainFaults(() => [{ chain: 'edge', faults: { protocolViolations: 1, lockHeld: 0, lockUnattributed: 0, scrubbed: 12, caught: 1 } }]);
+  let layerReads = 0;
+  metrics.setLayerDrops(() => {
+    layerReads++;
+    return [
+      { layer: 'host', chain: 'edge', reason: 'no_instance', value: 2 },
+      { layer: 'host', chain: 'edge', reason: 'ownership', value: -1 },
+      { layer: 'ring', chain: 'edge', function: 'fw', instance: 'edge/fw-0', side: 'inside', reason: 'rx_ring_full', value: 5 },
+      { layer: 'port', chain: 'edge', side: 'inside', port: 'vxlan', reason: 'bad_flags', value: 3 },
+      { layer: 'gateway', chain: 'edge', side: 'inside', port: 'vxlan', reason: 'no_route', value: 4 },
+    ];
+  });
   metrics.setImageStore(() => ({ images: 5, bytes: 5000, inUseImages: 2, inUseBytes: 1500, capBytes: 8000 }));
   metrics.imagesRemoved('unused', 3, 2400);
-  return { metrics, fw, nat, setSources: (s: FakeSource[]) => (sources = s) };
+  return { metrics, fw, nat, setSources: (s: FakeSource[]) => (sources = s), layerReads: () => layerReads };
 }
 
 describe('NfvkitMetrics', () => {
@@ -112,6 +127,24 @@ describe('NfvkitMetrics', () => {
     const samples = exp.families.get('nfvkit_dataplane_faults_total')!.samples;
     expect(Object.fromEntries(samples.map((s) => [s.labels.kind, s.value]))).toEqual({ protocolViolations: 1, lockHeld: 0, lockUnattributed: 0, scrubbed: 12, caught: 1 });
     expect(new Set(samples.map((s) => s.labels.chain))).toEqual(new Set(['edge']));
+  });
+
+  it('exports the drops of the host, the rings, the ports and the gateways, one provider read per scrape', async () => {
+    const { metrics, layerReads } = populated();
+    let exp = await scrape(metrics);
+    expect(layerReads()).toBe(1);
+    expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', reason: 'no_instance' })).toBe(2);
+    expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', reason: 'ownership' })).toBe(0);
+    expect(valueOf(exp, 'nfvkit_ring_drops_total', { function: 'fw', instance: 'edge/fw-0', side: 'inside', reason: 'rx_ring_full' })).toBe(5);
+    expect(valueOf(exp, 'nfvkit_port_drops_total', { side: 'inside', port: 'vxlan', reason: 'bad_flags' })).toBe(3);
+    expect(valueOf(exp, 'nfvkit_gateway_drops_total', { side: 'inside', port: 'vxlan', reason: 'no_route' })).toBe(4);
+    exp = await scrape(metrics);
+    expect(layerReads()).toBe(2);
+    metrics.setLayerDrops(() => {
+      throw new Error('chain torn down');
+    });
+    exp = await scrape(metrics);
+    expect(exp.families.get('nfvkit_host_drops_total')!.samples).toEqual([]);
   });
 
   it('exports one drop series per drop counter, none for other counters', async () => {
