@@ -6,6 +6,9 @@ import type { WarmPool } from '../runtime/warm-pool.ts';
 import type { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import type { PlacementDecision } from './placement.ts';
+import type { BackendStatus } from './backend-status.ts';
+import type { BackendSteering } from './backend-steering.ts';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import type { ChainEnd } from './chain-ends.ts';
 import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
 import type { EventInput } from './event-log.ts';
@@ -43,6 +46,12 @@ export interface FunctionRuntime {
    * the fused unit's: name `fused`, scaling merged from theirs, see `fusedUnitSpec`).
    */
   parts?: readonly BuiltFunctionSpec[];
+  /**
+   * Its backends, when it has some (`PipelineDefinition.backends`; a fused chain: those of
+   * its one part with backends): wanted states, health checks and one control array per
+   * image, given to every instance it boots.
+   */
+  backends?: BackendSteering;
 }
 
 /** Stage name of a fused chain's one unit (instances are `<chain>/fused-<n>`). */
@@ -76,6 +85,22 @@ export function fusedUnitSpec(parts: readonly BuiltFunctionSpec[]): BuiltFunctio
 /** The function whose rates measure a runtime's load: its own, or a fused unit's first part (what enters a replica). */
 export function loadFunctionName(fn: FunctionRuntime): string {
   return fn.parts?.[0].name ?? fn.spec.name;
+}
+
+/**
+ * Reads counters of function `part` in one instance by name: its whole block, or in a fused
+ * replica the block of that part. Unknown names read 0.
+ */
+function instanceCounters(inst: StageInstance, part: string): (name: string) => number {
+  const info = inst.manifest.parts?.find((p) => p.name === part);
+  const first = info?.firstCounter ?? 0;
+  const end = info === undefined ? inst.manifest.counters.length : first + info.counterCount;
+  const slots = new Map<string, number>();
+  for (let slot = first; slot < end; slot++) slots.set(inst.manifest.counters[slot].name, slot);
+  return (name) => {
+    const slot = slots.get(name);
+    return slot === undefined ? 0 : inst.host.counters[slot];
+  };
 }
 
 /** Records an event of this chain. */
@@ -149,6 +174,7 @@ export class ChainRuntime {
     );
     this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port);
     for (const fn of functions) this.restarts.set(fn, { backoff: new RestartBackoff(restartBackoff), imageId: fn.image.id, timer: undefined });
+    for (const fn of functions) fn.backends?.start();
   }
 
   /** The chain's phase now (rules: `ChainPhase`). */
@@ -189,6 +215,7 @@ export class ChainRuntime {
   async delete(timeoutMs: number): Promise<void> {
     this.deleting = true;
     for (const restart of this.restarts.values()) clearTimeout(restart.timer);
+    for (const fn of this.functions) fn.backends?.stop();
     const flowsLeft = await this.dataPlane.drainAll('chain deleted', timeoutMs);
     await this.loop.stop();
     const report = await this.dataPlane.shutdown();
@@ -268,6 +295,35 @@ export class ChainRuntime {
     return this.dataPlane.stage(fn?.spec.name ?? name);
   }
 
+  /**
+   * The backends of function `name` (omitted: the chain's only function with backends),
+   * with their state, health and connections over its live instances.
+   */
+  backends(name?: string): BackendStatus[] {
+    const { fn, steering } = this.steeringOf(name);
+    const stage = this.dataPlane.stage(fn.spec.name);
+    return steering.status(stage.live.map((inst) => ({ imagePath: inst.imagePath, counter: instanceCounters(inst, steering.fn) })));
+  }
+
+  /**
+   * The function runtime and backend steering of function `name` (omitted: the chain's only
+   * function with backends). `NotFoundError` for a function the chain does not have,
+   * `FailedPreconditionError` when it has no backends, `InvalidArgumentError` when `name` is
+   * omitted and several functions have backends.
+   */
+  steeringOf(name?: string): { fn: FunctionRuntime; steering: BackendSteering } {
+    const steered = this.functions.filter((f) => f.backends !== undefined);
+    if (name === undefined || name === '') {
+      if (steered.length === 1) return { fn: steered[0], steering: steered[0].backends! };
+      if (steered.length === 0) throw new FailedPreconditionError(`chain "${this.name}" has no function with backends`);
+      throw new InvalidArgumentError(`chain "${this.name}" has several functions with backends: name one of ${steered.map((f) => f.backends!.fn).join(', ')}`);
+    }
+    const fn = this.functions.find((f) => f.spec.name === name || f.parts?.some((p) => p.name === name) === true);
+    if (fn === undefined) throw new NotFoundError(`chain "${this.name}" has no function "${name}"`);
+    if (fn.backends === undefined || fn.backends.fn !== name) throw new FailedPreconditionError(`function "${name}" of chain "${this.name}" has no backends to steer`);
+    return { fn, steering: fn.backends };
+  }
+
   /** Counter `counter` of function `name`, summed over its live instances (a fused replica's block for that function). */
   functionCounter(name: string, counter: string): number {
     let total = 0;
@@ -338,6 +394,8 @@ export class ChainRuntime {
               // ones while the old instances drain.
               ...(fn.sharded && fn.spec.scaling.max > 1 ? { shards: 2 * fn.spec.scaling.max } : {}),
               ...(this.warm === undefined ? {} : { warm: this.warm }),
+              // Every instance of a function with backends reads the states the controller wants.
+              ...(fn.backends === undefined ? {} : { controlSab: fn.backends.blockFor(fn.image.imagePath, (n) => this.dataPlane.memory.allocate(n)).buffer }),
             });
           } catch {
             // Reported by the data plane (instance-failed); the phase shows the shortfall.
@@ -347,6 +405,7 @@ export class ChainRuntime {
         }),
       );
     }
+    fn.backends?.forgetImages(new Set([fn.image.imagePath, ...stage.live.map((i) => i.imagePath)]), (sab) => this.dataPlane.memory.release(sab));
     const now = this.ready(fn);
     if (now.length > fn.desired) {
       const extras = [...now].sort((a, b) => a.flows - b.flows).slice(0, now.length - fn.desired);

@@ -7,6 +7,8 @@
  * NOT_FOUND, `FailedPreconditionError` → FAILED_PRECONDITION, `InvalidArgumentError` →
  * INVALID_ARGUMENT, anything else → INTERNAL.
  */
+import type { BackendStateName } from '../backends/backend-control-layout.ts';
+import type { BackendStatus } from './backend-status.ts';
 import type { CaptureSession } from '../capture/capture-session.ts';
 
 /** Lifecycle state of one instance. */
@@ -152,7 +154,11 @@ export type ControllerEventType =
   | 'scaled'
   | 'deleted'
   /** The controller's image collection removed unused images, or the store stays over its cap (chain ''). */
-  | 'image-gc';
+  | 'image-gc'
+  /** A backend's state was set (`SetBackendState`): drained, removed or activated for every instance. */
+  | 'backend-state'
+  /** A health check took a backend out (down) or brought it back (up). */
+  | 'backend-health';
 
 /** One lifecycle event (WatchEvents, `nfvkit events`). */
 export interface ControllerEvent {
@@ -240,6 +246,18 @@ export interface ControllerApi {
   subscribe(listener: (event: ControllerEvent) => void, afterSeq: number): Unsubscribe;
   /** Per-instance rates over the last sampling interval. */
   stats(chain?: string): InstanceRates[];
+  /**
+   * The backends of function `fn` of `chain` (omitted: the chain's only function with
+   * backends), with their state, health and connections. `NotFoundError` for an unknown
+   * chain or function, `FailedPreconditionError` when it has no backends.
+   */
+  listBackends(chain: string, fn?: string): BackendStatus[];
+  /**
+   * Sets one backend's state (`draining`: no new flows, established ones stay; `removed`:
+   * established ones dropped too; `active`) for every instance of the function, those
+   * booted later included. `NotFoundError` for an unknown service or backend.
+   */
+  setBackendState(chain: string, fn: string | undefined, service: string, backend: string, state: BackendStateName): Promise<BackendStatus>;
   /**
    * Starts copying the frames that cross one link of `chain` into a bounded queue (frames
    * the reader is too slow for are counted, never waited for); the caller reads

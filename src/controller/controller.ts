@@ -16,6 +16,9 @@ import { BUILTIN_END_FACTORIES, classifiedEnd, type ChainEnd, type ChainEndFacto
 import { DataDir, type DataDirOptions } from './data-dir.ts';
 import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
 import { pageOfChains, summarizeChain } from './chain-list.ts';
+import { BackendSteering } from './backend-steering.ts';
+import type { BackendStatus } from './backend-status.ts';
+import type { BackendStateName } from '../backends/backend-control-layout.ts';
 import type { ApplyResult, CaptureRequest, ChainPage, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import type { CaptureSession } from '../capture/capture-session.ts';
 import { ChainCaptures } from './chain-capture.ts';
@@ -334,6 +337,20 @@ export class Controller implements ControllerApi {
     return this.sampler.latest(chain);
   }
 
+  listBackends(chain: string, fn?: string): BackendStatus[] {
+    return this.chain(chain).backends(fn);
+  }
+
+  async setBackendState(chainName: string, fn: string | undefined, service: string, backend: string, state: BackendStateName): Promise<BackendStatus> {
+    const chain = this.chain(chainName);
+    if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${chainName}" is being deleted`);
+    const { steering } = chain.steeringOf(fn);
+    steering.setState(service, backend, state, 'SetBackendState');
+    const row = chain.backends(steering.fn).find((b) => b.service === service && (b.backend === backend || b.address === backend));
+    if (row === undefined) throw new NotFoundError(`service "${service}" has no backend ${backend}`);
+    return row;
+  }
+
   openCapture(chain: string, request: CaptureRequest): CaptureSession {
     return this.captures.openOn(this.chain(chain), request);
   }
@@ -390,6 +407,7 @@ export class Controller implements ControllerApi {
         booting: new Set(),
         policy: new ScalingPolicy(fnSpec.scaling, this.policyOptions),
         sharded: definition?.sharded === true,
+        ...this.steering(name, fnSpec.name, fnSpec),
       });
     }
     await this.warm?.learnImages(functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
@@ -428,6 +446,7 @@ export class Controller implements ControllerApi {
       }
       unit.parts = parts;
       this.clampReplicas(chain, unit, unitSpec);
+      this.resteer(chain, unit, unitSpec);
     }
     for (const [k, fnSpec] of (unit.parts === undefined ? spec.spec.functions : []).entries()) {
       const fn = chain.functions[k];
@@ -437,6 +456,7 @@ export class Controller implements ControllerApi {
         fn.image = image;
       }
       this.clampReplicas(chain, fn, fnSpec);
+      this.resteer(chain, fn, fnSpec);
     }
     await this.warm?.learnImages(chain.functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
     chain.spec = spec;
@@ -470,7 +490,33 @@ export class Controller implements ControllerApi {
       policy: new ScalingPolicy(spec.scaling, this.policyOptions),
       sharded: parts.some((p) => this.registry.get(p.function).sharded === true),
       parts,
+      ...this.steering(chain, FUSED_UNIT, undefined, parts),
     };
+  }
+
+  /**
+   * `{ backends }` for a function with backends (a fused unit: its one part with backends;
+   * two such parts in one unit share one control array, which cannot be: none then).
+   */
+  private steering(chain: string, name: string, fnSpec: ChainFunctionSpec | undefined, parts?: readonly BuiltFunctionSpec[]): { backends?: BackendSteering } {
+    const candidates = (parts ?? (fnSpec === undefined ? [] : [fnSpec])).filter((p): p is BuiltFunctionSpec => p.function !== undefined && this.registry.names().includes(p.function) && this.registry.get(p.function).backends !== undefined);
+    if (candidates.length !== 1) return {};
+    const part = candidates[0];
+    const contract = this.registry.get(part.function).backends!;
+    return { backends: new BackendSteering(chain, parts === undefined ? name : part.name, contract, part.config, part.healthChecks, (e) => this.events.record(e)) };
+  }
+
+  /** Brings a function's backend steering to its new spec (an apply that changes config or checks). */
+  private resteer(chain: ChainRuntime, fn: FunctionRuntime, fnSpec: ChainFunctionSpec): void {
+    const next = this.steering(chain.name, fnSpec.name, fnSpec, fn.parts);
+    const part = fn.parts?.find((p) => p.name === next.backends?.fn) ?? fnSpec;
+    if (next.backends !== undefined && fn.backends !== undefined && fn.backends.fn === next.backends.fn && part.function !== undefined) {
+      fn.backends.configure(part.config, part.healthChecks);
+      return;
+    }
+    fn.backends?.stop();
+    fn.backends = next.backends;
+    fn.backends?.start();
   }
 
   private async resolveFusedImage(chain: string, parts: readonly BuiltFunctionSpec[], unit: BuiltFunctionSpec): Promise<ResolvedImage> {

@@ -27,6 +27,9 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import type { ApplyResult, CaptureRequest, ChainPage, ChainStatus, ChainSummary, ControllerEvent, FunctionStatus, InstanceStatus, ListChainsRequest } from '../controller/controller-api.ts';
 import { controllerServiceDefinition } from './controller-proto.ts';
+import type { BackendStateName } from '../backends/backend-control-layout.ts';
+import type { BackendStatus } from '../controller/backend-status.ts';
+import { backendFromWire, backendStateToWire, type WireListBackendsResponse, type WireSetBackendStateResponse } from './backend-wire.ts';
 import { ControllerRpcError, toControllerRpcError } from './controller-rpc-error.ts';
 import type { Pem } from './server-tls.ts';
 import type { StatsSnapshot } from './stats-snapshot.ts';
@@ -88,6 +91,10 @@ export interface ControllerClient {
   /** Instances of `chain`, or of every chain when omitted. */
   listInstances(chain?: string): Promise<InstanceStatus[]>;
   scaleFunction(chain: string, fn: string, replicas: number): Promise<FunctionStatus>;
+  /** The backends of `chain`'s function `fn` ('' or omitted: its only function with backends). */
+  listBackends(chain: string, fn?: string): Promise<BackendStatus[]>;
+  /** Drains, removes or re-activates one backend for every instance of the function. */
+  setBackendState(chain: string, fn: string, service: string, backend: string, state: BackendStateName): Promise<BackendStatus>;
   /** History after `afterSeq` (default 0: all), then live events; only `chain`'s when given. */
   watchEvents(request?: { afterSeq?: number; chain?: string }): ControllerStream<ControllerEvent>;
   /** A snapshot now, then one every `intervalMs` (default 1000, min 100). */
@@ -295,6 +302,14 @@ export function createControllerClient(address: string, options: ControllerClien
       const res = await unary<WireScaleFunctionResponse>(m('ScaleFunction'), { chain, function: fn, replicas });
       if (res.function === null) throw new ControllerRpcError(GrpcStatus.INTERNAL, 'server sent no function', undefined, []);
       return functionFromWire(res.function);
+    },
+    async listBackends(chain, fn = '') {
+      return (await unary<WireListBackendsResponse>(m('ListBackends'), { chain, function: fn })).backends.map(backendFromWire);
+    },
+    async setBackendState(chain, fn, service, backend, state) {
+      const res = await unary<WireSetBackendStateResponse>(m('SetBackendState'), { chain, function: fn, service, backend, state: backendStateToWire(state) });
+      if (res.backend === null) throw new ControllerRpcError(GrpcStatus.INTERNAL, 'server sent no backend', undefined, []);
+      return backendFromWire(res.backend);
     },
     watchEvents(request = {}) {
       return stream<WireControllerEvent, ControllerEvent>(m('WatchEvents'), { afterSeq: request.afterSeq ?? 0, chain: request.chain ?? '' }, eventFromWire);

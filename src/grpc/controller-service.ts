@@ -22,6 +22,7 @@ import type {
 import type { ControllerApi, Unsubscribe } from '../controller/controller-api.ts';
 import type { FieldViolation } from './status-details.ts';
 import { errorToStatus, InvalidRequestError } from './status-mapping.ts';
+import { backendStateFromWire, backendToWire, type WireListBackendsRequest, type WireListBackendsResponse, type WireSetBackendStateRequest, type WireSetBackendStateResponse } from './backend-wire.ts';
 import { applyResultToWire, chainSummaryToWire, chainToWire, eventToWire, functionToWire, instanceToWire, snapshotToWire } from './wire-convert.ts';
 import type {
   WireApplyChainRequest,
@@ -132,6 +133,22 @@ export class ControllerService {
         requireText(v, 'function', req.function);
         check(v);
         return { function: functionToWire(await api.scaleFunction(req.chain, req.function, req.replicas)) };
+      }),
+      ListBackends: this.unary<WireListBackendsRequest, WireListBackendsResponse>('ListBackends', (req) => {
+        const v: FieldViolation[] = [];
+        requireText(v, 'chain', req.chain);
+        check(v);
+        return { backends: api.listBackends(req.chain, req.function === '' ? undefined : req.function).map(backendToWire) };
+      }),
+      SetBackendState: this.unary<WireSetBackendStateRequest, WireSetBackendStateResponse>('SetBackendState', async (req) => {
+        const v: FieldViolation[] = [];
+        requireText(v, 'chain', req.chain);
+        requireText(v, 'service', req.service);
+        requireText(v, 'backend', req.backend);
+        const state = backendStateFromWire(req.state);
+        if (state === undefined) v.push({ field: 'state', description: `must be BACKEND_STATE_ACTIVE, BACKEND_STATE_DRAINING or BACKEND_STATE_REMOVED, got ${String(req.state)}` });
+        check(v);
+        return { backend: backendToWire(await api.setBackendState(req.chain, req.function === '' ? undefined : req.function, req.service, req.backend, state!)) };
       }),
       WatchEvents: (call: ServerWritableStream<WireWatchEventsRequest, WireControllerEvent>) => this.watchEvents(call),
       StreamStats: (call: ServerWritableStream<WireStreamStatsRequest, WireStatsSnapshot>) => this.streamStats(call),

@@ -50,6 +50,8 @@ const EVENT_TYPES: readonly ControllerEventType[] = [
   'deleted',
   'image-gc',
   'restart-delayed',
+  'backend-state',
+  'backend-health',
 ];
 
 /** Both directions of one enum: domain value ⇄ proto enum name (`PREFIX_VALUE`). */
