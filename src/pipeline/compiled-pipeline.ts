@@ -1,5 +1,7 @@
+import { counterList } from '../counters/counter-list.ts';
 import type { ElementPorts } from './element.ts';
 import type { PacketBatch } from './packet-batch.ts';
+import type { PacketTracer } from '../trace/packet-tracer.ts';
 
 /** One counter of a compiled pipeline: its slot in the counter array and what it counts. */
 export interface CounterInfo {
@@ -12,31 +14,24 @@ export interface CounterInfo {
   readonly help: string;
 }
 
-/** Built-in traffic counters every pipeline keeps, at fixed slots 0…8. */
-export const BuiltinCounter = {
-  RX_INSIDE_PACKETS: 0,
-  RX_OUTSIDE_PACKETS: 1,
-  TX_INSIDE_PACKETS: 2,
-  TX_OUTSIDE_PACKETS: 3,
-  RX_INSIDE_BYTES: 4,
-  RX_OUTSIDE_BYTES: 5,
-  TX_INSIDE_BYTES: 6,
-  TX_OUTSIDE_BYTES: 7,
-  DROPPED_PACKETS: 8,
-} as const;
+/** The built-in traffic counters every pipeline keeps, at fixed slots 0…8 (one declaration: index, names, help). */
+export const BUILTIN_COUNTER_LIST = counterList([
+  { name: 'rx_inside_packets', help: 'packets received on the inside side' },
+  { name: 'rx_outside_packets', help: 'packets received on the outside side' },
+  { name: 'tx_inside_packets', help: 'packets sent out on the inside side' },
+  { name: 'tx_outside_packets', help: 'packets sent out on the outside side' },
+  { name: 'rx_inside_bytes', help: 'bytes received on the inside side' },
+  { name: 'rx_outside_bytes', help: 'bytes received on the outside side' },
+  { name: 'tx_inside_bytes', help: 'bytes sent out on the inside side' },
+  { name: 'tx_outside_bytes', help: 'bytes sent out on the outside side' },
+  { name: 'dropped_packets', help: 'packets dropped, all reasons' },
+] as const);
+
+/** Slot of each built-in counter (`counters[BuiltinCounter.DROPPED_PACKETS]`). */
+export const BuiltinCounter = BUILTIN_COUNTER_LIST.index;
 
 /** Metadata of the built-in counters, in slot order. */
-export const BUILTIN_COUNTERS: readonly CounterInfo[] = [
-  { name: 'rx_inside_packets', element: 'pipeline', drop: false, help: 'packets received on the inside side' },
-  { name: 'rx_outside_packets', element: 'pipeline', drop: false, help: 'packets received on the outside side' },
-  { name: 'tx_inside_packets', element: 'pipeline', drop: false, help: 'packets sent out on the inside side' },
-  { name: 'tx_outside_packets', element: 'pipeline', drop: false, help: 'packets sent out on the outside side' },
-  { name: 'rx_inside_bytes', element: 'pipeline', drop: false, help: 'bytes received on the inside side' },
-  { name: 'rx_outside_bytes', element: 'pipeline', drop: false, help: 'bytes received on the outside side' },
-  { name: 'tx_inside_bytes', element: 'pipeline', drop: false, help: 'bytes sent out on the inside side' },
-  { name: 'tx_outside_bytes', element: 'pipeline', drop: false, help: 'bytes sent out on the outside side' },
-  { name: 'dropped_packets', element: 'pipeline', drop: false, help: 'packets dropped, all reasons' },
-];
+export const BUILTIN_COUNTERS: readonly CounterInfo[] = BUILTIN_COUNTER_LIST.entries.map((c) => ({ name: c.name, element: 'pipeline', drop: c.drop, help: c.help }));
 
 /** One element of a compiled pipeline, in order. */
 export interface CompiledElement {
@@ -66,11 +61,31 @@ export interface CompiledPipeline {
   readonly parts?: readonly CompiledPipeline[];
   /** A fused chain: the functions' names in the chain, in the order of `parts`. */
   readonly partNames?: readonly string[];
+  /** What a trace record's element and note numbers name (a fused chain: its parts carry theirs). */
+  readonly trace: PipelineTraceInfo;
   /**
    * Bytes of connection state (`PipelineInstance.attachState`) the pipeline keeps in memory
    * its host owns, header included; 0 when it keeps none.
    */
   readonly stateBytes: number;
+}
+
+/** One note an element reports in traces (`GenContext.trace`). */
+export interface TraceNoteInfo {
+  /** Index of the element in `PipelineTraceInfo.elements`. */
+  readonly element: number;
+  /** What the value is (`rule`, `backend`). */
+  readonly label: string;
+  /** Names of the values 0, 1, … when they name something (rules, backends); absent: the number itself. */
+  readonly values?: readonly string[];
+}
+
+/** The element and note numbers of a pipeline's trace records. */
+export interface PipelineTraceInfo {
+  /** Element names, in pipeline order (a record's steps name them by index). */
+  readonly elements: readonly string[];
+  /** Notes, by note id. */
+  readonly notes: readonly TraceNoteInfo[];
 }
 
 /** What a running pipeline needs from its host. */
@@ -101,6 +116,13 @@ export interface InstanceShard {
 export interface PipelineInstance {
   /** Runs the fused pipeline over `batch` in place; `now` is the clock in milliseconds. */
   processBatch(batch: PacketBatch, now: number): void;
+  /**
+   * The same as `processBatch`, compiled separately with trace hooks: each packet the host
+   * marked for `tracer`'s session gets a record of every element's verdict, reason,
+   * rewrites and notes. The instance loop runs it only for batches while a session is on,
+   * so `processBatch` stays free of tracing. Generated pipelines always have it.
+   */
+  processBatchTraced?(batch: PacketBatch, now: number, tracer: PacketTracer): void;
   /**
    * Gives the instance its shard after creation (a pipeline built ahead, without
    * `rt.shard`); call before the first batch. Generated pipelines always have it.
