@@ -24,6 +24,8 @@ export interface WebEdgeChainOptions {
   readonly scaling?: WebChainSpecOptions['scaling'];
   /** `spec.placement` (default: the topology's, `auto`). */
   readonly placement?: WebChainSpecOptions['placement'];
+  /** A health check of the load balancer's service (`WebChainSpecOptions.healthCheck`), kept by `setBackends`. */
+  readonly healthCheck?: WebChainSpecOptions['healthCheck'];
   /** The controller's scaling policy tuning (sustain times, hysteresis; default: the controller's). */
   readonly scalingPolicy?: ScalingPolicyOptions;
   /** The controller's warm pool (default: the controller's, 4 isolates of 256 MiB preloading the chain's images). */
@@ -112,7 +114,7 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
   let inside: VxlanPort;
   let outside: VxlanPort;
   try {
-    await controller.apply(web.chainSpec({ name, scaling, placement: options.placement }), `${name}.yaml`);
+    await controller.apply(web.chainSpec({ name, scaling, placement: options.placement, healthCheck: options.healthCheck }), `${name}.yaml`);
     runtime = controller.chain(name);
     inside = portOf(runtime.ends.inside);
     outside = portOf(runtime.ends.outside);
@@ -128,7 +130,7 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
     inside,
     outside,
     async setBackends(names) {
-      await controller.apply(web.chainSpec({ name, backends: names, scaling, placement: options.placement }), `${name}.yaml`);
+      await controller.apply(web.chainSpec({ name, backends: names, scaling, placement: options.placement, healthCheck: options.healthCheck }), `${name}.yaml`);
     },
     async close(drainMs = 500) {
       if (closed !== undefined) return closed;

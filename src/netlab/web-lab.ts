@@ -93,6 +93,22 @@ export interface WebChainSpecOptions {
   readonly scaling?: Readonly<Record<string, Partial<ScalingSpec>>>;
   /** `spec.placement` (default: the template's). */
   readonly placement?: Placement;
+  /**
+   * An active health check of the load balancer's service (its `healthChecks[0]`): the
+   * fields given, with `service` and `addresses` filled in so that the controller, in the
+   * root namespace, probes each backend at its underlay address. Default: none.
+   */
+  readonly healthCheck?: WebHealthCheck;
+}
+
+/** The fields of a web lab's health check (see `HealthCheckSpec`; omitted: the spec's defaults). */
+export interface WebHealthCheck {
+  readonly protocol?: 'tcp' | 'http';
+  readonly path?: string;
+  readonly intervalSeconds?: number;
+  readonly timeoutSeconds?: number;
+  readonly rise?: number;
+  readonly fall?: number;
 }
 
 /** Target URLs of the paths a web lab offers. */
@@ -241,7 +257,7 @@ export class WebLab {
     const wanted = options.backends ?? this.backends.map((b) => b.name);
     const chosen = this.backends.filter((b) => wanted.includes(b.name));
     if (chosen.length !== wanted.length || chosen.length === 0) throw new NetlabError(`unknown or no backends in [${wanted.join(', ')}]; the lab has ${this.backends.map((b) => b.name).join(', ')}`);
-    const functions = (doc.toJS() as { spec: { functions: Array<{ name?: string; function?: string; config?: { snat?: { addresses?: string } } }> } }).spec.functions;
+    const functions = (doc.toJS() as { spec: { functions: Array<{ name?: string; function?: string; config?: { snat?: { addresses?: string }; services?: Array<{ name?: string }> } }> } }).spec.functions;
     const lb = functions.findIndex((f) => f.function === 'load-balancer');
     if (lb < 0) throw new NetlabError(`${template} has no load-balancer function`);
     const snat = functions.find((f) => f.function === 'nat')?.config?.snat?.addresses;
@@ -250,6 +266,11 @@ export class WebLab {
       ['spec', 'functions', lb, 'config', 'services', 0, 'backends'],
       doc.createNode(chosen.map((b) => ({ address: b.address, port: WEB_BACKEND_PORT }))),
     );
+    if (options.healthCheck !== undefined) {
+      const service = functions[lb].config?.services?.[0]?.name ?? `${A.vip}:${WEB_SERVICE_PORT}/tcp`;
+      const addresses = Object.fromEntries(chosen.map((b) => [`${b.address}:${WEB_BACKEND_PORT}`, b.underlay.b]));
+      doc.setIn(['spec', 'functions', lb, 'healthChecks'], doc.createNode([{ service, ...options.healthCheck, addresses }]));
+    }
     for (const [fnName, fields] of Object.entries(options.scaling ?? {})) {
       const k = functions.findIndex((f) => f.name === fnName);
       if (k < 0) throw new NetlabError(`${template} has no function "${fnName}" to set scaling of; it has ${functions.map((f) => f.name).join(', ')}`);
