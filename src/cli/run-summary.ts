@@ -1,9 +1,11 @@
 /**
  * What `nfvkit up` prints when it stops: per chain, the frames that entered and left each
  * side, the drops by reason, and what the shutdown reported (buffers leaked, flows still
- * open). Pipeline drops by reason are read just before shutdown (the instances' counters
- * go with them); host drops, the drop total and traffic after it; leaks and flows left
- * from the chain's `deleted` event.
+ * open). Pipeline and ring drops by reason are read just before shutdown (the instances'
+ * counters go with them); host drops, the drop total and traffic after it; leaks and flows
+ * left from the chain's `deleted` event. Reasons are named as in `/metrics`:
+ * `<instance>:<counter>` (`nfvkit_function_drops_total`), `<instance>:<side>:<reason>`
+ * (`nfvkit_ring_drops_total`), `host:<reason>` (`nfvkit_host_drops_total`).
  *
  * @example
  * ```ts
@@ -15,6 +17,7 @@
 import type { ChainRuntime } from '../controller/chain-runtime.ts';
 import type { ControllerEvent } from '../controller/controller-api.ts';
 import type { Controller } from '../controller/controller.ts';
+import { chainLayerDrops } from '../controller/controller-metrics.ts';
 import { formatRate } from './units.ts';
 
 /** Most drop reasons listed per chain; the rest are summed up in one line. */
@@ -32,7 +35,7 @@ export class RunSummary {
   private readonly unsubscribe: () => void;
 
   private constructor(controller: Controller) {
-    this.chains = controller.runtimes().map((runtime) => ({ runtime, drops: runtime.dataPlane.dropsByReason() }));
+    this.chains = controller.runtimes().map((runtime) => ({ runtime, drops: dropsNow(runtime) }));
     this.unsubscribe = controller.subscribe((e) => {
       if (e.type !== 'deleted') return;
       const record = this.chains.find((c) => c.runtime.name === e.chain);
@@ -60,7 +63,7 @@ export class RunSummary {
         `  frames out  ${t.leftOutside} outside, ${t.leftInside} inside`,
       );
       // Pipeline drops as read at the stop; host drops (which grow while flows drain) now.
-      const merged: Record<string, number> = { ...drops, ...runtime.dataPlane.dropsByReason() };
+      const merged: Record<string, number> = { ...drops, ...dropsNow(runtime) };
       const reasons = Object.entries(merged).sort((a, b) => b[1] - a[1]);
       if (reasons.length === 0) lines.push('  drops       none');
       else {
@@ -74,4 +77,26 @@ export class RunSummary {
     }
     return lines.join('\n');
   }
+}
+
+/** The chain's non-zero pipeline, ring and host drops by reason, named as in `/metrics` (see the module documentation). */
+function dropsNow(runtime: ChainRuntime): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of Object.entries(runtime.dataPlane.dropsByReason())) if (!key.startsWith('host:')) out[key] = n;
+  let layers: ReturnType<typeof chainLayerDrops>;
+  try {
+    layers = chainLayerDrops([runtime]);
+  } catch {
+    return out; // ends already closed: the summary keeps what it read before
+  }
+  const prefix = `${runtime.name}/`;
+  for (const d of layers) {
+    if (!(d.value > 0)) continue;
+    if (d.layer === 'host') out[`host:${d.reason}`] = d.value;
+    else if (d.layer === 'ring') {
+      const id = d.instance === undefined ? '?' : d.instance.startsWith(prefix) ? d.instance.slice(prefix.length) : d.instance;
+      out[`${id}:${d.side}:${d.reason}`] = d.value;
+    }
+  }
+  return out;
 }

@@ -8,6 +8,7 @@ import { registerBuiltinFunctions } from '../../../functions/index.ts';
 import { BUILTIN_END_FACTORIES, type ChainEnd } from '../../../src/controller/chain-ends.ts';
 import { attachControllerMetrics } from '../../../src/controller/controller-metrics.ts';
 import { Controller } from '../../../src/controller/controller.ts';
+import { RunSummary } from '../../../src/cli/run-summary.ts';
 import type { ChainPort } from '../../../src/dataplane/chain-port.ts';
 import { writeVxlanHeader } from '../../../src/dataplane/ports/vxlan-header.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
@@ -173,6 +174,15 @@ describe('every drop is a metric: one injected at each layer shows in /metrics w
     // Every declared reason has its series, at 0 when nothing was dropped for it.
     expect(value(exp, 'nfvkit_host_drops_total', { reason: 'no_instance' })).toBe(0);
     expect(value(exp, 'nfvkit_ring_drops_total', { side: 'outside', reason: 'rx_ring_full' })).toBe(0);
+  });
+
+  it("nfvkit up's summary names the same host, ring and pipeline drops", async () => {
+    await until(scrape, (e) => valueOf(e, 'nfvkit_ring_drops_total', { chain: 'inject', side: 'inside', reason: 'rx_no_headroom' }) === 1);
+    const text = RunSummary.capture(controller).render(1000);
+    const chain = text.slice(text.indexOf('chain/inject:'), text.indexOf('chain/edge:') > text.indexOf('chain/inject:') ? text.indexOf('chain/edge:') : undefined);
+    expect(chain).toMatch(/\n {4}hop-\d+:ipv4_bad_checksum +1\n/);
+    expect(chain).toMatch(/\n {4}hop-\d+:inside:rx_no_headroom +1\n/);
+    expect(chain).toMatch(/\n {4}host:ownership +1\n/);
   });
 
   it('VXLAN port and gateway drops of a chain end', async () => {
