@@ -3,7 +3,7 @@
  * `images`, `validate`. The embedded default: `up <chain.yaml>` (controller, data plane,
  * gRPC API and metrics in this process). Client commands over the gRPC controller
  * (`--server`/`NFVKIT_SERVER`, `--token`/`NFVKIT_TOKEN`, TLS flags): `apply`, `get`,
- * `describe`, `delete`, `scale`, `events`, `top`, `capture`. Listing commands take `-o text|json|yaml`.
+ * `describe`, `delete`, `scale`, `backends`, `events`, `top`, `capture`. Listing commands take `-o text|json|yaml`.
  * Exit codes (see docs/cli.md and `exit-codes.ts`): 0 ok, 1 runtime failure, 2 usage or
  * invalid input, 3 not found, 4 failed precondition or conflict, 5 controller unreachable,
  * 6 unauthenticated.
@@ -21,6 +21,7 @@ import { registerBuiltinFunctions } from '../../functions/index.ts';
 import { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { createCliContext, type CliContext, type CliContextOverrides } from './cli-context.ts';
 import { registerApplyCommand } from './commands/apply.ts';
+import { registerBackendsCommand } from './commands/backends.ts';
 import { registerBuildCommand } from './commands/build.ts';
 import { registerCaptureCommand } from './commands/capture.ts';
 import { registerDeleteCommand } from './commands/delete.ts';
@@ -56,6 +57,7 @@ export function buildProgram(registry: FunctionRegistry, overrides: CliContextOv
   registerDescribeCommand(program, ctx);
   registerDeleteCommand(program, ctx);
   registerScaleCommand(program, ctx);
+  registerBackendsCommand(program, ctx);
   registerEventsCommand(program, ctx);
   registerTopCommand(program, ctx);
   registerCaptureCommand(program, ctx);
