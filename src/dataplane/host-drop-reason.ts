@@ -19,3 +19,13 @@ export const HOST_DROP_LIST = counterList([
 
 /** Host drop reasons by UPPER_SNAKE name. */
 export const HostDrop = HOST_DROP_LIST.index;
+
+/** `DataPlaneDrops` fields that count no drop (`unpinned`: the flow went through, just not pinned). */
+type NotDrops = 'unpinned';
+
+/**
+ * Compile-time check that every drop the host counts has its reason here: a new
+ * `DataPlaneDrops` field fails to compile until it is listed above (and in docs/metrics.md,
+ * which a test checks against this list).
+ */
+export const EVERY_HOST_DROP_LISTED: [Exclude<keyof DataPlaneDrops, (typeof HOST_DROP_LIST.declared)[number]['field'] | NotDrops>] extends [never] ? true : never = true;
