@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,14 +28,21 @@ describe('the nfvkit executable', () => {
     for (const command of ['up', 'apply', 'get', 'describe', 'validate', 'build']) expect(stdout).toMatch(new RegExp(`\\n  ${command}\\b`));
   }, 60_000);
 
-  it('runs from another directory through the link npm install makes, and passes its exit code on', async () => {
-    // The layout `npm install <this package>` leaves in a project: the package under
-    // node_modules (a link for a directory install) and its bin linked into .bin.
+  it('works from a project where the packed package is installed, and passes its exit code on', async () => {
+    // What `npm install nfvkit-<version>.tgz` leaves in a project: the package's files
+    // (what `npm pack` takes) under node_modules/nfvkit, its bin linked into .bin, its
+    // dependencies beside it (linked here from the checkout: this test installs nothing).
+    const pack = join(dir, 'pack');
+    mkdirSync(pack);
+    const { stdout: packed } = await run('npm', ['pack', checkout, '--pack-destination', pack, '--silent'], { cwd: pack, env });
     const project = join(dir, 'project');
-    mkdirSync(join(project, 'node_modules', '.bin'), { recursive: true });
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-nfvkit', private: true, dependencies: { nfvkit: `file:${checkout}` } }));
-    symlinkSync(checkout, join(project, 'node_modules', 'nfvkit'));
-    symlinkSync('../nfvkit/bin/nfvkit.mjs', join(project, 'node_modules', '.bin', 'nfvkit'));
+    const modules = join(project, 'node_modules');
+    mkdirSync(join(modules, 'nfvkit'), { recursive: true });
+    mkdirSync(join(modules, '.bin'));
+    await run('tar', ['-xzf', join(pack, packed.trim()), '-C', join(modules, 'nfvkit'), '--strip-components=1']);
+    for (const dep of readdirSync(join(checkout, 'node_modules'))) if (!dep.startsWith('.')) symlinkSync(join(checkout, 'node_modules', dep), join(modules, dep));
+    symlinkSync('../nfvkit/bin/nfvkit.mjs', join(modules, '.bin', 'nfvkit'));
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-nfvkit', private: true, dependencies: { nfvkit: '0.1.0' } }));
     const { stdout } = await run('npx', ['nfvkit', 'functions'], { cwd: project, env });
     expect(stdout).toMatch(/^NAME\s+DESCRIPTION\n/);
     for (const fn of ['firewall', 'load-balancer', 'nat']) expect(stdout).toMatch(new RegExp(`\\n${fn}\\s`));
@@ -46,5 +53,6 @@ describe('the nfvkit executable', () => {
       (err: { code: number; stderr: string }) => err,
     );
     expect(failed.code).toBe(2);
+    expect(failed.stderr).toMatch(/spec\.functions/);
   }, 60_000);
 });
