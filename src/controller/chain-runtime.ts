@@ -466,7 +466,11 @@ export class ChainRuntime {
         break;
       case 'instance-ready':
         for (const inst of this.dataPlane.stage(e.stage).live) if (inst.id === e.instance) this.instanceImages.set(e.instance, inst.imagePath);
-        this.record({ ...base, type: 'instance-ready', reason: 'taking new flows', details: { bootMs: e.bootMs.toFixed(2) } });
+        if (e.takeover === undefined) this.record({ ...base, type: 'instance-ready', reason: 'taking new flows', details: { bootMs: e.bootMs.toFixed(2) } });
+        else {
+          const { from, adopted, rejected } = e.takeover;
+          this.record({ ...base, type: 'instance-ready', reason: `taking new flows and the ${adopted} connections of ${from}${rejected > 0 ? ` (${rejected} refused)` : ''}`, details: { bootMs: e.bootMs.toFixed(2), tookOverFrom: `${this.name}/${from}`, adopted, rejected } });
+        }
         break;
       case 'instance-draining':
         this.record({ ...base, type: 'instance-draining', reason: e.reason, details: { flows: e.flows } });

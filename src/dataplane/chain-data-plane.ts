@@ -50,7 +50,7 @@ import { FailedPreconditionError, InstanceFailedError, InvalidArgumentError, Not
 import { FLOW_NOT_FOUND } from '../flow/flow-table.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import { flowHash } from '../packet/flow-key.ts';
-import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
+import { BuiltinCounter, type StateTakeover } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
 import { HEAP_MEMORY, MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
 import { computePoolLayout, DEFAULT_HEADROOM, DEFAULT_STRIDE } from '../pool/pool-layout.ts';
@@ -69,7 +69,7 @@ import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
 import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
 import type { InstanceFailureReason } from '../runtime/instance-host.ts';
-import { Stage, StageInstance } from './stage.ts';
+import { AWAITING_HEIR, Stage, StageInstance } from './stage.ts';
 
 /** Pool owner id of the data plane's own handle (ports); instances get 2, 3, … */
 export const DATA_PLANE_OWNER = 1;
@@ -140,10 +140,24 @@ export function describeInstanceMode(): string {
 /** Lifecycle changes the data plane reports. */
 export type DataPlaneEvent =
   | { readonly type: 'instance-booted'; readonly stage: string; readonly instance: string; readonly bootMs: number; readonly warm: boolean }
-  | { readonly type: 'instance-ready'; readonly stage: string; readonly instance: string; readonly bootMs: number; readonly warm: boolean }
+  | { readonly type: 'instance-ready'; readonly stage: string; readonly instance: string; readonly bootMs: number; readonly warm: boolean; readonly takeover?: InstanceTakeover }
   | { readonly type: 'instance-draining'; readonly stage: string; readonly instance: string; readonly reason: string; readonly flows: number }
   | { readonly type: 'instance-stopped'; readonly stage: string; readonly instance: string; readonly reason: string; readonly flowsLeft: number }
   | { readonly type: 'instance-failed'; readonly stage: string; readonly instance: string; readonly reason: string };
+
+/** What a successor took over from the failed instance whose state it was given. */
+export interface InstanceTakeover extends StateTakeover {
+  /** The failed instance's id. */
+  readonly from: string;
+}
+
+/**
+ * How long the connection state of a failed instance waits for a successor of the same
+ * image (the controller's restart back-off starts at 100 ms), ms. Meanwhile its flows'
+ * frames are dropped as `awaitingHeir` (TCP retransmits them); afterwards its pins move
+ * to other instances and its state is freed.
+ */
+export const ORPHAN_WAIT_MS = 5000;
 
 /** An image to boot: what `buildImage` / the image store return. */
 export interface StageImage {
@@ -183,6 +197,8 @@ export interface DataPlaneCounters {
   newFlows: number;
   /** Frames whose pin named an instance that is gone: re-pinned. */
   repinned: number;
+  /** Frames whose pin named a failed instance: moved to the successor that took its state over. */
+  inherited: number;
   /** Frames an instance emitted for a flow pinned to another live instance on that side (kept as pinned). */
   learnConflicts: number;
   /** Frames that are not IPv4 (ARP, …): sent to the stage's first active instance. */
@@ -201,6 +217,8 @@ export interface DataPlaneDrops {
   ownership: number;
   /** Link table full: the flow went through unpinned. */
   unpinned: number;
+  /** Frames of a flow whose instance failed while a successor that takes its state over boots. */
+  awaitingHeir: number;
 }
 
 /**
@@ -262,8 +280,8 @@ export class ChainDataPlane {
   readonly stages: Stage[];
   /** `links[k]` sits before stage k; `links[stages.length]` before the outside port. */
   readonly links: LinkFlowTable[];
-  readonly counters: DataPlaneCounters = { newFlows: 0, repinned: 0, learnConflicts: 0, unkeyed: 0, expired: 0 };
-  readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0 };
+  readonly counters: DataPlaneCounters = { newFlows: 0, repinned: 0, inherited: 0, learnConflicts: 0, unkeyed: 0, expired: 0 };
+  readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0, awaitingHeir: 0 };
   readonly faults: DataPlaneFaults = { protocolViolations: 0, lockHeld: 0, lockUnattributed: 0, scrubbed: 0, caught: 0 };
   /** The last exception a port's share of a pump pass threw (counted in `faults.caught`), for diagnosis. */
   lastPortError: unknown = undefined;
@@ -417,10 +435,23 @@ export class ChainDataPlane {
     this.nextOwner += 2;
     this.booting.add(owner);
     const id = stage.nextId();
-    const shard = options.shards !== undefined && options.shards > 1 ? stage.reserveShard(options.shards) : undefined;
-    if (options.shards !== undefined && options.shards > 1 && shard === undefined) {
-      throw new FailedPreconditionError(`stage ${stage.name} already runs ${options.shards} instances, one per shard`);
+    // A failed instance of the same image left its connections: this one takes them over,
+    // with its shard (NAT ports), once the failed one can no longer write them.
+    const stateBytes = image.manifest.stateBytes ?? 0;
+    const predecessor = stateBytes > 0 ? stage.takeOrphan(image.manifest.id) : undefined;
+    let shard = predecessor?.shard;
+    if (shard === undefined && options.shards !== undefined && options.shards > 1) {
+      shard = stage.reserveShard(options.shards);
+      if (shard === undefined) throw new FailedPreconditionError(`stage ${stage.name} already runs ${options.shards} instances, one per shard`);
     }
+    if (predecessor !== undefined) await predecessor.host.settled();
+    const stateSab = stateBytes > 0 ? this.memory.allocate(stateBytes) : undefined;
+    /** Undoes the reservations above when the boot fails. */
+    const undo = () => {
+      if (stateSab !== undefined) this.memory.release(stateSab);
+      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + ORPHAN_WAIT_MS);
+      else if (shard !== undefined) stage.releaseShard(shard);
+    };
     const portCounters = options.ports === undefined ? undefined : new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
     const ports = options.ports === undefined ? undefined : { bundle: await portRuntimePath(), spec: options.ports, countersSab: portCounters!.buffer as SharedArrayBuffer };
     const base = {
@@ -434,6 +465,8 @@ export class ChainDataPlane {
       ...(options.controlSab === undefined ? {} : { controlSab: options.controlSab }),
       ...(options.hangTimeoutMs === undefined ? {} : { hangTimeoutMs: options.hangTimeoutMs }),
       ...(shard === undefined ? {} : { shard: { index: shard, count: options.shards! } }),
+      ...(stateSab === undefined ? {} : { stateSab }),
+      ...(predecessor?.stateSab === undefined ? {} : { previousStateSab: predecessor.stateSab }),
       hostIrqSab: this.hostIrq.buffer as SharedArrayBuffer,
     };
     const workerWarm = options.warm instanceof WarmPool && this.instanceMode === 'worker' && options.warm.memoryMiB >= image.manifest.memoryMiB ? options.warm : undefined;
@@ -444,27 +477,36 @@ export class ChainDataPlane {
       else if (processWarm !== undefined) host = await processWarm.acquire({ ...base, memory: this.memory as MemfdMemory, sandbox: this.processSandbox() });
       else host = await InstanceHost.boot({ ...base, memory: this.memory, ...(await this.processSpawn()) });
     } catch (err) {
-      if (shard !== undefined) stage.releaseShard(shard);
+      undo();
       throw err;
     }
     if (host.state !== 'running') {
-      if (shard !== undefined) stage.releaseShard(shard);
+      undo();
       const f = host.failure;
       this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${f?.reason ?? host.state}: ${f?.detail ?? ''}` });
       throw new InstanceFailedError(`instance ${id} failed to boot: ${f?.reason ?? host.state} ${f?.detail ?? ''}`);
     }
     if (this.closed) {
-      if (shard !== undefined) stage.releaseShard(shard);
+      undo();
       await host.stop();
       throw new FailedPreconditionError('the data plane was shut down while the instance booted');
     }
     if (host.worker instanceof ProcessIsolate) host.worker.wakes.on('data', this.onHostWake);
-    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard, portCounters);
+    const instance = new StageInstance(stage.nextSlot, id, host, image.manifest, image.imagePath, this.fifoSize, shard, portCounters, stateSab);
     const isWarm = host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
     this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
     this.booting.delete(owner);
     stage.add(instance);
-    this.emit({ type: 'instance-ready', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
+    let takeover: InstanceTakeover | undefined;
+    if (predecessor !== undefined) {
+      // Its pins follow the successor from now on; its state was copied during the boot.
+      predecessor.heir = instance.slot;
+      this.memory.release(predecessor.stateSab!);
+      const ready = host.events.find((e: InstanceEvent) => e.type === 'ready');
+      const took = (ready?.type === 'ready' ? ready.startup?.takeover : undefined) ?? { adopted: 0, rejected: 0 };
+      takeover = { from: predecessor.id, adopted: took.adopted, rejected: took.rejected };
+    }
+    this.emit({ type: 'instance-ready', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm, ...(takeover === undefined ? {} : { takeover }) });
     return instance;
   }
 
@@ -890,6 +932,7 @@ export class ChainDataPlane {
         }),
       );
     }
+    for (const stage of this.stages) for (const orphan of stage.expireOrphans(Infinity)) this.memory.release(orphan.stateSab!);
     // Every instance is gone: a state word naming an id never issued here was scribbled by one.
     const issued: number[] = [];
     for (let owner = DATA_PLANE_OWNER; owner < this.nextOwner; owner++) issued.push(owner);
@@ -930,13 +973,7 @@ export class ChainDataPlane {
           const left = link.leftOf(slot);
           target = link.rightOf(slot);
           if (left !== from) this.learnLeft(k, link, slot, left, from, target);
-          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) {
-            const old = target;
-            target = this.pickNew(stage, link);
-            if (old !== UNSET_SIDE) this.counters.repinned++;
-            link.setSides(slot, link.leftOf(slot), target < 0 ? UNSET_SIDE : target);
-            this.repinned(stage, target, true);
-          }
+          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) target = this.repin(stage, link, slot, target, true);
         }
       } else {
         this.counters.unkeyed++;
@@ -983,13 +1020,7 @@ export class ChainDataPlane {
           const right = link.rightOf(slot);
           target = link.leftOf(slot);
           if (right !== from) this.learnRight(k, link, slot, right, from, target);
-          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) {
-            const old = target;
-            target = this.pickNew(stage, link);
-            if (old !== UNSET_SIDE) this.counters.repinned++;
-            link.setSides(slot, target < 0 ? UNSET_SIDE : target, link.rightOf(slot));
-            this.repinned(stage, target, false);
-          }
+          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) target = this.repin(stage, link, slot, target, false);
         }
       } else {
         this.counters.unkeyed++;
@@ -1018,7 +1049,8 @@ export class ChainDataPlane {
       return false;
     }
     if (target < 0) {
-      this.drops.noInstance++;
+      if (target === AWAITING_HEIR) this.drops.awaitingHeir++;
+      else this.drops.noInstance++;
       this.one[0] = id;
       fromPool.freeOwned(this.one, 1);
       return false;
@@ -1070,6 +1102,28 @@ export class ChainDataPlane {
     inst.flows++;
   }
 
+  /**
+   * A pinned flow's instance in `stage` is gone (or was never set): the flow follows the
+   * successor that took the instance's state over, waits for one (`AWAITING_HEIR`: the pin
+   * stays, the frame is dropped) or gets a new instance by Maglev. Updates the pin; returns
+   * the slot (negative: none). `before`: the entry is on the link before the stage.
+   */
+  private repin(stage: Stage, link: LinkFlowTable, slot: number, target: number, before: boolean): number {
+    const heir = target === UNSET_SIDE ? -1 : stage.heirOf(target);
+    if (heir === AWAITING_HEIR) return AWAITING_HEIR;
+    let next = heir;
+    if (heir >= 0) this.counters.inherited++;
+    else {
+      next = this.pickNew(stage, link);
+      if (target !== UNSET_SIDE) this.counters.repinned++;
+    }
+    const side = next < 0 ? UNSET_SIDE : next;
+    if (before) link.setSides(slot, link.leftOf(slot), side);
+    else link.setSides(slot, side, link.rightOf(slot));
+    this.repinned(stage, next, before);
+    return next;
+  }
+
   /** A pin moved to `target` in `stage` (`before`: the entry is on the link before the stage). */
   private repinned(stage: Stage, target: number, before: boolean): void {
     if (target < 0) return;
@@ -1103,6 +1157,8 @@ export class ChainDataPlane {
       });
     }
     this.checkDrains();
+    const wall = performance.now();
+    for (const stage of stages) for (const orphan of stage.expireOrphans(wall)) this.memory.release(orphan.stateSab!);
   }
 
   /** Resolves drains whose instance has no pin left or whose deadline passed. */
@@ -1131,7 +1187,10 @@ export class ChainDataPlane {
         void inst.host.settled().then(() => this.scrub());
         this.keepDropsOf(inst);
         const f = inst.host.failure;
-        stage.setState(inst, 'gone', `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`);
+        const reason = `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`;
+        // Its connections stay in host memory for a successor of the same image (the pins wait).
+        if (inst.stateSab !== undefined && !this.closed) stage.orphan(inst, reason, performance.now() + ORPHAN_WAIT_MS);
+        else stage.setState(inst, 'gone', reason);
         this.emit({ type: 'instance-failed', stage: stage.name, instance: inst.id, reason: inst.reason });
       }
     }
@@ -1152,6 +1211,7 @@ export class ChainDataPlane {
     inst.toEth1.count = 0;
     this.keepDropsOf(inst);
     const last = await inst.host.stop();
+    if (inst.stateSab !== undefined) this.memory.release(inst.stateSab);
     this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });
     return last;
   }

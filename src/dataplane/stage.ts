@@ -42,6 +42,13 @@ export class StageInstance {
   readonly startedAt: number;
   /** Its shard (see `AddInstanceOptions.shards`), if any. */
   readonly shard: number | undefined;
+  /** Host memory its pipeline keeps connection state in (`manifest.stateBytes`), if any. */
+  readonly stateSab: SharedArrayBuffer | undefined;
+  /**
+   * After it failed: the slot of the instance that took its state over (its pins follow
+   * it), {@link AWAITING_HEIR} while its state waits for a successor, or -1.
+   */
+  heir = -1;
 
   /**
    * Backlog toward the instance's `side` (0 eth0, 1 eth1), 0..1: frames waiting in the host
@@ -56,8 +63,9 @@ export class StageInstance {
   /** Counters of the ports placed in the instance (`AddInstanceOptions.ports`), read without messages. */
   readonly portCounters: Float64Array | undefined;
 
-  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number, shard?: number, portCounters?: Float64Array) {
+  constructor(slot: number, id: string, host: InstanceHost, manifest: ImageManifest, imagePath: string, fifoSize: number, shard?: number, portCounters?: Float64Array, stateSab?: SharedArrayBuffer) {
     this.shard = shard;
+    this.stateSab = stateSab;
     this.portCounters = portCounters;
     this.slot = slot;
     this.id = id;
@@ -69,6 +77,16 @@ export class StageInstance {
     this.toEth1 = new LinkFifo(fifoSize);
     this.startedAt = Date.now() - (Number.isFinite(host.bootMs) ? host.bootMs : 0);
   }
+}
+
+/** `StageInstance.heir` of a failed instance whose state waits for a successor. */
+export const AWAITING_HEIR = -2;
+
+/** The state a failed instance left for a successor of the same image (see `Stage.orphan`). */
+export interface OrphanedState {
+  readonly instance: StageInstance;
+  /** `performance.now()` after which nobody takes it over any more. */
+  readonly deadline: number;
 }
 
 /**
@@ -91,8 +109,10 @@ export class Stage {
   readonly bySlot: StageInstance[] = [];
   /** Instances that are not gone, in slot order (the pump's working list). */
   live: StageInstance[] = [];
-  /** Shards held by live or booting instances. */
+  /** Shards held by live or booting instances (and by orphans, for their heirs). */
   private readonly shardsHeld = new Set<number>();
+  /** Failed instances whose state waits for a successor (`orphan`). */
+  private orphans: OrphanedState[] = [];
   /** Booted instances numbered so far (for ids). */
   private numbered = 0;
   private maglev: MaglevTable | null = null;
@@ -137,9 +157,62 @@ export class Stage {
     this.shardsHeld.delete(shard);
   }
 
+  /**
+   * Takes a failed instance out while keeping its connection state (and its shard) for a
+   * successor of the same image until `deadline`: its pins wait (`AWAITING_HEIR`) instead of
+   * moving to another instance that would not know their connections.
+   */
+  orphan(instance: StageInstance, reason: string, deadline: number): void {
+    instance.heir = AWAITING_HEIR;
+    this.orphans.push({ instance, deadline });
+    this.setState(instance, 'gone', reason);
+  }
+
+  /** The orphaned state a new instance of image `imageId` takes over (removed from the list), if any. */
+  takeOrphan(imageId: string): StageInstance | undefined {
+    const i = this.orphans.findIndex((o) => o.instance.manifest.id === imageId);
+    return i < 0 ? undefined : this.orphans.splice(i, 1)[0].instance;
+  }
+
+  /** Gives an orphan back (its successor failed to boot). */
+  returnOrphan(instance: StageInstance, deadline: number): void {
+    this.orphans.push({ instance, deadline });
+  }
+
+  /** Orphans whose deadline passed at `now`: removed, their pins free to move, their shards released; the caller frees their state. */
+  expireOrphans(now: number): StageInstance[] {
+    const gone = this.orphans.filter((o) => now >= o.deadline).map((o) => o.instance);
+    if (gone.length === 0) return gone;
+    this.orphans = this.orphans.filter((o) => now < o.deadline);
+    for (const inst of gone) {
+      inst.heir = -1;
+      if (inst.shard !== undefined) this.releaseShard(inst.shard);
+    }
+    return gone;
+  }
+
+  /** Orphans waiting for a successor. */
+  get orphanCount(): number {
+    return this.orphans.length;
+  }
+
+  /**
+   * Where frames pinned to the gone instance at `slot` go: its heir's slot (following a
+   * chain of heirs) when that one is not gone, `AWAITING_HEIR` while its state waits, or -1
+   * (pick a new instance).
+   */
+  heirOf(slot: number): number {
+    let inst = this.bySlot[slot];
+    for (let hops = 0; hops < 64 && inst.state === 'gone'; hops++) {
+      if (inst.heir < 0) return inst.heir;
+      inst = this.bySlot[inst.heir];
+    }
+    return inst.state === 'gone' ? -1 : inst.slot;
+  }
+
   /** Changes an instance's role and rebuilds the new-flow table. */
   setState(instance: StageInstance, state: StageInstanceState, reason: string): void {
-    if (state === 'gone' && instance.shard !== undefined) this.releaseShard(instance.shard);
+    if (state === 'gone' && instance.shard !== undefined && instance.heir !== AWAITING_HEIR) this.releaseShard(instance.shard);
     instance.state = state;
     instance.reason = reason;
     this.live = this.bySlot.filter((i) => i.state !== 'gone');

@@ -139,6 +139,7 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
     devices: IMAGE_DEVICES,
     counters: compiled.counters.map((c) => ({ name: c.name, element: c.element, drop: c.drop, help: c.help })),
     ...(compiled.parts === undefined ? {} : { parts: fusedParts(compiled.parts.map((p) => ({ COUNTERS: p.counters })), compiled.partNames ?? []) }),
+    ...(compiled.stateBytes > 0 ? { stateBytes: compiled.stateBytes } : {}),
     modules: bundled.modules,
     build,
   };

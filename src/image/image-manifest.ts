@@ -142,6 +142,8 @@ export interface ImageManifest {
   readonly counters: readonly CounterInfo[];
   /** A fused chain's functions, in chain order, each with its block of `counters`. */
   readonly parts?: readonly FusedPart[];
+  /** Bytes of connection state an instance keeps in host memory (`CompiledPipeline.stateBytes`); absent: none. */
+  readonly stateBytes?: number;
   /** Every module in the bundle, sorted by path. */
   readonly modules: readonly ImageModule[];
   readonly build: SealedBuildInputs;
@@ -190,6 +192,7 @@ const manifestSchema = z.object({
   devices: z.array(z.object({ name: z.string(), side: z.enum(['inside', 'outside']), model: z.literal('virtio-net') })),
   counters: z.array(z.object({ name: z.string(), element: z.string(), drop: z.boolean(), help: z.string() })),
   parts: z.array(z.object({ name: z.string(), firstCounter: z.number().int().nonnegative(), counterCount: z.number().int().nonnegative() })).optional(),
+  stateBytes: z.number().int().positive().max(2 ** 31).optional(),
   modules: z.array(z.object({ path: z.string(), bytes: z.number().int().nonnegative(), sha256: hex64 })),
   build: z.object({
     format: z.string(),

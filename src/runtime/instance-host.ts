@@ -103,6 +103,10 @@ export interface InstanceHostOptions {
   readonly countersSab?: SharedArrayBuffer;
   /** The chain's ends placed in the instance (it opens them itself; see `InstanceWorkerData.ports`). */
   readonly ports?: InstancePortsData;
+  /** Host memory the pipeline keeps its connection state in (`InstanceWorkerData.stateSab`). */
+  readonly stateSab?: SharedArrayBuffer;
+  /** A failed instance's state for this one to take over (`InstanceWorkerData.previousStateSab`). */
+  readonly previousStateSab?: SharedArrayBuffer;
   /** A running instance whose heartbeat stalls this long is `hung` (default 1000 ms). */
   readonly hangTimeoutMs?: number;
   /** No `ready` within this is `boot-timeout` (default 10000 ms). */
@@ -256,6 +260,8 @@ export class InstanceHost {
       ...(opts.shard === undefined ? {} : { shard: opts.shard }),
       ...(opts.hostIrqSab === undefined ? {} : { hostIrqSab: opts.hostIrqSab }),
       ...(opts.ports === undefined ? {} : { ports: opts.ports }),
+      ...(opts.stateSab === undefined ? {} : { stateSab: opts.stateSab }),
+      ...(opts.previousStateSab === undefined ? {} : { previousStateSab: opts.previousStateSab }),
     };
 
     this.spawnedAt = performance.now();

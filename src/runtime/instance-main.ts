@@ -29,7 +29,7 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import type * as LocalPortsModule from '../dataplane/ports/local-ports.ts';
 import type { LocalPorts, LocalPortsSpec } from '../dataplane/ports/local-ports.ts';
 import { SharedLayoutError } from '../errors/catalog.ts';
-import type { PipelineInstance, PipelineModule } from '../pipeline/compiled-pipeline.ts';
+import type { PipelineInstance, PipelineModule, StateTakeover } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool } from '../pool/packet-pool.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { VirtioNetDevice, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
@@ -70,6 +70,10 @@ export interface InstanceWorkerData {
   readonly ports?: InstancePortsData;
   /** Optional int32 per `SANDBOX_REASONS`: the sandbox of an instance process counts denied calls here. */
   readonly sandboxSab?: SharedArrayBuffer;
+  /** Host memory (`manifest.stateBytes`) the pipeline keeps its connection state in (`PipelineInstance.attachState`). */
+  readonly stateSab?: SharedArrayBuffer;
+  /** The state of a failed instance of the same image, which this one takes over before `ready`. */
+  readonly previousStateSab?: SharedArrayBuffer;
 }
 
 /** See `InstanceWorkerData.ports`. */
@@ -165,6 +169,8 @@ export interface InstanceStartup {
   readonly prepared: boolean;
   /** When `ready` was posted. */
   readonly readyAt: number;
+  /** What the instance took over from `previousStateSab` (absent: it was given none). */
+  readonly takeover?: StateTakeover;
 }
 
 /**
@@ -386,6 +392,7 @@ function runAttached(
       ...(data.controlSab === undefined ? {} : { control: new Int32Array(data.controlSab) }),
       ...(data.shard === undefined ? {} : { shard: data.shard }),
     });
+  const took = attachState(instance, data);
   const created = monotonicMs();
   const irq = data.irqSab === undefined ? undefined : new Doorbell(new Int32Array(data.irqSab), 0);
   if (data.hostIrqSab !== undefined) {
@@ -406,6 +413,7 @@ function runAttached(
     refillMs: readyAt - created,
     prepared: prepared !== undefined,
     readyAt,
+    ...(took === undefined ? {} : { takeover: took }),
   };
   post(port, { type: 'ready', name: pipeline.FUNCTION_NAME ?? 'unknown', counters: pipeline.COUNTERS.length, startup });
 
@@ -428,6 +436,17 @@ function runAttached(
   eth1.reclaimTx();
   local?.close(pool);
   post(port, { type: 'stopped', received: loop.received, batches: loop.batches });
+}
+
+/**
+ * Gives the pipeline its state memory, taking over a failed predecessor's when the host
+ * passed one; returns what was taken over (undefined without a predecessor).
+ */
+function attachState(instance: PipelineInstance, data: InstanceWorkerData): StateTakeover | undefined {
+  if (data.stateSab === undefined || instance.attachState === undefined) return undefined;
+  const previous = data.previousStateSab === undefined ? undefined : new Uint8Array(data.previousStateSab);
+  const took = instance.attachState(new Uint8Array(data.stateSab), previous, performance.now());
+  return previous === undefined ? undefined : took;
 }
 
 function post(port: Pick<MessagePort, 'postMessage'>, message: InstanceMessage): void {

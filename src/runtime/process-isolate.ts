@@ -35,6 +35,7 @@ const startupSchema = z.object({
   refillMs: finite,
   prepared: z.boolean(),
   readyAt: finite,
+  takeover: z.object({ adopted: z.number().int().nonnegative(), rejected: z.number().int().nonnegative() }).optional(),
 });
 const messageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), name: z.string().max(256), counters: z.number().int().nonnegative(), startup: startupSchema.optional() }),
