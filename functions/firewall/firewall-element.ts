@@ -87,7 +87,9 @@ export function ruleCounterName(index: number): string {
 /**
  * Makes the `firewall` element. Its counters are fixed except the optional per-rule hit
  * counters `rule_<i>`, one per entry of `ruleCounterHelp` (their help text); pass `[]`
- * for none. The function's pipeline builds the element per configuration.
+ * for none. `ruleNames` (one per rule, e.g. `0 (web): allow`) names the rule a traced
+ * packet matched (`rule` note); without them traces give its number. The function's
+ * pipeline builds the element per configuration.
  *
  * The element runs after `parse-frame` and, per IPv4 packet:
  * 1. stateful mode: looks the packet up in the connection table (both directions). A hit
@@ -108,7 +110,7 @@ export function ruleCounterName(index: number): string {
  * elements: (cfg) => [use(parseFrameElement, {}), use(firewallElement([]), toElementConfig(cfg))]
  * ```
  */
-export function firewallElement(ruleCounterHelp: readonly string[]): ElementDefinition<FirewallElementConfig> {
+export function firewallElement(ruleCounterHelp: readonly string[], ruleNames: readonly string[] = []): ElementDefinition<FirewallElementConfig> {
   return {
     kind: 'firewall',
     description: 'Stateful IPv4 firewall: tracked connections pass, new ones are judged by compiled first-match rules.',
@@ -121,12 +123,12 @@ export function firewallElement(ruleCounterHelp: readonly string[]): ElementDefi
       ...ruleCounterHelp.map((help, i) => ({ name: ruleCounterName(i), drop: false, help })),
     ],
     generate(config, ctx) {
-      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, planClassifier(config.rules, config.classifier));
+      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, planClassifier(config.rules, config.classifier), ruleNames);
     },
   };
 }
 
-function generateFirewall(config: FirewallElementConfig, ctx: GenContext, perRule: boolean, plan: ClassifierPlan): ElementCode {
+function generateFirewall(config: FirewallElementConfig, ctx: GenContext, perRule: boolean, plan: ClassifierPlan, ruleNames: readonly string[]): ElementCode {
   const id = ctx.id;
   const v = (name: string) => `${id}${name}`;
   const imp = (module: string, name: string) => ctx.importName(module, name);
@@ -199,7 +201,11 @@ if (${v('proto')} === 6 || ${v('proto')} === 17) {
       let a = 0, b = 0;
       if (ip === 6 || ip === 17) { a = view.getUint16(ql4); b = view.getUint16(ql4 + 2); }
       else if (ip === 1) { const it = view.getUint8(ql4); if (it === 8 || it === 0) { a = view.getUint16(ql4 + 4); b = a; } }
-      if (${ct}.lookup(ip, ${v('dst')}, view.getInt32(q + 16), a, b, now) >= 0) { ${ctx.count('ct_related')} ${ctx.finish()} }
+      if (${ct}.lookup(ip, ${v('dst')}, view.getInt32(q + 16), a, b, now) >= 0) {
+        ${ctx.count('ct_related')}
+        ${ctx.trace('conntrack', '1', ['', 'related: an ICMP error about a tracked connection'])}
+        ${ctx.finish()}
+      }
     }
   }
 } else if (${v('kind')} !== 4) {
@@ -215,6 +221,7 @@ if (${v('proto')} === 6 || ${v('proto')} === 17) {
     if (${v('kind')} >= 2 && (${v('kind')} === 2) !== (dir === 0)) ${ctx.drop('ct_invalid')}
     if (${ct}.update(ref >>> 1, dir, ${v('flags')}, now) < 0) ${ctx.drop('ct_invalid')}
     ${ctx.count('ct_established')}
+    ${ctx.trace('conntrack', '0', ['established: passed without rules'])}
     ${ctx.finish()}
   }
   if ((${v('proto')} === 6 && !opening) || ${v('kind')} === 3) ${ctx.drop('ct_no_connection')}
@@ -222,6 +229,9 @@ if (${v('proto')} === 6 || ${v('proto')} === 17) {
 `;
   }
   p += `let ${v('rule')} = -1;\n${code.lookup}\n`;
+  // Traces name the rule matched (value 0: none, the default policy decides).
+  const named = ruleNames.length === config.rules.length;
+  p += `${ctx.trace('rule', `${v('rule')} + 1`, named ? ['none: default policy', ...ruleNames] : undefined)}\n`;
   p += `let ${v('a')} = ${config.defaultAction}, ${v('rj')} = ${RejectWith.AUTO};
 if (${v('rule')} >= 0) {
   ${v('a')} = ${v('act')}[${v('rule')}]; ${v('rj')} = ${v('rej')}[${v('rule')}];

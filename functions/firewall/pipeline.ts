@@ -46,7 +46,9 @@ export const firewall: PipelineDefinition<FirewallConfig> = definePipeline({
     const help = element.ruleCounters
       ? config.rules.map((r, i) => `packets matched by rule ${i}${r.name === undefined ? '' : ` (${r.name})`}: ${ACTION_NAMES[actionNumber(r.action)]}`)
       : [];
-    return [use(parseFrameElement, {}), use(firewallElement(help), element)];
+    // Rule names for traces, as long as they stay small enough to travel in the image's manifest.
+    const names = config.rules.length <= RULE_COUNTERS_AUTO_MAX ? config.rules.map((r, i) => `${i}${r.name === undefined ? '' : ` (${r.name})`}: ${r.action}`) : [];
+    return [use(parseFrameElement, {}), use(firewallElement(help, names), element)];
   },
   memoryMiB: 256,
 });

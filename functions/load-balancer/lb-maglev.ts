@@ -10,6 +10,9 @@ const TCP_OPEN_MASK = TcpFlag.SYN | TcpFlag.ACK | TcpFlag.FIN | TcpFlag.RST;
 /** Conntrack entries examined for expiry per batch (bounded work; lookups also reap). */
 const EXPIRE_SCAN_PER_BATCH = 64;
 
+/** Values of the `connection` trace note: a tracked connection, or one balanced now. */
+const CONNECTION_NOTES = ['tracked', 'new, balanced by Maglev'];
+
 /** Counters every `lb-maglev` element has, before the per-backend ones. */
 export const LB_COUNTERS: readonly CounterSpec[] = [
   { name: 'no_backend', drop: true, help: 'new flow to a VIP whose backends are all draining or removed' },
@@ -125,7 +128,9 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
         `${v('ct')}.expire(now, ${EXPIRE_SCAN_PER_BATCH});`,
       ].join('\n');
 
+      const backendNames = p.backends.map((_, b) => backendLabel(p, b));
       const dnat = (b: string) =>
+        `${ctx.trace('backend', b, backendNames)}\n` +
         `if (${v('port')}[${b}] !== ${v('dp')}) ${natDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}], ${v('port')}[${b}]);\n` +
         `else ${rwDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}]);\n` +
         `verdict = ${server};\n${ctx.count('to_backend_packets')}\n${ctx.finish()}`;
@@ -151,6 +156,7 @@ if (L.ethertype === 2048 && (L.ipProto === 6 || L.ipProto === 17)) {
           ${v('ct')}.delete(${v('e')});
         } else {
           if (${v('ct')}.update(${v('e')}, 0, ${v('fl')}, now) < 0) ${ctx.drop('ct_invalid')}
+          ${ctx.trace('connection', '0', CONNECTION_NOTES)}
           ${dnat(v('b')).replace(/\n/g, '\n          ')}
         }
       }
@@ -166,6 +172,7 @@ if (L.ethertype === 2048 && (L.ipProto === 6 || L.ipProto === 17)) {
       ${v('ct')}.update(${v('ne')}, 0, ${v('fl')}, now);
       counters[${perBackend} + ${v('nb')}] += 1;
       ${ctx.count('new_flows')}
+      ${ctx.trace('connection', '1', CONNECTION_NOTES)}
       ${dnat(v('nb')).replace(/\n/g, '\n      ')}
     }
   } else {

@@ -28,6 +28,8 @@ export class FrameTuple {
   tcpFlags = 0;
   /** ICMP type, -1 for other protocols. */
   icmpType = -1;
+  /** IPv4 time to live. */
+  ttl = 0;
 }
 
 /**
@@ -43,6 +45,7 @@ export function readFrameTuple(view: DataView, off: number, len: number, t: Fram
   t.dport = 0;
   t.tcpFlags = 0;
   t.icmpType = -1;
+  t.ttl = 0;
   const end = off + len;
   let p = off + 12;
   if (p + 2 > end) return false;
@@ -58,6 +61,7 @@ export function readFrameTuple(view: DataView, off: number, len: number, t: Fram
   const ihl = (vihl & 15) << 2;
   if (vihl >>> 4 !== 4 || ihl < 20 || l3 + ihl > end) return false;
   t.ipv4 = true;
+  t.ttl = view.getUint8(l3 + 8);
   t.proto = view.getUint8(l3 + 9);
   t.src = view.getUint32(l3 + 12);
   t.dst = view.getUint32(l3 + 16);

@@ -93,6 +93,13 @@ export interface GenContext {
   /** Embeds a JSON-serialisable value as a module-level constant; returns its identifier. */
   constant(value: unknown): string;
   /**
+   * A statement, for per-packet code, that reports the int32 value of `expression` in traces
+   * under `label` (`rule`, `backend`); `values` names the values 0, 1, … when they name
+   * something. Only the tracing variant of the pipeline (`processBatchTraced`) evaluates it:
+   * the normal batch loop holds nothing of it.
+   */
+  trace(label: string, expression: string, values?: readonly string[]): string;
+  /**
    * Reserves `bytes` of the pipeline's state (memory the host owns, which a successor of a
    * failed instance takes over: see `ElementCode.onAttach`); returns the region's offset.
    */

@@ -69,6 +69,8 @@ export function compileFusedChain(parts: readonly FusedChainPart[]): CompiledPip
     config: compiled.map((c, i) => ({ name: names[i], function: c.name, config: c.config })),
     parts: compiled,
     partNames: names,
+    // Trace records of a fused pipeline name their part; each part's `trace` decodes them.
+    trace: { elements: compiled.flatMap((c, i) => c.trace.elements.map((e) => `${names[i]}/${e}`)), notes: [] },
     stateBytes: fusedStateBytes(compiled.map((c) => ({ STATE_BYTES: c.stateBytes }))),
   };
 }

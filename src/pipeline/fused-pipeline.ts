@@ -1,6 +1,7 @@
 import { BuiltinCounter, type CounterInfo, type InstanceShard, type PipelineInstance, type PipelineModule, type PipelineRuntime, type StateTakeover } from './compiled-pipeline.ts';
 import { MAX_BATCH, PacketBatch } from './packet-batch.ts';
 import { Side, Verdict } from './verdict.ts';
+import type { PacketTracer } from '../trace/packet-tracer.ts';
 
 /** Where one function's counters sit in a fused pipeline's counter array. */
 export interface FusedPart {
@@ -88,14 +89,23 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
     origin[k][j] = index;
   }
 
-  /** Runs part k over what waits at it; routes each packet onward or writes its final verdict into `out`. */
-  function runPart(k: number, out: PacketBatch, now: number): void {
+  /**
+   * Runs part k over what waits at it (its tracing variant when `tracer` is given);
+   * routes each packet onward or writes its final verdict into `out`.
+   */
+  function runPart(k: number, out: PacketBatch, now: number, tracer: PacketTracer | null): void {
     const w = work[k];
     if (w.count === 0) return;
     // Swap in a fresh batch for packets that come back to this part during the sweep.
     const mine = w;
     const from = origin[k];
-    instances[k].processBatch(mine, now);
+    if (tracer === null) instances[k].processBatch(mine, now);
+    else {
+      tracer.part = k;
+      const traced = instances[k].processBatchTraced;
+      if (traced !== undefined) traced(mine, now, tracer);
+      else instances[k].processBatch(mine, now);
+    }
     work[k] = spare as PacketBatch;
     origin[k] = spareOrigin;
     spare = mine;
@@ -128,6 +138,16 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
   }
 
   function processBatch(batch: PacketBatch, now: number): void {
+    run(batch, now, null);
+  }
+
+  /** `processBatch` with each part's tracing variant, its records naming the part. */
+  function processBatchTraced(batch: PacketBatch, now: number, tracer: PacketTracer): void {
+    run(batch, now, tracer);
+    tracer.part = 0;
+  }
+
+  function run(batch: PacketBatch, now: number, tracer: PacketTracer | null): void {
     if (view !== batch.view) {
       view = batch.view;
       work = Array.from({ length: n }, () => new PacketBatch(batch.view));
@@ -142,8 +162,8 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
     }
     for (;;) {
       let waiting = 0;
-      for (let k = 0; k < n; k++) runPart(k, batch, now);
-      for (let k = n - 1; k >= 0; k--) runPart(k, batch, now);
+      for (let k = 0; k < n; k++) runPart(k, batch, now, tracer);
+      for (let k = n - 1; k >= 0; k--) runPart(k, batch, now, tracer);
       for (let k = 0; k < n; k++) waiting += work[k].count;
       if (waiting === 0) break;
     }
@@ -167,5 +187,5 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
     return took;
   }
 
-  return { processBatch, setShard, attachState, loops: () => loops };
+  return { processBatch, processBatchTraced, setShard, attachState, loops: () => loops };
 }

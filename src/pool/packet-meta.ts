@@ -35,7 +35,8 @@ export type MetaFieldName =
   | 'l3Off'
   | 'l4Off'
   | 'timestamp'
-  | 'user';
+  | 'user'
+  | 'trace';
 
 /**
  * The metadata fields in layout order. Changing this table changes the shared layout:
@@ -52,6 +53,11 @@ export const META_FIELDS: readonly MetaFieldSpec[] = [
   { name: 'l4Off', kind: 'u16', doc: 'reserved for the parser: L4 header offset from the frame start' },
   { name: 'timestamp', kind: 'f64', doc: 'receive time in nanoseconds (monotonic clock)' },
   { name: 'user', kind: 'u32', doc: 'reserved for pipeline elements' },
+  {
+    name: 'trace',
+    kind: 'u32',
+    doc: 'trace mark (session << 16 | seq; seq 0: not traced) the host writes on every frame entering the chain while a trace session is on; meaningless otherwise (never reset)',
+  },
 ] as const;
 
 /** Bytes per element of each kind. */
@@ -72,6 +78,8 @@ export class PacketMeta {
   readonly l4Off: Uint16Array;
   readonly timestamp: Float64Array;
   readonly user: Uint32Array;
+  /** See `META_FIELDS` (`trace`) and `src/trace/trace-layout.ts`. */
+  readonly trace: Uint32Array;
 
   /**
    * @param sab the pool's shared memory
@@ -89,6 +97,7 @@ export class PacketMeta {
     this.l4Off = new Uint16Array(sab, offsets.l4Off, count);
     this.timestamp = new Float64Array(sab, offsets.timestamp, count);
     this.user = new Uint32Array(sab, offsets.user, count);
+    this.trace = new Uint32Array(sab, offsets.trace, count);
   }
 
   /** Resets every field except `state` for buffer `id`, with the frame starting at `headroom`. */

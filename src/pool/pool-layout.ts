@@ -25,7 +25,7 @@ import { META_FIELDS, META_KIND_BYTES, type MetaFieldName } from './packet-meta.
 /** "NFVP" read as a little-endian u32. */
 export const POOL_MAGIC = 0x5056464e;
 /** Bump whenever the header, the metadata table or the region order changes. */
-export const POOL_LAYOUT_VERSION = 2;
+export const POOL_LAYOUT_VERSION = 3;
 /** Size of the header region in bytes. */
 export const POOL_HEADER_BYTES = 256;
 

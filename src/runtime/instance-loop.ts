@@ -4,6 +4,7 @@ import type { PipelineInstance } from '../pipeline/compiled-pipeline.ts';
 import { MAX_BATCH, PacketBatch } from '../pipeline/packet-batch.ts';
 import { Verdict } from '../pipeline/verdict.ts';
 import { recordBatch } from '../metrics/loop-stats.ts';
+import type { PacketTracer } from '../trace/packet-tracer.ts';
 import { SpinThenWait, type Doorbell } from '../virtio/doorbell.ts';
 import { waitForRxOnAny, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
 
@@ -21,6 +22,10 @@ import { waitForRxOnAny, type VirtioNetDriverEnd } from '../virtio/virtio-net-de
  * With `ports` (the chain's ends placed in this instance: `ports[0]` inside, `ports[1]`
  * outside) the loop takes its batches from the ports and hands what leaves to them, run to
  * completion on this thread: no frame crosses the host, and the devices stay idle.
+ *
+ * With a `tracer`, each batch first looks at its trace area's session word: while a trace
+ * session is on the batch goes through the pipeline's tracing variant
+ * (`processBatchTraced`), otherwise through the normal one.
  *
  * @example
  * ```ts
@@ -46,6 +51,7 @@ export class InstanceLoop {
     private readonly irq?: Doorbell,
     private readonly stats?: Float64Array,
     private readonly ports?: readonly [ChainPort, ChainPort],
+    private readonly tracer?: PacketTracer,
   ) {
     this.batch = new PacketBatch(pool.view);
   }
@@ -123,12 +129,12 @@ export class InstanceLoop {
       batch.push(id, pool.dataOffset(id), meta.length[id], side);
     }
     const stats = this.stats;
-    if (stats === undefined) this.pipeline.processBatch(batch, now);
-    else {
-      const t0 = performance.now();
-      this.pipeline.processBatch(batch, now);
-      recordBatch(stats, (performance.now() - t0) * 1e6);
-    }
+    const t0 = stats === undefined ? 0 : performance.now();
+    // One look at the trace session per batch: the normal loop knows nothing of tracing.
+    const tracer = this.tracer;
+    if (tracer === undefined || !tracer.active()) this.pipeline.processBatch(batch, now);
+    else this.processTraced(batch, now, tracer);
+    if (stats !== undefined) recordBatch(stats, (performance.now() - t0) * 1e6);
     let out0 = 0;
     let out1 = 0;
     let dropped = 0;
@@ -155,5 +161,12 @@ export class InstanceLoop {
     if (dropped > 0) pool.freeBatch(this.dropIds, dropped);
     this.received += n;
     this.batches++;
+  }
+
+  /** A batch while a trace session is on: the pipeline's tracing variant (the normal one when it has none). */
+  private processTraced(batch: PacketBatch, now: number, tracer: PacketTracer): void {
+    const traced = this.pipeline.processBatchTraced;
+    if (traced === undefined) this.pipeline.processBatch(batch, now);
+    else traced.call(this.pipeline, batch, now, tracer);
   }
 }

@@ -50,7 +50,10 @@ function batchWith(frames: Array<{ side: number; write: (v: DataView, off: numbe
 describe('pipeline compiler', () => {
   it('fuses the elements into one loop and gives verdicts and counters', async () => {
     const compiled = compilePipeline(testPipeline, { port: 53 });
-    expect(compiled.source.match(/for \(let i = 0; i < n; i\+\+\)/g)).toHaveLength(1);
+    // One loop in the batch function, and one in its separately compiled tracing variant.
+    const normal = compiled.source.slice(compiled.source.indexOf('function processBatch('), compiled.source.indexOf('function processBatchTraced('));
+    expect(normal.match(/for \(let i = 0; i < n; i\+\+\)/g)).toHaveLength(1);
+    expect(compiled.source.match(/for \(let i = 0; i < n; i\+\+\)/g)).toHaveLength(2);
     expect(compiled.source).toContain('GENERATED');
     const counters = new Float64Array(compiled.counters.length);
     const p = await loadPipeline(compiled, { counters });
