@@ -56,8 +56,8 @@ describe('reflection', () => {
     });
     const file = files.find((f) => f.package === 'nfvkit.v1');
     const methods = file?.service.find((s) => s.name === 'Controller')?.method ?? [];
-    expect(methods.map((m) => m.name)).toEqual(['ApplyChain', 'GetChain', 'ListChains', 'DeleteChain', 'ListInstances', 'ScaleFunction', 'WatchEvents', 'StreamStats']);
-    expect(methods.filter((m) => m.serverStreaming).map((m) => m.name)).toEqual(['WatchEvents', 'StreamStats']);
+    expect(methods.map((m) => m.name)).toEqual(['ApplyChain', 'GetChain', 'ListChains', 'DeleteChain', 'ListInstances', 'ScaleFunction', 'WatchEvents', 'StreamStats', 'ListBackends', 'SetBackendState', 'Capture', 'Trace']);
+    expect(methods.filter((m) => m.serverStreaming).map((m) => m.name)).toEqual(['WatchEvents', 'StreamStats', 'Capture', 'Trace']);
     expect(methods.find((m) => m.name === 'ApplyChain')?.outputType).toBe('.nfvkit.v1.ApplyChainResponse');
   });
 
