@@ -153,6 +153,31 @@ export class BackendSteering {
     return true;
   }
 
+  /**
+   * The states set at run time that differ from the configuration, by `"<service> <backend>"`
+   * (what the state store keeps).
+   */
+  overrides(): Record<string, BackendStateName> {
+    const out: Record<string, BackendStateName> = {};
+    for (const b of this.list) {
+      const k = key(b.service, b.name);
+      const wanted = this.wanted.get(k);
+      if (wanted !== undefined && wanted !== this.configured.get(k)) out[`${b.service} ${b.name}`] = BACKEND_STATE_NAMES[wanted];
+    }
+    return out;
+  }
+
+  /** Sets the states `overrides()` gave (a restart); entries naming a backend the configuration no longer has are skipped. */
+  restoreOverrides(overrides: Readonly<Record<string, BackendStateName>>, by: string): void {
+    for (const [name, state] of Object.entries(overrides)) {
+      const at = name.lastIndexOf(' ');
+      const service = name.slice(0, at);
+      const backend = name.slice(at + 1);
+      if (!this.list.some((b) => b.service === service && b.name === backend)) continue;
+      this.setState(service, backend, state, by);
+    }
+  }
+
   /** Every backend with its state, health and counts over `instances` (the function's live instances). */
   status(instances: Iterable<SteeredInstance>): BackendStatus[] {
     const connections = new Map<string, number>();

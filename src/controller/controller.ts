@@ -345,7 +345,7 @@ export class Controller implements ControllerApi {
     const chain = this.chain(chainName);
     if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${chainName}" is being deleted`);
     const { steering } = chain.steeringOf(fn);
-    steering.setState(service, backend, state, 'SetBackendState');
+    if (steering.setState(service, backend, state, 'SetBackendState')) await this.persist();
     const row = chain.backends(steering.fn).find((b) => b.service === service && (b.backend === backend || b.address === backend));
     if (row === undefined) throw new NotFoundError(`service "${service}" has no backend ${backend}`);
     return row;
@@ -564,6 +564,11 @@ export class Controller implements ControllerApi {
       // A restored count is a step: the autoscaler waits a cooldown before moving it.
       fn.policy.noteStep(now);
     }
+    for (const fn of chain.functions) {
+      const steering = fn.backends;
+      const states = steering === undefined ? undefined : stored.backends?.[steering.fn];
+      if (steering !== undefined && states !== undefined) steering.restoreOverrides(states, 'restored from the state store');
+    }
   }
 
   /** Runs `op`, then saves the desired state whether `op` succeeded or not (memory and store stay alike). */
@@ -592,6 +597,7 @@ export class Controller implements ControllerApi {
         generation: chain.generation,
         appliedAt: chain.appliedAt,
         replicas: Object.fromEntries(chain.functions.map((f) => [f.spec.name, f.desired])),
+        ...storedBackends(chain),
       });
     }
     await this.stateStore.save({ chains: [...chains.values()].sort((a, b) => a.name.localeCompare(b.name)) });
@@ -654,6 +660,16 @@ export class Controller implements ControllerApi {
     });
     return next;
   }
+}
+
+/** `{ backends }` of a stored chain: the states set at run time that differ from the configuration (nothing when none). */
+function storedBackends(chain: ChainRuntime): { backends?: Record<string, Record<string, BackendStateName>> } {
+  const backends: Record<string, Record<string, BackendStateName>> = {};
+  for (const fn of chain.functions) {
+    const overrides = fn.backends?.overrides();
+    if (fn.backends !== undefined && overrides !== undefined && Object.keys(overrides).length > 0) backends[fn.backends.fn] = overrides;
+  }
+  return Object.keys(backends).length === 0 ? {} : { backends };
 }
 
 /** What must stay equal for an update in place: ports, classifier and the function list. */

@@ -23,6 +23,7 @@
  * store.close();
  * ```
  */
+import { BACKEND_STATE_NAMES, type BackendStateName } from '../backends/backend-control-layout.ts';
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
@@ -55,6 +56,11 @@ export interface StoredChain {
   readonly appliedAt: number;
   /** Replicas wanted per function runtime (its name; `fused` for a fused chain's unit). */
   readonly replicas: Readonly<Record<string, number>>;
+  /**
+   * Backend states set at run time (`SetBackendState`) that differ from the configuration:
+   * function name → `"<service> <backend>"` → state. Left out when there are none.
+   */
+  readonly backends?: Readonly<Record<string, Readonly<Record<string, BackendStateName>>>>;
 }
 
 /** The whole desired state: every applied chain. */
@@ -70,6 +76,7 @@ const storedChainSchema = z
     generation: z.number().int().min(1),
     appliedAt: z.number(),
     replicas: z.record(z.string(), z.number().int().min(0)),
+    backends: z.record(z.string(), z.record(z.string(), z.enum(BACKEND_STATE_NAMES))).optional(),
   })
   .strict();
 const storedStateSchema = z.object({ chains: z.array(storedChainSchema) }).strict();
