@@ -100,6 +100,7 @@ export function attachControllerMetrics(controller: Controller, metrics: NfvkitM
   metrics.setSources(() => instanceStatsSources(controller.runtimes()));
   metrics.setInstances(() => controller.listInstances());
   metrics.setLayerDrops(() => chainLayerDrops(controller.runtimes()));
+  metrics.setBackends(() => controller.runtimes().flatMap((chain) => chain.functions.flatMap((f) => (f.backends === undefined ? [] : chain.backends(f.backends.fn)))));
   metrics.setChainFaults(() => Array.from(controller.runtimes(), (chain) => ({ chain: chain.name, faults: { ...chain.dataPlane.faults } })));
   metrics.setImageStore(() => {
     const cap = controller.imageStoreCapBytes;

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InstanceState, InstanceStatus } from '../controller/controller-api.ts';
+import type { BackendStatus } from '../controller/backend-status.ts';
 import { BuiltinCounter } from '../pipeline/compiled-pipeline.ts';
 import { SANDBOX_REASONS } from '../runtime/sandbox-reasons.ts';
 import { Side } from '../pipeline/verdict.ts';
@@ -40,6 +41,9 @@ export interface FunctionLabels {
 
 /** What `nfvkit_instances` counts: one entry per instance (e.g. `ControllerApi.listInstances()`). */
 export type InstanceCountEntry = Pick<InstanceStatus, 'chain' | 'function' | 'state'>;
+
+/** One backend as the backend gauges read it (`BackendStatus` of `ListBackends`). */
+export type BackendMetricEntry = Pick<BackendStatus, 'chain' | 'function' | 'service' | 'backend' | 'state' | 'health' | 'effective' | 'connections'>;
 
 /** One chain's data-plane fault counts (`ChainDataPlane.faults`), by kind. */
 export interface ChainFaults {
@@ -141,6 +145,8 @@ export class NfvkitMetrics {
   readonly registry = new Registry();
   private sources: StatsSources = NO_SOURCES;
   private instances: () => Iterable<InstanceCountEntry> = NO_INSTANCES;
+  private backends: () => Iterable<BackendMetricEntry> = () => [];
+  private backendsRead: { readonly at: number; readonly rows: readonly BackendMetricEntry[] } | undefined;
   private imageStore: () => ImageStoreFigures | undefined = () => undefined;
   private chainFaults: () => Iterable<ChainFaults> = () => [];
   private layerDrops: () => Iterable<LayerDrop> = () => [];
@@ -225,6 +231,27 @@ export class NfvkitMetrics {
       registers,
       collect: (): void => this.collectInstances(instances),
     });
+    const backendLabels = ['chain', 'function', 'service', 'backend'];
+    const backendConnections: Gauge<string> = new Gauge({
+      name: 'nfvkit_backend_connections',
+      help: 'Live connections to a backend of a function with backends (the load balancer), over its instances.',
+      labelNames: backendLabels,
+      registers,
+      collect: (): void => {
+        backendConnections.reset();
+        for (const b of this.readBackends()) backendConnections.set(backendSeries(b), nonNegative(b.connections));
+      },
+    });
+    const backendInfo: Gauge<string> = new Gauge({
+      name: 'nfvkit_backend_info',
+      help: 'Always 1, one series per backend: its state (set by the config or SetBackendState), health (unchecked, unknown, up, down) and effective state (what its instances apply).',
+      labelNames: [...backendLabels, 'state', 'health', 'effective'],
+      registers,
+      collect: (): void => {
+        backendInfo.reset();
+        for (const b of this.readBackends()) backendInfo.set({ ...backendSeries(b), state: b.state, health: b.health, effective: b.effective }, 1);
+      },
+    });
     this.bootSeconds = new Histogram({
       name: 'nfvkit_instance_boot_seconds',
       help: 'Instance boot time, from the boot request to ready; mode=cold (new isolate) or warm (from the warm pool).',
@@ -305,6 +332,27 @@ export class NfvkitMetrics {
   /** Sets the provider of instance states counted by `nfvkit_instances` (read at every scrape). */
   setInstances(instances: () => Iterable<InstanceCountEntry>): void {
     this.instances = instances;
+  }
+
+  /** Sets the provider of the backends of the functions with backends (`nfvkit_backend_*`, read once per scrape; a throw: no series). */
+  setBackends(backends: () => Iterable<BackendMetricEntry>): void {
+    this.backends = backends;
+    this.backendsRead = undefined;
+  }
+
+  /** The backends, read once for the two gauges of one scrape. */
+  private readBackends(): readonly BackendMetricEntry[] {
+    const now = performance.now();
+    if (this.backendsRead === undefined || now - this.backendsRead.at >= LAYER_DROPS_REUSE_MS) {
+      let rows: readonly BackendMetricEntry[];
+      try {
+        rows = Array.from(this.backends());
+      } catch {
+        rows = []; // a chain being torn down mid-read
+      }
+      this.backendsRead = { at: now, rows };
+    }
+    return this.backendsRead.rows;
   }
 
   /** Sets the provider of each chain's data-plane fault counts (`nfvkit_dataplane_faults_total`, read at every scrape). */
@@ -482,4 +530,9 @@ function trafficLabels(s: InstanceStatsSource, side: number, direction: 'rx' | '
 /** Shared counters are written by another thread: never hand prom-client a NaN or a negative. */
 function nonNegative(x: number): number {
   return x > 0 ? x : 0;
+}
+
+/** The labels that name one backend's series. */
+function backendSeries(b: BackendMetricEntry): Record<string, string> {
+  return { chain: b.chain, function: b.function, service: b.service, backend: b.backend };
 }

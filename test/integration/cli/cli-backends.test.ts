@@ -7,6 +7,8 @@ import type { BackendStatus } from '../../../src/controller/backend-status.ts';
 import { Controller } from '../../../src/controller/controller.ts';
 import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
+import { attachControllerMetrics } from '../../../src/controller/controller-metrics.ts';
+import { NfvkitMetrics } from '../../../src/metrics/nfvkit-metrics.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { runCaptured, type CliRun } from '../../unit/cli/run-captured.ts';
 
@@ -80,6 +82,15 @@ describe('nfvkit backends against a real controller (load balancer, generated UD
     expect(text.code).toBe(0);
     expect(text.stdout.split('\n')[0]).toMatch(/^SERVICE\s+BACKEND\s+STATE\s+HEALTH\s+EFFECTIVE\s+CONNS\s+NEW FLOWS\s+CHANGED\s+DETAIL$/);
     expect(text.stdout).toMatch(/dns\s+198\.19\.0\.3:53\s+active\s+unchecked\s+active\s+\d+/);
+    // The same figures in /metrics.
+    const metrics = new NfvkitMetrics();
+    const detach = attachControllerMetrics(controller, metrics);
+    const exposition = await metrics.registry.metrics();
+    detach();
+    const conns = [...exposition.matchAll(/^nfvkit_backend_connections\{chain="cli-lb",function="lb",service="dns",backend="[^"]+"\} (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(conns.length).toBe(3);
+    expect(conns.reduce((a, b) => a + b, 0)).toBe(FLOWS);
+    expect(exposition).toContain('nfvkit_backend_info{chain="cli-lb",function="lb",service="dns",backend="198.19.0.3:53",state="active",health="unchecked",effective="active"} 1');
   });
 
   it('drain keeps a backend’s flows; an instance booted later gives it no new flow; remove drops its flows, which go elsewhere', async () => {

@@ -29,6 +29,8 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_image_store_cap_bytes: { type: 'gauge', labels: [] },
   nfvkit_images_pruned_total: { type: 'counter', labels: ['reason'] },
   nfvkit_images_pruned_bytes_total: { type: 'counter', labels: ['reason'] },
+  nfvkit_backend_connections: { type: 'gauge', labels: ['backend', 'chain', 'function', 'service'] },
+  nfvkit_backend_info: { type: 'gauge', labels: ['backend', 'chain', 'effective', 'function', 'health', 'service', 'state'] },
 };
 
 async function scrape(metrics: NfvkitMetrics) {
@@ -70,6 +72,7 @@ function populated() {
   });
   metrics.setImageStore(() => ({ images: 5, bytes: 5000, inUseImages: 2, inUseBytes: 1500, capBytes: 8000 }));
   metrics.imagesRemoved('unused', 3, 2400);
+  metrics.setBackends(() => [{ chain: 'edge', function: 'lb', service: 'web', backend: '198.19.0.1:80', state: 'active', health: 'up', effective: 'active', connections: 2 }]);
   return { metrics, fw, nat, setSources: (s: FakeSource[]) => (sources = s), layerReads: () => layerReads };
 }
 
