@@ -123,8 +123,13 @@ export interface ChainDataPlaneOptions {
 /** Where a data plane's instances run (`ChainDataPlaneOptions.instanceMode`). */
 export type InstanceMode = 'process' | 'worker';
 
-/** Shared memory beyond the pool for a process-mode data plane's rings, counters and words, bytes (pages are only used once touched). */
-const INSTANCE_MEMORY_BYTES = 32 << 20;
+/**
+ * Shared memory beyond the pool for a process-mode data plane's rings, counters, words and
+ * the instances' connection state (a stateful function keeps ~4 MiB per 65536 connections
+ * per instance; a failed instance's state stays until a successor took it over), bytes.
+ * Only the pages in use cost memory.
+ */
+const INSTANCE_MEMORY_BYTES = 512 << 20;
 
 /** The instance mode a data plane gets when none is asked for. */
 export function defaultInstanceMode(): InstanceMode {
@@ -445,7 +450,15 @@ export class ChainDataPlane {
       if (shard === undefined) throw new FailedPreconditionError(`stage ${stage.name} already runs ${options.shards} instances, one per shard`);
     }
     if (predecessor !== undefined) await predecessor.host.settled();
-    const stateSab = stateBytes > 0 ? this.memory.allocate(stateBytes) : undefined;
+    let stateSab: SharedArrayBuffer | undefined;
+    try {
+      if (stateBytes > 0) stateSab = this.memory.allocate(stateBytes);
+    } catch (err) {
+      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + ORPHAN_WAIT_MS);
+      else if (shard !== undefined) stage.releaseShard(shard);
+      this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${(err as Error).message}` });
+      throw new InstanceFailedError(`instance ${id} failed to boot: ${(err as Error).message}`);
+    }
     /** Undoes the reservations above when the boot fails. */
     const undo = () => {
       if (stateSab !== undefined) this.memory.release(stateSab);
