@@ -3,7 +3,7 @@
  * `images`, `validate`. The embedded default: `up <chain.yaml>` (controller, data plane,
  * gRPC API and metrics in this process). Client commands over the gRPC controller
  * (`--server`/`NFVKIT_SERVER`, `--token`/`NFVKIT_TOKEN`, TLS flags): `apply`, `get`,
- * `describe`, `delete`, `scale`, `backends`, `events`, `top`, `capture`. Listing commands take `-o text|json|yaml`.
+ * `describe`, `delete`, `scale`, `backends`, `events`, `top`, `capture`, `trace`. Listing commands take `-o text|json|yaml`.
  * Exit codes (see docs/cli.md and `exit-codes.ts`): 0 ok, 1 runtime failure, 2 usage or
  * invalid input, 3 not found, 4 failed precondition or conflict, 5 controller unreachable,
  * 6 unauthenticated.
@@ -24,6 +24,7 @@ import { registerApplyCommand } from './commands/apply.ts';
 import { registerBackendsCommand } from './commands/backends.ts';
 import { registerBuildCommand } from './commands/build.ts';
 import { registerCaptureCommand } from './commands/capture.ts';
+import { registerTraceCommand } from './commands/trace.ts';
 import { registerDeleteCommand } from './commands/delete.ts';
 import { registerDescribeCommand } from './commands/describe.ts';
 import { registerEmitCommand } from './commands/emit.ts';
@@ -61,6 +62,7 @@ export function buildProgram(registry: FunctionRegistry, overrides: CliContextOv
   registerEventsCommand(program, ctx);
   registerTopCommand(program, ctx);
   registerCaptureCommand(program, ctx);
+  registerTraceCommand(program, ctx);
   program.commandsGroup('Local:');
   registerValidateCommand(program, ctx);
   registerFunctionsCommand(program, ctx);

@@ -10,6 +10,7 @@
 import type { BackendStateName } from '../backends/backend-control-layout.ts';
 import type { BackendStatus } from './backend-status.ts';
 import type { CaptureSession } from '../capture/capture-session.ts';
+import type { TraceSession } from '../trace/trace-session.ts';
 
 /** Lifecycle state of one instance. */
 export type InstanceState = 'booting' | 'ready' | 'draining' | 'stopped' | 'failed';
@@ -200,6 +201,16 @@ export interface InstanceRates {
 /** Unsubscribes a listener. */
 export type Unsubscribe = () => void;
 
+/** What `openTrace` traces (docs/capture.md). */
+export interface TraceRequest {
+  /** Packets to trace, 1..1000: the next ones entering the chain that pass the filter. */
+  readonly count: number;
+  /** Filter on the 5-tuple a packet has when it enters the chain; '' or omitted: any packet. */
+  readonly filter?: string;
+  /** The trace ends after this long even if fewer packets came, ms (0 or omitted: 10000). */
+  readonly timeoutMs?: number;
+}
+
 /** What `openCapture` captures: one link of a chain, filtered (docs/capture.md). */
 export interface CaptureRequest {
   /** Function whose link is captured; omitted or '': the chain's first function. */
@@ -264,4 +275,10 @@ export interface ControllerApi {
    * `session.queue` and closes the session. Closed by the controller when the chain goes.
    */
   openCapture(chain: string, request: CaptureRequest): CaptureSession;
+  /**
+   * Traces the next `count` packets that enter `chain` and pass the filter through every
+   * function's elements; the caller polls the session for complete packets and closes it.
+   * One trace per chain at a time; ended by the controller when the chain goes.
+   */
+  openTrace(chain: string, request: TraceRequest): TraceSession;
 }

@@ -19,9 +19,11 @@ import { pageOfChains, summarizeChain } from './chain-list.ts';
 import { BackendSteering } from './backend-steering.ts';
 import type { BackendStatus } from './backend-status.ts';
 import type { BackendStateName } from '../backends/backend-control-layout.ts';
-import type { ApplyResult, CaptureRequest, ChainPage, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
+import type { ApplyResult, CaptureRequest, ChainPage, TraceRequest, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import type { CaptureSession } from '../capture/capture-session.ts';
 import { ChainCaptures } from './chain-capture.ts';
+import { ChainTraces } from './chain-trace.ts';
+import type { TraceSession } from '../trace/trace-session.ts';
 import { instanceStatsSources } from './controller-metrics.ts';
 import { EventLog } from './event-log.ts';
 import { Autoscaler } from './autoscaler.ts';
@@ -113,6 +115,8 @@ export class Controller implements ControllerApi {
   private readonly chains = new Map<string, ChainRuntime>();
   /** Captures open on the chains (closed when their chain goes). */
   private readonly captures = new ChainCaptures();
+  /** Traces running on the chains (ended when their chain goes). */
+  private readonly traces = new ChainTraces();
   private readonly registry: FunctionRegistry;
   private readonly store: ImageStore;
   private readonly endFactories: Partial<Record<string, ChainEndFactory>>;
@@ -353,6 +357,10 @@ export class Controller implements ControllerApi {
 
   openCapture(chain: string, request: CaptureRequest): CaptureSession {
     return this.captures.openOn(this.chain(chain), request);
+  }
+
+  openTrace(chain: string, request: TraceRequest): TraceSession {
+    return this.traces.openOn(this.chain(chain), request);
   }
 
   /** The running chain called `name` (for the metrics layer and tests). */
@@ -606,6 +614,7 @@ export class Controller implements ControllerApi {
   private async remove(chain: ChainRuntime, drainMs?: number): Promise<void> {
     const timeout = drainMs ?? this.deleteTimeoutMs ?? Math.max(...chain.functions.map((f) => f.spec.scaling.drainTimeoutSeconds)) * 1000;
     this.captures.closeAll(chain);
+    this.traces.closeAll(chain);
     try {
       await chain.serial(() => chain.delete(timeout));
     } finally {

@@ -67,6 +67,8 @@ import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
+import type { TraceMarker } from '../trace/trace-marker.ts';
+import { TRACE_SESSION_MAX, TraceWord } from '../trace/trace-layout.ts';
 import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
 import type { InstanceFailureReason } from '../runtime/instance-host.ts';
 import { AWAITING_HEIR, Stage, StageInstance } from './stage.ts';
@@ -299,6 +301,10 @@ export class ChainDataPlane {
    * batch crossing the link: a link without taps does no work for capture.
    */
   private readonly taps: (LinkTap[] | null)[];
+  /** The trace session on now (`startTrace`), null when none: checked once per batch at the chain's ends. */
+  private tracing: TraceMarker | null = null;
+  /** Trace sessions started so far (the next one's id, wrapping within 16 bits). */
+  private traceSessions = 0;
   idlePasses = 0;
   private readonly queueSize: number;
   private readonly fifoSize: number;
@@ -395,6 +401,35 @@ export class ChainDataPlane {
   detachTap(k: number, tap: LinkTap): void {
     const left = (this.taps[k] ?? []).filter((t) => t !== tap);
     this.taps[k] = left.length === 0 ? null : left;
+  }
+
+  /**
+   * Starts a trace session: from now on every frame entering the chain is marked by
+   * `create(session)` (the first ones its filter passes are traced), and every instance
+   * runs its pipeline's tracing variant until `stopTrace`. One session at a time.
+   */
+  startTrace(create: (session: number) => TraceMarker): TraceMarker {
+    if (this.tracing !== null) throw new FailedPreconditionError('a trace is already running on this chain');
+    this.traceSessions = (this.traceSessions % TRACE_SESSION_MAX) + 1;
+    const marker = create(this.traceSessions);
+    this.tracing = marker;
+    for (const inst of this.instances()) this.armTrace(inst);
+    return marker;
+  }
+
+  /** Ends the trace session `marker` (instances go back to their normal batch loop). */
+  stopTrace(marker: TraceMarker): void {
+    if (this.tracing !== marker) return;
+    this.tracing = null;
+    for (const stage of this.stages) for (const inst of stage.bySlot) Atomics.store(inst.host.traceArea, TraceWord.SESSION, 0);
+  }
+
+  /** Points an instance's trace area at the session on now, its slots empty. */
+  private armTrace(inst: StageInstance): void {
+    const area = inst.host.traceArea;
+    const written = Atomics.load(area, TraceWord.WRITTEN);
+    Atomics.store(area, TraceWord.CONSUMED, written);
+    Atomics.store(area, TraceWord.SESSION, this.tracing === null ? 0 : this.tracing.session);
   }
 
   /** The stage called `name`. */
@@ -509,6 +544,7 @@ export class ChainDataPlane {
     const isWarm = host.events.some((e: InstanceEvent) => e.type === 'booted' && e.ms === 0);
     this.emit({ type: 'instance-booted', stage: stage.name, instance: id, bootMs: host.bootMs, warm: isWarm });
     this.booting.delete(owner);
+    if (this.tracing !== null) this.armTrace(instance);
     stage.add(instance);
     let takeover: InstanceTakeover | undefined;
     if (predecessor !== undefined) {
@@ -688,6 +724,7 @@ export class ChainDataPlane {
     const ids = this.ids;
     const n = port.fill(this.pool, ids, room < BATCH ? room : BATCH);
     if (n === 0) return 0;
+    if (this.tracing !== null) this.tracing.mark(this.pool, ids, n, side);
     if (side === 0) {
       this.traffic.enteredInside += n;
       this.crossRight(0, UNSET_SIDE, this.pool, ids, n, other);
@@ -995,6 +1032,7 @@ export class ChainDataPlane {
       if (this.route(stage, target, fromPool, id, 0)) out[m++] = id;
     }
     if (m > 0) {
+      if (this.tracing !== null) this.tracing.exited(this.pool, out, m);
       this.traffic.leftOutside += m;
       this.handing = m;
       outside.take(this.pool, out, m);
@@ -1042,6 +1080,7 @@ export class ChainDataPlane {
       if (this.route(stage, target, fromPool, id, 1)) out[m++] = id;
     }
     if (m > 0) {
+      if (this.tracing !== null) this.tracing.exited(this.pool, out, m);
       this.traffic.leftInside += m;
       this.handing = m;
       inside.take(this.pool, out, m);

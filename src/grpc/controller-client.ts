@@ -25,7 +25,7 @@ import {
 } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
-import type { ApplyResult, CaptureRequest, ChainPage, ChainStatus, ChainSummary, ControllerEvent, FunctionStatus, InstanceStatus, ListChainsRequest } from '../controller/controller-api.ts';
+import type { ApplyResult, CaptureRequest, TraceRequest, ChainPage, ChainStatus, ChainSummary, ControllerEvent, FunctionStatus, InstanceStatus, ListChainsRequest } from '../controller/controller-api.ts';
 import { controllerServiceDefinition } from './controller-proto.ts';
 import type { BackendStateName } from '../backends/backend-control-layout.ts';
 import type { BackendStatus } from '../controller/backend-status.ts';
@@ -45,7 +45,10 @@ import type {
   WireStatsSnapshot,
   WireCaptureChunk,
   WireCaptureRequest,
+  WirePacketTrace,
+  WireTraceRequest,
 } from './wire-types.ts';
+import type { PacketTraceView } from '../trace/trace-session.ts';
 
 /** TLS towards the controller. */
 export interface ClientTlsOptions {
@@ -104,6 +107,8 @@ export interface ControllerClient {
    * naming the link, then the frames as they are copied; ends after `count` frames.
    */
   capture(chain: string, request?: CaptureRequest): ControllerStream<CaptureChunk>;
+  /** The next `count` packets entering `chain` that pass the filter, each traced through every function (`ControllerApi.openTrace`). */
+  trace(chain: string, request: TraceRequest): ControllerStream<PacketTraceView>;
   /** `grpc.health.v1.Health/Check` for `service` (default `""`: the whole server). */
   checkHealth(service?: string): Promise<HealthStatus>;
   /** Resolves once the channel is connected, rejects after `timeoutMs`. */
@@ -327,6 +332,10 @@ export function createControllerClient(address: string, options: ControllerClien
         snaplen: request.snaplen ?? 0,
       };
       return stream<WireCaptureChunk, CaptureChunk>(m('Capture'), wire, captureChunkFromWire);
+    },
+    trace(chain, request) {
+      const wire: WireTraceRequest = { chain, count: request.count, filter: request.filter ?? '', timeoutMs: request.timeoutMs ?? 0 };
+      return stream<WirePacketTrace, PacketTraceView>(m('Trace'), wire, (w) => ({ ...w, timeMs: w.timeUnixMs }));
     },
     async checkHealth(service = '') {
       const res = await unary<{ status: string }>(healthCheck as unknown as MethodDefinition<object, object>, { service });

@@ -42,7 +42,10 @@ import type {
   WireWatchEventsRequest,
   WireCaptureRequest,
   WireCaptureChunk,
+  WireTraceRequest,
+  WirePacketTrace,
 } from './wire-types.ts';
+import type { TraceSession } from '../trace/trace-session.ts';
 import type { CaptureSession } from '../capture/capture-session.ts';
 import { FilterSyntaxError } from '../errors/catalog.ts';
 
@@ -55,6 +58,9 @@ export const MAX_STATS_INTERVAL_MS = 600_000;
 
 /** How often a Capture stream sends what its queue holds, ms. */
 export const CAPTURE_FLUSH_MS = 10;
+/** How often a Trace stream looks for complete packets, ms. */
+export const TRACE_POLL_MS = 20;
+
 /** Most frames in one CaptureChunk. */
 export const CAPTURE_CHUNK_FRAMES = 256;
 
@@ -153,6 +159,7 @@ export class ControllerService {
       WatchEvents: (call: ServerWritableStream<WireWatchEventsRequest, WireControllerEvent>) => this.watchEvents(call),
       StreamStats: (call: ServerWritableStream<WireStreamStatsRequest, WireStatsSnapshot>) => this.streamStats(call),
       Capture: (call: ServerWritableStream<WireCaptureRequest, WireCaptureChunk>) => this.capture(call),
+      Trace: (call: ServerWritableStream<WireTraceRequest, WirePacketTrace>) => this.trace(call),
     };
   }
 
@@ -323,6 +330,56 @@ export class ControllerService {
       timer = setInterval(flush, CAPTURE_FLUSH_MS);
     } catch (err) {
       this.failStream(call, stream.finish, err, 'Capture');
+    }
+  }
+  /**
+   * Trace: one message per traced packet as it completes (left the chain, dropped, or
+   * nothing more came for it), then OK once `count` packets are out or at the timeout. The
+   * session ends when the client cancels.
+   */
+  private trace(call: ServerWritableStream<WireTraceRequest, WirePacketTrace>): void {
+    const req = call.request;
+    let session: TraceSession | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const stream = this.track(call, () => {
+      clearInterval(timer);
+      session?.close();
+    });
+    const poll = (): void => {
+      if (stream.done() || session === undefined) return;
+      // At most `count` (≤ 1000) small messages in all: no back-pressure needed.
+      for (const p of session.poll()) {
+        call.write({
+          seq: p.seq,
+          timeUnixMs: p.timeMs,
+          entered: p.entered,
+          packet: p.packet,
+          functions: p.functions.map((f) => ({ ...f, steps: f.steps.map((st) => ({ ...st, rewrites: [...st.rewrites], notes: [...st.notes] })) })),
+          lost: p.lost,
+        });
+      }
+      if (session.finished) {
+        stream.finish();
+        call.end();
+      }
+    };
+    try {
+      const v: FieldViolation[] = [];
+      requireText(v, 'chain', req.chain);
+      check(v);
+      try {
+        session = this.api.openTrace(req.chain, { count: req.count, filter: req.filter, timeoutMs: req.timeoutMs });
+      } catch (err) {
+        if (err instanceof FilterSyntaxError) throw new InvalidRequestError([{ field: 'filter', description: err.message.replace(/^filter /, '') }]);
+        throw err;
+      }
+      if (stream.done()) {
+        session.close();
+        return;
+      }
+      timer = setInterval(poll, TRACE_POLL_MS);
+    } catch (err) {
+      this.failStream(call, stream.finish, err, 'Trace');
     }
   }
 }

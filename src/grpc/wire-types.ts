@@ -197,3 +197,39 @@ export interface WireCaptureChunk {
   link: string;
   matched: number;
 }
+
+/** `nfvkit.v1.TraceRequest`. */
+export interface WireTraceRequest {
+  chain: string;
+  count: number;
+  filter: string;
+  timeoutMs: number;
+}
+
+/** `nfvkit.v1.TraceStep`. */
+export interface WireTraceStep {
+  element: string;
+  verdict: string;
+  dropReason: string;
+  rewrites: string[];
+  notes: string[];
+}
+
+/** `nfvkit.v1.FunctionTrace`. */
+export interface WireFunctionTrace {
+  function: string;
+  instance: string;
+  arrived: string;
+  packet: string;
+  steps: WireTraceStep[];
+}
+
+/** `nfvkit.v1.PacketTrace`. */
+export interface WirePacketTrace {
+  seq: number;
+  timeUnixMs: number;
+  entered: string;
+  packet: string;
+  functions: WireFunctionTrace[];
+  lost: number;
+}

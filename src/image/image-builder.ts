@@ -140,6 +140,7 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
     counters: compiled.counters.map((c) => ({ name: c.name, element: c.element, drop: c.drop, help: c.help })),
     ...(compiled.parts === undefined ? {} : { parts: fusedParts(compiled.parts.map((p) => ({ COUNTERS: p.counters })), compiled.partNames ?? []) }),
     ...(compiled.stateBytes > 0 ? { stateBytes: compiled.stateBytes } : {}),
+    trace: compiled.parts === undefined ? [compiled.trace] : compiled.parts.map((p) => p.trace),
     modules: bundled.modules,
     build,
   };

@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import { ImageIntegrityError } from '../errors/catalog.ts';
-import type { CounterInfo } from '../pipeline/compiled-pipeline.ts';
+import type { CounterInfo, PipelineTraceInfo } from '../pipeline/compiled-pipeline.ts';
 import type { FusedPart } from '../pipeline/fused-pipeline.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 
@@ -144,6 +144,11 @@ export interface ImageManifest {
   readonly parts?: readonly FusedPart[];
   /** Bytes of connection state an instance keeps in host memory (`CompiledPipeline.stateBytes`); absent: none. */
   readonly stateBytes?: number;
+  /**
+   * What trace records' element and note numbers name: one entry per pipeline (a fused
+   * image: per part, in chain order). Absent in images built before traces.
+   */
+  readonly trace?: readonly PipelineTraceInfo[];
   /** Every module in the bundle, sorted by path. */
   readonly modules: readonly ImageModule[];
   readonly build: SealedBuildInputs;
@@ -193,6 +198,14 @@ const manifestSchema = z.object({
   counters: z.array(z.object({ name: z.string(), element: z.string(), drop: z.boolean(), help: z.string() })),
   parts: z.array(z.object({ name: z.string(), firstCounter: z.number().int().nonnegative(), counterCount: z.number().int().nonnegative() })).optional(),
   stateBytes: z.number().int().positive().max(2 ** 31).optional(),
+  trace: z
+    .array(
+      z.object({
+        elements: z.array(z.string()),
+        notes: z.array(z.object({ element: z.number().int().nonnegative(), label: z.string(), values: z.array(z.string()).optional() })),
+      }),
+    )
+    .optional(),
   modules: z.array(z.object({ path: z.string(), bytes: z.number().int().nonnegative(), sha256: hex64 })),
   build: z.object({
     format: z.string(),

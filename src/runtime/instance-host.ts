@@ -9,6 +9,7 @@ import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice } from '../virtio/virtio-net-device.ts';
 import type { InstanceMessage, InstancePortsData, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
 import { createLoopStats } from '../metrics/loop-stats.ts';
+import { TRACE_AREA_BYTES } from '../trace/trace-layout.ts';
 import type { InstanceShard } from '../pipeline/compiled-pipeline.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { deviceEnd, type VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
@@ -179,6 +180,11 @@ export class InstanceHost {
   readonly counters: Float64Array;
   /** The instance loop's batch count, busy time and batch-time histogram (`src/metrics/loop-stats.ts`). */
   readonly loopStats: Float64Array;
+  /**
+   * The instance's trace area (`src/trace/trace-layout.ts`): the host starts and stops a
+   * trace session in it and reads the records the instance writes (never trusting them).
+   */
+  readonly traceArea: Int32Array;
   readonly owner: number;
   readonly deviceOwner: number;
   /** Denied calls of a sandboxed instance process, one word per `SANDBOX_REASONS` entry. */
@@ -238,6 +244,7 @@ export class InstanceHost {
     const irqSab = allocate(4);
     const sandboxSab = allocate(SANDBOX_REASONS.length * 4);
     this.loopStats = createLoopStats(allocate);
+    this.traceArea = new Int32Array(allocate(TRACE_AREA_BYTES));
     this.counters = new Float64Array(countersSab);
     this.stopWord = new Int32Array(stopSab);
     this.heartbeat = new Int32Array(heartbeatSab);
@@ -252,6 +259,7 @@ export class InstanceHost {
       irqSab,
       sandboxSab,
       loopStatsSab: this.loopStats.buffer as SharedArrayBuffer,
+      traceSab: this.traceArea.buffer as SharedArrayBuffer,
       owner: opts.owner,
     };
     const workerData: InstanceWorkerData = {

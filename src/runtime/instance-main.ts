@@ -34,6 +34,8 @@ import { PacketPool } from '../pool/packet-pool.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { VirtioNetDevice, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
 import { InstanceLoop } from './instance-loop.ts';
+import { PacketTracer } from '../trace/packet-tracer.ts';
+import { TRACE_AREA_BYTES } from '../trace/trace-layout.ts';
 
 /**
  * What the host hands an instance worker (`new Worker(image, { workerData })`). Every
@@ -64,6 +66,8 @@ export interface InstanceWorkerData {
   readonly hostIrqFd?: number;
   /** Optional loop-statistics block (`src/metrics/loop-stats.ts`): batches, busy time, batch-time histogram. */
   readonly loopStatsSab?: SharedArrayBuffer;
+  /** Optional trace area (`TRACE_AREA_BYTES`, `src/trace/trace-layout.ts`): while its session word is set, batches run the pipeline's tracing variant. */
+  readonly traceSab?: SharedArrayBuffer;
   /** Optional shard of resources the function's instances must not share (`PipelineRuntime.shard`). */
   readonly shard?: { readonly index: number; readonly count: number };
   /** The chain's ends placed in this instance: it imports `bundle` (the port runtime) and opens them itself. */
@@ -369,6 +373,12 @@ export function runInstance(
   });
 }
 
+/** The trace area the host gave, checked for size. */
+function traceArea(sab: SharedArrayBuffer): Int32Array {
+  if (sab.byteLength < TRACE_AREA_BYTES) throw new SharedLayoutError(`trace area of ${sab.byteLength} B is smaller than ${TRACE_AREA_BYTES} B`);
+  return new Int32Array(sab, 0, TRACE_AREA_BYTES / 4);
+}
+
 function runAttached(
   pipeline: ImagePipeline,
   data: InstanceWorkerData,
@@ -401,7 +411,8 @@ function runAttached(
     eth1.setTxInterrupt(hostIrq);
   }
   const stats = data.loopStatsSab === undefined ? undefined : new Float64Array(data.loopStatsSab);
-  const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats, local?.ports);
+  const tracer = data.traceSab === undefined ? undefined : new PacketTracer(traceArea(data.traceSab), pool.meta.trace);
+  const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats, local?.ports, tracer);
   eth0.refillRx();
   eth1.refillRx();
   beforeReady?.();

@@ -6,6 +6,7 @@
  */
 import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
 import type { CaptureSession } from '../../../src/capture/capture-session.ts';
+import type { TraceSession } from '../../../src/trace/trace-session.ts';
 import { pageOfChains, summarizeChain } from '../../../src/controller/chain-list.ts';
 import type { BackendStateName } from '../../../src/backends/backend-control-layout.ts';
 import type { BackendStatus } from '../../../src/controller/backend-status.ts';
@@ -188,6 +189,11 @@ export class FakeController implements ControllerApi {
   openCapture(chain: string): CaptureSession {
     if (!this.chains.has(chain)) throw new NotFoundError(`no chain named "${chain}"`);
     throw new FailedPreconditionError('the fake controller has no data plane to capture');
+  }
+
+  openTrace(chain: string): TraceSession {
+    if (!this.chains.has(chain)) throw new NotFoundError(`no chain named "${chain}"`);
+    throw new FailedPreconditionError('the fake controller has no data plane to trace');
   }
 
   /** Records an event and hands it to live subscribers. */
