@@ -135,7 +135,10 @@ describe('image builder', () => {
     expect(natImage.manifest.modules.some((m) => m.path.startsWith('functions/load-balancer/'))).toBe(false);
   });
 
-  it('measures the four builtin images: by default (minified) each stays within 100 KB', async () => {
+  // 100 KB until pipelines carried their tracing variant (issue 14 item 3): each image now
+  // holds its batch loop twice (the load balancer's second copy is ~2.3 KB minified) and the
+  // instance side of tracing (~2.4 KB).
+  it('measures the four builtin images: by default (minified) each stays within 106 KB', async () => {
     const sizes: Record<string, { plain: number; minified: number; modules: number }> = {};
     const builtins: Array<[PipelineDefinition<any>, unknown]> = [
       [passThrough, {}],
@@ -154,7 +157,7 @@ describe('image builder', () => {
       sizes[def.name] = { plain: plain.manifest.size, minified: minified.manifest.size, modules: plain.manifest.modules.length };
     }
     console.log('image sizes (bytes):', JSON.stringify(sizes));
-    for (const name of Object.keys(sizes)) expect(sizes[name].minified, name).toBeLessThanOrEqual(100_000);
+    for (const name of Object.keys(sizes)) expect(sizes[name].minified, name).toBeLessThanOrEqual(106_000);
     expect(sizes['pass-through'].plain).toBeLessThan(sizes.firewall.plain);
   });
 });
