@@ -50,6 +50,9 @@ import { FailedPreconditionError, InstanceFailedError, InvalidArgumentError, Not
 import { FLOW_NOT_FOUND } from '../flow/flow-table.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import { flowHash } from '../packet/flow-key.ts';
+import { FrameLayout } from '../packet/frame-layout.ts';
+import { parseFrame } from '../packet/parse-frame.ts';
+import { tcpResetPermitted, writeTcpReset } from '../packet/reply/tcp-reset.ts';
 import { BuiltinCounter, type StateTakeover } from '../pipeline/compiled-pipeline.ts';
 import { PacketPool, type HeldBuffer } from '../pool/packet-pool.ts';
 import { HEAP_MEMORY, MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
@@ -71,7 +74,7 @@ import type { TraceMarker } from '../trace/trace-marker.ts';
 import { TRACE_SESSION_MAX, TraceWord } from '../trace/trace-layout.ts';
 import { LOCAL_PORT_COUNTERS, type LocalPortsSpec } from './ports/local-ports.ts';
 import type { InstanceFailureReason } from '../runtime/instance-host.ts';
-import { AWAITING_HEIR, Stage, StageInstance } from './stage.ts';
+import { AWAITING_HEIR, STATE_LOST, Stage, StageInstance } from './stage.ts';
 
 /** Pool owner id of the data plane's own handle (ports); instances get 2, 3, … */
 export const DATA_PLANE_OWNER = 1;
@@ -120,6 +123,8 @@ export interface ChainDataPlaneOptions {
   readonly instanceMode?: InstanceMode;
   /** Sandbox instance processes (default true); false only for tests and profiling. */
   readonly sandbox?: boolean;
+  /** How long a failed instance's connection state waits for a successor, ms (default `ORPHAN_WAIT_MS`). */
+  readonly orphanWaitMs?: number;
 }
 
 /** Where a data plane's instances run (`ChainDataPlaneOptions.instanceMode`). */
@@ -226,6 +231,8 @@ export interface DataPlaneDrops {
   unpinned: number;
   /** Frames of a flow whose instance failed while a successor that takes its state over boots. */
   awaitingHeir: number;
+  /** Frames of a flow whose instance is gone with its state: a TCP segment is answered with a reset to its sender. */
+  stateLost: number;
 }
 
 /**
@@ -288,7 +295,7 @@ export class ChainDataPlane {
   /** `links[k]` sits before stage k; `links[stages.length]` before the outside port. */
   readonly links: LinkFlowTable[];
   readonly counters: DataPlaneCounters = { newFlows: 0, repinned: 0, inherited: 0, learnConflicts: 0, unkeyed: 0, expired: 0 };
-  readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0, awaitingHeir: 0 };
+  readonly drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0, awaitingHeir: 0, stateLost: 0 };
   readonly faults: DataPlaneFaults = { protocolViolations: 0, lockHeld: 0, lockUnattributed: 0, scrubbed: 0, caught: 0 };
   /** The last exception a port's share of a pump pass threw (counted in `faults.caught`), for diagnosis. */
   lastPortError: unknown = undefined;
@@ -314,6 +321,11 @@ export class ChainDataPlane {
   private readonly ids = new Uint32Array(BATCH);
   private readonly outIds = new Uint32Array(BATCH);
   private readonly one = new Uint32Array(1);
+  /** The chain's ends during a pump pass: inside (0) and outside (1). */
+  private readonly ends: [ChainPort, ChainPort] = [NULL_PORT, NULL_PORT];
+  private readonly orphanWaitMs: number;
+  /** Scratch layout of the rare frames answered with a reset (`resetToSender`). */
+  private readonly resetLayout = new FrameLayout();
   private readonly drains = new Map<StageInstance, Drain>();
   private nextOwner = DATA_PLANE_OWNER + 1;
   /** Owner ids of instances being booted (not in a stage yet, but they hold buffers). */
@@ -349,6 +361,7 @@ export class ChainDataPlane {
     this.hostBell = new Doorbell(this.hostIrq, 0);
     this.queueSize = options.queueSize ?? 256;
     this.fifoSize = options.fifoSize ?? 2 * this.queueSize;
+    this.orphanWaitMs = options.orphanWaitMs ?? ORPHAN_WAIT_MS;
     this.seed = options.hashSeed ?? 0;
     this.onEvent = options.onEvent;
     const t = { tcp: 3600, tcpClosed: 4, udp: 120, other: 30, ...options.pinTimeouts };
@@ -489,7 +502,7 @@ export class ChainDataPlane {
     try {
       if (stateBytes > 0) stateSab = this.memory.allocate(stateBytes);
     } catch (err) {
-      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + ORPHAN_WAIT_MS);
+      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + this.orphanWaitMs);
       else if (shard !== undefined) stage.releaseShard(shard);
       this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${(err as Error).message}` });
       throw new InstanceFailedError(`instance ${id} failed to boot: ${(err as Error).message}`);
@@ -497,7 +510,7 @@ export class ChainDataPlane {
     /** Undoes the reservations above when the boot fails. */
     const undo = () => {
       if (stateSab !== undefined) this.memory.release(stateSab);
-      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + ORPHAN_WAIT_MS);
+      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + this.orphanWaitMs);
       else if (shard !== undefined) stage.releaseShard(shard);
     };
     const portCounters = options.ports === undefined ? undefined : new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
@@ -654,6 +667,8 @@ export class ChainDataPlane {
    * many frames moved.
    */
   pump(inside: ChainPort, outside: ChainPort): number {
+    this.ends[0] = inside;
+    this.ends[1] = outside;
     this.passes++;
     const now = performance.now() - this.epoch;
     const tick = (now / TICK_MS) | 0;
@@ -1029,7 +1044,8 @@ export class ChainDataPlane {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (this.route(stage, target, fromPool, id, 0)) out[m++] = id;
+      if (target === STATE_LOST) this.resetToSender(k - 1, from, fromPool, id, 1);
+      else if (this.route(stage, target, fromPool, id, 0)) out[m++] = id;
     }
     if (m > 0) {
       if (this.tracing !== null) this.tracing.exited(this.pool, out, m);
@@ -1077,7 +1093,8 @@ export class ChainDataPlane {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (this.route(stage, target, fromPool, id, 1)) out[m++] = id;
+      if (target === STATE_LOST) this.resetToSender(k, from, fromPool, id, 0);
+      else if (this.route(stage, target, fromPool, id, 1)) out[m++] = id;
     }
     if (m > 0) {
       if (this.tracing !== null) this.tracing.exited(this.pool, out, m);
@@ -1162,7 +1179,7 @@ export class ChainDataPlane {
    */
   private repin(stage: Stage, link: LinkFlowTable, slot: number, target: number, before: boolean): number {
     const heir = target === UNSET_SIDE ? -1 : stage.heirOf(target);
-    if (heir === AWAITING_HEIR) return AWAITING_HEIR;
+    if (heir === AWAITING_HEIR || (heir === STATE_LOST && link.proto === 6)) return heir;
     let next = heir;
     if (heir >= 0) this.counters.inherited++;
     else {
@@ -1174,6 +1191,29 @@ export class ChainDataPlane {
     else link.setSides(slot, side, link.rightOf(slot));
     this.repinned(stage, next, before);
     return next;
+  }
+
+  /**
+   * Closes a TCP flow whose state is lost (`STATE_LOST`) toward the side that sent frame
+   * `id`: the segment becomes a reset from its receiver (sequence number = its ACK, so the
+   * sender accepts it) and goes back where it came from — into slot `from` of stage
+   * `stageIndex` on side `side` (0 eth0, 1 eth1), or out the chain's end on that side when
+   * `from` is a port. The instances on the way back still know the flow and let it pass.
+   * Anything that may not be answered (a reset, a broadcast) is freed. Rare path.
+   */
+  private resetToSender(stageIndex: number, from: number, fromPool: PacketPool, id: number, side: 0 | 1): void {
+    this.drops.stateLost++;
+    const off = fromPool.dataOffset(id);
+    const layout = this.resetLayout;
+    const view = fromPool.view;
+    const answerable =
+      parseFrame(view, off, fromPool.meta.length[id], layout) === 0 && layout.ipProto === 6 && tcpResetPermitted(view, off, layout.l3Offset, layout.l4Offset);
+    if (answerable) fromPool.meta.length[id] = writeTcpReset(view, off, layout.l3Offset, layout.l4Offset);
+    this.one[0] = id;
+    if (!answerable) fromPool.freeOwned(this.one, 1);
+    else if (from !== UNSET_SIDE) this.route(this.stages[stageIndex], from, fromPool, id, side);
+    else if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) this.ends[side].take(this.pool, this.one, 1);
+    else this.drops.ownership++;
   }
 
   /** A pin moved to `target` in `stage` (`before`: the entry is on the link before the stage). */
@@ -1241,7 +1281,7 @@ export class ChainDataPlane {
         const f = inst.host.failure;
         const reason = `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`;
         // Its connections stay in host memory for a successor of the same image (the pins wait).
-        if (inst.stateSab !== undefined && !this.closed) stage.orphan(inst, reason, performance.now() + ORPHAN_WAIT_MS);
+        if (inst.stateSab !== undefined && !this.closed) stage.orphan(inst, reason, performance.now() + this.orphanWaitMs);
         else stage.setState(inst, 'gone', reason);
         this.emit({ type: 'instance-failed', stage: stage.name, instance: inst.id, reason: inst.reason });
       }
@@ -1252,6 +1292,9 @@ export class ChainDataPlane {
   private async stopInstance(stage: Stage, inst: StageInstance, reason: string): Promise<InstanceEvent | undefined> {
     if (inst.state === 'gone') return undefined;
     const flowsLeft = inst.flows;
+    // Flows still pinned to a stateful instance stopped for good (a drain that timed out)
+    // cannot go on elsewhere: they are closed with resets rather than dropped in silence.
+    if (inst.stateSab !== undefined && inst.pins > 0 && !this.closed) inst.heir = STATE_LOST;
     stage.setState(inst, 'gone', reason);
     const waiting = inst.toEth0.count + inst.toEth1.count;
     if (inst.host.state === 'running') {

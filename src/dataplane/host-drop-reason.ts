@@ -15,6 +15,8 @@ export const HOST_DROP_LIST = counterList([
   { name: 'no_instance', field: 'noInstance', drop: true, help: 'no active instance in the stage the frame had to enter' },
   { name: 'instance_gone', field: 'instanceGone', drop: true, help: 'frames waiting for an instance that stopped or failed' },
   { name: 'ownership', field: 'ownership', drop: true, help: 'a buffer a port or a device end handed over that the host could not take (protocol error)' },
+  { name: 'awaiting_heir', field: 'awaitingHeir', drop: true, help: 'frames of a flow whose instance failed, while the successor that takes its connections over boots (TCP sends them again)' },
+  { name: 'state_lost', field: 'stateLost', drop: true, help: 'frames of a flow whose instance is gone with its connections: a TCP segment is answered with a reset to its sender' },
 ] as const satisfies readonly (CounterDecl & { readonly field: keyof DataPlaneDrops })[]);
 
 /** Host drop reasons by UPPER_SNAKE name. */

@@ -82,6 +82,14 @@ export class StageInstance {
 /** `StageInstance.heir` of a failed instance whose state waits for a successor. */
 export const AWAITING_HEIR = -2;
 
+/**
+ * `StageInstance.heir` of an instance gone with connection state nobody took over (no
+ * successor of its image in time, or stopped with flows left): its TCP flows are closed
+ * with a reset to whichever side sends next, never moved to an instance that does not know
+ * them (which would drop their segments in silence).
+ */
+export const STATE_LOST = -3;
+
 /** The state a failed instance left for a successor of the same image (see `Stage.orphan`). */
 export interface OrphanedState {
   readonly instance: StageInstance;
@@ -185,7 +193,7 @@ export class Stage {
     if (gone.length === 0) return gone;
     this.orphans = this.orphans.filter((o) => now < o.deadline);
     for (const inst of gone) {
-      inst.heir = -1;
+      inst.heir = STATE_LOST;
       if (inst.shard !== undefined) this.releaseShard(inst.shard);
     }
     return gone;
@@ -198,8 +206,8 @@ export class Stage {
 
   /**
    * Where frames pinned to the gone instance at `slot` go: its heir's slot (following a
-   * chain of heirs) when that one is not gone, `AWAITING_HEIR` while its state waits, or -1
-   * (pick a new instance).
+   * chain of heirs) when that one is not gone, `AWAITING_HEIR` while its state waits,
+   * `STATE_LOST` when its state is gone, or -1 (pick a new instance).
    */
   heirOf(slot: number): number {
     let inst = this.bySlot[slot];

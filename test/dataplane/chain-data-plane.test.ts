@@ -124,7 +124,7 @@ describe.each(INSTANCE_MODES)('chain data plane: several instances per function,
     }
     expect(client.strays).toBe(0);
     expect(servers.servers.size).toBe(BACKENDS.length);
-    expect(dp.drops).toEqual({ noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0, awaitingHeir: 0 });
+    expect(dp.drops).toEqual({ noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0, awaitingHeir: 0, stateLost: 0 });
     expect(dp.dropped()).toBe(0);
     expect(dp.counters.learnConflicts).toBe(0);
     expect(dp.pool.stats().ownershipErrors).toBe(0);

@@ -15,7 +15,7 @@ function runtime(name: string, stages: { name: string; live: ReturnType<typeof i
   const end = (drops?: object) => ({ port: {}, stats: () => ({}), close: async () => undefined, ...(drops === undefined ? {} : { drops: () => drops }) });
   return {
     name,
-    dataPlane: { drops: { noInstance: 1, instanceGone: 2, ownership: 3, unpinned: 9 }, stages },
+    dataPlane: { drops: { noInstance: 1, instanceGone: 2, ownership: 3, awaitingHeir: 4, stateLost: 5, unpinned: 9 }, stages },
     ends: { inside: end(ends.inside), outside: end(ends.outside) },
     spec: { spec: { ingress: { type: 'vxlan' }, egress: { type: 'sink' } } },
   } as unknown as ChainRuntime;

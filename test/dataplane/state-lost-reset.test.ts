@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../src/image/image-builder.ts';
+import { ImageStore } from '../../src/image/image-store.ts';
+import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
+import { STATE_LOST } from '../../src/dataplane/stage.ts';
+import type { ChainPort } from '../../src/dataplane/chain-port.ts';
+import { DuplexPort } from '../../src/dataplane/ports/duplex-port.ts';
+import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
+import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
+import { MemfdMemory } from '../../src/memory/shared-memory.ts';
+import { verifyIpv4HeaderChecksum, verifyTcpChecksum } from '../../src/packet/checksum.ts';
+import { FrameLayout } from '../../src/packet/frame-layout.ts';
+import { ipv4Dst, ipv4Src, ipv4TotalLength, IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
+import { parseFrame } from '../../src/packet/parse-frame.ts';
+import { tcpAck, tcpDstPort, tcpFlags, tcpSeq, tcpSrcPort, TcpFlag } from '../../src/packet/tcp.ts';
+import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
+import { buildFrame } from '../../src/traffic/frame-builder.ts';
+import { firewall } from '../../functions/firewall/pipeline.ts';
+import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
+import { nat } from '../../functions/nat/pipeline.ts';
+
+// Issue 16, item 5: where connection state cannot be taken over (no successor of the image
+// came in time), the flows are closed honestly: the next segment from either side is answered
+// with a TCP reset its sender accepts, instead of being dropped in silence.
+
+const ip = (s: string): number => parseIpv4(s) as number;
+const CLIENT = ip('198.18.1.2');
+const VIP = ip('198.18.2.10');
+const NAT_ADDR = ip('198.18.3.1');
+const FLOWS = 8;
+
+function tcp(frame: Uint8Array) {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const layout = new FrameLayout();
+  expect(parseFrame(view, 0, frame.byteLength, layout)).toBe(0);
+  const l3 = layout.l3Offset;
+  const l4 = layout.l4Offset;
+  return {
+    checksumsValid: verifyIpv4HeaderChecksum(view, l3) && verifyTcpChecksum(view, l3, l4, ipv4TotalLength(view, l3) - (l4 - l3)),
+    src: ipv4Src(view, l3),
+    dst: ipv4Dst(view, l3),
+    sport: tcpSrcPort(view, l4),
+    dport: tcpDstPort(view, l4),
+    flags: tcpFlags(view, l4),
+    seq: tcpSeq(view, l4),
+    ack: tcpAck(view, l4),
+  };
+}
+
+/** A port whose frames to send can be replaced between runs. */
+class Source implements ChainPort {
+  gen = new GeneratorPort([], { total: 0 });
+  fill(pool: Parameters<ChainPort['fill']>[0], ids: Uint32Array, max: number): number {
+    return this.gen.fill(pool, ids, max);
+  }
+  take(pool: Parameters<ChainPort['take']>[0], ids: Uint32Array, n: number): void {
+    this.gen.take(pool, ids, n);
+  }
+}
+
+describe.skipIf(!MemfdMemory.available())('a flow whose state died with its instance is closed with resets both ways', () => {
+  let dir: string;
+  let chain: ChainDataPlane;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nfvkit-state-lost-'));
+    const store = ImageStore.open(dir);
+    const images = [
+      await buildImage(firewall, { defaultPolicy: 'drop', stateful: true, rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 }] }, { store }),
+      await buildImage(loadBalancer, { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: [{ address: '198.18.3.11', port: 8080 }] }] }, { store }),
+      await buildImage(nat, { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } }, { store }),
+    ];
+    chain = await ChainDataPlane.boot(images, { queueSize: 64, orphanWaitMs: 100, instanceMode: 'process' });
+  }, 60_000);
+  afterAll(async () => {
+    await chain?.shutdown().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers the client and the server with a reset each once the load balancer died and nobody took its connections', async () => {
+    const insideSink = new SinkPort({ capture: true });
+    const outsideSink = new SinkPort({ capture: true });
+    const inSource = new Source();
+    const outSource = new Source();
+    const inside = new DuplexPort(inSource, insideSink);
+    const outside = new DuplexPort(outSource, outsideSink);
+    const run = (done: () => boolean) => chain.runUntil(inside, outside, done, 10_000);
+
+    // Handshakes: SYN out, SYN-ACK back, ACK out.
+    inSource.gen = new GeneratorPort(Array.from({ length: FLOWS }, (_, c) => buildFrame({ proto: IpProto.TCP, srcIp: CLIENT, dstIp: VIP, srcPort: 40000 + c, dstPort: 80, tcpFlags: TcpFlag.SYN, seq: 1000, ack: 0 })));
+    expect(await run(() => outsideSink.frames >= FLOWS)).toBe(true);
+    const server = outsideSink.captured.map(tcp);
+    outSource.gen = new GeneratorPort(server.map((p) => buildFrame({ proto: IpProto.TCP, srcIp: p.dst, dstIp: NAT_ADDR, srcPort: 8080, dstPort: p.sport, tcpFlags: TcpFlag.SYN | TcpFlag.ACK, seq: 5000, ack: 1001 })));
+    expect(await run(() => insideSink.frames >= FLOWS)).toBe(true);
+    inSource.gen = new GeneratorPort(Array.from({ length: FLOWS }, (_, c) => buildFrame({ proto: IpProto.TCP, srcIp: CLIENT, dstIp: VIP, srcPort: 40000 + c, dstPort: 80, tcpFlags: TcpFlag.ACK, seq: 1001, ack: 5001 })));
+    expect(await run(() => outsideSink.frames >= 2 * FLOWS)).toBe(true);
+    expect(chain.dropsByReason()).toEqual({});
+
+    // The load balancer dies; no successor comes; its state is given up after 100 ms.
+    const lb = chain.stage('load-balancer').live[0];
+    process.kill((lb.host.worker as ProcessIsolate).pid!, 'SIGKILL');
+    expect(await run(() => lb.heir === STATE_LOST)).toBe(true);
+    expect(chain.stage('load-balancer').live).toEqual([]);
+    insideSink.captured.length = 0;
+    outsideSink.captured.length = 0;
+    const [inBefore, outBefore] = [insideSink.frames, outsideSink.frames];
+
+    // The client's next segment comes back to it as a reset from the VIP (seq = its ACK).
+    inSource.gen = new GeneratorPort(Array.from({ length: FLOWS }, (_, c) => buildFrame({ proto: IpProto.TCP, srcIp: CLIENT, dstIp: VIP, srcPort: 40000 + c, dstPort: 80, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 1001, ack: 5001, payloadLength: 100 })));
+    expect(await run(() => insideSink.frames >= inBefore + FLOWS)).toBe(true);
+    for (const [c, frame] of insideSink.captured.entries()) {
+      expect(tcp(frame)).toMatchObject({ checksumsValid: true, src: VIP, sport: 80, dst: CLIENT, dport: 40000 + c, seq: 5001 });
+      expect(tcp(frame).flags & TcpFlag.RST).toBe(TcpFlag.RST);
+    }
+    // The server's next segment comes back to it as a reset from the NAT address (seq = its ACK).
+    outSource.gen = new GeneratorPort(server.map((p) => buildFrame({ proto: IpProto.TCP, srcIp: p.dst, dstIp: NAT_ADDR, srcPort: 8080, dstPort: p.sport, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 5001, ack: 1101, payloadLength: 50 })));
+    expect(await run(() => outsideSink.frames >= outBefore + FLOWS)).toBe(true);
+    for (const [i, frame] of outsideSink.captured.entries()) {
+      expect(tcp(frame)).toMatchObject({ checksumsValid: true, src: NAT_ADDR, sport: server[i].sport, dst: server[i].dst, dport: 8080, seq: 1101 });
+      expect(tcp(frame).flags & TcpFlag.RST).toBe(TcpFlag.RST);
+    }
+    expect(chain.dropsByReason()).toMatchObject({ 'host:stateLost': 2 * FLOWS });
+  }, 30_000);
+});
