@@ -44,7 +44,7 @@ export class BackendSet {
   rebuilds = 0;
 
   private readonly plan: LbPlan;
-  private readonly control: Int32Array | null;
+  private control: Int32Array | null = null;
   private generation = 0;
 
   /**
@@ -70,17 +70,28 @@ export class BackendSet {
     plan.backends.forEach((b, i) => this.servers.add(plan.services[b.service].proto, b.address, b.port, i));
     this.maglev = new Int32Array(plan.services.length * plan.tableSize);
 
-    if (control === undefined || control === null) {
-      this.control = null;
-    } else {
-      if (!(control instanceof Int32Array) || control.length < controlLength(n) || control[CONTROL_BACKEND_COUNT] !== n) {
-        throw new InvalidArgumentError(`load-balancer control must be an Int32Array made for ${n} backends (BackendControl)`);
-      }
-      this.control = control;
-      this.generation = Atomics.load(control, CONTROL_GENERATION);
-      for (let b = 0; b < n; b++) this.state[b] = Atomics.load(control, CONTROL_STATES + b);
-    }
+    if (control !== undefined && control !== null) this.takeControl(control);
     for (let s = 0; s < plan.services.length; s++) this.rebuild(s);
+  }
+
+  /**
+   * Starts reading a control array after creation (a pipeline built ahead in a warm
+   * isolate gets its array at boot): its states override the current ones at once.
+   * Control plane; call before the first batch.
+   */
+  attachControl(control: unknown): void {
+    this.takeControl(control);
+    for (let s = 0; s < this.plan.services.length; s++) this.rebuild(s);
+  }
+
+  private takeControl(control: unknown): void {
+    const n = this.plan.backends.length;
+    if (!(control instanceof Int32Array) || control.length < controlLength(n) || control[CONTROL_BACKEND_COUNT] !== n) {
+      throw new InvalidArgumentError(`load-balancer control must be an Int32Array made for ${n} backends (BackendControl)`);
+    }
+    this.control = control;
+    this.generation = Atomics.load(control, CONTROL_GENERATION);
+    for (let b = 0; b < n; b++) this.state[b] = Atomics.load(control, CONTROL_STATES + b);
   }
 
   /**

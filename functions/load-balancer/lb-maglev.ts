@@ -118,7 +118,7 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
 
       const init = [
         `const ${v('ct')} = new ${CT}({ capacity: ${plan}.conntrack.capacity, timeouts: ${plan}.conntrack.timeouts, whenFull: ${plan}.conntrack.whenFull, counters: counters.subarray(${ctBase}, ${ctBase + CT_COUNTER_COUNT}), userTally: counters.subarray(${connections}, ${connections + p.backends.length}) });`,
-        `const ${v('set')} = new ${BS}(${plan}, rt.control);`,
+        `const ${v('set')} = new ${BS}(${plan});`,
         `const ${v('addr')} = ${v('set')}.address, ${v('port')} = ${v('set')}.port, ${v('state')} = ${v('set')}.state;`,
         `const ${v('maglev')} = ${v('set')}.maglev, ${v('vips')} = ${v('set')}.vips, ${v('servers')} = ${v('set')}.servers;`,
       ].join('\n');
@@ -200,7 +200,9 @@ ${ctx.finish()}`;
       const onAttach =
         `{ const t = ${v('ct')}.attach(state.subarray(${at}, ${at + bytes}), previous?.subarray(${at}, ${at + bytes}), shift, now, ${p.backends.length});\n` +
         `  took.adopted += t.adopted; took.rejected += t.rejected; }`;
-      return { init, perBatch, perPacket, onAttach };
+      // Control words may come after creation (a pipeline built ahead): the arrays above stay the same objects.
+      const onControl = `${v('set')}.attachControl(control);`;
+      return { init, onControl, perBatch, perPacket, onAttach };
     },
   };
 }

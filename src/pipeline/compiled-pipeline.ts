@@ -129,6 +129,12 @@ export interface PipelineInstance {
    */
   setShard?(shard: InstanceShard): void;
   /**
+   * Gives the instance its control words after creation (a pipeline built ahead, without
+   * `rt.control`); call before the first batch. Generated pipelines have it when an element
+   * reads control words (`ElementCode.onControl`).
+   */
+  setControl?(control: Int32Array): void;
+  /**
    * Moves the pipeline's connection state (conntrack, NAT mappings…) into `state`, memory
    * of at least `STATE_BYTES` that the host owns and keeps after the instance is gone; with
    * `previous` (the state of a failed instance of the same image), first takes over its

@@ -171,6 +171,13 @@ function renderModule(
   out += `\n  function setShard(shard) {\n`;
   for (const c of codes) if (c.code.onShard) out += `    // ── ${c.name}: on shard\n` + indent(c.code.onShard, 4);
   out += `  }\n  if (rt.shard !== undefined) setShard(rt.shard);\n`;
+  // Only pipelines whose elements read control words have setControl (others' source is unchanged).
+  const controlled = codes.some((c) => c.code.onControl !== undefined);
+  if (controlled) {
+    out += `\n  function setControl(control) {\n`;
+    for (const c of codes) if (c.code.onControl) out += `    // ── ${c.name}: on control\n` + indent(c.code.onControl, 4);
+    out += `  }\n  if (rt.control !== undefined) setControl(rt.control);\n`;
+  }
   if (stateBytes > 0) {
     // The clock of the last batch sits in the state's header (see STATE_HEADER_BYTES).
     out += `\n  let clock = new Float64Array(1);\n`;
@@ -184,7 +191,7 @@ function renderModule(
   }
   out += renderBatch(codes, locals, notes, stateBytes, false);
   out += renderBatch(codes, locals, notes, stateBytes, true);
-  out += `\n  return { processBatch, processBatchTraced, setShard${stateBytes > 0 ? ', attachState' : ''} };\n}\n`;
+  out += `\n  return { processBatch, processBatchTraced, setShard${controlled ? ', setControl' : ''}${stateBytes > 0 ? ', attachState' : ''} };\n}\n`;
   return out;
 }
 

@@ -50,6 +50,13 @@ export interface ElementCode {
    */
   readonly onShard?: string;
   /**
+   * Statements run when the instance gets its control words (`PipelineRuntime.control`, in
+   * scope as `control`: an Int32Array on memory the host writes, e.g. the load balancer's
+   * backend states), after `init` — at creation, or later for a pipeline built ahead in a
+   * warm isolate (`PipelineInstance.setControl`) — always before the first batch.
+   */
+  readonly onControl?: string;
+  /**
    * Statements run when the instance attaches its state (`PipelineInstance.attachState`),
    * after `onShard`, before the first batch. In scope: `state` (the pipeline's whole state,
    * a Uint8Array; the element's region is at the offset `GenContext.stateRegion` returned),

@@ -169,6 +169,10 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
     }
   }
 
+  function setControl(control: Int32Array): void {
+    for (const p of instances) p.setControl?.(control);
+  }
+
   function setShard(shard: InstanceShard): void {
     for (const p of instances) p.setShard?.(shard);
   }
@@ -187,5 +191,5 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
     return took;
   }
 
-  return { processBatch, processBatchTraced, setShard, attachState, loops: () => loops };
+  return { processBatch, processBatchTraced, setShard, setControl, attachState, loops: () => loops };
 }

@@ -222,7 +222,8 @@ export interface PreloadedImage {
   /**
    * Runs an instance of the image in this thread (see `runInstance`). With `prepared`, the
    * pipeline `prepare` built is used, provided `data.countersSab` is the memory `prepare`
-   * returned and there is no `controlSab`; otherwise a pipeline is created as usual.
+   * returned (a `controlSab` is given to it with `setControl`; a pipeline without
+   * `setControl` is then created anew); otherwise a pipeline is created as usual.
    */
   boot(data: InstanceWorkerData, prepared: boolean, via?: ProcessVia): void;
 }
@@ -296,7 +297,7 @@ function preloadedImage(pipeline: ImagePipeline, port: MessagePort | undefined):
     },
     rehearse,
     boot(data, prepared, via) {
-      const built = prepared && data.controlSab === undefined && ready !== undefined && sameMemory(ready.counters, data.countersSab) ? ready.instance : undefined;
+      const built = prepared && ready !== undefined && sameMemory(ready.counters, data.countersSab) && (data.controlSab === undefined || ready.instance.setControl !== undefined) ? ready.instance : undefined;
       ready = undefined;
       const to = via?.port ?? port;
       if (to === undefined) throw new SharedLayoutError('a preloaded image booted with nowhere to send its messages');
@@ -395,6 +396,7 @@ function runAttached(
   const { pool, eth0, eth1 } = attach(data.poolSab, data.eth0Sab, data.eth1Sab, data.owner);
   const attached = monotonicMs();
   if (prepared !== undefined && data.shard !== undefined) prepared.setShard?.(data.shard);
+  if (prepared !== undefined && data.controlSab !== undefined) prepared.setControl?.(new Int32Array(data.controlSab));
   const instance =
     prepared ??
     pipeline.createPipeline({

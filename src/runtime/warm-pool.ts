@@ -83,7 +83,8 @@ export interface WarmPoolOptions {
    * true): an acquire then only wires the shared memory (well under a millisecond of work
    * in the isolate, whatever the function). Costs each idle isolate the pipelines' tables
    * (a conntrack table of 65536 entries is ~6 MiB). Not used when `acquire` passes a
-   * `controlSab` or a `countersSab` (the pipeline is then built at boot, on those).
+   * `countersSab` (the pipeline is then built at boot, on it); a `controlSab` is handed to
+   * the prepared pipeline (`setControl`).
    */
   readonly prepare?: boolean;
   /**
@@ -126,7 +127,10 @@ export class WarmPool {
   readonly memoryMiB: number;
   /** Acquisitions that found no idle isolate and started one cold. */
   misses = 0;
-  /** Acquisitions that booted a pipeline prepared ahead (a preloaded image, no control memory). */
+  /**
+   * Acquisitions handed a pipeline prepared ahead (a preloaded image; control memory goes to
+   * it through `setControl`, and a pipeline without `setControl` is built at boot instead).
+   */
   preparedBoots = 0;
   /** Isolates that failed to start (the last error in `lastStartError`). */
   startFailures = 0;
@@ -201,8 +205,7 @@ export class WarmPool {
     if (isolate === undefined) this.misses++;
     const imagePath = resolve(opts.imagePath);
     this.learnImage(imagePath);
-    const counters =
-      opts.controlSab === undefined && opts.countersSab === undefined ? isolate?.prepared.get(imagePath) : undefined;
+    const counters = opts.countersSab === undefined ? isolate?.prepared.get(imagePath) : undefined;
     const prepared = counters !== undefined && counters.byteLength >= opts.manifest.counters.length * 8;
     let posted = false;
     const host = InstanceHost.boot({

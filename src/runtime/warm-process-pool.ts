@@ -130,7 +130,7 @@ export class WarmProcessPool {
     else this.coldBoots++;
     const blocks = taken === undefined ? undefined : this.blocks.get(taken);
     if (taken !== undefined) this.blocks.delete(taken);
-    const counters = opts.controlSab === undefined && opts.countersSab === undefined ? blocks?.get(imagePath) : undefined;
+    const counters = opts.countersSab === undefined ? blocks?.get(imagePath) : undefined;
     for (const [path, block] of blocks ?? []) if (path !== imagePath || counters === undefined) this.warmMemory.release(block);
     if (counters !== undefined) this.preparedBoots++;
     const booting = InstanceHost.boot({
