@@ -6,7 +6,8 @@ import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { lbBackends } from '../../functions/load-balancer/lb-backends.ts';
 import { BackendControlBlock } from '../../src/backends/backend-control-block.ts';
 import { BackendState } from '../../src/backends/backend-control-layout.ts';
-import { ChainDataPlane, createDataPlanePool, type StageImage, type StageInstance } from '../../src/dataplane/chain-data-plane.ts';
+import { ChainDataPlane, createDataPlanePool, type StageImage } from '../../src/dataplane/chain-data-plane.ts';
+import type { StageInstance } from '../../src/dataplane/stage.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
@@ -34,11 +35,13 @@ const frames = (first: number, flows: number): Uint8Array[] =>
 
 const counter = (inst: StageInstance, name: string): number => inst.host.counters[inst.manifest.counters.findIndex((c) => c.name === name)];
 
-describe.each([
-  ['process', () => MemfdMemory.available()],
-  ['worker', () => true],
-] as const)('a pipeline built ahead in a warm %s gets its control words at boot', (mode, available) => {
-  it.runIf(available())('boots on the prepared pipeline with the states written before the boot, and follows changes after it', async () => {
+const MODES: readonly (readonly ['process' | 'worker', boolean])[] = [
+  ['process', MemfdMemory.available()],
+  ['worker', true],
+];
+
+describe.each(MODES)('a pipeline built ahead in a warm %s gets its control words at boot', (mode, available) => {
+  it.runIf(available)('boots on the prepared pipeline with the states written before the boot, and follows changes after it', async () => {
     const warm = mode === 'process' ? await WarmProcessPool.create({ size: 1, memoryMiB: 256, preload: [image.imagePath] }) : await WarmPool.create({ size: 1, memoryMiB: 256, preload: [image.imagePath], prepare: true });
     const dp = ChainDataPlane.create(['lb'], { pool: createDataPlanePool(4096, mode) });
     try {
