@@ -92,7 +92,7 @@ function dropsNow(runtime: ChainRuntime): Record<string, number> {
   const prefix = `${runtime.name}/`;
   for (const d of layers) {
     if (!(d.value > 0)) continue;
-    if (d.layer === 'host') out[`host:${d.reason}`] = d.value;
+    if (d.layer === 'host') out[`host:${d.reason}`] = (out[`host:${d.reason}`] ?? 0) + d.value;
     else if (d.layer === 'ring') {
       const id = d.instance === undefined ? '?' : d.instance.startsWith(prefix) ? d.instance.slice(prefix.length) : d.instance;
       out[`${id}:${d.side}:${d.reason}`] = d.value;

@@ -3,7 +3,7 @@ import type { SideNumber } from '../pipeline/verdict.ts';
 import type { LayerDrop, NfvkitMetrics } from '../metrics/nfvkit-metrics.ts';
 import { HOST_DROP_LIST } from '../dataplane/host-drop-reason.ts';
 import { ringDropCounts, RING_DROP_LIST } from '../virtio/ring-drop-reason.ts';
-import type { ChainRuntime } from './chain-runtime.ts';
+import { loadFunctionName, type ChainRuntime } from './chain-runtime.ts';
 import type { Controller } from './controller.ts';
 
 /** Views of each fused part's counters, made once per replica: the rate sampler tells a replaced instance by a new array. */
@@ -54,7 +54,8 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
 
 /**
  * Every drop counter outside the pipelines of the given chains, one row per declared
- * reason: the host's (`HOST_DROP_LIST`), each live instance's device ends (`RING_DROP_LIST`,
+ * reason: the host's per stage (`HOST_DROP_LIST`, `Stage.hostDrops`; a fused chain's one
+ * stage with its first function), each live instance's device ends (`RING_DROP_LIST`,
  * a fused replica's inside ring with its first function, its outside ring with its last),
  * and each chain end's port and gateway (`ChainEnd.drops`).
  */
@@ -62,7 +63,11 @@ export function chainLayerDrops(chains: Iterable<ChainRuntime>): LayerDrop[] {
   const out: LayerDrop[] = [];
   for (const chain of chains) {
     const dp = chain.dataPlane;
-    for (const d of HOST_DROP_LIST.declared) out.push({ layer: 'host', chain: chain.name, reason: d.name, value: dp.drops[d.field] });
+    for (const stage of dp.stages) {
+      const fn = chain.functions.find((f) => f.spec.name === stage.name);
+      const name = fn === undefined ? stage.name : loadFunctionName(fn);
+      for (const [k, reason] of HOST_DROP_LIST.names.entries()) out.push({ layer: 'host', chain: chain.name, function: name, reason, value: stage.hostDrops[k] });
+    }
     for (const stage of dp.stages) {
       for (const inst of stage.live) {
         const parts = inst.manifest.parts;

@@ -69,6 +69,7 @@ import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
+import { HostDrop } from './host-drop-reason.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
 import type { TraceMarker } from '../trace/trace-marker.ts';
 import { TRACE_SESSION_MAX, TraceWord } from '../trace/trace-layout.ts';
@@ -1052,7 +1053,7 @@ export class ChainDataPlane {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (target === STATE_LOST) this.resetToSender(k - 1, from, fromPool, id, 1);
+      if (target === STATE_LOST) this.resetToSender(stage as Stage, k - 1, from, fromPool, id, 1);
       else if (this.route(stage, target, fromPool, id, 0)) out[m++] = id;
     }
     if (m > 0) {
@@ -1101,7 +1102,7 @@ export class ChainDataPlane {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (target === STATE_LOST) this.resetToSender(k, from, fromPool, id, 0);
+      if (target === STATE_LOST) this.resetToSender(stage as Stage, k, from, fromPool, id, 0);
       else if (this.route(stage, target, fromPool, id, 1)) out[m++] = id;
     }
     if (m > 0) {
@@ -1117,23 +1118,34 @@ export class ChainDataPlane {
    * Hands frame `id` (owned by `fromPool`'s owner) on: into the FIFO toward side `side` of
    * instance `target` of `stage`, or, when `stage` is null (a chain end), to the data
    * plane's own owner; returns true in that case (the caller passes it to the port). A frame
-   * with no instance to go to is freed and counted.
+   * with no instance to go to is freed and counted, in the chain's totals (`drops`) and
+   * against the stage it was entering (`Stage.hostDrops`; at a chain end, the stage it left).
    */
   private route(stage: Stage | null, target: number, fromPool: PacketPool, id: number, side: 0 | 1): boolean {
     if (stage === null) {
       if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) return true;
       this.drops.ownership++;
+      // side 0: leaving rightward, out of the last stage; side 1: out of the first.
+      this.stages[side === 0 ? this.stages.length - 1 : 0].hostDrops[HostDrop.OWNERSHIP]++;
       return false;
     }
     if (target < 0) {
-      if (target === AWAITING_HEIR) this.drops.awaitingHeir++;
-      else this.drops.noInstance++;
+      if (target === AWAITING_HEIR) {
+        this.drops.awaitingHeir++;
+        stage.hostDrops[HostDrop.AWAITING_HEIR]++;
+      } else {
+        this.drops.noInstance++;
+        stage.hostDrops[HostDrop.NO_INSTANCE]++;
+      }
       this.one[0] = id;
       fromPool.freeOwned(this.one, 1);
       return false;
     }
     const inst = stage.bySlot[target];
-    if (!fromPool.tryTransfer(id, inst.host.deviceOwner)) this.drops.ownership++;
+    if (!fromPool.tryTransfer(id, inst.host.deviceOwner)) {
+      this.drops.ownership++;
+      stage.hostDrops[HostDrop.OWNERSHIP]++;
+    }
     else if (side === 0) inst.toEth0.pushOne(id);
     else inst.toEth1.pushOne(id);
     return false;
@@ -1207,10 +1219,12 @@ export class ChainDataPlane {
    * sender accepts it) and goes back where it came from — into slot `from` of stage
    * `stageIndex` on side `side` (0 eth0, 1 eth1), or out the chain's end on that side when
    * `from` is a port. The instances on the way back still know the flow and let it pass.
-   * Anything that may not be answered (a reset, a broadcast) is freed. Rare path.
+   * Anything that may not be answered (a reset, a broadcast) is freed. Rare path. Counted
+   * against `lostAt`, the stage whose instance lost the flow's state.
    */
-  private resetToSender(stageIndex: number, from: number, fromPool: PacketPool, id: number, side: 0 | 1): void {
+  private resetToSender(lostAt: Stage, stageIndex: number, from: number, fromPool: PacketPool, id: number, side: 0 | 1): void {
     this.drops.stateLost++;
+    lostAt.hostDrops[HostDrop.STATE_LOST]++;
     const off = fromPool.dataOffset(id);
     const layout = this.resetLayout;
     const view = fromPool.view;
@@ -1221,7 +1235,10 @@ export class ChainDataPlane {
     if (!answerable) fromPool.freeOwned(this.one, 1);
     else if (from !== UNSET_SIDE) this.route(this.stages[stageIndex], from, fromPool, id, side);
     else if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) this.ends[side].take(this.pool, this.one, 1);
-    else this.drops.ownership++;
+    else {
+      this.drops.ownership++;
+      lostAt.hostDrops[HostDrop.OWNERSHIP]++;
+    }
   }
 
   /** A pin moved to `target` in `stage` (`before`: the entry is on the link before the stage). */
@@ -1279,6 +1296,7 @@ export class ChainDataPlane {
         if (inst.host.state !== 'failed') continue;
         // Containment reclaims everything the device owner holds, FIFO contents included.
         this.drops.instanceGone += inst.toEth0.count + inst.toEth1.count;
+        stage.hostDrops[HostDrop.INSTANCE_GONE] += inst.toEth0.count + inst.toEth1.count;
         inst.toEth0.count = 0;
         inst.toEth1.count = 0;
         // Containment may have run before the last of them were routed here: free those too.
@@ -1310,6 +1328,7 @@ export class ChainDataPlane {
       inst.pool.freeOwned(inst.toEth1.ids, inst.toEth1.count);
     }
     this.drops.instanceGone += waiting;
+    stage.hostDrops[HostDrop.INSTANCE_GONE] += waiting;
     inst.toEth0.count = 0;
     inst.toEth1.count = 0;
     this.keepDropsOf(inst);

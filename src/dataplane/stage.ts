@@ -2,6 +2,7 @@ import { MaglevTable } from '../flow/maglev.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { InstanceHost } from '../runtime/instance-host.ts';
+import { HOST_DROP_LIST } from './host-drop-reason.ts';
 import { LinkFifo } from './link-fifo.ts';
 
 /** Role of an instance in its stage. */
@@ -117,6 +118,12 @@ export class Stage {
   readonly bySlot: StageInstance[] = [];
   /** Instances that are not gone, in slot order (the pump's working list). */
   live: StageInstance[] = [];
+  /**
+   * Frames the host dropped on their way into this stage's instances (or, at a chain end,
+   * out of them), by `HostDrop` reason: `nfvkit_host_drops_total{function}`. The chain's
+   * `ChainDataPlane.drops` are the sums over its stages.
+   */
+  readonly hostDrops = new Float64Array(HOST_DROP_LIST.count);
   /** Shards held by live or booting instances (and by orphans, for their heirs). */
   private readonly shardsHeld = new Set<number>();
   /** Failed instances whose state waits for a successor (`orphan`). */

@@ -67,7 +67,7 @@ export const DROP_LAYERS: readonly DropLayer[] = ['port', 'gateway', 'host', 'ri
 export interface LayerDrop {
   readonly layer: DropLayer;
   readonly chain: string;
-  /** The function whose instance the frame was for (ring). */
+  /** host: the function whose stage the frame was entering (at a chain end: leaving); ring: whose instance. */
   readonly function?: string;
   /** The instance id (ring). */
   readonly instance?: string;
@@ -84,7 +84,7 @@ const LAYER_DROPS_REUSE_MS = 250;
 
 /** Labels of each layer's drop metric. */
 const LAYER_LABELS: Readonly<Record<DropLayer, readonly string[]>> = {
-  host: ['chain', 'reason'],
+  host: ['chain', 'function', 'reason'],
   ring: ['chain', 'function', INSTANCE_LABEL, 'side', 'reason'],
   port: ['chain', 'side', 'port', 'reason'],
   gateway: ['chain', 'side', 'port', 'reason'],

@@ -8,6 +8,7 @@ import { registerBuiltinFunctions } from '../../../functions/index.ts';
 import { BUILTIN_END_FACTORIES, type ChainEnd } from '../../../src/controller/chain-ends.ts';
 import { attachControllerMetrics } from '../../../src/controller/controller-metrics.ts';
 import { Controller } from '../../../src/controller/controller.ts';
+import { HOST_DROP_LIST } from '../../../src/dataplane/host-drop-reason.ts';
 import { RunSummary } from '../../../src/cli/run-summary.ts';
 import type { ChainPort } from '../../../src/dataplane/chain-port.ts';
 import { writeVxlanHeader } from '../../../src/dataplane/ports/vxlan-header.ts';
@@ -170,9 +171,12 @@ describe('every drop is a metric: one injected at each layer shows in /metrics w
     expect(ring).toHaveLength(1);
     expect(ring[0].labels).toMatchObject({ function: 'hop', instance: expect.stringMatching(/^inject\/hop-\d+$/) });
     expect(ring[0].value).toBe(1);
-    expect(value(exp, 'nfvkit_host_drops_total', { reason: 'ownership' })).toBe(1);
+    expect(value(exp, 'nfvkit_host_drops_total', { function: 'hop', reason: 'ownership' })).toBe(1);
     // Every declared reason has its series, at 0 when nothing was dropped for it.
-    expect(value(exp, 'nfvkit_host_drops_total', { reason: 'no_instance' })).toBe(0);
+    expect(value(exp, 'nfvkit_host_drops_total', { function: 'hop', reason: 'no_instance' })).toBe(0);
+    // The per-function host drops are the chain's totals.
+    const dp = controller.runtimes().find((r) => r.name === 'inject')!.dataPlane;
+    for (const d of HOST_DROP_LIST.declared) expect(value(exp, 'nfvkit_host_drops_total', { function: 'hop', reason: d.name }), d.name).toBe(dp.drops[d.field]);
     expect(value(exp, 'nfvkit_ring_drops_total', { side: 'outside', reason: 'rx_ring_full' })).toBe(0);
   });
 

@@ -13,7 +13,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_function_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_sandbox_denied_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_dataplane_faults_total: { type: 'counter', labels: ['chain', 'kind'] },
-  nfvkit_host_drops_total: { type: 'counter', labels: ['chain', 'reason'] },
+  nfvkit_host_drops_total: { type: 'counter', labels: ['chain', 'function', 'reason'] },
   nfvkit_ring_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason', 'side'] },
   nfvkit_port_drops_total: { type: 'counter', labels: ['chain', 'port', 'reason', 'side'] },
   nfvkit_gateway_drops_total: { type: 'counter', labels: ['chain', 'port', 'reason', 'side'] },
@@ -63,8 +63,8 @@ function populated() {
   metrics.setLayerDrops(() => {
     layerReads++;
     return [
-      { layer: 'host', chain: 'edge', reason: 'no_instance', value: 2 },
-      { layer: 'host', chain: 'edge', reason: 'ownership', value: -1 },
+      { layer: 'host', chain: 'edge', function: 'fw', reason: 'no_instance', value: 2 },
+      { layer: 'host', chain: 'edge', function: 'fw', reason: 'ownership', value: -1 },
       { layer: 'ring', chain: 'edge', function: 'fw', instance: 'edge/fw-0', side: 'inside', reason: 'rx_ring_full', value: 5 },
       { layer: 'port', chain: 'edge', side: 'inside', port: 'vxlan', reason: 'bad_flags', value: 3 },
       { layer: 'gateway', chain: 'edge', side: 'inside', port: 'vxlan', reason: 'no_route', value: 4 },
@@ -136,8 +136,8 @@ describe('NfvkitMetrics', () => {
     const { metrics, layerReads } = populated();
     let exp = await scrape(metrics);
     expect(layerReads()).toBe(1);
-    expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', reason: 'no_instance' })).toBe(2);
-    expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', reason: 'ownership' })).toBe(0);
+    expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', function: 'fw', reason: 'no_instance' })).toBe(2);
+    expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', function: 'fw', reason: 'ownership' })).toBe(0);
     expect(valueOf(exp, 'nfvkit_ring_drops_total', { function: 'fw', instance: 'edge/fw-0', side: 'inside', reason: 'rx_ring_full' })).toBe(5);
     expect(valueOf(exp, 'nfvkit_port_drops_total', { side: 'inside', port: 'vxlan', reason: 'bad_flags' })).toBe(3);
     expect(valueOf(exp, 'nfvkit_gateway_drops_total', { side: 'inside', port: 'vxlan', reason: 'no_route' })).toBe(4);
