@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
-import type { ChainPort } from '../../src/dataplane/chain-port.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
 import { DuplexPort } from '../../src/dataplane/ports/duplex-port.ts';
@@ -17,6 +16,7 @@ import { buildFrame } from '../../src/traffic/frame-builder.ts';
 import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
+import { SwitchableSource } from '../support/tcp-ports.ts';
 
 const ip = (s: string): number => parseIpv4(s) as number;
 const CLIENT = ip('198.18.1.2');
@@ -42,16 +42,6 @@ function tcpFields(frame: Uint8Array) {
     seq: tcpSeq(view, l4),
     ack: tcpAck(view, l4),
   };
-}
-
-class SwitchableSource implements ChainPort {
-  gen = new GeneratorPort([], { total: 0 });
-  fill(pool: Parameters<ChainPort['fill']>[0], ids: Uint32Array, max: number): number {
-    return this.gen.fill(pool, ids, max);
-  }
-  take(pool: Parameters<ChainPort['take']>[0], ids: Uint32Array, n: number): void {
-    this.gen.take(pool, ids, n);
-  }
 }
 
 describe('chain data plane: firewall → load balancer → NAT in three workers', () => {

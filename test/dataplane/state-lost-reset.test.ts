@@ -6,21 +6,18 @@ import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import { STATE_LOST } from '../../src/dataplane/stage.ts';
-import type { ChainPort } from '../../src/dataplane/chain-port.ts';
 import { DuplexPort } from '../../src/dataplane/ports/duplex-port.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
 import { MemfdMemory } from '../../src/memory/shared-memory.ts';
-import { verifyIpv4HeaderChecksum, verifyTcpChecksum } from '../../src/packet/checksum.ts';
-import { FrameLayout } from '../../src/packet/frame-layout.ts';
-import { ipv4Dst, ipv4Src, ipv4TotalLength, IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
-import { parseFrame } from '../../src/packet/parse-frame.ts';
-import { tcpAck, tcpDstPort, tcpFlags, tcpSeq, tcpSrcPort, TcpFlag } from '../../src/packet/tcp.ts';
+import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
+import { TcpFlag } from '../../src/packet/tcp.ts';
 import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
 import { buildFrame } from '../../src/traffic/frame-builder.ts';
 import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
+import { parseSegment, SwitchableSource, type TcpSegment } from '../support/tcp-ports.ts';
 
 // Issue 16, item 5: where connection state cannot be taken over (no successor of the image
 // came in time), the flows are closed honestly: the next segment from either side is answered
@@ -32,33 +29,11 @@ const VIP = ip('198.18.2.10');
 const NAT_ADDR = ip('198.18.3.1');
 const FLOWS = 8;
 
-function tcp(frame: Uint8Array) {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const layout = new FrameLayout();
-  expect(parseFrame(view, 0, frame.byteLength, layout)).toBe(0);
-  const l3 = layout.l3Offset;
-  const l4 = layout.l4Offset;
-  return {
-    checksumsValid: verifyIpv4HeaderChecksum(view, l3) && verifyTcpChecksum(view, l3, l4, ipv4TotalLength(view, l3) - (l4 - l3)),
-    src: ipv4Src(view, l3),
-    dst: ipv4Dst(view, l3),
-    sport: tcpSrcPort(view, l4),
-    dport: tcpDstPort(view, l4),
-    flags: tcpFlags(view, l4),
-    seq: tcpSeq(view, l4),
-    ack: tcpAck(view, l4),
-  };
-}
-
-/** A port whose frames to send can be replaced between runs. */
-class Source implements ChainPort {
-  gen = new GeneratorPort([], { total: 0 });
-  fill(pool: Parameters<ChainPort['fill']>[0], ids: Uint32Array, max: number): number {
-    return this.gen.fill(pool, ids, max);
-  }
-  take(pool: Parameters<ChainPort['take']>[0], ids: Uint32Array, n: number): void {
-    this.gen.take(pool, ids, n);
-  }
+/** The TCP segment in `frame` (checksums verified). */
+function tcp(frame: Uint8Array): TcpSegment {
+  const segment = parseSegment(frame);
+  expect(segment).not.toBeNull();
+  return segment!;
 }
 
 describe.skipIf(!MemfdMemory.available())('a flow whose state died with its instance is closed with resets both ways', () => {
@@ -82,8 +57,8 @@ describe.skipIf(!MemfdMemory.available())('a flow whose state died with its inst
   it('answers the client and the server with a reset each once the load balancer died and nobody took its connections', async () => {
     const insideSink = new SinkPort({ capture: true });
     const outsideSink = new SinkPort({ capture: true });
-    const inSource = new Source();
-    const outSource = new Source();
+    const inSource = new SwitchableSource();
+    const outSource = new SwitchableSource();
     const inside = new DuplexPort(inSource, insideSink);
     const outside = new DuplexPort(outSource, outsideSink);
     const run = (done: () => boolean) => chain.runUntil(inside, outside, done, 10_000);

@@ -1,4 +1,5 @@
 import type { ChainPort } from '../../src/dataplane/chain-port.ts';
+import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { parseFrame, ParseFlag } from '../../src/packet/parse-frame.ts';
 import { ipv4Dst, ipv4Src, IpProto } from '../../src/packet/ipv4.ts';
@@ -26,7 +27,13 @@ const scratch = new Uint8Array(2048);
 /** Copies a frame out of the pool and parses it (test helper: allocates). */
 export function readSegment(pool: PacketPool, id: number): TcpSegment | null {
   const len = pool.copyOut(id, scratch, 0);
-  const view = new DataView(scratch.buffer, 0, len);
+  return parseSegment(scratch.subarray(0, len));
+}
+
+/** Parses a TCP frame (checksums verified: null when they are wrong, or it is no TCP frame). */
+export function parseSegment(frame: Uint8Array): TcpSegment | null {
+  const len = frame.byteLength;
+  const view = new DataView(frame.buffer, frame.byteOffset, len);
   if (parseFrame(view, 0, len, layout, ParseFlag.VERIFY_L4_CHECKSUM) !== 0 || layout.ipProto !== IpProto.TCP) return null;
   const l3 = layout.l3Offset;
   const l4 = layout.l4Offset;
@@ -194,5 +201,16 @@ export class TcpResponderPort implements ChainPort {
       else if (s.flowId >= 0) reply(TcpFlag.ACK, 5001, s.seq + 4);
     }
     pool.freeBatch(ids, n);
+  }
+}
+
+/** A chain end whose source of frames can be replaced between runs (a `GeneratorPort` each time). */
+export class SwitchableSource implements ChainPort {
+  gen = new GeneratorPort([], { total: 0 });
+  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+    return this.gen.fill(pool, ids, max);
+  }
+  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+    this.gen.take(pool, ids, n);
   }
 }
