@@ -27,10 +27,13 @@ export const takeoverSuite: BenchSuite = {
     const all: KillResult[] = [];
     for (const placement of ['isolated', 'fused'] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'nfvkit-bench-takeover-'));
-      const drill = await KillDrill.start({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(dir) }, placement);
+      // Each kill is a first failure: the crash-loop back-off (base 100 ms, the default) is
+      // forgotten between kills (1 s healthy), which come 2 s apart.
+      const drill = await KillDrill.start({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(dir), restartBackoff: { baseMs: 100, resetAfterMs: 1000 } }, placement);
       try {
         for (let round = 0; round < ROUNDS; round++) {
           for (const fn of ['fw', 'lb', 'nat']) {
+            await new Promise((r) => setTimeout(r, 2000));
             const r = await drill.kill(fn);
             all.push(r);
             progress(`${placement} ${fn}: kept ${r.kept}/${r.before}, outage p50 ${r.outageP50.toFixed(0)} ms p99 ${r.outageP99.toFixed(0)} ms; ${r.timeline}`);
@@ -47,7 +50,7 @@ export const takeoverSuite: BenchSuite = {
     const p99s = all.map((r) => r.outageP99).sort((a, b) => a - b);
     return {
       suite: 'takeover',
-      tables: [{ title: 'Kills under web-edge traffic (process instances, restart back-off 100 ms)', columns: ['placement', 'function', 'killed', 'kept', 'taken over', 'outage p50 ms', 'outage p99 ms', 'after the kill'], rows }],
+      tables: [{ title: 'Kills under web-edge traffic (process instances; each kill a first failure: restart back-off 100 ms)', columns: ['placement', 'function', 'killed', 'kept', 'taken over', 'outage p50 ms', 'outage p99 ms', 'after the kill'], rows }],
       targets: [
         { name: 'established flows kept per kill (worst)', target: '≥ 99 %', measured: `${(keptWorst * 100).toFixed(1)} %`, met: keptWorst >= 0.99 },
         { name: 'successor serving: outage p99 per kill (median over kills, worst)', target: '≤ 500 ms', measured: `${p99s[p99s.length >> 1].toFixed(0)} ms, ${p99Worst.toFixed(0)} ms`, met: p99Worst <= 500 },
