@@ -210,8 +210,6 @@ export class ConntrackTable {
     if (previous === undefined || !fits(previous)) return took;
     const pI = new Int32Array(previous.buffer, previous.byteOffset, words);
     const pF = new Float64Array(previous.buffer, previous.byteOffset, words >>> 1);
-    const c = this.counters;
-    const kept = [c[CtCounter.CREATED], c[CtCounter.CLASH], c[CtCounter.REFUSED_FULL]];
     for (let e = 0; e < this.capacity; e++) {
       const w = e << 4;
       const state = pI[w + E_STATE];
@@ -228,7 +226,7 @@ export class ConntrackTable {
       }
       const o = pI[w + 2];
       const r = pI[w + 5];
-      const n = this.create(proto, pI[w], pI[w + 1], o >>> 16, o & 0xffff, pI[w + 3], pI[w + 4], r >>> 16, r & 0xffff, now);
+      const n = this.insert(proto, pI[w], pI[w + 1], o >>> 16, o & 0xffff, pI[w + 3], pI[w + 4], r >>> 16, r & 0xffff, now);
       if (n < 0) {
         took.rejected++;
         continue;
@@ -241,7 +239,6 @@ export class ConntrackTable {
       this.setUser(n, 1, pI[w + E_USER + 1] >>> 0);
       took.adopted++;
     }
-    [c[CtCounter.CREATED], c[CtCounter.CLASH], c[CtCounter.REFUSED_FULL]] = kept;
     return took;
   }
 
@@ -307,26 +304,35 @@ export class ConntrackTable {
     replyDstPort: number,
     now: number,
   ): number {
+    const e = this.insert(proto, origSrcIp, origDstIp, origSrcPort, origDstPort, replySrcIp, replyDstIp, replySrcPort, replyDstPort, now);
+    this.counters[e >= 0 ? CtCounter.CREATED : e === CT_CLASH ? CtCounter.CLASH : CtCounter.REFUSED_FULL]++;
+    return e;
+  }
+
+  /** `create` without counting the outcome (also what `attach` re-creates taken-over entries with). */
+  private insert(
+    proto: number,
+    origSrcIp: number,
+    origDstIp: number,
+    origSrcPort: number,
+    origDstPort: number,
+    replySrcIp: number,
+    replyDstIp: number,
+    replySrcPort: number,
+    replyDstPort: number,
+    now: number,
+  ): number {
     const oSrc = origSrcIp | 0;
     const oDst = origDstIp | 0;
     const oPorts = ((origSrcPort & 0xffff) << 16) | (origDstPort & 0xffff);
     const rSrc = replySrcIp | 0;
     const rDst = replyDstIp | 0;
     const rPorts = ((replySrcPort & 0xffff) << 16) | (replyDstPort & 0xffff);
-    if (oSrc === rSrc && oDst === rDst && oPorts === rPorts) {
-      this.counters[CtCounter.CLASH]++;
-      return CT_CLASH;
-    }
+    if (oSrc === rSrc && oDst === rDst && oPorts === rPorts) return CT_CLASH;
     const hO = tupleHash(this.seed, proto, oSrc, oDst, origSrcPort, origDstPort) | 0;
     const hR = tupleHash(this.seed, proto, rSrc, rDst, replySrcPort, replyDstPort) | 0;
-    if (this.clashes(hO, proto, oSrc, oDst, oPorts, now) || this.clashes(hR, proto, rSrc, rDst, rPorts, now)) {
-      this.counters[CtCounter.CLASH]++;
-      return CT_CLASH;
-    }
-    if (this.freeTop === 0 && !this.reclaim(now)) {
-      this.counters[CtCounter.REFUSED_FULL]++;
-      return CT_REFUSED_FULL;
-    }
+    if (this.clashes(hO, proto, oSrc, oDst, oPorts, now) || this.clashes(hR, proto, rSrc, rDst, rPorts, now)) return CT_CLASH;
+    if (this.freeTop === 0 && !this.reclaim(now)) return CT_REFUSED_FULL;
     const e = this.freeStack[--this.freeTop];
     const ent = this.ent;
     const w = e << 4;
@@ -346,7 +352,6 @@ export class ConntrackTable {
     this.insertSlot(e * 2, hO);
     this.insertSlot(e * 2 + 1, hR);
     this.live++;
-    this.counters[CtCounter.CREATED]++;
     return e;
   }
 

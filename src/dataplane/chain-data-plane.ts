@@ -500,20 +500,19 @@ export class ChainDataPlane {
     }
     if (predecessor !== undefined) await predecessor.host.settled();
     let stateSab: SharedArrayBuffer | undefined;
-    try {
-      if (stateBytes > 0) stateSab = this.memory.allocate(stateBytes);
-    } catch (err) {
-      if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + this.orphanWaitMs);
-      else if (shard !== undefined) stage.releaseShard(shard);
-      this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${(err as Error).message}` });
-      throw new InstanceFailedError(`instance ${id} failed to boot: ${(err as Error).message}`);
-    }
     /** Undoes the reservations above when the boot fails. */
     const undo = () => {
       if (stateSab !== undefined) this.memory.release(stateSab);
       if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + this.orphanWaitMs);
       else if (shard !== undefined) stage.releaseShard(shard);
     };
+    try {
+      if (stateBytes > 0) stateSab = this.memory.allocate(stateBytes);
+    } catch (err) {
+      undo();
+      this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${(err as Error).message}` });
+      throw new InstanceFailedError(`instance ${id} failed to boot: ${(err as Error).message}`);
+    }
     const portCounters = options.ports === undefined ? undefined : new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
     const ports = options.ports === undefined ? undefined : { bundle: await portRuntimePath(), spec: options.ports, countersSab: portCounters!.buffer as SharedArrayBuffer };
     const base = {

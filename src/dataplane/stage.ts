@@ -206,11 +206,6 @@ export class Stage {
     return gone;
   }
 
-  /** Orphans waiting for a successor. */
-  get orphanCount(): number {
-    return this.orphans.length;
-  }
-
   /**
    * Where frames pinned to the gone instance at `slot` go: its heir's slot (following a
    * chain of heirs) when that one is not gone, `AWAITING_HEIR` while its state waits,

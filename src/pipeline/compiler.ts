@@ -40,7 +40,6 @@ export function compilePipeline<C>(definition: PipelineDefinition<C>, rawConfig:
   const elements: CompiledElement[] = [];
   const usedNames = new Set<string>();
   let stateBytes = STATE_HEADER_BYTES;
-  let keepsState = false;
   const notes: TraceNote[] = [];
 
   uses.forEach((u, index) => {
@@ -93,7 +92,6 @@ export function compilePipeline<C>(definition: PipelineDefinition<C>, rawConfig:
         if (!Number.isInteger(bytes) || bytes <= 0) throw new PipelineCompileError(`${definition.name}: element ${name} asks for ${bytes} bytes of state`);
         const offset = stateBytes;
         stateBytes += Math.ceil(bytes / STATE_ALIGN) * STATE_ALIGN;
-        keepsState = true;
         return offset;
       },
       trace(label, expression, values) {
@@ -117,7 +115,7 @@ export function compilePipeline<C>(definition: PipelineDefinition<C>, rawConfig:
     codes.push(only === undefined ? { name, code } : { name, code, sideGuard: only });
   });
 
-  if (!keepsState) stateBytes = 0;
+  if (stateBytes === STATE_HEADER_BYTES) stateBytes = 0; // no element keeps state: no header either
   const source = renderModule(definition.name, counters, imports, constants, locals, codes, stateBytes, notes);
   return {
     name: definition.name,
