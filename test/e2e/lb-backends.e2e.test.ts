@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,30 +12,11 @@ import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { startWebEdgeChain, type WebEdgeChain } from '../../src/netlab/web-edge-chain.ts';
 import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WebLab } from '../../src/netlab/web-lab.ts';
 import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
-import type { AgentCommand, AgentReply } from './support/http-agent.ts';
+import { backendsOf, callAgent as call, type GetResult } from './support/agent-client.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping load-balancer backends test: ${probe.reason}`);
 
-interface GetResult {
-  ok: boolean;
-  error?: string;
-  results: AgentReply[];
-}
-
-function call<T>(socketPath: string, cmd: AgentCommand): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/', method: 'POST', timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(JSON.parse(text) as T));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(cmd));
-  });
-}
-
-const backendsOf = (r: GetResult): string[] => r.results.map((x) => x.body.backend ?? '?');
 const endpoint = (i: number): string => `${WEB_LAB_ADDRESSES.backendBase}${11 + i}:${WEB_BACKEND_PORT}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,34 +14,14 @@ import { WEB_LAB_ADDRESSES, WebLab } from '../../src/netlab/web-lab.ts';
 import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
 import { MemfdMemory } from '../../src/memory/shared-memory.ts';
 import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
-import type { AgentCommand, AgentReply } from './support/http-agent.ts';
+import { backendsOf, callAgent as call, type GetResult } from './support/agent-client.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping web-edge real-traffic test: ${probe.reason}`);
 
-interface GetResult {
-  ok: boolean;
-  error?: string;
-  results: AgentReply[];
-}
-
-function call<T>(socketPath: string, cmd: AgentCommand): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/', method: 'POST', timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(JSON.parse(text) as T));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(cmd));
-  });
-}
-
 function counter(rt: ChainRuntime, fn: string, name: string): number {
   return rt.functionCounter(fn, name);
 }
-
-const backendsOf = (r: GetResult): string[] => r.results.map((x) => x.body.backend ?? '?');
 
 describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firewall → load balancer → NAT) through the controller, real TCP from network namespaces (%s placement)', (placement) => {
   let web: WebLab | undefined;
