@@ -1261,7 +1261,9 @@ export class ChainDataPlane {
       this.counters.expired += link.table.removeWhere((slot) => {
         const proto = link.protoOf(slot);
         const limit = proto === 6 ? (link.isClosed(slot) ? t.tcpClosed : t.tcp) : proto === 17 ? t.udp : t.other;
-        if (now - link.lastSeen(slot) < limit) return false;
+        // `lastSeen` is a tick number, so a frame may have crossed at its very end: a pin goes
+        // only after more than `limit` whole ticks, never sooner than its timeout.
+        if (now - link.lastSeen(slot) <= limit) return false;
         const l = link.leftOf(slot);
         const r = link.rightOf(slot);
         if (left !== null && l !== UNSET_SIDE) left.bySlot[l].pins--;

@@ -60,7 +60,7 @@ describe.each(INSTANCE_MODES)('fused placement: firewall → load balancer → N
 
   it('carries TCP flows with handshakes through two replicas (NAT port shard per replica), and keeps them while a replica is added and one drained', async () => {
     const image = await buildFusedImage(PARTS, { store: store() });
-    dp = ChainDataPlane.create(['web'], { instanceMode, queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 0.25 } });
+    dp = ChainDataPlane.create(['web'], { instanceMode, queueSize: 64, bufferCount: 8192, pinTimeouts: { tcpClosed: 1 } });
     await dp.addInstance(0, image, { shards: 4 });
     await dp.addInstance(0, image, { shards: 4 });
     const client = new TcpClientPort(VIP, 80);
