@@ -68,7 +68,7 @@ import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
-import { LinkFlowTable, PinFlag, UNSET_SIDE } from './link-flow-table.ts';
+import { LinkFlowTable, PinFlag, UNSET_SIDE, type PinTimeoutTicks } from './link-flow-table.ts';
 import { HostDrop } from './host-drop-reason.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
 import type { TraceMarker } from '../trace/trace-marker.ts';
@@ -316,7 +316,7 @@ export class ChainDataPlane {
   idlePasses = 0;
   private readonly queueSize: number;
   private readonly fifoSize: number;
-  private readonly timeoutTicks: { tcp: number; tcpClosed: number; udp: number; other: number };
+  private readonly timeoutTicks: PinTimeoutTicks;
   private readonly seed: number;
   private readonly onEvent: ((event: DataPlaneEvent) => void) | undefined;
   private readonly ids = new Uint32Array(BATCH);
@@ -1259,11 +1259,7 @@ export class ChainDataPlane {
       const left = k > 0 ? stages[k - 1] : null;
       const right = k < stages.length ? stages[k] : null;
       this.counters.expired += link.table.removeWhere((slot) => {
-        const proto = link.protoOf(slot);
-        const limit = proto === 6 ? (link.isClosed(slot) ? t.tcpClosed : t.tcp) : proto === 17 ? t.udp : t.other;
-        // `lastSeen` is a tick number, so a frame may have crossed at its very end: a pin goes
-        // only after more than `limit` whole ticks, never sooner than its timeout.
-        if (now - link.lastSeen(slot) <= limit) return false;
+        if (!link.isExpired(slot, now, t)) return false;
         const l = link.leftOf(slot);
         const r = link.rightOf(slot);
         if (left !== null && l !== UNSET_SIDE) left.bySlot[l].pins--;

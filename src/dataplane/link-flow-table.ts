@@ -13,6 +13,14 @@ export const PinFlag = {
   RST: 4,
 } as const;
 
+/** Idle timeouts of pins, in ticks of the data plane's clock. */
+export interface PinTimeoutTicks {
+  readonly tcp: number;
+  readonly tcpClosed: number;
+  readonly udp: number;
+  readonly other: number;
+}
+
 const ETH_IPV4 = 0x0800;
 const ETH_VLAN = 0x8100;
 const TCP = 6;
@@ -188,6 +196,17 @@ export class LinkFlowTable {
   isClosed(slot: number): boolean {
     const f = this.table.aux(slot, 1);
     return (f & PinFlag.RST) !== 0 || (f & (PinFlag.FIN_LEFT | PinFlag.FIN_RIGHT)) === (PinFlag.FIN_LEFT | PinFlag.FIN_RIGHT);
+  }
+
+  /**
+   * True when an entry has been idle longer than its protocol's timeout at tick `now`.
+   * `lastSeen` is a tick number and a frame may have crossed at the very end of that tick,
+   * so an entry goes only after more than `limit` whole ticks: never sooner than its timeout.
+   */
+  isExpired(slot: number, now: number, t: PinTimeoutTicks): boolean {
+    const proto = this.protoOf(slot);
+    const limit = proto === TCP ? (this.isClosed(slot) ? t.tcpClosed : t.tcp) : proto === UDP ? t.udp : t.other;
+    return now - this.lastSeen(slot) > limit;
   }
 
   /** IP protocol of an entry. */

@@ -23,13 +23,9 @@ function tuple(link: LinkFlowTable): [number, number, number, number, number] {
   return [link.s >>> 0, link.d >>> 0, link.sp, link.dp, link.proto];
 }
 
-/** The expiry rule of `ChainDataPlane.sweep`, over one link (timeouts in ticks). */
+/** What `ChainDataPlane.sweep` does to one link (timeouts in ticks). */
 function sweep(link: LinkFlowTable, now: number, t = { tcp: 100, tcpClosed: 4, udp: 20, other: 10 }): number {
-  return link.table.removeWhere((slot) => {
-    const proto = link.protoOf(slot);
-    const limit = proto === 6 ? (link.isClosed(slot) ? t.tcpClosed : t.tcp) : proto === 17 ? t.udp : t.other;
-    return now - link.lastSeen(slot) >= limit;
-  });
+  return link.table.removeWhere((slot) => link.isExpired(slot, now, t));
 }
 
 describe('LinkFlowTable.classify', () => {
@@ -232,7 +228,7 @@ describe('LinkFlowTable pins', () => {
       expect([link.leftOf(slot), link.rightOf(slot)]).toEqual(i === 2 ? [5, 6] : [i, 10 + i]);
     }
     // After an expiry there is room again.
-    expect(sweep(link, 1 + 20)).toBe(3); // the three UDP pins last seen at tick 1; the updated one at 2
+    expect(sweep(link, 1 + 21)).toBe(3); // the three UDP pins last seen at tick 1 (more than 20 ticks ago); the updated one at 2
     link.setTuple(A, B, 2000, 80, IpProto.UDP);
     expect(link.insert(9, 9, 30)).not.toBe(FLOW_NOT_FOUND);
     expect(link.full).toBe(1);
@@ -258,19 +254,20 @@ describe('LinkFlowTable pins', () => {
       return link.find() !== FLOW_NOT_FOUND;
     };
     const state = () => [alive(1, 6), alive(2, 17), alive(3, 1), alive(4, 6)];
-    expect(sweep(link, 3)).toBe(0);
+    expect(sweep(link, 4)).toBe(0); // a pin lives at least its timeout: gone only after more than 4 ticks
     expect(state()).toEqual([true, true, true, true]);
-    expect(sweep(link, 4)).toBe(1);
+    expect(sweep(link, 5)).toBe(1);
     expect(state()).toEqual([true, true, true, false]);
     // Touching keeps a pin alive.
     link.setTuple(A, B, 2, 80, IpProto.UDP);
     link.touch(link.find(), 15, PinFlag.FIN_RIGHT);
-    expect(sweep(link, 10)).toBe(1);
+    expect(sweep(link, 10)).toBe(0);
+    expect(sweep(link, 11)).toBe(1);
     expect(state()).toEqual([true, true, false, false]);
-    expect(sweep(link, 34)).toBe(0);
-    expect(sweep(link, 35)).toBe(1);
-    expect(sweep(link, 99)).toBe(0);
-    expect(sweep(link, 100)).toBe(1);
+    expect(sweep(link, 35)).toBe(0);
+    expect(sweep(link, 36)).toBe(1);
+    expect(sweep(link, 100)).toBe(0);
+    expect(sweep(link, 101)).toBe(1);
     expect(link.table.size).toBe(0);
   });
 });
