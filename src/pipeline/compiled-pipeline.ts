@@ -11,8 +11,17 @@ export interface CounterInfo {
   readonly element: string;
   /** True for counters of dropped packets. */
   readonly drop: boolean;
+  /** What it counts (the HELP line of its metric series and its row in docs/metrics.md). */
   readonly help: string;
 }
+
+/**
+ * What a generated pipeline module's `COUNTERS` says of each counter: its slot's name,
+ * element and whether it counts drops, without the help text. Images do not carry help
+ * (an instance never shows it): the host reads it from `CompiledPipeline.counters` or the
+ * image manifest (`ImageManifest.counters`), both `CounterInfo`.
+ */
+export type ModuleCounter = Pick<CounterInfo, 'name' | 'element' | 'drop'>;
 
 /** The built-in traffic counters every pipeline keeps, at fixed slots 0…8 (one declaration: index, names, help). */
 export const BUILTIN_COUNTER_LIST = counterList([
@@ -164,7 +173,8 @@ export const STATE_ALIGN = 64;
 
 /** The shape of a generated pipeline module. */
 export interface PipelineModule {
-  readonly COUNTERS: readonly CounterInfo[];
+  /** One entry per counter slot, in slot order (no help text: see `ModuleCounter`). */
+  readonly COUNTERS: readonly ModuleCounter[];
   /** `CompiledPipeline.stateBytes` (absent in modules built before state existed: 0). */
   readonly STATE_BYTES?: number;
   createPipeline(rt: PipelineRuntime): PipelineInstance;

@@ -160,7 +160,8 @@ function renderModule(
   }
   out += `\nexport const FUNCTION_NAME = ${JSON.stringify(name)};\n`;
   out += `export const STATE_BYTES = ${stateBytes};\n`;
-  out += `export const COUNTERS = [\n${counters.map((c) => `  ${JSON.stringify(c)},`).join('\n')}\n];\n\n`;
+  // No help text in the module: the host has it from the compiled pipeline or the manifest (`ModuleCounter`).
+  out += `export const COUNTERS = [\n${counters.map((c) => `  ${JSON.stringify({ name: c.name, element: c.element, drop: c.drop })},`).join('\n')}\n];\n\n`;
   out += constants.join('\n') + (constants.length > 0 ? '\n\n' : '');
   out += `export function createPipeline(rt) {\n`;
   out += `  const counters = rt.counters;\n`;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import type { CompiledPipeline, PipelineModule } from './compiled-pipeline.ts';
+import type { CompiledPipeline, CounterInfo, PipelineModule } from './compiled-pipeline.ts';
 import { compilePipeline } from './compiler.ts';
 import type { PipelineDefinition } from './define-pipeline.ts';
 import { createFusedPipeline, fusedCounters, fusedStateBytes } from './fused-pipeline.ts';
@@ -88,6 +88,6 @@ export function fuseModules(modules: readonly PipelineModule[], names: readonly 
   };
 }
 
-function countersOf(c: CompiledPipeline): Pick<PipelineModule, 'COUNTERS'> {
+function countersOf(c: CompiledPipeline): { readonly COUNTERS: readonly CounterInfo[] } {
   return { COUNTERS: c.counters };
 }

@@ -1,4 +1,4 @@
-import { BuiltinCounter, type CounterInfo, type InstanceShard, type PipelineInstance, type PipelineModule, type PipelineRuntime, type StateTakeover } from './compiled-pipeline.ts';
+import { BuiltinCounter, type InstanceShard, type ModuleCounter, type PipelineInstance, type PipelineModule, type PipelineRuntime, type StateTakeover } from './compiled-pipeline.ts';
 import { MAX_BATCH, PacketBatch } from './packet-batch.ts';
 import { Side, Verdict } from './verdict.ts';
 import type { PacketTracer } from '../trace/packet-tracer.ts';
@@ -21,8 +21,12 @@ export function fusedParts(parts: readonly Pick<PipelineModule, 'COUNTERS'>[], n
   });
 }
 
-/** The counters of a fused pipeline: each part's block, its elements named `<function>/<element>`. */
-export function fusedCounters(parts: readonly Pick<PipelineModule, 'COUNTERS'>[], names: readonly string[]): CounterInfo[] {
+/**
+ * The counters of a fused pipeline: each part's block, its elements named
+ * `<function>/<element>` (the parts' entries as they are: with help for compiled
+ * pipelines' `CounterInfo`, without for modules' `ModuleCounter`).
+ */
+export function fusedCounters<C extends ModuleCounter>(parts: readonly { readonly COUNTERS: readonly C[] }[], names: readonly string[]): C[] {
   return parts.flatMap((p, i) => p.COUNTERS.map((c) => ({ ...c, element: `${names[i]}/${c.element}` })));
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -140,7 +140,10 @@ describe('a built image booted in a plain Worker', () => {
     const built = await buildImage(passThrough, {}, { store: ImageStore.open(join(root, 'store')) });
     const mod = (await import(pathToFileURL(built.imagePath).href)) as { createPipeline: unknown; COUNTERS: unknown; FUNCTION_NAME: unknown };
     expect(mod.FUNCTION_NAME).toBe('pass-through');
-    expect(mod.COUNTERS).toEqual(built.manifest.counters);
+    expect(mod.COUNTERS).toEqual(built.manifest.counters.map(({ name, element, drop }) => ({ name, element, drop })));
+    expect(built.manifest.counters.every((c) => c.help.length > 0)).toBe(true);
+    const text = readFileSync(built.imagePath, 'utf8');
+    for (const c of built.manifest.counters) expect(text, c.name).not.toContain(c.help);
     expect(typeof mod.createPipeline).toBe('function');
   });
 });
