@@ -1227,8 +1227,12 @@ export class ChainDataPlane {
     const off = fromPool.dataOffset(id);
     const layout = this.resetLayout;
     const view = fromPool.view;
+    // IPv4 TCP only: an IPv6 segment of a lost flow is dropped (counted) until resets speak IPv6.
     const answerable =
-      parseFrame(view, off, fromPool.meta.length[id], layout) === 0 && layout.ipProto === 6 && tcpResetPermitted(view, off, layout.l3Offset, layout.l4Offset);
+      parseFrame(view, off, fromPool.meta.length[id], layout) === 0 &&
+      layout.ethertype === 0x0800 &&
+      layout.ipProto === 6 &&
+      tcpResetPermitted(view, off, layout.l3Offset, layout.l4Offset);
     if (answerable) fromPool.meta.length[id] = writeTcpReset(view, off, layout.l3Offset, layout.l4Offset);
     this.one[0] = id;
     if (!answerable) fromPool.freeOwned(this.one, 1);

@@ -22,10 +22,41 @@ export interface PinTimeoutTicks {
 }
 
 const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
 const ETH_VLAN = 0x8100;
 const TCP = 6;
 const UDP = 17;
 const ICMP = 1;
+const ICMPV6 = 58;
+/** IPv6 extension headers walked to find the transport header (hop-by-hop, routing, destination options, AH). */
+const V6_HOP_BY_HOP = 0;
+const V6_ROUTING = 43;
+const V6_FRAGMENT = 44;
+const V6_AH = 51;
+const V6_DEST_OPTS = 60;
+/** Most IPv6 extension headers walked before a frame is keyed by its addresses alone. */
+const V6_MAX_EXTENSION_HEADERS = 8;
+
+/**
+ * Folds the 128-bit IPv6 address at `off` into 32 bits (murmur3-style mixing of its four
+ * words), the address word of an IPv6 link key. Two flows whose folded keys collide share
+ * one pin: both are steered alike, which any instance can serve for a new flow, so a
+ * collision only merges two steering choices; it never splits a flow.
+ */
+function foldIpv6Address(view: DataView, off: number): number {
+  let h = 0x6a09e667;
+  for (let i = 0; i < 16; i += 4) {
+    let k = Math.imul(view.getInt32(off + i), 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 
 /**
  * The flows crossing one link of a chain (between two stages, or between a port and a
@@ -72,7 +103,9 @@ export class LinkFlowTable {
 
   /**
    * Reads the 5-tuple of the frame at `off` (`len` bytes) into the canonical fields.
-   * Returns false for a frame that is not IPv4 (ARP, …) or too short to key.
+   * Returns false for a frame that is not IP (ARP, …) or too short to key. An IPv6 frame
+   * is keyed by its folded addresses (`foldIpv6Address`) and the ports of the transport
+   * header found after at most `V6_MAX_EXTENSION_HEADERS` extension headers.
    */
   classify(view: DataView, off: number, len: number): boolean {
     if (len < 34) return false;
@@ -84,6 +117,7 @@ export class LinkFlowTable {
       type = view.getUint16(off + 16);
       l3 += 4;
     }
+    if (type === ETH_IPV6) return this.classify6(view, l3, off + len);
     if (type !== ETH_IPV4) return false;
     const ihl = (view.getUint8(l3) & 0x0f) << 2;
     const end = off + len;
@@ -119,6 +153,75 @@ export class LinkFlowTable {
               const qid = view.getUint16(ql4 + 4);
               ports = (qid << 16) | qid;
             } else ports = 0;
+          }
+        }
+      }
+    }
+    this.setTuple(src, dst, ports >>> 16, ports & 0xffff, proto);
+    this.tcpFlags = flags;
+    return true;
+  }
+
+  /** Transport protocol and header offset found by the last `walk6` (offset -1: none, or a fragment). */
+  private l4Proto = 0;
+  private l4Off = -1;
+
+  /**
+   * Walks the IPv6 header at `l3` and its extension headers (bounded) to the transport
+   * header, leaving its protocol and offset in `l4Proto` / `l4Off`. Any fragment keys the
+   * datagram by its addresses alone (as IPv4 fragments are), so all its pieces go one way.
+   * Returns false when the fixed header does not fit before `end`.
+   */
+  private walk6(view: DataView, l3: number, end: number): boolean {
+    if (l3 + 40 > end) return false;
+    let next = view.getUint8(l3 + 6);
+    let at = l3 + 40;
+    this.l4Off = -1;
+    for (let n = 0; n < V6_MAX_EXTENSION_HEADERS; n++) {
+      if (next === V6_FRAGMENT) {
+        this.l4Proto = at + 1 <= end ? view.getUint8(at) : next;
+        return true;
+      }
+      if (next !== V6_HOP_BY_HOP && next !== V6_ROUTING && next !== V6_DEST_OPTS && next !== V6_AH) break;
+      if (at + 2 > end) break;
+      const size = next === V6_AH ? (view.getUint8(at + 1) + 2) << 2 : (view.getUint8(at + 1) + 1) << 3;
+      next = view.getUint8(at);
+      at += size;
+    }
+    this.l4Proto = next;
+    if (at + 8 <= end) this.l4Off = at;
+    return true;
+  }
+
+  /** `classify` for the IPv6 packet at `l3` (the frame ends at `end`). */
+  private classify6(view: DataView, l3: number, end: number): boolean {
+    if (!this.walk6(view, l3, end)) return false;
+    let src = foldIpv6Address(view, l3 + 8);
+    let dst = foldIpv6Address(view, l3 + 24);
+    let proto = this.l4Proto;
+    let ports = 0;
+    let flags = 0;
+    const l4 = this.l4Off;
+    if (l4 >= 0) {
+      if (proto === TCP || proto === UDP) {
+        ports = view.getInt32(l4);
+        if (proto === TCP && l4 + 14 <= end) flags = view.getUint8(l4 + 13);
+      } else if (proto === ICMPV6) {
+        const icmpType = view.getUint8(l4);
+        if (icmpType === 128 || icmpType === 129) {
+          const id = view.getUint16(l4 + 4);
+          ports = (id << 16) | id;
+        } else if (icmpType >= 1 && icmpType <= 4 && this.walk6(view, l4 + 8, end)) {
+          // An ICMPv6 error: key it by the quoted packet's flow (canonical order makes direction moot).
+          const q = l4 + 8;
+          proto = this.l4Proto;
+          src = foldIpv6Address(view, q + 8);
+          dst = foldIpv6Address(view, q + 24);
+          const ql4 = this.l4Off;
+          if (ql4 >= 0 && (proto === TCP || proto === UDP)) ports = view.getInt32(ql4);
+          else if (ql4 >= 0 && proto === ICMPV6 && (view.getUint8(ql4) === 128 || view.getUint8(ql4) === 129)) {
+            const qid = view.getUint16(ql4 + 4);
+            ports = (qid << 16) | qid;
           }
         }
       }

@@ -59,13 +59,16 @@ describe('LinkFlowTable.classify', () => {
     expect(tuple(link)).toEqual(plain);
   });
 
-  it('refuses frames it cannot key: ARP, non-IPv4, shorter than 34 bytes', () => {
+  it('refuses frames it cannot key: ARP, other EtherTypes, shorter than 34 bytes, IPv6 shorter than its header', () => {
     const link = new LinkFlowTable(16, 1);
     expect(classify(link, { kind: 'arp' })).toBe(false);
     const udp = { proto: IpProto.UDP, srcIp: A, dstIp: B };
     expect(classify(link, udp, 33)).toBe(false);
     const bytes = frame(udp);
-    bytes[12] = 0x86; // EtherType 0x86dd (IPv6)
+    bytes[12] = 0x88; // EtherType 0x88cc (LLDP)
+    bytes[13] = 0xcc;
+    expect(link.classify(viewOf(bytes), 0, bytes.length)).toBe(false);
+    bytes[12] = 0x86; // EtherType 0x86dd (IPv6) over 28 bytes: no room for its 40-byte header
     bytes[13] = 0xdd;
     expect(link.classify(viewOf(bytes), 0, bytes.length)).toBe(false);
   });
@@ -123,6 +126,158 @@ describe('LinkFlowTable.classify', () => {
     // A quote too short to read is keyed as plain ICMP between R and A (ports 0).
     classify(link, { proto: IpProto.ICMP, srcIp: R, dstIp: A, icmpType: 3, icmpId: 0, icmpSeq: 0, payload: quoted.subarray(0, 20) });
     expect(tuple(link)).toEqual([A, R, 0, 0, IpProto.ICMP]);
+  });
+});
+
+/** 2001:db8::/32 addresses for the IPv6 cases: `v6addr(1)` = 2001:db8::1, `v6addr(1, 0x10000)` = 2001:db8:1::1. */
+function v6addr(low: number, high = 0): Uint8Array<ArrayBuffer> {
+  const a = new Uint8Array(16);
+  const v = new DataView(a.buffer);
+  v.setUint32(0, 0x20010db8);
+  v.setUint32(4, high);
+  v.setUint32(12, low);
+  return a;
+}
+
+interface V6Spec {
+  src: Uint8Array;
+  dst: Uint8Array;
+  /** Extension headers before the transport header: [type, total bytes] (fragment headers are 8 bytes). */
+  ext?: [number, number][];
+  /** Transport protocol and header bytes. */
+  proto: number;
+  l4: Uint8Array;
+}
+
+/** An Ethernet + IPv6 frame (no checksums: the link table does not read them). */
+function v6frame(spec: V6Spec): Uint8Array<ArrayBuffer> {
+  const ext = spec.ext ?? [];
+  const extBytes = ext.reduce((n, [, size]) => n + size, 0);
+  const bytes = new Uint8Array(14 + 40 + extBytes + spec.l4.length);
+  const v = new DataView(bytes.buffer);
+  v.setUint16(12, 0x86dd);
+  v.setUint32(14, 0x60000000);
+  v.setUint16(18, extBytes + spec.l4.length);
+  v.setUint8(20, ext.length > 0 ? ext[0][0] : spec.proto);
+  v.setUint8(21, 64);
+  bytes.set(spec.src, 22);
+  bytes.set(spec.dst, 38);
+  let at = 54;
+  ext.forEach(([type, size], i) => {
+    v.setUint8(at, i + 1 < ext.length ? ext[i + 1][0] : spec.proto);
+    // Length field: AH counts 4-byte units minus 2; the others 8-byte units minus 1; fragment has none.
+    if (type === 51) v.setUint8(at + 1, size / 4 - 2);
+    else if (type !== 44) v.setUint8(at + 1, size / 8 - 1);
+    at += size;
+  });
+  bytes.set(spec.l4, at);
+  return bytes;
+}
+
+/** The first bytes of a TCP or UDP header: ports, and TCP flags at byte 13. */
+function ports(sport: number, dport: number, tcpFlags = 0): Uint8Array<ArrayBuffer> {
+  const h = new Uint8Array(20);
+  const v = new DataView(h.buffer);
+  v.setUint16(0, sport);
+  v.setUint16(2, dport);
+  v.setUint8(13, tcpFlags);
+  return h;
+}
+
+/** An ICMPv6 header (type, code, identifier, sequence) followed by `body`. */
+function icmp6(type: number, id = 0, body: Uint8Array = new Uint8Array(0)): Uint8Array<ArrayBuffer> {
+  const h = new Uint8Array(8 + body.length);
+  const v = new DataView(h.buffer);
+  v.setUint8(0, type);
+  v.setUint16(4, id);
+  h.set(body, 8);
+  return h;
+}
+
+describe('LinkFlowTable.classify over IPv6', () => {
+  const X = v6addr(1);
+  const Y = v6addr(2, 0x10000);
+  /** The frame placed at the very end of its buffer: a read past the frame would throw. */
+  const key = (link: LinkFlowTable, bytes: Uint8Array, len = bytes.length): ReturnType<typeof tuple> | null => {
+    const mem = new Uint8Array(len + 40);
+    mem.set(bytes.subarray(0, len), 40);
+    return link.classify(viewOf(mem), 40, len) ? tuple(link) : null;
+  };
+
+  it('keys both directions of a TCP flow alike, keeps its flags, and tells apart addresses that differ in any word', () => {
+    const link = new LinkFlowTable(16, 1);
+    const there = key(link, v6frame({ src: X, dst: Y, proto: IpProto.TCP, l4: ports(50000, 443, TcpFlag.SYN) }));
+    expect(link.tcpFlags).toBe(TcpFlag.SYN);
+    const back = key(link, v6frame({ src: Y, dst: X, proto: IpProto.TCP, l4: ports(443, 50000, TcpFlag.SYN | TcpFlag.ACK) }));
+    expect(back).toEqual(there);
+    expect(link.tcpFlags).toBe(TcpFlag.SYN | TcpFlag.ACK);
+    expect(there![4]).toBe(IpProto.TCP);
+    expect([there![2], there![3]].sort()).toEqual([443, 50000]);
+    const keys = new Set([JSON.stringify(there)]);
+    for (let word = 0; word < 4; word++) {
+      const other = Y.slice();
+      other[word * 4 + 3] ^= 1;
+      keys.add(JSON.stringify(key(link, v6frame({ src: X, dst: other, proto: IpProto.TCP, l4: ports(50000, 443) }))));
+    }
+    expect(keys.size).toBe(5);
+  });
+
+  it('finds the transport header after hop-by-hop, routing, destination options and AH headers', () => {
+    const link = new LinkFlowTable(16, 1);
+    const plain = key(link, v6frame({ src: X, dst: Y, proto: IpProto.UDP, l4: ports(5353, 53) }));
+    const wrapped = key(link, v6frame({ src: X, dst: Y, ext: [[0, 8], [43, 24], [60, 16], [51, 16]], proto: IpProto.UDP, l4: ports(5353, 53) }));
+    expect(wrapped).toEqual(plain);
+    // More extension headers than the bound: keyed by addresses alone (ports 0), never misread.
+    const nine = Array.from({ length: 9 }, (): [number, number] => [60, 8]);
+    const deep = key(link, v6frame({ src: X, dst: Y, ext: nine, proto: IpProto.UDP, l4: ports(5353, 53) }));
+    expect(deep!.slice(0, 2)).toEqual(plain!.slice(0, 2));
+    expect(deep!.slice(2, 4)).toEqual([0, 0]);
+  });
+
+  it('keys every fragment of a datagram by its addresses and inner protocol alone', () => {
+    const link = new LinkFlowTable(16, 1);
+    const whole = key(link, v6frame({ src: X, dst: Y, proto: IpProto.UDP, l4: ports(5353, 53) }));
+    const first = key(link, v6frame({ src: X, dst: Y, ext: [[44, 8]], proto: IpProto.UDP, l4: ports(5353, 53) }));
+    expect(first).toEqual([...whole!.slice(0, 2), 0, 0, IpProto.UDP]);
+    const later = key(link, v6frame({ src: Y, dst: X, ext: [[0, 8], [44, 8]], proto: IpProto.UDP, l4: new Uint8Array(8).fill(0x77) }));
+    expect(later).toEqual(first);
+  });
+
+  it('keys an ICMPv6 echo by its identifier, and an ICMPv6 error by the flow it quotes', () => {
+    const link = new LinkFlowTable(16, 1);
+    const request = key(link, v6frame({ src: X, dst: Y, proto: 58, l4: icmp6(128, 0x1234) }));
+    expect(request!.slice(2)).toEqual([0x1234, 0x1234, 58]);
+    expect(key(link, v6frame({ src: Y, dst: X, proto: 58, l4: icmp6(129, 0x1234) }))).toEqual(request);
+    const flow = key(link, v6frame({ src: X, dst: Y, proto: IpProto.TCP, l4: ports(40000, 80) }));
+    const slot = link.insert(1, 2, 1);
+    const R6 = v6addr(0xfe);
+    // Destination unreachable (1), packet too big (2), time exceeded (3), parameter problem (4), each quoting the flow.
+    for (const type of [1, 2, 3, 4]) {
+      const quoted = v6frame({ src: X, dst: Y, ext: [[0, 8]], proto: IpProto.TCP, l4: ports(40000, 80) }).subarray(14);
+      expect(key(link, v6frame({ src: R6, dst: X, proto: 58, l4: icmp6(type, 0, quoted) }))).toEqual(flow);
+      expect(link.find()).toBe(slot);
+    }
+    // An error quoting an echo finds the echo; a quote too short to hold its header is plain ICMPv6.
+    expect(key(link, v6frame({ src: R6, dst: X, proto: 58, l4: icmp6(3, 0, v6frame({ src: X, dst: Y, proto: 58, l4: icmp6(128, 0x1234) }).subarray(14)) }))).toEqual(request);
+    const short = key(link, v6frame({ src: R6, dst: X, proto: 58, l4: icmp6(1, 0, new Uint8Array(30)) }));
+    expect(short!.slice(2)).toEqual([0, 0, 58]);
+    // Neighbour solicitation (135): keyed by its addresses.
+    expect(key(link, v6frame({ src: X, dst: Y, proto: 58, l4: icmp6(135, 0, new Uint8Array(16)) }))!.slice(2)).toEqual([0, 0, 58]);
+  });
+
+  it('never reads past the frame, however it is cut or scribbled', () => {
+    const link = new LinkFlowTable(64, 1);
+    const rng = new Rng(0x6006);
+    const samples = [
+      v6frame({ src: X, dst: Y, ext: [[0, 8], [43, 24], [44, 8]], proto: IpProto.TCP, l4: ports(1, 2, TcpFlag.ACK) }),
+      v6frame({ src: Y, dst: X, proto: 58, l4: icmp6(1, 0, v6frame({ src: X, dst: Y, ext: [[60, 16]], proto: IpProto.UDP, l4: ports(3, 4) }).subarray(14)) }),
+    ];
+    for (let i = 0; i < 20_000; i++) {
+      const bytes = samples[i & 1].slice();
+      for (let k = rng.int(6); k > 0; k--) bytes[14 + rng.int(bytes.length - 14)] = rng.int(256);
+      const len = 34 + rng.int(bytes.length - 33);
+      expect(() => key(link, bytes, len)).not.toThrow();
+    }
   });
 });
 
