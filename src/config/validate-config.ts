@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ConfigValidationError, type ConfigIssue } from '../errors/catalog.ts';
+import { ConfigValidationError, ISSUE_CODES, type ConfigIssue, type IssueCode } from '../errors/catalog.ts';
 
 /**
  * Formats a field path the way users write it: `rules[3].dst`, `spec.functions[1].config`.
@@ -30,9 +30,18 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 export function validateConfig<T>(schema: z.ZodType<T>, value: unknown, subject: string, pathPrefix: PropertyKey[] = []): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues: ConfigIssue[] = result.error.issues.map((issue) => ({
-    path: formatPath([...pathPrefix, ...issue.path]),
-    message: issue.message,
-  }));
+  const issues: ConfigIssue[] = result.error.issues.map((issue) => {
+    const code = issueCode(issue);
+    return { path: formatPath([...pathPrefix, ...issue.path]), message: issue.message, ...(code === undefined ? {} : { code }) };
+  });
   throw new ConfigValidationError(subject, issues);
+}
+
+/**
+ * The `ISSUE_CODES` code a zod issue carries in `params.code` (set by schemas such as
+ * `ipv4AddressField` through `ipv6UnsupportedIssue`), if any.
+ */
+export function issueCode(issue: object): IssueCode | undefined {
+  const code = ((issue as { params?: unknown }).params as { code?: unknown } | undefined)?.code;
+  return (ISSUE_CODES as readonly unknown[]).includes(code) ? (code as IssueCode) : undefined;
 }

@@ -96,7 +96,25 @@ export interface ConfigIssue {
   /** 1-based line and column of the offending value in `file`, when known. */
   line?: number;
   column?: number;
+  /**
+   * A code of `ISSUE_CODES` when the problem is one scripts may want to tell apart (the
+   * error's own code stays `NFVKIT_ERR_CONFIG_INVALID`); the message ends with it too.
+   */
+  code?: IssueCode;
 }
+
+/**
+ * IPv6 in a field that takes IPv4 only for now: the value is a valid IPv6 address or
+ * prefix, but the part that would use it (a function, the gateway, a port) does not carry
+ * IPv6 yet. Refused rather than accepted and ignored.
+ */
+export const IPV6_UNSUPPORTED = 'NFVKIT_ERR_IPV6_UNSUPPORTED';
+
+/** Every code a single `ConfigIssue` may carry, for docs and the test that keeps docs in step. */
+export const ISSUE_CODES = [IPV6_UNSUPPORTED] as const;
+
+/** A code of `ISSUE_CODES`. */
+export type IssueCode = (typeof ISSUE_CODES)[number];
 
 /** A configuration failed validation; `issues` lists every problem, not only the first. */
 export class ConfigValidationError extends NfvkitError {

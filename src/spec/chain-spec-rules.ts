@@ -1,4 +1,6 @@
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
+import type { IssueCode } from '../errors/catalog.ts';
+import { issueCode } from '../config/validate-config.ts';
 import { dataPathProblem, quotePath } from './data-path.ts';
 import { specErrorMap } from './spec-messages.ts';
 import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
@@ -12,6 +14,8 @@ export interface SpecIssue {
   readonly message: string;
   /** Point at the key rather than the value (unknown fields). */
   readonly atKey?: boolean;
+  /** The `ISSUE_CODES` code of the problem, if it has one (`ConfigIssue.code`). */
+  readonly code?: IssueCode;
 }
 
 /** What `checkChainSpec` found. */
@@ -301,7 +305,8 @@ export function fromZodIssue(issue: ZodIssueLike, prefix: readonly PropertyKey[]
     const typed = issue.errors.filter((branch) => !branch.every((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
     if (typed.length === 1) return typed[0].flatMap((inner) => fromZodIssue(inner, path));
   }
-  return [{ path, message: issue.message }];
+  const code = issueCode(issue);
+  return [code === undefined ? { path, message: issue.message } : { path, message: issue.message, code }];
 }
 
 /** The fields of a zod issue that `fromZodIssue` reads. */
@@ -311,6 +316,7 @@ export interface ZodIssueLike {
   readonly message: string;
   readonly keys?: string[];
   readonly errors?: ZodIssueLike[][];
+  readonly params?: unknown;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

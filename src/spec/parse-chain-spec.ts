@@ -151,7 +151,9 @@ export async function validateSpecDataInSlices(raw: unknown, registry: FunctionR
 export function locateIssues(issues: readonly SpecIssue[], source: string, locator: YamlLocator): ConfigIssue[] {
   return issues.map((issue) => {
     const { line, column } = locator.locate(issue.path, issue.atKey === true);
-    return { file: source, line, column, path: formatPath(issue.path), message: issue.message };
+    const located: ConfigIssue = { file: source, line, column, path: formatPath(issue.path), message: issue.message };
+    if (issue.code !== undefined) located.code = issue.code;
+    return located;
   });
 }
 

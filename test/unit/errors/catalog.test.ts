@@ -12,6 +12,14 @@ describe('error catalog', () => {
     expect(new Set(classCodes)).toEqual(new Set(catalog.ERROR_CODES));
   });
 
+  it('docs/errors.md lists every issue code, none of them an error code', () => {
+    const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+    for (const code of catalog.ISSUE_CODES) {
+      expect(doc, code).toContain(`\`${code}\``);
+      expect(catalog.ERROR_CODES as readonly string[]).not.toContain(code);
+    }
+  });
+
   it('sets name and code', () => {
     const err = new catalog.PoolExhaustedError('none free');
     expect(err.name).toBe('PoolExhaustedError');
