@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipv4Cidr, portRange, protocol } from '../../src/config/net-schemas.ts';
+import { ipv4CidrField, portRange, protocol } from '../../src/config/net-schemas.ts';
 import { conntrackConfigSchema } from '../../src/conntrack/conntrack-config.ts';
 import { Action, ANY_RULE, RejectWith, type AclRule } from './acl-rule.ts';
 
@@ -49,6 +49,14 @@ export const icmpTypeRange = z
 
 const action = z.enum(['allow', 'drop', 'reject']);
 
+/**
+ * `src` and `dst`: an IPv4 prefix (`"any"`: 0.0.0.0/0). An IPv6 prefix parses, and the rule
+ * is refused with `NFVKIT_ERR_IPV6_UNSUPPORTED` at that field: the classifier matches IPv4
+ * only for now, and a rule that matched nothing would be accepted and silently ignored. A
+ * rule set mixing both families is therefore reported rule by rule.
+ */
+const rulePrefix = ipv4CidrField('firewall rules match IPv4 packets only for now');
+
 /** One rule as users write it. */
 export const firewallRuleSchema = z
   .object({
@@ -58,8 +66,8 @@ export const firewallRuleSchema = z
     action,
     /** Where the packet arrives: `inside` (eth0) or `outside` (eth1); default either. */
     side: z.enum(['inside', 'outside', 'any']).optional(),
-    src: ipv4Cidr.optional(),
-    dst: ipv4Cidr.optional(),
+    src: rulePrefix.optional(),
+    dst: rulePrefix.optional(),
     proto: protocol.optional(),
     sport: portRange.optional(),
     dport: portRange.optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipv4Address, port } from '../../src/config/net-schemas.ts';
+import { ipv4AddressField, port } from '../../src/config/net-schemas.ts';
 import { conntrackConfigSchema } from '../../src/conntrack/conntrack-config.ts';
 import { isPrime } from '../../src/flow/maglev-permutation.ts';
 import { MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE, MAGLEV_MAX_WEIGHT } from '../../src/flow/maglev.ts';
@@ -8,6 +8,9 @@ import { MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE, MAGLEV_MAX_WEIGHT } f
 const SERVICE_PROTOCOLS = { tcp: 6, udp: 17 } as const;
 /** Most Maglev slots over all services (4 bytes each: 256 MiB). */
 const MAX_TOTAL_SLOTS = 1 << 26;
+
+/** VIPs and backend addresses: IPv4; an IPv6 one is refused as not supported yet (`NFVKIT_ERR_IPV6_UNSUPPORTED`). */
+const ipv4Address = ipv4AddressField('the load balancer balances IPv4 only for now');
 
 const backendSchema = z
   .object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipv4Address, ipv4Cidr, port, portRange, type Cidr } from '../../src/config/net-schemas.ts';
+import { ipv4AddressField, ipv4CidrField, port, portRange, type Cidr } from '../../src/config/net-schemas.ts';
 import { ipv4ToString } from '../../src/packet/ipv4.ts';
 
 /** Most distinct external addresses (SNAT pool plus port-forward addresses). */
@@ -15,6 +15,11 @@ export const NAT_MAX_CAPACITY = 1 << 22;
  * 60 s (RFC 5508 REQ-1).
  */
 export const DEFAULT_NAT_TIMEOUTS = Object.freeze({ tcpEstablished: 7440, tcpTransitory: 240, udp: 300, icmp: 60 });
+
+/** Why an IPv6 address or prefix is refused (`NFVKIT_ERR_IPV6_UNSUPPORTED`) in every address field. */
+const NAT_IPV4_ONLY = 'NAT translates IPv4 only for now; NAT64 is not built yet';
+const ipv4Address = ipv4AddressField(NAT_IPV4_ONLY);
+const ipv4Cidr = ipv4CidrField(NAT_IPV4_ONLY);
 
 const seconds = z.number().positive('timeout must be a positive number of seconds').finite();
 

@@ -95,7 +95,9 @@ const IPV4_ONLY = 'this field takes IPv4 only for now';
 /**
  * The issue for a valid IPv6 value in a field that takes IPv4 only for now: positioned like
  * any other issue, carrying `IPV6_UNSUPPORTED` (in `params.code`, which `validateConfig` and
- * the chain spec turn into `ConfigIssue.code`, and at the end of the message).
+ * the chain spec turn into `ConfigIssue.code`, and at the end of the message). It aborts
+ * (`continue: false`): the cross-field checks of the objects around it, which expect IPv4
+ * numbers, do not run on the text, so no second, made-up problem is reported.
  *
  * @example
  * ```ts
@@ -108,6 +110,7 @@ export function ipv6UnsupportedIssue(value: string, why: string = IPV4_ONLY, pat
     message: `${value}: IPv6 is not supported here yet (${why}) [${IPV6_UNSUPPORTED}]`,
     params: { code: IPV6_UNSUPPORTED },
     input: value,
+    continue: false,
     ...(path === undefined ? {} : { path }),
   } as z.core.$ZodRawIssue;
 }

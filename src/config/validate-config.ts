@@ -30,11 +30,39 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 export function validateConfig<T>(schema: z.ZodType<T>, value: unknown, subject: string, pathPrefix: PropertyKey[] = []): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues: ConfigIssue[] = result.error.issues.map((issue) => {
+  const issues: ConfigIssue[] = result.error.issues.flatMap((issue) => leafIssues(issue, pathPrefix)).map((issue) => {
     const code = issueCode(issue);
-    return { path: formatPath([...pathPrefix, ...issue.path]), message: issue.message, ...(code === undefined ? {} : { code }) };
+    return { path: formatPath(issue.path), message: issue.message, ...(code === undefined ? {} : { code }) };
   });
   throw new ConfigValidationError(subject, issues);
+}
+
+/** The fields of a zod issue that `leafIssues` and the chain spec's `fromZodIssue` read. */
+export interface ZodIssueLike {
+  readonly code: string;
+  readonly path: PropertyKey[];
+  readonly message: string;
+  readonly keys?: string[];
+  readonly errors?: ZodIssueLike[][];
+  readonly params?: unknown;
+}
+
+/**
+ * The branch that says what is wrong with a value a union refused: the one branch whose
+ * type the value has (the string of `CIDR | CIDR[]`), or `undefined` when that is not one.
+ */
+export function typedUnionBranch(issue: ZodIssueLike): ZodIssueLike[] | undefined {
+  if (issue.code !== 'invalid_union' || issue.errors === undefined) return undefined;
+  const typed = issue.errors.filter((branch) => !branch.every((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+  return typed.length === 1 ? typed[0] : undefined;
+}
+
+/** `issue` under `prefix`, a union refusal replaced by the issues of its typed branch (`typedUnionBranch`). */
+function leafIssues(issue: ZodIssueLike, prefix: readonly PropertyKey[]): ZodIssueLike[] {
+  const path = [...prefix, ...issue.path];
+  const branch = typedUnionBranch(issue);
+  if (branch !== undefined) return branch.flatMap((inner) => leafIssues(inner, path));
+  return [{ ...issue, path }];
 }
 
 /**

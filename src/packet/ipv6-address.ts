@@ -49,6 +49,7 @@ function parse(text: string): Ipv6Address | string {
   if (zone >= 0) return `zone id "${text.slice(zone)}" not accepted: it names an interface of one host; write the address without it`;
   if (text.startsWith('[')) return 'brackets belong only around an address followed by a port ("[2001:db8::1]:80")';
   if (text.includes('/')) return 'a prefix length is not part of an address';
+  if (text.includes(':::')) return '":::" is not a form: "::" stands for the zero groups';
   const halves = text.split('::');
   if (halves.length > 2) return '"::" may appear only once';
   const groups: number[] = [];

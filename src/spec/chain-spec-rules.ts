@@ -1,7 +1,7 @@
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import type { IssueCode } from '../errors/catalog.ts';
-import { issueCode } from '../config/validate-config.ts';
-import { dataPathProblem, quotePath } from './data-path.ts';
+import { issueCode, typedUnionBranch, type ZodIssueLike } from '../config/validate-config.ts';
+import { BUILTIN_PORTS } from '../ports/builtin-ports.ts';
 import { specErrorMap } from './spec-messages.ts';
 import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
 import { MAX_REPLICAS } from './chain-spec.ts';
@@ -35,14 +35,13 @@ export interface ChainSpecCheck {
  * - each function's `config` passes that function's own schema (paths prefixed with
  *   `spec.functions[i].config`);
  * - `scaling.min ≤ scaling.max`;
- * - a `pcap` port reads or writes, and its paths are relative and stay inside the
- *   controller's data directory (`dataPathProblem`: no absolute path, no `..`);
- * - VXLAN peers have unique names and VNIs;
- *   ingress and egress do not listen on the same UDP socket;
+ * - each port's own rules across its fields (its port type's `check`, `src/ports/`): a
+ *   `pcap` port reads or writes, and its paths stay inside the controller's data directory;
+ *   VXLAN peers have unique names and VNIs; generator flows × packet size within the limit;
+ * - ingress and egress do not listen on the same UDP socket;
  * - classifier `ports` need `tcp` or `udp` among its `protocols`;
  * - the limits of `SPEC_LIMITS` that span fields: labels, items of any list in a function's
- *   config (checked before the function's schema, which is then skipped), generator flows ×
- *   packet size, instances per chain (the sum of `scaling.max`), health-check probes per
+ *   config (checked before the function's schema, which is then skipped), instances per chain (the sum of `scaling.max`), health-check probes per
  *   second;
  * - `healthChecks` only on a registered function with backends, each naming one of its
  *   services once, `addresses` naming that service's backends, `timeoutSeconds ≤
@@ -91,7 +90,7 @@ function* checkSteps(raw: unknown, registry: FunctionRegistry, check: ChainSpecC
     checkInstances(functions, issues);
   }
   const ends = ['ingress', 'egress'] as const;
-  for (const end of ends) checkPort(field(spec, end), ['spec', end], issues);
+  for (const end of ends) issues.push(...BUILTIN_PORTS.check(field(spec, end), ['spec', end]));
   const inListen = listenKey(field(spec, 'ingress'));
   if (inListen !== undefined && inListen === listenKey(field(spec, 'egress'))) {
     issues.push({ path: ['spec', 'egress', 'listen'], message: `${inListen} is also spec.ingress.listen; the two ends need their own UDP sockets` });
@@ -243,44 +242,6 @@ function longestList(value: unknown, at: readonly PropertyKey[]): { path: Proper
   return undefined;
 }
 
-function checkPort(port: unknown, at: PropertyKey[], issues: SpecIssue[]): void {
-  if (!isRecord(port)) return;
-  if (port.type === 'generator') {
-    const flows = port.flows ?? 1024;
-    const size = port.packetSize ?? 64;
-    if (typeof flows === 'number' && typeof size === 'number' && Number.isInteger(flows) && Number.isInteger(size) && flows * size > SPEC_LIMITS.generatorFrameBytes.value) {
-      issues.push({ path: [...at, 'flows'], message: `${flows} flows × ${size} B frames: ${limitMessage('generatorFrameBytes', flows * size)}` });
-    }
-  }
-  if (port.type === 'pcap' && port.read === undefined && port.write === undefined) {
-    issues.push({ path: at, message: 'a pcap port needs `read`, `write` or both' });
-  }
-  if (port.type === 'pcap') {
-    for (const key of ['read', 'write'] as const) {
-      const value = port[key];
-      const problem = typeof value === 'string' && value !== '' ? dataPathProblem(value) : undefined;
-      if (problem !== undefined) issues.push({ path: [...at, key], message: `${quotePath(value as string)}: ${problem}` });
-    }
-  }
-  if (port.type !== 'vxlan' || !Array.isArray(port.peers)) return;
-  const names = new Map<string, number>();
-  const vnis = new Map<number, number>();
-  port.peers.forEach((peer, j) => {
-    if (!isRecord(peer)) return;
-    if (typeof peer.name === 'string') {
-      const first = names.get(peer.name);
-      if (first !== undefined) issues.push({ path: [...at, 'peers', j, 'name'], message: `duplicate peer name "${peer.name}" (also peers[${first}])` });
-      else names.set(peer.name, j);
-    }
-    // The port tells peers apart by VNI alone, so a VNI (hence a remote:port/VNI tunnel) appears once.
-    if (typeof peer.vni === 'number') {
-      const first = vnis.get(peer.vni);
-      if (first !== undefined) issues.push({ path: [...at, 'peers', j, 'vni'], message: `VNI ${peer.vni} is already used by peers[${first}]` });
-      else vnis.set(peer.vni, j);
-    }
-  });
-}
-
 /** `address:port` a VXLAN port listens on, if it is one with a readable listen address. */
 function listenKey(port: unknown): string | undefined {
   if (!isRecord(port) || port.type !== 'vxlan') return undefined;
@@ -300,24 +261,15 @@ export function fromZodIssue(issue: ZodIssueLike, prefix: readonly PropertyKey[]
   if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
     return issue.keys.map((key) => ({ path: [...path, key], message: issue.message, atKey: true }));
   }
-  if (issue.code === 'invalid_union' && issue.errors !== undefined) {
-    // The one branch whose type the value has (e.g. the string of `CIDR | CIDR[]`) says what is wrong.
-    const typed = issue.errors.filter((branch) => !branch.every((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
-    if (typed.length === 1) return typed[0].flatMap((inner) => fromZodIssue(inner, path));
-  }
+  // The one branch whose type the value has (e.g. the string of `CIDR | CIDR[]`) says what is wrong.
+  const branch = typedUnionBranch(issue);
+  if (branch !== undefined) return branch.flatMap((inner) => fromZodIssue(inner, path));
   const code = issueCode(issue);
   return [code === undefined ? { path, message: issue.message } : { path, message: issue.message, code }];
 }
 
 /** The fields of a zod issue that `fromZodIssue` reads. */
-export interface ZodIssueLike {
-  readonly code: string;
-  readonly path: PropertyKey[];
-  readonly message: string;
-  readonly keys?: string[];
-  readonly errors?: ZodIssueLike[][];
-  readonly params?: unknown;
-}
+export type { ZodIssueLike } from '../config/validate-config.ts';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -86,3 +86,18 @@ describe('load-balancer config', () => {
     expect(a.counters.filter((k) => k.name.startsWith('new_flows_backend_')).map((k) => k.help)).toEqual(['new flows sent to backend 198.19.0.1:80/tcp of service 198.18.0.100:80/tcp']);
   });
 });
+
+describe('load-balancer config: IPv6', () => {
+  it('refuses IPv6 VIPs and backends as not supported yet, at their fields', () => {
+    const why = 'IPv6 is not supported here yet (the load balancer balances IPv4 only for now) [NFVKIT_ERR_IPV6_UNSUPPORTED]';
+    expect(
+      issues({
+        services: [web, { vip: '2001:db8::100', port: 80, backends: [{ address: '2001:db8:1::1' }, { address: '198.19.0.2' }] }, { vip: '198.18.0.101', port: 80, backends: [{ address: '::ffff:198.19.0.3' }] }],
+      }),
+    ).toEqual([
+      { path: 'services[1].vip', message: `2001:db8::100: ${why}`, code: 'NFVKIT_ERR_IPV6_UNSUPPORTED' },
+      { path: 'services[1].backends[0].address', message: `2001:db8:1::1: ${why}`, code: 'NFVKIT_ERR_IPV6_UNSUPPORTED' },
+      { path: 'services[2].backends[0].address', message: `::ffff:198.19.0.3: ${why}`, code: 'NFVKIT_ERR_IPV6_UNSUPPORTED' },
+    ]);
+  });
+});

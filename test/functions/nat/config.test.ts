@@ -61,3 +61,21 @@ describe('nat: configuration', () => {
     expect(issues({ snat: { addresses: '198.18.0.1' }, capacity: 0 })[0].path).toBe('capacity');
   });
 });
+
+describe('nat: IPv6 in the configuration', () => {
+  it('refuses IPv6 pools, matches and forwards as not supported yet, at their fields', () => {
+    const why = 'IPv6 is not supported here yet (NAT translates IPv4 only for now; NAT64 is not built yet) [NFVKIT_ERR_IPV6_UNSUPPORTED]';
+    const code = 'NFVKIT_ERR_IPV6_UNSUPPORTED';
+    expect(
+      issues({
+        snat: { addresses: ['198.18.100.0/30', '2001:db8:100::/126'], match: ['10.0.0.0/8', 'fd00::/8'] },
+        portForwards: [{ protocol: 'tcp', externalAddress: '2001:db8:100::1', externalPort: 80, internalAddress: 'fd00::5' }],
+      }),
+    ).toEqual([
+      { path: 'snat.addresses[1]', message: `2001:db8:100::/126: ${why}`, code },
+      { path: 'snat.match[1]', message: `fd00::/8: ${why}`, code },
+      { path: 'portForwards[0].externalAddress', message: `2001:db8:100::1: ${why}`, code },
+      { path: 'portForwards[0].internalAddress', message: `fd00::5: ${why}`, code },
+    ]);
+  });
+});
