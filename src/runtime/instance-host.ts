@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import { HEAP_MEMORY, type MemfdMemory, type SharedMemory } from '../memory/shared-memory.ts';
 import { SANDBOX_REASONS } from './sandbox-reasons.ts';
+import { INSTANCE_BOOT_GATE } from './boot-gate.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
@@ -296,9 +297,15 @@ export class InstanceHost {
 
   /**
    * Starts an instance and resolves once it is `running` (ready) or `failed` (check `state`;
-   * a failed boot has already been contained). Never rejects for a failing instance.
+   * a failed boot has already been contained). Never rejects for a failing instance. A boot
+   * that starts an isolate (not `warm`) waits for a slot of `INSTANCE_BOOT_GATE` first
+   * (synchronously taken when one is free); its `bootTimeoutMs` runs from then.
    */
-  static async boot(opts: InstanceHostOptions): Promise<InstanceHost> {
+  static boot(opts: InstanceHostOptions): Promise<InstanceHost> {
+    return opts.warm === true ? InstanceHost.start(opts) : INSTANCE_BOOT_GATE.run(() => InstanceHost.start(opts));
+  }
+
+  private static async start(opts: InstanceHostOptions): Promise<InstanceHost> {
     const host = new InstanceHost(opts);
     await host.until(() => host.state !== 'booting');
     return host;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import { MemfdMemory } from '../memory/shared-memory.ts';
+import { INSTANCE_BOOT_GATE } from './boot-gate.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import { processBootstrapPath } from './runtime-bundle.ts';
 import { InstanceHost, processSpawner, type InstanceHostOptions } from './instance-host.ts';
@@ -19,6 +20,9 @@ export interface WarmProcessPoolOptions {
   /** Images booted from the pool (or given to `learnImages`) that idle processes import ahead from then on, at most this many, newest kept (default 8). */
   readonly learn?: number;
 }
+
+/** Longest a warm process being started holds its boot slot, ms (an instance's boot deadline). */
+const WARM_START_SLOT_MS = 10_000;
 
 /** After this many processes of the pool died idle in a row, it stops refilling (something is wrong with the machine). */
 const MAX_IDLE_DEATHS = 8;
@@ -61,6 +65,10 @@ export class WarmProcessPool {
   /** Learned images, oldest first. */
   private readonly learned: string[] = [];
   private idleDeaths = 0;
+  /** A refill is starting a process (one at a time). */
+  private refilling = false;
+  /** Ends the boot slot of each process still starting. */
+  private readonly starting = new Map<ProcessIsolate, () => void>();
   private closed = false;
 
   private constructor(size: number, memoryMiB: number, bootstrap: string, preload: readonly string[], learn: number) {
@@ -136,6 +144,8 @@ export class WarmProcessPool {
     const booting = InstanceHost.boot({
       ...opts,
       ...(counters === undefined ? {} : { countersSab: counters }),
+      // A process started ahead boots at once; one started for this instance waits for its boot slot.
+      warm: taken !== undefined,
       spawn:
         taken === undefined
           ? processSpawner(opts.memory, this.bootstrap, opts.sandbox)
@@ -192,15 +202,34 @@ export class WarmProcessPool {
     if (at < 0) return undefined;
     const [taken] = this.idle.splice(at, 1);
     taken.removeAllListeners('exit');
+    this.starting.get(taken)?.();
+    this.starting.delete(taken);
     queueMicrotask(() => this.refill());
     return taken;
   }
 
+  /**
+   * Starts the missing processes one at a time, each through `INSTANCE_BOOT_GATE` (held
+   * until it waits idle or is gone): refilling never competes with the boots of an apply
+   * for the controller's thread and cores.
+   */
   private refill(): void {
-    while (!this.closed && this.idle.length < this.size && this.idleDeaths < MAX_IDLE_DEATHS) {
+    if (this.refilling || !this.wantsMore()) return;
+    this.refilling = true;
+    void INSTANCE_BOOT_GATE.run(async () => {
+      if (!this.wantsMore()) return;
       const p = new ProcessIsolate(this.memoryMiB, this.bootstrap, undefined, this.warmMemory);
       for (const imagePath of this.preloads) this.preloadInto(p, imagePath);
       p.on('error', () => {}); // an idle process's failure shows as its exit
+      // The slot is held until it waits idle, is gone, or is taken for an instance (`take`).
+      const started = new Promise<void>((resolve) => this.starting.set(p, resolve));
+      const settle = (): void => {
+        this.starting.get(p)?.();
+        this.starting.delete(p);
+      };
+      p.once('idle', settle);
+      p.once('exit', settle);
+      setTimeout(settle, WARM_START_SLOT_MS).unref(); // a process that never says idle gives the slot back
       p.once('idle', () => (this.idleDeaths = 0));
       p.once('exit', () => {
         const at = this.idle.indexOf(p);
@@ -211,6 +240,14 @@ export class WarmProcessPool {
         this.refill();
       });
       this.idle.push(p);
-    }
+      await started;
+    }).finally(() => {
+      this.refilling = false;
+      this.refill();
+    });
+  }
+
+  private wantsMore(): boolean {
+    return !this.closed && this.idle.length < this.size && this.idleDeaths < MAX_IDLE_DEATHS;
   }
 }
