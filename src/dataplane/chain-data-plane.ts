@@ -744,10 +744,10 @@ export class ChainDataPlane {
     if (this.tracing !== null) this.tracing.mark(this.pool, ids, n, side);
     if (side === 0) {
       this.traffic.enteredInside += n;
-      this.crossRight(0, UNSET_SIDE, this.pool, ids, n, other);
+      this.cross(0, 0, UNSET_SIDE, this.pool, ids, n, other);
     } else {
       this.traffic.enteredOutside += n;
-      this.crossLeft(this.stages.length, UNSET_SIDE, this.pool, ids, n, other);
+      this.cross(this.stages.length, 1, UNSET_SIDE, this.pool, ids, n, other);
     }
     return n;
   }
@@ -769,7 +769,7 @@ export class ChainDataPlane {
       const n = h.eth1.pollTx(ids, room < BATCH ? room : BATCH);
       if (n > 0) {
         moved += n;
-        this.crossRight(k + 1, inst.slot, inst.pool, ids, n, outside);
+        this.cross(k + 1, 0, inst.slot, inst.pool, ids, n, outside);
       }
     }
     room = k > 0 ? stages[k - 1].minFree(1) : BATCH;
@@ -777,7 +777,7 @@ export class ChainDataPlane {
       const n = h.eth0.pollTx(ids, room < BATCH ? room : BATCH);
       if (n > 0) {
         moved += n;
-        this.crossLeft(k, inst.slot, inst.pool, ids, n, inside);
+        this.cross(k, 1, inst.slot, inst.pool, ids, n, inside);
       }
     }
     if (h.eth0.violations + h.eth1.violations !== 0) this.violated(inst);
@@ -1015,12 +1015,21 @@ export class ChainDataPlane {
     return { leaks, received };
   }
 
-  /** Frames crossing link `k` rightward from slot `from` of stage k−1 (UNSET_SIDE: the inside port). */
-  private crossRight(k: number, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, outside: ChainPort): void {
+  /**
+   * Frames crossing link `k` from slot `from` of the stage on its `dir` side (UNSET_SIDE: a
+   * port), toward the other: `dir` 0 rightward (from stage k−1 to stage k, or out the
+   * outside port `port`), 1 leftward (from stage k to stage k−1, or out the inside port).
+   * One body for both directions: the side a frame comes from is the entry's side `dir`.
+   */
+  private cross(k: number, dir: 0 | 1, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, port: ChainPort): void {
     const link = this.links[k];
-    const stage = k < this.stages.length ? this.stages[k] : null;
+    const stages = this.stages;
+    const toward = k - dir;
+    const stage = toward >= 0 && toward < stages.length ? stages[toward] : null;
     const taps = this.taps[k];
-    if (taps !== null) for (let t = 0; t < taps.length; t++) taps[t].frames(fromPool, ids, n, 1);
+    const far: 0 | 1 = dir === 0 ? 1 : 0;
+    if (taps !== null) for (let t = 0; t < taps.length; t++) taps[t].frames(fromPool, ids, n, far);
+    const finBit = dir === 0 ? PinFlag.FIN_RIGHT : PinFlag.FIN_LEFT;
     const view = fromPool.view;
     const meta = fromPool.meta;
     const stride = fromPool.stride;
@@ -1038,77 +1047,31 @@ export class ChainDataPlane {
         let slot = link.find();
         if (slot === FLOW_NOT_FOUND) {
           target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
-          slot = link.insert(from, target < 0 ? UNSET_SIDE : target, tick);
+          const there = target < 0 ? UNSET_SIDE : target;
+          slot = dir === 0 ? link.insert(from, there, tick) : link.insert(there, from, tick);
           if (slot === FLOW_NOT_FOUND) this.drops.unpinned++;
-          else this.pinned(k, from, target);
-        } else {
-          link.touch(slot, tick, PinFlag.FIN_RIGHT);
-          const left = link.leftOf(slot);
-          target = link.rightOf(slot);
-          if (left !== from) this.learnLeft(k, link, slot, left, from, target);
-          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) target = this.repin(stage, link, slot, target, true);
-        }
-      } else {
-        this.counters.unkeyed++;
-        target = stage === null ? UNSET_SIDE : stage.pick(0);
-      }
-      if (target === STATE_LOST) this.resetToSender(stage as Stage, k - 1, from, fromPool, id, 1);
-      else if (this.route(stage, target, fromPool, id, 0)) out[m++] = id;
-    }
-    if (m > 0) {
-      if (this.tracing !== null) this.tracing.exited(this.pool, out, m);
-      this.traffic.leftOutside += m;
-      this.handing = m;
-      outside.take(this.pool, out, m);
-      this.handing = 0;
-    }
-  }
-
-  /** Frames crossing link `k` leftward from slot `from` of stage k (UNSET_SIDE: the outside port). */
-  private crossLeft(k: number, from: number, fromPool: PacketPool, ids: Uint32Array, n: number, inside: ChainPort): void {
-    const link = this.links[k];
-    const stage = k > 0 ? this.stages[k - 1] : null;
-    const taps = this.taps[k];
-    if (taps !== null) for (let t = 0; t < taps.length; t++) taps[t].frames(fromPool, ids, n, 0);
-    const view = fromPool.view;
-    const meta = fromPool.meta;
-    const stride = fromPool.stride;
-    const base = fromPool.dataAreaOffset;
-    const tick = this.tick;
-    const out = this.outIds;
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      let target = -1;
-      // Shared metadata, read once: a frame it does not place inside its buffer is not classified.
-      const dataOff = meta.dataOff[id];
-      const len = meta.length[id];
-      if (dataOff <= stride && len <= stride - dataOff && link.classify(view, base + id * stride + dataOff, len)) {
-        let slot = link.find();
-        if (slot === FLOW_NOT_FOUND) {
-          target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
-          slot = link.insert(target < 0 ? UNSET_SIDE : target, from, tick);
-          if (slot === FLOW_NOT_FOUND) this.drops.unpinned++;
+          else if (dir === 0) this.pinned(k, from, target);
           else this.pinned(k, target, from);
         } else {
-          link.touch(slot, tick, PinFlag.FIN_LEFT);
-          const right = link.rightOf(slot);
-          target = link.leftOf(slot);
-          if (right !== from) this.learnRight(k, link, slot, right, from, target);
-          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) target = this.repin(stage, link, slot, target, false);
+          link.touch(slot, tick, finBit);
+          const near = link.sideOf(slot, dir);
+          target = link.sideOf(slot, far);
+          if (near !== from) this.learn(k, dir, link, slot, near, from);
+          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) target = this.repin(stage, link, slot, target, dir);
         }
       } else {
         this.counters.unkeyed++;
         target = stage === null ? UNSET_SIDE : stage.pick(0);
       }
-      if (target === STATE_LOST) this.resetToSender(stage as Stage, k, from, fromPool, id, 0);
-      else if (this.route(stage, target, fromPool, id, 1)) out[m++] = id;
+      if (target === STATE_LOST) this.resetToSender(stage as Stage, k - 1 + dir, from, fromPool, id, far);
+      else if (this.route(stage, target, fromPool, id, dir)) out[m++] = id;
     }
     if (m > 0) {
       if (this.tracing !== null) this.tracing.exited(this.pool, out, m);
-      this.traffic.leftInside += m;
+      if (dir === 0) this.traffic.leftOutside += m;
+      else this.traffic.leftInside += m;
       this.handing = m;
-      inside.take(this.pool, out, m);
+      port.take(this.pool, out, m);
       this.handing = 0;
     }
   }
@@ -1166,37 +1129,32 @@ export class ChainDataPlane {
     }
   }
 
-  /** A frame of a pinned flow came rightward from `from` while the entry says `left`. */
-  private learnLeft(k: number, link: LinkFlowTable, slot: number, left: number, from: number, right: number): void {
-    const stage = this.stages[k - 1];
-    if (left !== UNSET_SIDE && stage.bySlot[left].state !== 'gone') {
+  /**
+   * A frame of a pinned flow crossed link `k` in direction `dir` from `from` while the
+   * entry names `near` on that side: learn `from` if `near` is unset or gone, else count a
+   * conflict (the entry keeps `near`).
+   */
+  private learn(k: number, dir: 0 | 1, link: LinkFlowTable, slot: number, near: number, from: number): void {
+    const stage = this.stages[k - 1 + dir];
+    if (near !== UNSET_SIDE && stage.bySlot[near].state !== 'gone') {
       this.counters.learnConflicts++;
       return;
     }
-    link.setSides(slot, from, right);
-    stage.bySlot[from].pins++;
-  }
-
-  /** Mirror of `learnLeft` for frames coming leftward. */
-  private learnRight(k: number, link: LinkFlowTable, slot: number, right: number, from: number, left: number): void {
-    const stage = this.stages[k];
-    if (right !== UNSET_SIDE && stage.bySlot[right].state !== 'gone') {
-      this.counters.learnConflicts++;
-      return;
-    }
-    link.setSides(slot, left, from);
+    link.setSide(slot, dir, from);
     const inst = stage.bySlot[from];
     inst.pins++;
-    inst.flows++;
+    // Flows are counted by the stage right of the link (the one the flow enters going out).
+    if (dir === 1) inst.flows++;
   }
 
   /**
    * A pinned flow's instance in `stage` is gone (or was never set): the flow follows the
    * successor that took the instance's state over, waits for one (`AWAITING_HEIR`: the pin
    * stays, the frame is dropped) or gets a new instance by Maglev. Updates the pin; returns
-   * the slot (negative: none). `before`: the entry is on the link before the stage.
+   * the slot (negative: none). `dir`: the frame's direction (0 rightward: the entry is on
+   * the link before the stage, whose side 1 is the stage's).
    */
-  private repin(stage: Stage, link: LinkFlowTable, slot: number, target: number, before: boolean): number {
+  private repin(stage: Stage, link: LinkFlowTable, slot: number, target: number, dir: 0 | 1): number {
     const heir = target === UNSET_SIDE ? -1 : stage.heirOf(target);
     if (heir === AWAITING_HEIR || (heir === STATE_LOST && link.proto === 6)) return heir;
     let next = heir;
@@ -1205,10 +1163,8 @@ export class ChainDataPlane {
       next = this.pickNew(stage, link);
       if (target !== UNSET_SIDE) this.counters.repinned++;
     }
-    const side = next < 0 ? UNSET_SIDE : next;
-    if (before) link.setSides(slot, link.leftOf(slot), side);
-    else link.setSides(slot, side, link.rightOf(slot));
-    this.repinned(stage, next, before);
+    link.setSide(slot, dir === 0 ? 1 : 0, next < 0 ? UNSET_SIDE : next);
+    this.repinned(stage, next, dir === 0);
     return next;
   }
 

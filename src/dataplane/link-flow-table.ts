@@ -277,6 +277,17 @@ export class LinkFlowTable {
     return this.table.value(slot) >>> 16;
   }
 
+  /** Instance slot on side `side` of an entry (0 left, 1 right; `UNSET_SIDE` if none). */
+  sideOf(slot: number, side: 0 | 1): number {
+    return (this.table.value(slot) >>> (side << 4)) & 0xffff;
+  }
+
+  /** Sets side `side` of an entry (0 left, 1 right), keeping the other. */
+  setSide(slot: number, side: 0 | 1, instance: number): void {
+    const shift = side << 4;
+    this.table.setValue(slot, (this.table.value(slot) & ~(0xffff << shift)) | ((instance & 0xffff) << shift));
+  }
+
   /** Sets both sides of an entry. */
   setSides(slot: number, left: number, right: number): void {
     this.table.setValue(slot, left | (right << 16));
