@@ -3,7 +3,7 @@ import { CHAIN_SPEC_API_VERSION, CHAIN_SPEC_KIND, DEFAULT_SCALING, MAX_REPLICAS,
 import { healthCheckSchema } from './health-check-spec.ts';
 import { portSpecSchema } from './port-spec.ts';
 import { SPEC_LIMITS } from './spec-limits.ts';
-import { dnsLabel, imageRefText, ipv4CidrText, memoryQuantity, portOrRangeText } from './spec-values.ts';
+import { dnsLabel, imageRefText, ipv4CidrTextFor, memoryQuantity, portOrRangeText } from './spec-values.ts';
 
 /**
  * The zod schema of a chain spec document, field by field. It checks shapes, ranges and
@@ -37,7 +37,7 @@ const classifierSchema = z
       .optional()
       .meta({ description: 'Transport protocols admitted; omitted: all.' }),
     destinations: z
-      .array(ipv4CidrText)
+      .array(ipv4CidrTextFor('the chain classifier matches IPv4 only for now'))
       .min(1, 'at least one CIDR (omit `destinations` to admit all)')
       .optional()
       .meta({ description: 'Destination CIDR blocks of client → server traffic; omitted: all.' }),

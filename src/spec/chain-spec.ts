@@ -112,7 +112,7 @@ export interface HealthCheckSpec {
   readonly rise: number;
   /** Failed probes in a row that take a backend out. */
   readonly fall: number;
-  /** Backend `a.b.c.d:port` → the address the controller probes instead (default: its own). */
+  /** Backend `a.b.c.d:port` → the address the controller probes instead (IPv4 or IPv6; default: its own). */
   readonly addresses: Readonly<Record<string, string>>;
 }
 

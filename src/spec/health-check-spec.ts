@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { endpointText, ipv4AddressText } from './spec-values.ts';
+import { endpointText, ipAddressText } from './spec-values.ts';
 
 /** Fewest seconds between two probes of one backend. */
 export const HEALTH_MIN_INTERVAL_SECONDS = 0.05;
@@ -47,9 +47,9 @@ export const healthCheckSchema = z
     rise: z.number().int('must be a whole number').min(1, 'must be >= 1').max(HEALTH_MAX_THRESHOLD, `must be <= ${HEALTH_MAX_THRESHOLD}`).default(2).meta({ description: 'Good probes in a row that bring a down backend back (default 2).' }),
     fall: z.number().int('must be a whole number').min(1, 'must be >= 1').max(HEALTH_MAX_THRESHOLD, `must be <= ${HEALTH_MAX_THRESHOLD}`).default(3).meta({ description: 'Failed probes in a row that take a backend out (default 3).' }),
     addresses: z
-      .record(endpointText, ipv4AddressText)
+      .record(endpointText, ipAddressText)
       .default({})
-      .meta({ description: "Where the controller reaches a backend when not at its own address (a management network): backend 'a.b.c.d:port' → address to probe." }),
+      .meta({ description: "Where the controller reaches a backend when not at its own address (a management network): backend 'a.b.c.d:port' → IPv4 or IPv6 address to probe." }),
   })
   .strict()
   .transform((c) => ({ ...c, path: c.path ?? '/', timeoutSeconds: c.timeoutSeconds ?? Math.min(1, c.intervalSeconds / 2) }));

@@ -90,6 +90,31 @@ describe('HealthChecker on a fake clock', () => {
   });
 });
 
+describe('probeBackend on ::1 (a health check may name an IPv6 address to probe)', () => {
+  const servers: (Server | HttpServer)[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+  const listen6 = (server: Server | HttpServer): Promise<number> => new Promise((resolve) => server.listen(0, '::1', () => resolve((server.address() as AddressInfo).port)));
+
+  it('tcp and http reach a server listening on the IPv6 loopback only', async () => {
+    const open = createServer((s) => s.destroy());
+    servers.push(open);
+    const tcpPort = await listen6(open);
+    expect(await probeBackend(target(tcpPort, { address: '::1' }))).toEqual({ ok: true, detail: 'connected' });
+    expect(await probeBackend(target(tcpPort))).toEqual({ ok: false, detail: 'ECONNREFUSED' });
+    const web = createHttpServer((_req, res) => {
+      res.statusCode = 204;
+      res.end();
+    });
+    servers.push(web);
+    web.keepAliveTimeout = 10;
+    const httpPort = await listen6(web);
+    expect(await probeBackend(target(httpPort, { address: '::1', protocol: 'http', path: '/healthz', timeoutMs: 500 }))).toEqual({ ok: true, detail: 'HTTP 204' });
+    web.closeAllConnections();
+  });
+});
+
 describe('probeBackend on 127.0.0.1', () => {
   const servers: (Server | HttpServer)[] = [];
   afterEach(async () => {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { registerBuiltinFunctions } from '../../../functions/index.ts';
-import { ConfigValidationError } from '../../../src/errors/catalog.ts';
+import { ConfigValidationError, IPV6_UNSUPPORTED } from '../../../src/errors/catalog.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { parseChainSpec } from '../../../src/spec/parse-chain-spec.ts';
 
@@ -43,6 +43,7 @@ describe('broken chain spec corpus', () => {
       'many-errors',
       'empty',
       'missing-fields',
+      'ipv6-unsupported',
     ]) {
       expect(files).toContain(`${name}.yaml`);
     }
@@ -65,6 +66,12 @@ describe('broken chain spec corpus', () => {
       expect(issue.column).toBeGreaterThanOrEqual(1);
       expect(issue.column).toBeLessThanOrEqual(textLines[issue.line! - 1].length + 1);
     }
+  });
+
+  it('codes every IPv6 refusal NFVKIT_ERR_IPV6_UNSUPPORTED, and nothing else', () => {
+    const err = failure(readFileSync(`${dir}ipv6-unsupported.yaml`, 'utf8'), 'ipv6-unsupported.yaml');
+    for (const issue of err.issues) expect(issue.code, issue.path).toBe(issue.message.endsWith('[NFVKIT_ERR_IPV6_UNSUPPORTED]') ? IPV6_UNSUPPORTED : undefined);
+    expect(err.issues.filter((i) => i.code === IPV6_UNSUPPORTED)).toHaveLength(10);
   });
 
   it('points at the offending value itself', () => {
