@@ -1,4 +1,4 @@
-import type { PacketPool } from '../pool/packet-pool.ts';
+import type { PoolHandle } from '../pool/pool-handle.ts';
 
 /**
  * One end of a service chain (the inside end before the first function, or the outside
@@ -15,8 +15,8 @@ import type { PacketPool } from '../pool/packet-pool.ts';
  * ```
  */
 export interface ChainPort {
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number;
-  take(pool: PacketPool, ids: Uint32Array, n: number): void;
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number;
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void;
   /**
    * A port fed by a socket: `callback` runs from the event loop when frames arrived while
    * the pump loop sleeps (`null` stops it). Ports without it are polled.

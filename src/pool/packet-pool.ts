@@ -1,6 +1,5 @@
-import { BufferOwnershipError, InvalidArgumentError, PoolExhaustedError } from '../errors/catalog.ts';
+import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { SharedMemory } from '../memory/shared-memory.ts';
-import { PacketMeta } from './packet-meta.ts';
 import {
   C_ALLOCS,
   C_ALLOC_SHORTFALL,
@@ -20,20 +19,16 @@ import {
   H_LOCK,
   H_LOCK_HOLDER,
   H_LOCK_SEQ,
-  POOL_HEADER_BYTES,
   computePoolLayout,
-  readPoolHeader,
   writePoolHeader,
   type PoolLayout,
 } from './pool-layout.ts';
-import { lockAcquire, lockForceRelease, lockRelease, lockSteal, lockTryAcquire } from './pool-lock.ts';
+import { FREE_OWNER, MAX_OWNER_ID, PoolHandle } from './pool-handle.ts';
+import { lockForceRelease, lockRelease, lockSteal, lockTryAcquire } from './pool-lock.ts';
 import { DEFAULT_LOCK_TIMEOUT_MS, PoolSupervision } from './pool-supervision.ts';
 import { addCounter64, readCounter64 } from './shared-counter.ts';
 
-/** The `state` word of a free buffer. Any other value is the id of the buffer's owner. */
-export const FREE_OWNER = 0;
-/** Largest owner id (owner ids are positive Int32 values). */
-export const MAX_OWNER_ID = 0x7fffffff;
+export { FREE_OWNER, MAX_OWNER_ID, PoolHandle };
 
 /** Polls of the lock word a supervisor handle makes before it defers (never sleeps). */
 const SUPERVISOR_SPINS = 100;
@@ -116,9 +111,11 @@ export interface HeldBuffer {
  * their state words. Counters are 64-bit pairs updated with `Atomics`.
  *
  * **Supervisor and instances.** The handles of the thread that `create`d the pool (and
- * those it makes with `withOwner`) are the supervisor's; handles made by `attach` are an
- * instance's. Everything in the pool's memory can be written by any instance, so the
- * supervisor trusts none of it (see `PoolSupervision`):
+ * those it makes with `withOwner`) are the supervisor's: a `PacketPool`. Handles made by
+ * `attach` are an instance's: a `PoolHandle` (`pool-handle.ts`), which `PacketPool`
+ * extends with the supervision below, so an image bundles none of it. Everything in the
+ * pool's memory can be written by any instance, so the supervisor trusts none of it (see
+ * `PoolSupervision`):
  * - it never blocks on the lock: it tries for a few polls, then an allocation comes back
  *   short and a free is deferred until it next holds the lock; a hold that outlasts
  *   `lockTimeoutMs` is taken back and its holder reported by `checkLock`;
@@ -142,49 +139,15 @@ export interface HeldBuffer {
  * pool.copyIn(ids[0], frame, 0, frame.length);                   // the one copy in
  * pool.view.getUint16(pool.dataOffset(ids[0]) + 12);              // EtherType, in place
  * pool.freeBatch(ids, n);
- * // in a worker: const peer = PacketPool.attach(workerData.poolSab, { owner: 2 });
+ * // in a worker: const peer = PoolHandle.attach(workerData.poolSab, { owner: 2 });
  * ```
  */
-export class PacketPool {
-  /** The whole pool's shared memory. */
-  readonly sab: SharedArrayBuffer;
-  /** DataView over the whole pool (big-endian network fields: `view.getUint16(off)`). */
-  readonly view: DataView;
-  /** Bytes of the whole pool. */
-  readonly bytes: Uint8Array;
-  /** Per-buffer metadata arrays. */
-  readonly meta: PacketMeta;
-  readonly bufferCount: number;
-  readonly stride: number;
-  readonly headroom: number;
-  /** Owner id this handle allocates, frees and transfers as. */
-  readonly ownerId: number;
-  /** Byte offset of buffer 0. */
-  readonly dataAreaOffset: number;
-  private readonly layout: PoolLayout;
-  private readonly words: Uint32Array;
-  private readonly iwords: Int32Array;
-  private readonly stack: Uint32Array;
-  /** The supervisor's private state; null for an instance's (`attach`ed) handle. */
-  private readonly supervision: PoolSupervision | null;
+export class PacketPool extends PoolHandle {
+  /** The supervisor's private state, shared by the handles `withOwner` makes. */
+  private readonly supervision: PoolSupervision;
 
-  private constructor(sab: SharedArrayBuffer, layout: PoolLayout, owner: number, supervision: PoolSupervision | null) {
-    if (!Number.isInteger(owner) || owner < 1 || owner > MAX_OWNER_ID) {
-      throw new InvalidArgumentError(`owner id must be an integer in 1..${MAX_OWNER_ID}, got ${owner}`);
-    }
-    this.sab = sab;
-    this.layout = layout;
-    this.ownerId = owner;
-    this.view = new DataView(sab);
-    this.bytes = new Uint8Array(sab);
-    this.words = new Uint32Array(sab, 0, POOL_HEADER_BYTES / 4);
-    this.iwords = new Int32Array(sab, 0, POOL_HEADER_BYTES / 4);
-    this.stack = new Uint32Array(sab, layout.stackOffset, layout.bufferCount);
-    this.meta = new PacketMeta(sab, layout.metaOffsets, layout.bufferCount);
-    this.bufferCount = layout.bufferCount;
-    this.stride = layout.stride;
-    this.headroom = layout.headroom;
-    this.dataAreaOffset = layout.dataOffset;
+  private constructor(sab: SharedArrayBuffer, layout: PoolLayout, owner: number, supervision: PoolSupervision) {
+    super(sab, layout, owner);
     this.supervision = supervision;
   }
 
@@ -199,179 +162,13 @@ export class PacketPool {
     if (!(timeout > 0)) throw new InvalidArgumentError(`lockTimeoutMs must be positive, got ${timeout}`);
     const sab = opts.memory === undefined ? new SharedArrayBuffer(layout.totalBytes) : opts.memory.allocate(layout.totalBytes);
     const pool = new PacketPool(sab, layout, opts.owner ?? 1, new PoolSupervision(timeout, layout.bufferCount));
-    // Ids pushed in reverse so that the first allocations return 0, 1, 2, …
-    for (let i = 0; i < layout.bufferCount; i++) pool.stack[i] = layout.bufferCount - 1 - i;
-    pool.iwords[H_FREE_TOP] = layout.bufferCount;
-    for (let i = 0; i < layout.bufferCount; i++) pool.meta.reset(i, layout.headroom);
-    writePoolHeader(pool.words, layout);
+    pool.format();
     return pool;
   }
 
-  /**
-   * Attaches to a pool created elsewhere (usually another thread), acting as `owner`.
-   * Throws `SharedLayoutError` if the memory does not hold the layout this build expects.
-   */
-  static attach(sab: SharedArrayBuffer, opts: { owner: number }): PacketPool {
-    return new PacketPool(sab, readPoolHeader(sab), opts.owner, null);
-  }
-
-  /** Another handle on the same memory acting for `owner` (a supervisor's handle if this one is). */
+  /** Another supervisor's handle on the same memory acting for `owner`. */
   withOwner(owner: number): PacketPool {
     return new PacketPool(this.sab, this.layout, owner, this.supervision);
-  }
-
-  /** Whether this handle is the supervisor's (made by `create` or from such a handle), not an instance's. */
-  get supervisor(): boolean {
-    return this.supervision !== null;
-  }
-
-  /** Absolute byte offset of the start of buffer `id` (its headroom included). */
-  bufferOffset(id: number): number {
-    return this.dataAreaOffset + id * this.stride;
-  }
-
-  /** Absolute byte offset of buffer `id`'s frame: `bufferOffset(id) + meta.dataOff[id]`. */
-  dataOffset(id: number): number {
-    return this.dataAreaOffset + id * this.stride + this.meta.dataOff[id];
-  }
-
-  /** Bytes available to the frame of `id` from its current data offset to the buffer's end. */
-  capacity(id: number): number {
-    return this.stride - this.meta.dataOff[id];
-  }
-
-  /**
-   * Grows the frame of `id` at the front by `n` bytes of headroom (to push a header, like
-   * `rte_pktmbuf_prepend`): `dataOff -= n`, `length += n`. Returns false, changing
-   * nothing, if the headroom is smaller than `n`.
-   */
-  prepend(id: number, n: number): boolean {
-    const meta = this.meta;
-    if (n < 0 || meta.dataOff[id] < n) return false;
-    meta.dataOff[id] -= n;
-    meta.length[id] += n;
-    return true;
-  }
-
-  /**
-   * Removes `n` bytes from the front of the frame of `id` (to strip a header, like
-   * `rte_pktmbuf_adj`): `dataOff += n`, `length -= n`. Returns false, changing nothing,
-   * if the frame is shorter than `n`.
-   */
-  adj(id: number, n: number): boolean {
-    const meta = this.meta;
-    if (n < 0 || meta.length[id] < n) return false;
-    meta.dataOff[id] += n;
-    meta.length[id] -= n;
-    return true;
-  }
-
-  /** The buffer containing absolute byte `offset`, or -1 outside the data area. */
-  bufferIdAt(offset: number): number {
-    const rel = offset - this.dataAreaOffset;
-    if (rel < 0) return -1;
-    const id = (rel / this.stride) | 0;
-    return id < this.bufferCount ? id : -1;
-  }
-
-  /** Current owner id of buffer `id` (`FREE_OWNER` when free). */
-  ownerOf(id: number): number {
-    return Atomics.load(this.meta.state, id);
-  }
-
-  /**
-   * Allocates up to `n` buffers into `out[0..)`, taking the lock once. Returns how many
-   * were allocated (fewer than `n` when the pool runs short; the shortfall is counted).
-   * Each buffer comes back owned by this handle with reset metadata (`dataOff` =
-   * headroom, `length` 0).
-   */
-  allocBatch(out: Uint32Array, n: number): number {
-    if (n > out.length) n = out.length;
-    if (n <= 0) return 0;
-    const w = this.iwords;
-    const state = this.meta.state;
-    const stack = this.stack;
-    const count = this.bufferCount;
-    const me = this.ownerId;
-    if (!this.lock()) {
-      addCounter64(this.words, C_ALLOC_SHORTFALL, n);
-      return 0;
-    }
-    let top = this.validTop();
-    let got = 0;
-    let rejects = 0;
-    // Claim each popped id with a compare-and-swap: an id out of range, not free, or on the
-    // stack twice is skipped (only a writer that ignores the protocol puts one there).
-    while (got < n && top > 0) {
-      const id = stack[--top];
-      if (id < count && Atomics.compareExchange(state, id, FREE_OWNER, me) === FREE_OWNER) out[got++] = id;
-      else rejects++;
-    }
-    Atomics.store(w, H_FREE_TOP, top);
-    lockRelease(w, H_LOCK, H_LOCK_HOLDER);
-    if (rejects > 0) addCounter64(this.words, C_STACK_REJECTS, rejects);
-    const meta = this.meta;
-    const headroom = this.headroom;
-    for (let i = 0; i < got; i++) meta.reset(out[i], headroom);
-    if (got > 0) addCounter64(this.words, C_ALLOCS, got);
-    if (got < n) addCounter64(this.words, C_ALLOC_SHORTFALL, n - got);
-    return got;
-  }
-
-  /** Allocates one buffer; throws `PoolExhaustedError` when none is free. */
-  alloc(): number {
-    const one = new Uint32Array(1);
-    if (this.allocBatch(one, 1) !== 1) {
-      throw new PoolExhaustedError(`pool of ${this.bufferCount} buffers has none free`);
-    }
-    return one[0];
-  }
-
-  /**
-   * Frees `ids[0..n)`, all owned by this handle, taking the lock once. Throws
-   * `BufferOwnershipError` (freeing none of the batch) if one is free already, owned by
-   * another owner, out of range, or listed twice. A supervisor's handle that finds the
-   * lock held defers the frees (checked for ownership now, done when it next holds the
-   * lock; a repeat within the batch is then skipped and counted instead).
-   */
-  freeBatch(ids: ArrayLike<number>, n: number): void {
-    if (n <= 0) return;
-    if (n > ids.length) throw new InvalidArgumentError(`freeBatch of ${n} ids from an array of ${ids.length}`);
-    const w = this.iwords;
-    const state = this.meta.state;
-    const me = this.ownerId;
-    const count = this.bufferCount;
-    if (!this.lockOrDefer(n)) {
-      for (let i = 0; i < n; i++) {
-        const id = ids[i];
-        if (!(id >= 0 && id < count) || Atomics.load(state, id) !== me) {
-          addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
-          throw this.ownershipError('free', id);
-        }
-      }
-      const sup = this.supervision!;
-      for (let i = 0; i < n; i++) sup.defer(ids[i], me);
-      return;
-    }
-    let bad = -1;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      // Mark so that a duplicate inside the batch is caught on its second occurrence.
-      if (!(id >= 0 && id < count) || Atomics.compareExchange(state, id, me, -1) !== me) {
-        bad = i;
-        break;
-      }
-    }
-    if (bad >= 0) {
-      const err = this.ownershipError('free', ids[bad]);
-      for (let i = 0; i < bad; i++) Atomics.store(state, ids[i], me);
-      lockRelease(w, H_LOCK, H_LOCK_HOLDER);
-      addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
-      throw err;
-    }
-    const pushed = this.pushMarked(ids, n);
-    lockRelease(w, H_LOCK, H_LOCK_HOLDER);
-    addCounter64(this.words, C_FREES, pushed);
   }
 
   /**
@@ -388,8 +185,8 @@ export class PacketPool {
     const me = this.ownerId;
     const count = this.bufferCount;
     let skipped = 0;
-    if (!this.lockOrDefer(n)) {
-      const sup = this.supervision!;
+    if (!this.lockOrDeferAny(n)) {
+      const sup = this.supervision;
       for (let i = 0; i < n; i++) {
         const id = ids[i];
         if (id >= 0 && id < count && Atomics.load(state, id) === me) sup.defer(id, me);
@@ -416,121 +213,10 @@ export class PacketPool {
     return skipped;
   }
 
-  /** Frees one buffer (see `freeBatch`). */
-  free(id: number): void {
-    this.freeBatch([id], 1);
-  }
-
-  /**
-   * Moves ownership of `ids[0..n)` from this handle's owner to `to`, one atomic
-   * compare-and-swap each. Throws `BufferOwnershipError` at the first buffer this owner
-   * does not hold; the ones before it have moved.
-   */
-  transferBatch(ids: ArrayLike<number>, n: number, to: number): void {
-    if (!(to >= 1 && to <= MAX_OWNER_ID)) throw new InvalidArgumentError(`cannot transfer to owner ${to}`);
-    const state = this.meta.state;
-    const me = this.ownerId;
-    const count = this.bufferCount;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      if (!(id >= 0 && id < count) || Atomics.compareExchange(state, id, me, to) !== me) {
-        if (i > 0) addCounter64(this.words, C_TRANSFERS, i);
-        addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
-        throw this.ownershipError('transfer', id);
-      }
-    }
-    if (n > 0) addCounter64(this.words, C_TRANSFERS, n);
-  }
-
-  /** Moves ownership of one buffer to `to`; returns false (counting an error) instead of throwing. */
-  tryTransfer(id: number, to: number): boolean {
-    if (id >= 0 && id < this.bufferCount && Atomics.compareExchange(this.meta.state, id, this.ownerId, to) === this.ownerId) {
-      addCounter64(this.words, C_TRANSFERS, 1);
-      return true;
-    }
-    addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
-    return false;
-  }
-
-  /** Moves ownership of one buffer to `to` (see `transferBatch`). */
-  transfer(id: number, to: number): void {
-    this.transferBatch([id], 1, to);
-  }
-
-  /**
-   * Copies `len` bytes of `src` from `srcOff` into buffer `id` at its data offset and
-   * sets `meta.length`. Counts one copy and `len` bytes. Returns false (counting a
-   * reject, copying nothing) if the bytes do not fit the buffer's capacity or the source.
-   * Throws `BufferOwnershipError` if this handle does not own `id`.
-   */
-  copyIn(id: number, src: Uint8Array, srcOff: number, len: number): boolean {
-    if (!(id >= 0 && id < this.bufferCount) || Atomics.load(this.meta.state, id) !== this.ownerId) {
-      addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
-      throw this.ownershipError('copyIn', id);
-    }
-    if (len < 0 || srcOff < 0 || srcOff + len > src.length || len > this.capacity(id)) {
-      addCounter64(this.words, C_COPY_REJECTS, 1);
-      return false;
-    }
-    const at = this.dataOffset(id);
-    // A full-array source needs no view object; otherwise one subarray per copy (edge, not hot path).
-    if (srcOff === 0 && len === src.length) this.bytes.set(src, at);
-    else this.bytes.set(src.subarray(srcOff, srcOff + len), at);
-    this.meta.length[id] = len;
-    addCounter64(this.words, C_COPIES_IN, 1);
-    addCounter64(this.words, C_BYTES_IN, len);
-    return true;
-  }
-
-  /**
-   * Copies buffer `id`'s frame (`meta.length` bytes at its data offset) into `dst` at
-   * `dstOff`. Counts one copy. Returns the byte count, or -1 (counting a reject, copying
-   * nothing) if `dst` is too small or the metadata does not describe a frame inside the
-   * buffer.
-   */
-  copyOut(id: number, dst: Uint8Array, dstOff: number): number {
-    const len = this.meta.length[id];
-    const dataOff = this.meta.dataOff[id];
-    if (dstOff < 0 || dstOff + len > dst.length || dataOff > this.stride || len > this.stride - dataOff) {
-      addCounter64(this.words, C_COPY_REJECTS, 1);
-      return -1;
-    }
-    const at = this.dataOffset(id);
-    dst.set(this.bytes.subarray(at, at + len), dstOff);
-    addCounter64(this.words, C_COPIES_OUT, 1);
-    addCounter64(this.words, C_BYTES_OUT, len);
-    return len;
-  }
-
-  /**
-   * Counts `frames` frames of `bytes` bytes in all that entered the pool without `copyIn`:
-   * a socket (the kernel) wrote them straight into their buffers. Each is still one copy in.
-   */
-  countIn(frames: number, bytes: number): void {
-    addCounter64(this.words, C_COPIES_IN, frames);
-    addCounter64(this.words, C_BYTES_IN, bytes);
-  }
-
-  /** Counts `frames` frames of `bytes` bytes that left the pool without `copyOut` (a socket sent them from their buffers). */
-  countOut(frames: number, bytes: number): void {
-    addCounter64(this.words, C_COPIES_OUT, frames);
-    addCounter64(this.words, C_BYTES_OUT, bytes);
-  }
-
-  /**
-   * Number of free buffers (the free-stack top, clamped to 0…bufferCount: the word is
-   * shared memory). Like `stats` and `leakCheck`, on a supervisor's handle it first does
-   * the frees it deferred, if it can take the lock.
-   */
-  freeCount(): number {
+  /** The number of free buffers, after the frees this handle deferred if it can take the lock (see `PoolHandle.freeCount`). */
+  override freeCount(): number {
     this.settle();
-    const top = Atomics.load(this.iwords, H_FREE_TOP);
-    return top < 0 ? 0 : top > this.bufferCount ? this.bufferCount : top;
-  }
-
-  /** Number of buffers not free (any owner). */
-  inUse(): number {
-    return this.bufferCount - this.freeCount();
+    return super.freeCount();
   }
 
   /** Pool-wide accounting. */
@@ -659,8 +345,7 @@ export class PacketPool {
    * deferred): does the frees it deferred when it can take the lock, takes the lock back
    * from a hold older than `lockTimeoutMs`, and returns the holder of a hold it took back
    * (the id in the holder word; -1 when that named nobody), oldest first, or 0. The caller
-   * fails that holder; until then its waiting peers run again. Always 0 on an instance's
-   * handle.
+   * fails that holder; until then its waiting peers run again.
    *
    * @example
    * ```ts
@@ -670,7 +355,6 @@ export class PacketPool {
    */
   checkLock(): number {
     const sup = this.supervision;
-    if (sup === null) return 0;
     const w = this.iwords;
     if (Atomics.load(w, H_LOCK) === 0) sup.watch.reset();
     if ((sup.deferredCount > 0 || Atomics.load(w, H_LOCK) !== 0) && this.lock()) lockRelease(w, H_LOCK, H_LOCK_HOLDER);
@@ -678,17 +362,13 @@ export class PacketPool {
   }
 
   /**
-   * Takes the pool lock. An instance's handle blocks until it has it. The supervisor's polls
-   * a few times and otherwise takes it only from a hold past the timeout (see
-   * `PoolSupervision`); returns whether it holds the lock. Deferred frees are done first.
+   * Takes the pool lock without blocking on it: polls a few times and otherwise takes it
+   * only from a hold past the timeout (see `PoolSupervision`); returns whether it holds the
+   * lock. Deferred frees are done first.
    */
-  private lock(): boolean {
+  protected override lock(): boolean {
     const w = this.iwords;
     const sup = this.supervision;
-    if (sup === null) {
-      lockAcquire(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, this.ownerId);
-      return true;
-    }
     if (lockTryAcquire(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, this.ownerId, SUPERVISOR_SPINS)) sup.watch.reset();
     else if (!this.stealStuck()) return false;
     if (sup.deferredCount > 0) this.flushDeferred();
@@ -697,17 +377,40 @@ export class PacketPool {
 
   /** Supervisor: does the deferred frees now if the lock can be had (before figures are read). */
   private settle(): void {
-    const sup = this.supervision;
-    if (sup !== null && sup.deferredCount > 0 && this.lock()) lockRelease(this.iwords, H_LOCK, H_LOCK_HOLDER);
+    if (this.supervision.deferredCount > 0 && this.lock()) lockRelease(this.iwords, H_LOCK, H_LOCK_HOLDER);
   }
 
-  /** `lock`, or false when the supervisor can defer `n` frees instead; waits (bounded) when it cannot. */
-  private lockOrDefer(n: number): boolean {
+  /**
+   * Takes the lock for a free of `ids[0..n)`, or, when the lock is held and there is room,
+   * checks now that this handle owns each one (throwing `BufferOwnershipError` as
+   * `freeBatch` does, deferring none) and defers the frees: returns false then. Waits
+   * (bounded) when there is no room to defer.
+   */
+  protected override lockOrDefer(ids: ArrayLike<number>, n: number): boolean {
+    if (!this.lockOrDeferAny(n)) {
+      const state = this.meta.state;
+      const me = this.ownerId;
+      for (let i = 0; i < n; i++) {
+        const id = ids[i];
+        if (!(id >= 0 && id < this.bufferCount) || Atomics.load(state, id) !== me) {
+          addCounter64(this.words, C_OWNERSHIP_ERRORS, 1);
+          throw this.ownershipError('free', id);
+        }
+      }
+      for (let i = 0; i < n; i++) this.supervision.defer(ids[i], me);
+      return false;
+    }
+    return true;
+  }
+
+  /** `lock`, or false when `n` frees can be deferred instead; waits (bounded) when they cannot. */
+  private lockOrDeferAny(n: number): boolean {
     if (this.lock()) return true;
-    if (this.supervision!.canDefer(n)) return false;
+    if (this.supervision.canDefer(n)) return false;
     this.lockAlways();
     return true;
   }
+
 
   /**
    * Takes the lock, for work that cannot be deferred (reclaims). The supervisor waits in
@@ -715,10 +418,6 @@ export class PacketPool {
    * takes it back): at most about twice `lockTimeoutMs`.
    */
   private lockAlways(): void {
-    if (this.supervision === null) {
-      this.lock();
-      return;
-    }
     const w = this.iwords;
     while (!this.lock()) {
       const v = Atomics.load(w, H_LOCK);
@@ -728,7 +427,7 @@ export class PacketPool {
 
   /** Supervisor: takes the lock back if its current hold is past the timeout, queueing the holder as an offender. */
   private stealStuck(): boolean {
-    const sup = this.supervision!;
+    const sup = this.supervision;
     const w = this.iwords;
     const holder = sup.watch.stuckHolder(w, H_LOCK, H_LOCK_HOLDER, H_LOCK_SEQ, performance.now());
     if (holder === 0) return false;
@@ -742,7 +441,7 @@ export class PacketPool {
 
   /** Under the lock: the frees the supervisor deferred, each re-checked against its owner. */
   private flushDeferred(): void {
-    const sup = this.supervision!;
+    const sup = this.supervision;
     const ids = sup.deferredIds!;
     const owners = sup.deferredOwners!;
     const n = sup.deferredCount;
@@ -763,56 +462,5 @@ export class PacketPool {
     Atomics.store(this.iwords, H_FREE_TOP, top);
     if (freed > 0) addCounter64(this.words, C_FREES, freed);
     if (freed < n) addCounter64(this.words, C_OWNERSHIP_ERRORS, n - freed);
-  }
-
-  /** Under the lock: pushes `ids[0..n)` (state words marked -1 by `freeBatch`) and marks them free. Returns n. */
-  private pushMarked(ids: ArrayLike<number>, n: number): number {
-    const state = this.meta.state;
-    const top = this.validTop();
-    if (top + n > this.bufferCount) {
-      // More free buffers than buffers: the stack holds stale entries. Rebuild it.
-      for (let i = 0; i < n; i++) Atomics.store(state, ids[i], FREE_OWNER);
-      addCounter64(this.words, C_STACK_REJECTS, 1);
-      this.rebuildStack();
-      return n;
-    }
-    const stack = this.stack;
-    let t = top;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      stack[t++] = id;
-      Atomics.store(state, id, FREE_OWNER);
-    }
-    Atomics.store(this.iwords, H_FREE_TOP, t);
-    return n;
-  }
-
-  /** Under the lock: the free-stack top, or, when the shared word is out of range, the top of a rebuilt stack. */
-  private validTop(): number {
-    const top = Atomics.load(this.iwords, H_FREE_TOP);
-    if (top >= 0 && top <= this.bufferCount) return top;
-    addCounter64(this.words, C_STACK_REJECTS, 1);
-    return this.rebuildStack();
-  }
-
-  /** Under the lock: rebuilds the free stack from the state words (lowest ids on top, as after `create`). Returns its top. */
-  private rebuildStack(): number {
-    const state = this.meta.state;
-    const stack = this.stack;
-    let top = 0;
-    for (let id = this.bufferCount - 1; id >= 0; id--) {
-      if (Atomics.load(state, id) === FREE_OWNER) stack[top++] = id;
-    }
-    Atomics.store(this.iwords, H_FREE_TOP, top);
-    return top;
-  }
-
-  private ownershipError(op: string, id: number): BufferOwnershipError {
-    if (!(id >= 0 && id < this.bufferCount)) {
-      return new BufferOwnershipError(`${op} of buffer ${id}: no such buffer (pool has ${this.bufferCount})`);
-    }
-    const owner = Atomics.load(this.meta.state, id);
-    const what = owner === FREE_OWNER ? 'it is free (double free or use after free)' : owner === -1 ? 'it is listed twice in the batch' : `it is owned by ${owner}`;
-    return new BufferOwnershipError(`${op} of buffer ${id} by owner ${this.ownerId}: ${what}`);
   }
 }

@@ -1,5 +1,5 @@
 import type { ChainPort } from '../dataplane/chain-port.ts';
-import type { PacketPool } from '../pool/packet-pool.ts';
+import type { PoolHandle } from '../pool/pool-handle.ts';
 import type { PipelineInstance } from '../pipeline/compiled-pipeline.ts';
 import { MAX_BATCH, PacketBatch } from '../pipeline/packet-batch.ts';
 import { Verdict } from '../pipeline/verdict.ts';
@@ -45,7 +45,7 @@ export class InstanceLoop {
   private lastBusySide = 0;
 
   constructor(
-    private readonly pool: PacketPool,
+    private readonly pool: PoolHandle,
     private readonly devices: readonly [VirtioNetDriverEnd, VirtioNetDriverEnd],
     private readonly pipeline: PipelineInstance,
     private readonly irq?: Doorbell,

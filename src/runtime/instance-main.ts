@@ -30,7 +30,7 @@ import type * as LocalPortsModule from '../dataplane/ports/local-ports.ts';
 import type { LocalPorts, LocalPortsSpec } from '../dataplane/ports/local-ports.ts';
 import { SharedLayoutError } from '../errors/catalog.ts';
 import type { PipelineInstance, PipelineModule, StateTakeover } from '../pipeline/compiled-pipeline.ts';
-import { PacketPool } from '../pool/packet-pool.ts';
+import { PoolHandle } from '../pool/pool-handle.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { VirtioNetDevice, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
 import { InstanceLoop } from './instance-loop.ts';
@@ -324,7 +324,7 @@ function sameMemory(counters: Float64Array, sab: SharedArrayBuffer): boolean {
 /** The instance's start-up on scratch memory: read the clock, attach, make the loop, stock, poll once (idle). */
 function rehearseStartup(instance: PipelineInstance): void {
   monotonicMs();
-  const pool = PacketPool.create({ bufferCount: 64, owner: 1 });
+  const pool = PoolHandle.scratch({ bufferCount: 64, owner: 1 });
   const eth0 = VirtioNetDevice.create({ queueSize: 16, driverOwner: 2, deviceOwner: 3 });
   const eth1 = VirtioNetDevice.create({ queueSize: 16, driverOwner: 2, deviceOwner: 3 });
   const wired = attach(pool.sab, eth0.sab, eth1.sab, 2);
@@ -334,8 +334,8 @@ function rehearseStartup(instance: PipelineInstance): void {
   loop.pollOnce(0);
 }
 
-function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab: SharedArrayBuffer, owner: number): { pool: PacketPool; eth0: VirtioNetDriverEnd; eth1: VirtioNetDriverEnd } {
-  const pool = PacketPool.attach(poolSab, { owner });
+function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab: SharedArrayBuffer, owner: number): { pool: PoolHandle; eth0: VirtioNetDriverEnd; eth1: VirtioNetDriverEnd } {
+  const pool = PoolHandle.attach(poolSab, { owner });
   return { pool, eth0: VirtioNetDevice.attach(eth0Sab).driverEnd(pool), eth1: VirtioNetDevice.attach(eth1Sab).driverEnd(pool) };
 }
 

@@ -1,6 +1,6 @@
 import type { Doorbell } from './doorbell.ts';
 import { InvalidArgumentError, SharedLayoutError, VirtqueueProtocolError } from '../errors/catalog.ts';
-import type { PacketPool } from '../pool/packet-pool.ts';
+import type { PoolHandle } from '../pool/pool-handle.ts';
 import { SplitRing, type SplitRingOptions } from './split-ring.ts';
 import { VirtqueueDriver } from './virtqueue-driver.ts';
 import { VIRTIO_NET_HDR_SIZE, writeVirtioNetHeaderEmpty } from './virtio-net-header.ts';
@@ -30,7 +30,7 @@ export interface VirtioNetDeviceOptions extends SplitRingOptions {
 
 /**
  * A virtio-net device: a receiveq (queue 0, device → driver) and a transmitq (queue 1,
- * driver → device) in one SharedArrayBuffer, carrying buffers of a `PacketPool`. Each
+ * driver → device) in one SharedArrayBuffer, carrying buffers of a packet pool (`PacketPool`). Each
  * frame travels as one descriptor: `addr` = the `virtio_net_hdr` in the buffer's headroom
  * right before the frame, `len` = 12 + frame length (see `virtio-net-header.ts`).
  *
@@ -107,7 +107,7 @@ export class VirtioNetDevice {
   }
 
   /** The instance side; `pool` must act for `driverOwner`. One per device, in one thread. */
-  driverEnd(pool: PacketPool): VirtioNetDriverEnd {
+  driverEnd(pool: PoolHandle): VirtioNetDriverEnd {
     if (pool.ownerId !== this.driverOwner) throw new InvalidArgumentError(`driver end needs a pool handle of owner ${this.driverOwner}, got ${pool.ownerId}`);
     return new VirtioNetDriverEnd(this, pool);
   }
@@ -138,7 +138,7 @@ export function newCounters(): VirtioNetCounters {
  * receiveq stocked and receives frames. Scratch arrays are allocated once.
  */
 export class VirtioNetDriverEnd {
-  readonly pool: PacketPool;
+  readonly pool: PoolHandle;
   readonly rxq: VirtqueueDriver;
   readonly txq: VirtqueueDriver;
   /** Frames and bytes received (frame bytes, header excluded), and RX drops. */
@@ -152,7 +152,7 @@ export class VirtioNetDriverEnd {
   private readonly drops: Uint32Array;
   private closed = false;
 
-  constructor(dev: VirtioNetDevice, pool: PacketPool) {
+  constructor(dev: VirtioNetDevice, pool: PoolHandle) {
     const n = dev.rx.queueSize;
     this.pool = pool;
     this.peer = dev.deviceOwner;

@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
 /** What a `ClassifierPort` admits; each list left empty admits everything. */
@@ -47,7 +47,7 @@ export class ClassifierPort implements ChainPort {
     if (inner.onReadable !== undefined) this.onReadable = (callback) => inner.onReadable!(callback);
   }
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     const n = this.inner.fill(pool, ids, max);
     let kept = 0;
     let dropped = 0;
@@ -65,7 +65,7 @@ export class ClassifierPort implements ChainPort {
     return kept;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     this.inner.take(pool, ids, n);
   }
 

@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
 /**
@@ -16,11 +16,11 @@ export class DuplexPort<S extends ChainPort, K extends ChainPort> implements Cha
     readonly sink: K,
   ) {}
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     return this.source.fill(pool, ids, max);
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     this.sink.take(pool, ids, n);
   }
 }

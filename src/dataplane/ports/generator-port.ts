@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
 /** Options of a `GeneratorPort`. */
@@ -40,7 +40,7 @@ export class GeneratorPort implements ChainPort {
     return this.sent >= this.total;
   }
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     const left = this.total - this.sent;
     const want = max < left ? max : left;
     if (want <= 0) return 0;
@@ -65,7 +65,7 @@ export class GeneratorPort implements ChainPort {
     return kept;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     this.received += n;
     pool.freeBatch(ids, n);
   }

@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { GeneratorPort } from './generator-port.ts';
 import { ResponderPort } from './responder-port.ts';
@@ -39,7 +39,7 @@ export const LOCAL_PORT_COUNTERS = Object.keys(LocalPortCounter).length;
 export interface LocalPorts {
   readonly ports: readonly [ChainPort, ChainPort];
   /** Frees every buffer a port still holds (a responder's pending answers). */
-  close(pool: PacketPool): void;
+  close(pool: PoolHandle): void;
 }
 
 /**

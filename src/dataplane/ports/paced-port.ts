@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
 /**
@@ -25,7 +25,7 @@ export class PacedPort implements ChainPort {
     this.burst = burst ?? Math.max(32, Math.ceil(rate / 100));
   }
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
     this.last = now;
@@ -36,7 +36,7 @@ export class PacedPort implements ChainPort {
     return n;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     this.inner.take(pool, ids, n);
   }
 }

@@ -1,5 +1,5 @@
 import { CaptureFormatError } from '../../errors/catalog.ts';
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import { createCaptureRecord, type CaptureRecord } from '../../pcap/capture-record.ts';
 import type { CaptureReader } from '../../pcap/capture-reader.ts';
 import { LinkType } from '../../pcap/link-type.ts';
@@ -43,7 +43,7 @@ export class PcapInPort implements ChainPort {
     return this.ended && !this.pending;
   }
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     let n = 0;
     const rec = this.record;
     while (n < max) {
@@ -70,7 +70,7 @@ export class PcapInPort implements ChainPort {
     return n;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     this.received += n;
     pool.freeBatch(ids, n);
   }
@@ -111,7 +111,7 @@ export class PcapOutPort implements ChainPort {
     return 0;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     const nowMs = Date.now();
     const sec = Math.floor(nowMs / 1000);
     const nsec = (nowMs % 1000) * 1_000_000;

@@ -1,5 +1,5 @@
 import { writeTcpChecksum } from '../../packet/checksum.ts';
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
 const SYN = 0x02;
@@ -37,7 +37,7 @@ export class ResponderPort implements ChainPort {
     this.queue = new Uint32Array(capacity);
   }
 
-  fill(_pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(_pool: PoolHandle, ids: Uint32Array, max: number): number {
     const n = max < this.count ? max : this.count;
     const q = this.queue;
     for (let i = 0; i < n; i++) {
@@ -48,7 +48,7 @@ export class ResponderPort implements ChainPort {
     return n;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     const view = pool.view;
     const meta = pool.meta;
     let f = 0;

@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
 /** Options of a `SinkPort`. */
@@ -33,7 +33,7 @@ export class SinkPort implements ChainPort {
     return 0;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     const length = pool.meta.length;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
