@@ -15,5 +15,10 @@ import { passThrough } from './pass-through/pipeline.ts';
  * ```
  */
 export function registerBuiltinFunctions(registry: FunctionRegistry): FunctionRegistry {
-  return registry.register(passThrough).register(firewall).register(loadBalancer).register(nat);
+  // With their modules: the pipeline compile worker imports the same definitions.
+  return registry
+    .register(passThrough, { module: new URL('./pass-through/pipeline.ts', import.meta.url).href, exportName: 'passThrough' })
+    .register(firewall, { module: new URL('./firewall/pipeline.ts', import.meta.url).href, exportName: 'firewall' })
+    .register(loadBalancer, { module: new URL('./load-balancer/pipeline.ts', import.meta.url).href, exportName: 'loadBalancer' })
+    .register(nat, { module: new URL('./nat/pipeline.ts', import.meta.url).href, exportName: 'nat' });
 }

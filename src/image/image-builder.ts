@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageIntegrityError, InvalidArgumentError } from '../errors/catalog.ts';
-import { compilePipeline } from '../pipeline/compiler.ts';
-import { compileFusedChain, type FusedChainPart } from '../pipeline/fuse-chain.ts';
+import { PIPELINE_COMPILER } from '../pipeline/compile-service.ts';
+import type { FusedChainPart } from '../pipeline/fuse-chain.ts';
 import { fusedParts } from '../pipeline/fused-pipeline.ts';
 import type { CompiledPipeline } from '../pipeline/compiled-pipeline.ts';
 import type { PipelineDefinition } from '../pipeline/define-pipeline.ts';
@@ -153,7 +153,8 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
  * `nfvkit build`: function + configuration → one sealed image in a store.
  *
  * 1. validate the configuration and compile the pipeline (errors: `ConfigValidationError`,
- *    `PipelineCompileError`);
+ *    `PipelineCompileError`), in a worker thread for functions registered with their
+ *    module (`PIPELINE_COMPILER`), so a large rule set does not hold the event loop;
  * 2. compute the build key; if the store has an image for it whose bundled library
  *    modules still hash as recorded, that is a cache hit: nothing is bundled;
  * 3. otherwise bundle (`bundleImage`, minified unless `minify: false`), seal (`sealImage`)
@@ -171,7 +172,7 @@ export async function sealImage(compiled: CompiledPipeline, memoryMiB: number, m
 export async function buildImage(definition: PipelineDefinition<any>, rawConfig: unknown, options: BuildImageOptions = {}): Promise<BuildImageResult> {
   const started = performance.now();
   const memoryMiB = imageMemoryMiB(definition, options.memoryMiB);
-  return buildCompiledImage(compilePipeline(definition, rawConfig), memoryMiB, options, started);
+  return buildCompiledImage(await PIPELINE_COMPILER.compile(definition, rawConfig), memoryMiB, options, started);
 }
 
 /**
@@ -189,7 +190,7 @@ export async function buildImage(definition: PipelineDefinition<any>, rawConfig:
 export async function buildFusedImage(parts: readonly FusedChainPart[], options: BuildImageOptions = {}): Promise<BuildImageResult> {
   const started = performance.now();
   const memoryMiB = options.memoryMiB ?? Math.min(MAX_IMAGE_MEMORY_MIB, parts.reduce((sum, p) => sum + imageMemoryMiB(p.definition), 0));
-  return buildCompiledImage(compileFusedChain(parts), checkedMemoryMiB(memoryMiB), options, started);
+  return buildCompiledImage(await PIPELINE_COMPILER.compileFused(parts), checkedMemoryMiB(memoryMiB), options, started);
 }
 
 async function buildCompiledImage(compiled: CompiledPipeline, memoryMiB: number, options: BuildImageOptions, started: number): Promise<BuildImageResult> {

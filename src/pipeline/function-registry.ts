@@ -1,5 +1,6 @@
 import { UnknownFunctionError } from '../errors/catalog.ts';
 import type { PipelineDefinition } from './define-pipeline.ts';
+import { setDefinitionSource, type FunctionSource } from './definition-source.ts';
 
 /**
  * The functions a program knows, registered explicitly (never by import side effects), so
@@ -15,12 +16,17 @@ import type { PipelineDefinition } from './define-pipeline.ts';
 export class FunctionRegistry {
   private readonly functions = new Map<string, PipelineDefinition<any>>();
 
-  /** Adds a function; registering a second function of the same name is an error. */
-  register(definition: PipelineDefinition<any>): this {
+  /**
+   * Adds a function; registering a second function of the same name is an error. With its
+   * `source` (the module that exports it), its pipelines compile off the event loop
+   * (`compilePipelineOffLoop`); without, on the calling thread.
+   */
+  register(definition: PipelineDefinition<any>, source?: FunctionSource): this {
     if (this.functions.has(definition.name)) {
       throw new UnknownFunctionError(`function "${definition.name}" is registered twice`);
     }
     this.functions.set(definition.name, definition);
+    if (source !== undefined) setDefinitionSource(definition, source);
     return this;
   }
 
