@@ -143,6 +143,22 @@ function indent(code: string | undefined, spaces: number): string {
     .join('\n') + '\n';
 }
 
+/**
+ * The module's `COUNTERS` (`ModuleCounter` per slot): runs of consecutive counters of one
+ * element and drop flag, each written once with its names. No help text: the host has it
+ * from the compiled pipeline or the manifest, and images need not carry it.
+ */
+function renderCounters(counters: readonly CounterInfo[]): string {
+  const runs: Array<{ element: string; drop: boolean; names: string[] }> = [];
+  for (const c of counters) {
+    const last = runs.at(-1);
+    if (last !== undefined && last.element === c.element && last.drop === c.drop) last.names.push(c.name);
+    else runs.push({ element: c.element, drop: c.drop, names: [c.name] });
+  }
+  const lines = runs.map((r) => `  ...counterRun(${JSON.stringify(r.element)}, ${r.drop}, ${JSON.stringify(r.names)}),`);
+  return `const counterRun = (element, drop, names) => names.map((name) => ({ name, element, drop }));\nexport const COUNTERS = [\n${lines.join('\n')}\n];\n\n`;
+}
+
 function renderModule(
   name: string,
   counters: readonly CounterInfo[],
@@ -160,8 +176,7 @@ function renderModule(
   }
   out += `\nexport const FUNCTION_NAME = ${JSON.stringify(name)};\n`;
   out += `export const STATE_BYTES = ${stateBytes};\n`;
-  // No help text in the module: the host has it from the compiled pipeline or the manifest (`ModuleCounter`).
-  out += `export const COUNTERS = [\n${counters.map((c) => `  ${JSON.stringify({ name: c.name, element: c.element, drop: c.drop })},`).join('\n')}\n];\n\n`;
+  out += renderCounters(counters);
   out += constants.join('\n') + (constants.length > 0 ? '\n\n' : '');
   out += `export function createPipeline(rt) {\n`;
   out += `  const counters = rt.counters;\n`;
