@@ -5,6 +5,7 @@ import { registerBuiltinFunctions } from '../../../functions/index.ts';
 import { ConfigValidationError, IPV6_UNSUPPORTED } from '../../../src/errors/catalog.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { parseChainSpec } from '../../../src/spec/parse-chain-spec.ts';
+import { SpecParser } from '../../../src/spec/spec-parser.ts';
 
 const dir = fileURLToPath(new URL('../../fixtures/specs/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
@@ -72,6 +73,21 @@ describe('broken chain spec corpus', () => {
     const err = failure(readFileSync(`${dir}ipv6-unsupported.yaml`, 'utf8'), 'ipv6-unsupported.yaml');
     for (const issue of err.issues) expect(issue.code, issue.path).toBe(issue.message.endsWith('[NFVKIT_ERR_IPV6_UNSUPPORTED]') ? IPV6_UNSUPPORTED : undefined);
     expect(err.issues.filter((i) => i.code === IPV6_UNSUPPORTED)).toHaveLength(10);
+  });
+
+  it('keeps the issue codes through SpecParser (the YAML half in a worker thread)', async () => {
+    const text = readFileSync(`${dir}ipv6-unsupported.yaml`, 'utf8');
+    const parser = new SpecParser();
+    try {
+      const err = await parser.parse(text, 'ipv6-unsupported.yaml', registry).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigValidationError);
+      expect((err as ConfigValidationError).issues).toEqual(failure(text, 'ipv6-unsupported.yaml').issues);
+    } finally {
+      parser.close();
+    }
   });
 
   it('points at the offending value itself', () => {
