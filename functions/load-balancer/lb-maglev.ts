@@ -23,6 +23,7 @@ export const LB_COUNTERS: readonly CounterSpec[] = [
   { name: 'backend_removed', drop: true, help: 'packet of a connection whose backend was removed' },
   { name: 'reply_no_connection', drop: true, help: 'packet from a backend endpoint without a tracked connection' },
   { name: 'non_vip_dropped', drop: true, help: 'IPv4 packet not for a VIP nor a tracked reply (nonVipTraffic: drop)' },
+  { name: 'ipv6_not_supported', drop: true, help: 'IPv6 frames: VIPs are IPv4 only for now (dropped, never forwarded unbalanced)' },
   { name: 'new_flows', drop: false, help: 'connections balanced to a backend' },
   { name: 'to_backend_packets', drop: false, help: 'client packets translated to a backend (DNAT)' },
   { name: 'to_client_packets', drop: false, help: 'backend replies translated back to the VIP' },
@@ -191,6 +192,7 @@ if (L.ethertype === 2048 && (L.ipProto === 6 || L.ipProto === 17)) {
     if (${v('servers')}.find(${v('p')}, ${v('src')}, ${v('sp')}) >= 0) ${ctx.drop('reply_no_connection')}
   }
 }
+if (L.ethertype === 34525) ${ctx.drop('ipv6_not_supported')}
 ${p.nonVipDrop ? `if (L.ethertype === 2048) ${ctx.drop('non_vip_dropped')}\n` : ''}${ctx.count('non_vip_forwarded')}
 ${ctx.finish()}`;
       // Connections (with their backend) live in the host's memory: a successor of a failed

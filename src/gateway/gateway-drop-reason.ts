@@ -24,6 +24,7 @@ export const GATEWAY_DROP_LIST = counterList([
   { name: 'neighbour_table_full', drop: true, help: 'no room in the neighbour table for a new next hop' },
   { name: 'resolve_timeout', drop: true, help: 'held for a next hop that never answered ARP within the resolve timeout' },
   { name: 'held_at_close', drop: true, help: 'held frames released when the port closed' },
+  { name: 'ipv6_not_supported', drop: true, help: 'an IPv6 frame: the gateway routes IPv4 only for now' },
 ] as const);
 
 /** The codes by UPPER_SNAKE name. */

@@ -160,6 +160,7 @@ export class GatewayEdge {
       return this.drop(GatewayDrop.MALFORMED);
     }
     if (L.ethertype === EtherType.ARP) return this.arpIn(view, off, L.l3Offset, peer, now);
+    if (L.ethertype === EtherType.IPV6) return this.drop(GatewayDrop.IPV6_NOT_SUPPORTED);
     if (!toUs) return this.drop(GatewayDrop.NOT_FOR_GATEWAY);
     const l3 = L.l3Offset;
     const src = view.getUint32(l3 + 12);

@@ -4,12 +4,19 @@
  * (0 = OK).
  *
  * What is checked, in order: Ethernet header; up to two VLAN tags (802.1Q 0x8100 / 802.1ad
- * 0x88a8, in any order); EtherType IPv4 or ARP (anything else is dropped); ARP is
+ * 0x88a8, in any order); EtherType IPv4, IPv6 or ARP (anything else is dropped); ARP is
  * Ethernet/IPv4 with op request/reply; IPv4 header length, version, IHL, total length vs
  * frame, header checksum (always verified: it is cheap), option walk (EOL / NOP /
  * length-checked), TTL ≠ 0, not a fragment (we do not reassemble; first and later fragments
  * have distinct reasons); then TCP (header, data offset), UDP (header, length field) or ICMP
  * (8-byte header). Ethernet padding after the IPv4 total length is legal and ignored.
+ *
+ * IPv6 (EtherType 0x86dd; see `parseIpv6` below for the layout it leaves): fixed header,
+ * version, payload length vs frame, hop limit ≠ 0, no multicast source, the extension-header
+ * walk (bounded: `IPV6_MAX_EXTENSION_HEADERS`), then TCP, UDP or ICMPv6 (8-byte header).
+ * Unlike IPv4, fragments are accepted (flagged `isFragment`; a later fragment has no ports),
+ * as nftables sees them without reassembly. The shortcut below is IPv4 only: IPv6 costs the
+ * IPv4 path nothing but one comparison in the general parser.
  *
  * Flags (see {@link ParseFlag}):
  * - L4 checksums are NOT verified unless `ParseFlag.VERIFY_L4_CHECKSUM` is given, so the
@@ -49,16 +56,24 @@
  * ```
  */
 import { sumWords, verifyIcmpChecksum, verifyTcpChecksum, verifyUdpChecksum } from './checksum.ts';
+import { verifyIcmpv6Checksum, verifyTcpChecksumIpv6, verifyUdpChecksumIpv6 } from './checksum-ipv6.ts';
 import { DropReason } from './drop-reason.ts';
 import type { FrameLayout } from './frame-layout.ts';
+import { Ipv6HeaderChain, walkIpv6ExtensionHeaders } from './ipv6-extension-headers.ts';
 
 /** Bit flags for {@link parseFrame}. */
 export const ParseFlag = {
   /** Verify the TCP/UDP/ICMP checksum (full pass over the segment). Off by default. */
   VERIFY_L4_CHECKSUM: 1,
-  /** Drop IPv4 protocols other than TCP/UDP/ICMP as `UNSUPPORTED_IP_PROTOCOL`. Off by default. */
+  /**
+   * Drop IPv4 protocols other than TCP/UDP/ICMP, and IPv6 upper layers other than
+   * TCP/UDP/ICMPv6, as `UNSUPPORTED_IP_PROTOCOL`. Off by default.
+   */
   DROP_UNSUPPORTED_PROTOCOLS: 2,
 } as const;
+
+/** The parser's one extension-header walk result, reused for every IPv6 frame (no allocation per packet). */
+const chain = new Ipv6HeaderChain();
 
 /** Walks IPv4 options in `[p, end)`; false if an option's length byte is missing, < 2 or overruns. */
 function ipv4OptionsValid(view: DataView, p: number, end: number): boolean {
@@ -115,6 +130,84 @@ function acceptIpv4(
   layout.payloadOffset = payloadOffset;
   layout.payloadLength = payloadLength;
   return 0; // DropReason.OK, as a literal: no module-binding load on the hot path
+}
+
+/** Records a well-formed IPv6 frame (the general path; fragments are accepted, see `parseIpv6`). */
+function acceptIpv6(
+  layout: FrameLayout, total: number, hlen: number, proto: number, l4: number, l4Length: number, payloadOffset: number, payloadLength: number, isFragment: boolean,
+): number {
+  layout.l3Length = total;
+  layout.ipHeaderLength = hlen;
+  layout.ipTotalLength = total;
+  layout.ipProto = proto;
+  layout.isFragment = isFragment;
+  layout.l4Offset = l4;
+  layout.l4Length = l4Length;
+  layout.payloadOffset = payloadOffset;
+  layout.payloadLength = payloadLength;
+  return 0;
+}
+
+/**
+ * IPv6 after the link header (`avail` bytes from `l3` to the end of the frame): fixed
+ * header, extension headers (`walkIpv6ExtensionHeaders`), then the upper layer.
+ *
+ * The layout of an accepted IPv6 frame: `ethertype` 0x86dd; `l3Length` = `ipTotalLength` =
+ * 40 + payload length; `ipHeaderLength` = the fixed header and every extension header walked
+ * (so `l4Offset = l3Offset + ipHeaderLength` as for IPv4); `ipProto` = the upper-layer
+ * protocol (58 for ICMPv6). Fragments are accepted, decided as nftables does without
+ * reassembly: `isFragment` is set; a first fragment must hold the whole upper-layer header
+ * (RFC 7112, else `IPV6_FIRST_FRAGMENT_INCOMPLETE`), its `l4Offset` points at it and
+ * `l4Length` is what this fragment holds (a UDP length field may then exceed it); a later
+ * fragment has no upper-layer header, hence no ports: `l4Offset` -1, `l4Length` 0,
+ * `payloadOffset`/`payloadLength` its fragment data. L4 checksums of fragments are never
+ * verified (they cover the reassembled packet). An atomic fragment (offset 0, M clear) is
+ * no fragment.
+ */
+function parseIpv6(view: DataView, l3: number, avail: number, layout: FrameLayout, flags: number): number {
+  if (avail < 40) return dropL3(layout, DropReason.IPV6_TRUNCATED_HEADER, false);
+  if (view.getUint8(l3) >>> 4 !== 6) return dropL3(layout, DropReason.IPV6_BAD_VERSION, false);
+  const plen = view.getUint16(l3 + 4);
+  if (plen > avail - 40) return dropL3(layout, DropReason.IPV6_PAYLOAD_LENGTH_BEYOND_FRAME, false);
+  if (view.getUint8(l3 + 7) === 0) return dropL3(layout, DropReason.IPV6_HOP_LIMIT_ZERO, false);
+  if (view.getUint8(l3 + 8) === 0xff) return dropL3(layout, DropReason.IPV6_MULTICAST_SOURCE, false);
+  const total = 40 + plen;
+  const end = l3 + total;
+  const walked = walkIpv6ExtensionHeaders(view, l3, end, chain);
+  if (walked !== 0) return dropL3(layout, walked, chain.isFragment);
+  const proto = chain.upperProtocol;
+  const l4 = chain.upperOffset;
+  const hlen = l4 - l3;
+  const l4len = end - l4;
+  const frag = chain.isFragment;
+  const verify = (flags & 1) !== 0 && !frag;
+  if (chain.laterFragment) {
+    if ((flags & 2) !== 0 && proto !== 6 && proto !== 17 && proto !== 58) return dropL3(layout, DropReason.UNSUPPORTED_IP_PROTOCOL, true);
+    return acceptIpv6(layout, total, hlen, proto, -1, 0, l4, l4len, true);
+  }
+  if (proto === 6) {
+    if (l4len < 20) return dropL3(layout, frag ? DropReason.IPV6_FIRST_FRAGMENT_INCOMPLETE : DropReason.TCP_TRUNCATED_HEADER, frag);
+    const doff = (view.getUint8(l4 + 12) >>> 2) & 0x3c;
+    if (doff < 20) return dropL3(layout, DropReason.TCP_BAD_DATA_OFFSET, frag);
+    if (doff > l4len) return dropL3(layout, frag ? DropReason.IPV6_FIRST_FRAGMENT_INCOMPLETE : DropReason.TCP_BAD_DATA_OFFSET, frag);
+    if (verify && !verifyTcpChecksumIpv6(view, l3, l4, l4len, chain.finalDestination)) return dropL3(layout, DropReason.TCP_BAD_CHECKSUM, false);
+    return acceptIpv6(layout, total, hlen, proto, l4, l4len, l4 + doff, l4len - doff, frag);
+  }
+  if (proto === 17) {
+    if (l4len < 8) return dropL3(layout, frag ? DropReason.IPV6_FIRST_FRAGMENT_INCOMPLETE : DropReason.UDP_TRUNCATED_HEADER, frag);
+    const ulen = view.getUint16(l4 + 4);
+    if (ulen < 8 || (!frag && ulen > l4len)) return dropL3(layout, DropReason.UDP_BAD_LENGTH, frag);
+    const seg = frag ? l4len : ulen;
+    if (verify && !verifyUdpChecksumIpv6(view, l3, l4, ulen, chain.finalDestination)) return dropL3(layout, DropReason.UDP_BAD_CHECKSUM, false);
+    return acceptIpv6(layout, total, hlen, proto, l4, seg, l4 + 8, seg - 8, frag);
+  }
+  if (proto === 58) {
+    if (l4len < 8) return dropL3(layout, frag ? DropReason.IPV6_FIRST_FRAGMENT_INCOMPLETE : DropReason.ICMPV6_TRUNCATED, frag);
+    if (verify && !verifyIcmpv6Checksum(view, l3, l4, l4len, chain.finalDestination)) return dropL3(layout, DropReason.ICMPV6_BAD_CHECKSUM, false);
+    return acceptIpv6(layout, total, hlen, proto, l4, l4len, l4 + 8, l4len - 8, frag);
+  }
+  if ((flags & 2) !== 0) return dropL3(layout, DropReason.UNSUPPORTED_IP_PROTOCOL, frag);
+  return acceptIpv6(layout, total, hlen, proto, l4, l4len, l4, l4len, frag);
 }
 
 /**
@@ -227,7 +320,10 @@ export function parseFrameGeneral(view: DataView, offset: number, length: number
     layout.l3Length = 28;
     return DropReason.OK;
   }
-  if (type !== 0x0800) return dropL3(layout, DropReason.UNSUPPORTED_ETHERTYPE, false);
+  if (type !== 0x0800) {
+    if (type === 0x86dd) return parseIpv6(view, l3, avail, layout, flags);
+    return dropL3(layout, DropReason.UNSUPPORTED_ETHERTYPE, false);
+  }
 
   // L3: IPv4. The five words of the base header are read once and serve both the field
   // checks and the header checksum (always verified: it costs a few adds).
@@ -284,8 +380,8 @@ export function parseFrameGeneral(view: DataView, offset: number, length: number
 
 /**
  * Verifies the L4 checksum of a frame that `parseFrame` accepted (without
- * `VERIFY_L4_CHECKSUM`): returns OK, or TCP/UDP/ICMP_BAD_CHECKSUM. Other protocols and ARP
- * are OK (nothing to verify).
+ * `VERIFY_L4_CHECKSUM`): returns OK, or TCP/UDP/ICMP/ICMPV6_BAD_CHECKSUM. Other protocols,
+ * fragments and ARP are OK (nothing to verify).
  *
  * @example
  * ```ts
@@ -296,6 +392,7 @@ export function verifyL4Checksum(view: DataView, layout: FrameLayout): number {
   const l4 = layout.l4Offset;
   if (l4 < 0 || layout.isFragment) return DropReason.OK;
   const proto = layout.ipProto;
+  if (layout.ethertype === 0x86dd) return verifyIpv6UpperChecksum(view, layout, l4, proto);
   if (proto === 6) {
     return verifyTcpChecksum(view, layout.l3Offset, l4, layout.l4Length) ? DropReason.OK : DropReason.TCP_BAD_CHECKSUM;
   }
@@ -305,5 +402,16 @@ export function verifyL4Checksum(view: DataView, layout: FrameLayout): number {
   if (proto === 1) {
     return verifyIcmpChecksum(view, l4, layout.l4Length) ? DropReason.OK : DropReason.ICMP_BAD_CHECKSUM;
   }
+  return DropReason.OK;
+}
+
+/** {@link verifyL4Checksum} for IPv6: the pseudo-header's destination is the final one a routing header names. */
+function verifyIpv6UpperChecksum(view: DataView, layout: FrameLayout, l4: number, proto: number): number {
+  const l3 = layout.l3Offset;
+  let dst = l3 + 24;
+  if (layout.ipHeaderLength > 40 && walkIpv6ExtensionHeaders(view, l3, l3 + layout.ipTotalLength, chain) === 0) dst = chain.finalDestination;
+  if (proto === 6) return verifyTcpChecksumIpv6(view, l3, l4, layout.l4Length, dst) ? DropReason.OK : DropReason.TCP_BAD_CHECKSUM;
+  if (proto === 17) return verifyUdpChecksumIpv6(view, l3, l4, layout.l4Length, dst) ? DropReason.OK : DropReason.UDP_BAD_CHECKSUM;
+  if (proto === 58) return verifyIcmpv6Checksum(view, l3, l4, layout.l4Length, dst) ? DropReason.OK : DropReason.ICMPV6_BAD_CHECKSUM;
   return DropReason.OK;
 }

@@ -35,7 +35,7 @@ export class FlowContinuityPort implements ChainPort {
     const now = performance.now();
     const view = pool.view;
     for (let i = 0; i < n; i++) {
-      if (parseFrame(view, pool.dataOffset(ids[i]), pool.meta.length[ids[i]], this.layout) !== 0 || this.layout.ipProto !== 6) continue;
+      if (parseFrame(view, pool.dataOffset(ids[i]), pool.meta.length[ids[i]], this.layout) !== 0 || this.layout.ethertype !== 0x0800 || this.layout.ipProto !== 6) continue;
       const key = (view.getUint8(this.layout.l3Offset + 19) << 16) | view.getUint16(this.layout.l4Offset);
       const last = this.lastSeen.get(key);
       if (last !== undefined && now - last > (this.longestGap.get(key) ?? 0)) this.longestGap.set(key, now - last);

@@ -30,10 +30,12 @@ export const TCP_RESET_L3_LENGTH = 40;
 
 /**
  * True when a reset may be sent for the TCP segment at `l4` (IPv4 header at `l3`, frame at
- * `frameOffset`): the segment is not itself a reset, the destination MAC is unicast, and both
- * IPv4 addresses name a single host (not 0/8, 127/8, multicast, class E or broadcast).
+ * `frameOffset`): the packet is IPv4 (false for IPv6: resets over IPv6 are not written yet),
+ * the segment is not itself a reset, the destination MAC is unicast, and both IPv4 addresses
+ * name a single host (not 0/8, 127/8, multicast, class E or broadcast).
  */
 export function tcpResetPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
+  if (view.getUint8(l3) >>> 4 !== 4) return false; // an IPv6 segment: this writer builds IPv4 resets only
   if ((view.getUint8(l4 + 13) & 0x04) !== 0) return false;
   if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
   return isSingleHost(view.getUint32(l3 + 12)) && isSingleHost(view.getUint32(l3 + 16));

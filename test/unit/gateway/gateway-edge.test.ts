@@ -9,6 +9,7 @@ import { DropReason } from '../../../src/packet/drop-reason.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { FrameLayout } from '../../../src/packet/frame-layout.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
+import { buildIpv6Frame } from '../../../src/packet/ipv6-frame-builder.ts';
 import { parseFrame, ParseFlag } from '../../../src/packet/parse-frame.ts';
 import { cidr, hex, ip, RecordingWire } from './support.ts';
 
@@ -102,6 +103,17 @@ describe('GatewayEdge from the wire: IPv4', () => {
     expect(view.getUint8(L.l3Offset + 8)).toBe(63);
     expect(verifyIpv4HeaderChecksum(view, L.l3Offset)).toBe(true);
     expect(edge.counters.forwarded).toBe(1);
+  });
+
+  it('drops an IPv6 frame for its MAC as ipv6_not_supported: never forwarded, nothing learnt, bytes untouched', () => {
+    const edge = makeEdge();
+    const len = buildIpv6Frame(view, OFF, { dstMac: GW_MAC, srcMac: CLIENT_MAC, proto: IpProto.TCP, hopLimit: 64, payloadLength: 10 });
+    const before = mem.slice(OFF, OFF + len);
+    expect(edge.fromWire(view, OFF, len, 0, 0)).toBe(GatewayVerdict.DROP);
+    expect(edge.drops[GatewayDrop.IPV6_NOT_SUPPORTED]).toBe(1);
+    expect(edge.drops[GatewayDrop.MALFORMED]).toBe(0);
+    expect(edge.counters.forwarded).toBe(0);
+    expect(mem.slice(OFF, OFF + len)).toEqual(before);
   });
 
   it('learns the sender of forwarded traffic only when it is inside the arrival peer subnets', () => {

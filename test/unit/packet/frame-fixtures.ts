@@ -1,4 +1,5 @@
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
+import { buildIpv6Frame, type Ipv6FrameSpec } from '../../../src/packet/ipv6-frame-builder.ts';
 
 export function hex(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
@@ -12,6 +13,19 @@ export function frame(spec: FrameSpec): Uint8Array {
   const view = new DataView(new ArrayBuffer(4096));
   const n = buildFrame(view, 0, spec);
   return new Uint8Array(view.buffer, 0, n).slice();
+}
+
+export function frame6(spec: Ipv6FrameSpec): Uint8Array {
+  const view = new DataView(new ArrayBuffer(4096));
+  const n = buildIpv6Frame(view, 0, spec);
+  return new Uint8Array(view.buffer, 0, n).slice();
+}
+
+/** An IPv6 frame built from `spec`, then edited (`l3` = offset of the IPv6 header in the frame). */
+export function mutated6(spec: Ipv6FrameSpec, edit: (v: DataView, l3: number) => void): Uint8Array {
+  const bytes = frame6(spec);
+  edit(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 14 + 4 * (spec.vlanIds?.length ?? 0));
+  return bytes;
 }
 
 export function viewOf(bytes: Uint8Array): DataView {

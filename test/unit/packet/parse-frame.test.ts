@@ -5,7 +5,7 @@ import type { FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { FrameLayout } from '../../../src/packet/frame-layout.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { parseFrame, ParseFlag, parseFrameGeneral, verifyL4Checksum } from '../../../src/packet/parse-frame.ts';
-import { frame, placed, viewOf } from './frame-fixtures.ts';
+import { frame, frame6, mutated6, placed, viewOf } from './frame-fixtures.ts';
 
 const OFF = 37;
 
@@ -35,6 +35,13 @@ const tcp: FrameSpec = { proto: IpProto.TCP, payloadLength: 6 };
 const icmp: FrameSpec = { proto: IpProto.ICMP, payloadLength: 10 };
 const arp: FrameSpec = { kind: 'arp' };
 const full = (spec: FrameSpec) => frame(spec);
+const udp6 = { proto: 17, payloadLength: 18 } as const;
+const tcp6 = { proto: 6, payloadLength: 6 } as const;
+const icmp6 = { proto: 58, payloadLength: 10 } as const;
+const dstOpts = (n: number) => Array.from({ length: n }, () => ({ type: 60 }));
+/** A first fragment (M set) of `spec`, its payload cut to `upper` bytes after the fragment header. */
+const firstFragmentCut = (proto: number, upper: number) =>
+  mutated6({ proto, payloadLength: 40, extensionHeaders: [{ type: 44, moreFragments: true }] }, (v, l3) => v.setUint16(l3 + 4, 8 + upper)).subarray(0, 14 + 48 + upper);
 
 const CASES: Record<Exclude<keyof typeof DropReason, 'OK'>, Case[]> = {
   ETH_TRUNCATED: [
@@ -47,7 +54,7 @@ const CASES: Record<Exclude<keyof typeof DropReason, 'OK'>, Case[]> = {
   ],
   VLAN_TOO_MANY_TAGS: [{ name: 'three tags', bytes: full({ ...udp, vlanIds: [1, 2, 3] }) }],
   UNSUPPORTED_ETHERTYPE: [
-    { name: 'IPv6', bytes: mutated(udp, (v) => v.setUint16(12, 0x86dd), false) },
+    { name: 'IPX', bytes: mutated(udp, (v) => v.setUint16(12, 0x8137), false) },
     { name: '802.3 length field', bytes: mutated(udp, (v) => v.setUint16(12, 0x002e), false) },
     { name: 'after a VLAN tag', bytes: mutated({ ...udp, vlanIds: [7] }, (v) => v.setUint16(16, 0x88cc), false) },
   ],
@@ -102,8 +109,67 @@ const CASES: Record<Exclude<keyof typeof DropReason, 'OK'>, Case[]> = {
   ICMP_BAD_CHECKSUM: [{ name: 'echo id changed', bytes: mutated(icmp, (v, l3) => v.setUint16(l3 + 24, 999)), flags: ParseFlag.VERIFY_L4_CHECKSUM }],
   UNSUPPORTED_IP_PROTOCOL: [
     { name: 'GRE with DROP_UNSUPPORTED_PROTOCOLS', bytes: full({ proto: 47, payloadLength: 4 }), flags: ParseFlag.DROP_UNSUPPORTED_PROTOCOLS },
+    { name: 'IPv6: ICMP for IPv4 with DROP_UNSUPPORTED_PROTOCOLS', bytes: frame6({ proto: 1, payloadLength: 8 }), flags: ParseFlag.DROP_UNSUPPORTED_PROTOCOLS },
+    { name: 'IPv6: ESP with DROP_UNSUPPORTED_PROTOCOLS', bytes: frame6({ proto: 50, payloadLength: 16, extensionHeaders: [{ type: 0 }] }), flags: ParseFlag.DROP_UNSUPPORTED_PROTOCOLS },
+  ],
+  IPV6_TRUNCATED_HEADER: [
+    { name: '39 bytes of IPv6', bytes: frame6(udp6), length: 14 + 39 },
+    { name: 'after a VLAN tag', bytes: frame6({ ...udp6, vlanIds: [3] }), length: 18 + 20 },
+  ],
+  IPV6_BAD_VERSION: [
+    { name: 'version 4 under EtherType IPv6', bytes: mutated6(udp6, (v, l3) => v.setUint8(l3, 0x45)) },
+    { name: 'version 0', bytes: mutated6(udp6, (v, l3) => v.setUint8(l3, 0x00)) },
+  ],
+  IPV6_PAYLOAD_LENGTH_BEYOND_FRAME: [
+    { name: 'one byte more than the frame', bytes: mutated6(udp6, (v, l3) => v.setUint16(l3 + 4, 27)) },
+    { name: 'frame cut in the payload', bytes: frame6(udp6), length: 14 + 40 + 20 },
+  ],
+  IPV6_HOP_LIMIT_ZERO: [{ name: 'hop limit 0', bytes: frame6({ ...udp6, hopLimit: 0 }) }],
+  IPV6_MULTICAST_SOURCE: [{ name: 'source ff02::1', bytes: frame6({ ...udp6, src: [0xff02, 0, 0, 0, 0, 0, 0, 1] }) }],
+  IPV6_EXT_HEADER_TRUNCATED: [
+    { name: 'destination options longer than the payload', bytes: mutated6({ ...udp6, extensionHeaders: [{ type: 60 }] }, (v, l3) => v.setUint8(l3 + 41, 4)) },
+    { name: 'hop-by-hop cut after 4 bytes', bytes: mutated6({ proto: 59, extensionHeaders: [{ type: 0 }] }, (v, l3) => v.setUint16(l3 + 4, 4)).subarray(0, 14 + 44) },
+    { name: 'AH longer than the payload', bytes: mutated6({ ...udp6, extensionHeaders: [{ type: 51, length: 12 }] }, (v, l3) => v.setUint8(l3 + 41, 20)) },
+    { name: 'fragment header cut', bytes: mutated6({ proto: 59, extensionHeaders: [{ type: 44 }] }, (v, l3) => v.setUint16(l3 + 4, 6)).subarray(0, 14 + 46) },
+    { name: 'routing header, no next-header byte left', bytes: mutated6({ proto: 59, extensionHeaders: [{ type: 43 }] }, (v, l3) => v.setUint16(l3 + 4, 0)).subarray(0, 14 + 40) },
+  ],
+  IPV6_EXT_HEADER_CHAIN_TOO_LONG: [
+    { name: 'nine destination options headers', bytes: frame6({ ...udp6, extensionHeaders: dstOpts(9) }) },
+    { name: 'hop-by-hop and 200 destination options', bytes: frame6({ ...udp6, extensionHeaders: [{ type: 0 }, ...dstOpts(200)] }) },
+  ],
+  IPV6_HOP_BY_HOP_NOT_FIRST: [{ name: 'after destination options', bytes: frame6({ ...udp6, extensionHeaders: [{ type: 60 }, { type: 0 }] }) }],
+  IPV6_ROUTING_TYPE_0: [{ name: 'type 0, one segment left', bytes: frame6({ ...udp6, extensionHeaders: [{ type: 43, routingType: 0, segmentsLeft: 1 }] }) }],
+  IPV6_BAD_FRAGMENT: [
+    { name: 'two fragment headers', bytes: frame6({ ...udp6, payloadLength: 8, extensionHeaders: [{ type: 44, moreFragments: true }, { type: 44, moreFragments: true }] }) },
+    { name: 'M set, 21 bytes of data', bytes: frame6({ ...udp6, payloadLength: 13, extensionHeaders: [{ type: 44, moreFragments: true }] }) },
+    { name: 'data past offset 65535', bytes: frame6({ ...udp6, payloadLength: 16, extensionHeaders: [{ type: 44, fragmentOffset: 8190 }] }) },
+  ],
+  IPV6_FIRST_FRAGMENT_INCOMPLETE: [
+    { name: 'TCP header cut at 16 bytes', bytes: firstFragmentCut(6, 16) },
+    { name: 'UDP header cut at 0 bytes', bytes: firstFragmentCut(17, 0) },
+    { name: 'TCP options past the fragment', bytes: mutated6({ proto: 6, payloadLength: 4, extensionHeaders: [{ type: 44, moreFragments: true }] }, (v, l3) => v.setUint8(l3 + 48 + 12, 0xf0)) },
+  ],
+  ICMPV6_TRUNCATED: [{ name: '7 bytes of ICMPv6', bytes: mutated6(icmp6, (v, l3) => v.setUint16(l3 + 4, 7)) }],
+  ICMPV6_BAD_CHECKSUM: [
+    { name: 'payload byte flipped', bytes: mutated6(icmp6, (v, l3) => v.setUint8(l3 + 49, v.getUint8(l3 + 49) ^ 4)), flags: ParseFlag.VERIFY_L4_CHECKSUM },
+    { name: 'checksum without the pseudo-header (as ICMP for IPv4)', bytes: mutated6(icmp6, (v, l3) => {
+      v.setUint16(l3 + 42, 0);
+      let s = 0;
+      for (let i = 0; i < 18; i += 2) s += v.getUint16(l3 + 40 + i);
+      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+      v.setUint16(l3 + 42, ~s & 0xffff);
+    }), flags: ParseFlag.VERIFY_L4_CHECKSUM },
   ],
 };
+CASES.TCP_TRUNCATED_HEADER.push({ name: 'IPv6: 19 bytes of TCP', bytes: mutated6(tcp6, (v, l3) => v.setUint16(l3 + 4, 19)) });
+CASES.TCP_BAD_DATA_OFFSET.push({ name: 'IPv6: data offset 4', bytes: mutated6(tcp6, (v, l3) => v.setUint8(l3 + 52, 0x40)) });
+CASES.UDP_TRUNCATED_HEADER.push({ name: 'IPv6: 7 bytes of UDP after a hop-by-hop header', bytes: mutated6({ ...udp6, extensionHeaders: [{ type: 0 }] }, (v, l3) => v.setUint16(l3 + 4, 15)) });
+CASES.UDP_BAD_LENGTH.push({ name: 'IPv6: UDP length beyond the payload', bytes: mutated6(udp6, (v, l3) => v.setUint16(l3 + 44, 27)) });
+CASES.TCP_BAD_CHECKSUM.push({ name: 'IPv6: destination changed', bytes: mutated6(tcp6, (v, l3) => v.setUint8(l3 + 39, 9)), flags: ParseFlag.VERIFY_L4_CHECKSUM });
+CASES.UDP_BAD_CHECKSUM.push(
+  { name: 'IPv6: payload byte flipped', bytes: mutated6(udp6, (v, l3) => v.setUint8(l3 + 50, v.getUint8(l3 + 50) ^ 1)), flags: ParseFlag.VERIFY_L4_CHECKSUM },
+  { name: 'IPv6: checksum 0 (mandatory over IPv6)', bytes: frame6({ ...udp6, udpNoChecksum: true }), flags: ParseFlag.VERIFY_L4_CHECKSUM },
+);
 
 describe('parseFrame drop reasons', () => {
   for (const [reason, cases] of Object.entries(CASES)) {
