@@ -15,7 +15,7 @@ namespace {
 
 // Bumped whenever an export's signature or the descriptor layout changes; the TypeScript
 // loader refuses a build of another version.
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 void SetNumber(napi_env env, napi_value obj, const char* name, double v) {
   napi_set_named_property(env, obj, name, Number(env, v));

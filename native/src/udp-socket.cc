@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "args.h"
 
@@ -543,6 +545,41 @@ napi_value UdpInjectSendFault(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// udpSteer(socket, program: Uint32Array): attaches a classic BPF program to the socket's
+// SO_REUSEPORT group (SO_ATTACH_REUSEPORT_CBPF): for each datagram the kernel runs it over
+// the UDP payload and delivers to the socket of the returned index (in the order the
+// sockets joined the group; an index past the last falls back to the kernel's hash).
+// Two words per instruction: code | jt << 16 | jf << 24, then k. The kernel checks the
+// program (jumps forward and in range, known opcodes, no constant division by zero).
+napi_value UdpSteer(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!Args(env, info, 2, argv)) return nullptr;
+  UdpSocket* s = Unwrap(env, argv[0]);
+  void* data;
+  size_t length;
+  napi_value unused;
+  if (s == nullptr || !GetTypedArray(env, argv[1], napi_uint32_array, "program", &data, &length, &unused)) return nullptr;
+  if (length < 2 || length % 2 != 0 || length > 2 * BPF_MAXINSNS) {
+    ThrowArgument(env, false, "program must hold 1..4096 instructions of two words each");
+    return nullptr;
+  }
+  const uint32_t* words = static_cast<const uint32_t*>(data);
+  const size_t count = length / 2;
+  std::vector<sock_filter> filter(count);
+  for (size_t i = 0; i < count; i++) {
+    filter[i].code = static_cast<uint16_t>(words[2 * i] & 0xffff);
+    filter[i].jt = static_cast<uint8_t>((words[2 * i] >> 16) & 0xff);
+    filter[i].jf = static_cast<uint8_t>(words[2 * i] >> 24);
+    filter[i].k = words[2 * i + 1];
+  }
+  sock_fprog prog{static_cast<unsigned short>(count), filter.data()};
+  if (setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) {
+    ThrowErrno(env, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", errno);
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
 }  // namespace
 
 int UdpSocketFd(napi_env env, napi_value handle) {
@@ -560,6 +597,7 @@ void RegisterUdpSocket(napi_env env, napi_value exports) {
       {"udpPoll", nullptr, UdpPoll, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"udpClose", nullptr, UdpClose, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"udpInjectSendFault", nullptr, UdpInjectSendFault, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"udpSteer", nullptr, UdpSteer, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
 }

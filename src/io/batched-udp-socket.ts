@@ -67,6 +67,12 @@ export interface BatchedUdpSocket {
   onReadable(callback: (() => void) | null): void;
   /** Calls `callback` once the socket can take more sends; `null` stops. */
   onWritable(callback: (() => void) | null): void;
+  /**
+   * Steers the socket's SO_REUSEPORT group by the frame each datagram carries: `program`
+   * from `steeringProgram` (`reuseport-steering.ts`). Native only: the dgram back end has no
+   * reuseport group and throws `InvalidArgumentError`.
+   */
+  steer(program: Uint32Array): void;
   /** Closes the socket; pending datagrams are forgotten. Idempotent. */
   close(): Promise<void>;
 }

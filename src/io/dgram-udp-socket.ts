@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { NetlabError } from '../errors/catalog.ts';
+import { InvalidArgumentError, NetlabError } from '../errors/catalog.ts';
 import { ipv4ToString, parseIpv4 } from '../packet/ipv4.ts';
 import type { BatchedUdpSocket, BatchedUdpSocketOptions } from './batched-udp-socket.ts';
 import { UDP_DESC_WORDS, UDP_RX_TRUNCATED, UdpRx, UdpTx } from './udp-descriptor.ts';
@@ -196,6 +196,10 @@ export class DgramUdpSocket implements BatchedUdpSocket {
       this.writable = null;
       setImmediate(callback);
     }
+  }
+
+  steer(): void {
+    throw new InvalidArgumentError('steering a reuseport group needs the native UDP back end (Node 20 dgram sockets cannot share a port)');
   }
 
   async close(): Promise<void> {

@@ -87,6 +87,15 @@ export class NativeUdpSocket implements BatchedUdpSocket {
     this.arm();
   }
 
+  steer(program: Uint32Array): void {
+    if (this.closed) throw new InvalidArgumentError('cannot steer a closed socket');
+    try {
+      this.addon.udpSteer(this.handle, program);
+    } catch (err) {
+      throw new NetlabError(`UDP socket ${this.localAddress}:${this.localPort}: the kernel refused the steering program: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   /** Test hook (see `NativeAddon.udpInjectSendFault`). */
   injectSendFault(after: number, errno: number): void {
     this.addon.udpInjectSendFault(this.handle, after, errno);

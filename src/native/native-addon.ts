@@ -26,6 +26,12 @@ export interface NativeAddon {
   /** Calls `callback(events)` from this thread's loop when readable (1) / writable (2); `events` 0 stops. */
   udpPoll(socket: NativeHandle, events: number, callback: ((events: number) => void) | null): void;
   udpClose(socket: NativeHandle): void;
+  /**
+   * Attaches a classic BPF program (two words per instruction: `code | jt << 16 | jf << 24`,
+   * then `k`) to the socket's SO_REUSEPORT group: the kernel runs it over each datagram's
+   * payload and delivers to the socket of the returned index (see `reuseport-steering.ts`).
+   */
+  udpSteer(socket: NativeHandle, program: Uint32Array): void;
   /** Test hook: the next `udpSend` stops after `after` messages as if the kernel returned `errno`. */
   udpInjectSendFault(socket: NativeHandle, after: number, errno: number): void;
   waiterOpen(): NativeHandle;
@@ -62,7 +68,7 @@ export type NativeAddonStatus =
   | { readonly available: false; readonly reason: string };
 
 /** The ABI version this TypeScript expects (`kAbiVersion` in `native/src/module.cc`). */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** Relative to the package root. */
 const ADDON_PATH = join('native', 'build', 'Release', 'nfvkit_native.node');

@@ -1,0 +1,260 @@
+import { InvalidArgumentError } from '../errors/catalog.ts';
+
+/**
+ * Steering of a SO_REUSEPORT group by the frame a datagram carries.
+ *
+ * Several sockets bound to one UDP port (one per replica) form a reuseport group; by
+ * default the kernel picks a socket by a hash of the outer 4-tuple. A classic BPF program
+ * attached to the group (`NativeAddon.udpSteer`) picks it instead from the inner IPv4
+ * frame of each VXLAN datagram, so every datagram of a flow, both directions, reaches the
+ * replica that holds the flow's state — without passing through any other thread:
+ *
+ * - `inner-source`: a hash of the inner source address and port (frames entering from the
+ *   clients' side);
+ * - `inner-destination`: the same hash of the destination (replies coming back to a chain
+ *   that did not translate the client's address: they are addressed to the client);
+ * - `port-shard`: the inner destination port (or ICMP echo identifier) names a shard of a
+ *   translated port range, and each shard a socket (replies to a NAT whose replicas each
+ *   allocate from their own shard).
+ *
+ * Frames that are not IPv4 (ARP, IPv6, VLAN-tagged) and `port-shard` keys outside the
+ * range get an index past the group, which makes the kernel fall back to its hash. A
+ * datagram too short for a load makes the program end with 0 (the group's first socket).
+ * Fragments are keyed without ports, as `LinkFlowTable` keys them. Socket indexes are the
+ * order in which the sockets joined the group; when one leaves, the kernel moves the last
+ * into its place, so the owner attaches a new program whenever the group changes.
+ *
+ * `steeredSocket` computes, in TypeScript, the index the program returns: the model the
+ * kernel tests check the program against, and what a data plane uses to know where a
+ * flow's datagrams arrive.
+ *
+ * @example
+ * ```ts
+ * const program = steeringProgram({ by: 'inner-source' }, replicas.length);
+ * addon.udpSteer(firstSocketOfTheGroup, program);
+ * ```
+ */
+
+/** What a reuseport group steers by; see the module documentation. */
+export type SteeringKey =
+  | { readonly by: 'inner-source' }
+  | { readonly by: 'inner-destination' }
+  | {
+      readonly by: 'port-shard';
+      /** First port of shard 0. */
+      readonly base: number;
+      /** Ports per shard. */
+      readonly shardSize: number;
+      /** The socket index of each shard (`sockets[s]` receives shard `s`). */
+      readonly sockets: readonly number[];
+    };
+
+/** Bytes of the VXLAN header before the inner frame (RFC 7348). */
+export const VXLAN_INNER_OFFSET = 8;
+
+/** Index the program returns for a frame it does not steer: past any group, so the kernel hashes. */
+export const KERNEL_HASH = 0xffffffff;
+
+/** Most sockets a group may steer among. */
+export const MAX_STEERED_SOCKETS = 256;
+
+const HASH_MULTIPLIER = 0x9e3779b1;
+
+/** Offsets in the datagram's payload (VXLAN header first). */
+const ETHERTYPE = VXLAN_INNER_OFFSET + 12;
+const IP = VXLAN_INNER_OFFSET + 14;
+const IP_FRAGMENT = IP + 6;
+const IP_PROTO = IP + 9;
+const IP_SRC = IP + 12;
+const IP_DST = IP + 16;
+
+/**
+ * The socket index (0 … `sockets` − 1) the program for `key` picks for the datagram payload
+ * at `off` (`len` bytes) of `view`, or `KERNEL_HASH` when it leaves the choice to the kernel.
+ */
+export function steeredSocket(key: SteeringKey, sockets: number, view: DataView, off: number, len: number): number {
+  // The program's loads in its order: one past the datagram ends it with 0.
+  if (ETHERTYPE + 2 > len) return 0;
+  if (view.getUint16(off + ETHERTYPE) !== 0x0800) return KERNEL_HASH;
+  if (IP_FRAGMENT + 2 > len) return 0;
+  const destination = key.by !== 'inner-source';
+  let port = -1;
+  if ((view.getUint16(off + IP_FRAGMENT) & 0x3fff) === 0) {
+    if (IP_PROTO + 1 > len) return 0;
+    const proto = view.getUint8(off + IP_PROTO);
+    const l4 = IP + ((view.getUint8(off + IP) & 0x0f) << 2);
+    if (proto === 6 || proto === 17) {
+      const at = l4 + (destination ? 2 : 0);
+      if (at + 2 > len) return 0;
+      port = view.getUint16(off + at);
+    } else if (proto === 1) {
+      if (l4 + 1 > len) return 0;
+      const type = view.getUint8(off + l4);
+      if (type === 0 || type === 8) {
+        if (l4 + 6 > len) return 0;
+        port = view.getUint16(off + l4 + 4);
+      }
+    }
+  }
+  if (key.by === 'port-shard') {
+    if (port < key.base) return KERNEL_HASH;
+    const shard = Math.floor((port - key.base) / key.shardSize);
+    return shard < key.sockets.length ? key.sockets[shard] : KERNEL_HASH;
+  }
+  const at = destination ? IP_DST : IP_SRC;
+  if (at + 4 > len) return 0;
+  return (Math.imul(view.getInt32(off + at) ^ Math.max(port, 0), HASH_MULTIPLIER) >>> 16) % sockets;
+}
+
+// Classic BPF (linux/filter.h).
+const LD = 0x00;
+const LDX = 0x01;
+const ALU = 0x04;
+const JMP = 0x05;
+const RET = 0x06;
+const MISC = 0x07;
+const W = 0x00;
+const H = 0x08;
+const B = 0x10;
+const ABS = 0x20;
+const IND = 0x40;
+const MSH = 0xa0;
+const K = 0x00;
+const X = 0x08;
+const A = 0x10;
+const SUB = 0x10;
+const MUL = 0x20;
+const DIV = 0x30;
+const RSH = 0x70;
+const MOD = 0x90;
+const XOR = 0xa0;
+const JA = 0x00;
+const JEQ = 0x10;
+const JSET = 0x40;
+const TAX = 0x00;
+
+/** One instruction before assembly: jumps name labels. */
+interface Insn {
+  readonly code: number;
+  readonly k: number;
+  readonly jt?: string;
+  readonly jf?: string;
+  /** Target of an unconditional jump. */
+  readonly ja?: string;
+}
+
+/** A tiny assembler: instructions and labels in order, jumps resolved forward. */
+class Assembler {
+  private readonly insns: Insn[] = [];
+  private readonly labels = new Map<string, number>();
+
+  op(code: number, k = 0): this {
+    this.insns.push({ code, k });
+    return this;
+  }
+
+  jump(code: number, k: number, jt: string, jf: string): this {
+    this.insns.push({ code, k, jt, jf });
+    return this;
+  }
+
+  goto(label: string): this {
+    this.insns.push({ code: JMP | JA | K, k: 0, ja: label });
+    return this;
+  }
+
+  label(name: string): this {
+    this.labels.set(name, this.insns.length);
+    return this;
+  }
+
+  /** Two words per instruction (`code | jt << 16 | jf << 24`, `k`), for `udpSteer`. */
+  assemble(): Uint32Array {
+    const out = new Uint32Array(this.insns.length * 2);
+    const offset = (from: number, label: string | undefined, max: number): number => {
+      if (label === undefined) return 0;
+      const to = this.labels.get(label);
+      if (to === undefined || to <= from || to - from - 1 > max) throw new InvalidArgumentError(`steering program: bad jump to '${label}'`);
+      return to - from - 1;
+    };
+    this.insns.forEach((insn, i) => {
+      const jt = offset(i, insn.jt, 0xff);
+      const jf = offset(i, insn.jf, 0xff);
+      out[i * 2] = (insn.code | (jt << 16) | (jf << 24)) >>> 0;
+      out[i * 2 + 1] = insn.ja !== undefined ? offset(i, insn.ja, 0xffffffff) : insn.k >>> 0;
+    });
+    return out;
+  }
+}
+
+/**
+ * The classic BPF program that steers a group of `sockets` sockets by `key` (see the
+ * module documentation); `steeredSocket` is its model.
+ *
+ * @throws InvalidArgumentError for a socket count outside 1…`MAX_STEERED_SOCKETS` or a
+ *   `port-shard` key whose range or socket indexes do not fit
+ */
+export function steeringProgram(key: SteeringKey, sockets: number): Uint32Array {
+  if (!Number.isInteger(sockets) || sockets < 1 || sockets > MAX_STEERED_SOCKETS) {
+    throw new InvalidArgumentError(`a steered group has 1..${MAX_STEERED_SOCKETS} sockets, got ${sockets}`);
+  }
+  if (key.by === 'port-shard') {
+    const { base, shardSize, sockets: map } = key;
+    const ok = Number.isInteger(base) && base >= 0 && base <= 0xffff && Number.isInteger(shardSize) && shardSize >= 1 && map.length >= 1 && map.length <= MAX_STEERED_SOCKETS;
+    if (!ok || map.some((s) => !Number.isInteger(s) || s < 0 || s >= sockets)) {
+      throw new InvalidArgumentError(`port-shard steering needs a base port, a shard size ≥ 1 and a socket index below ${sockets} for each of 1..${MAX_STEERED_SOCKETS} shards`);
+    }
+  }
+  const destination = key.by !== 'inner-source';
+  const a = new Assembler()
+    .op(LD | H | ABS, ETHERTYPE)
+    .jump(JMP | JEQ | K, 0x0800, 'ipv4', 'hash')
+    .label('ipv4')
+    .op(LD | H | ABS, IP_FRAGMENT)
+    .jump(JMP | JSET | K, 0x3fff, 'unkeyed', 'proto')
+    .label('proto')
+    .op(LD | B | ABS, IP_PROTO)
+    .jump(JMP | JEQ | K, 6, 'ports', 'udp')
+    .label('udp')
+    .jump(JMP | JEQ | K, 17, 'ports', 'icmp')
+    .label('icmp')
+    .jump(JMP | JEQ | K, 1, 'echo', 'unkeyed')
+    .label('echo')
+    .op(LDX | B | MSH, IP)
+    .op(LD | B | IND, IP)
+    .jump(JMP | JEQ | K, 0, 'id', 'request')
+    .label('request')
+    .jump(JMP | JEQ | K, 8, 'id', 'unkeyed')
+    .label('id')
+    .op(LD | H | IND, IP + 4)
+    .goto('keyed')
+    .label('unkeyed');
+  // Every jump stays forward and short: the unkeyed case sits before the ports are read.
+  if (key.by === 'port-shard') a.label('hash').op(RET | K, KERNEL_HASH);
+  else a.op(LDX | W, 0).goto('mix'); // X = 0 (ldx #0): hash the address alone
+  a.label('ports')
+    .op(LDX | B | MSH, IP)
+    .op(LD | H | IND, IP + (destination ? 2 : 0))
+    .label('keyed');
+  if (key.by === 'port-shard') {
+    // A = port: shard = (port − base) / size, then the shard's socket. A port below the
+    // base wraps to a quotient of at least 65535, past every shard, like one past the range.
+    a.op(ALU | SUB | K, key.base).op(ALU | DIV | K, key.shardSize);
+    key.sockets.forEach((socket, shard) => {
+      a.jump(JMP | JEQ | K, shard, `shard${shard}`, `next${shard}`).label(`shard${shard}`).op(RET | K, socket).label(`next${shard}`);
+    });
+    return a.op(RET | K, KERNEL_HASH).assemble();
+  }
+  // X = port: hash (address ^ port) by multiplication, keep the high half, modulo the group.
+  a.op(MISC | TAX)
+    .label('mix')
+    .op(LD | W | ABS, destination ? IP_DST : IP_SRC)
+    .op(ALU | XOR | X)
+    .op(ALU | MUL | K, HASH_MULTIPLIER)
+    .op(ALU | RSH | K, 16)
+    .op(ALU | MOD | K, sockets)
+    .op(RET | A)
+    .label('hash')
+    .op(RET | K, KERNEL_HASH);
+  return a.assemble();
+}

@@ -1,0 +1,196 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openBatchedUdpSocket, type BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
+import { KERNEL_HASH, MAX_STEERED_SOCKETS, steeredSocket, steeringProgram, VXLAN_INNER_OFFSET, type SteeringKey } from '../../../src/io/reuseport-steering.ts';
+import { UDP_DESC_WORDS, UdpRx } from '../../../src/io/udp-descriptor.ts';
+import { nativeAddonOrNull } from '../../../src/native/native-addon.ts';
+import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
+import { IpProto } from '../../../src/packet/ipv4.ts';
+import { Rng } from '../../support/rng.ts';
+
+const SLOT = 2048;
+const MEMORY = 1024 * SLOT;
+const GROUP = 3;
+
+/** A VXLAN payload: 8-byte header whose reserved bytes 1..3 carry `seq`, then the frame (cut to `cut` bytes if given). */
+function datagram(seq: number, spec: FrameSpec, cut?: number): Uint8Array {
+  const view = new DataView(new ArrayBuffer(2048));
+  view.setUint8(0, 0x08);
+  view.setUint32(0, 0x08000000 | seq);
+  view.setUint32(4, 42 << 8);
+  const n = VXLAN_INNER_OFFSET + buildFrame(view, VXLAN_INNER_OFFSET, spec);
+  return new Uint8Array(view.buffer, 0, cut ?? n).slice();
+}
+
+/** Random inner frames of every kind the program tells apart. */
+function randomSpec(rng: Rng): FrameSpec {
+  const srcIp = (0xc6120000 | rng.int(1 << 16)) >>> 0; // 198.18.x.y
+  const dstIp = (0xc6130000 | rng.int(1 << 16)) >>> 0;
+  const srcPort = 1 + rng.int(65535);
+  const dstPort = rng.int(2) === 0 ? 20000 + rng.int(12000) : 1 + rng.int(65535);
+  switch (rng.int(8)) {
+    case 0:
+      return { proto: IpProto.UDP, srcIp, dstIp, srcPort, dstPort };
+    case 1:
+      return { proto: IpProto.ICMP, srcIp, dstIp, icmpType: rng.int(2) === 0 ? 8 : 0, icmpId: 19000 + rng.int(8000), icmpSeq: 1 };
+    case 2:
+      return { proto: IpProto.ICMP, srcIp, dstIp, icmpType: 3, icmpId: 0, icmpSeq: 0 };
+    case 3:
+      return { proto: IpProto.UDP, srcIp, dstIp, srcPort, dstPort, ipFlags: 1, payloadLength: 64 };
+    case 4:
+      return { kind: 'arp' };
+    case 5:
+      return { proto: 47 as IpProto, srcIp, dstIp, payloadLength: 20 };
+    default:
+      return { proto: IpProto.TCP, srcIp, dstIp, srcPort, dstPort, tcpFlags: 0x10 };
+  }
+}
+
+describe('steeringProgram: its shape', () => {
+  it('refuses a group size or shard map it cannot steer, with the reason', () => {
+    expect(() => steeringProgram({ by: 'inner-source' }, 0)).toThrow(/1\.\.256 sockets/);
+    expect(() => steeringProgram({ by: 'inner-source' }, MAX_STEERED_SOCKETS + 1)).toThrow(/1\.\.256 sockets/);
+    expect(() => steeringProgram({ by: 'port-shard', base: 20000, shardSize: 0, sockets: [0] }, 1)).toThrow(/shard size/);
+    expect(() => steeringProgram({ by: 'port-shard', base: 20000, shardSize: 100, sockets: [0, 2] }, 2)).toThrow(/socket index below 2/);
+    expect(() => steeringProgram({ by: 'port-shard', base: 70000, shardSize: 100, sockets: [0] }, 1)).toThrow(/base port/);
+  });
+
+  it('assembles forward jumps only, within the kernel’s limits, even for 256 shards', () => {
+    const key: SteeringKey = { by: 'port-shard', base: 1024, shardSize: 252, sockets: Array.from({ length: 256 }, (_, i) => i % 7) };
+    for (const program of [steeringProgram(key, 7), steeringProgram({ by: 'inner-destination' }, 256)]) {
+      expect(program.length % 2).toBe(0);
+      expect(program.length / 2).toBeLessThanOrEqual(4096);
+      const count = program.length / 2;
+      for (let i = 0; i < count; i++) {
+        const code = program[i * 2] & 0xffff;
+        const jt = (program[i * 2] >>> 16) & 0xff;
+        const jf = program[i * 2] >>> 24;
+        if ((code & 0x07) === 0x05) expect(i + 1 + Math.max(jt, code === 0x05 ? program[i * 2 + 1] : jf)).toBeLessThan(count);
+      }
+      expect(program[(count - 1) * 2] & 0x07).toBe(0x06); // ends with a return
+    }
+  });
+});
+
+const addon = nativeAddonOrNull();
+
+describe.runIf(addon !== null)('steeringProgram in the kernel: each datagram reaches the socket its model names', () => {
+  let memory: Uint8Array;
+  let group: BatchedUdpSocket[] = [];
+  let sender: Socket | undefined;
+
+  afterEach(async () => {
+    await Promise.all(group.map((s) => s.close()));
+    group = [];
+    sender?.close();
+    sender = undefined;
+  });
+
+  /** A group of `GROUP` native sockets on one loopback port, steered by `key`. */
+  async function steeredGroup(key: SteeringKey): Promise<number> {
+    memory = new Uint8Array(MEMORY);
+    // Room for every datagram of a test in one socket (those left to the kernel's hash all go to one).
+    const options = { memory, backend: 'native', reusePort: true, receiveBufferBytes: 1 << 22 } as const;
+    const first = await openBatchedUdpSocket({ listen: { address: '127.0.0.1', port: 0 }, ...options });
+    group = [first];
+    for (let i = 1; i < GROUP; i++) group.push(await openBatchedUdpSocket({ listen: { address: '127.0.0.1', port: first.localPort }, ...options }));
+    first.steer(steeringProgram(key, GROUP));
+    return first.localPort;
+  }
+
+  /** Which socket of the group received each sequence number. */
+  async function receivedBy(want: number): Promise<Map<number, number>> {
+    const got = new Map<number, number>();
+    const rows = new Uint32Array(64 * UDP_DESC_WORDS);
+    const view = new DataView(memory.buffer);
+    const deadline = performance.now() + 3000;
+    while (got.size < want && performance.now() < deadline) {
+      for (let s = 0; s < group.length; s++) {
+        for (let i = 0; i < 64; i++) {
+          rows[i * UDP_DESC_WORDS + UdpRx.offset] = (s * 64 + i) * SLOT;
+          rows[i * UDP_DESC_WORDS + UdpRx.capacity] = SLOT;
+        }
+        const n = group[s].receive(rows, 64);
+        for (let i = 0; i < n; i++) got.set(view.getUint32(rows[i * UDP_DESC_WORDS + UdpRx.offset]) & 0xffffff, s);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return got;
+  }
+
+  async function send(port: number, datagrams: Uint8Array[]): Promise<void> {
+    sender = createSocket('udp4');
+    sender.bind(0, '127.0.0.1');
+    await once(sender, 'listening');
+    for (const d of datagrams) await new Promise<void>((resolve, reject) => sender!.send(d, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  }
+
+  const KEYS: SteeringKey[] = [{ by: 'inner-source' }, { by: 'inner-destination' }, { by: 'port-shard', base: 20000, shardSize: 2500, sockets: [2, 0, 1, 1] }];
+
+  it.each(KEYS)('steers by $by: 600 random frames (TCP, UDP, ICMP echo and errors, fragments, ARP, other protocols, cut short) as the model says', async (key) => {
+    const port = await steeredGroup(key);
+    const rng = new Rng(0x5eed + key.by.length);
+    const datagrams: Uint8Array[] = [];
+    const expected: number[] = [];
+    for (let seq = 0; seq < 600; seq++) {
+      const whole = datagram(seq, randomSpec(rng));
+      // One in ten cut short, somewhere in the inner headers.
+      const d = rng.int(10) === 0 ? whole.slice(0, 8 + rng.int(Math.min(whole.length - 8, 50))) : whole;
+      datagrams.push(d);
+      expected.push(steeredSocket(key, GROUP, new DataView(d.buffer), 0, d.length));
+    }
+    await send(port, datagrams);
+    const got = await receivedBy(datagrams.length);
+    expect(got.size).toBe(datagrams.length);
+    const hashed = new Set<number>();
+    let steered = 0;
+    for (let seq = 0; seq < datagrams.length; seq++) {
+      if (expected[seq] === KERNEL_HASH) hashed.add(got.get(seq)!);
+      else {
+        expect(got.get(seq), `datagram ${seq}`).toBe(expected[seq]);
+        steered++;
+      }
+    }
+    // Left to the kernel: one sender, one outer 4-tuple, one socket.
+    expect(hashed.size).toBeLessThanOrEqual(1);
+    expect(steered).toBeGreaterThan(150);
+    expect(new Set(expected.filter((e) => e !== KERNEL_HASH))).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('keeps both directions of a flow on one replica: inside by source, outside by destination (untranslated) or by NAT port shard', () => {
+    const rng = new Rng(7);
+    const nat: SteeringKey = { by: 'port-shard', base: 20000, shardSize: 2500, sockets: [0, 1, 2] };
+    for (let i = 0; i < 500; i++) {
+      const client = { srcIp: (0xc6120000 | rng.int(1 << 16)) >>> 0, srcPort: 1024 + rng.int(60000) };
+      const inbound = datagram(i, { proto: IpProto.TCP, ...client, dstIp: 0xc6120a0a, dstPort: 80 });
+      const replica = steeredSocket({ by: 'inner-source' }, GROUP, new DataView(inbound.buffer), 0, inbound.length);
+      const reply = datagram(i, { proto: IpProto.TCP, srcIp: 0xc613030b, srcPort: 8080, dstIp: client.srcIp, dstPort: client.srcPort });
+      expect(steeredSocket({ by: 'inner-destination' }, GROUP, new DataView(reply.buffer), 0, reply.length)).toBe(replica);
+      // Behind a NAT, replica r allocates from shard r: the reply names it by its port.
+      const natPort = 20000 + replica * 2500 + rng.int(2500);
+      const natReply = datagram(i, { proto: IpProto.TCP, srcIp: 0xc613030b, srcPort: 8080, dstIp: 0xc6130301, dstPort: natPort });
+      expect(steeredSocket(nat, GROUP, new DataView(natReply.buffer), 0, natReply.length)).toBe(replica);
+    }
+  });
+
+  it('refuses to steer a closed socket, and the dgram back end says it cannot steer', async () => {
+    await steeredGroup({ by: 'inner-source' });
+    await group[1].close();
+    expect(() => group[1].steer(steeringProgram({ by: 'inner-source' }, GROUP))).toThrow(/closed/);
+    const plain = await openBatchedUdpSocket({ listen: { address: '127.0.0.1', port: 0 }, memory, backend: 'dgram' });
+    try {
+      expect(() => plain.steer(steeringProgram({ by: 'inner-source' }, 1))).toThrow(/native UDP back end/);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('hands a program the kernel refuses back as a clear error (a jump past the end)', async () => {
+    await steeredGroup({ by: 'inner-source' });
+    const bad = new Uint32Array([0x15 | (5 << 16), 0x0800, 0x06, 0]); // jeq #0x800 jt +5: out of the program
+    expect(() => group[0].steer(bad)).toThrow(/refused the steering program: setsockopt\(SO_ATTACH_REUSEPORT_CBPF\): Invalid argument/);
+    expect(() => addon!.udpSteer({} as never, bad)).toThrow();
+    expect(() => group[0].steer(new Uint32Array(3))).toThrow(/two words each/);
+  });
+});
