@@ -1,6 +1,7 @@
 import type { Cidr } from '../config/net-schemas.ts';
 import { prefixMask } from '../config/net-schemas.ts';
 import { parseIpv4 } from '../packet/ipv4.ts';
+import { ipv6Mask, parseIpv6Prefix, type Ipv6Address } from '../packet/ipv6-address.ts';
 
 /** An address the gateway owns, with the prefix length of its subnet (host bits kept). */
 export interface GatewayAddress {
@@ -63,6 +64,32 @@ export function parseGatewayAddress(text: string): GatewayAddress | undefined {
   const prefix = m[2] === undefined ? 32 : Number(m[2]);
   if (address === undefined || prefix > 32) return undefined;
   return { address, prefix, mask: prefixMask(prefix) };
+}
+
+/**
+ * A gateway address of either family, tagged with it (host bits kept). The edge answers
+ * ARP for IPv4 ones only so far; an IPv6 one (`2001:db8:1::1/64`) parses, and the spec
+ * refuses it as not supported yet (`gatewayAddressText` in `src/spec/spec-values.ts`).
+ */
+export type TaggedGatewayAddress =
+  | ({ readonly family: 4 } & GatewayAddress)
+  | { readonly family: 6; readonly address: Ipv6Address; readonly prefix: number; readonly mask: Ipv6Address };
+
+/**
+ * `parseGatewayAddress` for either family: `a.b.c.d/len` or `ipv6/len` (a bare address is
+ * /32 or /128), host bits kept. `undefined` when malformed.
+ *
+ * @example
+ * ```ts
+ * parseTaggedGatewayAddress('2001:db8:1::1/64'); // { family: 6, address: [0x20010db8, 0x10000, 0, 1], prefix: 64, mask: [0xffffffff, 0xffffffff, 0, 0] }
+ * ```
+ */
+export function parseTaggedGatewayAddress(text: string): TaggedGatewayAddress | undefined {
+  const v4 = parseGatewayAddress(text);
+  if (v4 !== undefined) return { family: 4, ...v4 };
+  if (!text.includes(':')) return undefined;
+  const v6 = parseIpv6Prefix(text);
+  return typeof v6 === 'string' ? undefined : { family: 6, address: v6.addr, prefix: v6.prefix, mask: ipv6Mask(v6.prefix) };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ipAddress, ipv4AddressField, ipv4CidrField, ipv6UnsupportedIssue, portRange } from '../config/net-schemas.ts';
-import { parseGatewayAddress } from '../gateway/gateway-config.ts';
+import { parseTaggedGatewayAddress } from '../gateway/gateway-config.ts';
 import { parseIpv4 } from '../packet/ipv4.ts';
-import { parseIpv6, parseIpv6Prefix } from '../packet/ipv6-address.ts';
+import { parseIpv6 } from '../packet/ipv6-address.ts';
 import { MIN_ID_PREFIX } from '../image/image-store.ts';
 
 /**
@@ -76,8 +76,9 @@ export const ipAddressText = z
 export const gatewayAddressText = z
   .string()
   .superRefine((s, ctx) => {
-    if (parseGatewayAddress(s) !== undefined) return;
-    if (s.includes(':') && typeof parseIpv6Prefix(s) !== 'string') ctx.addIssue(ipv6UnsupportedIssue(s, 'the gateway answers ARP for IPv4 addresses only; IPv6 neighbour discovery is not built yet'));
+    const parsed = parseTaggedGatewayAddress(s);
+    if (parsed?.family === 4) return;
+    if (parsed?.family === 6) ctx.addIssue(ipv6UnsupportedIssue(s, 'the gateway answers ARP for IPv4 addresses only; IPv6 neighbour discovery is not built yet'));
     else ctx.addIssue({ code: 'custom', message: 'not an address with prefix (a.b.c.d/len)' });
   })
   .meta({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}(/\\d{1,2})?$', description: 'Interface address with its prefix, a.b.c.d/len.' });
