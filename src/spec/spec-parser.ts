@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, type ConfigIssue } from '../errors/catalog.ts';
+import { definitionSource, type FunctionSource } from '../pipeline/definition-source.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { startModuleWorker } from '../runtime/module-worker.ts';
 import type { ChainSpec } from './chain-spec.ts';
@@ -7,10 +8,20 @@ import type { SpecIssue } from './chain-spec-rules.ts';
 import { fail, validateSpecDataInSlices } from './parse-chain-spec.ts';
 import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
 
-/** What the spec worker is asked: read a text, or locate issues in it. */
+/** A registered function as the spec worker imports it: its name and where it is defined. */
+export interface SpecWorkerFunction {
+  readonly name: string;
+  readonly source: FunctionSource;
+}
+
+/**
+ * What the spec worker is asked: read a text, locate issues in it, or parse it whole
+ * (YAML, schema, rules, limits and every function's config, against the functions given).
+ */
 type SpecWorkerTask =
   | { readonly op: 'read'; readonly text: string; readonly source: string; readonly maxBytes: number }
-  | { readonly op: 'locate'; readonly text: string; readonly source: string; readonly maxBytes: number; readonly issues: readonly SpecIssue[] };
+  | { readonly op: 'locate'; readonly text: string; readonly source: string; readonly maxBytes: number; readonly issues: readonly SpecIssue[] }
+  | { readonly op: 'parse'; readonly text: string; readonly source: string; readonly maxBytes: number; readonly functions: readonly SpecWorkerFunction[] };
 
 /** A request to the spec worker: a task and the id its reply carries. */
 export type SpecWorkerRequest = SpecWorkerTask & { readonly id: number };
@@ -19,6 +30,7 @@ export type SpecWorkerRequest = SpecWorkerTask & { readonly id: number };
 export type SpecWorkerReply =
   | { readonly id: number; readonly raw: unknown; readonly duplicates: readonly ConfigIssue[] }
   | { readonly id: number; readonly located: readonly ConfigIssue[] }
+  | { readonly id: number; readonly spec: ChainSpec }
   | { readonly id: number; readonly invalid: readonly ConfigIssue[] }
   | { readonly id: number; readonly failed: string };
 
@@ -40,12 +52,13 @@ interface Pending {
 
 /**
  * `parseChainSpec` for the controller, with the work that grows with the text off the event
- * loop: the size is checked first (`SPEC_LIMITS.specBytes`, nothing parsed above it), the
- * YAML is parsed, checked for duplicate keys and turned into data in a worker thread (heap
- * and time bounded); the schema, rules and limits then run on the plain data here (their
- * cost is bounded by the limits); positions of the issues found are looked up by the
- * worker again. The checks on the loop run in slices: one function's config at a time.
- * The result and the errors are the same as `parseChainSpec`'s.
+ * loop: the size is checked first (`SPEC_LIMITS.specBytes`, nothing parsed above it), then
+ * a worker thread (heap and time bounded) parses the YAML, checks duplicate keys, the
+ * schema, rules, limits and every function's config, and locates each issue. The worker
+ * imports the functions by their modules (`FunctionRegistry.register(definition,
+ * source)`); when a function of the registry has none, the worker only turns the YAML into
+ * data and the checks run here, in slices (one function's config at a time). The result
+ * and the errors are the same as `parseChainSpec`'s.
  *
  * @example
  * ```ts
@@ -73,6 +86,13 @@ export class SpecParser {
     // Measured here too: an oversized text is not even copied to the worker.
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > this.maxBytes) fail(source, [{ file: source, line: 1, column: 1, path: '', message: `spec too large: ${limitMessage('specBytes', bytes, this.maxBytes)}` }]);
+    const functions = workerFunctions(registry);
+    if (functions !== undefined) {
+      const parsed = await this.call({ op: 'parse', text, source, maxBytes: this.maxBytes, functions });
+      if ('invalid' in parsed) fail(source, [...parsed.invalid]);
+      if (!('spec' in parsed)) throw new InvalidArgumentError(`chain spec ${source}: unexpected answer from the spec worker`);
+      return parsed.spec;
+    }
     const read = await this.call({ op: 'read', text, source, maxBytes: this.maxBytes });
     if ('invalid' in read) fail(source, [...read.invalid]);
     if (!('raw' in read)) throw new InvalidArgumentError(`chain spec ${source}: unexpected answer from the spec worker`);
@@ -134,4 +154,15 @@ export class SpecParser {
     }
     if (worker !== undefined) void worker.terminate();
   }
+}
+
+/** Every function of `registry` with its source, or undefined when one has none (the worker could not import it). */
+function workerFunctions(registry: FunctionRegistry): SpecWorkerFunction[] | undefined {
+  const functions: SpecWorkerFunction[] = [];
+  for (const name of registry.names()) {
+    const source = definitionSource(registry.get(name));
+    if (source === undefined) return undefined;
+    functions.push({ name, source });
+  }
+  return functions;
 }
