@@ -75,9 +75,11 @@ export class Ipv6HeaderChain {
  * (`l3 + 40 + payload length`, already checked against the frame) into `chain`; returns
  * `DropReason.OK` or the reason the chain is malformed: `IPV6_EXT_HEADER_TRUNCATED`,
  * `IPV6_EXT_HEADER_CHAIN_TOO_LONG`, `IPV6_HOP_BY_HOP_NOT_FIRST`, `IPV6_ROUTING_TYPE_0`,
- * `IPV6_BAD_FRAGMENT`. Never reads at or past `end`.
+ * `IPV6_BAD_FRAGMENT`. Never reads at or past `end`. `packetEnd` is where the packet ends
+ * for the fragment-length checks when only `[l3, end)` of it is at hand (a packet quoted,
+ * cut, in an ICMPv6 error); it defaults to `end`.
  */
-export function walkIpv6ExtensionHeaders(view: DataView, l3: number, end: number, chain: Ipv6HeaderChain): number {
+export function walkIpv6ExtensionHeaders(view: DataView, l3: number, end: number, chain: Ipv6HeaderChain, packetEnd = end): number {
   let next = view.getUint8(l3 + 6);
   let p = l3 + 40;
   let count = 0;
@@ -110,7 +112,7 @@ export function walkIpv6ExtensionHeaders(view: DataView, l3: number, end: number
       const w = view.getUint16(p + 2);
       const units = w >>> 3;
       const more = (w & 1) !== 0;
-      const data = end - p - 8;
+      const data = packetEnd - p - 8;
       if ((more && (data & 7) !== 0) || units * 8 + data > 0xffff) return fail(chain, count, DropReason.IPV6_BAD_FRAGMENT);
       chain.fragmentHeader = p;
       chain.fragmentOffset = units;
