@@ -8,6 +8,9 @@ import { DROP_REASON_COUNT, DropReason, dropReasonName } from '../../src/packet/
 import { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { icmpChecksum } from '../../src/packet/icmp.ts';
 import { ipv4Checksum, ipv4HeaderLength } from '../../src/packet/ipv4.ts';
+import {
+  IPV6_DST_OFFSET, IPV6_SRC_OFFSET, ipv6FlowLabel, ipv6HopLimit, ipv6NextHeader, ipv6PayloadLength, ipv6ToFullString, ipv6TrafficClass,
+} from '../../src/packet/ipv6.ts';
 import { ParseFlag, parseFrame, verifyL4Checksum } from '../../src/packet/parse-frame.ts';
 import { tcpChecksum, tcpDstPort, tcpSrcPort } from '../../src/packet/tcp.ts';
 import { udpChecksum, udpDstPort, udpLength, udpSrcPort } from '../../src/packet/udp.ts';
@@ -60,6 +63,25 @@ const TCP_VERDICT = /, cksum 0x([0-9a-f]{4}) \((correct|incorrect -> 0x([0-9a-f]
 const UDP_OK = /\[udp sum ok\]/;
 const UDP_BAD = /\[bad udp cksum 0x([0-9a-f]+) -> 0x([0-9a-f]+)!\]/;
 const ICMP_BAD = /ICMP .*\(wrong icmp cksum ([0-9a-f]+) \(->([0-9a-f]+)\)!\)/;
+
+const IP6_DESC = /IP6 \((?:class 0x([0-9a-f]+), )?(?:flowlabel 0x([0-9a-f]+), )?hlim (\d+), next-header [^(]*\((\d+)\),? payload length:? (\d+)\) ([0-9a-f:.]+?)(?:\.\d+)? > ([0-9a-f:.]+?)(?:\.\d+)?: /;
+
+/** RFC 5952 text of an IPv6 address (WHATWG URL parsing compresses it as tcpdump does). */
+function compressed(text: string): string {
+  return new URL(`http://[${text}]/`).hostname;
+}
+
+/** EtherType after up to two VLAN tags, or 0 when the frame is too short to say. */
+function etherTypeOf(view: DataView, rec: CaptureRecord): number {
+  let p = rec.offset + 12;
+  for (let t = 0; t < 3; t++) {
+    if (p + 2 > rec.offset + rec.caplen) return 0;
+    const type = view.getUint16(p);
+    if (type !== 0x8100 && type !== 0x88a8) return type;
+    p += 4;
+  }
+  return 0;
+}
 
 interface IpContext {
   l3: number;
@@ -124,6 +146,7 @@ describe('tcpdump regression corpus', () => {
     const summary: string[] = [];
     const overall = new Array<number>(DROP_REASON_COUNT).fill(0);
     let frames = 0;
+    let ipv6Frames = 0;
     for (const file of captures) {
       const reader = openCapture(readFileSync(`${CORPUS_PATH}${file}`));
       const tally = new Array<number>(DROP_REASON_COUNT).fill(0);
@@ -132,6 +155,10 @@ describe('tcpdump regression corpus', () => {
         expect(rec.linkType, `${file} record ${rec.index}`).toBe(1);
         const reason = parseFrame(reader.view, rec.offset, rec.caplen, layout, ParseFlag.VERIFY_L4_CHECKSUM);
         expect(reason >= 0 && reason < DROP_REASON_COUNT, `${file} record ${rec.index}: reason ${reason}`).toBe(true);
+        if (etherTypeOf(reader.view, rec) === 0x86dd) {
+          ipv6Frames++;
+          expect(dropReasonName(reason), `${file} record ${rec.index}: an IPv6 frame is parsed, or dropped for an IPv6 reason`).toMatch(/^(ok|ipv6_\w+|icmpv6_\w+|tcp_\w+|udp_\w+|unsupported_ip_protocol|vlan_\w+|eth_truncated)$/);
+        }
         tally[reason]++;
         overall[reason]++;
         n++;
@@ -145,6 +172,37 @@ describe('tcpdump regression corpus', () => {
     expect(frames).toBeGreaterThan(3000);
     expect(overall[DropReason.OK]).toBeGreaterThan(100);
     expect(overall[DropReason.IPV4_BAD_CHECKSUM]).toBeGreaterThan(10);
+    expect(ipv6Frames, 'IPv6 frames in the corpus').toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads every IPv6 header tcpdump describes as tcpdump does, and parseFrame names why a truncated one is dropped', () => {
+    const readme = readFileSync(`${CORPUS_PATH}README.md`, 'utf8');
+    const outs = outFilesFromReadme(readme).filter((o) => /(^| )-v+( |$)/.test(o.options));
+    const layout = new FrameLayout();
+    let described = 0;
+    for (const { capture, out } of outs) {
+      const text = readFileSync(`${CORPUS_PATH}expected/${out}`, 'utf8');
+      if (!text.includes('IP6 (')) continue;
+      const reader = openCapture(readFileSync(`${CORPUS_PATH}${capture}`));
+      const records = [...reader];
+      const view = reader.view;
+      for (const [num, lines] of packetsOf(text)) {
+        const m = IP6_DESC.exec(lines.join(' '));
+        if (m === null) continue;
+        const rec = records[num - 1];
+        const where = `${out} packet ${num}`;
+        const l3 = rec.offset + 14;
+        expect(etherTypeOf(view, rec), where).toBe(0x86dd);
+        expect([ipv6TrafficClass(view, l3), ipv6FlowLabel(view, l3), ipv6HopLimit(view, l3), ipv6NextHeader(view, l3), ipv6PayloadLength(view, l3)], where)
+          .toEqual([parseInt(m[1] ?? '0', 16), parseInt(m[2] ?? '0', 16), Number(m[3]), Number(m[4]), Number(m[5])]);
+        expect([compressed(ipv6ToFullString(view, l3 + IPV6_SRC_OFFSET)), compressed(ipv6ToFullString(view, l3 + IPV6_DST_OFFSET))], where)
+          .toEqual([compressed(m[6]), compressed(m[7])]);
+        const reason = parseFrame(view, rec.offset, rec.caplen, layout);
+        if (14 + 40 + Number(m[5]) > rec.caplen) expect(dropReasonName(reason), where).toBe('ipv6_payload_length_beyond_frame');
+        described++;
+      }
+    }
+    expect(described, 'IPv6 headers tcpdump describes in the -v outputs').toBeGreaterThanOrEqual(1);
   });
 
   it("agrees with every checksum verdict tcpdump's expected output states", () => {
