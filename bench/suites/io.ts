@@ -29,7 +29,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
 import { ChainDataPlane, createDataPlanePool } from '../../src/dataplane/chain-data-plane.ts';
-import { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
+import type { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
+import { openVxlanPort } from '../../src/ports/vxlan.ts';
 import { PumpLoop } from '../../src/dataplane/pump-loop.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
@@ -295,16 +296,16 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
       let outsidePort = 0;
       let devicesMade = false;
       for (const backend of backends) {
-        const inside = await openRetrying(() => VxlanPort.open(
-          { listen: { address: cu.a, port: insidePort }, gateway: { addresses: ['198.18.201.1/24'] }, peers: [{ name: 'client', vni: 201, remote: cu.b, port: 4789, subnets: ['198.18.201.0/24'] }] },
+        const inside = await openRetrying(() => openVxlanPort(
+          { listen: { address: cu.a }, gateway: { addresses: ['198.18.201.1/24'] }, peers: [{ name: 'client', vni: 201, remote: cu.b, port: 4789, subnets: ['198.18.201.0/24'] }] },
           pool,
-          { backend },
+          { backend, listenPort: insidePort },
         ));
         ports.push(inside);
-        const outside = await openRetrying(() => VxlanPort.open(
-          { listen: { address: su.a, port: outsidePort }, gateway: { addresses: ['198.18.202.1/24'] }, peers: [{ name: 'server', vni: 202, remote: su.b, port: 4789, subnets: ['198.18.202.0/24'] }] },
+        const outside = await openRetrying(() => openVxlanPort(
+          { listen: { address: su.a }, gateway: { addresses: ['198.18.202.1/24'] }, peers: [{ name: 'server', vni: 202, remote: su.b, port: 4789, subnets: ['198.18.202.0/24'] }] },
           pool,
-          { backend },
+          { backend, listenPort: outsidePort },
         ));
         ports.push(outside);
         insidePort = inside.localPort;

@@ -13,7 +13,7 @@
  */
 import type { ChainEndFactory } from '../controller/chain-ends.ts';
 import { attachControllerMetrics } from '../controller/controller-metrics.ts';
-import type { DataDirOptions } from '../controller/data-dir.ts';
+import type { DataDir, DataDirOptions } from '../controller/data-dir.ts';
 import { Controller, type RestoreResult } from '../controller/controller.ts';
 import type { ImageGcOptions } from '../controller/image-gc.ts';
 import type { StateStore } from '../controller/state-store.ts';
@@ -35,7 +35,7 @@ export interface EmbeddedControllerOptions {
   readonly warm?: number;
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
   /** Directories files named in specs resolve in (`--data-dir`, `--read-dir`, `--write-dir`). */
-  readonly dataDir?: DataDirOptions;
+  readonly dataDir?: DataDir | DataDirOptions;
   /**
    * Desired state kept across restarts: its chains are restored before gRPC is served, and
    * every change is saved to it. Owned from here on: closed by `close()` (or a failed start).

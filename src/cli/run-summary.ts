@@ -1,9 +1,10 @@
 /**
  * What `nfvkit up` prints when it stops: per chain, the frames that entered and left each
  * side, the drops by reason, and what the shutdown reported (buffers leaked, flows still
- * open). Pipeline and ring drops by reason are read just before shutdown (the instances'
- * counters go with them); host drops, the drop total and traffic after it; leaks and flows
- * left from the chain's `deleted` event. Reasons are named as in `/metrics`:
+ * open). Everything is read through `ControllerApi`: `chainTraffic` just before shutdown
+ * (pipeline and ring drops go with the instances), then again while the chain still runs,
+ * and after it was deleted the figures its `deleted` event carries (frames, drop total,
+ * host drops by reason, leaks and flows left). Reasons are named as in `/metrics`:
  * `<instance>:<counter>` (`nfvkit_function_drops_total`), `<instance>:<side>:<reason>`
  * (`nfvkit_ring_drops_total`), `host:<reason>` (`nfvkit_host_drops_total`).
  *
@@ -14,18 +15,19 @@
  * println(ctx, summary.render(performance.now() - started));
  * ```
  */
-import type { ChainRuntime } from '../controller/chain-runtime.ts';
-import type { ControllerEvent } from '../controller/controller-api.ts';
-import type { Controller } from '../controller/controller.ts';
-import { chainLayerDrops } from '../controller/controller-metrics.ts';
+import type { ChainTraffic, ControllerApi, ControllerEvent } from '../controller/controller-api.ts';
+import { NotFoundError } from '../errors/catalog.ts';
+import { allChainSummaries } from './all-chain-summaries.ts';
 import { formatRate } from './units.ts';
 
 /** Most drop reasons listed per chain; the rest are summed up in one line. */
 const MAX_DROP_REASONS = 8;
 
 interface ChainRecord {
-  readonly runtime: ChainRuntime;
-  readonly drops: Record<string, number>;
+  readonly name: string;
+  /** Its traffic and drops as read when the run stopped. */
+  readonly atStop: ChainTraffic;
+  /** Its `deleted` event, once the controller deleted it (after its last `applied`). */
   deleted?: ControllerEvent;
 }
 
@@ -34,40 +36,46 @@ export class RunSummary {
   private readonly chains: ChainRecord[];
   private readonly unsubscribe: () => void;
 
-  private constructor(controller: Controller) {
-    this.chains = controller.runtimes().map((runtime) => ({ runtime, drops: dropsNow(runtime) }));
-    this.unsubscribe = controller.subscribe((e) => {
-      if (e.type !== 'deleted') return;
-      const record = this.chains.find((c) => c.runtime.name === e.chain);
-      if (record !== undefined) record.deleted = e;
-    }, controller.events.lastSeq);
+  private constructor(private readonly api: ControllerApi) {
+    this.chains = allChainSummaries(api).flatMap(({ name }) => {
+      const atStop = trafficOf(api, name);
+      return atStop === undefined ? [] : [{ name, atStop }];
+    });
+    // Replayed history included: a chain's `applied` comes after any earlier `deleted` of its name.
+    this.unsubscribe = api.subscribe((e) => {
+      const record = this.chains.find((c) => c.name === e.chain);
+      if (record === undefined) return;
+      if (e.type === 'applied') record.deleted = undefined;
+      else if (e.type === 'deleted') record.deleted = e;
+    }, 0);
   }
 
-  /** Reads the drops of every running chain now and starts listening for their `deleted` events. */
-  static capture(controller: Controller): RunSummary {
-    return new RunSummary(controller);
+  /** Reads the traffic and drops of every running chain now and starts listening for their `deleted` events. */
+  static capture(api: ControllerApi): RunSummary {
+    return new RunSummary(api);
   }
 
-  /** The summary text after the run (call once the controller has closed). */
+  /** The summary text after the run (call once the controller has closed, or while it runs). */
   render(elapsedMs: number): string {
     this.unsubscribe();
     const seconds = elapsedMs / 1000;
     const lines = [`ran ${seconds.toFixed(1)} s`];
     if (this.chains.length === 0) lines.push('no chains were running');
-    for (const { runtime, drops, deleted } of this.chains) {
-      const t = runtime.dataPlane.traffic;
-      const framesIn = t.enteredInside + t.enteredOutside;
-      lines.push(`chain/${runtime.name}:`);
+    for (const { name, atStop, deleted } of this.chains) {
+      // Frames and host drops grow while flows drain: the latest figures there are.
+      const now = trafficOf(this.api, name) ?? (deleted === undefined ? atStop : finalTraffic(atStop, deleted));
+      const framesIn = now.enteredInside + now.enteredOutside;
+      lines.push(`chain/${name}:`);
       lines.push(
-        `  frames in   ${t.enteredInside} inside, ${t.enteredOutside} outside (${formatRate(seconds > 0 ? framesIn / seconds : 0)}/s on average)`,
-        `  frames out  ${t.leftOutside} outside, ${t.leftInside} inside`,
+        `  frames in   ${now.enteredInside} inside, ${now.enteredOutside} outside (${formatRate(seconds > 0 ? framesIn / seconds : 0)}/s on average)`,
+        `  frames out  ${now.leftOutside} outside, ${now.leftInside} inside`,
       );
-      // Pipeline drops as read at the stop; host drops (which grow while flows drain) now.
-      const merged: Record<string, number> = { ...drops, ...dropsNow(runtime) };
+      // Pipeline and ring drops as read at the stop; whatever was read later over them.
+      const merged: Record<string, number> = { ...atStop.drops, ...now.drops };
       const reasons = Object.entries(merged).sort((a, b) => b[1] - a[1]);
       if (reasons.length === 0) lines.push('  drops       none');
       else {
-        lines.push(`  drops       ${runtime.dataPlane.dropped()} in all, by reason:`);
+        lines.push(`  drops       ${now.dropped} in all, by reason:`);
         for (const [reason, n] of reasons.slice(0, MAX_DROP_REASONS)) lines.push(`    ${reason.padEnd(32)} ${n}`);
         if (reasons.length > MAX_DROP_REASONS) lines.push(`    … ${reasons.length - MAX_DROP_REASONS} more reasons`);
       }
@@ -79,24 +87,29 @@ export class RunSummary {
   }
 }
 
-/** The chain's non-zero pipeline, ring and host drops by reason, named as in `/metrics` (see the module documentation). */
-function dropsNow(runtime: ChainRuntime): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, n] of Object.entries(runtime.dataPlane.dropsByReason())) if (!key.startsWith('host:')) out[key] = n;
-  let layers: ReturnType<typeof chainLayerDrops>;
+/** `chainTraffic(name)`, or undefined once the chain is gone. */
+function trafficOf(api: ControllerApi, name: string): ChainTraffic | undefined {
   try {
-    layers = chainLayerDrops([runtime]);
-  } catch {
-    return out; // ends already closed: the summary keeps what it read before
+    return api.chainTraffic(name);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
   }
-  const prefix = `${runtime.name}/`;
-  for (const d of layers) {
-    if (!(d.value > 0)) continue;
-    if (d.layer === 'host') out[`host:${d.reason}`] = (out[`host:${d.reason}`] ?? 0) + d.value;
-    else if (d.layer === 'ring') {
-      const id = d.instance === undefined ? '?' : d.instance.startsWith(prefix) ? d.instance.slice(prefix.length) : d.instance;
-      out[`${id}:${d.side}:${d.reason}`] = d.value;
-    }
-  }
-  return out;
+}
+
+/** The figures a chain's `deleted` event carries (see `ChainRuntime.delete`), over those read at the stop. */
+function finalTraffic(atStop: ChainTraffic, deleted: ControllerEvent): ChainTraffic {
+  const d = deleted.details;
+  const figure = (key: string, fallback: number): number => (d[key] === undefined || Number.isNaN(Number(d[key])) ? fallback : Number(d[key]));
+  const hostDrops: Record<string, number> = {};
+  for (const [key, value] of Object.entries(d)) if (key.startsWith('host:')) hostDrops[key] = Number(value);
+  return {
+    chain: atStop.chain,
+    enteredInside: figure('enteredInside', atStop.enteredInside),
+    enteredOutside: figure('enteredOutside', atStop.enteredOutside),
+    leftInside: figure('leftInside', atStop.leftInside),
+    leftOutside: figure('leftOutside', atStop.leftOutside),
+    dropped: figure('dropped', atStop.dropped),
+    drops: hostDrops,
+  };
 }

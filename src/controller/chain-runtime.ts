@@ -1,6 +1,7 @@
 import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../dataplane/chain-data-plane.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { PumpLoop } from '../dataplane/pump-loop.ts';
+import { HOST_DROP_LIST } from '../dataplane/host-drop-reason.ts';
 import type { Stage, StageInstance } from '../dataplane/stage.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
 import type { WarmProcessPool } from '../runtime/warm-process-pool.ts';
@@ -28,30 +29,59 @@ export interface ResolvedImage extends StageImage {
   readonly id: string;
 }
 
-/** One function of a running chain. */
+/**
+ * One function of a running chain, as read outside its `ChainRuntime`: the controller
+ * changes it only through the runtime's methods (`setDesired`, `updateFunction`,
+ * `replaceBackends`), so the compiler refuses field writes from outside.
+ */
 export interface FunctionRuntime {
-  spec: ChainFunctionSpec;
+  readonly spec: ChainFunctionSpec;
   /** Image of the current spec: instances of other images are rolled over. */
-  image: ResolvedImage;
+  readonly image: ResolvedImage;
   /** Replicas wanted (autoscaler or ScaleFunction), within min..max. */
-  desired: number;
+  readonly desired: number;
   /** Instances being booted now (listed as `booting`). */
-  booting: Set<string>;
+  readonly booting: ReadonlySet<string>;
   /** The autoscaler's decision rule for this function (its cooldown covers manual steps too). */
-  policy: ScalingPolicy;
+  readonly policy: ScalingPolicy;
   /** Its instances split unique resources by shard (`PipelineDefinition.sharded`). */
-  sharded: boolean;
+  readonly sharded: boolean;
   /**
    * Fused placement: the chain's functions this runtime runs as one image (its `spec` is then
    * the fused unit's: name `fused`, scaling merged from theirs, see `fusedUnitSpec`).
    */
-  parts?: readonly BuiltFunctionSpec[];
+  readonly parts?: readonly BuiltFunctionSpec[];
   /**
    * Its backends, when it has some (`PipelineDefinition.backends`; a fused chain: those of
    * its one part with backends): wanted states, health checks and one control array per
    * image, given to every instance it boots.
    */
-  backends?: BackendSteering;
+  readonly backends?: BackendSteering;
+}
+
+/** What the controller gives a new `ChainRuntime` for one function (nothing is booting yet). */
+export type FunctionRuntimeInit = Omit<FunctionRuntime, 'booting'>;
+
+/** A function as its `ChainRuntime` holds it: the same object the outside reads, writable here. */
+type FunctionState = { -readonly [K in keyof FunctionRuntimeInit]: FunctionRuntimeInit[K] } & { readonly booting: Set<string> };
+
+/** What an apply changes in one function (`ChainRuntime.updateFunction`). */
+export interface FunctionUpdate {
+  /** The function's (a fused chain: its unit's) new spec; its scaling becomes the policy's bounds. */
+  readonly spec: ChainFunctionSpec;
+  /** The image of the new spec, when it was resolved again (its config changed). */
+  readonly image?: ResolvedImage;
+  /** A fused unit's new parts. */
+  readonly parts?: readonly BuiltFunctionSpec[];
+}
+
+/** What the last apply of a chain set (`ChainRuntime.spec`, `generation` …). */
+interface AppliedState {
+  spec: ChainSpec;
+  specYaml: string;
+  digest: string;
+  generation: number;
+  appliedAt: number;
 }
 
 /** Stage name of a fused chain's one unit (instances are `<chain>/fused-<n>`). */
@@ -132,14 +162,13 @@ function formatWait(ms: number): string {
  */
 export class ChainRuntime {
   readonly name: string;
-  spec: ChainSpec;
-  specYaml: string;
-  digest: string;
-  generation = 1;
-  appliedAt = Date.now();
   readonly dataPlane: ChainDataPlane;
-  readonly functions: FunctionRuntime[];
+  /** The chain's functions in order (a fused chain: its one unit); changed only through this runtime's methods. */
+  readonly functions: readonly FunctionRuntime[];
   readonly loop: PumpLoop;
+  /** The same objects as `functions`, writable. */
+  private readonly states: readonly FunctionState[];
+  private readonly applied: AppliedState;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly drains = new Set<Promise<void>>();
   private reconcileQueued = false;
@@ -155,7 +184,7 @@ export class ChainRuntime {
     spec: ChainSpec,
     specYaml: string,
     digest: string,
-    functions: FunctionRuntime[],
+    functions: readonly FunctionRuntimeInit[],
     readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd },
     private readonly record: ChainEventSink,
     private readonly warm: WarmPool | WarmProcessPool | undefined,
@@ -164,17 +193,94 @@ export class ChainRuntime {
     restartBackoff: RestartBackoffOptions = {},
   ) {
     this.name = spec.metadata.name;
-    this.spec = spec;
-    this.specYaml = specYaml;
-    this.digest = digest;
-    this.functions = functions;
+    this.applied = { spec, specYaml, digest, generation: 1, appliedAt: Date.now() };
+    this.states = functions.map((f) => ({ ...f, booting: new Set<string>() }));
+    this.functions = this.states;
     this.dataPlane = ChainDataPlane.create(
       functions.map((f) => f.spec.name),
       { onEvent: (e) => this.onDataPlaneEvent(e), pool },
     );
     this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port);
-    for (const fn of functions) this.restarts.set(fn, { backoff: new RestartBackoff(restartBackoff), imageId: fn.image.id, timer: undefined });
-    for (const fn of functions) fn.backends?.start();
+    for (const fn of this.functions) this.restarts.set(fn, { backoff: new RestartBackoff(restartBackoff), imageId: fn.image.id, timer: undefined });
+    for (const fn of this.functions) fn.backends?.start();
+  }
+
+  /** The spec of the last apply that changed something. */
+  get spec(): ChainSpec {
+    return this.applied.spec;
+  }
+
+  /** That spec as the YAML text it was applied from. */
+  get specYaml(): string {
+    return this.applied.specYaml;
+  }
+
+  /** Digest of that spec (an apply of the same digest changes nothing). */
+  get digest(): string {
+    return this.applied.digest;
+  }
+
+  /** 1 at creation, one more for each apply that changed the spec. */
+  get generation(): number {
+    return this.applied.generation;
+  }
+
+  /** Unix time in ms of the last apply that changed something. */
+  get appliedAt(): number {
+    return this.applied.appliedAt;
+  }
+
+  /**
+   * Takes a new spec of the chain (after its functions were updated): the next generation,
+   * applied now. The caller reconciles.
+   */
+  applySpec(spec: ChainSpec, specYaml: string, digest: string): void {
+    Object.assign(this.applied, { spec, specYaml, digest, generation: this.applied.generation + 1, appliedAt: Date.now() });
+  }
+
+  /** Takes the generation and apply time a chain restored from the state store had. */
+  restoreGeneration(generation: number, appliedAt: number): void {
+    this.applied.generation = generation;
+    this.applied.appliedAt = appliedAt;
+  }
+
+  /**
+   * Sets the replicas `fn` wants (the caller keeps them within its bounds and reconciles);
+   * returns the count before.
+   */
+  setDesired(fn: FunctionRuntime, replicas: number): number {
+    const state = this.stateOf(fn);
+    const before = state.desired;
+    state.desired = replicas;
+    return before;
+  }
+
+  /**
+   * Takes what an apply changed in `fn`: its spec (the scaling policy follows its bounds),
+   * and the new image or fused parts when given. Instances of an older image are rolled
+   * over by the next reconcile.
+   */
+  updateFunction(fn: FunctionRuntime, update: FunctionUpdate): void {
+    const state = this.stateOf(fn);
+    state.spec = update.spec;
+    state.policy.bounds = update.spec.scaling;
+    if (update.image !== undefined) state.image = update.image;
+    if (update.parts !== undefined) state.parts = update.parts;
+  }
+
+  /** Stops `fn`'s backend steering and starts `next` in its place (`undefined`: none any more). */
+  replaceBackends(fn: FunctionRuntime, next: BackendSteering | undefined): void {
+    const state = this.stateOf(fn);
+    state.backends?.stop();
+    state.backends = next;
+    next?.start();
+  }
+
+  /** This runtime's own (writable) state of `fn`; `InvalidArgumentError` for a function of another chain. */
+  private stateOf(fn: FunctionRuntime): FunctionState {
+    const state = this.states.find((s) => s === fn);
+    if (state === undefined) throw new InvalidArgumentError(`function "${fn.spec.name}" is not one of chain "${this.name}"`);
+    return state;
   }
 
   /** The chain's phase now (rules: `ChainPhase`). */
@@ -221,7 +327,19 @@ export class ChainRuntime {
     const report = await this.dataPlane.shutdown();
     await Promise.allSettled([...this.drains]);
     await Promise.allSettled([this.ends.inside.close(), this.ends.outside.close()]);
-    this.record({ type: 'deleted', chain: this.name, reason: 'chain deleted', details: { flowsLeft, leakedBuffers: report.leaks.length } });
+    this.record({ type: 'deleted', chain: this.name, reason: 'chain deleted', details: { flowsLeft, leakedBuffers: report.leaks.length, ...this.finalFigures() } });
+  }
+
+  /**
+   * What the chain carried in all, for its `deleted` event (what `nfvkit up` sums up after
+   * the chain is gone): frames in and out of each end, the drop total, and each non-zero
+   * host drop as `host:<reason>`.
+   */
+  private finalFigures(): Record<string, number> {
+    const dp = this.dataPlane;
+    const figures: Record<string, number> = { ...dp.traffic, dropped: dp.dropped() };
+    for (const d of HOST_DROP_LIST.declared) if (dp.drops[d.field] > 0) figures[`host:${d.name}`] = dp.drops[d.field];
+    return figures;
   }
 
   status(): ChainStatus {
@@ -371,6 +489,7 @@ export class ChainRuntime {
 
   private async reconcileFunction(fn: FunctionRuntime, k: number): Promise<void> {
     const stage = this.dataPlane.stages[k];
+    const booting = this.stateOf(fn).booting;
     const current = this.ready(fn);
     const missing = fn.desired - current.length;
     const restart = this.restartOf(fn);
@@ -385,7 +504,7 @@ export class ChainRuntime {
       await Promise.all(
         Array.from({ length: missing }, async () => {
           const pending = `${fn.spec.name}-booting-${Math.random().toString(36).slice(2, 8)}`;
-          fn.booting.add(pending);
+          booting.add(pending);
           try {
             await this.dataPlane.addInstance(k, fn.image, {
               hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS,
@@ -400,7 +519,7 @@ export class ChainRuntime {
           } catch {
             // Reported by the data plane (instance-failed); the phase shows the shortfall.
           } finally {
-            fn.booting.delete(pending);
+            booting.delete(pending);
           }
         }),
       );

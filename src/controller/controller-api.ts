@@ -198,6 +198,31 @@ export interface InstanceRates {
   readonly busyRatio: number;
 }
 
+/**
+ * What a chain's ends carried and what it dropped (`ControllerApi.chainTraffic`; what
+ * `nfvkit up` shows live and sums up when it stops).
+ */
+export interface ChainTraffic {
+  readonly chain: string;
+  /** Frames that entered the chain at its inside end (ingress, clients). */
+  readonly enteredInside: number;
+  /** Frames that entered at its outside end (egress, servers' replies). */
+  readonly enteredOutside: number;
+  /** Frames that left the chain at its inside end. */
+  readonly leftInside: number;
+  /** Frames that left at its outside end. */
+  readonly leftOutside: number;
+  /** Frames dropped inside the chain (pipelines, rings, host), every reason. */
+  readonly dropped: number;
+  /**
+   * Every non-zero drop by reason, named as in `/metrics`: `<instance>:<counter>`
+   * (`nfvkit_function_drops_total`), `<instance>:<side>:<reason>` (`nfvkit_ring_drops_total`),
+   * `host:<reason>` (`nfvkit_host_drops_total`). Pipeline and ring drops are those of the
+   * live instances.
+   */
+  readonly drops: Readonly<Record<string, number>>;
+}
+
 /** Unsubscribes a listener. */
 export type Unsubscribe = () => void;
 
@@ -257,6 +282,12 @@ export interface ControllerApi {
   subscribe(listener: (event: ControllerEvent) => void, afterSeq: number): Unsubscribe;
   /** Per-instance rates over the last sampling interval. */
   stats(chain?: string): InstanceRates[];
+  /**
+   * Frames in and out of `chain`'s ends and its drops by reason, now. `NotFoundError` for a
+   * chain that is not running. In process only (`nfvkit up`); over gRPC the same figures are
+   * `/metrics` series.
+   */
+  chainTraffic(chain: string): ChainTraffic;
   /**
    * The backends of function `fn` of `chain` (omitted: the chain's only function with
    * backends), with their state, health and connections. `NotFoundError` for an unknown

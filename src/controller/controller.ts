@@ -9,17 +9,17 @@ import { WarmPool } from '../runtime/warm-pool.ts';
 import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
 import type { BuiltFunctionSpec, ChainFunctionSpec, ChainSpec } from '../spec/chain-spec.ts';
 import { chainSpecDigest, functionSpecDigest } from '../spec/chain-spec-digest.ts';
-import { parseChainSpec } from '../spec/parse-chain-spec.ts';
 import { SpecParser } from '../spec/spec-parser.ts';
 import { ApplyAdmission, type ApplyAdmissionLimits } from './apply-admission.ts';
-import { BUILTIN_END_FACTORIES, classifiedEnd, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
+import { readChainTraffic } from './chain-traffic.ts';
+import { classifiedEnd, openBuiltinEnd, type ChainEnd, type ChainEndFactory } from './chain-ends.ts';
 import { DataDir, type DataDirOptions } from './data-dir.ts';
-import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type ResolvedImage } from './chain-runtime.ts';
+import { ChainRuntime, FUSED_UNIT, fusedUnitSpec, type FunctionRuntime, type FunctionRuntimeInit, type ResolvedImage } from './chain-runtime.ts';
 import { pageOfChains, summarizeChain } from './chain-list.ts';
 import { BackendSteering } from './backend-steering.ts';
 import type { BackendStatus } from './backend-status.ts';
 import type { BackendStateName } from '../backends/backend-control-layout.ts';
-import type { ApplyResult, CaptureRequest, ChainPage, TraceRequest, ChainStatus, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
+import type { ApplyResult, CaptureRequest, ChainPage, TraceRequest, ChainStatus, ChainTraffic, ControllerApi, ListChainsRequest, ControllerEvent, FunctionStatus, InstanceRates, InstanceStatus, Unsubscribe } from './controller-api.ts';
 import type { CaptureSession } from '../capture/capture-session.ts';
 import { ChainCaptures } from './chain-capture.ts';
 import { ChainTraces } from './chain-trace.ts';
@@ -45,7 +45,10 @@ export interface ControllerOptions {
    * and prepare the applied chains' images; `false`: cold boots only).
    */
   readonly warm?: { readonly size: number; readonly memoryMiB: number; readonly learn?: number } | false;
-  /** Extra chain-end factories by port type (e.g. `vxlan`); built-ins cover generator, sink, pcap. */
+  /**
+   * Chain-end factories that replace the built-in one of their port type (`src/ports/`:
+   * generator, sink, responder, pcap, vxlan), e.g. a test's sink that counts what it gets.
+   */
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
   /** Longest wait for flows to finish when a chain is deleted, ms (default: the chain's largest drain timeout). */
   readonly deleteTimeoutMs?: number;
@@ -150,7 +153,7 @@ export class Controller implements ControllerApi {
   private constructor(options: ControllerOptions, warm: WarmPool | WarmProcessPool | undefined) {
     this.registry = options.registry;
     this.store = options.store ?? ImageStore.open();
-    this.endFactories = { ...BUILTIN_END_FACTORIES, ...options.endFactories };
+    this.endFactories = { ...options.endFactories };
     this.dataDir = options.dataDir instanceof DataDir ? options.dataDir : DataDir.resolve(options.dataDir);
     this.deleteTimeoutMs = options.deleteTimeoutMs;
     this.warm = warm;
@@ -247,7 +250,8 @@ export class Controller implements ControllerApi {
     const failed: { name: string; error: Error }[] = [];
     for (const stored of chains) {
       try {
-        const spec = parseChainSpec(stored.specYaml, stored.source, this.registry);
+        // Off the event loop too: the chains restored before this one already run their data planes on it.
+        const spec = await this.specParser.parse(stored.specYaml, stored.source, this.registry);
         if (spec.metadata.name !== stored.name) throw new FailedPreconditionError(`stored spec of "${stored.name}" names chain "${spec.metadata.name}"`);
         await this.exclusive(stored.name, async () => {
           if (this.chains.has(stored.name)) throw new FailedPreconditionError(`chain "${stored.name}" is already running`);
@@ -323,7 +327,7 @@ export class Controller implements ControllerApi {
     await chain.serial(async () => {
       const from = fn.desired;
       if (from === replicas) return;
-      fn.desired = replicas;
+      chain.setDesired(fn, replicas);
       fn.policy.noteStep(performance.now());
       this.events.record({ type: 'scaled', chain: chainName, function: fnName, reason: `manual: ${from} → ${replicas} replicas`, details: { from, to: replicas, source: 'ScaleFunction' } });
       await chain.reconcile();
@@ -339,6 +343,10 @@ export class Controller implements ControllerApi {
   stats(chain?: string): InstanceRates[] {
     if (chain !== undefined) this.chain(chain);
     return this.sampler.latest(chain);
+  }
+
+  chainTraffic(chain: string): ChainTraffic {
+    return readChainTraffic(this.chain(chain));
   }
 
   listBackends(chain: string, fn?: string): BackendStatus[] {
@@ -404,7 +412,7 @@ export class Controller implements ControllerApi {
   private async create(spec: ChainSpec, yamlText: string, digest: string, source: string, restored?: StoredChain): Promise<ChainRuntime> {
     const name = spec.metadata.name;
     const placement = resolvePlacement(spec.spec);
-    const functions: FunctionRuntime[] = placement.placement === 'fused' ? [await this.fusedRuntime(name, builtParts(spec))] : [];
+    const functions: FunctionRuntimeInit[] = placement.placement === 'fused' ? [await this.fusedRuntime(name, builtParts(spec))] : [];
     for (const fnSpec of placement.placement === 'fused' ? [] : spec.spec.functions) {
       const image = await this.resolveImage(name, fnSpec);
       const definition = this.registry.names().includes(image.manifest.name) ? this.registry.get(image.manifest.name) : undefined;
@@ -412,7 +420,6 @@ export class Controller implements ControllerApi {
         spec: fnSpec,
         image,
         desired: fnSpec.scaling.min,
-        booting: new Set(),
         policy: new ScalingPolicy(fnSpec.scaling, this.policyOptions),
         sharded: definition?.sharded === true,
         ...this.steering(name, fnSpec.name, fnSpec),
@@ -450,10 +457,10 @@ export class Controller implements ControllerApi {
       if (parts.some((p, i) => functionSpecDigest(p) !== functionSpecDigest(unit.parts![i]))) {
         const image = await this.resolveFusedImage(chain.name, parts, unitSpec);
         if (image.id !== unit.image.id) changes.push(`${FUSED_UNIT}: image ${unit.image.id.slice(0, 12)} → ${image.id.slice(0, 12)}`);
-        unit.image = image;
+        chain.updateFunction(unit, { spec: unit.spec, image });
       }
-      unit.parts = parts;
       this.clampReplicas(chain, unit, unitSpec);
+      chain.updateFunction(unit, { spec: unitSpec, parts });
       this.resteer(chain, unit, unitSpec);
     }
     for (const [k, fnSpec] of (unit.parts === undefined ? spec.spec.functions : []).entries()) {
@@ -461,40 +468,34 @@ export class Controller implements ControllerApi {
       if (functionSpecDigest(fn.spec) !== functionSpecDigest(fnSpec)) {
         const image = await this.resolveImage(chain.name, fnSpec);
         if (image.id !== fn.image.id) changes.push(`${fnSpec.name}: image ${fn.image.id.slice(0, 12)} → ${image.id.slice(0, 12)}`);
-        fn.image = image;
+        chain.updateFunction(fn, { spec: fn.spec, image });
       }
       this.clampReplicas(chain, fn, fnSpec);
+      chain.updateFunction(fn, { spec: fnSpec });
       this.resteer(chain, fn, fnSpec);
     }
     await this.warm?.learnImages(chain.functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
-    chain.spec = spec;
-    chain.specYaml = yamlText;
-    chain.digest = digest;
-    chain.generation++;
-    chain.appliedAt = Date.now();
+    chain.applySpec(spec, yamlText, digest);
     this.events.record({ type: 'applied', chain: chain.name, reason: changes.length > 0 ? `rolling update: ${changes.join('; ')}` : 'spec updated', details: { generation: chain.generation } });
     await chain.reconcile();
   }
 
-  /** Takes a function's (or fused unit's) new spec, its replicas clamped to the new bounds (an event when they move). */
+  /** Clamps a function's (or fused unit's) replicas to the bounds of its new spec (an event when they move). */
   private clampReplicas(chain: ChainRuntime, fn: FunctionRuntime, fnSpec: ChainFunctionSpec): void {
     const desired = Math.min(fnSpec.scaling.max, Math.max(fnSpec.scaling.min, fn.desired));
     if (desired !== fn.desired) {
       this.events.record({ type: 'scaled', chain: chain.name, function: fnSpec.name, reason: `scaling bounds changed: ${fn.desired} → ${desired} replicas`, details: { from: fn.desired, to: desired, source: 'ApplyChain' } });
-      fn.desired = desired;
+      chain.setDesired(fn, desired);
     }
-    fn.spec = fnSpec;
-    fn.policy.bounds = fnSpec.scaling;
   }
 
   /** The runtime of a fused chain's one unit: every function in one image, replicas scaled together. */
-  private async fusedRuntime(chain: string, parts: readonly BuiltFunctionSpec[]): Promise<FunctionRuntime> {
+  private async fusedRuntime(chain: string, parts: readonly BuiltFunctionSpec[]): Promise<FunctionRuntimeInit> {
     const spec = fusedUnitSpec(parts);
     return {
       spec,
       image: await this.resolveFusedImage(chain, parts, spec),
       desired: spec.scaling.min,
-      booting: new Set(),
       policy: new ScalingPolicy(spec.scaling, this.policyOptions),
       sharded: parts.some((p) => this.registry.get(p.function).sharded === true),
       parts,
@@ -522,9 +523,7 @@ export class Controller implements ControllerApi {
       fn.backends.configure(part.config, part.healthChecks);
       return;
     }
-    fn.backends?.stop();
-    fn.backends = next.backends;
-    fn.backends?.start();
+    chain.replaceBackends(fn, next.backends);
   }
 
   private async resolveFusedImage(chain: string, parts: readonly BuiltFunctionSpec[], unit: BuiltFunctionSpec): Promise<ResolvedImage> {
@@ -551,7 +550,7 @@ export class Controller implements ControllerApi {
       const { min, max } = fn.spec.scaling;
       const to = Math.min(max, Math.max(min, decision.replicas));
       if (to === from) return;
-      fn.desired = to;
+      chain.setDesired(fn, to);
       this.events.record({ type: 'scaled', chain: chain.name, function: fn.spec.name, reason: decision.reason, details: { ...decision.details, from, to, source: 'autoscaler' } });
       await chain.reconcile();
     });
@@ -562,13 +561,12 @@ export class Controller implements ControllerApi {
 
   /** Sets a restored chain's generation, apply time and replicas (clamped to its bounds) before its first reconcile. */
   private restoreDesired(chain: ChainRuntime, stored: StoredChain): void {
-    chain.generation = stored.generation;
-    chain.appliedAt = stored.appliedAt;
+    chain.restoreGeneration(stored.generation, stored.appliedAt);
     const now = performance.now();
     for (const fn of chain.functions) {
       const wanted = stored.replicas[fn.spec.name];
       if (wanted === undefined) continue;
-      fn.desired = Math.min(fn.spec.scaling.max, Math.max(fn.spec.scaling.min, wanted));
+      chain.setDesired(fn, Math.min(fn.spec.scaling.max, Math.max(fn.spec.scaling.min, wanted)));
       // A restored count is a step: the autoscaler waits a cooldown before moving it.
       fn.policy.noteStep(now);
     }
@@ -652,8 +650,8 @@ export class Controller implements ControllerApi {
   }
 
   private async openEnd(spec: ChainSpec['spec']['ingress'], context: Parameters<ChainEndFactory>[1]): Promise<ChainEnd> {
-    const factory = this.endFactories[spec.type];
-    if (factory === undefined) throw new FailedPreconditionError(`this controller cannot open "${spec.type}" ports`);
+    // The port type's own factory (`BUILTIN_PORTS`) unless the controller was given another.
+    const factory = this.endFactories[spec.type] ?? openBuiltinEnd;
     return factory(spec, context);
   }
 

@@ -1,6 +1,6 @@
 import { FlowContinuityPort } from '../dataplane/ports/flow-continuity-port.ts';
 import { ProcessIsolate } from '../runtime/process-isolate.ts';
-import { BUILTIN_END_FACTORIES, type ChainEnd } from './chain-ends.ts';
+import type { ChainEnd } from './chain-ends.ts';
 import type { ControllerEvent } from './controller-api.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 
@@ -93,7 +93,7 @@ export class KillDrill {
       autoscale: false,
       deleteTimeoutMs: 500,
       ...options,
-      endFactories: { ...BUILTIN_END_FACTORIES, responder: async (): Promise<ChainEnd> => ({ port: servers, stats: () => ({}), close: async () => undefined }) },
+      endFactories: { responder: async (): Promise<ChainEnd> => ({ port: servers, stats: () => ({}), close: async () => undefined }) },
     });
     const drill = new KillDrill(controller, servers);
     controller.subscribe((e) => drill.events.push(e), 0);

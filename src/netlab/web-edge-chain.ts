@@ -1,6 +1,6 @@
 import type { ChainEnd, ChainEndFactory } from '../controller/chain-ends.ts';
 import type { ChainPort } from '../dataplane/chain-port.ts';
-import { BUILTIN_END_FACTORIES } from '../controller/chain-ends.ts';
+import { vxlanPortType } from '../ports/vxlan.ts';
 import type { ChainRuntime } from '../controller/chain-runtime.ts';
 import { Controller, type ControllerOptions } from '../controller/controller.ts';
 import type { ScalingPolicyOptions } from '../controller/scaling-policy.ts';
@@ -66,7 +66,8 @@ export interface WebEdgeChain {
 /** The controller's `vxlan` chain-end factory, with the port wrapped when asked (probes). */
 function vxlanEnd(wrap: WebEdgeChainOptions['wrapPort']): ChainEndFactory {
   return async (spec, context) => {
-    const end = await BUILTIN_END_FACTORIES.vxlan!(spec, context);
+    if (spec.type !== 'vxlan') throw new InvalidArgumentError(`not a vxlan port: ${spec.type}`);
+    const end = await vxlanPortType.open(spec, context);
     if (wrap === undefined) return end;
     const port = wrap(context.side, end.port);
     // Without it the pump loop would only find datagrams on its idle polls (a ms per hop).

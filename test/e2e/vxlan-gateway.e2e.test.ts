@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
 import { ChainDataPlane, createDataPlanePool } from '../../src/dataplane/chain-data-plane.ts';
-import { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
+import type { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
+import { openVxlanPort } from '../../src/ports/vxlan.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
@@ -50,16 +51,16 @@ describe.skipIf(!probe.ok).each(UDP_BACKENDS)('VXLAN port + L3 gateway: real TCP
       const su = await lab.underlay30();
       const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
       const pool = createDataPlanePool();
-      inside = await VxlanPort.open({
-        listen: { address: cu.a, port: 0 },
+      inside = await openVxlanPort({
+        listen: { address: cu.a },
         gateway: { addresses: ['198.18.1.1/24'] },
         peers: [{ name: 'client', vni: 100, remote: cu.b, port: 4789, subnets: ['198.18.1.0/24'] }],
-      }, pool, { backend });
-      outside = await VxlanPort.open({
-        listen: { address: su.a, port: 0 },
+      }, pool, { backend, listenPort: 0 });
+      outside = await openVxlanPort({
+        listen: { address: su.a },
         gateway: { addresses: ['198.18.2.1/24'] },
         peers: [{ name: 'server', vni: 200, remote: su.b, port: 4789, subnets: ['198.18.2.0/24'] }],
-      }, pool, { backend });
+      }, pool, { backend, listenPort: 0 });
       await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: inside.localPort, address: `${CLIENT_IP}/24` });
       await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: outside.localPort, address: `${SERVER_IP}/24` });
       await lab.route(client, '198.18.2.0/24', '198.18.1.1');

@@ -2,7 +2,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeVxlanHeader } from '../../src/dataplane/ports/vxlan-header.ts';
-import { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
+import type { VxlanPort } from '../../src/dataplane/ports/vxlan-port.ts';
+import { openVxlanPort } from '../../src/ports/vxlan.ts';
 import { ArpOp } from '../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../src/packet/frame-builder.ts';
 import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
@@ -124,10 +125,10 @@ describe.each(UDP_BACKENDS)('VxlanPort fuzz ($backend back end)', ({ backend, sk
   });
 
   it(`accounts for every one of ${DATAGRAMS} random datagrams and leaks no buffer`, async () => {
-    const p = await VxlanPort.open(
+    const p = await openVxlanPort(
       loopbackVxlanConfig(client.address().port, server.address().port, 4 << 20),
       pool,
-      { backend },
+      { backend, listenPort: 0 },
     );
     port = p;
     const rng = new Rng(0x5eed_0001);

@@ -25,8 +25,10 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
-import type { Controller, RestoreResult } from '../../controller/controller.ts';
-import { InvalidArgumentError } from '../../errors/catalog.ts';
+import type { ChainTraffic, ControllerApi } from '../../controller/controller-api.ts';
+import type { RestoreResult } from '../../controller/controller.ts';
+import { DataDir } from '../../controller/data-dir.ts';
+import { InvalidArgumentError, NotFoundError } from '../../errors/catalog.ts';
 import { parseListenAddress } from '../../grpc/listen-address.ts';
 import type { ServerTlsOptions } from '../../grpc/server-tls.ts';
 import { ImageStore } from '../../image/image-store.ts';
@@ -39,6 +41,7 @@ import { DEFAULT_IMAGE_GRACE_MS } from '../../controller/image-gc.ts';
 import { byteSize, durationMs, positiveNumber, wholeNumber } from '../arg-parsers.ts';
 import { DEFAULT_SERVER, readPem, TOKEN_ENV } from '../connection.ts';
 import { startEmbeddedController, type EmbeddedController } from '../embedded-controller.ts';
+import { allChainSummaries } from '../all-chain-summaries.ts';
 import { ratesByFunction } from '../function-rates.ts';
 import { LiveDisplay } from '../live-display.ts';
 import { readTextInput } from '../read-input.ts';
@@ -125,11 +128,17 @@ function stopAfter(interrupted: AbortSignal, seconds: number | undefined): { sig
 class TrafficRates {
   private last = new Map<string, { frames: [number, number]; at: number }>();
 
-  lines(controller: Controller, now: number): string[] {
+  lines(api: ControllerApi, now: number): string[] {
     const next = new Map<string, { frames: [number, number]; at: number }>();
     const lines: string[] = [];
-    for (const chain of controller.runtimes()) {
-      const t = chain.dataPlane.traffic;
+    for (const chain of allChainSummaries(api)) {
+      let t: ChainTraffic;
+      try {
+        t = api.chainTraffic(chain.name);
+      } catch (err) {
+        if (err instanceof NotFoundError) continue; // deleted since the list was read
+        throw err;
+      }
       const frames: [number, number] = [t.enteredInside + t.enteredOutside, t.leftInside + t.leftOutside];
       const before = this.last.get(chain.name);
       const dt = before === undefined ? 0 : (now - before.at) / 1000;
@@ -143,17 +152,17 @@ class TrafficRates {
 }
 
 /** One live frame: uptime, a line per chain, the per-function rates table. */
-function upFrame(controller: Controller, traffic: TrafficRates, uptimeMs: number): string {
-  const rates = ratesByFunction(controller.stats());
-  const head = [`nfvkit up ${formatAge(uptimeMs)}`, ...traffic.lines(controller, performance.now())];
+function upFrame(api: ControllerApi, traffic: TrafficRates, uptimeMs: number): string {
+  const rates = ratesByFunction(api.stats());
+  const head = [`nfvkit up ${formatAge(uptimeMs)}`, ...traffic.lines(api, performance.now())];
   return [...head, rates.length === 0 ? '(no instances)' : functionRatesTable(rates)].join('\n');
 }
 
 /** `restored 2 chains: a (generation 3), b (generation 1)` or `nothing to restore`. */
-function describeRestore(controller: Controller, restored: RestoreResult): string {
+function describeRestore(api: ControllerApi, restored: RestoreResult): string {
   const n = restored.restored.length;
   if (n === 0 && restored.failed.length === 0) return 'nothing to restore';
-  const each = restored.restored.map((name) => `${name} (generation ${controller.getChain(name).generation})`);
+  const each = restored.restored.map((name) => `${name} (generation ${api.getChain(name).generation})`);
   return `restored ${n} chain${n === 1 ? '' : 's'}${n === 0 ? '' : `: ${each.join(', ')}`}${restored.failed.length === 0 ? '' : `; ${restored.failed.length} failed`}`;
 }
 
@@ -202,6 +211,8 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
 
       const started = performance.now();
       const store = ImageStore.open(opts.store);
+      // Resolved here so that `up` names its directories without reaching into the controller.
+      const dataDir = DataDir.resolve({ dataDir: opts.dataDir, readDir: opts.readDir, writeDir: opts.writeDir });
       const embedded: EmbeddedController = await startEmbeddedController({
         registry: ctx.registry,
         store,
@@ -210,26 +221,27 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         listen: opts.listen,
         ...(ctx.endFactories === undefined ? {} : { endFactories: ctx.endFactories }),
         ...(stateStore === undefined ? {} : { stateStore }),
-        dataDir: { dataDir: opts.dataDir, readDir: opts.readDir, writeDir: opts.writeDir },
+        dataDir,
         ...(token === undefined ? {} : { token }),
         ...(tls === undefined ? {} : { tls }),
         ...(metrics === undefined ? {} : { metrics }),
       });
-      const { controller } = embedded;
+      // Everything below reads the controller through its contract, like the client commands.
+      const api: ControllerApi = embedded.controller;
       let summary: RunSummary | undefined;
       try {
         println(ctx, `nfvkit up: controller gRPC on ${embedded.server.address} (${describeSecurity(token, tls)})`);
         println(ctx, `nfvkit up: metrics ${embedded.metricsServer === undefined ? 'off' : `on ${embedded.metricsServer.url}${token === undefined ? '' : ' (token required)'}`}`);
         println(ctx, `nfvkit up: packet I/O ${describePacketIo()}`);
         println(ctx, `nfvkit up: instances run as ${describeInstanceMode()}`);
-        await controller.dataDir.ensure();
-        println(ctx, `nfvkit up: spec files read from ${controller.dataDir.readDir}, written to ${controller.dataDir.writeDir}`);
+        await dataDir.ensure();
+        println(ctx, `nfvkit up: spec files read from ${dataDir.readDir}, written to ${dataDir.writeDir}`);
         println(ctx, `nfvkit up: image store ${store.dir}: ${describeImageGc(opts)}`);
-        println(ctx, stateStore === undefined ? 'nfvkit up: state in memory only (--no-state)' : `nfvkit up: state in ${stateStore.dir}: ${describeRestore(controller, embedded.restored)}`);
+        println(ctx, stateStore === undefined ? 'nfvkit up: state in memory only (--no-state)' : `nfvkit up: state in ${stateStore.dir}: ${describeRestore(api, embedded.restored)}`);
         for (const { name, error } of embedded.restored.failed) println(ctx, `nfvkit up: chain/${name} not restored (kept in the state; apply or delete it): ${error.message}`);
         if (file !== undefined && text !== undefined) {
           const applyStart = performance.now();
-          const { chain } = await controller.apply(text, file);
+          const { chain } = await api.apply(text, file);
           const n = chain.functions.length;
           println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'} ${chain.placement} (${chain.placementReason}), phase ${chain.phase}`);
         }
@@ -239,15 +251,15 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
         const stop = stopAfter(interrupted, opts.duration);
         const display = new LiveDisplay(ctx.stdout);
         const traffic = new TrafficRates();
-        traffic.lines(controller, performance.now());
+        traffic.lines(api, performance.now());
         while (!stop.signal.aborted) {
           await sleep(opts.interval, undefined, { signal: stop.signal }).catch(() => undefined);
           if (stop.signal.aborted) break;
-          if (opts.top) display.show(upFrame(controller, traffic, performance.now() - started));
+          if (opts.top) display.show(upFrame(api, traffic, performance.now() - started));
         }
         stop.dispose();
         println(ctx, `stopping: ${interrupted.aborted ? 'interrupted' : 'duration reached'}; draining flows for up to ${opts.drain} ms`);
-        summary = RunSummary.capture(controller);
+        summary = RunSummary.capture(api);
       } finally {
         await embedded.close(opts.drain);
       }

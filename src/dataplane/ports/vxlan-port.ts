@@ -9,7 +9,7 @@ import { readUdpSocketDrops } from './udp-socket-drops.ts';
 import { GATEWAY_DROP_NAMES } from '../../gateway/gateway-drop-reason.ts';
 import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reason.ts';
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
-import { parseVxlanPortConfig, type VxlanPortSettings } from './vxlan-port-config.ts';
+import type { VxlanPortSettings } from './vxlan-port-config.ts';
 
 /** Tuning of a `VxlanPort` (the YAML config says what; these say how much). */
 export interface VxlanPortOptions extends GatewayEdgeOptions {
@@ -23,6 +23,8 @@ export interface VxlanPortOptions extends GatewayEdgeOptions {
   readonly gso?: boolean;
   /** How often `fill` ages the neighbour table, ms (default 250). */
   readonly sweepIntervalMs?: number;
+  /** Binds this UDP port instead of `settings.listen.port`; 0: an ephemeral one (tests, benchmarks; `localPort` says which). */
+  readonly listenPort?: number;
 }
 
 /** A snapshot of a port's counters. */
@@ -77,11 +79,11 @@ const RX_BATCH = 256;
  *
  * @example
  * ```ts
- * const inside = await VxlanPort.open({
- *   listen: { address: '198.19.0.1', port: 0 },
+ * const inside = await VxlanPort.open(parseVxlanPortConfig({   // src/ports/vxlan.ts: the port's one schema
+ *   listen: { address: '198.19.0.1' },
  *   gateway: { addresses: ['198.18.1.1/24'] },
  *   peers: [{ name: 'client', vni: 100, remote: '198.19.0.2', subnets: ['198.18.1.0/24'] }],
- * }, dataPlane.pool);
+ * }), dataPlane.pool, { listenPort: 0 });
  * await chain.run(inside, outside, () => done, 10_000);
  * await inside.close();
  * ```
@@ -167,14 +169,13 @@ export class VxlanPort implements ChainPort {
   }
 
   /**
-   * Validates `config` (see `vxlanPortConfigSchema`; throws `ConfigValidationError`), binds
-   * the socket over `pool`'s memory (throws `NetlabError` if that fails) and returns the
-   * port. `pool` is the handle `fill` and `take` are called with.
+   * Binds the socket of a validated configuration (`parseVxlanPortConfig`, or
+   * `openVxlanPort` for both steps) over `pool`'s memory (throws `NetlabError` if that
+   * fails) and returns the port. `pool` is the handle `fill` and `take` are called with.
    */
-  static async open(config: unknown, pool: PacketPool, options: VxlanPortOptions = {}): Promise<VxlanPort> {
-    const settings = parseVxlanPortConfig(config);
+  static async open(settings: VxlanPortSettings, pool: PacketPool, options: VxlanPortOptions = {}): Promise<VxlanPort> {
     const socket = await openBatchedUdpSocket({
-      listen: settings.listen,
+      listen: options.listenPort === undefined ? settings.listen : { address: settings.listen.address, port: options.listenPort },
       memory: pool.bytes,
       receiveBufferBytes: settings.receiveBufferBytes,
       sendBufferBytes: 1 << 22,

@@ -14,6 +14,7 @@ import type {
   ApplyResult,
   ChainPage,
   ChainStatus,
+  ChainTraffic,
   ControllerApi,
   ControllerEvent,
   FunctionStatus,
@@ -184,6 +185,11 @@ export class FakeController implements ControllerApi {
         queueOccupancy: 0.25,
         busyRatio: 0.5,
       }));
+  }
+
+  chainTraffic(chain: string): ChainTraffic {
+    if (!this.chains.has(chain)) throw new NotFoundError(`no chain named "${chain}"`);
+    return { chain, enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0, dropped: 0, drops: {} };
   }
 
   openCapture(chain: string): CaptureSession {

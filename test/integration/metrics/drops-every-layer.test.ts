@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerBuiltinFunctions } from '../../../functions/index.ts';
-import { BUILTIN_END_FACTORIES, type ChainEnd } from '../../../src/controller/chain-ends.ts';
+import type { ChainEnd } from '../../../src/controller/chain-ends.ts';
+import { openVxlanEnd } from '../../../src/ports/vxlan.ts';
 import { attachControllerMetrics } from '../../../src/controller/controller-metrics.ts';
 import { Controller } from '../../../src/controller/controller.ts';
 import { HOST_DROP_LIST } from '../../../src/dataplane/host-drop-reason.ts';
@@ -131,7 +132,8 @@ describe('every drop is a metric: one injected at each layer shows in /metrics w
         generator: async (): Promise<ChainEnd> => ({ port: injector, stats: () => ({}), close: async () => undefined }),
         // The spec names a port; the test listens on any free one.
         vxlan: async (spec, context) => {
-          const end = await BUILTIN_END_FACTORIES.vxlan!({ ...spec, listen: { address: '127.0.0.1', port: 0 } } as typeof spec, context);
+          if (spec.type !== 'vxlan') throw new Error(`not a vxlan port: ${spec.type}`);
+          const end = await openVxlanEnd({ ...spec, listen: { address: '127.0.0.1', port: spec.listen.port } }, context, { listenPort: 0 });
           portOfEdge = (end.port as unknown as { localPort: number }).localPort;
           return end;
         },
@@ -184,9 +186,9 @@ describe('every drop is a metric: one injected at each layer shows in /metrics w
     await until(scrape, (e) => valueOf(e, 'nfvkit_ring_drops_total', { chain: 'inject', side: 'inside', reason: 'rx_no_headroom' }) === 1);
     const text = RunSummary.capture(controller).render(1000);
     const chain = text.slice(text.indexOf('chain/inject:'), text.indexOf('chain/edge:') > text.indexOf('chain/inject:') ? text.indexOf('chain/edge:') : undefined);
-    expect(chain).toMatch(/\n {4}hop-\d+:ipv4_bad_checksum +1\n/);
-    expect(chain).toMatch(/\n {4}hop-\d+:inside:rx_no_headroom +1\n/);
-    expect(chain).toMatch(/\n {4}host:ownership +1\n/);
+    expect(chain).toMatch(/\n {4}hop-\d+:ipv4_bad_checksum +1(\n|$)/);
+    expect(chain).toMatch(/\n {4}hop-\d+:inside:rx_no_headroom +1(\n|$)/);
+    expect(chain).toMatch(/\n {4}host:ownership +1(\n|$)/);
   });
 
   it('VXLAN port and gateway drops of a chain end', async () => {

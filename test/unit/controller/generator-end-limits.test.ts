@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_END_FACTORIES, type ChainEndContext } from '../../../src/controller/chain-ends.ts';
+import type { ChainEnd, ChainEndContext } from '../../../src/controller/chain-ends.ts';
+import { generatorPortType } from '../../../src/ports/generator.ts';
 import { InvalidArgumentError } from '../../../src/errors/catalog.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import type { GeneratorPortSpec } from '../../../src/spec/port-spec.ts';
@@ -19,16 +20,16 @@ const generator = (flows: number, packetSize: number, protocol: 'tcp' | 'udp' = 
 describe('generator end limits (issue 13 item 2)', () => {
   it('refuses 16777216 flows × 1514 B before building a frame', async () => {
     const started = performance.now();
-    await expect(BUILTIN_END_FACTORIES.generator!(generator(16_777_216, 1514), context)).rejects.toThrow(InvalidArgumentError);
-    await expect(BUILTIN_END_FACTORIES.generator!(generator(16_777_216, 1514), context)).rejects.toThrow('limit generatorFrameBytes');
+    await expect(generatorPortType.open(generator(16_777_216, 1514), context)).rejects.toThrow(InvalidArgumentError);
+    await expect(generatorPortType.open(generator(16_777_216, 1514), context)).rejects.toThrow('limit generatorFrameBytes');
     expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('builds the largest allowed generator in slices: every flow sent, event-loop p99 lag within 50 ms', async () => {
     const flows = Math.floor(SPEC_LIMITS.generatorFrameBytes.value / 1514);
-    let end: Awaited<ReturnType<NonNullable<typeof BUILTIN_END_FACTORIES.generator>>> | undefined;
+    let end: ChainEnd | undefined;
     const { lag, idle, budgetMs, attempt } = await lagWithinBudget(async () => {
-      end = await BUILTIN_END_FACTORIES.generator!(generator(flows, 1514), context);
+      end = await generatorPortType.open(generator(flows, 1514), context);
     });
     console.log(`generator ${flows} flows × 1514 B: lag p99 ${lag.p99Ms.toFixed(1)} ms, max ${lag.maxMs.toFixed(1)} ms; idle p99 ${idle.p99Ms.toFixed(1)} ms; budget ${budgetMs.toFixed(1)} ms (attempt ${attempt})`);
     expect(lag.p99Ms).toBeLessThan(budgetMs);

@@ -42,7 +42,7 @@ export class RecordingWire implements GatewayWire {
  */
 export function loopbackVxlanConfig(clientPort: number, serverPort: number, receiveBufferBytes = 1 << 20) {
   return {
-    listen: { address: '127.0.0.1', port: 0 },
+    listen: { address: '127.0.0.1' },
     gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
     peers: [
       { name: 'client', vni: 100, remote: '127.0.0.1', port: clientPort, subnets: ['198.18.1.0/24'] },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readVxlanVni, VXLAN_FLAG_I, VxlanHeaderError, writeVxlanHeader } from '../../../src/dataplane/ports/vxlan-header.ts';
-import { parseVxlanPortConfig } from '../../../src/dataplane/ports/vxlan-port-config.ts';
+import { parseVxlanPortConfig } from '../../../src/ports/vxlan.ts';
 import { portSpecSchema } from '../../../src/spec/port-spec.ts';
 import { readUdpRcvbufErrors, readUdpSocketDrops } from '../../../src/dataplane/ports/udp-socket-drops.ts';
 import { ConfigValidationError } from '../../../src/errors/catalog.ts';
@@ -31,7 +31,7 @@ describe('VXLAN header (RFC 7348)', () => {
 
 describe('VXLAN port config', () => {
   const base = {
-    listen: { address: '198.19.0.1', port: 0 },
+    listen: { address: '198.19.0.1' },
     gateway: { addresses: ['198.18.1.1/24', '198.18.1.10'] },
     peers: [{ name: 'client', vni: 100, remote: '198.19.0.2', subnets: ['198.18.1.0/24'] }],
   };
@@ -64,7 +64,9 @@ describe('VXLAN port config', () => {
     expect(err).toBeInstanceOf(ConfigValidationError);
     const paths = (err as ConfigValidationError).issues.map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['listen.address', 'listen.port', 'gateway.addresses[0]', 'gateway.mac', 'peers[0].vni', 'peers[1].subnets']));
+    expect(paths).toEqual(expect.arrayContaining(['peers[2].vni', 'peers[1].name']));
     expect(() => parseVxlanPortConfig({ ...base, peers: [...base.peers, { ...base.peers[0], name: 'again' }] })).toThrow(/VNI 100 is already used by peers\[0\]/);
+    expect(() => parseVxlanPortConfig({ ...base, listen: { address: '198.19.0.1', port: 0 } })).toThrow(/listen\.port: port must be 1-65535/);
   });
 
   it('resolves allowedSources and a peer sourcePort (default: peers only, any source port)', () => {
@@ -76,7 +78,7 @@ describe('VXLAN port config', () => {
   });
 
   it('is the schema the chain spec uses for a vxlan port (one definition)', () => {
-    const spec = portSpecSchema.safeParse({ type: 'vxlan', ...base, listen: { address: '198.19.0.1' }, allowedSources: ['nope'], peers: [{ ...base.peers[0], vni: 0 }] });
+    const spec = portSpecSchema.safeParse({ type: 'vxlan', ...base, allowedSources: ['nope'], peers: [{ ...base.peers[0], vni: 0 }] });
     expect(spec.success).toBe(false);
     expect(spec.error?.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['allowedSources.0', 'peers.0.vni']));
     expect(() => parseVxlanPortConfig({ ...base, peers: [{ ...base.peers[0], vni: 0 }] })).toThrow(/vni must be 1-16777215/);

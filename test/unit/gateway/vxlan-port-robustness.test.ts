@@ -2,7 +2,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readVxlanVni, writeVxlanHeader } from '../../../src/dataplane/ports/vxlan-header.ts';
-import { VxlanPort, type VxlanPortOptions } from '../../../src/dataplane/ports/vxlan-port.ts';
+import type { VxlanPort, VxlanPortOptions } from '../../../src/dataplane/ports/vxlan-port.ts';
+import { openVxlanPort } from '../../../src/ports/vxlan.ts';
 import type { NativeUdpSocket } from '../../../src/io/native-udp-socket.ts';
 import { ArpOp } from '../../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
@@ -47,10 +48,10 @@ async function until(what: string, cond: () => boolean, ms = 3000): Promise<void
 
 /** Opens the port and makes 198.18.2.2 (behind the server peer) reachable, so `take` sends at once. */
 async function openPort(options: VxlanPortOptions = {}): Promise<VxlanPort> {
-  const p = await VxlanPort.open(
+  const p = await openVxlanPort(
     loopbackVxlanConfig(client.address().port, server.address().port),
     pool,
-    { backend, ...options },
+    { backend, listenPort: 0, ...options },
   );
   port = p;
   const arpReply = bytes({ kind: 'arp', arpOp: ArpOp.REPLY, dstMac: GW_MAC, srcMac: SERVER_MAC, arpSha: SERVER_MAC, arpSpa: ip('198.18.2.2'), arpTha: GW_MAC, arpTpa: ip('198.18.2.1') });

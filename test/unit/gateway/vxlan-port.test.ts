@@ -2,7 +2,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readVxlanVni, writeVxlanHeader } from '../../../src/dataplane/ports/vxlan-header.ts';
-import { VxlanPort, type VxlanPortOptions } from '../../../src/dataplane/ports/vxlan-port.ts';
+import type { VxlanPort, VxlanPortOptions } from '../../../src/dataplane/ports/vxlan-port.ts';
+import { openVxlanPort } from '../../../src/ports/vxlan.ts';
 import { ArpOp } from '../../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
@@ -61,10 +62,10 @@ async function nextDatagram(sock: Socket): Promise<Buffer> {
 let backend: (typeof UDP_BACKENDS)[number]['backend'];
 
 async function openPort(options: VxlanPortOptions = {}): Promise<VxlanPort> {
-  const p = await VxlanPort.open(
+  const p = await openVxlanPort(
     loopbackVxlanConfig(client.address().port, server.address().port),
     pool,
-    { backend, ...options },
+    { backend, listenPort: 0, ...options },
   );
   return p;
 }
@@ -225,9 +226,9 @@ describe.each(UDP_BACKENDS)('VxlanPort admits only its peers ($backend back end)
   const frame = (): Uint8Array => bytes({ dstMac: GW_MAC, srcMac: CLIENT_MAC, proto: IpProto.UDP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), payloadLength: 20 });
 
   async function open(extra: Record<string, unknown> = {}, clientPeer: Record<string, unknown> = {}): Promise<VxlanPort> {
-    return VxlanPort.open(
+    return openVxlanPort(
       {
-        listen: { address: '127.0.0.1', port: 0 },
+        listen: { address: '127.0.0.1' },
         gateway: { addresses: ['198.18.1.1/24', '198.18.2.1/24'] },
         peers: [
           { name: 'client', vni: 100, remote: '127.0.0.1', port: client.address().port, subnets: ['198.18.1.0/24'], ...clientPeer },
@@ -236,7 +237,7 @@ describe.each(UDP_BACKENDS)('VxlanPort admits only its peers ($backend back end)
         ...extra,
       },
       pool,
-      { backend: b },
+      { backend: b, listenPort: 0 },
     );
   }
 
