@@ -14,7 +14,20 @@ import type { ChainFunctionSpec, ChainSpec } from './chain-spec.ts';
  * ```
  */
 export function chainSpecDigest(spec: ChainSpec): string {
-  return sha256Hex(canonicalJson(canonicalChainSpec(spec)));
+  let digest = digests.get(spec);
+  if (digest === undefined) digests.set(spec, (digest = sha256Hex(canonicalJson(canonicalChainSpec(spec)))));
+  return digest;
+}
+
+/** Digests known by spec object (specs are read-only): each is computed once. */
+const digests = new WeakMap<ChainSpec, string>();
+
+/**
+ * Records the digest of `spec` computed elsewhere (`SpecParser`'s worker computes it next
+ * to the parse: the canonical JSON of a large spec costs the event loop tens of ms).
+ */
+export function rememberChainSpecDigest(spec: ChainSpec, digest: string): void {
+  digests.set(spec, digest);
 }
 
 /**

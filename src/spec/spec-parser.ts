@@ -4,6 +4,7 @@ import { definitionSource, type FunctionSource } from '../pipeline/definition-so
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { startModuleWorker } from '../runtime/module-worker.ts';
 import type { ChainSpec } from './chain-spec.ts';
+import { rememberChainSpecDigest } from './chain-spec-digest.ts';
 import type { SpecIssue } from './chain-spec-rules.ts';
 import { fail, validateSpecDataInSlices } from './parse-chain-spec.ts';
 import { limitMessage, SPEC_LIMITS } from './spec-limits.ts';
@@ -30,7 +31,7 @@ export type SpecWorkerRequest = SpecWorkerTask & { readonly id: number };
 export type SpecWorkerReply =
   | { readonly id: number; readonly raw: unknown; readonly duplicates: readonly ConfigIssue[] }
   | { readonly id: number; readonly located: readonly ConfigIssue[] }
-  | { readonly id: number; readonly spec: ChainSpec }
+  | { readonly id: number; readonly spec: ChainSpec; readonly digest: string }
   | { readonly id: number; readonly invalid: readonly ConfigIssue[] }
   | { readonly id: number; readonly failed: string };
 
@@ -56,9 +57,10 @@ interface Pending {
  * a worker thread (heap and time bounded) parses the YAML, checks duplicate keys, the
  * schema, rules, limits and every function's config, and locates each issue. The worker
  * imports the functions by their modules (`FunctionRegistry.register(definition,
- * source)`); when a function of the registry has none, the worker only turns the YAML into
- * data and the checks run here, in slices (one function's config at a time). The result
- * and the errors are the same as `parseChainSpec`'s.
+ * source)`) and computes the spec's digest (`chainSpecDigest`) there too. When a function
+ * of the registry has none, the worker only turns the YAML into data and the checks run
+ * here, in slices (one function's config at a time). The result and the errors are the
+ * same as `parseChainSpec`'s.
  *
  * @example
  * ```ts
@@ -91,6 +93,7 @@ export class SpecParser {
       const parsed = await this.call({ op: 'parse', text, source, maxBytes: this.maxBytes, functions });
       if ('invalid' in parsed) fail(source, [...parsed.invalid]);
       if (!('spec' in parsed)) throw new InvalidArgumentError(`chain spec ${source}: unexpected answer from the spec worker`);
+      rememberChainSpecDigest(parsed.spec, parsed.digest);
       return parsed.spec;
     }
     const read = await this.call({ op: 'read', text, source, maxBytes: this.maxBytes });

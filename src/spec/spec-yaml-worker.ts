@@ -9,6 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { ConfigValidationError } from '../errors/catalog.ts';
 import type { PipelineDefinition } from '../pipeline/define-pipeline.ts';
 import { FunctionRegistry } from '../pipeline/function-registry.ts';
+import { chainSpecDigest } from './chain-spec-digest.ts';
 import { locateIssues, readSpecYaml, validateSpecData } from './parse-chain-spec.ts';
 import type { SpecWorkerFunction, SpecWorkerReply, SpecWorkerRequest } from './spec-parser.ts';
 
@@ -41,7 +42,7 @@ async function answer(request: SpecWorkerRequest): Promise<SpecWorkerReply> {
     if (request.op === 'read') return { id: request.id, raw: yaml.raw, duplicates: yaml.duplicates };
     if (request.op === 'locate') return { id: request.id, located: locateIssues(request.issues, request.source, yaml.locator) };
     const result = validateSpecData(yaml.raw, registry!);
-    if (result.spec !== undefined && yaml.duplicates.length === 0) return { id: request.id, spec: result.spec };
+    if (result.spec !== undefined && yaml.duplicates.length === 0) return { id: request.id, spec: result.spec, digest: chainSpecDigest(result.spec) };
     return { id: request.id, invalid: [...yaml.duplicates, ...locateIssues(result.issues, request.source, yaml.locator)] };
   } catch (err) {
     return err instanceof ConfigValidationError ? { id: request.id, invalid: err.issues } : { id: request.id, failed: (err as Error).message };

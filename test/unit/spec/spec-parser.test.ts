@@ -8,6 +8,7 @@ import { definePipeline } from '../../../src/pipeline/define-pipeline.ts';
 import { use } from '../../../src/pipeline/element.ts';
 import { parseFrameElement } from '../../../src/pipeline/elements/parse-frame-element.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
+import { chainSpecDigest } from '../../../src/spec/chain-spec-digest.ts';
 import { parseChainSpec } from '../../../src/spec/parse-chain-spec.ts';
 import { SPEC_LIMITS } from '../../../src/spec/spec-limits.ts';
 import { SpecParser } from '../../../src/spec/spec-parser.ts';
@@ -45,7 +46,10 @@ describe('SpecParser (issue 13 item 2): the whole spec checked in its worker', (
   it('gives exactly what parseChainSpec gives for every topology, and the same errors with their positions', async () => {
     for (const file of readdirSync(topologies).filter((f) => f.endsWith('.yaml'))) {
       const text = readFileSync(new URL(file, topologies), 'utf8');
-      expect(await parser.parse(text, file, registry), file).toEqual(parseChainSpec(text, file, registry));
+      const spec = await parser.parse(text, file, registry);
+      const direct = parseChainSpec(text, file, registry);
+      expect(spec, file).toEqual(direct);
+      expect(chainSpecDigest(spec), file).toBe(chainSpecDigest(direct)); // the worker's, remembered
     }
     const broken = readFileSync(new URL('web-edge.yaml', topologies), 'utf8').replace('dport: 80', 'dport: 80000').replace('min: 1, max: 4', 'min: 5, max: 4');
     const inWorker = await thrown(() => parser.parse(broken, 'broken.yaml', registry));
