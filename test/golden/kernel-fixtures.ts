@@ -5,6 +5,8 @@ import type { CaptureRecord } from '../../src/pcap/capture-record.ts';
 
 export const FIXTURE_DIR = new URL('../fixtures/pcap/', import.meta.url);
 export const KERNEL_FIXTURES = ['tcp-http', 'udp', 'icmp', 'arp', 'vlan'] as const;
+/** The IPv6 captures (`scripts/capture-fixtures-ipv6.sh`). */
+export const KERNEL_FIXTURES_IPV6 = ['tcp-http-ipv6', 'udp-ipv6', 'icmpv6-echo', 'icmpv6-error', 'ndp'] as const;
 
 export type OracleFrame = Record<string, string[]>;
 
