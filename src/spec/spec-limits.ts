@@ -51,7 +51,7 @@ export const SPEC_LIMITS = Object.freeze({
     unit: 'items per list',
     field: 'spec.functions[i].config.<list>',
     kind: 'INVALID_ARGUMENT',
-    why: 'bounds the config checks and the rule compilation that run on the event loop (firewall `rules`: 1,024 rules took 70 ms to check and 120 ms to compile here)',
+    why: 'bounds the config checks and the rule compilation (both in worker threads; firewall `rules`: 1,024 rules took 70 ms to check and 120 ms to compile here)',
   },
   generatorFrameBytes: {
     value: 16 * 1024 * 1024,
