@@ -8,8 +8,11 @@ import { counterList } from '../counters/counter-list.ts';
  *
  * Codes are stable small integers so a counter array can be indexed by them
  * (`new Float64Array(DROP_REASON_COUNT)`); names are part of the metrics contract: do not
- * rename, only append. `DropReason` is a plain frozen object, not a TS enum, so it costs
- * nothing at run time and bundles cleanly.
+ * rename, only append. `DropReason` is a plain frozen object, not a TS enum. Code that runs
+ * in images (`parseFrame`, the IPv6 extension-header walk) reads the same codes from
+ * `src/generated/drop-reason-codes.ts`, generated from this list (`npm run gen:counters`
+ * after changing it; a test fails while it is stale), which esbuild inlines: images carry
+ * neither this list nor its help.
  *
  * @example
  * ```ts

@@ -36,7 +36,7 @@
  * }
  * ```
  */
-import { DropReason } from './drop-reason.ts';
+import * as DropReason from '../generated/drop-reason-codes.ts';
 
 /** Most extension headers {@link walkIpv6ExtensionHeaders} accepts before the upper-layer header. */
 export const IPV6_MAX_EXTENSION_HEADERS = 8;

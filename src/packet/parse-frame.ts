@@ -57,7 +57,8 @@
  */
 import { sumWords, verifyIcmpChecksum, verifyTcpChecksum, verifyUdpChecksum } from './checksum.ts';
 import { verifyIcmpv6Checksum, verifyTcpChecksumIpv6, verifyUdpChecksumIpv6 } from './checksum-ipv6.ts';
-import { DropReason } from './drop-reason.ts';
+// The codes as constants that images inline (the list and its help stay on the host).
+import * as DropReason from '../generated/drop-reason-codes.ts';
 import type { FrameLayout } from './frame-layout.ts';
 import { Ipv6HeaderChain, walkIpv6ExtensionHeaders } from './ipv6-extension-headers.ts';
 

@@ -8,6 +8,7 @@ import { buildImage, sealImage } from '../../src/image/image-builder.ts';
 import { computeImageId, IMAGE_FILE, MANIFEST_FILE, parseManifest } from '../../src/image/image-manifest.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { PACKAGE_ROOT } from '../../src/image/package-info.ts';
+import { DROP_REASON_LIST } from '../../src/packet/drop-reason.ts';
 import { compilePipeline } from '../../src/pipeline/compiler.ts';
 import type { PipelineDefinition } from '../../src/pipeline/define-pipeline.ts';
 import { firewall } from '../../functions/firewall/pipeline.ts';
@@ -145,6 +146,15 @@ describe('image builder', () => {
       const text = Buffer.from(bytes).toString('utf8');
       for (const identifier of ['class PacketPool', 'LockWatch', 'reclaimAllBut', 'leakCheck']) expect(text, `${def.name}: ${identifier}`).not.toContain(identifier);
     }
+  });
+
+  it('carries the drop-reason codes as numbers, not the drop-reason list or its help', async () => {
+    const { manifest, bytes } = await sealImage(compilePipeline(passThrough, {}), 64);
+    expect(manifest.modules.map((m) => m.path)).not.toContain('src/packet/drop-reason.ts');
+    const text = Buffer.from(bytes).toString('utf8');
+    expect(text).toContain('function parseFrame(');
+    for (const e of DROP_REASON_LIST.entries) expect(text, e.name).not.toContain(e.help);
+    expect(text).not.toContain('DropReason.');
   });
 
   it('measures the four builtin images: by default (minified) each stays within 100 KB', async () => {
