@@ -5,9 +5,9 @@ import { MIDDLEBOX_PORTS, type CounterSpec, type ElementDefinition } from '../el
 
 /** Configuration of the `parse-frame` element. */
 export interface ParseFrameConfig {
-  /** Verify TCP/UDP/ICMP checksums too (a full pass over each segment). Default false. */
+  /** Verify TCP/UDP/ICMP/ICMPv6 checksums too (a full pass over each segment). Default false. */
   verifyL4Checksum?: boolean;
-  /** Drop IPv4 protocols other than TCP, UDP and ICMP. Default false. */
+  /** Drop IPv4 protocols other than TCP, UDP and ICMP, and IPv6 upper layers other than TCP, UDP and ICMPv6. Default false. */
   dropUnsupportedProtocols?: boolean;
 }
 
@@ -21,6 +21,8 @@ const DROP_COUNTERS: CounterSpec[] = DROP_REASON_NAMES.slice(1).map((name) => ({
  * `parse-frame`: the first stage of nearly every pipeline. Validates the frame with
  * `parseFrame` into the shared layout `L` (offsets of the L3/L4 headers, protocol, …) and
  * drops malformed frames, counting each under its drop reason (`ipv4_bad_checksum`, …).
+ * IPv4, IPv6 and ARP frames pass (`L.ethertype` says which): an element that handles IPv4
+ * only must check `L.ethertype === 0x0800` and drop IPv6 with a reason of its own.
  *
  * @example
  * ```ts
