@@ -263,7 +263,7 @@ export class ChainRuntime {
   updateFunction(fn: FunctionRuntime, update: FunctionUpdate): void {
     const state = this.stateOf(fn);
     state.spec = update.spec;
-    state.policy.bounds = update.spec.scaling;
+    state.policy.setBounds(update.spec.scaling);
     if (update.image !== undefined) state.image = update.image;
     if (update.parts !== undefined) state.parts = update.parts;
   }

@@ -66,7 +66,7 @@ export interface ScalingDecision {
  * ```
  */
 export class ScalingPolicy {
-  bounds: ScalingBounds;
+  private current: ScalingBounds;
   private readonly outAfterMs: number;
   private readonly inAfterMs: number;
   private readonly inBelow: number;
@@ -77,12 +77,22 @@ export class ScalingPolicy {
   private lastStep = Number.NEGATIVE_INFINITY;
 
   constructor(bounds: ScalingBounds, options: ScalingPolicyOptions = {}) {
-    this.bounds = bounds;
+    this.current = bounds;
     this.outAfterMs = options.outAfterMs ?? 1000;
     this.inAfterMs = options.inAfterMs ?? 10_000;
     this.inBelow = options.inBelow ?? 0.5;
     this.queueHigh = options.queueHigh ?? 0.8;
     this.busyHigh = options.busyHigh ?? 0.9;
+  }
+
+  /** The bounds and target decisions respect (the function's `scaling`). */
+  get bounds(): ScalingBounds {
+    return this.current;
+  }
+
+  /** Takes new bounds (an apply changed the function's `scaling`); the next decision respects them. */
+  setBounds(bounds: ScalingBounds): void {
+    this.current = bounds;
   }
 
   /** Records that the function was scaled by someone else (manual override) at `now`. */

@@ -103,6 +103,8 @@ describe('ChainRuntime: the controller changes a chain through its methods', () 
         fn.booting.add('x');
         // @ts-expect-error the function list is the runtime's own
         chain.functions.push(fn);
+        // @ts-expect-error the scaling bounds change through updateFunction (ScalingPolicy.setBounds)
+        fn.policy.bounds = fn.spec.scaling;
       };
       expect(writes).toThrow(TypeError);
     } finally {
