@@ -11,6 +11,7 @@ import { Side, Verdict } from '../../../src/pipeline/verdict.ts';
 import { writeFrame } from '../../../src/traffic/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { verifyIpv4HeaderChecksum } from '../../../src/packet/checksum.ts';
+import { buildIpv6Frame } from '../../../src/packet/ipv6-frame-builder.ts';
 
 const router = definePipeline({
   name: 'router-ttl',
@@ -39,5 +40,21 @@ describe('simple elements (decrement-ttl)', () => {
     expect(verifyIpv4HeaderChecksum(mem, 2048 + 128 + 14)).toBe(true);
     expect(compiled.counters[batch.reasons[2]].name).toBe('ttl_exceeded');
     expect(counters[compiled.counters.findIndex((c) => c.name === 'ttl_exceeded')]).toBe(1);
+  });
+
+  it('decrements the IPv6 hop limit the same way (no checksum to fix), hop limit 1 dropped as ttl_exceeded', async () => {
+    const compiled = compilePipeline(router, {});
+    const counters = new Float64Array(compiled.counters.length);
+    const p = await loadPipeline(compiled, { counters });
+    const mem = new DataView(new ArrayBuffer(3 * 2048));
+    const batch = new PacketBatch(mem);
+    [255, 1].forEach((hopLimit, i) => {
+      const off = i * 2048 + 128;
+      batch.push(i, off, buildIpv6Frame(mem, off, { proto: IpProto.TCP, hopLimit, payloadLength: 4 }), Side.OUTSIDE);
+    });
+    p.processBatch(batch, 0);
+    expect([...batch.verdicts.subarray(0, 2)]).toEqual([Verdict.INSIDE, Verdict.DROP]);
+    expect(mem.getUint8(128 + 14 + 7)).toBe(254);
+    expect(compiled.counters[batch.reasons[1]].name).toBe('ttl_exceeded');
   });
 });
