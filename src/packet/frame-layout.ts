@@ -24,7 +24,7 @@ export class FrameLayout {
   frameOffset = -1;
   /** Bytes of frame given to the parser (may include Ethernet padding after the IP packet). */
   frameLength = 0;
-  /** EtherType after any VLAN tags (0x0800 IPv4, 0x0806 ARP, …); 0 if not reached. */
+  /** EtherType after any VLAN tags (0x0800 IPv4, 0x86dd IPv6, 0x0806 ARP, …); 0 if not reached. */
   ethertype = 0;
   /** Number of VLAN tags (0, 1 or 2). */
   vlanCount = 0;
@@ -34,19 +34,26 @@ export class FrameLayout {
    * neither this frame nor the previous one was tagged.
    */
   readonly vlanIds = new Uint16Array(2);
-  /** Offset of the L3 header (IPv4 or ARP), `-1` if not reached. */
+  /** Offset of the L3 header (IPv4, IPv6 or ARP), `-1` if not reached. */
   l3Offset = -1;
-  /** Bytes of the L3 packet: IPv4 total length, or 28 for ARP; 0 if not known. */
+  /** Bytes of the L3 packet: IPv4 total length, IPv6 40 + payload length, or 28 for ARP; 0 if not known. */
   l3Length = 0;
-  /** IPv4 header length in bytes (IHL × 4, options included); 0 if not IPv4. */
+  /**
+   * IP header length in bytes: IPv4 IHL × 4 (options included); IPv6 40 plus every extension
+   * header walked (so `l4Offset = l3Offset + ipHeaderLength`); 0 if not IP.
+   */
   ipHeaderLength = 0;
-  /** IPv4 total length field; 0 if not IPv4. */
+  /** IPv4 total length field, or IPv6 40 + payload length; 0 if not IP. */
   ipTotalLength = 0;
-  /** IPv4 protocol number (6 TCP, 17 UDP, 1 ICMP, …); 0 if not IPv4. */
+  /** IP protocol number (6 TCP, 17 UDP, 1 ICMP; IPv6: the upper layer after the extension headers, 58 ICMPv6); 0 if not IP. */
   ipProto = 0;
-  /** True when the IPv4 packet is a fragment (MF set or fragment offset > 0). */
+  /**
+   * True when the packet is a fragment (MF / M set or fragment offset > 0). `parseFrame` drops
+   * IPv4 fragments and accepts IPv6 ones: a first fragment has its L4 header, a later one
+   * none (`l4Offset` -1, its data as payload).
+   */
   isFragment = false;
-  /** Offset of the L4 header (TCP/UDP/ICMP, or the IP payload of another protocol), or `-1`. */
+  /** Offset of the L4 header (TCP/UDP/ICMP/ICMPv6, or the IP payload of another protocol), or `-1`. */
   l4Offset = -1;
   /**
    * Bytes of L4 segment: IP total length minus IP header length, except UDP where it is
