@@ -73,7 +73,7 @@ export class FlowKey {
 
 /**
  * Fills `key` from a frame that `parseFrame` accepted. Returns false (key untouched) when
- * the frame is not IPv4 (e.g. ARP). TCP/UDP: ports; ICMP echo: identifier as both ports;
+ * the frame is not IPv4 (ARP; IPv6 has its own key, `extractFlowKey6` in `flow-key-ipv6.ts`). TCP/UDP: ports; ICMP echo: identifier as both ports;
  * other ICMP and other protocols: ports 0.
  */
 export function extractFlowKey(view: DataView, layout: FrameLayout, key: FlowKey): boolean {
