@@ -23,7 +23,7 @@
  * ```
  */
 import type { FrameLayout } from './frame-layout.ts';
-import { Ipv6HeaderChain, walkIpv6ExtensionHeaders } from './ipv6-extension-headers.ts';
+import { findIcmpv6Quote, Icmpv6Quote } from './icmpv6-quote.ts';
 
 /** A caller-owned, fixed-shape IPv6 5-tuple. */
 export class FlowKey6 {
@@ -121,13 +121,13 @@ export function extractFlowKey6(view: DataView, layout: FrameLayout, key: FlowKe
   return true;
 }
 
-/** The walk over the quoted packet's extension headers (one per module: no allocation per packet). */
-const quoted = new Ipv6HeaderChain();
+/** Where the quoted packet is (one per module: no allocation per packet). */
+const quoted = new Icmpv6Quote();
 
 /**
  * For an ICMPv6 error quoting a packet (destination unreachable, packet too big, time
  * exceeded, parameter problem) that `parseFrame` accepted, fills `key` with the 5-tuple of
- * the QUOTED packet as it was sent (source = the host that received the error; `reverse()`
+ * the QUOTED packet (found by `findIcmpv6Quote`) as it was sent (source = the host that received the error; `reverse()`
  * gives the error's own direction). The quoted packet's extension headers are walked with
  * the same bound as the parser's, inside the quote (which may stop anywhere after the
  * upper-layer ports: RFC 4443 quotes as much as fits in 1280 bytes). Returns false when the
@@ -135,22 +135,12 @@ const quoted = new Ipv6HeaderChain();
  * whose upper-layer header has its first 8 bytes inside the quote (for TCP/UDP/ICMPv6).
  */
 export function extractIcmpv6InnerFlowKey(view: DataView, layout: FrameLayout, key: FlowKey6): boolean {
-  const l4 = layout.l4Offset;
-  if (layout.ethertype !== 0x86dd || layout.ipProto !== 58 || l4 < 0 || layout.l4Length < 48) return false;
-  const type = view.getUint8(l4);
-  if (type < 1 || type > 4) return false;
-  const inner = l4 + 8;
-  const end = l4 + layout.l4Length;
-  if (view.getUint8(inner) >>> 4 !== 6) return false;
-  // The quote may be cut: walk within what is there, never past the quoted payload length.
-  const claimed = inner + 40 + view.getUint16(inner + 4);
-  if (walkIpv6ExtensionHeaders(view, inner, claimed < end ? claimed : end, quoted, claimed) !== 0) return false;
-  const proto = quoted.upperProtocol;
-  const il4 = quoted.laterFragment ? -1 : quoted.upperOffset;
-  if (il4 >= 0 && (proto === 6 || proto === 17 || proto === 58) && il4 + 8 > end) return false;
-  readAddresses(view, inner, key);
+  if (!findIcmpv6Quote(view, layout, quoted)) return false;
+  const proto = quoted.proto;
+  if (quoted.l4 < 0 && !quoted.laterFragment && (proto === 6 || proto === 17 || proto === 58)) return false;
+  readAddresses(view, quoted.l3, key);
   key.proto = proto;
-  const ports = portsOf(view, proto, il4);
+  const ports = portsOf(view, proto, quoted.l4);
   key.srcPort = ports >>> 16;
   key.dstPort = ports & 0xffff;
   return true;

@@ -6,7 +6,8 @@
  * type, code and checksum (the checksum covers the IPv6 pseudo-header: `checksum-ipv6.ts`).
  * Types below 128 are errors; an error quotes as much of the offending packet as fits in the
  * minimum MTU, starting with its IPv6 header at byte 8 ({@link icmpv6QuotedOffset}); use
- * `extractIcmpv6InnerFlowKey` (`flow-key-ipv6.ts`) for the flow it is about. Echo carries an
+ * `findIcmpv6Quote` (`icmpv6-quote.ts`) for its headers and `extractIcmpv6InnerFlowKey`
+ * (`flow-key-ipv6.ts`) for the flow it is about. Echo carries an
  * identifier and a sequence number; neighbour solicitation / advertisement a target address
  * at byte 8, router advertisement its parameters, and all NDP messages options after their
  * fixed part ({@link findNdpOption}).

@@ -13,7 +13,7 @@ import {
 import {
   IPV6_DST_OFFSET, IPV6_SRC_OFFSET, ipv6FlowLabel, ipv6HopLimit, ipv6NextHeader, ipv6PayloadLength, ipv6ToFullString, ipv6TrafficClass, ipv6Version,
 } from '../../src/packet/ipv6.ts';
-import { Ipv6HeaderChain, walkIpv6ExtensionHeaders } from '../../src/packet/ipv6-extension-headers.ts';
+import { findIcmpv6Quote, Icmpv6Quote } from '../../src/packet/icmpv6-quote.ts';
 import { ParseFlag, parseFrame } from '../../src/packet/parse-frame.ts';
 import { tcpAck, tcpChecksum, tcpDstPort, tcpFlags, tcpHeaderLength, tcpSeq, tcpSrcPort, tcpUrgent, tcpWindow } from '../../src/packet/tcp.ts';
 import { udpChecksum, udpDstPort, udpLength, udpSrcPort } from '../../src/packet/udp.ts';
@@ -51,12 +51,9 @@ function readFrame(view: DataView, off: number, caplen: number, origLen: number,
     l3: layout.l3Offset, l4: layout.l4Offset, l4Length: layout.l4Length, proto: layout.ipProto, complete: !layout.isFragment, fragment: layout.isFragment,
   }];
   if (layout.ipProto === 58 && isIcmpv6QuotingError(icmpv6Type(view, layout.l4Offset))) {
-    const inner = layout.l4Offset + 8;
-    const end = layout.l4Offset + layout.l4Length;
-    const claimed = inner + 40 + ipv6PayloadLength(view, inner);
-    const chain = new Ipv6HeaderChain();
-    expect(walkIpv6ExtensionHeaders(view, inner, Math.min(claimed, end), chain, claimed)).toBe(DropReason.OK);
-    headers.push({ l3: inner, l4: chain.laterFragment ? -1 : chain.upperOffset, l4Length: Math.min(claimed, end) - chain.upperOffset, proto: chain.upperProtocol, complete: claimed <= end, fragment: chain.isFragment });
+    const q = new Icmpv6Quote();
+    expect(findIcmpv6Quote(view, layout, q)).toBe(true);
+    headers.push({ l3: q.l3, l4: q.l4, l4Length: q.end - q.l4, proto: q.proto, complete: q.complete, fragment: q.isFragment });
   }
   for (const h of headers) {
     put('ipv6.version', ipv6Version(view, h.l3));
