@@ -47,9 +47,7 @@
  * ```
  */
 import { FailedPreconditionError, InstanceFailedError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
-import { FLOW_NOT_FOUND } from '../flow/flow-table.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
-import { flowHash } from '../packet/flow-key.ts';
 import { FrameLayout } from '../packet/frame-layout.ts';
 import { parseFrame } from '../packet/parse-frame.ts';
 import { tcpResetPermitted, writeTcpReset } from '../packet/reply/tcp-reset.ts';
@@ -68,7 +66,8 @@ import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
-import { LinkFlowTable, PinFlag, UNSET_SIDE, type PinTimeoutTicks } from './link-flow-table.ts';
+import { UNSET_SIDE, type LinkFlowTable } from './link-flow-table.ts';
+import { LinkSteering } from './link-steering.ts';
 import { HostDrop } from './host-drop-reason.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
 import type { TraceMarker } from '../trace/trace-marker.ts';
@@ -316,8 +315,8 @@ export class ChainDataPlane {
   idlePasses = 0;
   private readonly queueSize: number;
   private readonly fifoSize: number;
-  private readonly timeoutTicks: PinTimeoutTicks;
-  private readonly seed: number;
+  /** Which instance each frame crossing a link goes to (the links' flow pins). */
+  private readonly steering: LinkSteering;
   private readonly onEvent: ((event: DataPlaneEvent) => void) | undefined;
   private readonly ids = new Uint32Array(BATCH);
   private readonly outIds = new Uint32Array(BATCH);
@@ -363,14 +362,14 @@ export class ChainDataPlane {
     this.queueSize = options.queueSize ?? 256;
     this.fifoSize = options.fifoSize ?? 2 * this.queueSize;
     this.orphanWaitMs = options.orphanWaitMs ?? ORPHAN_WAIT_MS;
-    this.seed = options.hashSeed ?? 0;
     this.onEvent = options.onEvent;
     const t = { tcp: 3600, tcpClosed: 4, udp: 120, other: 30, ...options.pinTimeouts };
     const ticks = (s: number) => Math.max(1, Math.ceil((s * 1000) / TICK_MS));
-    this.timeoutTicks = { tcp: ticks(t.tcp), tcpClosed: ticks(t.tcpClosed), udp: ticks(t.udp), other: ticks(t.other) };
+    const timeouts = { tcp: ticks(t.tcp), tcpClosed: ticks(t.tcpClosed), udp: ticks(t.udp), other: ticks(t.other) };
     this.stages = stageNames.map((name, i) => new Stage(name, i));
     const capacity = options.flowCapacity ?? 65536;
-    this.links = Array.from({ length: stageNames.length + 1 }, (_, k) => new LinkFlowTable(capacity, 0x6b43a9b5 + k * 0x9e3779b1));
+    this.steering = new LinkSteering(this.stages, capacity, options.hashSeed ?? 0, timeouts, this.counters, this.drops);
+    this.links = this.steering.links;
     this.taps = this.links.map(() => null);
   }
 
@@ -469,13 +468,9 @@ export class ChainDataPlane {
    * enters that stage from the inside (either direction); undefined when not pinned.
    */
   pinnedInstance(stageIndex: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): StageInstance | undefined {
-    const link = this.links[stageIndex];
-    link.setTuple(srcIp, dstIp, srcPort, dstPort, proto);
-    const slot = link.find();
-    if (slot === FLOW_NOT_FOUND) return undefined;
-    const right = link.rightOf(slot);
-    return right === UNSET_SIDE ? undefined : this.stages[stageIndex].bySlot[right];
+    return this.steering.pinnedInstance(stageIndex, srcIp, dstIp, srcPort, dstPort, proto);
   }
+
 
   /**
    * Boots an instance of `image` in stage `stageIndex`; it takes new flows once ready.
@@ -1029,7 +1024,7 @@ export class ChainDataPlane {
     const taps = this.taps[k];
     const far: 0 | 1 = dir === 0 ? 1 : 0;
     if (taps !== null) for (let t = 0; t < taps.length; t++) taps[t].frames(fromPool, ids, n, far);
-    const finBit = dir === 0 ? PinFlag.FIN_RIGHT : PinFlag.FIN_LEFT;
+    const steering = this.steering;
     const view = fromPool.view;
     const meta = fromPool.meta;
     const stride = fromPool.stride;
@@ -1039,30 +1034,13 @@ export class ChainDataPlane {
     let m = 0;
     for (let i = 0; i < n; i++) {
       const id = ids[i];
-      let target = -1;
       // Shared metadata, read once: a frame it does not place inside its buffer is not classified.
       const dataOff = meta.dataOff[id];
       const len = meta.length[id];
-      if (dataOff <= stride && len <= stride - dataOff && link.classify(view, base + id * stride + dataOff, len)) {
-        let slot = link.find();
-        if (slot === FLOW_NOT_FOUND) {
-          target = stage === null ? UNSET_SIDE : this.pickNew(stage, link);
-          const there = target < 0 ? UNSET_SIDE : target;
-          slot = dir === 0 ? link.insert(from, there, tick) : link.insert(there, from, tick);
-          if (slot === FLOW_NOT_FOUND) this.drops.unpinned++;
-          else if (dir === 0) this.pinned(k, from, target);
-          else this.pinned(k, target, from);
-        } else {
-          link.touch(slot, tick, finBit);
-          const near = link.sideOf(slot, dir);
-          target = link.sideOf(slot, far);
-          if (near !== from) this.learn(k, dir, link, slot, near, from);
-          if (stage !== null && (target === UNSET_SIDE || stage.bySlot[target].state === 'gone')) target = this.repin(stage, link, slot, target, dir);
-        }
-      } else {
-        this.counters.unkeyed++;
-        target = stage === null ? UNSET_SIDE : stage.pick(0);
-      }
+      const target =
+        dataOff <= stride && len <= stride - dataOff && link.classify(view, base + id * stride + dataOff, len)
+          ? steering.steer(k, dir, from, stage, tick)
+          : steering.steerUnkeyed(stage);
       if (target === STATE_LOST) this.resetToSender(stage as Stage, k - 1 + dir, from, fromPool, id, far);
       else if (this.route(stage, target, fromPool, id, dir)) out[m++] = id;
     }
@@ -1113,61 +1091,6 @@ export class ChainDataPlane {
     return false;
   }
 
-  /** Maglev pick for a new flow in `stage` (classified on `link`). */
-  private pickNew(stage: Stage, link: LinkFlowTable): number {
-    this.counters.newFlows++;
-    return stage.pick(flowHash(link.s, link.d, link.sp, link.dp, link.proto, this.seed));
-  }
-
-  /** Counts a new entry of link k that pins `left` (stage k−1) and `right` (stage k). */
-  private pinned(k: number, left: number, right: number): void {
-    if (left !== UNSET_SIDE && left >= 0 && k > 0) this.stages[k - 1].bySlot[left].pins++;
-    if (right !== UNSET_SIDE && right >= 0 && k < this.stages.length) {
-      const inst = this.stages[k].bySlot[right];
-      inst.pins++;
-      inst.flows++;
-    }
-  }
-
-  /**
-   * A frame of a pinned flow crossed link `k` in direction `dir` from `from` while the
-   * entry names `near` on that side: learn `from` if `near` is unset or gone, else count a
-   * conflict (the entry keeps `near`).
-   */
-  private learn(k: number, dir: 0 | 1, link: LinkFlowTable, slot: number, near: number, from: number): void {
-    const stage = this.stages[k - 1 + dir];
-    if (near !== UNSET_SIDE && stage.bySlot[near].state !== 'gone') {
-      this.counters.learnConflicts++;
-      return;
-    }
-    link.setSide(slot, dir, from);
-    const inst = stage.bySlot[from];
-    inst.pins++;
-    // Flows are counted by the stage right of the link (the one the flow enters going out).
-    if (dir === 1) inst.flows++;
-  }
-
-  /**
-   * A pinned flow's instance in `stage` is gone (or was never set): the flow follows the
-   * successor that took the instance's state over, waits for one (`AWAITING_HEIR`: the pin
-   * stays, the frame is dropped) or gets a new instance by Maglev. Updates the pin; returns
-   * the slot (negative: none). `dir`: the frame's direction (0 rightward: the entry is on
-   * the link before the stage, whose side 1 is the stage's).
-   */
-  private repin(stage: Stage, link: LinkFlowTable, slot: number, target: number, dir: 0 | 1): number {
-    const heir = target === UNSET_SIDE ? -1 : stage.heirOf(target);
-    if (heir === AWAITING_HEIR || (heir === STATE_LOST && link.proto === 6)) return heir;
-    let next = heir;
-    if (heir >= 0) this.counters.inherited++;
-    else {
-      next = this.pickNew(stage, link);
-      if (target !== UNSET_SIDE) this.counters.repinned++;
-    }
-    link.setSide(slot, dir === 0 ? 1 : 0, next < 0 ? UNSET_SIDE : next);
-    this.repinned(stage, next, dir === 0);
-    return next;
-  }
-
   /**
    * Closes a TCP flow whose state is lost (`STATE_LOST`) toward the side that sent frame
    * `id`: the segment becomes a reset from its receiver (sequence number = its ACK, so the
@@ -1200,39 +1123,13 @@ export class ChainDataPlane {
     }
   }
 
-  /** A pin moved to `target` in `stage` (`before`: the entry is on the link before the stage). */
-  private repinned(stage: Stage, target: number, before: boolean): void {
-    if (target < 0) return;
-    const inst = stage.bySlot[target];
-    inst.pins++;
-    if (before) inst.flows++;
-  }
-
   /** Removes idle and closed pins from every link and settles drains. */
   private sweep(): void {
     this.lastSweepTick = this.tick;
-    const now = this.tick;
-    const t = this.timeoutTicks;
-    const stages = this.stages;
-    for (let k = 0; k < this.links.length; k++) {
-      const link = this.links[k];
-      const left = k > 0 ? stages[k - 1] : null;
-      const right = k < stages.length ? stages[k] : null;
-      this.counters.expired += link.table.removeWhere((slot) => {
-        if (!link.isExpired(slot, now, t)) return false;
-        const l = link.leftOf(slot);
-        const r = link.rightOf(slot);
-        if (left !== null && l !== UNSET_SIDE) left.bySlot[l].pins--;
-        if (right !== null && r !== UNSET_SIDE) {
-          right.bySlot[r].pins--;
-          right.bySlot[r].flows--;
-        }
-        return true;
-      });
-    }
+    this.steering.expire(this.tick);
     this.checkDrains();
     const wall = performance.now();
-    for (const stage of stages) for (const orphan of stage.expireOrphans(wall)) this.memory.release(orphan.stateSab!);
+    for (const stage of this.stages) for (const orphan of stage.expireOrphans(wall)) this.memory.release(orphan.stateSab!);
   }
 
   /** Resolves drains whose instance has no pin left or whose deadline passed. */
