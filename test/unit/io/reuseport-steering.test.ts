@@ -41,7 +41,7 @@ function randomSpec(rng: Rng): FrameSpec {
     case 4:
       return { kind: 'arp' };
     case 5:
-      return { proto: 47 as IpProto, srcIp, dstIp, payloadLength: 20 };
+      return { proto: 47, srcIp, dstIp, payloadLength: 20 }; // GRE: no ports
     default:
       return { proto: IpProto.TCP, srcIp, dstIp, srcPort, dstPort, tcpFlags: 0x10 };
   }
