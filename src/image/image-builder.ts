@@ -6,7 +6,8 @@ import type { FusedChainPart } from '../pipeline/fuse-chain.ts';
 import { fusedParts } from '../pipeline/fused-pipeline.ts';
 import type { CompiledPipeline } from '../pipeline/compiled-pipeline.ts';
 import type { PipelineDefinition } from '../pipeline/define-pipeline.ts';
-import { canonicalJson, sha256Hex } from './canonical-json.ts';
+import { sha256Hex } from './canonical-json.ts';
+import { configSha256 } from './config-digest.ts';
 import { bundleImage, ESBUILD_VERSION, generatedModules, IMAGE_TARGET } from './image-bundler.ts';
 import {
   computeBuildKey,
@@ -103,7 +104,7 @@ export function buildInputsFor(compiled: CompiledPipeline, memoryMiB: number, mi
   const inputs: BuildInputs = {
     format: IMAGE_FORMAT,
     function: compiled.name,
-    configSha256: sha256Hex(canonicalJson(compiled.config)),
+    configSha256: configSha256(compiled),
     pipelineSha256: compiled.sourceHash,
     memoryMiB,
     nfvkitVersion: nfvkitVersion(),

@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { ConfigValidationError, InvalidArgumentError, PipelineCompileError, UnknownFunctionError, type ConfigIssue } from '../errors/catalog.ts';
+import { rememberConfigSha256 } from '../image/config-digest.ts';
 import { startModuleWorker } from '../runtime/module-worker.ts';
 import type { CompiledPipeline } from './compiled-pipeline.ts';
 import { compilePipeline } from './compiler.ts';
@@ -31,7 +32,7 @@ export interface CompileFailure {
 }
 
 /** The compile worker's answer to the request with the same `id`. */
-export type CompileReply = { readonly id: number; readonly compiled: CompiledPipeline } | { readonly id: number; readonly error: CompileFailure };
+export type CompileReply = { readonly id: number; readonly compiled: CompiledPipeline; readonly configSha256: string } | { readonly id: number; readonly error: CompileFailure };
 
 /** Options of `PipelineCompileService`. */
 export interface PipelineCompileServiceOptions {
@@ -54,7 +55,8 @@ interface Pending {
  * Only functions registered with their module (`FunctionRegistry.register(definition,
  * source)`) can be compiled there; the others compile on the calling thread, as before.
  * Results and errors are the same as the direct calls' (`ConfigValidationError` with its
- * issues, `PipelineCompileError`…). The worker starts on first use and does not keep the
+ * issues, `PipelineCompileError`…); the worker also computes the config's digest of the
+ * image's build inputs (`configSha256`). The worker starts on first use and does not keep the
  * process alive while idle.
  *
  * @example
@@ -108,6 +110,7 @@ export class PipelineCompileService {
       worker.postMessage({ id, fused, parts } satisfies CompileRequest);
     });
     if ('error' in reply) throw rebuildError(reply.error);
+    rememberConfigSha256(reply.compiled, reply.configSha256);
     return reply.compiled;
   }
 

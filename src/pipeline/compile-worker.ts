@@ -7,6 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { ConfigValidationError, NfvkitError } from '../errors/catalog.ts';
+import { configSha256Of } from '../image/config-digest.ts';
 import { compilePipeline } from './compiler.ts';
 import type { PipelineDefinition } from './define-pipeline.ts';
 import { compileFusedChain } from './fuse-chain.ts';
@@ -35,7 +36,7 @@ port.on('message', (request: CompileRequest) => {
     try {
       const parts = await Promise.all(request.parts.map(async (p) => ({ name: p.name, definition: await definitionOf(p), config: p.config })));
       const compiled = request.fused ? compileFusedChain(parts) : compilePipeline(parts[0].definition, parts[0].config);
-      return { id: request.id, compiled };
+      return { id: request.id, compiled, configSha256: configSha256Of(compiled.config) };
     } catch (err) {
       const e = err as Error;
       return {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { registerBuiltinFunctions } from '../../../functions/index.ts';
 import { ConfigValidationError, PipelineCompileError } from '../../../src/errors/catalog.ts';
 import { canonicalJson } from '../../../src/image/canonical-json.ts';
+import { configSha256, configSha256Of } from '../../../src/image/config-digest.ts';
 import { PipelineCompileService } from '../../../src/pipeline/compile-service.ts';
 import type { CompiledPipeline } from '../../../src/pipeline/compiled-pipeline.ts';
 import { compilePipeline } from '../../../src/pipeline/compiler.ts';
@@ -35,7 +36,10 @@ describe('PipelineCompileService (issue 13 item 2): rule compilation off the eve
     for (const name of registry.names()) {
       const definition = registry.get(name);
       expect(definitionSource(definition)?.exportName, name).toBeDefined();
-      expect(essence(await service.compile(definition, configs[name])), name).toEqual(essence(compilePipeline(definition, configs[name])));
+      const inWorker = await service.compile(definition, configs[name]);
+      const direct = compilePipeline(definition, configs[name]);
+      expect(essence(inWorker), name).toEqual(essence(direct));
+      expect(configSha256(inWorker), name).toBe(configSha256Of(direct.config)); // the worker's, remembered
     }
     const parts = ['firewall', 'load-balancer', 'nat'].map((f) => ({ name: `${f}-0`, definition: registry.get(f), config: configs[f] }));
     expect(essence(await service.compileFused(parts))).toEqual(essence(compileFusedChain(parts)));
