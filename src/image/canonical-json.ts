@@ -17,7 +17,14 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
  * ```
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '$');
+  try {
+    return write(value);
+  } catch (err) {
+    // The walk keeps no path (building one per value cost most of the time on large
+    // manifests); the path of what is not JSON is found by a second walk.
+    if (err === NOT_JSON) throw new InvalidArgumentError(`canonical JSON: ${firstProblem(value, '$')}`);
+    throw err;
+  }
 }
 
 /** SHA-256 of `data` (a string is hashed as UTF-8), lowercase hex. */
@@ -25,30 +32,62 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function write(value: unknown, path: string): string {
+/** Thrown by `write` for a value that is not JSON data. */
+const NOT_JSON = Symbol('not JSON data');
+
+function write(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new InvalidArgumentError(`canonical JSON: ${path} is ${value}, not a finite number`);
+      if (!Number.isFinite(value)) throw NOT_JSON;
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v, i) => write(v === undefined ? null : v, `${path}[${i}]`)).join(',')}]`;
+      if (Array.isArray(value)) return `[${value.map((v) => write(v === undefined ? null : v)).join(',')}]`;
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new InvalidArgumentError(`canonical JSON: ${path} is a ${proto?.constructor?.name ?? 'non-plain object'}, not plain data`);
-      }
+      if (proto !== Object.prototype && proto !== null) throw NOT_JSON;
       const record = value as Record<string, unknown>;
       const parts: string[] = [];
       for (const key of Object.keys(record).sort()) {
         if (record[key] === undefined) continue;
-        parts.push(`${JSON.stringify(key)}:${write(record[key], `${path}.${key}`)}`);
+        parts.push(`${JSON.stringify(key)}:${write(record[key])}`);
       }
       return `{${parts.join(',')}}`;
     }
     default:
-      throw new InvalidArgumentError(`canonical JSON: ${path} is a ${typeof value}, not JSON data`);
+      throw NOT_JSON;
+  }
+}
+
+/** What the first value that is not JSON data is, and its path (in the order `write` meets it); undefined when all is JSON. */
+function firstProblem(value: unknown, path: string): string | undefined {
+  if (value === null) return undefined;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${path} is ${value}, not a finite number`;
+    case 'object': {
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const found = value[i] === undefined ? undefined : firstProblem(value[i], `${path}[${i}]`);
+          if (found !== undefined) return found;
+        }
+        return undefined;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return `${path} is a ${proto?.constructor?.name ?? 'non-plain object'}, not plain data`;
+      const record = value as Record<string, unknown>;
+      for (const key of Object.keys(record).sort()) {
+        const found = record[key] === undefined ? undefined : firstProblem(record[key], `${path}.${key}`);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }
+    default:
+      return `${path} is a ${typeof value}, not JSON data`;
   }
 }
