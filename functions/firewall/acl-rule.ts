@@ -5,9 +5,15 @@
  *
  * A packet is classified on six fields, the same for every protocol: arrival side, IP
  * protocol, source and destination address, and two 16-bit "port" fields: for TCP/UDP the
- * source and destination ports, for ICMP 0 and the ICMP type, for anything else 0 and 0. The
- * overloading is safe because a rule may constrain ports only with `proto` tcp/udp and the
- * ICMP type only with `proto` icmp (the schema enforces it).
+ * source and destination ports, for ICMP and ICMPv6 0 and the message type, for anything
+ * else 0 and 0. The overloading is safe because a rule may constrain ports only with `proto`
+ * tcp/udp and the type only with `proto` icmp or icmpv6 (the schema enforces it).
+ *
+ * Dual stack, as nftables' `inet` family: a rule with an address belongs to that address's
+ * family (`family` 4 or 6) and never matches a packet of the other; a rule without addresses
+ * (`family` 0) matches both. IPv6 prefixes are four 32-bit words (`srcAddr6`, `dstAddr6`,
+ * most significant first, unsigned) with a prefix length up to 128; IPv4 ones stay in
+ * `srcAddr`/`dstAddr`.
  *
  * @example
  * ```ts
@@ -34,6 +40,12 @@ export const RejectWith = {
   TCP_RESET: -2,
 } as const;
 
+/** Four unsigned 32-bit words of an IPv6 address, most significant first. */
+export type AddressWords = readonly [number, number, number, number];
+
+/** The all-zero IPv6 address words (the network of `::/0`). */
+export const ZERO_WORDS: AddressWords = Object.freeze([0, 0, 0, 0]) as AddressWords;
+
 /** One validated rule. Absent constraints are full ranges (`0.0.0.0/0`, `0-65535`, …). */
 export interface AclRule {
   /** `Action.*`. */
@@ -44,20 +56,34 @@ export interface AclRule {
   side: number;
   /** IP protocol number, 0 for any. */
   proto: number;
-  /** Source network address (host bits clear) and prefix length. */
+  /**
+   * Address family the rule applies to: 4 or 6 (it has an address of that family), or 0
+   * (no address: both families; then both prefixes are 0).
+   */
+  family: number;
+  /** IPv4 rules: source network address (host bits clear) and prefix length; IPv6 rules: 0 and the IPv6 prefix length (0–128). */
   srcAddr: number;
   srcPrefix: number;
   dstAddr: number;
   dstPrefix: number;
+  /** IPv6 rules: source and destination network (host bits clear); all zero otherwise. */
+  srcAddr6: AddressWords;
+  dstAddr6: AddressWords;
   /** Inclusive TCP/UDP source port range. */
   sportFrom: number;
   sportTo: number;
   /** Inclusive TCP/UDP destination port range. */
   dportFrom: number;
   dportTo: number;
-  /** Inclusive ICMP type range. */
+  /** Inclusive ICMP (or ICMPv6) type range. */
   icmpFrom: number;
   icmpTo: number;
+  /**
+   * Set only on the rules of a per-family classifier plan (`address-reduction.ts`): the
+   * address dimensions as inclusive ranges of reduced 32-bit values `[srcLo, srcHi, dstLo,
+   * dstHi]`, which replace the prefixes in the rule's box.
+   */
+  readonly addrRanges?: readonly [number, number, number, number];
 }
 
 /** A rule matching every packet (a template for building rules). */
@@ -66,10 +92,13 @@ export const ANY_RULE: Readonly<AclRule> = Object.freeze({
   reject: RejectWith.AUTO,
   side: -1,
   proto: 0,
+  family: 0,
   srcAddr: 0,
   srcPrefix: 0,
   dstAddr: 0,
   dstPrefix: 0,
+  srcAddr6: ZERO_WORDS,
+  dstAddr6: ZERO_WORDS,
   sportFrom: 0,
   sportTo: 65535,
   dportFrom: 0,
@@ -78,7 +107,7 @@ export const ANY_RULE: Readonly<AclRule> = Object.freeze({
   icmpTo: 255,
 });
 
-/** The header fields a rule decision looks at. */
+/** The header fields a rule decision looks at, for an IPv4 packet. */
 export interface AclPacket {
   side: number;
   proto: number;
@@ -91,6 +120,24 @@ export interface AclPacket {
   /** ICMP type (ignored for other protocols). */
   icmpType?: number;
 }
+
+/** The header fields a rule decision looks at, for an IPv6 packet (ports as in {@link AclPacket}; `icmpType` for ICMPv6). */
+export interface AclPacket6 {
+  side: number;
+  /** Upper-layer protocol (after the extension headers). */
+  proto: number;
+  /** Addresses as four 32-bit words, most significant first (unsigned or int32). */
+  src: ArrayLike<number>;
+  dst: ArrayLike<number>;
+  sport: number;
+  dport: number;
+  icmpType?: number;
+}
+
+/** IP protocol number of ICMP. */
+export const PROTO_ICMP = 1;
+/** IP protocol number (next header) of ICMPv6. */
+export const PROTO_ICMPV6 = 58;
 
 /** Number of classification dimensions. */
 export const DIM_COUNT = 6;
@@ -117,9 +164,14 @@ export function ruleBox(rule: AclRule, lo: number[], hi: number[]): void {
   hi[0] = rule.side < 0 ? 1 : rule.side;
   lo[1] = rule.proto === 0 ? 0 : rule.proto;
   hi[1] = rule.proto === 0 ? 255 : rule.proto;
-  [lo[2], hi[2]] = prefixRange(rule.srcAddr, rule.srcPrefix);
-  [lo[3], hi[3]] = prefixRange(rule.dstAddr, rule.dstPrefix);
-  if (rule.proto === 1) {
+  const ranges = rule.addrRanges;
+  if (ranges !== undefined) {
+    [lo[2], hi[2], lo[3], hi[3]] = ranges;
+  } else {
+    [lo[2], hi[2]] = prefixRange(rule.srcAddr, rule.srcPrefix);
+    [lo[3], hi[3]] = prefixRange(rule.dstAddr, rule.dstPrefix);
+  }
+  if (rule.proto === PROTO_ICMP || rule.proto === PROTO_ICMPV6) {
     lo[4] = 0;
     hi[4] = 65535;
     lo[5] = rule.icmpFrom;
@@ -134,10 +186,10 @@ export function ruleBox(rule: AclRule, lo: number[], hi: number[]): void {
 
 /**
  * The two 16-bit port fields of a packet as the classifier sees them (see the module doc):
- * `[sport, dport]` for TCP/UDP, `[0, type]` for ICMP, `[0, 0]` otherwise.
+ * `[sport, dport]` for TCP/UDP, `[0, type]` for ICMP and ICMPv6, `[0, 0]` otherwise.
  */
-export function packetPorts(pkt: AclPacket): [number, number] {
+export function packetPorts(pkt: AclPacket | AclPacket6): [number, number] {
   if (pkt.proto === 6 || pkt.proto === 17) return [pkt.sport, pkt.dport];
-  if (pkt.proto === 1) return [0, pkt.icmpType ?? 0];
+  if (pkt.proto === PROTO_ICMP || pkt.proto === PROTO_ICMPV6) return [0, pkt.icmpType ?? 0];
   return [0, 0];
 }

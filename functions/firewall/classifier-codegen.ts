@@ -11,6 +11,11 @@
  * checks only the dimensions some rule constrains, most selective first; straight-line code
  * inlines every constant and emits only the tests each rule needs.
  *
+ * IPv6 ({@link generateClassifier6}): the plan of `planFamily(rules, 6, …)` runs on the
+ * reduced addresses (`address-reduction.ts`); the generated code first reduces the packet's
+ * eight address words (two binary searches over `Int32Array`s), then runs the same lookup.
+ * Plans over a subset of the rules yield the full set's indices (`plan.ids`).
+ *
  * @example
  * ```ts
  * const code = generateClassifier(plan, { prefix: 'e2c', constant: ctx.constant, importName: ctx.importName },
@@ -22,6 +27,7 @@ import { DIM_COUNT, DIM_FULL, ruleBox, type AclRule } from './acl-rule.ts';
 import type { ClassifierPlan } from './classifier-plan.ts';
 import { decodeInt32Base64, encodeInt32Base64 } from './packed-int32.ts';
 import { linearClassify } from './interpreter.ts';
+import { reduceAddress } from './address-reduction.ts';
 import { packRuleTable } from './rule-table.ts';
 import { LEAF_DIM, LEAF_ENTRY_WORDS } from './tree-encoding.ts';
 
@@ -66,17 +72,19 @@ function fieldOf(vars: ClassifierVars, d: number): string {
 
 /** Generates the lookup code of `plan`. Deterministic. */
 export function generateClassifier(plan: ClassifierPlan, io: ClassifierIo, vars: ClassifierVars): ClassifierCode {
-  if (plan.kind === 'straight-line') return straightLine(plan.rules, vars);
+  if (plan.kind === 'straight-line') return straightLine(plan.rules, vars, plan.ids);
   const P = io.prefix;
   const decode = io.importName(`${MODULE}packed-int32.ts`, 'decodeInt32Base64');
   if (plan.kind === 'linear') {
     const scan = io.importName(`${MODULE}interpreter.ts`, 'linearClassify');
     const f = (d: number) => fieldOf(vars, d);
-    return {
-      init: `const ${P}RB = ${decode}(${io.constant(encodeInt32Base64(packRuleTable(plan.rules)))});\n`,
-      perBatch: '',
-      lookup: `${vars.result} = ${scan}(${P}RB, ${plan.rules.length}, ${f(0)}, ${f(1)}, ${f(2)}, ${f(3)}, ${f(4)}, ${f(5)});`,
-    };
+    let init = `const ${P}RB = ${decode}(${io.constant(encodeInt32Base64(packRuleTable(plan.rules)))});\n`;
+    let lookup = `${vars.result} = ${scan}(${P}RB, ${plan.rules.length}, ${f(0)}, ${f(1)}, ${f(2)}, ${f(3)}, ${f(4)}, ${f(5)});`;
+    if (plan.ids !== undefined) {
+      init += `const ${P}ID = ${decode}(${io.constant(encodeInt32Base64(Int32Array.from(plan.ids)))});\n`;
+      lookup += ` if (${vars.result} >= 0) ${vars.result} = ${P}ID[${vars.result}];`;
+    }
+    return { init, perBatch: '', lookup };
   }
   const trees = plan.trees ?? [];
   let init = `const ${P}TG = ${decode}(${io.constant(encodeInt32Base64(plan.words as Int32Array))});\n`;
@@ -136,7 +144,7 @@ export function generateClassifier(plan: ClassifierPlan, io: ClassifierIo, vars:
 }
 
 /** One `if` per rule, constants inlined, tests only where the rule is not a wildcard. */
-function straightLine(rules: readonly AclRule[], vars: ClassifierVars): ClassifierCode {
+function straightLine(rules: readonly AclRule[], vars: ClassifierVars, ids: readonly number[] | undefined): ClassifierCode {
   const lo: number[] = [];
   const hi: number[] = [];
   let code = '';
@@ -146,7 +154,9 @@ function straightLine(rules: readonly AclRule[], vars: ClassifierVars): Classifi
     for (const d of CHECK_ORDER) {
       if (lo[d] === 0 && hi[d] === DIM_FULL[d]) continue;
       const v = fieldOf(vars, d);
-      if (d === 2 || d === 3) {
+      if ((d === 2 || d === 3) && rule.addrRanges !== undefined) {
+        tests.push(`(((${v} - ${lo[d] | 0}) | 0) >>> 0) <= ${hi[d] - lo[d]}`);
+      } else if (d === 2 || d === 3) {
         const prefix = d === 2 ? rule.srcPrefix : rule.dstPrefix;
         const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) | 0;
         tests.push(prefix === 32 ? `${v} === ${lo[d] | 0}` : `(${v} & ${mask}) === ${lo[d] | 0}`);
@@ -156,10 +166,44 @@ function straightLine(rules: readonly AclRule[], vars: ClassifierVars): Classifi
         tests.push(`((${v} - ${lo[d]}) >>> 0) <= ${hi[d] - lo[d]}`);
       }
     }
-    code += `${i === 0 ? '' : 'else '}if (${tests.length === 0 ? 'true' : tests.join(' && ')}) ${vars.result} = ${i};\n`;
+    code += `${i === 0 ? '' : 'else '}if (${tests.length === 0 ? 'true' : tests.join(' && ')}) ${vars.result} = ${ids === undefined ? i : ids[i]};\n`;
   });
   code += rules.length === 0 ? `${vars.result} = -1;` : `else ${vars.result} = -1;`;
   return { init: '', perBatch: '', lookup: code };
+}
+
+/** Names of the variables an IPv6 lookup reads (the eight address words, int32, most significant first) and assigns. */
+export interface ClassifierVars6 {
+  readonly side: string;
+  readonly proto: string;
+  readonly src: readonly [string, string, string, string];
+  readonly dst: readonly [string, string, string, string];
+  readonly sp: string;
+  readonly dp: string;
+  readonly result: string;
+}
+
+/**
+ * Generates the lookup code of an IPv6 plan (`planFamily(rules, 6, …)`): the two address
+ * reductions, then {@link generateClassifier}'s lookup on the reduced values. Deterministic;
+ * no allocation per packet.
+ */
+export function generateClassifier6(plan: ClassifierPlan, io: ClassifierIo, vars: ClassifierVars6): ClassifierCode {
+  const red = plan.reduction;
+  if (red === undefined) throw new Error('generateClassifier6 needs an IPv6 plan (planFamily(rules, 6, options))');
+  const P = io.prefix;
+  const decode = io.importName(`${MODULE}packed-int32.ts`, 'decodeInt32Base64');
+  const reduce = io.importName(`${MODULE}address-reduction.ts`, 'reduceAddress');
+  const inner = generateClassifier(plan, io, { side: vars.side, proto: vars.proto, src: `${P}s6`, dst: `${P}d6`, sp: vars.sp, dp: vars.dp, result: vars.result });
+  const init =
+    `const ${P}SB = ${decode}(${io.constant(encodeInt32Base64(red.src))});\n` +
+    `const ${P}DB = ${decode}(${io.constant(encodeInt32Base64(red.dst))});\n` +
+    inner.init;
+  const lookup =
+    `const ${P}s6 = ${reduce}(${P}SB, ${red.srcCount}, ${red.srcShift}, ${vars.src.join(', ')});\n` +
+    `const ${P}d6 = ${reduce}(${P}DB, ${red.dstCount}, ${red.dstShift}, ${vars.dst.join(', ')});\n` +
+    inner.lookup;
+  return { init, perBatch: inner.perBatch, lookup };
 }
 
 /** A classifier as a plain function, built from exactly the generated code (tests, benchmarks). */
@@ -172,8 +216,18 @@ export type ClassifierFunction = (side: number, proto: number, src: number, dst:
  */
 export function classifierFunction(plan: ClassifierPlan): ClassifierFunction {
   const constants: string[] = [];
-  const imports: Record<string, unknown> = { decodeInt32Base64, linearClassify };
-  const io: ClassifierIo = {
+  const io = testIo(constants);
+  const code = generateClassifier(plan, io, { side: 'side', proto: 'proto', src: 'src', dst: 'dst', sp: 'sp', dp: 'dp', result: 'r' });
+  const body =
+    `${constants.join('\n')}\n${code.init}\n` +
+    `return function classify(side, proto, src, dst, sp, dp) {\n  src |= 0; dst |= 0;\n  ${code.perBatch}\n  let r = -1;\n${code.lookup}\n  return r;\n};`;
+  return new Function(...Object.keys(TEST_IMPORTS), body)(...Object.values(TEST_IMPORTS)) as ClassifierFunction;
+}
+
+const TEST_IMPORTS: Record<string, unknown> = { decodeInt32Base64, linearClassify, reduceAddress };
+
+function testIo(constants: string[]): ClassifierIo {
+  return {
     prefix: 'c_',
     constant(value) {
       constants.push(`const K${constants.length} = ${JSON.stringify(value)};`);
@@ -181,9 +235,28 @@ export function classifierFunction(plan: ClassifierPlan): ClassifierFunction {
     },
     importName: (_module, name) => name,
   };
-  const code = generateClassifier(plan, io, { side: 'side', proto: 'proto', src: 'src', dst: 'dst', sp: 'sp', dp: 'dp', result: 'r' });
+}
+
+/** An IPv6 classifier as a plain function: addresses as four words each (unsigned or int32). */
+export type ClassifierFunction6 = (side: number, proto: number, src: ArrayLike<number>, dst: ArrayLike<number>, sp: number, dp: number) => number;
+
+/** {@link classifierFunction} for an IPv6 plan: exactly the code {@link generateClassifier6} produces. */
+export function classifierFunction6(plan: ClassifierPlan): ClassifierFunction6 {
+  const constants: string[] = [];
+  const io = testIo(constants);
+  const code = generateClassifier6(plan, io, {
+    side: 'side',
+    proto: 'proto',
+    src: ['s0', 's1', 's2', 's3'],
+    dst: ['d0', 'd1', 'd2', 'd3'],
+    sp: 'sp',
+    dp: 'dp',
+    result: 'r',
+  });
   const body =
     `${constants.join('\n')}\n${code.init}\n` +
-    `return function classify(side, proto, src, dst, sp, dp) {\n  src |= 0; dst |= 0;\n  ${code.perBatch}\n  let r = -1;\n${code.lookup}\n  return r;\n};`;
-  return new Function(...Object.keys(imports), body)(...Object.values(imports)) as ClassifierFunction;
+    `return function classify6(side, proto, src, dst, sp, dp) {\n` +
+    `  const s0 = src[0] | 0, s1 = src[1] | 0, s2 = src[2] | 0, s3 = src[3] | 0, d0 = dst[0] | 0, d1 = dst[1] | 0, d2 = dst[2] | 0, d3 = dst[3] | 0;\n` +
+    `  ${code.perBatch}\n  let r = -1;\n${code.lookup}\n  return r;\n};`;
+  return new Function(...Object.keys(TEST_IMPORTS), body)(...Object.values(TEST_IMPORTS)) as ClassifierFunction6;
 }

@@ -15,6 +15,13 @@
  * - **linear**: the interpreter's first-match scan, for benchmarks and as the fallback when
  *   even the largest leaves cannot keep the trees within `memoryMiB`.
  *
+ * Dual stack: {@link planFamily} plans one classifier per address family. The IPv4 plan
+ * holds the rules of family 4 and 0; with no IPv6 rule it is exactly `planClassifier` of
+ * all rules. The IPv6 plan holds the rules of family 6 and 0 with their prefixes reduced to
+ * 32-bit ranges (`address-reduction.ts`), so it is the same kind of plan over the same six
+ * dimensions. A plan over a subset carries `ids`, the index of each of its rules in the full
+ * rule set, and the generated code yields those.
+ *
  * @example
  * ```ts
  * const plan = planClassifier(rules, classifierOptionsSchema.parse({}));
@@ -22,6 +29,7 @@
  * ```
  */
 import { DIM_COUNT, DIM_FULL, ruleBox, type AclRule } from './acl-rule.ts';
+import { buildAddressReduction, reducedRule, type AddressReduction } from './address-reduction.ts';
 import type { ClassifierOptions } from './config.ts';
 import { buildDecisionTree, type DecisionTreeStats } from './decision-tree.ts';
 import { packRuleTable } from './rule-table.ts';
@@ -53,6 +61,10 @@ export interface ClassifierPlan {
   readonly leafSize?: number;
   /** Why a tree plan fell back to `linear`, if it did. */
   readonly fallback?: string;
+  /** Index in the full rule set of each rule of `rules` (absent: the same index). */
+  readonly ids?: readonly number[];
+  /** IPv6 plans: how addresses reduce to the 32-bit values `rules` are boxed in. */
+  readonly reduction?: AddressReduction;
 }
 
 /** Per dimension, whether some rule constrains it (is not the full range). */
@@ -67,12 +79,21 @@ export function usedDims(rules: readonly AclRule[]): boolean[] {
   return used;
 }
 
-/** Groups rule indices by the wideness of their source and destination (see the module doc). */
+/** Address ranges at least this wide are "wide" (the span of a prefix shorter than `WIDE_PREFIX`). */
+const WIDE_SPAN = 2 ** (32 - WIDE_PREFIX);
+
+/**
+ * Groups rule indices by the wideness of their source and destination (see the module doc):
+ * for IPv4 prefixes, shorter than /8; for reduced IPv6 ranges, as wide as such a prefix.
+ */
 export function groupRules(rules: readonly AclRule[]): Map<string, number[]> {
   const groups = new Map<string, number[]>();
   for (const key of ['sd', 'Wd', 'sW', 'WW']) groups.set(key, []);
+  const lo: number[] = [];
+  const hi: number[] = [];
   rules.forEach((r, i) => {
-    const key = (r.srcPrefix < WIDE_PREFIX ? 'W' : 's') + (r.dstPrefix < WIDE_PREFIX ? 'W' : 'd');
+    ruleBox(r, lo, hi);
+    const key = (hi[2] - lo[2] >= WIDE_SPAN ? 'W' : 's') + (hi[3] - lo[3] >= WIDE_SPAN ? 'W' : 'd');
     (groups.get(key) as number[]).push(i);
   });
   for (const [key, list] of groups) if (list.length === 0) groups.delete(key);
@@ -85,6 +106,11 @@ export function groupRules(rules: readonly AclRule[]): Map<string, number[]> {
  * the plan falls back to `linear` with the reason in `fallback`.
  */
 export function planClassifier(rules: readonly AclRule[], options: ClassifierOptions): ClassifierPlan {
+  return planWithIds(rules, options, undefined);
+}
+
+/** `planClassifier` of a subset of a rule set whose indices in the full set are `ids`. */
+function planWithIds(rules: readonly AclRule[], options: ClassifierOptions, ids: readonly number[] | undefined): ClassifierPlan {
   const algorithm = options.algorithm;
   if (algorithm === 'linear') return { kind: 'linear', rules };
   if (algorithm === 'straight-line' || (algorithm === 'auto' && rules.length <= options.straightLineMax)) {
@@ -92,14 +118,37 @@ export function planClassifier(rules: readonly AclRule[], options: ClassifierOpt
   }
   const maxWords = Math.floor(options.memoryMiB * 262144);
   for (let leafSize = options.leafSize; leafSize <= 64; leafSize *= 2) {
-    const plan = buildTrees(rules, options, leafSize, maxWords);
+    const plan = buildTrees(rules, options, leafSize, maxWords, ids);
     if (plan !== undefined) return plan;
   }
   return { kind: 'linear', rules, fallback: `decision trees exceed ${options.memoryMiB} MiB even with 64-rule leaves` };
 }
 
+/**
+ * Plans the classifier of the packets of one address family (see the module doc): family 4
+ * over the rules of family 4 and 0, family 6 over those of family 6 and 0 with reduced
+ * addresses. The plan's lookup yields indices into `rules`.
+ *
+ * @example
+ * ```ts
+ * const v6 = planFamily(rules, 6, options);
+ * const classify = classifierFunction6(v6); // rule index in `rules`, or -1
+ * ```
+ */
+export function planFamily(rules: readonly AclRule[], family: 4 | 6, options: ClassifierOptions): ClassifierPlan {
+  const other = family === 4 ? 6 : 4;
+  if (family === 4 && !rules.some((r) => r.family === other)) return planClassifier(rules, options);
+  const ids: number[] = [];
+  rules.forEach((r, i) => {
+    if (r.family !== other) ids.push(i);
+  });
+  if (family === 4) return { ...planWithIds(ids.map((i) => rules[i]), options, ids), ids };
+  const reduction = buildAddressReduction(rules);
+  return { ...planWithIds(ids.map((i) => reducedRule(rules[i], reduction)), options, ids), ids, reduction };
+}
+
 /** The tree plan with `leafSize`, or `undefined` if it does not fit `maxWords`. */
-function buildTrees(rules: readonly AclRule[], options: ClassifierOptions, leafSize: number, maxWords: number): ClassifierPlan | undefined {
+function buildTrees(rules: readonly AclRule[], options: ClassifierOptions, leafSize: number, maxWords: number, ids?: readonly number[]): ClassifierPlan | undefined {
   const groups = [...groupRules(rules)].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
   const table = packRuleTable(rules);
   const out = new EncodedTrees();
@@ -110,7 +159,7 @@ function buildTrees(rules: readonly AclRule[], options: ClassifierOptions, leafS
       { leafSize, spaceFactor: options.spaceFactor, maxCutBits: options.maxCutBits, maxWords: maxWords - out.words.length },
     );
     if (tree === undefined) return undefined;
-    const root = encodeTree(tree, members, table, out);
+    const root = encodeTree(tree, members, table, out, ids);
     if (root === undefined || out.words.length > maxWords) return undefined;
     trees.push({ group, ruleCount: members.length, usedDims: usedDims(members.map((i) => rules[i])), root, stats: tree.stats });
   }

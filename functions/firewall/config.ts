@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ipv4CidrField, portRange, protocol } from '../../src/config/net-schemas.ts';
+import { parseIpPrefix, portRange, type IpPrefix } from '../../src/config/net-schemas.ts';
 import { conntrackConfigSchema } from '../../src/conntrack/conntrack-config.ts';
-import { Action, ANY_RULE, RejectWith, type AclRule } from './acl-rule.ts';
+import { Action, ANY_RULE, PROTO_ICMP, PROTO_ICMPV6, RejectWith, type AclRule } from './acl-rule.ts';
 
 /** ICMP type names accepted in `icmpType`. */
 export const ICMP_TYPE_NAMES: Readonly<Record<string, number>> = Object.freeze({
@@ -16,6 +16,25 @@ export const ICMP_TYPE_NAMES: Readonly<Record<string, number>> = Object.freeze({
   'timestamp-reply': 14,
 });
 
+/** ICMPv6 type names accepted in `icmpType` of a rule with `proto: icmpv6` (nftables' names, `dest-unreachable` as for ICMP). */
+export const ICMPV6_TYPE_NAMES: Readonly<Record<string, number>> = Object.freeze({
+  'dest-unreachable': 1,
+  'packet-too-big': 2,
+  'time-exceeded': 3,
+  'parameter-problem': 4,
+  'echo-request': 128,
+  'echo-reply': 129,
+  'mld-listener-query': 130,
+  'mld-listener-report': 131,
+  'mld-listener-done': 132,
+  'nd-router-solicit': 133,
+  'nd-router-advert': 134,
+  'nd-neighbor-solicit': 135,
+  'nd-neighbor-advert': 136,
+  'nd-redirect': 137,
+  'mld2-listener-report': 143,
+});
+
 /** `rejectWith` values and the ICMP destination-unreachable code (or `RejectWith`) each means. */
 export const REJECT_WITH: Readonly<Record<string, number>> = Object.freeze({
   'tcp-reset': RejectWith.TCP_RESET,
@@ -28,34 +47,57 @@ export const REJECT_WITH: Readonly<Record<string, number>> = Object.freeze({
   'admin-prohibited': 13,
 });
 
-/** An ICMP type (0–255), an inclusive range `"3-5"`, a type name (`"echo-request"`) or `"any"`. */
-export const icmpTypeRange = z
-  .union([z.number().int().min(0).max(255), z.string()])
-  .refine(
-    (v) => {
-      if (typeof v === 'number' || v === 'any' || v in ICMP_TYPE_NAMES) return true;
-      const m = /^(\d{1,3})-(\d{1,3})$/.exec(v);
-      return m !== null && Number(m[1]) <= Number(m[2]) && Number(m[2]) <= 255;
-    },
-    { message: `not an ICMP type (0-255, "from-to", "any" or one of ${Object.keys(ICMP_TYPE_NAMES).join(', ')})` },
-  )
-  .transform((v) => {
-    if (typeof v === 'number') return { from: v, to: v };
-    if (v === 'any') return { from: 0, to: 255 };
-    if (v in ICMP_TYPE_NAMES) return { from: ICMP_TYPE_NAMES[v], to: ICMP_TYPE_NAMES[v] };
-    const [a, b] = v.split('-');
-    return { from: Number(a), to: Number(b) };
-  });
+/**
+ * An `icmpType` as written (number, `"from-to"`, `"any"` or a name) for a rule's protocol:
+ * names are ICMP's for `proto` icmp and ICMPv6's for icmpv6. Returns the inclusive range, or
+ * what is wrong.
+ *
+ * @example
+ * ```ts
+ * resolveIcmpType('echo-request', 58); // { from: 128, to: 128 }
+ * ```
+ */
+export function resolveIcmpType(value: number | string, proto: number): { from: number; to: number } | string {
+  const names = proto === PROTO_ICMPV6 ? ICMPV6_TYPE_NAMES : ICMP_TYPE_NAMES;
+  if (typeof value === 'number') return { from: value, to: value };
+  if (value === 'any') return { from: 0, to: 255 };
+  if (value in names) return { from: names[value], to: names[value] };
+  const m = /^(\d{1,3})-(\d{1,3})$/.exec(value);
+  if (m !== null && Number(m[1]) <= Number(m[2]) && Number(m[2]) <= 255) return { from: Number(m[1]), to: Number(m[2]) };
+  const kind = proto === PROTO_ICMPV6 ? 'an ICMPv6' : 'an ICMP';
+  return `not ${kind} type (0-255, "from-to", "any" or one of ${Object.keys(names).join(', ')})`;
+}
 
 const action = z.enum(['allow', 'drop', 'reject']);
 
 /**
- * `src` and `dst`: an IPv4 prefix (`"any"`: 0.0.0.0/0). An IPv6 prefix parses, and the rule
- * is refused with `NFVKIT_ERR_IPV6_UNSUPPORTED` at that field: the classifier matches IPv4
- * only for now, and a rule that matched nothing would be accepted and silently ignored. A
- * rule set mixing both families is therefore reported rule by rule.
+ * `src` and `dst`: an IPv4 or IPv6 prefix (a bare address is /32 or /128), or `"any"` (no
+ * constraint). A rule with an address applies to that address's family only; a rule whose
+ * `src` and `dst` are of different families is refused (see `firewallRuleSchema`).
  */
-const rulePrefix = ipv4CidrField('firewall rules match IPv4 packets only for now');
+const rulePrefix = z
+  .string()
+  .superRefine((s, ctx) => {
+    if (s === 'any') return;
+    const r = parseIpPrefix(s);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+  })
+  .transform((s): IpPrefix | undefined => (s === 'any' ? undefined : (parseIpPrefix(s) as IpPrefix)));
+
+/** IP protocol numbers by name, for rules: ICMPv6 beside ICMP. */
+export const RULE_PROTOCOLS: Readonly<Record<string, number>> = Object.freeze({ any: 0, icmp: PROTO_ICMP, tcp: 6, udp: 17, icmpv6: PROTO_ICMPV6 });
+
+/** `"tcp" | "udp" | "icmp" | "icmpv6" | "any"` or a protocol number → number (0 = any). */
+const ruleProtocol = z
+  .union([z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'any']), z.number().int().min(0).max(255)])
+  .transform((v) => (typeof v === 'number' ? v : RULE_PROTOCOLS[v]));
+
+/** The family a rule applies to (see `acl-rule.ts`): its addresses', else ICMP's (4) or ICMPv6's (6), else 0 (both). */
+function ruleFamilyOf(src: IpPrefix | undefined, dst: IpPrefix | undefined, proto: number): 0 | 4 | 6 {
+  const f = src?.family ?? dst?.family;
+  if (f !== undefined) return f;
+  return proto === PROTO_ICMP ? 4 : proto === PROTO_ICMPV6 ? 6 : 0;
+}
 
 /** One rule as users write it. */
 export const firewallRuleSchema = z
@@ -68,10 +110,11 @@ export const firewallRuleSchema = z
     side: z.enum(['inside', 'outside', 'any']).optional(),
     src: rulePrefix.optional(),
     dst: rulePrefix.optional(),
-    proto: protocol.optional(),
+    proto: ruleProtocol.optional(),
     sport: portRange.optional(),
     dport: portRange.optional(),
-    icmpType: icmpTypeRange.optional(),
+    /** Checked and resolved against `proto` (ICMP or ICMPv6 names) below. */
+    icmpType: z.union([z.number().int().min(0).max(255), z.string()]).optional(),
     rejectWith: z.enum(Object.keys(REJECT_WITH) as [string, ...string[]]).optional(),
   })
   .strict()
@@ -82,8 +125,11 @@ export const firewallRuleSchema = z
         ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs proto tcp or udp` });
       }
     }
-    if (r.icmpType !== undefined && proto !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['icmpType'], message: 'icmpType needs proto icmp' });
+    if (r.icmpType !== undefined && proto !== PROTO_ICMP && proto !== PROTO_ICMPV6) {
+      ctx.addIssue({ code: 'custom', path: ['icmpType'], message: 'icmpType needs proto icmp or icmpv6' });
+    } else if (r.icmpType !== undefined) {
+      const t = resolveIcmpType(r.icmpType, proto);
+      if (typeof t === 'string') ctx.addIssue({ code: 'custom', path: ['icmpType'], message: t });
     }
     if (r.rejectWith !== undefined && r.action !== 'reject') {
       ctx.addIssue({ code: 'custom', path: ['rejectWith'], message: 'rejectWith needs action reject' });
@@ -91,7 +137,25 @@ export const firewallRuleSchema = z
     if (r.rejectWith === 'tcp-reset' && proto !== 6) {
       ctx.addIssue({ code: 'custom', path: ['rejectWith'], message: 'tcp-reset needs proto tcp' });
     }
-  });
+    // One family per rule, as nftables' inet family: an address decides it.
+    if (r.src !== undefined && r.dst !== undefined && r.src.family !== r.dst.family) {
+      ctx.addIssue({ code: 'custom', path: ['dst'], message: `dst is IPv${r.dst.family} but src is IPv${r.src.family}: a rule matches one address family` });
+    }
+    const family = r.src?.family ?? r.dst?.family;
+    if (family === 6 && proto === PROTO_ICMP) {
+      ctx.addIssue({ code: 'custom', path: ['proto'], message: 'icmp is carried by IPv4 only: an IPv6 rule takes proto icmpv6' });
+    }
+    if (family === 4 && proto === PROTO_ICMPV6) {
+      ctx.addIssue({ code: 'custom', path: ['proto'], message: 'icmpv6 is carried by IPv6 only: an IPv4 rule takes proto icmp' });
+    }
+    if (r.rejectWith !== undefined && r.rejectWith !== 'tcp-reset' && ruleFamilyOf(r.src, r.dst, proto) === 6) {
+      ctx.addIssue({ code: 'custom', path: ['rejectWith'], message: `${r.rejectWith} is an ICMP (IPv4) code: an IPv6 rule rejects with the default or tcp-reset` });
+    }
+  })
+  .transform(({ icmpType, ...r }) => ({
+    ...r,
+    ...(icmpType === undefined ? {} : { icmpType: resolveIcmpType(icmpType, r.proto ?? 0) as { from: number; to: number } }),
+  }));
 
 /** Connection-tracking options (stateful mode): the shared ones plus the sweep budget. */
 export const firewallConntrackSchema = conntrackConfigSchema
@@ -168,16 +232,20 @@ const ACTION_NUMBERS: Record<string, number> = { allow: Action.ALLOW, drop: Acti
  * ```
  */
 export function toAclRule(rule: FirewallRule): AclRule {
+  const { src, dst } = rule;
   return {
     ...ANY_RULE,
     action: ACTION_NUMBERS[rule.action],
     reject: rule.rejectWith === undefined ? RejectWith.AUTO : REJECT_WITH[rule.rejectWith],
     side: rule.side === 'inside' ? 0 : rule.side === 'outside' ? 1 : -1,
     proto: rule.proto ?? 0,
-    srcAddr: rule.src?.addr ?? 0,
-    srcPrefix: rule.src?.prefix ?? 0,
-    dstAddr: rule.dst?.addr ?? 0,
-    dstPrefix: rule.dst?.prefix ?? 0,
+    family: ruleFamilyOf(src, dst, rule.proto ?? 0),
+    srcAddr: src?.family === 4 ? src.addr : 0,
+    srcPrefix: src?.prefix ?? 0,
+    dstAddr: dst?.family === 4 ? dst.addr : 0,
+    dstPrefix: dst?.prefix ?? 0,
+    srcAddr6: src?.family === 6 ? words(src.addr) : ANY_RULE.srcAddr6,
+    dstAddr6: dst?.family === 6 ? words(dst.addr) : ANY_RULE.dstAddr6,
     sportFrom: rule.sport?.from ?? 0,
     sportTo: rule.sport?.to ?? 65535,
     dportFrom: rule.dport?.from ?? 0,
@@ -185,6 +253,10 @@ export function toAclRule(rule: FirewallRule): AclRule {
     icmpFrom: rule.icmpType?.from ?? 0,
     icmpTo: rule.icmpType?.to ?? 255,
   };
+}
+
+function words(a: readonly number[]): [number, number, number, number] {
+  return [a[0] >>> 0, a[1] >>> 0, a[2] >>> 0, a[3] >>> 0];
 }
 
 /** The action number of a policy name. */

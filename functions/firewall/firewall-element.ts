@@ -4,7 +4,7 @@ import { ConntrackTable } from '../../src/conntrack/conntrack-table.ts';
 import { CtState } from '../../src/conntrack/conntrack-state.ts';
 import { MIDDLEBOX_PORTS, type CounterSpec, type ElementCode, type ElementDefinition, type GenContext } from '../../src/pipeline/element.ts';
 import { Action, RejectWith, type AclRule } from './acl-rule.ts';
-import { planClassifier, type ClassifierPlan } from './classifier-plan.ts';
+import { planFamily, type ClassifierPlan } from './classifier-plan.ts';
 import { generateClassifier } from './classifier-codegen.ts';
 import { classifierOptionsSchema, firewallConntrackSchema, type ClassifierOptions } from './config.ts';
 
@@ -22,16 +22,22 @@ export interface FirewallElementConfig {
 
 const int = (lo: number, hi: number) => z.number().int().min(lo).max(hi);
 
+const words = z.tuple([int(0, 0xffffffff), int(0, 0xffffffff), int(0, 0xffffffff), int(0, 0xffffffff)]);
+
 const aclRuleSchema = z
   .object({
     action: int(0, 2),
     reject: int(-2, 15),
     side: int(-1, 1),
     proto: int(0, 255),
+    /** 0 (no address: both families), 4 or 6; see `acl-rule.ts`. */
+    family: z.union([z.literal(0), z.literal(4), z.literal(6)]).default(0),
     srcAddr: int(0, 0xffffffff),
-    srcPrefix: int(0, 32),
+    srcPrefix: int(0, 128),
     dstAddr: int(0, 0xffffffff),
-    dstPrefix: int(0, 32),
+    dstPrefix: int(0, 128),
+    srcAddr6: words.default([0, 0, 0, 0]),
+    dstAddr6: words.default([0, 0, 0, 0]),
     sportFrom: int(0, 65535),
     sportTo: int(0, 65535),
     dportFrom: int(0, 65535),
@@ -39,7 +45,16 @@ const aclRuleSchema = z
     icmpFrom: int(0, 255),
     icmpTo: int(0, 255),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    const most = r.family === 6 ? 128 : r.family === 4 ? 32 : 0;
+    for (const key of ['srcPrefix', 'dstPrefix'] as const) {
+      if (r[key] > most && r.family !== 0) ctx.addIssue({ code: 'custom', path: [key], message: `a rule of family ${r.family} takes a prefix of at most ${most}` });
+      if (r[key] > 32 && r.family === 0) ctx.addIssue({ code: 'custom', path: [key], message: 'a prefix longer than 32 needs family 6' });
+    }
+  })
+  // A rule written without `family` but with an IPv4 prefix is an IPv4 rule.
+  .transform((r) => (r.family === 0 && (r.srcPrefix > 0 || r.dstPrefix > 0) ? { ...r, family: 4 as const } : r));
 
 const elementConfigSchema = z
   .object({
@@ -125,7 +140,7 @@ export function firewallElement(ruleCounterHelp: readonly string[], ruleNames: r
       ...ruleCounterHelp.map((help, i) => ({ name: ruleCounterName(i), drop: false, help })),
     ],
     generate(config, ctx) {
-      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, planClassifier(config.rules, config.classifier), ruleNames);
+      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, planFamily(config.rules, 4, config.classifier), ruleNames);
     },
   };
 }

@@ -2,8 +2,10 @@
  * The rule interpreter: a plain first-match scan, rule after rule, in priority order.
  *
  * Two forms, deliberately written independently of the rule compiler:
- * - {@link firstMatch} works on the validated rule objects with CIDR masks and explicit
- *   protocol cases. It is the ORACLE the property tests hold the compiled classifier to.
+ * - {@link firstMatch} (IPv4 packets) and {@link firstMatch6} (IPv6 packets) work on the
+ *   validated rule objects with CIDR masks and explicit protocol cases; a rule of the other
+ *   family is skipped, a rule without addresses (family 0) applies to both. They are the
+ *   ORACLE the property tests hold the compiled classifiers to.
  * - {@link linearClassify} scans the packed rule table (`rule-table.ts`) and is what a
  *   pipeline runs with `classifier.algorithm: linear`: the baseline the compiled code is
  *   benchmarked against (a fair one: typed arrays, no allocation).
@@ -16,7 +18,7 @@
  * const action = r < 0 ? defaultAction : rules[r].action;
  * ```
  */
-import type { AclPacket, AclRule } from './acl-rule.ts';
+import type { AclPacket, AclPacket6, AclRule } from './acl-rule.ts';
 import { RULE_WORDS } from './rule-table.ts';
 
 function inPrefix(addr: number, net: number, prefix: number): boolean {
@@ -29,17 +31,52 @@ function inPrefix(addr: number, net: number, prefix: number): boolean {
 export function firstMatch(rules: readonly AclRule[], pkt: AclPacket): number {
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
+    if (r.family === 6) continue;
     if (r.side >= 0 && r.side !== pkt.side) continue;
     if (r.proto !== 0 && r.proto !== pkt.proto) continue;
     if (!inPrefix(pkt.src >>> 0, r.srcAddr >>> 0, r.srcPrefix)) continue;
     if (!inPrefix(pkt.dst >>> 0, r.dstAddr >>> 0, r.dstPrefix)) continue;
-    if (pkt.proto === 6 || pkt.proto === 17) {
-      if (pkt.sport < r.sportFrom || pkt.sport > r.sportTo) continue;
-      if (pkt.dport < r.dportFrom || pkt.dport > r.dportTo) continue;
-    } else if (pkt.proto === 1) {
-      const t = pkt.icmpType ?? 0;
-      if (t < r.icmpFrom || t > r.icmpTo) continue;
-    }
+    if (!portsMatch(r, pkt.proto, pkt.sport, pkt.dport, pkt.icmpType ?? 0)) continue;
+    return i;
+  }
+  return -1;
+}
+
+function portsMatch(r: AclRule, proto: number, sport: number, dport: number, icmpType: number): boolean {
+  if (proto === 6 || proto === 17) return sport >= r.sportFrom && sport <= r.sportTo && dport >= r.dportFrom && dport <= r.dportTo;
+  if (proto === 1 || proto === 58) return icmpType >= r.icmpFrom && icmpType <= r.icmpTo;
+  return true;
+}
+
+/** True when the 128-bit `addr` (four words) lies in `net`/`prefix`, compared bit by bit. */
+function inPrefix6(addr: ArrayLike<number>, net: ArrayLike<number>, prefix: number): boolean {
+  for (let bit = 0; bit < prefix; bit++) {
+    const w = bit >>> 5;
+    const shift = 31 - (bit & 31);
+    if (((addr[w] >>> shift) & 1) !== ((net[w] >>> shift) & 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * Index of the first rule matching the IPv6 packet `pkt`, or -1: IPv4 rules are skipped,
+ * rules without addresses apply. Reference semantics (bit-by-bit prefix test); not for the
+ * hot path.
+ *
+ * @example
+ * ```ts
+ * firstMatch6(rules, { side: 0, proto: 6, src: [0x20010db8, 0, 0, 1], dst: key6Dst, sport: 40000, dport: 443 });
+ * ```
+ */
+export function firstMatch6(rules: readonly AclRule[], pkt: AclPacket6): number {
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.family === 4) continue;
+    if (r.side >= 0 && r.side !== pkt.side) continue;
+    if (r.proto !== 0 && r.proto !== pkt.proto) continue;
+    if (r.family === 6 && !inPrefix6(pkt.src, r.srcAddr6, r.srcPrefix)) continue;
+    if (r.family === 6 && !inPrefix6(pkt.dst, r.dstAddr6, r.dstPrefix)) continue;
+    if (!portsMatch(r, pkt.proto, pkt.sport, pkt.dport, pkt.icmpType ?? 0)) continue;
     return i;
   }
   return -1;

@@ -50,9 +50,17 @@ export function makeRef(offset: number, dim: number, shift: number, cutBits: num
 /**
  * Appends `tree` to `out` in the run-time form and returns its root ref, or `undefined` when
  * `out` outgrows the 20-bit offsets of refs. `ruleIds` maps the tree's local rule indices to
- * global ones; `ruleTable` is the packed table of ALL rules. Shared leaves stay shared.
+ * the plan's ones; `ruleTable` is the packed table of ALL the plan's rules; `storedIds`, if
+ * given, is the index stored for each plan rule (its index in the full rule set of a
+ * per-family plan; ascending, so priority order is kept). Shared leaves stay shared.
  */
-export function encodeTree(tree: DecisionTree, ruleIds: readonly number[], ruleTable: Int32Array, out: EncodedTrees): number | undefined {
+export function encodeTree(
+  tree: DecisionTree,
+  ruleIds: readonly number[],
+  ruleTable: Int32Array,
+  out: EncodedTrees,
+  storedIds?: readonly number[],
+): number | undefined {
   const nodeRefs = new Map<number, number>();
   const leafRefs = new Map<number, number>();
   const T = out.words;
@@ -68,7 +76,8 @@ export function encodeTree(tree: DecisionTree, ruleIds: readonly number[], ruleT
       const rule = ruleIds[local >= 0 ? local : ~local];
       const b = rule * RULE_WORDS;
       const t = ruleTable;
-      T.push(local >= 0 ? rule : ~rule, t[b + 4], t[b + 5], t[b + 6], t[b + 7]);
+      const id = storedIds === undefined ? rule : storedIds[rule];
+      T.push(local >= 0 ? id : ~id, t[b + 4], t[b + 5], t[b + 6], t[b + 7]);
       T.push((t[b + 8] << 16) | t[b + 9], (t[b + 10] << 16) | t[b + 11], t[b + 2] | (t[b + 3] << 8) | (t[b] << 16) | (t[b + 1] << 24));
     }
     leafRefs.set(q, ref);
