@@ -4,7 +4,8 @@ import { CT_STATE_COUNT, CtState, CtStatus, IpProto } from './conntrack-state.ts
 import type { StateTakeover } from '../pipeline/compiled-pipeline.ts';
 import { timeoutsByState, type ConntrackTimeouts } from './conntrack-timeouts.ts';
 import { tcpTransition } from './tcp-state-machine.ts';
-import { tupleHash } from './tuple-hash.ts';
+import { tupleHash, tupleHash6 } from './tuple-hash.ts';
+import { FlowKey6 } from '../packet/flow-key-ipv6.ts';
 
 /** `lookup`/`peek` result when no live entry matches. */
 export const CT_MISS = -1;
@@ -12,6 +13,8 @@ export const CT_MISS = -1;
 export const CT_REFUSED_FULL = -1;
 /** `create` result when the original or reply tuple is already tracked (or they are equal). */
 export const CT_CLASH = -2;
+/** `create6`/`createFlow6` result on a table built without `ipv6: true` (nothing counted). */
+export const CT_NO_IPV6 = -3;
 /** `update` result when the packet does not fit the connection's state. */
 export const CT_INVALID = -1;
 /** Largest accepted capacity (entries). */
@@ -20,9 +23,11 @@ export const CT_MAX_CAPACITY = 1 << 22;
 /**
  * Entry record: 16 int32 words (64 bytes, one cache line). Words 0–2 hold the original
  * tuple (src, dst, sport << 16 | dport), 3–5 the reply tuple, then the fields below; the
- * expiry time is the float64 in the last 8 bytes.
+ * expiry time is the float64 in the last 8 bytes. An IPv6 entry keeps its ports words
+ * here, 0 in the address words, and its addresses in the address records (see A_WORDS).
  */
 const E_WORDS = 16;
+/** Protocol (low byte), plus {@link FAMILY6} for an IPv6 entry. */
 const E_PROTO = 6;
 const E_STATE = 7;
 const E_STATUS = 8;
@@ -32,6 +37,18 @@ const E_USER = 9;
 const E_HASH = 11;
 /** Float64 element of the expiry time within the record (bytes 56–63). */
 const E_EXPIRES_F64 = 7;
+/**
+ * Bit of the protocol word marking an IPv6 entry. The IPv4 lookup compares the protocol
+ * word with a protocol byte, so it never matches an IPv6 entry, at no cost to its compare.
+ */
+const FAMILY6 = 0x100;
+/**
+ * Address record of an entry (tables with `ipv6`): 16 int32 words after all entry records,
+ * per direction (original at 0, reply at 8) the source then the destination address, four
+ * words each, most significant first. Read only for IPv6 entries, so an IPv4 entry's
+ * lookup touches its own cache line only.
+ */
+const A_WORDS = 16;
 
 /** Entry index of a lookup result `ref` (only meaningful when `ref >= 0`). */
 export function ctEntry(ref: number): number {
@@ -70,6 +87,12 @@ export interface ConntrackTableOptions {
    * Per connection, never per packet. Default none.
    */
   userTally?: Float64Array;
+  /**
+   * Also track IPv6 connections (the `…6` methods), default false: adds a 64-byte address
+   * record per entry (`recordBytes(capacity, true)`). IPv4 and IPv6 entries share the
+   * capacity, index, counters, timeouts and expiry.
+   */
+  ipv6?: boolean;
 }
 
 /**
@@ -103,7 +126,18 @@ export interface ConntrackTableOptions {
  * the echo identifier as BOTH ports (request and reply carry the same identifier, so the
  * reversed tuple matches the reply).
  *
- * Per-packet methods (`lookup`, `update`, accessors) neither allocate nor throw.
+ * **IPv6** (with `ipv6: true`): `lookup6`, `peek6`, `create6`, `createFlow6` take
+ * {@link FlowKey6} tuples (from `extractFlowKey6`; for an ICMPv6 error, the quoted flow from
+ * `extractIcmpv6InnerFlowKey`, which finds the connection the error is about in the
+ * direction the quoted packet went; ICMPv6 echo has its identifier as both ports). An IPv6
+ * entry lives in the same records, index and free list as an IPv4 one, with the same state
+ * machine, timeouts, counters, expiry, eviction, user values and takeover; it holds its
+ * addresses in an address record beside the entry records, and the index holds a hash of the
+ * full 128-bit tuple, which a lookup confirms by comparing all of it. `update`, `delete`,
+ * `state`, `srcPort`… serve both families; `isIpv6(e)` tells them apart and `tuple6`
+ * reads an IPv6 entry's tuple (`srcIp`/`dstIp` are 0 for one).
+ *
+ * Per-packet methods (`lookup`, `lookup6`, `update`, accessors) neither allocate nor throw.
  *
  * @example
  * ```ts
@@ -128,6 +162,8 @@ export class ConntrackTable {
   private readonly evictWhenFull: boolean;
   private readonly fullScan: number;
   private readonly tally: Float64Array | null;
+  /** True when built with `ipv6`: the address records exist. */
+  readonly ipv6: boolean;
 
   /** Entry records, `E_WORDS` int32 words each (see the `E_*` word offsets); moved by `attach`. */
   private ent: Int32Array;
@@ -136,6 +172,12 @@ export class ConntrackTable {
   /** The same records as float64s: the expiry time is element `entry × 8 + E_EXPIRES_F64`. */
   private entF: Float64Array;
   private readonly freeStack: Int32Array;
+  /** Address records (`A_WORDS` per entry; empty without `ipv6`); moved by `attach`. */
+  private a6: Int32Array;
+  /** Scratch tuple (reverse for `createFlow6`, re-creation in `attach`); never escapes. */
+  private readonly key6a = new FlowKey6();
+  private readonly key6b = new FlowKey6();
+  private readonly key6r = new FlowKey6();
   private freeTop: number;
   private live = 0;
   private cursor = 0;
@@ -167,11 +209,13 @@ export class ConntrackTable {
     this.evictWhenFull = whenFull === 'evict';
     this.fullScan = fullScan;
     this.tally = options.userTally ?? null;
+    this.ipv6 = options.ipv6 === true;
 
-    const records = new ArrayBuffer(cap * E_WORDS * 4);
-    this.ent = new Int32Array(records);
-    this.entU = new Uint32Array(records);
-    this.entF = new Float64Array(records);
+    const records = new ArrayBuffer(ConntrackTable.recordBytes(cap, this.ipv6));
+    this.ent = new Int32Array(records, 0, cap * E_WORDS);
+    this.entU = new Uint32Array(records, 0, cap * E_WORDS);
+    this.entF = new Float64Array(records, 0, cap * (E_WORDS >>> 1));
+    this.a6 = new Int32Array(records, cap * E_WORDS * 4, this.ipv6 ? cap * A_WORDS : 0);
     this.freeStack = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
     this.freeTop = cap;
@@ -181,52 +225,68 @@ export class ConntrackTable {
     this.slots = new Int32Array(slots * 2).fill(-1);
   }
 
-  /** Bytes of the entry records of a table of `capacity` entries (what `attach` needs). */
-  static recordBytes(capacity: number): number {
-    return capacity * E_WORDS * 4;
+  /** Bytes of the records of a table of `capacity` entries, with `ipv6` or not (what `attach` needs). */
+  static recordBytes(capacity: number, ipv6 = false): number {
+    return capacity * (ipv6 ? E_WORDS + A_WORDS : E_WORDS) * 4;
   }
 
   /**
-   * Moves the entry records into `records` (at least `recordBytes(capacity)`, 8-aligned):
+   * Moves the records into `records` (at least `recordBytes(capacity, ipv6)`, 8-aligned):
    * memory the host owns, which outlives the instance. The index and free list stay
    * private: they are rebuilt from records. With `previous` (the records of a failed table
-   * of the same capacity), then takes over its connections: each entry is checked (a state
-   * of its protocol, known status bits, an expiry within its state's timeout once moved by
-   * `shiftMs` onto this clock, user value 0 below `userLimit`, no clash with one already
-   * taken) and re-created with its state, status, user values and expiry; a corrupt entry
-   * is refused and costs only its own connection. The table's counters do not count
-   * adopted entries as created. Control path: O(capacity).
+   * of the same capacity and family setting), then takes over its connections: each entry
+   * is checked (a state of its protocol, known status bits, an expiry within its state's
+   * timeout once moved by `shiftMs` onto this clock, user value 0 below `userLimit`, no
+   * clash with one already taken; an IPv6 entry only into a table with `ipv6`, from records
+   * that hold its addresses) and re-created with its state, status, user values and expiry;
+   * a corrupt entry is refused and costs only its own connection. The table's counters do
+   * not count adopted entries as created. Control path: O(capacity).
    */
   attach(records: Uint8Array, previous: Uint8Array | undefined, shiftMs: number, now: number, userLimit = 0x1_0000_0000): StateTakeover {
     const words = this.capacity * E_WORDS;
-    const fits = (b: Uint8Array) => b.byteLength >= words * 4 && b.byteOffset % 8 === 0;
-    if (!fits(records)) throw new InvalidArgumentError(`conntrack records need ${words * 4} bytes at an 8-aligned offset`);
+    const bytes = ConntrackTable.recordBytes(this.capacity, this.ipv6);
+    const fits = (b: Uint8Array, n: number) => b.byteLength >= n && b.byteOffset % 8 === 0;
+    if (!fits(records, bytes)) throw new InvalidArgumentError(`conntrack records need ${bytes} bytes at an 8-aligned offset`);
     const ent = new Int32Array(records.buffer, records.byteOffset, words);
     ent.set(this.ent);
     this.ent = ent;
     this.entU = new Uint32Array(records.buffer, records.byteOffset, words);
     this.entF = new Float64Array(records.buffer, records.byteOffset, words >>> 1);
+    const a6 = new Int32Array(records.buffer, records.byteOffset + words * 4, this.a6.length);
+    a6.set(this.a6);
+    this.a6 = a6;
     const took: StateTakeover = { adopted: 0, rejected: 0 };
-    if (previous === undefined || !fits(previous)) return took;
+    if (previous === undefined || !fits(previous, words * 4)) return took;
     const pI = new Int32Array(previous.buffer, previous.byteOffset, words);
     const pF = new Float64Array(previous.buffer, previous.byteOffset, words >>> 1);
+    const pA = this.ipv6 && fits(previous, bytes) ? new Int32Array(previous.buffer, previous.byteOffset + words * 4, this.a6.length) : null;
     for (let e = 0; e < this.capacity; e++) {
       const w = e << 4;
       const state = pI[w + E_STATE];
       if (state === CtState.FREE) continue;
-      const proto = pI[w + E_PROTO];
+      const protoWord = pI[w + E_PROTO];
+      const proto = protoWord & 0xff;
+      const v6 = (protoWord & FAMILY6) !== 0;
       const status = pI[w + E_STATUS] & ~CtStatus.TALLIED;
       const expires = pF[(e << 3) + E_EXPIRES_F64] + shiftMs;
       const user0 = pI[w + E_USER] >>> 0;
-      const fitsState = state >= 1 && state < CT_STATE_COUNT && initialState(proto) === firstStateOf(state) && proto === (proto & 0xff);
+      const fitsState = state >= 1 && state < CT_STATE_COUNT && initialState(proto) === firstStateOf(state) && (protoWord & ~(0xff | FAMILY6)) === 0;
       const left = expires - now;
-      if (!fitsState || (status & ~KNOWN_STATUS) !== 0 || !(left > 0 && left <= this.timeoutMs[state] + 1) || user0 >= userLimit) {
+      if (!fitsState || (v6 && pA === null) || (status & ~KNOWN_STATUS) !== 0 || !(left > 0 && left <= this.timeoutMs[state] + 1) || user0 >= userLimit) {
         took.rejected++;
         continue;
       }
       const o = pI[w + 2];
       const r = pI[w + 5];
-      const n = this.insert(proto, pI[w], pI[w + 1], o >>> 16, o & 0xffff, pI[w + 3], pI[w + 4], r >>> 16, r & 0xffff, now);
+      let n: number;
+      if (v6 && pA !== null) {
+        const a = e * A_WORDS;
+        this.key6a.set(pA.subarray(a, a + 4), pA.subarray(a + 4, a + 8), o >>> 16, o & 0xffff, proto);
+        this.key6b.set(pA.subarray(a + 8, a + 12), pA.subarray(a + 12, a + 16), r >>> 16, r & 0xffff, proto);
+        n = this.insert6(this.key6a, this.key6b, now);
+      } else {
+        n = this.insert(proto, pI[w], pI[w + 1], o >>> 16, o & 0xffff, pI[w + 3], pI[w + 4], r >>> 16, r & 0xffff, now);
+      }
       if (n < 0) {
         took.rejected++;
         continue;
@@ -254,7 +314,20 @@ export class ConntrackTable {
    */
   lookup(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, now: number): number {
     const h = tupleHash(this.seed, proto, srcIp, dstIp, srcPort, dstPort) | 0;
-    let ref = this.find(h, proto, srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff));
+    return this.found(this.find(h, proto, srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff)), now);
+  }
+
+  /**
+   * {@link lookup} for an IPv6 packet's tuple (`extractFlowKey6`; for an ICMPv6 error, the
+   * quoted flow from `extractIcmpv6InnerFlowKey`). Always a miss on a table without `ipv6`.
+   */
+  lookup6(key: FlowKey6, now: number): number {
+    const proto = key.proto & 0xff;
+    return this.found(this.find6(tupleHash6(this.seed, proto, key) | 0, proto | FAMILY6, key), now);
+  }
+
+  /** A lookup's outcome: an expired holder is removed and reported as a miss; counted. */
+  private found(ref: number, now: number): number {
     if (ref >= 0 && this.entF[((ref >>> 1) << 3) + E_EXPIRES_F64] <= now) {
       this.removeEntry(ref >>> 1);
       this.counters[CtCounter.EXPIRED]++;
@@ -273,12 +346,37 @@ export class ConntrackTable {
     return this.find(h, proto, srcIp | 0, dstIp | 0, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff));
   }
 
+  /** {@link peek} for an IPv6 tuple. */
+  peek6(key: FlowKey6): number {
+    const proto = key.proto & 0xff;
+    return this.find6(tupleHash6(this.seed, proto, key) | 0, proto | FAMILY6, key);
+  }
+
   /**
    * Tracks a new connection whose reply packets are the plain reverse of the original
    * (no translation). Same results as {@link create}.
    */
   createFlow(proto: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, now: number): number {
     return this.create(proto, srcIp, dstIp, srcPort, dstPort, dstIp, srcIp, dstPort, srcPort, now);
+  }
+
+  /** {@link createFlow} for an IPv6 tuple; {@link CT_NO_IPV6} on a table without `ipv6`. */
+  createFlow6(key: FlowKey6, now: number): number {
+    const r = this.key6r;
+    r.s0 = key.d0; r.s1 = key.d1; r.s2 = key.d2; r.s3 = key.d3;
+    r.d0 = key.s0; r.d1 = key.s1; r.d2 = key.s2; r.d3 = key.s3;
+    r.srcPort = key.dstPort;
+    r.dstPort = key.srcPort;
+    return this.create6(key, r, now);
+  }
+
+  /**
+   * {@link create} for IPv6 tuples: `orig` gives the protocol (`reply.proto` is not read).
+   * Same results, and {@link CT_NO_IPV6} (not counted) on a table without `ipv6`.
+   */
+  create6(orig: FlowKey6, reply: FlowKey6, now: number): number {
+    if (!this.ipv6) return CT_NO_IPV6;
+    return this.counted(this.insert6(orig, reply, now));
   }
 
   /**
@@ -304,7 +402,11 @@ export class ConntrackTable {
     replyDstPort: number,
     now: number,
   ): number {
-    const e = this.insert(proto, origSrcIp, origDstIp, origSrcPort, origDstPort, replySrcIp, replyDstIp, replySrcPort, replyDstPort, now);
+    return this.counted(this.insert(proto, origSrcIp, origDstIp, origSrcPort, origDstPort, replySrcIp, replyDstIp, replySrcPort, replyDstPort, now));
+  }
+
+  /** Counts a creation's outcome. */
+  private counted(e: number): number {
     this.counters[e >= 0 ? CtCounter.CREATED : e === CT_CLASH ? CtCounter.CLASH : CtCounter.REFUSED_FULL]++;
     return e;
   }
@@ -331,19 +433,56 @@ export class ConntrackTable {
     if (oSrc === rSrc && oDst === rDst && oPorts === rPorts) return CT_CLASH;
     const hO = tupleHash(this.seed, proto, oSrc, oDst, origSrcPort, origDstPort) | 0;
     const hR = tupleHash(this.seed, proto, rSrc, rDst, replySrcPort, replyDstPort) | 0;
-    if (this.clashes(hO, proto, oSrc, oDst, oPorts, now) || this.clashes(hR, proto, rSrc, rDst, rPorts, now)) return CT_CLASH;
+    if (this.held(this.find(hO, proto, oSrc, oDst, oPorts), now) || this.held(this.find(hR, proto, rSrc, rDst, rPorts), now)) return CT_CLASH;
+    const e = this.allocate(proto & 0xff, oPorts, rPorts, hO, hR, now);
+    if (e < 0) return e;
+    const w = e << 4;
+    this.ent[w] = oSrc;
+    this.ent[w + 1] = oDst;
+    this.ent[w + 3] = rSrc;
+    this.ent[w + 4] = rDst;
+    return e;
+  }
+
+  /** `create6` without counting the outcome (also what `attach` re-creates taken-over IPv6 entries with). */
+  private insert6(o: FlowKey6, r: FlowKey6, now: number): number {
+    const proto = o.proto & 0xff;
+    const oPorts = ((o.srcPort & 0xffff) << 16) | (o.dstPort & 0xffff);
+    const rPorts = ((r.srcPort & 0xffff) << 16) | (r.dstPort & 0xffff);
+    if (oPorts === rPorts && sameAddresses6(o, r)) return CT_CLASH;
+    const hO = tupleHash6(this.seed, proto, o) | 0;
+    const hR = tupleHash6(this.seed, proto, r) | 0;
+    if (this.held(this.find6(hO, proto | FAMILY6, o), now) || this.held(this.find6(hR, proto | FAMILY6, r), now)) return CT_CLASH;
+    const e = this.allocate(proto | FAMILY6, oPorts, rPorts, hO, hR, now);
+    if (e < 0) return e;
+    const w = e << 4;
+    this.ent[w] = 0;
+    this.ent[w + 1] = 0;
+    this.ent[w + 3] = 0;
+    this.ent[w + 4] = 0;
+    const a6 = this.a6;
+    const a = e * A_WORDS;
+    a6[a] = o.s0; a6[a + 1] = o.s1; a6[a + 2] = o.s2; a6[a + 3] = o.s3;
+    a6[a + 4] = o.d0; a6[a + 5] = o.d1; a6[a + 6] = o.d2; a6[a + 7] = o.d3;
+    a6[a + 8] = r.s0; a6[a + 9] = r.s1; a6[a + 10] = r.s2; a6[a + 11] = r.s3;
+    a6[a + 12] = r.d0; a6[a + 13] = r.d1; a6[a + 14] = r.d2; a6[a + 15] = r.d3;
+    return e;
+  }
+
+  /**
+   * Takes a free entry (reclaiming one when full) for a tuple pair whose hashes are `hO`,
+   * `hR`: protocol word, ports words, initial state, zero status and user values, expiry,
+   * index slots. The caller writes the addresses. {@link CT_REFUSED_FULL} when none.
+   */
+  private allocate(protoWord: number, oPorts: number, rPorts: number, hO: number, hR: number, now: number): number {
     if (this.freeTop === 0 && !this.reclaim(now)) return CT_REFUSED_FULL;
     const e = this.freeStack[--this.freeTop];
     const ent = this.ent;
     const w = e << 4;
-    const state = initialState(proto);
-    ent[w] = oSrc;
-    ent[w + 1] = oDst;
+    const state = initialState(protoWord & 0xff);
     ent[w + 2] = oPorts;
-    ent[w + 3] = rSrc;
-    ent[w + 4] = rDst;
     ent[w + 5] = rPorts;
-    ent[w + E_PROTO] = proto & 0xff;
+    ent[w + E_PROTO] = protoWord;
     ent[w + E_STATE] = state;
     ent[w + E_STATUS] = 0;
     ent[w + E_USER] = 0;
@@ -367,7 +506,7 @@ export class ConntrackTable {
     const ent = this.ent;
     const w = entry << 4;
     let state = ent[w + E_STATE];
-    if (ent[w + E_PROTO] === IpProto.TCP) {
+    if ((ent[w + E_PROTO] & 0xff) === IpProto.TCP) {
       const r = tcpTransition(state, ent[w + E_STATUS], dir, tcpFlags);
       if (r < 0) {
         this.counters[CtCounter.INVALID]++;
@@ -445,9 +584,28 @@ export class ConntrackTable {
     return this.ent[(entry << 4) + E_STATUS];
   }
 
-  /** The entry's IP protocol number. */
+  /** The entry's IP protocol number (the upper layer for IPv6: 6, 17, 58…). */
   protocol(entry: number): number {
-    return this.ent[(entry << 4) + E_PROTO];
+    return this.ent[(entry << 4) + E_PROTO] & 0xff;
+  }
+
+  /** True if the entry tracks an IPv6 connection (its addresses: {@link tuple6}). */
+  isIpv6(entry: number): boolean {
+    return (this.ent[(entry << 4) + E_PROTO] & FAMILY6) !== 0;
+  }
+
+  /**
+   * Fills `out` with an IPv6 entry's tuple in direction `dir` (addresses, ports, protocol),
+   * e.g. the reply tuple a DNAT writes back. For an IPv4 entry the addresses are not set.
+   */
+  tuple6(entry: number, dir: number, out: FlowKey6): void {
+    const a6 = this.a6;
+    const a = entry * A_WORDS + (dir & 1) * 8;
+    out.s0 = a6[a]; out.s1 = a6[a + 1]; out.s2 = a6[a + 2]; out.s3 = a6[a + 3];
+    out.d0 = a6[a + 4]; out.d1 = a6[a + 5]; out.d2 = a6[a + 6]; out.d3 = a6[a + 7];
+    out.srcPort = this.srcPort(entry, dir);
+    out.dstPort = this.dstPort(entry, dir);
+    out.proto = this.protocol(entry);
   }
 
   /** When the entry expires unless refreshed (same clock as `now`). */
@@ -455,12 +613,12 @@ export class ConntrackTable {
     return this.entF[(entry << 3) + E_EXPIRES_F64];
   }
 
-  /** Source address of the entry's tuple in direction `dir` (u32). */
+  /** Source address of the entry's tuple in direction `dir` (u32; 0 for an IPv6 entry). */
   srcIp(entry: number, dir: number): number {
     return this.entU[(entry << 4) + dir * 3];
   }
 
-  /** Destination address of the entry's tuple in direction `dir` (u32). */
+  /** Destination address of the entry's tuple in direction `dir` (u32; 0 for an IPv6 entry). */
   dstIp(entry: number, dir: number): number {
     return this.entU[(entry << 4) + dir * 3 + 1];
   }
@@ -512,9 +670,34 @@ export class ConntrackTable {
     }
   }
 
-  /** True if a live entry holds this tuple; an expired holder is removed first. */
-  private clashes(h: number, proto: number, src: number, dst: number, ports: number, now: number): boolean {
-    const ref = this.find(h, proto, src, dst, ports);
+  /**
+   * {@link find} for an IPv6 tuple: `ref` of the stored tuple, or CT_MISS. The index hash,
+   * ports word and protocol word (with FAMILY6) are compared first, in the entry's line;
+   * the eight address words, in its address record, only when they all match.
+   */
+  private find6(h: number, protoWord: number, key: FlowKey6): number {
+    const ports = ((key.srcPort & 0xffff) << 16) | (key.dstPort & 0xffff);
+    const mask = this.slotMask;
+    const slots = this.slots;
+    const ent = this.ent;
+    const a6 = this.a6;
+    let i = h & mask;
+    for (;;) {
+      const ref = slots[i << 1];
+      if (ref < 0) return CT_MISS;
+      if (slots[(i << 1) + 1] === h) {
+        const e = ref >>> 1;
+        const a = e * A_WORDS + (ref & 1) * 8;
+        if (ent[(e << 4) + (ref & 1) * 3 + 2] === ports && ent[(e << 4) + E_PROTO] === protoWord
+          && a6[a] === (key.s0 | 0) && a6[a + 1] === (key.s1 | 0) && a6[a + 2] === (key.s2 | 0) && a6[a + 3] === (key.s3 | 0)
+          && a6[a + 4] === (key.d0 | 0) && a6[a + 5] === (key.d1 | 0) && a6[a + 6] === (key.d2 | 0) && a6[a + 7] === (key.d3 | 0)) return ref;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** True if `ref` (a find result) is a live entry; an expired holder is removed first. */
+  private held(ref: number, now: number): boolean {
     if (ref < 0) return false;
     if (this.entF[((ref >>> 1) << 3) + E_EXPIRES_F64] > now) return true;
     this.removeEntry(ref >>> 1);
@@ -609,6 +792,12 @@ function firstStateOf(state: number): number {
   if (state <= CtState.UDP_ASSURED) return CtState.UDP_UNREPLIED;
   if (state <= CtState.ICMP_REPLIED) return CtState.ICMP_UNREPLIED;
   return CtState.OTHER_UNREPLIED;
+}
+
+/** True when both tuples have the same addresses (int32 words) in the same places. */
+function sameAddresses6(a: FlowKey6, b: FlowKey6): boolean {
+  return (a.s0 | 0) === (b.s0 | 0) && (a.s1 | 0) === (b.s1 | 0) && (a.s2 | 0) === (b.s2 | 0) && (a.s3 | 0) === (b.s3 | 0)
+    && (a.d0 | 0) === (b.d0 | 0) && (a.d1 | 0) === (b.d1 | 0) && (a.d2 | 0) === (b.d2 | 0) && (a.d3 | 0) === (b.d3 | 0);
 }
 
 function initialState(proto: number): number {

@@ -1,3 +1,5 @@
+import type { FlowKey6 } from '../packet/flow-key-ipv6.ts';
+
 /**
  * Directional 5-tuple hash for the conntrack index (murmur3-style mixing of three 32-bit
  * words plus the protocol, with a per-table seed so flows cannot be aimed at one bucket
@@ -16,7 +18,39 @@ export function tupleHash(seed: number, proto: number, srcIp: number, dstIp: num
   h = mixWord(h, srcIp | 0);
   h = mixWord(h, dstIp | 0);
   h = mixWord(h, ((srcPort & 0xffff) << 16) | (dstPort & 0xffff));
-  h ^= 13;
+  return finish(h, 13);
+}
+
+/**
+ * {@link tupleHash} for an IPv6 5-tuple: the same seeded murmur3-style mixing over the
+ * eight address words (source then destination, most significant first) and the ports
+ * word, directional like the IPv4 form. Reads the key's addresses and ports; the protocol
+ * is given (`key.proto` is not read), so a reply tuple hashes with its connection's. No
+ * allocation.
+ *
+ * @example
+ * ```ts
+ * const key = new FlowKey6();
+ * key.set([0x20010db8, 0, 0, 1], [0x20010db8, 0, 0, 2], 40000, 80, 6);
+ * const h = tupleHash6(seed, 6, key);
+ * ```
+ */
+export function tupleHash6(seed: number, proto: number, key: FlowKey6): number {
+  let h = (seed ^ Math.imul(proto & 0xff, 0x9e3779b1)) | 0;
+  h = mixWord(h, key.s0 | 0);
+  h = mixWord(h, key.s1 | 0);
+  h = mixWord(h, key.s2 | 0);
+  h = mixWord(h, key.s3 | 0);
+  h = mixWord(h, key.d0 | 0);
+  h = mixWord(h, key.d1 | 0);
+  h = mixWord(h, key.d2 | 0);
+  h = mixWord(h, key.d3 | 0);
+  h = mixWord(h, ((key.srcPort & 0xffff) << 16) | (key.dstPort & 0xffff));
+  return finish(h, 37);
+}
+
+function finish(h: number, length: number): number {
+  h ^= length;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
