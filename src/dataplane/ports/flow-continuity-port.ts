@@ -1,4 +1,4 @@
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import { FrameLayout } from '../../packet/frame-layout.ts';
 import { parseFrame } from '../../packet/parse-frame.ts';
 import type { ChainPort } from '../chain-port.ts';
@@ -27,11 +27,11 @@ export class FlowContinuityPort implements ChainPort {
   readonly longestGap = new Map<number, number>();
   private readonly layout = new FrameLayout();
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     return this.responder.fill(pool, ids, max);
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     const now = performance.now();
     const view = pool.view;
     for (let i = 0; i < n; i++) {

@@ -3,7 +3,7 @@ import { EGRESS_DROP, EGRESS_HELD, GatewayEdge, GatewayVerdict, type GatewayCoun
 import { openBatchedUdpSocket, type BatchedUdpSocket, type UdpBackend } from '../../io/batched-udp-socket.ts';
 import { UDP_DESC_WORDS, UDP_MAX_BATCH, UDP_RX_TRUNCATED, UdpRx, UdpTx } from '../../io/udp-descriptor.ts';
 import { parseIpv4 } from '../../packet/ipv4.ts';
-import type { PacketPool } from '../../pool/packet-pool.ts';
+import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { readUdpSocketDrops } from './udp-socket-drops.ts';
 import { GATEWAY_DROP_NAMES } from '../../gateway/gateway-drop-reason.ts';
@@ -98,7 +98,7 @@ export class VxlanPort implements ChainPort {
   sent = 0;
   entered = 0;
   left = 0;
-  private readonly pool: PacketPool;
+  private readonly pool: PoolHandle;
   private readonly vnis: Uint32Array;
   private readonly peerAddress: Uint32Array;
   private readonly peerPort: Uint16Array;
@@ -142,7 +142,7 @@ export class VxlanPort implements ChainPort {
     this.onReadableCallback?.();
   };
 
-  private constructor(settings: VxlanPortSettings, socket: BatchedUdpSocket, pool: PacketPool, options: VxlanPortOptions) {
+  private constructor(settings: VxlanPortSettings, socket: BatchedUdpSocket, pool: PoolHandle, options: VxlanPortOptions) {
     this.settings = settings;
     this.socket = socket;
     this.pool = pool;
@@ -173,7 +173,7 @@ export class VxlanPort implements ChainPort {
    * `openVxlanPort` for both steps) over `pool`'s memory (throws `NetlabError` if that
    * fails) and returns the port. `pool` is the handle `fill` and `take` are called with.
    */
-  static async open(settings: VxlanPortSettings, pool: PacketPool, options: VxlanPortOptions = {}): Promise<VxlanPort> {
+  static async open(settings: VxlanPortSettings, pool: PoolHandle, options: VxlanPortOptions = {}): Promise<VxlanPort> {
     const socket = await openBatchedUdpSocket({
       listen: options.listenPort === undefined ? settings.listen : { address: settings.listen.address, port: options.listenPort },
       memory: pool.bytes,
@@ -197,7 +197,7 @@ export class VxlanPort implements ChainPort {
     if (callback !== null && this.readable) callback();
   }
 
-  fill(pool: PacketPool, ids: Uint32Array, max: number): number {
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
     const now = performance.now();
     this.now = now;
     if (now >= this.nextSweep) {
@@ -312,7 +312,7 @@ export class VxlanPort implements ChainPort {
     return n;
   }
 
-  take(pool: PacketPool, ids: Uint32Array, n: number): void {
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
     const now = performance.now();
     this.now = now;
     const view = pool.view;
