@@ -18,6 +18,7 @@
  * const action = r < 0 ? defaultAction : rules[r].action;
  * ```
  */
+import type { FlowKey6 } from '../../src/packet/flow-key-ipv6.ts';
 import type { AclPacket, AclPacket6, AclRule } from './acl-rule.ts';
 import { RULE_WORDS } from './rule-table.ts';
 
@@ -80,6 +81,29 @@ export function firstMatch6(rules: readonly AclRule[], pkt: AclPacket6): number 
     return i;
   }
   return -1;
+}
+
+/**
+ * The rule-decision fields of an IPv6 packet from its flow key (`extractFlowKey6`), its
+ * arrival side and, for ICMPv6, its message type (the key holds the echo identifier in its
+ * ports, which rules do not look at). Allocates: for tests and tools.
+ *
+ * @example
+ * ```ts
+ * extractFlowKey6(view, layout, key);
+ * const rule = firstMatch6(rules, aclPacket6(side, key, view.getUint8(layout.l4Offset)));
+ * ```
+ */
+export function aclPacket6(side: number, key: FlowKey6, icmpType = 0): AclPacket6 {
+  return {
+    side,
+    proto: key.proto,
+    src: [key.s0, key.s1, key.s2, key.s3],
+    dst: [key.d0, key.d1, key.d2, key.d3],
+    sport: key.srcPort,
+    dport: key.dstPort,
+    icmpType,
+  };
 }
 
 /**
