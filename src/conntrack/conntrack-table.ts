@@ -62,7 +62,7 @@ export function ctDir(ref: number): number {
 
 /** Options of a {@link ConntrackTable}. */
 export interface ConntrackTableOptions {
-  /** Maximum number of connections: a power of two in [2, 2^22]. Memory ≈ 100 B per entry. */
+  /** Maximum number of connections: a power of two in [2, 2^22]. Memory ≈ 100 B per entry (≈ 164 B with `ipv6`). */
   capacity: number;
   /** Timeouts in seconds, merged over `DEFAULT_CONNTRACK_TIMEOUTS`. */
   timeouts?: Partial<ConntrackTimeouts>;
@@ -149,6 +149,17 @@ export interface ConntrackTableOptions {
  * }
  * if (ref >= 0 && ct.update(ctEntry(ref), ctDir(ref), flags, now) !== CT_INVALID) forward();
  * else drop('ct_invalid');
+ * ```
+ *
+ * @example IPv6 (same table, built with `ipv6: true`)
+ * ```ts
+ * const ct = new ConntrackTable({ capacity: 1 << 16, ipv6: true });
+ * const key = new FlowKey6(); // once, reused per packet
+ * if (L.ethertype === 0x86dd && extractFlowKey6(view, L, key)) {
+ *   let ref = ct.lookup6(key, now);
+ *   if (ref === CT_MISS && extractIcmpv6InnerFlowKey(view, L, key)) ref = ct.lookup6(key, now); // an error: its connection
+ *   else if (ref === CT_MISS && tcpOpensConnection(flags)) ref = ct.createFlow6(key, now) * 2;
+ * }
  * ```
  */
 export class ConntrackTable {
