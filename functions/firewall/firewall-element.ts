@@ -75,7 +75,7 @@ const DROPS: CounterSpec[] = [
   { name: 'ct_no_connection', drop: true, help: 'TCP segments other than SYN, and ICMP echo replies, with no tracked connection' },
   { name: 'ct_table_full', drop: true, help: 'new connections allowed by the rules but refused: connection table full' },
   { name: 'reject_suppressed', drop: true, help: 'rejects not answered (ICMP error, RST, broadcast/multicast, non-host source) and dropped' },
-  { name: 'ipv6_not_supported', drop: true, help: 'IPv6 frames: rules are IPv4 only for now (dropped, never passed unjudged)' },
+  { name: 'ipv6_not_supported', drop: true, help: 'IPv6 frames: the rules compile for IPv6 but this element does not judge IPv6 yet (dropped, never passed unjudged)' },
 ];
 
 const PASSES: CounterSpec[] = [
@@ -120,7 +120,10 @@ export function ruleCounterName(index: number): string {
  *    destination unreachable and sends it back out of the arrival side, unless replying is
  *    forbidden (`reject_suppressed`).
  * Non-IPv4 frames (ARP) pass untouched (`non_ip_passed`), except IPv6, which `parse-frame`
- * accepts but the rules cannot judge yet: dropped as `ipv6_not_supported`.
+ * accepts: dropped as `ipv6_not_supported`. The rules are dual-stack (the element's
+ * classifier is `planFamily(rules, 4, …)`: IPv6 rules are left out of it, rules without
+ * addresses kept), but the element's IPv6 path (stateful tracking, ICMPv6 errors, neighbour
+ * discovery, IPv6 rejects) is not built yet.
  *
  * @example
  * ```ts
