@@ -303,6 +303,10 @@ describe('ConntrackTable IPv6 takeover (attach)', () => {
     const short = new ConntrackTable({ capacity: 16, seed: 1, ipv6: true });
     expect(short.attach(new Uint8Array(ConntrackTable.recordBytes(16, true)), records.subarray(0, ConntrackTable.recordBytes(16)), 0, 1))
       .toEqual({ adopted: 4, rejected: 5 });
+    const fewBackends = new ConntrackTable({ capacity: 16, seed: 1, ipv6: true });
+    expect(fewBackends.attach(new Uint8Array(ConntrackTable.recordBytes(16, true)), records, 0, 1, 2)).toEqual({ adopted: 7, rejected: 2 });
+    expect(fewBackends.lookup6(key(C6, S6, 1002, 443, IpProto.TCP), 1)).toBe(CT_MISS);
+    expect(fewBackends.lookup6(key(C6, S6, 1001, 443, IpProto.TCP), 1)).toBeGreaterThanOrEqual(0);
     const ent = new Int32Array(records.buffer, records.byteOffset, 16 * 16);
     const victim = [...Array(16).keys()].find((e) => (ent[e * 16 + 6] & 0x100) !== 0)!;
     ent[victim * 16 + 6] |= 0x200;
