@@ -106,7 +106,7 @@ describe('parseChainSpec', () => {
     const rules = Array.from({ length: 250 }, (_, i) => `          - { action: allow, dst: 10.0.${i}.0/99, src: 10.1.${i}.0/99 }`).join('\n');
     const many = issuesOf(`${BASE}    - name: fw\n      function: firewall\n      config:\n        rules:\n${rules}\n`);
     expect(many).toHaveLength(MAX_REPORTED_ISSUES + 1);
-    expect(many[MAX_REPORTED_ISSUES - 1]).toMatch(/ spec\.functions\[1\]\.config\.rules\[99\]\.src: not an IPv4 CIDR block/);
+    expect(many[MAX_REPORTED_ISSUES - 1]).toMatch(/ spec\.functions\[1\]\.config\.rules\[99\]\.src: not an IPv4 or IPv6 prefix/);
     expect(many[MAX_REPORTED_ISSUES]).toMatch(/ \(root\): 300 more problem\(s\) from here on, not listed$/);
   });
 
