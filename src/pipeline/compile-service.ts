@@ -1,7 +1,6 @@
-import type { Worker } from 'node:worker_threads';
 import { ConfigValidationError, InvalidArgumentError, PipelineCompileError, UnknownFunctionError, type ConfigIssue } from '../errors/catalog.ts';
 import { rememberConfigSha256 } from '../image/config-digest.ts';
-import { startModuleWorker } from '../runtime/module-worker.ts';
+import { WorkerService } from '../runtime/worker-service.ts';
 import type { CompiledPipeline } from './compiled-pipeline.ts';
 import { compilePipeline } from './compiler.ts';
 import type { PipelineDefinition } from './define-pipeline.ts';
@@ -42,12 +41,6 @@ export interface PipelineCompileServiceOptions {
   readonly timeoutMs?: number;
 }
 
-interface Pending {
-  readonly resolve: (reply: CompileReply) => void;
-  readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
 /**
  * `compilePipeline` and `compileFusedChain` in a worker thread: the work that grows with a
  * function's config (validation, code generation, the firewall's decision trees: 256 rules
@@ -65,15 +58,16 @@ interface Pending {
  * ```
  */
 export class PipelineCompileService {
-  private readonly memoryMiB: number;
   private readonly timeoutMs: number;
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly worker: WorkerService<Omit<CompileRequest, 'id'>, CompileReply>;
 
   constructor(options: PipelineCompileServiceOptions = {}) {
-    this.memoryMiB = options.workerMemoryMiB ?? 512;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.worker = new WorkerService(new URL('./compile-worker.ts', import.meta.url), {
+      memoryMiB: options.workerMemoryMiB ?? 512,
+      timeoutMs: this.timeoutMs,
+      failure: (detail) => new PipelineCompileError(`the pipeline compile worker ${detail}`),
+    });
   }
 
   /** `compilePipeline(definition, rawConfig)`, off the event loop when `definition` has a source. */
@@ -95,55 +89,17 @@ export class PipelineCompileService {
 
   /** Stops the worker; later compiles start a new one. */
   close(): void {
-    this.stop(new InvalidArgumentError('pipeline compile service closed'));
+    this.worker.stop(new InvalidArgumentError('pipeline compile service closed'));
   }
 
   private async call(fused: boolean, parts: readonly CompilePart[]): Promise<CompiledPipeline> {
-    const worker = this.start();
-    const id = this.nextId++;
-    const reply = await new Promise<CompileReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.stop(new PipelineCompileError(`compiling ${parts.map((p) => p.name).join(', ')} took longer than ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.ref();
-      worker.postMessage({ id, fused, parts } satisfies CompileRequest);
-    });
+    const reply = await this.worker.call(
+      { fused, parts },
+      () => new PipelineCompileError(`compiling ${parts.map((p) => p.name).join(', ')} took longer than ${this.timeoutMs} ms`),
+    );
     if ('error' in reply) throw rebuildError(reply.error);
     rememberConfigSha256(reply.compiled, reply.configSha256);
     return reply.compiled;
-  }
-
-  private start(): Worker {
-    if (this.worker !== undefined) return this.worker;
-    const worker = startModuleWorker(new URL('./compile-worker.ts', import.meta.url), {
-      resourceLimits: { maxOldGenerationSizeMb: this.memoryMiB, maxYoungGenerationSizeMb: 32 },
-    });
-    worker.on('message', (reply: CompileReply) => {
-      const pending = this.pending.get(reply.id);
-      if (pending === undefined) return;
-      this.pending.delete(reply.id);
-      clearTimeout(pending.timer);
-      if (this.pending.size === 0) worker.unref();
-      pending.resolve(reply);
-    });
-    worker.on('error', (err) => this.stop(new PipelineCompileError(`the pipeline compile worker failed (${err.message})`)));
-    worker.on('exit', () => this.stop(new PipelineCompileError('the pipeline compile worker stopped')));
-    worker.unref();
-    this.worker = worker;
-    return worker;
-  }
-
-  /** Ends the worker, failing what waits on it. */
-  private stop(reason: Error): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(reason);
-      this.pending.delete(id);
-    }
-    if (worker !== undefined) void worker.terminate();
   }
 }
 

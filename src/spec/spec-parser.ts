@@ -1,8 +1,7 @@
-import type { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, type ConfigIssue } from '../errors/catalog.ts';
 import { definitionSource, type FunctionSource } from '../pipeline/definition-source.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
-import { startModuleWorker } from '../runtime/module-worker.ts';
+import { WorkerService } from '../runtime/worker-service.ts';
 import type { ChainSpec } from './chain-spec.ts';
 import { rememberChainSpecDigest } from './chain-spec-digest.ts';
 import type { SpecIssue } from './chain-spec-rules.ts';
@@ -45,12 +44,6 @@ export interface SpecParserOptions {
   readonly timeoutMs?: number;
 }
 
-interface Pending {
-  readonly resolve: (reply: SpecWorkerReply) => void;
-  readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
 /**
  * `parseChainSpec` for the controller, with the work that grows with the text off the event
  * loop: the size is checked first (`SPEC_LIMITS.specBytes`, nothing parsed above it), then
@@ -71,16 +64,17 @@ interface Pending {
  */
 export class SpecParser {
   private readonly maxBytes: number;
-  private readonly memoryMiB: number;
   private readonly timeoutMs: number;
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly worker: WorkerService<SpecWorkerTask, SpecWorkerReply>;
 
   constructor(options: SpecParserOptions = {}) {
     this.maxBytes = options.maxBytes ?? SPEC_LIMITS.specBytes.value;
-    this.memoryMiB = options.workerMemoryMiB ?? 256;
     this.timeoutMs = options.timeoutMs ?? 20_000;
+    this.worker = new WorkerService(new URL('./spec-yaml-worker.ts', import.meta.url), {
+      memoryMiB: options.workerMemoryMiB ?? 256,
+      timeoutMs: this.timeoutMs,
+      failure: (detail) => new InvalidArgumentError(`chain spec refused: the spec worker ${detail}`),
+    });
   }
 
   /** Parses and validates `text` (see `parseChainSpec`); throws `ConfigValidationError` with every problem. */
@@ -107,55 +101,13 @@ export class SpecParser {
 
   /** Stops the worker; later `parse` calls start a new one. */
   close(): void {
-    this.stop(new InvalidArgumentError('spec parser closed'));
+    this.worker.stop(new InvalidArgumentError('spec parser closed'));
   }
 
-  private call(request: SpecWorkerTask): Promise<SpecWorkerReply> {
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise<SpecWorkerReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.stop(new InvalidArgumentError(`chain spec ${request.source}: reading it took longer than ${this.timeoutMs} ms; refused`));
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.ref();
-      worker.postMessage({ ...request, id });
-    }).then((reply) => {
-      if ('failed' in reply) throw new InvalidArgumentError(`chain spec ${request.source}: ${reply.failed}`);
-      return reply;
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker !== undefined) return this.worker;
-    const worker = startModuleWorker(new URL('./spec-yaml-worker.ts', import.meta.url), {
-      resourceLimits: { maxOldGenerationSizeMb: this.memoryMiB, maxYoungGenerationSizeMb: 32 },
-    });
-    worker.on('message', (reply: SpecWorkerReply) => {
-      const pending = this.pending.get(reply.id);
-      if (pending === undefined) return;
-      this.pending.delete(reply.id);
-      clearTimeout(pending.timer);
-      if (this.pending.size === 0) worker.unref();
-      pending.resolve(reply);
-    });
-    worker.on('error', (err) => this.stop(new InvalidArgumentError(`chain spec refused: the spec worker failed (${err.message})`)));
-    worker.on('exit', () => this.stop(new InvalidArgumentError('chain spec refused: the spec worker stopped')));
-    worker.unref();
-    this.worker = worker;
-    return worker;
-  }
-
-  /** Ends the worker, failing what waits on it. */
-  private stop(reason: Error): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(reason);
-      this.pending.delete(id);
-    }
-    if (worker !== undefined) void worker.terminate();
+  private async call(request: SpecWorkerTask): Promise<SpecWorkerReply> {
+    const reply = await this.worker.call(request, () => new InvalidArgumentError(`chain spec ${request.source}: reading it took longer than ${this.timeoutMs} ms; refused`));
+    if ('failed' in reply) throw new InvalidArgumentError(`chain spec ${request.source}: ${reply.failed}`);
+    return reply;
   }
 }
 
