@@ -6,6 +6,7 @@
 import { ConntrackTable } from '../../src/conntrack/conntrack-table.ts';
 import { CtDir, IpProto, TcpFlag } from '../../src/conntrack/conntrack-state.ts';
 import { MaglevTable } from '../../src/flow/maglev.ts';
+import { FlowKey6 } from '../../src/packet/flow-key-ipv6.ts';
 import type { BenchSuite, SuiteReport } from '../lib/report.ts';
 import { shuffled } from '../lib/pipeline-traffic.ts';
 
@@ -64,6 +65,35 @@ function lookupAll(ct: ConntrackTable, t: Uint32Array, n: number, reply: boolean
   return hits;
 }
 
+/** IPv6 tuples from the IPv4 ones: 2001:db8::/96 + the IPv4 address, 10 words per flow (s0–s3, d0–d3, ports). */
+function makeTuples6(t: Uint32Array, n: number): Int32Array {
+  const w = new Int32Array(n * 10);
+  for (let i = 0; i < n; i++) {
+    w.set([0x20010db8, i, 0, t[i * 4], 0x20010db8, 0, 0x8000, t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]], i * 10);
+  }
+  return w;
+}
+
+/** IPv6 lookups as a function makes them: one reused FlowKey6 filled from the packet's words, then `lookup6`. */
+function lookupAll6(ct: ConntrackTable, w: Int32Array, n: number, reply: boolean): number {
+  const k = new FlowKey6();
+  k.proto = IpProto.TCP;
+  let hits = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < n; i++) {
+      const o = i * 10;
+      const a = reply ? o + 4 : o;
+      const b = reply ? o : o + 4;
+      k.s0 = w[a]; k.s1 = w[a + 1]; k.s2 = w[a + 2]; k.s3 = w[a + 3];
+      k.d0 = w[b]; k.d1 = w[b + 1]; k.d2 = w[b + 2]; k.d3 = w[b + 3];
+      k.srcPort = w[o + (reply ? 9 : 8)];
+      k.dstPort = w[o + (reply ? 8 : 9)];
+      if (ct.lookup6(k, 1) >= 0) hits++;
+    }
+  }
+  return hits;
+}
+
 /** The conntrack/Maglev micro-benchmark suite (register as `conntrackSuite`). */
 export const conntrackSuite: BenchSuite = {
   name: 'conntrack',
@@ -90,6 +120,24 @@ export const conntrackSuite: BenchSuite = {
     const order = shuffled(FLOWS, 0x5eed);
     row('lookup hit, original dir, random order', nsPerOp(FLOWS * ROUNDS, () => lookupShuffled(ct, flows, order, false)).ns, `${load}, flows visited in shuffled order`);
     row('lookup hit, reply dir, random order', nsPerOp(FLOWS * ROUNDS, () => lookupShuffled(ct, flows, order, true)).ns, `${load}, flows visited in shuffled order`);
+
+    // The same flows over IPv6 in a dual-stack table, with half as many IPv4 flows sharing its index.
+    const dual = new ConntrackTable({ capacity: CAPACITY, seed: 1, ipv6: true });
+    const flows6 = makeTuples6(flows, FLOWS);
+    const strangers6 = makeTuples6(strangers, FLOWS);
+    const k6 = new FlowKey6();
+    for (let i = 0; i < FLOWS; i++) {
+      const o = i * 10;
+      k6.set(flows6.subarray(o, o + 4), flows6.subarray(o + 4, o + 8), flows6[o + 8], flows6[o + 9], IpProto.TCP);
+      dual.createFlow6(k6, 0);
+    }
+    const half = FLOWS / 2;
+    for (let i = 0; i < half; i++) dual.createFlow(IpProto.TCP, flows[i * 4], flows[i * 4 + 1], flows[i * 4 + 2], flows[i * 4 + 3], 0);
+    const dualLoad = `${FLOWS} IPv6 + ${half} IPv4 flows in ${CAPACITY} entries (ipv6: true)`;
+    row('lookup6 hit, original dir', nsPerOp(FLOWS * ROUNDS, () => lookupAll6(dual, flows6, FLOWS, false)).ns, `${dualLoad}; a reused FlowKey6 filled per lookup`);
+    row('lookup6 hit, reply dir', nsPerOp(FLOWS * ROUNDS, () => lookupAll6(dual, flows6, FLOWS, true)).ns, dualLoad);
+    row('lookup6 miss', nsPerOp(FLOWS * ROUNDS, () => lookupAll6(dual, strangers6, FLOWS, false)).ns, dualLoad);
+    row('lookup (IPv4) hit in the dual-stack table', nsPerOp(half * ROUNDS, () => lookupAll(dual, flows, half, false)).ns, dualLoad);
 
     for (let i = 0; i < FLOWS; i++) {
       ct.update(entries[i], CtDir.ORIGINAL, TcpFlag.SYN, 1);
