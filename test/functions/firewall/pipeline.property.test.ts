@@ -6,6 +6,7 @@ import { Action, type AclPacket, type AclRule } from '../../../functions/firewal
 import { firewallRuleSchema, toAclRule } from '../../../functions/firewall/config.ts';
 import { firstMatch } from '../../../functions/firewall/interpreter.ts';
 import { generateRuleSet, generateTraffic } from '../../../functions/firewall/rule-set-generator.ts';
+import { frame6 } from '../../unit/packet/frame-fixtures.ts';
 import { Firewall } from './harness.ts';
 
 function specOf(p: AclPacket): FrameSpec {
@@ -58,5 +59,33 @@ describe('compiled firewall pipeline vs interpreter (property)', () => {
       }
     }
     expect(frames).toBe(16 * 1024);
+  });
+
+  it('with mixed IPv4/IPv6 rule sets: IPv4 frames judged by the IPv4 rules and family-free ones, rule hits counted at their index in the full set; IPv6 frames still dropped', async () => {
+    let frames = 0;
+    for (const [count, seed] of [[12, 3], [60, 4], [400, 5]] as const) {
+      const raw = generateRuleSet({ count, seed, ipv6Share: 0.5 });
+      const rules = raw.map((r) => toAclRule(firewallRuleSchema.parse(r)));
+      expect(rules.some((r) => r.family === 6) && rules.some((r) => r.family === 4)).toBe(true);
+      const fw = await Firewall.create({ stateful: false, defaultPolicy: 'drop', rules: raw });
+      const hits = new Array<number>(rules.length).fill(0);
+      const packets = generateTraffic(rules, 768, seed + 1, 0.2);
+      for (let b = 0; b < packets.length; b += 256) {
+        const chunk = packets.slice(b, b + 256);
+        const sent = fw.send(chunk.map((p) => ({ side: p.side, spec: specOf(p) })));
+        sent.forEach((s, i) => {
+          const want = expected(rules, Action.DROP, chunk[i]);
+          expect([s.verdict, s.reason]).toEqual([want.verdict, want.reason]);
+          const r = firstMatch(rules, chunk[i]);
+          if (r >= 0) hits[r]++;
+          frames++;
+        });
+      }
+      hits.forEach((n, i) => expect(fw.counter(`rule_${i}`), `rule_${i}`).toBe(n));
+      expect(hits.filter((n, i) => n > 0 && rules[i].family === 6)).toEqual([]);
+      const v6 = fw.send([{ side: 0, bytes: frame6({ proto: 6, dstPort: 443, tcpFlags: 0x02 }) }]);
+      expect(v6.map((x) => x.reason)).toEqual(['ipv6_not_supported']);
+    }
+    expect(frames).toBe(3 * 768);
   });
 });
