@@ -1,4 +1,5 @@
 import { FLOW_NOT_FOUND, FlowTable, FlowTableStatus } from '../flow/flow-table.ts';
+import { Ipv6HeaderChain, walkIpv6ExtensionHeaders } from '../packet/ipv6-extension-headers.ts';
 
 /** An unset side of a link pin (no instance chosen on that side yet). */
 export const UNSET_SIDE = 0xffff;
@@ -28,14 +29,6 @@ const TCP = 6;
 const UDP = 17;
 const ICMP = 1;
 const ICMPV6 = 58;
-/** IPv6 extension headers walked to find the transport header (hop-by-hop, routing, destination options, AH). */
-const V6_HOP_BY_HOP = 0;
-const V6_ROUTING = 43;
-const V6_FRAGMENT = 44;
-const V6_AH = 51;
-const V6_DEST_OPTS = 60;
-/** Most IPv6 extension headers walked before a frame is keyed by its addresses alone. */
-const V6_MAX_EXTENSION_HEADERS = 8;
 
 /**
  * Folds the 128-bit IPv6 address at `off` into 32 bits (murmur3-style mixing of its four
@@ -105,7 +98,7 @@ export class LinkFlowTable {
    * Reads the 5-tuple of the frame at `off` (`len` bytes) into the canonical fields.
    * Returns false for a frame that is not IP (ARP, …) or too short to key. An IPv6 frame
    * is keyed by its folded addresses (`foldIpv6Address`) and the ports of the transport
-   * header found after at most `V6_MAX_EXTENSION_HEADERS` extension headers.
+   * header found after its extension headers (`walkIpv6ExtensionHeaders`, bounded).
    */
   classify(view: DataView, off: number, len: number): boolean {
     if (len < 34) return false;
@@ -165,31 +158,21 @@ export class LinkFlowTable {
   /** Transport protocol and header offset found by the last `walk6` (offset -1: none, or a fragment). */
   private l4Proto = 0;
   private l4Off = -1;
+  private readonly chain = new Ipv6HeaderChain();
 
   /**
-   * Walks the IPv6 header at `l3` and its extension headers (bounded) to the transport
-   * header, leaving its protocol and offset in `l4Proto` / `l4Off`. Any fragment keys the
-   * datagram by its addresses alone (as IPv4 fragments are), so all its pieces go one way.
+   * Walks the IPv6 header at `l3` and its extension headers to the transport header,
+   * leaving its protocol and offset in `l4Proto` / `l4Off`. Any fragment keys the datagram
+   * by its addresses alone (as IPv4 fragments are), so all its pieces go one way; a chain
+   * the walk refuses is keyed by its addresses too (the instance drops it with the reason).
    * Returns false when the fixed header does not fit before `end`.
    */
   private walk6(view: DataView, l3: number, end: number): boolean {
     if (l3 + 40 > end) return false;
-    let next = view.getUint8(l3 + 6);
-    let at = l3 + 40;
-    this.l4Off = -1;
-    for (let n = 0; n < V6_MAX_EXTENSION_HEADERS; n++) {
-      if (next === V6_FRAGMENT) {
-        this.l4Proto = at + 1 <= end ? view.getUint8(at) : next;
-        return true;
-      }
-      if (next !== V6_HOP_BY_HOP && next !== V6_ROUTING && next !== V6_DEST_OPTS && next !== V6_AH) break;
-      if (at + 2 > end) break;
-      const size = next === V6_AH ? (view.getUint8(at + 1) + 2) << 2 : (view.getUint8(at + 1) + 1) << 3;
-      next = view.getUint8(at);
-      at += size;
-    }
-    this.l4Proto = next;
-    if (at + 8 <= end) this.l4Off = at;
+    const c = this.chain;
+    const ok = walkIpv6ExtensionHeaders(view, l3, end, c) === 0;
+    this.l4Proto = ok ? c.upperProtocol : view.getUint8(l3 + 6);
+    this.l4Off = ok && !c.isFragment && c.upperOffset + 8 <= end ? c.upperOffset : -1;
     return true;
   }
 

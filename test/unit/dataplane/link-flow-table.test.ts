@@ -147,6 +147,8 @@ interface V6Spec {
   /** Transport protocol and header bytes. */
   proto: number;
   l4: Uint8Array;
+  /** Fields of the fragment header, if `ext` has one (default offset 0, no more fragments: an atomic fragment). */
+  fragment?: { offset: number; more: boolean };
 }
 
 /** An Ethernet + IPv6 frame (no checksums: the link table does not read them). */
@@ -168,6 +170,7 @@ function v6frame(spec: V6Spec): Uint8Array<ArrayBuffer> {
     // Length field: AH counts 4-byte units minus 2; the others 8-byte units minus 1; fragment has none.
     if (type === 51) v.setUint8(at + 1, size / 4 - 2);
     else if (type !== 44) v.setUint8(at + 1, size / 8 - 1);
+    else if (spec.fragment !== undefined) v.setUint16(at + 2, (spec.fragment.offset << 3) | (spec.fragment.more ? 1 : 0));
     at += size;
   });
   bytes.set(spec.l4, at);
@@ -234,13 +237,17 @@ describe('LinkFlowTable.classify over IPv6', () => {
     expect(deep!.slice(2, 4)).toEqual([0, 0]);
   });
 
-  it('keys every fragment of a datagram by its addresses and inner protocol alone', () => {
+  it('keys every fragment of a datagram by its addresses and inner protocol alone; an atomic fragment as a whole datagram', () => {
     const link = new LinkFlowTable(16, 1);
     const whole = key(link, v6frame({ src: X, dst: Y, proto: IpProto.UDP, l4: ports(5353, 53) }));
-    const first = key(link, v6frame({ src: X, dst: Y, ext: [[44, 8]], proto: IpProto.UDP, l4: ports(5353, 53) }));
+    const l4 = new Uint8Array(24);
+    l4.set(ports(5353, 53));
+    const first = key(link, v6frame({ src: X, dst: Y, ext: [[44, 8]], fragment: { offset: 0, more: true }, proto: IpProto.UDP, l4 }));
     expect(first).toEqual([...whole!.slice(0, 2), 0, 0, IpProto.UDP]);
-    const later = key(link, v6frame({ src: Y, dst: X, ext: [[0, 8], [44, 8]], proto: IpProto.UDP, l4: new Uint8Array(8).fill(0x77) }));
+    const later = key(link, v6frame({ src: Y, dst: X, ext: [[0, 8], [44, 8]], fragment: { offset: 3, more: false }, proto: IpProto.UDP, l4: new Uint8Array(8).fill(0x77) }));
     expect(later).toEqual(first);
+    // Offset 0 and no more fragments (RFC 6946): not a fragment, the ports are there.
+    expect(key(link, v6frame({ src: X, dst: Y, ext: [[44, 8]], proto: IpProto.UDP, l4: ports(5353, 53) }))).toEqual(whole);
   });
 
   it('keys an ICMPv6 echo by its identifier, and an ICMPv6 error by the flow it quotes', () => {
