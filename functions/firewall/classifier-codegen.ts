@@ -14,6 +14,7 @@
  * IPv6 ({@link generateClassifier6}): the plan of `planFamily(rules, 6, …)` runs on the
  * reduced addresses (`address-reduction.ts`); the generated code first reduces the packet's
  * eight address words (two binary searches over `Int32Array`s), then runs the same lookup.
+ * Straight-line IPv6 code needs no reduction: it tests each prefix on the words it covers.
  * Plans over a subset of the rules yield the full set's indices (`plan.ids`).
  *
  * @example
@@ -144,7 +145,7 @@ export function generateClassifier(plan: ClassifierPlan, io: ClassifierIo, vars:
 }
 
 /** One `if` per rule, constants inlined, tests only where the rule is not a wildcard. */
-function straightLine(rules: readonly AclRule[], vars: ClassifierVars, ids: readonly number[] | undefined): ClassifierCode {
+function straightLine(rules: readonly AclRule[], vars: ClassifierVars, ids: readonly number[] | undefined, words6?: ClassifierVars6): ClassifierCode {
   const lo: number[] = [];
   const hi: number[] = [];
   let code = '';
@@ -154,7 +155,11 @@ function straightLine(rules: readonly AclRule[], vars: ClassifierVars, ids: read
     for (const d of CHECK_ORDER) {
       if (lo[d] === 0 && hi[d] === DIM_FULL[d]) continue;
       const v = fieldOf(vars, d);
-      if ((d === 2 || d === 3) && rule.addrRanges !== undefined) {
+      if ((d === 2 || d === 3) && words6 !== undefined) {
+        // IPv6 straight-line code tests the prefix on the address words themselves.
+        const prefix = d === 2 ? rule.srcPrefix : rule.dstPrefix;
+        if (rule.family === 6) tests.push(...prefixWordTests(d === 2 ? words6.src : words6.dst, d === 2 ? rule.srcAddr6 : rule.dstAddr6, prefix));
+      } else if ((d === 2 || d === 3) && rule.addrRanges !== undefined) {
         tests.push(`(((${v} - ${lo[d] | 0}) | 0) >>> 0) <= ${hi[d] - lo[d]}`);
       } else if (d === 2 || d === 3) {
         const prefix = d === 2 ? rule.srcPrefix : rule.dstPrefix;
@@ -170,6 +175,18 @@ function straightLine(rules: readonly AclRule[], vars: ClassifierVars, ids: read
   });
   code += rules.length === 0 ? `${vars.result} = -1;` : `else ${vars.result} = -1;`;
   return { init: '', perBatch: '', lookup: code };
+}
+
+/** Tests of a 128-bit prefix on the four word variables `w`: one per word the prefix reaches. */
+function prefixWordTests(w: readonly string[], net: readonly number[], prefix: number): string[] {
+  const tests: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const bits = Math.max(0, Math.min(32, prefix - 32 * i));
+    if (bits === 0) break;
+    const value = net[i] | 0;
+    tests.push(bits === 32 ? `${w[i]} === ${value}` : `(${w[i]} & ${(0xffffffff << (32 - bits)) | 0}) === ${value & ((0xffffffff << (32 - bits)) | 0)}`);
+  }
+  return tests;
 }
 
 /** Names of the variables an IPv6 lookup reads (the eight address words, int32, most significant first) and assigns. */
@@ -191,6 +208,11 @@ export interface ClassifierVars6 {
 export function generateClassifier6(plan: ClassifierPlan, io: ClassifierIo, vars: ClassifierVars6): ClassifierCode {
   const red = plan.reduction;
   if (red === undefined) throw new Error('generateClassifier6 needs an IPv6 plan (planFamily(rules, 6, options))');
+  if (plan.kind === 'straight-line') {
+    // A handful of rules: test the address words directly, no reduction.
+    const scalar = { side: vars.side, proto: vars.proto, src: '', dst: '', sp: vars.sp, dp: vars.dp, result: vars.result };
+    return straightLine(plan.rules, scalar, plan.ids, vars);
+  }
   const P = io.prefix;
   const decode = io.importName(`${MODULE}packed-int32.ts`, 'decodeInt32Base64');
   const reduce = io.importName(`${MODULE}address-reduction.ts`, 'reduceAddress');
