@@ -199,6 +199,8 @@ export class InstanceHost {
   failure: { readonly reason: InstanceFailureReason; readonly detail: string } | undefined;
 
   private readonly stopWord: Int32Array;
+  /** The instance's interrupt line (both receiveqs): rung on stop too, so an idle loop sees the stop word at once. */
+  private readonly irq: Doorbell;
   private readonly heartbeat: Int32Array;
   private readonly hangTimeoutMs: number;
   private readonly onEvent: ((event: InstanceEvent) => void) | undefined;
@@ -279,6 +281,7 @@ export class InstanceHost {
     this.eth1 = deviceEnd(dev1, this.pool);
     // One interrupt line for both receiveqs: the instance sleeps on it and wakes for either side.
     const irq = new Doorbell(new Int32Array(irqSab), 0);
+    this.irq = irq;
     this.eth0.setInterrupt(irq);
     this.eth1.setInterrupt(irq);
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
@@ -329,6 +332,7 @@ export class InstanceHost {
       this.clearTimers();
       Atomics.store(this.stopWord, 0, 1);
       Atomics.notify(this.stopWord, 0);
+      this.irq.ring();
       const timer = setTimeout(() => void this.fail('hung', `stop did not finish within ${timeoutMs} ms`), timeoutMs);
       await this.until(() => this.seen.has('closing') || this.state === 'failed');
       if (this.state === 'stopping') {

@@ -8,6 +8,9 @@ import type { PacketTracer } from '../trace/packet-tracer.ts';
 import { SpinThenWait, type Doorbell } from '../virtio/doorbell.ts';
 import { waitForRxOnAny, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
 
+/** Longest sleep of an idle instance loop between passes, ms (a peer's doorbell ends it at once). */
+export const IDLE_SLEEP_MAX_MS = 16;
+
 /**
  * The poll loop of an instance: take a batch from a device's receiveq, run the fused
  * pipeline over it in place, post the survivors to the transmitq of the side their verdict
@@ -100,18 +103,25 @@ export class InstanceLoop {
   run(stop: Int32Array, clock: () => number, spinMs = 0.2, heartbeat?: Int32Array): void {
     const backoff = new SpinThenWait(64);
     let idleSince = -1;
+    // A sleep on the doorbell ends when a peer rings it; its timeout only bounds how long a
+    // quiet instance goes without a pass (heartbeat, control words). It doubles while the
+    // sleeps find nothing, so an idle instance wakes ~50 times a second, not 1000.
+    let sleepMs = 1;
     while (Atomics.load(stop, 0) === 0) {
       if (heartbeat !== undefined) Atomics.add(heartbeat, 0, 1);
       const now = clock();
       if (this.pollOnce(now) > 0) {
         backoff.busy();
         idleSince = -1;
+        sleepMs = 1;
       } else if (backoff.idle()) {
         if (idleSince < 0) idleSince = now;
         else if (now - idleSince > spinMs) {
           if (this.ports !== undefined) Atomics.wait(stop, 0, 0, 1);
-          else if (this.irq !== undefined) waitForRxOnAny(this.devices, this.irq, 1);
-          else this.devices[this.lastBusySide].waitForRx(1);
+          else {
+            const woke = this.irq !== undefined ? waitForRxOnAny(this.devices, this.irq, sleepMs) : this.devices[this.lastBusySide].waitForRx(sleepMs);
+            sleepMs = woke ? 1 : Math.min(sleepMs * 2, IDLE_SLEEP_MAX_MS);
+          }
           idleSince = -1;
         }
       }

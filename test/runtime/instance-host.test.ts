@@ -68,6 +68,21 @@ describe('InstanceHost', () => {
     }, 20_000);
   }
 
+  it('lets an idle instance sleep (its doorbell, not a 1 ms poll, wakes it) and wakes it at once for frames', async () => {
+    await forward(healthy, frames(10));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const before = healthy.beats();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Each sleep is followed by a short spin (64 passes); sleeps grow to 16 ms while idle:
+    // a few thousand passes a second, where a 1 ms poll made ~65,000.
+    const passes = healthy.beats() - before;
+    expect(passes).toBeGreaterThan(0);
+    expect(passes).toBeLessThan(10_000);
+    const woke = performance.now();
+    expect(await forward(healthy, frames(1))).toBe(1);
+    expect(performance.now() - woke).toBeLessThan(500);
+  });
+
   it('keeps an idle healthy instance alive past its hang timeout, then the pool is whole after it stops', async () => {
     await new Promise((resolve) => setTimeout(resolve, 700));
     expect(healthy.state).toBe('running');
