@@ -10,17 +10,11 @@ import { defaultGatewayMac, parseGatewayAddress, type GatewayAddress } from '../
 import { parseMac } from '../packet/ethernet.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { SpecIssue } from '../spec/chain-spec-rules.ts';
-import { dnsLabel, ipv4AddressText, ipv4CidrText, macText } from '../spec/spec-values.ts';
+import { dnsLabel, gatewayAddressText, ipv4AddressText, ipv4CidrText, macText } from '../spec/spec-values.ts';
 import { definePortType } from './port-type.ts';
 
 /** A UDP port a socket binds or sends to: 1–65535. */
 const udpPort = port.refine((p) => p !== 0, 'port must be 1-65535');
-
-/** A gateway address with its prefix (`198.18.1.1/24`; a bare address is /32), kept as text. */
-const gatewayAddressText = z
-  .string()
-  .refine((s) => parseGatewayAddress(s) !== undefined, { message: 'not an address with prefix (a.b.c.d/len)' })
-  .meta({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}(/\\d{1,2})?$', description: 'Interface address with its prefix, a.b.c.d/len.' });
 
 /** One peer of a VXLAN port. */
 const vxlanPeerSchema = z
