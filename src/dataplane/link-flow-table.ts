@@ -271,11 +271,6 @@ export class LinkFlowTable {
     this.table.setValue(slot, (this.table.value(slot) & ~(0xffff << shift)) | ((instance & 0xffff) << shift));
   }
 
-  /** Sets both sides of an entry. */
-  setSides(slot: number, left: number, right: number): void {
-    this.table.setValue(slot, left | (right << 16));
-  }
-
   /** Marks an entry as seen at `tick`, recording FIN/RST of the classified frame (`finBit` = its direction's FIN flag). */
   touch(slot: number, tick: number, finBit: number): void {
     const table = this.table;

@@ -309,15 +309,19 @@ describe('LinkFlowTable pins', () => {
     expect(link.find()).toBe(FLOW_NOT_FOUND);
 
     // Learning the left side (what the data plane does when the left instance emits a frame).
-    link.setSides(slot, 7, link.rightOf(slot));
+    link.setSide(slot, 0, 7);
     expect(link.leftOf(slot)).toBe(7);
     expect(link.rightOf(slot)).toBe(3);
-    link.setSides(slot, 7, UNSET_SIDE);
+    expect([link.sideOf(slot, 0), link.sideOf(slot, 1)]).toEqual([7, 3]);
+    link.setSide(slot, 1, UNSET_SIDE);
     expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([7, UNSET_SIDE]);
-    link.setSides(slot, UNSET_SIDE, UNSET_SIDE);
+    link.setSide(slot, 0, UNSET_SIDE);
     expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([UNSET_SIDE, UNSET_SIDE]);
-    link.setSides(slot, 0xfffe, 0);
+    link.setSide(slot, 0, 0xfffe);
+    link.setSide(slot, 1, 0);
     expect([link.leftOf(slot), link.rightOf(slot)]).toEqual([0xfffe, 0]);
+    link.setSide(slot, 1, 0xffff);
+    expect([link.sideOf(slot, 0), link.sideOf(slot, 1)]).toEqual([0xfffe, 0xffff]);
   });
 
   it('records FIN per direction and RST; a connection is closed after FIN both ways or RST', () => {
@@ -489,7 +493,7 @@ describe('LinkFlowTable against a Map oracle', () => {
           }
         } else if (op < 6 && want !== undefined) {
           const left = rng.int(8);
-          link.setSides(slot, left, want.right);
+          link.setSide(slot, 0, left);
           want.left = left;
         } else if (op === 6) {
           const removed = link.table.removeWhere((sl) => tick - link.lastSeen(sl) >= idle);
