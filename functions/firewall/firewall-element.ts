@@ -5,7 +5,7 @@ import { CtState } from '../../src/conntrack/conntrack-state.ts';
 import { MIDDLEBOX_PORTS, type CounterSpec, type ElementCode, type ElementDefinition, type GenContext } from '../../src/pipeline/element.ts';
 import { Action, RejectWith, type AclRule } from './acl-rule.ts';
 import { planFamily, type ClassifierPlan } from './classifier-plan.ts';
-import { generateClassifier } from './classifier-codegen.ts';
+import { generateClassifier, generateClassifier6 } from './classifier-codegen.ts';
 import { classifierOptionsSchema, firewallConntrackSchema, type ClassifierOptions } from './config.ts';
 
 /** Configuration of the `firewall` element: the function config after validation, rules in numeric form. */
@@ -74,8 +74,7 @@ const DROPS: CounterSpec[] = [
   { name: 'ct_invalid', drop: true, help: 'packets of a tracked connection that do not fit its state' },
   { name: 'ct_no_connection', drop: true, help: 'TCP segments other than SYN, and ICMP echo replies, with no tracked connection' },
   { name: 'ct_table_full', drop: true, help: 'new connections allowed by the rules but refused: connection table full' },
-  { name: 'reject_suppressed', drop: true, help: 'rejects not answered (ICMP error, RST, broadcast/multicast, non-host source) and dropped' },
-  { name: 'ipv6_not_supported', drop: true, help: 'IPv6 frames: the rules compile for IPv6 but this element does not judge IPv6 yet (dropped, never passed unjudged)' },
+  { name: 'reject_suppressed', drop: true, help: 'rejects not answered (ICMP error, RST, broadcast/multicast, non-host source; IPv6: no IPv6 answer yet) and dropped' },
 ];
 
 const PASSES: CounterSpec[] = [
@@ -85,7 +84,8 @@ const PASSES: CounterSpec[] = [
   { name: 'rejected_icmp', drop: false, help: 'rejected packets answered with an ICMP destination unreachable' },
   { name: 'ct_established', drop: false, help: 'packets of tracked connections passed without rule evaluation' },
   { name: 'ct_related', drop: false, help: 'ICMP errors about a tracked connection passed without rule evaluation' },
-  { name: 'non_ip_passed', drop: false, help: 'non-IPv4 frames (ARP) passed through' },
+  { name: 'non_ip_passed', drop: false, help: 'non-IP frames (ARP) passed through' },
+  { name: 'ndp_passed', drop: false, help: 'ICMPv6 neighbour discovery (router/neighbour solicitation and advertisement, redirect) passed by default' },
 ];
 
 /** The connection table's own counters, contiguous, in `CtCounter` order (the table writes them directly). */
@@ -133,7 +133,7 @@ export function ruleCounterName(index: number): string {
 export function firewallElement(ruleCounterHelp: readonly string[], ruleNames: readonly string[] = []): ElementDefinition<FirewallElementConfig> {
   return {
     kind: 'firewall',
-    description: 'Stateful IPv4 firewall: tracked connections pass, new ones are judged by compiled first-match rules.',
+    description: 'Stateful dual-stack firewall: tracked connections pass, new ones are judged by compiled first-match rules.',
     ports: MIDDLEBOX_PORTS,
     config: elementConfigSchema,
     counters: [
@@ -143,58 +143,145 @@ export function firewallElement(ruleCounterHelp: readonly string[], ruleNames: r
       ...ruleCounterHelp.map((help, i) => ({ name: ruleCounterName(i), drop: false, help })),
     ],
     generate(config, ctx) {
-      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, planFamily(config.rules, 4, config.classifier), ruleNames);
+      const plans = { v4: planFamily(config.rules, 4, config.classifier), v6: planFamily(config.rules, 6, config.classifier) };
+      return generateFirewall(config, ctx, ruleCounterHelp.length > 0 && config.ruleCounters, plans, ruleNames);
     },
   };
 }
 
-function generateFirewall(config: FirewallElementConfig, ctx: GenContext, perRule: boolean, plan: ClassifierPlan, ruleNames: readonly string[]): ElementCode {
+function generateFirewall(
+  config: FirewallElementConfig,
+  ctx: GenContext,
+  perRule: boolean,
+  plans: { readonly v4: ClassifierPlan; readonly v6: ClassifierPlan },
+  ruleNames: readonly string[],
+): ElementCode {
   const id = ctx.id;
   const v = (name: string) => `${id}${name}`;
   const imp = (module: string, name: string) => ctx.importName(module, name);
   const stateful = config.stateful;
-
-  const code = generateClassifier(plan, { prefix: `${id}c`, constant: (x) => ctx.constant(x), importName: imp }, {
-    side: 'side',
-    proto: v('proto'),
-    src: v('src'),
-    dst: v('dst'),
-    sp: v('sp'),
-    dp: v('dp'),
-    result: v('rule'),
-  });
+  const io = { constant: (x: unknown) => ctx.constant(x), importName: imp };
+  const scalar = { side: 'side', proto: v('proto'), sp: v('sp'), dp: v('dp'), result: v('rule') };
+  const code4 = generateClassifier(plans.v4, { prefix: `${id}c`, ...io }, { ...scalar, src: v('src'), dst: v('dst') });
+  const words = (w: string) => [0, 1, 2, 3].map((i) => v(`${w}${i}`)) as [string, string, string, string];
+  const code6 = generateClassifier6(plans.v6, { prefix: `${id}c6`, ...io }, { ...scalar, src: words('a'), dst: words('b') });
 
   const actions = ctx.constant(config.rules.map((r) => r.action));
   const rejects = ctx.constant(config.rules.map((r) => r.reject));
-  let init = code.init;
+  let init = code4.init + code6.init;
   init += `const ${v('act')} = Int8Array.from(${actions});\nconst ${v('rej')} = Int8Array.from(${rejects});\n`;
-  let perBatch = code.perBatch;
+  let perBatch = `${code4.perBatch}\n${code6.perBatch}`;
   let onAttach: string | undefined;
+  const ct = v('ct');
+  const k6 = v('k6');
   if (stateful) {
     const Table = imp('#nfvkit/conntrack/conntrack-table.ts', 'ConntrackTable');
-    const ct = config.conntrack;
+    const c = config.conntrack;
     const first = ctx.counterIndex(CONNTRACK[0].name);
     init +=
-      `const ${v('ct')} = new ${Table}({ capacity: ${ct.capacity}, whenFull: ${JSON.stringify(ct.whenFull)}, ` +
-      `timeouts: ${ctx.constant(ct.timeouts)}, counters: counters.subarray(${first}, ${first + CONNTRACK.length}) });\n`;
-    if (ct.sweepPerBatch > 0) perBatch += `\n${v('ct')}.expire(now, ${ct.sweepPerBatch});`;
+      `const ${ct} = new ${Table}({ capacity: ${c.capacity}, whenFull: ${JSON.stringify(c.whenFull)}, ipv6: true, ` +
+      `timeouts: ${ctx.constant(c.timeouts)}, counters: counters.subarray(${first}, ${first + CONNTRACK.length}) });\n` +
+      `const ${k6} = new ${imp('#nfvkit/packet/flow-key-ipv6.ts', 'FlowKey6')}();\n`;
+    if (c.sweepPerBatch > 0) perBatch += `\n${ct}.expire(now, ${c.sweepPerBatch});`;
     // Connections live in the host's memory: a successor of a failed instance takes them over.
-    const at = ctx.stateRegion(ConntrackTable.recordBytes(ct.capacity));
-    const end = at + ConntrackTable.recordBytes(ct.capacity);
+    const bytes = ConntrackTable.recordBytes(c.capacity, true);
+    const at = ctx.stateRegion(bytes);
     onAttach =
-      `{ const t = ${v('ct')}.attach(state.subarray(${at}, ${end}), previous?.subarray(${at}, ${end}), shift, now);\n` +
+      `{ const t = ${ct}.attach(state.subarray(${at}, ${at + bytes}), previous?.subarray(${at}, ${at + bytes}), shift, now);\n` +
       `  took.adopted += t.adopted; took.rejected += t.rejected; }`;
   }
-  const tcpReset = imp('#nfvkit/packet/reply/tcp-reset.ts', 'writeTcpReset');
-  const tcpResetOk = imp('#nfvkit/packet/reply/tcp-reset.ts', 'tcpResetPermitted');
-  const icmpUnreach = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'writeIcmpUnreachable');
-  const icmpOk = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'icmpErrorPermitted');
   const ruleBase = perRule ? ctx.counterIndex(ruleCounterName(0)) : -1;
+  const named = ruleNames.length === config.rules.length;
 
-  // Packet kinds: 0 TCP/UDP/other, 1 ICMP error, 2 echo request, 3 echo reply, 4 other ICMP.
-  let p = `{
-if (L.ethertype !== 0x0800) { if (L.ethertype === 0x86dd) ${ctx.drop('ipv6_not_supported')} ${ctx.count('non_ip_passed')} ${ctx.finish()} }
-const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('proto')} = L.ipProto;
+  /**
+   * The part both families share once the packet is known new: first-match rules (the
+   * family's lookup), then allow (tracking it: `track`), drop or reject (`reject`).
+   */
+  const decide = (lookup: string, track: string, reject: string) => `let ${v('rule')} = -1;
+${lookup}
+${ctx.trace('rule', `${v('rule')} + 1`, named ? ['none: default policy', ...ruleNames] : undefined)}
+let ${v('a')} = ${config.defaultAction}, ${v('rj')} = ${RejectWith.AUTO};
+if (${v('rule')} >= 0) {
+  ${v('a')} = ${v('act')}[${v('rule')}]; ${v('rj')} = ${v('rej')}[${v('rule')}];
+  ${perRule ? `counters[${ruleBase} + ${v('rule')}] += 1;` : ''}
+}
+if (${v('a')} === ${Action.ALLOW}) {
+  ${stateful ? track : ''}
+  if (${v('rule')} >= 0) ${ctx.count('allowed_rule')} else ${ctx.count('allowed_default')}
+  ${ctx.finish()}
+}
+if (${v('a')} === ${Action.DROP}) {
+  if (${v('rule')} >= 0) ${ctx.drop('acl_denied')}
+  ${ctx.drop('default_policy')}
+}
+${reject}
+`;
+
+  /** A tracked connection's packet passes (`ref` from the family's lookup): the shared fast path. */
+  const established = (lookupRef: string) => `let ref = ${lookupRef};
+  const opening = ${v('proto')} === 6 && (${v('flags')} & 0x17) === 0x02;
+  if (ref >= 0 && opening) {
+    // A SYN on the tuple of a closed connection opens a new one: judge it afresh.
+    const st = ${ct}.state(ref >>> 1);
+    if (st === ${CtState.TCP_TIME_WAIT} || st === ${CtState.TCP_CLOSE}) { ${ct}.delete(ref >>> 1); ref = -1; }
+  }
+  if (ref >= 0) {
+    const dir = ref & 1;
+    if (${v('kind')} >= 2 && (${v('kind')} === 2) !== (dir === 0)) ${ctx.drop('ct_invalid')}
+    if (${ct}.update(ref >>> 1, dir, ${v('flags')}, now) < 0) ${ctx.drop('ct_invalid')}
+    ${ctx.count('ct_established')}
+    ${ctx.trace('conntrack', '0', ['established: passed without rules'])}
+    ${ctx.finish()}
+  }
+  if ((${v('proto')} === 6 && !opening) || ${v('kind')} === 3) ${ctx.drop('ct_no_connection')}`;
+  const related = `${ctx.count('ct_related')}
+        ${ctx.trace('conntrack', '1', ['', 'related: an ICMP error about a tracked connection'])}
+        ${ctx.finish()}`;
+  const tracked = (create: string) => `if (${v('kind')} !== 1 && ${v('kind')} !== 4) {
+    const e = ${create};
+    if (e === -1) ${ctx.drop('ct_table_full')}
+    if (e < 0) ${ctx.drop('ct_invalid')}
+    ${ct}.update(e, 0, ${v('flags')}, now);
+  }`;
+
+  // IPv6: ports and ICMPv6 kinds from the parser's layout (a later fragment has no L4
+  // header: no ports); neighbour discovery passes; no IPv6 reject answer is built yet.
+  const extract6 = imp('#nfvkit/packet/flow-key-ipv6.ts', 'extractFlowKey6');
+  const inner6 = imp('#nfvkit/packet/flow-key-ipv6.ts', 'extractIcmpv6InnerFlowKey');
+  let p6 = `const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('proto')} = L.ipProto;
+const ${v('a0')} = view.getInt32(${v('l3')} + 8), ${v('a1')} = view.getInt32(${v('l3')} + 12), ${v('a2')} = view.getInt32(${v('l3')} + 16), ${v('a3')} = view.getInt32(${v('l3')} + 20);
+const ${v('b0')} = view.getInt32(${v('l3')} + 24), ${v('b1')} = view.getInt32(${v('l3')} + 28), ${v('b2')} = view.getInt32(${v('l3')} + 32), ${v('b3')} = view.getInt32(${v('l3')} + 36);
+let ${v('sp')} = 0, ${v('dp')} = 0, ${v('flags')} = 0, ${v('kind')} = 0;
+if (${v('l4')} >= 0) {
+  if (${v('proto')} === 6 || ${v('proto')} === 17) {
+    ${v('sp')} = view.getUint16(${v('l4')}); ${v('dp')} = view.getUint16(${v('l4')} + 2);
+    if (${v('proto')} === 6) ${v('flags')} = view.getUint8(${v('l4')} + 13);
+  } else if (${v('proto')} === 58) {
+    const t = view.getUint8(${v('l4')});
+    ${v('dp')} = t;
+    if (t === 128 || t === 129) ${v('kind')} = t === 128 ? 2 : 3;
+    else if (t >= 1 && t <= 4) ${v('kind')} = 1;
+    else if (t >= 133 && t <= 137) { ${ctx.count('ndp_passed')} ${ctx.finish()} }
+    else ${v('kind')} = 4;
+  }
+}
+`;
+  if (stateful) {
+    p6 += `if (${v('kind')} === 1) {
+  // RELATED: an ICMPv6 error quoting a packet of a tracked connection, sent back to that packet's source.
+  if (${inner6}(view, L, ${k6}) && ${k6}.s0 === ${v('b0')} && ${k6}.s1 === ${v('b1')} && ${k6}.s2 === ${v('b2')} && ${k6}.s3 === ${v('b3')} && ${ct}.lookup6(${k6}, now) >= 0) {
+        ${related}
+  }
+} else if (${v('kind')} !== 4) {
+  ${extract6}(view, L, ${k6});
+  ${established(`${ct}.lookup6(${k6}, now)`)}
+}
+`;
+  }
+  p6 += decide(code6.lookup, tracked(`${ct}.createFlow6(${k6}, now)`), `${ctx.drop('reject_suppressed')}`);
+
+  // IPv4. Packet kinds: 0 TCP/UDP/other, 1 ICMP error, 2 echo request, 3 echo reply, 4 other ICMP.
+  let p4 = `const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('proto')} = L.ipProto;
 const ${v('src')} = view.getInt32(${v('l3')} + 12), ${v('dst')} = view.getInt32(${v('l3')} + 16);
 let ${v('sp')} = 0, ${v('dp')} = 0, ${v('flags')} = 0, ${v('ka')} = 0, ${v('kb')} = 0, ${v('kind')} = 0;
 if (${v('proto')} === 6 || ${v('proto')} === 17) {
@@ -210,8 +297,7 @@ if (${v('proto')} === 6 || ${v('proto')} === 17) {
 }
 `;
   if (stateful) {
-    const ct = v('ct');
-    p += `if (${v('kind')} === 1) {
+    p4 += `if (${v('kind')} === 1) {
   // RELATED: an ICMP error quoting a packet of a tracked connection, sent back to that packet's source.
   const q = ${v('l4')} + 8, qlen = L.l4Length - 8;
   if (qlen >= 28) {
@@ -222,60 +308,20 @@ if (${v('proto')} === 6 || ${v('proto')} === 17) {
       if (ip === 6 || ip === 17) { a = view.getUint16(ql4); b = view.getUint16(ql4 + 2); }
       else if (ip === 1) { const it = view.getUint8(ql4); if (it === 8 || it === 0) { a = view.getUint16(ql4 + 4); b = a; } }
       if (${ct}.lookup(ip, ${v('dst')}, view.getInt32(q + 16), a, b, now) >= 0) {
-        ${ctx.count('ct_related')}
-        ${ctx.trace('conntrack', '1', ['', 'related: an ICMP error about a tracked connection'])}
-        ${ctx.finish()}
+        ${related}
       }
     }
   }
 } else if (${v('kind')} !== 4) {
-  let ref = ${ct}.lookup(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now);
-  const opening = ${v('proto')} === 6 && (${v('flags')} & 0x17) === 0x02;
-  if (ref >= 0 && opening) {
-    // A SYN on the tuple of a closed connection opens a new one: judge it afresh.
-    const st = ${ct}.state(ref >>> 1);
-    if (st === ${CtState.TCP_TIME_WAIT} || st === ${CtState.TCP_CLOSE}) { ${ct}.delete(ref >>> 1); ref = -1; }
-  }
-  if (ref >= 0) {
-    const dir = ref & 1;
-    if (${v('kind')} >= 2 && (${v('kind')} === 2) !== (dir === 0)) ${ctx.drop('ct_invalid')}
-    if (${ct}.update(ref >>> 1, dir, ${v('flags')}, now) < 0) ${ctx.drop('ct_invalid')}
-    ${ctx.count('ct_established')}
-    ${ctx.trace('conntrack', '0', ['established: passed without rules'])}
-    ${ctx.finish()}
-  }
-  if ((${v('proto')} === 6 && !opening) || ${v('kind')} === 3) ${ctx.drop('ct_no_connection')}
+  ${established(`${ct}.lookup(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now)`)}
 }
 `;
   }
-  p += `let ${v('rule')} = -1;\n${code.lookup}\n`;
-  // Traces name the rule matched (value 0: none, the default policy decides).
-  const named = ruleNames.length === config.rules.length;
-  p += `${ctx.trace('rule', `${v('rule')} + 1`, named ? ['none: default policy', ...ruleNames] : undefined)}\n`;
-  p += `let ${v('a')} = ${config.defaultAction}, ${v('rj')} = ${RejectWith.AUTO};
-if (${v('rule')} >= 0) {
-  ${v('a')} = ${v('act')}[${v('rule')}]; ${v('rj')} = ${v('rej')}[${v('rule')}];
-  ${perRule ? `counters[${ruleBase} + ${v('rule')}] += 1;` : ''}
-}
-if (${v('a')} === ${Action.ALLOW}) {
-`;
-  if (stateful) {
-    p += `  if (${v('kind')} !== 1 && ${v('kind')} !== 4) {
-    const e = ${v('ct')}.createFlow(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now);
-    if (e === -1) ${ctx.drop('ct_table_full')}
-    if (e < 0) ${ctx.drop('ct_invalid')}
-    ${v('ct')}.update(e, 0, ${v('flags')}, now);
-  }
-`;
-  }
-  p += `  if (${v('rule')} >= 0) ${ctx.count('allowed_rule')} else ${ctx.count('allowed_default')}
-  ${ctx.finish()}
-}
-if (${v('a')} === ${Action.DROP}) {
-  if (${v('rule')} >= 0) ${ctx.drop('acl_denied')}
-  ${ctx.drop('default_policy')}
-}
-if (${v('proto')} === 6 && ${v('rj')} < 0) {
+  const tcpReset = imp('#nfvkit/packet/reply/tcp-reset.ts', 'writeTcpReset');
+  const tcpResetOk = imp('#nfvkit/packet/reply/tcp-reset.ts', 'tcpResetPermitted');
+  const icmpUnreach = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'writeIcmpUnreachable');
+  const icmpOk = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'icmpErrorPermitted');
+  const reject4 = `if (${v('proto')} === 6 && ${v('rj')} < 0) {
   if (!${tcpResetOk}(view, off, ${v('l3')}, ${v('l4')})) ${ctx.drop('reject_suppressed')}
   len = ${tcpReset}(view, off, ${v('l3')}, ${v('l4')});
   ${ctx.count('rejected_tcp_reset')}
@@ -285,7 +331,15 @@ if (${v('proto')} === 6 && ${v('rj')} < 0) {
   ${ctx.count('rejected_icmp')}
 }
 verdict = side;
-${ctx.finish()}
+${ctx.finish()}`;
+  p4 += decide(code4.lookup, tracked(`${ct}.createFlow(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now)`), reject4);
+
+  const p = `{
+if (L.ethertype === 0x86dd) {
+${p6}
+}
+if (L.ethertype !== 0x0800) { ${ctx.count('non_ip_passed')} ${ctx.finish()} }
+${p4}
 }`;
   return { init, perBatch, perPacket: p, ...(onAttach === undefined ? {} : { onAttach }) };
 }

@@ -132,11 +132,11 @@ export type InstanceMode = 'process' | 'worker';
 
 /**
  * Shared memory beyond the pool for a process-mode data plane's rings, counters, words and
- * the instances' connection state (a stateful function keeps ~4 MiB per 65536 connections
+ * the instances' connection state (a stateful function keeps ~4 MiB per 65536 connections, 8 MiB dual-stack,
  * per instance; a failed instance's state stays until a successor took it over), bytes.
  * Only the pages in use cost memory.
  */
-const INSTANCE_MEMORY_BYTES = 512 << 20;
+const INSTANCE_MEMORY_BYTES = 1024 << 20;
 
 /** The instance mode a data plane gets when none is asked for. */
 export function defaultInstanceMode(): InstanceMode {

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Ipv6FrameSpec } from '../../src/packet/ipv6-frame-builder.ts';
 import { Side, Verdict } from '../../src/pipeline/verdict.ts';
 import { frame6 } from '../unit/packet/frame-fixtures.ts';
-import { Firewall } from './firewall/harness.ts';
 import { startLb } from './load-balancer/lb-harness.ts';
 import { NatHarness } from './nat/nat-harness.ts';
 
-// parse-frame accepts IPv6 now; until the functions are dual-stack each must drop it with a
-// counted reason, never pass it unjudged, forward it unbalanced or untranslated.
+// parse-frame accepts IPv6; until the load balancer and NAT are dual-stack each must drop it
+// with a counted reason, never forward it unbalanced or untranslated. (The firewall judges
+// IPv6: test/functions/firewall/stateful-ipv6.test.ts.)
 const V6: Ipv6FrameSpec[] = [
   { proto: 6, dstPort: 80, tcpFlags: 0x02 },
   { proto: 17, dstPort: 53, payloadLength: 20 },
@@ -18,17 +18,7 @@ const V6: Ipv6FrameSpec[] = [
 const SIDES = [Side.INSIDE, Side.OUTSIDE];
 const frames = SIDES.flatMap((side) => V6.map((spec) => ({ side, bytes: frame6(spec) })));
 
-describe('functions drop IPv6 frames with a counted reason until they are dual-stack', () => {
-  for (const stateful of [false, true]) {
-    it(`firewall (${stateful ? 'stateful' : 'stateless'}, default allow): ipv6_not_supported, not non_ip_passed`, async () => {
-      const fw = await Firewall.create({ stateful, defaultPolicy: 'allow', rules: [{ action: 'allow', proto: 'tcp', dport: 80 }] });
-      const sent = fw.send(frames);
-      expect(sent.map((s) => s.reason)).toEqual(frames.map(() => 'ipv6_not_supported'));
-      expect(fw.counter('ipv6_not_supported')).toBe(frames.length);
-      expect(fw.counter('non_ip_passed')).toBe(0);
-    });
-  }
-
+describe('the load balancer and NAT drop IPv6 frames with a counted reason until they are dual-stack', () => {
   it('load balancer (nonVipTraffic: forward): ipv6_not_supported, not non_vip_forwarded', async () => {
     const lb = await startLb({
       services: [{ name: 'web', vip: '198.18.0.100', port: 80, backends: [{ address: '198.19.0.1', port: 8080 }] }],
