@@ -17,13 +17,17 @@ import { writeIcmpChecksum, writeIpv4HeaderChecksum, writeTcpChecksum, writeUdpC
 import { EtherType } from './ethernet.ts';
 import { IpProto } from './ipv4.ts';
 
-/** What {@link buildFrame} writes. Every field has a default. */
-export interface FrameSpec {
+/** The link-layer part of a frame to build (`buildFrame`, `buildIpv6Frame`). */
+export interface L2Spec {
   dstMac?: readonly [hi16: number, lo32: number];
   srcMac?: readonly [hi16: number, lo32: number];
   /** VLAN IDs, outer first; the outer tag of two uses 0x88a8 unless `vlanTpids` says otherwise. */
   vlanIds?: readonly number[];
   vlanTpids?: readonly number[];
+}
+
+/** What {@link buildFrame} writes. Every field has a default. */
+export interface FrameSpec extends L2Spec {
   /** `'arp'` builds an Ethernet/IPv4 ARP packet; default IPv4. */
   kind?: 'ipv4' | 'arp';
   /** IP protocol (default UDP). Other numbers get `payloadLength` bytes of raw payload. */
@@ -68,13 +72,16 @@ export interface FrameSpec {
   arpTpa?: number;
 }
 
+/** Default source MAC of built frames (02:00:00:00:00:01); the destination's ends in 02. */
+const DEFAULT_SRC_MAC = [0x0200, 0x00000001] as const;
+
 /**
- * Writes the frame described by `spec` at `offset` and returns its length in bytes.
- * The view must have room for it (a RangeError is thrown otherwise).
+ * Writes the MAC addresses and VLAN tags of `spec` at `offset` and returns the offset of
+ * the EtherType field that follows them (the caller writes it and the L3 packet).
  */
-export function buildFrame(view: DataView, offset: number, spec: FrameSpec): number {
+export function writeL2Header(view: DataView, offset: number, spec: L2Spec): number {
   const dst = spec.dstMac ?? [0x0200, 0x00000002];
-  const src = spec.srcMac ?? [0x0200, 0x00000001];
+  const src = spec.srcMac ?? DEFAULT_SRC_MAC;
   view.setUint16(offset, dst[0]);
   view.setUint32(offset + 2, dst[1] >>> 0);
   view.setUint16(offset + 6, src[0]);
@@ -87,6 +94,16 @@ export function buildFrame(view: DataView, offset: number, spec: FrameSpec): num
     view.setUint16(p + 2, vids[t] & 0x0fff);
     p += 4;
   }
+  return p;
+}
+
+/**
+ * Writes the frame described by `spec` at `offset` and returns its length in bytes.
+ * The view must have room for it (a RangeError is thrown otherwise).
+ */
+export function buildFrame(view: DataView, offset: number, spec: FrameSpec): number {
+  const src = spec.srcMac ?? DEFAULT_SRC_MAC;
+  const p = writeL2Header(view, offset, spec);
   const l3 = p + 2;
   let l3Length: number;
   if (spec.kind === 'arp') {

@@ -16,6 +16,7 @@
  */
 import { writeIcmpv6Checksum, writeTcpChecksumIpv6, writeUdpChecksumIpv6 } from './checksum-ipv6.ts';
 import { EtherType } from './ethernet.ts';
+import { writeL2Header, type L2Spec } from './frame-builder.ts';
 
 /** One extension header for {@link buildIpv6Frame}; its next-header byte is filled in. */
 export interface Ipv6ExtensionHeaderSpec {
@@ -33,11 +34,7 @@ export interface Ipv6ExtensionHeaderSpec {
 }
 
 /** What {@link buildIpv6Frame} writes. Every field has a default. */
-export interface Ipv6FrameSpec {
-  dstMac?: readonly [hi16: number, lo32: number];
-  srcMac?: readonly [hi16: number, lo32: number];
-  /** VLAN IDs (802.1Q tags), outer first. */
-  vlanIds?: readonly number[];
+export interface Ipv6FrameSpec extends L2Spec {
   /** Addresses as eight 16-bit groups (default 2001:db8::1 → 2001:db8::2). */
   src?: readonly number[];
   dst?: readonly number[];
@@ -76,18 +73,7 @@ export const IPV6_DOC_DST: readonly number[] = [0x2001, 0xdb8, 0, 0, 0, 0, 0, 2]
  * view must have room for it (a RangeError is thrown otherwise).
  */
 export function buildIpv6Frame(view: DataView, offset: number, spec: Ipv6FrameSpec): number {
-  const dmac = spec.dstMac ?? [0x0200, 0x00000002];
-  const smac = spec.srcMac ?? [0x0200, 0x00000001];
-  view.setUint16(offset, dmac[0]);
-  view.setUint32(offset + 2, dmac[1] >>> 0);
-  view.setUint16(offset + 6, smac[0]);
-  view.setUint32(offset + 8, smac[1] >>> 0);
-  let p = offset + 12;
-  for (const vid of spec.vlanIds ?? []) {
-    view.setUint16(p, EtherType.VLAN);
-    view.setUint16(p + 2, vid & 0x0fff);
-    p += 4;
-  }
+  const p = writeL2Header(view, offset, spec);
   view.setUint16(p, EtherType.IPV6);
   const l3 = p + 2;
   const proto = spec.proto ?? 17;
