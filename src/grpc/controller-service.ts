@@ -309,18 +309,15 @@ export class ControllerService {
       const v: FieldViolation[] = [];
       requireText(v, 'chain', req.chain);
       check(v);
-      try {
-        session = this.api.openCapture(req.chain, {
+      session = withFilterField(() =>
+        this.api.openCapture(req.chain, {
           function: req.function,
           side: req.side === 'LINK_SIDE_OUTSIDE' ? 'outside' : 'inside',
           count: req.count,
           filter: req.filter,
           snaplen: req.snaplen,
-        });
-      } catch (err) {
-        if (err instanceof FilterSyntaxError) throw new InvalidRequestError([{ field: 'filter', description: err.message.replace(/^filter /, '') }]);
-        throw err;
-      }
+        }),
+      );
       // The client may have gone while the capture was being set up.
       if (stream.done()) {
         session.close();
@@ -367,12 +364,7 @@ export class ControllerService {
       const v: FieldViolation[] = [];
       requireText(v, 'chain', req.chain);
       check(v);
-      try {
-        session = this.api.openTrace(req.chain, { count: req.count, filter: req.filter, timeoutMs: req.timeoutMs });
-      } catch (err) {
-        if (err instanceof FilterSyntaxError) throw new InvalidRequestError([{ field: 'filter', description: err.message.replace(/^filter /, '') }]);
-        throw err;
-      }
+      session = withFilterField(() => this.api.openTrace(req.chain, { count: req.count, filter: req.filter, timeoutMs: req.timeoutMs }));
       if (stream.done()) {
         session.close();
         return;
@@ -381,5 +373,15 @@ export class ControllerService {
     } catch (err) {
       this.failStream(call, stream.finish, err, 'Trace');
     }
+  }
+}
+
+/** Runs `open` (a capture or trace with a packet filter); a filter that does not parse is an INVALID_ARGUMENT on field `filter`. */
+function withFilterField<T>(open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof FilterSyntaxError) throw new InvalidRequestError([{ field: 'filter', description: err.message.replace(/^filter /, '') }]);
+    throw err;
   }
 }
