@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Ipv6FrameSpec } from '../../src/packet/ipv6-frame-builder.ts';
-import { Side, Verdict } from '../../src/pipeline/verdict.ts';
-import { frame6 } from '../unit/packet/frame-fixtures.ts';
-import { startLb } from './load-balancer/lb-harness.ts';
-import { NatHarness } from './nat/nat-harness.ts';
+import type { Ipv6FrameSpec } from '../../../src/packet/ipv6-frame-builder.ts';
+import { Side, Verdict } from '../../../src/pipeline/verdict.ts';
+import { frame6 } from '../../unit/packet/frame-fixtures.ts';
+import { startLb } from './lb-harness.ts';
 
-// parse-frame accepts IPv6; until the load balancer and NAT are dual-stack each must drop it
-// with a counted reason, never forward it unbalanced or untranslated. (The firewall judges
-// IPv6: test/functions/firewall/stateful-ipv6.test.ts.)
+// parse-frame accepts IPv6; until the load balancer is dual-stack it must drop it with a
+// counted reason, never forward it unbalanced.
 const V6: Ipv6FrameSpec[] = [
   { proto: 6, dstPort: 80, tcpFlags: 0x02 },
   { proto: 17, dstPort: 53, payloadLength: 20 },
@@ -18,7 +16,7 @@ const V6: Ipv6FrameSpec[] = [
 const SIDES = [Side.INSIDE, Side.OUTSIDE];
 const frames = SIDES.flatMap((side) => V6.map((spec) => ({ side, bytes: frame6(spec) })));
 
-describe('the load balancer and NAT drop IPv6 frames with a counted reason until they are dual-stack', () => {
+describe('the load balancer drops IPv6 frames with a counted reason until it is dual-stack', () => {
   it('load balancer (nonVipTraffic: forward): ipv6_not_supported, not non_vip_forwarded', async () => {
     const lb = await startLb({
       services: [{ name: 'web', vip: '198.18.0.100', port: 80, backends: [{ address: '198.19.0.1', port: 8080 }] }],
@@ -30,11 +28,4 @@ describe('the load balancer and NAT drop IPv6 frames with a counted reason until
     expect(lb.counter('non_vip_forwarded')).toBe(0);
   });
 
-  it('nat: ipv6_not_supported both ways, not untranslated', async () => {
-    const nat = await NatHarness.create({ snat: { addresses: '198.18.100.1', match: ['10.1.0.0/16'] } });
-    const out = nat.run(frames, 1000);
-    expect(out.map((r) => [r.verdict, r.reason])).toEqual(frames.map(() => [Verdict.DROP, 'ipv6_not_supported']));
-    expect(nat.counter('ipv6_not_supported')).toBe(frames.length);
-    expect(nat.counter('untranslated')).toBe(0);
-  });
 });
