@@ -22,7 +22,6 @@ export const NAT_COUNTER_LIST = counterList([
   { name: 'unsupported_protocol', drop: true, help: 'IP protocol other than TCP/UDP/ICMP that would need translation' },
   { name: 'unsupported_icmp', drop: true, help: 'ICMP type that is neither echo nor a translatable error (3, 11, 12)' },
   { name: 'icmp_error_malformed', drop: true, help: 'ICMP error whose quoted IPv4 header or first 8 payload bytes are missing or invalid' },
-  { name: 'ipv6_not_supported', drop: true, help: 'IPv6 frames: NAT is IPv4 only for now (dropped, never forwarded untranslated)' },
   { name: 'mappings_created', help: 'dynamic mappings created' },
   { name: 'mappings_expired', help: 'dynamic mappings removed after their idle timeout' },
   { name: 'translated_outbound', help: 'inside-to-outside packets translated (source rewritten)' },
@@ -31,6 +30,7 @@ export const NAT_COUNTER_LIST = counterList([
   { name: 'hairpinned', help: 'inside packets to an external address sent back inside (hairpinning)' },
   { name: 'icmp_errors_translated', help: 'ICMP errors whose quoted packet was translated' },
   { name: 'untranslated', help: 'packets forwarded unchanged (ARP, unmatched sources, addresses the NAT does not own)' },
+  { name: 'ipv6_passed', help: 'IPv6 frames forwarded unchanged (NAT64 off, or not for the NAT64 prefix or a NAT64 mapping)' },
 ] as const);
 
 /** Slot of each `nat` counter, relative to the element's first counter. */

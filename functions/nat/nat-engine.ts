@@ -35,7 +35,6 @@ const DROP_TCP_NOT_SYN = NatResult.DROP_BASE + NatCounter.TCP_NOT_SYN;
 const DROP_UNSUPPORTED_PROTOCOL = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_PROTOCOL;
 const DROP_UNSUPPORTED_ICMP = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_ICMP;
 const DROP_ICMP_ERROR_MALFORMED = NatResult.DROP_BASE + NatCounter.ICMP_ERROR_MALFORMED;
-const DROP_IPV6_NOT_SUPPORTED = NatResult.DROP_BASE + NatCounter.IPV6_NOT_SUPPORTED;
 
 /** Timeout list of a TCP mapping with flags `f`. */
 function tcpList(f: number): number {
@@ -178,7 +177,7 @@ export class NatEngine {
 
   /** A packet that arrived on the inside. */
   outbound(view: DataView, L: FrameLayout, now: number): number {
-    if (L.ethertype !== 0x0800) return L.ethertype === 0x86dd ? DROP_IPV6_NOT_SUPPORTED : this.pass(NatResult.OUTSIDE);
+    if (L.ethertype !== 0x0800) return L.ethertype === 0x86dd ? this.pass6(NatResult.OUTSIDE) : this.pass(NatResult.OUTSIDE);
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const ip = L.ipProto;
@@ -230,7 +229,7 @@ export class NatEngine {
 
   /** A packet that arrived on the outside. */
   inbound(view: DataView, L: FrameLayout, now: number): number {
-    if (L.ethertype !== 0x0800) return L.ethertype === 0x86dd ? DROP_IPV6_NOT_SUPPORTED : this.pass(NatResult.INSIDE);
+    if (L.ethertype !== 0x0800) return L.ethertype === 0x86dd ? this.pass6(NatResult.INSIDE) : this.pass(NatResult.INSIDE);
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const ip = L.ipProto;
@@ -276,6 +275,12 @@ export class NatEngine {
 
   private pass(result: number): number {
     this.counters[this.base + NatCounter.UNTRANSLATED]++;
+    return result;
+  }
+
+  /** An IPv6 frame forwarded unchanged (RFC 4787 NAT translates IPv4; IPv6 is routed, not hidden). */
+  private pass6(result: number): number {
+    this.counters[this.base + NatCounter.IPV6_PASSED]++;
     return result;
   }
 
