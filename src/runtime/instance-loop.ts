@@ -6,25 +6,28 @@ import { Verdict } from '../pipeline/verdict.ts';
 import { recordBatch } from '../metrics/loop-stats.ts';
 import type { PacketTracer } from '../trace/packet-tracer.ts';
 import { SpinThenWait, type Doorbell } from '../virtio/doorbell.ts';
-import { waitForRxOnAny, type VirtioNetDriverEnd } from '../virtio/virtio-net-device.ts';
+import { waitForRxOnAny } from '../virtio/virtio-net-device.ts';
+import type { Link } from '../dataplane/links/link.ts';
 
 /** Longest sleep of an idle instance loop between passes, ms (a peer's doorbell ends it at once). */
 export const IDLE_SLEEP_MAX_MS = 16;
 
 /**
- * The poll loop of an instance: take a batch from a device's receiveq, run the fused
- * pipeline over it in place, post the survivors to the transmitq of the side their verdict
- * names, and free the dropped buffers. Packet bytes never move; only buffer ids do.
+ * The poll loop of an instance: take a batch from one side's link, run the fused pipeline
+ * over it in place, hand the survivors to the link of the side their verdict names, and
+ * free the dropped buffers. Packet bytes never move; only buffer ids do.
  *
- * Devices are indexed by side: `devices[0]` is `eth0` (inside), `devices[1]` is `eth1`
- * (outside). When a pass finds no work the loop spins briefly, then sleeps on the shared
- * receive interrupt `irq` (rung for either side; without one, on the doorbell of the side
- * that saw traffic last), 1 ms at most so the stop flag is looked at again soon. With a
- * `stats` block it records each batch's processing time (two clock reads per batch).
+ * Links are indexed by side: `links[0]` is `eth0` (inside), `links[1]` is `eth1`
+ * (outside); each is a `Link` (`src/dataplane/links/link.ts`): the virtio-net device to
+ * the host, or direct queue pairs to the adjacent stage's instances. When a pass finds no
+ * work the loop spins briefly, then sleeps on the shared receive interrupt `irq` (rung for
+ * either side; without one, on the link of the side that saw traffic last), 1 ms at most
+ * so the stop flag is looked at again soon. With a `stats` block it records each batch's
+ * processing time (two clock reads per batch).
  *
  * With `ports` (the chain's ends placed in this instance: `ports[0]` inside, `ports[1]`
  * outside) the loop takes its batches from the ports and hands what leaves to them, run to
- * completion on this thread: no frame crosses the host, and the devices stay idle.
+ * completion on this thread: no frame crosses the host, and the links stay idle.
  *
  * With a `tracer`, each batch first looks at its trace area's session word: while a trace
  * session is on the batch goes through the pipeline's tracing variant
@@ -49,7 +52,7 @@ export class InstanceLoop {
 
   constructor(
     private readonly pool: PoolHandle,
-    private readonly devices: readonly [VirtioNetDriverEnd, VirtioNetDriverEnd],
+    private readonly links: readonly [Link, Link],
     private readonly pipeline: PipelineInstance,
     private readonly irq?: Doorbell,
     private readonly stats?: Float64Array,
@@ -63,17 +66,17 @@ export class InstanceLoop {
   pollOnce(now: number): number {
     if (this.ports !== undefined) return this.pollPorts(this.ports, now);
     let total = 0;
-    const [dev0, dev1] = this.devices;
+    const links = this.links;
+    const link0 = links[0];
+    const link1 = links[1];
     for (let side = 0; side < 2; side++) {
-      // Take no more than both transmitqs can hold: a full ring back-pressures the sender
-      // (packets wait in our receiveq) instead of dropping.
-      dev0.reclaimTx();
-      dev1.reclaimTx();
-      const room0 = dev0.txq.freeDescriptors;
-      const room1 = dev1.txq.freeDescriptors;
+      // Take no more than both sides can send: a full peer back-pressures the sender
+      // (packets wait in our receive queues) instead of dropping.
+      const room0 = link0.txRoom();
+      const room1 = link1.txRoom();
       const room = room0 < room1 ? room0 : room1;
       if (room === 0) continue;
-      const n = this.devices[side].receive(this.rxIds, room < MAX_BATCH ? room : MAX_BATCH);
+      const n = links[side].receive(this.rxIds, room < MAX_BATCH ? room : MAX_BATCH);
       if (n === 0) continue;
       this.processBatch(side, n, now);
       this.lastBusySide = side;
@@ -119,7 +122,7 @@ export class InstanceLoop {
         else if (now - idleSince > spinMs) {
           if (this.ports !== undefined) Atomics.wait(stop, 0, 0, 1);
           else {
-            const woke = this.irq !== undefined ? waitForRxOnAny(this.devices, this.irq, sleepMs) : this.devices[this.lastBusySide].waitForRx(sleepMs);
+            const woke = this.irq !== undefined ? waitForRxOnAny(this.links, this.irq, sleepMs) : this.links[this.lastBusySide].waitForRx(sleepMs);
             sleepMs = woke ? 1 : Math.min(sleepMs * 2, IDLE_SLEEP_MAX_MS);
           }
           idleSince = -1;
@@ -165,8 +168,8 @@ export class InstanceLoop {
       if (out0 > 0) ports[0].take(pool, this.outIds[0], out0);
       if (out1 > 0) ports[1].take(pool, this.outIds[1], out1);
     } else {
-      if (out0 > 0) this.devices[0].transmit(this.outIds[0], out0);
-      if (out1 > 0) this.devices[1].transmit(this.outIds[1], out1);
+      if (out0 > 0) this.links[0].transmit(this.outIds[0], out0);
+      if (out1 > 0) this.links[1].transmit(this.outIds[1], out1);
     }
     if (dropped > 0) pool.freeBatch(this.dropIds, dropped);
     this.received += n;

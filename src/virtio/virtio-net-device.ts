@@ -264,6 +264,20 @@ export class VirtioNetDriverEnd {
     return posted;
   }
 
+  /**
+   * Frames `transmit` takes now without dropping any: the transmitq's free descriptors
+   * after recycling the used ones (the `Link` contract, `src/dataplane/links/link.ts`).
+   */
+  txRoom(): number {
+    this.reclaimTx();
+    return this.txq.freeDescriptors;
+  }
+
+  /** Whether the device delivered frames that `receive` has not taken. */
+  hasRx(): boolean {
+    return this.rxq.hasUsed();
+  }
+
   /** Sleeps until frames arrive on the receiveq or `timeoutMs` passes; true if frames wait. */
   waitForRx(timeoutMs: number): boolean {
     return this.rxq.waitForUsed(timeoutMs);
@@ -293,8 +307,18 @@ export class VirtioNetDriverEnd {
   }
 }
 
+/** A receive side that can ask its peer to ring a shared interrupt line (a `VirtioNetDriverEnd`, any `Link`). */
+export interface ArmableRx {
+  /** Asks the peer to ring when frames arrive; true if frames already wait. */
+  armRx(): boolean;
+  /** Stops the peer from ringing. */
+  disarmRx(): void;
+  /** Whether frames wait. */
+  hasRx(): boolean;
+}
+
 /**
- * Sleeps until a frame arrives on any of `ends`' receiveqs, or `timeoutMs` passes: reads
+ * Sleeps until a frame arrives on any of `ends`' receive sides, or `timeoutMs` passes: reads
  * the shared interrupt `bell` (which the device ends ring, see `setInterrupt`), arms every
  * receiveq, re-checks, waits, disarms. Returns whether frames wait afterwards. One sleep
  * for all devices, so traffic on one side never waits for a timeout on the other.
@@ -304,7 +328,7 @@ export class VirtioNetDriverEnd {
  * if (idle) waitForRxOnAny([eth0, eth1], irq, 1);
  * ```
  */
-export function waitForRxOnAny(ends: readonly VirtioNetDriverEnd[], bell: Doorbell, timeoutMs: number): boolean {
+export function waitForRxOnAny(ends: readonly ArmableRx[], bell: Doorbell, timeoutMs: number): boolean {
   const seen = bell.sequence();
   let pending = false;
   for (const end of ends) if (end.armRx()) pending = true;
@@ -312,7 +336,7 @@ export function waitForRxOnAny(ends: readonly VirtioNetDriverEnd[], bell: Doorbe
   let waiting = false;
   for (const end of ends) {
     end.disarmRx();
-    if (end.rxq.hasUsed()) waiting = true;
+    if (end.hasRx()) waiting = true;
   }
   return waiting;
 }

@@ -1,0 +1,41 @@
+import type { ArmableRx } from '../../virtio/virtio-net-device.ts';
+
+/**
+ * One side of an instance in a chain: where the frames of that side come from and where
+ * the frames its pipeline sends that way go. `InstanceLoop` drives two, `links[0]` (eth0,
+ * the inside) and `links[1]` (eth1, the outside), and knows nothing of what is behind them.
+ *
+ * Two implementations:
+ * - the host-forwarded link: the instance's `VirtioNetDriverEnd` of a virtio-net device
+ *   whose other end is the host, which steers each frame on to the next stage
+ *   (`ChainDataPlane`); the only kind at a chain's ends;
+ * - the direct link (`DirectLink`): one queue pair per instance of the adjacent stage in
+ *   shared memory (`QueuePairEnd`, like the queue pairs of a VIRTIO_NET_F_MQ device); the
+ *   instance steers each frame it sends itself (pins, then the Maglev table the host
+ *   publishes) and no frame crosses the host.
+ *
+ * Buffers change hands with every call: `receive` hands the caller buffers it now owns,
+ * `transmit` consumes every buffer it is given (sent, or dropped and counted), and takes up
+ * to `txRoom()` frames without dropping any (the loop takes no more from its receive side,
+ * so a full peer back-pressures instead of losing frames). Nothing a peer writes makes a
+ * call throw. `armRx`/`disarmRx`/`hasRx` (`ArmableRx`) let the loop sleep on its one
+ * interrupt line for both sides (`waitForRxOnAny`).
+ *
+ * @example
+ * ```ts
+ * const room = Math.min(links[0].txRoom(), links[1].txRoom());
+ * const n = links[side].receive(ids, Math.min(room, 256));
+ * // … run the pipeline, then per verdict:
+ * links[1].transmit(outIds, out1);
+ * ```
+ */
+export interface Link extends ArmableRx {
+  /** Frames `transmit` takes now without dropping any (recycles what the peers are done with first). */
+  txRoom(): number;
+  /** Takes up to `max` frames into `outIds` (buffers now the caller's; `meta.dataOff`/`length` describe each). */
+  receive(outIds: Uint32Array, max: number): number;
+  /** Sends `ids[0..n)` (the caller's buffers); every buffer is consumed. Returns how many were sent. */
+  transmit(ids: Uint32Array, n: number): number;
+  /** Sleeps until frames arrive or `timeoutMs` passes, for a loop without a shared interrupt line; true if frames wait. */
+  waitForRx(timeoutMs: number): boolean;
+}
