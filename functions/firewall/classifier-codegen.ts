@@ -28,7 +28,7 @@ import { DIM_COUNT, DIM_FULL, ruleBox, type AclRule } from './acl-rule.ts';
 import type { ClassifierPlan } from './classifier-plan.ts';
 import { decodeInt32Base64, encodeInt32Base64 } from './packed-int32.ts';
 import { linearClassify } from './interpreter.ts';
-import { reduceAddress } from './address-reduction.ts';
+import { buildReductionIndex, reduceAddress } from './address-reduction.ts';
 import { packRuleTable } from './rule-table.ts';
 import { LEAF_DIM, LEAF_ENTRY_WORDS } from './tree-encoding.ts';
 
@@ -216,14 +216,17 @@ export function generateClassifier6(plan: ClassifierPlan, io: ClassifierIo, vars
   const P = io.prefix;
   const decode = io.importName(`${MODULE}packed-int32.ts`, 'decodeInt32Base64');
   const reduce = io.importName(`${MODULE}address-reduction.ts`, 'reduceAddress');
+  const index = io.importName(`${MODULE}address-reduction.ts`, 'buildReductionIndex');
   const inner = generateClassifier(plan, io, { side: vars.side, proto: vars.proto, src: `${P}s6`, dst: `${P}d6`, sp: vars.sp, dp: vars.dp, result: vars.result });
   const init =
     `const ${P}SB = ${decode}(${io.constant(encodeInt32Base64(red.src))});\n` +
     `const ${P}DB = ${decode}(${io.constant(encodeInt32Base64(red.dst))});\n` +
+    `const ${P}SI = ${index}(${P}SB, ${red.srcCount});\n` +
+    `const ${P}DI = ${index}(${P}DB, ${red.dstCount});\n` +
     inner.init;
   const lookup =
-    `const ${P}s6 = ${reduce}(${P}SB, ${red.srcCount}, ${red.srcShift}, ${vars.src.join(', ')});\n` +
-    `const ${P}d6 = ${reduce}(${P}DB, ${red.dstCount}, ${red.dstShift}, ${vars.dst.join(', ')});\n` +
+    `const ${P}s6 = ${reduce}(${P}SB, ${red.srcCount}, ${red.srcShift}, ${P}SI, ${vars.src.join(', ')});\n` +
+    `const ${P}d6 = ${reduce}(${P}DB, ${red.dstCount}, ${red.dstShift}, ${P}DI, ${vars.dst.join(', ')});\n` +
     inner.lookup;
   return { init, perBatch: inner.perBatch, lookup };
 }
@@ -246,7 +249,7 @@ export function classifierFunction(plan: ClassifierPlan): ClassifierFunction {
   return new Function(...Object.keys(TEST_IMPORTS), body)(...Object.values(TEST_IMPORTS)) as ClassifierFunction;
 }
 
-const TEST_IMPORTS: Record<string, unknown> = { decodeInt32Base64, linearClassify, reduceAddress };
+const TEST_IMPORTS: Record<string, unknown> = { decodeInt32Base64, linearClassify, reduceAddress, buildReductionIndex };
 
 function testIo(constants: string[]): ClassifierIo {
   return {
