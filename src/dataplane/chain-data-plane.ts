@@ -67,7 +67,7 @@ import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { UNSET_SIDE, type LinkFlowTable } from './link-flow-table.ts';
-import { LinkSteering } from './link-steering.ts';
+import { LinkSteering, stageSides } from './link-steering.ts';
 import { HostDrop } from './host-drop-reason.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
 import type { TraceMarker } from '../trace/trace-marker.ts';
@@ -368,7 +368,7 @@ export class ChainDataPlane {
     const timeouts = { tcp: ticks(t.tcp), tcpClosed: ticks(t.tcpClosed), udp: ticks(t.udp), other: ticks(t.other) };
     this.stages = stageNames.map((name, i) => new Stage(name, i));
     const capacity = options.flowCapacity ?? 65536;
-    this.steering = new LinkSteering(this.stages, capacity, options.hashSeed ?? 0, timeouts, this.counters, this.drops);
+    this.steering = new LinkSteering(stageSides(this.stages), capacity, options.hashSeed ?? 0, timeouts, this.counters, this.drops);
     this.links = this.steering.links;
     this.taps = this.links.map(() => null);
   }
@@ -468,7 +468,8 @@ export class ChainDataPlane {
    * enters that stage from the inside (either direction); undefined when not pinned.
    */
   pinnedInstance(stageIndex: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): StageInstance | undefined {
-    return this.steering.pinnedInstance(stageIndex, srcIp, dstIp, srcPort, dstPort, proto);
+    const slot = this.steering.pinnedSlot(stageIndex, srcIp, dstIp, srcPort, dstPort, proto);
+    return slot === UNSET_SIDE ? undefined : this.stages[stageIndex].bySlot[slot];
   }
 
 
@@ -1039,8 +1040,8 @@ export class ChainDataPlane {
       const len = meta.length[id];
       const target =
         dataOff <= stride && len <= stride - dataOff && link.classify(view, base + id * stride + dataOff, len)
-          ? steering.steer(k, dir, from, stage, tick)
-          : steering.steerUnkeyed(stage);
+          ? steering.steer(k, dir, from, tick)
+          : steering.steerUnkeyed(k, dir);
       if (target === STATE_LOST) this.resetToSender(stage as Stage, k - 1 + dir, from, fromPool, id, far);
       else if (this.route(stage, target, fromPool, id, dir)) out[m++] = id;
     }

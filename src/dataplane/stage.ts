@@ -4,6 +4,8 @@ import type { PacketPool } from '../pool/packet-pool.ts';
 import type { InstanceHost } from '../runtime/instance-host.ts';
 import { HOST_DROP_LIST } from './host-drop-reason.ts';
 import { LinkFifo } from './link-fifo.ts';
+import type { SteeringSide } from './link-steering.ts';
+import { AWAITING_HEIR, STATE_LOST } from './steering-codes.ts';
 
 /** Role of an instance in its stage. */
 export type StageInstanceState =
@@ -80,16 +82,7 @@ export class StageInstance {
   }
 }
 
-/** `StageInstance.heir` of a failed instance whose state waits for a successor. */
-export const AWAITING_HEIR = -2;
-
-/**
- * `StageInstance.heir` of an instance gone with connection state nobody took over (no
- * successor of its image in time, or stopped with flows left): its TCP flows are closed
- * with a reset to whichever side sends next, never moved to an instance that does not know
- * them (which would drop their segments in silence).
- */
-export const STATE_LOST = -3;
+export { AWAITING_HEIR, STATE_LOST };
 
 /** The state a failed instance left for a successor of the same image (see `Stage.orphan`). */
 export interface OrphanedState {
@@ -111,7 +104,7 @@ export interface OrphanedState {
  * stage.setState(instance, 'draining');
  * ```
  */
-export class Stage {
+export class Stage implements SteeringSide {
   readonly name: string;
   readonly index: number;
   /** Every instance ever added, by slot (gone ones stay, so stale pins resolve to 'gone'). */
@@ -218,6 +211,18 @@ export class Stage {
       inst = this.bySlot[inst.heir];
     }
     return inst.state === 'gone' ? -1 : inst.slot;
+  }
+
+  /** True when the instance at `slot` is gone (`SteeringSide`). */
+  isGone(slot: number): boolean {
+    return this.bySlot[slot].state === 'gone';
+  }
+
+  /** Counts a link entry pinning the instance at `slot` (`SteeringSide`): `pins`, and `flows` for the link into the stage. */
+  pin(slot: number, delta: number, flow: boolean): void {
+    const inst = this.bySlot[slot];
+    inst.pins += delta;
+    if (flow) inst.flows += delta;
   }
 
   /** Changes an instance's role and rebuilds the new-flow table. */

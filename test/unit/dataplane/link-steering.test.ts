@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DataPlaneCounters, DataPlaneDrops } from '../../../src/dataplane/chain-data-plane.ts';
 import { UNSET_SIDE } from '../../../src/dataplane/link-flow-table.ts';
-import { LinkSteering } from '../../../src/dataplane/link-steering.ts';
+import { LinkSteering, stageSides } from '../../../src/dataplane/link-steering.ts';
 import { AWAITING_HEIR, STATE_LOST, Stage, StageInstance } from '../../../src/dataplane/stage.ts';
 import type { ImageManifest } from '../../../src/image/image-manifest.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
@@ -24,13 +24,12 @@ function chain(fw = 2, timeouts = { tcp: 100, tcpClosed: 4, udp: 20, other: 10 }
   add(stages[1]);
   const counters: DataPlaneCounters = { newFlows: 0, repinned: 0, inherited: 0, learnConflicts: 0, unkeyed: 0, expired: 0 };
   const drops: DataPlaneDrops = { noInstance: 0, instanceGone: 0, ownership: 0, unpinned: 0, awaitingHeir: 0, stateLost: 0 };
-  const steering = new LinkSteering(stages, 64, 0, timeouts, counters, drops);
+  const steering = new LinkSteering(stageSides(stages), 64, 0, timeouts, counters, drops);
   /** Steers a frame of the flow (src, dst, ports) across link k in direction dir from `from` at `tick`. */
   const frame = (k: number, dir: 0 | 1, from: number, [src, dst, sp, dp]: number[], tick = 0, proto: number = IpProto.TCP, flags = 0) => {
     steering.links[k].setTuple(src, dst, sp, dp, proto);
     steering.links[k].tcpFlags = flags;
-    const toward = k - dir;
-    return steering.steer(k, dir, from, toward >= 0 && toward < stages.length ? stages[toward] : null, tick);
+    return steering.steer(k, dir, from, tick);
   };
   return { stages, steering, counters, drops, frame, add };
 }
@@ -110,8 +109,8 @@ describe('LinkSteering', () => {
 
   it('steers frames it cannot key to the first active instance, counted unkeyed', () => {
     const { stages, steering, counters } = chain(2);
-    expect(steering.steerUnkeyed(stages[0])).toBe(stages[0].pick(0));
-    expect(steering.steerUnkeyed(null)).toBe(UNSET_SIDE);
+    expect(steering.steerUnkeyed(0, 0)).toBe(stages[0].pick(0));
+    expect(steering.steerUnkeyed(2, 0)).toBe(UNSET_SIDE);
     expect(counters.unkeyed).toBe(2);
   });
 
@@ -121,7 +120,7 @@ describe('LinkSteering', () => {
     const udp = [A, V, 5353, 53];
     frame(0, 0, UNSET_SIDE, tcp, 0);
     frame(0, 0, UNSET_SIDE, udp, 0, IpProto.UDP);
-    expect(steering.pinnedInstance(0, V, A, 80, 40000, IpProto.TCP)).toBe(stages[0].bySlot[0]);
+    expect(stages[0].bySlot[steering.pinnedSlot(0, V, A, 80, 40000, IpProto.TCP)]).toBe(stages[0].bySlot[0]);
     expect([stages[0].bySlot[0].pins, stages[0].bySlot[0].flows]).toEqual([2, 2]);
     steering.expire(20);
     expect(counters.expired).toBe(0);
@@ -129,7 +128,7 @@ describe('LinkSteering', () => {
     expect(counters.expired).toBe(1);
     expect([stages[0].bySlot[0].pins, stages[0].bySlot[0].flows]).toEqual([1, 1]);
     steering.expire(101);
-    expect(steering.pinnedInstance(0, A, V, 40000, 80, IpProto.TCP)).toBeUndefined();
+    expect(steering.pinnedSlot(0, A, V, 40000, 80, IpProto.TCP)).toBe(UNSET_SIDE);
     expect([stages[0].bySlot[0].pins, stages[0].bySlot[0].flows]).toEqual([0, 0]);
   });
 
