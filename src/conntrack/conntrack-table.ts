@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import { CT_COUNTER_COUNT, CtCounter } from './conntrack-counters.ts';
+// The counters' slots as constants esbuild inlines: images carry no counter list or help.
+import * as CtCounter from '../generated/conntrack-counter-codes.ts';
 import { CT_STATE_COUNT, CtState, CtStatus, IpProto } from './conntrack-state.ts';
 import type { StateTakeover } from '../pipeline/compiled-pipeline.ts';
 import { timeoutsByState, type ConntrackTimeouts } from './conntrack-timeouts.ts';
@@ -78,7 +79,7 @@ export interface ConntrackTableOptions {
   fullScan?: number;
   /** Index hash seed (default random per table, so outsiders cannot aim flows at one bucket). */
   seed?: number;
-  /** Counter storage (e.g. a view on shared memory), length ≥ `CT_COUNTER_COUNT`; default a new array. */
+  /** Counter storage (e.g. a view on shared memory), length ≥ `CtCounter.SLOT_COUNT`; default a new array. */
   counters?: Float64Array;
   /**
    * Live entries counted by user value 0 (e.g. connections per backend): `setUser(e, 0, v)`
@@ -210,11 +211,11 @@ export class ConntrackTable {
     if (whenFull !== 'evict' && whenFull !== 'refuse') {
       throw new InvalidArgumentError(`conntrack whenFull must be 'evict' or 'refuse', got ${String(whenFull)}`);
     }
-    if (options.counters !== undefined && options.counters.length < CT_COUNTER_COUNT) {
-      throw new InvalidArgumentError(`conntrack counters need ${CT_COUNTER_COUNT} elements, got ${options.counters.length}`);
+    if (options.counters !== undefined && options.counters.length < CtCounter.SLOT_COUNT) {
+      throw new InvalidArgumentError(`conntrack counters need ${CtCounter.SLOT_COUNT} elements, got ${options.counters.length}`);
     }
     this.capacity = cap;
-    this.counters = options.counters ?? new Float64Array(CT_COUNTER_COUNT);
+    this.counters = options.counters ?? new Float64Array(CtCounter.SLOT_COUNT);
     this.timeoutMs = timeoutsByState(options.timeouts);
     this.seed = (options.seed ?? Math.random() * 0x1_0000_0000) >>> 0;
     this.evictWhenFull = whenFull === 'evict';

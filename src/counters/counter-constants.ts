@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { CounterEntry } from './counter-list.ts';
 
 /** What `renderCounterConstants` writes: one constants module generated from one counter list. */
@@ -10,6 +11,8 @@ export interface CounterConstantsSource {
   readonly listName: string;
   /** The exported object whose slots the constants equal (`DropReason`), for the header. */
   readonly indexName: string;
+  /** When set, one more constant of this name holds the number of slots (`SLOT_COUNT`); it must not be a counter's. */
+  readonly countName?: string;
 }
 
 /**
@@ -39,5 +42,10 @@ export function renderCounterConstants(source: CounterConstantsSource): string {
     lines.push(`/** ${e.help.replaceAll('*/', '*\\/')} */`);
     lines.push(`export const ${e.name.toUpperCase()} = ${slot};`);
   });
+  if (source.countName !== undefined) {
+    if (source.entries.some((e) => e.name.toUpperCase() === source.countName)) throw new InvalidArgumentError(`${source.listName}: ${source.countName} is a counter's name`);
+    lines.push(`/** Number of slots of ${source.listName}. */`);
+    lines.push(`export const ${source.countName} = ${source.entries.length};`);
+  }
   return lines.join('\n') + '\n';
 }

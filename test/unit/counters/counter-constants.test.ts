@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { COUNTER_CONSTANT_MODULES } from '../../../src/counters/counter-constant-modules.ts';
 import { renderCounterConstants } from '../../../src/counters/counter-constants.ts';
 import { counterList } from '../../../src/counters/counter-list.ts';
+import * as CtCounterCodes from '../../../src/generated/conntrack-counter-codes.ts';
 import * as DropReasonCodes from '../../../src/generated/drop-reason-codes.ts';
+import { CT_COUNTER_COUNT, CtCounter } from '../../../src/conntrack/conntrack-counters.ts';
 import { PACKAGE_ROOT } from '../../../src/image/package-info.ts';
 import { DROP_REASON_LIST, DropReason } from '../../../src/packet/drop-reason.ts';
 
@@ -17,6 +19,15 @@ describe('generated counter constants', () => {
   it('the drop-reason codes images inline are the DropReason slots, name for name', () => {
     expect({ ...DropReasonCodes }).toEqual({ ...DropReason });
     expect(Object.keys(DropReasonCodes)).toHaveLength(DROP_REASON_LIST.count);
+  });
+
+  it('the conntrack counter slots images inline are CtCounter, name for name, and SLOT_COUNT its length', () => {
+    expect({ ...CtCounterCodes }).toEqual({ ...CtCounter, SLOT_COUNT: CT_COUNTER_COUNT });
+  });
+
+  it('refuses a count constant that names a counter', () => {
+    const list = counterList([{ name: 'slot_count', help: 'x' }] as const);
+    expect(() => renderCounterConstants({ entries: list.entries, declaredIn: 'x.ts', listName: 'L', indexName: 'I', countName: 'SLOT_COUNT' })).toThrow(/SLOT_COUNT is a counter's name/);
   });
 
   it('renders one constant per slot with its help as TSDoc, and a changed list renders differently', () => {
