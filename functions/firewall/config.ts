@@ -35,7 +35,10 @@ export const ICMPV6_TYPE_NAMES: Readonly<Record<string, number>> = Object.freeze
   'mld2-listener-report': 143,
 });
 
-/** `rejectWith` values and the ICMP destination-unreachable code (or `RejectWith`) each means. */
+/**
+ * `rejectWith` values and the ICMP destination-unreachable code (or `RejectWith`) each means;
+ * an IPv6 packet gets the ICMPv6 answer `ICMPV6_REJECT` pairs with the code (`acl-rule.ts`).
+ */
 export const REJECT_WITH: Readonly<Record<string, number>> = Object.freeze({
   'tcp-reset': RejectWith.TCP_RESET,
   'net-unreachable': 0,
@@ -147,9 +150,6 @@ export const firewallRuleSchema = z
     }
     if (family === 4 && proto === PROTO_ICMPV6) {
       ctx.addIssue({ code: 'custom', path: ['proto'], message: 'icmpv6 is carried by IPv6 only: an IPv4 rule takes proto icmp' });
-    }
-    if (r.rejectWith !== undefined && r.rejectWith !== 'tcp-reset' && ruleFamilyOf(r.src, r.dst, proto) === 6) {
-      ctx.addIssue({ code: 'custom', path: ['rejectWith'], message: `${r.rejectWith} is an ICMP (IPv4) code: an IPv6 rule rejects with the default or tcp-reset` });
     }
   })
   .transform(({ icmpType, ...r }) => ({

@@ -74,14 +74,14 @@ const DROPS: CounterSpec[] = [
   { name: 'ct_invalid', drop: true, help: 'packets of a tracked connection that do not fit its state' },
   { name: 'ct_no_connection', drop: true, help: 'TCP segments other than SYN, and ICMP echo replies, with no tracked connection' },
   { name: 'ct_table_full', drop: true, help: 'new connections allowed by the rules but refused: connection table full' },
-  { name: 'reject_suppressed', drop: true, help: 'rejects not answered (ICMP error, RST, broadcast/multicast, non-host source; IPv6: no IPv6 answer yet) and dropped' },
+  { name: 'reject_suppressed', drop: true, help: 'rejects not answered (an ICMP/ICMPv6 error or redirect, a RST, a later fragment, broadcast/multicast, a source that is not one host) and dropped' },
 ];
 
 const PASSES: CounterSpec[] = [
   { name: 'allowed_rule', drop: false, help: 'new packets allowed by an allow rule' },
   { name: 'allowed_default', drop: false, help: 'new packets allowed by the default policy' },
-  { name: 'rejected_tcp_reset', drop: false, help: 'rejected packets answered with a TCP reset' },
-  { name: 'rejected_icmp', drop: false, help: 'rejected packets answered with an ICMP destination unreachable' },
+  { name: 'rejected_tcp_reset', drop: false, help: 'rejected packets answered with a TCP reset (IPv4 or IPv6)' },
+  { name: 'rejected_icmp', drop: false, help: 'rejected packets answered with an ICMP destination unreachable, or over IPv6 an ICMPv6 one (parameter problem for proto-unreachable)' },
   { name: 'ct_established', drop: false, help: 'packets of tracked connections passed without rule evaluation' },
   { name: 'ct_related', drop: false, help: 'ICMP errors about a tracked connection passed without rule evaluation' },
   { name: 'non_ip_passed', drop: false, help: 'non-IP frames (ARP) passed through' },
@@ -107,23 +107,22 @@ export function ruleCounterName(index: number): string {
  * packet matched (`rule` note); without them traces give its number. The function's
  * pipeline builds the element per configuration.
  *
- * The element runs after `parse-frame` and, per IPv4 packet:
- * 1. stateful mode: looks the packet up in the connection table (both directions). A hit
- *    that fits the connection's state passes at once (`ct_established`); an ICMP error
- *    quoting a tracked connection passes (`ct_related`); a TCP segment other than a SYN, or
- *    an echo reply, without a connection is dropped (`ct_no_connection`);
- * 2. classifies new packets with the compiled rule set (first match wins; no match → the
- *    default policy);
- * 3. allow: forwards, and in stateful mode tracks the new connection (TCP SYN, UDP, ICMP
- *    echo, other protocols; not ICMP errors or other ICMP messages); drop: counts
+ * The element runs after `parse-frame` and, per IPv4 or IPv6 packet:
+ * 1. stateful mode: looks the packet up in the connection table (both directions, one
+ *    dual-stack table). A hit that fits the connection's state passes at once
+ *    (`ct_established`); an ICMP/ICMPv6 error quoting a tracked connection passes
+ *    (`ct_related`); a TCP segment other than a SYN, or an echo reply, without a connection
+ *    is dropped (`ct_no_connection`). IPv6 neighbour discovery (ICMPv6 133–137) passes
+ *    before everything (`ndp_passed`);
+ * 2. classifies new packets with the compiled rule set of their family (first match wins;
+ *    no match → the default policy);
+ * 3. allow: forwards, and in stateful mode tracks the new connection (TCP SYN, UDP, echo,
+ *    other protocols; not errors or other ICMP messages); drop: counts
  *    `acl_denied`/`default_policy`; reject: turns the frame into a TCP RST or an ICMP
- *    destination unreachable and sends it back out of the arrival side, unless replying is
- *    forbidden (`reject_suppressed`).
- * Non-IPv4 frames (ARP) pass untouched (`non_ip_passed`), except IPv6, which `parse-frame`
- * accepts: dropped as `ipv6_not_supported`. The rules are dual-stack (the element's
- * classifier is `planFamily(rules, 4, …)`: IPv6 rules are left out of it, rules without
- * addresses kept), but the element's IPv6 path (stateful tracking, ICMPv6 errors, neighbour
- * discovery, IPv6 rejects) is not built yet.
+ *    destination unreachable (IPv6: an ICMPv6 one, the code mapped by `ICMPV6_REJECT`) and
+ *    sends it back out of the arrival side, unless replying is forbidden
+ *    (`reject_suppressed`).
+ * Other frames (ARP) pass untouched (`non_ip_passed`).
  *
  * @example
  * ```ts
@@ -193,11 +192,21 @@ function generateFirewall(
   const ruleBase = perRule ? ctx.counterIndex(ruleCounterName(0)) : -1;
   const named = ruleNames.length === config.rules.length;
 
+  // A reject: the frame becomes its answer (either family), sent back out of the arrival side.
+  const answer = imp('#functions/firewall/reject-answer.ts', 'writeRejectAnswer');
+  const reject = `const ${v('n')} = ${answer}(view, off, L, ${v('rj')});
+if (${v('n')} === 0) ${ctx.drop('reject_suppressed')}
+len = ${v('n')};
+if (${v('proto')} === 6 && ${v('rj')} < 0) ${ctx.count('rejected_tcp_reset')} else ${ctx.count('rejected_icmp')}
+verdict = side;
+${ctx.finish()}`;
+
   /**
    * The part both families share once the packet is known new: first-match rules (the
-   * family's lookup), then allow (tracking it: `track`), drop or reject (`reject`).
+   * family's lookup), then allow (tracking it: `track`), drop or reject (`reject`: the
+   * answer `writeRejectAnswer` writes for either family).
    */
-  const decide = (lookup: string, track: string, reject: string) => `let ${v('rule')} = -1;
+  const decide = (lookup: string, track: string) => `let ${v('rule')} = -1;
 ${lookup}
 ${ctx.trace('rule', `${v('rule')} + 1`, named ? ['none: default policy', ...ruleNames] : undefined)}
 let ${v('a')} = ${config.defaultAction}, ${v('rj')} = ${RejectWith.AUTO};
@@ -245,7 +254,7 @@ ${reject}
   }`;
 
   // IPv6: ports and ICMPv6 kinds from the parser's layout (a later fragment has no L4
-  // header: no ports); neighbour discovery passes; no IPv6 reject answer is built yet.
+  // header: no ports); neighbour discovery passes.
   const extract6 = imp('#nfvkit/packet/flow-key-ipv6.ts', 'extractFlowKey6');
   const inner6 = imp('#nfvkit/packet/flow-key-ipv6.ts', 'extractIcmpv6InnerFlowKey');
   let p6 = `const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('proto')} = L.ipProto;
@@ -278,7 +287,7 @@ if (${v('l4')} >= 0) {
 }
 `;
   }
-  p6 += decide(code6.lookup, tracked(`${ct}.createFlow6(${k6}, now)`), `${ctx.drop('reject_suppressed')}`);
+  p6 += decide(code6.lookup, tracked(`${ct}.createFlow6(${k6}, now)`));
 
   // IPv4. Packet kinds: 0 TCP/UDP/other, 1 ICMP error, 2 echo request, 3 echo reply, 4 other ICMP.
   let p4 = `const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('proto')} = L.ipProto;
@@ -317,22 +326,7 @@ if (${v('proto')} === 6 || ${v('proto')} === 17) {
 }
 `;
   }
-  const tcpReset = imp('#nfvkit/packet/reply/tcp-reset.ts', 'writeTcpReset');
-  const tcpResetOk = imp('#nfvkit/packet/reply/tcp-reset.ts', 'tcpResetPermitted');
-  const icmpUnreach = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'writeIcmpUnreachable');
-  const icmpOk = imp('#nfvkit/packet/reply/icmp-unreachable.ts', 'icmpErrorPermitted');
-  const reject4 = `if (${v('proto')} === 6 && ${v('rj')} < 0) {
-  if (!${tcpResetOk}(view, off, ${v('l3')}, ${v('l4')})) ${ctx.drop('reject_suppressed')}
-  len = ${tcpReset}(view, off, ${v('l3')}, ${v('l4')});
-  ${ctx.count('rejected_tcp_reset')}
-} else {
-  if (!${icmpOk}(view, off, ${v('l3')}, ${v('l4')})) ${ctx.drop('reject_suppressed')}
-  len = ${icmpUnreach}(view, off, ${v('l3')}, ${v('rj')} < 0 ? 3 : ${v('rj')});
-  ${ctx.count('rejected_icmp')}
-}
-verdict = side;
-${ctx.finish()}`;
-  p4 += decide(code4.lookup, tracked(`${ct}.createFlow(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now)`), reject4);
+  p4 += decide(code4.lookup, tracked(`${ct}.createFlow(${v('proto')}, ${v('src')}, ${v('dst')}, ${v('ka')}, ${v('kb')}, now)`));
 
   const p = `{
 if (L.ethertype === 0x86dd) {

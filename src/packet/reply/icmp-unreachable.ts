@@ -40,7 +40,7 @@ export const ICMP_UNREACHABLE_OVERHEAD = 28;
  * reply is sent from the destination to the source.
  */
 export function icmpErrorPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
-  if (view.getUint8(l3) >>> 4 !== 4) return false; // IPv6: answered with ICMPv6, which this writer does not build
+  if (view.getUint8(l3) >>> 4 !== 4) return false; // IPv6: answered with ICMPv6 (`icmpv6-error.ts`)
   if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
   if ((view.getUint16(l3 + 6) & 0x1fff) !== 0) return false;
   const src = view.getUint32(l3 + 12) >>> 24;

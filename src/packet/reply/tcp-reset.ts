@@ -30,12 +30,12 @@ export const TCP_RESET_L3_LENGTH = 40;
 
 /**
  * True when a reset may be sent for the TCP segment at `l4` (IPv4 header at `l3`, frame at
- * `frameOffset`): the packet is IPv4 (false for IPv6: resets over IPv6 are not written yet),
+ * `frameOffset`): the packet is IPv4 (false for IPv6: see `tcp-reset-ipv6.ts`),
  * the segment is not itself a reset, the destination MAC is unicast, and both IPv4 addresses
  * name a single host (not 0/8, 127/8, multicast, class E or broadcast).
  */
 export function tcpResetPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
-  if (view.getUint8(l3) >>> 4 !== 4) return false; // an IPv6 segment: this writer builds IPv4 resets only
+  if (view.getUint8(l3) >>> 4 !== 4) return false; // an IPv6 segment: `tcpResetPermitted6`
   if ((view.getUint8(l4 + 13) & 0x04) !== 0) return false;
   if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
   return isSingleHost(view.getUint32(l3 + 12)) && isSingleHost(view.getUint32(l3 + 16));
@@ -57,16 +57,11 @@ export function writeTcpReset(view: DataView, frameOffset: number, l3: number, l
   // received IPv4 header had options).
   const srcIp = view.getUint32(l3 + 12);
   const dstIp = view.getUint32(l3 + 16);
-  const ipTotal = view.getUint16(l3 + 2);
-  const ihl = (view.getUint8(l3) & 0x0f) << 2;
-  const srcPort = view.getUint16(l4);
-  const dstPort = view.getUint16(l4 + 2);
-  const seq = view.getUint32(l4 + 4);
-  const ack = view.getUint32(l4 + 8);
-  const flags = view.getUint8(l4 + 13);
-  const doff = (view.getUint8(l4 + 12) >>> 4) << 2;
+  const payload = view.getUint16(l3 + 2) - (l4 - l3) - ((view.getUint8(l4 + 12) >>> 4) << 2);
 
   swapEthAddresses(view, frameOffset);
+  // The TCP header first: it is read from `l4` and written at `l3 + 20` (≤ l4).
+  writeResetSegment(view, l4, l3 + 20, payload);
 
   // IPv4 header.
   view.setUint32(l3, 0x45000000 | TCP_RESET_L3_LENGTH); // version 4, IHL 5, TOS 0, total length
@@ -75,23 +70,33 @@ export function writeTcpReset(view: DataView, frameOffset: number, l3: number, l
   view.setUint32(l3 + 12, dstIp);
   view.setUint32(l3 + 16, srcIp);
   writeIpv4HeaderChecksum(view, l3);
+  writeTcpChecksum(view, l3, l3 + 20, 20);
+  return l3 - frameOffset + TCP_RESET_L3_LENGTH;
+}
 
-  // TCP header.
-  const t = l3 + 20;
-  view.setUint16(t, dstPort);
-  view.setUint16(t + 2, srcPort);
+/**
+ * Writes at `t` the 20-byte TCP header of the reset that answers the segment whose header
+ * is at `l4` (`t` ≤ `l4`: every field is read before the first write) and that carried
+ * `payload` bytes of data: ports swapped, window 0, checksum 0 (the caller computes it over
+ * its family's pseudo-header). With ACK received, `RST` with `seq = received ack`; else
+ * `RST|ACK` with `seq = 0` and `ack = seq + payload + SYN + FIN`. Shared by the IPv4 and
+ * IPv6 writers (`tcp-reset-ipv6.ts`).
+ */
+export function writeResetSegment(view: DataView, l4: number, t: number, payload: number): void {
+  const ports = view.getUint32(l4);
+  const seq = view.getUint32(l4 + 4);
+  const ack = view.getUint32(l4 + 8);
+  const flags = view.getUint8(l4 + 13);
+  view.setUint32(t, ((ports << 16) | (ports >>> 16)) >>> 0);
   if ((flags & 0x10) !== 0) {
     view.setUint32(t + 4, ack);
     view.setUint32(t + 8, 0);
     view.setUint32(t + 12, 0x50040000); // data offset 5, RST, window 0
   } else {
-    const payload = ipTotal - ihl - doff;
     const consumed = payload + ((flags & 0x02) !== 0 ? 1 : 0) + ((flags & 0x01) !== 0 ? 1 : 0);
     view.setUint32(t + 4, 0);
     view.setUint32(t + 8, (seq + consumed) >>> 0);
     view.setUint32(t + 12, 0x50140000); // data offset 5, RST|ACK, window 0
   }
   view.setUint32(t + 16, 0); // checksum 0, urgent pointer 0
-  writeTcpChecksum(view, l3, t, 20);
-  return l3 - frameOffset + TCP_RESET_L3_LENGTH;
 }

@@ -123,7 +123,7 @@ describe('firewall config: IPv6 and mixed rule sets', () => {
         { action: 'allow', dst: '198.18.0.1', proto: 'icmpv6' },
         { action: 'allow', proto: 'icmpv6', icmpType: 'timestamp' },
         { action: 'allow', proto: 'icmp', icmpType: 'nd-neighbor-solicit' },
-        { action: 'reject', src: '2001:db8::/32', proto: 'udp', rejectWith: 'admin-prohibited' },
+        { action: 'reject', src: '2001:db8::/32', proto: 'udp', rejectWith: 'tcp-reset' },
         { action: 'allow', src: '10.0.0.0/8', dport: 22 },
         { action: 'allow', src: 'nowhere' },
       ],
@@ -136,7 +136,7 @@ describe('firewall config: IPv6 and mixed rule sets', () => {
       { path: 'rules[4].proto', message: 'icmpv6 is carried by IPv6 only: an IPv4 rule takes proto icmp' },
       { path: 'rules[5].icmpType', message: expect.stringMatching(/^not an ICMPv6 type .*nd-neighbor-solicit/) },
       { path: 'rules[6].icmpType', message: expect.stringMatching(/^not an ICMP type .*timestamp/) },
-      { path: 'rules[7].rejectWith', message: 'admin-prohibited is an ICMP (IPv4) code: an IPv6 rule rejects with the default or tcp-reset' },
+      { path: 'rules[7].rejectWith', message: 'tcp-reset needs proto tcp' },
       { path: 'rules[8].dport', message: 'dport needs proto tcp or udp' },
       { path: 'rules[9].src', message: 'not an IPv4 or IPv6 prefix (a.b.c.d/len or 2001:db8::/32)' },
     ]);

@@ -106,9 +106,11 @@ describe('compiled firewall pipeline vs interpreter (property)', () => {
           const r = firstMatch6(rules, p);
           const nd = p.proto === 58 && (p.icmpType ?? 0) >= 133 && (p.icmpType ?? 0) <= 137;
           const action = nd ? Action.ALLOW : r < 0 ? Action.DROP : rules[r].action;
-          // No IPv6 answer is built yet: an IPv6 reject is dropped as reject_suppressed.
+          // An IPv6 reject is answered (back out of the arrival side) unless RFC 4443 forbids it.
+          const t = p.icmpType ?? 0;
+          const answerable6 = Array.from(p.dst)[0] >>> 24 !== 0xff && Array.from(p.src).some((w) => w !== 0) && !(p.proto === 58 && (t < 128 || t === 137));
           const want =
-            action === Action.ALLOW ? [p.side ^ 1, ''] : action === Action.DROP ? [Verdict.DROP, r < 0 ? 'default_policy' : 'acl_denied'] : [Verdict.DROP, 'reject_suppressed'];
+            action === Action.ALLOW ? [p.side ^ 1, ''] : action === Action.DROP ? [Verdict.DROP, r < 0 ? 'default_policy' : 'acl_denied'] : answerable6 ? [p.side, ''] : [Verdict.DROP, 'reject_suppressed'];
           expect([s.verdict, s.reason], JSON.stringify(p)).toEqual(want);
           if (r >= 0 && !nd) hits[r]++;
           frames++;

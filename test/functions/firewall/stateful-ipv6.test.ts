@@ -38,7 +38,7 @@ describe('firewall over IPv6 (stateful)', () => {
       out({ src: CLIENT, dst: SERVER, proto: 17, srcPort: 5353, dstPort: 53, payloadLength: 8 }), // rule dns6
       back({ src: SERVER, dst: CLIENT, proto: 17, srcPort: 53, dstPort: 5353, payloadLength: 8 }), // its answer
       out({ src: OTHER, dst: SERVER, proto: 17, srcPort: 5353, dstPort: 53, payloadLength: 8 }), // outside dns6's prefix
-      out(tcp(CLIENT, SERVER, 40003, 23, 0x02)), // reject: no IPv6 answer yet
+      out(tcp(CLIENT, SERVER, 40003, 23, 0x02)), // reject: answered with a reset back inside
     ]);
     expect(sent.map((s) => [s.verdict, s.reason])).toEqual([
       [Side.OUTSIDE, ''],
@@ -49,8 +49,9 @@ describe('firewall over IPv6 (stateful)', () => {
       [Side.OUTSIDE, ''],
       [Side.INSIDE, ''],
       [Verdict.DROP, 'default_policy'],
-      [Verdict.DROP, 'reject_suppressed'],
+      [Side.INSIDE, ''],
     ]);
+    expect([fw.counter('rejected_tcp_reset'), fw.counter('reject_suppressed')]).toEqual([1, 0]);
     expect([fw.counter('allowed_rule'), fw.counter('ct_established'), fw.counter('conntrack_created')]).toEqual([2, 3, 2]);
     expect([fw.counter('rule_0'), fw.counter('rule_1'), fw.counter('rule_2')]).toEqual([1, 1, 1]);
   });

@@ -6,7 +6,7 @@ import { parseFrame } from '../../../../src/packet/parse-frame.ts';
 import { icmpErrorPermitted } from '../../../../src/packet/reply/icmp-unreachable.ts';
 import { tcpResetPermitted } from '../../../../src/packet/reply/tcp-reset.ts';
 
-// The reply writers build IPv4 only; now that parseFrame accepts IPv6, their guards must say no to it.
+// The IPv4 reply writers must never answer an IPv6 packet (tcp-reset-ipv6.ts and icmpv6-error.ts do): their guards say no to it.
 describe('IPv4 reply writers refuse IPv6 packets', () => {
   it('tcpResetPermitted and icmpErrorPermitted are false for an IPv6 TCP SYN between unicast hosts', () => {
     const view = new DataView(new ArrayBuffer(256));
