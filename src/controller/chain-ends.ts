@@ -3,7 +3,8 @@ import type { PacketPool } from '../pool/packet-pool.ts';
 import type { PortSpec } from '../spec/port-spec.ts';
 import type { ClassifierSpec } from '../spec/chain-spec.ts';
 import { ClassifierPort, type ClassifierRules } from '../dataplane/ports/classifier-port.ts';
-import { PROTOCOL_NUMBERS, ipv4Cidr, portRange } from '../config/net-schemas.ts';
+import { PROTOCOL_NUMBERS, parseIpPrefix, portRange, type IpPrefix } from '../config/net-schemas.ts';
+import type { Ipv6Address } from '../packet/ipv6-address.ts';
 import { BUILTIN_PORTS } from '../ports/builtin-ports.ts';
 import type { DataDir } from './data-dir.ts';
 
@@ -74,16 +75,22 @@ export function classifiedEnd(end: ChainEnd, classifier: ClassifierSpec): ChainE
   };
 }
 
+/** IP protocol number of ICMPv6. */
+const ICMPV6 = 58;
+
 /** The numeric rules of a classifier spec (its values were validated by the spec parser). */
 export function classifierRules(spec: ClassifierSpec): ClassifierRules {
-  const protocols = (spec.protocols ?? []).map((p) => PROTOCOL_NUMBERS[p]);
-  const destinations = (spec.destinations ?? []).map((text): [number, number] => {
-    const { addr, mask } = ipv4Cidr.parse(text);
-    return [addr, mask];
-  });
+  const protocols = (spec.protocols ?? []).map((p) => (p === 'icmpv6' ? ICMPV6 : PROTOCOL_NUMBERS[p]));
+  const prefixes = (spec.destinations ?? []).map((text) => parseIpPrefix(text) as IpPrefix);
+  const destinations: Array<[number, number]> = [];
+  const destinations6: Array<[Ipv6Address, Ipv6Address]> = [];
+  for (const p of prefixes) {
+    if (p.family === 4) destinations.push([p.addr, p.mask]);
+    else destinations6.push([p.addr, p.mask]);
+  }
   const ports = (spec.ports ?? []).map((p): [number, number] => {
     const { from, to } = portRange.parse(p);
     return [from, to];
   });
-  return { protocols, destinations, ports };
+  return { protocols, destinations, destinations6, ports };
 }

@@ -3,7 +3,7 @@ import { CHAIN_SPEC_API_VERSION, CHAIN_SPEC_KIND, DEFAULT_SCALING, MAX_REPLICAS,
 import { healthCheckSchema } from './health-check-spec.ts';
 import { portSpecSchema } from './port-spec.ts';
 import { SPEC_LIMITS } from './spec-limits.ts';
-import { dnsLabel, imageRefText, ipv4CidrTextFor, memoryQuantity, portOrRangeText } from './spec-values.ts';
+import { dnsLabel, imageRefText, ipPrefixText, memoryQuantity, portOrRangeText } from './spec-values.ts';
 
 /**
  * The zod schema of a chain spec document, field by field. It checks shapes, ranges and
@@ -32,15 +32,15 @@ const metadataSchema = z
 const classifierSchema = z
   .object({
     protocols: z
-      .array(z.enum(['tcp', 'udp', 'icmp']))
+      .array(z.enum(['tcp', 'udp', 'icmp', 'icmpv6']))
       .min(1, 'at least one protocol (omit `protocols` to admit all)')
       .optional()
-      .meta({ description: 'Transport protocols admitted; omitted: all.' }),
+      .meta({ description: 'Transport protocols admitted (IPv6: the protocol after the extension headers); omitted: all.' }),
     destinations: z
-      .array(ipv4CidrTextFor('the chain classifier matches IPv4 only for now'))
-      .min(1, 'at least one CIDR (omit `destinations` to admit all)')
+      .array(ipPrefixText)
+      .min(1, 'at least one prefix (omit `destinations` to admit all)')
       .optional()
-      .meta({ description: 'Destination CIDR blocks of client → server traffic; omitted: all.' }),
+      .meta({ description: 'Destination prefixes (IPv4 or IPv6) of client → server traffic; omitted: all. Listing some admits a packet only if its destination is in one of its own family.' }),
     ports: z
       .array(portOrRangeText)
       .min(1, 'at least one port (omit `ports` to admit all)')

@@ -63,9 +63,9 @@ export type Placement = (typeof PLACEMENTS)[number];
  * Each field left out matches everything; the fields are ANDed.
  */
 export interface ClassifierSpec {
-  /** Transport protocols admitted. */
-  readonly protocols?: readonly ('tcp' | 'udp' | 'icmp')[];
-  /** Destination CIDR blocks of client → server traffic, as written. */
+  /** Transport protocols admitted (an IPv6 packet's: after its extension headers). */
+  readonly protocols?: readonly ('tcp' | 'udp' | 'icmp' | 'icmpv6')[];
+  /** Destination prefixes (IPv4 or IPv6) of client → server traffic, as written; a packet must match one of its own family's. */
   readonly destinations?: readonly string[];
   /** Destination ports or ranges (`80`, `"8000-8080"`), as written (TCP and UDP only). */
   readonly ports?: readonly (number | string)[];

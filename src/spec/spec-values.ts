@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipAddress, ipv4AddressField, ipv4CidrField, ipv6UnsupportedIssue, portRange } from '../config/net-schemas.ts';
+import { ipAddress, ipPrefix, ipv4AddressField, ipv4CidrField, ipv6UnsupportedIssue, portRange } from '../config/net-schemas.ts';
 import { parseTaggedGatewayAddress } from '../gateway/gateway-config.ts';
 import { parseIpv4 } from '../packet/ipv4.ts';
 import { parseIpv6 } from '../packet/ipv6-address.ts';
@@ -67,6 +67,12 @@ export const ipAddressText = z
   .string()
   .superRefine((s, ctx) => checkWith(ipAddress, s, ctx))
   .meta({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }], description: 'IPv4 address (dotted quad) or IPv6 address (RFC 4291 text, no zone id).' });
+
+/** A prefix of either family (`198.18.2.0/24`, `2001:db8:2::/64`; a bare address is /32 or /128), kept as written; `ipPrefix` parses it. */
+export const ipPrefixText = z
+  .string()
+  .superRefine((s, ctx) => checkWith(ipPrefix, s, ctx))
+  .meta({ description: 'IPv4 prefix a.b.c.d/len or IPv6 prefix such as 2001:db8::/32 (a bare address is /32 or /128).' });
 
 /**
  * A gateway's interface or proxy address with its prefix (`198.18.1.1/24`, host bits kept;
