@@ -1,7 +1,8 @@
 /**
  * Writes the counter-constant modules under src/generated/ (see `renderCounterConstants`):
  * today the parser's drop reasons, src/generated/drop-reason-codes.ts, which `parseFrame`
- * and the IPv6 extension-header walk import so that images inline the codes. `--check`
+ * and the IPv6 extension-header walk import so that images inline the codes, and the
+ * functions' own (NAT's counters). `--check`
  * only compares and exits 1 when a committed module is stale.
  *
  *   npx tsx scripts/generate-counter-constants.ts [--check]
@@ -9,9 +10,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { COUNTER_CONSTANT_MODULES } from '../src/counters/counter-constant-modules.ts';
+import { NAT_COUNTER_CONSTANT_MODULE } from '../functions/nat/nat-counter-constants.ts';
 
 let stale = 0;
-for (const m of COUNTER_CONSTANT_MODULES) {
+for (const m of [...COUNTER_CONSTANT_MODULES, NAT_COUNTER_CONSTANT_MODULE]) {
   const target = fileURLToPath(new URL(`../${m.path}`, import.meta.url));
   const text = m.render();
   if (process.argv.includes('--check')) {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { ipv4AddressField, ipv4CidrField, port, portRange, type Cidr } from '../../src/config/net-schemas.ts';
+import { ipv4AddressField, ipv4CidrField, parseIpPrefix, port, portRange, type Cidr } from '../../src/config/net-schemas.ts';
 import { ipv4ToString } from '../../src/packet/ipv4.ts';
+import type { Ipv6Address } from '../../src/packet/ipv6-address.ts';
+import { NAT64_PREFIX_LENGTHS } from './nat64-address.ts';
 
 /** Most distinct external addresses (SNAT pool plus port-forward addresses). */
 export const NAT_MAX_EXTERNAL_ADDRESSES = 64;
@@ -16,8 +18,8 @@ export const NAT_MAX_CAPACITY = 1 << 22;
  */
 export const DEFAULT_NAT_TIMEOUTS = Object.freeze({ tcpEstablished: 7440, tcpTransitory: 240, udp: 300, icmp: 60 });
 
-/** Why an IPv6 address or prefix is refused (`NFVKIT_ERR_IPV6_UNSUPPORTED`) in every address field. */
-const NAT_IPV4_ONLY = 'NAT translates IPv4 only for now; NAT64 is not built yet';
+/** Why an IPv6 address or prefix is refused (`NFVKIT_ERR_IPV6_UNSUPPORTED`) in the NAT44 address fields. */
+const NAT_IPV4_ONLY = 'the SNAT pool and port forwards are IPv4 (IPv6 passes untranslated; IPv6 clients reach IPv4 through `nat64`)';
 const ipv4Address = ipv4AddressField(NAT_IPV4_ONLY);
 const ipv4Cidr = ipv4CidrField(NAT_IPV4_ONLY);
 
@@ -33,6 +35,40 @@ const snatSchema = z
     match: z.array(ipv4Cidr).min(1, 'at least one CIDR (omit `match` to translate every source)').optional(),
   })
   .strict();
+
+/** An IPv6 prefix (`2001:db8::/32`; a bare address is /128), host bits cleared: `{ addr, prefix }`. */
+const ipv6Prefix = z
+  .string()
+  .superRefine((s, ctx) => {
+    const r = parseIpPrefix(s);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+    else if (r.family !== 6) ctx.addIssue({ code: 'custom', message: `${s}: an IPv4 prefix; NAT64 takes IPv6 prefixes here (2001:db8::/32)` });
+  })
+  .transform((s) => {
+    const r = parseIpPrefix(s) as { addr: Ipv6Address; prefix: number };
+    return { addr: r.addr, prefix: r.prefix };
+  });
+
+/** The NAT64 prefix RFC 6052 §2.1 reserves. */
+export const NAT64_DEFAULT_PREFIX = '64:ff9b::/96';
+
+const nat64Schema = z
+  .object({
+    /** RFC 6052 prefix the IPv4 Internet is seen through from the inside: /32, /40, /48, /56, /64 or /96; default 64:ff9b::/96. */
+    prefix: ipv6Prefix.optional(),
+    /** IPv6 source networks to translate; default every source. Others pass untranslated. */
+    match: z.array(ipv6Prefix).min(1, 'at least one IPv6 prefix (omit `match` to translate every source)').optional(),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    const p = n.prefix;
+    if (typeof p !== 'object') return; // absent, or refused at its field already
+    if (!NAT64_PREFIX_LENGTHS.includes(p.prefix)) {
+      ctx.addIssue({ code: 'custom', path: ['prefix'], message: `/${p.prefix}: RFC 6052 NAT64 prefixes are /${NAT64_PREFIX_LENGTHS.join(', /')}` });
+    } else if ((p.addr[2] & 0xff000000) !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['prefix'], message: 'bits 64-71 (the "u" octet) of a NAT64 prefix must be zero (RFC 6052 §2.2)' });
+    }
+  });
 
 const portForwardSchema = z
   .object({
@@ -66,6 +102,12 @@ export const natConfigSchema = z
     snat: snatSchema.optional(),
     /** Static DNAT: external address:port on the outside → internal address:port. */
     portForwards: z.array(portForwardSchema).optional(),
+    /**
+     * Stateful NAT64 (RFC 6146): inside IPv6 hosts reach IPv4 hosts at addresses embedded in
+     * `prefix` (RFC 6052), mapped onto the SNAT pool (`snat.addresses`, `snat.ports`). `{}`
+     * takes the defaults.
+     */
+    nat64: nat64Schema.optional(),
     /** Idle timeouts in seconds (see {@link DEFAULT_NAT_TIMEOUTS}). */
     timeouts: z
       .object({ tcpEstablished: seconds.optional(), tcpTransitory: seconds.optional(), udp: seconds.optional(), icmp: seconds.optional() })
@@ -82,6 +124,9 @@ export const natConfigSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.snat === undefined && (cfg.portForwards === undefined || cfg.portForwards.length === 0)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'nothing to translate: give `snat`, `portForwards` or both' });
+    }
+    if (cfg.nat64 !== undefined && cfg.snat === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['nat64'], message: 'NAT64 maps IPv6 clients onto the SNAT pool: give `snat.addresses` too' });
     }
     const external = new Set<number>();
     if (cfg.snat !== undefined) {

@@ -66,15 +66,31 @@ const W_LIST = 6;
 const W_PREV = 7;
 const W_NEXT = 8;
 const W_HASH = 9;
+/** NAT64: the internal IPv6 address, four words (10…13); `W_INT_ADDR` then holds their fold. */
+const W_INT6 = 10;
 /** Float64 index of the expiry within an entry (bytes 56…63). */
 const F_EXPIRES = 7;
 /** `W_INT_KEY` of a free entry (no protocol index is this large). */
 const FREE_KEY = 0xffffffff;
+/** `W_INT_KEY` bit of a NAT64 mapping (internal endpoint IPv6): never equal to an IPv4 key. */
+const V6_KEY = 0x01000000;
+
+/**
+ * Fold of an IPv6 address's four words into the 32-bit value a NAT64 mapping keeps as its
+ * internal address (the index hash and the pool address choice read it; a hit is confirmed
+ * on all four words).
+ */
+export function foldIpv6(a0: number, a1: number, a2: number, a3: number): number {
+  return (a0 ^ ((a1 << 8) | (a1 >>> 24)) ^ ((a2 << 16) | (a2 >>> 16)) ^ ((a3 << 24) | (a3 >>> 8))) >>> 0;
+}
 
 /**
  * Endpoint-independent NAT mappings (RFC 4787): one mapping per internal endpoint
  * (protocol, internal address, internal port / ICMP identifier), holding ONE external
- * endpoint used for every destination while the mapping lives.
+ * endpoint used for every destination while the mapping lives. NAT64 mappings (RFC 6146
+ * BIB entries: an IPv6 internal endpoint) live in the same table, port allocator, expiry
+ * lists and takeover ({@link NatMappingTable.lookup6}, {@link NatMappingTable.create6}):
+ * their key carries a family bit, so an IPv4 lookup never returns one.
  *
  * Each entry is one 64-byte record (a cache line) in a single ArrayBuffer, read through a
  * Uint32Array / Int32Array / Float64Array view, so a translation touches one line of the
@@ -180,14 +196,14 @@ export class NatMappingTable {
     const pU = new Uint32Array(previous.buffer, previous.byteOffset, words);
     const pF = new Float64Array(previous.buffer, previous.byteOffset, words >>> 1);
     // Read each candidate once (the memory was written by an instance: nothing is trusted).
-    const found: Array<{ a: number; k: number; key: number; flags: number; list: number; expires: number }> = [];
+    const found: Array<{ a: number; a6: number[] | undefined; k: number; key: number; flags: number; list: number; expires: number }> = [];
     for (let e = 0; e < this.freeStack.length; e++) {
       const o = e * STRIDE;
       const k = pU[o + W_INT_KEY];
       if (k === FREE_KEY) continue;
       const flags = pU[o + W_FLAGS];
       if ((flags & MappingFlag.STATIC) !== 0 && flags <= ALL_FLAGS) continue; // re-made from the configuration
-      const proto = k >>> 16;
+      const proto = (k >>> 16) & ~(V6_KEY >>> 16);
       const list = pU[o + W_LIST];
       const key = pU[o + W_EXT_KEY];
       const expires = pF[e * (STRIDE >> 1) + F_EXPIRES] + shiftMs;
@@ -197,13 +213,17 @@ export class NatMappingTable {
         took.rejected++;
         continue;
       }
-      found.push({ a: pU[o + W_INT_ADDR], k, key, flags, list, expires });
+      const v6 = (k & V6_KEY) !== 0;
+      const a6 = v6 ? [pU[o + W_INT6], pU[o + W_INT6 + 1], pU[o + W_INT6 + 2], pU[o + W_INT6 + 3]] : undefined;
+      found.push({ a: a6 === undefined ? pU[o + W_INT_ADDR] : foldIpv6(a6[0], a6[1], a6[2], a6[3]), a6, k, key, flags, list, expires });
     }
     found.sort((x, y) => x.expires - y.expires);
     for (const m of found) {
-      const proto = m.k >>> 16;
+      const proto = (m.k >>> 16) & ~(V6_KEY >>> 16);
       const port = m.k & 0xffff;
-      if (this.dynamicLive >= this.capacity || this.freeTop === 0 || this.lookup(proto, m.a, port) !== MAPPING_MISS) {
+      const a6 = m.a6;
+      const mapped = a6 === undefined ? this.lookup(proto, m.a, port) : this.lookup6(proto, a6[0], a6[1], a6[2], a6[3], port);
+      if (this.dynamicLive >= this.capacity || this.freeTop === 0 || mapped !== MAPPING_MISS) {
         took.rejected++;
         continue;
       }
@@ -214,6 +234,7 @@ export class NatMappingTable {
       }
       this.freeTop--;
       this.fill(e, m.a, m.k, m.key, this.hash(m.a, m.k), m.flags);
+      if (a6 !== undefined) this.u.set(a6, e * STRIDE + W_INT6);
       this.append(e, m.list);
       this.f[e * (STRIDE >> 1) + F_EXPIRES] = m.expires;
       this.dynamicLive++;
@@ -252,14 +273,48 @@ export class NatMappingTable {
     }
   }
 
-  /** Protocol index of entry `e`. */
-  protoOf(e: number): number {
-    return this.u[e * STRIDE + W_INT_KEY] >>> 16;
+  /**
+   * Entry of the NAT64 mapping of internal endpoint (`proto`, IPv6 address `a0…a3`,
+   * `port`), or {@link MAPPING_MISS}. Expired entries are returned too.
+   */
+  lookup6(proto: number, a0: number, a1: number, a2: number, a3: number, port: number): number {
+    const k = (V6_KEY | (proto << 16) | port) >>> 0;
+    const h = this.hash(foldIpv6(a0, a1, a2, a3), k);
+    const mask = this.slotMask;
+    const slots = this.slots;
+    const u = this.u;
+    let s = h & mask;
+    for (;;) {
+      const e = slots[s << 1];
+      if (e < 0) return MAPPING_MISS;
+      if (slots[(s << 1) + 1] === h) {
+        const o = e * STRIDE;
+        if (u[o + W_INT_KEY] === k && u[o + W_INT6] === a0 >>> 0 && u[o + W_INT6 + 1] === a1 >>> 0 && u[o + W_INT6 + 2] === a2 >>> 0 && u[o + W_INT6 + 3] === a3 >>> 0) {
+          return e;
+        }
+      }
+      s = (s + 1) & mask;
+    }
   }
 
-  /** Internal address of entry `e`. */
+  /** Protocol index of entry `e`. */
+  protoOf(e: number): number {
+    return (this.u[e * STRIDE + W_INT_KEY] >>> 16) & 0xff;
+  }
+
+  /** Internal address of entry `e` (of a NAT64 mapping: the fold of its IPv6 address). */
   intAddrOf(e: number): number {
     return this.u[e * STRIDE + W_INT_ADDR];
+  }
+
+  /** True when entry `e` is a NAT64 mapping (its internal endpoint is IPv6). */
+  isV6(e: number): boolean {
+    return (this.u[e * STRIDE + W_INT_KEY] & V6_KEY) !== 0;
+  }
+
+  /** Word `w` (0…3, most significant first) of the internal IPv6 address of NAT64 entry `e`. */
+  intAddr6Of(e: number, w: number): number {
+    return this.u[e * STRIDE + W_INT6 + w];
   }
 
   /** Internal port / ICMP identifier of entry `e`. */
@@ -309,9 +364,28 @@ export class NatMappingTable {
    * full). Returns the entry, {@link MAPPING_TABLE_FULL} or {@link MAPPING_PORTS_EXHAUSTED}.
    */
   create(proto: number, addr: number, port: number, now: number): number {
-    const a = addr >>> 0;
+    return this.createKeyed(proto, addr >>> 0, ((proto << 16) | port) >>> 0, now);
+  }
+
+  /**
+   * {@link create} for a NAT64 mapping: internal endpoint (`proto`, IPv6 address `a0…a3`,
+   * `port`); its external endpoint comes from the same pool and port spaces as NAT44's.
+   */
+  create6(proto: number, a0: number, a1: number, a2: number, a3: number, port: number, now: number): number {
+    const e = this.createKeyed(proto, foldIpv6(a0, a1, a2, a3), (V6_KEY | (proto << 16) | port) >>> 0, now);
+    if (e >= 0) {
+      const o = e * STRIDE + W_INT6;
+      const u = this.u;
+      u[o] = a0;
+      u[o + 1] = a1;
+      u[o + 2] = a2;
+      u[o + 3] = a3;
+    }
+    return e;
+  }
+
+  private createKeyed(proto: number, a: number, k: number, now: number): number {
     if (this.dynamicLive >= this.capacity && !this.reclaim(-1, now)) return MAPPING_TABLE_FULL;
-    const k = ((proto << 16) | port) >>> 0;
     const h = this.hash(a, k);
     const addrHint = Math.imul(a ^ this.seed, 0x9e3779b1) >>> 16;
     const portHint = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;

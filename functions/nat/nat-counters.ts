@@ -22,6 +22,9 @@ export const NAT_COUNTER_LIST = counterList([
   { name: 'unsupported_protocol', drop: true, help: 'IP protocol other than TCP/UDP/ICMP that would need translation' },
   { name: 'unsupported_icmp', drop: true, help: 'ICMP type that is neither echo nor a translatable error (3, 11, 12)' },
   { name: 'icmp_error_malformed', drop: true, help: 'ICMP error whose quoted IPv4 header or first 8 payload bytes are missing or invalid' },
+  { name: 'nat64_fragment', drop: true, help: 'IPv6 fragment for the NAT64 prefix (NAT64 does not reassemble)' },
+  { name: 'nat64_unsupported_header', drop: true, help: 'IPv6 packet for the NAT64 prefix with an extension header that cannot be skipped (routing header with segments left, AH, ESP, unknown)' },
+  { name: 'nat64_bad_address', drop: true, help: 'IPv6 destination in the NAT64 prefix whose u octet or suffix is not zero, or embedding no unicast IPv4 address' },
   { name: 'mappings_created', help: 'dynamic mappings created' },
   { name: 'mappings_expired', help: 'dynamic mappings removed after their idle timeout' },
   { name: 'translated_outbound', help: 'inside-to-outside packets translated (source rewritten)' },
@@ -30,6 +33,8 @@ export const NAT_COUNTER_LIST = counterList([
   { name: 'hairpinned', help: 'inside packets to an external address sent back inside (hairpinning)' },
   { name: 'icmp_errors_translated', help: 'ICMP errors whose quoted packet was translated' },
   { name: 'untranslated', help: 'packets forwarded unchanged (ARP, unmatched sources, addresses the NAT does not own)' },
+  { name: 'nat64_outbound', help: 'IPv6 packets translated to IPv4 by NAT64 (subset of translated_outbound)' },
+  { name: 'nat64_inbound', help: 'IPv4 packets translated to IPv6 by NAT64 (subset of translated_inbound)' },
   { name: 'ipv6_passed', help: 'IPv6 frames forwarded unchanged (NAT64 off, or not for the NAT64 prefix or a NAT64 mapping)' },
 ] as const);
 

@@ -40,7 +40,9 @@ export const natElement: ElementDefinition<NatPlan> = {
       perPacket:
         `const ${r} = side === 0 ? ${nat}.outbound(view, L, now) : ${nat}.inbound(view, L, now);\n` +
         `if (${r} > 1) ${ctx.dropIndex(`${base - 2} + ${r}`)}\n` +
-        `verdict = ${r};`,
+        `verdict = ${r};\n` +
+        // NAT64 changed the IP header's size: the frame's start moved, its end did not.
+        `if (${nat}.moved !== 0) { off += ${nat}.moved; len -= ${nat}.moved; ${nat}.moved = 0; }`,
     };
   },
 };

@@ -1,11 +1,14 @@
 import type { FrameLayout } from '../../src/packet/frame-layout.ts';
 import type { StateTakeover } from '../../src/pipeline/compiled-pipeline.ts';
 import { MAPPING_MISS, MAPPING_TABLE_FULL, MappingFlag, MappingList, NatMappingTable } from './mapping-table.ts';
-import { NatCounter } from './nat-counters.ts';
+// The counter slots as constants esbuild inlines (generated from NAT_COUNTER_LIST: npm run gen:counters).
+import * as NatCounter from '../../src/generated/nat-counter-codes.ts';
 import type { NatPlan } from './nat-plan.ts';
 import { NatProto } from './nat-proto.ts';
 import { natRewriteDestination, natRewriteIcmpError, natRewriteSource } from './nat-rewrite.ts';
 import { PortAllocator } from './port-allocator.ts';
+import { NAT64_NOT_CANONICAL, NAT64_OUTSIDE, Nat64Prefix } from './nat64-address.ts';
+import { nat64ToIpv4, nat64ToIpv6 } from './nat64-translate.ts';
 
 /**
  * Result of {@link NatEngine.outbound} / {@link NatEngine.inbound}: the side the packet
@@ -35,6 +38,9 @@ const DROP_TCP_NOT_SYN = NatResult.DROP_BASE + NatCounter.TCP_NOT_SYN;
 const DROP_UNSUPPORTED_PROTOCOL = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_PROTOCOL;
 const DROP_UNSUPPORTED_ICMP = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_ICMP;
 const DROP_ICMP_ERROR_MALFORMED = NatResult.DROP_BASE + NatCounter.ICMP_ERROR_MALFORMED;
+const DROP_NAT64_FRAGMENT = NatResult.DROP_BASE + NatCounter.NAT64_FRAGMENT;
+const DROP_NAT64_UNSUPPORTED_HEADER = NatResult.DROP_BASE + NatCounter.NAT64_UNSUPPORTED_HEADER;
+const DROP_NAT64_BAD_ADDRESS = NatResult.DROP_BASE + NatCounter.NAT64_BAD_ADDRESS;
 
 /** Timeout list of a TCP mapping with flags `f`. */
 function tcpList(f: number): number {
@@ -86,6 +92,18 @@ export class NatEngine {
   private readonly hairpinning: boolean;
   private readonly inboundRefresh: boolean;
   private readonly owners: Int32Array;
+  /** NAT64 prefix, or null when NAT64 is off. */
+  private readonly prefix64: Nat64Prefix | null;
+  /** Translated IPv6 source networks, 8 words each (net, mask). */
+  private readonly match64: Uint32Array;
+  /** IPv4 identification of the next translated packet without DF. */
+  private ipId = 0;
+  /**
+   * Bytes the frame's start moved forward during the last call that translated between
+   * IPv6 and IPv4 (negative: back into the headroom); 0 otherwise. The caller adds it to
+   * the frame's offset, subtracts it from its length and sets it back to 0.
+   */
+  moved = 0;
 
   /**
    * @param plan the baked configuration
@@ -118,6 +136,9 @@ export class NatEngine {
       for (let k = 0; k < f.count; k++) this.table.addStatic(f.proto, f.intAddr, f.intPort + k, this.ports.key(f.proto, f.extAddrIndex, f.extPort + k));
     }
     this.owners = this.ports.ownerArray();
+    const n64 = plan.nat64;
+    this.prefix64 = n64 === null ? null : new Nat64Prefix(n64.prefix, n64.length);
+    this.match64 = Uint32Array.from(n64 === null ? [] : n64.match.flat());
   }
 
   /**
@@ -177,7 +198,10 @@ export class NatEngine {
 
   /** A packet that arrived on the inside. */
   outbound(view: DataView, L: FrameLayout, now: number): number {
-    if (L.ethertype !== 0x0800) return L.ethertype === 0x86dd ? this.pass6(NatResult.OUTSIDE) : this.pass(NatResult.OUTSIDE);
+    if (L.ethertype !== 0x0800) {
+      if (L.ethertype !== 0x86dd) return this.pass(NatResult.OUTSIDE);
+      return this.prefix64 === null ? this.pass6(NatResult.OUTSIDE) : this.outbound64(view, L, now);
+    }
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const ip = L.ipProto;
@@ -267,6 +291,7 @@ export class NatEngine {
       return DROP_NO_MAPPING;
     }
     this.refreshInbound(e, pi, tcpFlags, now);
+    if (this.prefix64 !== null && table.isV6(e)) return this.inbound64(view, L, e);
     natRewriteDestination(view, l3, l4, L.l4Length, ip, table.intAddrOf(e), table.intPortOf(e));
     this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
     if ((table.flagsOf(e) & STATIC) !== 0) this.counters[this.base + NatCounter.PORT_FORWARDED]++;
@@ -335,7 +360,7 @@ export class NatEngine {
     const l4 = L.l4Offset;
     const table = this.table;
     const t = this.owners[((pi * this.addressCount + ai) << 16) | view.getUint16(l4 + 2)] - 1;
-    if (t < 0) return DROP_NO_MAPPING;
+    if (t < 0 || table.isV6(t)) return DROP_NO_MAPPING;
     if (table.isExpired(t, now)) {
       this.expireNow(t);
       return DROP_NO_MAPPING;
@@ -396,7 +421,7 @@ export class NatEngine {
     }
     const table = this.table;
     const e = this.owners[((pi * this.addressCount + ai) << 16) | port] - 1;
-    if (e < 0) return DROP_NO_MAPPING;
+    if (e < 0 || table.isV6(e)) return DROP_NO_MAPPING;
     if (table.isExpired(e, now)) {
       this.expireNow(e);
       return DROP_NO_MAPPING;
@@ -430,6 +455,115 @@ export class NatEngine {
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     return NatResult.OUTSIDE;
   }
+
+  /** True when the IPv6 address at `at` is in a translated (`nat64.match`) network. */
+  private hidden6(view: DataView, at: number): boolean {
+    const m = this.match64;
+    const a0 = view.getUint32(at);
+    const a1 = view.getUint32(at + 4);
+    const a2 = view.getUint32(at + 8);
+    const a3 = view.getUint32(at + 12);
+    for (let i = 0; i < m.length; i += 8) {
+      if (((a0 & m[i + 4]) >>> 0) === m[i] && ((a1 & m[i + 5]) >>> 0) === m[i + 1] && ((a2 & m[i + 6]) >>> 0) === m[i + 2] && ((a3 & m[i + 7]) >>> 0) === m[i + 3]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * NAT64, an IPv6 packet from the inside (RFC 6146 §3.5): to an address of the NAT64
+   * prefix from a translated source, the mapping of its source endpoint is found or created
+   * (the same table, pool and port spaces as NAT44's) and the packet becomes IPv4; other
+   * IPv6 passes untranslated.
+   */
+  private outbound64(view: DataView, L: FrameLayout, now: number): number {
+    const l3 = L.l3Offset;
+    const l4 = L.l4Offset;
+    const prefix = this.prefix64 as Nat64Prefix;
+    const where = prefix.match(view, l3 + 24);
+    if (where === NAT64_OUTSIDE || !this.hidden6(view, l3 + 8)) return this.pass6(NatResult.OUTSIDE);
+    if (where === NAT64_NOT_CANONICAL) return DROP_NAT64_BAD_ADDRESS;
+    if (L.isFragment) return DROP_NAT64_FRAGMENT;
+    if (L.ipHeaderLength > 40 && !skippableHeaders(view, l3, l4)) return DROP_NAT64_UNSUPPORTED_HEADER;
+    const dst4 = prefix.extract(view, l3 + 24);
+    const top = dst4 >>> 24;
+    if (top === 0 || top === 127 || top >= 224) return DROP_NAT64_BAD_ADDRESS;
+    if (this.externalIndex(dst4) >= 0) return DROP_NO_MAPPING; // NAT64 hairpinning is not done
+    const ip = L.ipProto;
+    let pi: number;
+    let tcpFlags = 0;
+    if (ip === 6) {
+      pi = NatProto.TCP;
+      tcpFlags = view.getUint8(l4 + 13);
+    } else if (ip === 17) {
+      pi = NatProto.UDP;
+    } else {
+      return ip === 58 ? DROP_UNSUPPORTED_ICMP : DROP_UNSUPPORTED_PROTOCOL;
+    }
+    const sport = view.getUint16(l4);
+    const a0 = view.getUint32(l3 + 8);
+    const a1 = view.getUint32(l3 + 12);
+    const a2 = view.getUint32(l3 + 16);
+    const a3 = view.getUint32(l3 + 20);
+    const table = this.table;
+    let e = table.lookup6(pi, a0, a1, a2, a3, sport);
+    if (e !== MAPPING_MISS && table.isExpired(e, now)) {
+      this.expireNow(e);
+      e = MAPPING_MISS;
+    }
+    if (e === MAPPING_MISS) {
+      if (pi === NatProto.TCP && (tcpFlags & TCP_SYN_ACK_RST) !== TCP_SYN) return DROP_TCP_NOT_SYN;
+      e = table.create6(pi, a0, a1, a2, a3, sport, now);
+      if (e < 0) return e === MAPPING_TABLE_FULL ? DROP_TABLE_FULL : DROP_PORTS_EXHAUSTED;
+      this.counters[this.base + NatCounter.MAPPINGS_CREATED]++;
+    } else {
+      this.refreshOutbound(e, pi, tcpFlags, now);
+    }
+    this.ipId = (this.ipId + 1) & 0xffff;
+    this.moved = nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, table.extAddrOf(e), dst4, table.extPortOf(e), this.ipId);
+    this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
+    this.counters[this.base + NatCounter.NAT64_OUTBOUND]++;
+    return NatResult.OUTSIDE;
+  }
+
+  /** NAT64, an IPv4 packet from the outside to NAT64 mapping `e` (found and refreshed): it becomes IPv6. */
+  private inbound64(view: DataView, L: FrameLayout, e: number): number {
+    const table = this.table;
+    this.moved = nat64ToIpv6(
+      view,
+      L.frameOffset,
+      L.l3Offset,
+      L.l4Offset,
+      L.l4Length,
+      L.ipProto,
+      this.prefix64 as Nat64Prefix,
+      table.intAddr6Of(e, 0),
+      table.intAddr6Of(e, 1),
+      table.intAddr6Of(e, 2),
+      table.intAddr6Of(e, 3),
+      table.intPortOf(e),
+    );
+    this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
+    this.counters[this.base + NatCounter.NAT64_INBOUND]++;
+    return NatResult.INSIDE;
+  }
+}
+
+/**
+ * True when every IPv6 extension header between the fixed header at `l3` and the upper
+ * layer at `l4` may be dropped in translation (RFC 7915 §5.1): hop-by-hop and destination
+ * options, a routing header with no segments left. `parseFrame` checked the chain's lengths.
+ */
+function skippableHeaders(view: DataView, l3: number, l4: number): boolean {
+  let next = view.getUint8(l3 + 6);
+  let o = l3 + 40;
+  while (o < l4) {
+    if (next !== 0 && next !== 60 && !(next === 43 && view.getUint8(o + 3) === 0)) return false;
+    next = view.getUint8(o);
+    o += (view.getUint8(o + 1) + 1) * 8;
+  }
+  return true;
 }
 
 /**

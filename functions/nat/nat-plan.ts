@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DEFAULT_NAT_TIMEOUTS, expandAddresses, NAT_MAX_CAPACITY, NAT_MAX_EXTERNAL_ADDRESSES, type NatConfig } from './config.ts';
 import { NatProto } from './nat-proto.ts';
+import { NAT64_PREFIX_LENGTHS, NAT64_WELL_KNOWN_PREFIX } from './nat64-address.ts';
+import { ipv6Mask } from '../../src/packet/ipv6-address.ts';
 
 /**
  * A port forward: `count` consecutive external ports from `extPort` onto as many internal
@@ -46,6 +48,17 @@ export interface NatPlan {
   capacity: number;
   hairpinning: boolean;
   inboundRefresh: boolean;
+  /** NAT64 (RFC 6146) onto the SNAT pool, or null when off. */
+  nat64: NatPlan64 | null;
+}
+
+/** The NAT64 part of a {@link NatPlan}. */
+export interface NatPlan64 {
+  /** RFC 6052 prefix: four words and a length (32, 40, 48, 56, 64 or 96). */
+  prefix: number[];
+  length: number;
+  /** Translated IPv6 source networks, each [net0…net3, mask0…mask3]. */
+  match: number[][];
 }
 
 const u32 = z.number().int().min(0).max(0xffffffff);
@@ -76,6 +89,14 @@ export const natPlanSchema: z.ZodType<NatPlan> = z
     capacity: z.number().int().min(1).max(NAT_MAX_CAPACITY),
     hairpinning: z.boolean(),
     inboundRefresh: z.boolean(),
+    nat64: z
+      .object({
+        prefix: z.array(u32).length(4),
+        length: z.number().refine((n) => NAT64_PREFIX_LENGTHS.includes(n), { message: 'not an RFC 6052 prefix length' }),
+        match: z.array(z.array(u32).length(8)).min(1),
+      })
+      .strict()
+      .nullable(),
   })
   .strict()
   .refine((p) => p.portFrom <= p.portTo, { message: 'portFrom > portTo', path: ['portTo'] })
@@ -122,5 +143,16 @@ export function planNat(config: NatConfig): NatPlan {
     capacity: config.capacity ?? 65536,
     hairpinning: config.hairpinning ?? true,
     inboundRefresh: config.inboundRefresh ?? true,
+    nat64: config.nat64 === undefined ? null : planNat64(config.nat64),
   };
+}
+
+/** The NAT64 part of the plan: the prefix (default 64:ff9b::/96) and the source networks (default every IPv6 source). */
+function planNat64(n: NonNullable<NatConfig['nat64']>): NatPlan64 {
+  const prefix = n.prefix ?? { addr: NAT64_WELL_KNOWN_PREFIX, prefix: 96 };
+  const match = (n.match ?? [{ addr: [0, 0, 0, 0] as const, prefix: 0 }]).map((m) => {
+    const mask = ipv6Mask(m.prefix);
+    return [...m.addr.map((w, i) => (w & mask[i]) >>> 0), ...mask.map((w) => w >>> 0)];
+  });
+  return { prefix: [...prefix.addr].map((w) => w >>> 0), length: prefix.prefix, match };
 }

@@ -63,8 +63,8 @@ describe('nat: configuration', () => {
 });
 
 describe('nat: IPv6 in the configuration', () => {
-  it('refuses IPv6 pools, matches and forwards as not supported yet, at their fields', () => {
-    const why = 'IPv6 is not supported here yet (NAT translates IPv4 only for now; NAT64 is not built yet) [NFVKIT_ERR_IPV6_UNSUPPORTED]';
+  it('refuses IPv6 pools, matches and forwards as not supported, at their fields', () => {
+    const why = 'IPv6 is not supported here yet (the SNAT pool and port forwards are IPv4 (IPv6 passes untranslated; IPv6 clients reach IPv4 through `nat64`)) [NFVKIT_ERR_IPV6_UNSUPPORTED]';
     const code = 'NFVKIT_ERR_IPV6_UNSUPPORTED';
     expect(
       issues({
@@ -77,5 +77,35 @@ describe('nat: IPv6 in the configuration', () => {
       { path: 'portForwards[0].externalAddress', message: `2001:db8:100::1: ${why}`, code },
       { path: 'portForwards[0].internalAddress', message: `fd00::5: ${why}`, code },
     ]);
+  });
+
+  it('plans nat64: the well-known prefix by default, a network-specific prefix and source networks when given', () => {
+    expect(planNat(natConfigSchema.parse({ snat: { addresses: '198.18.100.1' } })).nat64).toBeNull();
+    expect(planNat(natConfigSchema.parse({ snat: { addresses: '198.18.100.1' }, nat64: {} })).nat64).toEqual({
+      prefix: [0x0064ff9b, 0, 0, 0],
+      length: 96,
+      match: [[0, 0, 0, 0, 0, 0, 0, 0]],
+    });
+    expect(planNat(natConfigSchema.parse({ snat: { addresses: '198.18.100.1' }, nat64: { prefix: '2001:db8:122::/48', match: ['2001:db8:1::1/48'] } })).nat64).toEqual({
+      prefix: [0x20010db8, 0x01220000, 0, 0],
+      length: 48,
+      match: [[0x20010db8, 0x00010000, 0, 0, 0xffffffff, 0xffff0000, 0, 0]],
+    });
+  });
+
+  it('reports bad nat64 input at its field', () => {
+    expect(issues({ snat: { addresses: '198.18.100.1' }, nat64: { prefix: '2001:db8::/80' } })).toEqual([
+      { path: 'nat64.prefix', message: '/80: RFC 6052 NAT64 prefixes are /32, /40, /48, /56, /64, /96' },
+    ]);
+    expect(issues({ snat: { addresses: '198.18.100.1' }, nat64: { prefix: '2001:db8:0:0:ff00::/96' } })[0]).toMatchObject({ path: 'nat64.prefix', message: expect.stringMatching(/u" octet/) });
+    expect(issues({ snat: { addresses: '198.18.100.1' }, nat64: { prefix: '198.18.0.0/16', match: ['2001:db8::/32', '10.0.0.0/8', '2001:zz::/32'] } }).map((i) => [i.path, i.message])).toEqual([
+      ['nat64.prefix', '198.18.0.0/16: an IPv4 prefix; NAT64 takes IPv6 prefixes here (2001:db8::/32)'],
+      ['nat64.match[1]', '10.0.0.0/8: an IPv4 prefix; NAT64 takes IPv6 prefixes here (2001:db8::/32)'],
+      ['nat64.match[2]', expect.stringMatching(/^not an IPv6 prefix/)],
+    ]);
+    expect(issues({ portForwards: [{ protocol: 'tcp', externalAddress: '198.18.100.1', externalPort: 80, internalAddress: '10.0.0.1' }], nat64: {} })).toEqual([
+      { path: 'nat64', message: 'NAT64 maps IPv6 clients onto the SNAT pool: give `snat.addresses` too' },
+    ]);
+    expect(issues({ snat: { addresses: '198.18.100.1' }, nat64: { prefx: '64:ff9b::/96' } })[0].path).toBe('nat64');
   });
 });

@@ -1,0 +1,141 @@
+/**
+ * RFC 6052 IPv4-embedded IPv6 addresses: an IPv4 address written into an IPv6 prefix of
+ * 32, 40, 48, 56, 64 or 96 bits, skipping bits 64–71 (the "u" octet, always zero), the
+ * suffix after it zero (RFC 6052 §2.2):
+ *
+ * ```
+ * /32  | prefix 32 | v4(32)           | u | suffix           |
+ * /40  | prefix 40 | v4(24)       | u | v4(8) | suffix       |
+ * /48  | prefix 48 | v4(16)   | u | v4(16) | suffix          |
+ * /56  | prefix 56 | v4(8) | u | v4(24) | suffix             |
+ * /64  | prefix 64        | u | v4(32) | suffix              |
+ * /96  | prefix 96                              | v4(32)     |
+ * ```
+ *
+ * A {@link Nat64Prefix} is built once from the configuration; `embed` and `extract` then
+ * read and write the pool's DataView with no allocation (the NAT64 data path).
+ *
+ * @example
+ * ```ts
+ * const p = new Nat64Prefix([0x0064ff9b, 0, 0, 0], 96);   // 64:ff9b::/96
+ * nat64EmbedWords(p, 0xc0000221);   // [0x0064ff9b, 0, 0, 0xc0000221]  (64:ff9b::192.0.2.33)
+ * p.embed(view, l3 + 8, 0xc0000221);                  // the same, written as a source address
+ * p.match(view, l3 + 24) === NAT64_CANONICAL && p.extract(view, l3 + 24);
+ * ```
+ */
+
+/** Prefix lengths RFC 6052 §2.2 defines. */
+export const NAT64_PREFIX_LENGTHS: readonly number[] = [32, 40, 48, 56, 64, 96];
+
+/** The well-known prefix 64:ff9b::/96 (RFC 6052 §2.1), as four words. */
+export const NAT64_WELL_KNOWN_PREFIX: readonly [number, number, number, number] = [0x0064ff9b, 0, 0, 0];
+
+/** {@link Nat64Prefix.match}: the address is not in the prefix. */
+export const NAT64_OUTSIDE = 0;
+/** {@link Nat64Prefix.match}: in the prefix, u octet and suffix zero: an IPv4 address can be extracted. */
+export const NAT64_CANONICAL = 1;
+/** {@link Nat64Prefix.match}: in the prefix, but the u octet or the suffix is not zero. */
+export const NAT64_NOT_CANONICAL = 2;
+
+/** Byte positions (0…15) of the four IPv4 bytes for a prefix of `length` bits. */
+export function nat64BytePositions(length: number): [number, number, number, number] {
+  const p = length >>> 3;
+  const at = (k: number): number => (p <= 8 && p + k >= 8 ? p + k + 1 : p + k);
+  return [at(0), at(1), at(2), at(3)];
+}
+
+/** A NAT64 prefix (RFC 6052) with what its data path needs precomputed. */
+export class Nat64Prefix {
+  /** Prefix length in bits (one of {@link NAT64_PREFIX_LENGTHS}). */
+  readonly length: number;
+  /** The prefix's words with every bit after it zero: the template an embedding starts from. */
+  private readonly template: Uint32Array;
+  /** Mask of the prefix bits, per word. */
+  private readonly prefixMask: Uint32Array;
+  /** Mask of every bit but the IPv4 ones, per word (prefix, u octet, suffix). */
+  private readonly fixedMask: Uint32Array;
+  /** Byte positions of the IPv4 address, most significant byte first. */
+  private readonly b0: number;
+  private readonly b1: number;
+  private readonly b2: number;
+  private readonly b3: number;
+
+  /**
+   * @param prefix the prefix's four words (bits after `length` are ignored)
+   * @param length 32, 40, 48, 56, 64 or 96
+   */
+  constructor(prefix: readonly number[], length: number) {
+    if (!NAT64_PREFIX_LENGTHS.includes(length)) throw new RangeError(`NAT64 prefix length ${length}: RFC 6052 allows ${NAT64_PREFIX_LENGTHS.join(', ')}`);
+    this.length = length;
+    this.prefixMask = new Uint32Array(4);
+    this.template = new Uint32Array(4);
+    for (let w = 0; w < 4; w++) {
+      const bits = Math.max(0, Math.min(32, length - 32 * w));
+      this.prefixMask[w] = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      this.template[w] = (prefix[w] & this.prefixMask[w]) >>> 0;
+    }
+    const pos = nat64BytePositions(length);
+    [this.b0, this.b1, this.b2, this.b3] = pos;
+    const fixed = new Uint8Array(16).fill(0xff);
+    for (const b of pos) fixed[b] = 0;
+    const fv = new DataView(fixed.buffer);
+    this.fixedMask = Uint32Array.from([0, 1, 2, 3], (w) => fv.getUint32(w * 4));
+  }
+
+  /** Word `w` of the prefix (bits after its length zero). */
+  word(w: number): number {
+    return this.template[w];
+  }
+
+  /**
+   * Where the IPv6 address at `at` in `view` stands: {@link NAT64_OUTSIDE},
+   * {@link NAT64_CANONICAL} or {@link NAT64_NOT_CANONICAL}.
+   */
+  match(view: DataView, at: number): number {
+    const t = this.template;
+    const pm = this.prefixMask;
+    const fm = this.fixedMask;
+    let canonical = true;
+    for (let w = 0; w < 4; w++) {
+      const v = view.getUint32(at + w * 4);
+      if (((v & pm[w]) >>> 0) !== t[w]) return NAT64_OUTSIDE;
+      if (((v & fm[w]) >>> 0) !== t[w]) canonical = false;
+    }
+    return canonical ? NAT64_CANONICAL : NAT64_NOT_CANONICAL;
+  }
+
+  /** The IPv4 address embedded in the IPv6 address at `at` (the caller checked {@link match}). */
+  extract(view: DataView, at: number): number {
+    return ((view.getUint8(at + this.b0) << 24) | (view.getUint8(at + this.b1) << 16) | (view.getUint8(at + this.b2) << 8) | view.getUint8(at + this.b3)) >>> 0;
+  }
+
+  /** Writes the IPv6 address embedding `v4` (u octet and suffix zero) at `at`. */
+  embed(view: DataView, at: number, v4: number): void {
+    const t = this.template;
+    view.setUint32(at, t[0]);
+    view.setUint32(at + 4, t[1]);
+    view.setUint32(at + 8, t[2]);
+    view.setUint32(at + 12, t[3]);
+    view.setUint8(at + this.b0, v4 >>> 24);
+    view.setUint8(at + this.b1, (v4 >>> 16) & 0xff);
+    view.setUint8(at + this.b2, (v4 >>> 8) & 0xff);
+    view.setUint8(at + this.b3, v4 & 0xff);
+  }
+}
+
+/**
+ * The IPv6 address embedding `v4` in `prefix`, as four words (control path and tests: a
+ * free function, so images that do not call it do not carry it).
+ */
+export function nat64EmbedWords(prefix: Nat64Prefix, v4: number): [number, number, number, number] {
+  const v = new DataView(new ArrayBuffer(16));
+  prefix.embed(v, 0, v4 >>> 0);
+  return [v.getUint32(0), v.getUint32(4), v.getUint32(8), v.getUint32(12)];
+}
+
+/** The IPv4 address embedded in `addr` (four words), or -1 if `addr` is not a canonical address of `prefix` (control path and tests). */
+export function nat64ExtractWords(prefix: Nat64Prefix, addr: readonly number[]): number {
+  const v = new DataView(new ArrayBuffer(16));
+  for (let w = 0; w < 4; w++) v.setUint32(w * 4, addr[w] >>> 0);
+  return prefix.match(v, 0) === NAT64_CANONICAL ? prefix.extract(v, 0) : -1;
+}
