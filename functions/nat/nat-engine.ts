@@ -498,10 +498,14 @@ export class NatEngine {
       tcpFlags = view.getUint8(l4 + 13);
     } else if (ip === 17) {
       pi = NatProto.UDP;
+    } else if (ip === 58) {
+      const type = view.getUint8(l4);
+      if (type !== 128 && type !== 129) return DROP_UNSUPPORTED_ICMP;
+      pi = NatProto.ICMP;
     } else {
-      return ip === 58 ? DROP_UNSUPPORTED_ICMP : DROP_UNSUPPORTED_PROTOCOL;
+      return DROP_UNSUPPORTED_PROTOCOL;
     }
-    const sport = view.getUint16(l4);
+    const sport = view.getUint16(pi === NatProto.ICMP ? l4 + 4 : l4);
     const a0 = view.getUint32(l3 + 8);
     const a1 = view.getUint32(l3 + 12);
     const a2 = view.getUint32(l3 + 16);

@@ -79,11 +79,27 @@ function adjustTransport(view: DataView, l4: number, proto: number, dA: number, 
 }
 
 /**
- * IPv6 → IPv4 for a TCP or UDP packet from an inside IPv6 host (RFC 7915 §5.1): source
- * becomes `src4`:`sport` (the NAT64 mapping's external endpoint), destination `dst4` (the
- * IPv4 address embedded in the IPv6 destination). Traffic class → TOS, hop limit → TTL
+ * Rewrites the echo header at `l4` (type/code word and identifier) between ICMPv6 and ICMP
+ * and returns the checksum change as a one's complement sum to add ("old complement + new").
+ */
+function echoHeader(view: DataView, l4: number, type: number, id: number): number {
+  const oldTc = view.getUint16(l4);
+  const tc = (type << 8) | (oldTc & 0xff);
+  const oldId = view.getUint16(l4 + 4);
+  view.setUint16(l4, tc);
+  view.setUint16(l4 + 4, id);
+  return (~oldTc & 0xffff) + tc + (~oldId & 0xffff) + id;
+}
+
+/**
+ * IPv6 → IPv4 for a TCP or UDP packet or an ICMPv6 echo (58: request 128 → 8, reply
+ * 129 → 0) from an inside IPv6 host (RFC 7915 §5.1, §5.2): source becomes `src4`:`sport`
+ * (the NAT64 mapping's external endpoint; for echo the identifier), destination `dst4`
+ * (the IPv4 address embedded in the IPv6 destination). Traffic class → TOS, hop limit → TTL
  * (copied: hop limits are the gateway's job), extension headers dropped, `id` the IPv4
- * identification when DF is clear. Returns how far the frame's start moved (≥ 20).
+ * identification when DF is clear. The ICMP checksum is the ICMPv6 one without its
+ * pseudo-header, adjusted for the type and identifier. Returns how far the frame's start
+ * moved (≥ 20).
  *
  * @param upperLength bytes after the IPv6 header and its extension headers
  */
@@ -102,19 +118,28 @@ export function nat64ToIpv4(
   const tos = (view.getUint32(l3) >>> 20) & 0xff;
   const ttl = view.getUint8(l3 + 7);
   const oldSum = fold(sum128(view, l3 + 8) + sum128(view, l3 + 24));
-  const dA = (~oldSum & 0xffff) + halves(src4) + halves(dst4);
-  adjustTransport(view, l4, proto, dA, 0, sport, true);
+  let proto4 = proto;
+  if (proto === 58) {
+    proto4 = 1;
+    const pseudo = fold(oldSum + (upperLength >>> 16) + (upperLength & 0xffff) + 58);
+    const d = echoHeader(view, l4, view.getUint8(l4) === 128 ? 8 : 0, sport);
+    view.setUint16(l4 + 2, ~fold((~view.getUint16(l4 + 2) & 0xffff) + (~pseudo & 0xffff) + d) & 0xffff);
+  } else {
+    adjustTransport(view, l4, proto, (~oldSum & 0xffff) + halves(src4) + halves(dst4), 0, sport, true);
+  }
   const by = l4 - 20 - l3;
-  writeIpv4Header(view, l4 - 20, tos, 20 + upperLength, id, ttl, proto, src4, dst4);
+  writeIpv4Header(view, l4 - 20, tos, 20 + upperLength, id, ttl, proto4, src4, dst4);
   moveLinkHeader(view, frameOffset, l3, by, 0x0800);
   return by;
 }
 
 /**
- * IPv4 → IPv6 for a TCP or UDP packet to a NAT64 mapping (RFC 7915 §4.1): source becomes
- * the IPv4 source embedded in `prefix`, destination the mapping's internal IPv6 address
- * `d0…d3` and port `dport`. TOS → traffic class, TTL → hop limit, flow label 0, IPv4
- * options dropped. Returns how far the frame's start moved (−20 … 0: back into the headroom).
+ * IPv4 → IPv6 for a TCP or UDP packet or an ICMP echo reply (1: 0 → 129, 8 → 128) to a
+ * NAT64 mapping (RFC 7915 §4.1, §4.2): source becomes the IPv4 source embedded in
+ * `prefix`, destination the mapping's internal IPv6 address `d0…d3` and port (identifier)
+ * `dport`. TOS → traffic class, TTL → hop limit, flow label 0, IPv4 options dropped; the
+ * ICMPv6 checksum gains its pseudo-header. Returns how far the frame's start moved
+ * (−20 … 0: back into the headroom).
  */
 export function nat64ToIpv6(
   view: DataView,
@@ -139,13 +164,20 @@ export function nat64ToIpv6(
   moveLinkHeader(view, frameOffset, l3, by, 0x86dd);
   const h = l4 - 40;
   view.setUint32(h, (0x60000000 | (tos << 20)) >>> 0);
-  view.setUint32(h + 4, ((payload << 16) | (proto << 8) | ttl) >>> 0);
+  view.setUint32(h + 4, ((payload << 16) | ((proto === 1 ? 58 : proto) << 8) | ttl) >>> 0);
   prefix.embed(view, h + 8, src4);
   view.setUint32(h + 24, d0);
   view.setUint32(h + 28, d1);
   view.setUint32(h + 32, d2);
   view.setUint32(h + 36, d3);
-  const dA = (~oldSum & 0xffff) + sum128(view, h + 8) + sum128(view, h + 24);
+  const newSum = sum128(view, h + 8) + sum128(view, h + 24);
+  if (proto === 1) {
+    const d = echoHeader(view, l4, view.getUint8(l4) === 0 ? 129 : 128, dport);
+    const c = view.getUint16(l4 + 2);
+    view.setUint16(l4 + 2, ~fold((~c & 0xffff) + d + newSum + (payload >>> 16) + (payload & 0xffff) + 58) & 0xffff);
+    return by;
+  }
+  const dA = (~oldSum & 0xffff) + newSum;
   const zeroUdp = proto === 17 && view.getUint16(l4 + 6) === 0;
   adjustTransport(view, l4, proto, dA, 2, dport, false);
   if (zeroUdp) {

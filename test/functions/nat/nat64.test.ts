@@ -114,4 +114,28 @@ describe('nat64: TCP and UDP from IPv6 clients to IPv4 servers (RFC 6146, RFC 79
     expect(nat.one(Side.OUTSIDE, reply, 3000).reason).toBe('no_mapping');
     expect(nat.one(Side.INSIDE, frame6({ src: groups(CLIENT), dst: groups(SERVER6), proto: 6, tcpFlags: 0x10 }), 3000).reason).toBe('tcp_not_syn');
   });
+
+  it('ICMPv6 echo ↔ ICMP echo: the identifier is the mapped "port"; requests from the outside are no_mapping', async () => {
+    const nat = await NatHarness.create(CONFIG);
+    const ping = frame6({ src: groups(CLIENT), dst: groups(SERVER6), proto: 58, icmpType: 128, icmpRest: (0x4242 << 16) | 7, payloadLength: 56 });
+    const out = nat.one(Side.INSIDE, ping, 1000);
+    const o = parsed(out.bytes);
+    expect(out.verdict).toBe(Verdict.OUTSIDE);
+    expect(o.checksumsOk).toBe(true);
+    const l4 = o.L.l4Offset;
+    expect([o.L.ipProto, o.view.getUint8(l4), o.view.getUint8(l4 + 1), o.view.getUint16(l4 + 6), o.L.l4Length]).toEqual([1, 8, 0, 7, 64]);
+    const id = o.view.getUint16(l4 + 4);
+    const pong = frame({ srcIp: ip('198.18.0.9'), dstIp: ip('198.18.100.1'), proto: 1, icmpType: 0, icmpId: id, icmpSeq: 7, payloadLength: 56 });
+    const back = nat.one(Side.OUTSIDE, pong, 1001);
+    const b = parsed(back.bytes);
+    expect(back.verdict).toBe(Verdict.INSIDE);
+    expect(b.checksumsOk).toBe(true);
+    expect([b.L.ipProto, b.view.getUint8(b.L.l4Offset), b.view.getUint16(b.L.l4Offset + 4), b.view.getUint16(b.L.l4Offset + 6)]).toEqual([58, 129, 0x4242, 7]);
+    expect(b.dst6).toEqual(w(CLIENT));
+    expect(b.src6).toEqual(w(SERVER6));
+    const request = frame({ srcIp: ip('198.18.0.9'), dstIp: ip('198.18.100.1'), proto: 1, icmpType: 8, icmpId: id, icmpSeq: 8 });
+    expect(nat.one(Side.OUTSIDE, request, 1002).reason).toBe('no_mapping');
+    // The ICMP query timeout (60 s) applies.
+    expect(nat.one(Side.OUTSIDE, pong, 61_002).reason).toBe('no_mapping');
+  });
 });
