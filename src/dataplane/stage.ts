@@ -52,6 +52,15 @@ export class StageInstance {
    * it), {@link AWAITING_HEIR} while its state waits for a successor, or -1.
    */
   heir = -1;
+  /** With direct links: its lane in the link area (-1: none), its slot there, what was last published for it, its stats block. */
+  lane = -1;
+  laneSlot = -1;
+  laneRole: '' | StageInstanceState | 'released' = '';
+  laneHeir = -1;
+  linkStats: Float64Array | undefined = undefined;
+  /** The part of `pins` and `flows` counted in the link area (instances' own tables), as last added. */
+  directPins = 0;
+  directFlows = 0;
 
   /**
    * Backlog toward the instance's `side` (0 eth0, 1 eth1), 0..1: frames waiting in the host

@@ -8,7 +8,7 @@ import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { VirtioNetDevice } from '../virtio/virtio-net-device.ts';
-import type { InstanceMessage, InstancePortsData, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
+import type { InstanceLinksData, InstanceMessage, InstancePortsData, InstanceStartup, InstanceWorkerData } from './instance-main.ts';
 import { createLoopStats } from '../metrics/loop-stats.ts';
 import { TRACE_AREA_BYTES } from '../trace/trace-layout.ts';
 import type { InstanceShard } from '../pipeline/compiled-pipeline.ts';
@@ -98,6 +98,14 @@ export interface InstanceHostOptions {
   readonly shard?: InstanceShard;
   /** The host's interrupt line (one int32), rung when the instance transmits and the host asked (`armTx`). */
   readonly hostIrqSab?: SharedArrayBuffer;
+  /**
+   * The instance's interrupt line, when it is not its own word: Int32 `index` of `sab` (an
+   * instance with direct links sleeps on its lane's line in the link area, which its peers
+   * ring too). Default: a word allocated for it.
+   */
+  readonly irq?: { readonly sab: SharedArrayBuffer; readonly index: number };
+  /** Direct links of the instance (`InstanceWorkerData.links`). */
+  readonly links?: InstanceLinksData;
   /**
    * Counter memory the instance writes (default: a new zeroed buffer, one float64 per
    * counter). `WarmPool` passes the memory a preloaded image's pipeline was built on.
@@ -244,7 +252,8 @@ export class InstanceHost {
     }
     const stopSab = allocate(4);
     const heartbeatSab = allocate(4);
-    const irqSab = allocate(4);
+    const irqSab = opts.irq?.sab ?? allocate(4);
+    const irqIndex = opts.irq?.index ?? 0;
     const sandboxSab = allocate(SANDBOX_REASONS.length * 4);
     this.loopStats = createLoopStats(allocate);
     this.traceArea = new Int32Array(allocate(TRACE_AREA_BYTES));
@@ -260,6 +269,7 @@ export class InstanceHost {
       stopSab,
       heartbeatSab,
       irqSab,
+      ...(irqIndex === 0 ? {} : { irqIndex }),
       sandboxSab,
       loopStatsSab: this.loopStats.buffer as SharedArrayBuffer,
       traceSab: this.traceArea.buffer as SharedArrayBuffer,
@@ -271,6 +281,7 @@ export class InstanceHost {
       ...(opts.shard === undefined ? {} : { shard: opts.shard }),
       ...(opts.hostIrqSab === undefined ? {} : { hostIrqSab: opts.hostIrqSab }),
       ...(opts.ports === undefined ? {} : { ports: opts.ports }),
+      ...(opts.links === undefined ? {} : { links: opts.links }),
       ...(opts.stateSab === undefined ? {} : { stateSab: opts.stateSab }),
       ...(opts.previousStateSab === undefined ? {} : { previousStateSab: opts.previousStateSab }),
     };
@@ -280,7 +291,7 @@ export class InstanceHost {
     this.eth0 = deviceEnd(dev0, this.pool);
     this.eth1 = deviceEnd(dev1, this.pool);
     // One interrupt line for both receiveqs: the instance sleeps on it and wakes for either side.
-    const irq = new Doorbell(new Int32Array(irqSab), 0);
+    const irq = new Doorbell(new Int32Array(irqSab), irqIndex);
     this.irq = irq;
     this.eth0.setInterrupt(irq);
     this.eth1.setInterrupt(irq);

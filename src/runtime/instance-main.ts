@@ -27,6 +27,8 @@
 import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type * as LocalPortsModule from '../dataplane/ports/local-ports.ts';
+import type * as DirectLinkModule from '../dataplane/links/direct-link.ts';
+import type { DirectLinks, DirectLinksData } from '../dataplane/links/direct-link.ts';
 import type { LocalPorts, LocalPortsSpec } from '../dataplane/ports/local-ports.ts';
 import { SharedLayoutError } from '../errors/catalog.ts';
 import type { PipelineInstance, PipelineModule, StateTakeover } from '../pipeline/compiled-pipeline.ts';
@@ -60,6 +62,8 @@ export interface InstanceWorkerData {
   readonly heartbeatSab?: SharedArrayBuffer;
   /** Optional int32 interrupt line the host rings for either receiveq (the loop sleeps on it). */
   readonly irqSab?: SharedArrayBuffer;
+  /** Int32 index of the interrupt line in `irqSab` (default 0; a lane's line in the link area for direct links). */
+  readonly irqIndex?: number;
   /** Optional int32 interrupt line of the host, rung when a transmit rings the device (the host sleeps on it). */
   readonly hostIrqSab?: SharedArrayBuffer;
   /** In an instance process: the pipe the host's loop reads, written once per ring of `hostIrqSab`. */
@@ -72,6 +76,8 @@ export interface InstanceWorkerData {
   readonly shard?: { readonly index: number; readonly count: number };
   /** The chain's ends placed in this instance: it imports `bundle` (the port runtime) and opens them itself. */
   readonly ports?: InstancePortsData;
+  /** Direct links to the adjacent stages' instances: it imports `bundle` (the direct-link runtime) and links its direct sides through it. */
+  readonly links?: InstanceLinksData;
   /** Optional int32 per `SANDBOX_REASONS`: the sandbox of an instance process counts denied calls here. */
   readonly sandboxSab?: SharedArrayBuffer;
   /** Host memory (`manifest.stateBytes`) the pipeline keeps its connection state in (`PipelineInstance.attachState`). */
@@ -87,6 +93,13 @@ export interface InstancePortsData {
   readonly spec: LocalPortsSpec;
   /** `LOCAL_PORT_COUNTERS` float64 slots the ports count in. */
   readonly countersSab: SharedArrayBuffer;
+}
+
+/** See `InstanceWorkerData.links`. */
+export interface InstanceLinksData {
+  /** Absolute path of the direct-link runtime (`directLinkRuntimePath()`). */
+  readonly bundle: string;
+  readonly data: DirectLinksData;
 }
 
 /**
@@ -363,14 +376,19 @@ export function runInstance(
 ): void {
   const startedAt = monotonicMs();
   const ports = data.ports;
-  if (ports === undefined) {
+  const links = data.links;
+  if (ports === undefined && links === undefined) {
     runAttached(pipeline, data, port, prepared, startedAt, undefined, beforeReady);
     return;
   }
-  // The port runtime is plain JavaScript beside the images; a failure to load it fails the instance.
-  void (import(pathToFileURL(ports.bundle).href) as Promise<typeof LocalPortsModule>).then((mod) => {
-    const local = mod.openLocalPorts(ports.spec, new Float64Array(ports.countersSab));
-    runAttached(pipeline, data, port, prepared, startedAt, local, beforeReady);
+  // The port and direct-link runtimes are plain JavaScript beside the images (images do not
+  // carry them); a failure to load one fails the instance.
+  void Promise.all([
+    ports === undefined ? undefined : (import(pathToFileURL(ports.bundle).href) as Promise<typeof LocalPortsModule>),
+    links === undefined ? undefined : (import(pathToFileURL(links.bundle).href) as Promise<typeof DirectLinkModule>),
+  ]).then(([portsModule, linksModule]) => {
+    const local = ports === undefined ? undefined : portsModule!.openLocalPorts(ports.spec, new Float64Array(ports.countersSab));
+    runAttached(pipeline, data, port, prepared, startedAt, local, beforeReady, linksModule);
   });
 }
 
@@ -388,6 +406,7 @@ function runAttached(
   startedAt: number,
   local: LocalPorts | undefined,
   beforeReady: (() => void) | undefined,
+  linksModule?: typeof DirectLinkModule,
 ): void {
   const need = pipeline.COUNTERS.length * 8;
   if (data.countersSab.byteLength < need) {
@@ -406,7 +425,7 @@ function runAttached(
     });
   const took = attachState(instance, data);
   const created = monotonicMs();
-  const irq = data.irqSab === undefined ? undefined : new Doorbell(new Int32Array(data.irqSab), 0);
+  const irq = data.irqSab === undefined ? undefined : new Doorbell(new Int32Array(data.irqSab), data.irqIndex ?? 0);
   if (data.hostIrqSab !== undefined) {
     const hostIrq = new Doorbell(new Int32Array(data.hostIrqSab), 0, data.hostIrqFd);
     eth0.setTxInterrupt(hostIrq);
@@ -414,7 +433,8 @@ function runAttached(
   }
   const stats = data.loopStatsSab === undefined ? undefined : new Float64Array(data.loopStatsSab);
   const tracer = data.traceSab === undefined ? undefined : new PacketTracer(traceArea(data.traceSab), pool.meta.trace);
-  const loop = new InstanceLoop(pool, [eth0, eth1], instance, irq, stats, local?.ports, tracer);
+  const direct: DirectLinks | undefined = linksModule === undefined || data.links === undefined || irq === undefined ? undefined : new linksModule.DirectLinks(data.links.data, pool, irq);
+  const loop = new InstanceLoop(pool, [direct?.side(0) ?? eth0, direct?.side(1) ?? eth1], instance, irq, stats, local?.ports, tracer);
   eth0.refillRx();
   eth1.refillRx();
   beforeReady?.();

@@ -17,6 +17,7 @@ interface RuntimeBundle {
 }
 
 const PORT_RUNTIME: RuntimeBundle = { entry: 'src/dataplane/ports/local-ports.ts', name: 'local-ports', purpose: 'instances open their own ports with it' };
+const DIRECT_LINK_RUNTIME: RuntimeBundle = { entry: 'src/dataplane/links/direct-link.ts', name: 'direct-links', purpose: 'instances link directly to the adjacent stages with it' };
 const PROCESS_BOOTSTRAP: RuntimeBundle = { entry: 'src/runtime/instance-process.ts', name: 'instance-process', purpose: 'the entry of an instance process' };
 
 const cached = new Map<RuntimeBundle, Promise<string>>();
@@ -34,6 +35,15 @@ const cached = new Map<RuntimeBundle, Promise<string>>();
  */
 export function portRuntimePath(): Promise<string> {
   return runtimeBundlePath(PORT_RUNTIME);
+}
+
+/**
+ * The path of the direct-link runtime: `src/dataplane/links/direct-link.ts` and what it
+ * imports (queue pairs, steering, link tables), bundled into one ES module. An instance of
+ * a data plane with `links: 'direct'` imports it at boot; images do not carry it.
+ */
+export function directLinkRuntimePath(): Promise<string> {
+  return runtimeBundlePath(DIRECT_LINK_RUNTIME);
 }
 
 /** The path of the bootstrap an instance process runs (`src/runtime/instance-process.ts`, bundled). */

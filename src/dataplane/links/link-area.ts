@@ -48,6 +48,8 @@ export class LinkArea {
   private readonly freedAt: number[][];
   /** Per stage, per lane: the epoch of its current or last instance. */
   private readonly epochs: number[][];
+  /** Per stage, per lane: false from `leave` until the host `release`s it (it may still await an heir). */
+  private readonly released: boolean[][];
 
   private constructor(sab: SharedArrayBuffer, geometry: LinkAreaGeometry) {
     this.sab = sab;
@@ -57,6 +59,7 @@ export class LinkArea {
     this.bytes = new Uint8Array(sab);
     this.freedAt = Array.from({ length: geometry.stages }, () => new Array<number>(geometry.lanes).fill(0));
     this.epochs = Array.from({ length: geometry.stages }, () => new Array<number>(geometry.lanes).fill(0));
+    this.released = Array.from({ length: geometry.stages }, () => new Array<boolean>(geometry.lanes).fill(true));
   }
 
   /** Bytes a link area of `geometry` takes. */
@@ -90,7 +93,7 @@ export class LinkArea {
   takeLane(s: number): number {
     const freed = this.freedAt[s];
     for (let l = 0; l < freed.length; l++) {
-      if (freed[l] >= 0 && this.neighboursSaw(s, freed[l])) {
+      if (freed[l] >= 0 && this.released[s][l] && this.neighboursSaw(s, freed[l])) {
         freed[l] = -1;
         const statsAt = this.layout.stats(s, l) / 8;
         new Float64Array(this.sab, statsAt * 8, this.layout.statsSlots).fill(0);
@@ -105,12 +108,18 @@ export class LinkArea {
     this.freedAt[s][lane] = 0;
   }
 
+  /** `prepare` then `activate`: for an instance that is ready at once. */
+  join(s: number, lane: number, owner: number): number {
+    this.prepare(s, lane);
+    return this.activate(s, lane, owner);
+  }
+
   /**
    * Lays out the queue pairs between `lane` of stage `s` and every lane of the adjacent
-   * stages, then publishes the lane active for the pool owner `owner` with a new epoch.
-   * Returns its slot (`laneSlot`).
+   * stages and gives the lane a new epoch, before its instance boots (it attaches to its
+   * live neighbours' pairs at start); nobody sends to it before `activate`. Returns its slot.
    */
-  join(s: number, lane: number, owner: number): number {
+  prepare(s: number, lane: number): number {
     const { stages, lanes, queueSize } = this.geometry;
     for (let other = 0; other < lanes; other++) {
       if (s > 0) createQueuePair(this.sab, this.layout.pair(s, other, lane), queueSize);
@@ -118,6 +127,12 @@ export class LinkArea {
     }
     const epoch = (this.epochs[s][lane] % 255) + 1;
     this.epochs[s][lane] = epoch;
+    return laneSlot(lane, epoch);
+  }
+
+  /** Publishes the prepared lane active for its ready instance, pool owner `owner` (sent buffers go to it). Returns its slot. */
+  activate(s: number, lane: number, owner: number): number {
+    const epoch = this.epochs[s][lane];
     this.publish(s, () => {
       const w = this.layout.lane(s, lane) >> 2;
       Atomics.store(this.words, w + LaneWord.OWNER, owner);
@@ -145,6 +160,26 @@ export class LinkArea {
       Atomics.store(this.words, w + LaneWord.STATE, LaneState.GONE);
     });
     this.freedAt[s][lane] = g;
+    this.released[s][lane] = false;
+  }
+
+  /** Lets `takeLane` hand the lane of a departed instance out again (once `settled`; its flows expect no heir any more). */
+  release(s: number, lane: number): void {
+    this.released[s][lane] = true;
+  }
+
+  /**
+   * True once the lane's last instance left and every live neighbour applied that
+   * generation: nobody sends it anything any more (buffers sent to it before can be reclaimed).
+   */
+  settled(s: number, lane: number): boolean {
+    const g = this.freedAt[s][lane];
+    return g >= 0 && this.neighboursSaw(s, g);
+  }
+
+  /** Forgets the violation lane `lane` of stage `s` reported (the host acted on it). */
+  clearViolation(s: number, lane: number): void {
+    this.stats(s, lane)[DirectLinkCounter.VIOLATION] = 0;
   }
 
   /** Changes where a gone lane's flows go (its state's successor booted, or its state expired). */

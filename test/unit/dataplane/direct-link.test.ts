@@ -177,11 +177,15 @@ describe('direct links: steering in the instance', () => {
     lb[3].links.side(0)!.transmit(c.frames(lb[3], [7], true), 1);
     c.area.leave(1, lb[3].lane, -1);
     expect(() => c.area.takeLane(1)).toThrow(/no free link lane/);
+    expect(c.area.settled(1, lb[3].lane)).toBe(false);
     const link = fw.links.side(1)!;
     link.txRoom(); // fw applies the new generation; the pair still holds a frame
     expect(() => c.area.takeLane(1)).toThrow(/no free link lane/);
     expect(link.receive(c.out, 256)).toBe(1);
     expect(link.receive(c.out, 256)).toBe(0); // empty: retired, acknowledged
+    expect(c.area.settled(1, lb[3].lane)).toBe(true);
+    expect(() => c.area.takeLane(1)).toThrow(/no free link lane/); // until the host releases it
+    c.area.release(1, lb[3].lane);
     expect(c.area.takeLane(1)).toBe(lb[3].lane);
     c.settle();
   });
