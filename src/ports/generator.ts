@@ -4,13 +4,14 @@ import type { ChainPort } from '../dataplane/chain-port.ts';
 import { GeneratorPort } from '../dataplane/ports/generator-port.ts';
 import { PacedPort } from '../dataplane/ports/paced-port.ts';
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import { ipv4Address, ipv4Cidr } from '../config/net-schemas.ts';
+import { parseIpPrefix, type IpPrefix } from '../config/net-schemas.ts';
+import { buildIpv6Frame } from '../packet/ipv6-frame-builder.ts';
 import { IpProto } from '../packet/ipv4.ts';
 import { TcpFlag } from '../packet/tcp.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { SpecIssue } from '../spec/chain-spec-rules.ts';
 import { limitMessage, SPEC_LIMITS } from '../spec/spec-limits.ts';
-import { endpointText, ipv4CidrText } from '../spec/spec-values.ts';
+import { endpointText, ipPrefixText, parseEndpoint, type Endpoint } from '../spec/spec-values.ts';
 import { writeFrame } from '../traffic/frame-builder.ts';
 import { definePortType } from './port-type.ts';
 
@@ -29,8 +30,8 @@ const generatorPortSchema = z
       .meta({ description: `Distinct flows, default 1024; flows × packetSize at most ${SPEC_LIMITS.generatorFrameBytes.value} bytes (one frame is built per flow).` }),
     packetSize: z.number().int().min(60).max(1514).default(64).meta({ description: 'Frame size in bytes without FCS (60-1514), default 64.' }),
     protocol: z.enum(['tcp', 'udp']).default('tcp').meta({ description: 'Transport protocol, default tcp.' }),
-    clients: ipv4CidrText.default('198.18.1.0/24').meta({ description: 'CIDR block of the client addresses.' }),
-    service: endpointText.default('198.18.2.100:80').meta({ description: 'Destination "address:port" of every flow.' }),
+    clients: ipPrefixText.default('198.18.1.0/24').meta({ description: 'Prefix of the client addresses (IPv4 or IPv6, the family of `service`).' }),
+    service: endpointText.default('198.18.2.100:80').meta({ description: 'Destination of every flow: "a.b.c.d:port" or "[2001:db8::1]:port".' }),
     total: z.number().int().min(1).optional().meta({ description: 'Frames to send in all; omitted: until stopped.' }),
     rate: z.number().min(0).optional().meta({ description: 'Packets per second; omitted or 0: unpaced.' }),
   })
@@ -40,12 +41,14 @@ const generatorPortSchema = z
 /**
  * An in-memory traffic source (the embedded default, for benchmarks and `npm start`):
  * `flows` distinct flows (client address × port) of `packetSize`-byte frames (60–1514,
- * default 64) from the `clients` block to `service`, `tcp` or `udp`, `total` frames in all
+ * default 64; never shorter than the headers) from the `clients` prefix to `service`, both
+ * IPv4 or both IPv6, `tcp` or `udp`, `total` frames in all
  * (omitted: until stopped) at `rate` packets per second (omitted or 0: as fast as the chain
  * takes them).
  *
  * ```yaml
  * ingress: { type: generator, flows: 1024, packetSize: 64, protocol: tcp, clients: 198.18.1.0/24, service: "198.18.2.100:80" }
+ * ingress: { type: generator, clients: "2001:db8:1::/64", service: "[2001:db8:2::100]:80" }
  * ```
  */
 export type GeneratorPortSpec = z.output<typeof generatorPortSchema>;
@@ -61,6 +64,11 @@ export const generatorPortType = definePortType({
     if (typeof flows === 'number' && typeof size === 'number' && Number.isInteger(flows) && Number.isInteger(size) && flows * size > SPEC_LIMITS.generatorFrameBytes.value) {
       issues.push({ path: [...at, 'flows'], message: `${flows} flows × ${size} B frames: ${limitMessage('generatorFrameBytes', flows * size)}` });
     }
+    const clients = typeof port.clients === 'string' ? parseIpPrefix(port.clients) : undefined;
+    const service = typeof port.service === 'string' ? parseEndpoint(port.service) : undefined;
+    if (typeof clients === 'object' && service !== undefined && clients.family !== service.family) {
+      issues.push({ path: [...at, 'service'], message: `an IPv${service.family} service for IPv${clients.family} clients (${port.clients}): both must be one family` });
+    }
     return issues;
   },
   open: (spec) => openGenerator(spec),
@@ -68,8 +76,8 @@ export const generatorPortType = definePortType({
 
 /** Frame bytes the generator builds between two yields to the event loop (~85 frames of 1514 B, a few ms here). */
 export const GENERATOR_SLICE_BYTES = 128 * 1024;
-/** Room for one TCP SYN frame (Ethernet + IPv4 + TCP headers, no options). */
-const SYN_FRAME_ROOM = 64;
+/** Room for one TCP SYN frame (Ethernet + IPv6 + TCP headers, no options; an IPv4 one is shorter). */
+const SYN_FRAME_ROOM = 80;
 
 /**
  * The generator end: `flows` simulated clients of `service` from the `clients` block. TCP
@@ -87,14 +95,14 @@ async function openGenerator(spec: GeneratorPortSpec): Promise<ChainEnd> {
   if (frameBytes > SPEC_LIMITS.generatorFrameBytes.value) {
     throw new InvalidArgumentError(`generator: ${limitMessage('generatorFrameBytes', frameBytes)}`);
   }
-  const block = ipv4Cidr.parse(spec.clients);
-  const base = block.addr;
-  const hosts = Math.max(1, 2 ** (32 - block.prefix) - 2);
-  const [svcAddr, svcPort] = spec.service.split(':');
-  const dst = ipv4Address.parse(svcAddr);
-  const dport = Number(svcPort);
+  // Both were validated (and checked to be one family) by the spec.
+  const block = parseIpPrefix(spec.clients) as IpPrefix;
+  const service = parseEndpoint(spec.service) as Endpoint;
+  const hostBits = (block.family === 4 ? 32 : 128) - block.prefix;
+  const hosts = hostBits >= 32 ? 2 ** 32 - 2 : Math.max(1, 2 ** hostBits - 2);
   const proto = spec.protocol === 'udp' ? IpProto.UDP : IpProto.TCP;
-  const headers = 14 + 20 + (proto === IpProto.TCP ? 20 : 8);
+  const headers = 14 + (block.family === 4 ? 20 : 40) + (proto === IpProto.TCP ? 20 : 8);
+  const write = block.family === 4 && service.family === 4 ? ipv4Writer(block.addr, service.addr) : ipv6Writer(block.addr as readonly number[], service.addr as readonly number[]);
   const data: Uint8Array[] = [];
   const syns: Uint8Array[] = [];
   // Every frame is a view into one buffer: thousands of small ArrayBuffers stalled the
@@ -105,14 +113,13 @@ async function openGenerator(spec: GeneratorPortSpec): Promise<ChainEnd> {
   let offset = 0;
   let sliceBytes = 0;
   for (let i = 0; i < spec.flows; i++) {
-    const src = (base + 1 + (i % hosts)) >>> 0;
-    const sport = 10_000 + Math.floor(i / hosts);
-    const common = { proto, srcIp: src, dstIp: dst, srcPort: sport, dstPort: dport };
-    const length = writeFrame(view, offset, { ...common, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 1001, ack: 1, payloadLength: Math.max(0, spec.packetSize - headers) });
+    const host = 1 + (i % hosts);
+    const flow = { proto, host, srcPort: 10_000 + Math.floor(i / hosts), dstPort: service.port };
+    const length = write(view, offset, { ...flow, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 1001, payloadLength: Math.max(0, spec.packetSize - headers) });
     data.push(bytes.subarray(offset, offset + length));
     offset += length;
     if (proto === IpProto.TCP) {
-      const synLength = writeFrame(view, offset, { ...common, tcpFlags: TcpFlag.SYN, seq: 1000 });
+      const synLength = write(view, offset, { ...flow, tcpFlags: TcpFlag.SYN, seq: 1000, payloadLength: 0 });
       syns.push(bytes.subarray(offset, offset + synLength));
       offset += synLength;
     }
@@ -126,6 +133,40 @@ async function openGenerator(spec: GeneratorPortSpec): Promise<ChainEnd> {
   const clients = new ClientsPort(syns, data, total);
   const port = spec.rate === undefined || spec.rate === 0 ? clients : new PacedPort(clients, spec.rate);
   return { port, stats: () => ({ framesIn: clients.sent, framesBack: clients.received }), close: async () => undefined };
+}
+
+/** One generated frame: client `host` (its offset in the clients' prefix), ports, TCP flags and sequence number. */
+interface FlowFrame {
+  readonly proto: number;
+  readonly host: number;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly tcpFlags: number;
+  readonly seq: number;
+  readonly payloadLength: number;
+}
+
+/** Writes a flow's frame at `offset` and returns its length. */
+type FrameWriter = (view: DataView, offset: number, f: FlowFrame) => number;
+
+/** The acknowledgement number: 1 (the responder's SYN-ACK has seq 0) once the handshake is done, 0 in a SYN. */
+function ackOf(f: FlowFrame): number {
+  return (f.tcpFlags & TcpFlag.ACK) !== 0 ? 1 : 0;
+}
+
+function ipv4Writer(network: number, dst: number): FrameWriter {
+  return (view, offset, f) =>
+    writeFrame(view, offset, { proto: f.proto, srcIp: (network + f.host) >>> 0, dstIp: dst, srcPort: f.srcPort, dstPort: f.dstPort, tcpFlags: f.tcpFlags, seq: f.seq, ack: ackOf(f), payloadLength: f.payloadLength });
+}
+
+function ipv6Writer(network: readonly number[], dst: readonly number[]): FrameWriter {
+  const groups = (w: readonly number[]) => w.flatMap((x) => [(x >>> 16) & 0xffff, x & 0xffff]);
+  const dstGroups = groups(dst);
+  return (view, offset, f) => {
+    // The host number goes into the low 32 bits (the prefix's host part is at least that wide, or the block is smaller than the flows).
+    const src = groups([network[0], network[1], network[2], (network[3] + f.host) >>> 0]);
+    return buildIpv6Frame(view, offset, { proto: f.proto, src, dst: dstGroups, srcPort: f.srcPort, dstPort: f.dstPort, tcpFlags: f.tcpFlags, tcpSeq: f.seq, tcpAck: ackOf(f), payloadLength: f.payloadLength });
+  };
 }
 
 /** Handshake SYNs first, then data; see `openGenerator`. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ipAddress, ipPrefix, ipv4AddressField, ipv4CidrField, ipv6UnsupportedIssue, portRange } from '../config/net-schemas.ts';
 import { parseTaggedGatewayAddress } from '../gateway/gateway-config.ts';
 import { parseIpv4 } from '../packet/ipv4.ts';
-import { parseIpv6 } from '../packet/ipv6-address.ts';
+import { parseIpv6, type Ipv6Address } from '../packet/ipv6-address.ts';
 import { MIN_ID_PREFIX } from '../image/image-store.ts';
 
 /**
@@ -95,28 +95,42 @@ export const portOrRangeText = z
   .superRefine((v, ctx) => checkWith(portRange, v, ctx))
   .meta({ pattern: '^(any|\\d{1,5}(-\\d{1,5})?)$', description: 'A port (0-65535) or an inclusive range "from-to".' });
 
-const ENDPOINT_MESSAGE = 'not an address:port (e.g. "198.18.2.100:80", port 1-65535)';
+const ENDPOINT_MESSAGE = 'not an address:port (e.g. "198.18.2.100:80" or "[2001:db8::1]:80", port 1-65535)';
 
 /** Whether `p` is a port 1–65535 written as digits. */
 function isEndpointPort(p: string): boolean {
   return /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
 }
 
+/** A parsed service endpoint, tagged with its family. */
+export type Endpoint = { readonly family: 4; readonly addr: number; readonly port: number } | { readonly family: 6; readonly addr: Ipv6Address; readonly port: number };
+
 /**
- * A service endpoint `"a.b.c.d:port"` (port 1–65535). An IPv6 endpoint (`"[2001:db8::1]:80"`)
- * is refused as not supported yet: the endpoints named in specs are the load balancer's
- * backends and the generator's service, both IPv4 only for now.
+ * Parses `"a.b.c.d:port"` or `"[2001:db8::1]:port"` (port 1–65535); `undefined` when malformed.
+ *
+ * @example
+ * ```ts
+ * parseEndpoint('[2001:db8::1]:80'); // { family: 6, addr: [0x20010db8, 0, 0, 1], port: 80 }
+ * ```
  */
+export function parseEndpoint(text: string): Endpoint | undefined {
+  const v6 = /^\[([^\]]*)\]:(.*)$/.exec(text);
+  if (v6 !== null) {
+    const addr = parseIpv6(v6[1]);
+    return addr !== undefined && isEndpointPort(v6[2]) ? { family: 6, addr, port: Number(v6[2]) } : undefined;
+  }
+  const at = text.lastIndexOf(':');
+  const addr = at >= 0 ? parseIpv4(text.slice(0, at)) : undefined;
+  return addr !== undefined && isEndpointPort(text.slice(at + 1)) ? { family: 4, addr, port: Number(text.slice(at + 1)) } : undefined;
+}
+
+/** A service endpoint `"a.b.c.d:port"` or `"[2001:db8::1]:port"` (port 1–65535), kept as written; {@link parseEndpoint} parses it. */
 export const endpointText = z
   .string()
   .superRefine((s, ctx) => {
-    const at = s.lastIndexOf(':');
-    if (at >= 0 && parseIpv4(s.slice(0, at)) !== undefined && isEndpointPort(s.slice(at + 1))) return;
-    const v6 = /^\[([^\]]*)\]:(.*)$/.exec(s);
-    if (v6 !== null && parseIpv6(v6[1]) !== undefined && isEndpointPort(v6[2])) ctx.addIssue(ipv6UnsupportedIssue(s, 'endpoints in specs are IPv4 only for now'));
-    else ctx.addIssue({ code: 'custom', message: ENDPOINT_MESSAGE });
+    if (parseEndpoint(s) === undefined) ctx.addIssue({ code: 'custom', message: ENDPOINT_MESSAGE });
   })
-  .meta({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}:\\d{1,5}$', description: 'IPv4 address and port, "a.b.c.d:port".' });
+  .meta({ pattern: '^(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9A-Fa-f:.]+\\]):\\d{1,5}$', description: 'Address and port: "a.b.c.d:port" or "[2001:db8::1]:port".' });
 
 /** A unicast Ethernet address `"02:00:00:00:00:01"`. */
 export const macText = z

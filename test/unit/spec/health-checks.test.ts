@@ -44,13 +44,12 @@ describe('chain spec health checks', () => {
     expect(http.spec.functions[0].healthChecks[0]).toMatchObject({ protocol: 'http', path: '/healthz', intervalSeconds: 0.2, timeoutSeconds: 0.1, fall: 2, port: 9000, addresses: { '198.19.0.1:8080': '10.0.0.1' } });
   });
 
-  it('probes at an IPv6 address when one is given (the controller probes with node:net); an IPv6 backend key is not supported yet', () => {
+  it('probes at an IPv6 address when one is given (the controller probes with node:net); an IPv6 backend key must name a backend', () => {
     const v6 = parseChainSpec(spec(2, '[{ service: web, addresses: { "198.19.0.1:8080": "2001:db8:ff::1", "198.19.0.0:8080": "::ffff:10.0.0.1" } }]'), 'hc.yaml', registry);
     expect(v6.spec.functions[0].healthChecks[0].addresses).toEqual({ '198.19.0.1:8080': '2001:db8:ff::1', '198.19.0.0:8080': '::ffff:10.0.0.1' });
     expect(problems(spec(2, '[{ service: web, addresses: { "198.19.0.1:8080": "fe80::1%eth0", "[2001:db8::1]:8080": 10.0.0.1 } }]'))).toEqual([
       'hc.yaml:13:70 spec.functions[0].healthChecks[0].addresses.198.19.0.1:8080: not an IPv6 address: zone id "%eth0" not accepted: it names an interface of one host; write the address without it',
       'hc.yaml:13:86 spec.functions[0].healthChecks[0].addresses.[2001:db8::1]:8080: service "web" has no backend [2001:db8::1]:8080; it has 198.19.0.0:8080, 198.19.0.1:8080',
-      'hc.yaml:13:108 spec.functions[0].healthChecks[0].addresses.[2001:db8::1]:8080: [2001:db8::1]:8080: IPv6 is not supported here yet (endpoints in specs are IPv4 only for now) [NFVKIT_ERR_IPV6_UNSUPPORTED]',
     ]);
   });
 

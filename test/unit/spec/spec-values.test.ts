@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { issueCode } from '../../../src/config/validate-config.ts';
 import { IPV6_UNSUPPORTED } from '../../../src/errors/catalog.ts';
-import { endpointText, gatewayAddressText, ipAddressText, ipv4AddressTextFor, ipv4CidrText } from '../../../src/spec/spec-values.ts';
+import { endpointText, gatewayAddressText, ipAddressText, ipv4AddressTextFor, ipv4CidrText, parseEndpoint } from '../../../src/spec/spec-values.ts';
 
 const firstIssue = (r: { error?: { issues: { message: string }[] } }) => r.error?.issues[0];
 
@@ -30,12 +30,15 @@ describe('spec address values (kept as text)', () => {
     expect(issueCode(firstIssue(gatewayAddressText.safeParse('2001:db8:1::1/200'))!)).toBeUndefined();
   });
 
-  it('endpointText: a.b.c.d:port; [IPv6]:port not supported yet; anything else malformed', () => {
+  it('endpointText: a.b.c.d:port or [IPv6]:port; anything else malformed', () => {
     expect(endpointText.parse('198.18.2.100:80')).toBe('198.18.2.100:80');
-    expect(issueCode(firstIssue(endpointText.safeParse('[2001:db8::1]:80'))!)).toBe(IPV6_UNSUPPORTED);
-    for (const bad of ['2001:db8::1:80', '[2001:db8::1]:0', '[2001:db8:::1]:80', '198.18.2.100:70000', '198.18.2.100']) {
+    expect(endpointText.parse('[2001:db8::1]:80')).toBe('[2001:db8::1]:80');
+    expect(parseEndpoint('[2001:db8::1]:80')).toEqual({ family: 6, addr: [0x20010db8, 0, 0, 1], port: 80 });
+    expect(parseEndpoint('198.18.2.100:8080')).toEqual({ family: 4, addr: 0xc6120264, port: 8080 });
+    for (const bad of ['2001:db8::1:80', '[2001:db8::1]:0', '[2001:db8:::1]:80', '[198.18.2.100]:80', '198.18.2.100:70000', '198.18.2.100', '[2001:db8::1]80']) {
+      expect(parseEndpoint(bad), bad).toBeUndefined();
       const issue = firstIssue(endpointText.safeParse(bad));
-      expect(issue?.message, bad).toBe('not an address:port (e.g. "198.18.2.100:80", port 1-65535)');
+      expect(issue?.message, bad).toBe('not an address:port (e.g. "198.18.2.100:80" or "[2001:db8::1]:80", port 1-65535)');
       expect(issueCode(issue!), bad).toBeUndefined();
     }
   });
