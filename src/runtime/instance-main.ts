@@ -28,7 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type * as LocalPortsModule from '../dataplane/ports/local-ports.ts';
 import type * as DirectLinkModule from '../dataplane/links/direct-link.ts';
-import type { DirectLinks, DirectLinksData } from '../dataplane/links/direct-link.ts';
+import type { DirectLinksData } from '../dataplane/links/direct-link.ts';
 import type { LocalPorts, LocalPortsSpec } from '../dataplane/ports/local-ports.ts';
 import { SharedLayoutError } from '../errors/catalog.ts';
 import type { PipelineInstance, PipelineModule, StateTakeover } from '../pipeline/compiled-pipeline.ts';
@@ -375,20 +375,16 @@ export function runInstance(
   beforeReady?: () => void,
 ): void {
   const startedAt = monotonicMs();
-  const ports = data.ports;
-  const links = data.links;
+  const { ports, links } = data;
   if (ports === undefined && links === undefined) {
     runAttached(pipeline, data, port, prepared, startedAt, undefined, beforeReady);
     return;
   }
   // The port and direct-link runtimes are plain JavaScript beside the images (images do not
   // carry them); a failure to load one fails the instance.
-  void Promise.all([
-    ports === undefined ? undefined : (import(pathToFileURL(ports.bundle).href) as Promise<typeof LocalPortsModule>),
-    links === undefined ? undefined : (import(pathToFileURL(links.bundle).href) as Promise<typeof DirectLinkModule>),
-  ]).then(([portsModule, linksModule]) => {
-    const local = ports === undefined ? undefined : portsModule!.openLocalPorts(ports.spec, new Float64Array(ports.countersSab));
-    runAttached(pipeline, data, port, prepared, startedAt, local, beforeReady, linksModule);
+  void Promise.all([ports?.bundle, links?.bundle].map((b) => b && import(pathToFileURL(b).href))).then((modules) => {
+    const [p, l] = modules as [typeof LocalPortsModule | undefined, typeof DirectLinkModule | undefined];
+    runAttached(pipeline, data, port, prepared, startedAt, p?.openLocalPorts(ports!.spec, new Float64Array(ports!.countersSab)), beforeReady, l);
   });
 }
 
@@ -433,8 +429,7 @@ function runAttached(
   }
   const stats = data.loopStatsSab === undefined ? undefined : new Float64Array(data.loopStatsSab);
   const tracer = data.traceSab === undefined ? undefined : new PacketTracer(traceArea(data.traceSab), pool.meta.trace);
-  const direct: DirectLinks | undefined = linksModule === undefined || data.links === undefined || irq === undefined ? undefined : new linksModule.DirectLinks(data.links.data, pool, irq);
-  const loop = new InstanceLoop(pool, [direct?.side(0) ?? eth0, direct?.side(1) ?? eth1], instance, irq, stats, local?.ports, tracer);
+  const loop = new InstanceLoop(pool, linksModule?.linkSides(data.links!.data, pool, irq!, eth0, eth1) ?? [eth0, eth1], instance, irq, stats, local?.ports, tracer);
   eth0.refillRx();
   eth1.refillRx();
   beforeReady?.();

@@ -143,6 +143,16 @@ export class DirectLinks {
 }
 
 /**
+ * The two `Link`s of an instance given direct links (`data`): the direct side where there
+ * is one, the host-forwarded device (`eth0`, `eth1`) at a chain end. What an instance's
+ * entry calls once it has loaded this runtime; `irq` is its lane's interrupt line.
+ */
+export function linkSides(data: DirectLinksData, pool: PoolHandle, irq: Doorbell, eth0: Link, eth1: Link): [Link, Link] {
+  const links = new DirectLinks(data, pool, irq);
+  return [links.side(0) ?? eth0, links.side(1) ?? eth1];
+}
+
+/**
  * One direct side of an instance (a `Link`): queue pairs to the lanes of the adjacent stage.
  * See `DirectLinks`.
  */
