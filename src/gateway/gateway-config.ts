@@ -10,6 +10,20 @@ export interface GatewayAddress {
   readonly mask: number;
 }
 
+/** An IPv6 address the gateway owns, with the prefix length of its subnet (host bits kept). */
+export interface GatewayAddress6 {
+  readonly address: Ipv6Address;
+  readonly prefix: number;
+  readonly mask: Ipv6Address;
+}
+
+/** An IPv6 subnet (host bits cleared), as four words with its prefix length and mask. */
+export interface Prefix6 {
+  readonly addr: Ipv6Address;
+  readonly prefix: number;
+  readonly mask: Ipv6Address;
+}
+
 /**
  * What a `GatewayEdge` needs to know, in numeric form (see `vxlan-port-config.ts` for the
  * YAML shape it comes from).
@@ -30,6 +44,14 @@ export interface GatewayEdgeConfig {
   readonly mac: readonly [number, number];
   /** Subnets reachable through each peer (on-link: the gateway ARPs for the destination itself), by peer index. */
   readonly peerSubnets: readonly (readonly Cidr[])[];
+  /**
+   * IPv6 addresses: `[0]` is the IPv6 interface address (source of neighbour solicitations
+   * and ICMPv6 errors by default, answers pings); the others are answered by neighbour
+   * advertisements too (VIPs). None (the default): IPv6 frames are dropped `ipv6_no_address`.
+   */
+  readonly addresses6?: readonly GatewayAddress6[];
+  /** IPv6 subnets reachable through each peer (on-link: resolved by neighbour solicitation), by peer index. */
+  readonly peerSubnets6?: readonly (readonly Prefix6[])[];
 }
 
 /** Tuning of a `GatewayEdge`; every field has a default. */
@@ -42,7 +64,7 @@ export interface GatewayEdgeOptions {
   readonly holdPerAddress?: number;
   /** Give up on an unresolved next hop after this long, ms (default 3000). */
   readonly resolveTimeoutMs?: number;
-  /** Repeat an unanswered ARP request at most this often, ms (default 1000). */
+  /** Repeat an unanswered ARP request (neighbour solicitation) at most this often, ms (default 1000). */
   readonly probeIntervalMs?: number;
   /** Forget a neighbour not heard from for this long, ms (default 300 000). */
   readonly reachableMs?: number;
@@ -67,13 +89,10 @@ export function parseGatewayAddress(text: string): GatewayAddress | undefined {
 }
 
 /**
- * A gateway address of either family, tagged with it (host bits kept). The edge answers
- * ARP for IPv4 ones only so far; an IPv6 one (`2001:db8:1::1/64`) parses, and the spec
- * refuses it as not supported yet (`gatewayAddressText` in `src/spec/spec-values.ts`).
+ * A gateway address of either family, tagged with it (host bits kept): the edge answers ARP
+ * for IPv4 ones and neighbour solicitations for IPv6 ones.
  */
-export type TaggedGatewayAddress =
-  | ({ readonly family: 4 } & GatewayAddress)
-  | { readonly family: 6; readonly address: Ipv6Address; readonly prefix: number; readonly mask: Ipv6Address };
+export type TaggedGatewayAddress = ({ readonly family: 4 } & GatewayAddress) | ({ readonly family: 6 } & GatewayAddress6);
 
 /**
  * `parseGatewayAddress` for either family: `a.b.c.d/len` or `ipv6/len` (a bare address is
@@ -99,4 +118,17 @@ export function parseTaggedGatewayAddress(text: string): TaggedGatewayAddress | 
  */
 export function defaultGatewayMac(address: number): [number, number] {
   return [0x0200, address >>> 0];
+}
+
+/**
+ * The default MAC of a gateway whose interface addresses are `addresses` (either family, in
+ * order): `defaultGatewayMac` of the first IPv4 one; an IPv6-only gateway takes `02:00:`
+ * and its first IPv6 address's four words XORed (2001:db8:1::1 → 02:00:20:00:0d:b9), so
+ * edges on different prefixes differ.
+ */
+export function defaultGatewayMacOf(addresses: readonly TaggedGatewayAddress[]): [number, number] {
+  const v4 = addresses.find((a) => a.family === 4);
+  if (v4 !== undefined) return defaultGatewayMac(v4.address);
+  const v6 = addresses.find((a) => a.family === 6);
+  return defaultGatewayMac(v6 === undefined ? 0 : v6.address[0] ^ v6.address[1] ^ v6.address[2] ^ v6.address[3]);
 }

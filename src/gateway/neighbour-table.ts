@@ -3,16 +3,19 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
 /** State of a neighbour slot. */
 export const NeighbourState = {
   EMPTY: 0,
-  /** ARP request sent, no answer yet; frames for it wait in a hold queue. */
+  /** ARP request (IPv6: neighbour solicitation) sent, no answer yet; frames for it wait in a hold queue. */
   INCOMPLETE: 1,
   /** MAC and peer known. */
   REACHABLE: 2,
 } as const;
 
 /**
- * The gateway's neighbour (ARP) table: IPv4 address → (MAC, peer), keyed by the uint32
- * address in an open-addressing table (linear probing, backward-shift deletion, so no
- * tombstones) over typed arrays. No allocation after construction.
+ * The gateway's neighbour table: IP address → (MAC, peer), one body for both families over
+ * a key width: 1 word (IPv4, the ARP table) or 4 words (IPv6, the neighbour cache that
+ * neighbour discovery fills). An open-addressing table (linear probing, backward-shift
+ * deletion, so no tombstones) over typed arrays; keys are passed as four words `k0..k3`
+ * (most significant first), of which a 1-word table reads `k0` only. No allocation after
+ * construction.
  *
  * An INCOMPLETE entry owns one of `maxPending` hold queues of `holdPerAddress` opaque
  * uint32 handles (the port stores pool buffer ids): frames waiting for the answer. They are
@@ -20,11 +23,11 @@ export const NeighbourState = {
  *
  * @example
  * ```ts
- * const t = new NeighbourTable(1024, 64, 8);
- * let s = t.find(ip);
- * if (s < 0) s = t.insertIncomplete(ip, now);
+ * const t = new NeighbourTable(1024, 64, 8);        // IPv4; `new NeighbourTable(1024, 64, 8, 4)` for IPv6
+ * let s = t.find(ip, 0, 0, 0);
+ * if (s < 0) s = t.insertIncomplete(ip, 0, 0, 0, now);
  * t.hold(s, bufferId);
- * // … ARP reply arrives:
+ * // … ARP reply (neighbour advertisement) arrives:
  * t.setReachable(s, macHi, macLo, peer, now);
  * const n = t.takePending(s, out); // out[0..n): the held buffer ids
  * ```
@@ -33,7 +36,10 @@ export class NeighbourTable {
   readonly capacity: number;
   /** Entries in use (INCOMPLETE or REACHABLE). */
   count = 0;
-  readonly ip: Uint32Array;
+  /** Words per key: 1 (IPv4) or 4 (IPv6). */
+  readonly width: number;
+  /** Key of slot s at `key[s * width …]`. */
+  readonly key: Uint32Array;
   readonly state: Uint8Array;
   readonly macHi: Uint16Array;
   readonly macLo: Uint32Array;
@@ -52,7 +58,7 @@ export class NeighbourTable {
   private readonly freeQueues: Int32Array;
   private freeTop: number;
 
-  constructor(capacity = 1024, maxPending = 64, holdPerAddress = 8) {
+  constructor(capacity = 1024, maxPending = 64, holdPerAddress = 8, width: 1 | 4 = 1) {
     if (!Number.isInteger(capacity) || capacity < 2 || (capacity & (capacity - 1)) !== 0 || capacity > 1 << 24) {
       throw new InvalidArgumentError(`neighbour table capacity ${capacity} must be a power of two from 2 to 2^24`);
     }
@@ -60,10 +66,12 @@ export class NeighbourTable {
     if (!Number.isInteger(holdPerAddress) || holdPerAddress < 1 || holdPerAddress > 65535) {
       throw new InvalidArgumentError(`holdPerAddress ${holdPerAddress} must be an integer from 1 to 65535`);
     }
+    if (width !== 1 && width !== 4) throw new InvalidArgumentError(`neighbour key width ${width} must be 1 (IPv4) or 4 (IPv6)`);
     this.capacity = capacity;
     this.mask = capacity - 1;
     this.shift = 32 - Math.log2(capacity);
-    this.ip = new Uint32Array(capacity);
+    this.width = width;
+    this.key = new Uint32Array(capacity * width);
     this.state = new Uint8Array(capacity);
     this.macHi = new Uint16Array(capacity);
     this.macLo = new Uint32Array(capacity);
@@ -79,25 +87,42 @@ export class NeighbourTable {
     this.freeTop = maxPending;
   }
 
-  private home(ip: number): number {
-    return Math.imul(ip | 0, 0x9e3779b1) >>> this.shift;
+  /** Home slot of a key (a 1-word table passes 0 for `k1..k3`, so its hash is the word's). */
+  private home(k0: number, k1: number, k2: number, k3: number): number {
+    return Math.imul(k0 ^ Math.imul(k1, 0x85ebca6b) ^ Math.imul(k2, 0xc2b2ae35) ^ Math.imul(k3, 0x27d4eb2f), 0x9e3779b1) >>> this.shift;
   }
 
-  /** Slot of `ip`, or -1. */
-  find(ip: number): number {
-    const key = ip >>> 0;
-    let s = this.home(key);
+  /** Home slot of the key stored in slot `s`. */
+  private homeOfSlot(s: number): number {
+    const k = this.key;
+    if (this.width === 1) return this.home(k[s], 0, 0, 0);
+    const b = s << 2;
+    return this.home(k[b], k[b + 1], k[b + 2], k[b + 3]);
+  }
+
+  /** True when slot `s` holds the key `k0..k3`. */
+  private holds(s: number, k0: number, k1: number, k2: number, k3: number): boolean {
+    const k = this.key;
+    if (this.width === 1) return k[s] === k0 >>> 0;
+    const b = s << 2;
+    return k[b] === k0 >>> 0 && k[b + 1] === k1 >>> 0 && k[b + 2] === k2 >>> 0 && k[b + 3] === k3 >>> 0;
+  }
+
+  /** Slot of the address `k0..k3` (IPv4: `k0`, the others 0), or -1. */
+  find(k0: number, k1: number, k2: number, k3: number): number {
+    if (this.width === 1) k1 = k2 = k3 = 0;
+    let s = this.home(k0, k1, k2, k3);
     for (let probes = 0; probes < this.capacity; probes++) {
       if (this.state[s] === NeighbourState.EMPTY) return -1;
-      if (this.ip[s] === key) return s;
+      if (this.holds(s, k0, k1, k2, k3)) return s;
       s = (s + 1) & this.mask;
     }
     return -1;
   }
 
-  /** Adds `ip` as INCOMPLETE (no hold queue yet); returns its slot, or -1 when the table is full. Caller checked `find` first. */
-  insertIncomplete(ip: number, now: number): number {
-    const s = this.claim(ip);
+  /** Adds the address as INCOMPLETE (no hold queue yet); returns its slot, or -1 when the table is full. Caller checked `find` first. */
+  insertIncomplete(k0: number, k1: number, k2: number, k3: number, now: number): number {
+    const s = this.claim(k0, k1, k2, k3);
     if (s < 0) return -1;
     this.state[s] = NeighbourState.INCOMPLETE;
     this.macHi[s] = 0;
@@ -108,9 +133,9 @@ export class NeighbourTable {
     return s;
   }
 
-  /** Adds `ip` as REACHABLE; returns its slot, or -1 when the table is full. Caller checked `find` first. */
-  insertReachable(ip: number, macHi: number, macLo: number, peer: number, now: number): number {
-    const s = this.claim(ip);
+  /** Adds the address as REACHABLE; returns its slot, or -1 when the table is full. Caller checked `find` first. */
+  insertReachable(k0: number, k1: number, k2: number, k3: number, macHi: number, macLo: number, peer: number, now: number): number {
+    const s = this.claim(k0, k1, k2, k3);
     if (s < 0) return -1;
     this.setReachable(s, macHi, macLo, peer, now);
     this.probeAt[s] = 0;
@@ -170,7 +195,7 @@ export class NeighbourTable {
     for (;;) {
       j = (j + 1) & this.mask;
       if (this.state[j] === NeighbourState.EMPTY) break;
-      const h = this.home(this.ip[j]);
+      const h = this.homeOfSlot(j);
       // Entry j may move to `hole` only if its home is not cyclically in (hole, j].
       const inRange = hole <= j ? h > hole && h <= j : h > hole || h <= j;
       if (inRange) continue;
@@ -196,19 +221,27 @@ export class NeighbourTable {
     return n;
   }
 
-  private claim(ip: number): number {
+  private claim(k0: number, k1: number, k2: number, k3: number): number {
     if (this.count >= this.capacity - 1) return -1;
-    const key = ip >>> 0;
-    let s = this.home(key);
+    const k = this.key;
+    if (this.width === 1) k1 = k2 = k3 = 0;
+    let s = this.home(k0, k1, k2, k3);
     while (this.state[s] !== NeighbourState.EMPTY) s = (s + 1) & this.mask;
-    this.ip[s] = key;
+    if (this.width === 1) k[s] = k0;
+    else {
+      k[s << 2] = k0;
+      k[(s << 2) + 1] = k1;
+      k[(s << 2) + 2] = k2;
+      k[(s << 2) + 3] = k3;
+    }
     this.pending[s] = -1;
     this.count++;
     return s;
   }
 
   private move(from: number, to: number): void {
-    this.ip[to] = this.ip[from];
+    const w = this.width;
+    this.key.copyWithin(to * w, from * w, from * w + w);
     this.state[to] = this.state[from];
     this.macHi[to] = this.macHi[from];
     this.macLo[to] = this.macLo[from];

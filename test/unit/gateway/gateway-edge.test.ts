@@ -66,7 +66,7 @@ describe('GatewayEdge from the wire: ARP', () => {
       '020000000002' + '0200c6120101' + '0806' + '0001' + '0800' + '06' + '04' + '0002' +
         '0200c6120101' + 'c6120101' + '020000000002' + 'c6120102',
     );
-    const s = edge.neighbours.find(ip('198.18.1.2'));
+    const s = edge.neighbours.find(ip('198.18.1.2'), 0, 0, 0);
     expect(s).toBeGreaterThanOrEqual(0);
     expect(edge.neighbours.state[s]).toBe(NeighbourState.REACHABLE);
     expect([edge.neighbours.macHi[s], edge.neighbours.macLo[s], edge.neighbours.peer[s]]).toEqual([...CLIENT_MAC, 0]);
@@ -105,12 +105,12 @@ describe('GatewayEdge from the wire: IPv4', () => {
     expect(edge.counters.forwarded).toBe(1);
   });
 
-  it('drops an IPv6 frame for its MAC as ipv6_not_supported: never forwarded, nothing learnt, bytes untouched', () => {
+  it('drops an IPv6 frame for its MAC as ipv6_no_address when it has no IPv6 address: never forwarded, nothing learnt, bytes untouched', () => {
     const edge = makeEdge();
     const len = buildIpv6Frame(view, OFF, { dstMac: GW_MAC, srcMac: CLIENT_MAC, proto: IpProto.TCP, hopLimit: 64, payloadLength: 10 });
     const before = mem.slice(OFF, OFF + len);
     expect(edge.fromWire(view, OFF, len, 0, 0)).toBe(GatewayVerdict.DROP);
-    expect(edge.drops[GatewayDrop.IPV6_NOT_SUPPORTED]).toBe(1);
+    expect(edge.drops[GatewayDrop.IPV6_NO_ADDRESS]).toBe(1);
     expect(edge.drops[GatewayDrop.MALFORMED]).toBe(0);
     expect(edge.counters.forwarded).toBe(0);
     expect(mem.slice(OFF, OFF + len)).toEqual(before);
@@ -119,16 +119,16 @@ describe('GatewayEdge from the wire: IPv4', () => {
   it('learns the sender of forwarded traffic only when it is inside the arrival peer subnets', () => {
     const edge = makeEdge();
     edge.fromWire(view, OFF, frame({ proto: IpProto.UDP }), 0, 5);
-    const s = edge.neighbours.find(ip('198.18.1.2'));
+    const s = edge.neighbours.find(ip('198.18.1.2'), 0, 0, 0);
     expect(edge.neighbours.peer[s]).toBe(0);
     expect(edge.neighbours.seenAt[s]).toBe(5);
     edge.fromWire(view, OFF, frame({ proto: IpProto.UDP }), 0, 9);
     expect(edge.neighbours.seenAt[s]).toBe(9);
     expect(edge.counters.learned).toBe(1);
     edge.fromWire(view, OFF, frame({ proto: IpProto.UDP, srcIp: ip('198.18.3.3'), dstIp: ip('198.18.1.2') }), 0, 0);
-    expect(edge.neighbours.find(ip('198.18.3.3'))).toBe(-1);
+    expect(edge.neighbours.find(ip('198.18.3.3'), 0, 0, 0)).toBe(-1);
     edge.fromWire(view, OFF, frame({ proto: IpProto.UDP, srcIp: ip('198.18.3.3'), dstIp: ip('198.18.1.2'), srcMac: SERVER_MAC }), 1, 0);
-    const t = edge.neighbours.find(ip('198.18.3.3'));
+    const t = edge.neighbours.find(ip('198.18.3.3'), 0, 0, 0);
     expect([edge.neighbours.macLo[t], edge.neighbours.peer[t]]).toEqual([SERVER_MAC[1], 1]);
   });
 
@@ -251,7 +251,7 @@ describe('GatewayEdge to the wire', () => {
     expect([1, 2, 3].map((h) => edge.toWire(view, OFF, len, h, 0))).toEqual([EGRESS_HELD, EGRESS_HELD, EGRESS_DROP]);
     expect(edge.toWire(view, OFF, frame({ dstIp: ip('198.18.2.3') }), 4, 0)).toBe(EGRESS_DROP);
     expect(edge.drops[GatewayDrop.HOLD_QUEUE_FULL]).toBe(2);
-    expect(edge.neighbours.heldFor(edge.neighbours.find(ip('198.18.2.2')))).toBe(2);
+    expect(edge.neighbours.heldFor(edge.neighbours.find(ip('198.18.2.2'), 0, 0, 0))).toBe(2);
   });
 
   it('refuses new next hops when the neighbour table is full', () => {
@@ -284,9 +284,9 @@ describe('GatewayEdge to the wire', () => {
     resolve(edge, SERVER_MAC, '198.18.2.2', 1);
     edge.toWire(view, OFF, frame({ dstIp: ip('198.18.2.3') }), 9, 0);
     edge.sweep(9_999);
-    expect(edge.neighbours.find(ip('198.18.2.2'))).toBeGreaterThanOrEqual(0);
+    expect(edge.neighbours.find(ip('198.18.2.2'), 0, 0, 0)).toBeGreaterThanOrEqual(0);
     edge.sweep(10_000);
-    expect(edge.neighbours.find(ip('198.18.2.2'))).toBe(-1);
+    expect(edge.neighbours.find(ip('198.18.2.2'), 0, 0, 0)).toBe(-1);
     const edge2 = makeEdge();
     edge2.toWire(view, OFF, frame({ dstIp: ip('198.18.2.3') }), 5, 0);
     edge2.toWire(view, OFF, frame({ dstIp: ip('198.18.2.4') }), 6, 0);
