@@ -235,12 +235,17 @@ export class Lab {
     return name;
   }
 
-  /** Adds an address (CIDR) to a device in a lab namespace, or to a root-namespace device this lab created. */
+  /**
+   * Adds an address (CIDR) to a device in a lab namespace, or to a root-namespace device this
+   * lab created. An IPv6 address skips duplicate address detection (`nodad`): the lab's
+   * addresses are unique by construction, and DAD would keep it tentative (unusable) for
+   * about a second.
+   */
   async address(ns: string | null, dev: string, cidr: string): Promise<void> {
     this.assertLive();
     this.assertNs(ns, true);
     if (ns === null && !this.rootLinks.has(dev)) throw new NetlabError(`'${dev}' is not a root-namespace device of lab ${this.id}`);
-    await this.ip([...nsArgs(ns), 'addr', 'add', cidr, 'dev', dev]);
+    await this.ip([...nsArgs(ns), 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : [])]);
     this.records.push({ kind: 'address', ns, dev, cidr });
   }
 

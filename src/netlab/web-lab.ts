@@ -23,7 +23,7 @@ export const WEB_LAB_ADDRESSES = {
   nat: '198.18.3.2',
   /** The chain's outside gateway interface address. */
   backendGateway: '198.18.3.1',
-  /** Backend `i` (0-based) on the overlay is `198.18.3.(11 + i)`. */
+  /** Backend `i` (0-based) on the overlay is `198.18.3.(11 + i)` (and `2001:db8:3::(11 + i)` with IPv6). */
   backendBase: '198.18.3.',
   /** Plain path: backend-1 straight over a veth from the client. */
   vethServer: '198.18.10.2',
@@ -31,6 +31,24 @@ export const WEB_LAB_ADDRESSES = {
   kernelVip: '198.18.22.100',
   /** Kernel path: the address the middle namespace masquerades clients to, towards backend `i`: `198.18.21.(4i + 1)`. */
   kernelRouterBase: '198.18.21.',
+} as const;
+
+/**
+ * The IPv6 overlay of a web lab (`WebLabOptions.ipv6`), beside the IPv4 one: the same hosts
+ * with addresses from 2001:db8::/32, and the NAT64 well-known prefix the client routes to
+ * the chain as well.
+ */
+export const WEB_LAB_ADDRESSES6 = {
+  client: '2001:db8:1::2',
+  clientGateway: '2001:db8:1::1',
+  clientNet: '2001:db8:1::/64',
+  vip: '2001:db8:2::100',
+  vipNet: '2001:db8:2::/64',
+  backendGateway: '2001:db8:3::1',
+  /** Backend `i` (0-based) is `2001:db8:3::(11 + i)` (the digits read as hex, like the IPv4 host numbers). */
+  backendBase: '2001:db8:3::',
+  /** RFC 6052 well-known prefix: `64:ff9b::198.18.3.11` is backend-1's IPv4 address seen from an IPv6-only client. */
+  nat64Prefix: '64:ff9b::/96',
 } as const;
 
 /** TCP port every backend's HTTP server listens on. */
@@ -51,6 +69,8 @@ export interface WebBackend {
   readonly address: string;
   /** VNI of its tunnel to the chain's outside port. */
   readonly vni: number;
+  /** Its IPv6 overlay address (a lab made with `ipv6`), else undefined. */
+  readonly address6?: string;
   /** Underlay /30 to the root namespace (`a`: root end, `b`: its end). */
   readonly underlay: Subnet30;
   /** Its underlay device (veth end in its namespace). */
@@ -75,6 +95,13 @@ export interface WebLabOptions {
   readonly serverStartTimeoutMs?: number;
   /** UDP port the chain's VXLAN ends listen on, on the lab's own underlay addresses (default 4789). */
   readonly vxlanPort?: number;
+  /**
+   * Also give the overlay IPv6 (`WEB_LAB_ADDRESSES6`; default false): the client and the
+   * backends get IPv6 addresses beside their IPv4 ones, the client routes the IPv6 VIP's
+   * network and the NAT64 prefix to the chain, the backends route the client's IPv6 network
+   * back through it; `chainSpec()` then gives the gateways their IPv6 addresses and subnets.
+   */
+  readonly ipv6?: boolean;
 }
 
 /** Options of `WebLab.chainSpec`. */
@@ -162,6 +189,8 @@ export class WebLab {
     readonly router: string | null,
     /** UDP port of the chain's VXLAN ends. */
     readonly vxlanPort: number,
+    /** Whether the overlay has IPv6 too (`WebLabOptions.ipv6`). */
+    readonly ipv6: boolean,
   ) {
     const A = WEB_LAB_ADDRESSES;
     this.targets = {
@@ -191,21 +220,32 @@ export class WebLab {
         const v = await lab.veth({ ns: null, address: underlay.cidrA }, { ns, address: underlay.cidrB });
         const name = `backend-${i + 1}`;
         const server = lab.spawnNode(ns, script, [name, String(WEB_BACKEND_PORT)]);
-        backends.push({ name, ns, address: `${WEB_LAB_ADDRESSES.backendBase}${11 + i}`, vni: BACKEND_VNI_BASE + i, underlay, underlayDev: v.b, server });
+        const address6 = options.ipv6 === true ? `${WEB_LAB_ADDRESSES6.backendBase}${11 + i}` : undefined;
+        backends.push({ name, ns, address: `${WEB_LAB_ADDRESSES.backendBase}${11 + i}`, ...(address6 === undefined ? {} : { address6 }), vni: BACKEND_VNI_BASE + i, underlay, underlayDev: v.b, server });
       }
       // The outside port listens on backend-1's root end; the others reach it through their own.
       for (const b of backends.slice(1)) await lab.route(b.ns, `${backends[0].underlay.a}/32`, b.underlay.a);
       const port = options.vxlanPort ?? 4789;
       const A = WEB_LAB_ADDRESSES;
-      await lab.vxlan({ ns: client, vni: WEB_CLIENT_VNI, dev: cv.b, local: clientUnderlay.b, remote: clientUnderlay.a, remotePort: port, address: `${A.client}/24` });
+      const A6 = WEB_LAB_ADDRESSES6;
+      const clientDev = await lab.vxlan({ ns: client, vni: WEB_CLIENT_VNI, dev: cv.b, local: clientUnderlay.b, remote: clientUnderlay.a, remotePort: port, address: `${A.client}/24` });
       await lab.route(client, `${A.vip.replace(/\.\d+$/, '.0')}/24`, A.clientGateway);
+      if (options.ipv6 === true) {
+        await lab.address(client, clientDev, `${A6.client}/64`);
+        await lab.route(client, A6.vipNet, A6.clientGateway);
+        await lab.route(client, A6.nat64Prefix, A6.clientGateway);
+      }
       for (const b of backends) {
-        await lab.vxlan({ ns: b.ns, vni: b.vni, dev: b.underlayDev, local: b.underlay.b, remote: backends[0].underlay.a, remotePort: port, address: `${b.address}/24` });
+        const dev = await lab.vxlan({ ns: b.ns, vni: b.vni, dev: b.underlayDev, local: b.underlay.b, remote: backends[0].underlay.a, remotePort: port, address: `${b.address}/24` });
+        if (b.address6 !== undefined) {
+          await lab.address(b.ns, dev, `${b.address6}/64`);
+          await lab.route(b.ns, A6.clientNet, A6.backendGateway);
+        }
       }
       const router = options.kernelPaths === true ? await buildKernelPaths(lab, client, backends) : null;
       const timeout = options.serverStartTimeoutMs ?? 30_000;
       await Promise.all(backends.map((b) => b.server.waitForOutput(/listening/, timeout)));
-      return new WebLab(lab, client, clientUnderlay, backends, router, port);
+      return new WebLab(lab, client, clientUnderlay, backends, router, port, options.ipv6 === true);
     } catch (err) {
       await lab.destroy();
       throw err;
@@ -229,6 +269,7 @@ export class WebLab {
    */
   chainSpec(options: WebChainSpecOptions = {}): string {
     const A = WEB_LAB_ADDRESSES;
+    const A6 = WEB_LAB_ADDRESSES6;
     const template = options.template ?? join(PACKAGE_ROOT, 'topologies', 'web-edge-vxlan.yaml');
     const doc = parseDocument(readFileSync(template, 'utf8'));
     if (options.name !== undefined) doc.setIn(['metadata', 'name'], options.name);
@@ -238,8 +279,8 @@ export class WebLab {
       doc.createNode({
         type: 'vxlan',
         listen: { address: this.insideListen, port: this.vxlanPort },
-        gateway: { addresses: [`${A.clientGateway}/24`, `${A.vip}/32`] },
-        peers: [{ name: 'client', vni: WEB_CLIENT_VNI, remote: this.clientUnderlay.b, subnets: [`${A.client.replace(/\.\d+$/, '.0')}/24`] }],
+        gateway: { addresses: [`${A.clientGateway}/24`, `${A.vip}/32`, ...(this.ipv6 ? [`${A6.clientGateway}/64`, `${A6.vip}/128`] : [])] },
+        peers: [{ name: 'client', vni: WEB_CLIENT_VNI, remote: this.clientUnderlay.b, subnets: [`${A.client.replace(/\.\d+$/, '.0')}/24`, ...(this.ipv6 ? [A6.clientNet] : [])] }],
         receiveBufferBytes: 4 * 1024 * 1024,
       }),
     );
@@ -249,8 +290,8 @@ export class WebLab {
         type: 'vxlan',
         listen: { address: this.outsideListen, port: this.vxlanPort },
         // The NAT address must be a proxy-ARP address: frames to the interface address stay in the gateway.
-        gateway: { addresses: [`${A.backendGateway}/24`, `${A.nat}/32`] },
-        peers: this.backends.map((b) => ({ name: b.name, vni: b.vni, remote: b.underlay.b, subnets: [`${b.address}/32`] })),
+        gateway: { addresses: [`${A.backendGateway}/24`, `${A.nat}/32`, ...(this.ipv6 ? [`${A6.backendGateway}/64`] : [])] },
+        peers: this.backends.map((b) => ({ name: b.name, vni: b.vni, remote: b.underlay.b, subnets: [`${b.address}/32`, ...(b.address6 === undefined ? [] : [`${b.address6}/128`])] })),
         receiveBufferBytes: 4 * 1024 * 1024,
       }),
     );
@@ -262,10 +303,14 @@ export class WebLab {
     if (lb < 0) throw new NetlabError(`${template} has no load-balancer function`);
     const snat = functions.find((f) => f.function === 'nat')?.config?.snat?.addresses;
     if (snat !== `${A.nat}/32`) throw new NetlabError(`${template}: the NAT address is ${snat}, the lab's gateway answers for ${A.nat}/32`);
-    doc.setIn(
-      ['spec', 'functions', lb, 'config', 'services', 0, 'backends'],
-      doc.createNode(chosen.map((b) => ({ address: b.address, port: WEB_BACKEND_PORT }))),
-    );
+    // Every service balances over the chosen backends, at their address of its VIP's family.
+    const services = functions[lb].config?.services ?? [];
+    for (const [k, service] of services.entries()) {
+      const v6 = String((service as { vip?: unknown }).vip ?? '').includes(':');
+      if (v6 && !this.ipv6) throw new NetlabError(`${template}: service ${service.name ?? k} has an IPv6 VIP; make the lab with ipv6: true`);
+      const addresses = chosen.map((b) => (v6 ? (b.address6 as string) : b.address));
+      doc.setIn(['spec', 'functions', lb, 'config', 'services', k, 'backends'], doc.createNode(addresses.map((address) => ({ address, port: WEB_BACKEND_PORT }))));
+    }
     if (options.healthCheck !== undefined) {
       const service = functions[lb].config?.services?.[0]?.name ?? `${A.vip}:${WEB_SERVICE_PORT}/tcp`;
       const addresses = Object.fromEntries(chosen.map((b) => [`${b.address}:${WEB_BACKEND_PORT}`, b.underlay.b]));
