@@ -1239,11 +1239,19 @@ export class ChainDataPlane {
       const over = h.state === 'stopped' || (h.state === 'failed' && h.events[h.events.length - 1]?.type === 'failed');
       const stage = this.stages.find((st) => st.bySlot[inst.slot] === inst)!;
       if (!over || inst.heir === AWAITING_HEIR || !area.settled(stage.index, inst.lane)) return true;
+      // What its peers sent it and it never took: lost with it (its buffers are its owner's still).
+      this.countGone(stage, area.pendingToward(stage.index, inst.lane));
       this.pool.reclaimOwner(h.owner);
       area.release(stage.index, inst.lane);
       inst.laneRole = 'released';
       return false;
     });
+  }
+
+  /** Counts `n` frames lost with an instance of `stage` that left (sent to it over a direct link, never taken). */
+  private countGone(stage: Stage, n: number): void {
+    this.drops.instanceGone += n;
+    stage.hostDrops[HostDrop.INSTANCE_GONE] += n;
   }
 
   /** Direct links: adds what pins each instance in the link area (its own tables and its neighbours') to its `pins` and `flows`. */
@@ -1346,6 +1354,7 @@ export class ChainDataPlane {
     this.keepDropsOf(inst);
     const last = await inst.host.stop();
     // Direct links: what its peers had sent it and it had not taken is still its own.
+    // (Counted once its lane settles: `settleLanes`.)
     if (inst.lane >= 0) this.pool.reclaimOwner(inst.host.owner);
     if (inst.stateSab !== undefined) this.memory.release(inst.stateSab);
     this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });

@@ -5,7 +5,11 @@ import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../../src/
 import { DirectLinkCounter } from '../../src/dataplane/links/direct-link-counters.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
-import { parseIpv4 } from '../../src/packet/ipv4.ts';
+import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
+import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
+import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
+import { buildFrame } from '../../src/traffic/frame-builder.ts';
+import { passThrough } from '../../functions/pass-through/pipeline.ts';
 import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
@@ -107,4 +111,79 @@ describe.each(INSTANCE_MODES)('chain data plane with direct links between stages
     const { leaks } = await d.shutdown();
     expect(leaks).toEqual([]);
   }, 120_000);
+});
+
+describe.each(INSTANCE_MODES)('direct links when an instance dies or breaks its queue pair (%s instances)', (instanceMode) => {
+  let image: StageImage;
+  beforeAll(async () => {
+    image = await buildImage(passThrough, {}, { store: ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images')) });
+  }, 60_000);
+  const flows = Array.from({ length: 64 }, (_, i) => buildFrame({ proto: IpProto.UDP, srcIp: clientIp(i), dstIp: VIP, srcPort: 5000 + i, dstPort: 53 }));
+
+  it('a dead middle instance is taken out; its flows are re-steered to the survivor by the senders; lost frames are counted; nothing leaks', async () => {
+    const events: DataPlaneEvent[] = [];
+    const plane = ChainDataPlane.create(['a', 'b', 'c'], { instanceMode, links: 'direct', queueSize: 64, bufferCount: 4096, onEvent: (e) => events.push(e) });
+    try {
+      await plane.addInstance(0, image);
+      await plane.addInstance(1, image);
+      const doomed = await plane.addInstance(1, image);
+      await plane.addInstance(2, image);
+      const sink = new SinkPort();
+      const first = new GeneratorPort(flows, { total: 20_000 });
+      expect(await plane.runUntil(first, sink, () => first.done && sink.frames + plane.dropped() >= first.sent, 10_000)).toBe(true);
+      expect(sink.frames).toBe(20_000);
+      expect(plane.stage('b').live.every((i) => i.linkStats![DirectLinkCounter.RECEIVED] > 0)).toBe(true);
+
+      await doomed.host.worker.terminate();
+      const second = new GeneratorPort(flows, { total: 20_000 });
+      const before = sink.frames;
+      expect(await plane.runUntil(second, sink, () => second.done && sink.frames - before + plane.dropped() >= second.sent && events.some((e) => e.type === 'instance-failed'), 30_000)).toBe(true);
+      expect(events.find((e) => e.type === 'instance-failed')).toMatchObject({ instance: doomed.id });
+      expect(plane.stage('b').live.map((i) => i.id)).toEqual(['b-0']);
+      const third = new GeneratorPort(flows, { total: 5_000 });
+      const mid = sink.frames;
+      const droppedBefore = plane.dropped();
+      expect(await plane.runUntil(third, sink, () => third.done && sink.frames - mid + plane.dropped() - droppedBefore >= third.sent, 10_000)).toBe(true);
+      expect(sink.frames - mid).toBe(5_000);
+      expect(plane.instance('a-0').linkStats![DirectLinkCounter.REPINNED]).toBeGreaterThan(0);
+      // A new instance takes the lane back once the senders acknowledged the departure.
+      expect((await plane.addInstance(1, image)).lane).toBeGreaterThanOrEqual(0);
+    } finally {
+      const { leaks } = await plane.shutdown();
+      expect(leaks).toEqual([]);
+    }
+  }, 60_000);
+
+  it('an instance that breaks its queue pair (its available index far ahead) is failed as a protocol violation; its peer keeps running', async () => {
+    const events: DataPlaneEvent[] = [];
+    const plane = ChainDataPlane.create(['a', 'b'], { instanceMode, links: 'direct', queueSize: 64, bufferCount: 4096, onEvent: (e) => events.push(e) });
+    try {
+      const hostile = await plane.addInstance(0, image);
+      await plane.addInstance(0, image);
+      const victim = await plane.addInstance(1, image);
+      const sink = new SinkPort();
+      const first = new GeneratorPort(flows, { total: 2_000 });
+      expect(await plane.runUntil(first, sink, () => first.done && sink.frames + plane.dropped() >= first.sent, 10_000)).toBe(true);
+      // What the hostile instance could write: the available index of its ring toward b-0.
+      const area = plane.linkArea!;
+      const ring = area.layout.pair(1, hostile.lane, victim.lane);
+      const availIdx = ring + 192 + 16 * 64 + 2; // control block and doorbells, descriptor table, avail->flags
+      // A hostile writer keeps writing it (its own honest publishes would put it back).
+      const scribble = () => new DataView(area.sab).setUint16(availIdx, 40_000, true);
+      const second = new GeneratorPort(flows, { total: 2_000 });
+      expect(await plane.runUntil(second, sink, () => (scribble(), events.some((e) => e.type === 'instance-failed')), 10_000)).toBe(true);
+      expect(await plane.runUntil(second, sink, () => second.done && !plane.hasFramesInFlight(), 10_000)).toBe(true);
+      expect(events.find((e) => e.type === 'instance-failed')).toMatchObject({ instance: hostile.id, reason: expect.stringMatching(/protocol-violation/) });
+      expect(plane.faults.protocolViolations).toBe(1);
+      expect(victim.host.state).toBe('running');
+      const third = new GeneratorPort(flows, { total: 2_000 });
+      const mid = sink.frames;
+      const droppedBefore = plane.dropped();
+      expect(await plane.runUntil(third, sink, () => third.done && sink.frames - mid + plane.dropped() - droppedBefore >= third.sent, 10_000)).toBe(true);
+      expect(sink.frames - mid).toBe(2_000);
+    } finally {
+      const { leaks } = await plane.shutdown();
+      expect(leaks).toEqual([]);
+    }
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { FailedPreconditionError, InvalidArgumentError } from '../../errors/catalog.ts';
 import { MaglevTable } from '../../flow/maglev.ts';
-import { createQueuePair } from '../../virtio/queue-pair.ts';
+import { createQueuePair, queuePairBytes } from '../../virtio/queue-pair.ts';
+import { computeSplitRingLayout } from '../../virtio/split-ring-layout.ts';
 import { DIRECT_LINK_COUNTER_LIST, DirectLinkCounter } from './direct-link-counters.ts';
 import {
   LANE_TABLE_SIZE,
@@ -175,6 +176,30 @@ export class LinkArea {
   settled(s: number, lane: number): boolean {
     const g = this.freedAt[s][lane];
     return g >= 0 && this.neighboursSaw(s, g);
+  }
+
+  /**
+   * Frames the neighbours made available toward lane `lane` of stage `s` that its instance
+   * never took (available index minus used index of each inbound ring; a ring whose indices
+   * are more than a queue apart, scribbled, counts nothing). Read after its instance left and
+   * the lane `settled`: what it lost in its queues, like the host's FIFO contents.
+   */
+  pendingToward(s: number, lane: number): number {
+    const { stages, lanes, queueSize } = this.geometry;
+    const ring = computeSplitRingLayout(queueSize);
+    const half = queuePairBytes(queueSize) / 2;
+    const view = new DataView(this.sab);
+    let n = 0;
+    for (let other = 0; other < lanes; other++) {
+      // From the left neighbour: ring 0 of pair (other, lane) on link s; from the right: ring 1 of pair (lane, other) on link s+1.
+      const bases = [s > 0 ? this.layout.pair(s, other, lane) : -1, s < stages - 1 ? this.layout.pair(s + 1, lane, other) + half : -1];
+      for (const base of bases) {
+        if (base < 0) continue;
+        const pending = (view.getUint16(base + ring.availIdxOffset, true) - view.getUint16(base + ring.usedIdxOffset, true)) & 0xffff;
+        if (pending <= queueSize) n += pending;
+      }
+    }
+    return n;
   }
 
   /** Forgets the violation lane `lane` of stage `s` reported (the host acted on it). */
