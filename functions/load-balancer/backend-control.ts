@@ -50,7 +50,7 @@ export class BackendControl {
   }
 
   /**
-   * Global index of backend `backend` (`a.b.c.d:port`) of service `service` (its name, or
+   * Global index of backend `backend` (`a.b.c.d:port`, `[2001:db8::1]:port`) of service `service` (its name, or
    * its index); throws {@link InvalidArgumentError} if there is none.
    */
   indexOf(service: string | number, backend: string): number {

@@ -1,15 +1,18 @@
 import { InvalidArgumentError } from '../../src/errors/catalog.ts';
-import { MaglevTable } from '../../src/flow/maglev.ts';
+import { maglevEntries } from '../../src/flow/maglev.ts';
+import type { FlowKey6 } from '../../src/packet/flow-key-ipv6.ts';
 import { EndpointTable } from './endpoint-table.ts';
 import { BackendState, CONTROL_BACKEND_COUNT, CONTROL_GENERATION, CONTROL_STATES, controlLength } from './backend-state.ts';
 import type { LbPlan } from './service-plan.ts';
 
 /**
  * The load balancer's data-plane tables, built from a baked {@link LbPlan} when an
- * instance starts: backend addresses, ports and states by global backend index; the VIP
- * table (endpoint → service); the backend-endpoint table (to recognise server replies
- * whose connection is unknown); and ONE flat Maglev array in which service `s` owns slots
- * `[s·M, (s+1)·M)`, each holding a global backend index (−1: no backend can take new flows).
+ * instance starts: backend addresses (IPv4 in `address`, IPv6 in `address6`: each backend
+ * has its service's family), ports and states by global backend index; the VIP table
+ * (endpoint → service, both families); the backend-endpoint table (to recognise server
+ * replies whose connection is unknown); and ONE flat Maglev array in which service `s` owns
+ * slots `[s·M, (s+1)·M)`, each holding a global backend index of that service, so of its
+ * family (−1: no backend can take new flows).
  *
  * Draining and removed backends get weight 0 in their service's Maglev table, so new flows
  * never reach them while the other backends keep their slots (Maglev's minimal disruption).
@@ -28,8 +31,12 @@ import type { LbPlan } from './service-plan.ts';
 export class BackendSet {
   /** Maglev table size M. */
   readonly tableSize: number;
-  /** Backend IPv4 address by global backend index. */
+  /** Backend IPv4 address by global backend index (0 for an IPv6 backend). */
   readonly address: Uint32Array;
+  /** Backend IPv6 address words at `[4b, 4b + 4)` (int32, most significant first; 0 for an IPv4 backend). */
+  readonly address6: Int32Array;
+  /** The VIP of an IPv6 backend's service at `[4b, 4b + 4)`: what its replies get back as source. */
+  readonly vip6: Int32Array;
   /** Backend port by global backend index. */
   readonly port: Uint16Array;
   /** {@link BackendState} by global backend index. */
@@ -57,17 +64,24 @@ export class BackendSet {
     this.plan = plan;
     this.tableSize = plan.tableSize;
     this.address = new Uint32Array(n);
+    this.address6 = new Int32Array(n * 4);
+    this.vip6 = new Int32Array(n * 4);
     this.port = new Uint16Array(n);
     this.state = new Uint8Array(n);
+    this.vips = new EndpointTable(plan.services.length);
+    plan.services.forEach((s, i) => addEndpoint(this.vips, s.proto, s.vip, s.port, i));
+    this.servers = new EndpointTable(n);
     plan.backends.forEach((b, i) => {
-      this.address[i] = b.address;
+      const a = b.address;
+      if (a.length === 4) {
+        this.address6.set(a, i * 4);
+        this.vip6.set(plan.services[b.service].vip, i * 4);
+      }
+      else this.address[i] = a[0];
       this.port[i] = b.port;
       this.state[i] = b.state;
+      addEndpoint(this.servers, plan.services[b.service].proto, a, b.port, i);
     });
-    this.vips = new EndpointTable(plan.services.length);
-    plan.services.forEach((s, i) => this.vips.add(s.proto, s.vip, s.port, i));
-    this.servers = new EndpointTable(n);
-    plan.backends.forEach((b, i) => this.servers.add(plan.services[b.service].proto, b.address, b.port, i));
     this.maglev = new Int32Array(plan.services.length * plan.tableSize);
 
     if (control !== undefined && control !== null) this.takeControl(control);
@@ -92,6 +106,27 @@ export class BackendSet {
     this.control = control;
     this.generation = Atomics.load(control, CONTROL_GENERATION);
     for (let b = 0; b < n; b++) this.state[b] = Atomics.load(control, CONTROL_STATES + b);
+  }
+
+  /**
+   * Fills `reply` with the reply tuple of a new IPv6 connection of `client` (its original
+   * tuple, client → VIP) balanced to IPv6 backend `b`: backend:port → client. Per new
+   * connection; no allocation.
+   */
+  replyKey6(b: number, client: FlowKey6, reply: FlowKey6): void {
+    const a = this.address6;
+    const at = b << 2;
+    reply.s0 = a[at];
+    reply.s1 = a[at + 1];
+    reply.s2 = a[at + 2];
+    reply.s3 = a[at + 3];
+    reply.d0 = client.s0;
+    reply.d1 = client.s1;
+    reply.d2 = client.s2;
+    reply.d3 = client.s3;
+    reply.srcPort = this.port[b];
+    reply.dstPort = client.srcPort;
+    reply.proto = client.proto;
   }
 
   /**
@@ -129,8 +164,14 @@ export class BackendSet {
       const be = this.plan.backends[b];
       list.push({ name: be.name, weight: this.state[b] === BackendState.ACTIVE ? be.weight : 0 });
     }
-    const entries = MaglevTable.build(list, { tableSize: this.tableSize }).entries;
+    const entries = maglevEntries(list, this.tableSize);
     const base = s * this.tableSize;
     for (let i = 0; i < entries.length; i++) this.maglev[base + i] = entries[i] < 0 ? -1 : svc.first + entries[i];
   }
+}
+
+/** Adds an endpoint given as plan words (one for IPv4, four for IPv6). */
+function addEndpoint(table: EndpointTable, proto: number, a: readonly number[], port: number, value: number): void {
+  if (a.length === 4) table.add6(proto, a[0], a[1], a[2], a[3], port, value);
+  else table.add(proto, a[0], port, value);
 }

@@ -1,9 +1,9 @@
 import type { FunctionBackends } from '../../src/backends/function-backends.ts';
 import { BackendState } from './backend-state.ts';
 import type { LoadBalancerConfig } from './config.ts';
-import { formatIpv4 } from './config.ts';
+import { formatAddress } from './config.ts';
 import { backendConnectionsCounterName, backendCounterName } from './lb-maglev.ts';
-import { planLoadBalancer } from './service-plan.ts';
+import { planAddress, planLoadBalancer } from './service-plan.ts';
 
 /**
  * The load balancer's backends as the controller steers them: every backend of every
@@ -12,7 +12,7 @@ import { planLoadBalancer } from './service-plan.ts';
  *
  * @example
  * ```ts
- * lbBackends.list(cfg).map((b) => `${b.service}/${b.name}`); // ['web/198.19.0.1:8080', …]
+ * lbBackends.list(cfg).map((b) => `${b.service}/${b.name}`); // ['web/198.19.0.1:8080', 'web6/[2001:db8:1::1]:8080', …]
  * ```
  */
 export const lbBackends: FunctionBackends<LoadBalancerConfig> = {
@@ -23,7 +23,7 @@ export const lbBackends: FunctionBackends<LoadBalancerConfig> = {
       return {
         service: service.name,
         name: b.name,
-        address: formatIpv4(b.address),
+        address: formatAddress(planAddress(b.address)),
         port: b.port,
         protocol: service.proto === 17 ? 'udp' : 'tcp',
         configured: b.state === BackendState.DRAINING ? BackendState.DRAINING : BackendState.ACTIVE,

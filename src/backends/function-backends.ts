@@ -4,9 +4,9 @@ import type { BackendStateValue } from './backend-control-layout.ts';
 export interface FunctionBackend {
   /** Name of the service it serves (unique within the function). */
   readonly service: string;
-  /** The backend's name within its service: `a.b.c.d:port`. */
+  /** The backend's name within its service: `a.b.c.d:port`, or `[2001:db8::1]:port` for IPv6. */
   readonly name: string;
-  /** IPv4 address, dotted quad. */
+  /** Address: an IPv4 dotted quad, or IPv6 text (RFC 5952). */
   readonly address: string;
   readonly port: number;
   readonly protocol: 'tcp' | 'udp';

@@ -81,12 +81,7 @@ export class MaglevTable {
    */
   static build(backends: readonly MaglevBackend[], options: MaglevOptions = {}): MaglevTable {
     const m = options.tableSize ?? MAGLEV_DEFAULT_TABLE_SIZE;
-    if (!isPrime(m) || m > MAGLEV_MAX_TABLE_SIZE) {
-      throw new InvalidArgumentError(`Maglev table size must be a prime ≤ ${MAGLEV_MAX_TABLE_SIZE}, got ${m}`);
-    }
-    const list = normalize(backends);
-    const active = list.filter((b) => b.weight > 0).length;
-    if (active > m) throw new InvalidArgumentError(`Maglev table of ${m} slots cannot hold ${active} backends`);
+    const list = checked(backends, m);
     return new MaglevTable(m, list, populate(list, m));
   }
 
@@ -161,6 +156,33 @@ export function maglevDiff(a: MaglevTable, b: MaglevTable): number {
     if (a.entries[s] !== (eb < 0 ? eb : bToA[eb])) changed++;
   }
   return changed / a.tableSize;
+}
+
+/**
+ * The slots of the table {@link MaglevTable.build} makes for `backends` and `tableSize`,
+ * without the table object: the same entries (backend indices into `backends`, -1 when no
+ * backend has a weight), after the same checks. For a data plane that rebuilds its slots in
+ * place and needs none of the class (an image that uses only this leaves the class out).
+ * Control plane: allocates.
+ *
+ * @example
+ * ```ts
+ * const slots = maglevEntries([{ name: '198.19.0.1:8080' }, { name: '198.19.0.2:8080', weight: 2 }], 251);
+ * ```
+ */
+export function maglevEntries(backends: readonly MaglevBackend[], tableSize: number = MAGLEV_DEFAULT_TABLE_SIZE): Int32Array {
+  return populate(checked(backends, tableSize), tableSize);
+}
+
+/** The checks of {@link MaglevTable.build}: M a prime in range, the backends valid and no more weighted ones than slots. */
+function checked(backends: readonly MaglevBackend[], m: number): Array<{ name: string; weight: number }> {
+  if (!isPrime(m) || m > MAGLEV_MAX_TABLE_SIZE) {
+    throw new InvalidArgumentError(`Maglev table size must be a prime ≤ ${MAGLEV_MAX_TABLE_SIZE}, got ${m}`);
+  }
+  const list = normalize(backends);
+  const active = list.filter((b) => b.weight > 0).length;
+  if (active > m) throw new InvalidArgumentError(`Maglev table of ${m} slots cannot hold ${active} backends`);
+  return list;
 }
 
 function normalize(backends: readonly MaglevBackend[]): Array<{ name: string; weight: number }> {

@@ -29,7 +29,7 @@ export const MAX_REPORTED_ISSUES = 200;
  *
  * ```
  * chain spec web-edge.yaml: 2 problem(s)
- *   web-edge.yaml:14:9 spec.functions[1].config.services[0].backends[0].address: not an IPv4 address
+ *   web-edge.yaml:14:9 spec.functions[1].config.services[0].backends[0].address: not an IP address (IPv4 a.b.c.d or IPv6 such as 2001:db8::1)
  *   web-edge.yaml:31:14 spec.functions[2].scaling.min: min (3) > max (2)
  * ```
  *

@@ -1,4 +1,7 @@
 import { parseIpv4 } from '../../../src/packet/ipv4.ts';
+import { formatIpv6, parseIpv6 } from '../../../src/packet/ipv6-address.ts';
+import { buildIpv6Frame, type Ipv6FrameSpec } from '../../../src/packet/ipv6-frame-builder.ts';
+import { verifyIcmpv6Checksum, verifyTcpChecksumIpv6, verifyUdpChecksumIpv6 } from '../../../src/packet/checksum-ipv6.ts';
 import { FrameLayout } from '../../../src/packet/frame-layout.ts';
 import { parseFrame } from '../../../src/packet/parse-frame.ts';
 import { verifyIcmpChecksum, verifyIpv4HeaderChecksum, verifyTcpChecksum, verifyUdpChecksum } from '../../../src/packet/checksum.ts';
@@ -121,5 +124,59 @@ export function checksumsOk(bytes: Uint8Array): boolean {
   if (layout.ipProto === 6) return verifyTcpChecksum(view, l3, l4, layout.l4Length);
   if (layout.ipProto === 17) return verifyUdpChecksum(view, l3, l4, layout.l4Length);
   if (layout.ipProto === 1) return verifyIcmpChecksum(view, l4, layout.l4Length);
+  return true;
+}
+
+/** The eight 16-bit groups of an IPv6 address (for `Ipv6FrameSpec.src`/`dst`). */
+export function groups6(text: string): number[] {
+  const a = parseIpv6(text);
+  if (a === undefined) throw new Error(`bad IPv6 address ${text}`);
+  return a.flatMap((w) => [w >>> 16, w & 0xffff]);
+}
+
+/** An IPv6 frame to send (`frame6` of the packet fixtures). */
+export function v6(spec: Ipv6FrameSpec): Uint8Array {
+  const view = new DataView(new ArrayBuffer(4096));
+  return new Uint8Array(view.buffer, 0, buildIpv6Frame(view, 0, spec)).slice();
+}
+
+export interface Decoded6 {
+  proto: number;
+  /** Addresses as RFC 5952 text. */
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  flags: number;
+}
+
+/** The IPv6 5-tuple of a frame (throws unless it parses as IPv6). */
+export function decode6(bytes: Uint8Array): Decoded6 {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (parseFrame(view, 0, bytes.length, layout) !== 0 || layout.ethertype !== 0x86dd) throw new Error('not an IPv6 frame that parses');
+  const l3 = layout.l3Offset;
+  const l4 = layout.l4Offset;
+  const proto = layout.ipProto;
+  const word = (at: number) => view.getUint32(at);
+  const addr = (at: number) => formatIpv6([word(at), word(at + 4), word(at + 8), word(at + 12)]);
+  const ports = proto === 6 || proto === 17;
+  return {
+    proto,
+    src: addr(l3 + 8),
+    dst: addr(l3 + 24),
+    sport: ports ? view.getUint16(l4) : 0,
+    dport: ports ? view.getUint16(l4 + 2) : 0,
+    flags: proto === 6 ? view.getUint8(l4 + 13) : 0,
+  };
+}
+
+/** Full recomputation of the IPv6 upper-layer checksum (TCP, UDP, ICMPv6; mandatory over IPv6). */
+export function checksumsOk6(bytes: Uint8Array): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (parseFrame(view, 0, bytes.length, layout) !== 0 || layout.ethertype !== 0x86dd) return false;
+  const { l3Offset: l3, l4Offset: l4, l4Length: n } = layout;
+  if (layout.ipProto === 6) return verifyTcpChecksumIpv6(view, l3, l4, n);
+  if (layout.ipProto === 17) return verifyUdpChecksumIpv6(view, l3, l4, n);
+  if (layout.ipProto === 58) return verifyIcmpv6Checksum(view, l3, l4, n);
   return true;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAGLEV_DEFAULT_TABLE_SIZE, MaglevTable, maglevDiff } from '../../../src/flow/maglev.ts';
+import { MAGLEV_DEFAULT_TABLE_SIZE, MaglevTable, maglevDiff, maglevEntries } from '../../../src/flow/maglev.ts';
 import { isPrime } from '../../../src/flow/maglev-permutation.ts';
 import { InvalidArgumentError } from '../../../src/errors/catalog.ts';
 
@@ -102,6 +102,21 @@ describe('MaglevTable', () => {
     expect(() => MaglevTable.build(servers(2)).withBackendAdded(servers(1)[0])).toThrow(/repeated/);
     const small = MaglevTable.build(servers(2), { tableSize: 7 });
     expect(() => maglevDiff(small, MaglevTable.build(servers(2)))).toThrow(InvalidArgumentError);
+  });
+
+  it('maglevEntries gives the slots of MaglevTable.build, after the same checks', () => {
+    for (const [list, m] of [
+      [servers(7), MAGLEV_DEFAULT_TABLE_SIZE],
+      [servers(12).map((b, i) => ({ ...b, weight: i % 4 })), 251],
+      [servers(3, 0), 13],
+      [[], 7],
+    ] as const) {
+      expect(maglevEntries(list, m)).toEqual(MaglevTable.build(list, { tableSize: m }).entries);
+    }
+    expect(maglevEntries(servers(3))).toEqual(MaglevTable.build(servers(3)).entries);
+    expect(() => maglevEntries([], 65536)).toThrow(InvalidArgumentError);
+    expect(() => maglevEntries([{ name: 'a' }, { name: 'a' }], 7)).toThrow(/repeated/);
+    expect(() => maglevEntries(servers(8), 7)).toThrow(/cannot hold/);
   });
 
   it('builds a 1000-backend weighted table of 65537 slots quickly', () => {

@@ -35,8 +35,8 @@ describe('example topologies', () => {
     ]);
     for (const fn of spec.spec.functions) expect(fn.scaling).toMatchObject({ min: 1, max: 4 });
     const lb = spec.spec.functions[1].config as LoadBalancerConfig;
-    expect(lb.services[0]).toMatchObject({ vip: ip('198.18.2.100'), port: 80, proto: 6 });
-    expect(lb.services[0].backends.map((b) => [b.address, b.port])).toEqual(['198.18.3.11', '198.18.3.12', '198.18.3.13'].map((a) => [ip(a), 8080]));
+    expect(lb.services[0]).toMatchObject({ vip: { family: 4, addr: ip('198.18.2.100') }, port: 80, proto: 6 });
+    expect(lb.services[0].backends.map((b) => [b.address, b.port])).toEqual(['198.18.3.11', '198.18.3.12', '198.18.3.13'].map((a) => [{ family: 4, addr: ip(a) }, 8080]));
     const nat = spec.spec.functions[2].config as NatConfig;
     expect(nat.snat?.addresses).toEqual({ addr: ip('198.18.3.1'), prefix: 32, mask: 0xffffffff });
   });
