@@ -1,16 +1,16 @@
 import { z } from 'zod';
 import type { ChainEnd, ChainEndContext } from '../controller/chain-ends.ts';
-import { ipv4Cidr, port, type Cidr } from '../config/net-schemas.ts';
+import { ipPrefix, ipv4Cidr, port, type Cidr } from '../config/net-schemas.ts';
 import { formatPath, validateConfig } from '../config/validate-config.ts';
 import { VxlanPort, type VxlanPortOptions } from '../dataplane/ports/vxlan-port.ts';
 import { DEFAULT_RECEIVE_BUFFER_BYTES, type VxlanPortSettings } from '../dataplane/ports/vxlan-port-config.ts';
 import { VXLAN_DEFAULT_PORT, VXLAN_MAX_VNI } from '../dataplane/ports/vxlan-header.ts';
 import { ConfigValidationError } from '../errors/catalog.ts';
-import { defaultGatewayMac, parseGatewayAddress, type GatewayAddress } from '../gateway/gateway-config.ts';
+import { defaultGatewayMacOf, parseTaggedGatewayAddress, type GatewayAddress, type GatewayAddress6, type Prefix6, type TaggedGatewayAddress } from '../gateway/gateway-config.ts';
 import { parseMac } from '../packet/ethernet.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { SpecIssue } from '../spec/chain-spec-rules.ts';
-import { dnsLabel, gatewayAddressText, ipv4AddressText, ipv4CidrText, macText } from '../spec/spec-values.ts';
+import { dnsLabel, gatewayAddressText, ipPrefixText, ipv4AddressText, ipv4CidrText, macText } from '../spec/spec-values.ts';
 import { definePortType } from './port-type.ts';
 
 /** A UDP port a socket binds or sends to: 1–65535. */
@@ -26,7 +26,10 @@ const vxlanPeerSchema = z
     sourcePort: udpPort
       .optional()
       .meta({ description: 'Accept datagrams from this UDP source port only; omitted: any (the kernel vxlan device sends from a hashed port).' }),
-    subnets: z.array(ipv4CidrText).min(1, 'at least one subnet'),
+    subnets: z
+      .array(ipPrefixText)
+      .min(1, 'at least one subnet')
+      .meta({ description: 'Inner subnets (IPv4 or IPv6) reached through this peer, on-link: the gateway resolves their addresses by ARP or neighbour solicitation.' }),
   })
   .strict();
 
@@ -64,10 +67,11 @@ const vxlanPortSchema = z
  * type: vxlan
  * listen: { address: 198.19.0.1, port: 4789 }     # port 1-65535, default 4789
  * gateway:
- *   addresses: [198.18.1.1/24, 198.18.1.10/32]   # first = interface address, others proxy-ARP
- *   mac: 02:00:c6:12:01:01                      # optional (default 02:00:<interface address>)
- * peers:                                        # names and VNIs unique
- *   - { name: client, vni: 100, remote: 198.19.0.2, port: 4789, sourcePort: 4789, subnets: [198.18.1.0/24] }
+ *   addresses: [198.18.1.1/24, 198.18.1.10/32, 2001:db8:1::1/64]  # first of each family = its interface
+ *                                               # address; others proxy-ARP / proxy neighbour discovery
+ *   mac: 02:00:c6:12:01:01                      # optional (default 02:00:<first IPv4 address>)
+ * peers:                                        # names and VNIs unique; subnets of either family
+ *   - { name: client, vni: 100, remote: 198.19.0.2, port: 4789, sourcePort: 4789, subnets: [198.18.1.0/24, 2001:db8:1::/64] }
  * allowedSources: [198.19.0.0/24]               # optional: further senders admitted for any peer's VNI
  * receiveBufferBytes: 4194304                   # optional
  * ```
@@ -82,17 +86,31 @@ export type VxlanPortConfig = Omit<z.input<typeof vxlanPortSchema>, 'type'> & { 
 
 /**
  * The rules of a VXLAN port across its fields: peer names and VNIs are unique (the port
- * tells peers apart by VNI alone, so a remote:port/VNI tunnel appears once). Looks only at
- * values of the right type, so it runs on any document.
+ * tells peers apart by VNI alone, so a remote:port/VNI tunnel appears once), and a peer's
+ * subnet of a family needs a gateway address of that family (the gateway resolves and
+ * answers from it). Looks only at values of the right type, so it runs on any document.
  */
 export function checkVxlanPeers(port: Readonly<Record<string, unknown>>, at: readonly PropertyKey[]): SpecIssue[] {
   const issues: SpecIssue[] = [];
   if (!Array.isArray(port.peers)) return issues;
+  const gateway = port.gateway as Record<string, unknown> | undefined;
+  const families = new Set<number>();
+  if (typeof gateway === 'object' && gateway !== null && Array.isArray(gateway.addresses)) {
+    for (const a of gateway.addresses) if (typeof a === 'string') families.add(parseTaggedGatewayAddress(a)?.family ?? 0);
+  }
   const names = new Map<string, number>();
   const vnis = new Map<number, number>();
   port.peers.forEach((peer: unknown, j) => {
     if (typeof peer !== 'object' || peer === null) return;
-    const { name, vni } = peer as Record<string, unknown>;
+    const { name, vni, subnets } = peer as Record<string, unknown>;
+    if (Array.isArray(subnets) && families.size > 0) {
+      subnets.forEach((text: unknown, k) => {
+        const p = typeof text === 'string' ? ipPrefix.safeParse(text) : undefined;
+        if (p?.success === true && !families.has(p.data.family)) {
+          issues.push({ path: [...at, 'peers', j, 'subnets', k], message: `an IPv${p.data.family} subnet needs an IPv${p.data.family} gateway address (gateway.addresses has none)` });
+        }
+      });
+    }
     if (typeof name === 'string') {
       const first = names.get(name);
       if (first !== undefined) issues.push({ path: [...at, 'peers', j, 'name'], message: `duplicate peer name "${name}" (also peers[${first}])` });
@@ -133,14 +151,31 @@ export function parseVxlanPortConfig(config: unknown, subject = 'VXLAN port'): V
     throw err;
   }
   if (peerIssues.length > 0) throw new ConfigValidationError(subject, peerIssues);
-  const addresses = cfg.gateway.addresses.map((a) => parseGatewayAddress(a) as GatewayAddress);
-  const mac = cfg.gateway.mac !== undefined ? (parseMac(cfg.gateway.mac) as [number, number]) : defaultGatewayMac(addresses[0].address);
+  const tagged = cfg.gateway.addresses.map((a) => parseTaggedGatewayAddress(a) as TaggedGatewayAddress);
+  const addresses: GatewayAddress[] = [];
+  const addresses6: GatewayAddress6[] = [];
+  for (const { family, ...a } of tagged) {
+    if (family === 4) addresses.push(a as GatewayAddress);
+    else addresses6.push(a as GatewayAddress6);
+  }
+  const mac = cfg.gateway.mac !== undefined ? (parseMac(cfg.gateway.mac) as [number, number]) : defaultGatewayMacOf(tagged);
   const cidr = (text: string): Cidr => ipv4Cidr.parse(text);
+  const peers = cfg.peers.map((p) => {
+    const prefixes = p.subnets.map((text) => ipPrefix.parse(text));
+    const subnets: Cidr[] = [];
+    const subnets6: Prefix6[] = [];
+    for (const x of prefixes) {
+      if (x.family === 4) subnets.push({ addr: x.addr, prefix: x.prefix, mask: x.mask });
+      else subnets6.push({ addr: x.addr, prefix: x.prefix, mask: x.mask });
+    }
+    return { name: p.name, vni: p.vni, remote: p.remote, port: p.port, sourcePort: p.sourcePort ?? 0, subnets, subnets6 };
+  });
   return {
     listen: cfg.listen,
     addresses,
+    addresses6,
     mac,
-    peers: cfg.peers.map((p) => ({ name: p.name, vni: p.vni, remote: p.remote, port: p.port, sourcePort: p.sourcePort ?? 0, subnets: p.subnets.map(cidr) })),
+    peers,
     allowedSources: (cfg.allowedSources ?? []).map(cidr),
     receiveBufferBytes: cfg.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
   };

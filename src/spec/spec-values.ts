@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipAddress, ipPrefix, ipv4AddressField, ipv4CidrField, ipv6UnsupportedIssue, portRange } from '../config/net-schemas.ts';
+import { ipAddress, ipPrefix, ipv4AddressField, ipv4CidrField, portRange } from '../config/net-schemas.ts';
 import { parseTaggedGatewayAddress } from '../gateway/gateway-config.ts';
 import { parseIpv4 } from '../packet/ipv4.ts';
 import { parseIpv6, type Ipv6Address } from '../packet/ipv6-address.ts';
@@ -75,19 +75,16 @@ export const ipPrefixText = z
   .meta({ description: 'IPv4 prefix a.b.c.d/len or IPv6 prefix such as 2001:db8::/32 (a bare address is /32 or /128).' });
 
 /**
- * A gateway's interface or proxy address with its prefix (`198.18.1.1/24`, host bits kept;
- * a bare address is /32), kept as text. An IPv6 one (`2001:db8:1::1/64`) is refused as not
- * supported yet: the gateway answers ARP, and neighbour discovery is not built.
+ * A gateway's interface or proxy address with its prefix, of either family (`198.18.1.1/24`,
+ * `2001:db8:1::1/64`; host bits kept; a bare address is /32 or /128), kept as text: the
+ * gateway answers ARP for the IPv4 ones and neighbour solicitations for the IPv6 ones.
  */
 export const gatewayAddressText = z
   .string()
   .superRefine((s, ctx) => {
-    const parsed = parseTaggedGatewayAddress(s);
-    if (parsed?.family === 4) return;
-    if (parsed?.family === 6) ctx.addIssue(ipv6UnsupportedIssue(s, 'the gateway answers ARP for IPv4 addresses only; IPv6 neighbour discovery is not built yet'));
-    else ctx.addIssue({ code: 'custom', message: 'not an address with prefix (a.b.c.d/len)' });
+    if (parseTaggedGatewayAddress(s) === undefined) ctx.addIssue({ code: 'custom', message: 'not an address with prefix (a.b.c.d/len or 2001:db8:1::1/64)' });
   })
-  .meta({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}(/\\d{1,2})?$', description: 'Interface address with its prefix, a.b.c.d/len.' });
+  .meta({ description: 'Interface address with its prefix: a.b.c.d/len or an IPv6 address/len (2001:db8:1::1/64).' });
 
 /** A port (`80`) or an inclusive range (`"8000-8080"`), kept as written. */
 export const portOrRangeText = z

@@ -64,10 +64,11 @@ const RX_BATCH = 256;
  *   the VXLAN header in the buffer's headroom. The sender is checked (a peer's address, or
  *   an `allowedSources` prefix; else `unknown_source`), then the frame (VNI → peer, and
  *   that peer is the sender; else `peer_mismatch`) and handed
- *   to the gateway where it landed: into the chain (TTL decremented), straight back to the
- *   peer (ARP reply, ICMP time exceeded, echo reply), or dropped and counted.
+ *   to the gateway where it landed: into the chain (TTL or hop limit decremented), straight
+ *   back to the peer (ARP reply, neighbour advertisement, ICMP/ICMPv6 time exceeded, echo
+ *   reply), or dropped and counted. Inner frames are IPv4 or IPv6; the underlay is IPv4.
  * - `take` hands each frame that leaves the chain to the gateway (route by longest prefix,
- *   MACs rewritten, or held while ARP resolves), writes the VXLAN header into the headroom
+ *   MACs rewritten, or held while ARP or neighbour discovery resolves), writes the VXLAN header into the headroom
  *   in front of the frame and sends the batch with one system call, from the pool.
  *   Datagrams the socket would not take yet stay in a bounded backlog and go out when it is
  *   writable again; beyond the backlog they are dropped and counted.
@@ -164,7 +165,17 @@ export class VxlanPort implements ChainPort {
       release: (handle) => this.releaseHeld(handle),
       discard: (handle) => this.freeOne(handle),
     };
-    this.gateway = new GatewayEdge({ addresses: settings.addresses, mac: settings.mac, peerSubnets: settings.peers.map((p) => p.subnets) }, wire, options);
+    this.gateway = new GatewayEdge(
+      {
+        addresses: settings.addresses,
+        addresses6: settings.addresses6,
+        mac: settings.mac,
+        peerSubnets: settings.peers.map((p) => p.subnets),
+        peerSubnets6: settings.peers.map((p) => p.subnets6),
+      },
+      wire,
+      options,
+    );
     socket.onReadable(this.socketReadable);
   }
 

@@ -21,13 +21,14 @@ describe('spec address values (kept as text)', () => {
     expect(ipv4CidrText.parse('198.18.0.0/15')).toBe('198.18.0.0/15');
   });
 
-  it('gatewayAddressText: IPv4 with host bits kept; IPv6 not supported yet; the malformed as before', () => {
+  it('gatewayAddressText: either family with host bits kept; the malformed with the reason, never coded IPv6-unsupported', () => {
     expect(gatewayAddressText.parse('198.18.1.1/24')).toBe('198.18.1.1/24');
-    const v6 = firstIssue(gatewayAddressText.safeParse('2001:db8:1::1/64'));
-    expect(v6?.message).toMatch(/^2001:db8:1::1\/64: IPv6 is not supported here yet \(the gateway answers ARP for IPv4 addresses only/);
-    expect(issueCode(v6!)).toBe(IPV6_UNSUPPORTED);
-    expect(firstIssue(gatewayAddressText.safeParse('198.18.1.1/40'))?.message).toBe('not an address with prefix (a.b.c.d/len)');
-    expect(issueCode(firstIssue(gatewayAddressText.safeParse('2001:db8:1::1/200'))!)).toBeUndefined();
+    expect(gatewayAddressText.parse('2001:db8:1::1/64')).toBe('2001:db8:1::1/64');
+    expect(gatewayAddressText.parse('2001:db8:1::1')).toBe('2001:db8:1::1');
+    expect(firstIssue(gatewayAddressText.safeParse('198.18.1.1/40'))?.message).toBe('not an address with prefix (a.b.c.d/len or 2001:db8:1::1/64)');
+    const bad6 = firstIssue(gatewayAddressText.safeParse('2001:db8:1::1/200'));
+    expect(bad6?.message).toBe('not an address with prefix (a.b.c.d/len or 2001:db8:1::1/64)');
+    expect(issueCode(bad6!)).toBeUndefined();
   });
 
   it('endpointText: a.b.c.d:port or [IPv6]:port; anything else malformed', () => {
