@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ChainDataPlane, defaultInstanceMode, describeInstanceMode, type InstanceMode } from '../../src/dataplane/chain-data-plane.ts';
+import { ChainDataPlane, defaultInstanceMode, describeInstanceMode, type InstanceMode, type LinkMode } from '../../src/dataplane/chain-data-plane.ts';
 import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
 import { LocalPortCounter } from '../../src/dataplane/ports/local-ports.ts';
 import type { StageInstance } from '../../src/dataplane/stage.ts';
@@ -122,8 +122,8 @@ function chainCpuSeconds(chain: ChainDataPlane): number {
 /** `sysconf(_SC_CLK_TCK)` on Linux. */
 const CLOCK_TICKS = 100;
 
-async function runChain(images: BuildImageResult[], frames: Uint8Array[], total: number, replicas = 1, instanceMode: InstanceMode = defaultInstanceMode()): Promise<ChainRun> {
-  const chain = ChainDataPlane.create(images.map((img, i) => `${img.manifest.name}-${i}`), { queueSize: 256, instanceMode });
+async function runChain(images: BuildImageResult[], frames: Uint8Array[], total: number, replicas = 1, instanceMode: InstanceMode = defaultInstanceMode(), links: LinkMode = 'host'): Promise<ChainRun> {
+  const chain = ChainDataPlane.create(images.map((img, i) => `${img.manifest.name}-${i}`), { queueSize: 256, instanceMode, links });
   for (const [k, img] of images.entries()) {
     for (let r = 0; r < replicas; r++) await chain.addInstance(k, img, replicas > 1 ? { shards: replicas } : {});
   }
@@ -247,19 +247,22 @@ export const chainSuite: BenchSuite = {
     const [fw, lb, nt] = await Promise.all(parts.map((p) => buildImage(p.definition, p.config, { store })));
     const fused = await buildFusedImage(parts, { store });
 
-    const chains: Array<{ label: string; hops: number; images: BuildImageResult[]; replicas?: number }> = [
+    const chains: Array<{ label: string; hops: number; images: BuildImageResult[]; replicas?: number; links?: LinkMode }> = [
       { label: 'pass-through ×1', hops: 1, images: [pass] },
       { label: 'pass-through ×2', hops: 2, images: [pass, pass] },
       { label: 'pass-through ×3', hops: 3, images: [pass, pass, pass] },
       { label: 'firewall → load balancer → NAT (isolated)', hops: 3, images: [fw, lb, nt] },
       { label: 'firewall → load balancer → NAT (fused, 1 replica)', hops: 3, images: [fused] },
       { label: 'firewall → load balancer → NAT (fused, 2 replicas)', hops: 3, images: [fused], replicas: 2 },
+      // Direct links (issue 12 item 2): the instances of adjacent stages exchange descriptors themselves; the host only feeds and drains the ends.
+      { label: 'pass-through ×3 (isolated, direct links)', hops: 3, images: [pass, pass, pass], links: 'direct' },
+      { label: 'firewall → load balancer → NAT (isolated, direct links)', hops: 3, images: [fw, lb, nt], links: 'direct' },
     ];
     const rows: Array<Array<string | number>> = [];
     const results: ChainRun[] = [];
     for (const c of chains) {
       progress(`${c.label}: ${PACKETS.toLocaleString('en')} frames`);
-      const r = await runChain(c.images, frames, PACKETS, c.replicas ?? 1);
+      const r = await runChain(c.images, frames, PACKETS, c.replicas ?? 1, defaultInstanceMode(), c.links ?? 'host');
       results.push(r);
       rows.push([c.label, c.hops, r.mpps.toFixed(3), (1000 / r.mpps).toFixed(0), r.delivered, r.dropped, r.copiesIn, r.copiesOut, r.leaks, r.cores.toFixed(2), `${(r.hostIdle * 100).toFixed(0)} %`, r.received]);
       progress(`  ${r.mpps.toFixed(3)} Mpps, ${r.dropped} dropped, leaks ${r.leaks}`);
@@ -287,6 +290,7 @@ export const chainSuite: BenchSuite = {
       const modeCases: Array<{ label: string; run: (mode: InstanceMode) => Promise<number> }> = [
         { label: chains[0].label, run: async (m) => (await runChain(chains[0].images, frames, PACKETS, 1, m)).mpps },
         { label: chains[3].label, run: async (m) => (await runChain(chains[3].images, frames, PACKETS, 1, m)).mpps },
+        { label: chains[7].label, run: async (m) => (await runChain(chains[7].images, frames, PACKETS, 1, m, 'direct')).mpps },
         { label: chains[4].label, run: async (m) => (await runChain(chains[4].images, frames, PACKETS, 1, m)).mpps },
         { label: localRuns[1].label, run: async (m) => (await runLocal(fused, frames, 1, m)).mpps },
         { label: localRuns[2].label, run: async (m) => (await runLocal(fused, frames, 2, m)).mpps },
@@ -319,9 +323,10 @@ export const chainSuite: BenchSuite = {
     const cores = 2;
     /** Measured Mpps ÷ what `cores` cores could do at the functions' own cost. */
     const efficiency = (mpps: number): number => mpps / (cores / idealNs) / 1e3;
-    const [iso] = [results[3]];
+    const [iso, isoDirect] = [results[3], results[7]];
     const [f1, f2] = [local[1], local[2]];
     const pass3 = results[2].mpps / results[0].mpps;
+    const pass3Direct = results[6].mpps / results[0].mpps;
     return {
       suite: 'chain',
       tables: [
@@ -354,6 +359,7 @@ export const chainSuite: BenchSuite = {
           columns: ['chain', 'Mpps', 'ideal Mpps on 2 cores', 'efficiency'],
           rows: [
             [chains[3].label, iso],
+            [chains[7].label, isoDirect],
             [chains[4].label, results[4]],
             [chains[5].label, results[5]],
             [localRuns[1].label, f1],
@@ -366,7 +372,9 @@ export const chainSuite: BenchSuite = {
         { name: 'fused, ports in the replicas: 2 replicas ÷ 1 replica', target: `≥ ${TARGET_FUSED_SCALING}×`, measured: `${(f2.mpps / f1.mpps).toFixed(2)}×`, met: f2.mpps / f1.mpps >= TARGET_FUSED_SCALING },
         { name: 'fw → lb → NAT isolated', target: `≥ ${TARGET_ISOLATED_MPPS} Mpps`, measured: `${iso.mpps.toFixed(3)} Mpps`, met: iso.mpps >= TARGET_ISOLATED_MPPS },
         { name: 'pass-through ×3 ÷ ×1 (isolated)', target: `≥ ${TARGET_PASS3_RATIO}`, measured: pass3.toFixed(2), met: pass3 >= TARGET_PASS3_RATIO },
-        { name: 'fw → lb → NAT, best placement (issue 4)', target: `≥ ${TARGET_MPPS} Mpps`, measured: `${Math.max(iso.mpps, f1.mpps, f2.mpps).toFixed(3)} Mpps`, met: Math.max(iso.mpps, f1.mpps, f2.mpps) >= TARGET_MPPS },
+        { name: 'fw → lb → NAT isolated, direct links', target: `≥ ${TARGET_ISOLATED_MPPS} Mpps`, measured: `${isoDirect.mpps.toFixed(3)} Mpps`, met: isoDirect.mpps >= TARGET_ISOLATED_MPPS },
+        { name: 'pass-through ×3 (direct links) ÷ ×1', target: `≥ ${TARGET_PASS3_RATIO}`, measured: pass3Direct.toFixed(2), met: pass3Direct >= TARGET_PASS3_RATIO },
+        { name: 'fw → lb → NAT, best placement (issue 4)', target: `≥ ${TARGET_MPPS} Mpps`, measured: `${Math.max(iso.mpps, isoDirect.mpps, f1.mpps, f2.mpps).toFixed(3)} Mpps`, met: Math.max(iso.mpps, isoDirect.mpps, f1.mpps, f2.mpps) >= TARGET_MPPS },
         ...(modeRatios.length === 0
           ? []
           : [{ name: 'instance processes ÷ worker threads, worst case', target: '≥ 0.9', measured: Math.min(...modeRatios).toFixed(2), met: Math.min(...modeRatios) >= 0.9 }]),
@@ -376,7 +384,7 @@ export const chainSuite: BenchSuite = {
         `Per-hop cost (pass-through ×3 vs ×1, per frame, divided by 2): ${(perHop * 1e9).toFixed(0)} ns.`,
         `Instances run as ${describeInstanceMode()} in the tables above (NFVKIT_INSTANCE_MODE=worker for threads); CPU (cores) includes the instance processes' own CPU (/proc/<pid>/stat).`,
         'Copies: the pool counts one copy in per frame (generator) and none between instances; the sink does not copy out in this suite.',
-        'Isolated: one host thread plus one worker per function share 2 cores with each other (and with whatever else runs): with 3 functions, 4 busy threads on 2 cores. Fused: the three functions in one image, one worker per replica; the host thread still carries every frame between the ports and the replicas (data plane v2 moves the ports into the instances).',
+        'Isolated: one host thread plus one worker per function share 2 cores with each other (and with whatever else runs): with 3 functions, 4 busy threads on 2 cores. Direct links: the host thread carries frames only from the generator and to the sink; between stages each instance sends to the next over a queue pair of its own and steers itself. Fused: the three functions in one image, one worker per replica; the host thread still carries every frame between the ports and the replicas (data plane v2 moves the ports into the instances).',
       ],
     };
   },
