@@ -20,8 +20,8 @@ import { writeFrame, type FrameSpec } from '../../src/traffic/frame-builder.ts';
 /** Frame slot size in the packet memory (the pool's buffer stride). */
 export const STRIDE = 2176;
 export const BATCH = 32;
-/** Header bytes restored between passes (Ethernet + IPv4 + TCP: 54). */
-export const HEADER = 64;
+/** Header bytes restored between passes (Ethernet + IPv4 + TCP: 54; Ethernet + IPv6 + TCP: 74). */
+export const HEADER = 96;
 export const MEASURE_MS = 700;
 export const REPEATS = 3;
 /** Frame slots in the packet memory (≈ 17 MiB): the pool the traffic cycles through. */
@@ -84,7 +84,12 @@ export class Traffic {
   }
   /** Builds frame `k` (its payload is zeros, as in the packet memory). */
   set(k: number, spec: FrameSpec, side: number): void {
-    this.lengths[k] = writeFrame(this.scratch, 0, spec);
+    this.write(k, (view) => writeFrame(view, 0, spec), side);
+  }
+  /** Builds frame `k` with `build`, which writes it at offset 0 of the view and returns its length (e.g. `buildIpv6Frame`). */
+  write(k: number, build: (view: DataView) => number, side: number): void {
+    new Uint8Array(this.scratch.buffer, 0, HEADER).fill(0);
+    this.lengths[k] = build(this.scratch);
     this.sides[k] = side;
     this.pristine.set(new Uint8Array(this.scratch.buffer, 0, HEADER), k * HEADER);
   }
