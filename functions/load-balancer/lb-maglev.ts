@@ -74,7 +74,8 @@ export function backendConnectionsCounterName(b: number): string {
  *   VIP:port and goes to the client side; a packet from a backend endpoint without a
  *   connection is dropped (`reply_no_connection`), so backend addresses never leak.
  * - IPv6 TCP/UDP fragments are dropped (`ipv6_fragment`: no reassembly; IPv4 fragments
- *   never get here, the parser drops them).
+ *   never get here, the parser drops them). An IPv6 packet whose routing header still has
+ *   segments left is not for the VIP it passes (its final destination is another).
  * - anything else (other IP traffic of either family, ICMP and ICMPv6 errors included) is
  *   forwarded unchanged or dropped (`nonVipDrop`); ARP and IPv6 neighbour discovery are
  *   always forwarded.
@@ -117,6 +118,8 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
       const natSrc6 = ctx.importName('#nfvkit/packet/nat-rewrite-ipv6.ts', 'natRewriteIpv6Src');
       const Key6 = ctx.importName('#nfvkit/packet/flow-key-ipv6.ts', 'FlowKey6');
       const flowHash6 = ctx.importName('#nfvkit/packet/flow-key-ipv6.ts', 'flowHash6');
+      const Chain = ctx.importName('#nfvkit/packet/ipv6-extension-headers.ts', 'Ipv6HeaderChain');
+      const walk = ctx.importName('#nfvkit/packet/ipv6-extension-headers.ts', 'walkIpv6ExtensionHeaders');
       // The families the services use. The code handles those only: with no IPv6 service,
       // every IPv6 packet is non-VIP traffic (and the table keeps IPv4 records only); with
       // no IPv4 service, every IPv4 packet is.
@@ -139,7 +142,10 @@ export function createLbMaglevElement(plan: LbPlan): ElementDefinition<LbPlan> {
           ? `const ${v('k6')} = new ${Key6}(), ${v('r6')} = new ${Key6}();\n` +
             // The packet's IPv6 5-tuple (TCP/UDP), read as the IPv4 path reads its addresses: defined once, not per variant.
             `function ${v('key6')}(view, l3, l4, p) { const k = ${v('k6')}; k.s0 = view.getInt32(l3 + 8); k.s1 = view.getInt32(l3 + 12); k.s2 = view.getInt32(l3 + 16); k.s3 = view.getInt32(l3 + 20); ` +
-            `k.d0 = view.getInt32(l3 + 24); k.d1 = view.getInt32(l3 + 28); k.d2 = view.getInt32(l3 + 32); k.d3 = view.getInt32(l3 + 36); k.srcPort = view.getUint16(l4); k.dstPort = view.getUint16(l4 + 2); k.proto = p; }`
+            `k.d0 = view.getInt32(l3 + 24); k.d1 = view.getInt32(l3 + 28); k.d2 = view.getInt32(l3 + 32); k.d3 = view.getInt32(l3 + 36); k.srcPort = view.getUint16(l4); k.dstPort = view.getUint16(l4 + 2); k.proto = p; }\n` +
+            // A routing header with segments left names another final destination: the packet only passes the VIP.
+            `const ${v('chain')} = new ${Chain}();\n` +
+            `function ${v('routed')}(view, l3, L) { return ${walk}(view, l3, l3 + L.ipTotalLength, ${v('chain')}) === 0 && ${v('chain')}.finalDestination !== l3 + 24; }`
           : '',
         `const ${v('maglev')} = ${v('set')}.maglev, ${v('vips')} = ${v('set')}.vips, ${v('servers')} = ${v('set')}.servers;`,
       ].join('\n');
@@ -177,7 +183,7 @@ if ((${ethertypes}) && (L.ipProto === 6 || L.ipProto === 17)) {
   // keeps backend endpoints apart from VIPs), from a server in its reply direction.
   let ${v('s')} = -1, ${v('ref')} = -1, ${b} = -1;
   if (side === ${client}) {
-    ${v('s')} = ${fam(`${v('vips')}.find6(${v('p')}, ${k6}.d0, ${k6}.d1, ${k6}.d2, ${k6}.d3, ${v('dp')})`, `${v('vips')}.find(${v('p')}, ${v('dst')}, ${v('dp')})`)};
+    ${v('s')} = ${fam(`(L.ipHeaderLength > 40 && ${v('routed')}(view, ${v('l3')}, L) ? -1 : ${v('vips')}.find6(${v('p')}, ${k6}.d0, ${k6}.d1, ${k6}.d2, ${k6}.d3, ${v('dp')}))`, `${v('vips')}.find(${v('p')}, ${v('dst')}, ${v('dp')})`)};
     if (${v('s')} >= 0) ${v('ref')} = ${lookup};
   } else if (((${v('ref')} = ${lookup}) & 1) === 0) ${v('ref')} = -1;
   if (${v('ref')} >= 0) {

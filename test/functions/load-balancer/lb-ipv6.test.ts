@@ -300,6 +300,21 @@ describe('load balancer over IPv6', () => {
     expect(drop.counter('non_vip_forwarded')).toBe(2);
   });
 
+  it('balances a packet whose extension headers end at the VIP, not one a routing header sends on to another segment', async () => {
+    const lb = await startLb(config());
+    const c = client(9);
+    const base: Ipv6FrameSpec = { proto: IpProto.TCP, src: groups6(c.addr), dst: groups6(VIP6), srcPort: c.port, dstPort: 443, tcpFlags: TcpFlag.SYN };
+    const done = v6({ ...base, extensionHeaders: [{ type: 0 }, { type: 43, routingType: 4, segmentsLeft: 0 }, { type: 60 }] });
+    const onward = v6({ ...base, srcPort: c.port + 1, extensionHeaders: [{ type: 43, routingType: 4, segmentsLeft: 1 }] });
+    const [a, b] = lb.send([{ side: Side.INSIDE, frame: done }, { side: Side.INSIDE, frame: onward }], 0);
+    expect(a.verdict).toBe(Verdict.OUTSIDE);
+    expect(decode6(a.bytes).dst).toBe(B6[oracle(NAMES, WEIGHTS, c.addr, c.port, VIP6, 443, IpProto.TCP)]);
+    expect(checksumsOk6(a.bytes)).toBe(true);
+    expect([b.verdict, b.reason, b.bytes]).toEqual([Verdict.OUTSIDE, '', onward]);
+    expect(lb.counter('new_flows')).toBe(1);
+    expect(lb.counter('non_vip_forwarded')).toBe(1);
+  });
+
   it('a config without IPv6 services treats every IPv6 packet as non-VIP traffic', async () => {
     const lb = await startLb({ services: [{ vip: '198.18.0.100', port: 443, backends: [{ address: '198.19.0.1' }] }], maglevTableSize: M });
     const packets = [fromClient(1, TcpFlag.SYN), fromBackend(1, B6[0], TcpFlag.ACK), { side: Side.INSIDE, frame: v6({ proto: IpProto.UDP, extensionHeaders: [{ type: 44, fragmentOffset: 2 }], payloadLength: 8 }) }];
