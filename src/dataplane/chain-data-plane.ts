@@ -129,7 +129,7 @@ export interface ChainDataPlaneOptions {
   /** How long a failed instance's connection state waits for a successor, ms (default `ORPHAN_WAIT_MS`). */
   readonly orphanWaitMs?: number;
   /**
-   * How frames cross between the instances of adjacent stages (default `host`): `host`, every
+   * How frames cross between the instances of adjacent stages (default `defaultLinkMode()`: `host`): `host`, every
    * frame through this thread (`cross`, `LinkSteering` on every link); `direct`, over queue
    * pairs between the instances themselves in a link area of shared memory (`LinkArea`,
    * `DirectLinks`): each sender steers, and this thread carries frames only from and to the
@@ -142,6 +142,11 @@ export interface ChainDataPlaneOptions {
 
 /** How frames cross between adjacent stages (`ChainDataPlaneOptions.links`). */
 export type LinkMode = 'host' | 'direct';
+
+/** The link mode a data plane gets when none is asked for: `direct` with `NFVKIT_LINKS=direct` (to run a suite over direct links), else `host`. */
+export function defaultLinkMode(): LinkMode {
+  return process.env.NFVKIT_LINKS === 'direct' ? 'direct' : 'host';
+}
 
 /** Where a data plane's instances run (`ChainDataPlaneOptions.instanceMode`). */
 export type InstanceMode = 'process' | 'worker';
@@ -395,7 +400,7 @@ export class ChainDataPlane {
     this.steering = new LinkSteering(stageSides(this.stages), capacity, options.hashSeed ?? 0, timeouts, this.counters, this.drops);
     this.links = this.steering.links;
     this.taps = this.links.map(() => null);
-    this.linkMode = options.links ?? 'host';
+    this.linkMode = options.links ?? defaultLinkMode();
     this.steeringSetup = { hashSeed: options.hashSeed ?? 0, flowCapacity: capacity, pinTimeouts: timeouts };
     this.linkArea =
       this.linkMode === 'direct' && stageNames.length > 1
@@ -1287,11 +1292,14 @@ export class ChainDataPlane {
     }
   }
 
-  /** Frames an instance's direct links dropped (`no_peer`, `awaiting_heir`, `state_lost`, `peer_full`). */
+  /**
+   * Frames an instance's direct links dropped (`no_peer`, `awaiting_heir`, `peer_full`;
+   * `state_lost` is left out, as the host leaves its own out: those frames are answered).
+   */
   private directDrops(inst: StageInstance): number {
     const s = inst.linkStats;
     if (s === undefined) return 0;
-    return s[DirectLinkCounter.NO_PEER] + s[DirectLinkCounter.AWAITING_HEIR] + s[DirectLinkCounter.STATE_LOST] + s[DirectLinkCounter.PEER_FULL];
+    return s[DirectLinkCounter.NO_PEER] + s[DirectLinkCounter.AWAITING_HEIR] + s[DirectLinkCounter.PEER_FULL];
   }
 
   /** Resolves drains whose instance has no pin left or whose deadline passed. */

@@ -18,7 +18,7 @@ export const DIRECT_LINK_COUNTER_LIST = counterList([
   { name: 'unpinned', help: 'flows its link table had no room for (sent on unpinned)' },
   { name: 'no_peer', drop: true, help: 'no active instance in the adjacent stage the frame had to enter' },
   { name: 'awaiting_heir', drop: true, help: 'frames of a flow whose peer failed, while the successor that takes its connections over boots' },
-  { name: 'state_lost', drop: true, help: 'frames of a flow whose peer is gone with its connections' },
+  { name: 'state_lost', drop: true, help: 'frames of a flow whose peer is gone with its connections: a TCP segment is answered with a reset back to its sender' },
   { name: 'peer_full', drop: true, help: 'frames its peer had no room for (never while the loop keeps to txRoom)' },
   { name: 'sent', help: 'frames sent to peers' },
   { name: 'received', help: 'frames received from peers' },

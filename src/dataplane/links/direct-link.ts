@@ -1,3 +1,6 @@
+import { FrameLayout } from '../../packet/frame-layout.ts';
+import { parseFrame } from '../../packet/parse-frame.ts';
+import { tcpResetPermitted, writeTcpReset } from '../../packet/reply/tcp-reset.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import { Doorbell } from '../../virtio/doorbell.ts';
 import { QueuePairEnd } from '../../virtio/queue-pair.ts';
@@ -169,6 +172,10 @@ export class DirectLink implements Link {
   private readonly counts: Uint32Array;
   private readonly scratch = new Uint32Array(BATCH);
   private readonly drops = new Uint32Array(BATCH);
+  /** Resets written in place of frames of a flow whose peer is gone with its state, received next (`reflect`). */
+  private readonly reflected = new Uint32Array(BATCH);
+  private reflectedCount = 0;
+  private readonly resetLayout = new FrameLayout();
   private readonly owner: DirectLinks;
   private readonly pool: PoolHandle;
   private readonly layout: LinkAreaLayout;
@@ -266,6 +273,14 @@ export class DirectLink implements Link {
   receive(outIds: Uint32Array, max: number): number {
     if (max > outIds.length) max = outIds.length;
     this.refresh();
+    let n = 0;
+    // Resets first: they go back through this instance, as if the gone peer had sent them.
+    if (this.reflectedCount > 0) {
+      n = this.reflectedCount < max ? this.reflectedCount : max;
+      outIds.set(this.reflected.subarray(0, n));
+      this.reflected.copyWithin(0, n, this.reflectedCount);
+      this.reflectedCount -= n;
+    }
     const steering = this.owner.steering;
     const link = steering.links[this.li];
     const pool = this.pool;
@@ -274,7 +289,6 @@ export class DirectLink implements Link {
     const inDir: 0 | 1 = this.side === 0 ? 0 : 1;
     const tick = this.owner.tick();
     const lanes = this.lanes;
-    let n = 0;
     for (let i = 0; i < lanes && n < max; i++) {
       const l = (this.next + i) % lanes;
       const pair = this.pairs[l];
@@ -318,8 +332,13 @@ export class DirectLink implements Link {
       const id = ids[i];
       const target = link.classify(view, pool.dataOffset(id), meta.length[id]) ? steering.steer(this.li, this.outDir, from, tick) : steering.steerUnkeyed(this.li, this.outDir);
       const lane = target & 0xff;
+      if (target === STATE_LOST) {
+        stats[DirectLinkCounter.STATE_LOST]++;
+        if (!this.reflect(id)) drops[dropped++] = id;
+        continue;
+      }
       if (target < 0 || lane >= this.lanes || this.pairs[lane] === null || this.leaving[lane] === 1) {
-        stats[target === AWAITING_HEIR ? DirectLinkCounter.AWAITING_HEIR : target === STATE_LOST ? DirectLinkCounter.STATE_LOST : DirectLinkCounter.NO_PEER]++;
+        stats[target === AWAITING_HEIR ? DirectLinkCounter.AWAITING_HEIR : DirectLinkCounter.NO_PEER]++;
         drops[dropped++] = id;
         continue;
       }
@@ -345,7 +364,7 @@ export class DirectLink implements Link {
   }
 
   armRx(): boolean {
-    let pending = false;
+    let pending = this.reflectedCount > 0;
     for (let l = 0; l < this.lanes; l++) {
       const pair = this.pairs[l];
       if (pair !== null && pair.armRx()) pending = true;
@@ -358,6 +377,7 @@ export class DirectLink implements Link {
   }
 
   hasRx(): boolean {
+    if (this.reflectedCount > 0) return true;
     for (let l = 0; l < this.lanes; l++) if (this.pairs[l]?.hasRx() === true) return true;
     return false;
   }
@@ -368,6 +388,27 @@ export class DirectLink implements Link {
     if (!this.armRx()) bell.wait(seen, timeoutMs);
     this.disarmRx();
     return this.hasRx();
+  }
+
+  /**
+   * A TCP segment of a flow whose peer is gone with its state becomes a reset from that
+   * peer (sequence number = the segment's ACK, so its sender accepts it), received on this
+   * link next: it goes back through this instance, which still knows the flow, toward the
+   * sender — what the host does for the same case. Returns false (the caller frees it) for
+   * anything that may not be answered (not IPv4 TCP, a reset, a broadcast) or no room.
+   * Rare path.
+   */
+  private reflect(id: number): boolean {
+    const pool = this.pool;
+    const view = pool.view;
+    const off = pool.dataOffset(id);
+    const layout = this.resetLayout;
+    if (this.reflectedCount === BATCH) return false;
+    if (parseFrame(view, off, pool.meta.length[id], layout) !== 0 || layout.ethertype !== 0x0800 || layout.ipProto !== 6) return false;
+    if (!tcpResetPermitted(view, off, layout.l3Offset, layout.l4Offset)) return false;
+    pool.meta.length[id] = writeTcpReset(view, off, layout.l3Offset, layout.l4Offset);
+    this.reflected[this.reflectedCount++] = id;
+    return true;
   }
 
   /** A peer broke its queue pair: reported, and the pair is not used any more. */
