@@ -7,7 +7,8 @@
  * A reject names `RejectWith.AUTO` (-1), `RejectWith.TCP_RESET` (-2) or an ICMP
  * destination-unreachable code (0…15):
  * - TCP with AUTO or TCP_RESET → a TCP reset (IPv4: `writeTcpReset`; IPv6: `writeTcpReset6`);
- * - otherwise IPv4 → ICMP destination unreachable with the code (AUTO: port unreachable, 3);
+ * - otherwise IPv4 → ICMP destination unreachable with the code (AUTO: port unreachable, 3;
+ *   `writeIcmpError`, the body of `writeIcmpUnreachable`);
  * - otherwise IPv6 → the ICMPv6 error {@link ICMPV6_REJECT} pairs with the code (AUTO: port
  *   unreachable, 1/4), as nftables' `icmpx` and ip6tables' REJECT pair them.
  * Nothing is written when the reply writers' guards forbid an answer (RFC 1122, RFC 4443
@@ -21,7 +22,7 @@
  * ```
  */
 import type { FrameLayout } from '#nfvkit/packet/frame-layout.ts';
-import { icmpErrorPermitted, writeIcmpUnreachable } from '#nfvkit/packet/reply/icmp-unreachable.ts';
+import { icmpErrorPermitted, writeIcmpError } from '#nfvkit/packet/reply/icmp-unreachable.ts';
 import { icmpv6ErrorPermitted, ipv6UpperNextHeaderPointer, writeIcmpv6Error } from '#nfvkit/packet/reply/icmpv6-error.ts';
 import { tcpResetPermitted6, writeTcpReset6 } from '#nfvkit/packet/reply/tcp-reset-ipv6.ts';
 import { tcpResetPermitted, writeTcpReset } from '#nfvkit/packet/reply/tcp-reset.ts';
@@ -54,5 +55,5 @@ export function writeRejectAnswer(view: DataView, off: number, L: FrameLayout, r
     return writeIcmpv6Error(view, off, l3, r >>> 8, r & 255, r === 0x401 ? ipv6UpperNextHeaderPointer(view, l3, l3 + L.ipHeaderLength) : 0, null);
   }
   if (tcp) return tcpResetPermitted(view, off, l3, l4) ? writeTcpReset(view, off, l3, l4) : 0;
-  return icmpErrorPermitted(view, off, l3, l4) ? writeIcmpUnreachable(view, off, l3, reject < 0 ? 3 : reject) : 0;
+  return icmpErrorPermitted(view, off, l3, l4) ? writeIcmpError(view, off, l3, 3, reject < 0 ? 3 : reject, -1) : 0;
 }

@@ -33,19 +33,26 @@ export const ICMP_QUOTED_PAYLOAD = 8;
 export const ICMP_UNREACHABLE_OVERHEAD = 28;
 
 /**
+ * True when both ends of the IPv4 datagram at `l3` (frame at `frameOffset`) may be
+ * answered: it is IPv4 (false for IPv6: see `icmpv6-error.ts`), its destination MAC is
+ * unicast, and both its addresses name one host (not 0/8, 127/8, multicast, class E or
+ * broadcast). Whether the datagram itself may be answered is the caller's part
+ * ({@link icmpErrorPermitted}, `tcpResetPermitted`).
+ */
+export function ipv4ReplyPermitted(view: DataView, frameOffset: number, l3: number): boolean {
+  if (view.getUint8(l3) >>> 4 !== 4 || (view.getUint8(frameOffset) & 0x01) !== 0) return false;
+  const src = view.getUint8(l3 + 12);
+  const dst = view.getUint8(l3 + 16);
+  return src !== 0 && src !== 127 && src < 224 && dst !== 0 && dst !== 127 && dst < 224;
+}
+
+/**
  * True when an ICMP error may be sent about the IPv4 datagram at `l3` (frame at
- * `frameOffset`, L4 header at `l4`, or -1 if unknown): it is not itself an ICMP error
- * (types 3, 4, 5, 11, 12), not a non-initial fragment, its destination MAC is unicast, and
- * both its addresses name one host (not 0/8, 127/8, multicast, class E or broadcast): the
- * reply is sent from the destination to the source.
+ * `frameOffset`, L4 header at `l4`, or -1 if unknown): {@link ipv4ReplyPermitted}, and it is
+ * not itself an ICMP error (types 3, 4, 5, 11, 12) nor a non-initial fragment.
  */
 export function icmpErrorPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
-  if (view.getUint8(l3) >>> 4 !== 4) return false; // IPv6: answered with ICMPv6 (`icmpv6-error.ts`)
-  if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
-  if ((view.getUint16(l3 + 6) & 0x1fff) !== 0) return false;
-  const src = view.getUint32(l3 + 12) >>> 24;
-  const dst = view.getUint32(l3 + 16) >>> 24;
-  if (src === 0 || src === 127 || src >= 224 || dst === 0 || dst === 127 || dst >= 224) return false;
+  if (!ipv4ReplyPermitted(view, frameOffset, l3) || (view.getUint16(l3 + 6) & 0x1fff) !== 0) return false;
   if (view.getUint8(l3 + 9) === 1 && l4 >= 0) {
     const type = view.getUint8(l4);
     if (type === 3 || type === 4 || type === 5 || type === 11 || type === 12) return false;
@@ -59,6 +66,17 @@ export function icmpErrorPermitted(view: DataView, frameOffset: number, l3: numb
  * prohibited, …) and returns the new frame length. No allocation.
  */
 export function writeIcmpUnreachable(view: DataView, frameOffset: number, l3: number, code: number): number {
+  return writeIcmpError(view, frameOffset, l3, 3, code, -1);
+}
+
+/**
+ * The body of every ICMP error nfvkit writes over IPv4 (destination unreachable here, time
+ * exceeded at the gateway): rewrites the parsed IPv4 frame at `frameOffset` (IPv4 header at
+ * `l3`) into an ICMP error of `type` and `code` quoting the datagram's header and 8 bytes,
+ * MACs swapped, sent from `from` (an address, unsigned) or, when `from` is -1, from the
+ * datagram's own destination, to its source. Returns the new frame length. No allocation.
+ */
+export function writeIcmpError(view: DataView, frameOffset: number, l3: number, type: number, code: number, from: number): number {
   const ihl = (view.getUint8(l3) & 0x0f) << 2;
   const total = view.getUint16(l3 + 2);
   const payload = total - ihl;
@@ -77,13 +95,13 @@ export function writeIcmpUnreachable(view: DataView, frameOffset: number, l3: nu
   view.setUint32(l3, 0x45c00000 | length); // version 4, IHL 5, TOS 0xc0, total length
   view.setUint32(l3 + 4, 0); // ID 0, no flags, offset 0
   view.setUint32(l3 + 8, 0x40010000); // TTL 64, protocol 1, checksum 0
-  view.setUint32(l3 + 12, dstIp);
+  view.setUint32(l3 + 12, from === -1 ? dstIp : from >>> 0);
   view.setUint32(l3 + 16, srcIp);
   writeIpv4HeaderChecksum(view, l3);
 
-  // ICMP header: type 3, code, checksum, unused.
+  // ICMP header: type, code, checksum, unused.
   const icmp = l3 + 20;
-  view.setUint32(icmp, 0x03000000 | ((code & 0xff) << 16));
+  view.setUint32(icmp, ((type & 0xff) << 24) | ((code & 0xff) << 16));
   view.setUint32(icmp + 4, 0);
   writeIcmpChecksum(view, icmp, 8 + quote);
   return l3 - frameOffset + length;

@@ -24,27 +24,18 @@
  */
 import { writeIpv4HeaderChecksum, writeTcpChecksum } from '../checksum.ts';
 import { swapEthAddresses } from '../ethernet.ts';
+import { ipv4ReplyPermitted } from './icmp-unreachable.ts';
 
 /** Length of the IPv4 + TCP headers of a reset (no options). */
 export const TCP_RESET_L3_LENGTH = 40;
 
 /**
  * True when a reset may be sent for the TCP segment at `l4` (IPv4 header at `l3`, frame at
- * `frameOffset`): the packet is IPv4 (false for IPv6: see `tcp-reset-ipv6.ts`),
- * the segment is not itself a reset, the destination MAC is unicast, and both IPv4 addresses
- * name a single host (not 0/8, 127/8, multicast, class E or broadcast).
+ * `frameOffset`): the segment is not itself a reset, and `ipv4ReplyPermitted` (IPv4 — false
+ * for IPv6: see `tcp-reset-ipv6.ts` —, unicast MAC, both addresses one host).
  */
 export function tcpResetPermitted(view: DataView, frameOffset: number, l3: number, l4: number): boolean {
-  if (view.getUint8(l3) >>> 4 !== 4) return false; // an IPv6 segment: `tcpResetPermitted6`
-  if ((view.getUint8(l4 + 13) & 0x04) !== 0) return false;
-  if ((view.getUint8(frameOffset) & 0x01) !== 0) return false;
-  return isSingleHost(view.getUint32(l3 + 12)) && isSingleHost(view.getUint32(l3 + 16));
-}
-
-/** Unicast host address: not "this network" (0/8), loopback (127/8), multicast, class E or broadcast. */
-function isSingleHost(addr: number): boolean {
-  const top = addr >>> 24;
-  return top !== 0 && top !== 127 && top < 224;
+  return (view.getUint8(l4 + 13) & 0x04) === 0 && ipv4ReplyPermitted(view, frameOffset, l3);
 }
 
 /**
