@@ -7,6 +7,8 @@ import { openVxlanPort } from '../../src/ports/vxlan.ts';
 import { ArpOp } from '../../src/packet/arp.ts';
 import { buildFrame, type FrameSpec } from '../../src/packet/frame-builder.ts';
 import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
+import { buildIpv6Frame } from '../../src/packet/ipv6-frame-builder.ts';
+import { parseIpv6 } from '../../src/packet/ipv6-address.ts';
 import { PacketPool } from '../../src/pool/packet-pool.ts';
 import { loopbackVxlanConfig } from '../unit/gateway/support.ts';
 import { Rng } from '../support/rng.ts';
@@ -21,7 +23,12 @@ const KNOWN_VNIS = [100, 200];
 /** Drop reasons `fill` counts for a received datagram (the others belong to the send side). */
 const RECEIVE_DROPS = ['runt', 'bad_flags', 'unknown_vni', 'truncated'];
 /** Gateway reasons `fromWire` counts (the others are egress or close). */
-const GATEWAY_INGRESS_DROPS = ['not_for_gateway', 'malformed', 'arp_not_for_us', 'for_gateway', 'ttl_exceeded'];
+const GATEWAY_INGRESS_DROPS = [
+  'not_for_gateway', 'malformed', 'arp_not_for_us', 'for_gateway', 'ttl_exceeded',
+  'ndp_invalid', 'ndp_not_for_us', 'ndp_unsupported', 'hop_limit_exceeded', 'multicast_not_routed', 'link_local_not_routed',
+];
+/** The gateway's IPv6 side: 2001:db8:1::1/64 (peer client) and 2001:db8:2::1/64 (peer server). */
+const IPV6_ADDRESSES = ['2001:db8:1::1', '2001:db8:2::1', '2001:db8:1::2', '2001:db8:2::2', '2001:db8:1::77', '2001:db8:9::1', 'fe80::2', 'ff02::1', 'ff02::1:ff00:1', '::'];
 
 let client: Socket;
 let server: Socket;
@@ -43,8 +50,43 @@ function randomAddress(rng: Rng): number {
   return pick(rng, [ip('198.18.1.1'), ip('198.18.2.1'), ip('198.18.1.2'), ip('198.18.2.2'), ip('198.18.1.77'), ip('10.0.0.1'), rng.next()]);
 }
 
-/** A frame the parser accepts (mostly): IPv4 of a random protocol and TTL, or ARP. */
+const groups = (s: string): number[] => parseIpv6(s)!.flatMap((w) => [w >>> 16, w & 0xffff]);
+
+/** A frame the parser accepts (mostly): IPv6 of a random protocol and hop limit, neighbour discovery among them. */
+function validFrame6(rng: Rng): Uint8Array {
+  const b = new Uint8Array(4096);
+  const view = new DataView(b.buffer);
+  const dst = pick(rng, IPV6_ADDRESSES);
+  const common = {
+    dstMac: (dst.startsWith('ff') ? [0x3333, rng.int(2) === 0 ? 1 : 0xff000001] : rng.int(5) === 0 ? [0x0200, rng.int(4)] : GW_MAC) as [number, number],
+    srcMac: [0x0200, rng.int(16)] as [number, number],
+    src: groups(pick(rng, IPV6_ADDRESSES.filter((a) => !a.startsWith('ff')))),
+    dst: groups(dst),
+  };
+  const kind = rng.int(3);
+  if (kind === 0) {
+    // Neighbour solicitation or advertisement: target, then a link-layer address option.
+    const type = pick(rng, [135, 136]);
+    const body = new Uint8Array(24);
+    const bv = new DataView(body.buffer);
+    parseIpv6(pick(rng, IPV6_ADDRESSES))!.forEach((w, i) => bv.setUint32(4 * i, w));
+    bv.setUint16(16, ((type === 135 ? 1 : 2) << 8) | 1);
+    bv.setUint32(20, rng.int(16));
+    return b.slice(0, buildIpv6Frame(view, 0, { ...common, proto: 58, icmpType: type, icmpRest: type === 136 ? 0x60000000 : 0, hopLimit: pick(rng, [255, 255, 64]), payload: body }));
+  }
+  const proto = pick(rng, [IpProto.UDP, IpProto.TCP, 58, 47]);
+  return b.slice(0, buildIpv6Frame(view, 0, {
+    ...common,
+    proto,
+    hopLimit: pick(rng, [0, 1, 2, 64]),
+    ...(proto === 58 ? { icmpType: pick(rng, [128, 129, 1, 3, 133, 134, 137]) } : {}),
+    payloadLength: rng.int(1400),
+  }));
+}
+
+/** A frame the parser accepts (mostly): IPv4 of a random protocol and TTL, ARP, or IPv6. */
 function validFrame(rng: Rng): Uint8Array {
+  if (rng.int(3) === 0) return validFrame6(rng);
   const b = new Uint8Array(4096);
   const view = new DataView(b.buffer);
   let spec: FrameSpec;
@@ -125,8 +167,13 @@ describe.each(UDP_BACKENDS)('VxlanPort fuzz ($backend back end)', ({ backend, sk
   });
 
   it(`accounts for every one of ${DATAGRAMS} random datagrams and leaks no buffer`, async () => {
+    const config = loopbackVxlanConfig(client.address().port, server.address().port, 4 << 20);
     const p = await openVxlanPort(
-      loopbackVxlanConfig(client.address().port, server.address().port, 4 << 20),
+      {
+        ...config,
+        gateway: { addresses: [...config.gateway.addresses, '2001:db8:1::1/64', '2001:db8:2::1/64'] },
+        peers: config.peers.map((peer, i) => ({ ...peer, subnets: [...peer.subnets, `2001:db8:${i + 1}::/64`] })),
+      },
       pool,
       { backend, listenPort: 0 },
     );
@@ -159,12 +206,16 @@ describe.each(UDP_BACKENDS)('VxlanPort fuzz ($backend back end)', ({ backend, sk
     const unexpected = Object.keys(s.drops).filter((k) => !known.has(k) && !k.startsWith('gateway:malformed:'));
     expect(unexpected, 'drop counters that no received datagram should touch').toEqual([]);
     const g = s.gateway;
-    const consumedOrReplied = g.arpRepliesSent + g.echoRepliesSent + g.arpRepliesReceived; // ICMP time exceeded is counted in ttl_exceeded
+    // ICMP (ICMPv6) time exceeded is counted in ttl_exceeded (hop_limit_exceeded).
+    const consumedOrReplied = g.arpRepliesSent + g.echoRepliesSent + g.arpRepliesReceived + g.neighbourAdvertisementsSent + g.neighbourAdvertisementsReceived;
     expect(s.received).toBe(s.entered + drops(RECEIVE_DROPS) + drops(GATEWAY_INGRESS_DROPS, 'gateway:') + consumedOrReplied);
-    expect(s.sent).toBe(g.arpRepliesSent + g.echoRepliesSent + g.icmpTimeExceededSent);
+    expect(s.sent).toBe(g.arpRepliesSent + g.echoRepliesSent + g.icmpTimeExceededSent + g.neighbourAdvertisementsSent);
     // The mix reached every path.
     expect(entered).toBeGreaterThan(0);
     expect(g.arpRepliesSent).toBeGreaterThan(0);
+    expect(g.neighbourAdvertisementsSent).toBeGreaterThan(0);
+    expect(g.neighbourAdvertisementsReceived).toBeGreaterThan(0);
+    for (const reason of ['ndp_invalid', 'ndp_not_for_us', 'hop_limit_exceeded', 'link_local_not_routed']) expect(s.drops[`gateway:${reason}`], reason).toBeGreaterThan(0);
     expect(drops(RECEIVE_DROPS)).toBeGreaterThan(0);
     for (const reason of ['truncated', 'runt', 'unknown_vni', 'bad_flags']) expect(s.drops[reason], reason).toBeGreaterThan(0);
     expect(batches).toBeGreaterThan(DATAGRAMS / 256);
