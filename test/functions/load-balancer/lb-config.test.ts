@@ -3,7 +3,7 @@ import { ConfigValidationError } from '../../../src/errors/catalog.ts';
 import { compilePipeline } from '../../../src/pipeline/compiler.ts';
 import { loadBalancer } from '../../../functions/load-balancer/pipeline.ts';
 import { loadBalancerConfigSchema } from '../../../functions/load-balancer/config.ts';
-import { planLoadBalancer } from '../../../functions/load-balancer/service-plan.ts';
+import { lbPlanSchema, planLoadBalancer } from '../../../functions/load-balancer/service-plan.ts';
 
 function issues(raw: unknown): Array<{ path: string; message: string }> {
   try {
@@ -135,6 +135,14 @@ describe('load-balancer config: IPv6', () => {
         ['services[5].backends[1]', 'duplicate backend [2001:db8:1::5]:80/tcp (also backends[0])'],
       ].sort(),
     );
+  });
+
+  it('the element refuses a plan whose VIP or backend words do not fit the service family', () => {
+    const plan = planLoadBalancer(loadBalancerConfigSchema.parse({ services: [web, web6] }));
+    expect(lbPlanSchema.safeParse(plan).success).toBe(true);
+    const issuesOf = (p: unknown) => lbPlanSchema.safeParse(p).error?.issues.map((i) => i.path.join('.'));
+    expect(issuesOf({ ...plan, backends: [{ ...plan.backends[0], address: [1, 2, 3, 4] }, ...plan.backends.slice(1)] })).toEqual(['backends.0.address']);
+    expect(issuesOf({ ...plan, services: [{ ...plan.services[0], family: 6 }, plan.services[1]] })).toEqual(['services.0.vip']);
   });
 
   it('says what is wrong with a malformed IPv6 address, and compares it with nothing', () => {
