@@ -10,10 +10,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { COUNTER_CONSTANT_MODULES } from '../src/counters/counter-constant-modules.ts';
-import { NAT_COUNTER_CONSTANT_MODULE } from '../functions/nat/nat-counter-constants.ts';
+import { NAT_COUNTER_CONSTANT_MODULE, NAT_DROP_RESULT_MODULE } from '../functions/nat/nat-counter-constants.ts';
 
 let stale = 0;
-for (const m of [...COUNTER_CONSTANT_MODULES, NAT_COUNTER_CONSTANT_MODULE]) {
+for (const m of [...COUNTER_CONSTANT_MODULES, NAT_COUNTER_CONSTANT_MODULE, NAT_DROP_RESULT_MODULE]) {
   const target = fileURLToPath(new URL(`../${m.path}`, import.meta.url));
   const text = m.render();
   if (process.argv.includes('--check')) {

@@ -1,43 +1,55 @@
 import { InvalidArgumentError } from '../../src/errors/catalog.ts';
 import type { StateTakeover } from '../../src/pipeline/compiled-pipeline.ts';
-import { PORT_EXHAUSTED, type PortAllocator } from './port-allocator.ts';
+import {
+  F_EXPIRES,
+  FLAG_CLOSING,
+  FLAG_SEEN_INBOUND,
+  FLAG_STATIC,
+  FREE_KEY,
+  LIST_ICMP,
+  LIST_NONE,
+  LIST_TCP_ESTABLISHED,
+  LIST_TCP_TRANSITORY,
+  LIST_UDP,
+  MAPPING_MISS,
+  MAPPING_PORTS_EXHAUSTED,
+  MAPPING_TABLE_FULL,
+  STRIDE, V6_KEY, W_EXT_ADDR, W_EXT_KEY, W_EXT_PORT, W_FLAGS, W_HASH, W_INT6, W_INT_ADDR, W_INT_KEY, W_LIST, W_NEXT, W_PREV } from './mapping-record.ts';
+import type { PortAllocator } from './port-allocator.ts';
+import { PORT_EXHAUSTED } from './port-space.ts';
 
-/** {@link NatMappingTable.lookup} result when no mapping holds the internal endpoint. */
-export const MAPPING_MISS = -1;
-/** {@link NatMappingTable.create} result: every external port of the protocol is held by a live mapping. */
-export const MAPPING_PORTS_EXHAUSTED = -2;
-/** {@link NatMappingTable.create} result: `capacity` live dynamic mappings exist. */
-export const MAPPING_TABLE_FULL = -3;
+export { MAPPING_MISS, MAPPING_PORTS_EXHAUSTED, MAPPING_TABLE_FULL } from './mapping-record.ts';
 
 /**
  * Expiry lists. A mapping sits in the list of its timeout class; within a list every
  * mapping has the same timeout, so appending on refresh keeps the list sorted by expiry
- * and the head is always the next to expire.
+ * and the head is always the next to expire. (The data path reads the `LIST_*` constants
+ * of `mapping-record.ts`, which images inline.)
  */
 export const MappingList = {
-  TCP_TRANSITORY: 0,
-  TCP_ESTABLISHED: 1,
-  UDP: 2,
-  ICMP: 3,
+  TCP_TRANSITORY: LIST_TCP_TRANSITORY,
+  TCP_ESTABLISHED: LIST_TCP_ESTABLISHED,
+  UDP: LIST_UDP,
+  ICMP: LIST_ICMP,
   /** Static mappings (port forwards): in no list, never expire. */
-  NONE: 255,
+  NONE: LIST_NONE,
 } as const;
 
-/** Bits of {@link NatMappingTable.flagsOf}. */
+/** Bits of {@link NatMappingTable.flagsOf} (the `FLAG_*` constants of `mapping-record.ts`). */
 export const MappingFlag = {
   /** A port forward: never expires, never removed. */
-  STATIC: 1,
+  STATIC: FLAG_STATIC,
   /** TCP: a packet came back from the outside since the mapping's last opening SYN. */
-  SEEN_INBOUND: 2,
+  SEEN_INBOUND: FLAG_SEEN_INBOUND,
   /** TCP: FIN or RST seen; the mapping uses the transitory timeout until a new SYN. */
-  CLOSING: 4,
+  CLOSING: FLAG_CLOSING,
 } as const;
 
 /** Every {@link MappingFlag} bit. */
-const ALL_FLAGS = MappingFlag.STATIC | MappingFlag.SEEN_INBOUND | MappingFlag.CLOSING;
+const ALL_FLAGS = FLAG_STATIC | FLAG_SEEN_INBOUND | FLAG_CLOSING;
 
 /** List of each protocol index's mappings (TCP starts transitory). */
-const FIRST_LIST = [MappingList.TCP_TRANSITORY, MappingList.UDP, MappingList.ICMP];
+const FIRST_LIST = [LIST_TCP_TRANSITORY, LIST_UDP, LIST_ICMP];
 
 /** Options of a {@link NatMappingTable}. */
 export interface NatMappingTableOptions {
@@ -52,28 +64,6 @@ export interface NatMappingTableOptions {
   /** Hash seed (secret per instance: port choice and table layout are not predictable). */
   seed: number;
 }
-
-/** 32-bit words per entry: one 64-byte cache line holds a whole mapping. */
-const STRIDE = 16;
-const W_INT_ADDR = 0;
-/** `proto << 16 | internal port`: protocol and port compared at once. */
-const W_INT_KEY = 1;
-const W_EXT_ADDR = 2;
-const W_EXT_PORT = 3;
-const W_EXT_KEY = 4;
-const W_FLAGS = 5;
-const W_LIST = 6;
-const W_PREV = 7;
-const W_NEXT = 8;
-const W_HASH = 9;
-/** NAT64: the internal IPv6 address, four words (10…13); `W_INT_ADDR` then holds their fold. */
-const W_INT6 = 10;
-/** Float64 index of the expiry within an entry (bytes 56…63). */
-const F_EXPIRES = 7;
-/** `W_INT_KEY` of a free entry (no protocol index is this large). */
-const FREE_KEY = 0xffffffff;
-/** `W_INT_KEY` bit of a NAT64 mapping (internal endpoint IPv6): never equal to an IPv4 key. */
-const V6_KEY = 0x01000000;
 
 /**
  * Fold of an IPv6 address's four words into the 32-bit value a NAT64 mapping keeps as its
@@ -155,7 +145,7 @@ export class NatMappingTable {
     this.f = new Float64Array(buffer);
     for (let e = 0; e < n; e++) {
       this.u[e * STRIDE + W_INT_KEY] = FREE_KEY;
-      this.i[e * STRIDE + W_LIST] = MappingList.NONE;
+      this.i[e * STRIDE + W_LIST] = LIST_NONE;
     }
     this.freeStack = new Int32Array(n);
     for (let e = 0; e < n; e++) this.freeStack[e] = n - 1 - e;
@@ -202,13 +192,13 @@ export class NatMappingTable {
       const k = pU[o + W_INT_KEY];
       if (k === FREE_KEY) continue;
       const flags = pU[o + W_FLAGS];
-      if ((flags & MappingFlag.STATIC) !== 0 && flags <= ALL_FLAGS) continue; // re-made from the configuration
+      if ((flags & FLAG_STATIC) !== 0 && flags <= ALL_FLAGS) continue; // re-made from the configuration
       const proto = (k >>> 16) & ~(V6_KEY >>> 16);
       const list = pU[o + W_LIST];
       const key = pU[o + W_EXT_KEY];
       const expires = pF[e * (STRIDE >> 1) + F_EXPIRES] + shiftMs;
       const left = expires - now;
-      const listFits = proto === 0 ? list === MappingList.TCP_TRANSITORY || list === MappingList.TCP_ESTABLISHED : list === proto + 1;
+      const listFits = proto === 0 ? list === LIST_TCP_TRANSITORY || list === LIST_TCP_ESTABLISHED : list === proto + 1;
       if (proto > 2 || flags > ALL_FLAGS || !listFits || this.ports.protoOf(key) !== proto || !(left > 0 && left <= this.timeoutMs[list] + 1)) {
         took.rejected++;
         continue;
@@ -312,9 +302,14 @@ export class NatMappingTable {
     return (this.u[e * STRIDE + W_INT_KEY] & V6_KEY) !== 0;
   }
 
-  /** Word `w` (0…3, most significant first) of the internal IPv6 address of NAT64 entry `e`. */
-  intAddr6Of(e: number, w: number): number {
-    return this.u[e * STRIDE + W_INT6 + w];
+  /** Copies the internal IPv6 address of NAT64 entry `e` into `out[0…3]`. */
+  copyIntAddr6(e: number, out: Uint32Array): void {
+    const o = e * STRIDE + W_INT6;
+    const u = this.u;
+    out[0] = u[o];
+    out[1] = u[o + 1];
+    out[2] = u[o + 2];
+    out[3] = u[o + 3];
   }
 
   /** Internal port / ICMP identifier of entry `e`. */
@@ -340,7 +335,7 @@ export class NatMappingTable {
   /** Sets the {@link MappingFlag} bits of dynamic entry `e` (STATIC cannot be changed). */
   setFlags(e: number, flags: number): void {
     const o = e * STRIDE + W_FLAGS;
-    this.i[o] = (this.i[o] & MappingFlag.STATIC) | (flags & ~MappingFlag.STATIC);
+    this.i[o] = (this.i[o] & FLAG_STATIC) | (flags & ~FLAG_STATIC);
   }
 
   /** {@link MappingList} of entry `e`. */
@@ -416,7 +411,7 @@ export class NatMappingTable {
     if (!this.ports.reserve(key, e)) throw new InvalidArgumentError('external endpoint already taken');
     this.freeTop--;
     const k = ((proto << 16) | port) >>> 0;
-    this.fill(e, a, k, key, this.hash(a, k), MappingFlag.STATIC);
+    this.fill(e, a, k, key, this.hash(a, k), FLAG_STATIC);
     this.f[e * (STRIDE >> 1) + F_EXPIRES] = Infinity;
     this.staticCount++;
     return e;
@@ -437,7 +432,7 @@ export class NatMappingTable {
   /** Removes dynamic entry `e` and gives its external port back. */
   remove(e: number): void {
     const o = e * STRIDE;
-    if ((this.i[o + W_FLAGS] & MappingFlag.STATIC) !== 0 || this.u[o + W_INT_KEY] === FREE_KEY) return;
+    if ((this.i[o + W_FLAGS] & FLAG_STATIC) !== 0 || this.u[o + W_INT_KEY] === FREE_KEY) return;
     this.unlink(e);
     this.removeSlot(e);
     this.ports.release(this.i[o + W_EXT_KEY]);
@@ -506,7 +501,7 @@ export class NatMappingTable {
     u[o + W_EXT_PORT] = this.ports.portOf(key);
     this.i[o + W_EXT_KEY] = key;
     this.i[o + W_FLAGS] = flags;
-    this.i[o + W_LIST] = MappingList.NONE;
+    this.i[o + W_LIST] = LIST_NONE;
     this.i[o + W_PREV] = -1;
     this.i[o + W_NEXT] = -1;
     u[o + W_HASH] = h;
@@ -543,7 +538,7 @@ export class NatMappingTable {
     const i = this.i;
     const o = e * STRIDE;
     const l = i[o + W_LIST];
-    if (l === MappingList.NONE) return;
+    if (l === LIST_NONE) return;
     const p = i[o + W_PREV];
     const n = i[o + W_NEXT];
     if (p >= 0) i[p * STRIDE + W_NEXT] = n;
@@ -552,7 +547,7 @@ export class NatMappingTable {
     else this.tails[l] = p;
     i[o + W_PREV] = -1;
     i[o + W_NEXT] = -1;
-    i[o + W_LIST] = MappingList.NONE;
+    i[o + W_LIST] = LIST_NONE;
   }
 
   /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */

@@ -41,8 +41,8 @@ export const natElement: ElementDefinition<NatPlan> = {
         `const ${r} = side === 0 ? ${nat}.outbound(view, L, now) : ${nat}.inbound(view, L, now);\n` +
         `if (${r} > 1) ${ctx.dropIndex(`${base - 2} + ${r}`)}\n` +
         `verdict = ${r};\n` +
-        // NAT64 changed the IP header's size: the frame's start moved, its end did not.
-        `if (${nat}.moved !== 0) { off += ${nat}.moved; len -= ${nat}.moved; ${nat}.moved = 0; }`,
+        // NAT64 changed the IP header's size: the frame moved its start (and maybe its end).
+        `if (${nat}.resized) { off = ${nat}.frameStart; len = ${nat}.frameLength; ${nat}.resized = false; }`,
     };
   },
 };

@@ -1,25 +1,21 @@
 import type { FrameLayout } from '../../src/packet/frame-layout.ts';
 import type { StateTakeover } from '../../src/pipeline/compiled-pipeline.ts';
-import { MAPPING_MISS, MAPPING_TABLE_FULL, MappingFlag, MappingList, NatMappingTable } from './mapping-table.ts';
+import { NatMappingTable } from './mapping-table.ts';
+import { MAPPING_MISS, MAPPING_TABLE_FULL, FLAG_CLOSING as CLOSING, FLAG_SEEN_INBOUND as SEEN_INBOUND, FLAG_STATIC as STATIC, LIST_TCP_ESTABLISHED, LIST_TCP_TRANSITORY } from './mapping-record.ts';
 // The counter slots as constants esbuild inlines (generated from NAT_COUNTER_LIST: npm run gen:counters).
 import * as NatCounter from '../../src/generated/nat-counter-codes.ts';
 import type { NatPlan } from './nat-plan.ts';
-import { NatProto } from './nat-proto.ts';
+import * as NatProto from './nat-proto.ts';
 import { natRewriteDestination, natRewriteIcmpError, natRewriteSource } from './nat-rewrite.ts';
 import { PortAllocator } from './port-allocator.ts';
-import { NAT64_NOT_CANONICAL, NAT64_OUTSIDE, Nat64Prefix } from './nat64-address.ts';
+import { NAT64_CANONICAL, NAT64_NOT_CANONICAL, NAT64_OUTSIDE, Nat64Prefix } from './nat64-address.ts';
 import { nat64ToIpv4, nat64ToIpv6 } from './nat64-translate.ts';
+import { icmp4ErrorTo6, icmp6ErrorTo4, nat64ErrorToIpv4, nat64ErrorToIpv6 } from './nat64-icmp-error.ts';
 
-/**
- * Result of {@link NatEngine.outbound} / {@link NatEngine.inbound}: the side the packet
- * leaves on, or `DROP_BASE + k` for a drop counted under the element's drop counter at
- * offset `k` (see `NatCounter`; drop counters come first).
- */
-export const NatResult = {
-  INSIDE: 0,
-  OUTSIDE: 1,
-  DROP_BASE: 2,
-} as const;
+// The results and drop codes as constants esbuild inlines (nat-result.ts; the drops generated from NAT_COUNTER_LIST).
+import * as NatResult from './nat-result.ts';
+import { DROP_NO_MAPPING, DROP_PORTS_EXHAUSTED, DROP_MAPPING_TABLE_FULL, DROP_TCP_NOT_SYN, DROP_UNSUPPORTED_PROTOCOL, DROP_UNSUPPORTED_ICMP, DROP_ICMP_ERROR_MALFORMED, DROP_NAT64_FRAGMENT, DROP_NAT64_UNSUPPORTED_HEADER, DROP_NAT64_BAD_ADDRESS } from '../../src/generated/nat-drop-results.ts';
+export { NatResult };
 
 /** Dynamic mappings removed by the per-batch expiry at most (the rest go next batch). */
 export const NAT_EXPIRE_PER_BATCH = 64;
@@ -27,24 +23,11 @@ export const NAT_EXPIRE_PER_BATCH = 64;
 const TCP_FIN_RST = 0x05;
 const TCP_SYN = 0x02;
 const TCP_SYN_ACK_RST = 0x16;
-const SEEN_INBOUND = MappingFlag.SEEN_INBOUND;
-const CLOSING = MappingFlag.CLOSING;
-const STATIC = MappingFlag.STATIC;
 
-const DROP_NO_MAPPING = NatResult.DROP_BASE + NatCounter.NO_MAPPING;
-const DROP_PORTS_EXHAUSTED = NatResult.DROP_BASE + NatCounter.PORTS_EXHAUSTED;
-const DROP_TABLE_FULL = NatResult.DROP_BASE + NatCounter.MAPPING_TABLE_FULL;
-const DROP_TCP_NOT_SYN = NatResult.DROP_BASE + NatCounter.TCP_NOT_SYN;
-const DROP_UNSUPPORTED_PROTOCOL = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_PROTOCOL;
-const DROP_UNSUPPORTED_ICMP = NatResult.DROP_BASE + NatCounter.UNSUPPORTED_ICMP;
-const DROP_ICMP_ERROR_MALFORMED = NatResult.DROP_BASE + NatCounter.ICMP_ERROR_MALFORMED;
-const DROP_NAT64_FRAGMENT = NatResult.DROP_BASE + NatCounter.NAT64_FRAGMENT;
-const DROP_NAT64_UNSUPPORTED_HEADER = NatResult.DROP_BASE + NatCounter.NAT64_UNSUPPORTED_HEADER;
-const DROP_NAT64_BAD_ADDRESS = NatResult.DROP_BASE + NatCounter.NAT64_BAD_ADDRESS;
 
 /** Timeout list of a TCP mapping with flags `f`. */
 function tcpList(f: number): number {
-  return (f & (SEEN_INBOUND | CLOSING)) === SEEN_INBOUND ? MappingList.TCP_ESTABLISHED : MappingList.TCP_TRANSITORY;
+  return (f & (SEEN_INBOUND | CLOSING)) === SEEN_INBOUND ? LIST_TCP_ESTABLISHED : LIST_TCP_TRANSITORY;
 }
 
 /**
@@ -96,14 +79,20 @@ export class NatEngine {
   private readonly prefix64: Nat64Prefix | null;
   /** Translated IPv6 source networks, 8 words each (net, mask). */
   private readonly match64: Uint32Array;
+  /** Scratch: the internal IPv6 address of the NAT64 mapping being translated. */
+  private readonly addr6 = new Uint32Array(4);
   /** IPv4 identification of the next translated packet without DF. */
   private ipId = 0;
   /**
-   * Bytes the frame's start moved forward during the last call that translated between
-   * IPv6 and IPv4 (negative: back into the headroom); 0 otherwise. The caller adds it to
-   * the frame's offset, subtracts it from its length and sets it back to 0.
+   * True after a call that translated between IPv6 and IPv4: the frame now starts at
+   * {@link frameStart} (it moved into the headroom or forward) and is
+   * {@link frameLength} bytes long. The caller takes both and sets it back to false.
    */
-  moved = 0;
+  resized = false;
+  /** Absolute offset of the frame's first byte after a translation (see {@link resized}). */
+  frameStart = 0;
+  /** Frame length in bytes after a translation (see {@link resized}). */
+  frameLength = 0;
 
   /**
    * @param plan the baked configuration
@@ -137,7 +126,7 @@ export class NatEngine {
     }
     this.owners = this.ports.ownerArray();
     const n64 = plan.nat64;
-    this.prefix64 = n64 === null ? null : new Nat64Prefix(n64.prefix, n64.length);
+    this.prefix64 = n64 === null ? null : new Nat64Prefix(n64.layout);
     this.match64 = Uint32Array.from(n64 === null ? [] : n64.match.flat());
   }
 
@@ -313,7 +302,7 @@ export class NatEngine {
   private createMapping(pi: number, src: number, sport: number, tcpFlags: number, now: number): number {
     if (pi === NatProto.TCP && (tcpFlags & TCP_SYN_ACK_RST) !== TCP_SYN) return -DROP_TCP_NOT_SYN;
     const e = this.table.create(pi, src, sport, now);
-    if (e < 0) return e === MAPPING_TABLE_FULL ? -DROP_TABLE_FULL : -DROP_PORTS_EXHAUSTED;
+    if (e < 0) return e === MAPPING_TABLE_FULL ? -DROP_MAPPING_TABLE_FULL : -DROP_PORTS_EXHAUSTED;
     this.counters[this.base + NatCounter.MAPPINGS_CREATED]++;
     return e;
   }
@@ -421,11 +410,12 @@ export class NatEngine {
     }
     const table = this.table;
     const e = this.owners[((pi * this.addressCount + ai) << 16) | port] - 1;
-    if (e < 0 || table.isV6(e)) return DROP_NO_MAPPING;
+    if (e < 0) return DROP_NO_MAPPING;
     if (table.isExpired(e, now)) {
       this.expireNow(e);
       return DROP_NO_MAPPING;
     }
+    if (table.isV6(e)) return this.prefix64 === null ? DROP_NO_MAPPING : this.inboundError64(view, L, e, inner, il4);
     natRewriteIcmpError(view, L.l3Offset, L.l4Offset, L.l4Offset + L.l4Length, inner, il4, iproto, true, table.intAddrOf(e), table.intPortOf(e));
     this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
     this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
@@ -500,6 +490,7 @@ export class NatEngine {
       pi = NatProto.UDP;
     } else if (ip === 58) {
       const type = view.getUint8(l4);
+      if (type >= 1 && type <= 4) return this.outboundError64(view, L, dst4, now);
       if (type !== 128 && type !== 129) return DROP_UNSUPPORTED_ICMP;
       pi = NatProto.ICMP;
     } else {
@@ -519,13 +510,13 @@ export class NatEngine {
     if (e === MAPPING_MISS) {
       if (pi === NatProto.TCP && (tcpFlags & TCP_SYN_ACK_RST) !== TCP_SYN) return DROP_TCP_NOT_SYN;
       e = table.create6(pi, a0, a1, a2, a3, sport, now);
-      if (e < 0) return e === MAPPING_TABLE_FULL ? DROP_TABLE_FULL : DROP_PORTS_EXHAUSTED;
+      if (e < 0) return e === MAPPING_TABLE_FULL ? DROP_MAPPING_TABLE_FULL : DROP_PORTS_EXHAUSTED;
       this.counters[this.base + NatCounter.MAPPINGS_CREATED]++;
     } else {
       this.refreshOutbound(e, pi, tcpFlags, now);
     }
     this.ipId = (this.ipId + 1) & 0xffff;
-    this.moved = nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, table.extAddrOf(e), dst4, table.extPortOf(e), this.ipId);
+    this.moved(L, nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, table.extAddrOf(e), dst4, table.extPortOf(e), this.ipId));
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     this.counters[this.base + NatCounter.NAT64_OUTBOUND]++;
     return NatResult.OUTSIDE;
@@ -534,7 +525,8 @@ export class NatEngine {
   /** NAT64, an IPv4 packet from the outside to NAT64 mapping `e` (found and refreshed): it becomes IPv6. */
   private inbound64(view: DataView, L: FrameLayout, e: number): number {
     const table = this.table;
-    this.moved = nat64ToIpv6(
+    table.copyIntAddr6(e, this.addr6);
+    const by = nat64ToIpv6(
       view,
       L.frameOffset,
       L.l3Offset,
@@ -542,15 +534,100 @@ export class NatEngine {
       L.l4Length,
       L.ipProto,
       this.prefix64 as Nat64Prefix,
-      table.intAddr6Of(e, 0),
-      table.intAddr6Of(e, 1),
-      table.intAddr6Of(e, 2),
-      table.intAddr6Of(e, 3),
+      this.addr6,
       table.intPortOf(e),
     );
+    this.moved(L, by);
     this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
     this.counters[this.base + NatCounter.NAT64_INBOUND]++;
     return NatResult.INSIDE;
+  }
+
+  /** Records a translation that moved the frame's start by `by` bytes and kept its end. */
+  private moved(L: FrameLayout, by: number): void {
+    this.resized = true;
+    this.frameStart = L.frameOffset + by;
+    this.frameLength = L.frameLength - by;
+  }
+
+  /**
+   * NAT64, an ICMPv4 error from the outside quoting a packet NAT64 sent out (mapping `e`,
+   * quoted IPv4 header at `inner`, its L4 at `il4`): it becomes an ICMPv6 error to the
+   * client quoting the client's packet (RFC 7915 §4.2). Errors do not refresh mappings.
+   */
+  private inboundError64(view: DataView, L: FrameLayout, e: number, inner: number, il4: number): number {
+    const l4 = L.l4Offset;
+    const t = icmp4ErrorTo6(view.getUint8(l4), view.getUint8(l4 + 1));
+    if (t < 0) return DROP_UNSUPPORTED_ICMP;
+    const table = this.table;
+    table.copyIntAddr6(e, this.addr6);
+    const l3 = L.l3Offset;
+    const start = nat64ErrorToIpv6(
+      view,
+      L.frameOffset,
+      l3,
+      l4 + L.l4Length,
+      inner,
+      il4,
+      t,
+      view.getUint32(l4 + 4),
+      this.prefix64 as Nat64Prefix,
+      this.addr6,
+      table.intPortOf(e),
+    );
+    if (start < 0) return DROP_UNSUPPORTED_ICMP;
+    const l2 = l3 - L.frameOffset;
+    this.resized = true;
+    this.frameStart = start;
+    this.frameLength = l2 + 40 + view.getUint16(start + l2 + 4);
+    this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
+    this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
+    this.counters[this.base + NatCounter.NAT64_INBOUND]++;
+    return NatResult.INSIDE;
+  }
+
+  /**
+   * NAT64, an ICMPv6 error from an inside host (to an address of the prefix, `to4` the one
+   * it embeds) quoting a packet NAT64 let in: it becomes an ICMPv4 error to the server
+   * (RFC 7915 §5.2). The quote must hold the whole IPv6 header, no extension header and
+   * 8 bytes of TCP/UDP or an echo reply; its destination endpoint must have a live mapping.
+   */
+  private outboundError64(view: DataView, L: FrameLayout, to4: number, now: number): number {
+    const l4 = L.l4Offset;
+    const end = l4 + L.l4Length;
+    const inner = l4 + 8;
+    if (end - inner < 48 || view.getUint8(inner) >>> 4 !== 6) return DROP_ICMP_ERROR_MALFORMED;
+    const next = view.getUint8(inner + 6);
+    const il4 = inner + 40;
+    let pi: number;
+    let port: number;
+    if (next === 6 || next === 17) {
+      pi = next === 6 ? NatProto.TCP : NatProto.UDP;
+      port = view.getUint16(il4 + 2);
+    } else if (next === 58 && view.getUint8(il4) === 129) {
+      pi = NatProto.ICMP;
+      port = view.getUint16(il4 + 4);
+    } else {
+      return DROP_ICMP_ERROR_MALFORMED;
+    }
+    const prefix = this.prefix64 as Nat64Prefix;
+    if (prefix.match(view, inner + 8) !== NAT64_CANONICAL) return DROP_NO_MAPPING;
+    const table = this.table;
+    const e = table.lookup6(pi, view.getUint32(inner + 24), view.getUint32(inner + 28), view.getUint32(inner + 32), view.getUint32(inner + 36), port);
+    if (e === MAPPING_MISS || table.isExpired(e, now)) return DROP_NO_MAPPING;
+    const t = icmp6ErrorTo4(view.getUint8(l4), view.getUint8(l4 + 1));
+    if (t < 0) return DROP_UNSUPPORTED_ICMP;
+    this.ipId = (this.ipId + 1) & 0xffff;
+    const l3 = L.l3Offset;
+    const start = nat64ErrorToIpv4(view, L.frameOffset, l3, l4, end, inner, t, view.getUint32(l4 + 4), table.extAddrOf(e), to4, prefix.extract(view, inner + 8), table.extPortOf(e), this.ipId);
+    if (start < 0) return DROP_UNSUPPORTED_ICMP;
+    this.resized = true;
+    this.frameStart = start;
+    this.frameLength = end - start;
+    this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
+    this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
+    this.counters[this.base + NatCounter.NAT64_OUTBOUND]++;
+    return NatResult.OUTSIDE;
   }
 }
 

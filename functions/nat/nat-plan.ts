@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_NAT_TIMEOUTS, expandAddresses, NAT_MAX_CAPACITY, NAT_MAX_EXTERNAL_ADDRESSES, type NatConfig } from './config.ts';
 import { NatProto } from './nat-proto.ts';
-import { NAT64_PREFIX_LENGTHS, NAT64_WELL_KNOWN_PREFIX } from './nat64-address.ts';
+import { NAT64_PREFIX_LENGTHS, NAT64_WELL_KNOWN_PREFIX, nat64PrefixLayout, type Nat64PrefixLayout } from './nat64-address.ts';
 import { ipv6Mask } from '../../src/packet/ipv6-address.ts';
 
 /**
@@ -57,6 +57,8 @@ export interface NatPlan64 {
   /** RFC 6052 prefix: four words and a length (32, 40, 48, 56, 64 or 96). */
   prefix: number[];
   length: number;
+  /** What the data path needs of the prefix (`nat64PrefixLayout(prefix, length)`). */
+  layout: Nat64PrefixLayout;
   /** Translated IPv6 source networks, each [net0…net3, mask0…mask3]. */
   match: number[][];
 }
@@ -93,6 +95,14 @@ export const natPlanSchema: z.ZodType<NatPlan> = z
       .object({
         prefix: z.array(u32).length(4),
         length: z.number().refine((n) => NAT64_PREFIX_LENGTHS.includes(n), { message: 'not an RFC 6052 prefix length' }),
+        layout: z
+          .object({
+            template: z.array(u32).length(4),
+            prefixMask: z.array(u32).length(4),
+            fixedMask: z.array(u32).length(4),
+            positions: z.array(z.number().int().min(0).max(15)).length(4),
+          })
+          .strict(),
         match: z.array(z.array(u32).length(8)).min(1),
       })
       .strict()
@@ -154,5 +164,6 @@ function planNat64(n: NonNullable<NatConfig['nat64']>): NatPlan64 {
     const mask = ipv6Mask(m.prefix);
     return [...m.addr.map((w, i) => (w & mask[i]) >>> 0), ...mask.map((w) => w >>> 0)];
   });
-  return { prefix: [...prefix.addr].map((w) => w >>> 0), length: prefix.prefix, match };
+  const words = [...prefix.addr].map((w) => w >>> 0);
+  return { prefix: words, length: prefix.prefix, layout: nat64PrefixLayout(words, prefix.prefix), match };
 }

@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * const p = new Nat64Prefix([0x0064ff9b, 0, 0, 0], 96);   // 64:ff9b::/96
+ * const p = nat64Prefix([0x0064ff9b, 0, 0, 0], 96);   // 64:ff9b::/96 (in an image: new Nat64Prefix(plan.layout))
  * nat64EmbedWords(p, 0xc0000221);   // [0x0064ff9b, 0, 0, 0xc0000221]  (64:ff9b::192.0.2.33)
  * p.embed(view, l3 + 8, 0xc0000221);                  // the same, written as a source address
  * p.match(view, l3 + 24) === NAT64_CANONICAL && p.extract(view, l3 + 24);
@@ -44,10 +44,48 @@ export function nat64BytePositions(length: number): [number, number, number, num
   return [at(0), at(1), at(2), at(3)];
 }
 
-/** A NAT64 prefix (RFC 6052) with what its data path needs precomputed. */
+/**
+ * What a {@link Nat64Prefix} needs, computed from the prefix on the control path (the plan
+ * bakes it into the image, so the image does not carry the computation).
+ */
+export interface Nat64PrefixLayout {
+  /** The prefix's four words with every bit after its length zero. */
+  template: number[];
+  /** Per word, the mask of the prefix bits. */
+  prefixMask: number[];
+  /** Per word, the mask of every bit but the IPv4 address's (prefix, u octet, suffix). */
+  fixedMask: number[];
+  /** Byte positions (0…15) of the four IPv4 bytes, most significant first. */
+  positions: number[];
+}
+
+/**
+ * The {@link Nat64PrefixLayout} of `prefix` (four words; bits after `length` ignored) of
+ * `length` bits, one of {@link NAT64_PREFIX_LENGTHS} (else a RangeError).
+ */
+export function nat64PrefixLayout(prefix: readonly number[], length: number): Nat64PrefixLayout {
+  if (!NAT64_PREFIX_LENGTHS.includes(length)) throw new RangeError(`NAT64 prefix length ${length}: RFC 6052 allows ${NAT64_PREFIX_LENGTHS.join(', ')}`);
+  const prefixMask: number[] = [];
+  const template: number[] = [];
+  for (let w = 0; w < 4; w++) {
+    const bits = Math.max(0, Math.min(32, length - 32 * w));
+    prefixMask.push(bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
+    template.push((prefix[w] & prefixMask[w]) >>> 0);
+  }
+  const positions = nat64BytePositions(length);
+  const fixed = new Uint8Array(16).fill(0xff);
+  for (const b of positions) fixed[b] = 0;
+  const fv = new DataView(fixed.buffer);
+  return { template, prefixMask, fixedMask: [0, 1, 2, 3].map((w) => fv.getUint32(w * 4)), positions };
+}
+
+/** The {@link Nat64Prefix} of `prefix` (four words) of `length` bits (control path and tests). */
+export function nat64Prefix(prefix: readonly number[], length: number): Nat64Prefix {
+  return new Nat64Prefix(nat64PrefixLayout(prefix, length));
+}
+
+/** A NAT64 prefix (RFC 6052), built from its {@link Nat64PrefixLayout}: the data path's reads and writes. */
 export class Nat64Prefix {
-  /** Prefix length in bits (one of {@link NAT64_PREFIX_LENGTHS}). */
-  readonly length: number;
   /** The prefix's words with every bit after it zero: the template an embedding starts from. */
   private readonly template: Uint32Array;
   /** Mask of the prefix bits, per word. */
@@ -60,31 +98,11 @@ export class Nat64Prefix {
   private readonly b2: number;
   private readonly b3: number;
 
-  /**
-   * @param prefix the prefix's four words (bits after `length` are ignored)
-   * @param length 32, 40, 48, 56, 64 or 96
-   */
-  constructor(prefix: readonly number[], length: number) {
-    if (!NAT64_PREFIX_LENGTHS.includes(length)) throw new RangeError(`NAT64 prefix length ${length}: RFC 6052 allows ${NAT64_PREFIX_LENGTHS.join(', ')}`);
-    this.length = length;
-    this.prefixMask = new Uint32Array(4);
-    this.template = new Uint32Array(4);
-    for (let w = 0; w < 4; w++) {
-      const bits = Math.max(0, Math.min(32, length - 32 * w));
-      this.prefixMask[w] = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-      this.template[w] = (prefix[w] & this.prefixMask[w]) >>> 0;
-    }
-    const pos = nat64BytePositions(length);
-    [this.b0, this.b1, this.b2, this.b3] = pos;
-    const fixed = new Uint8Array(16).fill(0xff);
-    for (const b of pos) fixed[b] = 0;
-    const fv = new DataView(fixed.buffer);
-    this.fixedMask = Uint32Array.from([0, 1, 2, 3], (w) => fv.getUint32(w * 4));
-  }
-
-  /** Word `w` of the prefix (bits after its length zero). */
-  word(w: number): number {
-    return this.template[w];
+  constructor(layout: Nat64PrefixLayout) {
+    this.template = Uint32Array.from(layout.template);
+    this.prefixMask = Uint32Array.from(layout.prefixMask);
+    this.fixedMask = Uint32Array.from(layout.fixedMask);
+    [this.b0, this.b1, this.b2, this.b3] = layout.positions;
   }
 
   /**

@@ -24,22 +24,22 @@
 import { writeUdpChecksumIpv6 } from '../../src/packet/checksum-ipv6.ts';
 import type { Nat64Prefix } from './nat64-address.ts';
 
-/** Folds a one's complement accumulator (< 2^26) to 16 bits. */
-function fold(s: number): number {
+/** Folds a one's complement accumulator (< 2^26) to 16 bits. (The helpers below are shared with `nat64-icmp-error.ts`.) */
+export function fold(s: number): number {
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return s;
 }
 
 /** One's complement sum of the 16-bit halves of the 4 words at `at` (an IPv6 address). */
-function sum128(view: DataView, at: number): number {
+export function sum128(view: DataView, at: number): number {
   let s = 0;
   for (let k = 0; k < 16; k += 2) s += view.getUint16(at + k);
   return s;
 }
 
 /** Sum of the two 16-bit halves of a 32-bit value. */
-function halves(v: number): number {
+export function halves(v: number): number {
   return (v >>> 16) + (v & 0xffff);
 }
 
@@ -47,15 +47,15 @@ function halves(v: number): number {
  * Moves the link header `[frameOffset, l3)` by `by` bytes (either way, overlapping allowed)
  * and sets its EtherType (the last two bytes) to `ethertype`.
  */
-function moveLinkHeader(view: DataView, frameOffset: number, l3: number, by: number, ethertype: number): void {
+export function moveLinkHeader(view: DataView, frameOffset: number, l3: number, by: number, ethertype: number): void {
   if (by > 0) for (let k = l3 - 1; k >= frameOffset; k--) view.setUint8(k + by, view.getUint8(k));
   else if (by < 0) for (let k = frameOffset; k < l3; k++) view.setUint8(k + by, view.getUint8(k));
   view.setUint16(l3 + by - 2, ethertype);
 }
 
 /** Writes a 20-byte IPv4 header at `at` with its checksum. */
-function writeIpv4Header(view: DataView, at: number, tos: number, total: number, id: number, ttl: number, proto: number, src: number, dst: number): void {
-  const w0 = (0x45000000 | (tos << 16) | total) >>> 0;
+export function writeIpv4Header(view: DataView, at: number, tos: number, total: number, id: number, ttl: number, proto: number, src: number, dst: number): void {
+  const w0 = (0x45000000 | (tos << 16) | (total & 0xffff)) >>> 0;
   // RFC 7915 §5.1: DF set when the packet is larger than 1260 bytes (the IPv6 minimum MTU minus 20), the ID then 0.
   const w1 = total > 1260 ? 0x4000 : (id & 0xffff) << 16;
   const w2 = ((ttl << 24) | (proto << 16)) >>> 0;
@@ -65,6 +65,22 @@ function writeIpv4Header(view: DataView, at: number, tos: number, total: number,
   view.setUint32(at + 12, src);
   view.setUint32(at + 16, dst);
   view.setUint16(at + 10, ~fold(halves(w0) + halves(w1) + halves(w2) + halves(src) + halves(dst)) & 0xffff);
+}
+
+/**
+ * Writes a 40-byte IPv6 header at `at`: traffic class `tc`, flow label 0, `payload` bytes,
+ * next header `next`, hop limit `hops`, source embedding `src4` in `prefix` (when `srcFirst`)
+ * or `addr[0…3]` (else), the destination the other of the two.
+ */
+export function writeIpv6Header(view: DataView, at: number, tc: number, payload: number, next: number, hops: number, prefix: Nat64Prefix, src4: number, addr: Uint32Array, srcFirst: boolean): void {
+  view.setUint32(at, (0x60000000 | (tc << 20)) >>> 0);
+  view.setUint32(at + 4, (((payload & 0xffff) << 16) | (next << 8) | hops) >>> 0);
+  const a = srcFirst ? at + 24 : at + 8;
+  prefix.embed(view, srcFirst ? at + 8 : at + 24, src4);
+  view.setUint32(a, addr[0]);
+  view.setUint32(a + 4, addr[1]);
+  view.setUint32(a + 8, addr[2]);
+  view.setUint32(a + 12, addr[3]);
 }
 
 /** Updates the TCP (6) / UDP (17) checksum at `l4` for an address-sum change `dA` (already "old complement + new") and a port change. */
@@ -82,7 +98,7 @@ function adjustTransport(view: DataView, l4: number, proto: number, dA: number, 
  * Rewrites the echo header at `l4` (type/code word and identifier) between ICMPv6 and ICMP
  * and returns the checksum change as a one's complement sum to add ("old complement + new").
  */
-function echoHeader(view: DataView, l4: number, type: number, id: number): number {
+export function echoHeader(view: DataView, l4: number, type: number, id: number): number {
   const oldTc = view.getUint16(l4);
   const tc = (type << 8) | (oldTc & 0xff);
   const oldId = view.getUint16(l4 + 4);
@@ -136,7 +152,7 @@ export function nat64ToIpv4(
 /**
  * IPv4 → IPv6 for a TCP or UDP packet or an ICMP echo reply (1: 0 → 129, 8 → 128) to a
  * NAT64 mapping (RFC 7915 §4.1, §4.2): source becomes the IPv4 source embedded in
- * `prefix`, destination the mapping's internal IPv6 address `d0…d3` and port (identifier)
+ * `prefix`, destination the mapping's internal IPv6 address `addr[0…3]` and port (identifier)
  * `dport`. TOS → traffic class, TTL → hop limit, flow label 0, IPv4 options dropped; the
  * ICMPv6 checksum gains its pseudo-header. Returns how far the frame's start moved
  * (−20 … 0: back into the headroom).
@@ -149,10 +165,7 @@ export function nat64ToIpv6(
   l4Length: number,
   proto: number,
   prefix: Nat64Prefix,
-  d0: number,
-  d1: number,
-  d2: number,
-  d3: number,
+  addr: Uint32Array,
   dport: number,
 ): number {
   const tos = view.getUint8(l3 + 1);
@@ -163,13 +176,7 @@ export function nat64ToIpv6(
   const by = l4 - 40 - l3;
   moveLinkHeader(view, frameOffset, l3, by, 0x86dd);
   const h = l4 - 40;
-  view.setUint32(h, (0x60000000 | (tos << 20)) >>> 0);
-  view.setUint32(h + 4, ((payload << 16) | ((proto === 1 ? 58 : proto) << 8) | ttl) >>> 0);
-  prefix.embed(view, h + 8, src4);
-  view.setUint32(h + 24, d0);
-  view.setUint32(h + 28, d1);
-  view.setUint32(h + 32, d2);
-  view.setUint32(h + 36, d3);
+  writeIpv6Header(view, h, tos, payload, proto === 1 ? 58 : proto, ttl, prefix, src4, addr, true);
   const newSum = sum128(view, h + 8) + sum128(view, h + 24);
   if (proto === 1) {
     const d = echoHeader(view, l4, view.getUint8(l4) === 0 ? 129 : 128, dport);

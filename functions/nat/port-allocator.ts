@@ -1,10 +1,8 @@
 import { InvalidArgumentError } from '../../src/errors/catalog.ts';
 
-/** {@link PortAllocator.allocate} result when every port of the protocol is taken. */
-export const PORT_EXHAUSTED = -1;
+import { PORT_EXHAUSTED, WORDS_PER_ADDRESS } from './port-space.ts';
 
-/** Words of a 65536-bit bitmap. */
-const WORDS_PER_ADDRESS = 2048;
+export { PORT_EXHAUSTED } from './port-space.ts';
 
 /**
  * External endpoints of a NAT: who owns each (protocol, external address, port), and which

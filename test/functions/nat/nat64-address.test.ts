@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { NAT64_CANONICAL, NAT64_NOT_CANONICAL, NAT64_OUTSIDE, NAT64_PREFIX_LENGTHS, Nat64Prefix, nat64EmbedWords, nat64ExtractWords } from '../../../functions/nat/nat64-address.ts';
+import { NAT64_CANONICAL, NAT64_NOT_CANONICAL, NAT64_OUTSIDE, NAT64_PREFIX_LENGTHS, nat64EmbedWords, nat64Prefix, nat64ExtractWords, type Nat64Prefix } from '../../../functions/nat/nat64-address.ts';
 import { parseIpv6, parseIpv6Prefix } from '../../../src/packet/ipv6-address.ts';
 import { ip } from './nat-harness.ts';
 
 const prefix = (text: string): Nat64Prefix => {
   const p = parseIpv6Prefix(text);
   if (typeof p === 'string') throw new Error(p);
-  return new Nat64Prefix(p.addr, p.prefix);
+  return nat64Prefix(p.addr, p.prefix);
 };
 const v6 = (text: string): number[] => [...(parseIpv6(text) ?? [])];
 
@@ -49,14 +49,14 @@ describe('nat64: RFC 6052 address mapping', () => {
   });
 
   it('refuses a length RFC 6052 does not define', () => {
-    expect(() => new Nat64Prefix([0x20010db8, 0, 0, 0], 80)).toThrow(/RFC 6052/);
+    expect(() => nat64Prefix([0x20010db8, 0, 0, 0], 80)).toThrow(/RFC 6052/);
   });
 
   it('embed then extract gives the IPv4 address back, for every prefix length (property)', () => {
     fc.assert(
       fc.property(fc.constantFrom(...NAT64_PREFIX_LENGTHS), fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 0xffffffff }), (len, words, v4) => {
         words[2] &= len === 96 ? 0x00ffffff : 0xffffffff; // bits 64-71 of a /96 must be zero
-        const p = new Nat64Prefix(words, len);
+        const p = nat64Prefix(words, len);
         const e = nat64EmbedWords(p, v4);
         expect(e[2] >>> 24).toBe(0); // byte 8: the u octet (or, in a /96, prefix bits that must be zero)
         expect(p.match(at(e), 0)).toBe(NAT64_CANONICAL);

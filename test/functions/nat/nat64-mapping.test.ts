@@ -21,7 +21,9 @@ describe('nat64: mappings in the NAT44 table (RFC 6146 BIB)', () => {
     const e = t.create6(NatProto.UDP, A6[0], A6[1], A6[2], A6[3], 5353, 0);
     expect(e).toBeGreaterThanOrEqual(0);
     expect(t.isV6(e)).toBe(true);
-    expect([0, 1, 2, 3].map((w) => t.intAddr6Of(e, w))).toEqual([...A6]);
+    const got = new Uint32Array(4);
+    t.copyIntAddr6(e, got);
+    expect([...got]).toEqual([...A6]);
     expect([t.protoOf(e), t.intPortOf(e), t.listOf(e)]).toEqual([NatProto.UDP, 5353, MappingList.UDP]);
     expect(t.lookup6(NatProto.UDP, A6[0], A6[1], A6[2], A6[3], 5353)).toBe(e);
     expect(t.lookup6(NatProto.UDP, A6[0], A6[1], A6[2], A6[3] + 1, 5353)).toBe(MAPPING_MISS);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Nat64Prefix, nat64EmbedWords } from '../../../functions/nat/nat64-address.ts';
+import { nat64EmbedWords, nat64Prefix } from '../../../functions/nat/nat64-address.ts';
 import { parseIpv6Prefix, type Ipv6Prefix } from '../../../src/packet/ipv6-address.ts';
 import { Side, Verdict } from '../../../src/pipeline/verdict.ts';
 import { frame, frame6 } from '../../unit/packet/frame-fixtures.ts';
@@ -38,7 +38,7 @@ describe('nat64: translation round-trips (property)', () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const parsedPrefix = parseIpv6Prefix(c.prefix) as Ipv6Prefix;
-        const p = new Nat64Prefix(parsedPrefix.addr, parsedPrefix.prefix);
+        const p = nat64Prefix(parsedPrefix.addr, parsedPrefix.prefix);
         let nat = harnesses.get(c.prefix);
         if (nat === undefined) {
           nat = await NatHarness.create({ snat: { addresses: '198.18.100.0/30' }, nat64: { prefix: c.prefix }, capacity: 4096 });
