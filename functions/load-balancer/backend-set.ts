@@ -76,8 +76,7 @@ export class BackendSet {
       if (a.length === 4) {
         this.address6.set(a, i * 4);
         this.vip6.set(plan.services[b.service].vip, i * 4);
-      }
-      else this.address[i] = a[0];
+      } else this.address[i] = a[0];
       this.port[i] = b.port;
       this.state[i] = b.state;
       addEndpoint(this.servers, plan.services[b.service].proto, a, b.port, i);
