@@ -96,7 +96,8 @@ export interface WebLabOptions {
   /** UDP port the chain's VXLAN ends listen on, on the lab's own underlay addresses (default 4789). */
   readonly vxlanPort?: number;
   /**
-   * Also give the overlay IPv6 (`WEB_LAB_ADDRESSES6`; default false): the client and the
+   * Give the overlay IPv6 too (`WEB_LAB_ADDRESSES6`; default true, as the dual-stack
+   * `web-edge-vxlan.yaml` expects; false: IPv4 only): the client and the
    * backends get IPv6 addresses beside their IPv4 ones, the client routes the IPv6 VIP's
    * network and the NAT64 prefix to the chain, the backends route the client's IPv6 network
    * back through it; `chainSpec()` then gives the gateways their IPv6 addresses and subnets.
@@ -220,7 +221,7 @@ export class WebLab {
         const v = await lab.veth({ ns: null, address: underlay.cidrA }, { ns, address: underlay.cidrB });
         const name = `backend-${i + 1}`;
         const server = lab.spawnNode(ns, script, [name, String(WEB_BACKEND_PORT)]);
-        const address6 = options.ipv6 === true ? `${WEB_LAB_ADDRESSES6.backendBase}${11 + i}` : undefined;
+        const address6 = options.ipv6 !== false ? `${WEB_LAB_ADDRESSES6.backendBase}${11 + i}` : undefined;
         backends.push({ name, ns, address: `${WEB_LAB_ADDRESSES.backendBase}${11 + i}`, ...(address6 === undefined ? {} : { address6 }), vni: BACKEND_VNI_BASE + i, underlay, underlayDev: v.b, server });
       }
       // The outside port listens on backend-1's root end; the others reach it through their own.
@@ -230,7 +231,7 @@ export class WebLab {
       const A6 = WEB_LAB_ADDRESSES6;
       const clientDev = await lab.vxlan({ ns: client, vni: WEB_CLIENT_VNI, dev: cv.b, local: clientUnderlay.b, remote: clientUnderlay.a, remotePort: port, address: `${A.client}/24` });
       await lab.route(client, `${A.vip.replace(/\.\d+$/, '.0')}/24`, A.clientGateway);
-      if (options.ipv6 === true) {
+      if (options.ipv6 !== false) {
         await lab.address(client, clientDev, `${A6.client}/64`);
         await lab.route(client, A6.vipNet, A6.clientGateway);
         await lab.route(client, A6.nat64Prefix, A6.clientGateway);
@@ -245,7 +246,7 @@ export class WebLab {
       const router = options.kernelPaths === true ? await buildKernelPaths(lab, client, backends) : null;
       const timeout = options.serverStartTimeoutMs ?? 30_000;
       await Promise.all(backends.map((b) => b.server.waitForOutput(/listening/, timeout)));
-      return new WebLab(lab, client, clientUnderlay, backends, router, port, options.ipv6 === true);
+      return new WebLab(lab, client, clientUnderlay, backends, router, port, options.ipv6 !== false);
     } catch (err) {
       await lab.destroy();
       throw err;

@@ -10,7 +10,7 @@ import { ImageStore } from '../../src/image/image-store.ts';
 import type { LabProcess } from '../../src/netlab/lab-process.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { startWebEdgeChain, type WebEdgeChain } from '../../src/netlab/web-edge-chain.ts';
-import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WebLab } from '../../src/netlab/web-lab.ts';
+import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WEB_LAB_ADDRESSES6, WebLab } from '../../src/netlab/web-lab.ts';
 import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
 import { backendsOf, callAgent as call, type GetResult } from './support/agent-client.ts';
 
@@ -73,12 +73,16 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer b
   });
 
   it('lists the service’s three backends over gRPC: active, and up once probed', async () => {
+    // The topology is dual stack: the health check probes the IPv4 service's backends; the
+    // IPv6 service's are listed beside them, unchecked.
+    const web = (all: typeof rows) => all.filter((b) => b.service === 'web');
     let rows = await client!.listBackends(chain);
-    for (let i = 0; i < 50 && rows.some((b) => b.health !== 'up'); i++) {
+    for (let i = 0; i < 50 && web(rows).some((b) => b.health !== 'up'); i++) {
       await sleep(100);
       rows = await client!.listBackends(chain, 'lb');
     }
-    expect(rows.map((b) => [b.service, b.backend, b.state, b.health, b.effective])).toEqual([0, 1, 2].map((i) => ['web', endpoint(i), 'active', 'up', 'active']));
+    expect(web(rows).map((b) => [b.service, b.backend, b.state, b.health, b.effective])).toEqual([0, 1, 2].map((i) => ['web', endpoint(i), 'active', 'up', 'active']));
+    expect(rows.filter((b) => b.service === 'web6').map((b) => [b.backend, b.state, b.effective])).toEqual([0, 1, 2].map((i) => [`[${WEB_LAB_ADDRESSES6.backendBase}${11 + i}]:${WEB_BACKEND_PORT}`, 'active', 'active']));
     const r = await get(24);
     expect(r, r.error).toMatchObject({ ok: true });
     const after = await client!.listBackends(chain);

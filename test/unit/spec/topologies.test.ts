@@ -48,12 +48,32 @@ describe('example topologies', () => {
     const ingress = spec.spec.ingress as VxlanPortSpec;
     const egress = spec.spec.egress as VxlanPortSpec;
     expect(ingress.type).toBe('vxlan');
-    expect(ingress.gateway.addresses).toEqual(['198.18.1.1/24', '198.18.2.100/32']);
+    expect(ingress.gateway.addresses).toEqual(['198.18.1.1/24', '198.18.2.100/32', '2001:db8:1::1/64', '2001:db8:2::100/128']);
     expect(ingress.peers).toHaveLength(1);
-    expect(egress.gateway.addresses[0]).toBe('198.18.3.1/24');
-    expect(egress.peers.map((p) => [p.subnets, p.port])).toEqual([11, 12, 13].map((n) => [[`198.18.3.${n}/32`], 4789]));
+    expect(egress.gateway.addresses).toEqual(['198.18.3.1/24', '198.18.3.2/32', '2001:db8:3::1/64']);
+    expect(egress.peers.map((p) => [p.subnets, p.port])).toEqual([11, 12, 13].map((n) => [[`198.18.3.${n}/32`, `2001:db8:3::${n}/128`], 4789]));
     expect(new Set(egress.peers.map((p) => p.vni)).size).toBe(3);
+    // Documentation ranges only: 198.18.0.0/15, 2001:db8::/32 (and the NAT64 well-known prefix).
     const all = [ingress, egress].flatMap((p) => [p.listen.address, ...p.gateway.addresses, ...p.peers.flatMap((q) => [q.remote, ...q.subnets])]);
-    for (const a of all) expect((ip(a.split('/')[0]) & 0xfffe0000) >>> 0, a).toBe(ip('198.18.0.0'));
+    for (const a of all) {
+      if (a.includes(':')) expect(a, a).toMatch(/^2001:db8:/);
+      else expect((ip(a.split('/')[0]) & 0xfffe0000) >>> 0, a).toBe(ip('198.18.0.0'));
+    }
+    // Dual stack: an IPv6 service beside the IPv4 one, and NAT64 for IPv6 clients.
+    const lb = spec.spec.functions[1].config as LoadBalancerConfig;
+    expect(lb.services.map((x) => x.name)).toEqual(['web', 'web6']);
+    const nat = spec.spec.functions[2].config as NatConfig;
+    expect(nat.nat64).toBeDefined();
+  });
+
+  it('web-edge-v6.yaml is web-edge.yaml over IPv6: IPv6 clients, VIP and backends', () => {
+    const plain = loadChainSpec(`${dir}web-edge.yaml`, registry);
+    const spec = loadChainSpec(`${dir}web-edge-v6.yaml`, registry);
+    expect(spec.spec.functions.map((f) => [f.name, f.function])).toEqual(plain.spec.functions.map((f) => [f.name, f.function]));
+    expect(spec.spec.ingress).toMatchObject({ type: 'generator', protocol: 'tcp', clients: '2001:db8:1::/64', service: '[2001:db8:2::100]:80' });
+    expect(spec.spec.egress).toEqual({ type: 'responder' });
+    const lb = spec.spec.functions[1].config as LoadBalancerConfig;
+    expect(lb.services).toHaveLength(1);
+    expect(lb.services[0].backends).toHaveLength(3);
   });
 });
