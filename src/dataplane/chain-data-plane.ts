@@ -61,10 +61,9 @@ import { SANDBOX_UID } from '../runtime/sandbox-reasons.ts';
 import { Doorbell } from '../virtio/doorbell.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
 import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
-import { directLinkRuntimePath, portRuntimePath, processBootstrapPath } from '../runtime/runtime-bundle.ts';
+import { portRuntimePath, processBootstrapPath } from '../runtime/runtime-bundle.ts';
 import { LinkArea } from './links/link-area.ts';
-import { DIRECT_LINK_COUNTER_LIST, DirectLinkCounter } from './links/direct-link-counters.ts';
-import type { PinTimeoutTicks } from './link-flow-table.ts';
+import { DirectLinkHost, directDrops, directDropsByReason, directTraffic, type LaneReservation } from './links/direct-link-host.ts';
 import type { VirtioNetDeviceEnd } from '../virtio/virtio-net-device-end.ts';
 import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
@@ -376,10 +375,8 @@ export class ChainDataPlane {
   readonly linkMode: LinkMode;
   /** The link area of `direct` links (null for `host` ones or a chain of one stage). */
   readonly linkArea: LinkArea | null;
-  /** What instances with direct links steer with (as this thread's `LinkSteering`). */
-  private readonly steeringSetup: { readonly hashSeed: number; readonly flowCapacity: number; readonly pinTimeouts: PinTimeoutTicks };
-  /** Instances gone from a lane whose late buffers are reclaimed once the lane settled (`LinkArea.settled`). */
-  private departed: StageInstance[] = [];
+  /** The lifecycle of `direct` links (null for `host` ones or a chain of one stage). */
+  private readonly direct: DirectLinkHost | null;
 
   private constructor(pool: PacketPool, memory: SharedMemory, stageNames: readonly string[], options: ChainDataPlaneOptions) {
     this.pool = pool;
@@ -401,11 +398,11 @@ export class ChainDataPlane {
     this.links = this.steering.links;
     this.taps = this.links.map(() => null);
     this.linkMode = options.links ?? defaultLinkMode();
-    this.steeringSetup = { hashSeed: options.hashSeed ?? 0, flowCapacity: capacity, pinTimeouts: timeouts };
     this.linkArea =
       this.linkMode === 'direct' && stageNames.length > 1
         ? LinkArea.create({ stages: stageNames.length, lanes: options.linkLanes ?? 16, queueSize: this.queueSize }, (n) => memory.allocate(n))
         : null;
+    this.direct = this.linkArea === null ? null : new DirectLinkHost(this.linkArea, pool, { hashSeed: options.hashSeed ?? 0, flowCapacity: capacity, pinTimeouts: timeouts, tickMs: TICK_MS });
   }
 
   /**
@@ -531,11 +528,10 @@ export class ChainDataPlane {
     }
     if (predecessor !== undefined) await predecessor.host.settled();
     let stateSab: SharedArrayBuffer | undefined;
-    const area = this.linkArea;
-    let lane = -1;
+    let lane: LaneReservation | undefined;
     /** Undoes the reservations above when the boot fails. */
     const undo = () => {
-      if (lane >= 0) area!.returnLane(stageIndex, lane);
+      if (lane !== undefined) this.direct!.cancel(lane);
       if (stateSab !== undefined) this.memory.release(stateSab);
       if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + this.orphanWaitMs);
       else if (shard !== undefined) stage.releaseShard(shard);
@@ -543,23 +539,12 @@ export class ChainDataPlane {
     try {
       if (stateBytes > 0) stateSab = this.memory.allocate(stateBytes);
       // Direct links: a lane of the link area, its queue pairs laid out; published once ready.
-      if (area !== null) lane = area.takeLane(stageIndex);
+      if (this.direct !== null) lane = await this.direct.reserve(stageIndex, this.stages.length);
     } catch (err) {
       undo();
       this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${(err as Error).message}` });
       throw new InstanceFailedError(`instance ${id} failed to boot: ${(err as Error).message}`);
     }
-    const laneSlot = lane >= 0 ? area!.prepare(stageIndex, lane) : -1;
-    const direct =
-      lane < 0
-        ? {}
-        : {
-            irq: { sab: area!.sab, index: area!.irqOffset(stageIndex, lane) >> 2 },
-            links: {
-              bundle: await directLinkRuntimePath(),
-              data: { areaSab: area!.sab, geometry: area!.geometry, stage: stageIndex, lane, epoch: laneSlot >>> 8, direct: [stageIndex > 0, stageIndex < this.stages.length - 1] as const, ...this.steeringSetup, tickMs: TICK_MS },
-            },
-          };
     const portCounters = options.ports === undefined ? undefined : new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
     const ports = options.ports === undefined ? undefined : { bundle: await portRuntimePath(), spec: options.ports, countersSab: portCounters!.buffer as SharedArrayBuffer };
     const base = {
@@ -576,7 +561,7 @@ export class ChainDataPlane {
       ...(stateSab === undefined ? {} : { stateSab }),
       ...(predecessor?.stateSab === undefined ? {} : { previousStateSab: predecessor.stateSab }),
       hostIrqSab: this.hostIrq.buffer as SharedArrayBuffer,
-      ...direct,
+      ...(lane === undefined ? {} : { irq: lane.irq, links: lane.links }),
       // A failure is taken out at once (not at the next tick): its successor can start sooner.
       onEvent: this.onInstanceEvent,
     };
@@ -609,17 +594,12 @@ export class ChainDataPlane {
     this.booting.delete(owner);
     if (this.tracing !== null) this.armTrace(instance);
     stage.add(instance);
-    if (lane >= 0) {
-      instance.lane = lane;
-      instance.laneSlot = area!.activate(stageIndex, lane, owner);
-      instance.laneRole = 'active';
-      instance.linkStats = area!.stats(stageIndex, lane);
-    }
+    if (lane !== undefined) this.direct!.activate(instance, lane, owner);
     let takeover: InstanceTakeover | undefined;
     if (predecessor !== undefined) {
       // Its pins follow the successor from now on; its state was copied during the boot.
       predecessor.heir = instance.slot;
-      this.publishLanes(stage);
+      this.direct?.publish(stage);
       this.memory.release(predecessor.stateSab!);
       const ready = host.events.find((e: InstanceEvent) => e.type === 'ready');
       const took = (ready?.type === 'ready' ? ready.startup?.takeover : undefined) ?? { adopted: 0, rejected: 0 };
@@ -653,7 +633,7 @@ export class ChainDataPlane {
     if (instance.state === 'active') {
       if (stage.activeCount() <= 1) throw new FailedPreconditionError(`${id} is the last active instance of ${stage.name}`);
       stage.setState(instance, 'draining', reason);
-      this.publishLanes(stage);
+      this.direct?.publish(stage);
       this.emit({ type: 'instance-draining', stage: stage.name, instance: id, reason, flows: instance.flows });
     }
     let drain = this.drains.get(instance);
@@ -681,10 +661,10 @@ export class ChainDataPlane {
         stage.setState(inst, 'draining', reason);
         this.emit({ type: 'instance-draining', stage: stage.name, instance: inst.id, reason, flows: inst.flows });
       }
-      this.publishLanes(stage);
+      this.direct?.publish(stage);
     }
     const deadline = performance.now() + timeoutMs;
-    const pinned = () => (this.syncDirectPins(), this.instances().reduce((n, i) => n + Math.max(0, i.pins), 0));
+    const pinned = () => (this.direct?.syncPins(this.stages), this.instances().reduce((n, i) => n + Math.max(0, i.pins), 0));
     while (pinned() > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     return this.instances().reduce((n, i) => n + Math.max(0, i.flows), 0);
   }
@@ -694,7 +674,7 @@ export class ChainDataPlane {
     let n = this.drops.noInstance + this.drops.instanceGone + this.drops.ownership;
     for (const s of this.stages) {
       for (const i of s.live) {
-        n += i.host.counters[BuiltinCounter.DROPPED_PACKETS] + this.directDrops(i);
+        n += i.host.counters[BuiltinCounter.DROPPED_PACKETS] + directDrops(i);
         const e0 = i.host.eth0;
         const e1 = i.host.eth1;
         n += e0.rxCounters.dropsNoHeadroom + e0.rxCounters.dropsRingFull + e0.rxCounters.dropsBadDescriptor + e0.txCounters.dropsBadDescriptor;
@@ -712,12 +692,7 @@ export class ChainDataPlane {
         const v = inst.host.counters[slot];
         if (c.drop && v > 0) out[`${inst.id}:${c.name}`] = v;
       });
-      const links = inst.linkStats;
-      if (links !== undefined) {
-        DIRECT_LINK_COUNTER_LIST.entries.forEach((c, slot) => {
-          if (c.drop && links[slot] > 0) out[`${inst.id}:link_${c.name}`] = links[slot];
-        });
-      }
+      directDropsByReason(inst, out);
     }
     for (const [reason, v] of Object.entries(this.drops)) if (v > 0) out[`host:${reason}`] = v;
     return out;
@@ -740,7 +715,7 @@ export class ChainDataPlane {
     if (tick !== this.tick) {
       this.tick = tick;
       if (tick - this.lastSweepTick >= 4) this.sweep();
-      this.checkLinkViolations();
+      this.direct?.violations(this.stages, (peer, detail) => this.fault(peer, 'protocol-violation', detail));
       this.checkHealth();
       this.checkPool();
     }
@@ -992,9 +967,9 @@ export class ChainDataPlane {
       if (inst.toEth0.count > 0 || inst.toEth1.count > 0) return true;
       const h = inst.host;
       if (h.state !== 'running') continue;
-      const links = inst.linkStats;
-      const delivered = h.eth0.rxCounters.packets + h.eth1.rxCounters.packets + (links === undefined ? 0 : links[DirectLinkCounter.RECEIVED]);
-      const back = h.eth0.txCounters.packets + h.eth1.txCounters.packets + h.counters[BuiltinCounter.DROPPED_PACKETS] + (links === undefined ? 0 : links[DirectLinkCounter.SENT] + this.directDrops(inst));
+      const links = directTraffic(inst);
+      const delivered = h.eth0.rxCounters.packets + h.eth1.rxCounters.packets + links.received;
+      const back = h.eth0.txCounters.packets + h.eth1.txCounters.packets + h.counters[BuiltinCounter.DROPPED_PACKETS] + links.sent + directDrops(inst);
       if (delivered > back) return true;
     }
     return false;
@@ -1201,56 +1176,9 @@ export class ChainDataPlane {
     const wall = performance.now();
     for (const stage of this.stages) {
       for (const orphan of stage.expireOrphans(wall)) this.memory.release(orphan.stateSab!);
-      this.publishLanes(stage);
+      this.direct?.publish(stage);
     }
-    this.settleLanes();
-  }
-
-  /**
-   * Direct links: publishes every change of an instance's role or heir in `stage` to its
-   * lane (draining: no new flows; gone: its flows follow its heir, wait for it, or are
-   * picked anew). An instance newly gone joins `departed`.
-   */
-  private publishLanes(stage: Stage): void {
-    const area = this.linkArea;
-    if (area === null) return;
-    for (const inst of stage.bySlot) {
-      if (inst.lane < 0 || inst.laneRole === '' || inst.laneRole === 'released') continue;
-      const role = inst.state;
-      const heir = role !== 'gone' ? -1 : inst.heir >= 0 ? stage.bySlot[inst.heir].laneSlot : inst.heir;
-      if (role === inst.laneRole && heir === inst.laneHeir) continue;
-      if (role !== 'gone') area.setRole(stage.index, inst.lane, role);
-      else if (inst.laneRole === 'gone') area.setHeir(stage.index, inst.lane, heir);
-      else {
-        area.leave(stage.index, inst.lane, heir);
-        this.departed.push(inst);
-      }
-      inst.laneRole = role;
-      inst.laneHeir = heir;
-    }
-  }
-
-  /**
-   * Direct links: a departed instance's lane is given back once the instance is stopped or
-   * contained, no successor is awaited for its state, and every neighbour applied its
-   * departure (then no peer sends it anything more): buffers peers sent it before they saw
-   * it go are freed then.
-   */
-  private settleLanes(): void {
-    const area = this.linkArea;
-    if (area === null || this.departed.length === 0) return;
-    this.departed = this.departed.filter((inst) => {
-      const h = inst.host;
-      const over = h.state === 'stopped' || (h.state === 'failed' && h.events[h.events.length - 1]?.type === 'failed');
-      const stage = this.stages.find((st) => st.bySlot[inst.slot] === inst)!;
-      if (!over || inst.heir === AWAITING_HEIR || !area.settled(stage.index, inst.lane)) return true;
-      // What its peers sent it and it never took: lost with it (its buffers are its owner's still).
-      this.countGone(stage, area.pendingToward(stage.index, inst.lane));
-      this.pool.reclaimOwner(h.owner);
-      area.release(stage.index, inst.lane);
-      inst.laneRole = 'released';
-      return false;
-    });
+    this.direct?.settle((stage, frames) => this.countGone(stage, frames));
   }
 
   /** Counts `n` frames lost with an instance of `stage` that left (sent to it over a direct link, never taken). */
@@ -1259,52 +1187,9 @@ export class ChainDataPlane {
     stage.hostDrops[HostDrop.INSTANCE_GONE] += n;
   }
 
-  /** Direct links: adds what pins each instance in the link area (its own tables and its neighbours') to its `pins` and `flows`. */
-  private syncDirectPins(): void {
-    const area = this.linkArea;
-    if (area === null) return;
-    for (const stage of this.stages) {
-      for (const inst of stage.live) {
-        if (inst.linkStats === undefined) continue;
-        const pins = area.pinsOf(stage.index, inst.lane);
-        const flows = Math.max(0, inst.linkStats[DirectLinkCounter.SELF_FLOWS]);
-        inst.pins += pins - inst.directPins;
-        inst.directPins = pins;
-        inst.flows += flows - inst.directFlows;
-        inst.directFlows = flows;
-      }
-    }
-  }
-
-  /** Direct links: fails the peer an instance reported for breaking their queue pair (`DirectLink` stops using the pair). */
-  private checkLinkViolations(): void {
-    const area = this.linkArea;
-    if (area === null) return;
-    for (const stage of this.stages) {
-      for (const inst of stage.live) {
-        if (inst.linkStats === undefined) continue;
-        const v = area.violationOf(stage.index, inst.lane);
-        if (v === undefined) continue;
-        area.clearViolation(stage.index, inst.lane);
-        const peer = this.stages[stage.index + (v.side === 0 ? -1 : 1)]?.live.find((p) => p.lane === v.lane);
-        if (peer !== undefined) this.fault(peer, 'protocol-violation', `broke its direct queue pair with ${inst.id}`);
-      }
-    }
-  }
-
-  /**
-   * Frames an instance's direct links dropped (`no_peer`, `awaiting_heir`, `peer_full`;
-   * `state_lost` is left out, as the host leaves its own out: those frames are answered).
-   */
-  private directDrops(inst: StageInstance): number {
-    const s = inst.linkStats;
-    if (s === undefined) return 0;
-    return s[DirectLinkCounter.NO_PEER] + s[DirectLinkCounter.AWAITING_HEIR] + s[DirectLinkCounter.PEER_FULL];
-  }
-
   /** Resolves drains whose instance has no pin left or whose deadline passed. */
   private checkDrains(): void {
-    this.syncDirectPins();
+    this.direct?.syncPins(this.stages);
     const now = performance.now();
     for (const [inst, drain] of this.drains) {
       if (inst.pins <= 0 || now >= drain.deadline || inst.state === 'gone') {
@@ -1334,7 +1219,7 @@ export class ChainDataPlane {
         // Its connections stay in host memory for a successor of the same image (the pins wait).
         if (inst.stateSab !== undefined && !this.closed) stage.orphan(inst, reason, performance.now() + this.orphanWaitMs);
         else stage.setState(inst, 'gone', reason);
-        this.publishLanes(stage);
+        this.direct?.publish(stage);
         this.emit({ type: 'instance-failed', stage: stage.name, instance: inst.id, reason: inst.reason });
       }
     }
@@ -1346,10 +1231,10 @@ export class ChainDataPlane {
     const flowsLeft = inst.flows;
     // Flows still pinned to a stateful instance stopped for good (a drain that timed out)
     // cannot go on elsewhere: they are closed with resets rather than dropped in silence.
-    this.syncDirectPins();
+    this.direct?.syncPins(this.stages);
     if (inst.stateSab !== undefined && inst.pins > 0 && !this.closed) inst.heir = STATE_LOST;
     stage.setState(inst, 'gone', reason);
-    this.publishLanes(stage);
+    this.direct?.publish(stage);
     const waiting = inst.toEth0.count + inst.toEth1.count;
     if (inst.host.state === 'running') {
       inst.pool.freeOwned(inst.toEth0.ids, inst.toEth0.count);
@@ -1362,7 +1247,7 @@ export class ChainDataPlane {
     this.keepDropsOf(inst);
     const last = await inst.host.stop();
     // Direct links: what its peers had sent it and it had not taken is still its own.
-    // (Counted once its lane settles: `settleLanes`.)
+    // (Counted once its lane settles: `DirectLinkHost.settle`.)
     if (inst.lane >= 0) this.pool.reclaimOwner(inst.host.owner);
     if (inst.stateSab !== undefined) this.memory.release(inst.stateSab);
     this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });
@@ -1371,7 +1256,7 @@ export class ChainDataPlane {
 
   /** Keeps a leaving instance's pipeline drops in `dropped()`. */
   private keepDropsOf(inst: StageInstance): void {
-    this.goneDrops += inst.host.counters[BuiltinCounter.DROPPED_PACKETS] + this.directDrops(inst);
+    this.goneDrops += inst.host.counters[BuiltinCounter.DROPPED_PACKETS] + directDrops(inst);
   }
 
   private emit(event: DataPlaneEvent): void {

@@ -1,0 +1,202 @@
+import type { PacketPool } from '../../pool/packet-pool.ts';
+import { directLinkRuntimePath } from '../../runtime/runtime-bundle.ts';
+import type { InstanceLinksData } from '../../runtime/instance-main.ts';
+import type { PinTimeoutTicks } from '../link-flow-table.ts';
+import { AWAITING_HEIR } from '../steering-codes.ts';
+import type { Stage, StageInstance } from '../stage.ts';
+import { DIRECT_LINK_COUNTER_LIST, DirectLinkCounter } from './direct-link-counters.ts';
+import { LinkArea } from './link-area.ts';
+
+/** What instances with direct links steer with (the data plane's own settings). */
+export interface DirectSteeringSetup {
+  readonly hashSeed: number;
+  readonly flowCapacity: number;
+  readonly pinTimeouts: PinTimeoutTicks;
+  readonly tickMs: number;
+}
+
+/** A lane taken for an instance about to boot, and what its boot needs (`InstanceHostOptions.irq`, `.links`). */
+export interface LaneReservation {
+  readonly stage: number;
+  readonly lane: number;
+  readonly irq: { readonly sab: SharedArrayBuffer; readonly index: number };
+  readonly links: InstanceLinksData;
+}
+
+/**
+ * The host's part of a chain's direct links, lifecycle only (no frame): it reserves a lane
+ * for each instance before it boots (its queue pairs laid out), publishes it active once
+ * ready, publishes every later change of its role or heir, gives its lane back once the
+ * lane settled (counting what was left in its inbound rings), reads what pins each instance
+ * for drains and scale-in, fails a peer an instance reported for breaking their queue
+ * pair, and reads each instance's drops and traffic from its lane's stats. `ChainDataPlane`
+ * owns one when `links: 'direct'`.
+ *
+ * @example
+ * ```ts
+ * const links = new DirectLinkHost(area, pool, setup);
+ * const lane = await links.reserve(stage.index, stages.length);   // before the boot
+ * links.activate(stage, instance, lane, owner);                    // once ready
+ * links.publish(stage);                                            // after any state change
+ * ```
+ */
+export class DirectLinkHost {
+  readonly area: LinkArea;
+  /** Instances gone from a lane that has not settled yet. */
+  private departed: Array<{ readonly stage: Stage; readonly inst: StageInstance }> = [];
+
+  constructor(
+    area: LinkArea,
+    private readonly pool: PacketPool,
+    private readonly setup: DirectSteeringSetup,
+  ) {
+    this.area = area;
+  }
+
+  /** Takes a lane of stage `stage` (of `stages`) for an instance about to boot; throws `FailedPreconditionError` when none is free. */
+  async reserve(stage: number, stages: number): Promise<LaneReservation> {
+    const area = this.area;
+    const lane = area.takeLane(stage);
+    const slot = area.prepare(stage, lane);
+    let bundle: string;
+    try {
+      bundle = await directLinkRuntimePath();
+    } catch (err) {
+      area.returnLane(stage, lane);
+      throw err;
+    }
+    const s = this.setup;
+    return {
+      stage,
+      lane,
+      irq: { sab: area.sab, index: area.irqOffset(stage, lane) >> 2 },
+      links: {
+        bundle,
+        data: {
+          areaSab: area.sab,
+          geometry: area.geometry,
+          stage,
+          lane,
+          epoch: slot >>> 8,
+          direct: [stage > 0, stage < stages - 1],
+          hashSeed: s.hashSeed,
+          flowCapacity: s.flowCapacity,
+          pinTimeouts: s.pinTimeouts,
+          tickMs: s.tickMs,
+        },
+      },
+    };
+  }
+
+  /** Gives back a reservation whose instance did not boot. */
+  cancel(r: LaneReservation): void {
+    this.area.returnLane(r.stage, r.lane);
+  }
+
+  /** Publishes the ready instance `inst` of `stage` active in its reserved lane (pool owner `owner`). */
+  activate(inst: StageInstance, r: LaneReservation, owner: number): void {
+    inst.lane = r.lane;
+    inst.laneSlot = this.area.activate(r.stage, r.lane, owner);
+    inst.laneRole = 'active';
+    inst.linkStats = this.area.stats(r.stage, r.lane);
+  }
+
+  /**
+   * Publishes every change of an instance's role or heir in `stage` to its lane (draining:
+   * no new flows; gone: its flows follow its heir, wait for it, or are picked anew).
+   */
+  publish(stage: Stage): void {
+    const area = this.area;
+    for (const inst of stage.bySlot) {
+      if (inst.lane < 0 || inst.laneRole === '' || inst.laneRole === 'released') continue;
+      const role = inst.state;
+      const heir = role !== 'gone' ? -1 : inst.heir >= 0 ? stage.bySlot[inst.heir].laneSlot : inst.heir;
+      if (role === inst.laneRole && heir === inst.laneHeir) continue;
+      if (role !== 'gone') area.setRole(stage.index, inst.lane, role);
+      else if (inst.laneRole === 'gone') area.setHeir(stage.index, inst.lane, heir);
+      else {
+        area.leave(stage.index, inst.lane, heir);
+        this.departed.push({ stage, inst });
+      }
+      inst.laneRole = role;
+      inst.laneHeir = heir;
+    }
+  }
+
+  /**
+   * Gives back the lanes of departed instances that are stopped or contained, await no
+   * successor for their state, and whose every neighbour applied their departure (then no
+   * peer sends them anything more). Returns, per stage, the frames left in their inbound
+   * rings (lost with them); their buffers, still their owner's, are freed.
+   */
+  settle(lost: (stage: Stage, frames: number) => void): void {
+    if (this.departed.length === 0) return;
+    const area = this.area;
+    this.departed = this.departed.filter(({ stage, inst }) => {
+      const h = inst.host;
+      const over = h.state === 'stopped' || (h.state === 'failed' && h.events[h.events.length - 1]?.type === 'failed');
+      if (!over || inst.heir === AWAITING_HEIR || !area.settled(stage.index, inst.lane)) return true;
+      lost(stage, area.pendingToward(stage.index, inst.lane));
+      this.pool.reclaimOwner(h.owner);
+      area.release(stage.index, inst.lane);
+      inst.laneRole = 'released';
+      return false;
+    });
+  }
+
+  /** Adds what pins each live instance in the link area (its own tables and its neighbours') to its `pins` and `flows`. */
+  syncPins(stages: readonly Stage[]): void {
+    const area = this.area;
+    for (const stage of stages) {
+      for (const inst of stage.live) {
+        if (inst.linkStats === undefined) continue;
+        const pins = area.pinsOf(stage.index, inst.lane);
+        const flows = Math.max(0, inst.linkStats[DirectLinkCounter.SELF_FLOWS]);
+        inst.pins += pins - inst.directPins;
+        inst.directPins = pins;
+        inst.flows += flows - inst.directFlows;
+        inst.directFlows = flows;
+      }
+    }
+  }
+
+  /** Calls `fail` for each peer an instance reported for breaking their queue pair (once per report). */
+  violations(stages: readonly Stage[], fail: (peer: StageInstance, detail: string) => void): void {
+    const area = this.area;
+    for (const stage of stages) {
+      for (const inst of stage.live) {
+        if (inst.linkStats === undefined) continue;
+        const v = area.violationOf(stage.index, inst.lane);
+        if (v === undefined) continue;
+        area.clearViolation(stage.index, inst.lane);
+        const peer = stages[stage.index + (v.side === 0 ? -1 : 1)]?.live.find((p) => p.lane === v.lane);
+        if (peer !== undefined) fail(peer, `broke its direct queue pair with ${inst.id}`);
+      }
+    }
+  }
+}
+
+/**
+ * Frames an instance's direct links dropped (`no_peer`, `awaiting_heir`, `peer_full`;
+ * `state_lost` is left out, as the host leaves its own out: those frames are answered).
+ */
+export function directDrops(inst: StageInstance): number {
+  const s = inst.linkStats;
+  if (s === undefined) return 0;
+  return s[DirectLinkCounter.NO_PEER] + s[DirectLinkCounter.AWAITING_HEIR] + s[DirectLinkCounter.PEER_FULL];
+}
+
+/** Frames an instance took from and handed to its direct links (0 without). */
+export function directTraffic(inst: StageInstance): { received: number; sent: number } {
+  const s = inst.linkStats;
+  return s === undefined ? { received: 0, sent: 0 } : { received: s[DirectLinkCounter.RECEIVED], sent: s[DirectLinkCounter.SENT] };
+}
+
+/** Adds an instance's non-zero direct-link drop counters to `out` as `<instance>:link_<reason>`. */
+export function directDropsByReason(inst: StageInstance, out: Record<string, number>): void {
+  const s = inst.linkStats;
+  if (s === undefined) return;
+  DIRECT_LINK_COUNTER_LIST.entries.forEach((c, slot) => {
+    if (c.drop && s[slot] > 0) out[`${inst.id}:link_${c.name}`] = s[slot];
+  });
+}
