@@ -22,9 +22,13 @@ export interface Result {
   verdict: number;
   reason: string | null;
   bytes: Uint8Array;
+  /** Where the frame now starts relative to where it was placed (NAT64 moves it). */
+  moved: number;
 }
 
 const STRIDE = 2048;
+/** Bytes in front of each frame (NAT64 grows frames into them). */
+export const HEADROOM = 64;
 
 export class NatHarness {
   readonly counters: Float64Array;
@@ -56,14 +60,15 @@ export class NatHarness {
     const bytes = new Uint8Array(this.mem);
     b.clear();
     packets.forEach((p, i) => {
-      bytes.set(p.bytes, i * STRIDE + 64);
-      b.push(i, i * STRIDE + 64, p.bytes.length, p.side);
+      bytes.set(p.bytes, i * STRIDE + HEADROOM);
+      b.push(i, i * STRIDE + HEADROOM, p.bytes.length, p.side);
     });
     this.instance.processBatch(b, now);
     return packets.map((_, i) => ({
       verdict: b.verdicts[i],
       reason: b.verdicts[i] === Verdict.DROP ? this.compiled.counters[b.reasons[i]].name : null,
       bytes: bytes.slice(b.offsets[i], b.offsets[i] + b.lengths[i]),
+      moved: b.offsets[i] - (i * STRIDE + HEADROOM),
     }));
   }
 
