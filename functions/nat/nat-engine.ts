@@ -1,20 +1,40 @@
 import type { FrameLayout } from '../../src/packet/frame-layout.ts';
 import type { StateTakeover } from '../../src/pipeline/compiled-pipeline.ts';
-import { NatMappingTable } from './mapping-table.ts';
-import { MAPPING_MISS, MAPPING_TABLE_FULL, FLAG_CLOSING as CLOSING, FLAG_SEEN_INBOUND as SEEN_INBOUND, FLAG_STATIC as STATIC, LIST_TCP_ESTABLISHED, LIST_TCP_TRANSITORY } from './mapping-record.ts';
-// The counter slots as constants esbuild inlines (generated from NAT_COUNTER_LIST: npm run gen:counters).
+// Constants esbuild inlines into the image: the counter slots and drop results (generated
+// from NAT_COUNTER_LIST: npm run gen:counters), the results, protocol indexes and record layout.
 import * as NatCounter from '../../src/generated/nat-counter-codes.ts';
-import type { NatPlan } from './nat-plan.ts';
+import {
+  DROP_ICMP_ERROR_MALFORMED,
+  DROP_MAPPING_TABLE_FULL,
+  DROP_NAT64_BAD_ADDRESS,
+  DROP_NAT64_FRAGMENT,
+  DROP_NAT64_UNSUPPORTED_HEADER,
+  DROP_NO_MAPPING,
+  DROP_PORTS_EXHAUSTED,
+  DROP_TCP_NOT_SYN,
+  DROP_UNSUPPORTED_ICMP,
+  DROP_UNSUPPORTED_PROTOCOL,
+} from '../../src/generated/nat-drop-results.ts';
+import * as NatResult from './nat-result.ts';
 import * as NatProto from './nat-proto.ts';
+import {
+  FLAG_CLOSING as CLOSING,
+  FLAG_SEEN_INBOUND as SEEN_INBOUND,
+  FLAG_STATIC as STATIC,
+  LIST_TCP_ESTABLISHED,
+  LIST_TCP_TRANSITORY,
+  MAPPING_MISS,
+  MAPPING_TABLE_FULL,
+} from './mapping-record.ts';
+import { NatMappingTable } from './mapping-table.ts';
+import type { NatPlan } from './nat-plan.ts';
 import { natRewriteDestination, natRewriteIcmpError, natRewriteSource } from './nat-rewrite.ts';
 import { PortAllocator } from './port-allocator.ts';
 import { NAT64_CANONICAL, NAT64_NOT_CANONICAL, NAT64_OUTSIDE, Nat64Prefix } from './nat64-address.ts';
-import { nat64ToIpv4, nat64ToIpv6 } from './nat64-translate.ts';
 import { icmp4ErrorTo6, icmp6ErrorTo4, nat64ErrorToIpv4, nat64ErrorToIpv6 } from './nat64-icmp-error.ts';
+import { nat64ToIpv4, nat64ToIpv6 } from './nat64-translate.ts';
 
-// The results and drop codes as constants esbuild inlines (nat-result.ts; the drops generated from NAT_COUNTER_LIST).
-import * as NatResult from './nat-result.ts';
-import { DROP_NO_MAPPING, DROP_PORTS_EXHAUSTED, DROP_MAPPING_TABLE_FULL, DROP_TCP_NOT_SYN, DROP_UNSUPPORTED_PROTOCOL, DROP_UNSUPPORTED_ICMP, DROP_ICMP_ERROR_MALFORMED, DROP_NAT64_FRAGMENT, DROP_NAT64_UNSUPPORTED_HEADER, DROP_NAT64_BAD_ADDRESS } from '../../src/generated/nat-drop-results.ts';
+/** Results of `outbound` / `inbound` (`INSIDE`, `OUTSIDE`, `DROP_BASE + k`): see `nat-result.ts`. */
 export { NatResult };
 
 /** Dynamic mappings removed by the per-batch expiry at most (the rest go next batch). */
@@ -23,7 +43,6 @@ export const NAT_EXPIRE_PER_BATCH = 64;
 const TCP_FIN_RST = 0x05;
 const TCP_SYN = 0x02;
 const TCP_SYN_ACK_RST = 0x16;
-
 
 /** Timeout list of a TCP mapping with flags `f`. */
 function tcpList(f: number): number {
