@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerBuiltinFunctions } from '../../functions/index.ts';
 import type { ControllerEvent } from '../../src/controller/controller-api.ts';
 import { createControllerClient, type ControllerClient } from '../../src/grpc/controller-client.ts';
 import { startControllerServer, type ControllerServer } from '../../src/grpc/controller-server.ts';
-import { ImageStore } from '../../src/image/image-store.ts';
-import type { LabProcess } from '../../src/netlab/lab-process.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
-import { startWebEdgeChain, type WebEdgeChain } from '../../src/netlab/web-edge-chain.ts';
-import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WEB_LAB_ADDRESSES6, WebLab } from '../../src/netlab/web-lab.ts';
-import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
+import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WEB_LAB_ADDRESSES6 } from '../../src/netlab/web-lab.ts';
 import { backendsOf, callAgent as call, type GetResult } from './support/agent-client.ts';
+import { useWebEdgeLab } from './support/web-edge-fixture.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping load-balancer backends test: ${probe.reason}`);
@@ -24,20 +17,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CHECK = { protocol: 'http', path: '/', intervalSeconds: 0.5, timeoutSeconds: 0.25, fall: 2, rise: 2 } as const;
 
 describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer backends at run time over gRPC, real TCP from network namespaces (%s placement)', (placement) => {
-  let web: WebLab | undefined;
-  let edge: WebEdgeChain | undefined;
+  const lab = useWebEdgeLab('nfvkit-lb-e2e-', { placement, healthCheck: CHECK });
   let server: ControllerServer | undefined;
   let client: ControllerClient | undefined;
-  let agent: LabProcess | undefined;
-  let sock = '';
-  let storeDir = '';
   /** Every request the tests sent and every one that failed (a timeout, a reset, a status other than 200). */
   const sent = { requests: 0, failed: [] as string[] };
   const url = `http://${WEB_LAB_ADDRESSES.vip}/`;
   const chain = 'web-edge-vxlan';
 
   async function get(count: number, keep?: string): Promise<GetResult> {
-    const r = await call<GetResult>(sock, { op: 'get', url, count, keep, timeoutMs: 3000 });
+    const r = await call<GetResult>(lab.sock, { op: 'get', url, count, keep, timeoutMs: 3000 });
     sent.requests += r.results.length + (r.ok ? 0 : 1);
     if (!r.ok) sent.failed.push(r.error ?? 'error');
     for (const x of r.results) if (x.status !== 200) sent.failed.push(`HTTP ${x.status}`);
@@ -47,29 +36,20 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer b
   async function eventAfter(seq: number, match: (e: ControllerEvent) => boolean, timeoutMs: number): Promise<ControllerEvent | undefined> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const found = edge!.controller.events.since(seq).find(match);
+      const found = lab.edge.controller.events.since(seq).find(match);
       if (found !== undefined || Date.now() > until) return found;
       await sleep(10);
     }
   }
 
   beforeAll(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-lb-e2e-'));
-    sock = join(storeDir, 'agent.sock');
-    web = await WebLab.create();
-    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(storeDir, 'store')), placement, healthCheck: CHECK });
-    server = await startControllerServer(edge.controller, { address: '127.0.0.1:0' });
+    server = await startControllerServer(lab.edge.controller, { address: '127.0.0.1:0' });
     client = createControllerClient(server.address);
-    agent = web.lab.spawnNode(web.client, new URL('./support/http-agent.ts', import.meta.url), [sock]);
-    await agent.waitForOutput(/ready/, 20_000);
   });
 
   afterAll(async () => {
     client?.close();
     await server?.close().catch(() => undefined);
-    await edge?.close().catch(() => undefined);
-    await web?.destroy();
-    if (storeDir !== '') rmSync(storeDir, { recursive: true, force: true });
   });
 
   it('lists the service’s three backends over gRPC: active, and up once probed', async () => {
@@ -98,7 +78,7 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer b
     }
     const onThree = [...open].filter(([, b]) => b === 'backend-3').map(([k]) => k);
     expect(onThree.length).toBeGreaterThan(0);
-    const before = edge!.controller.events.lastSeq;
+    const before = lab.edge.controller.events.lastSeq;
 
     const drained = await client!.setBackendState(chain, 'lb', 'web', endpoint(2), 'draining');
     expect(drained).toMatchObject({ backend: endpoint(2), state: 'draining', effective: 'draining' });
@@ -114,7 +94,7 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer b
       expect(r, `${keep}: ${r.error}`).toMatchObject({ ok: true });
       expect(backendsOf(r)).toEqual(Array(4).fill('backend-3'));
     }
-    for (const keep of open.keys()) await call(sock, { op: 'close', keep });
+    for (const keep of open.keys()) await call(lab.sock, { op: 'close', keep });
 
     await client!.setBackendState(chain, '', 'web', endpoint(2), 'active');
     const back = await get(36);
@@ -123,10 +103,10 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer b
   });
 
   it('a backend whose server is stopped is marked down within interval × fall, its new flows go elsewhere, and it comes back up', async () => {
-    const b2 = web!.backends[1];
+    const b2 = lab.web.backends[1];
     const warm = await get(12);
     expect(warm, warm.error).toMatchObject({ ok: true });
-    const before = edge!.controller.events.lastSeq;
+    const before = lab.edge.controller.events.lastSeq;
 
     await b2.server.kill();
     const stoppedAt = Date.now();
@@ -145,8 +125,8 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('load-balancer b
     expect(after, after.error).toMatchObject({ ok: true });
     expect(new Set(backendsOf(after))).toEqual(new Set(['backend-1', 'backend-3']));
 
-    const restart = edge!.controller.events.lastSeq;
-    const again = web!.lab.spawnNode(b2.ns, new URL('../../src/netlab/http-backend.ts', import.meta.url), [b2.name, String(WEB_BACKEND_PORT)]);
+    const restart = lab.edge.controller.events.lastSeq;
+    const again = lab.web.lab.spawnNode(b2.ns, new URL('../../src/netlab/http-backend.ts', import.meta.url), [b2.name, String(WEB_BACKEND_PORT)]);
     await again.waitForOutput(/listening/, 20_000);
     const up = await eventAfter(restart, (e) => e.type === 'backend-health' && e.details.to === 'up', 10_000);
     expect(up).toMatchObject({ details: { backend: endpoint(1), from: 'down', to: 'up', probes: String(CHECK.rise) } });

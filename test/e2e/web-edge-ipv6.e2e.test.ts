@@ -1,44 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerBuiltinFunctions } from '../../functions/index.ts';
-import { ImageStore } from '../../src/image/image-store.ts';
+import { describe, expect, it } from 'vitest';
 import type { LabDestroyReport } from '../../src/netlab/lab.ts';
-import type { LabProcess } from '../../src/netlab/lab-process.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
-import { startWebEdgeChain, type WebEdgeChain, type WebEdgeShutdown } from '../../src/netlab/web-edge-chain.ts';
-import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WEB_LAB_ADDRESSES6, WebLab } from '../../src/netlab/web-lab.ts';
-import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
+import type { WebEdgeShutdown } from '../../src/netlab/web-edge-chain.ts';
+import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WEB_LAB_ADDRESSES6 } from '../../src/netlab/web-lab.ts';
 import { backendsOf, callAgent as call, type GetResult } from './support/agent-client.ts';
+import { useWebEdgeLab } from './support/web-edge-fixture.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping web-edge IPv6 test: ${probe.reason}`);
 
 describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge over IPv6: real HTTP from an IPv6 client through the dual-stack chain (%s placement)', (placement) => {
-  let web: WebLab | undefined;
-  let edge: WebEdgeChain | undefined;
-  let agent: LabProcess | undefined;
-  let sock = '';
-  let storeDir = '';
+  const lab = useWebEdgeLab('nfvkit-web6-e2e-', { placement }, { prefix: 'nfv6' });
   const A6 = WEB_LAB_ADDRESSES6;
-  const get = (url: string, count: number, keep?: string) => call<GetResult>(sock, { op: 'get', url, count, keep });
-  const counter = (fn: string, name: string) => edge!.runtime.functionCounter(fn, name);
-
-  beforeAll(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-web6-e2e-'));
-    sock = join(storeDir, 'agent.sock');
-    web = await WebLab.create({ ipv6: true, prefix: 'nfv6' });
-    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(storeDir, 'store')), placement });
-    agent = web.lab.spawnNode(web.client, new URL('./support/http-agent.ts', import.meta.url), [sock]);
-    await agent.waitForOutput(/ready/, 20_000);
-  });
-
-  afterAll(async () => {
-    await edge?.close().catch(() => undefined);
-    await web?.destroy();
-    if (storeDir !== '') rmSync(storeDir, { recursive: true, force: true });
-  });
+  const get = (url: string, count: number, keep?: string) => call<GetResult>(lab.sock, { op: 'get', url, count, keep });
+  const counter = (fn: string, name: string) => lab.edge.runtime.functionCounter(fn, name);
 
   it('spreads connections to the IPv6 VIP over the three backends, which see the client’s own IPv6 address (NAT passes IPv6 untranslated)', async () => {
     const r = await get(`http://[${A6.vip}]/`, 36);
@@ -50,7 +25,7 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge over I
   });
 
   it('answers curl itself over IPv6 (the kernel’s own HTTP client path: NDP for the gateway, TCP over IPv6)', async () => {
-    const r = await web!.lab.exec(web!.client, 'curl', ['-6', '-g', '-s', '-S', '--max-time', '10', `http://[${A6.vip}]/curl`]);
+    const r = await lab.web.lab.exec(lab.web.client, 'curl', ['-6', '-g', '-s', '-S', '--max-time', '10', `http://[${A6.vip}]/curl`]);
     const body = JSON.parse(r.stdout) as { backend: string; from: string; path: string };
     expect(body).toMatchObject({ from: A6.client, path: '/curl' });
     expect(['backend-1', 'backend-2', 'backend-3']).toContain(body.backend);
@@ -61,12 +36,12 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge over I
     expect(r, r.error).toMatchObject({ ok: true });
     expect(new Set(backendsOf(r)).size).toBe(1);
     expect(new Set(r.results.map((x) => x.localPort)).size).toBe(1);
-    await call(sock, { op: 'close', keep: 'k6' });
+    await call(lab.sock, { op: 'close', keep: 'k6' });
   });
 
   it('rejects a forbidden port with a TCP reset over IPv6 from the firewall (refused at once)', async () => {
     const before = counter('fw', 'rejected_tcp_reset');
-    const r = await call<{ outcome: string; ms: number }>(sock, { op: 'connect', host: A6.vip, port: 22, timeoutMs: 5000 });
+    const r = await call<{ outcome: string; ms: number }>(lab.sock, { op: 'connect', host: A6.vip, port: 22, timeoutMs: 5000 });
     expect(r.outcome).toBe('ECONNREFUSED');
     expect(r.ms).toBeLessThan(1000);
     expect(counter('fw', 'rejected_tcp_reset')).toBe(before + 1);
@@ -89,12 +64,12 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge over I
   });
 
   it('shuts down with no leaked buffer and no host drops, and leaves no namespace behind', async () => {
-    const drops = edge!.runtime.dataPlane.dropsByReason();
+    const drops = lab.edge.runtime.dataPlane.dropsByReason();
     expect(Object.keys(drops).filter((k) => k.startsWith('host:'))).toEqual([]);
-    await agent!.kill();
-    const shutdown: WebEdgeShutdown = await edge!.close();
+    await lab.agent.kill();
+    const shutdown: WebEdgeShutdown = await lab.edge.close();
     expect(shutdown.leakedBuffers).toBe('0');
-    const report: LabDestroyReport = await web!.destroy();
+    const report: LabDestroyReport = await lab.web.destroy();
     expect(report).toMatchObject({ errors: [], leftovers: [] });
   });
 });

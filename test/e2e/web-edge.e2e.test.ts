@@ -1,20 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerBuiltinFunctions } from '../../functions/index.ts';
+import { describe, expect, it } from 'vitest';
 import type { ChainRuntime } from '../../src/controller/chain-runtime.ts';
-import { ImageStore } from '../../src/image/image-store.ts';
 import type { LabDestroyReport } from '../../src/netlab/lab.ts';
-import type { LabProcess } from '../../src/netlab/lab-process.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { runCommand } from '../../src/netlab/run-command.ts';
-import { startWebEdgeChain, type WebEdgeChain, type WebEdgeShutdown } from '../../src/netlab/web-edge-chain.ts';
-import { WEB_LAB_ADDRESSES, WebLab } from '../../src/netlab/web-lab.ts';
-import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
+import type { WebEdgeShutdown } from '../../src/netlab/web-edge-chain.ts';
+import { WEB_LAB_ADDRESSES } from '../../src/netlab/web-lab.ts';
 import { MemfdMemory } from '../../src/memory/shared-memory.ts';
 import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
 import { backendsOf, callAgent as call, type GetResult } from './support/agent-client.ts';
+import { useWebEdgeLab } from './support/web-edge-fixture.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping web-edge real-traffic test: ${probe.reason}`);
@@ -24,28 +18,9 @@ function counter(rt: ChainRuntime, fn: string, name: string): number {
 }
 
 describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firewall → load balancer → NAT) through the controller, real TCP from network namespaces (%s placement)', (placement) => {
-  let web: WebLab | undefined;
-  let edge: WebEdgeChain | undefined;
-  let agent: LabProcess | undefined;
-  let sock = '';
-  let storeDir = '';
+  const lab = useWebEdgeLab('nfvkit-web-e2e-', { placement });
   const url = `http://${WEB_LAB_ADDRESSES.vip}/`;
-  const get = (count: number, keep?: string) => call<GetResult>(sock, { op: 'get', url, count, keep });
-
-  beforeAll(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-web-e2e-'));
-    sock = join(storeDir, 'agent.sock');
-    web = await WebLab.create();
-    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(storeDir, 'store')), placement });
-    agent = web.lab.spawnNode(web.client, new URL('./support/http-agent.ts', import.meta.url), [sock]);
-    await agent.waitForOutput(/ready/, 20_000);
-  });
-
-  afterAll(async () => {
-    await edge?.close().catch(() => undefined);
-    await web?.destroy();
-    if (storeDir !== '') rmSync(storeDir, { recursive: true, force: true });
-  });
+  const get = (count: number, keep?: string) => call<GetResult>(lab.sock, { op: 'get', url, count, keep });
 
   it('spreads new connections to the VIP over all three backends, which see the NAT address', async () => {
     const r = await get(36);
@@ -54,7 +29,7 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firew
     expect(new Set(backendsOf(r))).toEqual(new Set(['backend-1', 'backend-2', 'backend-3']));
     expect(new Set(r.results.map((x) => x.body.from))).toEqual(new Set([WEB_LAB_ADDRESSES.nat]));
     expect(r.results.map((x) => x.body.path)).toEqual(Array(36).fill('/'));
-    expect(counter(edge!.runtime, 'fw', 'allowed_rule')).toBeGreaterThanOrEqual(36);
+    expect(counter(lab.edge.runtime, 'fw', 'allowed_rule')).toBeGreaterThanOrEqual(36);
   });
 
   it('keeps a keep-alive connection on one backend', async () => {
@@ -63,15 +38,15 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firew
     expect(new Set(backendsOf(r)).size).toBe(1);
     expect(new Set(r.results.map((x) => x.localPort)).size).toBe(1);
     expect(new Set(r.results.map((x) => x.body.port)).size).toBe(1);
-    await call(sock, { op: 'close', keep: 'k' });
+    await call(lab.sock, { op: 'close', keep: 'k' });
   });
 
   it('rejects a forbidden port with a TCP reset from the firewall (refused at once, no timeout)', async () => {
-    const before = counter(edge!.runtime, 'fw', 'rejected_tcp_reset');
-    const r = await call<{ outcome: string; ms: number }>(sock, { op: 'connect', host: WEB_LAB_ADDRESSES.vip, port: 22, timeoutMs: 5000 });
+    const before = counter(lab.edge.runtime, 'fw', 'rejected_tcp_reset');
+    const r = await call<{ outcome: string; ms: number }>(lab.sock, { op: 'connect', host: WEB_LAB_ADDRESSES.vip, port: 22, timeoutMs: 5000 });
     expect(r.outcome).toBe('ECONNREFUSED');
     expect(r.ms).toBeLessThan(1000);
-    expect(counter(edge!.runtime, 'fw', 'rejected_tcp_reset')).toBe(before + 1);
+    expect(counter(lab.edge.runtime, 'fw', 'rejected_tcp_reset')).toBe(before + 1);
   });
 
   it('removing a backend (rolling update of the load balancer) sends no new connection to it and moves no other flow', async () => {
@@ -82,10 +57,10 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firew
       open.set(`pre${i}`, backendsOf(r)[0]);
     }
     expect(new Set(open.values())).toEqual(new Set(['backend-1', 'backend-2', 'backend-3']));
-    const lbBefore = edge!.runtime.stageOf('lb').live.map((i) => i.id);
+    const lbBefore = lab.edge.runtime.stageOf('lb').live.map((i) => i.id);
 
-    await edge!.setBackends(['backend-1', 'backend-2']);
-    const lbActive = edge!.runtime.stageOf('lb').live.filter((i) => i.state === 'active').map((i) => i.id);
+    await lab.edge.setBackends(['backend-1', 'backend-2']);
+    const lbActive = lab.edge.runtime.stageOf('lb').live.filter((i) => i.state === 'active').map((i) => i.id);
     expect(lbActive).toHaveLength(1);
     expect(lbBefore).not.toContain(lbActive[0]);
 
@@ -99,7 +74,7 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firew
       expect(r, `${keep} on ${backend}: ${r.error}`).toMatchObject({ ok: true });
       expect(backendsOf(r)).toEqual(Array(4).fill(backend));
     }
-    for (const keep of open.keys()) await call(sock, { op: 'close', keep });
+    for (const keep of open.keys()) await call(lab.sock, { op: 'close', keep });
   });
 
   it.skipIf(!MemfdMemory.available()).each(['fw', 'lb', 'nat'])(
@@ -112,7 +87,7 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firew
         expect(r, r.error).toMatchObject({ ok: true });
         open.set(`${fn}${i}`, { backend: backendsOf(r)[0], port: r.results[0].localPort });
       }
-      const victim = edge!.runtime.stageOf(fn).live.find((i) => i.state === 'active')!;
+      const victim = lab.edge.runtime.stageOf(fn).live.find((i) => i.state === 'active')!;
       expect(victim.host.worker).toBeInstanceOf(ProcessIsolate);
       process.kill((victim.host.worker as ProcessIsolate).pid!, 'SIGKILL');
       // Requests on every connection right away: they wait out the outage (TCP retransmits)
@@ -125,24 +100,24 @@ describe.skipIf(!probe.ok).each(['isolated', 'fused'] as const)('web-edge (firew
         expect(backendsOf(r)).toEqual(Array(3).fill(was.backend));
         expect(r.results.map((x) => x.localPort)).toEqual(Array(3).fill(was.port));
       }
-      expect(edge!.runtime.stageOf(fn).live.map((i) => i.id)).not.toContain(victim.id);
-      for (const keep of open.keys()) await call(sock, { op: 'close', keep });
+      expect(lab.edge.runtime.stageOf(fn).live.map((i) => i.id)).not.toContain(victim.id);
+      for (const keep of open.keys()) await call(lab.sock, { op: 'close', keep });
     },
   );
 
   it('shuts down with no leaked buffer and no host drops, and leaves no namespace behind', async () => {
-    const rt = edge!.runtime;
+    const rt = lab.edge.runtime;
     const drops = rt.dataPlane.dropsByReason();
     // The killed instances lost the frames waiting for them, and their flows' frames were
     // dropped while the successors booted (TCP sent them again): nothing else.
     const killed = MemfdMemory.available() ? ['host:instanceGone', 'host:awaitingHeir'] : [];
     expect(Object.keys(drops).filter((k) => k.startsWith('host:') && !killed.includes(k))).toEqual([]);
     expect(rt.dataPlane.traffic.enteredInside).toBeGreaterThan(0);
-    await agent!.kill();
-    const shutdown: WebEdgeShutdown = await edge!.close();
+    await lab.agent.kill();
+    const shutdown: WebEdgeShutdown = await lab.edge.close();
     expect(shutdown.leakedBuffers).toBe('0');
-    const id = web!.lab.id;
-    const report: LabDestroyReport = await web!.destroy();
+    const id = lab.web.lab.id;
+    const report: LabDestroyReport = await lab.web.destroy();
     expect(report).toMatchObject({ errors: [], leftovers: [] });
     expect((await runCommand('ip', ['netns', 'list'])).stdout).not.toContain(id);
     expect((await runCommand('ip', ['-o', 'link', 'show'])).stdout).not.toContain(id);
