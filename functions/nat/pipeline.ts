@@ -9,12 +9,15 @@ import { planNat } from './nat-plan.ts';
  * The `nat` network function: masquerade / source NAT of inside (eth0) traffic onto an
  * external address pool with endpoint-independent mapping (RFC 4787), static port
  * forwards (DNAT), ICMP echo identifier and ICMP error translation (RFC 5508), and
- * hairpinning. See `functions/nat/README.md` for the configuration reference.
+ * hairpinning. IPv6 passes untranslated, or with `nat64` inside IPv6 hosts reach IPv4 hosts
+ * through RFC 6052 addresses, mapped onto the same pool (RFC 6146, RFC 7915). See
+ * `functions/nat/README.md` for the configuration reference.
  *
  * @example
  * ```ts
  * const compiled = compilePipeline(nat, {
  *   snat: { addresses: '198.18.100.1', match: ['10.0.0.0/8'] },
+ *   nat64: { prefix: '64:ff9b::/96', match: ['2001:db8:1::/48'] },
  *   portForwards: [{ protocol: 'tcp', externalAddress: '198.18.100.1', externalPort: 8080, internalAddress: '10.0.0.5', internalPort: 80 }],
  * });
  * const instance = await loadPipeline(compiled, { counters: new Float64Array(compiled.counters.length) });
@@ -22,7 +25,7 @@ import { planNat } from './nat-plan.ts';
  */
 export const nat = definePipeline<NatConfig>({
   name: 'nat',
-  description: 'Source NAT / masquerade with endpoint-independent mapping, port forwards and ICMP translation.',
+  description: 'Source NAT / masquerade with endpoint-independent mapping, port forwards and ICMP translation; IPv6 passes, or NAT64 to IPv4.',
   config: natConfigSchema,
   elements: (cfg) => [use(parseFrameElement, {}), use(natElement, planNat(cfg))],
   memoryMiB: 128,
