@@ -74,7 +74,8 @@ export class InstanceLoop {
       // (packets wait in our receive queues) instead of dropping.
       const room0 = link0.txRoom();
       const room1 = link1.txRoom();
-      const room = room0 < room1 ? room0 : room1;
+      // A direct link's batch waits only for room where it is forwarded (see `Link.direct`).
+      const room = links[side].direct === true ? (side === 0 ? room1 : room0) : room0 < room1 ? room0 : room1;
       if (room === 0) continue;
       const n = links[side].receive(this.rxIds, room < MAX_BATCH ? room : MAX_BATCH);
       if (n === 0) continue;

@@ -160,6 +160,7 @@ export function linkSides(data: DirectLinksData, pool: PoolHandle, irq: Doorbell
  * See `DirectLinks`.
  */
 export class DirectLink implements Link {
+  readonly direct = true;
   /** 0: toward the stage on the left (eth0); 1: toward the right (eth1). */
   readonly side: 0 | 1;
   readonly peers: LaneView;

@@ -38,4 +38,13 @@ export interface Link extends ArmableRx {
   transmit(ids: Uint32Array, n: number): number;
   /** Sleeps until frames arrive or `timeoutMs` passes, for a loop without a shared interrupt line; true if frames wait. */
   waitForRx(timeoutMs: number): boolean;
+  /**
+   * True when the peers behind this link are instances that may wait for this one as it
+   * waits for them (a direct link). The loop then holds a batch taken from this link back
+   * only for room on the other side (where it forwards), not on this one: two neighbours
+   * whose rings are full both ways would otherwise each wait for the other for ever. A frame
+   * sent back the way it came onto a full ring is dropped and counted. Absent on the
+   * host-forwarded link, whose host always takes what the instance sends.
+   */
+  readonly direct?: boolean;
 }

@@ -344,3 +344,50 @@ describe('InstanceLoop with the chain ports placed in the instance', () => {
     teardown(s);
   });
 });
+
+describe('InstanceLoop over direct links', () => {
+  /** A Link stub: `rx` frames waiting, `room` free places, what it was given. */
+  function stubLink(pool: PacketPool, direct: boolean, rx: number[], room: number) {
+    const sent: number[] = [];
+    return {
+      sent,
+      link: {
+        direct,
+        txRoom: () => room,
+        receive(out: Uint32Array, max: number): number {
+          const n = Math.min(max, rx.length);
+          for (let i = 0; i < n; i++) out[i] = rx.shift()!;
+          return n;
+        },
+        transmit(ids: Uint32Array, n: number): number {
+          for (let i = 0; i < n; i++) sent.push(ids[i]);
+          return n;
+        },
+        armRx: () => rx.length > 0,
+        disarmRx: () => undefined,
+        hasRx: () => rx.length > 0,
+        waitForRx: () => rx.length > 0,
+      },
+      pool,
+    };
+  }
+
+  it('takes a batch from a direct link with room only where it forwards: two neighbours with full rings both ways cannot wait on each other', () => {
+    const pool = PacketPool.create({ bufferCount: 64, owner: 1 });
+    const guest = pool.withOwner(2);
+    const ids = frames(guest, [ACT.PASS, ACT.PASS, ACT.PASS], 0);
+    // Left (direct): 3 frames waiting, no room back toward it. Right: room.
+    const left = stubLink(pool, true, Array.from(ids), 0);
+    const right = stubLink(pool, true, [], 8);
+    const loop = new InstanceLoop(guest, [left.link, right.link], tagPipeline());
+    expect(loop.pollOnce(0)).toBe(3);
+    expect(right.sent).toEqual(Array.from(ids));
+    // Without `direct` the same batch waits for room on both sides (the host-forwarded rule).
+    const ids2 = frames(guest, [ACT.PASS], 10);
+    const hostLeft = stubLink(pool, false, Array.from(ids2), 0);
+    const loop2 = new InstanceLoop(guest, [hostLeft.link, right.link], tagPipeline());
+    expect(loop2.pollOnce(1)).toBe(0);
+    guest.freeBatch(Uint32Array.from([...right.sent, ...ids2]), right.sent.length + 1);
+    expect(pool.leakCheck()).toEqual([]);
+  });
+});
