@@ -31,9 +31,10 @@ interface Scenario {
 }
 
 /** IPv6 rows: passthrough (NAT64 off: every IPv6 frame forwarded untranslated) or NAT64 (established mappings). */
-type Family6 = 'IPv6 passthrough' | 'NAT64';
+export type Family6 = 'IPv6 passthrough' | 'NAT64';
 
-interface Scenario6 {
+/** One IPv6 row of the suite. */
+export interface Scenario6 {
   family: Family6;
   flows: number;
   mix: '64 B' | 'IMIX';
@@ -140,7 +141,7 @@ function writeFrame6(view: DataView, off: number, f: number, tcpFlags: number, s
  * becomes IPv4, back into the headroom when it becomes IPv6) and the pipeline writes that
  * into the batch.
  */
-class HeadroomTraffic extends Traffic {
+export class HeadroomTraffic extends Traffic {
   override seal(): void {
     super.seal();
     for (const batches of this.windows) for (const b of batches) for (let i = 0; i < b.count; i++) b.offsets[i] += HEADROOM;
@@ -193,6 +194,9 @@ function establish64(nat: PipelineInstance, flows: number, now: number): { addr:
   return { addr, port };
 }
 
+/** The clock of the IPv6 rows' setup (ms). */
+const NOW = 1_000_000;
+
 /**
  * IPv6 beside IPv4: passthrough (NAT64 off) sends IPv6 frames both ways, all forwarded
  * untranslated; NAT64 alternates IPv6 client packets out (translated to IPv4, the frame 20
@@ -200,12 +204,30 @@ function establish64(nat: PipelineInstance, flows: number, now: number): { addr:
  * mappings, as the established NAT44 rows do.
  */
 async function runScenario6(s: Scenario6): Promise<Measured> {
+  const { nat, traffic } = await prepareScenario6(s, NOW);
+  let now = NOW;
+  return measure(
+    nat,
+    (pass) => {
+      now += 1;
+      return traffic.load(pass % traffic.windows.length);
+    },
+    traffic.windows.length,
+    () => now,
+  );
+}
+
+/**
+ * An IPv6 row's pipeline, its mappings opened (NAT64) at `now`, and its traffic: IPv6
+ * client packets (even frames) and server answers (odd frames: IPv6 for passthrough, IPv4
+ * to the mapping for NAT64), flows in shuffled order, sealed in windows of batches.
+ */
+export async function prepareScenario6(s: Scenario6, now: number): Promise<{ nat: PipelineInstance; traffic: HeadroomTraffic; counters: Float64Array; counterNames: string[] }> {
   const sizes = s.mix === '64 B' ? SIZES_64 : SIZES_IMIX;
   const nat64 = s.family === 'NAT64';
   const compiled = compilePipeline(natFunction, { ...(nat64 ? NAT64_CONFIG : NAT_CONFIG), capacity: s.flows * 2 });
   const counters = new Float64Array(compiled.counters.length);
   const nat = await loadPipeline(compiled, { counters });
-  let now = 1_000_000;
   const order = shuffled(s.flows, 0x6a7 + s.flows);
   const sizeOf = (k: number): number => sizes[k % sizes.length];
   const ext = nat64 ? establish64(nat, s.flows, now) : undefined;
@@ -225,15 +247,7 @@ async function runScenario6(s: Scenario6): Promise<Measured> {
     }
   }
   traffic.seal();
-  return measure(
-    nat,
-    (pass) => {
-      now += 1;
-      return traffic.load(pass % traffic.windows.length);
-    },
-    traffic.windows.length,
-    () => now,
-  );
+  return { nat, traffic, counters, counterNames: compiled.counters.map((c) => c.name) };
 }
 
 async function runScenario(s: Scenario): Promise<Measured> {
