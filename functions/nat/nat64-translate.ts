@@ -33,9 +33,11 @@ export function fold(s: number): number {
 
 /** One's complement sum of the 16-bit halves of the 4 words at `at` (an IPv6 address). */
 export function sum128(view: DataView, at: number): number {
-  let s = 0;
-  for (let k = 0; k < 16; k += 2) s += view.getUint16(at + k);
-  return s;
+  const a = view.getUint32(at);
+  const b = view.getUint32(at + 4);
+  const c = view.getUint32(at + 8);
+  const d = view.getUint32(at + 12);
+  return (a >>> 16) + (a & 0xffff) + (b >>> 16) + (b & 0xffff) + (c >>> 16) + (c & 0xffff) + (d >>> 16) + (d & 0xffff);
 }
 
 /** Sum of the two 16-bit halves of a 32-bit value. */
@@ -45,11 +47,13 @@ export function halves(v: number): number {
 
 /**
  * Moves the link header `[frameOffset, l3)` by `by` bytes (either way, overlapping allowed)
- * and sets its EtherType (the last two bytes) to `ethertype`.
+ * and sets its EtherType (the last two bytes) to `ethertype`. The header (14 + 4 per VLAN
+ * tag) and every shift (IP header lengths differ by multiples of 4) are even: it moves in
+ * 16-bit words, the EtherType's last.
  */
 export function moveLinkHeader(view: DataView, frameOffset: number, l3: number, by: number, ethertype: number): void {
-  if (by > 0) for (let k = l3 - 1; k >= frameOffset; k--) view.setUint8(k + by, view.getUint8(k));
-  else if (by < 0) for (let k = frameOffset; k < l3; k++) view.setUint8(k + by, view.getUint8(k));
+  if (by > 0) for (let k = l3 - 4; k >= frameOffset; k -= 2) view.setUint16(k + by, view.getUint16(k));
+  else if (by < 0) for (let k = frameOffset; k < l3 - 2; k += 2) view.setUint16(k + by, view.getUint16(k));
   view.setUint16(l3 + by - 2, ethertype);
 }
 
