@@ -138,4 +138,18 @@ describe('nat64: TCP and UDP from IPv6 clients to IPv4 servers (RFC 6146, RFC 79
     // The ICMP query timeout (60 s) applies.
     expect(nat.one(Side.OUTSIDE, pong, 61_002).reason).toBe('no_mapping');
   });
+
+  it('drops IPv4 options in translation: the frame grows by 40 minus the IPv4 header length', async () => {
+    const nat = await NatHarness.create(CONFIG);
+    const o = parsed(nat.one(Side.INSIDE, frame6({ src: groups(CLIENT), dst: groups(SERVER6), proto: 17, srcPort: 5000, dstPort: 53 }), 1000).bytes);
+    for (const options of [[1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]]) {
+      const answer = frame({ srcIp: ip('198.18.0.9'), dstIp: o.src4, proto: 17, srcPort: 53, dstPort: o.sport, ipOptions: options, payloadLength: 9 });
+      const back = nat.one(Side.OUTSIDE, answer, 1001);
+      expect(back.verdict).toBe(Verdict.INSIDE);
+      expect(back.bytes.length).toBe(answer.length + 40 - (20 + options.length));
+      const b = parsed(back.bytes);
+      expect(b.checksumsOk).toBe(true);
+      expect([b.L.ipHeaderLength, b.dport, b.L.payloadLength]).toEqual([40, 5000, 9]);
+    }
+  });
 });
