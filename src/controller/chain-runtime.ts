@@ -2,6 +2,7 @@ import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../datapla
 import type { PacketPool } from '../pool/packet-pool.ts';
 import { PumpLoop } from '../dataplane/pump-loop.ts';
 import { HOST_DROP_LIST } from '../dataplane/host-drop-reason.ts';
+import { GatedPort } from '../dataplane/ports/gated-port.ts';
 import type { Stage, StageInstance } from '../dataplane/stage.ts';
 import type { WarmPool } from '../runtime/warm-pool.ts';
 import type { WarmProcessPool } from '../runtime/warm-process-pool.ts';
@@ -22,6 +23,13 @@ import type { ScalingPolicy } from './scaling-policy.ts';
  * instance thread for over a second, and a false "hung" loses every flow it holds.
  */
 export const INSTANCE_HANG_TIMEOUT_MS = 3000;
+
+/**
+ * At deletion, after the drain: how long the frames already inside may take to leave once
+ * the ingress is closed, ms (they need a few pump passes; a stuck instance must not hold
+ * the deletion).
+ */
+const IN_FLIGHT_TIMEOUT_MS = 250;
 
 /** An image resolved for a function: where it is and what it is. */
 export interface ResolvedImage extends StageImage {
@@ -166,6 +174,8 @@ export class ChainRuntime {
   /** The chain's functions in order (a fused chain: its one unit); changed only through this runtime's methods. */
   readonly functions: readonly FunctionRuntime[];
   readonly loop: PumpLoop;
+  /** The inside end as the pump loop sees it: closed when the chain is deleted. */
+  private readonly ingress: GatedPort;
   /** The same objects as `functions`, writable. */
   private readonly states: readonly FunctionState[];
   private readonly applied: AppliedState;
@@ -200,7 +210,8 @@ export class ChainRuntime {
       functions.map((f) => f.spec.name),
       { onEvent: (e) => this.onDataPlaneEvent(e), pool },
     );
-    this.loop = new PumpLoop(this.dataPlane, ends.inside.port, ends.outside.port);
+    this.ingress = new GatedPort(ends.inside.port);
+    this.loop = new PumpLoop(this.dataPlane, this.ingress, ends.outside.port);
     for (const fn of this.functions) this.restarts.set(fn, { backoff: new RestartBackoff(restartBackoff), imageId: fn.image.id, timer: undefined });
     for (const fn of this.functions) fn.backends?.start();
   }
@@ -323,6 +334,10 @@ export class ChainRuntime {
     for (const restart of this.restarts.values()) clearTimeout(restart.timer);
     for (const fn of this.functions) fn.backends?.stop();
     const flowsLeft = await this.dataPlane.drainAll('chain deleted', timeoutMs);
+    // No new frame from the clients; what is inside leaves before the instances stop.
+    this.ingress.close();
+    const until = performance.now() + IN_FLIGHT_TIMEOUT_MS;
+    while (this.dataPlane.hasFramesInFlight() && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.loop.stop();
     const report = await this.dataPlane.shutdown();
     await Promise.allSettled([...this.drains]);
