@@ -98,6 +98,8 @@ export class NatEngine {
   private readonly prefix64: Nat64Prefix | null;
   /** Translated IPv6 source networks, 8 words each (net, mask). */
   private readonly match64: Uint32Array;
+  /** True when `match64` is ::/0 (the default): every IPv6 source is translated. */
+  private readonly match64All: boolean;
   /** Scratch: the internal IPv6 address of the NAT64 mapping being translated. */
   private readonly addr6 = new Uint32Array(4);
   /** IPv4 identification of the next translated packet without DF. */
@@ -147,6 +149,7 @@ export class NatEngine {
     const n64 = plan.nat64;
     this.prefix64 = n64 === null ? null : new Nat64Prefix(n64.layout);
     this.match64 = Uint32Array.from(n64 === null ? [] : n64.match.flat());
+    this.match64All = n64 !== null && n64.match.some((m) => m[4] === 0 && m[5] === 0 && m[6] === 0 && m[7] === 0);
   }
 
   /**
@@ -465,13 +468,10 @@ export class NatEngine {
     return NatResult.OUTSIDE;
   }
 
-  /** True when the IPv6 address at `at` is in a translated (`nat64.match`) network. */
-  private hidden6(view: DataView, at: number): boolean {
+  /** True when the IPv6 address `a0…a3` is in a translated (`nat64.match`) network. */
+  private hidden6(a0: number, a1: number, a2: number, a3: number): boolean {
+    if (this.match64All) return true;
     const m = this.match64;
-    const a0 = view.getUint32(at);
-    const a1 = view.getUint32(at + 4);
-    const a2 = view.getUint32(at + 8);
-    const a3 = view.getUint32(at + 12);
     for (let i = 0; i < m.length; i += 8) {
       if (((a0 & m[i + 4]) >>> 0) === m[i] && ((a1 & m[i + 5]) >>> 0) === m[i + 1] && ((a2 & m[i + 6]) >>> 0) === m[i + 2] && ((a3 & m[i + 7]) >>> 0) === m[i + 3]) {
         return true;
@@ -491,7 +491,12 @@ export class NatEngine {
     const l4 = L.l4Offset;
     const prefix = this.prefix64 as Nat64Prefix;
     const where = prefix.match(view, l3 + 24);
-    if (where === NAT64_OUTSIDE || !this.hidden6(view, l3 + 8)) return this.pass6(NatResult.OUTSIDE);
+    if (where === NAT64_OUTSIDE) return this.pass6(NatResult.OUTSIDE);
+    const a0 = view.getUint32(l3 + 8);
+    const a1 = view.getUint32(l3 + 12);
+    const a2 = view.getUint32(l3 + 16);
+    const a3 = view.getUint32(l3 + 20);
+    if (!this.hidden6(a0, a1, a2, a3)) return this.pass6(NatResult.OUTSIDE);
     if (where === NAT64_NOT_CANONICAL) return DROP_NAT64_BAD_ADDRESS;
     if (L.isFragment) return DROP_NAT64_FRAGMENT;
     if (L.ipHeaderLength > 40 && !skippableHeaders(view, l3, l4)) return DROP_NAT64_UNSUPPORTED_HEADER;
@@ -516,10 +521,6 @@ export class NatEngine {
       return DROP_UNSUPPORTED_PROTOCOL;
     }
     const sport = view.getUint16(pi === NatProto.ICMP ? l4 + 4 : l4);
-    const a0 = view.getUint32(l3 + 8);
-    const a1 = view.getUint32(l3 + 12);
-    const a2 = view.getUint32(l3 + 16);
-    const a3 = view.getUint32(l3 + 20);
     const table = this.table;
     let e = table.lookup6(pi, a0, a1, a2, a3, sport);
     if (e !== MAPPING_MISS && table.isExpired(e, now)) {

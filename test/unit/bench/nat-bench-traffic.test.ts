@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { prepareScenario6, type Family6 } from '../../../bench/suites/nat.ts';
-import { Verdict } from '../../../src/pipeline/verdict.ts';
 
 // The NAT bench's IPv6 rows measure what they say: every packet of every pass is forwarded
 // (passthrough) or translated (NAT64), also after the frames moved in the pass before (the
