@@ -17,6 +17,11 @@
  * - crossing **leftward** mirrors it. A reply therefore reaches the instance that emitted
  *   the request on that link, even when the function rewrote the addresses.
  *
+ * With `links: 'direct'` the links between stages are the instances' own (`DirectLinkHost`,
+ * `src/dataplane/links/`): each sender steers over a queue pair per peer, and this thread
+ * steers and carries only the frames of link 0 and link S (the ports'); what it keeps for
+ * the links between stages is their lifecycle.
+ *
  * Pins expire when idle (per protocol) or shortly after a TCP connection closes (FIN both
  * ways, RST). A draining instance gets no new flows and is stopped once no pin refers to it
  * (or its drain timeout passes). A failed instance's pins are re-chosen on their next frame.
