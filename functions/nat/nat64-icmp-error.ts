@@ -28,15 +28,16 @@ const POINTER_4_TO_6 = [0, 1, 4, 4, -1, -1, -1, -1, 7, 6, -1, -1, 8, 8, 8, 8, 24
 
 /**
  * ICMPv4 error type and code → ICMPv6 `type << 8 | code`, with bit 16 set when the rest of
- * the header is a parameter-problem pointer to map, bit 17 when it is an MTU (RFC 7915
- * §4.2); -1 when the message is not translated (dropped).
+ * the header is a parameter-problem pointer to map, bit 17 when it is an MTU, bit 18 when
+ * the ICMPv6 pointer is 6 whatever the ICMPv4 header said (protocol unreachable → the next
+ * header field) (RFC 7915 §4.2); -1 when the message is not translated (dropped).
  */
 export function icmp4ErrorTo6(type: number, code: number): number {
   if (type === 3) {
     if (code === 0 || code === 1 || code === 5 || code === 6 || code === 7 || code === 8 || code === 11 || code === 12) return 0x0100;
     if (code === 9 || code === 10 || code === 13 || code === 15) return 0x0101;
     if (code === 3) return 0x0104;
-    if (code === 2) return 0x10401 | 0x40000; // parameter problem, unrecognized next header, pointer 6 (bit 18: fixed pointer)
+    if (code === 2) return 0x40401; // parameter problem, unrecognized next header, pointer 6
     if (code === 4) return 0x20200; // packet too big
     return -1;
   }

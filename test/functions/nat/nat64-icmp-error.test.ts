@@ -85,7 +85,7 @@ describe('nat64: ICMP errors with their quoted packet (RFC 7915 §4.2, §5.2)', 
     expect(nat.counter('icmp_errors_translated')).toBe(1);
   });
 
-  it('frag-needed becomes packet-too-big with the MTU +20; time exceeded and parameter problem (pointer mapped) too', async () => {
+  it('frag-needed becomes packet-too-big with the MTU +20 (1280 without one); time exceeded, parameter problem (pointer mapped), protocol unreachable too', async () => {
     const { nat, out, o } = await connected(17, 100);
     const quote = out.subarray(14);
     const results = nat.run(
@@ -95,14 +95,18 @@ describe('nat64: ICMP errors with their quoted packet (RFC 7915 §4.2, §5.2)', 
         { side: Side.OUTSIDE, bytes: icmp4Error(ROUTER4, o.src4, 12, 0, 8 << 24, quote) },
         { side: Side.OUTSIDE, bytes: icmp4Error(ROUTER4, o.src4, 12, 0, 5 << 24, quote) },
         { side: Side.OUTSIDE, bytes: icmp4Error(ROUTER4, o.src4, 3, 14, 0, quote) },
+        { side: Side.OUTSIDE, bytes: icmp4Error(ROUTER4, o.src4, 3, 2, 0, quote) },
+        { side: Side.OUTSIDE, bytes: icmp4Error(ROUTER4, o.src4, 3, 4, 0, quote) },
       ],
       1001,
     );
-    expect(results.map((r) => r.reason)).toEqual([null, null, null, 'unsupported_icmp', 'unsupported_icmp']);
+    expect(results.map((r) => r.reason)).toEqual([null, null, null, 'unsupported_icmp', 'unsupported_icmp', null, null]);
     for (const [i, type, code, rest] of [
       [0, 2, 0, 1420],
       [1, 3, 0, 0],
       [2, 4, 0, 7],
+      [5, 4, 1, 6], // protocol unreachable: unrecognized next header, pointing at it
+      [6, 2, 0, 1280], // frag needed without an MTU: the IPv6 minimum
     ] as const) {
       const b = parsed(results[i].bytes);
       expect(b.checksumsOk).toBe(true);
