@@ -8,11 +8,11 @@
  * or        = and { ("or" | "||") and }
  * and       = not { ("and" | "&&") not }
  * not       = ("not" | "!") not | "(" or ")" | primitive
- * primitive = "ip" | "icmp"
+ * primitive = "ip" | "ip6" | "icmp" | "icmp6"
  *           | ("tcp" | "udp") [ [dir] ("port" PORT | "portrange" PORT "-" PORT) ]
- *           | "proto" (NUMBER | "tcp" | "udp" | "icmp")
- *           | [dir] "host" ADDRESS
- *           | [dir] "net" ADDRESS "/" LENGTH
+ *           | "proto" (NUMBER | "tcp" | "udp" | "icmp" | "icmp6")
+ *           | [dir] "host" ADDRESS             (IPv4 or IPv6)
+ *           | [dir] "net" ADDRESS "/" LENGTH   (0..32 or 0..128)
  *           | [dir] "port" PORT
  *           | [dir] "portrange" PORT "-" PORT
  *           | "syn" | "ack" | "fin" | "rst"
@@ -21,16 +21,21 @@
  *
  * `tcp port 80` is `tcp and port 80`; `port` matches TCP and UDP only; a flag keyword
  * matches TCP segments with that flag set (`syn and not ack`: the first of a handshake).
- * Non-IPv4 frames match only `not …` forms. A filter that does not parse throws
+ * `tcp`, `udp`, `proto`, ports and flags match both families (IPv6: the upper-layer
+ * protocol after the extension headers); `ip`/`icmp` are IPv4's, `ip6`/`icmp6` IPv6's; an
+ * address matches frames of its own family. Frames of neither family match only `not …`
+ * forms. A filter that does not parse throws
  * `FilterSyntaxError` with the column and what was expected there.
  *
  * @example
  * ```ts
  * const f = compileFilter('tcp and host 198.18.0.5 and port 80');
+ * const g = compileFilter('ip6 and src net 2001:db8:1::/64');
  * if (readFrameTuple(view, off, len, tuple) && f.matches(tuple)) copy();
  * ```
  */
 import { FilterSyntaxError } from '../errors/catalog.ts';
+import { ipv6HasHostBits, parseIpv6, type Ipv6Address } from '../packet/ipv6-address.ts';
 import type { FrameTuple } from './frame-tuple.ts';
 
 /** Longest filter text accepted, characters. */
@@ -49,8 +54,8 @@ export interface PacketFilter {
 type Predicate = (t: FrameTuple) => boolean;
 
 interface Token {
-  /** `word`, `number` (digits and dots), or the punctuation itself. */
-  readonly kind: 'word' | 'number' | '(' | ')' | '!' | '&&' | '||' | '/' | '-' | 'end';
+  /** `word`, `number` (digits and dots), `address6` (hex digits, colons and dots with at least one colon), or the punctuation itself. */
+  readonly kind: 'word' | 'number' | 'address6' | '(' | ')' | '!' | '&&' | '||' | '/' | '-' | 'end';
   readonly text: string;
   /** 1-based column. */
   readonly column: number;
@@ -79,6 +84,15 @@ function tokenize(text: string): Token[] {
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
       i++;
       continue;
+    }
+    if (/[0-9A-Fa-f:]/.test(c)) {
+      let j = i;
+      while (j < text.length && /[0-9A-Fa-f:.]/.test(text[j])) j++;
+      if (text.slice(i, j).includes(':')) {
+        out.push({ kind: 'address6', text: text.slice(i, j), column });
+        i = j;
+        continue;
+      }
     }
     if (/[A-Za-z_]/.test(c)) {
       let j = i + 1;
@@ -111,7 +125,10 @@ function tokenize(text: string): Token[] {
   return out;
 }
 
-const PROTOCOLS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1 };
+const PROTOCOLS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1, icmp6: 58 };
+
+/** Whether the frame is IP of either family. */
+const isIp = (x: FrameTuple): boolean => x.ipv4 || x.ipv6;
 const FLAGS: Readonly<Record<string, number>> = { fin: 0x01, syn: 0x02, rst: 0x04, ack: 0x10 };
 
 /** Which address or port a primitive looks at. */
@@ -185,16 +202,20 @@ class Parser {
 
   private primitive(): Predicate {
     const t = this.next();
-    if (t.kind !== 'word') this.fail(t, 'expected a primitive (ip, tcp, udp, icmp, proto, host, net, port, portrange, src, dst, syn, ack, fin, rst), "not" or "("');
+    if (t.kind !== 'word') this.fail(t, PRIMITIVE_EXPECTED);
     switch (t.text) {
       case 'ip':
         return (x) => x.ipv4;
+      case 'ip6':
+        return (x) => x.ipv6;
       case 'icmp':
         return (x) => x.ipv4 && x.proto === 1;
+      case 'icmp6':
+        return (x) => x.ipv6 && x.proto === 58;
       case 'tcp':
       case 'udp': {
         const proto = PROTOCOLS[t.text];
-        const isProto: Predicate = (x) => x.ipv4 && x.proto === proto;
+        const isProto: Predicate = (x) => isIp(x) && x.proto === proto;
         const q = this.peek();
         if (!this.isWord(q, 'src', 'dst', 'port', 'portrange')) return isProto;
         const ports = this.addressOrPort(true);
@@ -205,15 +226,15 @@ class Parser {
         let proto = -1;
         if (v.kind === 'word' && v.text in PROTOCOLS) proto = PROTOCOLS[v.text];
         else if (v.kind === 'number' && /^[0-9]{1,3}$/.test(v.text) && Number(v.text) <= 255) proto = Number(v.text);
-        else this.fail(v, 'expected a protocol number 0..255 or tcp, udp, icmp after "proto"');
-        return (x) => x.ipv4 && x.proto === proto;
+        else this.fail(v, 'expected a protocol number 0..255 or tcp, udp, icmp, icmp6 after "proto"');
+        return (x) => isIp(x) && x.proto === proto;
       }
       case 'syn':
       case 'ack':
       case 'fin':
       case 'rst': {
         const mask = FLAGS[t.text];
-        return (x) => x.ipv4 && x.proto === 6 && (x.tcpFlags & mask) !== 0;
+        return (x) => isIp(x) && x.proto === 6 && (x.tcpFlags & mask) !== 0;
       }
       case 'src':
       case 'dst':
@@ -224,7 +245,7 @@ class Parser {
         this.at--;
         return this.addressOrPort(false);
       default:
-        return this.fail(t, 'expected a primitive (ip, tcp, udp, icmp, proto, host, net, port, portrange, src, dst, syn, ack, fin, rst), "not" or "("');
+        return this.fail(t, PRIMITIVE_EXPECTED);
     }
   }
 
@@ -241,19 +262,26 @@ class Parser {
     switch (t.text) {
       case 'host': {
         const a = this.address(t);
+        if (typeof a !== 'number') return addressPredicate6(dir, a, [-1, -1, -1, -1]);
         if (dir === 'src') return (x) => x.ipv4 && x.src === a;
         if (dir === 'dst') return (x) => x.ipv4 && x.dst === a;
         return (x) => x.ipv4 && (x.src === a || x.dst === a);
       }
       case 'net': {
+        const written = this.peek().text;
         const a = this.address(t);
         const slash = this.next();
         if (slash.kind !== '/') this.fail(slash, 'expected "/" and a prefix length after the network address');
         const lenTok = this.next();
-        if (lenTok.kind !== 'number' || !/^[0-9]{1,2}$/.test(lenTok.text) || Number(lenTok.text) > 32) this.fail(lenTok, 'expected a prefix length 0..32');
+        const most = typeof a === 'number' ? 32 : 128;
+        if (lenTok.kind !== 'number' || !/^[0-9]{1,3}$/.test(lenTok.text) || Number(lenTok.text) > most) this.fail(lenTok, `expected a prefix length 0..${most}`);
         const bits = Number(lenTok.text);
-        const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-        if ((a & mask) >>> 0 !== a) this.fail(lenTok, `expected a prefix length that leaves no host bits of ${formatQuad(a)} set`);
+        if (typeof a !== 'number') {
+          if (ipv6HasHostBits(a, bits)) this.fail(lenTok, `expected a prefix length that leaves no host bits of ${written} set`);
+          return addressPredicate6(dir, a, Array.from({ length: 4 }, (_, i) => maskWord(bits - 32 * i)));
+        }
+        const mask = maskWord(bits);
+        if ((a & mask) >>> 0 !== a) this.fail(lenTok, `expected a prefix length that leaves no host bits of ${written} set`);
         if (dir === 'src') return (x) => x.ipv4 && (x.src & mask) >>> 0 === a;
         if (dir === 'dst') return (x) => x.ipv4 && (x.dst & mask) >>> 0 === a;
         return (x) => x.ipv4 && ((x.src & mask) >>> 0 === a || (x.dst & mask) >>> 0 === a);
@@ -273,11 +301,17 @@ class Parser {
     }
   }
 
-  private address(after: Token): number {
+  /** An IPv4 address (unsigned number) or an IPv6 one (four words). */
+  private address(after: Token): number | Ipv6Address {
     const t = this.next();
+    if (t.kind === 'address6') {
+      const a = parseIpv6(t.text);
+      if (a === undefined) this.fail(t, `expected an IPv4 or IPv6 address after "${after.text}"`);
+      return a;
+    }
     const parts = t.kind === 'number' ? t.text.split('.') : [];
     if (parts.length !== 4 || parts.some((p) => !/^[0-9]{1,3}$/.test(p) || Number(p) > 255)) {
-      this.fail(t, `expected an IPv4 address after "${after.text}"`);
+      this.fail(t, `expected an IPv4 or IPv6 address after "${after.text}"`);
     }
     return ((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>> 0;
   }
@@ -289,13 +323,26 @@ class Parser {
   }
 }
 
+const PRIMITIVE_EXPECTED = 'expected a primitive (ip, ip6, tcp, udp, icmp, icmp6, proto, host, net, port, portrange, src, dst, syn, ack, fin, rst), "not" or "("';
+
+/** The mask word of the 32 bits a prefix of `bits` (may be ≤ 0 or > 32) covers in one word. */
+function maskWord(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/** An IPv6 `host` (mask all ones) or `net` test in direction `dir`; `net` holds no host bits. */
+function addressPredicate6(dir: Direction, net: Ipv6Address, mask: readonly number[]): Predicate {
+  const n = Int32Array.from(net);
+  const m = Int32Array.from(mask);
+  const inNet = (w: Int32Array): boolean => (w[0] & m[0]) === n[0] && (w[1] & m[1]) === n[1] && (w[2] & m[2]) === n[2] && (w[3] & m[3]) === n[3];
+  if (dir === 'src') return (x) => x.ipv6 && inNet(x.src6);
+  if (dir === 'dst') return (x) => x.ipv6 && inNet(x.dst6);
+  return (x) => x.ipv6 && (inNet(x.src6) || inNet(x.dst6));
+}
+
 function portPredicate(dir: Direction, lo: number, hi: number): Predicate {
-  const l4 = (x: FrameTuple): boolean => x.ipv4 && (x.proto === 6 || x.proto === 17);
+  const l4 = (x: FrameTuple): boolean => isIp(x) && (x.proto === 6 || x.proto === 17);
   if (dir === 'src') return (x) => l4(x) && x.sport >= lo && x.sport <= hi;
   if (dir === 'dst') return (x) => l4(x) && x.dport >= lo && x.dport <= hi;
   return (x) => l4(x) && ((x.sport >= lo && x.sport <= hi) || (x.dport >= lo && x.dport <= hi));
-}
-
-function formatQuad(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
