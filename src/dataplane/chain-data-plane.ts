@@ -441,9 +441,14 @@ export class ChainDataPlane {
   /**
    * Hands `tap` every batch that crosses link `k` (either way), before the frames move on;
    * `detachTap` ends it. Link k sits before stage k; `links.length - 1` is the outside end.
+   * With direct links only the chain's ends cross the host: a link between stages is
+   * refused (`FailedPreconditionError`).
    */
   attachTap(k: number, tap: LinkTap): void {
     if (!Number.isInteger(k) || k < 0 || k >= this.links.length) throw new InvalidArgumentError(`no link ${k}: the chain has links 0..${this.links.length - 1}`);
+    if (this.linkArea !== null && k > 0 && k < this.stages.length) {
+      throw new FailedPreconditionError(`link ${k} runs directly between the instances of ${this.stages[k - 1].name} and ${this.stages[k].name} (links: direct): its frames never cross the host; capture link 0 or ${this.stages.length}`);
+    }
     this.taps[k] = [...(this.taps[k] ?? []), tap];
   }
 
@@ -964,7 +969,7 @@ export class ChainDataPlane {
 
   /**
    * True while frames are inside the chain: delivered to an instance and not yet polled
-   * back, dropped, or waiting in a FIFO. A host loop keeps polling then (an instance's
+   * back, dropped, or waiting in a FIFO or a direct link's queue pair. A host loop keeps polling then (an instance's
    * answer comes within microseconds; sleeping would add a wake-up per hop).
    */
   hasFramesInFlight(): boolean {
@@ -976,6 +981,8 @@ export class ChainDataPlane {
       const delivered = h.eth0.rxCounters.packets + h.eth1.rxCounters.packets + links.received;
       const back = h.eth0.txCounters.packets + h.eth1.txCounters.packets + h.counters[BuiltinCounter.DROPPED_PACKETS] + links.sent + directDrops(inst);
       if (delivered > back) return true;
+      // Direct links: frames its peers made available that it has not taken yet.
+      if (this.direct !== null && inst.linkStats !== undefined && this.direct.pendingToward(inst) > 0) return true;
     }
     return false;
   }

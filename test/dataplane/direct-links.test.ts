@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainDataPlane, type DataPlaneEvent, type StageImage } from '../../src/dataplane/chain-data-plane.ts';
 import { DirectLinkCounter } from '../../src/dataplane/links/direct-link-counters.ts';
+import { CaptureQueue } from '../../src/capture/capture-queue.ts';
+import { compileFilter } from '../../src/capture/packet-filter.ts';
+import { LinkTap } from '../../src/capture/link-tap.ts';
 import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
@@ -72,6 +75,8 @@ describe.each(INSTANCE_MODES)('chain data plane with direct links between stages
     expect(hostFrames(d, 'lb-0')).toEqual({ eth0: 0, eth1: 0 });
     expect(hostFrames(d, 'nat-0').eth0).toBe(0);
     expect(hostFrames(d, 'fw-0').eth0).toBeGreaterThan(0);
+    // A capture can only tap what crosses the host: the chain's ends.
+    expect(() => d.attachTap(1, new LinkTap(compileFilter(''), new CaptureQueue()))).toThrow(/never cross the host/);
     const lbStats = d.instance('lb-0').linkStats!;
     expect(lbStats[DirectLinkCounter.RECEIVED]).toBeGreaterThan(0);
     expect(lbStats[DirectLinkCounter.SENT]).toBeGreaterThan(0);

@@ -44,6 +44,8 @@ export class DirectLinkHost {
   readonly area: LinkArea;
   /** Instances gone from a lane that has not settled yet. */
   private departed: Array<{ readonly stage: Stage; readonly inst: StageInstance }> = [];
+  /** The stage index of each instance given a lane. */
+  private readonly stages = new WeakMap<StageInstance, number>();
 
   constructor(
     area: LinkArea,
@@ -99,6 +101,7 @@ export class DirectLinkHost {
     inst.laneSlot = this.area.activate(r.stage, r.lane, owner);
     inst.laneRole = 'active';
     inst.linkStats = this.area.stats(r.stage, r.lane);
+    this.stages.set(inst, r.stage);
   }
 
   /**
@@ -142,6 +145,17 @@ export class DirectLinkHost {
       inst.laneRole = 'released';
       return false;
     });
+  }
+
+  /** Frames the neighbours of `inst` made available to it that it has not taken yet. */
+  pendingToward(inst: StageInstance): number {
+    const stage = this.stageOf(inst);
+    return stage < 0 ? 0 : this.area.pendingToward(stage, inst.lane);
+  }
+
+  /** The stage index of an instance given a lane, or -1. */
+  private stageOf(inst: StageInstance): number {
+    return this.stages.get(inst) ?? -1;
   }
 
   /** Adds what pins each live instance in the link area (its own tables and its neighbours') to its `pins` and `flows`. */
