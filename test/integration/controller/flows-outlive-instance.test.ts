@@ -14,17 +14,28 @@ import { INSTANCE_MODES } from '../../support/instance-modes.ts';
 // conntrack, LB and NAT state. How long the outage lasts is measured by `npm run bench --
 // takeover` (target ≤ 500 ms); here a flow must be back within a few seconds at most.
 
-const CASES = INSTANCE_MODES.flatMap((mode) => (['isolated', 'fused'] as const).map((placement) => ({ mode, placement })));
+// Isolated chains run over the host-forwarded links and over direct links between instances (issue 12 item 2).
+const CASES = INSTANCE_MODES.flatMap((mode) =>
+  [
+    { placement: 'isolated', links: 'host' },
+    { placement: 'isolated', links: 'direct' },
+    { placement: 'fused', links: 'host' },
+  ].map((c) => ({ mode, ...(c as { placement: 'isolated' | 'fused'; links: 'host' | 'direct' }) })),
+);
 
-describe.each(CASES)('flows outlive an instance ($mode instances, $placement placement)', ({ mode, placement }) => {
+describe.each(CASES)('flows outlive an instance ($mode instances, $placement placement, $links links)', ({ mode, placement, links }) => {
   let dir: string;
   let drill: KillDrill;
   const modeBefore = process.env.NFVKIT_INSTANCE_MODE;
+  const linksBefore = process.env.NFVKIT_LINKS;
 
   beforeAll(async () => {
     // The controller takes the default instance mode; worker threads are asked for by the environment.
     if (mode === 'worker') process.env.NFVKIT_INSTANCE_MODE = 'worker';
     else delete process.env.NFVKIT_INSTANCE_MODE;
+    // Likewise the link mode of its data planes.
+    if (links === 'direct') process.env.NFVKIT_LINKS = 'direct';
+    else delete process.env.NFVKIT_LINKS;
     dir = mkdtempSync(join(tmpdir(), 'nfvkit-outlive-'));
     drill = await KillDrill.start(
       { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(dir), restartBackoff: { baseMs: 50, maxMs: 400, resetAfterMs: 5000 } },
@@ -36,6 +47,8 @@ describe.each(CASES)('flows outlive an instance ($mode instances, $placement pla
     await drill?.close();
     if (modeBefore === undefined) delete process.env.NFVKIT_INSTANCE_MODE;
     else process.env.NFVKIT_INSTANCE_MODE = modeBefore;
+    if (linksBefore === undefined) delete process.env.NFVKIT_LINKS;
+    else process.env.NFVKIT_LINKS = linksBefore;
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
