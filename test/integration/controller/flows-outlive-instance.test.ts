@@ -53,6 +53,7 @@ describe.each(CASES)('flows outlive an instance ($mode instances, $placement pla
   }, 30_000);
 
   it.each(['fw', 'lb', 'nat'])('the instance running %s killed: at least 99 in 100 established flows keep their backend and NAT port', async (fn) => {
+    expect(drill.controller.runtimes()[0].dataPlane.linkMode).toBe(links);
     const r = await drill.kill(fn);
     expect(r.before).toBeGreaterThanOrEqual(DRILL_FLOWS / 2);
     expect(r.adopted, `no successor took over ${r.instance}: ${r.timeline}`).toBeGreaterThanOrEqual(r.before);
