@@ -74,7 +74,7 @@ import { NULL_PORT, type ChainPort } from './chain-port.ts';
 import { PumpLoop } from './pump-loop.ts';
 import type { LinkFifo } from './link-fifo.ts';
 import { UNSET_SIDE, type LinkFlowTable } from './link-flow-table.ts';
-import { LinkSteering, stageSides } from './link-steering.ts';
+import { LinkSteering, stageSides, type SteeringCounters } from './link-steering.ts';
 import { HostDrop } from './host-drop-reason.ts';
 import type { LinkTap } from '../capture/link-tap.ts';
 import type { TraceMarker } from '../trace/trace-marker.ts';
@@ -228,21 +228,8 @@ export interface AddInstanceOptions {
   readonly ports?: LocalPortsSpec;
 }
 
-/** Flow and frame counts of the data plane (host side). */
-export interface DataPlaneCounters {
-  /** Flows seen for the first time on a link into a stage (pinned by Maglev). */
-  newFlows: number;
-  /** Frames whose pin named an instance that is gone: re-pinned. */
-  repinned: number;
-  /** Frames whose pin named a failed instance: moved to the successor that took its state over. */
-  inherited: number;
-  /** Frames an instance emitted for a flow pinned to another live instance on that side (kept as pinned). */
-  learnConflicts: number;
-  /** Frames that are not IPv4 (ARP, …): sent to the stage's first active instance. */
-  unkeyed: number;
-  /** Pins expired by the sweep. */
-  expired: number;
-}
+/** Flow and frame counts of the data plane (host side): what its link steering counts. */
+export type DataPlaneCounters = SteeringCounters;
 
 /** Frames the host dropped, by reason. */
 export interface DataPlaneDrops {

@@ -30,13 +30,19 @@ export function stageSides(stages: readonly SteeringSide[]): LinkSides[] {
   return Array.from({ length: stages.length + 1 }, (_, k) => [k > 0 ? stages[k - 1] : null, k < stages.length ? stages[k] : null] as const);
 }
 
-/** What steering counts (`DataPlaneCounters` on the host). */
+/** What steering counts (the host's `DataPlaneCounters`, an instance's direct links). */
 export interface SteeringCounters {
+  /** Flows seen for the first time on a link into a stage (pinned by Maglev). */
   newFlows: number;
+  /** Frames whose pin named an instance that is gone: re-pinned. */
   repinned: number;
+  /** Frames whose pin named a failed instance: moved to the successor that took its state over. */
   inherited: number;
+  /** Frames an instance emitted for a flow pinned to another live instance on that side (kept as pinned). */
   learnConflicts: number;
+  /** Frames that are neither IPv4 nor IPv6 (ARP, …): sent to the stage's first active instance. */
   unkeyed: number;
+  /** Pins expired by the sweep. */
   expired: number;
 }
 
