@@ -4,6 +4,7 @@ import { SplitRing } from './split-ring.ts';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './split-ring-layout.ts';
 import { VirtqueueDevice } from './virtqueue-device.ts';
 import { VirtqueueDriver } from './virtqueue-driver.ts';
+import { takeHandedBuffers } from './handed-buffers.ts';
 import { VIRTIO_NET_HDR_SIZE, writeVirtioNetHeaderEmpty } from './virtio-net-header.ts';
 
 /** Features of both rings of a queue pair: EVENT_IDX and IN_ORDER (each direction is a transmit path). */
@@ -74,6 +75,8 @@ export class QueuePairEnd {
   private readonly lens: Uint32Array;
   /** Buffers taken by the `receive` in progress (private memory, one byte per pool buffer, may be shared by the ends of one thread). */
   private readonly taken: Uint8Array;
+  /** `takeHandedBuffers`' report: first refused descriptor, how many. */
+  private readonly refused = new Int32Array(2);
 
   private constructor(out: VirtqueueDriver, inbound: VirtqueueDevice, pool: PoolHandle, peerOwner: number, taken: Uint8Array) {
     this.out = out;
@@ -170,35 +173,16 @@ export class QueuePairEnd {
    */
   receive(outIds: Uint32Array, max: number): number {
     if (this.broken) return 0;
-    const pool = this.pool;
-    const meta = pool.meta;
-    const me = pool.ownerId;
-    const stride = pool.stride;
     const k = this.in.tryPop(this.heads, this.addrs, this.lens, max < outIds.length ? max : outIds.length);
     if (k < 0) {
       this.violation = `inbound ring: ${this.in.violation}`;
       return 0;
     }
-    const taken = this.taken;
-    let n = 0;
-    let bad = -1;
-    for (let i = 0; i < k; i++) {
-      const addr = this.addrs[i];
-      const len = this.lens[i];
-      const id = pool.bufferIdAt(addr);
-      const start = id < 0 ? 0 : addr - pool.bufferOffset(id);
-      if (id < 0 || len <= VIRTIO_NET_HDR_SIZE || len > stride - start || taken[id] !== 0 || pool.ownerOf(id) !== me) {
-        this.badDescriptors++;
-        if (bad < 0) bad = i;
-        continue;
-      }
-      taken[id] = 1;
-      meta.dataOff[id] = start + VIRTIO_NET_HDR_SIZE;
-      meta.length[id] = len - VIRTIO_NET_HDR_SIZE;
-      outIds[n++] = id;
-    }
-    for (let i = 0; i < n; i++) taken[outIds[i]] = 0;
+    // A frame of at least one byte after its header.
+    const n = takeHandedBuffers(this.pool, this.addrs, this.lens, k, VIRTIO_NET_HDR_SIZE + 1, this.taken, outIds, this.refused);
+    this.badDescriptors += this.refused[1];
     if (k > 0) this.in.pushBatch(this.heads, null, k);
+    const bad = this.refused[0];
     if (bad >= 0) this.violation = `inbound descriptor ${this.heads[bad]} (addr ${this.addrs[bad]}, len ${this.lens[bad]}) is not a buffer handed to this side`;
     this.received += n;
     return n;

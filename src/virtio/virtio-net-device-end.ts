@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { Doorbell } from './doorbell.ts';
 import { VirtqueueDevice } from './virtqueue-device.ts';
+import { takeHandedBuffers } from './handed-buffers.ts';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './split-ring-layout.ts';
 import { VIRTIO_NET_HDR_SIZE, writeVirtioNetHeaderEmpty } from './virtio-net-header.ts';
 import { newCounters, type VirtioNetCounters, type VirtioNetDevice } from './virtio-net-device.ts';
@@ -54,6 +55,8 @@ export class VirtioNetDeviceEnd {
   private readonly drops: Uint32Array;
   /** 1 for each buffer taken by the `pollTx` in progress (host memory): a buffer named twice is caught. */
   private readonly taken: Uint8Array;
+  /** `takeHandedBuffers`' report: first refused descriptor, how many. */
+  private readonly refused = new Int32Array(2);
   /** Protocol violations of the driver seen so far (0: none); the end is dead after the first. */
   violations = 0;
   /** The first violation, described (empty while there is none). */
@@ -86,37 +89,18 @@ export class VirtioNetDeviceEnd {
    */
   pollTx(outIds: Uint32Array, max: number): number {
     if (this.violations !== 0) return 0;
-    const pool = this.pool;
-    const meta = pool.meta;
-    const me = pool.ownerId;
-    const stride = pool.stride;
     const k = this.txq.tryPop(this.heads, this.addrs, this.lens, max < outIds.length ? max : outIds.length);
     if (k < 0) {
       this.flag(`transmitq: ${this.txq.violation}`);
       return 0;
     }
-    const taken = this.taken;
-    let n = 0;
-    let bad = -1;
-    for (let i = 0; i < k; i++) {
-      const addr = this.addrs[i];
-      const len = this.lens[i];
-      const id = pool.bufferIdAt(addr);
-      this.usedLens[i] = 0;
-      const start = id < 0 ? 0 : addr - pool.bufferOffset(id);
-      if (id < 0 || len < VIRTIO_NET_HDR_SIZE || len > stride - start || taken[id] !== 0 || pool.ownerOf(id) !== me) {
-        this.txCounters.dropsBadDescriptor++;
-        if (bad < 0) bad = i;
-        continue;
-      }
-      taken[id] = 1;
-      meta.dataOff[id] = start + VIRTIO_NET_HDR_SIZE;
-      meta.length[id] = len - VIRTIO_NET_HDR_SIZE;
-      this.txCounters.bytes += len - VIRTIO_NET_HDR_SIZE;
-      outIds[n++] = id;
-    }
-    for (let i = 0; i < n; i++) taken[outIds[i]] = 0;
+    const n = takeHandedBuffers(this.pool, this.addrs, this.lens, k, VIRTIO_NET_HDR_SIZE, this.taken, outIds, this.refused);
+    this.txCounters.dropsBadDescriptor += this.refused[1];
+    const length = this.pool.meta.length;
+    for (let i = 0; i < n; i++) this.txCounters.bytes += length[outIds[i]];
+    this.usedLens.fill(0, 0, k);
     if (k > 0) this.txq.pushBatch(this.heads, this.usedLens, k);
+    const bad = this.refused[0];
     if (bad >= 0) this.flag(`transmitq descriptor ${this.heads[bad]} (addr ${this.addrs[bad]}, len ${this.lens[bad]}) is not a buffer handed to the device end`);
     this.txCounters.packets += n;
     return n;
