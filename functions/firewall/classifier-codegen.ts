@@ -120,12 +120,19 @@ export function generateClassifier(plan: ClassifierPlan, io: ClassifierIo, vars:
         ? `let ${r(t)} = ${ref};\n`
         : `let ${r(t)} = ${P}T[${ref >>> 12} + ((${fieldOf(vars, dim)} >>> ${(ref >>> 3) & 31}) & ${(1 << ((ref >>> 8) & 15)) - 1})];\n`;
   });
-  // The rest in lockstep: leaves absorb, so the loop runs until every tree is on a leaf.
-  const all = trees.map((_, t) => r(t)).join(' & ');
+  // The rest: leaves absorb, so a step from a leaf is harmless. A tree at most one step
+  // below its root takes that step unconditionally; the deeper ones walk in lockstep until
+  // each is on a leaf, so a shallow tree never waits in the loop of a deep one.
   const step = (x: string) =>
     `${x} = ${P}T[(${x} >>> 12) + ((${P}K[${x} & 7] >>> ((${x} >>> 3) & 31)) & ((1 << ((${x} >>> 8) & 15)) - 1))];`;
-  if (trees.length > 0) {
-    lookup += `while (((${all}) & 7) !== ${LEAF_DIM}) {\n${trees.map((_, t) => '  ' + step(r(t))).join('\n')}\n}\n`;
+  const deep: string[] = [];
+  trees.forEach((tree, t) => {
+    // maxDepth counts the nodes of the longest path, leaf included; the root's step is taken above.
+    if (tree.stats.maxDepth === 3) lookup += `${step(r(t))}\n`;
+    else if (tree.stats.maxDepth > 3) deep.push(r(t));
+  });
+  if (deep.length > 0) {
+    lookup += `while (((${deep.join(' & ')}) & 7) !== ${LEAF_DIM}) {\n${deep.map((x) => '  ' + step(x)).join('\n')}\n}\n`;
   }
   lookup += `let ${P}best = 2147483647;\n`;
   trees.forEach((tree, t) => {
