@@ -121,3 +121,42 @@ describe('parseFrame: IPv6 frames it accepts', () => {
     expect(other).toEqual(layout);
   });
 });
+
+describe('parseFrame shortcut for untagged IPv6 TCP/UDP', () => {
+  const fields = (l: FrameLayout) => [l.frameOffset, l.frameLength, l.ethertype, l.vlanCount, l.vlanIds[0], l.vlanIds[1], l.l3Offset, l.l3Length,
+    l.ipHeaderLength, l.ipTotalLength, l.ipProto, l.isFragment, l.l4Offset, l.l4Length, l.payloadOffset, l.payloadLength];
+  type Edit = [string, (v: DataView, l3: number) => void];
+
+  it('agrees with the general parser at every length, payload-length and header boundary, reading nothing past the frame', () => {
+    const edits: Edit[] = [
+      ['as built', () => {}],
+      ...[0, 7, 8, 9, 19, 20, 21, 27, 28, 40, 0xffff].map((n): Edit => [`payload length ${n}`, (v, l3) => v.setUint16(l3 + 4, n)]),
+      ...[0x40, 0x70, 0x00].map((b): Edit => [`version byte ${b}`, (v, l3) => v.setUint8(l3, b)]),
+      ['hop limit 0', (v, l3) => v.setUint8(l3 + 7, 0)],
+      ['multicast source', (v, l3) => v.setUint8(l3 + 8, 0xff)],
+      ...[0, 44, 58, 59, 47].map((p): Edit => [`next header ${p}`, (v, l3) => v.setUint8(l3 + 6, p)]),
+      ...[0, 7, 8, 9, 25, 26, 27].map((n): Edit => [`udp length ${n}`, (v, l3) => v.setUint16(l3 + 44, n)]),
+      ...[0x00, 0x40, 0x50, 0x60, 0xf0].map((b): Edit => [`tcp offset ${b}`, (v, l3) => v.setUint8(l3 + 52, b)]),
+    ];
+    const specs: Ipv6FrameSpec[] = [{ proto: 17, payloadLength: 0 }, { proto: 17, payloadLength: 18 }, { proto: 6, payloadLength: 0 }, { proto: 6, payloadLength: 5 }];
+    for (const spec of specs) {
+      for (const [name, edit] of edits) {
+        if ((name.startsWith('udp') && spec.proto !== 17) || (name.startsWith('tcp') && spec.proto !== 6)) continue;
+        const bytes = mutated6(spec, edit);
+        for (let len = Math.max(0, bytes.length - 30); len <= bytes.length + 4; len++) {
+          for (const flags of [0, ParseFlag.VERIFY_L4_CHECKSUM, ParseFlag.DROP_UNSUPPORTED_PROTOCOLS]) {
+            const frame = new Uint8Array(len);
+            frame.set(bytes.subarray(0, Math.min(len, bytes.length)));
+            // The view ends where the frame does: a read past it throws.
+            const view = placed(frame, OFF, 0x45, OFF + len);
+            const a = new FrameLayout();
+            const b = new FrameLayout();
+            const where = `${spec.proto}/${spec.payloadLength} ${name} len ${len} flags ${flags}`;
+            expect(parseFrame(view, OFF, len, a, flags), where).toBe(parseFrameGeneral(view, OFF, len, b, flags));
+            expect(fields(a), where).toEqual(fields(b));
+          }
+        }
+      }
+    }
+  });
+});
