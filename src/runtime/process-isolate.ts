@@ -80,7 +80,7 @@ export class ProcessIsolate extends EventEmitter {
     const native = loadNativeAddon();
     const env: Record<string, string> = { UV_USE_IO_URING: '0' };
     if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
-    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap], {
+    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, '--expose-gc', `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap], {
       env,
       stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd, 'pipe'],
     });

@@ -154,6 +154,9 @@ export class WarmProcessPool {
               return taken;
             },
     });
+    // The process taken is replaced once this boot is over: starting one forks the
+    // controller and takes a core for ~100 ms, which would slow the boot it serves.
+    if (taken !== undefined) void booting.then(() => this.refill(), () => this.refill());
     // The prepared counters are the instance's for as long as it lives.
     if (counters !== undefined) void booting.then((host) => host.settled()).then(() => this.warmMemory.release(counters));
     return booting;
@@ -195,7 +198,7 @@ export class WarmProcessPool {
     this.blocks.delete(p);
   }
 
-  /** The oldest idle process that is ready, else any started one; refills behind it. */
+  /** The oldest idle process that is ready, else any started one (the caller refills behind it). */
   private take(): ProcessIsolate | undefined {
     const i = this.idle.findIndex((p) => p.available && p.idle);
     const at = i >= 0 ? i : this.idle.findIndex((p) => p.available);
@@ -204,7 +207,6 @@ export class WarmProcessPool {
     taken.removeAllListeners('exit');
     this.starting.get(taken)?.();
     this.starting.delete(taken);
-    queueMicrotask(() => this.refill());
     return taken;
   }
 
