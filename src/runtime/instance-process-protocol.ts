@@ -3,6 +3,9 @@
  * process's entry, for the descriptors and the order of things).
  */
 
+/** The bootstrap's argument when the process is started for one instance, its boot message already written (no warm-up, no `idle`). */
+export const COLD_ARGUMENT = 'cold';
+
 /** Descriptor numbers of an instance process (see the module documentation). */
 export const ProcessFd = { BOOT: 0, MESSAGES: 3, MEMORY: 4, WARM_MEMORY: 5, HOST_WAKE: 6 } as const;
 

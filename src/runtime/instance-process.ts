@@ -32,7 +32,7 @@ import { decodeSharedRefs } from '../memory/shared-refs.ts';
 import { MappedMemory } from '../memory/shared-memory.ts';
 import { nativeAddonOrNull } from '../native/native-addon.ts';
 import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type PreloadedImage, type ProcessBoot } from './instance-main.ts';
-import { ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
+import { COLD_ARGUMENT, ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 function send(message: InstanceMessage | ProcessCrash | ProcessIdle): void {
   writeSync(ProcessFd.MESSAGES, `${JSON.stringify(message)}\n`);
@@ -179,15 +179,19 @@ async function main(): Promise<void> {
       process.exit(70);
     }
   });
-  // Warm the ESM loader (its data: and file paths, a missing file included), the file
-  // reading path and the addon now, so that a boot does not pay for them.
+  // Start the libuv thread pool now: the sandbox forbids new threads.
   const self = fileURLToPath(import.meta.url);
-  const warmUp = 'data:text/javascript,export default 0';
-  await import(warmUp);
   await readFile(self).catch(() => undefined);
-  await import(pathToFileURL(`${self}.absent.mjs`).href).catch(() => undefined);
   nativeAddonOrNull();
-  idle();
+  if (process.argv[2] !== COLD_ARGUMENT) {
+    // Started ahead: warm the ESM loader (its data: and file paths, a missing file
+    // included) so that a boot does not pay for it. A process started for one instance
+    // has its boot message waiting and goes straight to it.
+    const warmUp = 'data:text/javascript,export default 0';
+    await import(warmUp);
+    await import(pathToFileURL(`${self}.absent.mjs`).href).catch(() => undefined);
+    idle();
+  }
   for (let line = hostLine(); line !== undefined; line = hostLine()) {
     const message = JSON.parse(line) as ProcessHostMessage;
     if (message.type === 'preload') {

@@ -20,7 +20,7 @@ import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import { INSTANCE_YOUNG_GENERATION_MIB } from './instance-host.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
-import { ProcessFd, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
+import { COLD_ARGUMENT, ProcessFd, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 /** Longest message line an instance process may write. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -80,7 +80,7 @@ export class ProcessIsolate extends EventEmitter {
     const native = loadNativeAddon();
     const env: Record<string, string> = { UV_USE_IO_URING: '0' };
     if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
-    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, '--expose-gc', `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap], {
+    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, '--expose-gc', `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap, ...(memory === undefined ? [] : [COLD_ARGUMENT])], {
       env,
       stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd, 'pipe'],
     });
