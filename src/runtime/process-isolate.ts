@@ -78,9 +78,14 @@ export class ProcessIsolate extends EventEmitter {
     this.memoryFd = memory?.fd;
     this.prestarted = memory === undefined;
     const native = loadNativeAddon();
-    const env: Record<string, string> = { UV_USE_IO_URING: '0' };
+    // One libuv pool thread and one V8 worker thread: an instance reads files only before
+    // its sandbox, has no asynchronous native call and a small heap; every thread more is
+    // one more for the sandbox to synchronise (setuid signals each one, seccomp TSYNC
+    // installs the filter on each) and one more stack.
+    const env: Record<string, string> = { UV_USE_IO_URING: '0', UV_THREADPOOL_SIZE: '1' };
     if (native.available) env.NFVKIT_NATIVE_ADDON = native.path;
-    this.child = spawn(process.execPath, [`--max-old-space-size=${memoryMiB}`, '--expose-gc', `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, bootstrap, ...(memory === undefined ? [] : [COLD_ARGUMENT])], {
+    const args = [`--max-old-space-size=${memoryMiB}`, `--max-semi-space-size=${INSTANCE_YOUNG_GENERATION_MIB / 2}`, '--v8-pool-size=1', '--expose-gc'];
+    this.child = spawn(process.execPath, [...args, bootstrap, ...(memory === undefined ? [] : [COLD_ARGUMENT])], {
       env,
       stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd, 'pipe'],
     });
