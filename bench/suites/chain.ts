@@ -75,7 +75,12 @@ async function perFunctionNs(parts: readonly FusedChainPart[], frames: Uint8Arra
 const ip = (s: string): number => parseIpv4(s) as number;
 
 /** Mean of a few runs. */
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** Worker/process pairs per case of the instance-mode comparison (each pair: worker run, then process run). */
+const MODE_PAIRS = Number(process.env.CHAIN_BENCH_MODE_PAIRS ?? 3);
 
 function templates(): Uint8Array[] {
   const client = ip('198.18.1.0');
@@ -283,7 +288,7 @@ export const chainSuite: BenchSuite = {
     }
     const perHop = (results[2].seconds / results[2].delivered - results[0].seconds / results[0].delivered) / 2;
 
-    // Instance processes next to worker threads, same run, interleaved (worker, process, worker, process).
+    // Instance processes next to worker threads, same run, interleaved (worker, process, worker, process, …).
     const modeRows: Array<Array<string | number>> = [];
     const modeRatios: number[] = [];
     if (defaultInstanceMode() === 'process') {
@@ -297,12 +302,14 @@ export const chainSuite: BenchSuite = {
       ];
       for (const c of modeCases) {
         const got: Record<InstanceMode, number[]> = { worker: [], process: [] };
-        for (const mode of ['worker', 'process', 'worker', 'process'] as const) {
-          progress(`instance modes: ${c.label}, ${mode}`);
-          got[mode].push(await c.run(mode));
+        for (let pair = 0; pair < MODE_PAIRS; pair++) {
+          for (const mode of ['worker', 'process'] as const) {
+            progress(`instance modes: ${c.label}, ${mode}`);
+            got[mode].push(await c.run(mode));
+          }
         }
-        const w = mean(got.worker);
-        const p = mean(got.process);
+        const w = median(got.worker);
+        const p = median(got.process);
         modeRatios.push(p / w);
         modeRows.push([c.label, got.worker.map((x) => x.toFixed(3)).join(' / '), got.process.map((x) => x.toFixed(3)).join(' / '), (p / w).toFixed(2)]);
         progress(`  worker ${w.toFixed(3)}, process ${p.toFixed(3)} Mpps (${(p / w).toFixed(2)})`);
@@ -339,7 +346,7 @@ export const chainSuite: BenchSuite = {
           ? []
           : [
               {
-                title: 'Instance processes vs worker threads, same run (two runs each, interleaved; ratio of the means)',
+                title: `Instance processes vs worker threads, same run (${MODE_PAIRS} runs each, interleaved; ratio of the medians)`,
                 columns: ['chain', 'worker threads Mpps', 'sandboxed processes Mpps', 'process ÷ worker'],
                 rows: modeRows,
               },
