@@ -87,11 +87,12 @@ interface BootSample {
   readonly attachMs: number;
   readonly pipelineMs: number;
   readonly refillMs: number;
+  readonly sandboxMs: number;
   /** `ready` posted → seen by the host. */
   readonly toHostMs: number;
 }
 
-const COLUMNS: ReadonlyArray<keyof BootSample> = ['hostMs', 'toInstanceMs', 'attachMs', 'pipelineMs', 'refillMs', 'toHostMs', 'bootMs', 'acquireMs'];
+const COLUMNS: ReadonlyArray<keyof BootSample> = ['hostMs', 'toInstanceMs', 'attachMs', 'pipelineMs', 'refillMs', 'sandboxMs', 'toHostMs', 'bootMs', 'acquireMs'];
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -145,6 +146,7 @@ async function boots(image: BuildImageResult, pool: PacketPool, count: number, s
       attachMs: startup.attachMs,
       pipelineMs: startup.pipelineMs,
       refillMs: startup.refillMs,
+      sandboxMs: startup.sandboxMs,
       toHostMs: readyAt - startup.readyAt,
     });
     await host.stop();
@@ -321,7 +323,7 @@ export const bootSuite: BenchSuite = {
         },
         {
           title: 'Where the boot time goes (medians, ms; instance marks set against the host clock)',
-          columns: ['function', 'mode', 'host set-up', 'spawn → instance starts', 'attach', 'pipeline', 'refill', 'ready → host', 'boot (spawn → ready)', 'acquire call → resolved'],
+          columns: ['function', 'mode', 'host set-up', 'spawn → instance starts', 'attach', 'pipeline', 'refill', 'sandbox', 'ready → host', 'boot (spawn → ready)', 'acquire call → resolved'],
           rows: phaseRows,
         },
         {
@@ -351,7 +353,7 @@ export const bootSuite: BenchSuite = {
       ],
       notes: [
         `Modes: ${MODES.map((m) => `**${m}**: ${MODE_HELP[m]}`).join('; ')}. Warm modes use a \`WarmPool\` of 2 isolates of the image's memory class, refilled (awaited) before each measured boot, so no boot pays for a refill.`,
-        'Breakdown: "spawn → instance starts" is message delivery to the idle isolate (plus, for warm, importing the image; for cold, starting the isolate and loading the image); attach = pool and both devices attached; pipeline = `createPipeline` (0 when prepared); refill = loop made and both receive queues stocked; "ready → host" = the `ready` message reaching the host\'s event loop. Marks come from `InstanceStartup` in the `ready` event (`monotonicMs()`, `process.hrtime`, in both threads).',
+        'Breakdown: "spawn → instance starts" is message delivery to the idle isolate (plus, for warm, importing the image; for cold, starting the isolate and loading the image); attach = pool and both devices attached; pipeline = `createPipeline` (0 when prepared); refill = loop made and both receive queues stocked; sandbox = the seccomp filter and the drop to nobody (processes only); "ready → host" = the `ready` message reaching the host\'s event loop. Marks come from `InstanceStartup` in the `ready` event (`monotonicMs()`, `process.hrtime`, in both threads).',
         `Images are minified by default (whitespace and syntax; identifiers kept, so stack traces keep function names); the source map is stored beside the image (\`image.mjs.map\`), not referenced from it. Largest readable image: ${kb(maxReadable)} KB.`,
         'Cold: `new Worker(image, { execArgv: [], resourceLimits })` per instance (old generation = the image\'s memory, young generation 2 MiB). A warm isolate keeps the heap limit it was created with: warm pools are per memory class.',
         'Idle RSS: process RSS after starting the units minus before, divided by their number (isolates are threads of this process).',

@@ -180,8 +180,10 @@ export interface InstanceStartup {
   readonly attachMs: number;
   /** `createPipeline` (tables built from the sealed configuration), ms; 0 when prepared. */
   readonly pipelineMs: number;
-  /** Instance loop made and both receive queues stocked, ms. */
+  /** Instance loop made and both receive queues stocked, ms (the sandbox not included). */
   readonly refillMs: number;
+  /** Entering the sandbox (an instance process, right before `ready`; 0 elsewhere), ms. */
+  readonly sandboxMs: number;
   /** True when the pipeline was built ahead, when a warm isolate preloaded the image. */
   readonly prepared: boolean;
   /** When `ready` was posted. */
@@ -432,13 +434,15 @@ function runAttached(
   const loop = new InstanceLoop(pool, linksModule?.linkSides(data.links!.data, pool, irq!, eth0, eth1) ?? [eth0, eth1], instance, irq, stats, local?.ports, tracer);
   eth0.refillRx();
   eth1.refillRx();
+  const refilled = monotonicMs();
   beforeReady?.();
   const readyAt = monotonicMs();
   const startup: InstanceStartup = {
     startedAt,
     attachMs: attached - startedAt,
     pipelineMs: prepared === undefined ? created - attached : 0,
-    refillMs: readyAt - created,
+    refillMs: refilled - created,
+    sandboxMs: readyAt - refilled,
     prepared: prepared !== undefined,
     readyAt,
     ...(took === undefined ? {} : { takeover: took }),

@@ -33,6 +33,7 @@ const startupSchema = z.object({
   attachMs: finite,
   pipelineMs: finite,
   refillMs: finite,
+  sandboxMs: finite,
   prepared: z.boolean(),
   readyAt: finite,
   takeover: z.object({ adopted: z.number().int().nonnegative(), rejected: z.number().int().nonnegative() }).optional(),

@@ -73,7 +73,7 @@ describe('a built image booted in a plain Worker', () => {
     expect(img.ready).toMatchObject({ type: 'ready', name: 'firewall', counters: built.manifest.counters.length, startup: { prepared: false } });
     const startup = img.ready.startup!;
     expect(startup.pipelineMs).toBeGreaterThan(0);
-    expect(startup.readyAt - startup.startedAt).toBeCloseTo(startup.attachMs + startup.pipelineMs + startup.refillMs, 6);
+    expect(startup.readyAt - startup.startedAt).toBeCloseTo(startup.attachMs + startup.pipelineMs + startup.refillMs + startup.sandboxMs, 6);
     const names = built.manifest.counters.map((c) => c.name);
 
     const syn: Sent[] = [];

@@ -66,6 +66,8 @@ describe.runIf(available)('instances as sandboxed processes', () => {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       expect(status).toMatch(/^Seccomp:\s+2$/m);
       expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+      const ready = inst.host.events.find((e) => e.type === 'ready');
+      expect(ready?.type === 'ready' ? ready.startup?.sandboxMs : undefined).toBeGreaterThan(0);
       if (process.getuid?.() === 0) expect(status).toMatch(new RegExp(`^Uid:\\s+${SANDBOX_UID}\\s`, 'm'));
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
       expect(environ).not.toContain('NFVKIT_TOKEN');
