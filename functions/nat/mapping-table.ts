@@ -245,8 +245,23 @@ export class NatMappingTable {
 
   /** Entry of the mapping of internal endpoint (`proto`, `addr`, `port`), or {@link MAPPING_MISS}. Expired entries are returned too. */
   lookup(proto: number, addr: number, port: number): number {
-    const a = addr >>> 0;
-    const k = ((proto << 16) | port) >>> 0;
+    return this.find(addr >>> 0, ((proto << 16) | port) >>> 0, 0, 0, 0, 0);
+  }
+
+  /**
+   * Entry of the NAT64 mapping of internal endpoint (`proto`, IPv6 address `a0…a3`,
+   * `port`), or {@link MAPPING_MISS}. Expired entries are returned too.
+   */
+  lookup6(proto: number, a0: number, a1: number, a2: number, a3: number, port: number): number {
+    return this.find(foldIpv6(a0, a1, a2, a3), (V6_KEY | (proto << 16) | port) >>> 0, a0 >>> 0, a1 >>> 0, a2 >>> 0, a3 >>> 0);
+  }
+
+  /**
+   * The one probe behind {@link lookup} and {@link lookup6}: the entry whose internal
+   * address word is `a` and key `k` and, when `k` carries {@link V6_KEY} (`a` is then the
+   * fold), whose IPv6 address is `a0…a3`; or {@link MAPPING_MISS}.
+   */
+  private find(a: number, k: number, a0: number, a1: number, a2: number, a3: number): number {
     const h = this.hash(a, k);
     const mask = this.slotMask;
     const slots = this.slots;
@@ -257,31 +272,7 @@ export class NatMappingTable {
       if (e < 0) return MAPPING_MISS;
       if (slots[(s << 1) + 1] === h) {
         const o = e * STRIDE;
-        if (u[o + W_INT_ADDR] === a && u[o + W_INT_KEY] === k) return e;
-      }
-      s = (s + 1) & mask;
-    }
-  }
-
-  /**
-   * Entry of the NAT64 mapping of internal endpoint (`proto`, IPv6 address `a0…a3`,
-   * `port`), or {@link MAPPING_MISS}. Expired entries are returned too.
-   */
-  lookup6(proto: number, a0: number, a1: number, a2: number, a3: number, port: number): number {
-    const k = (V6_KEY | (proto << 16) | port) >>> 0;
-    const h = this.hash(foldIpv6(a0, a1, a2, a3), k);
-    const mask = this.slotMask;
-    const slots = this.slots;
-    const u = this.u;
-    let s = h & mask;
-    for (;;) {
-      const e = slots[s << 1];
-      if (e < 0) return MAPPING_MISS;
-      if (slots[(s << 1) + 1] === h) {
-        const o = e * STRIDE;
-        if (u[o + W_INT_KEY] === k && u[o + W_INT6] === a0 >>> 0 && u[o + W_INT6 + 1] === a1 >>> 0 && u[o + W_INT6 + 2] === a2 >>> 0 && u[o + W_INT6 + 3] === a3 >>> 0) {
-          return e;
-        }
+        if (u[o + W_INT_ADDR] === a && u[o + W_INT_KEY] === k && ((k & V6_KEY) === 0 || (u[o + W_INT6] === a0 && u[o + W_INT6 + 1] === a1 && u[o + W_INT6 + 2] === a2 && u[o + W_INT6 + 3] === a3))) return e;
       }
       s = (s + 1) & mask;
     }

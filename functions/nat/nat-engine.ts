@@ -32,7 +32,7 @@ import { natRewriteDestination, natRewriteIcmpError, natRewriteSource } from './
 import { PortAllocator } from './port-allocator.ts';
 import { NAT64_CANONICAL, NAT64_NOT_CANONICAL, NAT64_OUTSIDE, Nat64Prefix } from './nat64-address.ts';
 import { icmp4ErrorTo6, icmp6ErrorTo4, nat64ErrorToIpv4, nat64ErrorToIpv6 } from './nat64-icmp-error.ts';
-import { nat64ToIpv4, nat64ToIpv6 } from './nat64-translate.ts';
+import { halves, nat64ToIpv4, nat64ToIpv6 } from './nat64-translate.ts';
 
 /** Results of `outbound` / `inbound` (`INSIDE`, `OUTSIDE`, `DROP_BASE + k`): see `nat-result.ts`. */
 export { NatResult };
@@ -245,11 +245,7 @@ export class NatEngine {
       if (ai >= 0) return this.hairpin(view, L, src, sport, pi, tcpFlags, ai, now);
     }
     const table = this.table;
-    let e = table.lookup(pi, src, sport);
-    if (e !== MAPPING_MISS && table.isExpired(e, now)) {
-      this.expireNow(e);
-      e = MAPPING_MISS;
-    }
+    let e = this.live(table.lookup(pi, src, sport), now);
     if (e === MAPPING_MISS) {
       if (!this.hidden(src)) return this.pass(NatResult.OUTSIDE);
       e = this.createMapping(pi, src, sport, tcpFlags, now);
@@ -295,12 +291,8 @@ export class NatEngine {
       return DROP_UNSUPPORTED_PROTOCOL;
     }
     const table = this.table;
-    const e = this.owners[((pi * this.addressCount + ai) << 16) | dport] - 1;
+    const e = this.live(this.owners[((pi * this.addressCount + ai) << 16) | dport] - 1, now);
     if (e < 0) return DROP_NO_MAPPING;
-    if (table.isExpired(e, now)) {
-      this.expireNow(e);
-      return DROP_NO_MAPPING;
-    }
     this.refreshInbound(e, pi, tcpFlags, now);
     if (this.prefix64 !== null && table.isV6(e)) return this.inbound64(view, L, e);
     natRewriteDestination(view, l3, l4, L.l4Length, ip, table.intAddrOf(e), table.intPortOf(e));
@@ -327,6 +319,13 @@ export class NatEngine {
     if (e < 0) return e === MAPPING_TABLE_FULL ? -DROP_MAPPING_TABLE_FULL : -DROP_PORTS_EXHAUSTED;
     this.counters[this.base + NatCounter.MAPPINGS_CREATED]++;
     return e;
+  }
+
+  /** `e` (an entry or MAPPING_MISS) if it is live at `now`; an expired one is removed (expired means gone) and MAPPING_MISS returned. */
+  private live(e: number, now: number): number {
+    if (e < 0 || !this.table.isExpired(e, now)) return e;
+    this.expireNow(e);
+    return MAPPING_MISS;
   }
 
   /** Removes an expired mapping met on the data path (before the sweep reached it): expired means gone. */
@@ -370,17 +369,9 @@ export class NatEngine {
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const table = this.table;
-    const t = this.owners[((pi * this.addressCount + ai) << 16) | view.getUint16(l4 + 2)] - 1;
+    const t = this.live(this.owners[((pi * this.addressCount + ai) << 16) | view.getUint16(l4 + 2)] - 1, now);
     if (t < 0 || table.isV6(t)) return DROP_NO_MAPPING;
-    if (table.isExpired(t, now)) {
-      this.expireNow(t);
-      return DROP_NO_MAPPING;
-    }
-    let e = table.lookup(pi, src, sport);
-    if (e !== MAPPING_MISS && table.isExpired(e, now)) {
-      this.expireNow(e);
-      e = MAPPING_MISS;
-    }
+    let e = this.live(table.lookup(pi, src, sport), now);
     if (e === MAPPING_MISS) {
       if (this.hidden(src)) {
         e = this.createMapping(pi, src, sport, tcpFlags, now);
@@ -431,12 +422,8 @@ export class NatEngine {
       return DROP_NO_MAPPING;
     }
     const table = this.table;
-    const e = this.owners[((pi * this.addressCount + ai) << 16) | port] - 1;
+    const e = this.live(this.owners[((pi * this.addressCount + ai) << 16) | port] - 1, now);
     if (e < 0) return DROP_NO_MAPPING;
-    if (table.isExpired(e, now)) {
-      this.expireNow(e);
-      return DROP_NO_MAPPING;
-    }
     if (table.isV6(e)) return this.prefix64 === null ? DROP_NO_MAPPING : this.inboundError64(view, L, e, inner, il4);
     natRewriteIcmpError(view, L.l3Offset, L.l4Offset, L.l4Offset + L.l4Length, inner, il4, iproto, true, table.intAddrOf(e), table.intPortOf(e));
     this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
@@ -490,7 +477,12 @@ export class NatEngine {
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const prefix = this.prefix64 as Nat64Prefix;
-    const where = prefix.match(view, l3 + 24);
+    // Both addresses are read once: the prefix match, the mapping and the checksum use the words.
+    const d0 = view.getUint32(l3 + 24);
+    const d1 = view.getUint32(l3 + 28);
+    const d2 = view.getUint32(l3 + 32);
+    const d3 = view.getUint32(l3 + 36);
+    const where = prefix.matchWords(d0, d1, d2, d3);
     if (where === NAT64_OUTSIDE) return this.pass6(NatResult.OUTSIDE);
     const a0 = view.getUint32(l3 + 8);
     const a1 = view.getUint32(l3 + 12);
@@ -500,7 +492,7 @@ export class NatEngine {
     if (where === NAT64_NOT_CANONICAL) return DROP_NAT64_BAD_ADDRESS;
     if (L.isFragment) return DROP_NAT64_FRAGMENT;
     if (L.ipHeaderLength > 40 && !skippableHeaders(view, l3, l4)) return DROP_NAT64_UNSUPPORTED_HEADER;
-    const dst4 = prefix.extract(view, l3 + 24);
+    const dst4 = prefix.extractWords(d0, d1, d2, d3);
     const top = dst4 >>> 24;
     if (top === 0 || top === 127 || top >= 224) return DROP_NAT64_BAD_ADDRESS;
     if (this.externalIndex(dst4) >= 0) return DROP_NO_MAPPING; // NAT64 hairpinning is not done
@@ -522,11 +514,7 @@ export class NatEngine {
     }
     const sport = view.getUint16(pi === NatProto.ICMP ? l4 + 4 : l4);
     const table = this.table;
-    let e = table.lookup6(pi, a0, a1, a2, a3, sport);
-    if (e !== MAPPING_MISS && table.isExpired(e, now)) {
-      this.expireNow(e);
-      e = MAPPING_MISS;
-    }
+    let e = this.live(table.lookup6(pi, a0, a1, a2, a3, sport), now);
     if (e === MAPPING_MISS) {
       if (pi === NatProto.TCP && (tcpFlags & TCP_SYN_ACK_RST) !== TCP_SYN) return DROP_TCP_NOT_SYN;
       e = table.create6(pi, a0, a1, a2, a3, sport, now);
@@ -536,7 +524,8 @@ export class NatEngine {
       this.refreshOutbound(e, pi, tcpFlags, now);
     }
     this.ipId = (this.ipId + 1) & 0xffff;
-    this.moved(L, nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, table.extAddrOf(e), dst4, table.extPortOf(e), this.ipId));
+    const addrSum = halves(a0) + halves(a1) + halves(a2) + halves(a3) + halves(d0) + halves(d1) + halves(d2) + halves(d3);
+    this.moved(L, nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, addrSum, table.extAddrOf(e), dst4, table.extPortOf(e), this.ipId));
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     this.counters[this.base + NatCounter.NAT64_OUTBOUND]++;
     return NatResult.OUTSIDE;

@@ -84,61 +84,77 @@ export function nat64Prefix(prefix: readonly number[], length: number): Nat64Pre
   return new Nat64Prefix(nat64PrefixLayout(prefix, length));
 }
 
-/** A NAT64 prefix (RFC 6052), built from its {@link Nat64PrefixLayout}: the data path's reads and writes. */
+/**
+ * A NAT64 prefix (RFC 6052), built from its {@link Nat64PrefixLayout}: the data path's reads
+ * and writes. Each address word holds a contiguous run of the IPv4 address's bytes (or
+ * none), so a word is the template OR the IPv4 address rotated into place and masked: an
+ * embedding or an extraction is four word moves, never a byte at a time.
+ */
 export class Nat64Prefix {
-  /** The prefix's words with every bit after it zero: the template an embedding starts from. */
-  private readonly template: Uint32Array;
-  /** Mask of the prefix bits, per word. */
-  private readonly prefixMask: Uint32Array;
-  /** Mask of every bit but the IPv4 ones, per word (prefix, u octet, suffix). */
-  private readonly fixedMask: Uint32Array;
-  /** Byte positions of the IPv4 address, most significant byte first. */
-  private readonly b0: number;
-  private readonly b1: number;
-  private readonly b2: number;
-  private readonly b3: number;
+  /**
+   * Per address word `i`, at `4i…4i+3`: the template (prefix bits, the rest zero), the mask
+   * of the prefix bits, the mask of the IPv4 bits the word holds and the left rotation that
+   * brings the IPv4 address onto them.
+   */
+  private readonly w = new Int32Array(16);
 
   constructor(layout: Nat64PrefixLayout) {
-    this.template = Uint32Array.from(layout.template);
-    this.prefixMask = Uint32Array.from(layout.prefixMask);
-    this.fixedMask = Uint32Array.from(layout.fixedMask);
-    [this.b0, this.b1, this.b2, this.b3] = layout.positions;
+    const w = this.w;
+    for (let i = 0; i < 4; i++) {
+      w[4 * i] = layout.template[i];
+      w[4 * i + 1] = layout.prefixMask[i];
+    }
+    layout.positions.forEach((p, k) => {
+      w[(p & ~3) + 2] |= 0xff << (24 - 8 * (p & 3));
+      w[(p & ~3) + 3] = (8 * (k - (p & 3))) & 31;
+    });
   }
 
   /**
-   * Where the IPv6 address at `at` in `view` stands: {@link NAT64_OUTSIDE},
+   * Where the IPv6 address of words `x0…x3` stands: {@link NAT64_OUTSIDE},
    * {@link NAT64_CANONICAL} or {@link NAT64_NOT_CANONICAL}.
    */
+  matchWords(x0: number, x1: number, x2: number, x3: number): number {
+    const w = this.w;
+    if ((x0 & w[1]) !== w[0] || (x1 & w[5]) !== w[4] || (x2 & w[9]) !== w[8] || (x3 & w[13]) !== w[12]) return NAT64_OUTSIDE;
+    return (x0 & ~w[2]) === w[0] && (x1 & ~w[6]) === w[4] && (x2 & ~w[10]) === w[8] && (x3 & ~w[14]) === w[12] ? NAT64_CANONICAL : NAT64_NOT_CANONICAL;
+  }
+
+  /** {@link matchWords} of the IPv6 address at `at` in `view`. */
   match(view: DataView, at: number): number {
-    const t = this.template;
-    const pm = this.prefixMask;
-    const fm = this.fixedMask;
-    let canonical = true;
-    for (let w = 0; w < 4; w++) {
-      const v = view.getUint32(at + w * 4);
-      if (((v & pm[w]) >>> 0) !== t[w]) return NAT64_OUTSIDE;
-      if (((v & fm[w]) >>> 0) !== t[w]) canonical = false;
-    }
-    return canonical ? NAT64_CANONICAL : NAT64_NOT_CANONICAL;
+    return this.matchWords(view.getInt32(at), view.getInt32(at + 4), view.getInt32(at + 8), view.getInt32(at + 12));
   }
 
-  /** The IPv4 address embedded in the IPv6 address at `at` (the caller checked {@link match}). */
+  /** The IPv4 address embedded in the IPv6 address of words `x0…x3` (the caller checked {@link matchWords}). */
+  extractWords(x0: number, x1: number, x2: number, x3: number): number {
+    const w = this.w;
+    return (rotr(x0 & w[2], w[3]) | rotr(x1 & w[6], w[7]) | rotr(x2 & w[10], w[11]) | rotr(x3 & w[14], w[15])) >>> 0;
+  }
+
+  /** {@link extractWords} of the IPv6 address at `at` in `view`. */
   extract(view: DataView, at: number): number {
-    return ((view.getUint8(at + this.b0) << 24) | (view.getUint8(at + this.b1) << 16) | (view.getUint8(at + this.b2) << 8) | view.getUint8(at + this.b3)) >>> 0;
+    return this.extractWords(view.getInt32(at), view.getInt32(at + 4), view.getInt32(at + 8), view.getInt32(at + 12));
   }
 
-  /** Writes the IPv6 address embedding `v4` (u octet and suffix zero) at `at`. */
-  embed(view: DataView, at: number, v4: number): void {
-    const t = this.template;
-    view.setUint32(at, t[0]);
-    view.setUint32(at + 4, t[1]);
-    view.setUint32(at + 8, t[2]);
-    view.setUint32(at + 12, t[3]);
-    view.setUint8(at + this.b0, v4 >>> 24);
-    view.setUint8(at + this.b1, (v4 >>> 16) & 0xff);
-    view.setUint8(at + this.b2, (v4 >>> 8) & 0xff);
-    view.setUint8(at + this.b3, v4 & 0xff);
+  /**
+   * Writes the IPv6 address embedding `v4` (u octet and suffix zero) at `at`; returns the
+   * sum of its eight 16-bit words (for a checksum: < 2^19, not folded).
+   */
+  embed(view: DataView, at: number, v4: number): number {
+    const w = this.w;
+    let sum = 0;
+    for (let i = 0; i < 16; i += 4) {
+      const x = w[i] | (rotr(v4, 32 - w[i + 3]) & w[i + 2]);
+      view.setInt32(at + i, x);
+      sum += (x >>> 16) + (x & 0xffff);
+    }
+    return sum;
   }
+}
+
+/** `v` rotated right by `n` bits (0…32; JavaScript shifts count mod 32, so 0 and 32 give `v`). */
+function rotr(v: number, n: number): number {
+  return (v >>> n) | (v << (32 - n));
 }
 
 /**

@@ -128,8 +128,7 @@ export function nat64ErrorToIpv6(
   view.setUint32(m + 4, rest6);
   // The quoted packet as the client sent it: from the client to the server's embedded address.
   const q = h + 48;
-  writeIpv6Header(view, q, iTos, iPayload, iProto === 1 ? 58 : iProto, iTtl, prefix, iDst, client, false);
-  const newSum = sum128(view, q + 8) + sum128(view, q + 24);
+  const newSum = writeIpv6Header(view, q, iTos, iPayload, iProto === 1 ? 58 : iProto, iTtl, prefix, iDst, client, false);
   if (iProto === 1) {
     const d = echoHeader(view, innerL4, 128, port);
     const c = view.getUint16(innerL4 + 2);

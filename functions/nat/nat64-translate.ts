@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * const moved = nat64ToIpv4(view, L.frameOffset, L.l3Offset, L.l4Offset, L.ipTotalLength - L.ipHeaderLength, L.ipProto, ext, dst4, extPort, id);
+ * const moved = nat64ToIpv4(view, L.frameOffset, L.l3Offset, L.l4Offset, L.ipTotalLength - L.ipHeaderLength, L.ipProto, addrSum, ext, dst4, extPort, id);
  * off += moved; len -= moved;
  * ```
  */
@@ -47,13 +47,15 @@ export function halves(v: number): number {
 
 /**
  * Moves the link header `[frameOffset, l3)` by `by` bytes (either way, overlapping allowed)
- * and sets its EtherType (the last two bytes) to `ethertype`. The header (14 + 4 per VLAN
- * tag) and every shift (IP header lengths differ by multiples of 4) are even: it moves in
- * 16-bit words, the EtherType's last.
+ * and sets its EtherType (the last two bytes) to `ethertype`. The header is 14 bytes plus 4
+ * per VLAN tag and every shift is even (IP header lengths differ by multiples of 4): the
+ * addresses and tags before the EtherType move as 32-bit words, from the end when the frame
+ * moves forward and from the start when it moves back, so no word is read after it was
+ * written over.
  */
 export function moveLinkHeader(view: DataView, frameOffset: number, l3: number, by: number, ethertype: number): void {
-  if (by > 0) for (let k = l3 - 4; k >= frameOffset; k -= 2) view.setUint16(k + by, view.getUint16(k));
-  else if (by < 0) for (let k = frameOffset; k < l3 - 2; k += 2) view.setUint16(k + by, view.getUint16(k));
+  if (by > 0) for (let k = l3 - 6; k >= frameOffset; k -= 4) view.setInt32(k + by, view.getInt32(k));
+  else if (by < 0) for (let k = frameOffset; k < l3 - 2; k += 4) view.setInt32(k + by, view.getInt32(k));
   view.setUint16(l3 + by - 2, ethertype);
 }
 
@@ -74,17 +76,22 @@ export function writeIpv4Header(view: DataView, at: number, tos: number, total: 
 /**
  * Writes a 40-byte IPv6 header at `at`: traffic class `tc`, flow label 0, `payload` bytes,
  * next header `next`, hop limit `hops`, source embedding `src4` in `prefix` (when `srcFirst`)
- * or `addr[0…3]` (else), the destination the other of the two.
+ * or `addr[0…3]` (else), the destination the other of the two. Returns the sum of the two
+ * addresses' 16-bit words (the pseudo-header's, for a checksum: < 2^20, not folded).
  */
-export function writeIpv6Header(view: DataView, at: number, tc: number, payload: number, next: number, hops: number, prefix: Nat64Prefix, src4: number, addr: Uint32Array, srcFirst: boolean): void {
+export function writeIpv6Header(view: DataView, at: number, tc: number, payload: number, next: number, hops: number, prefix: Nat64Prefix, src4: number, addr: Uint32Array, srcFirst: boolean): number {
   view.setUint32(at, (0x60000000 | (tc << 20)) >>> 0);
   view.setUint32(at + 4, (((payload & 0xffff) << 16) | (next << 8) | hops) >>> 0);
   const a = srcFirst ? at + 24 : at + 8;
-  prefix.embed(view, srcFirst ? at + 8 : at + 24, src4);
-  view.setUint32(a, addr[0]);
-  view.setUint32(a + 4, addr[1]);
-  view.setUint32(a + 8, addr[2]);
-  view.setUint32(a + 12, addr[3]);
+  const w0 = addr[0];
+  const w1 = addr[1];
+  const w2 = addr[2];
+  const w3 = addr[3];
+  view.setUint32(a, w0);
+  view.setUint32(a + 4, w1);
+  view.setUint32(a + 8, w2);
+  view.setUint32(a + 12, w3);
+  return prefix.embed(view, srcFirst ? at + 8 : at + 24, src4) + halves(w0) + halves(w1) + halves(w2) + halves(w3);
 }
 
 /** Updates the TCP (6) / UDP (17) checksum at `l4` for an address-sum change `dA` (already "old complement + new") and a port change. */
@@ -122,6 +129,8 @@ export function echoHeader(view: DataView, l4: number, type: number, id: number)
  * moved (≥ 20).
  *
  * @param upperLength bytes after the IPv6 header and its extension headers
+ * @param addrSum the sum of the 16-bit words of the IPv6 source and destination addresses
+ *   (the caller read them; < 2^20, not folded)
  */
 export function nat64ToIpv4(
   view: DataView,
@@ -130,6 +139,7 @@ export function nat64ToIpv4(
   l4: number,
   upperLength: number,
   proto: number,
+  addrSum: number,
   src4: number,
   dst4: number,
   sport: number,
@@ -137,7 +147,7 @@ export function nat64ToIpv4(
 ): number {
   const tos = (view.getUint32(l3) >>> 20) & 0xff;
   const ttl = view.getUint8(l3 + 7);
-  const oldSum = fold(sum128(view, l3 + 8) + sum128(view, l3 + 24));
+  const oldSum = fold(addrSum);
   let proto4 = proto;
   if (proto === 58) {
     proto4 = 1;
@@ -180,8 +190,7 @@ export function nat64ToIpv6(
   const by = l4 - 40 - l3;
   moveLinkHeader(view, frameOffset, l3, by, 0x86dd);
   const h = l4 - 40;
-  writeIpv6Header(view, h, tos, payload, proto === 1 ? 58 : proto, ttl, prefix, src4, addr, true);
-  const newSum = sum128(view, h + 8) + sum128(view, h + 24);
+  const newSum = writeIpv6Header(view, h, tos, payload, proto === 1 ? 58 : proto, ttl, prefix, src4, addr, true);
   if (proto === 1) {
     const d = echoHeader(view, l4, view.getUint8(l4) === 0 ? 129 : 128, dport);
     const c = view.getUint16(l4 + 2);
