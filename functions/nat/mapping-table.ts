@@ -245,7 +245,7 @@ export class NatMappingTable {
 
   /** Entry of the mapping of internal endpoint (`proto`, `addr`, `port`), or {@link MAPPING_MISS}. Expired entries are returned too. */
   lookup(proto: number, addr: number, port: number): number {
-    return this.find(addr >>> 0, ((proto << 16) | port) >>> 0, 0, 0, 0, 0);
+    return this.find(addr | 0, (proto << 16) | port, 0, 0, 0, 0);
   }
 
   /**
@@ -253,19 +253,21 @@ export class NatMappingTable {
    * `port`), or {@link MAPPING_MISS}. Expired entries are returned too.
    */
   lookup6(proto: number, a0: number, a1: number, a2: number, a3: number, port: number): number {
-    return this.find(foldIpv6(a0, a1, a2, a3), (V6_KEY | (proto << 16) | port) >>> 0, a0 >>> 0, a1 >>> 0, a2 >>> 0, a3 >>> 0);
+    return this.find(foldIpv6(a0, a1, a2, a3) | 0, V6_KEY | (proto << 16) | port, a0 | 0, a1 | 0, a2 | 0, a3 | 0);
   }
 
   /**
    * The one probe behind {@link lookup} and {@link lookup6}: the entry whose internal
    * address word is `a` and key `k` and, when `k` carries {@link V6_KEY} (`a` is then the
-   * fold), whose IPv6 address is `a0…a3`; or {@link MAPPING_MISS}.
+   * fold), whose IPv6 address is `a0…a3`; or {@link MAPPING_MISS}. Every word is an int32
+   * (compared through the Int32Array view): a uint32 of 2^31 or more would be boxed when
+   * passed to a call that was not inlined.
    */
   private find(a: number, k: number, a0: number, a1: number, a2: number, a3: number): number {
     const h = this.hash(a, k);
     const mask = this.slotMask;
     const slots = this.slots;
-    const u = this.u;
+    const u = this.i;
     let s = h & mask;
     for (;;) {
       const e = slots[s << 1];

@@ -477,17 +477,19 @@ export class NatEngine {
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const prefix = this.prefix64 as Nat64Prefix;
-    // Both addresses are read once: the prefix match, the mapping and the checksum use the words.
-    const d0 = view.getUint32(l3 + 24);
-    const d1 = view.getUint32(l3 + 28);
-    const d2 = view.getUint32(l3 + 32);
-    const d3 = view.getUint32(l3 + 36);
+    // Both addresses are read once: the prefix match, the mapping and the checksum use the
+    // words. Addresses stay int32 on this path (a uint32 of 2^31 or more is boxed when it
+    // crosses a call that was not inlined; int32 never is).
+    const d0 = view.getInt32(l3 + 24);
+    const d1 = view.getInt32(l3 + 28);
+    const d2 = view.getInt32(l3 + 32);
+    const d3 = view.getInt32(l3 + 36);
     const where = prefix.matchWords(d0, d1, d2, d3);
     if (where === NAT64_OUTSIDE) return this.pass6(NatResult.OUTSIDE);
-    const a0 = view.getUint32(l3 + 8);
-    const a1 = view.getUint32(l3 + 12);
-    const a2 = view.getUint32(l3 + 16);
-    const a3 = view.getUint32(l3 + 20);
+    const a0 = view.getInt32(l3 + 8);
+    const a1 = view.getInt32(l3 + 12);
+    const a2 = view.getInt32(l3 + 16);
+    const a3 = view.getInt32(l3 + 20);
     if (!this.hidden6(a0, a1, a2, a3)) return this.pass6(NatResult.OUTSIDE);
     if (where === NAT64_NOT_CANONICAL) return DROP_NAT64_BAD_ADDRESS;
     if (L.isFragment) return DROP_NAT64_FRAGMENT;
@@ -495,7 +497,7 @@ export class NatEngine {
     const dst4 = prefix.extractWords(d0, d1, d2, d3);
     const top = dst4 >>> 24;
     if (top === 0 || top === 127 || top >= 224) return DROP_NAT64_BAD_ADDRESS;
-    if (this.externalIndex(dst4) >= 0) return DROP_NO_MAPPING; // NAT64 hairpinning is not done
+    if (this.externalIndex(dst4 >>> 0) >= 0) return DROP_NO_MAPPING; // NAT64 hairpinning is not done
     const ip = L.ipProto;
     let pi: number;
     let tcpFlags = 0;
@@ -525,7 +527,7 @@ export class NatEngine {
     }
     this.ipId = (this.ipId + 1) & 0xffff;
     const addrSum = halves(a0) + halves(a1) + halves(a2) + halves(a3) + halves(d0) + halves(d1) + halves(d2) + halves(d3);
-    this.moved(L, nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, addrSum, table.extAddrOf(e), dst4, table.extPortOf(e), this.ipId));
+    this.moved(L, nat64ToIpv4(view, L.frameOffset, l3, l4, L.ipTotalLength - L.ipHeaderLength, ip, addrSum, table.extAddrOf(e) | 0, dst4, table.extPortOf(e), this.ipId));
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     this.counters[this.base + NatCounter.NAT64_OUTBOUND]++;
     return NatResult.OUTSIDE;

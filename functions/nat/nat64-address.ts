@@ -125,15 +125,18 @@ export class Nat64Prefix {
     return this.matchWords(view.getInt32(at), view.getInt32(at + 4), view.getInt32(at + 8), view.getInt32(at + 12));
   }
 
-  /** The IPv4 address embedded in the IPv6 address of words `x0…x3` (the caller checked {@link matchWords}). */
+  /**
+   * The IPv4 address embedded in the IPv6 address of words `x0…x3` (the caller checked
+   * {@link matchWords}), as an int32 (`>>> 0` gives the unsigned value).
+   */
   extractWords(x0: number, x1: number, x2: number, x3: number): number {
     const w = this.w;
-    return (rotr(x0 & w[2], w[3]) | rotr(x1 & w[6], w[7]) | rotr(x2 & w[10], w[11]) | rotr(x3 & w[14], w[15])) >>> 0;
+    return rotr(x0 & w[2], w[3]) | rotr(x1 & w[6], w[7]) | rotr(x2 & w[10], w[11]) | rotr(x3 & w[14], w[15]);
   }
 
-  /** {@link extractWords} of the IPv6 address at `at` in `view`. */
+  /** The IPv4 address embedded in the IPv6 address at `at` in `view` (the caller checked {@link match}). */
   extract(view: DataView, at: number): number {
-    return this.extractWords(view.getInt32(at), view.getInt32(at + 4), view.getInt32(at + 8), view.getInt32(at + 12));
+    return this.extractWords(view.getInt32(at), view.getInt32(at + 4), view.getInt32(at + 8), view.getInt32(at + 12)) >>> 0;
   }
 
   /**

@@ -185,8 +185,8 @@ export function nat64ToIpv6(
   const tos = view.getUint8(l3 + 1);
   const ttl = view.getUint8(l3 + 8);
   const payload = view.getUint16(l3 + 2) - (l4 - l3);
-  const src4 = view.getUint32(l3 + 12);
-  const oldSum = fold(halves(src4) + halves(view.getUint32(l3 + 16)));
+  const src4 = view.getInt32(l3 + 12);
+  const oldSum = fold(halves(src4) + halves(view.getInt32(l3 + 16)));
   const by = l4 - 40 - l3;
   moveLinkHeader(view, frameOffset, l3, by, 0x86dd);
   const h = l4 - 40;
