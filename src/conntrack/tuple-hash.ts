@@ -59,11 +59,16 @@ function finish(h: number, length: number): number {
   return h >>> 0;
 }
 
+/**
+ * One murmur3 body round. `x × 5` is written `(x << 2) + x`: the same word once truncated,
+ * one `Math.imul` call fewer in the bytecode, so more rounds fit V8's inlining budget of
+ * the batch loop that looks tuples up.
+ */
 function mixWord(h: number, word: number): number {
   let k = Math.imul(word, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
   k = Math.imul(k, 0x1b873593);
   let x = h ^ k;
   x = (x << 13) | (x >>> 19);
-  return (Math.imul(x, 5) + 0xe6546b64) | 0;
+  return ((x << 2) + x + 0xe6546b64) | 0;
 }
