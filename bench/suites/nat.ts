@@ -69,39 +69,6 @@ function outFrame(f: number, tcpFlags: number, size: number, portBase = 20000): 
 
 
 
-/**
- * Creates the mapping of every flow (TCP SYN / UDP datagram out) and answers it (SYN-ACK /
- * UDP reply in, so TCP mappings are established); returns each flow's external endpoint
- * as address and port.
- */
-function establish(nat: PipelineInstance, flows: number, now: number): { addr: Uint32Array; port: Uint16Array } {
-  const addr = new Uint32Array(flows);
-  const port = new Uint16Array(flows);
-  const view = new DataView(new ArrayBuffer(BATCH * STRIDE));
-  const b = new PacketBatch(view);
-  for (const inbound of [false, true]) {
-    for (let from = 0; from < flows; from += BATCH) {
-      b.clear();
-      for (let f = from; f < Math.min(flows, from + BATCH); f++) {
-        const off = (f - from) * STRIDE;
-        const spec: FrameSpec = inbound
-          ? { proto: isTcp(f) ? IpProto.TCP : IpProto.UDP, srcIp: serverOf(f), dstIp: addr[f], srcPort: isTcp(f) ? 443 : 53, dstPort: port[f], tcpFlags: TcpFlag.SYN | TcpFlag.ACK }
-          : outFrame(f, TcpFlag.SYN, 60);
-        b.push(f - from, off, writeFrame(view, off, spec), inbound ? Side.OUTSIDE : Side.INSIDE);
-      }
-      nat.processBatch(b, now);
-      for (let i = 0; i < b.count; i++) {
-        if (b.verdicts[i] === Verdict.DROP) throw new Error(`nat bench: setup packet of flow ${from + i} dropped`);
-        if (!inbound) {
-          addr[from + i] = view.getUint32(b.offsets[i] + 26);
-          port[from + i] = view.getUint16(b.offsets[i] + 34);
-        }
-      }
-    }
-  }
-  return { addr, port };
-}
-
 /** Groups of the client of flow `f`: 2001:db8:1::<host>, 16 flows (source ports) per host. */
 function client6(f: number): number[] {
   const h = f >>> 4;
@@ -162,11 +129,12 @@ export class HeadroomTraffic extends Traffic {
 }
 
 /**
- * NAT64: opens every flow's mapping (SYN / UDP datagram from the IPv6 client) and answers
- * it (SYN-ACK / UDP reply from the IPv4 server, so TCP mappings are established); returns
- * each flow's external endpoint.
+ * Creates the mapping of every flow (TCP SYN / UDP datagram out: IPv4, or with `nat64` IPv6
+ * from the client, HEADROOM bytes into its slot) and answers it (SYN-ACK / UDP reply in from
+ * the IPv4 server, so TCP mappings are established); returns each flow's external endpoint
+ * as address and port.
  */
-function establish64(nat: PipelineInstance, flows: number, now: number): { addr: Uint32Array; port: Uint16Array } {
+function establish(nat: PipelineInstance, flows: number, now: number, nat64 = false): { addr: Uint32Array; port: Uint16Array } {
   const addr = new Uint32Array(flows);
   const port = new Uint16Array(flows);
   const view = new DataView(new ArrayBuffer(BATCH * STRIDE));
@@ -175,16 +143,19 @@ function establish64(nat: PipelineInstance, flows: number, now: number): { addr:
     for (let from = 0; from < flows; from += BATCH) {
       b.clear();
       for (let f = from; f < Math.min(flows, from + BATCH); f++) {
-        const off = (f - from) * STRIDE + HEADROOM;
+        const off = (f - from) * STRIDE + (nat64 ? HEADROOM : 0);
         const length = inbound
           ? writeFrame(view, off, { proto: isTcp(f) ? IpProto.TCP : IpProto.UDP, srcIp: serverOf(f), dstIp: addr[f], srcPort: isTcp(f) ? 443 : 53, dstPort: port[f], tcpFlags: TcpFlag.SYN | TcpFlag.ACK })
-          : writeFrame6(view, off, f, TcpFlag.SYN, 0);
+          : nat64
+            ? writeFrame6(view, off, f, TcpFlag.SYN, 0)
+            : writeFrame(view, off, outFrame(f, TcpFlag.SYN, 60));
         b.push(f - from, off, length, inbound ? Side.OUTSIDE : Side.INSIDE);
       }
       nat.processBatch(b, now);
       for (let i = 0; i < b.count; i++) {
-        if (b.verdicts[i] === Verdict.DROP) throw new Error(`nat bench: NAT64 setup packet of flow ${from + i} dropped`);
+        if (b.verdicts[i] === Verdict.DROP) throw new Error(`nat bench: ${nat64 ? 'NAT64 ' : ''}setup packet of flow ${from + i} dropped`);
         if (!inbound) {
+          // The translated packet is IPv4 either way (NAT64 moved its start to the IPv4 header's frame).
           addr[from + i] = view.getUint32(b.offsets[i] + 26);
           port[from + i] = view.getUint16(b.offsets[i] + 34);
         }
@@ -230,7 +201,7 @@ export async function prepareScenario6(s: Scenario6, now: number): Promise<{ nat
   const nat = await loadPipeline(compiled, { counters });
   const order = shuffled(s.flows, 0x6a7 + s.flows);
   const sizeOf = (k: number): number => sizes[k % sizes.length];
-  const ext = nat64 ? establish64(nat, s.flows, now) : undefined;
+  const ext = nat64 ? establish(nat, s.flows, now, true) : undefined;
   const traffic = new HeadroomTraffic(s.flows * 2);
   for (let k = 0; k < traffic.count; k++) {
     const f = order[k >> 1];
