@@ -18,7 +18,7 @@
  * ```ts
  * const key = new FlowKey6();                     // once, reused per packet
  * if (parseFrame(view, off, len, layout) === DropReason.OK && extractFlowKey6(view, layout, key)) {
- *   const worker = key.hash(seed) % workers;       // the same for the reply
+ *   const worker = flowHash6(key, seed) % workers;  // the same for the reply
  * }
  * ```
  */
@@ -71,11 +71,6 @@ export class FlowKey6 {
     return this.s0 === other.s0 && this.s1 === other.s1 && this.s2 === other.s2 && this.s3 === other.s3
       && this.d0 === other.d0 && this.d1 === other.d1 && this.d2 === other.d2 && this.d3 === other.d3
       && this.srcPort === other.srcPort && this.dstPort === other.dstPort && this.proto === other.proto;
-  }
-
-  /** Symmetric hash of this key (see {@link flowHash6}). */
-  hash(seed = 0): number {
-    return flowHash6(this, seed);
   }
 }
 
