@@ -253,7 +253,7 @@ export class NatEngine {
     } else {
       this.refreshOutbound(e, pi, tcpFlags, now);
     }
-    natRewriteSource(view, l3, l4, L.l4Length, ip, table.extAddrOf(e), table.extPortOf(e));
+    natRewriteSource(view, l3, l4, L.l4Length, ip, table.extAddrOf(e) | 0, table.extPortOf(e));
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     return NatResult.OUTSIDE;
   }
@@ -380,7 +380,7 @@ export class NatEngine {
     } else {
       this.refreshOutbound(e, pi, tcpFlags, now);
     }
-    if (e >= 0) natRewriteSource(view, l3, l4, L.l4Length, L.ipProto, table.extAddrOf(e), table.extPortOf(e));
+    if (e >= 0) natRewriteSource(view, l3, l4, L.l4Length, L.ipProto, table.extAddrOf(e) | 0, table.extPortOf(e));
     this.refreshInbound(t, pi, tcpFlags, now);
     natRewriteDestination(view, l3, l4, L.l4Length, L.ipProto, table.intAddrOf(t), table.intPortOf(t));
     this.counters[this.base + NatCounter.HAIRPINNED]++;
