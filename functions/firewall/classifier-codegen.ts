@@ -13,7 +13,7 @@
  *
  * IPv6 ({@link generateClassifier6}): the plan of `planFamily(rules, 6, …)` runs on the
  * reduced addresses (`address-reduction.ts`); the generated code first reduces the packet's
- * eight address words (two binary searches over `Int32Array`s), then runs the same lookup.
+ * eight address words (two walks of a byte trie over the boundaries), then runs the same lookup.
  * Straight-line IPv6 code needs no reduction: it tests each prefix on the words it covers.
  * Plans over a subset of the rules yield the full set's indices (`plan.ids`).
  *
