@@ -54,7 +54,7 @@ export interface RuleSetOptions {
   sites?: number;
   /** Share of rules with IPv6 prefixes (default 0: an IPv4-only set). */
   ipv6Share?: number;
-  /** Share of rules without addresses, matching both families (default 0.05 when `ipv6Share` > 0, else 0). */
+  /** Share of rules without addresses, matching both families (default 0.05 when `ipv6Share` > 0, else 0; an IPv4-only set has them only when this is given). */
   familyFreeShare?: number;
 }
 
@@ -186,8 +186,10 @@ export function generateRuleSet(options: RuleSetOptions): GeneratedRule[] {
     const rule: GeneratedRule = { action: (['allow', 'drop', 'reject'] as const)[weighted(rnd, actions)] };
     if (rnd() < sided) rule.side = rnd() < 0.5 ? 'inside' : 'outside';
     const drawn = weighted(rnd, [60, 25, 5, 8, 2]);
-    // Only drawn for dual-stack sets, so IPv4-only sets stay what they always were.
-    const family = pool6 === undefined ? 4 : rnd() < freeShare ? 0 : rnd() < v6Share ? 6 : 4;
+    // Drawn only when rules without addresses are wanted (dual-stack sets by default), so
+    // IPv4-only sets stay what they always were unless `familyFreeShare` asks for them.
+    const free = (pool6 !== undefined || freeShare > 0) && rnd() < freeShare;
+    const family = free ? 0 : pool6 === undefined ? 4 : rnd() < v6Share ? 6 : 4;
     // A rule with neither addresses nor protocol would shadow everything after it: TCP instead.
     const proto = family === 0 && drawn === 3 ? 0 : drawn;
     if (family !== 0) {
