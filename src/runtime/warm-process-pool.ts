@@ -154,9 +154,11 @@ export class WarmProcessPool {
               return taken;
             },
     });
-    // The process taken is replaced once this boot is over: starting one forks the
-    // controller and takes a core for ~100 ms, which would slow the boot it serves.
-    if (taken !== undefined) void booting.then(() => this.refill(), () => this.refill());
+    // The process taken is replaced once this boot is over and its caller has the instance:
+    // starting one forks the controller (the host thread stops for milliseconds) and takes a
+    // core for ~100 ms, which would slow the boot it serves.
+    const refill = (): void => void setImmediate(() => this.refill());
+    if (taken !== undefined) void booting.then(refill, refill);
     // The prepared counters are the instance's for as long as it lives.
     if (counters !== undefined) void booting.then((host) => host.settled()).then(() => this.warmMemory.release(counters));
     return booting;
