@@ -99,7 +99,6 @@ export const natPlanSchema: z.ZodType<NatPlan> = z
           .object({
             template: z.array(u32).length(4),
             prefixMask: z.array(u32).length(4),
-            fixedMask: z.array(u32).length(4),
             positions: z.array(z.number().int().min(0).max(15)).length(4),
           })
           .strict(),

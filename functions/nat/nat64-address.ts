@@ -53,8 +53,6 @@ export interface Nat64PrefixLayout {
   template: number[];
   /** Per word, the mask of the prefix bits. */
   prefixMask: number[];
-  /** Per word, the mask of every bit but the IPv4 address's (prefix, u octet, suffix). */
-  fixedMask: number[];
   /** Byte positions (0…15) of the four IPv4 bytes, most significant first. */
   positions: number[];
 }
@@ -72,11 +70,7 @@ export function nat64PrefixLayout(prefix: readonly number[], length: number): Na
     prefixMask.push(bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
     template.push((prefix[w] & prefixMask[w]) >>> 0);
   }
-  const positions = nat64BytePositions(length);
-  const fixed = new Uint8Array(16).fill(0xff);
-  for (const b of positions) fixed[b] = 0;
-  const fv = new DataView(fixed.buffer);
-  return { template, prefixMask, fixedMask: [0, 1, 2, 3].map((w) => fv.getUint32(w * 4)), positions };
+  return { template, prefixMask, positions: nat64BytePositions(length) };
 }
 
 /** The {@link Nat64Prefix} of `prefix` (four words) of `length` bits (control path and tests). */

@@ -84,14 +84,14 @@ describe('nat: IPv6 in the configuration', () => {
     expect(planNat(natConfigSchema.parse({ snat: { addresses: '198.18.100.1' }, nat64: {} })).nat64).toEqual({
       prefix: [0x0064ff9b, 0, 0, 0],
       length: 96,
-      layout: { template: [0x0064ff9b, 0, 0, 0], prefixMask: [0xffffffff, 0xffffffff, 0xffffffff, 0], fixedMask: [0xffffffff, 0xffffffff, 0xffffffff, 0], positions: [12, 13, 14, 15] },
+      layout: { template: [0x0064ff9b, 0, 0, 0], prefixMask: [0xffffffff, 0xffffffff, 0xffffffff, 0], positions: [12, 13, 14, 15] },
       match: [[0, 0, 0, 0, 0, 0, 0, 0]],
     });
     expect(planNat(natConfigSchema.parse({ snat: { addresses: '198.18.100.1' }, nat64: { prefix: '2001:db8:122::/48', match: ['2001:db8:1::1/48'] } })).nat64).toEqual({
       prefix: [0x20010db8, 0x01220000, 0, 0],
       length: 48,
       // 2001:db8:122 | v4 bytes 6, 7 | u octet 8 | v4 bytes 9, 10 | suffix
-      layout: { template: [0x20010db8, 0x01220000, 0, 0], prefixMask: [0xffffffff, 0xffff0000, 0, 0], fixedMask: [0xffffffff, 0xffff0000, 0xff0000ff, 0xffffffff], positions: [6, 7, 9, 10] },
+      layout: { template: [0x20010db8, 0x01220000, 0, 0], prefixMask: [0xffffffff, 0xffff0000, 0, 0], positions: [6, 7, 9, 10] },
       match: [[0x20010db8, 0x00010000, 0, 0, 0xffffffff, 0xffff0000, 0, 0]],
     });
   });
