@@ -437,17 +437,9 @@ export class NatEngine {
     if (il4 < 0) return this.hidden(src) ? DROP_ICMP_ERROR_MALFORMED : this.pass(NatResult.OUTSIDE);
     const inner = L.l4Offset + 8;
     const iproto = view.getUint8(inner + 9);
-    let pi = -1;
-    let port = 0;
-    if (iproto === 6 || iproto === 17) {
-      pi = iproto === 6 ? NatProto.TCP : NatProto.UDP;
-      port = view.getUint16(il4 + 2);
-    } else if (iproto === 1 && view.getUint8(il4) === 0) {
-      pi = NatProto.ICMP;
-      port = view.getUint16(il4 + 4);
-    }
+    const ep = quotedEndpoint(view, iproto, il4, 1, 0);
     const table = this.table;
-    const e = pi < 0 ? MAPPING_MISS : table.lookup(pi, view.getUint32(inner + 16), port);
+    const e = ep < 0 ? MAPPING_MISS : table.lookup(ep >>> 16, view.getUint32(inner + 16), ep & 0xffff);
     if (e === MAPPING_MISS || table.isExpired(e, now)) return this.hidden(src) ? DROP_NO_MAPPING : this.pass(NatResult.OUTSIDE);
     natRewriteIcmpError(view, L.l3Offset, L.l4Offset, L.l4Offset + L.l4Length, inner, il4, iproto, false, table.extAddrOf(e), table.extPortOf(e));
     this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
@@ -556,9 +548,14 @@ export class NatEngine {
 
   /** Records a translation that moved the frame's start by `by` bytes and kept its end. */
   private moved(L: FrameLayout, by: number): void {
+    this.resize(L.frameOffset + by, L.frameLength - by);
+  }
+
+  /** Records a translation after which the frame starts at `start` and is `length` bytes long (see {@link resized}). */
+  private resize(start: number, length: number): void {
     this.resized = true;
-    this.frameStart = L.frameOffset + by;
-    this.frameLength = L.frameLength - by;
+    this.frameStart = start;
+    this.frameLength = length;
   }
 
   /**
@@ -588,9 +585,7 @@ export class NatEngine {
     );
     if (start < 0) return DROP_UNSUPPORTED_ICMP;
     const l2 = l3 - L.frameOffset;
-    this.resized = true;
-    this.frameStart = start;
-    this.frameLength = l2 + 40 + view.getUint16(start + l2 + 4);
+    this.resize(start, l2 + 40 + view.getUint16(start + l2 + 4));
     this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
     this.counters[this.base + NatCounter.TRANSLATED_INBOUND]++;
     this.counters[this.base + NatCounter.NAT64_INBOUND]++;
@@ -608,23 +603,12 @@ export class NatEngine {
     const end = l4 + L.l4Length;
     const inner = l4 + 8;
     if (end - inner < 48 || view.getUint8(inner) >>> 4 !== 6) return DROP_ICMP_ERROR_MALFORMED;
-    const next = view.getUint8(inner + 6);
-    const il4 = inner + 40;
-    let pi: number;
-    let port: number;
-    if (next === 6 || next === 17) {
-      pi = next === 6 ? NatProto.TCP : NatProto.UDP;
-      port = view.getUint16(il4 + 2);
-    } else if (next === 58 && view.getUint8(il4) === 129) {
-      pi = NatProto.ICMP;
-      port = view.getUint16(il4 + 4);
-    } else {
-      return DROP_ICMP_ERROR_MALFORMED;
-    }
+    const ep = quotedEndpoint(view, view.getUint8(inner + 6), inner + 40, 58, 129);
+    if (ep < 0) return DROP_ICMP_ERROR_MALFORMED;
     const prefix = this.prefix64 as Nat64Prefix;
     if (prefix.match(view, inner + 8) !== NAT64_CANONICAL) return DROP_NO_MAPPING;
     const table = this.table;
-    const e = table.lookup6(pi, view.getUint32(inner + 24), view.getUint32(inner + 28), view.getUint32(inner + 32), view.getUint32(inner + 36), port);
+    const e = table.lookup6(ep >>> 16, view.getUint32(inner + 24), view.getUint32(inner + 28), view.getUint32(inner + 32), view.getUint32(inner + 36), ep & 0xffff);
     if (e === MAPPING_MISS || table.isExpired(e, now)) return DROP_NO_MAPPING;
     const t = icmp6ErrorTo4(view.getUint8(l4), view.getUint8(l4 + 1));
     if (t < 0) return DROP_UNSUPPORTED_ICMP;
@@ -632,14 +616,24 @@ export class NatEngine {
     const l3 = L.l3Offset;
     const start = nat64ErrorToIpv4(view, L.frameOffset, l3, l4, end, inner, t, view.getUint32(l4 + 4), table.extAddrOf(e), to4, prefix.extract(view, inner + 8), table.extPortOf(e), this.ipId);
     if (start < 0) return DROP_UNSUPPORTED_ICMP;
-    this.resized = true;
-    this.frameStart = start;
-    this.frameLength = end - start;
+    this.resize(start, end - start);
     this.counters[this.base + NatCounter.ICMP_ERRORS_TRANSLATED]++;
     this.counters[this.base + NatCounter.TRANSLATED_OUTBOUND]++;
     this.counters[this.base + NatCounter.NAT64_OUTBOUND]++;
     return NatResult.OUTSIDE;
   }
+}
+
+/**
+ * The mapping key of the packet an ICMP error quotes, its upper layer (protocol `proto`) at
+ * `il4`: `NatProto << 16 | port` for TCP/UDP (the destination port) and for an echo reply
+ * of the quote's family (`icmpProto`, type `echoReply`: the identifier); -1 for anything
+ * else. Both families' errors use it (ICMP 1/0, ICMPv6 58/129).
+ */
+function quotedEndpoint(view: DataView, proto: number, il4: number, icmpProto: number, echoReply: number): number {
+  if (proto === 6 || proto === 17) return ((proto === 6 ? NatProto.TCP : NatProto.UDP) << 16) | view.getUint16(il4 + 2);
+  if (proto === icmpProto && view.getUint8(il4) === echoReply) return (NatProto.ICMP << 16) | view.getUint16(il4 + 4);
+  return -1;
 }
 
 /**
