@@ -5,8 +5,6 @@ import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
-import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
-import { DuplexPort } from '../../src/dataplane/ports/duplex-port.ts';
 import { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { parseFrame } from '../../src/packet/parse-frame.ts';
 import { ipv4Dst, ipv4Src, ipv4TotalLength, IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
@@ -16,7 +14,7 @@ import { buildFrame } from '../../src/traffic/frame-builder.ts';
 import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
-import { SwitchableSource } from '../support/tcp-ports.ts';
+import { requestReplyEnds } from '../support/tcp-ports.ts';
 
 const ip = (s: string): number => parseIpv4(s) as number;
 const CLIENT = ip('198.18.1.2');
@@ -73,11 +71,7 @@ describe('chain data plane: firewall → load balancer → NAT in three workers'
     const syns = Array.from({ length: FLOWS }, (_, c) =>
       buildFrame({ proto: IpProto.TCP, srcIp: CLIENT, dstIp: VIP, srcPort: 40000 + c, dstPort: 80, tcpFlags: TcpFlag.SYN, seq: 1000 * c + 1, ack: 0 }),
     );
-    const insideSink = new SinkPort({ capture: true });
-    const outsideSink = new SinkPort({ capture: true });
-    const inside = new DuplexPort(new GeneratorPort(syns), insideSink);
-    const outsideSource = new SwitchableSource();
-    const outside = new DuplexPort(outsideSource, outsideSink);
+    const { inside, outside, insideSink, outsideSink, outsideSource } = requestReplyEnds(syns);
 
     expect(await chain.runUntil(inside, outside, () => outsideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
     expect(chain.dropsByReason()).toEqual({});

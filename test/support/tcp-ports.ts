@@ -1,5 +1,7 @@
 import type { ChainPort } from '../../src/dataplane/chain-port.ts';
+import { DuplexPort } from '../../src/dataplane/ports/duplex-port.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
+import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
 import { FrameLayout } from '../../src/packet/frame-layout.ts';
 import { parseFrame, ParseFlag } from '../../src/packet/parse-frame.ts';
 import { ipv4Dst, ipv4Src, IpProto } from '../../src/packet/ipv4.ts';
@@ -213,4 +215,15 @@ export class SwitchableSource implements ChainPort {
   take(pool: PacketPool, ids: Uint32Array, n: number): void {
     this.gen.take(pool, ids, n);
   }
+}
+
+/**
+ * The two ends of a request/reply run: `requests` enter inside; the outside sends what its
+ * `outsideSource.gen` is set to (the replies, once the requests came out); both sinks capture.
+ */
+export function requestReplyEnds(requests: Uint8Array[]) {
+  const insideSink = new SinkPort({ capture: true });
+  const outsideSink = new SinkPort({ capture: true });
+  const outsideSource = new SwitchableSource();
+  return { inside: new DuplexPort(new GeneratorPort(requests), insideSink), outside: new DuplexPort(outsideSource, outsideSink), insideSink, outsideSink, outsideSource };
 }

@@ -5,11 +5,9 @@ import { buildImage } from '../../../src/image/image-builder.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
 import { ChainDataPlane } from '../../../src/dataplane/chain-data-plane.ts';
 import { GeneratorPort } from '../../../src/dataplane/ports/generator-port.ts';
-import { SinkPort } from '../../../src/dataplane/ports/sink-port.ts';
-import { DuplexPort } from '../../../src/dataplane/ports/duplex-port.ts';
 import { parseIpv6 } from '../../../src/packet/ipv6-address.ts';
 import { nat } from '../../../functions/nat/pipeline.ts';
-import { SwitchableSource } from '../../support/tcp-ports.ts';
+import { requestReplyEnds } from '../../support/tcp-ports.ts';
 import { frame, frame6 } from '../../unit/packet/frame-fixtures.ts';
 import { ip } from './nat-harness.ts';
 import { groups, parsed } from './nat64-frames.ts';
@@ -36,11 +34,7 @@ describe('nat64 through a data plane', () => {
     const syns = Array.from({ length: FLOWS }, (_, c) =>
       frame6({ src: groups(client(c)), dst: groups(SERVER6), proto: 6, srcPort: 40000 + c, dstPort: 80, tcpFlags: 0x02, payloadLength: c }),
     );
-    const insideSink = new SinkPort({ capture: true });
-    const outsideSink = new SinkPort({ capture: true });
-    const inside = new DuplexPort(new GeneratorPort(syns), insideSink);
-    const outsideSource = new SwitchableSource();
-    const outside = new DuplexPort(outsideSource, outsideSink);
+    const { inside, outside, insideSink, outsideSink, outsideSource } = requestReplyEnds(syns);
 
     expect(await chain.runUntil(inside, outside, () => outsideSink.frames + chain.dropped() >= FLOWS, 10_000)).toBe(true);
     expect(chain.dropsByReason()).toEqual({});
