@@ -159,10 +159,25 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
       spare = new PacketBatch(batch.view);
     }
     const count = batch.count;
-    for (let i = 0; i < count; i++) {
-      visits[i] = 1;
-      if (batch.sides[i] === Side.INSIDE) enqueue(0, batch, i, Side.INSIDE, i);
-      else enqueue(n - 1, batch, i, Side.OUTSIDE, i);
+    if (count === 0) return;
+    const sides = batch.sides;
+    const side = sides[0];
+    let oneSide = true;
+    for (let i = 1; i < count; i++) {
+      if (sides[i] !== side) {
+        oneSide = false;
+        break;
+      }
+    }
+    if (oneSide) {
+      // Every packet from one side (what an instance loop hands over): straight through.
+      if (straight(batch, now, tracer, side)) return;
+    } else {
+      for (let i = 0; i < count; i++) {
+        visits[i] = 1;
+        if (sides[i] === Side.INSIDE) enqueue(0, batch, i, Side.INSIDE, i);
+        else enqueue(n - 1, batch, i, Side.OUTSIDE, i);
+      }
     }
     for (;;) {
       let waiting = 0;
@@ -170,6 +185,67 @@ export function createFusedPipeline(parts: readonly Pick<PipelineModule, 'create
       for (let k = n - 1; k >= 0; k--) runPart(k, batch, now, tracer);
       for (let k = 0; k < n; k++) waiting += work[k].count;
       if (waiting === 0) break;
+    }
+  }
+
+  /**
+   * The parts over the caller's batch itself, one after the other in the batch's direction
+   * (all from `side`), as long as every packet moves on to the next part: no sub-batch is
+   * built or copied back. Returns true when every verdict is final. When one packet does
+   * not move on (a drop, a reply sent back), the packets of the part that just ran are
+   * routed as `runPart` routes them and the sweep it was in is finished over the work
+   * queues; the caller then runs the usual sweeps until none is left (false). The order of
+   * the parts' runs is the one the sweeps would have had.
+   */
+  function straight(batch: PacketBatch, now: number, tracer: PacketTracer | null, side: number): boolean {
+    const count = batch.count;
+    const verdicts = batch.verdicts;
+    const forward = side === Side.INSIDE;
+    const onward = forward ? Verdict.OUTSIDE : Verdict.INSIDE;
+    let k = forward ? 0 : n - 1;
+    for (let step = 1; ; step++) {
+      if (tracer === null) instances[k].processBatch(batch, now);
+      else {
+        tracer.part = k;
+        const traced = instances[k].processBatchTraced;
+        if (traced !== undefined) traced(batch, now, tracer);
+        else instances[k].processBatch(batch, now);
+      }
+      const next = forward ? k + 1 : k - 1;
+      let i = 0;
+      while (i < count && verdicts[i] === onward) i++;
+      if (i === count) {
+        // Everyone moves on: out of the chain after the last part, else into the next as it is.
+        if (next < 0 || next >= n) return true;
+        // As `push` leaves a packet entering a part: no verdict yet.
+        verdicts.fill(Verdict.DROP, 0, count);
+        batch.reasons.fill(0, 0, count);
+        k = next;
+        continue;
+      }
+      for (let j = 0; j < count; j++) {
+        visits[j] = step;
+        const verdict = verdicts[j];
+        if (verdict === Verdict.DROP) continue;
+        const to = verdict === Verdict.OUTSIDE ? k + 1 : k - 1;
+        if (to < 0 || to >= n) continue;
+        if (++visits[j] > MAX_VISITS_FACTOR * n) {
+          verdicts[j] = Verdict.DROP;
+          batch.reasons[j] = 0;
+          rt.counters[dropSlot[k]]++;
+          loops++;
+          continue;
+        }
+        enqueue(to, batch, j, verdict === Verdict.OUTSIDE ? Side.INSIDE : Side.OUTSIDE, j);
+      }
+      // The rest of the sweep the part ran in (forward: the parts after it, then back).
+      if (forward) {
+        for (let p = next; p < n; p++) runPart(p, batch, now, tracer);
+        for (let p = n - 1; p >= 0; p--) runPart(p, batch, now, tracer);
+      } else {
+        for (let p = next; p >= 0; p--) runPart(p, batch, now, tracer);
+      }
+      return false;
     }
   }
 

@@ -200,4 +200,47 @@ describe('fused pipeline: the chain firewall → load balancer → NAT run to co
     expect(Array.from(b.verdicts.subarray(0, 2))).toEqual([Verdict.DROP, Verdict.DROP]);
     expect(counters[BuiltinCounter.DROPPED_PACKETS] + counters[9 + BuiltinCounter.DROPPED_PACKETS]).toBe(2);
   });
+  it('runs a batch from one side through the parts in place while every packet moves on, and routes the rest as the sweeps do', () => {
+    // Each part records the ids and sides it saw; part 1 sends ids ≡ 0 (mod 4) back inside
+    // and drops ids ≡ 1 (mod 4) when they come from the inside, forwards everything else.
+    const seen: string[] = [];
+    const part = (name: string, rule: (id: number, side: number) => number): PipelineModule => ({
+      COUNTERS: Array.from({ length: 9 }, (_, i) => ({ name: `c${i}`, element: 'pipeline', drop: false, help: '' })),
+      createPipeline: () => ({
+        processBatch(b: PacketBatch) {
+          seen.push(`${name}:${Array.from(b.ids.subarray(0, b.count), (id, i) => `${id}${b.sides[i] === Side.INSIDE ? 'i' : 'o'}`).join(',')}`);
+          for (let i = 0; i < b.count; i++) {
+            b.verdicts[i] = rule(b.ids[i], b.sides[i]);
+            b.lengths[i] += 1;
+          }
+        },
+      }),
+    });
+    const pass = (_id: number, side: number) => side ^ 1;
+    const middle = (id: number, side: number) => (side === Side.INSIDE && id % 4 === 0 ? Verdict.INSIDE : side === Side.INSIDE && id % 4 === 1 ? Verdict.DROP : side ^ 1);
+    const m = fuseModules([part('a', pass), part('b', middle), part('c', pass)], ['a', 'b', 'c']);
+    const p = m.createPipeline({ counters: new Float64Array(m.COUNTERS.length) });
+    const b = new PacketBatch(new DataView(new ArrayBuffer(4096)));
+    // All moving on: each part once, over the whole batch.
+    for (const id of [2, 3, 6]) b.push(id, 0, 60, Side.INSIDE);
+    p.processBatch(b, 0);
+    expect(seen).toEqual(['a:2i,3i,6i', 'b:2i,3i,6i', 'c:2i,3i,6i']);
+    expect(Array.from(b.verdicts.subarray(0, 3))).toEqual([Verdict.OUTSIDE, Verdict.OUTSIDE, Verdict.OUTSIDE]);
+    expect(Array.from(b.lengths.subarray(0, 3))).toEqual([63, 63, 63]);
+    // From the outside, backwards through c, b, a.
+    seen.length = 0;
+    b.clear();
+    for (const id of [4, 5]) b.push(id, 0, 60, Side.OUTSIDE);
+    p.processBatch(b, 0);
+    expect(seen).toEqual(['c:4o,5o', 'b:4o,5o', 'a:4o,5o']);
+    expect(Array.from(b.verdicts.subarray(0, 2))).toEqual([Verdict.INSIDE, Verdict.INSIDE]);
+    // A middle part sends one back and drops one: the rest of the forward sweep, then back.
+    seen.length = 0;
+    b.clear();
+    for (const id of [8, 9, 10]) b.push(id, 0, 60, Side.INSIDE);
+    p.processBatch(b, 0);
+    expect(seen).toEqual(['a:8i,9i,10i', 'b:8i,9i,10i', 'c:10i', 'a:8o']);
+    expect(Array.from(b.verdicts.subarray(0, 3))).toEqual([Verdict.INSIDE, Verdict.DROP, Verdict.OUTSIDE]);
+    expect(Array.from(b.lengths.subarray(0, 3))).toEqual([63, 62, 63]);
+  });
 });
