@@ -1,10 +1,12 @@
 // nfvkit's native addon: only what JavaScript cannot do. Batched UDP socket calls into the
 // packet pool (udp-socket.cc) and blocking readiness waits (readiness.cc). Every packet
 // decision stays in TypeScript; see src/native/ for the wrapper and its dgram fallback.
-// Shared memory between processes (shared-memory.cc) and the instance sandbox (sandbox.cc).
+// Shared memory between processes (shared-memory.cc), the instance sandbox (sandbox.cc) and
+// the heap limit and collection of an instance process (heap.cc).
 #include <node_api.h>
 
 #include "args.h"
+#include "heap.h"
 #include "readiness.h"
 #include "sandbox.h"
 #include "shared-memory.h"
@@ -15,7 +17,7 @@ namespace {
 
 // Bumped whenever an export's signature or the descriptor layout changes; the TypeScript
 // loader refuses a build of another version.
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 4;
 
 void SetNumber(napi_env env, napi_value obj, const char* name, double v) {
   napi_set_named_property(env, obj, name, Number(env, v));
@@ -26,6 +28,7 @@ napi_value Init(napi_env env, napi_value exports) {
   RegisterReadiness(env, exports);
   RegisterSharedMemory(env, exports);
   RegisterSandbox(env, exports);
+  RegisterHeap(env, exports);
   napi_value layout;
   napi_create_object(env, &layout);
   SetNumber(env, layout, "descWords", kDescWords);

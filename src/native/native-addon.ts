@@ -60,6 +60,15 @@ export interface NativeAddon {
   sandboxEnter(counters: Int32Array, uid: number, gid: number): number;
   /** Number of sandbox reasons the addon counts (`SANDBOX_REASONS.length`). */
   readonly sandboxReasons: number;
+  /**
+   * Lowers the calling isolate's old-generation limit to `mib` MiB, as
+   * `--max-old-space-size` would at start (reaching it is V8's fatal "heap out of memory"),
+   * without the flag, which would cost the process Node's code cache. Returns the heap
+   * size limit afterwards, bytes. V8 never raises a limit this way.
+   */
+  heapLimit(mib: number): number;
+  /** A full garbage collection, as `gc()` of `--expose-gc`, without the flag. */
+  collectGarbage(): void;
 }
 
 /** What `loadNativeAddon` found. */
@@ -68,7 +77,7 @@ export type NativeAddonStatus =
   | { readonly available: false; readonly reason: string };
 
 /** The ABI version this TypeScript expects (`kAbiVersion` in `native/src/module.cc`). */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 /** Relative to the package root. */
 const ADDON_PATH = join('native', 'build', 'Release', 'nfvkit_native.node');

@@ -3,7 +3,15 @@
  * process's entry, for the descriptors and the order of things).
  */
 
-/** The bootstrap's argument when the process is started for one instance, its boot message already written (no warm-up, no `idle`). */
+/**
+ * The bootstrap's arguments: `node <bootstrap> <heap MiB> [cold]`. The first is the limit of
+ * its old generation (set by the bootstrap before anything else runs, `NativeAddon.heapLimit`);
+ * `cold` when the process is started for one instance, its boot message already written (no
+ * warm-up, no `idle`).
+ */
+export const ProcessArg = { HEAP_MIB: 2, COLD: 3 } as const;
+
+/** The bootstrap's last argument when the process is started for one instance (see `ProcessArg`). */
 export const COLD_ARGUMENT = 'cold';
 
 /** Descriptor numbers of an instance process (see the module documentation). */

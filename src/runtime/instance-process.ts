@@ -1,7 +1,8 @@
 /**
  * The entry of an instance process (bundled to `.nfvkit/runtime/instance-process-*.mjs`,
- * see `processBootstrapPath`). The host starts `node <this> ` with an empty environment
- * (no secret; only where the native addon is) and these descriptors:
+ * see `processBootstrapPath`). The host starts `node <this> <heap MiB> [cold]`
+ * (`ProcessArg`; no V8 flag, see `ProcessIsolate`) with an empty environment (no secret;
+ * only where the native addon is) and these descriptors:
  *
  * | fd | what |
  * |---|---|
@@ -12,7 +13,8 @@
  * | 5 | a warm pool's memfd, where the pipelines it builds ahead keep their counters (processes started ahead only) |
  * | 6 | the host's wake pipe: one byte per ring of the host's interrupt (its loop reads it) |
  *
- * It warms the ESM loader, collects its garbage, says `idle`, reads the boot message (blocking reads, see `hostLine`), maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
+ * It lowers its heap limit to the given MiB first (the addon's `heapLimit`), warms the ESM
+ * loader, collects its garbage, says `idle`, reads the boot message (blocking reads, see `hostLine`), maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
  * leaves it under `Symbol.for(PROCESS_BOOT_KEY)` and imports the image, whose
  * `startInstanceIfBooted` runs the instance on this thread. Right before the instance says
  * `ready` (pool and devices attached, pipeline built, ports opened) it enters the sandbox:
@@ -32,7 +34,7 @@ import { decodeSharedRefs } from '../memory/shared-refs.ts';
 import { MappedMemory } from '../memory/shared-memory.ts';
 import { nativeAddonOrNull } from '../native/native-addon.ts';
 import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type PreloadedImage, type ProcessBoot } from './instance-main.ts';
-import { COLD_ARGUMENT, ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
+import { COLD_ARGUMENT, ProcessArg, ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 function send(message: InstanceMessage | ProcessCrash | ProcessIdle): void {
   writeSync(ProcessFd.MESSAGES, `${JSON.stringify(message)}\n`);
@@ -151,18 +153,27 @@ function boot(message: ProcessBootMessage): Promise<unknown> {
 }
 
 /**
- * V8's full collection, taken from the global before any image runs (the host starts the
- * process with `--expose-gc`; a function cannot call it). Run while idle, after warming up
- * and after each preload, so that a boot does not meet a scavenge of what they left in the
- * young generation (one came at nearly every boot, 1.5–8 ms on this machine).
+ * Lowers the heap limit to the MiB the host gave (`ProcessArg.HEAP_MIB`) before any image
+ * runs, as `--max-old-space-size` would have: reaching it is V8's fatal "heap out of
+ * memory", which the host names `out-of-memory`. The flag itself would cost Node's code
+ * cache (see `ProcessIsolate`).
  */
-const collectGarbage = takeGc();
+function limitHeap(): void {
+  const mib = Number(process.argv[ProcessArg.HEAP_MIB]);
+  if (!Number.isInteger(mib) || mib < 1) throw new Error(`the heap limit argument must be a whole number of MiB, got ${process.argv[ProcessArg.HEAP_MIB]}`);
+  const addon = nativeAddonOrNull();
+  if (addon === null) throw new Error('an instance process needs the native addon');
+  addon.heapLimit(mib);
+}
 
-function takeGc(): () => void {
-  const g = globalThis as { gc?: () => void };
-  const gc = g.gc;
-  g.gc = undefined; // writable, not configurable: it cannot be deleted
-  return gc ?? (() => {});
+/**
+ * A full garbage collection (the addon's, as `gc()` without `--expose-gc`: no `gc` global
+ * for a function to call). Run while idle, after warming up and after each
+ * preload, so that a boot does not meet a scavenge of what they left in the young
+ * generation (one came at nearly every boot, 1.5–8 ms on this machine).
+ */
+function collectGarbage(): void {
+  nativeAddonOrNull()?.collectGarbage();
 }
 
 /** Says `idle` to the host, with the heap collected first. */
@@ -179,11 +190,11 @@ async function main(): Promise<void> {
       process.exit(70);
     }
   });
+  limitHeap();
   // Start the libuv thread pool now: the sandbox forbids new threads.
   const self = fileURLToPath(import.meta.url);
   await readFile(self).catch(() => undefined);
-  nativeAddonOrNull();
-  if (process.argv[2] !== COLD_ARGUMENT) {
+  if (process.argv[ProcessArg.COLD] !== COLD_ARGUMENT) {
     // Started ahead: warm the ESM loader (its data: and file paths, a missing file
     // included) so that a boot does not pay for it. A process started for one instance
     // has its boot message waiting and goes straight to it.

@@ -71,6 +71,10 @@ describe.runIf(available)('instances as sandboxed processes', () => {
       if (process.getuid?.() === 0) expect(status).toMatch(new RegExp(`^Uid:\\s+${SANDBOX_UID}\\s`, 'm'));
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
       expect(environ).not.toContain('NFVKIT_TOKEN');
+      // No V8 flag (one would make V8 refuse Node's code cache): the heap limit is the bootstrap's argument.
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv.slice(1, argv.findIndex((a) => a.endsWith('.mjs')))).toEqual(['--v8-pool-size=1']);
+      expect(argv[argv.findIndex((a) => a.endsWith('.mjs')) + 1]).toBe(String(passImage.manifest.memoryMiB));
       expect(await run(dp, 5000)).toBe(5000);
       // A well-behaved instance hits no wall.
       expect(Array.from(inst.host.sandboxCounters)).toEqual(SANDBOX_REASONS.map(() => 0));
