@@ -1,3 +1,4 @@
+import { FrameTemplates } from '../../pool/frame-templates.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
@@ -10,8 +11,8 @@ export interface GeneratorPortOptions {
 /**
  * An in-memory traffic source: sends `total` frames, cycling over `templates` (one per
  * flow, or flows × frames laid out in the order to send). Each frame enters the pool with
- * one `copyIn`, the one counted copy in. Frames that leave the chain at this end are
- * counted and freed.
+ * one copy (`FrameTemplates.copyIn`), the one counted copy in. Frames that leave the chain
+ * at this end are counted and freed.
  *
  * @example
  * ```ts
@@ -27,11 +28,11 @@ export class GeneratorPort implements ChainPort {
   received = 0;
   /** `allocBatch` gave fewer buffers than asked (pool exhausted): retried on the next call. */
   allocShortfall = 0;
-  private readonly templates: readonly Uint8Array[];
+  private readonly templates: FrameTemplates;
   private next = 0;
 
   constructor(templates: readonly Uint8Array[], options: GeneratorPortOptions = {}) {
-    this.templates = templates;
+    this.templates = new FrameTemplates(templates);
     this.total = options.total ?? templates.length;
   }
 
@@ -46,21 +47,9 @@ export class GeneratorPort implements ChainPort {
     if (want <= 0) return 0;
     const got = pool.allocBatch(ids, want);
     if (got < want) this.allocShortfall += want - got;
-    const templates = this.templates;
-    const count = templates.length;
-    const me = pool.ownerId;
-    let t = this.next;
-    let kept = 0;
-    for (let i = 0; i < got; i++) {
-      const id = ids[i];
-      // A buffer re-owned under us since the allocation (only a hostile instance writes that word) is not ours to fill.
-      if (pool.ownerOf(id) !== me) continue;
-      const frame = templates[t];
-      pool.copyIn(id, frame, 0, frame.length);
-      ids[kept++] = id;
-      if (++t === count) t = 0;
-    }
-    this.next = t;
+    // A buffer re-owned under us since the allocation (only a hostile instance writes that word) is not ours to fill.
+    const kept = this.templates.copyIn(pool, ids, got, this.next);
+    this.next = (this.next + kept) % this.templates.count;
     this.sent += kept;
     return kept;
   }
