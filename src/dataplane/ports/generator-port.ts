@@ -1,3 +1,4 @@
+import type { BufferRecycler } from '../../pool/buffer-recycler.ts';
 import { FrameTemplates } from '../../pool/frame-templates.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
@@ -6,6 +7,8 @@ import type { ChainPort } from '../chain-port.ts';
 export interface GeneratorPortOptions {
   /** Frames to send in all (default: each template once). */
   readonly total?: number;
+  /** Allocate from this recycler (buffers a sink in the same instance gave it) before the pool. Default: the pool. */
+  readonly recycler?: BufferRecycler;
 }
 
 /**
@@ -29,11 +32,13 @@ export class GeneratorPort implements ChainPort {
   /** `allocBatch` gave fewer buffers than asked (pool exhausted): retried on the next call. */
   allocShortfall = 0;
   private readonly templates: FrameTemplates;
+  private readonly recycler: BufferRecycler | undefined;
   private next = 0;
 
   constructor(templates: readonly Uint8Array[], options: GeneratorPortOptions = {}) {
     this.templates = new FrameTemplates(templates);
     this.total = options.total ?? templates.length;
+    this.recycler = options.recycler;
   }
 
   /** True when every frame has been sent. */
@@ -45,7 +50,7 @@ export class GeneratorPort implements ChainPort {
     const left = this.total - this.sent;
     const want = max < left ? max : left;
     if (want <= 0) return 0;
-    const got = pool.allocBatch(ids, want);
+    const got = this.recycler === undefined ? pool.allocBatch(ids, want) : this.recycler.alloc(pool, ids, want);
     if (got < want) this.allocShortfall += want - got;
     // A buffer re-owned under us since the allocation (only a hostile instance writes that word) is not ours to fill.
     const kept = this.templates.copyIn(pool, ids, got, this.next);

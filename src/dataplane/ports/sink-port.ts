@@ -1,3 +1,4 @@
+import type { BufferRecycler } from '../../pool/buffer-recycler.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 
@@ -5,11 +6,17 @@ import type { ChainPort } from '../chain-port.ts';
 export interface SinkPortOptions {
   /** Keep a copy of every frame (`copyOut`, counted) in `captured` (default false). */
   readonly capture?: boolean;
+  /**
+   * Give the buffers to this recycler instead of freeing them (a generator in the same
+   * instance allocates from it: `GeneratorPortOptions.recycler`). Default: freed.
+   */
+  readonly recycler?: BufferRecycler;
 }
 
 /**
  * The end of a chain that only receives: counts frames and bytes, optionally copies each
- * frame out (`pool.copyOut`, the one counted copy out), then frees the buffers.
+ * frame out (`pool.copyOut`, the one counted copy out), then frees the buffers (or gives
+ * them to its `recycler`).
  *
  * @example
  * ```ts
@@ -24,9 +31,11 @@ export class SinkPort implements ChainPort {
   /** Copies of the frames, when `capture` is on. */
   readonly captured: Uint8Array[] = [];
   private readonly capture: boolean;
+  private readonly recycler: BufferRecycler | undefined;
 
   constructor(options: SinkPortOptions = {}) {
     this.capture = options.capture === true;
+    this.recycler = options.recycler;
   }
 
   fill(): number {
@@ -45,6 +54,7 @@ export class SinkPort implements ChainPort {
       }
     }
     this.frames += n;
-    pool.freeBatch(ids, n);
+    if (this.recycler === undefined) pool.freeBatch(ids, n);
+    else this.recycler.give(pool, ids, n);
   }
 }
