@@ -1,18 +1,16 @@
 import { z } from 'zod';
 import type { ChainEnd } from '../controller/chain-ends.ts';
 import type { ChainPort } from '../dataplane/chain-port.ts';
+import { CONTROL_FRAME_ROOM, clientHeaderBytes, FlowFrameKind, writeClientFrame, type ClientFlowsSpec } from '../dataplane/ports/client-flows.ts';
 import { GeneratorPort } from '../dataplane/ports/generator-port.ts';
 import { PacedPort } from '../dataplane/ports/paced-port.ts';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import { parseIpPrefix, type IpPrefix } from '../config/net-schemas.ts';
-import { buildIpv6Frame } from '../packet/ipv6-frame-builder.ts';
 import { IpProto } from '../packet/ipv4.ts';
-import { TcpFlag } from '../packet/tcp.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
 import type { SpecIssue } from '../spec/chain-spec-rules.ts';
 import { limitMessage, SPEC_LIMITS } from '../spec/spec-limits.ts';
 import { endpointText, ipPrefixText, parseEndpoint, type Endpoint } from '../spec/spec-values.ts';
-import { writeFrame } from '../traffic/frame-builder.ts';
 import { definePortType } from './port-type.ts';
 
 /** Most generator flows: `SPEC_LIMITS.generatorFrameBytes` of the smallest frames (the product is checked by the port type's `check`). */
@@ -76,8 +74,6 @@ export const generatorPortType = definePortType({
 
 /** Frame bytes the generator builds between two yields to the event loop (~85 frames of 1514 B, a few ms here). */
 export const GENERATOR_SLICE_BYTES = 128 * 1024;
-/** Room for one TCP SYN frame (Ethernet + IPv6 + TCP headers, no options; an IPv4 one is shorter). */
-const SYN_FRAME_ROOM = 80;
 
 /**
  * The generator end: `flows` simulated clients of `service` from the `clients` block. TCP
@@ -91,35 +87,23 @@ const SYN_FRAME_ROOM = 80;
  * chains keep running while a large generator is prepared.
  */
 async function openGenerator(spec: GeneratorPortSpec): Promise<ChainEnd> {
-  const frameBytes = spec.flows * spec.packetSize;
-  if (frameBytes > SPEC_LIMITS.generatorFrameBytes.value) {
-    throw new InvalidArgumentError(`generator: ${limitMessage('generatorFrameBytes', frameBytes)}`);
-  }
-  // Both were validated (and checked to be one family) by the spec.
-  const block = parseIpPrefix(spec.clients) as IpPrefix;
-  const service = parseEndpoint(spec.service) as Endpoint;
-  const hostBits = (block.family === 4 ? 32 : 128) - block.prefix;
-  const hosts = hostBits >= 32 ? 2 ** 32 - 2 : Math.max(1, 2 ** hostBits - 2);
-  const proto = spec.protocol === 'udp' ? IpProto.UDP : IpProto.TCP;
-  const headers = 14 + (block.family === 4 ? 20 : 40) + (proto === IpProto.TCP ? 20 : 8);
-  const write = block.family === 4 && service.family === 4 ? ipv4Writer(block.addr, service.addr) : ipv6Writer(block.addr as readonly number[], service.addr as readonly number[]);
+  const flows = clientFlowsOf(spec);
+  const proto = flows.proto;
   const data: Uint8Array[] = [];
   const syns: Uint8Array[] = [];
   // Every frame is a view into one buffer: thousands of small ArrayBuffers stalled the
   // event loop in garbage collection for up to a second.
-  const synBytes = proto === IpProto.TCP ? SYN_FRAME_ROOM : 0;
-  const bytes = new Uint8Array(spec.flows * (Math.max(spec.packetSize, headers) + synBytes));
+  const synBytes = proto === IpProto.TCP ? CONTROL_FRAME_ROOM : 0;
+  const bytes = new Uint8Array(spec.flows * (Math.max(spec.packetSize, clientHeaderBytes(flows)) + synBytes));
   const view = new DataView(bytes.buffer);
   let offset = 0;
   let sliceBytes = 0;
   for (let i = 0; i < spec.flows; i++) {
-    const host = 1 + (i % hosts);
-    const flow = { proto, host, srcPort: 10_000 + Math.floor(i / hosts), dstPort: service.port };
-    const length = write(view, offset, { ...flow, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 1001, payloadLength: Math.max(0, spec.packetSize - headers) });
+    const length = writeClientFrame(flows, view, offset, i, 0, FlowFrameKind.DATA);
     data.push(bytes.subarray(offset, offset + length));
     offset += length;
     if (proto === IpProto.TCP) {
-      const synLength = write(view, offset, { ...flow, tcpFlags: TcpFlag.SYN, seq: 1000, payloadLength: 0 });
+      const synLength = writeClientFrame(flows, view, offset, i, 0, FlowFrameKind.SYN);
       syns.push(bytes.subarray(offset, offset + synLength));
       offset += synLength;
     }
@@ -135,37 +119,31 @@ async function openGenerator(spec: GeneratorPortSpec): Promise<ChainEnd> {
   return { port, stats: () => ({ framesIn: clients.sent, framesBack: clients.received }), close: async () => undefined };
 }
 
-/** One generated frame: client `host` (its offset in the clients' prefix), ports, TCP flags and sequence number. */
-interface FlowFrame {
-  readonly proto: number;
-  readonly host: number;
-  readonly srcPort: number;
-  readonly dstPort: number;
-  readonly tcpFlags: number;
-  readonly seq: number;
-  readonly payloadLength: number;
-}
-
-/** Writes a flow's frame at `offset` and returns its length. */
-type FrameWriter = (view: DataView, offset: number, f: FlowFrame) => number;
-
-/** The acknowledgement number: 1 (the responder's SYN-ACK has seq 0) once the handshake is done, 0 in a SYN. */
-function ackOf(f: FlowFrame): number {
-  return (f.tcpFlags & TcpFlag.ACK) !== 0 ? 1 : 0;
-}
-
-function ipv4Writer(network: number, dst: number): FrameWriter {
-  return (view, offset, f) =>
-    writeFrame(view, offset, { proto: f.proto, srcIp: (network + f.host) >>> 0, dstIp: dst, srcPort: f.srcPort, dstPort: f.dstPort, tcpFlags: f.tcpFlags, seq: f.seq, ack: ackOf(f), payloadLength: f.payloadLength });
-}
-
-function ipv6Writer(network: readonly number[], dst: readonly number[]): FrameWriter {
-  const groups = (w: readonly number[]) => w.flatMap((x) => [(x >>> 16) & 0xffff, x & 0xffff]);
-  const dstGroups = groups(dst);
-  return (view, offset, f) => {
-    // The host number goes into the low 32 bits (the prefix's host part is at least that wide, or the block is smaller than the flows).
-    const src = groups([network[0], network[1], network[2], (network[3] + f.host) >>> 0]);
-    return buildIpv6Frame(view, offset, { proto: f.proto, src, dst: dstGroups, srcPort: f.srcPort, dstPort: f.dstPort, tcpFlags: f.tcpFlags, tcpSeq: f.seq, tcpAck: ackOf(f), payloadLength: f.payloadLength });
+/**
+ * The flows of a validated generator spec as plain numbers (what an instance builds them
+ * from when the ends run in the replicas). `InvalidArgumentError` when flows × packet size
+ * exceeds `SPEC_LIMITS.generatorFrameBytes` (specs that bypassed the schema).
+ */
+export function clientFlowsOf(spec: GeneratorPortSpec): ClientFlowsSpec {
+  const frameBytes = spec.flows * spec.packetSize;
+  if (frameBytes > SPEC_LIMITS.generatorFrameBytes.value) {
+    throw new InvalidArgumentError(`generator: ${limitMessage('generatorFrameBytes', frameBytes)}`);
+  }
+  // Both were validated (and checked to be one family) by the spec.
+  const block = parseIpPrefix(spec.clients) as IpPrefix;
+  const service = parseEndpoint(spec.service) as Endpoint;
+  const hostBits = (block.family === 4 ? 32 : 128) - block.prefix;
+  const hosts = hostBits >= 32 ? 2 ** 32 - 2 : Math.max(1, 2 ** hostBits - 2);
+  const words = (a: number | readonly number[]): number[] => (typeof a === 'number' ? [a] : [...a]);
+  return {
+    flows: spec.flows,
+    packetSize: spec.packetSize,
+    proto: spec.protocol === 'udp' ? IpProto.UDP : IpProto.TCP,
+    family: block.family,
+    clients: words(block.addr as number | readonly number[]),
+    hosts,
+    service: words(service.addr as number | readonly number[]),
+    servicePort: service.port,
   };
 }
 

@@ -2,6 +2,7 @@ import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { GeneratorPort } from './generator-port.ts';
 import { ResponderPort } from './responder-port.ts';
+import { ShardedClientsPort, type ClientCounterSlots, type ShardedClientsSpec } from './sharded-clients-port.ts';
 import { SinkPort } from './sink-port.ts';
 
 /**
@@ -14,7 +15,9 @@ export type LocalPortSpec =
   /** Frees what leaves. */
   | { readonly type: 'sink' }
   /** Answers SYN and FIN with SYN-ACK and FIN-ACK (simulated servers), frees the rest. */
-  | { readonly type: 'responder' };
+  | { readonly type: 'responder' }
+  /** This replica's share of a generator's flows: the shards the host gives it in the shard block (`ShardedClientsPort`). */
+  | ({ readonly type: 'clients' } & ShardedClientsSpec);
 
 /** Both ends of one instance. */
 export interface LocalPortsSpec {
@@ -30,7 +33,51 @@ export const LocalPortCounter = {
   INSIDE_OUT: 1,
   OUTSIDE_IN: 2,
   OUTSIDE_OUT: 3,
+  /** `clients`: flows opening or open (gauge). */
+  FLOWS_OPEN: 4,
+  /** `clients`: flows whose FIN is queued or sent, not yet answered (gauge). */
+  FLOWS_CLOSING: 5,
+  /** `clients`: flows opened (a SYN queued, or a UDP flow started). */
+  FLOWS_OPENED: 6,
+  /** `clients`: flows closed (FIN answered or timed out, or never sent). */
+  FLOWS_CLOSED: 7,
+  /** `clients`: flows opened on a shard another replica held before. */
+  FLOWS_MOVED_IN: 8,
+  /** `clients`: flows closed because their shard was given to another replica. */
+  FLOWS_MOVED_OUT: 9,
+  /** `clients`: SYNs unanswered after `CLIENT_ANSWER_TIMEOUT_MS` (the flow sends data anyway). */
+  OPEN_TIMEOUTS: 10,
+  /** `clients`: FINs unanswered after `CLIENT_ANSWER_TIMEOUT_MS` (the flow counts as closed). */
+  CLOSE_TIMEOUTS: 11,
+  /** `clients`: shards it holds (gauge). */
+  SHARDS_HELD: 12,
+  /** `clients`: the last shard-block sequence it applied (gauge). */
+  SHARD_SEQ_SEEN: 13,
+  /** `clients`: block reads refused (shard count not the one it was given). */
+  BLOCK_REJECTED: 14,
+  /** `clients`: answers naming no flow of its current connections, and resets. */
+  STALE_REPLIES: 15,
+  /** `responder`: SYN-ACKs sent back. */
+  SYN_ACKS: 16,
+  /** `responder`: FIN-ACKs sent back. */
+  FIN_ACKS: 17,
 } as const;
+
+/** Where `clients` count their own figures. */
+const CLIENT_SLOTS: ClientCounterSlots = {
+  flowsOpen: LocalPortCounter.FLOWS_OPEN,
+  flowsClosing: LocalPortCounter.FLOWS_CLOSING,
+  flowsOpened: LocalPortCounter.FLOWS_OPENED,
+  flowsClosed: LocalPortCounter.FLOWS_CLOSED,
+  flowsMovedIn: LocalPortCounter.FLOWS_MOVED_IN,
+  flowsMovedOut: LocalPortCounter.FLOWS_MOVED_OUT,
+  openTimeouts: LocalPortCounter.OPEN_TIMEOUTS,
+  closeTimeouts: LocalPortCounter.CLOSE_TIMEOUTS,
+  shardsHeld: LocalPortCounter.SHARDS_HELD,
+  seqSeen: LocalPortCounter.SHARD_SEQ_SEEN,
+  blockRejected: LocalPortCounter.BLOCK_REJECTED,
+  staleReplies: LocalPortCounter.STALE_REPLIES,
+};
 
 /** Number of `LocalPortCounter` slots. */
 export const LOCAL_PORT_COUNTERS = Object.keys(LocalPortCounter).length;
@@ -54,8 +101,9 @@ export interface LocalPorts {
  * ```
  */
 export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): LocalPorts {
-  const inside = openPort(spec.inside);
-  const outside = openPort(spec.outside);
+  if (counters.length < LOCAL_PORT_COUNTERS) throw new RangeError(`local port counters: ${counters.length} slots, ${LOCAL_PORT_COUNTERS} needed`);
+  const inside = openPort(spec.inside, counters);
+  const outside = openPort(spec.outside, counters);
   return {
     ports: [counting(inside, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT), counting(outside, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT)],
     close(pool) {
@@ -68,8 +116,10 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): Lo
   };
 }
 
-function openPort(spec: LocalPortSpec): ChainPort {
+function openPort(spec: LocalPortSpec, counters: Float64Array): ChainPort {
   switch (spec.type) {
+    case 'clients':
+      return new ShardedClientsPort(spec, counters, CLIENT_SLOTS);
     case 'generator':
       return new GeneratorPort(spec.frames, { total: spec.total ?? Infinity });
     case 'sink':
@@ -89,6 +139,10 @@ function counting(port: ChainPort, counters: Float64Array, inSlot: number, outSl
     take(pool, ids, n) {
       counters[outSlot] += n;
       port.take(pool, ids, n);
+      if (port instanceof ResponderPort) {
+        counters[LocalPortCounter.SYN_ACKS] = port.synAcks;
+        counters[LocalPortCounter.FIN_ACKS] = port.finAcks;
+      }
     },
   };
 }
