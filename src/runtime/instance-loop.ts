@@ -6,8 +6,8 @@ import { Verdict } from '../pipeline/verdict.ts';
 import { recordBatch } from '../metrics/loop-stats.ts';
 import type { PacketTracer } from '../trace/packet-tracer.ts';
 import { SpinThenWait, type Doorbell } from '../virtio/doorbell.ts';
-import { waitForRxOnAny } from '../virtio/virtio-net-device.ts';
 import type { Link } from '../dataplane/links/link.ts';
+import { waitOnLinks } from '../dataplane/links/link-wait.ts';
 
 /** Longest sleep of an idle instance loop between passes, ms (a peer's doorbell ends it at once). */
 export const IDLE_SLEEP_MAX_MS = 16;
@@ -49,6 +49,9 @@ export class InstanceLoop {
   private readonly outIds: Uint32Array[] = [new Uint32Array(MAX_BATCH), new Uint32Array(MAX_BATCH)];
   private readonly dropIds = new Uint32Array(MAX_BATCH);
   private lastBusySide = 0;
+  /** Sides the last pass did not take from for want of room (bit k: side k), and links that had none. */
+  private stalled = 0;
+  private full = 0;
 
   constructor(
     private readonly pool: PoolHandle,
@@ -66,23 +69,34 @@ export class InstanceLoop {
   pollOnce(now: number): number {
     if (this.ports !== undefined) return this.pollPorts(this.ports, now);
     let total = 0;
+    let stalled = 0;
     const links = this.links;
     const link0 = links[0];
     const link1 = links[1];
+    // Take no more than both sides can send: a full peer back-pressures the sender
+    // (packets wait in our receive queues) instead of dropping. Room is looked at again
+    // only after a batch went out.
+    let room0 = link0.txRoom();
+    let room1 = link1.txRoom();
     for (let side = 0; side < 2; side++) {
-      // Take no more than both sides can send: a full peer back-pressures the sender
-      // (packets wait in our receive queues) instead of dropping.
-      const room0 = link0.txRoom();
-      const room1 = link1.txRoom();
       // A direct link's batch waits only for room where it is forwarded (see `Link.direct`).
       const room = links[side].direct === true ? (side === 0 ? room1 : room0) : room0 < room1 ? room0 : room1;
-      if (room === 0) continue;
+      if (room === 0) {
+        stalled |= 1 << side;
+        continue;
+      }
       const n = links[side].receive(this.rxIds, room < MAX_BATCH ? room : MAX_BATCH);
       if (n === 0) continue;
       this.processBatch(side, n, now);
       this.lastBusySide = side;
       total += n;
+      if (side === 0) {
+        room0 = link0.txRoom();
+        room1 = link1.txRoom();
+      }
     }
+    this.stalled = stalled;
+    this.full = (room0 === 0 ? 1 : 0) | (room1 === 0 ? 2 : 0);
     return total;
   }
 
@@ -100,7 +114,10 @@ export class InstanceLoop {
   /**
    * Polls until `stop[0]` becomes non-zero. After a pass with no work it keeps polling for
    * `spinMs` (a busy peer's next batch usually comes sooner than a wake-up would take,
-   * ~20 µs here), then sleeps on a receive doorbell. When `heartbeat` is given, its word 0
+   * ~20 µs here), then sleeps on a receive doorbell. A pass held back by a full peer
+   * (frames wait, no room to forward them) spins only its short round of empty polls, then
+   * sleeps until that peer has taken frames (`waitOnLinks`): spinning there would take the
+   * core the peer needs whenever busy threads outnumber cores. When `heartbeat` is given, its word 0
    * is incremented on every pass (at least about once per millisecond, busy or idle), so a
    * supervisor can tell a hung instance from an idle one.
    */
@@ -119,11 +136,17 @@ export class InstanceLoop {
         idleSince = -1;
         sleepMs = 1;
       } else if (backoff.idle()) {
-        if (idleSince < 0) idleSince = now;
-        else if (now - idleSince > spinMs) {
+        if (idleSince < 0 && this.stalled === 0) idleSince = now;
+        else if (this.stalled !== 0 || now - idleSince > spinMs) {
           if (this.ports !== undefined) Atomics.wait(stop, 0, 0, 1);
-          else {
-            const woke = this.irq !== undefined ? waitForRxOnAny(this.links, this.irq, sleepMs) : this.links[this.lastBusySide].waitForRx(sleepMs);
+          else if (this.irq === undefined) {
+            const woke = this.links[this.lastBusySide].waitForRx(sleepMs);
+            sleepMs = woke ? 1 : Math.min(sleepMs * 2, IDLE_SLEEP_MAX_MS);
+          } else if (this.stalled !== 0) {
+            // Held back: wait for room on the full links, and for frames on the sides not held back.
+            waitOnLinks(this.links, this.irq, 3 & ~this.stalled, this.full, 1);
+          } else {
+            const woke = waitOnLinks(this.links, this.irq, 3, 0, sleepMs);
             sleepMs = woke ? 1 : Math.min(sleepMs * 2, IDLE_SLEEP_MAX_MS);
           }
           idleSince = -1;

@@ -125,7 +125,10 @@ export class QueuePairEnd {
     this.out.interrupt = bell;
   }
 
-  /** Rings `bell` (this side's interrupt line) whenever the peer marks frames used (rarely wanted: sends never wait). */
+  /**
+   * Rings `bell` (the peer's interrupt line) whenever this side marks frames used while the
+   * peer asked for it (`armTx`: a sender waiting for room before it sleeps).
+   */
   setInterrupt(bell: Doorbell | null): void {
     this.in.interrupt = bell;
   }
@@ -201,6 +204,16 @@ export class QueuePairEnd {
   /** Stops the peer from ringing (while polling). */
   disarmRx(): void {
     this.in.disableAvailNotifications();
+  }
+
+  /** Asks the peer to ring when it marks sent frames used (before a sleep for room); true if some already are. */
+  armTx(): boolean {
+    return !this.broken && this.out.enableUsedNotifications();
+  }
+
+  /** Stops the peer from ringing for used frames (while polling). */
+  disarmTx(): void {
+    this.out.disableUsedNotifications();
   }
 
   /** Frames sent and not yet marked used by the peer. */

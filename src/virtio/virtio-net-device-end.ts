@@ -269,11 +269,13 @@ export class VirtioNetDeviceEnd {
   }
 
   /**
-   * Also rings `bell` whenever the receiveq rings its driver: the interrupt line an
-   * instance sleeps on for all its devices (`waitForRxOnAny`). Null removes it.
+   * Also rings `bell` whenever the receiveq or the transmitq rings its driver (frames
+   * delivered; transmitted frames taken while the driver waits for room): the interrupt
+   * line an instance sleeps on for all its devices (`waitOnLinks`). Null removes it.
    */
   setInterrupt(bell: Doorbell | null): void {
     this.rxq.interrupt = bell;
+    this.txq.interrupt = bell;
   }
 
   /**

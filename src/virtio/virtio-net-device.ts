@@ -296,6 +296,19 @@ export class VirtioNetDriverEnd {
     this.rxq.disableUsedNotifications();
   }
 
+  /**
+   * Asks the device to ring when it has taken transmitted frames (before a sleep for room);
+   * true if it already has (then do not sleep).
+   */
+  armTx(): boolean {
+    return this.txq.enableUsedNotifications();
+  }
+
+  /** Stops the device from ringing for taken frames (while polling). */
+  disarmTx(): void {
+    this.txq.disableUsedNotifications();
+  }
+
   /** Also rings `bell` whenever transmitting rings the device (the host's interrupt line). */
   setTxInterrupt(bell: Doorbell | null): void {
     this.txq.interrupt = bell;

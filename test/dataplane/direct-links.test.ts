@@ -172,7 +172,7 @@ describe.each(INSTANCE_MODES)('direct links when an instance dies or breaks its 
       // What the hostile instance could write: the available index of its ring toward b-0.
       const area = plane.linkArea!;
       const ring = area.layout.pair(1, hostile.lane, victim.lane);
-      const availIdx = ring + 192 + 16 * 64 + 2; // control block and doorbells, descriptor table, avail->flags
+      const availIdx = ring + 192 + 16 * area.geometry.queueSize + 2; // control block and doorbells, descriptor table, avail->flags
       // A hostile writer keeps writing it (its own honest publishes would put it back).
       const scribble = () => new DataView(area.sab).setUint16(availIdx, 40_000, true);
       const second = new GeneratorPort(flows, { total: 2_000 });

@@ -241,7 +241,9 @@ export class DirectLink implements Link {
       this.owner.reportViolation(this.side, lane);
       return;
     }
-    end.setPeerInterrupt(new Doorbell(this.owner.words, this.layout.irq(stage, lane) >> 2));
+    const peerIrq = new Doorbell(this.owner.words, this.layout.irq(stage, lane) >> 2);
+    end.setPeerInterrupt(peerIrq);
+    end.setInterrupt(peerIrq);
   }
 
   /** Tells the host which generation of the peers' stage is applied, once no departed peer's pair holds frames. */
@@ -375,6 +377,19 @@ export class DirectLink implements Link {
 
   disarmRx(): void {
     for (let l = 0; l < this.lanes; l++) this.pairs[l]?.disarmRx();
+  }
+
+  armTx(): boolean {
+    let pending = false;
+    for (let l = 0; l < this.lanes; l++) {
+      const pair = this.pairs[l];
+      if (pair !== null && this.leaving[l] === 0 && pair.armTx()) pending = true;
+    }
+    return pending;
+  }
+
+  disarmTx(): void {
+    for (let l = 0; l < this.lanes; l++) this.pairs[l]?.disarmTx();
   }
 
   hasRx(): boolean {

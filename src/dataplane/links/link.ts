@@ -19,7 +19,9 @@ import type { ArmableRx } from '../../virtio/virtio-net-device.ts';
  * to `txRoom()` frames without dropping any (the loop takes no more from its receive side,
  * so a full peer back-pressures instead of losing frames). Nothing a peer writes makes a
  * call throw. `armRx`/`disarmRx`/`hasRx` (`ArmableRx`) let the loop sleep on its one
- * interrupt line for both sides (`waitForRxOnAny`).
+ * interrupt line for both sides; `armTx`/`disarmTx` let it sleep there while it waits for
+ * room (`waitOnLinks`): a loop held back by a full peer must not spin, since on a machine
+ * with fewer cores than busy threads its spinning takes the core its peer needs to drain.
  *
  * @example
  * ```ts
@@ -36,6 +38,14 @@ export interface Link extends ArmableRx {
   receive(outIds: Uint32Array, max: number): number;
   /** Sends `ids[0..n)` (the caller's buffers); every buffer is consumed. Returns how many were sent. */
   transmit(ids: Uint32Array, n: number): number;
+  /**
+   * Asks the peers to ring the instance's interrupt line once they have taken frames this
+   * link sent (room for `transmit` again), before a sleep while back-pressured; true if
+   * some are already taken (then do not sleep). Costs the peers nothing until armed.
+   */
+  armTx(): boolean;
+  /** Stops the peers from ringing for taken frames (while polling). */
+  disarmTx(): void;
   /** Sleeps until frames arrive or `timeoutMs` passes, for a loop without a shared interrupt line; true if frames wait. */
   waitForRx(timeoutMs: number): boolean;
   /**

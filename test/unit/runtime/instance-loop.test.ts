@@ -349,8 +349,10 @@ describe('InstanceLoop over direct links', () => {
   /** A Link stub: `rx` frames waiting, `room` free places, what it was given. */
   function stubLink(pool: PacketPool, direct: boolean, rx: number[], room: number) {
     const sent: number[] = [];
+    let armedTx = 0;
     return {
       sent,
+      armedTx: () => armedTx,
       link: {
         direct,
         txRoom: () => room,
@@ -365,6 +367,8 @@ describe('InstanceLoop over direct links', () => {
         },
         armRx: () => rx.length > 0,
         disarmRx: () => undefined,
+        armTx: () => (armedTx++, room > 0),
+        disarmTx: () => undefined,
         hasRx: () => rx.length > 0,
         waitForRx: () => rx.length > 0,
       },
@@ -388,6 +392,30 @@ describe('InstanceLoop over direct links', () => {
     const loop2 = new InstanceLoop(guest, [hostLeft.link, right.link], tagPipeline());
     expect(loop2.pollOnce(1)).toBe(0);
     guest.freeBatch(Uint32Array.from([...right.sent, ...ids2]), right.sent.length + 1);
+    expect(pool.leakCheck()).toEqual([]);
+  });
+
+  it('run() held back by a full peer sleeps until the peer takes frames instead of spinning (frames waiting do not end its sleeps)', () => {
+    const pool = PacketPool.create({ bufferCount: 64, owner: 1 });
+    const guest = pool.withOwner(2);
+    const ids = frames(guest, [ACT.PASS, ACT.PASS], 0);
+    const left = stubLink(pool, true, Array.from(ids), 8);
+    const right = stubLink(pool, true, [], 0);
+    const irq = new Doorbell(new Int32Array(new SharedArrayBuffer(4)), 0);
+    const loop = new InstanceLoop(guest, [left.link, right.link], tagPipeline(), irq);
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    let passes = 0;
+    const t0 = performance.now();
+    loop.run(stop, () => {
+      const now = performance.now();
+      if (++passes > 1_000_000 || now - t0 > 200) Atomics.store(stop, 0, 1);
+      return now;
+    });
+    // Spinning makes ~10^6 passes in 200 ms; 1 ms sleeps after each short round of polls, a few thousand.
+    expect(passes).toBeLessThan(40_000);
+    expect(right.armedTx()).toBeGreaterThan(20);
+    expect(right.sent).toEqual([]);
+    guest.freeBatch(ids, 2);
     expect(pool.leakCheck()).toEqual([]);
   });
 });

@@ -115,6 +115,29 @@ describe('QueuePairEnd', () => {
     settle(s);
   });
 
+  it('rings the sender\'s interrupt line when the peer takes frames, only once the sender armed for room', () => {
+    const s = setup();
+    const irq = new Doorbell(new Int32Array(new SharedArrayBuffer(4)), 0);
+    s.right.setInterrupt(irq);
+    const before = irq.sequence();
+    expect(s.left.send(frames(s.lp, Q), Q)).toBe(Q);
+    expect(s.left.room()).toBe(0);
+    // Not armed: the peer taking frames rings nobody.
+    expect(s.right.receive(out, 2)).toBe(2);
+    expect(irq.sequence()).toBe(before);
+    // Armed with frames already taken: says so (do not sleep).
+    expect(s.left.armTx()).toBe(true);
+    expect(s.left.room()).toBe(2);
+    expect(s.left.armTx()).toBe(false);
+    expect(s.right.receive(out.subarray(2), 3)).toBe(3);
+    expect(irq.sequence()).toBe(before + 1);
+    s.left.disarmTx();
+    expect(s.left.room()).toBe(5);
+    expect(s.right.receive(out.subarray(5), 16)).toBe(Q - 5);
+    expect(irq.sequence()).toBe(before + 1);
+    settle(s);
+  });
+
   it('refuses a region whose control blocks disagree with the expected geometry', () => {
     const s = setup();
     const pool = s.pool.withOwner(LEFT);

@@ -41,6 +41,26 @@ describe('shared receive interrupt', () => {
     expect(waitForRxOnAny(guests, irq, 1000)).toBe(true);
   });
 
+  it('rings the shared bell when the host takes transmitted frames, once the driver armed for room', () => {
+    const { host, guests, backends, irq } = setup();
+    const ids = new Uint32Array(16);
+    const guestPool = host.withOwner(GUEST);
+    expect(guestPool.allocBatch(ids, 16)).toBe(16);
+    for (const id of ids) guestPool.copyIn(id, new Uint8Array(60), 0, 60);
+    expect(guests[0].transmit(ids, 16)).toBe(16);
+    expect(guests[0].txRoom()).toBe(0);
+    const got = new Uint32Array(16);
+    expect(backends[0].pollTx(got, 4)).toBe(4);
+    expect(irq.sequence()).toBe(0);
+    expect(guests[0].armTx()).toBe(true);
+    expect(guests[0].txRoom()).toBe(4);
+    expect(guests[0].armTx()).toBe(false);
+    expect(backends[0].pollTx(got.subarray(4), 16)).toBe(12);
+    expect(irq.sequence()).toBe(1);
+    guests[0].disarmTx();
+    host.freeBatch(got, 16);
+  });
+
   it('wakes a driver sleeping in another thread when the OTHER device gets a frame', async () => {
     const { host, guests, backends, irqSab } = setup();
     const flag = new Int32Array(new SharedArrayBuffer(4));
