@@ -1,3 +1,4 @@
+import { BufferRecycler } from '../../pool/buffer-recycler.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { GeneratorPort } from './generator-port.ts';
@@ -85,7 +86,7 @@ export const LOCAL_PORT_COUNTERS = Object.keys(LocalPortCounter).length;
 /** The ports of one instance, counting into shared memory, and how to give back what they hold. */
 export interface LocalPorts {
   readonly ports: readonly [ChainPort, ChainPort];
-  /** Frees every buffer a port still holds (a responder's pending answers). */
+  /** Frees every buffer the ports still hold (a responder's pending answers, the buffers kept for reuse). */
   close(pool: PoolHandle): void;
 }
 
@@ -102,8 +103,10 @@ export interface LocalPorts {
  */
 export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): LocalPorts {
   if (counters.length < LOCAL_PORT_COUNTERS) throw new RangeError(`local port counters: ${counters.length} slots, ${LOCAL_PORT_COUNTERS} needed`);
-  const inside = openPort(spec.inside, counters);
-  const outside = openPort(spec.outside, counters);
+  // What the sink is done with, the generator fills again (no pool lock, buffers stay on this core).
+  const recycler = new BufferRecycler();
+  const inside = openPort(spec.inside, counters, recycler);
+  const outside = openPort(spec.outside, counters, recycler);
   return {
     ports: [counting(inside, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT), counting(outside, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT)],
     close(pool) {
@@ -112,18 +115,19 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): Lo
         if (!(port instanceof ResponderPort)) continue;
         for (let n = port.fill(pool, ids, ids.length); n > 0; n = port.fill(pool, ids, ids.length)) pool.freeBatch(ids, n);
       }
+      recycler.drain(pool);
     },
   };
 }
 
-function openPort(spec: LocalPortSpec, counters: Float64Array): ChainPort {
+function openPort(spec: LocalPortSpec, counters: Float64Array, recycler: BufferRecycler): ChainPort {
   switch (spec.type) {
     case 'clients':
       return new ShardedClientsPort(spec, counters, CLIENT_SLOTS);
     case 'generator':
-      return new GeneratorPort(spec.frames, { total: spec.total ?? Infinity });
+      return new GeneratorPort(spec.frames, { total: spec.total ?? Infinity, recycler });
     case 'sink':
-      return new SinkPort();
+      return new SinkPort({ recycler });
     case 'responder':
       return new ResponderPort();
   }
