@@ -3,6 +3,8 @@ import type { SideNumber } from '../pipeline/verdict.ts';
 import type { LayerDrop, NfvkitMetrics } from '../metrics/nfvkit-metrics.ts';
 import { HOST_DROP_LIST } from '../dataplane/host-drop-reason.ts';
 import { ringDropCounts, RING_DROP_LIST } from '../virtio/ring-drop-reason.ts';
+import { DIRECT_LINK_COUNTER_LIST } from '../dataplane/links/direct-link-counters.ts';
+import { directLinkDropCounts } from '../dataplane/links/direct-link-host.ts';
 import { loadFunctionName, type ChainRuntime } from './chain-runtime.ts';
 import type { Controller } from './controller.ts';
 
@@ -57,7 +59,8 @@ export function instanceStatsSources(chains: Iterable<ChainRuntime>): InstanceSt
  * reason: the host's per stage (`HOST_DROP_LIST`, `Stage.hostDrops`; a fused chain's one
  * stage with its first function), each live instance's device ends (`RING_DROP_LIST`,
  * a fused replica's inside ring with its first function, its outside ring with its last),
- * and each chain end's port and gateway (`ChainEnd.drops`).
+ * each live instance's direct links (`DIRECT_LINK_COUNTER_LIST.dropNames`, when the chain runs
+ * over direct links) and each chain end's port and gateway (`ChainEnd.drops`).
  */
 export function chainLayerDrops(chains: Iterable<ChainRuntime>): LayerDrop[] {
   const out: LayerDrop[] = [];
@@ -76,6 +79,12 @@ export function chainLayerDrops(chains: Iterable<ChainRuntime>): LayerDrop[] {
           const instance = parts === undefined ? `${chain.name}/${inst.id}` : `${chain.name}/${inst.id}/${fn}`;
           const counts = ringDropCounts(end);
           for (const [k, d] of RING_DROP_LIST.declared.entries()) out.push({ layer: 'ring', chain: chain.name, function: fn, instance, side, reason: d.name, value: counts[k] });
+        }
+        const link = directLinkDropCounts(inst);
+        if (link !== null) {
+          const fn = chain.functions.find((f) => f.spec.name === stage.name);
+          const name = fn === undefined ? stage.name : loadFunctionName(fn);
+          for (const [k, reason] of DIRECT_LINK_COUNTER_LIST.dropNames.entries()) out.push({ layer: 'link', chain: chain.name, function: name, instance: `${chain.name}/${inst.id}`, reason, value: link[k] });
         }
       }
     }

@@ -52,24 +52,26 @@ export interface ChainFaults {
 }
 
 /** Where outside a pipeline a frame was dropped (each layer is one metric, `nfvkit_<layer>_drops_total`). */
-export type DropLayer = 'host' | 'ring' | 'port' | 'gateway';
+export type DropLayer = 'host' | 'ring' | 'link' | 'port' | 'gateway';
 
 /** The drop layers, in the order of the packet's way in. */
-export const DROP_LAYERS: readonly DropLayer[] = ['port', 'gateway', 'host', 'ring'];
+export const DROP_LAYERS: readonly DropLayer[] = ['port', 'gateway', 'host', 'ring', 'link'];
 
 /**
  * One drop counter outside the pipelines (`setLayerDrops`), one per declared reason:
  * `host` (`HOST_DROP_LIST`: the chain host between ports and instances), `ring`
- * (`RING_DROP_LIST`: the host's device end of an instance's virtio-net rings), `port`
+ * (`RING_DROP_LIST`: the host's device end of an instance's virtio-net rings), `link`
+ * (the drop reasons of `DIRECT_LINK_COUNTER_LIST`: what an instance dropped sending over its
+ * direct links to the adjacent stage's instances), `port`
  * (`VxlanDrop`, a classifier's rejects) and `gateway` (`GatewayDrop`, the L3 edge of a VXLAN
  * port). Labels a layer does not know are left out.
  */
 export interface LayerDrop {
   readonly layer: DropLayer;
   readonly chain: string;
-  /** host: the function whose stage the frame was entering (at a chain end: leaving); ring: whose instance. */
+  /** host: the function whose stage the frame was entering (at a chain end: leaving); ring, link: whose instance. */
   readonly function?: string;
-  /** The instance id (ring). */
+  /** The instance id (ring, link). */
   readonly instance?: string;
   /** ring: the instance's side (`inside` = eth0); port, gateway: the chain end (`inside` = ingress). */
   readonly side?: 'inside' | 'outside';
@@ -79,13 +81,14 @@ export interface LayerDrop {
   readonly value: number;
 }
 
-/** How long the four layer-drop metrics share one read of the provider when scraped through `registry` directly, ms. */
+/** How long the layer-drop metrics share one read of the provider when scraped through `registry` directly, ms. */
 const LAYER_DROPS_REUSE_MS = 250;
 
 /** Labels of each layer's drop metric. */
 const LAYER_LABELS: Readonly<Record<DropLayer, readonly string[]>> = {
   host: ['chain', 'function', 'reason'],
   ring: ['chain', 'function', INSTANCE_LABEL, 'side', 'reason'],
+  link: ['chain', 'function', INSTANCE_LABEL, 'reason'],
   port: ['chain', 'side', 'port', 'reason'],
   gateway: ['chain', 'side', 'port', 'reason'],
 };
@@ -94,6 +97,7 @@ const LAYER_LABELS: Readonly<Record<DropLayer, readonly string[]>> = {
 const LAYER_HELP: Readonly<Record<DropLayer, string>> = {
   host: 'Frames the chain host dropped between the ports and the instances, by reason (HOST_DROP_LIST).',
   ring: "Frames the host's device end of an instance's virtio-net rings dropped, by side and reason (RING_DROP_LIST).",
+  link: "Frames an instance dropped sending over its direct links to the adjacent stage's instances, by reason (DIRECT_LINK_COUNTER_LIST).",
   port: 'Frames or datagrams a chain end (port) dropped, by reason (VxlanDrop, classifier).',
   gateway: "Frames the L3 gateway edge of a chain end dropped, by reason (GatewayDrop).",
 };
@@ -362,7 +366,7 @@ export class NfvkitMetrics {
 
   /**
    * Sets the provider of the drops outside the pipelines (`nfvkit_{host,ring,port,gateway}_drops_total`),
-   * read once per scrape (`metrics()` reads afresh; the four metrics share one read; a throw: no series).
+   * read once per scrape (`metrics()` reads afresh; the layer metrics share one read; a throw: no series).
    */
   setLayerDrops(drops: () => Iterable<LayerDrop>): void {
     this.layerDrops = drops;

@@ -206,6 +206,18 @@ export function directTraffic(inst: StageInstance): { received: number; sent: nu
   return s === undefined ? { received: 0, sent: 0 } : { received: s[DirectLinkCounter.RECEIVED], sent: s[DirectLinkCounter.SENT] };
 }
 
+/** Slots of the drop counters of `DIRECT_LINK_COUNTER_LIST`, in the order of its `dropNames`. */
+const DROP_SLOTS: readonly number[] = DIRECT_LINK_COUNTER_LIST.entries.flatMap((c, slot) => (c.drop ? [slot] : []));
+
+/**
+ * An instance's direct-link drops, one count per reason of `DIRECT_LINK_COUNTER_LIST.dropNames`
+ * in that order (`nfvkit_link_drops_total`); null for an instance without direct links.
+ */
+export function directLinkDropCounts(inst: StageInstance): number[] | null {
+  const s = inst.linkStats;
+  return s === undefined ? null : DROP_SLOTS.map((slot) => s[slot]);
+}
+
 /** Adds an instance's non-zero direct-link drop counters to `out` as `<instance>:link_<reason>`. */
 export function directDropsByReason(inst: StageInstance, out: Record<string, number>): void {
   const s = inst.linkStats;

@@ -3,12 +3,13 @@ import type { ChainRuntime } from '../../../src/controller/chain-runtime.ts';
 import { chainLayerDrops } from '../../../src/controller/controller-metrics.ts';
 import { HOST_DROP_LIST, HostDrop } from '../../../src/dataplane/host-drop-reason.ts';
 import { RING_DROP_LIST } from '../../../src/virtio/ring-drop-reason.ts';
+import { DIRECT_LINK_COUNTER_LIST, DirectLinkCounter } from '../../../src/dataplane/links/direct-link-counters.ts';
 import { newCounters } from '../../../src/virtio/virtio-net-device.ts';
 
-function instance(id: string, parts?: string[]) {
+function instance(id: string, parts?: string[], linkStats?: Float64Array) {
   const eth0 = { rxCounters: newCounters(), txCounters: newCounters() };
   const eth1 = { rxCounters: newCounters(), txCounters: newCounters() };
-  return { id, host: { eth0, eth1 }, manifest: { parts: parts?.map((name) => ({ name })) } };
+  return { id, host: { eth0, eth1 }, manifest: { parts: parts?.map((name) => ({ name })) }, linkStats };
 }
 
 interface FakeStage {
@@ -64,5 +65,19 @@ describe('chainLayerDrops', () => {
       ['fw', 'edge/fused-0/fw', 'inside', 1],
       ['nat', 'edge/fused-0/nat', 'outside', 2],
     ]);
+  });
+
+  it('gives every direct-link drop reason of each instance with direct links, and none for the others', () => {
+    const stats = new Float64Array(DIRECT_LINK_COUNTER_LIST.count);
+    stats[DirectLinkCounter.PEER_FULL] = 3;
+    stats[DirectLinkCounter.NO_PEER] = 2;
+    stats[DirectLinkCounter.SENT] = 99;
+    const lb = instance('lb-0', undefined, stats);
+    const rows = chainLayerDrops([runtime('edge', [stage('fw', [instance('fw-0')]), stage('lb', [lb])], {}, [{ spec: { name: 'fw' } }, { spec: { name: 'lb' } }])]);
+    const link = rows.filter((r) => r.layer === 'link');
+    expect(link.map((r) => r.reason)).toEqual(DIRECT_LINK_COUNTER_LIST.dropNames);
+    expect(link.find((r) => r.reason === 'peer_full')).toMatchObject({ chain: 'edge', function: 'lb', instance: 'edge/lb-0', value: 3 });
+    expect(link.find((r) => r.reason === 'no_peer')?.value).toBe(2);
+    expect(link.filter((r) => r.reason !== 'peer_full' && r.reason !== 'no_peer').every((r) => r.value === 0)).toBe(true);
   });
 });

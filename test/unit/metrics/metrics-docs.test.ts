@@ -5,6 +5,7 @@ import { VXLAN_DROP_LIST } from '../../../src/dataplane/ports/vxlan-drop-reason.
 import { GATEWAY_DROP_LIST } from '../../../src/gateway/gateway-drop-reason.ts';
 import { NfvkitMetrics } from '../../../src/metrics/nfvkit-metrics.ts';
 import { RING_DROP_LIST } from '../../../src/virtio/ring-drop-reason.ts';
+import { DIRECT_LINK_COUNTER_LIST } from '../../../src/dataplane/links/direct-link-counters.ts';
 
 const doc = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
 
@@ -48,6 +49,7 @@ describe('docs/metrics.md and the metrics registry', () => {
   it('lists every declared drop reason outside the pipelines, and nothing else', () => {
     expect(documentedReasons('Host:')).toEqual(HOST_DROP_LIST.names);
     expect(documentedReasons('Ring (')).toEqual(RING_DROP_LIST.names);
+    expect(documentedReasons('Link (')).toEqual(DIRECT_LINK_COUNTER_LIST.dropNames);
     expect(documentedReasons('Port (')).toEqual(VXLAN_DROP_LIST.names);
     expect(documentedReasons('Gateway:')).toEqual(GATEWAY_DROP_LIST.names);
   });

@@ -15,6 +15,7 @@ const EXPECTED: Record<string, { type: string; labels: string[] }> = {
   nfvkit_dataplane_faults_total: { type: 'counter', labels: ['chain', 'kind'] },
   nfvkit_host_drops_total: { type: 'counter', labels: ['chain', 'function', 'reason'] },
   nfvkit_ring_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason', 'side'] },
+  nfvkit_link_drops_total: { type: 'counter', labels: ['chain', 'function', 'instance', 'reason'] },
   nfvkit_port_drops_total: { type: 'counter', labels: ['chain', 'port', 'reason', 'side'] },
   nfvkit_gateway_drops_total: { type: 'counter', labels: ['chain', 'port', 'reason', 'side'] },
   nfvkit_queue_occupancy_ratio: { type: 'gauge', labels: ['chain', 'function', 'instance', 'side'] },
@@ -66,6 +67,7 @@ function populated() {
       { layer: 'host', chain: 'edge', function: 'fw', reason: 'no_instance', value: 2 },
       { layer: 'host', chain: 'edge', function: 'fw', reason: 'ownership', value: -1 },
       { layer: 'ring', chain: 'edge', function: 'fw', instance: 'edge/fw-0', side: 'inside', reason: 'rx_ring_full', value: 5 },
+      { layer: 'link', chain: 'edge', function: 'fw', instance: 'edge/fw-0', reason: 'peer_full', value: 6 },
       { layer: 'port', chain: 'edge', side: 'inside', port: 'vxlan', reason: 'bad_flags', value: 3 },
       { layer: 'gateway', chain: 'edge', side: 'inside', port: 'vxlan', reason: 'no_route', value: 4 },
     ];
@@ -132,13 +134,14 @@ describe('NfvkitMetrics', () => {
     expect(new Set(samples.map((s) => s.labels.chain))).toEqual(new Set(['edge']));
   });
 
-  it('exports the drops of the host, the rings, the ports and the gateways, one provider read per scrape', async () => {
+  it('exports the drops of the host, the rings, the direct links, the ports and the gateways, one provider read per scrape', async () => {
     const { metrics, layerReads } = populated();
     let exp = await scrape(metrics);
     expect(layerReads()).toBe(1);
     expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', function: 'fw', reason: 'no_instance' })).toBe(2);
     expect(valueOf(exp, 'nfvkit_host_drops_total', { chain: 'edge', function: 'fw', reason: 'ownership' })).toBe(0);
     expect(valueOf(exp, 'nfvkit_ring_drops_total', { function: 'fw', instance: 'edge/fw-0', side: 'inside', reason: 'rx_ring_full' })).toBe(5);
+    expect(valueOf(exp, 'nfvkit_link_drops_total', { chain: 'edge', function: 'fw', instance: 'edge/fw-0', reason: 'peer_full' })).toBe(6);
     expect(valueOf(exp, 'nfvkit_port_drops_total', { side: 'inside', port: 'vxlan', reason: 'bad_flags' })).toBe(3);
     expect(valueOf(exp, 'nfvkit_gateway_drops_total', { side: 'inside', port: 'vxlan', reason: 'no_route' })).toBe(4);
     exp = await scrape(metrics);
