@@ -57,6 +57,7 @@ const BY_CATALOG_CODE: Readonly<Partial<Record<string, ExitCodeValue>>> = {
   NFVKIT_ERR_IMAGE_NOT_FOUND: ExitCode.NOT_FOUND,
   NFVKIT_ERR_FAILED_PRECONDITION: ExitCode.CONFLICT,
   NFVKIT_ERR_DATA_PATH: ExitCode.CONFLICT,
+  NFVKIT_ERR_LINK_NOT_CAPTURABLE: ExitCode.CONFLICT,
 };
 
 /** Node error codes with a meaning of their own (`up` binding a port already taken). */

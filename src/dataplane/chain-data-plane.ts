@@ -51,7 +51,7 @@
  * const { leaks } = await dp.shutdown();
  * ```
  */
-import { FailedPreconditionError, InstanceFailedError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
+import { FailedPreconditionError, InstanceFailedError, InvalidArgumentError, LinkNotCapturableError, NotFoundError } from '../errors/catalog.ts';
 import type { ImageManifest } from '../image/image-manifest.ts';
 import { FrameLayout } from '../packet/frame-layout.ts';
 import { parseFrame } from '../packet/parse-frame.ts';
@@ -444,12 +444,12 @@ export class ChainDataPlane {
    * Hands `tap` every batch that crosses link `k` (either way), before the frames move on;
    * `detachTap` ends it. Link k sits before stage k; `links.length - 1` is the outside end.
    * With direct links only the chain's ends cross the host: a link between stages is
-   * refused (`FailedPreconditionError`).
+   * refused (`LinkNotCapturableError`, `NFVKIT_ERR_LINK_NOT_CAPTURABLE`).
    */
   attachTap(k: number, tap: LinkTap): void {
     if (!Number.isInteger(k) || k < 0 || k >= this.links.length) throw new InvalidArgumentError(`no link ${k}: the chain has links 0..${this.links.length - 1}`);
     if (this.linkArea !== null && k > 0 && k < this.stages.length) {
-      throw new FailedPreconditionError(`link ${k} runs directly between the instances of ${this.stages[k - 1].name} and ${this.stages[k].name} (links: direct): its frames never cross the host; capture link 0 or ${this.stages.length}`);
+      throw new LinkNotCapturableError(`link ${k} runs directly between the instances of ${this.stages[k - 1].name} and ${this.stages[k].name} (links: direct): its frames never cross the host; capture link 0 or ${this.stages.length}`);
     }
     this.taps[k] = [...(this.taps[k] ?? []), tap];
   }

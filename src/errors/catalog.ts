@@ -185,6 +185,18 @@ export class FailedPreconditionError extends NfvkitError {
 }
 
 /**
+ * A capture asked for a link whose frames never cross the host: a link between the
+ * instances of adjacent stages of a chain run over direct links (`links: direct`: the
+ * sending instance hands them to its peer itself). The message names the link and the
+ * links that can be captured (the chain's ends); gRPC `FAILED_PRECONDITION`.
+ */
+export class LinkNotCapturableError extends NfvkitError {
+  constructor(message: string) {
+    super('NFVKIT_ERR_LINK_NOT_CAPTURABLE', message);
+  }
+}
+
+/**
  * A file a chain spec names (a pcap port's `read` or `write`) was refused or cannot be used:
  * the path is absolute or leaves the controller's data directory, a symbolic link leads out
  * of it, the entry is not a regular file, the file is missing or is not a capture. The
@@ -260,4 +272,5 @@ export const ERROR_CODES = [
   'NFVKIT_ERR_STATE_STORE',
   'NFVKIT_ERR_SHARED_MEMORY',
   'NFVKIT_ERR_LIMIT_EXCEEDED',
+  'NFVKIT_ERR_LINK_NOT_CAPTURABLE',
 ] as const;

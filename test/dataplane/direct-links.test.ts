@@ -77,6 +77,7 @@ describe.each(INSTANCE_MODES)('chain data plane with direct links between stages
     expect(hostFrames(d, 'fw-0').eth0).toBeGreaterThan(0);
     // A capture can only tap what crosses the host: the chain's ends.
     expect(() => d.attachTap(1, new LinkTap(compileFilter(''), new CaptureQueue()))).toThrow(/never cross the host/);
+    expect(() => d.attachTap(2, new LinkTap(compileFilter(''), new CaptureQueue()))).toThrow(expect.objectContaining({ code: 'NFVKIT_ERR_LINK_NOT_CAPTURABLE' }));
     const lbStats = d.instance('lb-0').linkStats!;
     expect(lbStats[DirectLinkCounter.RECEIVED]).toBeGreaterThan(0);
     expect(lbStats[DirectLinkCounter.SENT]).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import { formatCliError } from '../../../src/cli/format-error.ts';
 import {
   ConfigValidationError,
   FailedPreconditionError,
+  LinkNotCapturableError,
   ImageBuildError,
   ImageNotFoundError,
   InvalidArgumentError,
@@ -48,6 +49,7 @@ describe('exit codes', () => {
     expect(exitCodeFor(new NotFoundError('x'))).toBe(ExitCode.NOT_FOUND);
     expect(exitCodeFor(new ImageNotFoundError('x'))).toBe(ExitCode.NOT_FOUND);
     expect(exitCodeFor(new FailedPreconditionError('x'))).toBe(ExitCode.CONFLICT);
+    expect(exitCodeFor(new LinkNotCapturableError('x'))).toBe(ExitCode.CONFLICT);
     expect(exitCodeFor(new ImageBuildError('x'))).toBe(ExitCode.FAILURE);
   });
 
