@@ -160,24 +160,11 @@ export class InstanceLoop {
     const meta = pool.meta;
     const batch = this.batch;
     const ids = this.rxIds;
-    // What `push` does per packet, as one pass over the arrays (n ≤ MAX_BATCH: the ids came in rxIds).
-    const bIds = batch.ids;
-    const offsets = batch.offsets;
-    const lengths = batch.lengths;
-    const dataOff = meta.dataOff;
-    const length = meta.length;
-    const base = pool.dataAreaOffset;
-    const stride = pool.stride;
+    batch.clear();
     for (let i = 0; i < n; i++) {
       const id = ids[i];
-      bIds[i] = id;
-      offsets[i] = base + id * stride + dataOff[id];
-      lengths[i] = length[id];
+      batch.push(id, pool.dataOffset(id), meta.length[id], side);
     }
-    batch.sides.fill(side, 0, n);
-    batch.verdicts.fill(Verdict.DROP, 0, n);
-    batch.reasons.fill(0, 0, n);
-    batch.count = n;
     const stats = this.stats;
     const t0 = stats === undefined ? 0 : performance.now();
     // One look at the trace session per batch: the normal loop knows nothing of tracing.
@@ -188,21 +175,17 @@ export class InstanceLoop {
     let out0 = 0;
     let out1 = 0;
     let dropped = 0;
-    const verdicts = batch.verdicts;
-    const dropIds = this.dropIds;
-    const outIds0 = this.outIds[0];
-    const outIds1 = this.outIds[1];
     for (let i = 0; i < n; i++) {
-      const id = bIds[i];
-      const verdict = verdicts[i];
+      const id = batch.ids[i];
+      const verdict = batch.verdicts[i];
       if (verdict === Verdict.DROP) {
-        dropIds[dropped++] = id;
+        this.dropIds[dropped++] = id;
         continue;
       }
-      dataOff[id] = offsets[i] - (base + id * stride);
-      length[id] = lengths[i];
-      if (verdict === Verdict.INSIDE) outIds0[out0++] = id;
-      else outIds1[out1++] = id;
+      meta.dataOff[id] = batch.offsets[i] - pool.bufferOffset(id);
+      meta.length[id] = batch.lengths[i];
+      if (verdict === Verdict.INSIDE) this.outIds[0][out0++] = id;
+      else this.outIds[1][out1++] = id;
     }
     const ports = this.ports;
     if (ports !== undefined) {
