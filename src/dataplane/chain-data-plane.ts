@@ -509,9 +509,14 @@ export class ChainDataPlane {
 
   /**
    * The instance of stage `stageIndex` a flow is pinned to, given by its 5-tuple as it
-   * enters that stage from the inside (either direction); undefined when not pinned.
+   * enters that stage from the inside (either direction); undefined when not pinned. Over
+   * direct links, for a stage after the first, the instances are asked (their tables hold
+   * those pins; `DirectLinkHost.pinnedInstance`): the call blocks until they answered,
+   * 250 ms at most.
    */
   pinnedInstance(stageIndex: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): StageInstance | undefined {
+    // Over direct links the pins of a link between stages are the instances' own: ask them.
+    if (this.direct !== null && stageIndex > 0 && stageIndex < this.stages.length) return this.direct.pinnedInstance(this.stages[stageIndex], srcIp, dstIp, srcPort, dstPort, proto);
     const slot = this.steering.pinnedSlot(stageIndex, srcIp, dstIp, srcPort, dstPort, proto);
     return slot === UNSET_SIDE ? undefined : this.stages[stageIndex].bySlot[slot];
   }

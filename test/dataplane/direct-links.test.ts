@@ -92,6 +92,10 @@ describe.each(INSTANCE_MODES)('chain data plane with direct links between stages
     const targetA = Math.max(...phaseA.map((f) => f.sent)) + 3;
     expect(await d.runUntil(client, servers, () => (talk(), allOpen(phaseB) && phaseB.every((f) => f.acked >= 3) && phaseA.every((f) => f.acked >= targetA)), 20_000)).toBe(true);
     expect(drained).toBe(false);
+    // The host's pin query for the link between fw and lb asks the lb instances: phase A is lb-0's, phase B lb-1's.
+    for (const f of phaseA.slice(0, 8)) expect(d.pinnedInstance(1, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id).toBe('lb-0');
+    for (const f of phaseB.slice(0, 8)) expect(d.pinnedInstance(1, f.srcIp, VIP, f.sport, 80, IpProto.TCP)?.id).toBe('lb-1');
+    expect(d.pinnedInstance(1, clientIp(7), VIP, 12345, 80, IpProto.TCP)).toBeUndefined();
     // Phase A ends (FIN both ways): lb-0's pins go, it stops; phase B still works after.
     for (const f of phaseA) client.close(f);
     const talkB = keepTalking(client, () => phaseB);

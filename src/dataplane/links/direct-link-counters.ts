@@ -25,6 +25,7 @@ export const DIRECT_LINK_COUNTER_LIST = counterList([
   { name: 'left_generation', help: 'the generation of the stage on its left it last applied' },
   { name: 'right_generation', help: 'the generation of the stage on its right it last applied' },
   { name: 'violation', help: 'the first peer that broke the queue-pair protocol: 1 + side × 256 + lane (0: none)' },
+  { name: 'pin_answer', help: "its answer to the host's last pin query: 2 × the query's sequence, + 1 when that flow is pinned to it on the link on its left" },
 ] as const);
 
 /** Slots of `DIRECT_LINK_COUNTER_LIST` by UPPER_SNAKE name. */

@@ -1,4 +1,5 @@
 import type { PacketPool } from '../../pool/packet-pool.ts';
+import { Doorbell } from '../../virtio/doorbell.ts';
 import { directLinkRuntimePath } from '../../runtime/runtime-bundle.ts';
 import type { InstanceLinksData } from '../../runtime/instance-main.ts';
 import type { PinTimeoutTicks } from '../link-flow-table.ts';
@@ -88,6 +89,36 @@ export class DirectLinkHost {
         },
       },
     };
+  }
+
+  /**
+   * The instance of `stage` (not the first) that a flow is pinned to on the direct link on
+   * its left, given by its 5-tuple as it enters the stage from the inside: the pins live in
+   * the instances' own tables, so the host asks them (`LinkArea.askPin`), rings each live
+   * one (an idle loop answers at once) and waits for their answers, `timeoutMs` at most.
+   * Blocks the calling thread meanwhile: for tests, drills and diagnostics, not for a
+   * per-frame path. An instance that did not answer in time counts as not holding it; its
+   * answer is its own word (an instance can lie about its pins, as about its counters).
+   */
+  pinnedInstance(stage: Stage, srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number, timeoutMs = 250): StageInstance | undefined {
+    const area = this.area;
+    const asked = stage.live.filter((i) => i.lane >= 0 && i.linkStats !== undefined);
+    if (asked.length === 0) return undefined;
+    const seq = area.askPin(stage.index, srcIp, dstIp, srcPort, dstPort, proto);
+    const words = new Int32Array(area.sab);
+    for (const i of asked) new Doorbell(words, area.irqOffset(stage.index, i.lane) >> 2).ring();
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      let open = 0;
+      for (const i of asked) {
+        const answer = area.pinAnswer(stage.index, i.lane, seq);
+        if (answer === true) return i;
+        if (answer === undefined) open++;
+      }
+      if (open === 0 || performance.now() > deadline) return undefined;
+      Atomics.wait(nap, 0, 0, 0.2);
+    }
   }
 
   /** Gives back a reservation whose instance did not boot. */

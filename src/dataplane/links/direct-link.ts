@@ -9,7 +9,7 @@ import { LinkSteering, type SteeringCounters, type SteeringDrops } from '../link
 import { AWAITING_HEIR, STATE_LOST } from '../steering-codes.ts';
 import { DIRECT_LINK_COUNTER_LIST, DirectLinkCounter } from './direct-link-counters.ts';
 import { LaneView, SelfLane } from './lane-view.ts';
-import { LinkAreaLayout, laneSlot, type LinkAreaGeometry } from './link-area-layout.ts';
+import { LinkAreaLayout, laneSlot, PinQueryWord, type LinkAreaGeometry } from './link-area-layout.ts';
 import type { Link } from './link.ts';
 
 /** Largest batch a direct link moves per call. */
@@ -74,10 +74,14 @@ export class DirectLinks {
   readonly irq: Doorbell;
   private lastSweep = 0;
   private readonly tickMs: number;
+  private readonly stage: number;
+  /** The last pin query of the host it answered. */
+  private lastQuery = 0;
 
   /** `irq` must be the lane's interrupt line (`LinkArea.irqOffset`), the one the loop sleeps on. */
   constructor(data: DirectLinksData, pool: PoolHandle, irq: Doorbell) {
     this.tickMs = data.tickMs;
+    this.stage = data.stage;
     this.irq = irq;
     const layout = new LinkAreaLayout(data.geometry);
     const words = (this.words = new Int32Array(data.areaSab));
@@ -117,13 +121,35 @@ export class DirectLinks {
     return (performance.now() / this.tickMs) | 0;
   }
 
-  /** Expires idle pins about once a second (4 ticks), then copies the counters into the stats. */
+  /** Expires idle pins about once a second (4 ticks), answers a new pin query of the host, then copies the counters into the stats. */
   maintain(tick: number): void {
     if (tick - this.lastSweep >= 4) {
       this.lastSweep = tick;
       this.steering.expire(tick);
     }
+    const q = Atomics.load(this.words, PinQueryWord.SEQUENCE);
+    if (q !== this.lastQuery) this.answerPinQuery(q);
     this.publishCounters();
+  }
+
+  /**
+   * Answers the host's pin query `q` (`LinkArea.askPin`): whether the flow it names is
+   * pinned to this instance on the link on its left (never for a query about another stage).
+   * A query rewritten while it was read is left for the next pass. One float64 write, so the
+   * host never reads half an answer.
+   */
+  private answerPinQuery(q: number): void {
+    const w = this.words;
+    const stage = w[PinQueryWord.STAGE];
+    const src = w[PinQueryWord.SRC_IP];
+    const dst = w[PinQueryWord.DST_IP];
+    const sport = w[PinQueryWord.SRC_PORT] & 0xffff;
+    const dport = w[PinQueryWord.DST_PORT] & 0xffff;
+    const proto = w[PinQueryWord.PROTO] & 0xff;
+    if (Atomics.load(w, PinQueryWord.SEQUENCE) !== q) return;
+    this.lastQuery = q;
+    const mine = stage === this.stage && this.stage > 0 && this.steering.pinnedSlot(0, src, dst, sport, dport, proto) === this.self.slot;
+    this.stats[DirectLinkCounter.PIN_ANSWER] = 2 * (q & 0x3fffffff) + (mine ? 1 : 0);
   }
 
   /** Copies the steering counters into the lane's stats (once per batch). */

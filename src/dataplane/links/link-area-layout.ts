@@ -9,7 +9,8 @@ import { DIRECT_LINK_COUNTER_LIST } from './direct-link-counters.ts';
  * a lane's former occupant never reaches its next one.
  *
  * ```
- * 0                         header (64 B): magic, version, stages, lanes, queue size, table size
+ * 0                         header (64 B): magic, version, stages, lanes, queue size, table size;
+ *                           words 8–14: the host's pin query (`PinQueryWord`)
  * per stage s:
  *   stage block             generation (Int32, own line; odd while the host writes)
  *                           lanes × 64 B lane records: state, pool owner, epoch, heir
@@ -62,6 +63,22 @@ export const LaneState = {
 export function laneSlot(lane: number, epoch: number): number {
   return ((epoch & 0xff) << 8) | lane;
 }
+
+/**
+ * Words of the host's pin query in the link area's header (Int32): which instance of a
+ * stage holds a flow on the link on its left (`LinkArea.askPin`). The host writes the tuple,
+ * then the sequence; each instance of that stage answers in its stats (`pin_answer`).
+ */
+export const PinQueryWord = {
+  /** Bumped for each query (written last). */
+  SEQUENCE: 8,
+  STAGE: 9,
+  SRC_IP: 10,
+  DST_IP: 11,
+  SRC_PORT: 12,
+  DST_PORT: 13,
+  PROTO: 14,
+} as const;
 
 /** The geometry of a link area (given by the host to every instance privately). */
 export interface LinkAreaGeometry {

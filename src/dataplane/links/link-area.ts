@@ -13,6 +13,7 @@ import {
   LinkAreaLayout,
   MAX_LANES,
   NO_LANE,
+  PinQueryWord,
   type LinkAreaGeometry,
 } from './link-area-layout.ts';
 
@@ -61,6 +62,31 @@ export class LinkArea {
     this.freedAt = Array.from({ length: geometry.stages }, () => new Array<number>(geometry.lanes).fill(0));
     this.epochs = Array.from({ length: geometry.stages }, () => new Array<number>(geometry.lanes).fill(0));
     this.released = Array.from({ length: geometry.stages }, () => new Array<boolean>(geometry.lanes).fill(true));
+  }
+
+  /**
+   * Asks the instances of stage `s` which of them holds the flow `tuple` (as it enters `s`
+   * from the inside, either direction) on the link on their left: writes the query (the
+   * tuple, then a new sequence) and returns that sequence; each instance answers in its
+   * stats (`pinAnswer`) on its next pass. One query at a time.
+   */
+  askPin(s: number, srcIp: number, dstIp: number, srcPort: number, dstPort: number, proto: number): number {
+    const w = this.words;
+    const seq = (Atomics.load(w, PinQueryWord.SEQUENCE) + 1) & 0x3fffffff;
+    w[PinQueryWord.STAGE] = s;
+    w[PinQueryWord.SRC_IP] = srcIp | 0;
+    w[PinQueryWord.DST_IP] = dstIp | 0;
+    w[PinQueryWord.SRC_PORT] = srcPort;
+    w[PinQueryWord.DST_PORT] = dstPort;
+    w[PinQueryWord.PROTO] = proto;
+    Atomics.store(w, PinQueryWord.SEQUENCE, seq);
+    return seq;
+  }
+
+  /** The answer of lane `lane` of stage `s` to pin query `seq`: true (holds it), false (does not), undefined (not answered yet). */
+  pinAnswer(s: number, lane: number, seq: number): boolean | undefined {
+    const a = this.stats(s, lane)[DirectLinkCounter.PIN_ANSWER];
+    return Math.floor(a / 2) !== seq ? undefined : a % 2 === 1;
   }
 
   /** Bytes a link area of `geometry` takes. */

@@ -114,6 +114,30 @@ describe('direct links: steering in the instance', () => {
     c.settle();
   });
 
+  it("answers the host's pin query: the instance that holds the flow on its left link says so, the others and other stages do not", () => {
+    const c = chain();
+    const fw = c.join(0);
+    const lb = [c.join(1), c.join(1)];
+    const first = c.send(fw, 1, lb, FLOWS);
+    const answers = (stage: number, f: number, who: Member[]) => {
+      const seq = c.area.askPin(stage, CLIENT + f, SERVER, 40000 + f, 80, IpProto.TCP);
+      for (const m of who) expect(c.area.pinAnswer(stage, m.lane, seq)).toBeUndefined();
+      for (const m of who) m.links.maintain(m.links.tick());
+      return who.map((m) => c.area.pinAnswer(stage, m.lane, seq));
+    };
+    for (const f of FLOWS.slice(0, 16)) {
+      // Either direction's tuple finds it.
+      expect(answers(1, f, lb)).toEqual(lb.map((m) => m === first.get(f)));
+      const seq = c.area.askPin(1, SERVER, CLIENT + f, 80, 40000 + f, IpProto.TCP);
+      for (const m of lb) m.links.maintain(m.links.tick());
+      expect(lb.map((m) => c.area.pinAnswer(1, m.lane, seq))).toEqual(lb.map((m) => m === first.get(f)));
+    }
+    expect(answers(1, 999, lb)).toEqual([false, false]);
+    // A query about stage 1 is not the first stage's to answer yes to; stage 0 has no link on its left.
+    expect(answers(0, FLOWS[0], [fw])).toEqual([false]);
+    c.settle();
+  });
+
   it('a new instance takes a share of new flows and none of the pinned ones', () => {
     const c = chain();
     const fw = c.join(0);
