@@ -174,7 +174,7 @@ if ((${ethertypes}) && (L.ipProto === 6 || L.ipProto === 17)) {
   const ${v('l3')} = L.l3Offset, ${v('l4')} = L.l4Offset, ${v('p')} = L.ipProto;
   ${ipv4 ? `let ${v('src')} = 0, ${v('dst')} = 0;` : ''}
   ${when6(`${v('key6')}(view, ${v('l3')}, ${v('l4')}, ${v('p')});`)}
-  ${when4(`{ ${v('src')} = view.getUint32(${v('l3')} + 12); ${v('dst')} = view.getUint32(${v('l3')} + 16); }`)}
+  ${when4(`{ ${v('src')} = view.getInt32(${v('l3')} + 12); ${v('dst')} = view.getInt32(${v('l3')} + 16); }`)}
   const ${v('sp')} = view.getUint16(${v('l4')}), ${v('dp')} = view.getUint16(${v('l4')} + 2);
   const ${v('fl')} = ${v('p')} === 6 ? view.getUint8(${v('l4')} + 13) : 0;
   // A TCP segment that may open a connection: SYN without ACK, FIN or RST.
@@ -199,7 +199,7 @@ if ((${ethertypes}) && (L.ipProto === 6 || L.ipProto === 17)) {
       // A reply: the VIP:port (the original tuple's destination) back as its source.
       const ${v('vp')} = ${v('ct')}.dstPort(${v('e')}, 0);
       ${when6(`${natSrc6}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('v6a')}, ${b} << 2, ${v('vp')});`)}
-      ${when4(`${natSrc}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('ct')}.dstIp(${v('e')}, 0), ${v('vp')});`)}
+      ${when4(`${natSrc}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('ct')}.dstIp(${v('e')}, 0) | 0, ${v('vp')});`)}
       verdict = ${client};
       ${ctx.count('to_client_packets')}
       ${ctx.finish()}
@@ -215,7 +215,7 @@ if ((${ethertypes}) && (L.ipProto === 6 || L.ipProto === 17)) {
       if (${b} < 0) ${ctx.drop('no_backend')}
       let ${v('ne')} = -1;
       ${when6(`{ ${v('set')}.replyKey6(${b}, ${k6}, ${v('r6')}); ${v('ne')} = ${v('ct')}.create6(${k6}, ${v('r6')}, now); }`)}
-      ${when4(`${v('ne')} = ${v('ct')}.create(${v('p')}, ${v('src')}, ${v('dst')}, ${v('sp')}, ${v('dp')}, ${v('addr')}[${b}], ${v('src')}, ${v('port')}[${b}], ${v('sp')}, now);`)}
+      ${when4(`${v('ne')} = ${v('ct')}.create(${v('p')}, ${v('src')}, ${v('dst')}, ${v('sp')}, ${v('dp')}, ${v('addr')}[${b}] | 0, ${v('src')}, ${v('port')}[${b}], ${v('sp')}, now);`)}
       if (${v('ne')} < 0) {
         if (${v('ne')} === ${CT_CLASH}) ${ctx.drop('ct_clash')}
         ${ctx.drop('ct_table_full')}
@@ -228,7 +228,7 @@ if ((${ethertypes}) && (L.ipProto === 6 || L.ipProto === 17)) {
     }
     ${ctx.trace('backend', b, backendNames)}
     ${when6(`${natDst6}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('a6')}, ${b} << 2, ${v('port')}[${b}]);`)}
-    ${when4(`${natDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}], ${v('port')}[${b}]);`)}
+    ${when4(`${natDst}(view, ${v('l3')}, ${v('l4')}, ${v('p')}, ${v('addr')}[${b}] | 0, ${v('port')}[${b}]);`)}
     verdict = ${server};
     ${ctx.count('to_backend_packets')}
     ${ctx.finish()}

@@ -216,7 +216,8 @@ export class NatEngine {
     const l3 = L.l3Offset;
     const l4 = L.l4Offset;
     const ip = L.ipProto;
-    const src = view.getUint32(l3 + 12);
+    // int32: it crosses calls V8 may not inline (a uint32 of 2^31 or more would be boxed there).
+    const src = view.getInt32(l3 + 12);
     let pi: number;
     let sport: number;
     let tcpFlags = 0;
