@@ -79,6 +79,10 @@ export class RunSummary {
         for (const [reason, n] of reasons.slice(0, MAX_DROP_REASONS)) lines.push(`    ${reason.padEnd(32)} ${n}`);
         if (reasons.length > MAX_DROP_REASONS) lines.push(`    … ${reasons.length - MAX_DROP_REASONS} more reasons`);
       }
+      if (deleted !== undefined && deleted.details.flowsMovedOut !== undefined) {
+        // Ends in the replicas: flows whose shard moved between replicas as they scaled.
+        lines.push(`  flows moved ${deleted.details.flowsMovedOut} closed by the replica giving them up, ${deleted.details.flowsMovedIn ?? '?'} opened anew by the one taking them`);
+      }
       if (deleted !== undefined) {
         lines.push(`  shutdown    ${deleted.details.leakedBuffers ?? '?'} buffers leaked, ${deleted.details.flowsLeft ?? '?'} flows still open when stopped`);
       }

@@ -12,6 +12,10 @@ import type { BackendStatus } from './backend-status.ts';
 import type { BackendSteering } from './backend-steering.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import type { ChainEnd } from './chain-ends.ts';
+import { HANDOFF_TIMEOUT_MS, ReplicaEnds, type EndsPlacement } from './replica-ends.ts';
+import type { GeneratorPortSpec } from '../ports/generator.ts';
+import { NULL_PORT } from '../dataplane/chain-port.ts';
+import { LocalPortCounter } from '../dataplane/ports/local-ports.ts';
 import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
 import type { EventInput } from './event-log.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
@@ -174,6 +178,10 @@ export class ChainRuntime {
   /** The chain's functions in order (a fused chain: its one unit); changed only through this runtime's methods. */
   readonly functions: readonly FunctionRuntime[];
   readonly loop: PumpLoop;
+  /** The chain's ends: the host's ports, or (ends in the replicas) figures read from the replicas' counters. */
+  readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd };
+  /** The ends run by the replicas (`endsPlacement.where === 'replicas'`): shards, handoffs, figures. */
+  readonly replicaEnds: ReplicaEnds | undefined;
   /** The inside end as the pump loop sees it: closed when the chain is deleted. */
   private readonly ingress: GatedPort;
   /** The same objects as `functions`, writable. */
@@ -195,12 +203,14 @@ export class ChainRuntime {
     specYaml: string,
     digest: string,
     functions: readonly FunctionRuntimeInit[],
-    readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd },
+    hostEnds: { readonly inside: ChainEnd; readonly outside: ChainEnd } | undefined,
     private readonly record: ChainEventSink,
     private readonly warm: WarmPool | WarmProcessPool | undefined,
     pool: PacketPool,
     readonly placement: PlacementDecision,
     restartBackoff: RestartBackoffOptions = {},
+    /** Where the ends run (`placeEnds`): `replicas` needs `hostEnds` undefined; default: on the host. */
+    readonly endsPlacement: EndsPlacement = { where: 'host', reason: 'ends opened by the controller' },
   ) {
     this.name = spec.metadata.name;
     this.applied = { spec, specYaml, digest, generation: 1, appliedAt: Date.now() };
@@ -210,8 +220,23 @@ export class ChainRuntime {
       functions.map((f) => f.spec.name),
       { onEvent: (e) => this.onDataPlaneEvent(e), pool },
     );
-    this.ingress = new GatedPort(ends.inside.port);
-    this.loop = new PumpLoop(this.dataPlane, this.ingress, ends.outside.port);
+    if (endsPlacement.where === 'replicas') {
+      if (hostEnds !== undefined || functions.length !== 1 || functions[0].parts === undefined) throw new InvalidArgumentError('ends in the replicas need one fused unit and no host ends');
+      const egress = spec.spec.egress.type;
+      if (spec.spec.ingress.type !== 'generator' || (egress !== 'responder' && egress !== 'sink')) throw new InvalidArgumentError(`ends ${spec.spec.ingress.type} → ${egress} cannot run in the replicas`);
+      const replicas = new ReplicaEnds(spec.spec.ingress as GeneratorPortSpec, egress, this.dataPlane.memory, endsPlacement.reason);
+      this.replicaEnds = replicas;
+      // The host's pump loop carries no frame: it keeps the lifecycle (health, drains, pool checks).
+      this.ends = {
+        inside: { port: NULL_PORT, stats: () => replicas.insideStats(), close: async () => undefined },
+        outside: { port: NULL_PORT, stats: () => replicas.outsideStats(), close: async () => undefined },
+      };
+    } else {
+      if (hostEnds === undefined) throw new InvalidArgumentError('ends on the host need their ports');
+      this.ends = hostEnds;
+    }
+    this.ingress = new GatedPort(this.ends.inside.port);
+    this.loop = new PumpLoop(this.dataPlane, this.ingress, this.ends.outside.port);
     for (const fn of this.functions) this.restarts.set(fn, { backoff: new RestartBackoff(restartBackoff), imageId: fn.image.id, timer: undefined });
     for (const fn of this.functions) fn.backends?.start();
   }
@@ -333,7 +358,11 @@ export class ChainRuntime {
     this.deleting = true;
     for (const restart of this.restarts.values()) clearTimeout(restart.timer);
     for (const fn of this.functions) fn.backends?.stop();
-    const flowsLeft = await this.dataPlane.drainAll('chain deleted', timeoutMs);
+    // Ends in the replicas: the clients close their flows (FINs through the chain) before the drain.
+    const ends = this.replicaEnds;
+    if (ends !== undefined) await ends.closeAll(Math.min(timeoutMs, HANDOFF_TIMEOUT_MS));
+    const openInReplicas = ends === undefined ? 0 : ends.figure(LocalPortCounter.FLOWS_OPEN) + ends.figure(LocalPortCounter.FLOWS_CLOSING);
+    const flowsLeft = (await this.dataPlane.drainAll('chain deleted', timeoutMs)) + openInReplicas;
     // No new frame from the clients; what is inside leaves before the instances stop.
     this.ingress.close();
     const until = performance.now() + IN_FLIGHT_TIMEOUT_MS;
@@ -342,6 +371,7 @@ export class ChainRuntime {
     const report = await this.dataPlane.shutdown();
     await Promise.allSettled([...this.drains]);
     await Promise.allSettled([this.ends.inside.close(), this.ends.outside.close()]);
+    ends?.release();
     this.record({ type: 'deleted', chain: this.name, reason: 'chain deleted', details: { flowsLeft, leakedBuffers: report.leaks.length, ...this.finalFigures() } });
   }
 
@@ -352,9 +382,21 @@ export class ChainRuntime {
    */
   private finalFigures(): Record<string, number> {
     const dp = this.dataPlane;
-    const figures: Record<string, number> = { ...dp.traffic, dropped: dp.dropped() };
+    const figures: Record<string, number> = { ...this.traffic(), dropped: dp.dropped() };
+    if (this.replicaEnds !== undefined) {
+      figures.flowsMovedOut = this.replicaEnds.figure(LocalPortCounter.FLOWS_MOVED_OUT);
+      figures.flowsMovedIn = this.replicaEnds.figure(LocalPortCounter.FLOWS_MOVED_IN);
+    }
     for (const d of HOST_DROP_LIST.declared) if (dp.drops[d.field] > 0) figures[`host:${d.name}`] = dp.drops[d.field];
     return figures;
+  }
+
+  /** Frames in and out of each end: the host ports' (`ChainDataPlane.traffic`), or the replicas' counters when they run the ends. */
+  traffic(): { enteredInside: number; enteredOutside: number; leftInside: number; leftOutside: number } {
+    const t = this.dataPlane.traffic;
+    const r = this.replicaEnds?.traffic();
+    if (r === undefined) return { ...t };
+    return { enteredInside: t.enteredInside + r.enteredInside, enteredOutside: t.enteredOutside + r.enteredOutside, leftInside: t.leftInside + r.leftInside, leftOutside: t.leftOutside + r.leftOutside };
   }
 
   status(): ChainStatus {
@@ -366,9 +408,25 @@ export class ChainRuntime {
       functions: this.functions.flatMap((fn) => (fn.parts === undefined ? [this.functionStatus(fn)] : fn.parts.map((p) => ({ ...this.functionStatus(fn), name: p.name, function: p.function })))),
       placement: this.placement.placement,
       placementReason: this.placement.reason,
+      ends: { where: this.endsPlacement.where, reason: this.endsPlacement.reason, figures: this.endFigures() },
       specYaml: this.specYaml,
       appliedAt: this.appliedAt,
     };
+  }
+
+  /** Each end's port figures as `inside.<figure>` / `outside.<figure>` (an end that is closing reads nothing). */
+  private endFigures(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [side, end] of [['inside', this.ends.inside], ['outside', this.ends.outside]] as const) {
+      let stats: Record<string, unknown> = {};
+      try {
+        stats = end.stats();
+      } catch {
+        // its port already closed (a chain being deleted)
+      }
+      for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') out[`${side}.${k}`] = v;
+    }
+    return out;
   }
 
   functionStatus(fn: FunctionRuntime): FunctionStatus {
@@ -482,10 +540,11 @@ export class ChainRuntime {
     return ids;
   }
 
-  /** Instances of `fn` that take new flows and run its current image. */
+  /** Instances of `fn` that take new flows and run its current image (not those handing their clients over to leave). */
   ready(fn: FunctionRuntime): StageInstance[] {
     const stage = this.dataPlane.stage(fn.spec.name);
-    return stage.live.filter((i) => i.state === 'active' && i.imagePath === fn.image.imagePath);
+    const ends = this.replicaEnds;
+    return stage.live.filter((i) => i.state === 'active' && i.imagePath === fn.image.imagePath && ends?.isLeaving(i.id) !== true);
   }
 
   private instanceStatus(fn: FunctionRuntime, inst: StageInstance): InstanceStatus {
@@ -498,7 +557,8 @@ export class ChainRuntime {
       reason: inst.reason,
       startedAt: inst.startedAt,
       bootMs: inst.host.bootMs,
-      flows: Math.max(0, inst.flows),
+      // Ends in the replicas: the flows its clients have open (no flow is pinned on the host).
+      flows: Math.max(0, inst.portCounters === undefined ? inst.flows : inst.portCounters[LocalPortCounter.FLOWS_OPEN]),
     };
   }
 
@@ -520,8 +580,12 @@ export class ChainRuntime {
         Array.from({ length: missing }, async () => {
           const pending = `${fn.spec.name}-booting-${Math.random().toString(36).slice(2, 8)}`;
           booting.add(pending);
+          // Ends in the replicas: each replica runs its share of the clients and its own servers.
+          const ends = this.replicaEnds;
+          const member = ends?.reserveMember();
           try {
-            await this.dataPlane.addInstance(k, fn.image, {
+            const inst = await this.dataPlane.addInstance(k, fn.image, {
+              ...(ends === undefined ? {} : { ports: ends.portsFor(member!) }),
               hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS,
               // Instances of a sharded function that may scale out split what must stay unique
               // (NAT ports): twice `max` shards, so a rolling update at `max` still finds free
@@ -531,8 +595,13 @@ export class ChainRuntime {
               // Every instance of a function with backends reads the states the controller wants.
               ...(fn.backends === undefined ? {} : { controlSab: fn.backends.blockFor(fn.image.imagePath, (n) => this.dataPlane.memory.allocate(n)).buffer }),
             });
+            if (ends !== undefined) {
+              ends.bind(member!, inst);
+              ends.rebalance();
+            }
           } catch {
             // Reported by the data plane (instance-failed); the phase shows the shortfall.
+            if (ends !== undefined) ends.cancel(member!);
           } finally {
             booting.delete(pending);
           }
@@ -547,7 +616,7 @@ export class ChainRuntime {
     }
     if (now.length > 0) {
       for (const inst of stage.live) {
-        if (inst.state === 'active' && inst.imagePath !== fn.image.imagePath) {
+        if (inst.state === 'active' && inst.imagePath !== fn.image.imagePath && this.replicaEnds?.isLeaving(inst.id) !== true) {
           this.drainInBackground(inst, `rolling update: image ${inst.manifest.id.slice(0, 12)} replaced by ${fn.image.id.slice(0, 12)}`, fn);
         }
       }
@@ -584,9 +653,16 @@ export class ChainRuntime {
     });
   }
 
+  /**
+   * Drains `inst` in the background. With the ends in the replicas it first hands its shards
+   * to the others and closes their flows (`ReplicaEnds.handOff`): the drain that follows
+   * then finds nothing of its own left.
+   */
   private drainInBackground(inst: StageInstance, reason: string, fn: FunctionRuntime): void {
-    const drain = this.dataPlane
-      .drainInstance(inst.id, reason, fn.spec.scaling.drainTimeoutSeconds * 1000)
+    const ends = this.replicaEnds;
+    const handOff = ends === undefined ? Promise.resolve() : ends.handOff(inst.id, Math.min(HANDOFF_TIMEOUT_MS, fn.spec.scaling.drainTimeoutSeconds * 1000));
+    const drain = handOff
+      .then(() => this.dataPlane.drainInstance(inst.id, reason, fn.spec.scaling.drainTimeoutSeconds * 1000))
       .catch(() => undefined)
       .finally(() => this.drains.delete(drain));
     this.drains.add(drain);
@@ -610,10 +686,13 @@ export class ChainRuntime {
         this.record({ ...base, type: 'instance-draining', reason: e.reason, details: { flows: e.flows } });
         break;
       case 'instance-stopped':
+        this.replicaEnds?.gone(e.instance);
         this.instanceImages.delete(e.instance);
         this.record({ ...base, type: 'instance-stopped', reason: e.reason, details: { flowsLeft: e.flowsLeft } });
         break;
       case 'instance-failed':
+        // Its clients' shards go to the other replicas (its flows were lost with it: they open anew there).
+        this.replicaEnds?.gone(e.instance);
         this.record({ ...base, type: 'instance-failed', reason: e.reason });
         this.noteFailure(e.stage, e.instance);
         this.requestReconcile();

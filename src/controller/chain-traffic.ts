@@ -15,7 +15,7 @@ import { chainLayerDrops } from './controller-metrics.ts';
  * ```
  */
 export function readChainTraffic(runtime: ChainRuntime): ChainTraffic {
-  const t = runtime.dataPlane.traffic;
+  const t = runtime.traffic();
   const drops: Record<string, number> = {};
   for (const [key, n] of Object.entries(runtime.dataPlane.dropsByReason())) if (!key.startsWith('host:')) drops[key] = n;
   let layers: ReturnType<typeof chainLayerDrops> = [];

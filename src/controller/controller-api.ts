@@ -91,6 +91,23 @@ export interface ChainStatus {
   readonly placement: string;
   /** Why that placement (e.g. `auto: 2 cores for 4 busy threads if isolated`). */
   readonly placementReason: string;
+  /** Where the chain's ends run and what they counted (omitted by servers that do not say). */
+  readonly ends?: ChainEndsStatus;
+}
+
+/** Where a chain's ends run, why, and their port figures (`ChainStatus.ends`). */
+export interface ChainEndsStatus {
+  /** `host` (the controller's thread carries every frame to and from the instances) or `replicas` (each fused replica runs its own). */
+  readonly where: string;
+  /** Why, e.g. `fused chain with in-memory ends (generator → responder): …`. */
+  readonly reason: string;
+  /**
+   * Port figures by end, `inside.<figure>` and `outside.<figure>`: frames (`framesIn`,
+   * `framesBack`, `framesOut`), a generator's flows (`flowsOpened`, `flowsClosed`,
+   * `flowsMovedOut`/`flowsMovedIn` when shards moved between replicas, `shardMoves` …), a
+   * responder's `synAcks`/`finAcks`, a socket port's drops.
+   */
+  readonly figures: Readonly<Record<string, number>>;
 }
 
 /** One function in a chain list: its name and replica counts, nothing else. */

@@ -30,6 +30,7 @@ import { Autoscaler } from './autoscaler.ts';
 import { ScalingPolicy, type ScalingDecision, type ScalingPolicyOptions } from './scaling-policy.ts';
 import { RateSampler } from '../metrics/rate-sampler.ts';
 import { resolvePlacement } from './placement.ts';
+import { placeEnds } from './replica-ends.ts';
 import { ImageGc, resolveImageGcOptions, type ImageGcOptions } from './image-gc.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import type { StateStore, StoredChain } from './state-store.ts';
@@ -428,20 +429,25 @@ export class Controller implements ControllerApi {
     await this.warm?.learnImages(functions.map((f) => ({ imagePath: f.image.imagePath, memoryMiB: f.image.manifest.memoryMiB })));
     const dataDir = this.dataDir;
     const pool = createDataPlanePool();
-    const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', dataDir, pool });
-    let outside: ChainEnd;
-    try {
-      outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', dataDir, pool });
-    } catch (err) {
-      await inside.close();
-      throw err;
+    // In-memory ends of a fused chain run in its replicas; the rest are opened here.
+    const endsPlacement = placeEnds(spec, placement, (type) => this.endFactories[type] !== undefined);
+    let hostEnds: { inside: ChainEnd; outside: ChainEnd } | undefined;
+    if (endsPlacement.where === 'host') {
+      const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', dataDir, pool });
+      let outside: ChainEnd;
+      try {
+        outside = await this.openEnd(spec.spec.egress, { chain: name, side: 'outside', dataDir, pool });
+      } catch (err) {
+        await inside.close();
+        throw err;
+      }
+      hostEnds = { inside: spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier), outside };
     }
-    const classified = spec.spec.classifier === undefined ? inside : classifiedEnd(inside, spec.spec.classifier);
-    const chain = new ChainRuntime(spec, yamlText, digest, functions, { inside: classified, outside }, (e) => this.events.record(e), this.warm, pool, placement, this.restartBackoff);
+    const chain = new ChainRuntime(spec, yamlText, digest, functions, hostEnds, (e) => this.events.record(e), this.warm, pool, placement, this.restartBackoff, endsPlacement);
     if (restored !== undefined) this.restoreDesired(chain, restored);
     this.chains.set(name, chain);
     this.sources.set(name, source);
-    this.events.record({ type: 'applied', chain: name, reason: restored === undefined ? 'chain created' : 'chain restored from the state store', details: { generation: chain.generation, functions: spec.spec.functions.map((f) => f.name).join(','), placement: placement.placement, placementReason: placement.reason } });
+    this.events.record({ type: 'applied', chain: name, reason: restored === undefined ? 'chain created' : 'chain restored from the state store', details: { generation: chain.generation, functions: spec.spec.functions.map((f) => f.name).join(','), placement: placement.placement, placementReason: placement.reason, ends: endsPlacement.where, endsReason: endsPlacement.reason } });
     await chain.serial(() => chain.reconcile());
     chain.loop.start();
     return chain;

@@ -143,6 +143,9 @@ export function chainToWire(c: ChainStatus): WireChainStatus {
     appliedAtUnixMs: c.appliedAt,
     placement: c.placement,
     placementReason: c.placementReason,
+    ends: c.ends?.where ?? '',
+    endsReason: c.ends?.reason ?? '',
+    endFigures: { ...c.ends?.figures },
   };
 }
 
@@ -158,6 +161,7 @@ export function chainFromWire(w: WireChainStatus): ChainStatus {
     appliedAt: w.appliedAtUnixMs,
     placement: w.placement,
     placementReason: w.placementReason,
+    ...(w.ends === '' ? {} : { ends: { where: w.ends, reason: w.endsReason, figures: { ...w.endFigures } } }),
   };
 }
 

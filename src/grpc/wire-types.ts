@@ -36,6 +36,10 @@ export interface WireChainStatus {
   appliedAtUnixMs: number;
   placement: string;
   placementReason: string;
+  /** '' from a server that does not say. */
+  ends: string;
+  endsReason: string;
+  endFigures: Record<string, number>;
 }
 
 /** `nfvkit.v1.InstanceStatus`; `state` is an `INSTANCE_STATE_*` name. */

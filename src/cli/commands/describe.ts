@@ -1,7 +1,8 @@
 /**
  * `nfvkit describe chain <name> [--events <n>] [-o text|json|yaml]`: a chain's status (with
- * why it is not `Ready`), its functions (image, ready/desired replicas, bounds, failures and
- * crash-loop back-off), its instances and its most recent events. A chain that does not
+ * why it is not `Ready`), where its ends run and their port figures, its functions (image,
+ * ready/desired replicas, bounds, failures and crash-loop back-off), its instances and its
+ * most recent events. A chain that does not
  * exist exits 3.
  *
  * @example
@@ -45,6 +46,7 @@ export function describeChainText(d: ChainDescription, totalEvents: number, now:
     `Phase:       ${c.phase}${c.phaseReason === '' ? '' : ` (${c.phaseReason})`}`,
     `Generation:  ${c.generation}`,
     `Placement:   ${c.placement} (${c.placementReason})`,
+    ...endsLines(c),
     `Applied:     ${formatTimestamp(c.appliedAt)} (${formatAge(now - c.appliedAt)} ago)`,
     `Ready:       ${readySummary(c)}`,
     '',
@@ -58,6 +60,23 @@ export function describeChainText(d: ChainDescription, totalEvents: number, now:
     d.events.length === 0 ? '  (none)' : indent([EVENT_HEADER, ...d.events.map(eventLine)].join('\n')),
   ];
   return lines.join('\n');
+}
+
+/**
+ * Where the ends run and their port figures, one line per end:
+ * `Ends:        replicas (fused chain with in-memory ends …)` then
+ * `  inside:    framesIn 1200, framesBack 40, flowsMovedOut 512 …`. Nothing from a server that does not say.
+ */
+function endsLines(c: ChainStatus): string[] {
+  if (c.ends === undefined) return [];
+  const lines = [`Ends:        ${c.ends.where} (${c.ends.reason})`];
+  for (const side of ['inside', 'outside']) {
+    const figures = Object.entries(c.ends.figures)
+      .filter(([k]) => k.startsWith(`${side}.`))
+      .map(([k, v]) => `${k.slice(side.length + 1)} ${Math.round(v)}`);
+    if (figures.length > 0) lines.push(`  ${`${side}:`.padEnd(11)}${figures.join(', ')}`);
+  }
+  return lines;
 }
 
 /** Registers `nfvkit describe` on `program`; output goes to `ctx`. */

@@ -244,6 +244,7 @@ export function registerUpCommand(program: Command, ctx: CliContext): void {
           const { chain } = await api.apply(text, file);
           const n = chain.functions.length;
           println(ctx, `chain/${chain.name} created in ${((performance.now() - applyStart) / 1000).toFixed(1)} s: ${n} function${n === 1 ? '' : 's'} ${chain.placement} (${chain.placementReason}), phase ${chain.phase}`);
+          if (chain.ends !== undefined) println(ctx, `chain/${chain.name} ends on the ${chain.ends.where === 'replicas' ? 'replicas' : 'host'}: ${chain.ends.reason}`);
         }
         println(ctx, opts.duration === undefined ? 'running until Ctrl-C' : `running for ${opts.duration} s (Ctrl-C stops earlier)`);
 

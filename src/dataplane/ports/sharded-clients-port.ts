@@ -66,7 +66,7 @@ const TCP_ACK = 0x10;
  * just starts. A shard taken from it it closes honestly: no more data, a FIN per open TCP
  * flow through its own chain (its functions release the connection), then it frees the
  * shard for the replica that takes it over. Flows opened on a shard that moved count as
- * `flowsMovedIn`, flows closed because their shard left as `flowsMovedOut`; the closes are
+ * `flowsMovedIn`, flows closed because their shard went to another replica as `flowsMovedOut`; the closes are
  * confirmed by the responder's FIN-ACK (`flowsClosed`) or time out (`closeTimeouts`).
  *
  * Data frames go round robin over the open flows: one `copyIn` of the flow's template per
@@ -162,7 +162,10 @@ export class ShardedClientsPort implements ChainPort {
     this.readBlock();
     if (this.unsettled) this.settle(now);
     if (this.waiting > 0 && now - this.lastScan >= 100) this.expire(now);
-    let room = max;
+    // SYNs and FINs are not paced: a replica giving up its last shard has no rate left, and its FINs must still leave.
+    let n = 0;
+    if (this.queuedTotal > 0) n = this.fillControl(pool, ids, max, now);
+    let room = max - n;
     const rate = this.spec.rate ?? 0;
     if (rate > 0) {
       const share = (rate * this.heldCount) / this.spec.shards;
@@ -172,10 +175,11 @@ export class ShardedClientsPort implements ChainPort {
       const allowed = Math.floor(this.tokens);
       if (allowed < room) room = allowed;
     }
-    let n = 0;
-    if (this.queuedTotal > 0 && room > 0) n = this.fillControl(pool, ids, room, now);
-    if (n < room && this.activeCount > 0) n += this.fillData(pool, ids, n, room - n);
-    if (rate > 0) this.tokens -= n;
+    if (room > 0 && this.activeCount > 0) {
+      const sent = this.fillData(pool, ids, n, room);
+      n += sent;
+      if (rate > 0) this.tokens -= sent;
+    }
     return n;
   }
 
@@ -330,7 +334,8 @@ export class ShardedClientsPort implements ChainPort {
         this.counters[this.slots.flowsClosing]++;
       }
     }
-    this.counters[this.slots.flowsMovedOut] += closed;
+    // Given to another replica: a move; given to nobody (the chain is being deleted): a close.
+    if (this.owners[s] !== NO_MEMBER) this.counters[this.slots.flowsMovedOut] += closed;
     this.finishRelease(s);
   }
 

@@ -16,10 +16,10 @@ interface Replica {
   readonly synPorts: number[];
 }
 
-function replica(pool: PacketPool, block: SharedArrayBuffer, member: number, shards: number, extra: Partial<{ total: number; flows: ClientFlowsSpec }> = {}): Replica {
+function replica(pool: PacketPool, block: SharedArrayBuffer, member: number, shards: number, extra: Partial<{ total: number; rate: number; flows: ClientFlowsSpec }> = {}): Replica {
   const counters = new Float64Array(LOCAL_PORT_COUNTERS);
   const flows = extra.flows ?? FLOWS;
-  const local = openLocalPorts({ inside: { type: 'clients', ...flows, shards, member, block, ...(extra.total === undefined ? {} : { total: extra.total }) }, outside: { type: 'responder' } }, counters);
+  const local = openLocalPorts({ inside: { type: 'clients', ...flows, shards, member, block, ...(extra.total === undefined ? {} : { total: extra.total }), ...(extra.rate === undefined ? {} : { rate: extra.rate }) }, outside: { type: 'responder' } }, counters);
   return { local, counters, synPorts: [] };
 }
 
@@ -148,6 +148,36 @@ describe('ShardedClientsPort (ports in the replicas)', () => {
     publishShardOwners(block, layout, [0, 1, 0, 1]);
     run(pool, [a, b], 20);
     expect(c(a, LocalPortCounter.INSIDE_IN) + c(b, LocalPortCounter.INSIDE_IN)).toBe(1000);
+    a.local.close(pool);
+    b.local.close(pool);
+    expect(pool.leakCheck()).toEqual([]);
+  });
+
+  it('paces data at its shards\' share of `rate`, and still sends the FINs of the last shard it gives up', async () => {
+    const pool = PacketPool.create({ bufferCount: 512, owner: 1 });
+    const layout = shardBlockLayout(4);
+    const block = new SharedArrayBuffer(layout.bytes);
+    initShardBlock(block, layout);
+    const a = replica(pool, block, 0, 4, { rate: 4000 });
+    const b = replica(pool, block, 1, 4, { rate: 4000 });
+    publishShardOwners(block, layout, [0, 0, 1, 1]);
+    const started = performance.now();
+    while (performance.now() - started < 300) {
+      run(pool, [a, b], 1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    for (const r of [a, b]) {
+      // 2,000 frames/s each (half the shards), with a burst of 32 and the handshakes on top.
+      expect(c(r, LocalPortCounter.INSIDE_IN)).toBeLessThanOrEqual(2000 * seconds + 32 + 4);
+      expect(c(r, LocalPortCounter.INSIDE_IN)).toBeGreaterThan(2000 * seconds * 0.5);
+    }
+    publishShardOwners(block, layout, [0, 0, 0, 0]);
+    run(pool, [a, b], 6);
+    expect(c(b, LocalPortCounter.FLOWS_MOVED_OUT)).toBe(4);
+    expect(c(b, LocalPortCounter.FIN_ACKS)).toBe(4);
+    expect(c(b, LocalPortCounter.SHARDS_HELD)).toBe(0);
+    expect(c(a, LocalPortCounter.FLOWS_MOVED_IN)).toBe(4);
     a.local.close(pool);
     b.local.close(pool);
     expect(pool.leakCheck()).toEqual([]);

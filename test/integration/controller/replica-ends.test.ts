@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerBuiltinFunctions } from '../../../functions/index.ts';
+import { describeChainText } from '../../../src/cli/commands/describe.ts';
+import type { ControllerEvent } from '../../../src/controller/controller-api.ts';
+import { Controller } from '../../../src/controller/controller.ts';
+import { LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
+import { ImageStore } from '../../../src/image/image-store.ts';
+import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
+
+const FLOWS = 64;
+
+function spec(egress = 'responder'): string {
+  return `apiVersion: nfvkit.dev/v1
+kind: ServiceFunctionChain
+metadata: { name: edge }
+spec:
+  ingress: { type: generator, flows: ${FLOWS}, protocol: tcp, clients: 198.18.1.0/24, service: "198.18.2.100:80", rate: 20000 }
+  egress: { type: ${egress} }
+  classifier: { protocols: [tcp], destinations: [198.18.2.100/32] }
+  placement: fused
+  functions:
+    - name: fw
+      function: firewall
+      config:
+        defaultPolicy: drop
+        stateful: true
+        rules:
+          - { name: web, action: allow, side: inside, proto: tcp, dst: 198.18.2.100, dport: 80 }
+      scaling: { min: 1, max: 2, drainTimeoutSeconds: 5 }
+    - name: nat
+      function: nat
+      config: { snat: { addresses: 198.18.3.1/32 } }
+      scaling: { min: 1, max: 2 }
+`;
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('controller: a fused chain with in-memory ends runs them in its replicas', () => {
+  let controller: Controller;
+  let store: string;
+  const events: ControllerEvent[] = [];
+
+  beforeAll(async () => {
+    store = mkdtempSync(join(tmpdir(), 'nfvkit-replica-ends-'));
+    controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(store), warm: false, autoscale: false, sampleIntervalMs: 100 });
+    controller.subscribe((e) => events.push(e), 0);
+  });
+  afterAll(async () => {
+    await controller?.close(0);
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  it('carries frames both ways with no frame through the host, moves shards 1 → 2 → 1 accounting for every flow, and deletes with nothing leaked', async () => {
+    const { chain } = await controller.apply(spec(), 'edge.yaml');
+    expect(chain.placement).toBe('fused');
+    expect(chain.ends?.where).toBe('replicas');
+    expect(chain.ends?.reason).toMatch(/generator → responder/);
+    const runtime = controller.chain('edge');
+    const ends = runtime.replicaEnds!;
+    const figure = (slot: number) => ends.figure(slot);
+
+    // Every flow opened with a handshake, data both ways, nothing through the host.
+    await until(() => figure(LocalPortCounter.SYN_ACKS) >= FLOWS && figure(LocalPortCounter.OUTSIDE_OUT) > 1000, 20_000);
+    expect(figure(LocalPortCounter.FLOWS_OPENED)).toBe(FLOWS);
+    expect(figure(LocalPortCounter.INSIDE_OUT)).toBeGreaterThanOrEqual(FLOWS);
+    expect(runtime.dataPlane.traffic).toEqual({ enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 });
+    const traffic = controller.chainTraffic('edge');
+    expect(traffic.enteredInside).toBeGreaterThan(1000);
+    expect(traffic.enteredOutside).toBeGreaterThanOrEqual(FLOWS);
+    // Status and rates are still per function, from each part's counter block.
+    await until(() => {
+      const rates = controller.sampleStats();
+      return ['fw', 'nat'].every((fn) => rates.some((r) => r.function === fn && r.rxPps > 0));
+    }, 10_000);
+    expect(runtime.functionCounter('fw', 'rx_inside_packets')).toBeGreaterThan(1000);
+    expect(runtime.functionCounter('nat', 'rx_outside_packets')).toBeGreaterThanOrEqual(FLOWS);
+
+    // 1 → 2: half the shards move; the first replica closes their flows, the second opens them anew.
+    await controller.scaleFunction('edge', 'fw', 2);
+    await until(() => controller.listInstances('edge').filter((i) => i.state === 'ready').length === 2, 30_000);
+    const moved = ends.shards / 2;
+    const flowsIn = (shards: number[]) => Array.from({ length: FLOWS }, (_, f) => f % ends.shards).filter((s) => shards.includes(s)).length;
+    const movedFlows = flowsIn(Array.from({ length: moved }, (_, k) => ends.shards - moved + k));
+    await until(() => figure(LocalPortCounter.FLOWS_MOVED_IN) === movedFlows && figure(LocalPortCounter.FLOWS_CLOSING) === 0 && figure(LocalPortCounter.FLOWS_OPEN) === FLOWS, 20_000);
+    expect(figure(LocalPortCounter.FLOWS_MOVED_OUT)).toBe(movedFlows);
+    expect(ends.moves).toBe(moved);
+    const perReplica = runtime.dataPlane.stage('fused').live.map((i) => i.portCounters![LocalPortCounter.SHARDS_HELD]);
+    expect(perReplica).toEqual([moved, moved]);
+    const second = runtime.dataPlane.stage('fused').live.map((i) => i.portCounters![LocalPortCounter.INSIDE_IN]);
+    await until(() => runtime.dataPlane.stage('fused').live.every((i, k) => i.portCounters![LocalPortCounter.INSIDE_IN] > second[k] + 100), 10_000);
+
+    // 2 → 1: the leaving replica gives its shards back before it is drained.
+    await controller.scaleFunction('edge', 'fw', 1);
+    await until(() => controller.listInstances('edge').length === 1, 30_000);
+    // The leaver's flows (those of its 30 shards: 30 or 34 flows, as the replica left holds shards 0-29 or 30-59) open anew on the one left.
+    const settled = () => figure(LocalPortCounter.FLOWS_MOVED_IN) === figure(LocalPortCounter.FLOWS_MOVED_OUT) && figure(LocalPortCounter.FLOWS_MOVED_OUT) > movedFlows && figure(LocalPortCounter.FLOWS_OPEN) === FLOWS && figure(LocalPortCounter.FLOWS_CLOSING) === 0;
+    await until(settled, 20_000);
+    const movedAll = figure(LocalPortCounter.FLOWS_MOVED_OUT);
+    expect([movedFlows + flowsIn(Array.from({ length: moved }, (_, k) => k)), 2 * movedFlows]).toContain(movedAll);
+    expect(ends.moves).toBe(2 * moved);
+    expect(figure(LocalPortCounter.CLOSE_TIMEOUTS)).toBe(0);
+    expect(figure(LocalPortCounter.OPEN_TIMEOUTS)).toBe(0);
+    expect(figure(LocalPortCounter.BLOCK_REJECTED)).toBe(0);
+    expect(ends.handoffTimeouts).toBe(0);
+    // Every flow accounted: opened = open now + closed, and every moved flow closed by its FIN-ACK.
+    expect(figure(LocalPortCounter.FLOWS_OPENED)).toBe(FLOWS + movedAll);
+    expect(figure(LocalPortCounter.FLOWS_CLOSED)).toBe(movedAll);
+    expect(figure(LocalPortCounter.FIN_ACKS)).toBe(movedAll);
+
+    const status = controller.getChain('edge');
+    expect(status.ends?.figures).toMatchObject({ 'inside.flowsMovedOut': movedAll, 'inside.flowsMovedIn': movedAll, 'inside.shards': ends.shards, 'outside.finAcks': movedAll });
+    const text = describeChainText({ chain: status, instances: controller.listInstances('edge'), events: [] }, 0, Date.now());
+    expect(text).toMatch(/^Ends: +replicas \(fused chain with in-memory ends \(generator → responder\)/m);
+    expect(text).toMatch(new RegExp(`^  inside: +framesIn \\d+, .*flowsMovedOut ${movedAll}, flowsMovedIn ${movedAll}`, 'm'));
+
+    await controller.deleteChain('edge');
+    const deleted = events.find((e) => e.type === 'deleted' && e.chain === 'edge');
+    expect(deleted?.details).toMatchObject({ leakedBuffers: '0', flowsLeft: '0', flowsMovedOut: String(movedAll) });
+    // The delete closed every flow with a FIN through the chain before the replica stopped.
+    expect(ends.figure(LocalPortCounter.FLOWS_CLOSED)).toBe(ends.figure(LocalPortCounter.FLOWS_OPENED));
+    expect(ends.figure(LocalPortCounter.FIN_ACKS)).toBe(ends.figure(LocalPortCounter.FLOWS_OPENED));
+    expect(Number(deleted?.details.enteredInside)).toBeGreaterThan(1000);
+    expect(Number(deleted?.details.leftInside)).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('keeps the ends on the host, and says why, when they cannot run in the replicas', async () => {
+    const { chain } = await controller.apply(spec().replace('placement: fused', 'placement: isolated'), 'edge.yaml');
+    expect(chain.ends).toMatchObject({ where: 'host', reason: expect.stringMatching(/isolated/) });
+    await controller.deleteChain('edge');
+    const rejected = spec().replace('destinations: [198.18.2.100/32]', 'destinations: [198.18.9.0/24]');
+    const applied = await controller.apply(rejected, 'edge.yaml');
+    expect(applied.chain.ends).toMatchObject({ where: 'host', reason: expect.stringMatching(/classifier rejects/) });
+    await controller.deleteChain('edge');
+  }, 60_000);
+});
