@@ -297,7 +297,7 @@ export function startInstanceIfBooted(pipeline: ImagePipeline): boolean {
 
 function preloadedImage(pipeline: ImagePipeline, port: MessagePort | undefined): PreloadedImage {
   let ready: { counters: Float64Array; instance: PipelineInstance } | undefined;
-  const rehearse = (instance?: PipelineInstance): void => rehearseStartup(instance ?? { processBatch() {} });
+  const rehearse = (instance?: PipelineInstance): void => rehearseStartup(pipeline, instance ?? { processBatch() {} });
   return {
     counterCount: pipeline.COUNTERS.length,
     prepare(countersSab) {
@@ -336,17 +336,17 @@ function sameMemory(counters: Float64Array, sab: SharedArrayBuffer): boolean {
   return same;
 }
 
-/** The instance's start-up on scratch memory: read the clock, attach, make the loop, stock, poll once (idle). */
-function rehearseStartup(instance: PipelineInstance): void {
-  monotonicMs();
-  const pool = PoolHandle.scratch({ bufferCount: 64, owner: 1 });
-  const eth0 = VirtioNetDevice.create({ queueSize: 16, driverOwner: 2, deviceOwner: 3 });
-  const eth1 = VirtioNetDevice.create({ queueSize: 16, driverOwner: 2, deviceOwner: 3 });
-  const wired = attach(pool.sab, eth0.sab, eth1.sab, 2);
-  const loop = new InstanceLoop(wired.pool, [wired.eth0, wired.eth1], instance);
-  wired.eth0.refillRx();
-  wired.eth1.refillRx();
-  loop.pollOnce(0);
+/**
+ * The instance's start-up (`startAttached`, the code a boot runs) once on scratch memory
+ * (a private pool, two devices of the default 256 descriptors, the interrupt words), with
+ * nowhere to post `ready`, then one idle poll: a boot then runs it compiled and warm (the
+ * refill loops over full queues, as at a boot).
+ */
+function rehearseStartup(pipeline: ImagePipeline, instance: PipelineInstance): void {
+  const word = (): SharedArrayBuffer => new SharedArrayBuffer(8 + pipeline.COUNTERS.length * 8);
+  const device = (): SharedArrayBuffer => VirtioNetDevice.create({ queueSize: 256, driverOwner: 2, deviceOwner: 3 }).sab;
+  const data = { poolSab: PoolHandle.scratch({ bufferCount: 1024, owner: 1 }).sab, eth0Sab: device(), eth1Sab: device(), countersSab: word(), stopSab: word(), irqSab: word(), hostIrqSab: word(), owner: 2 };
+  startAttached(pipeline, data, { postMessage() {} }, instance, monotonicMs(), undefined, undefined).loop.pollOnce(0);
 }
 
 function attach(poolSab: SharedArrayBuffer, eth0Sab: SharedArrayBuffer, eth1Sab: SharedArrayBuffer, owner: number): { pool: PoolHandle; eth0: VirtioNetDriverEnd; eth1: VirtioNetDriverEnd } {
@@ -396,7 +396,12 @@ function traceArea(sab: SharedArrayBuffer): Int32Array {
   return new Int32Array(sab, 0, TRACE_AREA_BYTES / 4);
 }
 
-function runAttached(
+/**
+ * Attaches the instance, builds or takes its pipeline, makes its loop, stocks both
+ * receive queues, runs `beforeReady` and posts `ready`: everything a boot does before
+ * the loop runs.
+ */
+function startAttached(
   pipeline: ImagePipeline,
   data: InstanceWorkerData,
   port: Pick<MessagePort, 'postMessage'>,
@@ -405,7 +410,7 @@ function runAttached(
   local: LocalPorts | undefined,
   beforeReady: (() => void) | undefined,
   linksModule?: typeof DirectLinkModule,
-): void {
+): { loop: InstanceLoop; pool: PoolHandle; eth0: VirtioNetDriverEnd; eth1: VirtioNetDriverEnd } {
   const need = pipeline.COUNTERS.length * 8;
   if (data.countersSab.byteLength < need) {
     throw new SharedLayoutError(`counter memory of ${data.countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters (${need} B)`);
@@ -448,10 +453,15 @@ function runAttached(
     ...(took === undefined ? {} : { takeover: took }),
   };
   post(port, { type: 'ready', name: pipeline.FUNCTION_NAME ?? 'unknown', counters: pipeline.COUNTERS.length, startup });
+  return { loop, pool, eth0, eth1 };
+}
 
+/** `startAttached`, then the loop until the stop word is set, then the shutdown. */
+function runAttached(...args: Parameters<typeof startAttached>): void {
+  const [, data, port, , , local] = args;
+  const { loop, pool, eth0, eth1 } = startAttached(...args);
   const heartbeat = data.heartbeatSab === undefined ? undefined : new Int32Array(data.heartbeatSab, 0, 1);
   loop.run(new Int32Array(data.stopSab, 0, 1), () => performance.now(), INSTANCE_SPIN_MS, heartbeat);
-
   // Shutdown: stop refilling, let the host hand back the posted receive buffers, free them.
   eth0.close();
   eth1.close();
