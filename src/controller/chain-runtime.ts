@@ -692,7 +692,7 @@ export class ChainRuntime {
         break;
       case 'instance-failed':
         // Its clients' shards go to the other replicas (its flows were lost with it: they open anew there).
-        this.replicaEnds?.gone(e.instance);
+        this.replicaEnds?.gone(e.instance, true);
         this.record({ ...base, type: 'instance-failed', reason: e.reason });
         this.noteFailure(e.stage, e.instance);
         this.requestReconcile();

@@ -92,6 +92,8 @@ export class ReplicaEnds {
   moves = 0;
   /** Replicas that did not finish closing their flows within `HANDOFF_TIMEOUT_MS`. */
   handoffTimeouts = 0;
+  /** Flows open in replicas that failed (lost with them; their shards' next holders open them anew). */
+  flowsLost = 0;
   private readonly flows: ClientFlowsSpec;
   private readonly layout: ShardBlockLayout;
   private readonly block: SharedArrayBuffer;
@@ -209,12 +211,17 @@ export class ReplicaEnds {
     return m !== undefined && this.leaving.has(m);
   }
 
-  /** Replica `instanceId` stopped or failed: its totals are kept, its shards freed for the others, which take them at once. */
-  gone(instanceId: string): void {
+  /**
+   * Replica `instanceId` stopped or `failed`: its totals are kept, its shards freed for the
+   * others, which take them at once (and open their flows anew). The flows a failed replica
+   * still had open were lost with it: `flowsLostWithReplica` counts them.
+   */
+  gone(instanceId: string, failed = false): void {
     const member = this.memberOf(instanceId);
     if (member === undefined) return;
     const c = this.members.get(member)!.portCounters;
     if (c !== undefined) for (let k = 0; k < LOCAL_PORT_COUNTERS; k++) if (!GAUGES.includes(k)) this.retired[k] += c[k];
+    if (c !== undefined && failed) this.flowsLost += Math.max(0, c[LocalPortCounter.FLOWS_OPEN] + c[LocalPortCounter.FLOWS_CLOSING]);
     this.members.delete(member);
     this.leaving.delete(member);
     releaseShardsOf(this.block, this.layout, member);
@@ -270,6 +277,7 @@ export class ReplicaEnds {
       staleReplies: f(LocalPortCounter.STALE_REPLIES),
       blockRejected: f(LocalPortCounter.BLOCK_REJECTED),
       handoffTimeouts: this.handoffTimeouts,
+      flowsLostWithReplica: this.flowsLost,
     };
   }
 

@@ -8,6 +8,7 @@ import type { ControllerEvent } from '../../../src/controller/controller-api.ts'
 import { Controller } from '../../../src/controller/controller.ts';
 import { LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
+import { ProcessIsolate } from '../../../src/runtime/process-isolate.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 
 const FLOWS = 64;
@@ -131,6 +132,29 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     expect(ends.figure(LocalPortCounter.FIN_ACKS)).toBe(ends.figure(LocalPortCounter.FLOWS_OPENED));
     expect(Number(deleted?.details.enteredInside)).toBeGreaterThan(1000);
     expect(Number(deleted?.details.leftInside)).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a replica that fails loses its flows, counted: its shards go to the other replica, which opens them anew', async () => {
+    await controller.apply(spec(), 'edge.yaml');
+    await controller.scaleFunction('edge', 'fw', 2);
+    const runtime = controller.chain('edge');
+    const ends = runtime.replicaEnds!;
+    const figure = (slot: number) => ends.figure(slot);
+    await until(() => figure(LocalPortCounter.SYN_ACKS) >= FLOWS && runtime.dataPlane.stage('fused').live.every((i) => i.portCounters![LocalPortCounter.SHARDS_HELD] === ends.shards / 2), 30_000);
+    const victim = runtime.dataPlane.stage('fused').live[1];
+    const lost = victim.portCounters![LocalPortCounter.FLOWS_OPEN];
+    const movedIn = figure(LocalPortCounter.FLOWS_MOVED_IN);
+    if (victim.host.worker instanceof ProcessIsolate) process.kill(victim.host.worker.pid!, 'SIGKILL');
+    else await victim.host.worker.terminate();
+    // The survivor takes the failed replica's shards (their holders freed by the host) and opens their flows anew.
+    await until(() => ends.flowsLost > 0 && figure(LocalPortCounter.FLOWS_MOVED_IN) === movedIn + lost, 20_000);
+    expect(ends.flowsLost).toBe(lost);
+    expect(runtime.status().ends?.figures['inside.flowsLostWithReplica']).toBe(lost);
+    // Its replacement boots (the back-off's first wait) and gets its share back.
+    await until(() => runtime.dataPlane.stage('fused').live.filter((i) => i.state === 'active').length === 2 && figure(LocalPortCounter.FLOWS_OPEN) === FLOWS && figure(LocalPortCounter.FLOWS_CLOSING) === 0, 30_000);
+    await controller.deleteChain('edge');
+    const deleted = events.filter((e) => e.type === 'deleted' && e.chain === 'edge').at(-1);
+    expect(deleted?.details).toMatchObject({ leakedBuffers: '0', flowsLeft: '0' });
   }, 120_000);
 
   it('keeps the ends on the host, and says why, when they cannot run in the replicas', async () => {
