@@ -58,6 +58,12 @@ export interface NativeAddon {
    * calls fail with EPERM and are counted in `counters`, one word per `SandboxReason`.
    */
   sandboxEnter(counters: Int32Array, uid: number, gid: number): number;
+  /**
+   * Runs the seccomp filter `sandboxEnter` would install (a binary search over the system
+   * call numbers) in a BPF interpreter over every number, with arguments on both sides of
+   * each rule, and counts the verdicts that differ from the rule tables. Installs nothing.
+   */
+  sandboxFilterCheck(): { instructions: number; mismatches: number };
   /** Number of sandbox reasons the addon counts (`SANDBOX_REASONS.length`). */
   readonly sandboxReasons: number;
   /**

@@ -74,6 +74,13 @@ describe.skipIf(!status.available)('native shared memory, futex across processes
     }
   });
 
+  it('the sandbox filter dispatches every system call number as the rule tables say', () => {
+    const check = addon.sandboxFilterCheck();
+    expect(check.mismatches).toBe(0);
+    expect(check.instructions).toBeGreaterThan(100);
+    expect(check.instructions).toBeLessThanOrEqual(4096); // BPF_MAXINSNS
+  });
+
   it('sandboxEnter refuses bad arguments (checked in a child: entering is for good)', () => {
     const script = `
       const a = require(${JSON.stringify(addonPath)});
