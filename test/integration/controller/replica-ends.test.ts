@@ -6,6 +6,8 @@ import { registerBuiltinFunctions } from '../../../functions/index.ts';
 import { describeChainText } from '../../../src/cli/commands/describe.ts';
 import type { ControllerEvent } from '../../../src/controller/controller-api.ts';
 import { Controller } from '../../../src/controller/controller.ts';
+import { createControllerClient, type ControllerClient } from '../../../src/grpc/controller-client.ts';
+import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
 import { LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
 import { ProcessIsolate } from '../../../src/runtime/process-isolate.ts';
@@ -48,6 +50,8 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 
 describe('controller: a fused chain with in-memory ends runs them in its replicas', () => {
   let controller: Controller;
+  let server: ControllerServer;
+  let rpc: ControllerClient;
   let store: string;
   const events: ControllerEvent[] = [];
 
@@ -55,8 +59,12 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     store = mkdtempSync(join(tmpdir(), 'nfvkit-replica-ends-'));
     controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(store), warm: false, autoscale: false, sampleIntervalMs: 100 });
     controller.subscribe((e) => events.push(e), 0);
+    server = await startControllerServer(controller);
+    rpc = createControllerClient(`127.0.0.1:${server.port}`);
   });
   afterAll(async () => {
+    rpc?.close();
+    await server?.close();
     await controller?.close(0);
     rmSync(store, { recursive: true, force: true });
   });
@@ -120,7 +128,10 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
 
     const status = controller.getChain('edge');
     expect(status.ends?.figures).toMatchObject({ 'inside.flowsMovedOut': movedAll, 'inside.flowsMovedIn': movedAll, 'inside.shards': ends.shards, 'outside.finAcks': movedAll });
-    const text = describeChainText({ chain: status, instances: controller.listInstances('edge'), events: [] }, 0, Date.now());
+    // The same over gRPC (what `nfvkit describe` reads).
+    const remote = await rpc.getChain('edge');
+    expect(remote.ends).toEqual({ where: 'replicas', reason: status.ends!.reason, figures: expect.objectContaining({ 'inside.flowsMovedOut': movedAll, 'outside.finAcks': movedAll }) });
+    const text = describeChainText({ chain: remote, instances: await rpc.listInstances('edge'), events: [] }, 0, Date.now());
     expect(text).toMatch(/^Ends: +replicas \(fused chain with in-memory ends \(generator → responder\)/m);
     expect(text).toMatch(new RegExp(`^  inside: +framesIn \\d+, .*flowsMovedOut ${movedAll}, flowsMovedIn ${movedAll}`, 'm'));
 
