@@ -69,7 +69,7 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     rmSync(store, { recursive: true, force: true });
   });
 
-  it('carries frames both ways with no frame through the host, moves shards 1 → 2 → 1 accounting for every flow, and deletes with nothing leaked', async () => {
+  it('carries frames both ways with no frame through the host, moves shards 1 → 2 → 1 and through a rolling update accounting for every flow, and deletes with nothing leaked', async () => {
     const { chain } = await controller.apply(spec(), 'edge.yaml');
     expect(chain.placement).toBe('fused');
     expect(chain.ends?.where).toBe('replicas');
@@ -126,18 +126,30 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     expect(figure(LocalPortCounter.FLOWS_CLOSED)).toBe(movedAll);
     expect(figure(LocalPortCounter.FIN_ACKS)).toBe(movedAll);
 
+    // A rolling update (a firewall rule more): the new image's replica boots, the old one hands its flows over before it drains.
+    const image = controller.getChain('edge').functions[0].imageId;
+    const updated = await controller.apply(spec().replace("dport: 80 }", "dport: 80 }\n          - { name: tls, action: allow, side: inside, proto: tcp, dst: 198.18.2.100, dport: 443 }"), 'edge.yaml');
+    expect(updated.chain.functions[0].imageId).not.toBe(image);
+    await until(() => controller.listInstances('edge').every((i) => i.imageId !== image) && figure(LocalPortCounter.FLOWS_OPEN) === FLOWS && figure(LocalPortCounter.FLOWS_CLOSING) === 0, 30_000);
+    expect(figure(LocalPortCounter.FLOWS_MOVED_OUT)).toBe(movedAll + FLOWS);
+    expect(figure(LocalPortCounter.FLOWS_MOVED_IN)).toBe(movedAll + FLOWS);
+    expect(figure(LocalPortCounter.CLOSE_TIMEOUTS)).toBe(0);
+    expect(ends.handoffTimeouts).toBe(0);
+    expect(runtime.dataPlane.dropped()).toBe(0);
+    const rolled = movedAll + FLOWS;
+
     const status = controller.getChain('edge');
-    expect(status.ends?.figures).toMatchObject({ 'inside.flowsMovedOut': movedAll, 'inside.flowsMovedIn': movedAll, 'inside.shards': ends.shards, 'outside.finAcks': movedAll });
+    expect(status.ends?.figures).toMatchObject({ 'inside.flowsMovedOut': rolled, 'inside.flowsMovedIn': rolled, 'inside.shards': ends.shards, 'outside.finAcks': rolled });
     // The same over gRPC (what `nfvkit describe` reads).
     const remote = await rpc.getChain('edge');
-    expect(remote.ends).toEqual({ where: 'replicas', reason: status.ends!.reason, figures: expect.objectContaining({ 'inside.flowsMovedOut': movedAll, 'outside.finAcks': movedAll }) });
+    expect(remote.ends).toEqual({ where: 'replicas', reason: status.ends!.reason, figures: expect.objectContaining({ 'inside.flowsMovedOut': rolled, 'outside.finAcks': rolled }) });
     const text = describeChainText({ chain: remote, instances: await rpc.listInstances('edge'), events: [] }, 0, Date.now());
     expect(text).toMatch(/^Ends: +replicas \(fused chain with in-memory ends \(generator → responder\)/m);
-    expect(text).toMatch(new RegExp(`^  inside: +framesIn \\d+, .*flowsMovedOut ${movedAll}, flowsMovedIn ${movedAll}`, 'm'));
+    expect(text).toMatch(new RegExp(`^  inside: +framesIn \\d+, .*flowsMovedOut ${rolled}, flowsMovedIn ${rolled}`, 'm'));
 
     await controller.deleteChain('edge');
     const deleted = events.find((e) => e.type === 'deleted' && e.chain === 'edge');
-    expect(deleted?.details).toMatchObject({ leakedBuffers: '0', flowsLeft: '0', flowsMovedOut: String(movedAll) });
+    expect(deleted?.details).toMatchObject({ leakedBuffers: '0', flowsLeft: '0', flowsMovedOut: String(rolled) });
     // The delete closed every flow with a FIN through the chain before the replica stopped.
     expect(ends.figure(LocalPortCounter.FLOWS_CLOSED)).toBe(ends.figure(LocalPortCounter.FLOWS_OPENED));
     expect(ends.figure(LocalPortCounter.FIN_ACKS)).toBe(ends.figure(LocalPortCounter.FLOWS_OPENED));
