@@ -183,6 +183,36 @@ describe('ShardedClientsPort (ports in the replicas)', () => {
     expect(pool.leakCheck()).toEqual([]);
   });
 
+  it('moves IPv6 TCP flows (answers matched on the low address word) and UDP flows (no handshake, closed at once)', () => {
+    const v6: ClientFlowsSpec = { ...FLOWS, family: 6, clients: [0x20010db8, 1, 0, 0], hosts: 2 ** 32 - 2, service: [0x20010db8, 2, 0, 0x100] };
+    const udp: ClientFlowsSpec = { ...FLOWS, proto: IpProto.UDP };
+    for (const flows of [v6, udp]) {
+      const pool = PacketPool.create({ bufferCount: 512, owner: 1 });
+      const layout = shardBlockLayout(4);
+      const block = new SharedArrayBuffer(layout.bytes);
+      initShardBlock(block, layout);
+      const a = replica(pool, block, 0, 4, { flows });
+      const b = replica(pool, block, 1, 4, { flows });
+      publishShardOwners(block, layout, [0, 0, 0, 0]);
+      run(pool, [a, b], 5);
+      expect(c(a, LocalPortCounter.FLOWS_OPEN)).toBe(8);
+      expect(c(a, LocalPortCounter.SYN_ACKS)).toBe(flows.proto === IpProto.TCP ? 8 : 0);
+      publishShardOwners(block, layout, [0, 1, 0, 1]);
+      run(pool, [a, b], 6);
+      expect(c(a, LocalPortCounter.FLOWS_MOVED_OUT)).toBe(4);
+      expect(c(a, LocalPortCounter.FLOWS_CLOSED)).toBe(4);
+      expect(c(a, LocalPortCounter.FIN_ACKS)).toBe(flows.proto === IpProto.TCP ? 4 : 0);
+      expect(c(b, LocalPortCounter.FLOWS_MOVED_IN)).toBe(4);
+      expect(c(b, LocalPortCounter.FLOWS_OPEN)).toBe(4);
+      expect(c(b, LocalPortCounter.INSIDE_IN)).toBeGreaterThan(4);
+      expect(c(a, LocalPortCounter.STALE_REPLIES) + c(b, LocalPortCounter.STALE_REPLIES)).toBe(0);
+      expect(c(a, LocalPortCounter.OPEN_TIMEOUTS) + c(b, LocalPortCounter.OPEN_TIMEOUTS)).toBe(0);
+      a.local.close(pool);
+      b.local.close(pool);
+      expect(pool.leakCheck()).toEqual([]);
+    }
+  });
+
   it('refuses a block whose shard count is not the one it was given, and takes nothing from it', () => {
     const pool = PacketPool.create({ bufferCount: 256, owner: 1 });
     const layout = shardBlockLayout(4);
