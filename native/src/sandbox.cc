@@ -325,7 +325,13 @@ napi_value SandboxEnter(napi_env env, napi_callback_info info) {
   }
   if (uid >= 0 && geteuid() == 0) {
     gid_t g = static_cast<gid_t>(gid >= 0 ? gid : uid);
-    if (setgroups(0, nullptr) != 0 || setresgid(g, g, g) != 0 || setresuid(static_cast<uid_t>(uid), static_cast<uid_t>(uid), static_cast<uid_t>(uid)) != 0) {
+    // Each of these calls stops every thread of the process (glibc's setxid broadcast), so
+    // the ones with nothing to change are skipped: the host starts instance processes with
+    // their groups dropped and their gid set already (spawn's `gid`).
+    gid_t rg, eg, sg;
+    bool same_gid = getresgid(&rg, &eg, &sg) == 0 && rg == g && eg == g && sg == g;
+    if ((getgroups(0, nullptr) != 0 && setgroups(0, nullptr) != 0) || (!same_gid && setresgid(g, g, g) != 0) ||
+        setresuid(static_cast<uid_t>(uid), static_cast<uid_t>(uid), static_cast<uid_t>(uid)) != 0) {
       ThrowErrno(env, "drop to an unprivileged uid", errno);
       return nullptr;
     }

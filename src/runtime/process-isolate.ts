@@ -19,6 +19,7 @@ import type { MemfdMemory } from '../memory/shared-memory.ts';
 import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
+import { SANDBOX_UID } from './sandbox-reasons.ts';
 import { COLD_ARGUMENT, ProcessFd, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 /** Longest message line an instance process may write. */
@@ -90,6 +91,11 @@ export class ProcessIsolate extends EventEmitter {
     const args = ['--v8-pool-size=1', bootstrap, String(memoryMiB), ...(memory === undefined ? [] : [COLD_ARGUMENT])];
     this.child = spawn(process.execPath, args, {
       env,
+      // As root, started in the sandbox's group with no supplementary groups (uid 0 still
+      // reads what it must before the sandbox): entering the sandbox then changes only the
+      // uid. Each change of ids stops every thread of the process (glibc's setxid), and
+      // with the machine busy each stop waits for those threads to be scheduled.
+      ...(process.getuid?.() === 0 ? { gid: SANDBOX_UID } : {}),
       stdio: ['pipe', 'inherit', 'pipe', 'pipe', memory === undefined ? 'ignore' : memory.fd, warmMemory === undefined ? 'ignore' : warmMemory.fd, 'pipe'],
     });
     let exited: () => void = () => {};

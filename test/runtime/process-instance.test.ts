@@ -68,7 +68,11 @@ describe.runIf(available)('instances as sandboxed processes', () => {
       expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
       const ready = inst.host.events.find((e) => e.type === 'ready');
       expect(ready?.type === 'ready' ? ready.startup?.sandboxMs : undefined).toBeGreaterThan(0);
-      if (process.getuid?.() === 0) expect(status).toMatch(new RegExp(`^Uid:\\s+${SANDBOX_UID}\\s`, 'm'));
+      if (process.getuid?.() === 0) {
+        expect(status).toMatch(new RegExp(`^Uid:\\s+${SANDBOX_UID}\\s+${SANDBOX_UID}\\s+${SANDBOX_UID}\\s`, 'm'));
+        expect(status).toMatch(new RegExp(`^Gid:\\s+${SANDBOX_UID}\\s+${SANDBOX_UID}\\s+${SANDBOX_UID}\\s`, 'm'));
+        expect(status).toMatch(/^Groups:\s*$/m);
+      }
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
       expect(environ).not.toContain('NFVKIT_TOKEN');
       // No V8 flag (one would make V8 refuse Node's code cache): the heap limit is the bootstrap's argument.
