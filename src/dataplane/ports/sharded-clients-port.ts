@@ -110,6 +110,8 @@ export class ShardedClientsPort implements ChainPort {
   private lastRefill = performance.now();
   private readonly templates: Uint8Array;
   private readonly templateView: DataView;
+  /** Each flow's data frame (a view into `templates`, rewritten when the flow opens anew). */
+  private readonly frames: Uint8Array[];
   private readonly stride: number;
   private readonly dataLength: number;
   private readonly control = new Uint8Array(CONTROL_FRAME_ROOM);
@@ -152,6 +154,8 @@ export class ShardedClientsPort implements ChainPort {
     this.stride = this.dataLength;
     this.templates = new Uint8Array(F * this.stride);
     this.templateView = new DataView(this.templates.buffer);
+    // One view per flow, made once: `copyIn` from a whole array needs no view object per frame.
+    this.frames = Array.from({ length: F }, (_, f) => this.templates.subarray(f * this.stride, f * this.stride + this.dataLength));
     const plan = clientPortPlan(spec);
     this.rows = plan.rows;
     this.generations = plan.generations;
@@ -401,7 +405,7 @@ export class ShardedClientsPort implements ChainPort {
     const active = this.active;
     const quota = this.quota;
     const S = this.spec.shards;
-    const stride = this.stride;
+    const frames = this.frames;
     const len = this.dataLength;
     let kept = 0;
     let c = this.cursor;
@@ -423,7 +427,7 @@ export class ShardedClientsPort implements ChainPort {
         }
         this.shardSent[s]++;
       }
-      pool.copyIn(id, this.templates, f * stride, len);
+      pool.copyIn(id, frames[f], 0, len);
       out[kept++] = id;
       c++;
     }
