@@ -218,10 +218,12 @@ async function main(): Promise<void> {
     }
   });
   limitHeap();
-  // Start the libuv thread pool now: the sandbox forbids new threads.
   const self = fileURLToPath(import.meta.url);
-  await readFile(self).catch(() => undefined);
   if (process.argv[ProcessArg.COLD] !== COLD_ARGUMENT) {
+    // Start the libuv thread pool now, while idle, so that every thread exists before the
+    // sandbox (a process started for one instance starts it reading its image, before
+    // the sandbox too, instead of waiting for it here).
+    await readFile(self).catch(() => undefined);
     // Started ahead: warm the ESM loader (its data: and file paths, a missing file
     // included) so that a boot does not pay for it. A process started for one instance
     // has its boot message waiting and goes straight to it.
