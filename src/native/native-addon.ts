@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UDP_DESC_WORDS, UDP_MAX_BATCH, UDP_MAX_DATAGRAM, UDP_RX_TRUNCATED, UdpRx, UdpTx } from '../io/udp-descriptor.ts';
@@ -138,7 +137,11 @@ function load(): NativeAddonStatus {
   if (path === undefined) return { available: false, reason: `${ADDON_PATH} was not built (npm ci builds it; see native/README.md)` };
   let addon: NativeAddon;
   try {
-    addon = createRequire(import.meta.url)(path) as NativeAddon;
+    // process.dlopen, not require: an instance process is ES modules only, and its first
+    // require would set up the CommonJS loader (~3 ms of a cold process start here).
+    const module = { exports: {} as NativeAddon };
+    process.dlopen(module, path);
+    addon = module.exports;
   } catch (err) {
     return { available: false, reason: `${path} did not load: ${(err as Error).message}` };
   }
