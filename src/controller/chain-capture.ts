@@ -45,6 +45,9 @@ export function chainLink(chain: ChainRuntime, fn: string | undefined, side: 'in
   const p = names.indexOf(name);
   if (p < 0) throw new NotFoundError(`chain "${chain.name}" has no function "${name}"; it has: ${names.join(', ')}`);
   const fused = chain.functions.length === 1 && chain.functions[0].parts !== undefined;
+  if (chain.replicaEnds !== undefined) {
+    throw new FailedPreconditionError(`chain "${chain.name}" runs its ends in its replicas (${chain.endsPlacement.reason}): no frame crosses the host to capture`);
+  }
   if (fused) {
     if (side === 'inside' && p === 0) return { index: 0, name: `link 0: chain inside end, ${name} inside` };
     if (side === 'outside' && p === names.length - 1) return { index: 1, name: `link 1: ${name} outside, chain outside end` };
@@ -65,7 +68,8 @@ export class ChainCaptures {
   /**
    * Starts a capture on `chain` as `request` says. Throws `FilterSyntaxError` (bad filter),
    * `InvalidArgumentError` (bad count or snaplen), `NotFoundError` (no such function),
-   * `FailedPreconditionError` (a link of a fused chain that does not cross the host),
+   * `FailedPreconditionError` (a link of a fused chain that does not cross the host; any link
+   * of a chain whose ends run in its replicas),
    * `LimitExceededError` (`MAX_CAPTURES_PER_CHAIN` open).
    */
   openOn(chain: ChainRuntime, request: CaptureRequest): CaptureSession {

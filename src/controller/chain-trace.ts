@@ -28,7 +28,8 @@ export class ChainTraces {
   /**
    * Starts tracing the next `request.count` packets that enter `chain` and pass the filter.
    * Throws `FilterSyntaxError`, `InvalidArgumentError` (count, timeout) or
-   * `FailedPreconditionError` (a trace already runs on the chain, or it is being deleted).
+   * `FailedPreconditionError` (a trace already runs on the chain, it is being deleted, or its
+   * ends run in its replicas).
    */
   openOn(chain: ChainRuntime, request: TraceRequest): TraceSession {
     const { count } = request;
@@ -39,6 +40,8 @@ export class ChainTraces {
     }
     const filter = compileFilter(request.filter ?? '');
     if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${chain.name}" is being deleted`);
+    // The host marks the packets to trace as they enter: with the ends in the replicas none enters through it.
+    if (chain.replicaEnds !== undefined) throw new FailedPreconditionError(`chain "${chain.name}" runs its ends in its replicas (${chain.endsPlacement.reason}): no packet enters through the host to be marked for tracing`);
     const running = this.open.get(chain);
     if (running !== undefined && !running.finished) throw new FailedPreconditionError(`a trace is already running on chain "${chain.name}"`);
     const session = new TraceSession(chain.dataPlane, chain.name, filter, count, timeoutMs);

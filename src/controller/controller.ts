@@ -51,6 +51,12 @@ export interface ControllerOptions {
    * generator, sink, responder, pcap, vxlan), e.g. a test's sink that counts what it gets.
    */
   readonly endFactories?: Partial<Record<string, ChainEndFactory>>;
+  /**
+   * Run a fused chain's in-memory ends (generator → responder/sink) in its replicas (default
+   * true; `placeEnds`); false keeps every chain's ends on the host, where `capture` and
+   * `trace` see the frames entering and leaving the chain.
+   */
+  readonly endsInReplicas?: boolean;
   /** Longest wait for flows to finish when a chain is deleted, ms (default: the chain's largest drain timeout). */
   readonly deleteTimeoutMs?: number;
   /** How often per-instance rates are sampled and the autoscaler decides, ms (default 500). */
@@ -124,6 +130,7 @@ export class Controller implements ControllerApi {
   private readonly registry: FunctionRegistry;
   private readonly store: ImageStore;
   private readonly endFactories: Partial<Record<string, ChainEndFactory>>;
+  private readonly endsInReplicas: boolean;
   /** Where files named in specs resolve (never the client-supplied source). */
   readonly dataDir: DataDir;
   private readonly deleteTimeoutMs: number | undefined;
@@ -155,6 +162,7 @@ export class Controller implements ControllerApi {
     this.registry = options.registry;
     this.store = options.store ?? ImageStore.open();
     this.endFactories = { ...options.endFactories };
+    this.endsInReplicas = options.endsInReplicas ?? true;
     this.dataDir = options.dataDir instanceof DataDir ? options.dataDir : DataDir.resolve(options.dataDir);
     this.deleteTimeoutMs = options.deleteTimeoutMs;
     this.warm = warm;
@@ -430,7 +438,7 @@ export class Controller implements ControllerApi {
     const dataDir = this.dataDir;
     const pool = createDataPlanePool();
     // In-memory ends of a fused chain run in its replicas; the rest are opened here.
-    const endsPlacement = placeEnds(spec, placement, (type) => this.endFactories[type] !== undefined);
+    const endsPlacement = this.endsInReplicas ? placeEnds(spec, placement, (type) => this.endFactories[type] !== undefined) : { where: 'host' as const, reason: 'the controller keeps every end on the host (endsInReplicas: false)' };
     let hostEnds: { inside: ChainEnd; outside: ChainEnd } | undefined;
     if (endsPlacement.where === 'host') {
       const inside = await this.openEnd(spec.spec.ingress, { chain: name, side: 'inside', dataDir, pool });

@@ -34,7 +34,8 @@ let controller: Controller;
 let server: ControllerServer;
 
 beforeAll(async () => {
-  controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(dir, 'store')), warm: false, deleteTimeoutMs: 100 });
+  // Host ends: these tests watch frames enter and leave the chain through the host (ends in fused replicas refuse it).
+  controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(dir, 'store')), warm: false, deleteTimeoutMs: 100, endsInReplicas: false });
   server = await startControllerServer(controller, { shutdownGraceMs: 500 });
   await controller.apply(chainSpec('cap-it', 'isolated'), 'cap-it.yaml');
   await controller.apply(chainSpec('cap-fused', 'fused'), 'cap-fused.yaml');

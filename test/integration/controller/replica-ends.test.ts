@@ -83,6 +83,9 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     expect(figure(LocalPortCounter.FLOWS_OPENED)).toBe(FLOWS);
     expect(figure(LocalPortCounter.INSIDE_OUT)).toBeGreaterThanOrEqual(FLOWS);
     expect(runtime.dataPlane.traffic).toEqual({ enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 });
+    // Capture and trace watch frames cross the host: refused, saying why.
+    expect(() => controller.openCapture('edge', { side: 'inside' })).toThrow(/runs its ends in its replicas .*no frame crosses the host to capture/);
+    expect(() => controller.openTrace('edge', { count: 1 })).toThrow(/runs its ends in its replicas .*no packet enters through the host/);
     const traffic = controller.chainTraffic('edge');
     expect(traffic.enteredInside).toBeGreaterThan(1000);
     expect(traffic.enteredOutside).toBeGreaterThanOrEqual(FLOWS);

@@ -28,7 +28,8 @@ let controller: Controller;
 let server: ControllerServer;
 
 beforeAll(async () => {
-  controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(dir, 'store')), warm: false, deleteTimeoutMs: 100 });
+  // Host ends: these tests watch frames enter and leave the chain through the host (ends in fused replicas refuse it).
+  controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(dir, 'store')), warm: false, deleteTimeoutMs: 100, endsInReplicas: false });
   server = await startControllerServer(controller, { shutdownGraceMs: 500 });
 }, 60_000);
 
