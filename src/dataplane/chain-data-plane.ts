@@ -144,19 +144,12 @@ export interface ChainDataPlaneOptions {
   readonly linkLanes?: number;
   /**
    * `links: 'direct'`: entries per ring of a queue pair between instances (a power of two;
-   * default `directQueueSize(queueSize)`: 4 × queueSize, at most 1024).
+   * default `queueSize`). Deeper rings let a sender go on while its peer waits for a core
+   * (with rings of one batch every hop is a sleep and a wake-up per batch), but hold more
+   * frames: under load they stay full, and every frame in a killed instance's inbound rings
+   * is lost with it (the kill drill kept fewer flows with 4 × 256 than with 256).
    */
   readonly linkQueueSize?: number;
-}
-
-/**
- * Default ring size of direct links for a data plane of `queueSize`: four batches, so a
- * sender goes on while its peer sleeps or waits for a core, instead of stopping after
- * each batch for a wake-up of its peer (a ring of one batch makes the chain lock-step:
- * every hop a sleep and a wake-up per batch).
- */
-export function directQueueSize(queueSize: number): number {
-  return Math.min(4 * queueSize, 1024);
 }
 
 /** How frames cross between adjacent stages (`ChainDataPlaneOptions.links`). */
@@ -407,7 +400,7 @@ export class ChainDataPlane {
     this.linkMode = options.links ?? defaultLinkMode();
     this.linkArea =
       this.linkMode === 'direct' && stageNames.length > 1
-        ? LinkArea.create({ stages: stageNames.length, lanes: options.linkLanes ?? 16, queueSize: options.linkQueueSize ?? directQueueSize(this.queueSize) }, (n) => memory.allocate(n))
+        ? LinkArea.create({ stages: stageNames.length, lanes: options.linkLanes ?? 16, queueSize: options.linkQueueSize ?? this.queueSize }, (n) => memory.allocate(n))
         : null;
     this.direct = this.linkArea === null ? null : new DirectLinkHost(this.linkArea, pool, { hashSeed: options.hashSeed ?? 0, flowCapacity: capacity, pinTimeouts: timeouts, tickMs: TICK_MS });
   }

@@ -74,6 +74,8 @@ export class DirectLinks {
   readonly irq: Doorbell;
   private lastSweep = 0;
   private readonly tickMs: number;
+  /** The tick of the last `maintain` (each pass of the loop starts with `txRoom`, which calls it): what `receive`/`transmit` stamp pins with, one clock read per pass instead of one per call. */
+  lastTick: number;
   private readonly stage: number;
   /** The last pin query of the host it answered. */
   private lastQuery = 0;
@@ -81,6 +83,7 @@ export class DirectLinks {
   /** `irq` must be the lane's interrupt line (`LinkArea.irqOffset`), the one the loop sleeps on. */
   constructor(data: DirectLinksData, pool: PoolHandle, irq: Doorbell) {
     this.tickMs = data.tickMs;
+    this.lastTick = this.tick();
     this.stage = data.stage;
     this.irq = irq;
     const layout = new LinkAreaLayout(data.geometry);
@@ -123,6 +126,7 @@ export class DirectLinks {
 
   /** Expires idle pins about once a second (4 ticks), answers a new pin query of the host, then copies the counters into the stats. */
   maintain(tick: number): void {
+    this.lastTick = tick;
     if (tick - this.lastSweep >= 4) {
       this.lastSweep = tick;
       this.steering.expire(tick);
@@ -316,7 +320,7 @@ export class DirectLink implements Link {
     const meta = pool.meta;
     const view = pool.view;
     const inDir: 0 | 1 = this.side === 0 ? 0 : 1;
-    const tick = this.owner.tick();
+    const tick = this.owner.lastTick;
     const lanes = this.lanes;
     for (let i = 0; i < lanes && n < max; i++) {
       const l = (this.next + i) % lanes;
@@ -350,7 +354,7 @@ export class DirectLink implements Link {
     const meta = pool.meta;
     const view = pool.view;
     const stats = owner.stats;
-    const tick = owner.tick();
+    const tick = owner.lastTick;
     const from = owner.self.slot;
     const counts = this.counts;
     const drops = this.drops;
