@@ -165,12 +165,12 @@ export class VirtioNetDriverEnd {
   }
 
   /**
-   * Posts as many empty pool buffers on the receiveq as it has free descriptors (one
-   * alloc, one publish). Returns how many. Does nothing after `close`.
+   * Posts as many empty pool buffers on the receiveq as it has free descriptors, at most
+   * `max` (one alloc, one publish). Returns how many. Does nothing after `close`.
    */
-  refillRx(): number {
+  refillRx(max = 1 << 30): number {
     if (this.closed) return 0;
-    const want = this.rxq.freeDescriptors;
+    const want = Math.min(this.rxq.freeDescriptors, max);
     if (want === 0) return 0;
     const pool = this.pool;
     const got = pool.allocBatch(this.ids, want);
