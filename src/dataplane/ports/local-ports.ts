@@ -123,7 +123,7 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): Lo
 function openPort(spec: LocalPortSpec, counters: Float64Array, recycler: BufferRecycler): ChainPort {
   switch (spec.type) {
     case 'clients':
-      return new ShardedClientsPort(spec, counters, CLIENT_SLOTS);
+      return new ShardedClientsPort(spec, counters, CLIENT_SLOTS, recycler);
     case 'generator':
       return new GeneratorPort(spec.frames, { total: spec.total ?? Infinity, recycler });
     case 'sink':

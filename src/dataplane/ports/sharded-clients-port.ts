@@ -1,5 +1,6 @@
 import { EtherType } from '../../packet/ethernet.ts';
 import { IpProto } from '../../packet/ipv4.ts';
+import type { BufferRecycler } from '../../pool/buffer-recycler.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { CLIENT_PORT_BASE, clientPortPlan, CONTROL_FRAME_ROOM, FlowFrameKind, writeClientFrame, type ClientFlowsSpec } from './client-flows.ts';
@@ -121,10 +122,12 @@ export class ShardedClientsPort implements ChainPort {
   private readonly generations: number;
   private readonly tcp: boolean;
 
+  /** `recycler`: allocate data frames from the buffers a sink in the same instance gave back (`BufferRecycler`) before the pool. */
   constructor(
     spec: ShardedClientsSpec,
     private readonly counters: Float64Array,
     private readonly slots: ClientCounterSlots,
+    private readonly recycler?: BufferRecycler,
   ) {
     this.spec = spec;
     this.layout = shardBlockLayout(spec.shards);
@@ -400,7 +403,8 @@ export class ShardedClientsPort implements ChainPort {
   /** Data frames round robin over the open flows, written at `ids[at…)`. */
   private fillData(pool: PoolHandle, ids: Uint32Array, at: number, max: number): number {
     const out = at === 0 ? ids : this.scratch;
-    const got = pool.allocBatch(out, max < out.length ? max : out.length);
+    const want = max < out.length ? max : out.length;
+    const got = this.recycler === undefined ? pool.allocBatch(out, want) : this.recycler.alloc(pool, out, want);
     const me = pool.ownerId;
     const active = this.active;
     const quota = this.quota;

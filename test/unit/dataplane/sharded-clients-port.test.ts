@@ -213,6 +213,26 @@ describe('ShardedClientsPort (ports in the replicas)', () => {
     }
   });
 
+  it('with a sink in the same replica, fills again the buffers the sink gave back', () => {
+    const pool = PacketPool.create({ bufferCount: 1024, owner: 1 });
+    const layout = shardBlockLayout(4);
+    const block = new SharedArrayBuffer(layout.bytes);
+    initShardBlock(block, layout);
+    const counters = new Float64Array(LOCAL_PORT_COUNTERS);
+    const local = openLocalPorts({ inside: { type: 'clients', ...FLOWS, proto: IpProto.UDP, shards: 4, member: 0, block }, outside: { type: 'sink' } }, counters);
+    publishShardOwners(block, layout, [0, 0, 0, 0]);
+    const ids = new Uint32Array(256);
+    const [clients, sink] = local.ports;
+    for (let k = 0; k < 3; k++) sink.take(pool, ids, clients.fill(pool, ids, 256));
+    const allocs = pool.stats().allocs;
+    for (let k = 0; k < 20; k++) sink.take(pool, ids, clients.fill(pool, ids, 256));
+    expect(counters[LocalPortCounter.OUTSIDE_OUT]).toBe(23 * 256);
+    // Recycled: no buffer from the pool after the first rounds.
+    expect(pool.stats().allocs).toBe(allocs);
+    local.close(pool);
+    expect(pool.leakCheck()).toEqual([]);
+  });
+
   it('refuses a block whose shard count is not the one it was given, and takes nothing from it', () => {
     const pool = PacketPool.create({ bufferCount: 256, owner: 1 });
     const layout = shardBlockLayout(4);
