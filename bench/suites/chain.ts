@@ -18,9 +18,6 @@ import type { StageInstance } from '../../src/dataplane/stage.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
 import { SinkPort } from '../../src/dataplane/ports/sink-port.ts';
 import { buildFusedImage, buildImage, type BuildImageResult } from '../../src/image/image-builder.ts';
-import { compilePipeline } from '../../src/pipeline/compiler.ts';
-import { importPipelineModule } from '../../src/pipeline/load-pipeline.ts';
-import { PacketBatch } from '../../src/pipeline/packet-batch.ts';
 import type { FusedChainPart } from '../../src/pipeline/fuse-chain.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { IpProto, parseIpv4 } from '../../src/packet/ipv4.ts';
@@ -30,6 +27,7 @@ import { firewall } from '../../functions/firewall/pipeline.ts';
 import { loadBalancer } from '../../functions/load-balancer/pipeline.ts';
 import { nat } from '../../functions/nat/pipeline.ts';
 import { passThrough } from '../../functions/pass-through/pipeline.ts';
+import { perFunctionNsInFreshProcess } from '../lib/per-function-cost.ts';
 import type { BenchSuite, SuiteReport } from '../lib/report.ts';
 
 const PACKETS = Number(process.env.CHAIN_BENCH_PACKETS ?? 1_000_000);
@@ -40,37 +38,6 @@ const TARGET_FUSED_MPPS = 3;
 const TARGET_FUSED_SCALING = 1.6;
 const TARGET_ISOLATED_MPPS = 1.5;
 const TARGET_PASS3_RATIO = 0.6;
-
-/**
- * ns/packet of each function alone on one thread over the suite's frames (a batch of 256
- * through the first function, its output through the next, …), in steady state: the
- * chain's ideal cost, against which its measured rate gives the chain's efficiency.
- */
-async function perFunctionNs(parts: readonly FusedChainPart[], frames: Uint8Array[]): Promise<number[]> {
-  const modules = await Promise.all(parts.map((p) => importPipelineModule(compilePipeline(p.definition, p.config))));
-  const pipelines = modules.map((m) => m.createPipeline({ counters: new Float64Array(m.COUNTERS.length) }));
-  const stride = 2176;
-  const mem = new Uint8Array(256 * stride);
-  const batch = new PacketBatch(new DataView(mem.buffer));
-  const spent = parts.map(() => 0);
-  let packets = 0;
-  for (let rep = 0; rep < 600; rep++) {
-    batch.clear();
-    for (let i = 0; i < 256; i++) {
-      const f = frames[(rep * 256 + i) % frames.length];
-      mem.set(f, i * stride + 128);
-      batch.push(i, i * stride + 128, f.length, 0);
-    }
-    for (let k = 0; k < pipelines.length; k++) {
-      const t0 = performance.now();
-      pipelines[k].processBatch(batch, t0);
-      if (rep >= 100) spent[k] += performance.now() - t0;
-      batch.sides.fill(0);
-    }
-    if (rep >= 100) packets += 256;
-  }
-  return spent.map((ms) => (ms * 1e6) / packets);
-}
 
 const ip = (s: string): number => parseIpv4(s) as number;
 
@@ -324,8 +291,8 @@ export const chainSuite: BenchSuite = {
       progress(`  ${mpps.toFixed(3)} Mpps`);
     }
 
-    progress('per-function cost on one thread (ideal chain)');
-    const ns = await perFunctionNs(parts, frames);
+    progress('per-function cost on one thread, in a fresh process (ideal chain)');
+    const ns = perFunctionNsInFreshProcess({ parts: parts.map((p) => ({ function: p.definition.name, config: p.config })), frames: frames.map((f) => Buffer.from(f).toString('base64')) });
     const idealNs = ns.reduce((a, b) => a + b, 0);
     const cores = 2;
     /** Measured Mpps ÷ what `cores` cores could do at the functions' own cost. */
@@ -362,7 +329,7 @@ export const chainSuite: BenchSuite = {
           rows: localRows,
         },
         {
-          title: `Efficiency: measured Mpps ÷ (${cores} cores ÷ Σ per-function ns/packet on one thread, measured in this run: ${parts.map((p, k) => `${p.name} ${ns[k].toFixed(0)}`).join(' + ')} = ${idealNs.toFixed(0)} ns)`,
+          title: `Efficiency: measured Mpps ÷ (${cores} cores ÷ Σ per-function ns/packet on one thread of a fresh process, measured in this run: ${parts.map((p, k) => `${p.name} ${ns[k].toFixed(0)}`).join(' + ')} = ${idealNs.toFixed(0)} ns)`,
           columns: ['chain', 'Mpps', 'ideal Mpps on 2 cores', 'efficiency'],
           rows: [
             [chains[3].label, iso],
