@@ -28,8 +28,8 @@ export class ChainTraces {
   /**
    * Starts tracing the next `request.count` packets that enter `chain` and pass the filter.
    * Throws `FilterSyntaxError`, `InvalidArgumentError` (count, timeout) or
-   * `FailedPreconditionError` (a trace already runs on the chain, it is being deleted, or its
-   * ends run in its replicas).
+   * `FailedPreconditionError` (a trace already runs on the chain, or it is being deleted).
+   * Where the chain's ends run in its replicas, their ports mark the packets.
    */
   openOn(chain: ChainRuntime, request: TraceRequest): TraceSession {
     const { count } = request;
@@ -40,11 +40,11 @@ export class ChainTraces {
     }
     const filter = compileFilter(request.filter ?? '');
     if (chain.phase === 'Deleting') throw new FailedPreconditionError(`chain "${chain.name}" is being deleted`);
-    // The host marks the packets to trace as they enter: with the ends in the replicas none enters through it.
-    if (chain.replicaEnds !== undefined) throw new FailedPreconditionError(`chain "${chain.name}" runs its ends in its replicas (${chain.endsPlacement.reason}): no packet enters through the host to be marked for tracing`);
     const running = this.open.get(chain);
     if (running !== undefined && !running.finished) throw new FailedPreconditionError(`a trace is already running on chain "${chain.name}"`);
-    const session = new TraceSession(chain.dataPlane, chain.name, filter, count, timeoutMs);
+    // With the ends in the replicas, their own ports mark the packets entering, through the chain's ingress trace block.
+    const ends = chain.replicaEnds;
+    const session = new TraceSession(chain.dataPlane, chain.name, filter, count, timeoutMs, ends === undefined ? undefined : { block: ends.traceBlock, filterText: filter.source });
     this.open.set(chain, session);
     return session;
   }

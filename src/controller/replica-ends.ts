@@ -8,6 +8,7 @@ import { clientFlowsOf, type GeneratorPortSpec } from '../ports/generator.ts';
 import type { ClassifierRules } from '../dataplane/ports/classifier-port.ts';
 import { classifierRules } from './chain-ends.ts';
 import type { PlacementDecision } from './placement.ts';
+import { INGRESS_TRACE_BYTES } from '../trace/ingress-trace-layout.ts';
 import { assignShards, GENERATOR_SHARDS, shardsMoved } from './shard-assignment.ts';
 
 /** Where a chain's ends run, and why (`ChainStatus.ends`). */
@@ -97,6 +98,8 @@ export class ReplicaEnds {
   private readonly flows: ClientFlowsSpec;
   private readonly layout: ShardBlockLayout;
   private readonly block: SharedArrayBuffer;
+  /** The ingress trace block every replica's ports mark through (`ChainTraces` starts sessions in it). */
+  readonly traceBlock: SharedArrayBuffer;
   private owners: number[];
   private seq = 0;
   /** Member numbers reserved: bound to their instance once booted. */
@@ -117,6 +120,7 @@ export class ReplicaEnds {
     this.layout = shardBlockLayout(this.shards);
     this.block = memory.allocate(this.layout.bytes);
     initShardBlock(this.block, this.layout);
+    this.traceBlock = memory.allocate(INGRESS_TRACE_BYTES);
     this.owners = new Array<number>(this.shards).fill(NO_MEMBER);
   }
 
@@ -140,6 +144,7 @@ export class ReplicaEnds {
     return {
       inside: { type: 'clients', ...this.flows, shards: this.shards, member, block: this.block, ...(total === undefined ? {} : { total }), ...(rate === undefined || rate === 0 ? {} : { rate }) },
       outside: { type: this.egress },
+      trace: this.traceBlock,
     };
   }
 
@@ -297,5 +302,6 @@ export class ReplicaEnds {
     if (this.released) return;
     this.released = true;
     this.memory.release(this.block);
+    this.memory.release(this.traceBlock);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A trace in progress on one chain (`ControllerApi.openTrace`): starts a session on the
- * chain's data plane (`TraceMarker` at its ends, the tracing variant in every instance),
+ * chain's data plane (`TraceMarker` at its ends on the host, or, given a `ReplicaIngress`,
+ * `ReplicaTraceMarker` with the replicas' own ports marking; the tracing variant in every instance),
  * gathers the records its instances write, checks them (`readTraceRecords`) and assembles
  * them per packet, function by function in the order the packet met them. A packet is
  * complete once it left the chain, was dropped, or nothing more came for it for
@@ -17,6 +18,7 @@ import type { PacketFilter } from '../capture/packet-filter.ts';
 import type { ChainDataPlane } from '../dataplane/chain-data-plane.ts';
 import type { StageInstance } from '../dataplane/stage.ts';
 import { formatFunctionTrace, type FunctionTraceView } from './trace-format.ts';
+import { ReplicaTraceMarker } from './replica-trace-marker.ts';
 import { TraceMarker } from './trace-marker.ts';
 import { readTraceRecords, type TracePipelineShape } from './trace-reader.ts';
 
@@ -35,6 +37,14 @@ export interface PacketTraceView {
   readonly functions: readonly FunctionTraceView[];
   /** Records instances could not keep or that did not check out, since the start. */
   readonly lost: number;
+}
+
+/** Where a chain's ends run in its replicas: the block their ports mark through, and the filter's text they compile. */
+export interface ReplicaIngress {
+  /** The chain's ingress trace block (`ingress-trace-layout.ts`). */
+  readonly block: SharedArrayBuffer;
+  /** The text the session's filter was compiled from. */
+  readonly filterText: string;
 }
 
 interface Pending {
@@ -60,8 +70,11 @@ export class TraceSession {
     filter: PacketFilter,
     readonly count: number,
     timeoutMs: number,
+    ingress?: ReplicaIngress,
   ) {
-    this.marker = dataPlane.startTrace((session) => new TraceMarker(session, filter, count));
+    this.marker = dataPlane.startTrace((session) => (ingress === undefined ? new TraceMarker(session, filter, count) : new ReplicaTraceMarker(session, filter, ingress.filterText, count, ingress.block)));
+    // The replicas mark only once every instance's trace area names the session.
+    if (this.marker instanceof ReplicaTraceMarker) this.marker.arm();
     this.deadline = performance.now() + timeoutMs;
   }
 
@@ -78,6 +91,7 @@ export class TraceSession {
   /** Reads what the instances wrote and returns the packets complete now, in order. */
   poll(now = performance.now()): PacketTraceView[] {
     if (this.closedFlag) return [];
+    if (this.marker instanceof ReplicaTraceMarker) this.marker.sync();
     this.read(now);
     const timedOut = now >= this.deadline;
     const out: PacketTraceView[] = [];
@@ -88,7 +102,7 @@ export class TraceSession {
       const left = this.marker.left[seq] === 1;
       const quiet = now - (p?.lastAt ?? now) >= QUIET_MS || (p === undefined && Date.now() - entry.timeMs >= QUIET_MS * 3);
       if (!(timedOut || left || p?.dropped === true || quiet)) break;
-      out.push({ seq, timeMs: entry.timeMs, entered: entry.side, packet: entry.packet, functions: p?.functions ?? [], lost: this.lostTotal + this.rejectedTotal });
+      out.push({ seq, timeMs: entry.timeMs, entered: entry.side, packet: entry.packet, functions: p?.functions ?? [], lost: this.lostTotal + this.rejectedTotal + this.entriesRejected() });
       this.pending.delete(seq);
       this.nextSeq++;
       this.emitted++;
@@ -101,7 +115,13 @@ export class TraceSession {
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    if (this.marker instanceof ReplicaTraceMarker) this.marker.disarm();
     this.dataPlane.stopTrace(this.marker);
+  }
+
+  /** Entries from the replicas' ports that did not check out. */
+  private entriesRejected(): number {
+    return this.marker instanceof ReplicaTraceMarker ? this.marker.rejected : 0;
   }
 
   private read(now: number): void {

@@ -1,6 +1,7 @@
 import { BufferRecycler } from '../../pool/buffer-recycler.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
+import { IngressMarker } from '../../trace/ingress-marker.ts';
 import { GeneratorPort } from './generator-port.ts';
 import { ResponderPort } from './responder-port.ts';
 import { ShardedClientsPort, type ClientCounterSlots, type ShardedClientsSpec } from './sharded-clients-port.ts';
@@ -24,6 +25,11 @@ export type LocalPortSpec =
 export interface LocalPortsSpec {
   readonly inside: LocalPortSpec;
   readonly outside: LocalPortSpec;
+  /**
+   * The chain's ingress trace block (`src/trace/ingress-trace-layout.ts`), shared by all its
+   * replicas: while it names a trace session, the ports mark what enters (`IngressMarker`).
+   */
+  readonly trace?: SharedArrayBuffer;
 }
 
 /** Slots of the counters (one float64 each, shared with the host) of an instance's local ports. */
@@ -107,8 +113,9 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): Lo
   const recycler = new BufferRecycler();
   const inside = openPort(spec.inside, counters, recycler);
   const outside = openPort(spec.outside, counters, recycler);
+  const marker = spec.trace === undefined ? undefined : new IngressMarker(spec.trace);
   return {
-    ports: [counting(inside, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT), counting(outside, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT)],
+    ports: [counting(inside, 0, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT, marker), counting(outside, 1, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT, marker)],
     close(pool) {
       const ids = new Uint32Array(256);
       for (const port of [inside, outside]) {
@@ -133,15 +140,18 @@ function openPort(spec: LocalPortSpec, counters: Float64Array, recycler: BufferR
   }
 }
 
-function counting(port: ChainPort, counters: Float64Array, inSlot: number, outSlot: number): ChainPort {
+/** `port` on side `side`, counting what crosses it and, with a `marker`, marking it for trace sessions (one shared-word look per batch). */
+function counting(port: ChainPort, side: number, counters: Float64Array, inSlot: number, outSlot: number, marker: IngressMarker | undefined): ChainPort {
   return {
     fill(pool, ids, max) {
       const n = port.fill(pool, ids, max);
       counters[inSlot] += n;
+      if (marker !== undefined) marker.entered(pool, ids, n, side);
       return n;
     },
     take(pool, ids, n) {
       counters[outSlot] += n;
+      if (marker !== undefined) marker.left(pool, ids, n);
       port.take(pool, ids, n);
       if (port instanceof ResponderPort) {
         counters[LocalPortCounter.SYN_ACKS] = port.synAcks;

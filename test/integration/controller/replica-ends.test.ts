@@ -12,6 +12,8 @@ import { LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
 import { ImageStore } from '../../../src/image/image-store.ts';
 import { ProcessIsolate } from '../../../src/runtime/process-isolate.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
+import { IngressWord } from '../../../src/trace/ingress-trace-layout.ts';
+import type { PacketTraceView } from '../../../src/trace/trace-session.ts';
 
 const FLOWS = 64;
 
@@ -38,6 +40,27 @@ spec:
       config: { snat: { addresses: 198.18.3.1/32 } }
       scaling: { min: 1, max: 2 }
 `;
+}
+
+/** A traced packet of this chain: entered at the replica's clients port, through fw then nat, out of the replica's responder. */
+function checkTraced(p: PacketTraceView, replicas: readonly string[]): void {
+  expect(p.entered).toBe('inside');
+  expect(p.packet).toMatch(/^tcp 198\.18\.1\.\d+:\d+ > 198\.18\.2\.100:80 \[[A-Z.]+\] len \d+$/);
+  expect(p.functions.map((f) => f.function)).toEqual(['fw', 'nat']);
+  const [fw, nat] = p.functions;
+  expect(fw.instance).toBe(nat.instance);
+  expect(replicas).toContain(fw.instance);
+  expect(fw.arrived).toBe('inside');
+  const filter = fw.steps.at(-1)!;
+  expect(filter).toMatchObject({ element: 'firewall', verdict: 'outside', dropReason: '' });
+  // A SYN passes the rule; the flow's later segments pass conntrack.
+  expect(filter.notes).toHaveLength(1);
+  expect(filter.notes[0]).toMatch(/^(rule 0 \(web\): allow|conntrack established: passed without rules)$/);
+  expect(nat.packet).toMatch(/^tcp 198\.18\.1\.\d+:\d+ > 198\.18\.2\.100:80 /);
+  const mapping = nat.steps.at(-1)!;
+  expect(mapping).toMatchObject({ verdict: 'outside', dropReason: '' });
+  expect(mapping.rewrites[0]).toMatch(/^ip\.src 198\.18\.1\.\d+ -> 198\.18\.3\.1$/);
+  expect(p.lost).toBe(0);
 }
 
 async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -83,9 +106,15 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     expect(figure(LocalPortCounter.FLOWS_OPENED)).toBe(FLOWS);
     expect(figure(LocalPortCounter.INSIDE_OUT)).toBeGreaterThanOrEqual(FLOWS);
     expect(runtime.dataPlane.traffic).toEqual({ enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 });
-    // Capture and trace watch frames cross the host: refused, saying why.
+    // Capture watches frames cross the host: refused, saying why.
     expect(() => controller.openCapture('edge', { side: 'inside' })).toThrow(/runs its ends in its replicas .*no frame crosses the host to capture/);
-    expect(() => controller.openTrace('edge', { count: 1 })).toThrow(/runs its ends in its replicas .*no packet enters through the host/);
+    // Trace: the replica's own clients port marks the packet as it enters; the host reads the replica's trace area.
+    const replicaIds = () => runtime.dataPlane.stage('fused').live.map((i) => `edge/${i.id}`);
+    const traced: PacketTraceView[] = [];
+    for await (const p of rpc.trace('edge', { count: 1, filter: 'tcp and dst port 80', timeoutMs: 8000 })) traced.push(p);
+    expect(traced).toHaveLength(1);
+    expect(traced[0].seq).toBe(1);
+    checkTraced(traced[0], replicaIds());
     const traffic = controller.chainTraffic('edge');
     expect(traffic.enteredInside).toBeGreaterThan(1000);
     expect(traffic.enteredOutside).toBeGreaterThanOrEqual(FLOWS);
@@ -110,6 +139,20 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     expect(perReplica).toEqual([moved, moved]);
     const second = runtime.dataPlane.stage('fused').live.map((i) => i.portCounters![LocalPortCounter.INSIDE_IN]);
     await until(() => runtime.dataPlane.stage('fused').live.every((i, k) => i.portCounters![LocalPortCounter.INSIDE_IN] > second[k] + 100), 10_000);
+    // A trace's count holds across the replicas: exactly that many packets marked in all, each traced through both functions.
+    for (const count of [1, 5]) {
+      const session = controller.openTrace('edge', { count, filter: 'dst host 198.18.2.100 and tcp', timeoutMs: 8000 });
+      const got: PacketTraceView[] = [];
+      await until(() => {
+        got.push(...session.poll());
+        return session.finished;
+      }, 10_000);
+      expect(got.map((p) => p.seq)).toEqual(Array.from({ length: count }, (_, k) => k + 1));
+      for (const p of got) checkTraced(p, replicaIds());
+      // Both replicas kept marking while the session ran; none claimed a seq past the count.
+      expect(Atomics.load(new Int32Array(ends.traceBlock), IngressWord.CLAIMED) & 0xffff).toBe(count);
+      expect(Atomics.load(new Int32Array(ends.traceBlock), IngressWord.SESSION)).toBe(0);
+    }
 
     // 2 → 1: the leaving replica gives its shards back before it is drained.
     await controller.scaleFunction('edge', 'fw', 1);

@@ -28,7 +28,7 @@ let controller: Controller;
 let server: ControllerServer;
 
 beforeAll(async () => {
-  // Host ends: these tests watch frames enter and leave the chain through the host (ends in fused replicas refuse it).
+  // Host ends: these tests watch frames enter and leave the chain through the host (ends in the replicas: test/integration/controller/replica-ends.test.ts).
   controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(join(dir, 'store')), warm: false, deleteTimeoutMs: 100, endsInReplicas: false });
   server = await startControllerServer(controller, { shutdownGraceMs: 500 });
 }, 60_000);
