@@ -142,7 +142,9 @@ function natRewrite(view: DataView, l3: number, l4: number, proto: number, addrA
   s = (~view.getUint16(pAt) & m) + (port & m) + delta;
   view.setUint16(pAt, port);
   if (c === 0 && proto === 17) return;
+  // Up to 0x20004 here: two folds, as one can leave a carry (0x1FFFF folds to 0x10000).
   s = (~c & m) + (s & m) + (s >>> 16);
+  s = (s & m) + (s >>> 16);
   s = ~((s & m) + (s >>> 16)) & m;
   view.setUint16(cAt, s === 0 && proto === 17 ? m : s);
 }
