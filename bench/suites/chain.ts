@@ -47,7 +47,7 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 /** Worker/process pairs per case of the instance-mode comparison (each pair: worker run, then process run). */
-const MODE_PAIRS = Number(process.env.CHAIN_BENCH_MODE_PAIRS ?? 3);
+const MODE_PAIRS = Number(process.env.CHAIN_BENCH_MODE_PAIRS ?? 5);
 
 function templates(): Uint8Array[] {
   const client = ip('198.18.1.0');
@@ -277,9 +277,11 @@ export const chainSuite: BenchSuite = {
         }
         const w = median(got.worker);
         const p = median(got.process);
-        modeRatios.push(p / w);
-        modeRows.push([c.label, got.worker.map((x) => x.toFixed(3)).join(' / '), got.process.map((x) => x.toFixed(3)).join(' / '), (p / w).toFixed(2)]);
-        progress(`  worker ${w.toFixed(3)}, process ${p.toFixed(3)} Mpps (${(p / w).toFixed(2)})`);
+        // Pair by pair: each process run against the worker run just before it, so a slow spell of the VM hits both sides of a ratio.
+        const ratio = median(got.process.map((x, k) => x / got.worker[k]));
+        modeRatios.push(ratio);
+        modeRows.push([c.label, got.worker.map((x) => x.toFixed(3)).join(' / '), got.process.map((x) => x.toFixed(3)).join(' / '), (p / w).toFixed(2), ratio.toFixed(2)]);
+        progress(`  worker ${w.toFixed(3)}, process ${p.toFixed(3)} Mpps (pair-by-pair median ${ratio.toFixed(2)})`);
       }
     }
 
@@ -313,8 +315,8 @@ export const chainSuite: BenchSuite = {
           ? []
           : [
               {
-                title: `Instance processes vs worker threads, same run (${MODE_PAIRS} runs each, interleaved; ratio of the medians)`,
-                columns: ['chain', 'worker threads Mpps', 'sandboxed processes Mpps', 'process ÷ worker'],
+                title: `Instance processes vs worker threads, same run (${MODE_PAIRS} runs each, interleaved worker, process, worker, …)`,
+                columns: ['chain', 'worker threads Mpps', 'sandboxed processes Mpps', 'process ÷ worker, medians', 'process ÷ worker, median of the pairs'],
                 rows: modeRows,
               },
             ]),
@@ -351,7 +353,7 @@ export const chainSuite: BenchSuite = {
         { name: 'fw → lb → NAT, best placement (issue 4)', target: `≥ ${TARGET_MPPS} Mpps`, measured: `${Math.max(iso.mpps, isoDirect.mpps, f1.mpps, f2.mpps).toFixed(3)} Mpps`, met: Math.max(iso.mpps, isoDirect.mpps, f1.mpps, f2.mpps) >= TARGET_MPPS },
         ...(modeRatios.length === 0
           ? []
-          : [{ name: 'instance processes ÷ worker threads, worst case', target: '≥ 0.9', measured: Math.min(...modeRatios).toFixed(2), met: Math.min(...modeRatios) >= 0.9 }]),
+          : [{ name: 'instance processes ÷ worker threads, worst chain (median of the pair ratios)', target: '≥ 0.9', measured: Math.min(...modeRatios).toFixed(2), met: Math.min(...modeRatios) >= 0.9 }]),
         { name: 'leaked buffers, ports in the instances', target: '0', measured: String(local.reduce((s, r) => s + r.leaks, 0)), met: local.every((r) => r.leaks === 0) },
       ],
       notes: [
