@@ -48,6 +48,14 @@ export class NativeUdpSocket implements BatchedUdpSocket {
 
   /** Opens the socket; `addon` null throws `InvalidArgumentError` with the reason it is absent. */
   static async open(addon: NativeAddon | null, o: BatchedUdpSocketOptions): Promise<NativeUdpSocket> {
+    return NativeUdpSocket.openSync(addon, o);
+  }
+
+  /**
+   * `open` without a promise: for a thread that opens its sockets while it boots and then
+   * runs no event loop (an instance with VXLAN ends, `local-ports.ts`).
+   */
+  static openSync(addon: NativeAddon | null, o: BatchedUdpSocketOptions): NativeUdpSocket {
     if (addon === null) {
       const status = loadNativeAddon();
       throw new InvalidArgumentError(`the native UDP back end was asked for but is not available: ${status.available ? 'unknown' : status.reason}`);
@@ -94,6 +102,16 @@ export class NativeUdpSocket implements BatchedUdpSocket {
     } catch (err) {
       throw new NetlabError(`UDP socket ${this.localAddress}:${this.localPort}: the kernel refused the steering program: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /**
+   * Makes this socket's readability wake `waiter` (`NativeAddon.waiterWait`): how a thread
+   * that runs no event loop sleeps on its sockets. Level-triggered: a socket with datagrams
+   * waiting keeps waking it.
+   */
+  addToWaiter(waiter: NativeHandle): void {
+    if (this.closed) throw new InvalidArgumentError('cannot wait on a closed socket');
+    this.addon.waiterAdd(waiter, this.handle);
   }
 
   /** Test hook (see `NativeAddon.udpInjectSendFault`). */

@@ -27,7 +27,10 @@ export const IDLE_SLEEP_MAX_MS = 16;
  *
  * With `ports` (the chain's ends placed in this instance: `ports[0]` inside, `ports[1]`
  * outside) the loop takes its batches from the ports and hands what leaves to them, run to
- * completion on this thread: no frame crosses the host, and the links stay idle.
+ * completion on this thread: no frame crosses the host, and the links stay idle. An idle
+ * loop with ports sleeps in `portWait` when its ports have sockets (the addon's waiter:
+ * woken by a datagram, `IDLE_SLEEP_MAX_MS` at most so the stop word is seen), otherwise on
+ * its stop word for 1 ms.
  *
  * With a `tracer`, each batch first looks at its trace area's session word: while a trace
  * session is on the batch goes through the pipeline's tracing variant
@@ -61,6 +64,7 @@ export class InstanceLoop {
     private readonly stats?: Float64Array,
     private readonly ports?: readonly [ChainPort, ChainPort],
     private readonly tracer?: PacketTracer,
+    private readonly portWait?: (timeoutMs: number) => boolean,
   ) {
     this.batch = new PacketBatch(pool.view);
   }
@@ -138,7 +142,10 @@ export class InstanceLoop {
       } else if (backoff.idle()) {
         if (idleSince < 0 && this.stalled === 0) idleSince = now;
         else if (this.stalled !== 0 || now - idleSince > spinMs) {
-          if (this.ports !== undefined) Atomics.wait(stop, 0, 0, 1);
+          if (this.portWait !== undefined) {
+            const woke = this.portWait(sleepMs);
+            sleepMs = woke ? 1 : Math.min(sleepMs * 2, IDLE_SLEEP_MAX_MS);
+          } else if (this.ports !== undefined) Atomics.wait(stop, 0, 0, 1);
           else if (this.irq === undefined) {
             const woke = this.links[this.lastBusySide].waitForRx(sleepMs);
             sleepMs = woke ? 1 : Math.min(sleepMs * 2, IDLE_SLEEP_MAX_MS);

@@ -387,7 +387,7 @@ export function runInstance(
   // carry them); a failure to load one fails the instance.
   void Promise.all([ports?.bundle, links?.bundle].map((b) => b && import(pathToFileURL(b).href))).then((modules) => {
     const [p, l] = modules as [typeof LocalPortsModule | undefined, typeof DirectLinkModule | undefined];
-    runAttached(pipeline, data, port, prepared, startedAt, p?.openLocalPorts(ports!.spec, new Float64Array(ports!.countersSab)), beforeReady, l);
+    runAttached(pipeline, data, port, prepared, startedAt, p?.openLocalPorts(ports!.spec, new Float64Array(ports!.countersSab), data.poolSab), beforeReady, l);
   });
 }
 
@@ -437,7 +437,7 @@ function startAttached(
   }
   const stats = data.loopStatsSab === undefined ? undefined : new Float64Array(data.loopStatsSab);
   const tracer = data.traceSab === undefined ? undefined : new PacketTracer(traceArea(data.traceSab), pool.meta.trace);
-  const loop = new InstanceLoop(pool, linksModule?.linkSides(data.links!.data, pool, irq!, eth0, eth1) ?? [eth0, eth1], instance, irq, stats, local?.ports, tracer);
+  const loop = new InstanceLoop(pool, linksModule?.linkSides(data.links!.data, pool, irq!, eth0, eth1) ?? [eth0, eth1], instance, irq, stats, local?.ports, tracer, local?.wait);
   // 64 receive buffers on each queue before `ready`, the rest right after it (`runAttached`):
   // each buffer posted cost a boot ~1 µs of CPU, ~0.5 ms for two queues of 256.
   eth0.refillRx(64);

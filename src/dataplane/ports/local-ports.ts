@@ -1,3 +1,6 @@
+import { FailedPreconditionError } from '../../errors/catalog.ts';
+import { NativeUdpSocket } from '../../io/native-udp-socket.ts';
+import { loadNativeAddon, type NativeAddon, type NativeHandle } from '../../native/native-addon.ts';
 import { BufferRecycler } from '../../pool/buffer-recycler.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
@@ -6,6 +9,9 @@ import { GeneratorPort } from './generator-port.ts';
 import { ResponderPort } from './responder-port.ts';
 import { ShardedClientsPort, type ClientCounterSlots, type ShardedClientsSpec } from './sharded-clients-port.ts';
 import { SinkPort } from './sink-port.ts';
+import type { VxlanPortSettings } from './vxlan-port-config.ts';
+import { VxlanPort, type VxlanPortOptions } from './vxlan-port.ts';
+import { VXLAN_PORT_COUNTERS } from './vxlan-port-counters.ts';
 
 /**
  * A chain end an instance opens itself (placement with the ports in the instances): what
@@ -19,7 +25,26 @@ export type LocalPortSpec =
   /** Answers SYN and FIN with SYN-ACK and FIN-ACK (simulated servers), frees the rest. */
   | { readonly type: 'responder' }
   /** This replica's share of a generator's flows: the shards the host gives it in the shard block (`ShardedClientsPort`). */
-  | ({ readonly type: 'clients' } & ShardedClientsSpec);
+  | ({ readonly type: 'clients' } & ShardedClientsSpec)
+  /** A VXLAN end with its L3 gateway (`VxlanPort`), its socket opened by the instance itself (`LocalVxlanSpec`). */
+  | LocalVxlanSpec;
+
+/**
+ * A VXLAN end an instance opens itself: the socket is bound while the instance boots (before
+ * `ready`, so before a process instance enters its sandbox), over the pool's memory, with
+ * the native addon (an instance runs no event loop: the dgram back end cannot serve it).
+ */
+export interface LocalVxlanSpec {
+  readonly type: 'vxlan';
+  /** The port's validated configuration (`parseVxlanPortConfig`). */
+  readonly settings: VxlanPortSettings;
+  /** `VXLAN_PORT_COUNTERS` float64 slots (`vxlan-port-counters.ts`) the port publishes its figures in. */
+  readonly counters: SharedArrayBuffer;
+  /** Tuning: neighbour table, hold queues, send backlog, sweep interval, GSO, and `listenPort` to bind another port than `settings.listen.port`. */
+  readonly options?: Omit<VxlanPortOptions, 'backend' | 'queueCapacity' | 'polled' | 'counters'>;
+  /** Join the port's SO_REUSEPORT group (several replicas on one UDP port). */
+  readonly reusePort?: boolean;
+}
 
 /** Both ends of one instance. */
 export interface LocalPortsSpec {
@@ -92,7 +117,13 @@ export const LOCAL_PORT_COUNTERS = Object.keys(LocalPortCounter).length;
 /** The ports of one instance, counting into shared memory, and how to give back what they hold. */
 export interface LocalPorts {
   readonly ports: readonly [ChainPort, ChainPort];
-  /** Frees every buffer the ports still hold (a responder's pending answers, the buffers kept for reuse). */
+  /**
+   * Present when a port has a socket: sleeps until a socket has datagrams waiting or
+   * `timeoutMs` passed (the addon's waiter, one `epoll_wait`); true when a socket woke it.
+   * The instance loop sleeps here instead of on its stop word.
+   */
+  readonly wait?: (timeoutMs: number) => boolean;
+  /** Frees every buffer the ports still hold (a responder's pending answers, the buffers kept for reuse, held and unsent frames) and closes their sockets. */
   close(pool: PoolHandle): void;
 }
 
@@ -100,6 +131,10 @@ export interface LocalPorts {
  * Opens an instance's ports from their spec; `counters` (`LOCAL_PORT_COUNTERS` slots) is
  * where they count, read by the host without messages. This module is the entry of the
  * port runtime an instance imports when its chain places the ports in the instances.
+ * `poolMemory` (the pool's shared memory) is needed by socket ports (`vxlan`): their
+ * sockets are bound over it here, while the instance boots; the ports themselves take the
+ * instance's pool handle on their first call. A `vxlan` spec without the native addon
+ * throws `FailedPreconditionError` (the host keeps such ends).
  *
  * @example
  * ```ts
@@ -107,28 +142,118 @@ export interface LocalPorts {
  * const loop = new InstanceLoop(pool, [eth0, eth1], pipeline, undefined, undefined, local.ports);
  * ```
  */
-export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array): LocalPorts {
+export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array, poolMemory?: SharedArrayBuffer): LocalPorts {
   if (counters.length < LOCAL_PORT_COUNTERS) throw new RangeError(`local port counters: ${counters.length} slots, ${LOCAL_PORT_COUNTERS} needed`);
+  const sockets = new SocketPorts(poolMemory);
   // What the sink is done with, the generator fills again (no pool lock, buffers stay on this core).
   const recycler = new BufferRecycler();
-  const inside = openPort(spec.inside, counters, recycler);
-  const outside = openPort(spec.outside, counters, recycler);
+  let inside: ChainPort;
+  let outside: ChainPort;
+  try {
+    inside = openPort(spec.inside, counters, recycler, sockets);
+    outside = openPort(spec.outside, counters, recycler, sockets);
+  } catch (err) {
+    sockets.close();
+    throw err;
+  }
   const marker = spec.trace === undefined ? undefined : new IngressMarker(spec.trace);
   return {
     ports: [counting(inside, 0, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT, marker), counting(outside, 1, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT, marker)],
+    ...(sockets.waiter === undefined ? {} : { wait: (timeoutMs: number) => sockets.wait(timeoutMs) }),
     close(pool) {
       const ids = new Uint32Array(256);
       for (const port of [inside, outside]) {
         if (!(port instanceof ResponderPort)) continue;
         for (let n = port.fill(pool, ids, ids.length); n > 0; n = port.fill(pool, ids, ids.length)) pool.freeBatch(ids, n);
       }
+      sockets.close();
       recycler.drain(pool);
     },
   };
 }
 
-function openPort(spec: LocalPortSpec, counters: Float64Array, recycler: BufferRecycler): ChainPort {
+/** The socket ports of one instance: the addon, the waiter its loop sleeps on, and the ports to close. */
+class SocketPorts {
+  private addon: NativeAddon | undefined;
+  waiter: NativeHandle | undefined;
+  private readonly ports: LazyVxlanPort[] = [];
+
+  constructor(private readonly poolMemory: SharedArrayBuffer | undefined) {}
+
+  /** Opens a VXLAN end's socket now (the instance boots) and its port on the first call with a pool. */
+  vxlan(spec: LocalVxlanSpec): ChainPort {
+    const status = loadNativeAddon();
+    if (!status.available) throw new FailedPreconditionError(`a VXLAN end in an instance needs the native addon (${status.reason}); without it the chain's VXLAN ends stay on the host`);
+    if (this.poolMemory === undefined) throw new FailedPreconditionError('a VXLAN end in an instance needs the pool memory to bind its socket over');
+    const counters = new Float64Array(spec.counters);
+    if (counters.length < VXLAN_PORT_COUNTERS) throw new RangeError(`VXLAN port counters: ${counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
+    const addon = (this.addon = status.addon);
+    const { settings, options = {} } = spec;
+    const socket = NativeUdpSocket.openSync(addon, {
+      listen: options.listenPort === undefined ? settings.listen : { address: settings.listen.address, port: options.listenPort },
+      memory: new Uint8Array(this.poolMemory),
+      receiveBufferBytes: settings.receiveBufferBytes,
+      sendBufferBytes: 1 << 22,
+      reusePort: spec.reusePort === true,
+      gso: options.gso,
+    });
+    try {
+      this.waiter ??= addon.waiterOpen();
+      socket.addToWaiter(this.waiter);
+    } catch (err) {
+      void socket.close();
+      throw err;
+    }
+    const port = new LazyVxlanPort(settings, socket, { ...options, polled: true, counters });
+    this.ports.push(port);
+    return port;
+  }
+
+  wait(timeoutMs: number): boolean {
+    return this.addon!.waiterWait(this.waiter!, timeoutMs) > 0;
+  }
+
+  /** Frees what the ports hold and closes their sockets, then the waiter. */
+  close(): void {
+    for (const port of this.ports) port.close();
+    this.ports.length = 0;
+    if (this.waiter !== undefined) this.addon!.waiterClose(this.waiter);
+    this.waiter = undefined;
+  }
+}
+
+/**
+ * A `VxlanPort` over a socket opened while the instance booted, made on the first call
+ * (when the instance's pool handle is known). One body: the host's port, polled.
+ */
+class LazyVxlanPort implements ChainPort {
+  private port: VxlanPort | undefined;
+
+  constructor(
+    private readonly settings: VxlanPortSettings,
+    private readonly socket: NativeUdpSocket,
+    private readonly options: VxlanPortOptions,
+  ) {}
+
+  fill(pool: PoolHandle, ids: Uint32Array, max: number): number {
+    return (this.port ??= VxlanPort.over(this.settings, this.socket, pool, this.options)).fill(pool, ids, max);
+  }
+
+  take(pool: PoolHandle, ids: Uint32Array, n: number): void {
+    (this.port ??= VxlanPort.over(this.settings, this.socket, pool, this.options)).take(pool, ids, n);
+  }
+
+  /** Frees held and unsent frames and closes the socket (synchronously: the native socket closes at once). */
+  close(): void {
+    if (this.port === undefined) void this.socket.close();
+    else void this.port.close();
+  }
+}
+
+function openPort(spec: LocalPortSpec, counters: Float64Array, recycler: BufferRecycler, sockets: SocketPorts): ChainPort {
   switch (spec.type) {
+    case 'vxlan':
+      return sockets.vxlan(spec);
     case 'clients':
       return new ShardedClientsPort(spec, counters, CLIENT_SLOTS, recycler);
     case 'generator':

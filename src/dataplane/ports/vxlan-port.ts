@@ -10,6 +10,7 @@ import { GATEWAY_DROP_NAMES } from '../../gateway/gateway-drop-reason.ts';
 import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reason.ts';
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
+import { GATEWAY_COUNTER_KEYS, GATEWAY_COUNTERS_AT, GATEWAY_DROPS_AT, VXLAN_DROPS_AT, VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
 
 /** Tuning of a `VxlanPort` (the YAML config says what; these say how much). */
 export interface VxlanPortOptions extends GatewayEdgeOptions {
@@ -25,6 +26,19 @@ export interface VxlanPortOptions extends GatewayEdgeOptions {
   readonly sweepIntervalMs?: number;
   /** Binds this UDP port instead of `settings.listen.port`; 0: an ephemeral one (tests, benchmarks; `localPort` says which). */
   readonly listenPort?: number;
+  /**
+   * Polled: no event loop runs on this thread (an instance's loop, which sleeps on its
+   * sockets with the addon's waiter): every `fill` tries a receive and every call retries
+   * the send backlog, and no readiness callback is registered. Default false (the host's
+   * event-driven pump).
+   */
+  readonly polled?: boolean;
+  /**
+   * A counter block (`VXLAN_PORT_COUNTERS` float64 slots, `vxlan-port-counters.ts`) the port
+   * writes its figures into after each call that changed them, for a host that reads
+   * them from shared memory (the port runs in an instance).
+   */
+  readonly counters?: Float64Array;
 }
 
 /** A snapshot of a port's counters. */
@@ -128,6 +142,11 @@ export class VxlanPort implements ChainPort {
   /** Buffers to offer the next receive: grows toward `RX_BATCH` while receives fill it, so a trickle does not allocate a whole batch per datagram. */
   private rxWant = 16;
   private onReadableCallback: (() => void) | null = null;
+  private readonly polled: boolean;
+  private readonly block: Float64Array | undefined;
+  /** `received + left` and the sweep count at the last publish: nothing new, nothing written. */
+  private publishedAt = -1;
+  private sweeps = 0;
   private readonly flushWhenWritable = (): void => {
     this.waitingWritable = false;
     this.flush();
@@ -160,6 +179,11 @@ export class VxlanPort implements ChainPort {
     this.txIds = new Uint32Array(backlog);
     this.txRows = new Uint32Array(backlog * UDP_DESC_WORDS);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 250;
+    this.polled = options.polled === true;
+    if (options.counters !== undefined && options.counters.length < VXLAN_PORT_COUNTERS) {
+      throw new RangeError(`VXLAN port counters: ${options.counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
+    }
+    this.block = options.counters;
     const wire: GatewayWire = {
       emit: (peer, frame, length) => this.emit(peer, frame, length),
       release: (handle) => this.releaseHeld(handle),
@@ -176,7 +200,9 @@ export class VxlanPort implements ChainPort {
       wire,
       options,
     );
-    socket.onReadable(this.socketReadable);
+    if (this.polled) this.readable = true;
+    else socket.onReadable(this.socketReadable);
+    this.publish();
   }
 
   /**
@@ -197,6 +223,15 @@ export class VxlanPort implements ChainPort {
     return new VxlanPort(settings, socket, pool, options);
   }
 
+  /**
+   * A port over a socket opened already (bound over `pool.bytes`): how an instance, which
+   * opens its sockets while it boots and runs no event loop, makes its VXLAN ends
+   * (`local-ports.ts`, with `polled`). The port owns the socket from here on.
+   */
+  static over(settings: VxlanPortSettings, socket: BatchedUdpSocket, pool: PoolHandle, options: VxlanPortOptions = {}): VxlanPort {
+    return new VxlanPort(settings, socket, pool, options);
+  }
+
   /** UDP port the port receives on (useful after listening on port 0). */
   get localPort(): number {
     return this.socket.localPort;
@@ -214,10 +249,12 @@ export class VxlanPort implements ChainPort {
     if (now >= this.nextSweep) {
       this.nextSweep = now + this.sweepIntervalMs;
       this.gateway.sweep(now);
+      this.sweeps++;
     }
-    if (max <= 0 || !this.readable) return 0;
+    if (this.polled && this.txCount > 0) this.flush();
+    if (max <= 0 || !this.readable) return this.filled(0);
     const got = pool.allocBatch(ids, max < this.rxWant ? max : this.rxWant);
-    if (got === 0) return 0;
+    if (got === 0) return this.filled(0);
     const rows = this.rxRows;
     const at = this.frameOffset - VXLAN_HEADER_LENGTH;
     const capacity = pool.stride - at;
@@ -232,9 +269,12 @@ export class VxlanPort implements ChainPort {
       received = 0;
     }
     if (received < got) {
-      // Drained: listen again (datagrams that came meanwhile signal at once).
-      this.readable = false;
-      this.socket.onReadable(this.socketReadable);
+      // Drained: listen again (datagrams that came meanwhile signal at once); polled, the
+      // next fill simply tries again.
+      if (!this.polled) {
+        this.readable = false;
+        this.socket.onReadable(this.socketReadable);
+      }
       this.rxWant = received * 2 > 16 ? received * 2 : 16;
     } else if (this.rxWant < RX_BATCH) {
       this.rxWant = this.rxWant * 2 < RX_BATCH ? this.rxWant * 2 : RX_BATCH;
@@ -320,7 +360,32 @@ export class VxlanPort implements ChainPort {
     if (received > 0) pool.countIn(received, inBytes);
     this.entered += n;
     if (this.txCount > 0) this.flush();
+    return this.filled(n);
+  }
+
+  /** End of a `fill`: publishes the counters when there is something new. */
+  private filled(n: number): number {
+    if (this.block !== undefined && this.received + this.left + this.sweeps !== this.publishedAt) this.publish();
     return n;
+  }
+
+  /** Writes the figures into the counter block (`options.counters`), if there is one. */
+  private publish(): void {
+    const b = this.block;
+    if (b === undefined) return;
+    this.publishedAt = this.received + this.left + this.sweeps;
+    b[VxlanBlock.RECEIVED] = this.received;
+    b[VxlanBlock.SENT] = this.sent;
+    b[VxlanBlock.ENTERED] = this.entered;
+    b[VxlanBlock.LEFT] = this.left;
+    b[VxlanBlock.NEIGHBOURS] = this.gateway.neighbours.count;
+    b[VxlanBlock.IN_FLIGHT] = this.txCount;
+    b[VxlanBlock.LOCAL_PORT] = this.socket.localPort;
+    b[VxlanBlock.RECEIVE_BUFFER_BYTES] = this.socket.receiveBufferBytes;
+    const counters = this.gateway.counters;
+    for (let i = 0; i < GATEWAY_COUNTER_KEYS.length; i++) b[GATEWAY_COUNTERS_AT + i] = counters[GATEWAY_COUNTER_KEYS[i]];
+    b.set(this.drops, VXLAN_DROPS_AT);
+    b.set(this.gateway.drops, GATEWAY_DROPS_AT);
   }
 
   take(pool: PoolHandle, ids: Uint32Array, n: number): void {
@@ -343,6 +408,7 @@ export class VxlanPort implements ChainPort {
     this.left += n;
     this.freeSpare();
     this.flush();
+    if (this.block !== undefined) this.publish();
   }
 
   /** Counters, drops by reason (the socket's kernel drops read from `/proc/net/udp`), queue and neighbour state. */
@@ -381,6 +447,7 @@ export class VxlanPort implements ChainPort {
       this.pool.freeBatch(this.txIds, this.txCount);
       this.txCount = 0;
     }
+    this.publish();
     await this.socket.close();
   }
 
@@ -450,6 +517,7 @@ export class VxlanPort implements ChainPort {
   }
 
   private waitForWritable(): void {
+    if (this.polled) return; // the next fill or take tries again
     this.waitingWritable = true;
     this.socket.onWritable(this.flushWhenWritable);
   }
