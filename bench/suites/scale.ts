@@ -23,6 +23,13 @@
  * (more opened halfway through each rising phase, spread over the new instances: 10),
  * `SCALE_BENCH_CONNECTIONS` (autocannon
  * connections: 16), `SCALE_BENCH_RECONNECT` (requests per autocannon connection: 20).
+ *
+ * Saturation: after the ramp, the chain is applied twice more with every function held at
+ * 1 and then at `SCALE_BENCH_MAX` replicas (autoscaler off) and loaded with no rate limit
+ * (`measureSaturation`: `SCALE_BENCH_SATURATION_CONNECTIONS` keep-alive connections, 64;
+ * `SCALE_BENCH_SATURATION_SECONDS`, 5, after 2 s of warm-up; placement
+ * `SCALE_BENCH_SATURATION_PLACEMENT`, default the topology's `auto`): the ratio of the two
+ * is the throughput scaling adds.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +46,7 @@ import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
 import type { LoadSample } from '../lib/load-window.ts';
 import type { LongLivedStatus } from '../lib/long-lived-connections.ts';
 import { RESULTS_DIR, type BenchSuite, type ResultTable, type SuiteReport } from '../lib/report.ts';
+import { measureSaturation, type SaturationResult } from '../lib/scale-saturation.ts';
 import { timelineSvg, type TimelineMarker } from '../lib/svg-timeline.ts';
 import { tcpMib, tcpMibDelta, type TcpMib } from '../lib/tcp-mib.ts';
 import { TrafficAgent } from '../lib/traffic-agent-client.ts';
@@ -55,6 +63,11 @@ const LONG_LATE = Number(process.env.SCALE_BENCH_LONG_LATE ?? 10);
 const CONNECTIONS = Number(process.env.SCALE_BENCH_CONNECTIONS ?? 16);
 const RECONNECT = Number(process.env.SCALE_BENCH_RECONNECT ?? 20);
 const FUNCTIONS = ['fw', 'lb', 'nat'] as const;
+const SATURATION_CONNECTIONS = Number(process.env.SCALE_BENCH_SATURATION_CONNECTIONS ?? 64);
+const SATURATION_SECONDS = Number(process.env.SCALE_BENCH_SATURATION_SECONDS ?? 5);
+const SATURATION_PLACEMENT = (process.env.SCALE_BENCH_SATURATION_PLACEMENT ?? 'auto') as 'auto' | 'isolated' | 'fused';
+/** Max replicas ÷ min replicas at saturation (issue 12). */
+const TARGET_SCALING_GAIN = 1.6;
 const SAMPLE_MS = 250;
 const LONG_INTERVAL_MS = 200;
 /** Long enough that the long-lived connections outlive the run on a drained instance. */
@@ -337,7 +350,7 @@ function episodesOf(r: RunResult): ScalingEpisode[] {
   return out;
 }
 
-function buildReport(r: RunResult): { report: SuiteReport; svg: string } {
+function buildReport(r: RunResult, saturation: readonly SaturationResult[]): { report: SuiteReport; svg: string } {
   const episodes = episodesOf(r);
   const outs = episodes.filter((x) => x.to > x.from);
   const ins = episodes.filter((x) => x.to < x.from);
@@ -439,7 +452,16 @@ function buildReport(r: RunResult): { report: SuiteReport; svg: string } {
   const failed = r.totals.totals.failed + r.totals.totals.longFailed + ac.reduce((n, s) => n + s.errors + s.non2xx, 0);
   const resets = Object.values(r.mib).reduce((n, d) => n + d.EstabResets, 0);
   const worst = (xs: number[]) => (xs.length === 0 ? Number.NaN : Math.max(...xs));
+  const [atMin, atMax] = saturation;
+  const gain = atMax.rps / atMin.rps;
+  tables.push({
+    title: `Saturation: HTTP with no rate limit (${SATURATION_CONNECTIONS} keep-alive connections, ${SATURATION_SECONDS} s after 2 s of warm-up), every function held at min and at max replicas, autoscaler off`,
+    columns: ['replicas', 'placement', 'ready instances', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'TCP resets', 'leaked buffers'],
+    rows: saturation.map((x) => [x.replicas, x.placement, x.instances, Math.round(x.rps), x.p50Ms.toFixed(2), x.p99Ms.toFixed(2), x.failed, x.resets, x.leakedBuffers]),
+  });
   const targets: SuiteReport['targets'] = [
+    { name: `throughput at saturation, ${atMax.replicas} replicas ÷ ${atMin.replicas}`, target: `≥ ${TARGET_SCALING_GAIN}×`, measured: `${gain.toFixed(2)}× (${Math.round(atMax.rps)} ÷ ${Math.round(atMin.rps)} req/s)`, met: gain >= TARGET_SCALING_GAIN },
+    { name: 'failed requests and resets at saturation', target: '0', measured: `${atMin.failed + atMax.failed} failed, ${atMin.resets + atMax.resets} resets`, met: atMin.failed + atMax.failed + atMin.resets + atMax.resets === 0 && atMin.leakedBuffers === '0' && atMax.leakedBuffers === '0' },
     { name: 'the autoscaler scaled out under the high load and back in after it', target: 'both', measured: `${outs.length} scale-out and ${ins.length} scale-in decision(s)`, met: outs.length > 0 && ins.length > 0 },
     { name: 'scaling decision after the load crossed the target (worst scale-out)', target: `≤ ${TARGET_DECISION_MS} ms`, measured: decisionMs.length === 0 ? 'no scale-out' : `${ms(worst(decisionMs))} ms (${decisionMs.map((x) => ms(x)).join(', ')})`, met: decisionMs.length > 0 && worst(decisionMs) <= TARGET_DECISION_MS },
     { name: 'new instance serving after the decision: instance-ready, taking new flows (worst)', target: `≤ ${TARGET_SERVING_MS} ms`, measured: servingMs.length === 0 ? 'no new instance' : `${ms(worst(servingMs))} ms; first packet after ${firstMs.length === 0 ? '—' : `${ms(worst(firstMs))} ms (worst)`}`, met: servingMs.length > 0 && worst(servingMs) <= TARGET_SERVING_MS },
@@ -528,7 +550,12 @@ export const scaleSuite: BenchSuite = {
       return { suite: 'scale', tables: [], targets: [], notes: [`not run: ${probe.reason}`] };
     }
     const result = await runOnce(progress);
-    const { report, svg } = buildReport(result);
+    const saturation: SaturationResult[] = [];
+    for (const replicas of [1, MAX]) {
+      progress(`saturation: every function at ${replicas} replica(s), no rate limit`);
+      saturation.push(await measureSaturation({ replicas, placement: SATURATION_PLACEMENT, connections: SATURATION_CONNECTIONS, warmupSeconds: 2, seconds: SATURATION_SECONDS }, progress));
+    }
+    const { report, svg } = buildReport(result, saturation);
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(join(RESULTS_DIR, 'scale.svg'), svg);
     return report;
