@@ -11,7 +11,7 @@ import { ShardedClientsPort, type ClientCounterSlots, type ShardedClientsSpec } 
 import { SinkPort } from './sink-port.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
 import { VxlanPort, type VxlanPortOptions } from './vxlan-port.ts';
-import { VXLAN_PORT_COUNTERS } from './vxlan-port-counters.ts';
+import { VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
 
 /**
  * A chain end an instance opens itself (placement with the ports in the instances): what
@@ -204,6 +204,9 @@ class SocketPorts {
       void socket.close();
       throw err;
     }
+    // Which port it bound, known to the host as soon as the instance is ready.
+    counters[VxlanBlock.LOCAL_PORT] = socket.localPort;
+    counters[VxlanBlock.RECEIVE_BUFFER_BYTES] = socket.receiveBufferBytes;
     const port = new LazyVxlanPort(settings, socket, { ...options, polled: true, counters });
     this.ports.push(port);
     return port;

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { firewall } from '../../functions/firewall/pipeline.ts';
+import { passThrough } from '../../functions/pass-through/pipeline.ts';
+import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
+import { LocalPortCounter, type LocalPortSpec } from '../../src/dataplane/ports/local-ports.ts';
+import { readVxlanPortCounters, VXLAN_PORT_COUNTERS } from '../../src/dataplane/ports/vxlan-port-counters.ts';
+import { buildFusedImage } from '../../src/image/image-builder.ts';
+import { ImageStore } from '../../src/image/image-store.ts';
+import { loadNativeAddon } from '../../src/native/native-addon.ts';
+import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
+import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
+import { parseVxlanPortConfig } from '../../src/ports/vxlan.ts';
+import { INSTANCE_MODES } from '../support/instance-modes.ts';
+
+const probe = await canCreateNamespaces();
+if (!probe.ok) console.warn(`[e2e] skipping VXLAN-in-replicas test: ${probe.reason}`);
+const native = loadNativeAddon();
+
+const CLIENT_IP = '198.18.1.2';
+const SERVER_IP = '198.18.2.2';
+const REQUESTS = 5;
+
+/** A fused chain (firewall admitting the clients' HTTP, then pass-through): the edge's checks run in the replica. */
+const PARTS = [
+  { name: 'fw', definition: firewall, config: { defaultPolicy: 'drop', rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: SERVER_IP, dport: 8080 }] } },
+  { name: 'pass', definition: passThrough, config: {} },
+];
+
+describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends in a fused replica (%s instance): real TCP, no frame through the host', (instanceMode) => {
+  it('the replica binds its own sockets, answers ARP and pings, carries HTTP both ways, counts in shared memory, and leaves nothing behind', async () => {
+    const lab = new Lab({ prefix: 'nfvr' });
+    const storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-e2e-'));
+    let dp: ChainDataPlane | undefined;
+    let leaks: unknown[] = ['chain not shut down'];
+    let labReport: LabDestroyReport | undefined;
+    try {
+      const client = await lab.namespace('client');
+      const server = await lab.namespace('server');
+      const cu = await lab.underlay30();
+      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
+      const su = await lab.underlay30();
+      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 4096 });
+      const insideBlock = new Float64Array(dp.memory.allocate(VXLAN_PORT_COUNTERS * 8));
+      const outsideBlock = new Float64Array(dp.memory.allocate(VXLAN_PORT_COUNTERS * 8));
+      const inside: LocalPortSpec = {
+        type: 'vxlan',
+        settings: parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24'] }] }),
+        counters: insideBlock.buffer as SharedArrayBuffer,
+      };
+      const outside: LocalPortSpec = {
+        type: 'vxlan',
+        settings: parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24'] }] }),
+        counters: outsideBlock.buffer as SharedArrayBuffer,
+      };
+      const image = await buildFusedImage(PARTS, { store: ImageStore.open(storeDir) });
+      const replica = await dp.addInstance(0, image, { ports: { inside, outside } });
+      // The replica bound both sockets while it booted (4789 on each underlay address).
+      expect(readVxlanPortCounters(insideBlock).localPort).toBe(4789);
+      expect(readVxlanPortCounters(outsideBlock).localPort).toBe(4789);
+
+      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
+      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
+      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
+      await lab.route(server, '198.18.1.0/24', '198.18.2.1');
+      const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
+      await httpServer.waitForOutput(/listening/, 20_000);
+
+      // The gateway answers pings to its own address in the replica.
+      const ping = await lab.exec(client, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '198.18.1.1']);
+      expect(ping.stdout).toContain('2 received');
+
+      const httpClient = lab.spawnNode(client, new URL('./support/http-client.ts', import.meta.url), [`http://${SERVER_IP}:8080/hello`, String(REQUESTS), '15000']);
+      await httpClient.exited;
+      const out = JSON.parse(httpClient.stdout.trim().split('\n').at(-1) ?? '{}') as { ok: boolean; results: Array<{ status: number; body: string }>; error?: string };
+      expect(out, httpClient.stderr).toMatchObject({ ok: true });
+      expect(out.results.map((r) => r.status)).toEqual(Array(REQUESTS).fill(200));
+      expect(JSON.parse(out.results[0].body)).toEqual({ path: '/hello?i=0', from: CLIENT_IP });
+      expect((await lab.exec(client, 'ip', ['neigh', 'show', '198.18.1.1'])).stdout).toContain('lladdr 02:00:c6:12:01:01');
+
+      const i = readVxlanPortCounters(insideBlock);
+      const o = readVxlanPortCounters(outsideBlock);
+      expect(i.gateway.arpRepliesSent).toBeGreaterThanOrEqual(1);
+      expect(i.gateway.echoRepliesSent).toBe(2);
+      // The outside end resolved the server once and released the frame it held meanwhile.
+      expect(o.gateway).toMatchObject({ arpRequestsSent: 1, arpRepliesReceived: 1, released: 1 });
+      // Every frame the sockets put into the chain went through the replica's loop, and out at the other end.
+      const c = replica.portCounters!;
+      expect(c[LocalPortCounter.INSIDE_IN]).toBe(i.entered);
+      expect(c[LocalPortCounter.OUTSIDE_IN]).toBe(o.entered);
+      expect(c[LocalPortCounter.OUTSIDE_OUT]).toBe(o.left);
+      expect(c[LocalPortCounter.INSIDE_OUT]).toBe(i.left);
+      expect(i.entered).toBeGreaterThanOrEqual(REQUESTS * 3);
+      expect(o.left).toBe(i.entered);
+      expect(i.left).toBe(o.entered);
+      expect(Object.values(i.drops.port).every((v) => v === 0)).toBe(true);
+      expect(Object.values(o.drops.port).every((v) => v === 0)).toBe(true);
+      // The host's pump carried nothing.
+      expect(dp.traffic).toEqual({ enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 });
+      expect(dp.passes).toBe(0);
+    } finally {
+      if (dp !== undefined) leaks = [...(await dp.shutdown()).leaks];
+      labReport = await lab.destroy();
+      rmSync(storeDir, { recursive: true, force: true });
+    }
+    expect(leaks).toEqual([]);
+    expect(labReport).toMatchObject({ errors: [], leftovers: [] });
+  }, 90_000);
+});
