@@ -113,6 +113,12 @@ export interface InstanceHostOptions {
   readonly countersSab?: SharedArrayBuffer;
   /** The chain's ends placed in the instance (it opens them itself; see `InstanceWorkerData.ports`). */
   readonly ports?: InstancePortsData;
+  /**
+   * The instance's sandbox counters (`sandboxCounters`, `SANDBOX_REASONS.length` words) when
+   * allocated ahead in `memory` (a warm process pool arms the process with them before the
+   * devices are built); the instance owns them from then on. Default: allocated here.
+   */
+  readonly sandboxSab?: SharedArrayBuffer;
   /** Host memory the pipeline keeps its connection state in (`InstanceWorkerData.stateSab`). */
   readonly stateSab?: SharedArrayBuffer;
   /** A failed instance's state for this one to take over (`InstanceWorkerData.previousStateSab`). */
@@ -254,7 +260,11 @@ export class InstanceHost {
     const heartbeatSab = allocate(4);
     const irqSab = opts.irq?.sab ?? allocate(4);
     const irqIndex = opts.irq?.index ?? 0;
-    const sandboxSab = allocate(SANDBOX_REASONS.length * 4);
+    if (opts.sandboxSab !== undefined && opts.sandboxSab.byteLength < SANDBOX_REASONS.length * 4) {
+      throw new InvalidArgumentError(`sandbox counters of ${opts.sandboxSab.byteLength} B are too small for ${SANDBOX_REASONS.length} reasons`);
+    }
+    if (opts.sandboxSab !== undefined) this.allocated.push(opts.sandboxSab);
+    const sandboxSab = opts.sandboxSab ?? allocate(SANDBOX_REASONS.length * 4);
     this.loopStats = createLoopStats(allocate);
     this.traceArea = new Int32Array(allocate(TRACE_AREA_BYTES));
     this.counters = new Float64Array(countersSab);

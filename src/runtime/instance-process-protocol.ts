@@ -28,8 +28,27 @@ export interface ProcessPreloadMessage {
   readonly counters?: { readonly offset: number; readonly length: number; readonly warmBytes: number };
 }
 
-/** A line the host writes on fd 0: preloads (any number), then one boot. */
-export type ProcessHostMessage = ProcessPreloadMessage | ProcessBootMessage;
+/**
+ * Sent by a warm pool the moment it takes the process for an instance, before it builds the
+ * instance's devices: the process maps the data plane's memfd now and, when nothing left of
+ * its boot reads a file (`imagePath` preloaded, `files` false), enters its sandbox now too,
+ * counting denied calls on the `sandbox.counters` range of that memory (the instance's
+ * `sandboxSab`). Both then overlap the host's set-up instead of following the boot message.
+ */
+export interface ProcessArmMessage {
+  readonly type: 'arm';
+  /** Absolute path of the image the boot will name. */
+  readonly imagePath: string;
+  /** The data plane's memfd, opened at `path` (`/proc/<host>/fd/<n>`), `bytes` long: the boot message names the same. */
+  readonly memory: { readonly path: string; readonly bytes: number };
+  /** The sandbox to enter (uid −1: keep it) and where its counters lie in `memory`; null: none. */
+  readonly sandbox: { readonly uid: number; readonly gid: number; readonly counters: { readonly offset: number; readonly length: number } } | null;
+  /** The boot will import files (port or direct-link runtimes): the sandbox waits for `ready` as without arming. */
+  readonly files: boolean;
+}
+
+/** A line the host writes on fd 0: preloads (any number), at most one arm, then one boot. */
+export type ProcessHostMessage = ProcessPreloadMessage | ProcessArmMessage | ProcessBootMessage;
 
 /** The last line the host writes on fd 0: what to run. */
 export interface ProcessBootMessage {

@@ -6,7 +6,7 @@
  *
  * | fd | what |
  * |---|---|
- * | 0 | the host's lines (`ProcessHostMessage`): images to preload, then the boot message; then the host closes its end (fd 0 stays open: a freed fd 0 would be reused by the next descriptor opened, which the runtime's own child-process code takes for stdin) |
+ * | 0 | the host's lines (`ProcessHostMessage`): images to preload, an `arm` when a warm pool takes the process (map the memory, maybe enter the sandbox), then the boot message; then the host closes its end (fd 0 stays open: a freed fd 0 would be reused by the next descriptor opened, which the runtime's own child-process code takes for stdin) |
  * | 2 | stderr (the host keeps its tail for the failure detail) |
  * | 3 | messages to the host, one JSON line each (`InstanceMessage`, or `{ type: 'crashed' }`) |
  * | 4 | the data plane's sealed memfd (pool, rings, counters, wait words), when it existed at spawn; else the boot message names `/proc/<host>/fd/<n>` |
@@ -34,7 +34,7 @@ import { decodeSharedRefs, SHARED_REF } from '../memory/shared-refs.ts';
 import { MappedMemory } from '../memory/shared-memory.ts';
 import { nativeAddonOrNull } from '../native/native-addon.ts';
 import { PROCESS_BOOT_KEY, type InstanceMessage, type InstanceWorkerData, type PreloadedImage, type ProcessBoot } from './instance-main.ts';
-import { COLD_ARGUMENT, ProcessArg, ProcessFd, type ProcessBootMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
+import { COLD_ARGUMENT, ProcessArg, ProcessFd, type ProcessBootMessage, type ProcessArmMessage, type ProcessCrash, type ProcessHostMessage, type ProcessIdle, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 function send(message: InstanceMessage | ProcessCrash | ProcessIdle): void {
   writeSync(ProcessFd.MESSAGES, `${JSON.stringify(message)}\n`);
@@ -119,13 +119,50 @@ async function preload(message: ProcessPreloadMessage): Promise<void> {
   }
 }
 
-/** The boot message's memory mapped and its data decoded: what the image is handed. */
-function bootRecord(message: ProcessBootMessage): ProcessBoot {
-  const memoryFd = 'fd' in message.memory ? message.memory.fd : openSync(message.memory.path, 'r+');
-  const mapped = MappedMemory.attach(memoryFd, message.memory.bytes);
-  if (memoryFd !== ProcessFd.MEMORY) closeSync(memoryFd);
-  const data = decodeSharedRefs(message.data, warmMemory === undefined ? [mapped] : [mapped, warmMemory]) as InstanceWorkerData;
+/** The data plane's memory mapped ahead (`arm`), and whether the sandbox was entered then. */
+let armed: { readonly path: string; readonly bytes: number; readonly mapped: MappedMemory; readonly sandboxed: boolean } | undefined;
+
+/** Opens and maps the memfd at `path` (`/proc/<host>/fd/<n>`). */
+function mapPath(path: string, bytes: number): MappedMemory {
+  const fd = openSync(path, 'r+');
+  try {
+    return MappedMemory.attach(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Enters the sandbox (the addon's `sandboxEnter`): from then on denied calls fail and are
+ * counted in `counters`, shared memory the host reads.
+ */
+function enterSandbox(counters: SharedArrayBuffer | undefined, sandbox: { readonly uid: number; readonly gid: number }): void {
+  const addon = nativeAddonOrNull();
+  if (addon === null || counters === undefined) throw new Error('the sandbox needs the native addon and its counter memory');
+  addon.sandboxEnter(new Int32Array(counters), sandbox.uid, sandbox.gid);
+}
+
+/**
+ * Maps the data plane's memory ahead of the boot message and, when the boot will read no
+ * file (its image preloaded here, no runtime bundle to import), enters the sandbox now:
+ * this runs while the host still builds the instance's devices. Once per process.
+ */
+function arm(message: ProcessArmMessage): void {
+  if (armed !== undefined) throw new Error('an instance process is armed once');
+  const mapped = mapPath(message.memory.path, message.memory.bytes);
   const sandbox = message.sandbox;
+  const early = sandbox !== null && !message.files && preloaded.has(message.imagePath);
+  if (early) enterSandbox(mapped.view(sandbox.counters), sandbox);
+  armed = { path: message.memory.path, bytes: message.memory.bytes, mapped, sandboxed: early };
+}
+
+/** The boot message's memory mapped (or the one `arm` mapped) and its data decoded: what the image is handed. */
+function bootRecord(message: ProcessBootMessage): ProcessBoot {
+  const memory = message.memory;
+  const ahead = armed !== undefined && 'path' in memory && memory.path === armed.path && memory.bytes === armed.bytes ? armed : undefined;
+  const mapped = ahead?.mapped ?? ('fd' in memory ? MappedMemory.attach(memory.fd, memory.bytes) : mapPath(memory.path, memory.bytes));
+  const data = decodeSharedRefs(message.data, warmMemory === undefined ? [mapped] : [mapped, warmMemory]) as InstanceWorkerData;
+  const sandbox = ahead?.sandboxed === true ? null : message.sandbox;
   return {
     data,
     port: {
@@ -138,11 +175,7 @@ function bootRecord(message: ProcessBootMessage): ProcessBoot {
     beforeReady:
       sandbox === null
         ? undefined
-        : () => {
-            const addon = nativeAddonOrNull();
-            if (addon === null || data.sandboxSab === undefined) throw new Error('the sandbox needs the native addon and its counter memory');
-            addon.sandboxEnter(new Int32Array(data.sandboxSab), sandbox.uid, sandbox.gid);
-          },
+        : () => enterSandbox(data.sandboxSab, sandbox),
   };
 }
 
@@ -237,6 +270,10 @@ async function main(): Promise<void> {
     if (message.type === 'preload') {
       await preload(message);
       idle();
+      continue;
+    }
+    if (message.type === 'arm') {
+      arm(message);
       continue;
     }
     await boot(message);

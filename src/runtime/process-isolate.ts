@@ -20,7 +20,7 @@ import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
 import { SANDBOX_UID } from './sandbox-reasons.ts';
-import { COLD_ARGUMENT, ProcessFd, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
+import { COLD_ARGUMENT, ProcessFd, type ProcessArmMessage, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 /** Longest message line an instance process may write. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -67,6 +67,7 @@ export class ProcessIsolate extends EventEmitter {
   private stderrTail = '';
   private exited = false;
   private booted = false;
+  private armed = false;
   private readonly exit: Promise<void>;
   private readonly memoryFd: number | undefined;
 
@@ -150,6 +151,28 @@ export class ProcessIsolate extends EventEmitter {
     this.preloadsSent++;
     this.idle = false;
     const message: ProcessPreloadMessage = counters === undefined ? { type: 'preload', imagePath } : { type: 'preload', imagePath, counters };
+    (this.child.stdin as Writable).write(`${JSON.stringify(message)}\n`);
+  }
+
+  /**
+   * Tells the process, taken for an instance, to map `memory` now and (see
+   * `ProcessArmMessage`) enter `sandbox` now, counting denied calls in `sandboxSab` (of
+   * `memory`; the instance's `sandboxSab`), so that both overlap the host's set-up. `files`:
+   * the boot will import runtime bundles. At most once, before `boot`, which must then name
+   * the same memory.
+   */
+  arm(imagePath: string, memory: MemfdMemory, sandbox: ProcessSandbox, sandboxSab: SharedArrayBuffer, files: boolean): void {
+    if (this.booted || this.armed) throw new InvalidArgumentError('an instance process is armed once, before its boot');
+    const counters = memory.locate(sandboxSab);
+    if (counters === undefined) throw new InvalidArgumentError('the sandbox counters must lie in the memory armed');
+    this.armed = true;
+    const message: ProcessArmMessage = {
+      type: 'arm',
+      imagePath,
+      memory: { path: `/proc/${process.pid}/fd/${memory.fd}`, bytes: memory.bytes },
+      sandbox: sandbox === null ? null : { uid: sandbox.uid, gid: sandbox.gid, counters },
+      files,
+    };
     (this.child.stdin as Writable).write(`${JSON.stringify(message)}\n`);
   }
 

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import { MemfdMemory } from '../memory/shared-memory.ts';
 import { INSTANCE_BOOT_GATE } from './boot-gate.ts';
+import { SANDBOX_REASONS } from './sandbox-reasons.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
 import { processBootstrapPath } from './runtime-bundle.ts';
 import { InstanceHost, processSpawner, type InstanceHostOptions } from './instance-host.ts';
@@ -141,19 +142,32 @@ export class WarmProcessPool {
     const counters = opts.countersSab === undefined ? blocks?.get(imagePath) : undefined;
     for (const [path, block] of blocks ?? []) if (path !== imagePath || counters === undefined) this.warmMemory.release(block);
     if (counters !== undefined) this.preparedBoots++;
+    // The process taken maps the memory and enters its sandbox now, while the devices are built below.
+    const sandboxSab = taken === undefined ? undefined : this.arm(taken, imagePath, opts);
+    let spawned = false;
     const booting = InstanceHost.boot({
       ...opts,
       ...(counters === undefined ? {} : { countersSab: counters }),
+      ...(sandboxSab === undefined ? {} : { sandboxSab }),
       // A process started ahead boots at once; one started for this instance waits for its boot slot.
       warm: taken !== undefined,
       spawn:
         taken === undefined
           ? processSpawner(opts.memory, this.bootstrap, opts.sandbox)
           : (path, data) => {
+              spawned = true;
               taken.boot(path, data, opts.memory, opts.sandbox, counters === undefined ? undefined : this.warmMemory);
               return taken;
             },
     });
+    if (taken !== undefined) {
+      // Options the host refused: the process armed for it is of no use to anyone.
+      booting.catch(() => {
+        if (spawned) return;
+        void taken.terminate();
+        if (sandboxSab !== undefined) opts.memory.release(sandboxSab);
+      });
+    }
     // The process taken is replaced once this boot is over and its caller has the instance:
     // starting one forks the controller (the host thread stops for milliseconds) and takes a
     // core for ~100 ms, which would slow the boot it serves.
@@ -162,6 +176,22 @@ export class WarmProcessPool {
     // The prepared counters are the instance's for as long as it lives.
     if (counters !== undefined) void booting.then((host) => host.settled()).then(() => this.warmMemory.release(counters));
     return booting;
+  }
+
+  /**
+   * Arms `p` for an instance of `imagePath` (`ProcessIsolate.arm`) with sandbox counters
+   * allocated in the instance's memory now; returns them (the host's `sandboxSab`), or
+   * undefined when the memory is full (the host then allocates them and reports it).
+   */
+  private arm(p: ProcessIsolate, imagePath: string, opts: InstanceHostOptions & { readonly memory: MemfdMemory; readonly sandbox: ProcessSandbox }): SharedArrayBuffer | undefined {
+    let sandboxSab: SharedArrayBuffer;
+    try {
+      sandboxSab = opts.memory.allocate(SANDBOX_REASONS.length * 4);
+    } catch {
+      return undefined;
+    }
+    p.arm(imagePath, opts.memory, opts.sandbox, sandboxSab, opts.ports !== undefined || opts.links !== undefined);
+    return sandboxSab;
   }
 
   /** Resolves once every slot holds an idle process (or `timeoutMs` passed). */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,17 +9,43 @@ import { buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { MemfdMemory } from '../../src/memory/shared-memory.ts';
 import { ProcessIsolate } from '../../src/runtime/process-isolate.ts';
+import { processBootstrapPath } from '../../src/runtime/runtime-bundle.ts';
+import { SANDBOX_REASONS, SANDBOX_UID, type SandboxReason } from '../../src/runtime/sandbox-reasons.ts';
+import { hostileFunction } from '../fixtures/functions/hostile-function.ts';
 import { WarmProcessPool } from '../../src/runtime/warm-process-pool.ts';
 import { faultyFunction } from './faulty-function.ts';
 import { udpFrame } from './runtime-helpers.ts';
 
 let dir: string;
 let image: StageImage;
+/** Hostile images whose attack hits the named sandbox wall. */
+const hostile = new Map<SandboxReason, StageImage>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'nfvkit-warm-process-'));
-  image = await buildImage(faultyFunction, {}, { store: ImageStore.open(join(dir, 'images')) });
+  const store = ImageStore.open(join(dir, 'images'));
+  image = await buildImage(faultyFunction, {}, { store });
+  hostile.set('file', await buildImage(hostileFunction, { attack: 'read-file', port: 1 }, { store }));
+  hostile.set('socket', await buildImage(hostileFunction, { attack: 'open-socket', port: 1 }, { store }));
 }, 60_000);
+
+/** The `Seccomp:` mode and real uid of a process (`/proc/<pid>/status`), and whether it maps a memfd named `name`. */
+function processState(pid: number, name: string): { seccomp: number; uid: number; maps: boolean } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return {
+    seccomp: Number(/^Seccomp:\s+(\d+)/m.exec(status)?.[1]),
+    uid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]),
+    maps: readFileSync(`/proc/${pid}/maps`, 'utf8').includes(`/memfd:${name}`),
+  };
+}
+
+async function until(what: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!what()) {
+    if (performance.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -67,6 +93,67 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
       expect(idle).toHaveLength(2);
       await warm.close();
       expect(idle.filter(alive)).toEqual([]);
+    }
+  }, 60_000);
+
+  it('arms the process it takes before building the instance: the memfd mapped and, for an image preloaded and no runtime to import, the sandbox entered before the boot message', async () => {
+    const bootstrap = await processBootstrapPath();
+    const memory = MemfdMemory.create(1 << 20, 'nfvkit-arm-test');
+    const root = process.getuid?.() === 0;
+    const sandbox = { uid: root ? SANDBOX_UID : -1, gid: SANDBOX_UID };
+    const started: ProcessIsolate[] = [];
+    const armed = async (files: boolean, preload: boolean): Promise<ReturnType<typeof processState>> => {
+      const p = new ProcessIsolate(64, bootstrap);
+      started.push(p);
+      p.on('error', () => {});
+      if (preload) p.preload(image.imagePath);
+      await until(() => p.idle);
+      p.arm(image.imagePath, memory, sandbox, memory.allocate(SANDBOX_REASONS.length * 4), files);
+      await until(() => processState(p.pid!, 'nfvkit-arm-test').maps);
+      // The sandbox is entered right after the mapping, in the same step.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return processState(p.pid!, 'nfvkit-arm-test');
+    };
+    try {
+      const early = await armed(false, true);
+      expect(early.seccomp).toBe(2);
+      if (root) expect(early.uid).toBe(SANDBOX_UID);
+      // A boot that will import a runtime bundle, or the image itself, reads files: the sandbox waits for ready.
+      for (const late of [await armed(true, true), await armed(false, false)]) {
+        expect(late.seccomp).toBe(0);
+        if (root) expect(late.uid).toBe(0);
+      }
+      expect(() => started[0].arm(image.imagePath, memory, sandbox, memory.allocate(SANDBOX_REASONS.length * 4), false)).toThrow(/armed once/);
+    } finally {
+      await Promise.all(started.map((p) => p.terminate()));
+      memory.close();
+    }
+  }, 60_000);
+
+  it('instances booted from armed processes deny and count hostile calls in their own sandbox counters, preloaded or imported at boot', async () => {
+    const walls = [...hostile.keys()];
+    const warm = await WarmProcessPool.create({ size: 2, memoryMiB: 64, preload: [hostile.get('file')!.imagePath], learn: 0 });
+    const planes: ChainDataPlane[] = [];
+    try {
+      for (const wall of walls) {
+        const dp = ChainDataPlane.create(['hostile'], { bufferCount: 2048 });
+        planes.push(dp);
+        await warm.full();
+        await dp.addInstance(0, hostile.get(wall)!, { warm });
+        const gen = new GeneratorPort([udpFrame(9, 1), udpFrame(9, 2)], { total: 64 });
+        const sink = new SinkPort();
+        await dp.runUntil(gen, sink, () => gen.done && sink.frames + dp.dropped() >= gen.sent, 5000);
+        const host = dp.instances()[0].host;
+        expect(host.state).toBe('running');
+        expect(host.sandboxCounters[SANDBOX_REASONS.indexOf(wall)], wall).toBeGreaterThan(0);
+        const failed = dp.instances()[0].manifest.counters.findIndex((c) => c.name === 'attack_failed');
+        expect(host.counters[failed], wall).toBe(1);
+      }
+      expect(warm.warmBoots).toBe(walls.length);
+      expect(warm.preparedBoots).toBe(1);
+    } finally {
+      for (const dp of planes) expect((await dp.shutdown()).leaks).toEqual([]);
+      await warm.close();
     }
   }, 60_000);
 });
