@@ -1,6 +1,7 @@
 import { EtherType } from '../../packet/ethernet.ts';
 import { IpProto } from '../../packet/ipv4.ts';
 import type { BufferRecycler } from '../../pool/buffer-recycler.ts';
+import { FrameTemplates } from '../../pool/frame-templates.ts';
 import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { CLIENT_PORT_BASE, clientPortPlan, CONTROL_FRAME_ROOM, FlowFrameKind, writeClientFrame, type ClientFlowsSpec } from './client-flows.ts';
@@ -70,8 +71,9 @@ const TCP_ACK = 0x10;
  * `flowsMovedIn`, flows closed because their shard went to another replica as `flowsMovedOut`; the closes are
  * confirmed by the responder's FIN-ACK (`flowsClosed`) or time out (`closeTimeouts`).
  *
- * Data frames go round robin over the open flows: one `copyIn` of the flow's template per
- * frame, no allocation. With `total`, every frame (SYN, data, FIN) counts against its
+ * Data frames go round robin over the open flows: each flow's data frame is a template
+ * (`FrameTemplates`, rewritten when the flow opens from a new source port; nothing in it
+ * changes per frame), copied in with `copyOne` and counted once per batch, no allocation. With `total`, every frame (SYN, data, FIN) counts against its
  * shard's share in the block, so moves never send more than asked in all.
  *
  * @example
@@ -109,12 +111,11 @@ export class ShardedClientsPort implements ChainPort {
   private heldCount = 0;
   private tokens = 0;
   private lastRefill = performance.now();
-  private readonly templates: Uint8Array;
-  private readonly templateView: DataView;
-  /** Each flow's data frame (a view into `templates`, rewritten when the flow opens anew). */
-  private readonly frames: Uint8Array[];
-  private readonly stride: number;
-  private readonly dataLength: number;
+  /** Each flow's data frame (rewritten when the flow opens anew). */
+  private readonly templates: FrameTemplates;
+  /** Where a flow's data frame is written before it replaces its template. */
+  private readonly dataFrame: Uint8Array;
+  private readonly dataView: DataView;
   private readonly control = new Uint8Array(CONTROL_FRAME_ROOM);
   private readonly controlView = new DataView(this.control.buffer);
   private readonly scratch = new Uint32Array(256);
@@ -153,12 +154,10 @@ export class ShardedClientsPort implements ChainPort {
     this.owners = new Int32Array(S).fill(NO_MEMBER);
     this.tcp = spec.proto === IpProto.TCP;
     const probe = new DataView(new ArrayBuffer(2048));
-    this.dataLength = writeClientFrame(spec, probe, 0, 0, 0, FlowFrameKind.DATA);
-    this.stride = this.dataLength;
-    this.templates = new Uint8Array(F * this.stride);
-    this.templateView = new DataView(this.templates.buffer);
-    // One view per flow, made once: `copyIn` from a whole array needs no view object per frame.
-    this.frames = Array.from({ length: F }, (_, f) => this.templates.subarray(f * this.stride, f * this.stride + this.dataLength));
+    const dataLength = writeClientFrame(spec, probe, 0, 0, 0, FlowFrameKind.DATA);
+    this.templates = FrameTemplates.blank(F, dataLength);
+    this.dataFrame = new Uint8Array(dataLength);
+    this.dataView = new DataView(this.dataFrame.buffer);
     const plan = clientPortPlan(spec);
     this.rows = plan.rows;
     this.generations = plan.generations;
@@ -294,7 +293,8 @@ export class ShardedClientsPort implements ChainPort {
   /** Opens flow `f` in its generation: its data template, then a queued SYN (TCP) or straight into the round (UDP). */
   private open(f: number, now: number): void {
     this.generation[f] = this.shardGeneration[f % this.spec.shards];
-    writeClientFrame(this.spec, this.templateView, f * this.stride, f, this.generation[f] - 1, FlowFrameKind.DATA);
+    writeClientFrame(this.spec, this.dataView, 0, f, this.generation[f] - 1, FlowFrameKind.DATA);
+    this.templates.rewrite(f, this.dataFrame);
     this.counters[this.slots.flowsOpened]++;
     this.counters[this.slots.flowsOpen]++;
     if (!this.tcp) {
@@ -405,36 +405,33 @@ export class ShardedClientsPort implements ChainPort {
     const out = at === 0 ? ids : this.scratch;
     const want = max < out.length ? max : out.length;
     const got = this.recycler === undefined ? pool.allocBatch(out, want) : this.recycler.alloc(pool, out, want);
-    const me = pool.ownerId;
     const active = this.active;
     const quota = this.quota;
     const S = this.spec.shards;
-    const frames = this.frames;
-    const len = this.dataLength;
+    const templates = this.templates;
     let kept = 0;
     let c = this.cursor;
     let i = 0;
     for (; i < got && this.activeCount > 0; i++) {
       const id = out[i];
-      if (pool.ownerOf(id) !== me) continue;
       if (c >= this.activeCount) c = 0;
       const f = active[c];
-      if (quota !== null) {
-        const s = f % S;
-        if (this.shardSent[s] >= quota[s]) {
-          // Its shard sent its share: the flow is done; the buffer goes to the next one.
-          this.state[f] = DONE;
-          this.removeActive(f);
-          this.counters[this.slots.flowsOpen]--;
-          i--;
-          continue;
-        }
-        this.shardSent[s]++;
+      const s = f % S;
+      if (quota !== null && this.shardSent[s] >= quota[s]) {
+        // Its shard sent its share: the flow is done; the buffer goes to the next one.
+        this.state[f] = DONE;
+        this.removeActive(f);
+        this.counters[this.slots.flowsOpen]--;
+        i--;
+        continue;
       }
-      pool.copyIn(id, frames[f], 0, len);
+      // A buffer re-owned under us since the allocation (only a hostile instance writes that word) takes no frame.
+      if (!templates.copyOne(pool, id, f)) continue;
+      if (quota !== null) this.shardSent[s]++;
       out[kept++] = id;
       c++;
     }
+    templates.countCopies(pool);
     this.cursor = c;
     // Buffers left when the last open flow finished (the ones skipped above are not ours).
     if (i < got) pool.freeBatch(out.subarray(i), got - i);
