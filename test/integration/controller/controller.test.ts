@@ -16,7 +16,7 @@ import { TcpClientPort, TcpResponderPort, type ClientFlow } from '../../support/
 const ip = (s: string): number => parseIpv4(s) as number;
 const VIP = ip('198.18.2.100');
 
-function spec(extraRule = '', natMax = 2): string {
+function spec(placement: Placement, extraRule = '', natMax = 2): string {
   return `apiVersion: nfvkit.dev/v1
 kind: ServiceFunctionChain
 metadata: { name: edge }
@@ -37,7 +37,7 @@ spec:
       config: { snat: { addresses: 198.18.3.1/32 } }
       scaling: { min: 1, max: ${natMax} }
       resources: { memory: 64Mi }
-  placement: isolated
+  placement: ${placement}
 `;
 }
 
@@ -64,7 +64,20 @@ async function statusOf(call: Promise<unknown>): Promise<string> {
   );
 }
 
-describe('controller over gRPC: apply, scale, rolling update, delete with real instances', () => {
+type Placement = 'isolated' | 'fused';
+
+/**
+ * What differs between the placements (ARCHITECTURE.md "Placements"): isolated runs an image
+ * and instance set per function, each scaled within its own bounds; fused runs one image of
+ * both functions as replicas (stage `fused`) scaled together, any function's name scaling
+ * them, within bounds that cover every function's (1..3 here: the most of the maxes).
+ */
+const PLACEMENTS = [
+  { placement: 'isolated' as const, units: ['fw', 'nat'], unitOf: (fn: string) => fn, pastMax: 3 },
+  { placement: 'fused' as const, units: ['fused'], unitOf: () => 'fused', pastMax: 4 },
+];
+
+describe.each(PLACEMENTS)('controller over gRPC: apply, scale, rolling update, delete with real instances ($placement placement)', ({ placement, units, unitOf, pastMax }) => {
   let controller: Controller;
   let server: ControllerServer;
   let rpc: ControllerClient;
@@ -98,7 +111,7 @@ describe('controller over gRPC: apply, scale, rolling update, delete with real i
 
   it('answers health SERVING and rejects a broken spec with every issue, starting nothing', async () => {
     expect(await rpc.checkHealth()).toBe('SERVING');
-    const broken = spec().replace('max: 3', 'max: 0').replace('dport: 80', 'dport: 70000');
+    const broken = spec(placement).replace('max: 3', 'max: 0').replace('dport: 80', 'dport: 70000');
     const err = (await rpc.applyChain(broken, 'broken.yaml').catch((e: unknown) => e)) as { statusName: string; fieldViolations: { field: string; description: string }[] };
     expect(err.statusName).toBe('INVALID_ARGUMENT');
     expect(err.fieldViolations.map((v) => ({ field: v.field, description: v.description }))).toEqual([
@@ -112,14 +125,15 @@ describe('controller over gRPC: apply, scale, rolling update, delete with real i
   });
 
   it('applies a chain, is idempotent, scales within bounds and rolls a config change without losing a flow', async () => {
-    const first = await rpc.applyChain(spec(), 'edge.yaml');
+    const first = await rpc.applyChain(spec(placement), 'edge.yaml');
     expect(first.changed).toBe(true);
     expect(first.chain.phase).toBe('Ready');
+    expect(first.chain.placement).toBe(placement);
     expect(first.chain.functions.map((f) => [f.name, f.readyReplicas])).toEqual([['fw', 1], ['nat', 1]]);
     // The event stream delivers asynchronously: let it catch up with the first apply before counting.
-    await until(() => events.filter((e) => e.type === 'instance-ready').length >= 2, 5000);
+    await until(() => events.filter((e) => e.type === 'instance-ready').length >= units.length, 5000);
     const seqAfterApply = events.length;
-    const again = await rpc.applyChain(spec(), 'edge.yaml');
+    const again = await rpc.applyChain(spec(placement), 'edge.yaml');
     expect(again.changed).toBe(false);
     expect(again.chain.generation).toBe(1);
     expect(events.length).toBe(seqAfterApply);
@@ -131,21 +145,26 @@ describe('controller over gRPC: apply, scale, rolling update, delete with real i
     };
     await until(() => flows.every((f) => f.state === 'open' && f.acked >= 2), 10_000, talk);
 
-    expect(await statusOf(rpc.scaleFunction('edge', 'nat', 3))).toBe('FAILED_PRECONDITION');
+    expect(await statusOf(rpc.scaleFunction('edge', 'nat', pastMax))).toBe('FAILED_PRECONDITION');
     expect(await statusOf(rpc.scaleFunction('edge', 'nope', 1))).toBe('NOT_FOUND');
     expect(await statusOf(rpc.scaleFunction('nope', 'fw', 1))).toBe('NOT_FOUND');
     const fw = await rpc.scaleFunction('edge', 'fw', 2);
     expect(fw).toMatchObject({ desiredReplicas: 2, readyReplicas: 2 });
-    expect((await rpc.listInstances('edge')).filter((i) => i.function === 'fw').map((i) => i.state)).toEqual(['ready', 'ready']);
+    expect((await rpc.listInstances('edge')).filter((i) => i.function === unitOf('fw')).map((i) => i.state)).toEqual(['ready', 'ready']);
+    // Fused: nat's replicas are fw's (one unit); isolated: nat kept its one instance.
+    expect((await rpc.getChain('edge')).functions.map((f) => [f.name, f.readyReplicas])).toEqual([['fw', 2], ['nat', placement === 'fused' ? 2 : 1]]);
 
     // A rule-set change that still allows the flows: new image, new instances, old ones drain.
     const oldImage = (await rpc.getChain('edge')).functions[0].imageId;
-    const updated = await rpc.applyChain(spec("\n          - { name: tls, action: allow, side: inside, proto: tcp, dport: 443 }"), 'edge.yaml');
+    const updated = await rpc.applyChain(spec(placement, "\n          - { name: tls, action: allow, side: inside, proto: tcp, dport: 443 }"), 'edge.yaml');
     expect(updated.changed).toBe(true);
     expect(updated.chain.generation).toBe(2);
     const newImage = updated.chain.functions[0].imageId;
     expect(newImage).not.toBe(oldImage);
-    const fwInstances = () => controller.listInstances('edge').filter((i) => i.function === 'fw');
+    // Fused: the firewall's change rebuilt the one image of both; isolated: nat's image stayed.
+    if (placement === 'fused') expect(updated.chain.functions[1].imageId).toBe(newImage);
+    else expect(updated.chain.functions[1].imageId).not.toBe(newImage);
+    const fwInstances = () => controller.listInstances('edge').filter((i) => i.function === unitOf('fw'));
     expect(fwInstances().filter((i) => i.imageId === newImage && i.state === 'ready')).toHaveLength(2);
     expect(fwInstances().filter((i) => i.imageId === oldImage).every((i) => i.state === 'draining')).toBe(true);
 
@@ -165,24 +184,32 @@ describe('controller over gRPC: apply, scale, rolling update, delete with real i
     expect(dp.dropped()).toBe(0);
 
     const live = controller.listInstances('edge').map((i) => i.id).sort();
+    // A row per instance; a fused replica has one per function it runs (each part's own counter block).
+    const rowsOf = (ids: string[]) => (placement === 'fused' ? ids.flatMap((id) => [`${id}/fw`, `${id}/nat`]) : ids);
     let snapshots = 0;
     for await (const snapshot of rpc.streamStats({ chain: 'edge', intervalMs: 100 })) {
       const ids = snapshot.instances.map((r) => r.instance).sort();
-      if (JSON.stringify(ids) === JSON.stringify(live) && snapshot.instances.some((r) => r.rxPps > 0)) break;
-      if (++snapshots > 30) throw new Error(`stats never showed ${live.join(', ')} with traffic`);
+      if (JSON.stringify(ids) === JSON.stringify(rowsOf(live)) && snapshot.instances.some((r) => r.rxPps > 0)) {
+        for (const r of snapshot.instances) expect(r.instance.endsWith(`/${r.function}`) || r.instance.startsWith(`edge/${r.function}-`), r.instance).toBe(true);
+        break;
+      }
+      if (++snapshots > 30) throw new Error(`stats never showed ${rowsOf(live).join(', ')} with traffic: ${JSON.stringify(snapshot.instances)}`);
       for (const f of late) client.send(f);
     }
 
     const kinds = events.map((e) => `${e.type}${e.function ? ':' + e.function : ''}`);
-    expect(kinds.slice(0, 3)).toEqual(['image-built:fw', 'image-built:nat', 'applied']);
-    expect([...kinds.slice(3, 7)].sort()).toEqual(['instance-booted:fw', 'instance-booted:nat', 'instance-ready:fw', 'instance-ready:nat']);
-    for (const fn of ['fw', 'nat']) expect(kinds.indexOf(`instance-booted:${fn}`)).toBeLessThan(kinds.indexOf(`instance-ready:${fn}`));
+    // An image per unit (the fused one of fw and nat), then one boot and ready per unit.
+    expect(kinds.slice(0, units.length + 1)).toEqual([...units.map((u) => `image-built:${u}`), 'applied']);
+    const booted = kinds.slice(units.length + 1, 3 * units.length + 1);
+    expect([...booted].sort()).toEqual(units.flatMap((u) => [`instance-booted:${u}`, `instance-ready:${u}`]).sort());
+    for (const u of units) expect(kinds.indexOf(`instance-booted:${u}`)).toBeLessThan(kinds.indexOf(`instance-ready:${u}`));
     expect(kinds).toContain('scaled:fw');
     const rolled = events.findIndex((e) => e.type === 'applied' && e.reason.startsWith('rolling update'));
     expect(rolled).toBeGreaterThan(0);
     const afterRoll = kinds.slice(rolled);
-    expect(afterRoll.indexOf('instance-ready:fw')).toBeLessThan(afterRoll.indexOf('instance-draining:fw'));
-    expect(afterRoll.indexOf('instance-draining:fw')).toBeLessThan(afterRoll.indexOf('instance-stopped:fw'));
+    const fwUnit = unitOf('fw');
+    expect(afterRoll.indexOf(`instance-ready:${fwUnit}`)).toBeLessThan(afterRoll.indexOf(`instance-draining:${fwUnit}`));
+    expect(afterRoll.indexOf(`instance-draining:${fwUnit}`)).toBeLessThan(afterRoll.indexOf(`instance-stopped:${fwUnit}`));
 
     for (const f of late) client.close(f);
     await rpc.deleteChain('edge');
