@@ -18,12 +18,13 @@
  * ```
  */
 import { compileFilter, MAX_FILTER_LENGTH, type PacketFilter } from '../capture/packet-filter.ts';
-import { FrameTuple, readFrameTuple } from '../capture/frame-tuple.ts';
+import { FrameTuple } from '../capture/frame-tuple.ts';
 import { SharedLayoutError } from '../errors/catalog.ts';
 import type { PoolHandle } from '../pool/pool-handle.ts';
+import { markEntering, type SeqClaims } from './entering-marks.ts';
 import { ENTRIES_AT, ENTRY_BYTES, ENTRY_WORDS, EntryWord, FILTER_AT, INGRESS_TRACE_BYTES, INGRESS_TRACE_ENTRIES, IngressWord } from './ingress-trace-layout.ts';
 
-export class IngressMarker {
+export class IngressMarker implements SeqClaims {
   private readonly words: Int32Array;
   private readonly times: Float64Array;
   private readonly bytes: Uint8Array;
@@ -48,26 +49,7 @@ export class IngressMarker {
     const session = Atomics.load(this.words, IngressWord.SESSION);
     if (session === 0) return;
     if (session !== this.session) this.begin(session);
-    const marks = pool.meta.trace;
-    const base = (session << 16) >>> 0;
-    const filter = this.filter;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      marks[id] = base;
-      if (filter === null) continue;
-      const len = pool.meta.length[id];
-      const off = pool.dataOffset(id);
-      if (len > pool.stride || off + len > pool.view.byteLength) continue;
-      readFrameTuple(pool.view, off, len, this.tuple);
-      if (!filter.matches(this.tuple)) continue;
-      const seq = this.claim(session);
-      if (seq === 0) {
-        this.filter = null;
-        continue;
-      }
-      marks[id] = (base | seq) >>> 0;
-      this.record(seq, session, side, pool, off, len);
-    }
+    if (!markEntering(pool, ids, n, (session << 16) >>> 0, this.filter, this.tuple, this, side)) this.filter = null;
   }
 
   /** Buffers `ids[0, n)` of `pool` leave the chain through this replica's port: notes the traced ones. */
@@ -103,9 +85,10 @@ export class IngressMarker {
     }
   }
 
-  /** The next seq of `session`, 0 when none is left (or the block moved to another session). */
-  private claim(session: number): number {
+  /** The next seq of this session, 0 when none is left or the block moved to another session (`SeqClaims`). */
+  claim(): number {
     const w = this.words;
+    const session = this.session;
     for (;;) {
       const cur = Atomics.load(w, IngressWord.CLAIMED);
       const seq = (cur & 0xffff) + 1;
@@ -114,8 +97,8 @@ export class IngressMarker {
     }
   }
 
-  /** Writes the entry of `seq`; its session word last. */
-  private record(seq: number, session: number, side: number, pool: PoolHandle, off: number, len: number): void {
+  /** Writes the entry of `seq` into the block, its session word last (`SeqClaims`). */
+  record(seq: number, pool: PoolHandle, off: number, len: number, _tuple: FrameTuple, side: number): void {
     const at = ENTRIES_AT + (seq - 1) * ENTRY_WORDS;
     const w = this.words;
     w[at + EntryWord.SIDE] = side;
@@ -124,6 +107,6 @@ export class IngressMarker {
     this.times[(at + EntryWord.TIME) / 2] = Date.now();
     const keep = len < ENTRY_BYTES ? len : ENTRY_BYTES;
     this.bytes.set(new Uint8Array(pool.view.buffer, pool.view.byteOffset + off, keep), (at + EntryWord.BYTES) * 4);
-    Atomics.store(w, at + EntryWord.SESSION, session);
+    Atomics.store(w, at + EntryWord.SESSION, this.session);
   }
 }

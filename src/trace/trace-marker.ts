@@ -12,9 +12,11 @@
  * dataPlane.startTrace(marker);
  * ```
  */
-import { FrameTuple, formatFrameTuple, readFrameTuple } from '../capture/frame-tuple.ts';
+import { FrameTuple, formatFrameTuple } from '../capture/frame-tuple.ts';
 import type { PacketFilter } from '../capture/packet-filter.ts';
 import type { PacketPool } from '../pool/packet-pool.ts';
+import type { PoolHandle } from '../pool/pool-handle.ts';
+import { markEntering, type SeqClaims } from './entering-marks.ts';
 import { TRACE_SEQ_MAX, TRACE_SESSION_MAX } from './trace-layout.ts';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 
@@ -28,7 +30,7 @@ export interface TracedEntry {
   readonly packet: string;
 }
 
-export class TraceMarker {
+export class TraceMarker implements SeqClaims {
   /** Packets marked so far (their seqs are 1..issued). */
   issued = 0;
   /** Entry of seq k at index k − 1. */
@@ -51,29 +53,17 @@ export class TraceMarker {
 
   /** Marks buffers `ids[0, n)` of `pool`, entering from side `side` (0 inside, 1 outside). */
   mark(pool: PacketPool, ids: Uint32Array, n: number, side: number): void {
-    const meta = pool.meta;
-    const marks = meta.trace;
-    const base = this.base;
-    if (this.issued >= this.count) {
-      for (let i = 0; i < n; i++) marks[ids[i]] = base;
-      return;
-    }
-    const view = pool.view;
-    const stride = pool.stride;
-    const t = this.tuple;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      marks[id] = base;
-      if (this.issued >= this.count) continue;
-      const dataOff = meta.dataOff[id];
-      const len = meta.length[id];
-      if (dataOff > stride || len > stride - dataOff) continue;
-      readFrameTuple(view, pool.dataAreaOffset + id * stride + dataOff, len, t);
-      if (!this.filter.matches(t)) continue;
-      const seq = ++this.issued;
-      marks[id] = (base | seq) >>> 0;
-      this.entries.push({ timeMs: Date.now(), side: side === 0 ? 'inside' : 'outside', packet: `${formatFrameTuple(t)} len ${len}` });
-    }
+    markEntering(pool, ids, n, this.base, this.issued < this.count ? this.filter : null, this.tuple, this, side);
+  }
+
+  /** The next seq, 0 once `count` were issued (`SeqClaims`). */
+  claim(): number {
+    return this.issued < this.count ? ++this.issued : 0;
+  }
+
+  /** Keeps the entry of `seq` (at index `seq − 1`) as a tcpdump-style line (`SeqClaims`). */
+  record(seq: number, _pool: PoolHandle, _off: number, len: number, tuple: FrameTuple, side: number): void {
+    this.entries.push({ timeMs: Date.now(), side: side === 0 ? 'inside' : 'outside', packet: `${formatFrameTuple(tuple)} len ${len}` });
   }
 
   /** Buffers `ids[0, n)` of `pool` leave the chain through a port: notes the traced ones. */
