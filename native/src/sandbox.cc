@@ -1,6 +1,7 @@
 #include "sandbox.h"
 
 #include <grp.h>
+#include <pthread.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "args.h"
@@ -289,28 +291,24 @@ napi_value SandboxFilterCheck(napi_env env, napi_callback_info) {
   return out;
 }
 
-// sandboxEnter(counters, uid, gid): from now on, for every thread of this process, the
-// calls above fail with EPERM and are counted in `counters` (Int32Array of at least
-// kReasonCount words over shared memory, kept alive for the process's life). When the
-// process runs as root and `uid` ≥ 0, it first drops to uid/gid (a second layer). The
-// process also dies with its parent (PR_SET_PDEATHSIG). Once per process; irreversible.
-napi_value SandboxEnter(napi_env env, napi_callback_info info) {
+// Checks sandboxEnter's / sandboxBegin's arguments and installs the SIGSYS handler that
+// counts in `counters` (kept alive for the process's life). False with an exception pending.
+bool Prepare(napi_env env, napi_callback_info info, int64_t* uid, int64_t* gid) {
   napi_value argv[3];
-  if (!Args(env, info, 3, argv)) return nullptr;
+  if (!Args(env, info, 3, argv)) return false;
   void* data;
   size_t length;
   napi_value unused;
-  int64_t uid, gid;
   if (!GetTypedArray(env, argv[0], napi_int32_array, "counters", &data, &length, &unused) ||
-      !GetInt64(env, argv[1], -1, 0x7fffffff, "uid", &uid) || !GetInt64(env, argv[2], -1, 0x7fffffff, "gid", &gid))
-    return nullptr;
+      !GetInt64(env, argv[1], -1, 0x7fffffff, "uid", uid) || !GetInt64(env, argv[2], -1, 0x7fffffff, "gid", gid))
+    return false;
   if (length < kReasonCount) {
     ThrowArgument(env, true, "counters needs one word per sandbox reason");
-    return nullptr;
+    return false;
   }
   if (g_entered) {
     ThrowArgument(env, false, "this process is already sandboxed");
-    return nullptr;
+    return false;
   }
   napi_ref keep;
   napi_create_reference(env, argv[0], 1, &keep);  // never deleted: the handler writes there for good
@@ -321,8 +319,21 @@ napi_value SandboxEnter(napi_env env, napi_callback_info info) {
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGSYS, &sa, nullptr) != 0) {
     ThrowErrno(env, "sigaction", errno);
-    return nullptr;
+    return false;
   }
+  return true;
+}
+
+// What failed in `DropAndFilter`, and its errno (0: nothing failed).
+struct Outcome {
+  const char* what = nullptr;
+  int err = 0;
+};
+
+// The drop to `uid`/`gid` (when root and uid >= 0), no new privileges, and the filter on
+// every thread (TSYNC). Runs on any thread of the process: the id changes reach every
+// thread (glibc's setxid broadcast), TSYNC too.
+Outcome DropAndFilter(int64_t uid, int64_t gid) {
   if (uid >= 0 && geteuid() == 0) {
     gid_t g = static_cast<gid_t>(gid >= 0 ? gid : uid);
     // Each of these calls stops every thread of the process (glibc's setxid broadcast), so
@@ -331,31 +342,105 @@ napi_value SandboxEnter(napi_env env, napi_callback_info info) {
     gid_t rg, eg, sg;
     bool same_gid = getresgid(&rg, &eg, &sg) == 0 && rg == g && eg == g && sg == g;
     if ((getgroups(0, nullptr) != 0 && setgroups(0, nullptr) != 0) || (!same_gid && setresgid(g, g, g) != 0) ||
-        setresuid(static_cast<uid_t>(uid), static_cast<uid_t>(uid), static_cast<uid_t>(uid)) != 0) {
-      ThrowErrno(env, "drop to an unprivileged uid", errno);
-      return nullptr;
-    }
+        setresuid(static_cast<uid_t>(uid), static_cast<uid_t>(uid), static_cast<uid_t>(uid)) != 0)
+      return {"drop to an unprivileged uid", errno};
   }
-  // Dies with the controller (set after the uid change, which clears it). A parent that is
-  // already gone leaves the process to init: then exit now.
-  pid_t parent = getppid();
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent || parent == 1) {
-    ThrowErrno(env, "PR_SET_PDEATHSIG", errno == 0 ? ESRCH : errno);
-    return nullptr;
-  }
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    ThrowErrno(env, "PR_SET_NO_NEW_PRIVS", errno);
-    return nullptr;
-  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return {"PR_SET_NO_NEW_PRIVS", errno};
   std::vector<sock_filter> filter = BuildFilter(getpid());
   sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
-  if (r != 0) {
-    // r > 0: the id of a thread that could not be synchronised.
-    ThrowErrno(env, "seccomp (TSYNC)", r > 0 ? ESRCH : errno);
+  // r > 0: the id of a thread that could not be synchronised.
+  if (r != 0) return {"seccomp (TSYNC)", r > 0 ? ESRCH : errno};
+  return {};
+}
+
+// Dies with the controller: on the main thread (the process's leader, whose setting the
+// kernel reads), after the uid change (which clears it). A parent that is already gone
+// leaves the process to init: then fail.
+bool DieWithParent(napi_env env) {
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent || parent == 1) {
+    ThrowErrno(env, "PR_SET_PDEATHSIG", errno == 0 ? ESRCH : errno);
+    return false;
+  }
+  return true;
+}
+
+// sandboxEnter(counters, uid, gid): from now on, for every thread of this process, the
+// calls above fail with EPERM and are counted in `counters` (Int32Array of at least
+// kReasonCount words over shared memory, kept alive for the process's life). When the
+// process runs as root and `uid` ≥ 0, it first drops to uid/gid (a second layer). The
+// process also dies with its parent (PR_SET_PDEATHSIG). Once per process; irreversible.
+napi_value SandboxEnter(napi_env env, napi_callback_info info) {
+  int64_t uid, gid;
+  if (!Prepare(env, info, &uid, &gid)) return nullptr;
+  g_entered = true;
+  Outcome o = DropAndFilter(uid, gid);
+  if (o.what != nullptr) {
+    ThrowErrno(env, o.what, o.err);
+    return nullptr;
+  }
+  if (!DieWithParent(env)) return nullptr;
+  return Number(env, kReasonCount);
+}
+
+// The sandbox entered on a thread of its own (`sandboxBegin` … `sandboxFinish`).
+struct Entering {
+  pthread_t thread;
+  int64_t uid, gid;
+  Outcome outcome;
+};
+Entering* g_entering = nullptr;
+
+void* EnterOnThread(void* arg) {
+  auto* e = static_cast<Entering*>(arg);
+  e->outcome = DropAndFilter(e->uid, e->gid);
+  return nullptr;
+}
+
+// sandboxBegin(counters, uid, gid): sandboxEnter's arguments and checks; the id drop and
+// the filter run on a new thread while the caller goes on (the id changes stop every
+// thread of the process, and on a busy machine wait for each to be scheduled: this way
+// the caller's own work overlaps them). `sandboxFinish()` waits for them and completes the
+// entry; nothing may count on the sandbox before it returned. Once per process.
+napi_value SandboxBegin(napi_env env, napi_callback_info info) {
+  int64_t uid, gid;
+  if (!Prepare(env, info, &uid, &gid)) return nullptr;
+  auto* e = new (std::nothrow) Entering{};
+  if (e == nullptr) {
+    napi_throw_error(env, "NFVKIT_ERR_NATIVE", "out of memory");
+    return nullptr;
+  }
+  e->uid = uid;
+  e->gid = gid;
+  int err = pthread_create(&e->thread, nullptr, EnterOnThread, e);
+  if (err != 0) {
+    delete e;
+    ThrowErrno(env, "pthread_create", err);
     return nullptr;
   }
   g_entered = true;
+  g_entering = e;
+  return Undefined(env);
+}
+
+// sandboxFinish() → kReasonCount: waits for the thread `sandboxBegin` started, throws what
+// it failed at, and sets the parent-death signal (on this thread: the process's leader).
+napi_value SandboxFinish(napi_env env, napi_callback_info) {
+  Entering* e = g_entering;
+  if (e == nullptr) {
+    ThrowArgument(env, false, "sandboxFinish without sandboxBegin");
+    return nullptr;
+  }
+  g_entering = nullptr;
+  int err = pthread_join(e->thread, nullptr);
+  Outcome o = err != 0 ? Outcome{"pthread_join", err} : e->outcome;
+  delete e;
+  if (o.what != nullptr) {
+    ThrowErrno(env, o.what, o.err);
+    return nullptr;
+  }
+  if (!DieWithParent(env)) return nullptr;
   return Number(env, kReasonCount);
 }
 
@@ -364,6 +449,8 @@ napi_value SandboxEnter(napi_env env, napi_callback_info info) {
 void RegisterSandbox(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"sandboxEnter", nullptr, SandboxEnter, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sandboxBegin", nullptr, SandboxBegin, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sandboxFinish", nullptr, SandboxFinish, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sandboxFilterCheck", nullptr, SandboxFilterCheck, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);

@@ -58,6 +58,15 @@ export interface NativeAddon {
    */
   sandboxEnter(counters: Int32Array, uid: number, gid: number): number;
   /**
+   * `sandboxEnter` in two halves: checks the arguments and installs the counting handler,
+   * then drops the ids and installs the filter on a thread of its own while the caller goes
+   * on (the id changes stop every thread of the process). Nothing may count on the sandbox
+   * until `sandboxFinish` returned. Absent from builds older than it (same ABI).
+   */
+  sandboxBegin?(counters: Int32Array, uid: number, gid: number): void;
+  /** Waits for `sandboxBegin`'s thread, throws what it failed at, sets the parent-death signal; returns as `sandboxEnter`. */
+  sandboxFinish?(): number;
+  /**
    * Runs the seccomp filter `sandboxEnter` would install (a binary search over the system
    * call numbers) in a BPF interpreter over every number, with arguments on both sides of
    * each rule, and counts the verdicts that differ from the rule tables. Installs nothing.

@@ -119,8 +119,11 @@ async function preload(message: ProcessPreloadMessage): Promise<void> {
   }
 }
 
-/** The data plane's memory mapped ahead (`arm`), and whether the sandbox was entered then. */
-let armed: { readonly path: string; readonly bytes: number; readonly mapped: MappedMemory; readonly sandboxed: boolean } | undefined;
+/**
+ * The data plane's memory mapped ahead (`arm`), and whether the sandbox was entered then
+ * (`entering`: being entered on the addon's thread, finished right before `ready`).
+ */
+let armed: { readonly path: string; readonly bytes: number; readonly mapped: MappedMemory; readonly sandboxed: 'no' | 'entering' | 'entered' } | undefined;
 
 /** Opens and maps the memfd at `path` (`/proc/<host>/fd/<n>`). */
 function mapPath(path: string, bytes: number): MappedMemory {
@@ -152,8 +155,25 @@ function arm(message: ProcessArmMessage): void {
   const mapped = mapPath(message.memory.path, message.memory.bytes);
   const sandbox = message.sandbox;
   const early = sandbox !== null && !message.files && preloaded.has(message.imagePath);
-  if (early) enterSandbox(mapped.view(sandbox.counters), sandbox);
-  armed = { path: message.memory.path, bytes: message.memory.bytes, mapped, sandboxed: early };
+  const addon = nativeAddonOrNull();
+  let sandboxed: 'no' | 'entering' | 'entered' = 'no';
+  if (early && addon?.sandboxBegin !== undefined) {
+    // The ids and the filter change on the addon's thread while this one decodes the boot
+    // message, attaches and stocks the queues; `ready` waits for them (`bootRecord`).
+    addon.sandboxBegin(new Int32Array(mapped.view(sandbox.counters)), sandbox.uid, sandbox.gid);
+    sandboxed = 'entering';
+  } else if (early) {
+    enterSandbox(mapped.view(sandbox.counters), sandbox);
+    sandboxed = 'entered';
+  }
+  armed = { path: message.memory.path, bytes: message.memory.bytes, mapped, sandboxed };
+}
+
+/** Completes a sandbox entry `arm` began (`sandboxFinish`): before `ready`, never after. */
+function finishSandbox(): void {
+  const addon = nativeAddonOrNull();
+  if (addon?.sandboxFinish === undefined) throw new Error('the sandbox needs the native addon');
+  addon.sandboxFinish();
 }
 
 /** The boot message's memory mapped (or the one `arm` mapped) and its data decoded: what the image is handed. */
@@ -162,7 +182,8 @@ function bootRecord(message: ProcessBootMessage): ProcessBoot {
   const ahead = armed !== undefined && 'path' in memory && memory.path === armed.path && memory.bytes === armed.bytes ? armed : undefined;
   const mapped = ahead?.mapped ?? ('fd' in memory ? MappedMemory.attach(memory.fd, memory.bytes) : mapPath(memory.path, memory.bytes));
   const data = decodeSharedRefs(message.data, warmMemory === undefined ? [mapped] : [mapped, warmMemory]) as InstanceWorkerData;
-  const sandbox = ahead?.sandboxed === true ? null : message.sandbox;
+  const sandbox = ahead === undefined || ahead.sandboxed === 'no' ? message.sandbox : null;
+  const entering = ahead?.sandboxed === 'entering';
   return {
     data,
     port: {
@@ -172,10 +193,7 @@ function bootRecord(message: ProcessBootMessage): ProcessBoot {
         if (m.type === 'stopped') setImmediate(() => process.exit(0));
       },
     },
-    beforeReady:
-      sandbox === null
-        ? undefined
-        : () => enterSandbox(data.sandboxSab, sandbox),
+    beforeReady: entering ? finishSandbox : sandbox === null ? undefined : () => enterSandbox(data.sandboxSab, sandbox),
   };
 }
 

@@ -110,12 +110,15 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
       await until(() => p.idle);
       p.arm(image.imagePath, memory, sandbox, memory.allocate(SANDBOX_REASONS.length * 4), files);
       await until(() => processState(p.pid!, 'nfvkit-arm-test').maps);
-      // The sandbox is entered right after the mapping, in the same step.
+      // The sandbox is entered right after the mapping, in the same step (or begun on the addon's thread).
       await new Promise((resolve) => setTimeout(resolve, 50));
       return processState(p.pid!, 'nfvkit-arm-test');
     };
     try {
       const early = await armed(false, true);
+      // The ids and the filter may still be changing on the addon's thread (sandboxBegin).
+      if (early.seccomp !== 2) await until(() => processState(started[0].pid!, 'nfvkit-arm-test').seccomp === 2, 5000);
+      Object.assign(early, processState(started[0].pid!, 'nfvkit-arm-test'));
       expect(early.seccomp).toBe(2);
       if (root) expect(early.uid).toBe(SANDBOX_UID);
       // A boot that will import a runtime bundle, or the image itself, reads files: the sandbox waits for ready.

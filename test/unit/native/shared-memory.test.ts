@@ -102,9 +102,49 @@ describe.skipIf(!status.available)('native shared memory, futex across processes
     ]);
   });
 
-  it('a sandboxed process dies with its parent', async () => {
+  it('sandboxBegin … sandboxFinish enters the same sandbox with the ids and filter changed on a thread of their own: checked arguments, once per process, denied calls counted after finish', () => {
+    const script = `
+      const a = require(${JSON.stringify(addonPath)});
+      const fs = require('node:fs');
+      const out = [];
+      const tryIt = (f) => { try { const r = f(); out.push(r === undefined ? 'ok' : r); } catch (e) { out.push(e.constructor.name + ':' + e.code); } };
+      const counters = new Int32Array(new SharedArrayBuffer(64));
+      const statusFd = fs.openSync('/proc/self/status', 'r'); // opened before: no file opens once sandboxed
+      tryIt(() => a.sandboxFinish());
+      tryIt(() => a.sandboxBegin(new Int32Array(2), -1, -1));
+      tryIt(() => a.sandboxBegin(new Int32Array(16), -2, -1));
+      tryIt(() => a.sandboxBegin(counters, -1, -1));
+      tryIt(() => a.sandboxBegin(counters, -1, -1));
+      tryIt(() => a.sandboxEnter(counters, -1, -1));
+      tryIt(() => a.sandboxFinish() === a.sandboxReasons);
+      tryIt(() => a.sandboxFinish());
+      const bytes = Buffer.alloc(8192);
+      const status = bytes.toString('utf8', 0, fs.readSync(statusFd, bytes, 0, bytes.length, 0));
+      out.push(/^Seccomp:\\s+2$/m.test(status), /^NoNewPrivs:\\s+1$/m.test(status));
+      tryIt(() => fs.readFileSync('/etc/hostname'));
+      out.push(counters[0]);
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(r.stdout)).toEqual([
+      'TypeError:NFVKIT_ERR_NATIVE_ARGUMENT', // nothing begun
+      'RangeError:NFVKIT_ERR_NATIVE_ARGUMENT',
+      'RangeError:NFVKIT_ERR_NATIVE_ARGUMENT',
+      'ok',
+      'TypeError:NFVKIT_ERR_NATIVE_ARGUMENT', // once per process
+      'TypeError:NFVKIT_ERR_NATIVE_ARGUMENT', // either way
+      true,
+      'TypeError:NFVKIT_ERR_NATIVE_ARGUMENT', // finished once
+      true,
+      true,
+      'Error:EPERM', // the file wall, counted
+      1,
+    ]);
+  });
+
+  it.each(['sandboxEnter', 'sandboxBegin'])('a process sandboxed with %s dies with its parent', async (entry) => {
     // parent: spawns the sandboxed child, prints its pid, then waits to be killed.
-    const grandchild = `const a = require(${JSON.stringify(addonPath)}); a.sandboxEnter(new Int32Array(new SharedArrayBuffer(64)), -1, -1); process.stdout.write('in\\n'); setInterval(() => {}, 1000);`;
+    const enter = entry === 'sandboxEnter' ? 'a.sandboxEnter(c, -1, -1)' : 'a.sandboxBegin(c, -1, -1); a.sandboxFinish()';
+    const grandchild = `const a = require(${JSON.stringify(addonPath)}); const c = new Int32Array(new SharedArrayBuffer(64)); ${enter}; process.stdout.write('in\\n'); setInterval(() => {}, 1000);`;
     const parentScript = `
       const { spawn } = require('node:child_process');
       const c = spawn(process.execPath, ['-e', ${JSON.stringify(grandchild)}], { stdio: ['ignore', 'pipe', 'inherit'] });
