@@ -33,6 +33,12 @@ export interface GatewayWire {
   release(handle: number): void;
   /** A held frame is dropped (resolve timeout, close): free it. The drop is already counted. */
   discard(handle: number): void;
+  /**
+   * The gateway learned a neighbour from the wire, or it changed (not called when one is
+   * merely heard from again): `width` 1 (IPv4, key in `k0`) or 4 (IPv6). Replicas of one
+   * end share what they learn through it (`adopt` on the others).
+   */
+  learned?(width: number, k0: number, k1: number, k2: number, k3: number, macHi: number, macLo: number, peer: number): void;
 }
 
 /** What `fromWire` decided. */
@@ -351,11 +357,29 @@ export class GatewayEdge {
     if (routes.peerCovers(peer, k0, k1, k2, k3)) this.learn(t, k0, k1, k2, k3, hi, lo, peer, now);
   }
 
-  private learn(t: NeighbourTable, k0: number, k1: number, k2: number, k3: number, hi: number, lo: number, peer: number, now: number): void {
+  /**
+   * A neighbour another replica of this end learned (`GatewayWire.learned` there): entered
+   * as if heard from the wire, releasing the frames held for it; not passed on again.
+   * Checked first, as anything another thread wrote: `width` 1 or 4, `peer` one of this
+   * gateway's peers whose subnets hold the address. Returns false (nothing changed) otherwise.
+   */
+  adopt(width: number, k0: number, k1: number, k2: number, k3: number, macHi: number, macLo: number, peer: number, now: number): boolean {
+    const v4 = width === 1;
+    if (!v4 && width !== 4) return false;
+    const routes = v4 ? this.routes : this.routes6;
+    if (!Number.isInteger(peer) || peer < 0 || !routes.peerCovers(peer, k0, v4 ? 0 : k1, v4 ? 0 : k2, v4 ? 0 : k3)) return false;
+    this.learn(v4 ? this.neighbours : this.neighbours6, k0, v4 ? 0 : k1, v4 ? 0 : k2, v4 ? 0 : k3, macHi & 0xffff, macLo >>> 0, peer, now, false);
+    return true;
+  }
+
+  private learn(t: NeighbourTable, k0: number, k1: number, k2: number, k3: number, hi: number, lo: number, peer: number, now: number, share = true): void {
     let s = t.find(k0, k1, k2, k3);
     if (s < 0) {
       s = t.insertReachable(k0, k1, k2, k3, hi, lo, peer, now);
-      if (s >= 0) this.counters.learned++;
+      if (s >= 0) {
+        this.counters.learned++;
+        if (share) this.wire.learned?.(t.width, k0, k1, k2, k3, hi, lo, peer);
+      }
       return;
     }
     if (t.state[s] === NeighbourState.REACHABLE && t.macHi[s] === hi && t.macLo[s] === lo >>> 0 && t.peer[s] === peer) {
@@ -364,6 +388,7 @@ export class GatewayEdge {
     }
     t.setReachable(s, hi, lo, peer, now);
     this.counters.learned++;
+    if (share) this.wire.learned?.(t.width, k0, k1, k2, k3, hi, lo, peer);
     const n = t.takePending(s, this.handles);
     // `release` calls `toWire` again, which finds the entry REACHABLE now.
     for (let i = 0; i < n; i++) this.wire.release(this.handles[i]);

@@ -13,6 +13,8 @@ import { loadNativeAddon } from '../../src/native/native-addon.ts';
 import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { parseVxlanPortConfig } from '../../src/ports/vxlan.ts';
+import { VxlanReplicaGroup } from '../../src/dataplane/ports/vxlan-replica-group.ts';
+import type { VxlanPortSettings } from '../../src/dataplane/ports/vxlan-port-config.ts';
 import { INSTANCE_MODES } from '../support/instance-modes.ts';
 
 const probe = await canCreateNamespaces();
@@ -109,4 +111,107 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
     expect(leaks).toEqual([]);
     expect(labReport).toMatchObject({ errors: [], leftovers: [] });
   }, 90_000);
+});
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends in two fused replicas (%s instances): one reuseport group per end, steered by the inner frame', (instanceMode) => {
+  it('both directions of every connection meet the replica holding its firewall state, neighbours are shared, and scale-in re-steers the group', async () => {
+    const lab = new Lab({ prefix: 'nfvs' });
+    const storeDir = mkdtempSync(join(tmpdir(), 'nfvkit-e2e-'));
+    let dp: ChainDataPlane | undefined;
+    let leaks: unknown[] = ['chain not shut down'];
+    let labReport: LabDestroyReport | undefined;
+    try {
+      const client = await lab.namespace('client');
+      const server = await lab.namespace('server');
+      const cu = await lab.underlay30();
+      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
+      const su = await lab.underlay30();
+      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 8192 });
+      const memory = dp.memory;
+      const insideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' }, 4);
+      const outsideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-destination' }, 4);
+      const insideSettings = parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24'] }] });
+      const outsideSettings = parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24'] }] });
+      const blocks: Array<[Float64Array, Float64Array]> = [];
+      const end = (settings: VxlanPortSettings, group: VxlanReplicaGroup, block: Float64Array, member: number): LocalPortSpec => ({
+        type: 'vxlan',
+        settings,
+        counters: block.buffer as SharedArrayBuffer,
+        replicas: group.prepare(member),
+      });
+      const image = await buildFusedImage(PARTS, { store: ImageStore.open(storeDir) });
+      // Replicas join one at a time, so the groups' order is the kernel's.
+      const replicas = [];
+      for (const member of [0, 1]) {
+        const pair: [Float64Array, Float64Array] = [new Float64Array(memory.allocate(VXLAN_PORT_COUNTERS * 8)), new Float64Array(memory.allocate(VXLAN_PORT_COUNTERS * 8))];
+        blocks.push(pair);
+        replicas.push(await dp.addInstance(0, image, { ports: { inside: end(insideSettings, insideGroup, pair[0], member), outside: end(outsideSettings, outsideGroup, pair[1], member) } }));
+        insideGroup.join(member);
+        outsideGroup.join(member);
+      }
+      expect(insideGroup.members).toEqual([0, 1]);
+      // The first member attaches each group's program from its replica (once its loop looked at the area).
+      expect(await until(() => insideGroup.attached() && outsideGroup.attached(), 10_000)).toBe(true);
+      expect(insideGroup.attachErrors + outsideGroup.attachErrors).toBe(0);
+
+      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
+      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
+      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
+      await lab.route(server, '198.18.1.0/24', '198.18.2.1');
+      const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
+      await httpServer.waitForOutput(/listening/, 20_000);
+
+      const get = async (n: number): Promise<number[]> => {
+        const c = lab.spawnNode(client, new URL('./support/http-client.ts', import.meta.url), [`http://${SERVER_IP}:8080/hello`, String(n), '15000']);
+        await c.exited;
+        const out = JSON.parse(c.stdout.trim().split('\n').at(-1) ?? '{}') as { ok: boolean; results: Array<{ status: number }>; error?: string };
+        expect(out, c.stderr).toMatchObject({ ok: true });
+        return out.results.map((r) => r.status);
+      };
+      // A connection per request, each from a new source port: spread over both replicas.
+      expect(await get(24)).toEqual(Array(24).fill(200));
+      const read = () => blocks.map(([i, o]) => ({ i: readVxlanPortCounters(i), o: readVxlanPortCounters(o) }));
+      let r = read();
+      // Each replica carried connections, both ways (the stateful firewall passed their replies: they came back to it).
+      for (const { i, o } of r) {
+        expect(i.entered).toBeGreaterThan(0);
+        expect(o.entered).toBeGreaterThan(0);
+        expect(i.misdirected).toBe(0);
+        expect(o.misdirected).toBe(0);
+      }
+      // The server was resolved once (by whichever replica sent first) and the other adopted it through the rings.
+      expect(r.reduce((n, x) => n + x.o.gateway.arpRequestsSent, 0)).toBeGreaterThanOrEqual(1);
+      expect(r.reduce((n, x) => n + x.o.neighboursAdopted, 0)).toBeGreaterThanOrEqual(1);
+      expect(r.every((x) => x.o.neighbours >= 1)).toBe(true);
+      expect(dp.passes).toBe(0);
+
+      // Scale in: replica 1 stops, its sockets leave; the group of one steers everything to replica 0.
+      await dp.drainInstance(replicas[1].id, 'scale in', 5000);
+      insideGroup.leave(1);
+      outsideGroup.leave(1);
+      expect(await until(() => insideGroup.attached() && outsideGroup.attached(), 10_000)).toBe(true);
+      const before = read()[0];
+      expect(await get(8)).toEqual(Array(8).fill(200));
+      r = read();
+      expect(r[0].i.entered - before.i.entered).toBeGreaterThanOrEqual(8 * 3);
+      expect(r[0].i.misdirected + r[0].o.misdirected).toBe(0);
+      expect(dp.passes).toBe(0);
+    } finally {
+      if (dp !== undefined) leaks = [...(await dp.shutdown()).leaks];
+      labReport = await lab.destroy();
+      rmSync(storeDir, { recursive: true, force: true });
+    }
+    expect(leaks).toEqual([]);
+    expect(labReport).toMatchObject({ errors: [], leftovers: [] });
+  }, 120_000);
 });

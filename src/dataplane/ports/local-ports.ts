@@ -12,6 +12,8 @@ import { SinkPort } from './sink-port.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
 import { VxlanPort, type VxlanPortOptions } from './vxlan-port.ts';
 import { VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
+import type { VxlanReplicaRef } from './vxlan-replica-group.ts';
+import { VxlanReplicaShare } from './vxlan-replica-share.ts';
 
 /**
  * A chain end an instance opens itself (placement with the ports in the instances): what
@@ -42,8 +44,10 @@ export interface LocalVxlanSpec {
   readonly counters: SharedArrayBuffer;
   /** Tuning: neighbour table, hold queues, send backlog, sweep interval, GSO, and `listenPort` to bind another port than `settings.listen.port`. */
   readonly options?: Omit<VxlanPortOptions, 'backend' | 'queueCapacity' | 'polled' | 'counters'>;
-  /** Join the port's SO_REUSEPORT group (several replicas on one UDP port). */
+  /** Join the port's SO_REUSEPORT group (several replicas on one UDP port); implied by `replicas`. */
   readonly reusePort?: boolean;
+  /** This replica's part in its end's group (`VxlanReplicaGroup.prepare`): steering, misdirected datagrams, shared neighbours. */
+  readonly replicas?: VxlanReplicaRef;
 }
 
 /** Both ends of one instance. */
@@ -188,13 +192,14 @@ class SocketPorts {
     const counters = new Float64Array(spec.counters);
     if (counters.length < VXLAN_PORT_COUNTERS) throw new RangeError(`VXLAN port counters: ${counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
     const addon = (this.addon = status.addon);
-    const { settings, options = {} } = spec;
+    const { settings, options = {}, replicas } = spec;
+    const share = replicas === undefined ? undefined : new VxlanReplicaShare(replicas.area, replicas.members, replicas.member, replicas.ringCapacity);
     const socket = NativeUdpSocket.openSync(addon, {
       listen: options.listenPort === undefined ? settings.listen : { address: settings.listen.address, port: options.listenPort },
       memory: new Uint8Array(this.poolMemory),
       receiveBufferBytes: settings.receiveBufferBytes,
       sendBufferBytes: 1 << 22,
-      reusePort: spec.reusePort === true,
+      reusePort: spec.reusePort === true || replicas !== undefined,
       gso: options.gso,
     });
     try {
@@ -207,7 +212,7 @@ class SocketPorts {
     // Which port it bound, known to the host as soon as the instance is ready.
     counters[VxlanBlock.LOCAL_PORT] = socket.localPort;
     counters[VxlanBlock.RECEIVE_BUFFER_BYTES] = socket.receiveBufferBytes;
-    const port = new LazyVxlanPort(settings, socket, { ...options, polled: true, counters });
+    const port = new LazyVxlanPort(settings, socket, { ...options, polled: true, counters, ...(share === undefined ? {} : { share }) });
     this.ports.push(port);
     return port;
   }

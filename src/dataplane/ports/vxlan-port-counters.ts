@@ -28,6 +28,16 @@ export const VxlanBlock = {
   LOCAL_PORT: 6,
   /** SO_RCVBUF as granted. */
   RECEIVE_BUFFER_BYTES: 7,
+  /** Replicas: datagrams the group's program meant for another replica's socket (`VxlanReplicaShare`). */
+  MISDIRECTED: 8,
+  /** Replicas: neighbours adopted from the other replicas. */
+  NEIGHBOURS_ADOPTED: 9,
+  /** Replicas: neighbour entries refused (width, peer or address not this end's). */
+  NEIGHBOURS_REJECTED: 10,
+  /** Replicas: neighbour entries lost to a writer that lapped this reader. */
+  NEIGHBOUR_OVERRUNS: 11,
+  /** Replicas: the steering sequence applied (gauge). */
+  STEERING_SEQ: 12,
 } as const;
 
 /** The event counters of the gateway edge, in their slot order. */
@@ -66,6 +76,11 @@ export interface VxlanBlockReading {
   readonly inFlight: number;
   readonly localPort: number;
   readonly receiveBufferBytes: number;
+  readonly misdirected: number;
+  readonly neighboursAdopted: number;
+  readonly neighboursRejected: number;
+  readonly neighbourOverruns: number;
+  readonly steeringSeq: number;
   readonly gateway: Readonly<GatewayCounters>;
   /** Every drop counter, each declared reason present: `port` (`VxlanDrop`) and `gateway` (`GatewayDrop`). */
   readonly drops: { readonly port: Readonly<Record<string, number>>; readonly gateway: Readonly<Record<string, number>> };
@@ -89,6 +104,11 @@ export function readVxlanPortCounters(block: Float64Array): VxlanBlockReading {
     inFlight: block[VxlanBlock.IN_FLIGHT],
     localPort: block[VxlanBlock.LOCAL_PORT],
     receiveBufferBytes: block[VxlanBlock.RECEIVE_BUFFER_BYTES],
+    misdirected: block[VxlanBlock.MISDIRECTED],
+    neighboursAdopted: block[VxlanBlock.NEIGHBOURS_ADOPTED],
+    neighboursRejected: block[VxlanBlock.NEIGHBOURS_REJECTED],
+    neighbourOverruns: block[VxlanBlock.NEIGHBOUR_OVERRUNS],
+    steeringSeq: block[VxlanBlock.STEERING_SEQ],
     gateway,
     drops: { port, gateway: gw },
   };

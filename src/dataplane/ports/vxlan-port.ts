@@ -10,6 +10,7 @@ import { GATEWAY_DROP_NAMES } from '../../gateway/gateway-drop-reason.ts';
 import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reason.ts';
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
+import type { VxlanReplicaShare } from './vxlan-replica-share.ts';
 import { GATEWAY_COUNTER_KEYS, GATEWAY_COUNTERS_AT, GATEWAY_DROPS_AT, VXLAN_DROPS_AT, VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
 
 /** Tuning of a `VxlanPort` (the YAML config says what; these say how much). */
@@ -39,6 +40,12 @@ export interface VxlanPortOptions extends GatewayEdgeOptions {
    * them from shared memory (the port runs in an instance).
    */
   readonly counters?: Float64Array;
+  /**
+   * This port is one replica's socket of a SO_REUSEPORT group (the chain's ends in its
+   * replicas): steering, misdirected datagrams and neighbours shared with the other
+   * replicas (`VxlanReplicaShare`), looked at once per `fill`.
+   */
+  readonly share?: VxlanReplicaShare;
 }
 
 /** A snapshot of a port's counters. */
@@ -144,6 +151,7 @@ export class VxlanPort implements ChainPort {
   private onReadableCallback: (() => void) | null = null;
   private readonly polled: boolean;
   private readonly block: Float64Array | undefined;
+  private readonly share: VxlanReplicaShare | undefined;
   /** `received + left` and the sweep count at the last publish: nothing new, nothing written. */
   private publishedAt = -1;
   private sweeps = 0;
@@ -184,10 +192,12 @@ export class VxlanPort implements ChainPort {
       throw new RangeError(`VXLAN port counters: ${options.counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
     }
     this.block = options.counters;
+    const share = (this.share = options.share);
     const wire: GatewayWire = {
       emit: (peer, frame, length) => this.emit(peer, frame, length),
       release: (handle) => this.releaseHeld(handle),
       discard: (handle) => this.freeOne(handle),
+      ...(share === undefined ? {} : { learned: share.learned.bind(share) }),
     };
     this.gateway = new GatewayEdge(
       {
@@ -200,6 +210,7 @@ export class VxlanPort implements ChainPort {
       wire,
       options,
     );
+    share?.bind(this.gateway, socket);
     if (this.polled) this.readable = true;
     else socket.onReadable(this.socketReadable);
     this.publish();
@@ -251,6 +262,7 @@ export class VxlanPort implements ChainPort {
       this.gateway.sweep(now);
       this.sweeps++;
     }
+    if (this.share !== undefined) this.share.sync(now);
     if (this.polled && this.txCount > 0) this.flush();
     if (max <= 0 || !this.readable) return this.filled(0);
     const got = pool.allocBatch(ids, max < this.rxWant ? max : this.rxWant);
@@ -291,6 +303,7 @@ export class VxlanPort implements ChainPort {
     const allowedMask = this.allowedMask;
     const allowed = allowedNet.length;
     const gw = this.gateway;
+    const share = this.share;
     let inBytes = 0;
     // ids[0..n) go into the chain (n ≤ i: compaction overwrites only what was read).
     let n = 0;
@@ -322,6 +335,8 @@ export class VxlanPort implements ChainPort {
         this.drop(VxlanDrop.TRUNCATED, id);
         continue;
       }
+      // One replica of several: was it steered to another's socket? (Counted; it is served here all the same.)
+      if (share !== undefined) share.check(view, rows[r + UdpRx.offset], len);
       const vni = readVxlanVni(bytes, rows[r + UdpRx.offset], len);
       if (vni < 0) {
         this.drop(vni === VxlanHeaderError.RUNT ? VxlanDrop.RUNT : VxlanDrop.BAD_FLAGS, id);
@@ -365,7 +380,7 @@ export class VxlanPort implements ChainPort {
 
   /** End of a `fill`: publishes the counters when there is something new. */
   private filled(n: number): number {
-    if (this.block !== undefined && this.received + this.left + this.sweeps !== this.publishedAt) this.publish();
+    if (this.block !== undefined && this.stamp() !== this.publishedAt) this.publish();
     return n;
   }
 
@@ -373,7 +388,7 @@ export class VxlanPort implements ChainPort {
   private publish(): void {
     const b = this.block;
     if (b === undefined) return;
-    this.publishedAt = this.received + this.left + this.sweeps;
+    this.publishedAt = this.stamp();
     b[VxlanBlock.RECEIVED] = this.received;
     b[VxlanBlock.SENT] = this.sent;
     b[VxlanBlock.ENTERED] = this.entered;
@@ -386,6 +401,20 @@ export class VxlanPort implements ChainPort {
     for (let i = 0; i < GATEWAY_COUNTER_KEYS.length; i++) b[GATEWAY_COUNTERS_AT + i] = counters[GATEWAY_COUNTER_KEYS[i]];
     b.set(this.drops, VXLAN_DROPS_AT);
     b.set(this.gateway.drops, GATEWAY_DROPS_AT);
+    const sc = this.share?.counters;
+    if (sc !== undefined) {
+      b[VxlanBlock.MISDIRECTED] = sc.misdirected;
+      b[VxlanBlock.NEIGHBOURS_ADOPTED] = sc.adopted;
+      b[VxlanBlock.NEIGHBOURS_REJECTED] = sc.rejected;
+      b[VxlanBlock.NEIGHBOUR_OVERRUNS] = sc.overruns;
+      b[VxlanBlock.STEERING_SEQ] = sc.steeringSeq;
+    }
+  }
+
+  /** Changes when any published figure may have: what came in or went out, sweeps, adoptions, steering. */
+  private stamp(): number {
+    const sc = this.share?.counters;
+    return this.received + this.left + this.sweeps + (sc === undefined ? 0 : sc.adopted + sc.rejected + sc.overruns + sc.steeringSeq);
   }
 
   take(pool: PoolHandle, ids: Uint32Array, n: number): void {

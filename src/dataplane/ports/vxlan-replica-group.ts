@@ -1,0 +1,152 @@
+import { InvalidArgumentError } from '../../errors/catalog.ts';
+import { steeringProgram, type SteeringKey } from '../../io/reuseport-steering.ts';
+import { AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, AreaWord, areaWords, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
+
+/** How a group steers (`reuseport-steering.ts`): NAT port shards name their replica; otherwise a hash of the inner source (clients' side) or destination (servers' side). */
+export type VxlanGroupKey =
+  | { readonly by: 'inner-source' }
+  | { readonly by: 'inner-destination' }
+  /** The NAT's translated range starts at `base` and is split into `shards` shards of `shardSize` ports; each replica allocates from the shard it was given (`join`). */
+  | { readonly by: 'port-shard'; readonly base: number; readonly shardSize: number; readonly shards: number };
+
+/** What a replica's `vxlan` port spec carries to share its end (`LocalVxlanSpec.replicas`). */
+export interface VxlanReplicaRef {
+  readonly area: SharedArrayBuffer;
+  readonly members: number;
+  readonly member: number;
+  readonly ringCapacity: number;
+}
+
+/**
+ * The host's side of a VXLAN end whose replicas each bind a socket of one SO_REUSEPORT
+ * group: it keeps the group's order as the kernel does (a socket joins at the end; one
+ * that leaves is replaced by the last), and on every change publishes in the shared area
+ * (`vxlan-replica-area.ts`) each member's socket index, the key and the classic BPF
+ * program (`steeringProgram`) that the first member in the group attaches from its
+ * instance. A replica must `join` after its instance is ready (its socket bound) and
+ * `leave` once it stopped (its socket closed); replicas join one at a time, so the order
+ * here is the kernel's. Until the program of a change is attached (`attached()`), the old
+ * one runs: indexes past the group fall back to the kernel's hash, and datagrams that
+ * land on another replica than the model says are counted there (`misdirected`).
+ *
+ * @example
+ * ```ts
+ * const group = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' });
+ * const inst = await dp.addInstance(0, image, { ports: { inside: { type: 'vxlan', settings, counters, replicas: group.prepare(0) }, … } });
+ * group.join(0);
+ * ```
+ */
+export class VxlanReplicaGroup {
+  readonly area: SharedArrayBuffer;
+  readonly layout: VxlanReplicaAreaLayout;
+  private readonly words: Int32Array;
+  /** Members by socket index: the kernel's order. */
+  private readonly order: number[] = [];
+  private readonly shardOf = new Map<number, number>();
+  private seq = 0;
+
+  constructor(
+    allocate: (bytes: number) => SharedArrayBuffer,
+    readonly key: VxlanGroupKey,
+    members = 16,
+    ringCapacity?: number,
+  ) {
+    if (key.by === 'port-shard' && !(Number.isInteger(key.shards) && key.shards >= 1 && key.shards <= AREA_MAX_SHARDS)) {
+      throw new InvalidArgumentError(`port-shard steering over 1..${AREA_MAX_SHARDS} shards, not ${key.shards}`);
+    }
+    this.layout = vxlanReplicaAreaLayout(members, ringCapacity);
+    this.area = allocate(this.layout.bytes);
+    this.words = areaWords(this.area, this.layout);
+    this.words.fill(0);
+    this.words[AreaWord.MEMBERS] = this.layout.members;
+    this.words[AreaWord.RING_CAPACITY] = this.layout.ringCapacity;
+    this.words.fill(-1, this.layout.indexAt, this.layout.indexAt + members);
+    this.words[AreaWord.ATTACHER] = -1;
+  }
+
+  /** Members in the group, by socket index. */
+  get members(): readonly number[] {
+    return this.order;
+  }
+
+  /** The reference replica `member` boots with; its neighbour ring starts empty (a new epoch). */
+  prepare(member: number): VxlanReplicaRef {
+    this.checkMember(member);
+    if (this.order.includes(member)) throw new InvalidArgumentError(`member ${member} is in the group already`);
+    const at = this.layout.ringsAt + member * this.layout.ringWords;
+    Atomics.store(this.words, at, 0);
+    Atomics.add(this.words, at + 1, 1);
+    return { area: this.area, members: this.layout.members, member, ringCapacity: this.layout.ringCapacity };
+  }
+
+  /** Replica `member`'s socket joined the group (its instance is ready); `shard`: the NAT port shard it allocates from (port-shard keys). */
+  join(member: number, shard?: number): void {
+    this.checkMember(member);
+    if (this.order.includes(member)) return;
+    if (this.key.by === 'port-shard') {
+      if (shard === undefined || !Number.isInteger(shard) || shard < 0 || shard >= this.key.shards) throw new InvalidArgumentError(`member ${member} needs its NAT shard (0..${this.key.shards - 1})`);
+      this.shardOf.set(member, shard);
+    }
+    this.order.push(member);
+    this.publish();
+  }
+
+  /** Replica `member`'s socket left the group (its instance stopped): the last socket takes its index, as in the kernel. */
+  leave(member: number): void {
+    const i = this.order.indexOf(member);
+    if (i < 0) return;
+    const last = this.order.pop()!;
+    if (i < this.order.length) this.order[i] = last;
+    this.shardOf.delete(member);
+    this.publish();
+  }
+
+  /** Whether the program of the latest change is attached. */
+  attached(): boolean {
+    return this.order.length === 0 || Atomics.load(this.words, AreaWord.ATTACHED_SEQ) === this.seq;
+  }
+
+  /** Attaches the kernel refused (reported by the attaching replica). */
+  get attachErrors(): number {
+    return Atomics.load(this.words, AreaWord.ATTACH_ERRORS);
+  }
+
+  /** The steering key of the current group (port-shard: each shard's socket; shards no replica holds go to socket 0). */
+  steeringKey(): SteeringKey {
+    if (this.key.by !== 'port-shard') return this.key;
+    const index = new Map(this.order.map((m, i) => [m, i]));
+    const sockets: number[] = [];
+    const holder = new Map([...this.shardOf].map(([m, s]) => [s, m]));
+    for (let s = 0; s < this.key.shards; s++) sockets.push(index.get(holder.get(s) ?? -1) ?? 0);
+    return { by: 'port-shard', base: this.key.base, shardSize: this.key.shardSize, sockets };
+  }
+
+  private publish(): void {
+    const w = this.words;
+    const L = this.layout;
+    const size = this.order.length;
+    const key = this.steeringKey();
+    const program = size === 0 ? new Uint32Array(0) : steeringProgram(key, size);
+    if (program.length > AREA_PROGRAM_WORDS) throw new InvalidArgumentError(`steering program of ${program.length} words exceeds ${AREA_PROGRAM_WORDS}`);
+    // Seqlock: odd while the words change.
+    Atomics.store(w, AreaWord.SEQ, ++this.seq);
+    w[AreaWord.SIZE] = size;
+    w[AreaWord.ATTACHER] = size === 0 ? -1 : this.order[0];
+    w[AreaWord.KEY] = key.by === 'inner-source' ? SteerBy.INNER_SOURCE : key.by === 'inner-destination' ? SteerBy.INNER_DESTINATION : SteerBy.PORT_SHARD;
+    if (key.by === 'port-shard') {
+      w[AreaWord.BASE] = key.base;
+      w[AreaWord.SHARD_SIZE] = key.shardSize;
+      w[AreaWord.SHARD_COUNT] = key.sockets.length;
+      for (let s = 0; s < key.sockets.length; s++) w[L.shardAt + s] = key.sockets[s];
+    }
+    w.fill(-1, L.indexAt, L.indexAt + L.members);
+    this.order.forEach((m, i) => (w[L.indexAt + m] = i));
+    w[AreaWord.PROGRAM_WORDS] = program.length;
+    w.set(program, L.programAt);
+    Atomics.store(w, AreaWord.SEQ, ++this.seq);
+  }
+
+  private checkMember(member: number): void {
+    if (!Number.isInteger(member) || member < 0 || member >= this.layout.members) throw new InvalidArgumentError(`member ${member} outside 0..${this.layout.members - 1}`);
+  }
+}

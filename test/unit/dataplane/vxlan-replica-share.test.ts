@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { parseGatewayAddress } from '../../../src/gateway/gateway-config.ts';
+import { EGRESS_HELD, GatewayEdge, type GatewayWire } from '../../../src/gateway/gateway-edge.ts';
+import { NeighbourState } from '../../../src/gateway/neighbour-table.ts';
+import type { BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
+import { KERNEL_HASH, steeredSocket } from '../../../src/io/reuseport-steering.ts';
+import { AreaWord, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
+import { VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
+import { VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
+import { buildFrame } from '../../../src/packet/frame-builder.ts';
+import { IpProto } from '../../../src/packet/ipv4.ts';
+import { InvalidArgumentError, SharedLayoutError } from '../../../src/errors/catalog.ts';
+
+const ip = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+const GW_MAC: [number, number] = [0x0200, 0xc6120201];
+const SERVER_MAC: [number, number] = [0x0200, 0xaa];
+
+class Wire implements GatewayWire {
+  released: number[] = [];
+  learnedEntries: number[][] = [];
+  emit(): void {}
+  release(h: number): void {
+    this.released.push(h);
+  }
+  discard(): void {}
+  learned(...entry: number[]): void {
+    this.learnedEntries.push(entry);
+  }
+}
+
+/** A socket that records the programs attached to it. */
+function fakeSocket(): BatchedUdpSocket & { programs: Uint32Array[] } {
+  const programs: Uint32Array[] = [];
+  return { programs, steer: (p: Uint32Array) => void programs.push(p.slice()) } as unknown as BatchedUdpSocket & { programs: Uint32Array[] };
+}
+
+function edge(wire: Wire): GatewayEdge {
+  return new GatewayEdge({ addresses: [parseGatewayAddress('198.18.2.1/24')!], mac: GW_MAC, peerSubnets: [[{ addr: ip('198.18.2.0'), prefix: 24, mask: 0xffffff00 }]] }, wire);
+}
+
+const alloc = (n: number) => new SharedArrayBuffer(n);
+
+describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
+  it('appends on join, moves the last socket into the hole on leave, and publishes each change under the seqlock', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
+    const w = new Int32Array(g.area);
+    for (const m of [0, 1, 2, 3]) g.join(m);
+    expect(g.members).toEqual([0, 1, 2, 3]);
+    g.leave(1);
+    expect(g.members).toEqual([0, 3, 2]);
+    g.leave(0);
+    expect(g.members).toEqual([2, 3]);
+    expect(w[AreaWord.SEQ] % 2).toBe(0);
+    expect(w[AreaWord.SIZE]).toBe(2);
+    expect(w[AreaWord.ATTACHER]).toBe(2);
+    const L = g.layout;
+    expect([...w.subarray(L.indexAt, L.indexAt + 4)]).toEqual([-1, -1, 0, 1]);
+    expect(g.attached()).toBe(false);
+    w[AreaWord.ATTACHED_SEQ] = w[AreaWord.SEQ];
+    expect(g.attached()).toBe(true);
+    expect(() => g.join(4)).toThrow(InvalidArgumentError);
+  });
+
+  it('port-shard: each NAT shard steers to the socket of the replica that holds it', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'port-shard', base: 20000, shardSize: 5000, shards: 2 }, 4);
+    expect(() => g.join(0)).toThrow(InvalidArgumentError);
+    g.join(2, 1);
+    g.join(0, 0);
+    expect(g.steeringKey()).toEqual({ by: 'port-shard', base: 20000, shardSize: 5000, sockets: [1, 0] });
+  });
+});
+
+describe('VxlanReplicaShare: a replica reads its steering and shares its neighbours', () => {
+  it('applies the published steering (the attacher attaches), and counts datagrams the program meant for another socket', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
+    const a = new VxlanReplicaShare(g.area, 4, 0);
+    const b = new VxlanReplicaShare(g.area, 4, 1);
+    const sa = fakeSocket();
+    const sb = fakeSocket();
+    a.bind(edge(new Wire()), sa);
+    b.bind(edge(new Wire()), sb);
+    g.join(0);
+    g.join(1);
+    a.sync(0);
+    b.sync(0);
+    expect(sa.programs).toHaveLength(1);
+    expect(sb.programs).toHaveLength(0);
+    expect(g.attached()).toBe(true);
+    expect([a.index, b.index, a.size]).toEqual([0, 1, 2]);
+    // Datagrams (VXLAN header, then the frame) from many client ports: each counts as misdirected at the replica the program did not pick.
+    const mem = new Uint8Array(256);
+    const view = new DataView(mem.buffer);
+    let misdirected = 0;
+    for (let port = 40000; port < 40064; port++) {
+      const len = 8 + buildFrame(view, 8, { proto: IpProto.TCP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80 });
+      const to = steeredSocket({ by: 'inner-source' }, 2, view, 0, len);
+      expect(to).not.toBe(KERNEL_HASH);
+      expect(a.check(view, 0, len)).toBe(to !== 0);
+      expect(b.check(view, 0, len)).toBe(to !== 1);
+      misdirected++;
+    }
+    expect(a.counters.misdirected + b.counters.misdirected).toBe(misdirected);
+    // A torn write (odd sequence) is not applied.
+    const w = new Int32Array(g.area);
+    Atomics.add(w, AreaWord.SEQ, 1);
+    w[AreaWord.SIZE] = 3;
+    a.sync(0);
+    expect(a.size).toBe(2);
+  });
+
+  it('ignores a published index or size outside the layout', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 2);
+    const a = new VxlanReplicaShare(g.area, 2, 0);
+    a.bind(edge(new Wire()), fakeSocket());
+    g.join(0);
+    const w = new Int32Array(g.area);
+    w[AreaWord.SIZE] = 1000;
+    Atomics.add(w, AreaWord.SEQ, 2);
+    a.sync(0);
+    expect(a.size).toBe(0);
+  });
+
+  it("a neighbour one replica's gateway learns is adopted by the others, releasing the frames they held for it; bad entries are refused", () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-destination' }, 3);
+    const wires = [new Wire(), new Wire(), new Wire()];
+    const edges = wires.map(edge);
+    const shares = [0, 1, 2].map((m) => new VxlanReplicaShare(g.prepare(m).area, 3, m));
+    shares.forEach((s, m) => {
+      s.bind(edges[m], fakeSocket());
+      wires[m].learned = (...e: number[]) => (s.learned as (...x: number[]) => void)(...e);
+    });
+    // Replica 1 holds a frame for the server while its ARP request is out.
+    const mem = new Uint8Array(1024);
+    const view = new DataView(mem.buffer);
+    const len = buildFrame(view, 128, { proto: IpProto.TCP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), dstMac: GW_MAC, srcMac: [0x0200, 2] });
+    expect(edges[1].toWire(view, 128, len, 77, 0)).toBe(EGRESS_HELD);
+    // The answer reached replica 0 (the kernel's hash): it learns, and writes it to its ring.
+    const arpLen = buildFrame(view, 512, { kind: 'arp', arpOp: 2, dstMac: GW_MAC, srcMac: SERVER_MAC, arpSha: SERVER_MAC, arpSpa: ip('198.18.2.2'), arpTha: GW_MAC, arpTpa: ip('198.18.2.1') });
+    edges[0].fromWire(view, 512, arpLen, 0, 1);
+    shares[1].sync(2);
+    shares[2].sync(2);
+    expect(wires[1].released).toEqual([77]);
+    for (const e of [edges[1], edges[2]]) {
+      const s = e.neighbours.find(ip('198.18.2.2'), 0, 0, 0);
+      expect(e.neighbours.state[s]).toBe(NeighbourState.REACHABLE);
+      expect([e.neighbours.macHi[s], e.neighbours.macLo[s]]).toEqual(SERVER_MAC);
+    }
+    expect(shares[1].counters.adopted).toBe(1);
+    // Adopted entries are not passed on again.
+    expect(wires[1].learnedEntries).toEqual([]);
+    // An entry naming a peer or address this end does not have is refused.
+    shares[0].learned(1, ip('198.18.9.9'), 0, 0, 0, 0x0200, 1, 0);
+    shares[0].learned(1, ip('198.18.2.3'), 0, 0, 0, 0x0200, 1, 5);
+    shares[0].learned(3, ip('198.18.2.3'), 0, 0, 0, 0x0200, 1, 0);
+    shares[1].sync(3);
+    expect(shares[1].counters.rejected).toBe(3);
+  });
+
+  it('a reader lapped by a writer counts what it lost; a member number reused gets an empty ring', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-destination' }, 2, 4);
+    const reader = new VxlanReplicaShare(g.area, 2, 0, 4);
+    reader.bind(edge(new Wire()), fakeSocket());
+    const writer = new VxlanReplicaShare(g.prepare(1).area, 2, 1, 4);
+    for (let i = 0; i < 10; i++) writer.learned(1, ip('198.18.2.10') + i, 0, 0, 0, 0x0200, 0x10 + i, 0);
+    reader.sync(0);
+    expect(reader.counters.overruns).toBe(6);
+    expect(reader.counters.adopted).toBe(4);
+    g.prepare(1);
+    const again = new VxlanReplicaShare(g.area, 2, 1, 4);
+    again.learned(1, ip('198.18.2.50'), 0, 0, 0, 0x0200, 0x50, 0);
+    reader.sync(1);
+    expect(reader.counters.adopted).toBe(5);
+  });
+
+  it('refuses an area laid out for another member count', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
+    expect(() => new VxlanReplicaShare(g.area, 2, 0)).toThrow(SharedLayoutError);
+    expect(() => new VxlanReplicaShare(new SharedArrayBuffer(16), 4, 0)).toThrow(SharedLayoutError);
+    expect(() => new VxlanReplicaShare(g.area, 4, 4)).toThrow(RangeError);
+    expect(vxlanReplicaAreaLayout(4).bytes).toBeLessThanOrEqual(g.area.byteLength);
+  });
+});
