@@ -9,6 +9,18 @@ export type VxlanGroupKey =
   /** The NAT's translated range starts at `base` and is split into `shards` shards of `shardSize` ports; each replica allocates from the shard it was given (`join`). */
   | { readonly by: 'port-shard'; readonly base: number; readonly shardSize: number; readonly shards: number };
 
+/**
+ * The port-shard key of a NAT whose replicas allocate from `count` shards of its port range
+ * `[from, to]` as `shardPortRange` (`functions/nat/nat-engine.ts`) cuts it: equal slices of
+ * `floor((to − from + 1) / count)` ports, the last also taking the rest (the group steers
+ * the rest to the last shard's replica).
+ */
+export function natShardKey(from: number, to: number, count: number): VxlanGroupKey {
+  const size = Math.floor((to - from + 1) / count);
+  if (!Number.isInteger(count) || count < 1 || size < 1) throw new InvalidArgumentError(`a NAT range ${from}-${to} cannot be cut into ${count} shards`);
+  return { by: 'port-shard', base: from, shardSize: size, shards: count };
+}
+
 /** What a replica's `vxlan` port spec carries to share its end (`LocalVxlanSpec.replicas`). */
 export interface VxlanReplicaRef {
   readonly area: SharedArrayBuffer;
@@ -111,13 +123,18 @@ export class VxlanReplicaGroup {
     return Atomics.load(this.words, AreaWord.ATTACH_ERRORS);
   }
 
-  /** The steering key of the current group (port-shard: each shard's socket; shards no replica holds go to socket 0). */
+  /**
+   * The steering key of the current group (port-shard: each shard's socket, shards no
+   * replica holds to socket 0, and one more slice after the last for the rest of the range
+   * the last shard takes, `natShardKey`).
+   */
   steeringKey(): SteeringKey {
     if (this.key.by !== 'port-shard') return this.key;
     const index = new Map(this.order.map((m, i) => [m, i]));
     const sockets: number[] = [];
     const holder = new Map([...this.shardOf].map(([m, s]) => [s, m]));
     for (let s = 0; s < this.key.shards; s++) sockets.push(index.get(holder.get(s) ?? -1) ?? 0);
+    if (this.key.shards < AREA_MAX_SHARDS) sockets.push(sockets[sockets.length - 1]);
     return { by: 'port-shard', base: this.key.base, shardSize: this.key.shardSize, sockets };
   }
 

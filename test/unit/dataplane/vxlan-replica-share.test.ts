@@ -5,7 +5,7 @@ import { NeighbourState } from '../../../src/gateway/neighbour-table.ts';
 import type { BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
 import { KERNEL_HASH, steeredSocket } from '../../../src/io/reuseport-steering.ts';
 import { AreaWord, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
-import { VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
+import { natShardKey, VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
 import { VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
 import { buildFrame } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
@@ -66,7 +66,26 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
     expect(() => g.join(0)).toThrow(InvalidArgumentError);
     g.join(2, 1);
     g.join(0, 0);
-    expect(g.steeringKey()).toEqual({ by: 'port-shard', base: 20000, shardSize: 5000, sockets: [1, 0] });
+    expect(g.steeringKey()).toEqual({ by: 'port-shard', base: 20000, shardSize: 5000, sockets: [1, 0, 0] });
+  });
+
+  it("natShardKey cuts a NAT range as the NAT's shardPortRange does: every port of a shard steers to its holder's socket, the rest to the last", async () => {
+    const { shardPortRange } = await import('../../../functions/nat/nat-engine.ts');
+    const g = new VxlanReplicaGroup(alloc, natShardKey(20000, 30000, 3), 4);
+    g.join(1, 2);
+    g.join(0, 0);
+    g.join(3, 1);
+    const socketOf = new Map([[2, 0], [0, 1], [1, 2]]);
+    const key = g.steeringKey();
+    const mem = new Uint8Array(256);
+    const view = new DataView(mem.buffer);
+    for (let shard = 0; shard < 3; shard++) {
+      const [from, to] = shardPortRange(20000, 30000, { index: shard, count: 3 });
+      for (const port of [from, to]) {
+        const len = 8 + buildFrame(view, 8, { proto: IpProto.TCP, srcIp: ip('198.18.3.11'), dstIp: ip('198.18.3.2'), srcPort: 8080, dstPort: port });
+        expect(steeredSocket(key, 3, view, 0, len)).toBe(socketOf.get(shard));
+      }
+    }
   });
 });
 
