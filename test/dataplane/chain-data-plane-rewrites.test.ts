@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage } from '../../src/image/image-builder.ts';
+import { buildFusedImage, buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import { GeneratorPort } from '../../src/dataplane/ports/generator-port.ts';
@@ -42,25 +42,35 @@ function tcpFields(frame: Uint8Array) {
   };
 }
 
-describe('chain data plane: firewall → load balancer → NAT in three workers', () => {
+const PARTS = [
+  {
+    name: 'firewall',
+    definition: firewall,
+    config: {
+      defaultPolicy: 'drop',
+      rules: [
+        { name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 },
+        { name: 'telnet', action: 'reject', side: 'inside', proto: 'tcp', dport: 23 },
+      ],
+    },
+  },
+  { name: 'load-balancer', definition: loadBalancer, config: { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: BACKENDS.map((address) => ({ address, port: 8080 })) }] } },
+  { name: 'nat', definition: nat, config: { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } } },
+];
+
+/**
+ * Isolated: an image and a worker per function, frames handed between them by the host.
+ * Fused: one image of the three run to completion by one worker (ARCHITECTURE.md
+ * "Placements"); the same rewrites must come out, and only the one instance receives.
+ */
+describe.each(['isolated', 'fused'] as const)('chain data plane: firewall → load balancer → NAT (%s placement)', (placement) => {
   let chain: ChainDataPlane;
   beforeAll(async () => {
     const store = ImageStore.open(join(tmpdir(), 'nfvkit-dataplane-test-images'));
-    const images = [
-      await buildImage(
-        firewall,
-        {
-          defaultPolicy: 'drop',
-          rules: [
-            { name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 },
-            { name: 'telnet', action: 'reject', side: 'inside', proto: 'tcp', dport: 23 },
-          ],
-        },
-        { store },
-      ),
-      await buildImage(loadBalancer, { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: BACKENDS.map((address) => ({ address, port: 8080 })) }] }, { store }),
-      await buildImage(nat, { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } }, { store }),
-    ];
+    const images =
+      placement === 'fused'
+        ? [await buildFusedImage(PARTS, { store })]
+        : [await buildImage(firewall, PARTS[0].config, { store }), await buildImage(loadBalancer, PARTS[1].config, { store }), await buildImage(nat, PARTS[2].config, { store })];
     chain = await ChainDataPlane.boot(images, { queueSize: 64 });
   }, 30_000);
   afterAll(async () => {
@@ -115,7 +125,11 @@ describe('chain data plane: firewall → load balancer → NAT in three workers'
     expect(stats.ownershipErrors).toBe(0);
 
     const report = await chain.shutdown();
-    expect(report.received).toEqual({ 'firewall-0': 2 * FLOWS, 'load-balancer-0': 2 * FLOWS, 'nat-0': 2 * FLOWS });
+    // Each frame entered every instance once: the three of isolated, the one fused replica.
+    const names = chain.stages.map((s) => s.name);
+    if (placement === 'isolated') expect(names).toEqual(['firewall', 'load-balancer', 'nat']);
+    else expect(names).toHaveLength(1);
+    expect(report.received).toEqual(Object.fromEntries(names.map((n) => [`${n}-0`, 2 * FLOWS])));
     expect(report.leaks).toEqual([]);
     expect(chain.pool.stats().copiesIn).toBe(2 * FLOWS);
   }, 20_000);
