@@ -6,8 +6,14 @@ import { Controller, type ControllerOptions } from './controller.ts';
 
 /** Flows of the drill's generator. */
 export const DRILL_FLOWS = 1024;
-/** Window in which a flow must be seen to count as carrying traffic, ms. */
+/**
+ * Window in which a flow must be seen to count as carrying traffic, ms: the shortest one. A
+ * window is extended (see `KillDrill`) until the servers received frames enough for two of
+ * the generator's rounds over its flows, at most `DRILL_WINDOW_MAX_MS`.
+ */
 export const DRILL_WINDOW_MS = 400;
+/** Longest a window is extended to, ms. */
+export const DRILL_WINDOW_MAX_MS = 5000;
 const DRILL_CHAIN = 'drill';
 
 /** The drill's chain: web-edge (fw → lb → nat) on 1024 generated TCP flows at a bounded rate and count. */
@@ -102,17 +108,33 @@ export class KillDrill {
     // handshake got lost stay closed. Wait until the count of flows carrying data is steady.
     let last = -1;
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-      await sleep(DRILL_WINDOW_MS);
-      const seen = servers.seenSince(performance.now() - DRILL_WINDOW_MS).size;
+      const seen = servers.seenSince(await drill.window()).size;
       if (seen === last && seen > 0) break;
       last = seen;
     }
     return drill;
   }
 
+  /**
+   * Waits out a window of traffic and returns its start (`performance.now()` ms): at least
+   * `DRILL_WINDOW_MS`, and longer while the servers have not yet received two frames per
+   * generator flow in it (at most `DRILL_WINDOW_MAX_MS`). The generator sends one frame per
+   * flow in turn, so a window of two rounds sees every flow that carries traffic. A fixed
+   * 400 ms window needs the chain to carry 2,560 frames a second or more: on a loaded machine
+   * (more busy threads than cores) it carried a few hundred to a few thousand at times, in
+   * batches, and a window then saw a quarter or half of the flows, however many were working.
+   */
+  private async window(): Promise<number> {
+    const from = performance.now();
+    const frames = this.servers.responder.frames;
+    await sleep(DRILL_WINDOW_MS);
+    while (this.servers.responder.frames - frames < 2 * DRILL_FLOWS && performance.now() - from < DRILL_WINDOW_MAX_MS) await sleep(20);
+    return from;
+  }
+
   /** Kills the active instance running function `fn`, waits for its successor and a window of traffic after it. */
   async kill(fn: string): Promise<KillResult> {
-    const before = this.servers.seenSince(performance.now() - DRILL_WINDOW_MS);
+    const before = this.servers.seenSince(await this.window());
     const runtime = this.controller.runtimes().find((r) => r.name === DRILL_CHAIN)!;
     const stage = runtime.stageOf(fn);
     const victim = stage.live.find((i) => i.state === 'active')!;
@@ -122,9 +144,12 @@ export class KillDrill {
     else await victim.host.worker.terminate();
     const tookOver = (e: ControllerEvent) => e.type === 'instance-ready' && e.function === stage.name && e.details?.tookOverFrom === `${DRILL_CHAIN}/${victim.id}`;
     for (const deadline = Date.now() + 5000; !this.events.some(tookOver) && Date.now() < deadline; ) await sleep(10);
-    await sleep(2 * DRILL_WINDOW_MS);
+    // A window that starts a window after the successor is ready (frames it passed, none the
+    // killed instance left in other instances' rings).
+    await sleep(DRILL_WINDOW_MS);
+    const since = await this.window();
     const ready = this.events.find(tookOver);
-    const { kept, outageP50, outageP99 } = this.servers.continuity(before, DRILL_WINDOW_MS);
+    const { kept, outageP50, outageP99 } = this.servers.continuity(before, performance.now() - since);
     const timeline = this.events
       .filter((e) => e.time >= killedAt && e.function === stage.name)
       .map((e) => `${e.type} +${e.time - killedAt} ms`)
