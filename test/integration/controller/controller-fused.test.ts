@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Controller } from '../../../src/controller/controller.ts';
+import type { Controller } from '../../../src/controller/controller.ts';
 import type { ChainEnd } from '../../../src/controller/chain-ends.ts';
 import { resolvePlacement } from '../../../src/controller/placement.ts';
-import { createControllerClient, type ControllerClient } from '../../../src/grpc/controller-client.ts';
-import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
-import { ImageStore } from '../../../src/image/image-store.ts';
+import type { ControllerClient } from '../../../src/grpc/controller-client.ts';
 import { parseIpv4 } from '../../../src/packet/ipv4.ts';
 import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { parseChainSpec } from '../../../src/spec/parse-chain-spec.ts';
 import { registerBuiltinFunctions } from '../../../functions/index.ts';
+import { startControllerHarness, type ControllerHarness } from '../../support/controller-harness.ts';
 import { TcpClientPort, TcpResponderPort, type ClientFlow } from '../../support/tcp-ports.ts';
 
 const ip = (s: string): number => parseIpv4(s) as number;
@@ -66,33 +62,18 @@ describe('spec.placement', () => {
 });
 
 describe('controller with fused placement: one image, replicas scaled together, every function still seen', () => {
+  let h: ControllerHarness;
   let controller: Controller;
-  let server: ControllerServer;
   let rpc: ControllerClient;
-  let store: string;
   const client = new TcpClientPort(VIP, 80);
   const servers = new TcpResponderPort();
 
   beforeAll(async () => {
-    store = mkdtempSync(join(tmpdir(), 'nfvkit-controller-fused-'));
     const end = (port: TcpClientPort | TcpResponderPort): ChainEnd => ({ port, stats: () => ({}), close: async () => undefined });
-    controller = await Controller.create({
-      registry: registerBuiltinFunctions(new FunctionRegistry()),
-      store: ImageStore.open(store),
-      warm: false,
-      autoscale: false,
-      endFactories: { generator: async () => end(client), sink: async () => end(servers) },
-      sampleIntervalMs: 100,
-    });
-    server = await startControllerServer(controller);
-    rpc = createControllerClient(`127.0.0.1:${server.port}`);
+    h = await startControllerHarness('controller-fused', { endFactories: { generator: async () => end(client), sink: async () => end(servers) }, sampleIntervalMs: 100 });
+    ({ controller, rpc } = h);
   });
-  afterAll(async () => {
-    rpc?.close();
-    await server?.close();
-    await controller?.close(0);
-    rmSync(store, { recursive: true, force: true });
-  });
+  afterAll(() => h?.close());
 
   it('applies, carries flows, scales by any function name, rolls a config change without losing a flow, and deletes cleanly', async () => {
     const first = await rpc.applyChain(spec(), 'edge.yaml');

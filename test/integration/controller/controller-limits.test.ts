@@ -1,15 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerBuiltinFunctions } from '../../../functions/index.ts';
-import { Controller } from '../../../src/controller/controller.ts';
-import { createControllerClient, type ControllerClient } from '../../../src/grpc/controller-client.ts';
+import type { ControllerClient } from '../../../src/grpc/controller-client.ts';
 import type { ControllerRpcError } from '../../../src/grpc/controller-rpc-error.ts';
-import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
-import { ImageStore } from '../../../src/image/image-store.ts';
-import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { SPEC_LIMITS } from '../../../src/spec/spec-limits.ts';
+import { startControllerHarness, type ControllerHarness } from '../../support/controller-harness.ts';
 import { withLagProbe } from '../../support/lag-probe.ts';
 
 const chain = (name: string, max = 1, ingress = '{ type: generator, total: 1 }'): string => `apiVersion: nfvkit.dev/v1
@@ -26,32 +20,14 @@ spec:
 const failure = (call: Promise<unknown>): Promise<ControllerRpcError | 'OK'> => call.then(() => 'OK' as const, (err: ControllerRpcError) => err);
 
 describe('controller limits over gRPC (issue 13 item 2): RESOURCE_EXHAUSTED with the field, the controller still answering', () => {
-  let controller: Controller;
-  let server: ControllerServer;
+  let h: ControllerHarness;
   let rpc: ControllerClient;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nfvkit-limits-'));
-    controller = await Controller.create({
-      registry: registerBuiltinFunctions(new FunctionRegistry()),
-      store: ImageStore.open(join(dir, 'images')),
-      dataDir: { dataDir: join(dir, 'data') },
-      warm: false,
-      autoscale: false,
-      imageGc: false,
-      deleteTimeoutMs: 100,
-      limits: { instancesTotal: 16 },
-    });
-    server = await startControllerServer(controller);
-    rpc = createControllerClient(`127.0.0.1:${server.port}`);
+    h = await startControllerHarness('limits', (dir) => ({ dataDir: { dataDir: join(dir, 'data') }, imageGc: false, deleteTimeoutMs: 100, limits: { instancesTotal: 16 } }));
+    ({ rpc } = h);
   });
-  afterAll(async () => {
-    rpc?.close();
-    await server?.close();
-    await controller?.close(0);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h?.close());
 
   it(`12 applies at once: beyond ${SPEC_LIMITS.concurrentApplies.value} in progress RESOURCE_EXHAUSTED, health and list answered meanwhile`, async () => {
     await rpc.applyChain(chain('warm'), 'warm.yaml');

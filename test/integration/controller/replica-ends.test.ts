@@ -1,19 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerBuiltinFunctions } from '../../../functions/index.ts';
 import { describeChainText } from '../../../src/cli/commands/describe.ts';
 import type { ControllerEvent } from '../../../src/controller/controller-api.ts';
-import { Controller } from '../../../src/controller/controller.ts';
-import { createControllerClient, type ControllerClient } from '../../../src/grpc/controller-client.ts';
-import { startControllerServer, type ControllerServer } from '../../../src/grpc/controller-server.ts';
+import type { Controller } from '../../../src/controller/controller.ts';
+import type { ControllerClient } from '../../../src/grpc/controller-client.ts';
 import { LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
-import { ImageStore } from '../../../src/image/image-store.ts';
 import { ProcessIsolate } from '../../../src/runtime/process-isolate.ts';
-import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 import { IngressWord } from '../../../src/trace/ingress-trace-layout.ts';
 import type { PacketTraceView } from '../../../src/trace/trace-session.ts';
+import { startControllerHarness, type ControllerHarness } from '../../support/controller-harness.ts';
 
 const FLOWS = 64;
 
@@ -72,25 +66,17 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 describe('controller: a fused chain with in-memory ends runs them in its replicas', () => {
+  let h: ControllerHarness;
   let controller: Controller;
-  let server: ControllerServer;
   let rpc: ControllerClient;
-  let store: string;
   const events: ControllerEvent[] = [];
 
   beforeAll(async () => {
-    store = mkdtempSync(join(tmpdir(), 'nfvkit-replica-ends-'));
-    controller = await Controller.create({ registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(store), warm: false, autoscale: false, sampleIntervalMs: 100 });
+    h = await startControllerHarness('replica-ends', { sampleIntervalMs: 100 });
+    ({ controller, rpc } = h);
     controller.subscribe((e) => events.push(e), 0);
-    server = await startControllerServer(controller);
-    rpc = createControllerClient(`127.0.0.1:${server.port}`);
   });
-  afterAll(async () => {
-    rpc?.close();
-    await server?.close();
-    await controller?.close(0);
-    rmSync(store, { recursive: true, force: true });
-  });
+  afterAll(() => h?.close());
 
   it('carries frames both ways with no frame through the host, moves shards 1 → 2 → 1 and through a rolling update accounting for every flow, and deletes with nothing leaked', async () => {
     const { chain } = await controller.apply(spec(), 'edge.yaml');

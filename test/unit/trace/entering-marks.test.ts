@@ -4,7 +4,7 @@ import { compileFilter } from '../../../src/capture/packet-filter.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import type { PoolHandle } from '../../../src/pool/pool-handle.ts';
 import { markEntering, type SeqClaims } from '../../../src/trace/entering-marks.ts';
-import { buildFrame } from '../../../src/traffic/frame-builder.ts';
+import { traceFrames, traceMarks } from '../../support/trace-frames.ts';
 
 class Claims implements SeqClaims {
   recorded: [number, number, number, number][] = [];
@@ -21,16 +21,11 @@ class Claims implements SeqClaims {
 describe('markEntering', () => {
   it('marks matches with seqs while claims last, every other frame with the session, and skips frames whose metadata leaves the buffer', () => {
     const pool = PacketPool.create({ bufferCount: 8, owner: 1 });
-    const ids = new Uint32Array(5);
-    for (let i = 0; i < 5; i++) {
-      const f = buildFrame({ proto: 17, srcIp: 0xc6120101, dstIp: 0xc6120264, srcPort: 1000 + i, dstPort: 53 });
-      ids[i] = pool.alloc();
-      pool.copyIn(ids[i], f, 0, f.length);
-    }
+    const ids = traceFrames(pool, [17, 17, 17, 17, 17]);
     pool.meta.dataOff[ids[1]] = pool.stride + 1;
     const claims = new Claims(2);
     expect(markEntering(pool, ids, 5, 0x30000, compileFilter('udp'), new FrameTuple(), claims, 1)).toBe(false);
-    expect([...ids].map((id) => pool.meta.trace[id].toString(16))).toEqual(['30001', '30000', '30002', '30000', '30000']);
+    expect(traceMarks(pool, ids)).toEqual(['30001', '30000', '30002', '30000', '30000']);
     expect(claims.recorded).toEqual([
       [1, 1000, 1042, pool.dataOffset(ids[0])],
       [2, 1002, 1042, pool.dataOffset(ids[2])],

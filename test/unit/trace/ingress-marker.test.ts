@@ -4,20 +4,7 @@ import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { IngressMarker } from '../../../src/trace/ingress-marker.ts';
 import { INGRESS_TRACE_BYTES, IngressWord } from '../../../src/trace/ingress-trace-layout.ts';
 import { ReplicaTraceMarker } from '../../../src/trace/replica-trace-marker.ts';
-import { buildFrame } from '../../../src/traffic/frame-builder.ts';
-
-function frames(pool: PacketPool, protos: number[]): Uint32Array {
-  const ids = new Uint32Array(protos.length);
-  protos.forEach((proto, i) => {
-    const f = buildFrame({ proto, srcIp: 0xc6120100 + i, dstIp: 0xc6120264, srcPort: 1000 + i, dstPort: 53 });
-    ids[i] = pool.alloc();
-    pool.copyIn(ids[i], f, 0, f.length);
-    pool.meta.trace[ids[i]] = 0xdeadbeef; // a stale mark from long ago
-  });
-  return ids;
-}
-
-const hex = (pool: PacketPool, ids: Uint32Array) => [...ids].map((id) => pool.meta.trace[id].toString(16));
+import { traceFrames as frames, traceMarks as hex } from '../../support/trace-frames.ts';
 
 describe('IngressMarker (replica ports) and ReplicaTraceMarker (host)', () => {
   it('marks nothing with no session on, then the first count matching frames across replicas sharing the block, the host reading their entries in seq order', () => {

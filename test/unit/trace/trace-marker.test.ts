@@ -3,18 +3,7 @@ import { compileFilter } from '../../../src/capture/packet-filter.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
 import { TraceMarker } from '../../../src/trace/trace-marker.ts';
 import { rewritesBetween, formatSnapshot } from '../../../src/trace/trace-format.ts';
-import { buildFrame } from '../../../src/traffic/frame-builder.ts';
-
-function frames(pool: PacketPool, protos: number[]): Uint32Array {
-  const ids = new Uint32Array(protos.length);
-  protos.forEach((proto, i) => {
-    const f = buildFrame({ proto, srcIp: 0xc6120100 + i, dstIp: 0xc6120264, srcPort: 1000 + i, dstPort: 53 });
-    ids[i] = pool.alloc();
-    pool.copyIn(ids[i], f, 0, f.length);
-    pool.meta.trace[ids[i]] = 0xdeadbeef; // a stale mark from long ago
-  });
-  return ids;
-}
+import { traceFrames as frames, traceMarks } from '../../support/trace-frames.ts';
 
 describe('TraceMarker', () => {
   it('marks the first count frames the filter passes with session and seq, every other entering frame with the session alone', () => {
@@ -23,7 +12,7 @@ describe('TraceMarker', () => {
     const ids = frames(pool, [6, 17, 6, 17, 17]);
     marker.mark(pool, ids, 3, 0);
     marker.mark(pool, ids.subarray(3), 2, 1);
-    expect([...ids].map((id) => pool.meta.trace[id].toString(16))).toEqual(['50000', '50001', '50000', '50002', '50000']);
+    expect(traceMarks(pool, ids)).toEqual(['50000', '50001', '50000', '50002', '50000']);
     expect(marker.issued).toBe(2);
     expect(marker.entries.map((e) => [e.side, e.packet])).toEqual([
       ['inside', 'udp 198.18.1.1:1001 > 198.18.2.100:53 len 42'],
