@@ -11,13 +11,13 @@ import { FunctionRegistry } from '../../../src/pipeline/function-registry.ts';
 const dir = mkdtempSync(join(tmpdir(), 'nfvkit-backend-restart-'));
 const images = ImageStore.open(join(dir, 'images'));
 const registry = registerBuiltinFunctions(new FunctionRegistry());
-const SPEC = (backend2: 'active' | 'draining') => `apiVersion: nfvkit.dev/v1
+const SPEC = (placement: 'isolated' | 'fused', backend2: 'active' | 'draining') => `apiVersion: nfvkit.dev/v1
 kind: ServiceFunctionChain
 metadata: { name: lbs }
 spec:
   ingress: { type: generator, flows: 16, rate: 200, protocol: udp, service: "198.18.2.100:53" }
   egress: { type: sink }
-  placement: fused
+  placement: ${placement}
   functions:
     - name: lb
       function: load-balancer
@@ -36,28 +36,31 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(): Promise<Controller> {
-  const stateStore = StateStore.open(join(dir, 'state'));
+async function start(placement: string): Promise<Controller> {
+  const stateStore = StateStore.open(join(dir, `state-${placement}`));
   stores.push(stateStore);
   const controller = await Controller.create({ registry, store: images, warm: false, autoscale: false, deleteTimeoutMs: 0, stateStore });
   controllers.push(controller);
   return controller;
 }
 
-describe('backend states set at run time across a controller restart', () => {
+// Isolated: the generator and sink on the host; fused: the chain's ends in its replica.
+describe.each(['isolated', 'fused'] as const)('backend states set at run time across a controller restart (%s placement)', (placement) => {
   it('keeps what SetBackendState changed (and only that) in the state store, and a restored chain starts with it', async () => {
-    const first = await start();
-    await first.apply(SPEC('draining'), 'lbs.yaml');
+    const first = await start(placement);
+    const store = stores.length - 1;
+    await first.apply(SPEC(placement, 'draining'), 'lbs.yaml');
     await first.setBackendState('lbs', undefined, 'dns', '198.19.0.3:53', 'removed');
     await first.setBackendState('lbs', 'lb', 'dns', '198.19.0.2:53', 'active');
     await first.setBackendState('lbs', 'lb', 'dns', '198.19.0.1:53', 'draining');
     await first.setBackendState('lbs', 'lb', 'dns', '198.19.0.1:53', 'active');
-    expect(stores[0].load().chains[0].backends).toEqual({ lb: { 'dns 198.19.0.2:53': 'active', 'dns 198.19.0.3:53': 'removed' } });
+    expect(stores[store].load().chains[0].backends).toEqual({ lb: { 'dns 198.19.0.2:53': 'active', 'dns 198.19.0.3:53': 'removed' } });
     await first.close(0);
-    await stores[0].close();
+    await stores[store].close();
 
-    const second = await start();
+    const second = await start(placement);
     expect((await second.restore()).restored).toEqual(['lbs']);
+    expect(second.getChain('lbs').placement).toBe(placement);
     expect(second.listBackends('lbs').map((b) => [b.backend, b.state, b.effective])).toEqual([
       ['198.19.0.1:53', 'active', 'active'],
       ['198.19.0.2:53', 'active', 'active'],
