@@ -20,6 +20,7 @@ import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './
 import type { EventInput } from './event-log.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import type { ScalingPolicy } from './scaling-policy.ts';
+import { scaleInVictims } from './scale-in-choice.ts';
 
 /**
  * Heartbeat stall after which the controller's instances count as hung, ms. Longer than
@@ -611,7 +612,8 @@ export class ChainRuntime {
     fn.backends?.forgetImages(new Set([fn.image.imagePath, ...stage.live.map((i) => i.imagePath)]), (sab) => this.dataPlane.memory.release(sab));
     const now = this.ready(fn);
     if (now.length > fn.desired) {
-      const extras = [...now].sort((a, b) => a.flows - b.flows).slice(0, now.length - fn.desired);
+      // Fewest open flows first: the clients port's when the ends run in the replicas (no host pins there), host pins otherwise.
+      const extras = scaleInVictims(now, now.length - fn.desired);
       for (const inst of extras) this.drainInBackground(inst, 'scale-in', fn);
     }
     if (now.length > 0) {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { createDataPlanePool, defaultInstanceMode } from '../dataplane/chain-data-plane.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import { buildFusedImage, buildImage } from '../image/image-builder.ts';
@@ -510,7 +511,8 @@ export class Controller implements ControllerApi {
       spec,
       image: await this.resolveFusedImage(chain, parts, spec),
       desired: spec.scaling.min,
-      policy: new ScalingPolicy(spec.scaling, this.policyOptions),
+      // Each replica is one busy thread: the autoscaler adds none beyond the cores (a manual scale may).
+      policy: new ScalingPolicy(spec.scaling, { outCap: availableParallelism(), ...this.policyOptions }),
       sharded: parts.some((p) => this.registry.get(p.function).sharded === true),
       parts,
       ...this.steering(chain, FUSED_UNIT, undefined, parts),

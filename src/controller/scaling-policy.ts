@@ -20,6 +20,14 @@ export interface ScalingPolicyOptions {
   readonly queueHigh?: number;
   /** Busy ratio (0..1) that counts as overload whatever the packet rate, default 0.9. */
   readonly busyHigh?: number;
+  /**
+   * Most replicas a scale-out asks for, below `max` (default: none). A fused chain's
+   * controller sets the machine's cores: each replica is one busy thread, and replicas
+   * beyond the cores share them and add no throughput (under unpaced traffic the load per
+   * replica stays above any target, so without the cap a first step jumps straight to
+   * `max`). Bounds still hold: `min` above the cap wins, and a manual scale may go to `max`.
+   */
+  readonly outCap?: number;
 }
 
 /** One observation of a function's instances. */
@@ -50,7 +58,7 @@ export interface ScalingDecision {
  * passes `now`), so it is tested with a fake clock and synthetic load:
  * - **out** when the load per instance stays above the target (or a queue or the busy
  *   ratio is near full) for `outAfterMs`: to `ceil(totalPps / target)` instances (at least
- *   one more), capped at `max`;
+ *   one more), capped at `max` and at `outCap`;
  * - **in** when the load stays below `inBelow × target` for `inAfterMs`: to the count that
  *   keeps the load per instance under `0.8 × target`, at most halving, floored at `min`;
  * - the band between is **hysteresis**: no change, and the timers restart, so noise
@@ -72,6 +80,7 @@ export class ScalingPolicy {
   private readonly inBelow: number;
   private readonly queueHigh: number;
   private readonly busyHigh: number;
+  private readonly outCap: number;
   private highSince = -1;
   private lowSince = -1;
   private lastStep = Number.NEGATIVE_INFINITY;
@@ -83,6 +92,7 @@ export class ScalingPolicy {
     this.inBelow = options.inBelow ?? 0.5;
     this.queueHigh = options.queueHigh ?? 0.8;
     this.busyHigh = options.busyHigh ?? 0.9;
+    this.outCap = options.outCap ?? Number.POSITIVE_INFINITY;
   }
 
   /** The bounds and target decisions respect (the function's `scaling`). */
@@ -124,9 +134,10 @@ export class ScalingPolicy {
       busy: s.maxBusyRatio.toFixed(2),
       from: s.replicas,
     };
-    if (high && s.now - this.highSince >= this.outAfterMs && s.replicas < max) {
+    const ceiling = Math.min(max, this.outCap);
+    if (high && s.now - this.highSince >= this.outAfterMs && s.replicas < ceiling) {
       const wanted = Math.max(s.replicas + 1, Math.ceil(s.totalPps / target));
-      const to = Math.min(max, wanted);
+      const to = Math.min(ceiling, wanted);
       const why = saturated && per <= target ? `queue ${figures.queue} / busy ${figures.busy} near full` : `load ${rate(per)} per instance > target ${rate(target)}`;
       return this.step(s.now, to, 'out', `scale-out: ${why} for ${((s.now - this.highSince) / 1000).toFixed(1)} s`, figures);
     }

@@ -81,4 +81,15 @@ describe('scaling policy', () => {
     const policy = new ScalingPolicy({ ...bounds, min: 2 });
     expect(policy.observe(sample(0, 1, 0))).toMatchObject({ replicas: 2, direction: 'out' });
   });
+
+  it('scales out no further than outCap (a fused chain: its cores), however far the load is above the target', () => {
+    const policy = new ScalingPolicy(bounds, { outCap: 2 });
+    const { replicas, decisions } = run(policy, new Array(30).fill(9_000_000));
+    expect(decisions.map((d) => d.replicas)).toEqual([2]);
+    expect(replicas.at(-1)).toBe(2);
+    // Without the cap the same load goes straight to max.
+    expect(run(new ScalingPolicy(bounds), [9_000_000, 9_000_000]).replicas).toEqual([1, 4]);
+    // min above the cap still holds.
+    expect(new ScalingPolicy({ ...bounds, min: 3 }, { outCap: 2 }).observe(sample(0, 1, 0))).toMatchObject({ replicas: 3 });
+  });
 });
