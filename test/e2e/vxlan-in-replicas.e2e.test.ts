@@ -150,16 +150,18 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
         replicas: group.prepare(member),
       });
       const image = await buildFusedImage(PARTS, { store: ImageStore.open(storeDir) });
-      // Replicas join one at a time, so the groups' order is the kernel's.
-      const replicas = [];
-      for (const member of [0, 1]) {
-        const pair: [Float64Array, Float64Array] = [new Float64Array(memory.allocate(VXLAN_PORT_COUNTERS * 8)), new Float64Array(memory.allocate(VXLAN_PORT_COUNTERS * 8))];
-        blocks.push(pair);
-        replicas.push(await dp.addInstance(0, image, { ports: { inside: end(insideSettings, insideGroup, pair[0], member), outside: end(outsideSettings, outsideGroup, pair[1], member) } }));
-        insideGroup.join(member);
-        outsideGroup.join(member);
-      }
-      expect(insideGroup.members).toEqual([0, 1]);
+      // Both replicas boot at once: they bind under the groups' lock and log it, so the groups' order is the kernel's whichever is ready first.
+      for (let member = 0; member < 2; member++) blocks.push([new Float64Array(memory.allocate(VXLAN_PORT_COUNTERS * 8)), new Float64Array(memory.allocate(VXLAN_PORT_COUNTERS * 8))]);
+      const replicas = await Promise.all(
+        [0, 1].map(async (member) => {
+          const inst = await dp!.addInstance(0, image, { ports: { inside: end(insideSettings, insideGroup, blocks[member][0], member), outside: end(outsideSettings, outsideGroup, blocks[member][1], member) } });
+          insideGroup.join(member);
+          outsideGroup.join(member);
+          return inst;
+        }),
+      );
+      expect([...insideGroup.members].sort()).toEqual([0, 1]);
+      expect(outsideGroup.members).toEqual(insideGroup.members);
       // The first member attaches each group's program from its replica (once its loop looked at the area).
       expect(await until(() => insideGroup.attached() && outsideGroup.attached(), 10_000)).toBe(true);
       expect(insideGroup.attachErrors + outsideGroup.attachErrors).toBe(0);

@@ -14,6 +14,7 @@ import { VxlanPort, type VxlanPortOptions } from './vxlan-port.ts';
 import { VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
 import type { VxlanReplicaRef } from './vxlan-replica-group.ts';
 import { VxlanReplicaShare } from './vxlan-replica-share.ts';
+import { AREA_LOCK_TIMEOUT_MS, underMembershipLock } from './vxlan-replica-area.ts';
 
 /**
  * A chain end an instance opens itself (placement with the ports in the instances): what
@@ -151,11 +152,15 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array, poo
   const sockets = new SocketPorts(poolMemory);
   // What the sink is done with, the generator fills again (no pool lock, buffers stay on this core).
   const recycler = new BufferRecycler();
-  let inside: ChainPort;
-  let outside: ChainPort;
+  let inside: ChainPort = NO_PORT;
+  let outside: ChainPort = NO_PORT;
   try {
-    inside = openPort(spec.inside, counters, recycler, sockets);
-    outside = openPort(spec.outside, counters, recycler, sockets);
+    // Replicas of a VXLAN end bind one at a time, both ends at once, and log it: the
+    // groups' order is then the log's, the same for both ends (`VxlanReplicaGroup`).
+    sockets.membership(spec, member => member + 1, () => {
+      inside = openPort(spec.inside, counters, recycler, sockets);
+      outside = openPort(spec.outside, counters, recycler, sockets);
+    });
   } catch (err) {
     sockets.close();
     throw err;
@@ -176,13 +181,36 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array, poo
   };
 }
 
+/** A port that is never used (replaced before the ports are handed out). */
+const NO_PORT: ChainPort = { fill: () => 0, take: (pool, ids, n) => pool.freeBatch(ids, n) };
+
 /** The socket ports of one instance: the addon, the waiter its loop sleeps on, and the ports to close. */
 class SocketPorts {
   private addon: NativeAddon | undefined;
   waiter: NativeHandle | undefined;
   private readonly ports: LazyVxlanPort[] = [];
+  private readonly shares: VxlanReplicaShare[] = [];
 
   constructor(private readonly poolMemory: SharedArrayBuffer | undefined) {}
+
+  /**
+   * Runs `body` (which opens the ports) under the membership lock of each replica group
+   * the spec's VXLAN ends belong to, and logs `record(member)` in each; without groups, just
+   * runs it. The shares are made here, before the lock.
+   */
+  membership(spec: LocalPortsSpec, record: (member: number) => number, body: () => void): void {
+    const refs = [spec.inside, spec.outside].flatMap((p) => (p.type === 'vxlan' && p.replicas !== undefined ? [p.replicas] : []));
+    if (refs.length === 0) {
+      body();
+      return;
+    }
+    const member = refs[0].member;
+    if (refs.some((r) => r.member !== member)) throw new RangeError('both VXLAN ends of a replica have one member number');
+    for (const r of refs) this.shares.push(new VxlanReplicaShare(r.area, r.members, r.member, r.ringCapacity));
+    if (!underMembershipLock(this.shares, member, record(member), body)) {
+      throw new FailedPreconditionError(`replica ${member}: the VXLAN group's membership lock stayed held for ${AREA_LOCK_TIMEOUT_MS} ms`);
+    }
+  }
 
   /** Opens a VXLAN end's socket now (the instance boots) and its port on the first call with a pool. */
   vxlan(spec: LocalVxlanSpec): ChainPort {
@@ -193,7 +221,7 @@ class SocketPorts {
     if (counters.length < VXLAN_PORT_COUNTERS) throw new RangeError(`VXLAN port counters: ${counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
     const addon = (this.addon = status.addon);
     const { settings, options = {}, replicas } = spec;
-    const share = replicas === undefined ? undefined : new VxlanReplicaShare(replicas.area, replicas.members, replicas.member, replicas.ringCapacity);
+    const share = replicas === undefined ? undefined : this.shares.find((s) => s.words.buffer === replicas.area);
     const socket = NativeUdpSocket.openSync(addon, {
       listen: options.listenPort === undefined ? settings.listen : { address: settings.listen.address, port: options.listenPort },
       memory: new Uint8Array(this.poolMemory),
@@ -221,9 +249,17 @@ class SocketPorts {
     return this.addon!.waiterWait(this.waiter!, timeoutMs) > 0;
   }
 
-  /** Frees what the ports hold and closes their sockets, then the waiter. */
+  /** Frees what the ports hold and closes their sockets (logging it in their groups), then the waiter. */
   close(): void {
-    for (const port of this.ports) port.close();
+    const closeAll = () => {
+      for (const port of this.ports) port.close();
+    };
+    // Logged only once the sockets were open (a failed open logged nothing).
+    if (this.shares.length > 0 && this.ports.length > 0) {
+      const member = this.shares[0].member;
+      // Without the lock the sockets close all the same; the host removes the member when it learns the replica stopped.
+      if (!underMembershipLock(this.shares, member, -(member + 1), closeAll)) closeAll();
+    } else closeAll();
     this.ports.length = 0;
     if (this.waiter !== undefined) this.addon!.waiterClose(this.waiter);
     this.waiter = undefined;

@@ -10,6 +10,10 @@ import { SharedLayoutError } from '../../errors/catalog.ts';
  *   parameters, and what the attaching replica reports back;
  * - the socket index of each member (`-1`: not in the group), the socket of each NAT port
  *   shard, the steering program (`udpSteer`'s two words per instruction);
+ * - the membership log: `member + 1` when a replica's socket joined the group, `-(member +
+ *   1)` when it left, written under `LOCK` right after the bind or close, so its order is
+ *   the order in which the kernel saw them (a socket closed by a crashing process is not in
+ *   it: the host removes that member when it learns of the failure);
  * - one neighbour ring per member: a single-writer log of the neighbours that replica's
  *   gateway learned (`[seq, epoch, 0, 0]`, then `RING_ENTRY_WORDS` per entry), which every
  *   other replica reads from its own cursor and adopts (`GatewayEdge.adopt`). The host
@@ -40,7 +44,14 @@ export const AreaWord = {
   /** Member slots of the layout (checked by readers against what they were built for). */
   MEMBERS: 10,
   RING_CAPACITY: 11,
+  /** Held (member + 1) by a replica while it binds or closes its socket: one at a time, so the log's order is the kernel's. */
+  LOCK: 12,
+  /** Records written to the membership log. */
+  LOG_COUNT: 13,
 } as const;
+
+/** Records the membership log holds (a host reading it less often than this many changes loses its place). */
+export const AREA_LOG_CAPACITY = 1024;
 
 /** `AreaWord.KEY` codes. */
 export const SteerBy = { INNER_SOURCE: 0, INNER_DESTINATION: 1, PORT_SHARD: 2 } as const;
@@ -66,6 +77,7 @@ export interface VxlanReplicaAreaLayout {
   readonly indexAt: number;
   readonly shardAt: number;
   readonly programAt: number;
+  readonly logAt: number;
   readonly ringsAt: number;
   readonly ringWords: number;
   readonly bytes: number;
@@ -78,9 +90,10 @@ export function vxlanReplicaAreaLayout(members: number, ringCapacity = DEFAULT_R
   const indexAt = AREA_HEADER_WORDS;
   const shardAt = indexAt + members;
   const programAt = shardAt + AREA_MAX_SHARDS;
-  const ringsAt = programAt + AREA_PROGRAM_WORDS;
+  const logAt = programAt + AREA_PROGRAM_WORDS;
+  const ringsAt = logAt + AREA_LOG_CAPACITY;
   const ringWords = RING_HEADER_WORDS + ringCapacity * RING_ENTRY_WORDS;
-  return { members, ringCapacity, indexAt, shardAt, programAt, ringsAt, ringWords, bytes: (ringsAt + members * ringWords) * 4 };
+  return { members, ringCapacity, indexAt, shardAt, programAt, logAt, ringsAt, ringWords, bytes: (ringsAt + members * ringWords) * 4 };
 }
 
 /** The area as words, checked against `layout` (a shorter buffer or another member count throws `SharedLayoutError`). */
@@ -92,4 +105,38 @@ export function areaWords(area: SharedArrayBuffer, layout: VxlanReplicaAreaLayou
     throw new SharedLayoutError(`VXLAN replica area laid out for ${m} members, read as ${layout.members}`);
   }
   return words;
+}
+
+/** How long a replica waits for the membership lock before it gives up (the holder binds or closes one socket: microseconds), ms. */
+export const AREA_LOCK_TIMEOUT_MS = 2000;
+
+/**
+ * Runs `body` holding the membership lock of every area in `areas` (taken in the order
+ * given: callers pass inside before outside), then appends `record` to each area's log.
+ * Returns false (running nothing) when a lock stayed held for `AREA_LOCK_TIMEOUT_MS`.
+ */
+export function underMembershipLock(areas: readonly { readonly words: Int32Array; readonly layout: VxlanReplicaAreaLayout }[], member: number, record: number, body: () => void): boolean {
+  const held: Int32Array[] = [];
+  const deadline = performance.now() + AREA_LOCK_TIMEOUT_MS;
+  try {
+    for (const { words } of areas) {
+      while (Atomics.compareExchange(words, AreaWord.LOCK, 0, member + 1) !== 0) {
+        if (performance.now() > deadline) return false;
+        Atomics.wait(words, AreaWord.LOCK, Atomics.load(words, AreaWord.LOCK), 1);
+      }
+      held.push(words);
+    }
+    body();
+    for (const { words, layout } of areas) {
+      const n = Atomics.load(words, AreaWord.LOG_COUNT);
+      words[layout.logAt + (n % AREA_LOG_CAPACITY)] = record;
+      Atomics.store(words, AreaWord.LOG_COUNT, n + 1);
+    }
+    return true;
+  } finally {
+    for (const words of held) {
+      Atomics.store(words, AreaWord.LOCK, 0);
+      Atomics.notify(words, AreaWord.LOCK);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../../errors/catalog.ts';
 import { steeringProgram, type SteeringKey } from '../../io/reuseport-steering.ts';
-import { AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, AreaWord, areaWords, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
+import { AREA_LOG_CAPACITY, AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, AreaWord, areaWords, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
 
 /** How a group steers (`reuseport-steering.ts`): NAT port shards name their replica; otherwise a hash of the inner source (clients' side) or destination (servers' side). */
 export type VxlanGroupKey =
@@ -35,9 +35,12 @@ export interface VxlanReplicaRef {
  * that leaves is replaced by the last), and on every change publishes in the shared area
  * (`vxlan-replica-area.ts`) each member's socket index, the key and the classic BPF
  * program (`steeringProgram`) that the first member in the group attaches from its
- * instance. A replica must `join` after its instance is ready (its socket bound) and
- * `leave` once it stopped (its socket closed); replicas join one at a time, so the order
- * here is the kernel's. Until the program of a change is attached (`attached()`), the old
+ * instance. The order comes from the area's membership log: each replica binds (and
+ * closes) its sockets under the area's lock and logs it (`underMembershipLock`), so
+ * replicas booting at once still land in the order the kernel saw. Call `join` once a
+ * replica is ready (it replays the log; a member the log does not name is appended, the
+ * caller vouching for the order) and `leave` once it stopped or failed (a crashed
+ * process's sockets close without a record: the member is removed then). Until the program of a change is attached (`attached()`), the old
  * one runs: indexes past the group fall back to the kernel's hash, and datagrams that
  * land on another replica than the model says are counted there (`misdirected`).
  *
@@ -56,6 +59,9 @@ export class VxlanReplicaGroup {
   private readonly order: number[] = [];
   private readonly shardOf = new Map<number, number>();
   private seq = 0;
+  private logRead = 0;
+  /** Log records lost because more than `AREA_LOG_CAPACITY` changes came between two reads (the order may be off since). */
+  logOverruns = 0;
 
   constructor(
     allocate: (bytes: number) => SharedArrayBuffer,
@@ -99,18 +105,52 @@ export class VxlanReplicaGroup {
       if (shard === undefined || !Number.isInteger(shard) || shard < 0 || shard >= this.key.shards) throw new InvalidArgumentError(`member ${member} needs its NAT shard (0..${this.key.shards - 1})`);
       this.shardOf.set(member, shard);
     }
-    this.order.push(member);
+    this.replay();
+    if (!this.order.includes(member)) this.order.push(member);
     this.publish();
+  }
+
+  /** Applies what the membership log recorded since the last read; publishes when the group changed. */
+  sync(): void {
+    if (this.replay()) this.publish();
+  }
+
+  private replay(): boolean {
+    const w = this.words;
+    const top = Atomics.load(w, AreaWord.LOG_COUNT);
+    let from = this.logRead;
+    if (top - from > AREA_LOG_CAPACITY) {
+      this.logOverruns += top - from - AREA_LOG_CAPACITY;
+      from = top - AREA_LOG_CAPACITY;
+    }
+    let changed = false;
+    for (let i = from; i < top; i++) {
+      const r = w[this.layout.logAt + (i % AREA_LOG_CAPACITY)];
+      const member = Math.abs(r) - 1;
+      if (r === 0 || member >= this.layout.members) continue;
+      if (r > 0 && !this.order.includes(member)) {
+        this.order.push(member);
+        changed = true;
+      } else if (r < 0) changed = this.remove(member) || changed;
+    }
+    this.logRead = top;
+    return changed;
+  }
+
+  private remove(member: number): boolean {
+    const i = this.order.indexOf(member);
+    if (i < 0) return false;
+    const last = this.order.pop()!;
+    if (i < this.order.length) this.order[i] = last;
+    return true;
   }
 
   /** Replica `member`'s socket left the group (its instance stopped): the last socket takes its index, as in the kernel. */
   leave(member: number): void {
-    const i = this.order.indexOf(member);
-    if (i < 0) return;
-    const last = this.order.pop()!;
-    if (i < this.order.length) this.order[i] = last;
+    const changed = this.replay();
+    const removed = this.remove(member);
     this.shardOf.delete(member);
-    this.publish();
+    if (changed || removed) this.publish();
   }
 
   /** Whether the program of the latest change is attached. */

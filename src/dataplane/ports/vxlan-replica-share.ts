@@ -40,9 +40,10 @@ export class VxlanReplicaShare {
   /** This replica's socket index in the group (-1 unknown), and the group's size. */
   index = -1;
   size = 0;
-  private readonly words: Int32Array;
-  private readonly layout: VxlanReplicaAreaLayout;
-  private readonly member: number;
+  /** The area's words and layout (the membership lock takes them). */
+  readonly words: Int32Array;
+  readonly layout: VxlanReplicaAreaLayout;
+  readonly member: number;
   private readonly program = new Uint32Array(AREA_PROGRAM_WORDS);
   private key: SteeringKey | undefined;
   private lastSeq = 0;

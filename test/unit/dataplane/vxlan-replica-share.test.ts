@@ -4,7 +4,7 @@ import { EGRESS_HELD, GatewayEdge, type GatewayWire } from '../../../src/gateway
 import { NeighbourState } from '../../../src/gateway/neighbour-table.ts';
 import type { BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
 import { KERNEL_HASH, steeredSocket } from '../../../src/io/reuseport-steering.ts';
-import { AreaWord, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
+import { AreaWord, underMembershipLock, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
 import { natShardKey, VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
 import { VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
 import { buildFrame } from '../../../src/packet/frame-builder.ts';
@@ -59,6 +59,37 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
     w[AreaWord.ATTACHED_SEQ] = w[AreaWord.SEQ];
     expect(g.attached()).toBe(true);
     expect(() => g.join(4)).toThrow(InvalidArgumentError);
+  });
+
+  it("takes the order from the membership log (the kernel's), not from the order replicas are reported ready; a crashed member is removed when reported", () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
+    const area = { words: new Int32Array(g.area), layout: g.layout };
+    const bound: number[] = [];
+    // Replicas 2, 0, 1 bind in that order (under the lock); the host learns they are ready as 0, 1, 2.
+    for (const m of [2, 0, 1]) expect(underMembershipLock([area], m, m + 1, () => bound.push(m))).toBe(true);
+    g.join(0);
+    expect(g.members).toEqual([2, 0, 1]);
+    g.join(1);
+    g.join(2);
+    expect(g.members).toEqual([2, 0, 1]);
+    // 2 closes its socket gracefully (logged), then 3 binds; the host hears of both later.
+    underMembershipLock([area], 2, -3, () => undefined);
+    underMembershipLock([area], 3, 4, () => undefined);
+    g.sync();
+    expect(g.members).toEqual([1, 0, 3]);
+    g.leave(2);
+    expect(g.members).toEqual([1, 0, 3]);
+    // 0 crashed: no record; removed when the host learns of it.
+    g.leave(0);
+    expect(g.members).toEqual([1, 3]);
+    expect(Atomics.load(area.words, AreaWord.LOCK)).toBe(0);
+    // A lock held elsewhere: the body does not run.
+    Atomics.store(area.words, AreaWord.LOCK, 9);
+    const t0 = performance.now();
+    let ran = false;
+    expect(underMembershipLock([area], 1, 2, () => (ran = true))).toBe(false);
+    expect(ran).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1500);
   });
 
   it('port-shard: each NAT shard steers to the socket of the replica that holds it', () => {
