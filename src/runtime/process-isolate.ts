@@ -5,7 +5,7 @@
  * instance); see there for its descriptors.
  *
  * Nothing the process writes is trusted: its messages are JSON lines on a pipe, each at
- * most `MAX_MESSAGE_BYTES`, parsed and checked against the instance protocol (a line that
+ * most `MAX_MESSAGE_BYTES`, parsed and checked against the instance protocol (`parseProcessMessage`) (a line that
  * is too long, not JSON or not a known message makes the instance fail as `crashed` with
  * a protocol reason); only the last `STDERR_TAIL_BYTES` of its stderr are kept, for the
  * failure detail.
@@ -13,38 +13,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/catalog.ts';
 import type { MemfdMemory } from '../memory/shared-memory.ts';
 import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
 import { SANDBOX_UID } from './sandbox-reasons.ts';
+import { parseProcessMessage } from './process-messages.ts';
 import { COLD_ARGUMENT, ProcessFd, type ProcessArmMessage, type ProcessBootMessage, type ProcessPreloadMessage } from './instance-process-protocol.ts';
 
 /** Longest message line an instance process may write. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 /** Bytes of an instance process's stderr kept for its failure detail. */
 export const STDERR_TAIL_BYTES = 4096;
-
-const finite = z.number().finite();
-const startupSchema = z.object({
-  startedAt: finite,
-  attachMs: finite,
-  pipelineMs: finite,
-  refillMs: finite,
-  sandboxMs: finite,
-  prepared: z.boolean(),
-  readyAt: finite,
-  takeover: z.object({ adopted: z.number().int().nonnegative(), rejected: z.number().int().nonnegative() }).optional(),
-});
-const messageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready'), name: z.string().max(256), counters: z.number().int().nonnegative(), startup: startupSchema.optional() }),
-  z.object({ type: z.literal('closing') }),
-  z.object({ type: z.literal('stopped'), received: z.number().nonnegative(), batches: z.number().nonnegative() }),
-  z.object({ type: z.literal('crashed'), name: z.string().max(256), message: z.string().max(4000) }),
-  z.object({ type: z.literal('idle') }),
-]);
 
 /** How an instance process enters its sandbox (uid −1 keeps the uid); null: none. */
 export type ProcessSandbox = { readonly uid: number; readonly gid: number } | null;
@@ -219,21 +200,15 @@ export class ProcessIsolate extends EventEmitter {
 
   private onLine(line: string): void {
     if (line.length > MAX_MESSAGE_BYTES) return this.protocolError(`a message line longer than ${MAX_MESSAGE_BYTES} B`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      return this.protocolError('a message that is not JSON');
-    }
-    const m = messageSchema.safeParse(parsed);
-    if (!m.success) return this.protocolError(`a message outside the protocol (${m.error.issues[0]?.message ?? 'invalid'})`);
-    if (m.data.type === 'crashed') this.emit('error', Object.assign(new Error(m.data.message), { name: m.data.name }));
-    else if (m.data.type === 'idle') {
+    const m = parseProcessMessage(line);
+    if (typeof m === 'string') return this.protocolError(m);
+    if (m.type === 'crashed') this.emit('error', Object.assign(new Error(m.message), { name: m.name }));
+    else if (m.type === 'idle') {
       // Once after warming up, once after each preload.
       this.idleSaid++;
       this.idle = this.idleSaid > this.preloadsSent;
       if (this.idle) this.emit('idle');
-    } else this.emit('message', m.data satisfies InstanceMessage);
+    } else this.emit('message', m satisfies InstanceMessage);
   }
 
   private protocolError(what: string): void {
