@@ -21,10 +21,21 @@ const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping autoscaling test: ${probe.reason}`);
 
 const TARGET_PPS = 2000;
-const NAT_STAGE = 2;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and back in, every connection kept', () => {
+/**
+ * Isolated: the NAT scales alone (instances `nat-<n>`, stage 2, pinned on the link between
+ * lb and NAT by the backend's tuple). Fused: the chain scales as a whole (ARCHITECTURE.md
+ * "Placements": replicas `fused-<n>` of one unit whose bounds cover every function's, its
+ * load read from the first function's rate), pinned where frames enter the replicas (the
+ * client's tuple to the VIP).
+ */
+const PLACEMENTS = [
+  { placement: 'isolated' as const, unit: 'nat', stage: 2, pinnedByBackend: true },
+  { placement: 'fused' as const, unit: 'fused', stage: 0, pinnedByBackend: false },
+];
+
+describe.skipIf(!probe.ok).each(PLACEMENTS)('autoscaling under real HTTP load ($placement placement): $unit scales out and back in, every connection kept', ({ placement, unit, stage, pinnedByBackend }) => {
   let web: WebLab | undefined;
   let edge: WebEdgeChain | undefined;
   let agent: TrafficAgent | undefined;
@@ -36,7 +47,8 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
   let closedOnDrained: number[] = [];
 
   const namespaces = () => [web!.client, ...web!.backends.map((b) => b.ns)];
-  const nat = () => edge!.runtime.dataPlane.stage('nat');
+  const nat = () => edge!.runtime.dataPlane.stage(unit);
+  const nth = (n: number) => `${unit}-${n}`;
   const history = () => events.map((e) => `#${e.seq} ${e.type} ${e.instance || e.function} ${e.reason}`).join('\n');
 
   async function waitForEvent(match: (e: ControllerEvent) => boolean, timeoutMs: number, what: string): Promise<ControllerEvent> {
@@ -49,10 +61,13 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
     }
   }
 
+  /** The instance of the scaled unit a connection is pinned to. */
   function natInstanceOf(c: LongLivedStatus): StageInstance | undefined {
+    const client = parseIpv4(WEB_LAB_ADDRESSES.client) as number;
+    if (!pinnedByBackend) return edge!.runtime.dataPlane.pinnedInstance(stage, client, parseIpv4(WEB_LAB_ADDRESSES.vip) as number, c.localPort, 80, 6);
     const backend = web!.backends.find((b) => b.name === c.backends[0]);
     if (backend === undefined) return undefined;
-    return edge!.runtime.dataPlane.pinnedInstance(NAT_STAGE, parseIpv4(WEB_LAB_ADDRESSES.client) as number, parseIpv4(backend.address) as number, c.localPort, WEB_BACKEND_PORT, 6);
+    return edge!.runtime.dataPlane.pinnedInstance(stage, client, parseIpv4(backend.address) as number, c.localPort, WEB_BACKEND_PORT, 6);
   }
 
   beforeAll(async () => {
@@ -62,8 +77,7 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
       registry: registerBuiltinFunctions(new FunctionRegistry()),
       store: ImageStore.open(join(storeDir, 'store')),
       name: 'web-edge-scaled',
-      // Scales the NAT alone: the isolated placement (a fused chain scales as a whole).
-      placement: 'isolated',
+      placement,
       autoscale: true,
       scaling: {
         fw: { min: 1, max: 1 },
@@ -88,33 +102,33 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
   it('scales NAT out under load: the new instance takes new flows, the long-lived ones stay where they are', async () => {
     const early = await agent!.open(url, 10, 200, 'early');
     expect(early.map((c) => c.state)).toEqual(Array(10).fill('open'));
-    expect(nat().live.map((i) => i.id)).toEqual(['nat-0']);
-    expect(early.map((c) => natInstanceOf(c)?.id)).toEqual(Array(10).fill('nat-0'));
+    expect(nat().live.map((i) => i.id)).toEqual([nth(0)]);
+    expect(early.map((c) => natInstanceOf(c)?.id)).toEqual(Array(10).fill(nth(0)));
 
     const loadStart = Date.now();
     await agent!.loadShort({ url, concurrency: 8, requestsPerConnection: 4 });
-    const out = await waitForEvent((e) => e.type === 'scaled' && e.function === 'nat', 15_000, 'scale-out of nat');
+    const out = await waitForEvent((e) => e.type === 'scaled' && e.function === unit, 15_000, `scale-out of ${unit}`);
     expect(out.details).toMatchObject({ source: 'autoscaler', from: '1', to: '2' });
     expect(out.reason).toMatch(/^scale-out: load .* per instance > target 2 kpps/);
     expect(Number(out.details.perInstancePps)).toBeGreaterThan(TARGET_PPS);
     expect(out.time - loadStart).toBeLessThan(10_000);
-    const ready = await waitForEvent((e) => e.type === 'instance-ready' && e.function === 'nat' && e.seq > out.seq, 5000, 'new nat instance ready');
-    expect(ready.instance).toBe('web-edge-scaled/nat-1');
+    const ready = await waitForEvent((e) => e.type === 'instance-ready' && e.function === unit && e.seq > out.seq, 5000, `new ${unit} instance ready`);
+    expect(ready.instance).toBe(`web-edge-scaled/${nth(1)}`);
 
     await sleep(2500);
-    const fresh = edge!.runtime.dataPlane.instance('nat-1');
+    const fresh = edge!.runtime.dataPlane.instance(nth(1));
     expect(fresh.host.counters[BuiltinCounter.RX_INSIDE_PACKETS]).toBeGreaterThan(100);
     expect(fresh.host.counters[BuiltinCounter.RX_OUTSIDE_PACKETS]).toBeGreaterThan(100);
-    expect(early.map((c) => natInstanceOf(c)?.id)).toEqual(Array(10).fill('nat-0'));
+    expect(early.map((c) => natInstanceOf(c)?.id)).toEqual(Array(10).fill(nth(0)));
 
     const late: LongLivedStatus[] = [];
     for (let round = 0; round < 6; round++) {
       late.push(...(await agent!.open(url, 4, 200, 'late')));
       const on = (id: string) => late.filter((c) => natInstanceOf(c)?.id === id).length;
-      if (on('nat-0') >= 2 && on('nat-1') >= 2) break;
+      if (on(nth(0)) >= 2 && on(nth(1)) >= 2) break;
     }
     expect(late.every((c) => c.state === 'open')).toBe(true);
-    expect(new Set(late.map((c) => natInstanceOf(c)?.id))).toEqual(new Set(['nat-0', 'nat-1']));
+    expect(new Set(late.map((c) => natInstanceOf(c)?.id))).toEqual(new Set([nth(0), nth(1)]));
   });
 
   it('scales back in when the load drops: the drained instance takes no new flow and stops once its flows have ended', async () => {
@@ -123,11 +137,11 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
     expect(stopped.totals.ok).toBeGreaterThan(500);
     expect(stopped.shortConnections).toBeGreaterThan(125);
 
-    const scaledIn = await waitForEvent((e) => e.type === 'scaled' && e.function === 'nat' && e.details.to === '1', 15_000, 'scale-in of nat');
+    const scaledIn = await waitForEvent((e) => e.type === 'scaled' && e.function === unit && e.details.to === '1', 15_000, `scale-in of ${unit}`);
     expect(scaledIn.details).toMatchObject({ source: 'autoscaler', from: '2' });
-    const draining = await waitForEvent((e) => e.type === 'instance-draining' && e.function === 'nat', 5000, 'a draining nat instance');
+    const draining = await waitForEvent((e) => e.type === 'instance-draining' && e.function === unit, 5000, `a draining ${unit} instance`);
     drained = draining.instance.split('/')[1];
-    const kept = drained === 'nat-0' ? 'nat-1' : 'nat-0';
+    const kept = drained === nth(0) ? nth(1) : nth(0);
 
     const during = await agent!.open(url, 6, 200, 'during-drain');
     expect(during.map((c) => natInstanceOf(c)?.id)).toEqual(Array(6).fill(kept));
@@ -148,7 +162,7 @@ describe.skipIf(!probe.ok)('autoscaling under real HTTP load: NAT scales out and
       expect(c.ok).toBeGreaterThan(okBefore.get(c.id)!);
       expect(natInstanceOf(c)?.id).toBe(drained);
     }
-    expect(events.some((e) => e.type === 'instance-stopped' && e.function === 'nat')).toBe(false);
+    expect(events.some((e) => e.type === 'instance-stopped' && e.function === unit)).toBe(false);
 
     closedOnDrained = onDrained.map((c) => c.id);
     const closedAt = Date.now();
