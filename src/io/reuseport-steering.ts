@@ -17,8 +17,12 @@ import { InvalidArgumentError } from '../errors/catalog.ts';
  *   translated port range, and each shard a socket (replies to a NAT whose replicas each
  *   allocate from their own shard).
  *
- * Frames that are not IPv4 (ARP, IPv6, VLAN-tagged) and `port-shard` keys outside the
- * range get an index past the group, which makes the kernel fall back to its hash. A
+ * Inner IPv6 frames are keyed too, by the same hash over the four words of the address
+ * folded into one (XOR) and the port (TCP, UDP, ICMPv6 echo identifier; 0 behind an
+ * extension header or for other protocols); under a `port-shard` key an IPv6 frame is
+ * keyed by its destination, as `inner-destination` would (a NAT passes IPv6
+ * untranslated). Frames that are neither (ARP, VLAN-tagged) and `port-shard` keys outside
+ * the range get an index past the group, which makes the kernel fall back to its hash. A
  * datagram too short for a load makes the program end with 0 (the group's first socket).
  * Fragments are keyed without ports, as `LinkFlowTable` keys them. Socket indexes are the
  * order in which the sockets joined the group; when one leaves, the kernel moves the last
@@ -67,6 +71,35 @@ const IP_FRAGMENT = IP + 6;
 const IP_PROTO = IP + 9;
 const IP_SRC = IP + 12;
 const IP_DST = IP + 16;
+const IP6_NEXT = IP + 6;
+const IP6_SRC = IP + 8;
+const IP6_DST = IP + 24;
+const IP6_L4 = IP + 40;
+
+/** `steeredSocket` for an inner IPv6 frame (ethertype checked). */
+function steeredIpv6(key: SteeringKey, sockets: number, view: DataView, off: number, len: number): number {
+  // Every load past the datagram ends the program with 0, whichever comes first.
+  if (IP6_NEXT + 1 > len) return 0;
+  const destination = key.by !== 'inner-source';
+  const next = view.getUint8(off + IP6_NEXT);
+  let port = 0;
+  if (next === 6 || next === 17) {
+    const at = IP6_L4 + (destination ? 2 : 0);
+    if (at + 2 > len) return 0;
+    port = view.getUint16(off + at);
+  } else if (next === 58) {
+    if (IP6_L4 + 1 > len) return 0;
+    const type = view.getUint8(off + IP6_L4);
+    if (type === 128 || type === 129) {
+      if (IP6_L4 + 6 > len) return 0;
+      port = view.getUint16(off + IP6_L4 + 4);
+    }
+  }
+  const at = destination ? IP6_DST : IP6_SRC;
+  if (at + 16 > len) return 0;
+  const folded = view.getInt32(off + at) ^ view.getInt32(off + at + 4) ^ view.getInt32(off + at + 8) ^ view.getInt32(off + at + 12);
+  return (Math.imul(folded ^ port, HASH_MULTIPLIER) >>> 16) % sockets;
+}
 
 /**
  * The socket index (0 … `sockets` − 1) the program for `key` picks for the datagram payload
@@ -75,7 +108,9 @@ const IP_DST = IP + 16;
 export function steeredSocket(key: SteeringKey, sockets: number, view: DataView, off: number, len: number): number {
   // The program's loads in its order: one past the datagram ends it with 0.
   if (ETHERTYPE + 2 > len) return 0;
-  if (view.getUint16(off + ETHERTYPE) !== 0x0800) return KERNEL_HASH;
+  const ethertype = view.getUint16(off + ETHERTYPE);
+  if (ethertype === 0x86dd) return steeredIpv6(key, sockets, view, off, len);
+  if (ethertype !== 0x0800) return KERNEL_HASH;
   if (IP_FRAGMENT + 2 > len) return 0;
   const destination = key.by !== 'inner-source';
   let port = -1;
@@ -122,6 +157,9 @@ const MSH = 0xa0;
 const K = 0x00;
 const X = 0x08;
 const A = 0x10;
+const ST = 0x02;
+const MEM = 0x60;
+const IMM = 0x00;
 const SUB = 0x10;
 const MUL = 0x20;
 const DIV = 0x30;
@@ -208,7 +246,44 @@ export function steeringProgram(key: SteeringKey, sockets: number): Uint32Array 
   const destination = key.by !== 'inner-source';
   const a = new Assembler()
     .op(LD | H | ABS, ETHERTYPE)
-    .jump(JMP | JEQ | K, 0x0800, 'ipv4', 'hash')
+    .jump(JMP | JEQ | K, 0x0800, 'ipv4', 'not4')
+    .label('not4')
+    .jump(JMP | JEQ | K, 0x86dd, 'ipv6', 'hash')
+    // IPv6: M[0] = the port (0 when unkeyed), then the address folded (XOR of its four words).
+    .label('ipv6')
+    .op(LD | B | ABS, IP6_NEXT)
+    .jump(JMP | JEQ | K, 6, 'ports6', 'udp6')
+    .label('udp6')
+    .jump(JMP | JEQ | K, 17, 'ports6', 'icmp6')
+    .label('icmp6')
+    .jump(JMP | JEQ | K, 58, 'echo6', 'unkeyed6')
+    .label('echo6')
+    .op(LD | B | ABS, IP6_L4)
+    .jump(JMP | JEQ | K, 128, 'id6', 'reply6')
+    .label('reply6')
+    .jump(JMP | JEQ | K, 129, 'id6', 'unkeyed6')
+    .label('id6')
+    .op(LD | H | ABS, IP6_L4 + 4)
+    .goto('keyed6')
+    .label('unkeyed6')
+    .op(LD | W | IMM, 0)
+    .goto('keyed6')
+    .label('ports6')
+    .op(LD | H | ABS, IP6_L4 + (destination ? 2 : 0))
+    .label('keyed6')
+    .op(ST, 0);
+  const addr6 = destination ? IP6_DST : IP6_SRC;
+  a.op(LD | W | ABS, addr6).op(ST, 1);
+  for (const k of [4, 8]) a.op(LD | W | ABS, addr6 + k).op(LDX | W | MEM, 1).op(ALU | XOR | X).op(ST, 1);
+  a.op(LD | W | ABS, addr6 + 12)
+    .op(LDX | W | MEM, 1)
+    .op(ALU | XOR | X)
+    .op(LDX | W | MEM, 0)
+    .op(ALU | XOR | X)
+    .op(ALU | MUL | K, HASH_MULTIPLIER)
+    .op(ALU | RSH | K, 16)
+    .op(ALU | MOD | K, sockets)
+    .op(RET | A)
     .label('ipv4')
     .op(LD | H | ABS, IP_FRAGMENT)
     .jump(JMP | JSET | K, 0x3fff, 'unkeyed', 'proto')

@@ -7,6 +7,7 @@ import { UDP_DESC_WORDS, UdpRx } from '../../../src/io/udp-descriptor.ts';
 import { nativeAddonOrNull } from '../../../src/native/native-addon.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
+import { buildIpv6Frame, type Ipv6FrameSpec } from '../../../src/packet/ipv6-frame-builder.ts';
 import { Rng } from '../../support/rng.ts';
 
 const SLOT = 2048;
@@ -14,17 +15,40 @@ const MEMORY = 1024 * SLOT;
 const GROUP = 3;
 
 /** A VXLAN payload: 8-byte header whose reserved bytes 1..3 carry `seq`, then the frame (cut to `cut` bytes if given). */
-function datagram(seq: number, spec: FrameSpec, cut?: number): Uint8Array {
+function datagram(seq: number, spec: FrameSpec | { readonly v6: Ipv6FrameSpec }, cut?: number): Uint8Array {
   const view = new DataView(new ArrayBuffer(2048));
   view.setUint8(0, 0x08);
   view.setUint32(0, 0x08000000 | seq);
   view.setUint32(4, 42 << 8);
-  const n = VXLAN_INNER_OFFSET + buildFrame(view, VXLAN_INNER_OFFSET, spec);
+  const n = VXLAN_INNER_OFFSET + ('v6' in spec ? buildIpv6Frame(view, VXLAN_INNER_OFFSET, spec.v6) : buildFrame(view, VXLAN_INNER_OFFSET, spec));
   return new Uint8Array(view.buffer, 0, cut ?? n).slice();
 }
 
-/** Random inner frames of every kind the program tells apart. */
-function randomSpec(rng: Rng): FrameSpec {
+/** A random address in 2001:db8:<net>::/48. */
+function v6(rng: Rng, net: number): number[] {
+  return [0x2001, 0xdb8, net, rng.int(65536), rng.int(65536), rng.int(65536), rng.int(65536), rng.int(65536)];
+}
+
+/** Random inner frames of every kind the program tells apart, IPv4 and IPv6. */
+function randomSpec(rng: Rng): FrameSpec | { readonly v6: Ipv6FrameSpec } {
+  if (rng.int(3) === 0) {
+    const src = v6(rng, 1);
+    const dst = v6(rng, 3);
+    const srcPort = 1 + rng.int(65535);
+    const dstPort = 1 + rng.int(65535);
+    switch (rng.int(5)) {
+      case 0:
+        return { v6: { src, dst, proto: IpProto.UDP, srcPort, dstPort } };
+      case 1:
+        return { v6: { src, dst, proto: 58, icmpType: rng.int(2) === 0 ? 128 : 129, icmpRest: ((19000 + rng.int(8000)) << 16) | 1 } };
+      case 2:
+        return { v6: { src, dst, proto: 58, icmpType: 1, icmpRest: 0 } }; // destination unreachable: unkeyed
+      case 3:
+        return { v6: { src, dst, proto: IpProto.TCP, srcPort, dstPort, extensionHeaders: [{ type: 0 }] } }; // behind a hop-by-hop header: unkeyed
+      default:
+        return { v6: { src, dst, proto: IpProto.TCP, srcPort, dstPort, tcpFlags: 0x10 } };
+    }
+  }
   const srcIp = (0xc6120000 | rng.int(1 << 16)) >>> 0; // 198.18.x.y
   const dstIp = (0xc6130000 | rng.int(1 << 16)) >>> 0;
   const srcPort = 1 + rng.int(65535);
@@ -156,6 +180,23 @@ describe.runIf(addon !== null)('steeringProgram in the kernel: each datagram rea
     expect(hashed.size).toBeLessThanOrEqual(1);
     expect(steered).toBeGreaterThan(150);
     expect(new Set(expected.filter((e) => e !== KERNEL_HASH))).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('keeps both directions of an IPv6 flow on one replica: inside by source, outside by destination, also under a port-shard key (IPv6 is not translated)', () => {
+    const rng = new Rng(11);
+    const nat: SteeringKey = { by: 'port-shard', base: 20000, shardSize: 2500, sockets: [0, 1, 2] };
+    const seen = new Set<number>();
+    for (let i = 0; i < 300; i++) {
+      const client = v6(rng, 1);
+      const clientPort = 1024 + rng.int(60000);
+      const inbound = datagram(i, { v6: { src: client, dst: v6(rng, 2), proto: IpProto.TCP, srcPort: clientPort, dstPort: 80 } });
+      const replica = steeredSocket({ by: 'inner-source' }, GROUP, new DataView(inbound.buffer), 0, inbound.length);
+      seen.add(replica);
+      const reply = datagram(i, { v6: { src: v6(rng, 3), dst: client, proto: IpProto.TCP, srcPort: 8080, dstPort: clientPort } });
+      expect(steeredSocket({ by: 'inner-destination' }, GROUP, new DataView(reply.buffer), 0, reply.length)).toBe(replica);
+      expect(steeredSocket(nat, GROUP, new DataView(reply.buffer), 0, reply.length)).toBe(replica);
+    }
+    expect(seen).toEqual(new Set([0, 1, 2]));
   });
 
   it('keeps both directions of a flow on one replica: inside by source, outside by destination (untranslated) or by NAT port shard', () => {
