@@ -173,8 +173,11 @@ export class WarmProcessPool {
     // core for ~100 ms, which would slow the boot it serves.
     const refill = (): void => void setImmediate(() => this.refill());
     if (taken !== undefined) void booting.then(refill, refill);
-    // The prepared counters are the instance's for as long as it lives.
-    if (counters !== undefined) void booting.then((host) => host.settled()).then(() => this.warmMemory.release(counters));
+    // The prepared counters are the instance's for as long as it lives (none lives if the host refused the options).
+    if (counters !== undefined) {
+      const release = (): void => this.warmMemory.release(counters);
+      void booting.then((host) => host.settled()).then(release, release);
+    }
     return booting;
   }
 

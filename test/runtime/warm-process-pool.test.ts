@@ -159,4 +159,23 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
       await warm.close();
     }
   }, 60_000);
+
+  it('kills the process it armed when the host refuses the boot options, and gives the sandbox counters back', async () => {
+    const warm = await WarmProcessPool.create({ size: 1, memoryMiB: 64, preload: [image.imagePath], learn: 0 });
+    const dp = ChainDataPlane.create(['pass'], { bufferCount: 1024 });
+    const memory = dp.memory as MemfdMemory;
+    try {
+      await warm.full();
+      const [taken] = (warm as unknown as { idle: ProcessIsolate[] }).idle.map((p) => p.pid!);
+      const free = memory.freeBytes();
+      // The pool handle's own owner id as the instance's: InstanceHost refuses it.
+      const refused = warm.acquire({ imagePath: image.imagePath, manifest: image.manifest, pool: dp.pool, owner: dp.pool.ownerId, memory, sandbox: null });
+      await expect(refused).rejects.toThrow(/must differ/);
+      await until(() => !alive(taken), 5000);
+      expect(memory.freeBytes()).toBe(free);
+    } finally {
+      await dp.shutdown();
+      await warm.close();
+    }
+  }, 30_000);
 });
