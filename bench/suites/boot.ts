@@ -234,6 +234,8 @@ export const bootSuite: BenchSuite = {
     const bootRows: Array<Array<string | number>> = [];
     const phaseRows: Array<Array<string | number>> = [];
     const all = Object.fromEntries(MODES.map((m) => [m, [] as number[]])) as Record<Mode, number[]>;
+    /** `acquire` call → resolved, the time a caller waits (an armed warm process works before its boot's clock starts). */
+    const allAcquire = Object.fromEntries(MODES.map((m) => [m, [] as number[]])) as Record<Mode, number[]>;
     const passThroughP50: Partial<Record<Mode, number>> = {};
     let maxSize = 0;
     let maxReadable = 0;
@@ -258,6 +260,7 @@ export const bootSuite: BenchSuite = {
           const samples = await bootsIn(mode, image, pool, processPool, memory);
           const boot = summary(samples.map((s) => s.bootMs));
           all[mode].push(...samples.map((s) => s.bootMs));
+          allAcquire[mode].push(...samples.map((s) => s.acquireMs));
           if (f.def === passThrough) passThroughP50[mode] = boot.p50;
           row.push(`${ms(boot.p50)} / ${ms(boot.p99)}`);
           phaseRows.push([f.label, mode, ...COLUMNS.map((c) => ms(summary(samples.map((s) => s[c])).p50))]);
@@ -307,6 +310,7 @@ export const bootSuite: BenchSuite = {
     }
 
     const s = Object.fromEntries(MODES.map((m) => [m, summary(all[m])])) as Record<Mode, { p50: number; p99: number }>;
+    const processWarmWait = summary(allAcquire['process-preloaded']);
     const mib = (x: number): string => (x / 2 ** 20).toFixed(1);
     const report: SuiteReport = {
       suite: 'boot',
@@ -345,7 +349,12 @@ export const bootSuite: BenchSuite = {
         { name: 'warm boot p50, all functions (preloaded, prepared)', target: '≤ 2 ms', measured: `${ms(s.prepared.p50)} ms`, met: s.prepared.p50 <= 2 },
         { name: 'warm boot p50, pass-through (image imported on acquire)', target: '≤ 2 ms', measured: `${ms(passThroughP50.warm ?? Number.NaN)} ms`, met: (passThroughP50.warm ?? Infinity) <= 2 },
         { name: 'cold boot p50, all functions', target: '≤ 50 ms', measured: `${ms(s.cold.p50)} ms`, met: s.cold.p50 <= 50 },
-        { name: 'process instance: warm boot p50, all functions (preloaded)', target: '≤ 3 ms', measured: `${ms(s['process-preloaded'].p50)} ms`, met: s['process-preloaded'].p50 <= 3 },
+        {
+          name: 'process instance: warm boot p50, all functions (preloaded), acquire call → resolved',
+          target: '≤ 3 ms',
+          measured: `${ms(processWarmWait.p50)} ms (spawn → ready ${ms(s['process-preloaded'].p50)} ms)`,
+          met: processWarmWait.p50 <= 3,
+        },
         { name: 'process instance: cold boot p50, all functions', target: '≤ 100 ms', measured: `${ms(s['process-cold'].p50)} ms`, met: s['process-cold'].p50 <= 100 },
         { name: 'process instance: idle private memory (USS)', target: '≤ 10 MiB', measured: `${mib(ussPerProcess)} MiB`, met: ussPerProcess <= 10 * 2 ** 20 },
         { name: 'image size (largest, default build)', target: '≤ 100 KB', measured: `${kb(maxSize)} KB`, met: maxSize <= 100_000 },
