@@ -22,9 +22,9 @@ const flows = Math.floor(L.generatorFrameBytes.value / packetSize);
  * The largest spec the limits allow, as far as the controller's own work goes: 64 labels,
  * as many firewalls of `configListItems` rules as `specBytes` holds (13), each its own
  * image and stage, `scaling.max` summing to `instancesPerChain`, and a generator of
- * `generatorFrameBytes`. Each function starts with one instance.
+ * `generatorFrameBytes`. Each function starts with one instance (fused: one replica of all).
  */
-function largestSpec(name: string): { text: string; functions: number } {
+function largestSpec(name: string, placement: 'isolated' | 'fused'): { text: string; functions: number } {
   const rules = Array.from({ length: L.configListItems.value }, (_, i) => `            - { action: allow, proto: tcp, src: 10.${(i >> 8) & 255}.${i & 255}.0/24, dport: ${1 + i} }`).join('\n');
   const make = (n: number): string => {
     const max = (k: number): number => Math.floor(L.instancesPerChain.value / n) + (k < L.instancesPerChain.value % n ? 1 : 0);
@@ -39,7 +39,7 @@ function largestSpec(name: string): { text: string; functions: number } {
       'spec:',
       `  ingress: { type: generator, flows: ${flows}, packetSize: ${packetSize}, protocol: tcp, clients: 198.18.0.0/16, service: "198.18.2.100:80", rate: 2000 }`,
       '  egress: { type: sink }',
-      '  placement: isolated',
+      `  placement: ${placement}`,
       '  functions:',
       ...functions,
       '',
@@ -50,7 +50,8 @@ function largestSpec(name: string): { text: string; functions: number } {
   return { text: make(n), functions: n };
 }
 
-describe('the largest allowed spec applies while the controller stays responsive (issue 13 item 2)', () => {
+// Fused: the firewalls compiled into one image run by one replica (ARCHITECTURE.md "Placements").
+describe.each(['isolated', 'fused'] as const)('the largest allowed spec applies while the controller stays responsive (issue 13 item 2; %s placement)', (placement) => {
   let dir: string;
   let controller: Controller;
   let server: ControllerServer;
@@ -85,7 +86,7 @@ describe('the largest allowed spec applies while the controller stays responsive
   });
 
   it('ApplyChain of the largest spec over gRPC: every ListChains and /metrics call answered meanwhile, event-loop p99 lag within 50 ms', async () => {
-    const { text, functions } = largestSpec('largest');
+    const { text, functions } = largestSpec('largest', placement);
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(L.specBytes.value);
     expect(functions).toBeGreaterThanOrEqual(12);
     const attempts: { lag: LagFigures; idle: LagFigures; budgetMs: number; calls: number; slowestMs: number; applyMs: number }[] = [];
@@ -135,10 +136,10 @@ describe('the largest allowed spec applies while the controller stays responsive
       const listed = await rpc.listChains();
       expect(listed.map((c) => c.name)).toEqual(['largest']);
       const instances = controller.listInstances('largest');
-      expect(instances.filter((i) => i.state === 'ready')).toHaveLength(functions);
+      expect(instances.filter((i) => i.state === 'ready')).toHaveLength(placement === 'fused' ? 1 : functions);
       attempts.push({ lag, idle, budgetMs: lagBudgetMs(idle), calls: answered.length, slowestMs: Math.max(...answered), applyMs });
       console.log(
-        `largest spec (${Buffer.byteLength(text)} B: ${functions} firewalls × ${L.configListItems.value} rules, ${flows} generator flows × ${packetSize} B) attempt ${attempt}: apply ${applyMs.toFixed(0)} ms; ` +
+        `largest spec, ${placement} (${Buffer.byteLength(text)} B: ${functions} firewalls × ${L.configListItems.value} rules, ${flows} generator flows × ${packetSize} B) attempt ${attempt}: apply ${applyMs.toFixed(0)} ms; ` +
           `lag p99 ${lag.p99Ms.toFixed(1)} ms, max ${lag.maxMs.toFixed(1)} ms; idle p99 ${idle.p99Ms.toFixed(1)} ms; budget ${lagBudgetMs(idle).toFixed(1)} ms; ` +
           `${answered.length} ListChains and ${scrapes} /metrics answered, slowest ${Math.max(...answered).toFixed(0)} ms`,
       );
