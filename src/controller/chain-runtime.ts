@@ -558,8 +558,8 @@ export class ChainRuntime {
       reason: inst.reason,
       startedAt: inst.startedAt,
       bootMs: inst.host.bootMs,
-      // Ends in the replicas: the flows its clients have open (no flow is pinned on the host).
-      flows: Math.max(0, inst.portCounters === undefined ? inst.flows : inst.portCounters[LocalPortCounter.FLOWS_OPEN]),
+      // Ends in the replicas: the flows its clients have open (no flow is pinned on the host); a gone one's block is given back.
+      flows: Math.max(0, inst.portCounters === undefined || inst.state === 'gone' ? inst.flows : inst.portCounters[LocalPortCounter.FLOWS_OPEN]),
     };
   }
 

@@ -539,10 +539,12 @@ export class ChainDataPlane {
     if (predecessor !== undefined) await predecessor.host.settled();
     let stateSab: SharedArrayBuffer | undefined;
     let lane: LaneReservation | undefined;
+    let portCounters: Float64Array | undefined;
     /** Undoes the reservations above when the boot fails. */
     const undo = () => {
       if (lane !== undefined) this.direct!.cancel(lane);
       if (stateSab !== undefined) this.memory.release(stateSab);
+      if (portCounters !== undefined) this.releasePortCounters(portCounters);
       if (predecessor !== undefined) stage.returnOrphan(predecessor, performance.now() + this.orphanWaitMs);
       else if (shard !== undefined) stage.releaseShard(shard);
     };
@@ -555,7 +557,8 @@ export class ChainDataPlane {
       this.emit({ type: 'instance-failed', stage: stage.name, instance: id, reason: `boot: ${(err as Error).message}` });
       throw new InstanceFailedError(`instance ${id} failed to boot: ${(err as Error).message}`);
     }
-    const portCounters = options.ports === undefined ? undefined : new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
+    // Its ports' counters: released once it is gone and its last figures were read (`releasePortCounters`).
+    if (options.ports !== undefined) portCounters = new Float64Array(this.memory.allocate(LOCAL_PORT_COUNTERS * 8));
     const ports = options.ports === undefined ? undefined : { bundle: await portRuntimePath(), spec: options.ports, countersSab: portCounters!.buffer as SharedArrayBuffer };
     const base = {
       ...(ports === undefined ? {} : { ports }),
@@ -1223,8 +1226,11 @@ export class ChainDataPlane {
         inst.toEth1.count = 0;
         // Containment may have run before the last of them were routed here: free those too.
         inst.host.reclaimLate();
-        // Then free what it may have scribbled into other buffers' state words.
-        void inst.host.settled().then(() => this.scrub());
+        // Then free what it may have scribbled into other buffers' state words; its port counters were read at instance-failed.
+        void inst.host.settled().then(() => {
+          this.scrub();
+          if (inst.portCounters !== undefined) this.releasePortCounters(inst.portCounters);
+        });
         this.keepDropsOf(inst);
         const f = inst.host.failure;
         const reason = `${f?.reason ?? 'failed'}: ${f?.detail ?? ''}`;
@@ -1263,7 +1269,14 @@ export class ChainDataPlane {
     if (inst.lane >= 0) this.pool.reclaimOwner(inst.host.owner);
     if (inst.stateSab !== undefined) this.memory.release(inst.stateSab);
     this.emit({ type: 'instance-stopped', stage: stage.name, instance: inst.id, reason, flowsLeft });
+    // The event's handlers took its ports' last figures (`ReplicaEnds.gone`); nobody reads them after.
+    if (inst.portCounters !== undefined) this.releasePortCounters(inst.portCounters);
     return last;
+  }
+
+  /** Gives back an instance's port-counter block (process instances: its range of the memfd is handed out again). */
+  private releasePortCounters(counters: Float64Array): void {
+    this.memory.release(counters.buffer as SharedArrayBuffer);
   }
 
   /** Keeps a leaving instance's pipeline drops in `dropped()`. */
