@@ -23,11 +23,23 @@ const native = loadNativeAddon();
 
 const CLIENT_IP = '198.18.1.2';
 const SERVER_IP = '198.18.2.2';
+const CLIENT_IP6 = '2001:db8:1::2';
+const SERVER_IP6 = '2001:db8:2::2';
 const REQUESTS = 5;
 
 /** A fused chain (firewall admitting the clients' HTTP, then pass-through): the edge's checks run in the replica. */
 const PARTS = [
-  { name: 'fw', definition: firewall, config: { defaultPolicy: 'drop', rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: SERVER_IP, dport: 8080 }] } },
+  {
+    name: 'fw',
+    definition: firewall,
+    config: {
+      defaultPolicy: 'drop',
+      rules: [
+        { name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: SERVER_IP, dport: 8080 },
+        { name: 'web6', action: 'allow', side: 'inside', proto: 'tcp', dst: SERVER_IP6, dport: 8080 },
+      ],
+    },
+  },
   { name: 'pass', definition: passThrough, config: {} },
 ];
 
@@ -140,8 +152,9 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
       const memory = dp.memory;
       const insideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' }, 4);
       const outsideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-destination' }, 4);
-      const insideSettings = parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24'] }] });
-      const outsideSettings = parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24'] }] });
+      // Dual stack: IPv6 flows are steered by the inner frame too.
+      const insideSettings = parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24', '2001:db8:1::1/64'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24', '2001:db8:1::/64'] }] });
+      const outsideSettings = parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24', '2001:db8:2::1/64'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24', '2001:db8:2::/64'] }] });
       const blocks: Array<[Float64Array, Float64Array]> = [];
       const end = (settings: VxlanPortSettings, group: VxlanReplicaGroup, block: Float64Array, member: number): LocalPortSpec => ({
         type: 'vxlan',
@@ -166,22 +179,29 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
       expect(await until(() => insideGroup.attached() && outsideGroup.attached(), 10_000)).toBe(true);
       expect(insideGroup.attachErrors + outsideGroup.attachErrors).toBe(0);
 
-      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
-      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
+      const clientDev = await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
+      const serverDev = await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
+      await lab.address(client, clientDev, `${CLIENT_IP6}/64`);
+      await lab.address(server, serverDev, `${SERVER_IP6}/64`);
       await lab.route(client, '198.18.2.0/24', '198.18.1.1');
       await lab.route(server, '198.18.1.0/24', '198.18.2.1');
+      await lab.route(client, '2001:db8:2::/64', '2001:db8:1::1');
+      await lab.route(server, '2001:db8:1::/64', '2001:db8:2::1');
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
       await httpServer.waitForOutput(/listening/, 20_000);
+      const httpServer6 = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP6, '8080']);
+      await httpServer6.waitForOutput(/listening/, 20_000);
 
-      const get = async (n: number): Promise<number[]> => {
-        const c = lab.spawnNode(client, new URL('./support/http-client.ts', import.meta.url), [`http://${SERVER_IP}:8080/hello`, String(n), '15000']);
+      const get = async (n: number, host = SERVER_IP): Promise<number[]> => {
+        const c = lab.spawnNode(client, new URL('./support/http-client.ts', import.meta.url), [`http://${host}:8080/hello`, String(n), '15000']);
         await c.exited;
         const out = JSON.parse(c.stdout.trim().split('\n').at(-1) ?? '{}') as { ok: boolean; results: Array<{ status: number }>; error?: string };
         expect(out, c.stderr).toMatchObject({ ok: true });
         return out.results.map((r) => r.status);
       };
-      // A connection per request, each from a new source port: spread over both replicas.
+      // A connection per request, each from a new source port: spread over both replicas, over both families.
       expect(await get(24)).toEqual(Array(24).fill(200));
+      expect(await get(24, `[${SERVER_IP6}]`)).toEqual(Array(24).fill(200));
       const read = () => blocks.map(([i, o]) => ({ i: readVxlanPortCounters(i), o: readVxlanPortCounters(o) }));
       let r = read();
       // Each replica carried connections, both ways (the stateful firewall passed their replies: they came back to it).
@@ -193,7 +213,8 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
       }
       // The server was resolved once (by whichever replica sent first) and the other adopted it through the rings.
       expect(r.reduce((n, x) => n + x.o.gateway.arpRequestsSent, 0)).toBeGreaterThanOrEqual(1);
-      expect(r.reduce((n, x) => n + x.o.neighboursAdopted, 0)).toBeGreaterThanOrEqual(1);
+      // (Both families: the server's IPv4 and IPv6 addresses each learned on one replica, adopted by the other.)
+      expect(r.reduce((n, x) => n + x.o.neighboursAdopted, 0)).toBeGreaterThanOrEqual(2);
       expect(r.every((x) => x.o.neighbours >= 1)).toBe(true);
       expect(dp.passes).toBe(0);
 
