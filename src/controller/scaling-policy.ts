@@ -139,7 +139,8 @@ export class ScalingPolicy {
       const wanted = Math.max(s.replicas + 1, Math.ceil(s.totalPps / target));
       const to = Math.min(ceiling, wanted);
       const why = saturated && per <= target ? `queue ${figures.queue} / busy ${figures.busy} near full` : `load ${rate(per)} per instance > target ${rate(target)}`;
-      return this.step(s.now, to, 'out', `scale-out: ${why} for ${((s.now - this.highSince) / 1000).toFixed(1)} s`, figures);
+      const capped = wanted > to && to === this.outCap ? ` (capped at ${to} replicas)` : '';
+      return this.step(s.now, to, 'out', `scale-out: ${why} for ${((s.now - this.highSince) / 1000).toFixed(1)} s${capped}`, figures);
     }
     if (low && s.now - this.lowSince >= this.inAfterMs && s.replicas > min) {
       const keep = Math.ceil(s.totalPps / (0.8 * target));

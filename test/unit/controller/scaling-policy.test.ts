@@ -86,6 +86,7 @@ describe('scaling policy', () => {
     const policy = new ScalingPolicy(bounds, { outCap: 2 });
     const { replicas, decisions } = run(policy, new Array(30).fill(9_000_000));
     expect(decisions.map((d) => d.replicas)).toEqual([2]);
+    expect(decisions[0].reason).toBe('scale-out: load 9.00 Mpps per instance > target 1.00 Mpps for 1.0 s (capped at 2 replicas)');
     expect(replicas.at(-1)).toBe(2);
     // Without the cap the same load goes straight to max.
     expect(run(new ScalingPolicy(bounds), [9_000_000, 9_000_000]).replicas).toEqual([1, 4]);
