@@ -139,7 +139,7 @@ export class ScalingPolicy {
       const wanted = Math.max(s.replicas + 1, Math.ceil(s.totalPps / target));
       const to = Math.min(ceiling, wanted);
       const why = saturated && per <= target ? `queue ${figures.queue} / busy ${figures.busy} near full` : `load ${rate(per)} per instance > target ${rate(target)}`;
-      const capped = wanted > to && to === this.outCap ? ` (capped at ${to} replicas)` : '';
+      const capped = wanted > to && to === this.outCap && this.outCap < max ? ` (capped at ${to} replicas)` : '';
       return this.step(s.now, to, 'out', `scale-out: ${why} for ${((s.now - this.highSince) / 1000).toFixed(1)} s${capped}`, figures);
     }
     if (low && s.now - this.lowSince >= this.inAfterMs && s.replicas > min) {
