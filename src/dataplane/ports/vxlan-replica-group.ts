@@ -40,8 +40,9 @@ export interface VxlanReplicaRef {
  * replicas booting at once still land in the order the kernel saw. Call `join` once a
  * replica is ready (it replays the log; a member the log does not name is appended, the
  * caller vouching for the order) and `leave` once it stopped or failed (a crashed
- * process's sockets close without a record: the member is removed then). Until the program of a change is attached (`attached()`), the old
- * one runs: indexes past the group fall back to the kernel's hash, and datagrams that
+ * process's sockets close without a record: the member is removed then, and the
+ * membership lock freed if it died holding it). Until the program of a change is
+ * attached (`attached()`), the old one runs: indexes past the group fall back to the kernel's hash, and datagrams that
  * land on another replica than the model says are counted there (`misdirected`).
  *
  * @example
@@ -147,6 +148,8 @@ export class VxlanReplicaGroup {
 
   /** Replica `member`'s socket left the group (its instance stopped): the last socket takes its index, as in the kernel. */
   leave(member: number): void {
+    // A process that died holding the membership lock would keep every later replica from binding.
+    Atomics.compareExchange(this.words, AreaWord.LOCK, member + 1, 0);
     const changed = this.replay();
     const removed = this.remove(member);
     this.shardOf.delete(member);

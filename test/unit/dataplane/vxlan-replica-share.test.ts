@@ -90,6 +90,10 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
     expect(underMembershipLock([area], 1, 2, () => (ran = true))).toBe(false);
     expect(ran).toBe(false);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1500);
+    // Its holder (member 8) crashed: the host frees the lock when it removes the member.
+    g.leave(8);
+    expect(underMembershipLock([area], 1, -2, () => (ran = true))).toBe(true);
+    expect(ran).toBe(true);
   });
 
   it('port-shard: each NAT shard steers to the socket of the replica that holds it', () => {
