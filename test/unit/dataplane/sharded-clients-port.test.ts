@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_PORT_BASE, type ClientFlowsSpec } from '../../../src/dataplane/ports/client-flows.ts';
+import { CLIENT_PORT_BASE, FlowFrameKind, writeClientFrame, type ClientFlowsSpec } from '../../../src/dataplane/ports/client-flows.ts';
 import { initShardBlock, NO_MEMBER, publishShardOwners, releaseShardsOf, SHARD_COUNT, shardBlockLayout } from '../../../src/dataplane/ports/client-shard-block.ts';
 import { LOCAL_PORT_COUNTERS, LocalPortCounter, openLocalPorts, type LocalPorts } from '../../../src/dataplane/ports/local-ports.ts';
 import { IpProto, parseIpv4 } from '../../../src/packet/ipv4.ts';
@@ -230,6 +230,50 @@ describe('ShardedClientsPort (ports in the replicas)', () => {
     // Recycled: no buffer from the pool after the first rounds.
     expect(pool.stats().allocs).toBe(allocs);
     local.close(pool);
+    expect(pool.leakCheck()).toEqual([]);
+  });
+
+  it('sends each flow\'s data frame byte for byte, from the source port of its generation after a move, one counted copy in each', () => {
+    const pool = PacketPool.create({ bufferCount: 512, owner: 1 });
+    const layout = shardBlockLayout(4);
+    const block = new SharedArrayBuffer(layout.bytes);
+    initShardBlock(block, layout);
+    const flows: ClientFlowsSpec = { ...FLOWS, proto: IpProto.UDP, packetSize: 200 };
+    const a = replica(pool, block, 0, 4, { flows });
+    const b = replica(pool, block, 1, 4, { flows });
+    const expected = (f: number, generation: number): number[] => {
+      const view = new DataView(new ArrayBuffer(2048));
+      return Array.from(new Uint8Array(view.buffer, 0, writeClientFrame(flows, view, 0, f, generation, FlowFrameKind.DATA)));
+    };
+    /** One fill of `r`'s clients: each frame's bytes, by its flow (source host − 1), then freed. */
+    const sent = (r: Replica): Map<number, number[]> => {
+      const ids = new Uint32Array(256);
+      const n = r.local.ports[0].fill(pool, ids, 64);
+      const byFlow = new Map<number, number[]>();
+      for (let i = 0; i < n; i++) {
+        const at = pool.dataOffset(ids[i]);
+        const bytes = Array.from(pool.bytes.subarray(at, at + pool.meta.length[ids[i]]));
+        byFlow.set(pool.view.getUint8(at + 14 + 15) - 1, bytes);
+      }
+      pool.freeBatch(ids, n);
+      return byFlow;
+    };
+    publishShardOwners(block, layout, [0, 0, 0, 0]);
+    const before = pool.stats();
+    const first = sent(a);
+    expect([...first.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const [f, bytes] of first) expect(bytes).toEqual(expected(f, 0));
+    expect(pool.stats().copiesIn - before.copiesIn).toBe(64);
+    expect(pool.stats().bytesIn - before.bytesIn).toBe(64 * 200);
+    // Shards 1 and 3 move to b: their flows open there in generation 1, with its source port.
+    publishShardOwners(block, layout, [0, 1, 0, 1]);
+    sent(a);
+    const moved = sent(b);
+    expect([...moved.keys()].sort()).toEqual([1, 3, 5, 7]);
+    for (const [f, bytes] of moved) expect(bytes).toEqual(expected(f, 1));
+    for (const [f, bytes] of sent(a)) expect(bytes).toEqual(expected(f, 0));
+    a.local.close(pool);
+    b.local.close(pool);
     expect(pool.leakCheck()).toEqual([]);
   });
 
