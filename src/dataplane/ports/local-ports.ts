@@ -6,6 +6,7 @@ import type { PoolHandle } from '../../pool/pool-handle.ts';
 import type { ChainPort } from '../chain-port.ts';
 import { IngressMarker } from '../../trace/ingress-marker.ts';
 import { GeneratorPort } from './generator-port.ts';
+import { ClassifierPort, type ClassifierRules } from './classifier-port.ts';
 import { ResponderPort } from './responder-port.ts';
 import { ShardedClientsPort, type ClientCounterSlots, type ShardedClientsSpec } from './sharded-clients-port.ts';
 import { SinkPort } from './sink-port.ts';
@@ -60,6 +61,11 @@ export interface LocalPortsSpec {
    * replicas: while it names a trace session, the ports mark what enters (`IngressMarker`).
    */
   readonly trace?: SharedArrayBuffer;
+  /**
+   * The chain's classifier (`ClassifierPort`), in front of the inside port as on the host:
+   * what it rejects is freed and counted in `LocalPortCounter.CLASSIFIER_REJECTED`.
+   */
+  readonly classifier?: ClassifierRules;
 }
 
 /** Slots of the counters (one float64 each, shared with the host) of an instance's local ports. */
@@ -98,6 +104,8 @@ export const LocalPortCounter = {
   SYN_ACKS: 16,
   /** `responder`: FIN-ACKs sent back. */
   FIN_ACKS: 17,
+  /** Frames the chain's classifier rejected at the inside port (`LocalPortsSpec.classifier`). */
+  CLASSIFIER_REJECTED: 18,
 } as const;
 
 /** Where `clients` count their own figures. */
@@ -166,8 +174,9 @@ export function openLocalPorts(spec: LocalPortsSpec, counters: Float64Array, poo
     throw err;
   }
   const marker = spec.trace === undefined ? undefined : new IngressMarker(spec.trace);
+  const classified = spec.classifier === undefined ? inside : classifying(new ClassifierPort(inside, spec.classifier), counters);
   return {
-    ports: [counting(inside, 0, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT, marker), counting(outside, 1, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT, marker)],
+    ports: [counting(classified, 0, counters, LocalPortCounter.INSIDE_IN, LocalPortCounter.INSIDE_OUT, marker), counting(outside, 1, counters, LocalPortCounter.OUTSIDE_IN, LocalPortCounter.OUTSIDE_OUT, marker)],
     ...(sockets.waiter === undefined ? {} : { wait: (timeoutMs: number) => sockets.wait(timeoutMs) }),
     close(pool) {
       const ids = new Uint32Array(256);
@@ -307,6 +316,18 @@ function openPort(spec: LocalPortSpec, counters: Float64Array, recycler: BufferR
     case 'responder':
       return new ResponderPort();
   }
+}
+
+/** The classifier in front of the inside port, its rejections counted in shared memory after each fill that rejected some. */
+function classifying(port: ClassifierPort, counters: Float64Array): ChainPort {
+  return {
+    fill(pool, ids, max) {
+      const n = port.fill(pool, ids, max);
+      if (port.rejected !== counters[LocalPortCounter.CLASSIFIER_REJECTED]) counters[LocalPortCounter.CLASSIFIER_REJECTED] = port.rejected;
+      return n;
+    },
+    take: (pool, ids, n) => port.take(pool, ids, n),
+  };
 }
 
 /** `port` on side `side`, counting what crosses it and, with a `marker`, marking it for trace sessions (one shared-word look per batch). */

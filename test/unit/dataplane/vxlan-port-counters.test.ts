@@ -40,3 +40,25 @@ describe('VXLAN port counter block', () => {
     expect(() => openLocalPorts({ inside: spec, outside: { type: 'sink' } }, new Float64Array(LOCAL_PORT_COUNTERS))).toThrow(FailedPreconditionError);
   });
 });
+
+describe('local ports: the chain classifier in front of the inside port', () => {
+  it('passes what its rules admit, frees the rest and counts it in shared memory', async () => {
+    const { PacketPool } = await import('../../../src/pool/packet-pool.ts');
+    const { buildFrame } = await import('../../../src/traffic/frame-builder.ts');
+    const { IpProto } = await import('../../../src/packet/ipv4.ts');
+    const { LocalPortCounter } = await import('../../../src/dataplane/ports/local-ports.ts');
+    const tcp = buildFrame({ proto: IpProto.TCP, srcIp: 0xc6120102, dstIp: 0xc612020a, srcPort: 40000, dstPort: 80, minFrameLength: 60 });
+    const udp = buildFrame({ proto: IpProto.UDP, srcIp: 0xc6120102, dstIp: 0xc612020a, srcPort: 40000, dstPort: 53, minFrameLength: 60 });
+    const counters = new Float64Array(LOCAL_PORT_COUNTERS);
+    const local = openLocalPorts({ inside: { type: 'generator', frames: [tcp, udp], total: 10 }, outside: { type: 'sink' }, classifier: { protocols: [6], destinations: [], ports: [] } }, counters);
+    const pool = PacketPool.create({ bufferCount: 64, owner: 1 });
+    const ids = new Uint32Array(32);
+    const n = local.ports[0].fill(pool, ids, 32);
+    expect(n).toBe(5);
+    expect(counters[LocalPortCounter.CLASSIFIER_REJECTED]).toBe(5);
+    expect(counters[LocalPortCounter.INSIDE_IN]).toBe(5);
+    pool.freeBatch(ids, n);
+    local.close(pool);
+    expect(pool.freeCount()).toBe(64);
+  });
+});
