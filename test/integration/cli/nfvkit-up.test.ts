@@ -23,14 +23,33 @@ spec:
       function: pass-through
 `,
 );
+/** The same chain with two functions, fused: its generator and sink run in the replica. */
+const fusedSpecFile = join(dir, 'up-it-fused.yaml');
+writeFileSync(
+  fusedSpecFile,
+  `apiVersion: nfvkit.dev/v1
+kind: ServiceFunctionChain
+metadata:
+  name: up-it
+spec:
+  ingress: { type: generator, flows: 256, rate: 50000 }
+  egress: { type: sink }
+  placement: fused
+  functions:
+    - name: hop
+      function: pass-through
+    - name: hop2
+      function: pass-through
+`,
+);
 const children: ChildProcessWithoutNullStreams[] = [];
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
-function up(extra: string[]): { child: ChildProcessWithoutNullStreams; output: () => string; waitFor: (text: string) => Promise<void> } {
-  const child = spawn(tsx, [cli, 'up', specFile, '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--warm', '0', '--store', join(dir, 'store'), '--data-dir', join(dir, 'data'), ...extra]);
+function up(extra: string[], file = specFile, home = dir): { child: ChildProcessWithoutNullStreams; output: () => string; waitFor: (text: string) => Promise<void> } {
+  const child = spawn(tsx, [cli, 'up', file, '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--warm', '0', '--store', join(home, 'store'), '--data-dir', join(home, 'data'), ...extra]);
   children.push(child);
   let out = '';
   const waiters: { text: string; resolve: () => void }[] = [];
@@ -48,17 +67,38 @@ function up(extra: string[]): { child: ChildProcessWithoutNullStreams; output: (
 
 const rate = (text: string): number => Number.parseFloat(text) * ({ k: 1e3, M: 1e6, G: 1e9 }[text.slice(-1)] ?? 1);
 
-describe('nfvkit up', () => {
+/**
+ * Isolated: one function (auto keeps it isolated), its ends on the host. Fused: two functions
+ * in one image, its ends in the replica (ARCHITECTURE.md "Placements"), which `up` says, and
+ * whose figures (frames, flows moved) are the replica's counters.
+ */
+const PLACEMENTS = [
+  { placement: 'isolated', file: specFile, functions: ['hop'], created: String.raw`1 function isolated \(auto: one function, nothing to fuse\), phase Ready\n` },
+  {
+    placement: 'fused',
+    file: fusedSpecFile,
+    functions: ['hop', 'hop2'],
+    created: String.raw`2 functions fused \(spec\.placement: fused\), phase Ready\nchain\/up-it ends on the replicas: .+\n`,
+  },
+];
+
+describe.each(PLACEMENTS)('nfvkit up ($placement placement)', ({ placement, file, functions, created }) => {
   it('runs a chain for --duration, shows live per-function rates and a summary, and exits 0', async () => {
-    const run = up(['--duration', '3']);
+    // The fused chain gets its own store and data directory: the other runs here neither
+    // restore it nor find its image.
+    const run = up(['--duration', '3'], file, placement === 'fused' ? mkdtempSync(join(dir, 'fused-')) : dir);
     const [code] = (await once(run.child, 'exit')) as [number];
     const out = run.output();
     expect(code, out).toBe(0);
-    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nnfvkit up: packet I\/O (native addon|dgram fallback) .+\nnfvkit up: instances run as (sandboxed processes|worker threads) .+\nnfvkit up: spec files read from \S+\/data\/read, written to \S+\/data\/write\nnfvkit up: image store \S+\/store: unused images removed 10m after their last use, no size cap\n(?:nfvkit up: state .+\n)?chain\/up-it created in [\d.]+ s: 1 function isolated \(auto: one function, nothing to fuse\), phase Ready\n/m);
+    expect(out).toMatch(/^nfvkit up: controller gRPC on 127\.0\.0\.1:\d+ \(plaintext\)\nnfvkit up: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nnfvkit up: packet I\/O (native addon|dgram fallback) .+\nnfvkit up: instances run as (sandboxed processes|worker threads) .+\nnfvkit up: spec files read from \S+\/data\/read, written to \S+\/data\/write\nnfvkit up: image store \S+\/store: unused images removed 10m after their last use, no size cap\n(?:nfvkit up: state .+\n)?chain\/up-it created in [\d.]+ s: /m);
+    expect(out).toMatch(new RegExp(String.raw`\nchain\/up-it created in [\d.]+ s: ` + created));
     expect(out).toMatch(/\nCHAIN\s+FUNCTION\s+INST\s+RX PPS\s+TX PPS\s+DROP\/S\s+RX BIT\/S\s+QUEUE\s+BUSY\n/);
-    const rows = [...out.matchAll(/^up-it\s+hop\s+1\s+(\S+)\s+(\S+)\s/gm)];
-    expect(rows.length).toBeGreaterThanOrEqual(2);
-    expect(Math.max(...rows.map((m) => rate(m[1])))).toBeGreaterThan(1000);
+    // A row per function (a fused replica counts for each of its functions).
+    for (const fn of functions) {
+      const rows = [...out.matchAll(new RegExp(String.raw`^up-it\s+${fn}\s+1\s+(\S+)\s+(\S+)\s`, 'gm'))];
+      expect(rows.length, fn).toBeGreaterThanOrEqual(2);
+      expect(Math.max(...rows.map((m) => rate(m[1]))), fn).toBeGreaterThan(1000);
+    }
     expect(out).toContain('stopping: duration reached; draining flows for up to 1000 ms');
     const framesIn = Number(/\n {2}frames in {3}(\d+) inside/.exec(out)?.[1]);
     const framesOut = Number(/\n {2}frames out {2}(\d+) outside/.exec(out)?.[1]);
@@ -66,7 +106,13 @@ describe('nfvkit up', () => {
     expect(framesOut).toBeGreaterThan(0);
     expect(framesOut).toBeLessThanOrEqual(framesIn);
     expect(out).toMatch(/\n {2}shutdown {4}0 buffers leaked, \d+ flows still open when stopped\n$/);
+    // Flows are moved between replicas only where the ends run in them.
+    if (placement === 'fused') expect(out).toMatch(/\n {2}flows moved 0 closed by the replica giving them up, 0 opened anew by the one taking them\n/);
+    else expect(out).not.toContain('flows moved');
   });
+});
+
+describe('nfvkit up', () => {
 
   it('serves gRPC and metrics while running and stops cleanly on SIGTERM', async () => {
     const run = up(['--no-top', '--image-grace', '90s', '--image-store-cap', '1Gi']);
