@@ -1155,8 +1155,8 @@ export class ChainDataPlane {
    * Closes a TCP flow whose state is lost (`STATE_LOST`) toward the side that sent frame
    * `id`: the segment becomes a reset from its receiver (sequence number = its ACK, so the
    * sender accepts it) and goes back where it came from — into slot `from` of stage
-   * `stageIndex` on side `side` (0 eth0, 1 eth1), or out the chain's end on that side when
-   * `from` is a port. The instances on the way back still know the flow and let it pass.
+   * `stageIndex` on side `side` (0 eth0, 1 eth1), or, when `from` is a port, out of that
+   * port (the chain's end opposite `side`). The instances on the way back still know the flow and let it pass.
    * Anything that may not be answered (a reset, a broadcast) is freed. Rare path. Counted
    * against `lostAt`, the stage whose instance lost the flow's state.
    */
@@ -1176,7 +1176,7 @@ export class ChainDataPlane {
     this.one[0] = id;
     if (!answerable) fromPool.freeOwned(this.one, 1);
     else if (from !== UNSET_SIDE) this.route(this.stages[stageIndex], from, fromPool, id, side);
-    else if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) this.ends[side].take(this.pool, this.one, 1);
+    else if (fromPool.tryTransfer(id, DATA_PLANE_OWNER)) this.ends[side === 0 ? 1 : 0].take(this.pool, this.one, 1);
     else {
       this.drops.ownership++;
       lostAt.hostDrops[HostDrop.OWNERSHIP]++;

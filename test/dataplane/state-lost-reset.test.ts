@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage } from '../../src/image/image-builder.ts';
+import { buildFusedImage, buildImage } from '../../src/image/image-builder.ts';
 import { ImageStore } from '../../src/image/image-store.ts';
 import { ChainDataPlane } from '../../src/dataplane/chain-data-plane.ts';
 import { STATE_LOST } from '../../src/dataplane/stage.ts';
@@ -36,17 +36,31 @@ function tcp(frame: Uint8Array): TcpSegment {
   return segment!;
 }
 
-describe.skipIf(!MemfdMemory.available()).each(['host', 'direct'] as const)('a flow whose state died with its instance is closed with resets both ways (%s links)', (links) => {
+const FW = { defaultPolicy: 'drop', stateful: true, rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 }] } as const;
+const LB = { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: [{ address: '198.18.3.11', port: 8080 }] }] };
+const NAT = { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } };
+
+/**
+ * Isolated over host-forwarded and direct links: the load balancer dies. Fused: the replica
+ * running all three dies (ARCHITECTURE.md "Placements"), and the host, where both ends of
+ * the chain are, answers for it.
+ */
+const CASES = [
+  { placement: 'isolated', links: 'host' },
+  { placement: 'isolated', links: 'direct' },
+  { placement: 'fused', links: 'host' },
+] as const;
+
+describe.skipIf(!MemfdMemory.available()).each(CASES)('a flow whose state died with its instance is closed with resets both ways ($placement placement, $links links)', ({ placement, links }) => {
   let dir: string;
   let chain: ChainDataPlane;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nfvkit-state-lost-'));
     const store = ImageStore.open(dir);
-    const images = [
-      await buildImage(firewall, { defaultPolicy: 'drop', stateful: true, rules: [{ name: 'web', action: 'allow', side: 'inside', proto: 'tcp', dst: '198.18.2.10', dport: 80 }] }, { store }),
-      await buildImage(loadBalancer, { services: [{ name: 'web', vip: '198.18.2.10', port: 80, backends: [{ address: '198.18.3.11', port: 8080 }] }] }, { store }),
-      await buildImage(nat, { snat: { addresses: '198.18.3.1/32', ports: '20000-20999' } }, { store }),
-    ];
+    const images =
+      placement === 'fused'
+        ? [await buildFusedImage([{ name: 'fw', definition: firewall, config: FW }, { name: 'lb', definition: loadBalancer, config: LB }, { name: 'nat', definition: nat, config: NAT }], { store })]
+        : [await buildImage(firewall, FW, { store }), await buildImage(loadBalancer, LB, { store }), await buildImage(nat, NAT, { store })];
     chain = await ChainDataPlane.boot(images, { queueSize: 64, orphanWaitMs: 100, instanceMode: 'process', links });
   }, 60_000);
   afterAll(async () => {
@@ -73,18 +87,19 @@ describe.skipIf(!MemfdMemory.available()).each(['host', 'direct'] as const)('a f
     expect(await run(() => outsideSink.frames >= 2 * FLOWS)).toBe(true);
     expect(chain.dropsByReason()).toEqual({});
 
-    // The load balancer dies; no successor comes; its state is given up after 100 ms.
-    const lb = chain.stage('load-balancer').live[0];
+    // The load balancer (fused: the replica) dies; no successor comes; its state is given up after 100 ms.
+    const dying = placement === 'fused' ? chain.stages[0] : chain.stage('load-balancer');
+    const lb = dying.live[0];
     process.kill((lb.host.worker as ProcessIsolate).pid!, 'SIGKILL');
     expect(await run(() => lb.heir === STATE_LOST)).toBe(true);
-    expect(chain.stage('load-balancer').live).toEqual([]);
+    expect(dying.live).toEqual([]);
     insideSink.captured.length = 0;
     outsideSink.captured.length = 0;
     const [inBefore, outBefore] = [insideSink.frames, outsideSink.frames];
 
     // The client's next segment comes back to it as a reset from the VIP (seq = its ACK).
     inSource.gen = new GeneratorPort(Array.from({ length: FLOWS }, (_, c) => buildFrame({ proto: IpProto.TCP, srcIp: CLIENT, dstIp: VIP, srcPort: 40000 + c, dstPort: 80, tcpFlags: TcpFlag.ACK | TcpFlag.PSH, seq: 1001, ack: 5001, payloadLength: 100 })));
-    expect(await run(() => insideSink.frames >= inBefore + FLOWS)).toBe(true);
+    expect(await run(() => insideSink.frames >= inBefore + FLOWS), JSON.stringify({ drops: chain.dropsByReason(), counters: chain.counters })).toBe(true);
     for (const [c, frame] of insideSink.captured.entries()) {
       expect(tcp(frame)).toMatchObject({ checksumsValid: true, src: VIP, sport: 80, dst: CLIENT, dport: 40000 + c, seq: 5001 });
       expect(tcp(frame).flags & TcpFlag.RST).toBe(TcpFlag.RST);
