@@ -28,12 +28,15 @@ export interface PerFunctionRequest {
 const BATCH = 256;
 const STRIDE = 2176;
 const HEADROOM = 128;
-const WARM_BATCHES = 100;
-const MEASURED_BATCHES = 500;
+const WARM_BATCHES = 200;
+/** Measured batches come in chunks; each function's figure is its median chunk (a descheduled moment spoils one chunk, not the figure). */
+const CHUNKS = 15;
+const CHUNK_BATCHES = 200;
 
 /**
  * ns/packet of each function over batches of 256 frames (a batch through the first
- * function, its output through the next, …), after 100 batches of warm-up, in this thread.
+ * function, its output through the next, …), after 200 batches of warm-up, in this thread:
+ * the median over 15 chunks of 200 batches.
  */
 export async function measurePerFunctionNs(request: PerFunctionRequest): Promise<number[]> {
   const registry = registerBuiltinFunctions(new FunctionRegistry());
@@ -42,9 +45,9 @@ export async function measurePerFunctionNs(request: PerFunctionRequest): Promise
   const frames = request.frames.map((f) => new Uint8Array(Buffer.from(f, 'base64')));
   const mem = new Uint8Array(BATCH * STRIDE);
   const batch = new PacketBatch(new DataView(mem.buffer));
+  const chunks = pipelines.map(() => [] as number[]);
   const spent = pipelines.map(() => 0);
-  let packets = 0;
-  for (let rep = 0; rep < WARM_BATCHES + MEASURED_BATCHES; rep++) {
+  for (let rep = 0; rep < WARM_BATCHES + CHUNKS * CHUNK_BATCHES; rep++) {
     batch.clear();
     for (let i = 0; i < BATCH; i++) {
       const f = frames[(rep * BATCH + i) % frames.length];
@@ -54,12 +57,18 @@ export async function measurePerFunctionNs(request: PerFunctionRequest): Promise
     for (let k = 0; k < pipelines.length; k++) {
       const t0 = performance.now();
       pipelines[k].processBatch(batch, t0);
-      if (rep >= WARM_BATCHES) spent[k] += performance.now() - t0;
+      spent[k] += performance.now() - t0;
       batch.sides.fill(0);
     }
-    if (rep >= WARM_BATCHES) packets += BATCH;
+    const done = rep + 1 - WARM_BATCHES;
+    if (done === 0 || (done > 0 && done % CHUNK_BATCHES === 0)) {
+      for (let k = 0; k < pipelines.length; k++) {
+        if (done > 0) chunks[k].push((spent[k] * 1e6) / (CHUNK_BATCHES * BATCH));
+        spent[k] = 0;
+      }
+    }
   }
-  return spent.map((ms) => (ms * 1e6) / packets);
+  return chunks.map((c) => c.sort((a, b) => a - b)[c.length >> 1]);
 }
 
 /** `measurePerFunctionNs` in a fresh Node process (this file as its script, this process's loader flags). */
