@@ -47,7 +47,7 @@ export class BackendSet {
   readonly vips: EndpointTable;
   /** (proto, backend address, backend port) → global index of one backend with that endpoint. */
   readonly servers: EndpointTable;
-  /** Maglev rebuilds done after start (control changes applied). */
+  /** Maglev rebuilds done after creation (control attached or changed). */
   rebuilds = 0;
 
   private readonly plan: LbPlan;
@@ -89,12 +89,23 @@ export class BackendSet {
 
   /**
    * Starts reading a control array after creation (a pipeline built ahead in a warm
-   * isolate gets its array at boot): its states override the current ones at once.
-   * Control plane; call before the first batch.
+   * isolate gets its array at boot): its states override the current ones at once, and
+   * the Maglev table of each service whose set of active backends they change is rebuilt
+   * (counted in `rebuilds`; the others keep theirs: a rebuild of 65537 slots is tens of
+   * milliseconds on a boot's path). Control plane; call before the first batch.
    */
   attachControl(control: unknown): void {
+    const before = this.state.slice();
     this.takeControl(control);
-    for (let s = 0; s < this.plan.services.length; s++) this.rebuild(s);
+    const services = this.plan.services;
+    for (let s = 0; s < services.length; s++) {
+      for (let b = services[s].first; b < services[s].first + services[s].count; b++) {
+        if ((before[b] === BackendState.ACTIVE) === (this.state[b] === BackendState.ACTIVE)) continue;
+        this.rebuild(s);
+        this.rebuilds++;
+        break;
+      }
+    }
   }
 
   private takeControl(control: unknown): void {
