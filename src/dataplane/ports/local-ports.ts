@@ -12,7 +12,7 @@ import { ShardedClientsPort, type ClientCounterSlots, type ShardedClientsSpec } 
 import { SinkPort } from './sink-port.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
 import { VxlanPort, type VxlanPortOptions } from './vxlan-port.ts';
-import { VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
+import { VxlanBlock, vxlanCounterBlock } from './vxlan-port-counters.ts';
 import type { VxlanReplicaRef } from './vxlan-replica-group.ts';
 import { VxlanReplicaShare } from './vxlan-replica-share.ts';
 import { AREA_LOCK_TIMEOUT_MS, underMembershipLock } from './vxlan-replica-area.ts';
@@ -226,8 +226,7 @@ class SocketPorts {
     const status = loadNativeAddon();
     if (!status.available) throw new FailedPreconditionError(`a VXLAN end in an instance needs the native addon (${status.reason}); without it the chain's VXLAN ends stay on the host`);
     if (this.poolMemory === undefined) throw new FailedPreconditionError('a VXLAN end in an instance needs the pool memory to bind its socket over');
-    const counters = new Float64Array(spec.counters);
-    if (counters.length < VXLAN_PORT_COUNTERS) throw new RangeError(`VXLAN port counters: ${counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
+    const counters = vxlanCounterBlock(new Float64Array(spec.counters));
     const addon = (this.addon = status.addon);
     const { settings, options = {}, replicas } = spec;
     const share = replicas === undefined ? undefined : this.shares.find((s) => s.words.buffer === replicas.area);

@@ -86,9 +86,15 @@ export interface VxlanBlockReading {
   readonly drops: { readonly port: Readonly<Record<string, number>>; readonly gateway: Readonly<Record<string, number>> };
 }
 
+/** `block`, checked to hold a VXLAN port's counters (`VXLAN_PORT_COUNTERS` slots; shorter throws `RangeError`). */
+export function vxlanCounterBlock(block: Float64Array): Float64Array {
+  if (block.length < VXLAN_PORT_COUNTERS) throw new RangeError(`VXLAN port counters: ${block.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
+  return block;
+}
+
 /** Reads a block (`VXLAN_PORT_COUNTERS` slots; shorter throws `RangeError`). */
 export function readVxlanPortCounters(block: Float64Array): VxlanBlockReading {
-  if (block.length < VXLAN_PORT_COUNTERS) throw new RangeError(`VXLAN port counters: ${block.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
+  vxlanCounterBlock(block);
   const gateway = {} as GatewayCounters;
   GATEWAY_COUNTER_KEYS.forEach((k, i) => (gateway[k] = block[GATEWAY_COUNTERS_AT + i]));
   const port: Record<string, number> = {};

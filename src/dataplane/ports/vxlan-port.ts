@@ -11,7 +11,7 @@ import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reas
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
 import type { VxlanReplicaShare } from './vxlan-replica-share.ts';
-import { GATEWAY_COUNTER_KEYS, GATEWAY_COUNTERS_AT, GATEWAY_DROPS_AT, VXLAN_DROPS_AT, VXLAN_PORT_COUNTERS, VxlanBlock } from './vxlan-port-counters.ts';
+import { GATEWAY_COUNTER_KEYS, GATEWAY_COUNTERS_AT, GATEWAY_DROPS_AT, VXLAN_DROPS_AT, VxlanBlock, vxlanCounterBlock } from './vxlan-port-counters.ts';
 
 /** Tuning of a `VxlanPort` (the YAML config says what; these say how much). */
 export interface VxlanPortOptions extends GatewayEdgeOptions {
@@ -188,10 +188,7 @@ export class VxlanPort implements ChainPort {
     this.txRows = new Uint32Array(backlog * UDP_DESC_WORDS);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 250;
     this.polled = options.polled === true;
-    if (options.counters !== undefined && options.counters.length < VXLAN_PORT_COUNTERS) {
-      throw new RangeError(`VXLAN port counters: ${options.counters.length} slots, ${VXLAN_PORT_COUNTERS} needed`);
-    }
-    this.block = options.counters;
+    this.block = options.counters === undefined ? undefined : vxlanCounterBlock(options.counters);
     const share = (this.share = options.share);
     const wire: GatewayWire = {
       emit: (peer, frame, length) => this.emit(peer, frame, length),
