@@ -30,4 +30,9 @@ export const nat = definePipeline<NatConfig>({
   elements: (cfg) => [use(parseFrameElement, {}), use(natElement, planNat(cfg))],
   memoryMiB: 128,
   sharded: true,
+  // Each instance allocates from its slice of the SNAT range (`shardPortRange`).
+  shardedPorts: (cfg) => {
+    const plan = planNat(cfg);
+    return { from: plan.portFrom, to: plan.portTo };
+  },
 });

@@ -33,6 +33,13 @@ export interface PipelineDefinition<C = unknown> {
    */
   readonly sharded?: boolean;
   /**
+   * For a sharded function whose shards are slices of a port range (NAT): that range for a
+   * validated configuration, as the function cuts it into equal slices, the last taking the
+   * rest. The controller steers replies by it when the chain's VXLAN ends run in its fused
+   * replicas (`natShardKey`). Runs on the host, never in an image.
+   */
+  readonly shardedPorts?: (config: C) => { readonly from: number; readonly to: number };
+  /**
    * The function balances over backends that the controller may steer at run time (drain,
    * remove, activate, health checks) through the shared control array every instance gets
    * as `PipelineRuntime.control`. Default none.
