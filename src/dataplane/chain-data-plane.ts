@@ -284,6 +284,8 @@ export interface DataPlaneShutdownReport {
 interface Drain {
   readonly deadline: number;
   readonly resolve: () => void;
+  /** Flows the host cannot see (ends in the replicas): the drain goes on while this says true. */
+  readonly holds: (() => boolean) | undefined;
 }
 
 /** The memory each pool from `createDataPlanePool` lives in. */
@@ -639,8 +641,10 @@ export class ChainDataPlane {
   /**
    * Stops sending new flows to the instance; resolves once no flow is pinned to it any more
    * (or `timeoutMs` passed), then stops it. Refuses to drain a stage's last active instance.
+   * `holds`: the instance still holds flows no host pin shows (its ends run in it, e.g. a
+   * VXLAN replica still handed frames of its flows): the drain also waits while it says true.
    */
-  async drainInstance(id: string, reason: string, timeoutMs = 30_000): Promise<void> {
+  async drainInstance(id: string, reason: string, timeoutMs = 30_000, holds?: () => boolean): Promise<void> {
     const instance = this.instance(id);
     const stage = this.stages.find((s) => s.bySlot[instance.slot] === instance)!;
     if (instance.state === 'active') {
@@ -652,7 +656,7 @@ export class ChainDataPlane {
     let drain = this.drains.get(instance);
     if (drain === undefined) {
       const done = new Promise<void>((resolve) => {
-        drain = { deadline: performance.now() + timeoutMs, resolve };
+        drain = { deadline: performance.now() + timeoutMs, resolve, holds };
       });
       this.drains.set(instance, drain!);
       this.checkDrains();
@@ -1207,7 +1211,7 @@ export class ChainDataPlane {
     this.direct?.syncPins(this.stages);
     const now = performance.now();
     for (const [inst, drain] of this.drains) {
-      if (inst.pins <= 0 || now >= drain.deadline || inst.state === 'gone') {
+      if ((inst.pins <= 0 && drain.holds?.() !== true) || now >= drain.deadline || inst.state === 'gone') {
         this.drains.delete(inst);
         drain.resolve();
       }
