@@ -38,7 +38,7 @@ export interface PipelineDefinition<C = unknown> {
    * rest. The controller steers replies by it when the chain's VXLAN ends run in its fused
    * replicas (`natShardKey`). Runs on the host, never in an image.
    */
-  readonly shardedPorts?: (config: C) => { readonly from: number; readonly to: number };
+  shardedPorts?(config: C): { readonly from: number; readonly to: number };
   /**
    * The function balances over backends that the controller may steer at run time (drain,
    * remove, activate, health checks) through the shared control array every instance gets
