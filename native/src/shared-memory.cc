@@ -149,33 +149,61 @@ napi_value ShmAttach(napi_env env, napi_callback_info info) {
   return NewView(m, m->base, m->length);
 }
 
+// The mapping `value` is the whole of (a SharedArrayBuffer returned by shmCreate or
+// shmAttach), or nullptr with a TypeError pending.
+Mapping* WholeMapping(napi_env env, napi_value value) {
+  v8::Local<v8::Value> v = FromNapi(value);
+  Mapping* m = nullptr;
+  if (v->IsSharedArrayBuffer()) {
+    std::shared_ptr<v8::BackingStore> store = v.As<v8::SharedArrayBuffer>()->GetBackingStore();
+    auto* base = static_cast<uint8_t*>(store->Data());
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_mappings.find(base);
+    if (it != g_mappings.end() && it->second->length == store->ByteLength()) m = it->second;
+  }
+  if (m == nullptr) ThrowArgument(env, false, "memory must be a SharedArrayBuffer returned by shmCreate or shmAttach");
+  return m;
+}
+
 // shmSlice(memory, offset, length) → SharedArrayBuffer over that range of `memory`, which
 // must be a whole mapping returned by shmCreate or shmAttach. The slice keeps it mapped.
 napi_value ShmSlice(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!Args(env, info, 3, argv)) return nullptr;
-  v8::Local<v8::Value> v = FromNapi(argv[0]);
-  if (!v->IsSharedArrayBuffer()) {
-    ThrowArgument(env, false, "memory must be a SharedArrayBuffer returned by shmCreate or shmAttach");
-    return nullptr;
-  }
-  std::shared_ptr<v8::BackingStore> store = v.As<v8::SharedArrayBuffer>()->GetBackingStore();
-  auto* base = static_cast<uint8_t*>(store->Data());
-  Mapping* m = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    auto it = g_mappings.find(base);
-    if (it != g_mappings.end() && it->second->length == store->ByteLength()) m = it->second;
-  }
-  if (m == nullptr) {
-    ThrowArgument(env, false, "memory must be a SharedArrayBuffer returned by shmCreate or shmAttach");
-    return nullptr;
-  }
+  Mapping* m = WholeMapping(env, argv[0]);
+  if (m == nullptr) return nullptr;
   int64_t offset, length;
   if (!GetInt64(env, argv[1], 0, static_cast<int64_t>(m->length) - 1, "offset", &offset) ||
       !GetInt64(env, argv[2], 1, static_cast<int64_t>(m->length) - offset, "length", &length))
     return nullptr;
   return NewView(m, m->base + offset, static_cast<size_t>(length));
+}
+
+// shmDiscard(memory, offset, length): gives the pages of [offset, offset + length) of
+// `memory` (a whole mapping returned by shmCreate or shmAttach) back to the system
+// (madvise MADV_REMOVE: the memfd's pages are freed, in every process mapping them); they
+// read as zeros afterwards, and a page is allocated again, zeroed by the kernel, only when
+// touched. `offset` and `length` must be whole pages. For memory no one uses any more: a
+// range freed this way needs no zeroing before it is handed out again.
+napi_value ShmDiscard(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!Args(env, info, 3, argv)) return nullptr;
+  Mapping* m = WholeMapping(env, argv[0]);
+  if (m == nullptr) return nullptr;
+  int64_t offset, length;
+  if (!GetInt64(env, argv[1], 0, static_cast<int64_t>(m->length) - 1, "offset", &offset) ||
+      !GetInt64(env, argv[2], 1, static_cast<int64_t>(m->length) - offset, "length", &length))
+    return nullptr;
+  const int64_t page = sysconf(_SC_PAGESIZE);
+  if (offset % page != 0 || length % page != 0) {
+    ThrowArgument(env, true, "shmDiscard: offset and length must be multiples of the page size");
+    return nullptr;
+  }
+  if (madvise(m->base + offset, static_cast<size_t>(length), MADV_REMOVE) != 0) {
+    ThrowErrno(env, "madvise", errno);
+    return nullptr;
+  }
+  return Undefined(env);
 }
 
 // shmCloseFd(fd): closes a memfd made by shmCreate (its mappings stay valid).
@@ -200,6 +228,7 @@ void RegisterSharedMemory(napi_env env, napi_value exports) {
       {"shmCreate", nullptr, ShmCreate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"shmAttach", nullptr, ShmAttach, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"shmSlice", nullptr, ShmSlice, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"shmDiscard", nullptr, ShmDiscard, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"shmCloseFd", nullptr, ShmCloseFd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);

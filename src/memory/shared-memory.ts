@@ -66,6 +66,55 @@ export const HEAP_MEMORY: SharedMemory = new HeapMemory();
 /** Allocation granularity, bytes: a cache line, so no two allocations share one. */
 const ALIGN = 64;
 
+/** The page size of the mappings (x86-64, arm64 with 4 KiB pages). */
+const PAGE_BYTES = 4096;
+
+/**
+ * A released range with at least this many bytes of whole pages gives them back to the
+ * system instead of being zeroed when handed out again (a firewall's connection state is
+ * 8 MiB: zeroing it cost ~7 ms of the controller's thread on the boot of its next owner).
+ */
+export const DISCARD_MIN_BYTES = 64 * 1024;
+
+/** Adds `[offset, offset + length)` (not overlapping any) to `list` (sorted, never adjacent), merging neighbours. */
+function putRange(list: SharedRange[], offset: number, length: number): void {
+  let i = list.findIndex((r) => r.offset > offset);
+  if (i < 0) i = list.length;
+  const before = list[i - 1];
+  if (before !== undefined && before.offset + before.length === offset) {
+    offset = before.offset;
+    length += before.length;
+    list.splice(--i, 1);
+  }
+  const after = list[i];
+  if (after !== undefined && offset + length === after.offset) {
+    length += after.length;
+    list.splice(i, 1);
+  }
+  list.splice(i, 0, { offset, length });
+}
+
+/** Removes `[offset, offset + length)` from `list` (sorted, never adjacent); returns the parts of it `list` held. */
+function takeRange(list: SharedRange[], offset: number, length: number): SharedRange[] {
+  const end = offset + length;
+  const taken: SharedRange[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i];
+    const rEnd = r.offset + r.length;
+    if (rEnd <= offset) continue;
+    if (r.offset >= end) break;
+    const from = Math.max(r.offset, offset);
+    const to = Math.min(rEnd, end);
+    taken.push({ offset: from, length: to - from });
+    const keep: SharedRange[] = [];
+    if (r.offset < from) keep.push({ offset: r.offset, length: from - r.offset });
+    if (rEnd > to) keep.push({ offset: to, length: rEnd - to });
+    list.splice(i, 1, ...keep);
+    i += keep.length - 1;
+  }
+  return taken;
+}
+
 /**
  * One sealed memfd mapped here, carved into allocations (first fit over a sorted free list,
  * neighbours merged on release). Needs the native addon.
@@ -81,11 +130,18 @@ export class MemfdMemory implements SharedMemory {
   /** Free ranges, sorted by offset, never adjacent. */
   private readonly free: SharedRange[];
   /**
-   * Offset from which no byte was ever handed out: a new memfd reads as zeros, so only
-   * memory below it needs zeroing when allocated again. Allocating the pool (tens of MiB)
-   * thus touches no page: filling it took ~0.5 s of the controller's event loop per chain.
+   * Free memory that may hold bytes someone wrote (handed out, released, not zeroed since),
+   * sorted by offset, never adjacent: only these parts of a range are zeroed when it is
+   * handed out again. A new memfd reads as zeros, so allocating the pool (tens of MiB)
+   * touches no page (filling it took ~0.5 s of the controller's event loop per chain); a
+   * large range released is given back to the system (`DISCARD_MIN_BYTES`) and reads as
+   * zeros again, so a state block of megabytes handed out anew costs no fill either.
    */
-  private untouchedFrom = 0;
+  private readonly dirty: SharedRange[] = [];
+  /** Bytes `allocate` zeroed so far (memory released without being discarded, handed out again). */
+  zeroedBytes = 0;
+  /** Bytes `release` gave back to the system so far (`DISCARD_MIN_BYTES`). */
+  discardedBytes = 0;
   private readonly ranges = new WeakMap<SharedArrayBuffer, SharedRange>();
   private closed = false;
 
@@ -120,8 +176,10 @@ export class MemfdMemory implements SharedMemory {
     if (r.length === length) this.free.splice(i, 1);
     else this.free[i] = { offset: r.offset + length, length: r.length - length };
     const sab = this.addon.shmSlice(this.whole, r.offset, bytes);
-    if (r.offset < this.untouchedFrom) new Uint8Array(sab, 0, Math.min(bytes, this.untouchedFrom - r.offset)).fill(0);
-    this.untouchedFrom = Math.max(this.untouchedFrom, r.offset + length);
+    for (const part of takeRange(this.dirty, r.offset, length)) {
+      new Uint8Array(this.whole, part.offset, part.length).fill(0);
+      this.zeroedBytes += part.length;
+    }
     const range = { offset: r.offset, length: bytes };
     this.ranges.set(sab, range);
     markCrossProcess(sab, this.addon);
@@ -132,26 +190,31 @@ export class MemfdMemory implements SharedMemory {
     const range = this.ranges.get(sab);
     if (range === undefined) return;
     this.ranges.delete(sab);
-    let offset = range.offset;
-    let length = Math.ceil(range.length / ALIGN) * ALIGN;
-    let i = this.free.findIndex((r) => r.offset > offset);
-    if (i < 0) i = this.free.length;
-    const before = this.free[i - 1];
-    if (before !== undefined && before.offset + before.length === offset) {
-      offset = before.offset;
-      length += before.length;
-      this.free.splice(--i, 1);
-    }
-    const after = this.free[i];
-    if (after !== undefined && offset + length === after.offset) {
-      length += after.length;
-      this.free.splice(i, 1);
-    }
-    this.free.splice(i, 0, { offset, length });
+    const length = Math.ceil(range.length / ALIGN) * ALIGN;
+    this.clean(range.offset, length);
+    putRange(this.free, range.offset, length);
   }
 
   locate(sab: SharedArrayBuffer): SharedRange | undefined {
     return this.ranges.get(sab);
+  }
+
+  /**
+   * Marks `[offset, offset + length)`, just released, as needing zeros before its next
+   * owner, except its whole pages when there are at least `DISCARD_MIN_BYTES` of them:
+   * those go back to the system now (`shmDiscard`, where the addon has it) and read as zeros.
+   */
+  private clean(offset: number, length: number): void {
+    const from = Math.ceil(offset / PAGE_BYTES) * PAGE_BYTES;
+    const to = Math.floor((offset + length) / PAGE_BYTES) * PAGE_BYTES;
+    if (to - from < DISCARD_MIN_BYTES || this.addon.shmDiscard === undefined) {
+      putRange(this.dirty, offset, length);
+      return;
+    }
+    this.addon.shmDiscard(this.whole, from, to - from);
+    this.discardedBytes += to - from;
+    if (from > offset) putRange(this.dirty, offset, from - offset);
+    if (offset + length > to) putRange(this.dirty, to, offset + length - to);
   }
 
   /** Bytes not handed out. */

@@ -52,6 +52,13 @@ export interface NativeAddon {
   /** Closes a memfd `shmCreate` made (mappings stay valid). */
   shmCloseFd(fd: number): void;
   /**
+   * Gives the pages of `[offset, offset + length)` of a whole mapping from
+   * `shmCreate`/`shmAttach` back to the system (`MADV_REMOVE`, in every process mapping
+   * them): they read as zeros, and are allocated again (zeroed by the kernel) only when
+   * touched. Whole pages only. Absent from builds older than it (same ABI).
+   */
+  shmDiscard?(memory: SharedArrayBuffer, offset: number, length: number): void;
+  /**
    * Sandboxes the calling process for good (see `src/runtime/sandbox.ts`): drops to
    * `uid`/`gid` when root and `uid` ≥ 0, then a seccomp filter (TSYNC) under which denied
    * calls fail with EPERM and are counted in `counters`, one word per `SandboxReason`.

@@ -49,6 +49,87 @@ describe.skipIf(!MemfdMemory.available())('MemfdMemory', () => {
     }
   });
 
+  it('gives a large released range back to the system (no fill when handed out again) and zeroes only what may hold old bytes', () => {
+    const memory = MemfdMemory.create(4 << 20, 'nfvkit-test');
+    try {
+      const small = memory.allocate(100); // [0, 128): the state block below starts mid-page
+      const state = memory.allocate((1 << 20) + 40);
+      const stateAt = memory.locate(state)!.offset;
+      new Uint8Array(state).fill(5);
+      new Uint8Array(small).fill(6);
+      memory.release(state);
+      // Its whole pages went back to the system; the partial page at each end is dirty.
+      const firstPage = Math.ceil(stateAt / 4096) * 4096;
+      const endPage = Math.floor((stateAt + (1 << 20) + 64) / 4096) * 4096;
+      expect(memory.discardedBytes).toBe(endPage - firstPage);
+      memory.release(small); // too small to discard: zeroed when handed out again
+      expect(memory.discardedBytes).toBe(endPage - firstPage);
+      expect(memory.zeroedBytes).toBe(0);
+      const again = memory.allocate((2 << 20) + 4096);
+      expect(memory.locate(again)?.offset).toBe(0);
+      // Zeroed: the small block, the state's partial pages; not the discarded megabyte.
+      expect(memory.zeroedBytes).toBe(128 + (firstPage - stateAt) + (stateAt + (1 << 20) + 64 - endPage));
+      const bytes = new Uint8Array(again);
+      expect(bytes.every((x) => x === 0)).toBe(true);
+      // Released again and handed out in pieces: every piece reads as zeros, each dirty byte zeroed once.
+      bytes.fill(3);
+      memory.release(again);
+      const zeroed = memory.zeroedBytes;
+      const pieces = [memory.allocate(64), memory.allocate(1 << 20), memory.allocate(8192)];
+      for (const p of pieces) expect(new Uint8Array(p).every((x) => x === 0)).toBe(true);
+      expect(memory.zeroedBytes - zeroed).toBeLessThan(2 * 4096);
+      const starts = pieces.map((p) => memory.locate(p)!.offset);
+      expect(new Set(starts).size).toBe(3);
+      expect(starts).toEqual([...starts].sort((a, b) => a - b));
+      for (const p of pieces) memory.release(p);
+      expect(memory.freeBytes()).toBe(memory.bytes);
+    } finally {
+      memory.close();
+    }
+  });
+
+  it('never hands one range to two owners while blocks of every size come and go', () => {
+    /** True when every 61st byte of `sab` (and its last) is `v`. */
+    const holds = (sab: SharedArrayBuffer, v: number): boolean => {
+      const b = new Uint8Array(sab);
+      for (let i = 0; i < b.length; i += 61) if (b[i] !== v) return false;
+      return b[b.length - 1] === v;
+    };
+    const memory = MemfdMemory.create(8 << 20, 'nfvkit-test');
+    try {
+      let seed = 7;
+      const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+      const live: Array<{ sab: SharedArrayBuffer; tag: number }> = [];
+      for (let step = 0; step < 400; step++) {
+        if (live.length > 0 && random(3) === 0) {
+          const [gone] = live.splice(random(live.length), 1);
+          expect(holds(gone.sab, gone.tag)).toBe(true); // nobody else wrote it
+          memory.release(gone.sab);
+          continue;
+        }
+        const bytes = random(4) === 0 ? 64 * 1024 + random(512 * 1024) : 1 + random(6000);
+        let sab: SharedArrayBuffer;
+        try {
+          sab = memory.allocate(bytes);
+        } catch {
+          continue; // full
+        }
+        expect(holds(sab, 0)).toBe(true);
+        const tag = 1 + (step % 250);
+        new Uint8Array(sab).fill(tag);
+        live.push({ sab, tag });
+      }
+      expect(memory.discardedBytes).toBeGreaterThan(0);
+      for (const { sab, tag } of live) {
+        expect(holds(sab, tag)).toBe(true);
+        memory.release(sab);
+      }
+      expect(memory.freeBytes()).toBe(memory.bytes);
+    } finally {
+      memory.close();
+    }
+  });
+
   it('encodes buffers as ranges and bytes as base64, and refuses buffers from elsewhere', () => {
     const memory = MemfdMemory.create(8192, 'nfvkit-test');
     try {

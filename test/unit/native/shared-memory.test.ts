@@ -45,6 +45,27 @@ describe.skipIf(!status.available)('native shared memory, futex across processes
     expectArgumentError(() => addon.shmCloseFd(fd), RangeError); // closed already
   });
 
+  it('shmDiscard frees whole pages of a mapping (they read as zeros, in every mapping) and refuses anything else', () => {
+    const { fd, memory } = addon.shmCreate('nfvkit-test', 1 << 16);
+    try {
+      const other = addon.shmAttach(fd, 1 << 16);
+      new Uint8Array(memory).fill(7);
+      addon.shmDiscard!(memory, 4096, 8192);
+      const seen = new Uint8Array(other);
+      expect([seen[4095], seen[4096], seen[12287], seen[12288]]).toEqual([7, 0, 0, 7]);
+      expectArgumentError(() => addon.shmDiscard!(memory, 100, 4096), RangeError); // not a page
+      expectArgumentError(() => addon.shmDiscard!(memory, 0, 100), RangeError);
+      expectArgumentError(() => addon.shmDiscard!(memory, 0, 1 << 17), RangeError); // past the end
+      expectArgumentError(() => addon.shmDiscard!(memory, 1 << 16, 4096), RangeError);
+      expectArgumentError(() => addon.shmDiscard!(memory, 0, 0), RangeError);
+      expectArgumentError(() => addon.shmDiscard!(new SharedArrayBuffer(8192), 0, 4096), TypeError);
+      expectArgumentError(() => addon.shmDiscard!(addon.shmSlice(memory, 0, 8192), 0, 4096), TypeError); // a slice is not a whole mapping
+      expectArgumentError(() => addon.shmDiscard!(memory, '0' as unknown as number, 4096), TypeError);
+    } finally {
+      addon.shmCloseFd(fd);
+    }
+  });
+
   it('shmAttach maps only a sealed memfd of the stated size', () => {
     const { fd, memory } = addon.shmCreate('nfvkit-test', 8192);
     try {
