@@ -243,8 +243,9 @@ export class ConntrackTable {
   }
 
   /**
-   * Moves the records into `records` (at least `recordBytes(capacity, ipv6)`, 8-aligned):
-   * memory the host owns, which outlives the instance. The index and free list stay
+   * Moves the records into `records` (at least `recordBytes(capacity, ipv6)`, 8-aligned,
+   * zeroed: an empty table writes nothing there, so a fresh block's pages stay untouched
+   * until connections use them): memory the host owns, which outlives the instance. The index and free list stay
    * private: they are rebuilt from records. With `previous` (the records of a failed table
    * of the same capacity and family setting), then takes over its connections: each entry
    * is checked (a state of its protocol, known status bits, an expiry within its state's
@@ -260,12 +261,15 @@ export class ConntrackTable {
     const fits = (b: Uint8Array, n: number) => b.byteLength >= n && b.byteOffset % 8 === 0;
     if (!fits(records, bytes)) throw new InvalidArgumentError(`conntrack records need ${bytes} bytes at an 8-aligned offset`);
     const ent = new Int32Array(records.buffer, records.byteOffset, words);
-    ent.set(this.ent);
+    const a6 = new Int32Array(records.buffer, records.byteOffset + words * 4, this.a6.length);
+    // Empty, every entry FREE: zeroed records say the same, so nothing is copied and no page touched.
+    if (this.live > 0) {
+      ent.set(this.ent);
+      a6.set(this.a6);
+    }
     this.ent = ent;
     this.entU = new Uint32Array(records.buffer, records.byteOffset, words);
     this.entF = new Float64Array(records.buffer, records.byteOffset, words >>> 1);
-    const a6 = new Int32Array(records.buffer, records.byteOffset + words * 4, this.a6.length);
-    a6.set(this.a6);
     this.a6 = a6;
     const took: StateTakeover = { adopted: 0, rejected: 0 };
     if (previous === undefined || !fits(previous, words * 4)) return took;

@@ -72,7 +72,7 @@ const PAGE_BYTES = 4096;
 /**
  * A released range with at least this many bytes of whole pages gives them back to the
  * system instead of being zeroed when handed out again (a firewall's connection state is
- * 8 MiB: zeroing it cost ~7 ms of the controller's thread on the boot of its next owner).
+ * 8 MiB: zeroing it took milliseconds of the controller's thread on its next owner's boot).
  */
 export const DISCARD_MIN_BYTES = 64 * 1024;
 

@@ -296,6 +296,35 @@ describe('ConntrackTable IPv6 takeover (attach)', () => {
     expect([ctDir(echo), next.state(ctEntry(echo)), t.size]).toEqual([R, CtState.ICMP_UNREPLIED, 9]);
   });
 
+  it('an empty table writes nothing into the zeroed records it is given (no page of a fresh block touched); one holding entries moves them', () => {
+    const bytes = ConntrackTable.recordBytes(16, true);
+    // Marked, to see writes: a host hands zeroed records (an empty table's records are all FREE, as zeros read).
+    const marked = new Uint8Array(bytes).fill(0xab);
+    const empty = new ConntrackTable({ capacity: 16, seed: 5, ipv6: true });
+    expect(empty.attach(marked, undefined, 0, 0)).toEqual({ adopted: 0, rejected: 0 });
+    expect(marked.every((b) => b === 0xab)).toBe(true);
+    // Entries that came and went leave the table empty: still nothing to move.
+    const used = new ConntrackTable({ capacity: 16, seed: 5, ipv6: true });
+    used.delete(used.createFlow(IpProto.UDP, 0xc6120001, 0xc6120002, 1, 2, 0));
+    used.attach(marked, undefined, 0, 0);
+    expect(marked.every((b) => b === 0xab)).toBe(true);
+    // Attached while empty, then used: its connections live in the records and a successor takes them all over.
+    const records = new Uint8Array(bytes);
+    const t = new ConntrackTable({ capacity: 16, seed: 5, ipv6: true });
+    t.attach(records, undefined, 0, 0);
+    for (let i = 0; i < 3; i++) established(t, 3000 + i, 0);
+    t.createFlow6(key(C6, S6, 9, 53, IpProto.UDP), 0);
+    const next = new ConntrackTable({ capacity: 16, seed: 6, ipv6: true });
+    expect(next.attach(new Uint8Array(bytes), records, 0, 1)).toEqual({ adopted: 4, rejected: 0 });
+    // A table holding entries when attached copies them over whatever the records held.
+    const early = new ConntrackTable({ capacity: 16, seed: 5, ipv6: true });
+    established(early, 4000, 0);
+    const dirty = new Uint8Array(bytes).fill(0xab);
+    early.attach(dirty, undefined, 0, 0);
+    const after = new ConntrackTable({ capacity: 16, seed: 6, ipv6: true });
+    expect(after.attach(new Uint8Array(bytes), dirty, 0, 1)).toEqual({ adopted: 1, rejected: 0 });
+  });
+
   it('refuses IPv6 entries a successor cannot hold, and a corrupt protocol word, at the cost of those entries only', () => {
     const { records } = filled();
     const v4only = new ConntrackTable({ capacity: 16, seed: 1 });
