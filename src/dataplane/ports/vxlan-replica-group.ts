@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../../errors/catalog.ts';
-import { steeringProgram, type SteeringKey } from '../../io/reuseport-steering.ts';
-import { AREA_LOG_CAPACITY, AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, AreaWord, areaWords, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
+import { STEERING_BUCKETS, steeringProgram, type SteeringKey } from '../../io/reuseport-steering.ts';
+import { AREA_LOG_CAPACITY, AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, AreaWord, areaWords, handoffRingAt, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
 
 /** How a group steers (`reuseport-steering.ts`): NAT port shards name their replica; otherwise a hash of the inner source (clients' side) or destination (servers' side). */
 export type VxlanGroupKey =
@@ -43,13 +43,31 @@ export interface VxlanReplicaRef {
  * process's sockets close without a record: the member is removed then, and the
  * membership lock freed if it died holding it). Until the program of a change is
  * attached (`attached()`), the old one runs: indexes past the group fall back to the kernel's hash, and datagrams that
- * land on another replica than the model says are counted there (`misdirected`).
+ * land on another replica than the model says are counted there (`misdirected`) and handed
+ * to the replica the model names.
+ *
+ * **Membership changes keep established flows.** Hashed keys steer by bucket
+ * (`STEERING_BUCKETS`): the group gives each member that takes new flows an equal share of
+ * the buckets and, when one joins, retires or leaves, moves as few buckets as it can,
+ * remembering for each moved bucket its previous holder while that holder lives. A
+ * replica receiving a frame of a moved bucket that does not start a TCP flow and is of no
+ * flow it saw start hands it to the previous holder (`VxlanReplicaShare`); NAT port shards
+ * (port-shard keys) never move: a shard stays with its replica as long as it lives,
+ * retiring included. To scale in without losing a connection: `retire(m)` (its buckets go
+ * to the others, its flows keep reaching it by handoff), wait until `handedTo(m)` stops
+ * rising or a drain timeout passes, stop the replica, then `leave(m)`.
  *
  * @example
  * ```ts
  * const group = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' });
  * const inst = await dp.addInstance(0, image, { ports: { inside: { type: 'vxlan', settings, counters, replicas: group.prepare(0) }, … } });
  * group.join(0);
+ * // scale in, keeping replica 1's connections until they end or 30 s pass:
+ * group.retire(1);
+ * let seen = -1;
+ * for (const deadline = Date.now() + 30_000; Date.now() < deadline && group.handedTo(1) !== seen; await sleep(1000)) seen = group.handedTo(1);
+ * await dp.drainInstance(inst1.id, 'scale in', 5000);
+ * group.leave(1);
  * ```
  */
 export class VxlanReplicaGroup {
@@ -59,6 +77,13 @@ export class VxlanReplicaGroup {
   /** Members by socket index: the kernel's order. */
   private readonly order: number[] = [];
   private readonly shardOf = new Map<number, number>();
+  /** Members taking no new flows (`retire`), until they leave. */
+  private readonly retiring = new Set<number>();
+  /** Owner of each bucket, and the member that held it before the last move (-1: none, or it left). */
+  private readonly owner = new Int32Array(STEERING_BUCKETS).fill(-1);
+  private readonly previous = new Int32Array(STEERING_BUCKETS).fill(-1);
+  /** Buckets moved between live members since the group was made (the cost of its changes). */
+  moves = 0;
   private seq = 0;
   private logRead = 0;
   /** Log records lost because more than `AREA_LOG_CAPACITY` changes came between two reads (the order may be off since). */
@@ -69,17 +94,22 @@ export class VxlanReplicaGroup {
     readonly key: VxlanGroupKey,
     members = 16,
     ringCapacity?: number,
+    /** Slots of each handoff ring (one per ordered pair of members: the area grows with members² × slots × ~2 KB; pages are touched only once used). */
+    handoffSlots?: number,
   ) {
     if (key.by === 'port-shard' && !(Number.isInteger(key.shards) && key.shards >= 1 && key.shards <= AREA_MAX_SHARDS)) {
       throw new InvalidArgumentError(`port-shard steering over 1..${AREA_MAX_SHARDS} shards, not ${key.shards}`);
     }
-    this.layout = vxlanReplicaAreaLayout(members, ringCapacity);
+    this.layout = vxlanReplicaAreaLayout(members, ringCapacity, handoffSlots);
     this.area = allocate(this.layout.bytes);
     this.words = areaWords(this.area, this.layout);
-    this.words.fill(0);
+    // The handoff rings start zeroed as allocated (not written here: their pages stay untouched until used).
+    this.words.fill(0, 0, this.layout.handoffAt);
     this.words[AreaWord.MEMBERS] = this.layout.members;
     this.words[AreaWord.RING_CAPACITY] = this.layout.ringCapacity;
+    this.words[AreaWord.HANDOFF_SLOTS] = this.layout.handoffSlots;
     this.words.fill(-1, this.layout.indexAt, this.layout.indexAt + members);
+    this.words.fill(-1, this.layout.ownerAt, this.layout.previousAt + STEERING_BUCKETS);
     this.words[AreaWord.ATTACHER] = -1;
   }
 
@@ -153,7 +183,112 @@ export class VxlanReplicaGroup {
     const changed = this.replay();
     const removed = this.remove(member);
     this.shardOf.delete(member);
+    this.retiring.delete(member);
     if (changed || removed) this.publish();
+  }
+
+  /**
+   * Replica `member` takes no new flows: its buckets go to the other members (equal
+   * shares, each remembering `member` as its previous holder), and the frames of the flows
+   * it holds keep reaching it by handoff until `leave(member)`. Its NAT port shard
+   * (port-shard keys) stays with it. A group whose every member retires keeps steering to
+   * them. Throws `InvalidArgumentError` for a member not in the group.
+   *
+   * @example
+   * ```ts
+   * group.retire(1);   // then drain: until handedTo(1) stops rising, or a timeout
+   * ```
+   */
+  retire(member: number): void {
+    this.checkMember(member);
+    this.sync();
+    if (!this.order.includes(member)) throw new InvalidArgumentError(`member ${member} is not in the group`);
+    if (this.retiring.has(member)) return;
+    this.retiring.add(member);
+    this.publish();
+  }
+
+  /**
+   * How many datagrams the other members have handed to `member` so far (the sum of the
+   * write counters of the handoff rings into it, read from the area): while a retiring
+   * member still holds flows, it keeps rising. Each ring's counter is a free-running 32-bit
+   * count: compare readings, do not read one as a total past 2³² handoffs per ring.
+   *
+   * @example
+   * ```ts
+   * const before = group.handedTo(1);
+   * await sleep(1000);
+   * const stillBusy = group.handedTo(1) !== before;
+   * ```
+   */
+  handedTo(member: number): number {
+    this.checkMember(member);
+    let n = 0;
+    for (let w = 0; w < this.layout.members; w++) if (w !== member) n += Atomics.load(this.words, handoffRingAt(this.layout, w, member)) >>> 0;
+    return n;
+  }
+
+  /** The owner of each bucket (member numbers; -1 while the group is empty). */
+  bucketOwners(): readonly number[] {
+    return [...this.owner];
+  }
+
+  /** The previous holder of each bucket, while it lives (-1: none). */
+  bucketPrevious(): readonly number[] {
+    return [...this.previous];
+  }
+
+  /**
+   * Gives the members taking new flows (the live ones not retiring; all live ones if every
+   * one retires) equal shares of the buckets, moving as few as it can: buckets of members
+   * no longer taking flows, and the excess of members above their share (the highest
+   * buckets they hold), go to members below theirs, lowest bucket first. The members with
+   * the most buckets keep the odd ones, so a group that did not change moves none.
+   */
+  private rebalance(): void {
+    const live = this.order;
+    const owner = this.owner;
+    const previous = this.previous;
+    const active = live.filter((m) => !this.retiring.has(m));
+    const takers = active.length > 0 ? active : live;
+    for (let b = 0; b < STEERING_BUCKETS; b++) if (previous[b] >= 0 && (!live.includes(previous[b]) || previous[b] === owner[b])) previous[b] = -1;
+    if (takers.length === 0) {
+      owner.fill(-1);
+      previous.fill(-1);
+      return;
+    }
+    const count = new Map(takers.map((m) => [m, 0]));
+    const free: number[] = [];
+    for (let b = 0; b < STEERING_BUCKETS; b++) {
+      const held = count.get(owner[b]);
+      if (held === undefined) free.push(b);
+      else count.set(owner[b], held + 1);
+    }
+    const share = Math.floor(STEERING_BUCKETS / takers.length);
+    const odd = STEERING_BUCKETS % takers.length;
+    const ranked = [...takers].sort((x, y) => count.get(y)! - count.get(x)! || x - y);
+    const quota = new Map(ranked.map((m, i) => [m, share + (i < odd ? 1 : 0)]));
+    for (let b = STEERING_BUCKETS - 1; b >= 0; b--) {
+      const o = owner[b];
+      const held = count.get(o);
+      if (held !== undefined && held > quota.get(o)!) {
+        count.set(o, held - 1);
+        free.push(b);
+      }
+    }
+    free.sort((x, y) => x - y);
+    let next = 0;
+    for (const m of [...takers].sort((x, y) => x - y)) {
+      while (count.get(m)! < quota.get(m)!) {
+        const b = free[next++];
+        const from = owner[b];
+        const kept = from >= 0 && live.includes(from);
+        previous[b] = kept ? from : -1;
+        if (kept) this.moves++;
+        owner[b] = m;
+        count.set(m, count.get(m)! + 1);
+      }
+    }
   }
 
   /** Whether the program of the latest change is attached. */
@@ -172,19 +307,21 @@ export class VxlanReplicaGroup {
    * the last shard takes, `natShardKey`).
    */
   steeringKey(): SteeringKey {
-    if (this.key.by !== 'port-shard') return this.key;
     const index = new Map(this.order.map((m, i) => [m, i]));
+    const buckets = Array.from(this.owner, (m) => index.get(m) ?? 0);
+    if (this.key.by !== 'port-shard') return { by: this.key.by, buckets };
     const sockets: number[] = [];
     const holder = new Map([...this.shardOf].map(([m, s]) => [s, m]));
     for (let s = 0; s < this.key.shards; s++) sockets.push(index.get(holder.get(s) ?? -1) ?? 0);
     if (this.key.shards < AREA_MAX_SHARDS) sockets.push(sockets[sockets.length - 1]);
-    return { by: 'port-shard', base: this.key.base, shardSize: this.key.shardSize, sockets };
+    return { by: 'port-shard', base: this.key.base, shardSize: this.key.shardSize, sockets, buckets };
   }
 
   private publish(): void {
     const w = this.words;
     const L = this.layout;
     const size = this.order.length;
+    this.rebalance();
     const key = this.steeringKey();
     const program = size === 0 ? new Uint32Array(0) : steeringProgram(key, size);
     if (program.length > AREA_PROGRAM_WORDS) throw new InvalidArgumentError(`steering program of ${program.length} words exceeds ${AREA_PROGRAM_WORDS}`);
@@ -201,6 +338,8 @@ export class VxlanReplicaGroup {
     }
     w.fill(-1, L.indexAt, L.indexAt + L.members);
     this.order.forEach((m, i) => (w[L.indexAt + m] = i));
+    w.set(this.owner, L.ownerAt);
+    w.set(this.previous, L.previousAt);
     w[AreaWord.PROGRAM_WORDS] = program.length;
     w.set(program, L.programAt);
     Atomics.store(w, AreaWord.SEQ, ++this.seq);

@@ -1,7 +1,7 @@
 import type { GatewayEdge } from '../../gateway/gateway-edge.ts';
 import type { BatchedUdpSocket } from '../../io/batched-udp-socket.ts';
-import { KERNEL_HASH, steeredSocket, type SteeringKey } from '../../io/reuseport-steering.ts';
-import { AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, AreaWord, areaWords, RING_ENTRY_WORDS, RING_HEADER_WORDS, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
+import { KERNEL_HASH, STEERING_BUCKETS, steeredSocket, type SteeringKey } from '../../io/reuseport-steering.ts';
+import { AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, areaHandoffSlots, AreaWord, areaWords, RING_ENTRY_WORDS, RING_HEADER_WORDS, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
 
 /** What a replica's share of its end counts (the port publishes them in its counter block). */
 export interface VxlanShareCounters {
@@ -54,7 +54,7 @@ export class VxlanReplicaShare {
   private socket: BatchedUdpSocket | undefined;
 
   constructor(area: SharedArrayBuffer, members: number, member: number, ringCapacity?: number) {
-    this.layout = vxlanReplicaAreaLayout(members, ringCapacity);
+    this.layout = vxlanReplicaAreaLayout(members, ringCapacity, areaHandoffSlots(area));
     this.words = areaWords(area, this.layout);
     if (!Number.isInteger(member) || member < 0 || member >= members) throw new RangeError(`member ${member} outside 0..${members - 1}`);
     this.member = member;
@@ -133,6 +133,12 @@ export class VxlanReplicaShare {
       sockets = [];
       for (let s = 0; s < shardCount; s++) sockets.push(w[L.shardAt + s]);
     }
+    const buckets: number[] = [];
+    for (let b = 0; b < STEERING_BUCKETS; b++) {
+      const owner = w[L.ownerAt + b];
+      const at = owner >= 0 && owner < L.members ? w[L.indexAt + owner] : -1;
+      buckets.push(at >= 0 && at < size ? at : 0);
+    }
     const attach = attacher === this.member && programWords > 0;
     if (attach) for (let i = 0; i < programWords; i++) this.program[i] = w[L.programAt + i];
     // Written meanwhile: take it at the next call.
@@ -140,7 +146,7 @@ export class VxlanReplicaShare {
     this.lastSeq = seq;
     this.size = size;
     this.index = index;
-    this.key = by === SteerBy.INNER_SOURCE ? { by: 'inner-source' } : by === SteerBy.INNER_DESTINATION ? { by: 'inner-destination' } : { by: 'port-shard', base, shardSize, sockets: sockets! };
+    this.key = by === SteerBy.INNER_SOURCE ? { by: 'inner-source', buckets } : by === SteerBy.INNER_DESTINATION ? { by: 'inner-destination', buckets } : { by: 'port-shard', base, shardSize, sockets: sockets!, buckets };
     this.counters.steeringSeq = seq;
     if (attach && this.socket !== undefined) {
       try {

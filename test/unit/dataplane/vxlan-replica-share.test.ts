@@ -3,7 +3,8 @@ import { parseGatewayAddress } from '../../../src/gateway/gateway-config.ts';
 import { EGRESS_HELD, GatewayEdge, type GatewayWire } from '../../../src/gateway/gateway-edge.ts';
 import { NeighbourState } from '../../../src/gateway/neighbour-table.ts';
 import type { BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
-import { KERNEL_HASH, steeredSocket } from '../../../src/io/reuseport-steering.ts';
+import { KERNEL_HASH, STEERING_BUCKETS, steeredSocket } from '../../../src/io/reuseport-steering.ts';
+import { Rng } from '../../support/rng.ts';
 import { AreaWord, underMembershipLock, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
 import { natShardKey, VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
 import { VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
@@ -96,12 +97,102 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
     expect(ran).toBe(true);
   });
 
+  it('gives the members equal shares of the buckets and moves only what a change needs, remembering the previous holder while it lives', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 8);
+    const twin = new VxlanReplicaGroup(alloc, { by: 'inner-destination' }, 8);
+    const counts = () => {
+      const c = new Map<number, number>();
+      for (const m of g.bucketOwners()) c.set(m, (c.get(m) ?? 0) + 1);
+      return c;
+    };
+    const step = (change: () => void, moved: number) => {
+      const before = g.bucketOwners();
+      const movesBefore = g.moves;
+      change();
+      const after = g.bucketOwners();
+      const changed = after.filter((m, b) => m !== before[b]).length;
+      expect(changed).toBe(moved);
+      for (let b = 0; b < STEERING_BUCKETS; b++) {
+        if (after[b] !== before[b] && before[b] >= 0 && g.members.includes(before[b])) expect(g.bucketPrevious()[b]).toBe(before[b]);
+      }
+      return g.moves - movesBefore;
+    };
+    const both = (f: (x: VxlanReplicaGroup) => void) => () => [g, twin].forEach(f);
+    expect(step(both((x) => x.join(0)), 256)).toBe(0); // from nobody: not a move between live members
+    expect(counts()).toEqual(new Map([[0, 256]]));
+    expect(step(both((x) => x.join(1)), 128)).toBe(128);
+    expect(step(both((x) => x.join(2)), 85)).toBe(85);
+    expect([...counts().values()].sort()).toEqual([85, 85, 86]);
+    expect(step(both((x) => x.join(3)), 64)).toBe(64);
+    expect([...counts().values()]).toEqual([64, 64, 64, 64]);
+    // Retiring: its 64 buckets go to the others, each remembering it; nothing else moves.
+    expect(step(both((x) => x.retire(1)), 64)).toBe(64);
+    expect(counts().get(1)).toBeUndefined();
+    // (With the buckets it gave 2 and 3 when they joined: it may hold flows of those too.)
+    expect(g.bucketPrevious().filter((p) => p === 1).length).toBeGreaterThanOrEqual(64);
+    // It leaves: no bucket moves, and no bucket names it any more.
+    expect(step(both((x) => x.leave(1)), 0)).toBe(0);
+    expect(g.bucketPrevious().includes(1)).toBe(false);
+    // A member that fails without retiring: its buckets are reassigned with no previous holder.
+    const held = g.bucketOwners().flatMap((m, b) => (m === 2 ? [b] : []));
+    step(both((x) => x.leave(2)), held.length);
+    for (const b of held) expect(g.bucketPrevious()[b]).toBe(-1);
+    // A group that did not change moves nothing; the other end's group, given the same calls, has the same tables.
+    expect(step(() => g.sync(), 0)).toBe(0);
+    expect(twin.bucketOwners()).toEqual(g.bucketOwners());
+    expect(twin.bucketPrevious()).toEqual(g.bucketPrevious());
+    // Published for the replicas.
+    const w = new Int32Array(g.area);
+    expect([...w.subarray(g.layout.ownerAt, g.layout.ownerAt + STEERING_BUCKETS)]).toEqual(g.bucketOwners());
+    expect([...w.subarray(g.layout.previousAt, g.layout.previousAt + STEERING_BUCKETS)]).toEqual(g.bucketPrevious());
+    expect(() => g.retire(5)).toThrow(InvalidArgumentError);
+  });
+
+  it('over 300 random joins, retirements and leaves of 8 members: shares stay equal and every moved bucket goes to a member that was short', () => {
+    const rng = new Rng(0x6b);
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 8);
+    const retired = new Set<number>();
+    for (let i = 0; i < 300; i++) {
+      const before = g.bucketOwners();
+      const m = rng.int(8);
+      if (!g.members.includes(m)) {
+        g.join(m);
+        retired.delete(m);
+      } else if (!retired.has(m) && rng.int(2) === 0) {
+        g.retire(m);
+        retired.add(m);
+      } else {
+        g.leave(m);
+        retired.delete(m);
+      }
+      const after = g.bucketOwners();
+      const live = g.members;
+      const takers = live.filter((x) => !retired.has(x));
+      const holders = takers.length > 0 ? takers : live;
+      const count = (owners: readonly number[], x: number) => owners.filter((o) => o === x).length;
+      if (holders.length === 0) {
+        expect(after.every((o) => o === -1)).toBe(true);
+        continue;
+      }
+      const low = Math.floor(STEERING_BUCKETS / holders.length);
+      for (const x of holders) expect(count(after, x)).toBeGreaterThanOrEqual(low);
+      for (const x of holders) expect(count(after, x)).toBeLessThanOrEqual(low + 1);
+      // Minimal: a bucket moves only to a member that gained, never between two that kept their count.
+      const moved = after.filter((o, b) => o !== before[b]).length;
+      const gained = holders.reduce((n, x) => n + Math.max(0, count(after, x) - count(before, x)), 0);
+      expect(moved).toBe(gained);
+      const prev = g.bucketPrevious();
+      for (let b = 0; b < STEERING_BUCKETS; b++) if (prev[b] >= 0) expect(live.includes(prev[b]) && prev[b] !== after[b]).toBe(true);
+    }
+  });
+
   it('port-shard: each NAT shard steers to the socket of the replica that holds it', () => {
     const g = new VxlanReplicaGroup(alloc, { by: 'port-shard', base: 20000, shardSize: 5000, shards: 2 }, 4);
     expect(() => g.join(0)).toThrow(InvalidArgumentError);
     g.join(2, 1);
     g.join(0, 0);
-    expect(g.steeringKey()).toEqual({ by: 'port-shard', base: 20000, shardSize: 5000, sockets: [1, 0, 0] });
+    // Hashed frames (IPv6) by bucket: member 2 held them all, then gave its upper half to 0 (socket 1).
+    expect(g.steeringKey()).toEqual({ by: 'port-shard', base: 20000, shardSize: 5000, sockets: [1, 0, 0], buckets: [...Array(128).fill(0), ...Array(128).fill(1)] });
   });
 
   it("natShardKey cuts a NAT range as the NAT's shardPortRange does: every port of a shard steers to its holder's socket, the rest to the last", async () => {
@@ -147,7 +238,7 @@ describe('VxlanReplicaShare: a replica reads its steering and shares its neighbo
     let misdirected = 0;
     for (let port = 40000; port < 40064; port++) {
       const len = 8 + buildFrame(view, 8, { proto: IpProto.TCP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80 });
-      const to = steeredSocket({ by: 'inner-source' }, 2, view, 0, len);
+      const to = steeredSocket(g.steeringKey(), 2, view, 0, len);
       expect(to).not.toBe(KERNEL_HASH);
       expect(a.check(view, 0, len)).toBe(to !== 0);
       expect(b.check(view, 0, len)).toBe(to !== 1);

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openBatchedUdpSocket, type BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
-import { KERNEL_HASH, MAX_STEERED_SOCKETS, steeredSocket, steeringProgram, VXLAN_INNER_OFFSET, type SteeringKey } from '../../../src/io/reuseport-steering.ts';
+import { KERNEL_HASH, MAX_STEERED_SOCKETS, SLOT_KERNEL, SLOT_SHARD, STEERING_BUCKETS, steeredSocket, steeringProgram, steeringSlot, VXLAN_INNER_OFFSET, type SteeringKey } from '../../../src/io/reuseport-steering.ts';
 import { UDP_DESC_WORDS, UdpRx } from '../../../src/io/udp-descriptor.ts';
 import { nativeAddonOrNull } from '../../../src/native/native-addon.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
@@ -80,9 +80,23 @@ describe('steeringProgram: its shape', () => {
     expect(() => steeringProgram({ by: 'port-shard', base: 70000, shardSize: 100, sockets: [0] }, 1)).toThrow(/base port/);
   });
 
-  it('assembles forward jumps only, within the kernel’s limits, even for 256 shards', () => {
-    const key: SteeringKey = { by: 'port-shard', base: 1024, shardSize: 252, sockets: Array.from({ length: 256 }, (_, i) => i % 7) };
-    for (const program of [steeringProgram(key, 7), steeringProgram({ by: 'inner-destination' }, 256)]) {
+  it('refuses a bucket table that is not one socket index below the group size per bucket', () => {
+    expect(() => steeringProgram({ by: 'inner-source', buckets: new Array(255).fill(0) }, 2)).toThrow(/256 socket indexes below 2/);
+    expect(() => steeringProgram({ by: 'inner-source', buckets: new Array(256).fill(2) }, 2)).toThrow(/below 2/);
+    expect(() => steeringProgram({ by: 'inner-destination', buckets: new Array(256).fill(0.5) }, 2)).toThrow(/below 2/);
+  });
+
+  it('a bucket table costs at most 3 instructions per run of equal socket', () => {
+    const plain = steeringProgram({ by: 'inner-source' }, 2).length / 2;
+    const halves = Array.from({ length: STEERING_BUCKETS }, (_, b) => (b < 128 ? 0 : 1));
+    expect(steeringProgram({ by: 'inner-source', buckets: halves }, 2).length / 2).toBeLessThanOrEqual(plain - 2 + 3 * 2);
+    const alternating = Array.from({ length: STEERING_BUCKETS }, (_, b) => b % 2);
+    expect(steeringProgram({ by: 'inner-source', buckets: alternating }, 2).length / 2).toBeLessThanOrEqual(plain - 2 + 3 * 256);
+  });
+
+  it('assembles forward jumps only, within the kernel’s limits, even for 256 shards and a bucket table of 256 runs', () => {
+    const key: SteeringKey = { by: 'port-shard', base: 1024, shardSize: 252, sockets: Array.from({ length: 256 }, (_, i) => i % 7), buckets: Array.from({ length: 256 }, (_, b) => b % 7) };
+    for (const program of [steeringProgram(key, 7), steeringProgram({ by: 'inner-destination' }, 256), steeringProgram({ by: 'inner-source', buckets: Array.from({ length: 256 }, (_, b) => b) }, 256)]) {
       expect(program.length % 2).toBe(0);
       expect(program.length / 2).toBeLessThanOrEqual(4096);
       const count = program.length / 2;
@@ -180,6 +194,70 @@ describe.runIf(addon !== null)('steeringProgram in the kernel: each datagram rea
     expect(hashed.size).toBeLessThanOrEqual(1);
     expect(steered).toBeGreaterThan(150);
     expect(new Set(expected.filter((e) => e !== KERNEL_HASH))).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('with bucket tables: 2,000 random frames over 20 random tables (runs of every length) reach the socket the model names', async () => {
+    const rng = new Rng(0xb0c4e7);
+    let port = 0;
+    let checked = 0;
+    for (let t = 0; t < 20; t++) {
+      // Runs of random lengths, each to a random socket: from one run to one per bucket.
+      const buckets: number[] = [];
+      const runLength = 1 + rng.int(t % 4 === 0 ? 2 : 64);
+      while (buckets.length < STEERING_BUCKETS) {
+        const s = rng.int(GROUP);
+        for (let k = 0; k < runLength && buckets.length < STEERING_BUCKETS; k++) buckets.push(s);
+      }
+      const keys: SteeringKey[] = [
+        { by: 'inner-source', buckets },
+        { by: 'inner-destination', buckets },
+        { by: 'port-shard', base: 20000, shardSize: 2500, sockets: [1, 2, 0], buckets },
+      ];
+      const key = keys[t % 3];
+      if (t === 0) port = await steeredGroup(key);
+      else group[0].steer(steeringProgram(key, GROUP));
+      const datagrams: Uint8Array[] = [];
+      const expected: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const whole = datagram(t * 100 + i, randomSpec(rng));
+        datagrams.push(whole);
+        expected.push(steeredSocket(key, GROUP, new DataView(whole.buffer), 0, whole.length));
+      }
+      await send(port, datagrams);
+      const got = await receivedBy(datagrams.length);
+      expect(got.size).toBe(datagrams.length);
+      for (let i = 0; i < datagrams.length; i++) {
+        if (expected[i] === KERNEL_HASH) continue;
+        expect(got.get(t * 100 + i), `table ${t}, datagram ${i}`).toBe(expected[i]);
+        checked++;
+      }
+      sender?.close();
+      sender = undefined;
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
+  it('the model keys a hashed frame by its bucket and a port-shard frame by its shard; the socket is the table’s', () => {
+    const rng = new Rng(5);
+    const buckets = Array.from({ length: STEERING_BUCKETS }, () => rng.int(GROUP));
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const d = datagram(i, { proto: IpProto.TCP, srcIp: (0xc6120000 | rng.int(1 << 16)) >>> 0, dstIp: 0xc6130001, srcPort: 1024 + rng.int(60000), dstPort: 80 });
+      const view = new DataView(d.buffer);
+      const slot = steeringSlot({ by: 'inner-source' }, view, 0, d.length);
+      expect(slot).toBeGreaterThanOrEqual(0);
+      expect(slot).toBeLessThan(STEERING_BUCKETS);
+      seen.add(slot);
+      expect(steeredSocket({ by: 'inner-source', buckets }, GROUP, view, 0, d.length)).toBe(buckets[slot]);
+      expect(steeredSocket({ by: 'inner-source' }, GROUP, view, 0, d.length)).toBe(slot % GROUP);
+    }
+    // 2,000 flows fill nearly all 256 buckets.
+    expect(seen.size).toBeGreaterThan(240);
+    const nat: SteeringKey = { by: 'port-shard', base: 20000, shardSize: 2500, sockets: [2, 0] };
+    const reply = datagram(0, { proto: IpProto.TCP, srcIp: 0xc613030b, srcPort: 8080, dstIp: 0xc6130301, dstPort: 22501 });
+    expect(steeringSlot(nat, new DataView(reply.buffer), 0, reply.length)).toBe(SLOT_SHARD + 1);
+    const past = datagram(0, { proto: IpProto.TCP, srcIp: 0xc613030b, srcPort: 8080, dstIp: 0xc6130301, dstPort: 25001 });
+    expect(steeringSlot(nat, new DataView(past.buffer), 0, past.length)).toBe(SLOT_KERNEL);
   });
 
   it('keeps both directions of an IPv6 flow on one replica: inside by source, outside by destination, also under a port-shard key (IPv6 is not translated)', () => {
