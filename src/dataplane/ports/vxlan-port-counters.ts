@@ -38,6 +38,16 @@ export const VxlanBlock = {
   NEIGHBOUR_OVERRUNS: 11,
   /** Replicas: the steering sequence applied (gauge). */
   STEERING_SEQ: 12,
+  /** Replicas: datagrams handed to the replica holding their flow (`VxlanReplicaShare.handOff`). */
+  HANDED_OUT: 13,
+  /** Replicas: datagrams other replicas handed to this one, injected into its receive path. */
+  HANDED_IN: 14,
+  /** Replicas: datagrams that could not be handed (the ring to their replica was full): dropped. */
+  HANDOFF_LOST: 15,
+  /** Replicas: handoff slots refused (a length or ring counter a peer wrote that cannot be). */
+  HANDOFF_REJECTED: 16,
+  /** Replicas: TCP starts the started-flow table had no room for. */
+  STARTED_FLOWS_FULL: 17,
 } as const;
 
 /** The event counters of the gateway edge, in their slot order. */
@@ -81,6 +91,11 @@ export interface VxlanBlockReading {
   readonly neighboursRejected: number;
   readonly neighbourOverruns: number;
   readonly steeringSeq: number;
+  readonly handedOut: number;
+  readonly handedIn: number;
+  readonly handoffLost: number;
+  readonly handoffRejected: number;
+  readonly startedFlowsFull: number;
   readonly gateway: Readonly<GatewayCounters>;
   /** Every drop counter, each declared reason present: `port` (`VxlanDrop`) and `gateway` (`GatewayDrop`). */
   readonly drops: { readonly port: Readonly<Record<string, number>>; readonly gateway: Readonly<Record<string, number>> };
@@ -115,6 +130,11 @@ export function readVxlanPortCounters(block: Float64Array): VxlanBlockReading {
     neighboursRejected: block[VxlanBlock.NEIGHBOURS_REJECTED],
     neighbourOverruns: block[VxlanBlock.NEIGHBOUR_OVERRUNS],
     steeringSeq: block[VxlanBlock.STEERING_SEQ],
+    handedOut: block[VxlanBlock.HANDED_OUT],
+    handedIn: block[VxlanBlock.HANDED_IN],
+    handoffLost: block[VxlanBlock.HANDOFF_LOST],
+    handoffRejected: block[VxlanBlock.HANDOFF_REJECTED],
+    startedFlowsFull: block[VxlanBlock.STARTED_FLOWS_FULL],
     gateway,
     drops: { port, gateway: gw },
   };

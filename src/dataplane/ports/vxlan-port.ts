@@ -10,7 +10,7 @@ import { GATEWAY_DROP_NAMES } from '../../gateway/gateway-drop-reason.ts';
 import { VXLAN_DROP_COUNT, VXLAN_DROP_NAMES, VxlanDrop } from './vxlan-drop-reason.ts';
 import { readVxlanVni, VXLAN_HEADER_LENGTH, VxlanHeaderError, writeVxlanHeader } from './vxlan-header.ts';
 import type { VxlanPortSettings } from './vxlan-port-config.ts';
-import type { VxlanReplicaShare } from './vxlan-replica-share.ts';
+import { KEEP, type VxlanReplicaShare } from './vxlan-replica-share.ts';
 import { GATEWAY_COUNTER_KEYS, GATEWAY_COUNTERS_AT, GATEWAY_DROPS_AT, VXLAN_DROPS_AT, VxlanBlock, vxlanCounterBlock } from './vxlan-port-counters.ts';
 
 /** Tuning of a `VxlanPort` (the YAML config says what; these say how much). */
@@ -42,8 +42,10 @@ export interface VxlanPortOptions extends GatewayEdgeOptions {
   readonly counters?: Float64Array;
   /**
    * This port is one replica's socket of a SO_REUSEPORT group (the chain's ends in its
-   * replicas): steering, misdirected datagrams and neighbours shared with the other
-   * replicas (`VxlanReplicaShare`), looked at once per `fill`.
+   * replicas): steering, neighbours shared with the other replicas (`VxlanReplicaShare`),
+   * looked at once per `fill`; each datagram routed (`route`) and handed to the replica
+   * holding its flow when that is another, and the datagrams handed to this one received
+   * with the socket's, in the same batch (at most half of it when the socket has more).
    */
   readonly share?: VxlanReplicaShare;
 }
@@ -262,22 +264,28 @@ export class VxlanPort implements ChainPort {
     if (this.share !== undefined) this.share.sync(now);
     if (this.polled && this.txCount > 0) this.flush();
     if (max <= 0 || !this.readable) return this.filled(0);
-    const got = pool.allocBatch(ids, max < this.rxWant ? max : this.rxWant);
+    // Datagrams other replicas handed to this one ride in the same batch as the socket's.
+    const waiting = this.share === undefined ? 0 : this.share.waiting();
+    let want = max < this.rxWant + waiting ? max : this.rxWant + waiting;
+    if (want > RX_BATCH) want = RX_BATCH;
+    const got = pool.allocBatch(ids, want);
     if (got === 0) return this.filled(0);
+    const reserve = waiting < got - (got >> 1) ? waiting : got - (got >> 1);
+    const fromSocket = got - reserve;
     const rows = this.rxRows;
     const at = this.frameOffset - VXLAN_HEADER_LENGTH;
     const capacity = pool.stride - at;
-    for (let i = 0; i < got; i++) {
+    for (let i = 0; i < fromSocket; i++) {
       const r = i * UDP_DESC_WORDS;
       rows[r + UdpRx.offset] = pool.bufferOffset(ids[i]) + at;
       rows[r + UdpRx.capacity] = capacity;
     }
-    let received = this.socket.receive(rows, got);
+    let received = fromSocket === 0 ? 0 : this.socket.receive(rows, fromSocket);
     if (received < 0) {
       this.drops[VxlanDrop.RECEIVE_ERROR]++;
       received = 0;
     }
-    if (received < got) {
+    if (received < fromSocket) {
       // Drained: listen again (datagrams that came meanwhile signal at once); polled, the
       // next fill simply tries again.
       if (!this.polled) {
@@ -289,6 +297,23 @@ export class VxlanPort implements ChainPort {
       this.rxWant = this.rxWant * 2 < RX_BATCH ? this.rxWant * 2 : RX_BATCH;
     }
     this.received += received;
+    // Then what was handed in, into the buffers the socket did not fill.
+    let total = received;
+    if (waiting > 0) {
+      const share = this.share!;
+      while (total < got) {
+        const offset = pool.bufferOffset(ids[total]) + at;
+        const len = share.receiveHanded(pool.view, offset, capacity);
+        if (len < 0) break;
+        const r = total * UDP_DESC_WORDS;
+        rows[r + UdpRx.offset] = offset;
+        rows[r + UdpRx.length] = len;
+        rows[r + UdpRx.address] = share.handedAddress;
+        rows[r + UdpRx.port] = share.handedPort;
+        rows[r + UdpRx.flags] = 0;
+        total++;
+      }
+    }
     const meta = pool.meta;
     const view = pool.view;
     const bytes = pool.bytes;
@@ -304,11 +329,11 @@ export class VxlanPort implements ChainPort {
     let inBytes = 0;
     // ids[0..n) go into the chain (n ≤ i: compaction overwrites only what was read).
     let n = 0;
-    for (let i = 0; i < received; i++) {
+    for (let i = 0; i < total; i++) {
       const id = ids[i];
       const r = i * UDP_DESC_WORDS;
       const len = rows[r + UdpRx.length];
-      inBytes += len;
+      if (i < received) inBytes += len;
       // The sender first: a peer's address (and source port, where the peer names one) or
       // an allowed prefix; anything else is dropped before its bytes are looked at.
       const source = rows[r + UdpRx.address];
@@ -332,8 +357,15 @@ export class VxlanPort implements ChainPort {
         this.drop(VxlanDrop.TRUNCATED, id);
         continue;
       }
-      // One replica of several: was it steered to another's socket? (Counted; it is served here all the same.)
-      if (share !== undefined) share.check(view, rows[r + UdpRx.offset], len);
+      // One replica of several: the replica holding the datagram's flow takes it (a handed one stays).
+      if (share !== undefined) {
+        const to = share.route(view, rows[r + UdpRx.offset], len, i >= received);
+        if (to !== KEEP) {
+          share.handOff(to, view, rows[r + UdpRx.offset], len, source, sourcePort);
+          this.spare[this.spareCount++] = id;
+          continue;
+        }
+      }
       const vni = readVxlanVni(bytes, rows[r + UdpRx.offset], len);
       if (vni < 0) {
         this.drop(vni === VxlanHeaderError.RUNT ? VxlanDrop.RUNT : VxlanDrop.BAD_FLAGS, id);
@@ -367,7 +399,7 @@ export class VxlanPort implements ChainPort {
         this.spare[this.spareCount++] = id;
       }
     }
-    for (let i = received; i < got; i++) this.spare[this.spareCount++] = ids[i];
+    for (let i = total; i < got; i++) this.spare[this.spareCount++] = ids[i];
     this.freeSpare();
     if (received > 0) pool.countIn(received, inBytes);
     this.entered += n;
@@ -405,13 +437,18 @@ export class VxlanPort implements ChainPort {
       b[VxlanBlock.NEIGHBOURS_REJECTED] = sc.rejected;
       b[VxlanBlock.NEIGHBOUR_OVERRUNS] = sc.overruns;
       b[VxlanBlock.STEERING_SEQ] = sc.steeringSeq;
+      b[VxlanBlock.HANDED_OUT] = sc.handedOut;
+      b[VxlanBlock.HANDED_IN] = sc.handedIn;
+      b[VxlanBlock.HANDOFF_LOST] = sc.handoffLost;
+      b[VxlanBlock.HANDOFF_REJECTED] = sc.handoffRejected;
+      b[VxlanBlock.STARTED_FLOWS_FULL] = sc.flowsFull;
     }
   }
 
   /** Changes when any published figure may have: what came in or went out, sweeps, adoptions, steering. */
   private stamp(): number {
     const sc = this.share?.counters;
-    return this.received + this.left + this.sweeps + (sc === undefined ? 0 : sc.adopted + sc.rejected + sc.overruns + sc.steeringSeq);
+    return this.received + this.left + this.sweeps + (sc === undefined ? 0 : sc.adopted + sc.rejected + sc.overruns + sc.steeringSeq + sc.handedIn + sc.handoffLost + sc.handoffRejected + sc.misdirected);
   }
 
   take(pool: PoolHandle, ids: Uint32Array, n: number): void {

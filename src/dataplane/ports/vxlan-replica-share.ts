@@ -1,12 +1,39 @@
 import type { GatewayEdge } from '../../gateway/gateway-edge.ts';
 import type { BatchedUdpSocket } from '../../io/batched-udp-socket.ts';
-import { KERNEL_HASH, STEERING_BUCKETS, steeredSocket, type SteeringKey } from '../../io/reuseport-steering.ts';
-import { AREA_MAX_SHARDS, AREA_PROGRAM_WORDS, areaHandoffSlots, AreaWord, areaWords, RING_ENTRY_WORDS, RING_HEADER_WORDS, SteerBy, vxlanReplicaAreaLayout, type VxlanReplicaAreaLayout } from './vxlan-replica-area.ts';
+import { SLOT_SHARD, STEERING_BUCKETS, steeringSlot, VXLAN_INNER_OFFSET, type SteeringKey } from '../../io/reuseport-steering.ts';
+import {
+  AREA_MAX_SHARDS,
+  AREA_PROGRAM_WORDS,
+  areaHandoffSlots,
+  AreaWord,
+  areaWords,
+  HANDOFF_DATA_BYTES,
+  HANDOFF_HEADER_WORDS,
+  HANDOFF_SLOT_HEADER_WORDS,
+  HANDOFF_SLOT_WORDS,
+  handoffRingAt,
+  RING_ENTRY_WORDS,
+  RING_HEADER_WORDS,
+  SteerBy,
+  vxlanReplicaAreaLayout,
+  type VxlanReplicaAreaLayout,
+} from './vxlan-replica-area.ts';
+import { StartedFlows } from './vxlan-started-flows.ts';
 
 /** What a replica's share of its end counts (the port publishes them in its counter block). */
 export interface VxlanShareCounters {
-  /** Datagrams the group's program sent to another replica's socket (they landed here all the same: a group that changed since, or the host's model of it is off). */
+  /** Datagrams the group's program sent to another replica's socket (they landed here all the same: a group that changed since, or the host's model of it is off); handed to that replica. */
   misdirected: number;
+  /** Datagrams handed to the replica holding their flow (a handoff ring). */
+  handedOut: number;
+  /** Datagrams other replicas handed to this one, injected into its receive path. */
+  handedIn: number;
+  /** Datagrams that could not be handed: the ring to their replica was full (or its reader's counter is off). Dropped. */
+  handoffLost: number;
+  /** Handoff slots refused: a length past the slot or the buffer, or ring counters that cannot be (a peer's words are not trusted). */
+  handoffRejected: number;
+  /** TCP starts the started-flow table had no room for (`StartedFlows.full`). */
+  flowsFull: number;
   /** Neighbours adopted from the other replicas. */
   adopted: number;
   /** Ring entries refused (a width, peer or address this end does not have). */
@@ -17,12 +44,32 @@ export interface VxlanShareCounters {
   steeringSeq: number;
 }
 
+/** `route`: keep the datagram here. */
+export const KEEP = -1;
+
 /**
  * A replica's side of its VXLAN end's shared area (`vxlan-replica-area.ts`): in its port's
  * `fill` it applies the steering the host published (its socket index, the group's size
- * and key; the one member named attaches the program to the group), adopts the neighbours
- * the other replicas learned, and passes on what its own gateway learns; per datagram it
- * tells whether the program meant it for another socket (`misdirected`).
+ * and key, each bucket's owner and previous holder; the one member named attaches the
+ * program to the group), adopts the neighbours the other replicas learned, and passes on
+ * what its own gateway learns.
+ *
+ * Per datagram, `route` is the one steering computation: the owner of its bucket (or NAT
+ * shard) per the published tables. A datagram for another live member (the program of a
+ * change is not attached yet, or the kernel re-ordered the group) goes to that member,
+ * unless this replica is the bucket's previous holder and saw the TCP flow start. A
+ * datagram of a bucket moved here from a previous holder that still lives goes to that
+ * holder unless it starts a TCP flow (SYN without ACK) or is of a flow this replica saw
+ * start (`StartedFlows`, shared by the replica's ends); other protocols have no start to
+ * tell them by, so their datagrams of a moved bucket go to the previous holder while it
+ * lives. `handOff` copies the datagram (and its outer source, so the receiver's gateway
+ * answers the right VTEP) into the single-producer ring from this replica to that one;
+ * the receiver's port takes it with `receiveHanded` at its next `fill` (each loop turn
+ * under traffic; an idle replica sleeps in the addon's waiter at most
+ * `IDLE_SLEEP_MAX_MS`, 16 ms, so that bounds a handoff's wait) and injects it into its
+ * receive path as if its socket had received it. A handed datagram is never handed again.
+ * Every word a peer wrote (ring counters, lengths) is checked and what does not fit is
+ * counted (`handoffRejected`), never thrown.
  *
  * Frames the program leaves to the kernel's hash (ARP, IPv6, unkeyed protocols) may land on
  * any replica: each answers ARP and neighbour solicitations for the gateway itself, and a
@@ -36,7 +83,12 @@ export interface VxlanShareCounters {
  * ```
  */
 export class VxlanReplicaShare {
-  readonly counters: VxlanShareCounters = { misdirected: 0, adopted: 0, rejected: 0, overruns: 0, steeringSeq: 0 };
+  readonly counters: VxlanShareCounters = { misdirected: 0, handedOut: 0, handedIn: 0, handoffLost: 0, handoffRejected: 0, flowsFull: 0, adopted: 0, rejected: 0, overruns: 0, steeringSeq: 0 };
+  /** The outer source address and port of the datagram `receiveHanded` last returned. */
+  handedAddress = 0;
+  handedPort = 0;
+  /** The flows this replica saw start (shared by its ends). */
+  readonly flows: StartedFlows;
   /** This replica's socket index in the group (-1 unknown), and the group's size. */
   index = -1;
   size = 0;
@@ -52,8 +104,25 @@ export class VxlanReplicaShare {
   private written = 0;
   private gateway: GatewayEdge | undefined;
   private socket: BatchedUdpSocket | undefined;
+  /** Per bucket: owner and previous holder (member numbers, -1 none); per socket index: its member; per member: its socket index (-1: not in the group). */
+  private readonly owners = new Int32Array(STEERING_BUCKETS).fill(-1);
+  private readonly previous = new Int32Array(STEERING_BUCKETS).fill(-1);
+  private readonly memberAt = new Int32Array(256).fill(-1);
+  private readonly indexOf: Int32Array;
+  private shardSockets = new Int32Array(0);
+  /** The client is the inner source (the clients' end) or the inner destination. */
+  private clientIsSource = true;
+  private now = 0;
+  /** `parseTcp`'s result: the client's address (IPv6 folded), port (| 0x10000 for IPv6), and the TCP flags. */
+  private flowAddress = 0;
+  private flowPort = 0;
+  private tcpFlags = 0;
+  /** Handoff rings: this replica's write count into each member's, and its read count of each member's. */
+  private readonly tails: Int32Array;
+  private readonly heads: Int32Array;
+  private nextWriter = 0;
 
-  constructor(area: SharedArrayBuffer, members: number, member: number, ringCapacity?: number) {
+  constructor(area: SharedArrayBuffer, members: number, member: number, ringCapacity?: number, flows?: StartedFlows) {
     this.layout = vxlanReplicaAreaLayout(members, ringCapacity, areaHandoffSlots(area));
     this.words = areaWords(area, this.layout);
     if (!Number.isInteger(member) || member < 0 || member >= members) throw new RangeError(`member ${member} outside 0..${members - 1}`);
@@ -62,6 +131,18 @@ export class VxlanReplicaShare {
     this.epoch = new Int32Array(members);
     // What this replica's ring held before it took the member number is not its own.
     this.written = Atomics.load(this.words, this.ringAt(member));
+    this.flows = flows ?? StartedFlows.ofReplica(member);
+    this.indexOf = new Int32Array(members).fill(-1);
+    // Handoff rings: continue the counters found (a member number reused); what was waiting for the previous holder of the number is dropped.
+    this.tails = new Int32Array(members);
+    this.heads = new Int32Array(members);
+    for (let m = 0; m < members; m++) {
+      if (m === member) continue;
+      this.tails[m] = Atomics.load(this.words, handoffRingAt(this.layout, member, m));
+      const into = handoffRingAt(this.layout, m, member);
+      this.heads[m] = Atomics.load(this.words, into);
+      Atomics.store(this.words, into + 1, this.heads[m]);
+    }
   }
 
   /** The port's gateway (adopts) and socket (attaches). */
@@ -76,6 +157,7 @@ export class VxlanReplicaShare {
 
   /** Applies new steering, adopts the other replicas' neighbours. Once per `fill`. */
   sync(now: number): void {
+    this.now = now;
     const w = this.words;
     const seq = Atomics.load(w, AreaWord.SEQ);
     if (seq !== this.lastSeq && (seq & 1) === 0) this.applySteering(seq);
@@ -133,11 +215,21 @@ export class VxlanReplicaShare {
       sockets = [];
       for (let s = 0; s < shardCount; s++) sockets.push(w[L.shardAt + s]);
     }
-    const buckets: number[] = [];
+    // Member numbers outside the layout are read as none.
+    const owners = new Int32Array(STEERING_BUCKETS);
+    const previous = new Int32Array(STEERING_BUCKETS);
     for (let b = 0; b < STEERING_BUCKETS; b++) {
-      const owner = w[L.ownerAt + b];
-      const at = owner >= 0 && owner < L.members ? w[L.indexAt + owner] : -1;
-      buckets.push(at >= 0 && at < size ? at : 0);
+      const o = w[L.ownerAt + b];
+      const p = w[L.previousAt + b];
+      owners[b] = o >= 0 && o < L.members ? o : -1;
+      previous[b] = p >= 0 && p < L.members ? p : -1;
+    }
+    const indexOf = new Int32Array(L.members);
+    const memberAt = new Int32Array(256).fill(-1);
+    for (let m = 0; m < L.members; m++) {
+      const i = w[L.indexAt + m];
+      indexOf[m] = i >= 0 && i < size ? i : -1;
+      if (indexOf[m] >= 0) memberAt[i] = m;
     }
     const attach = attacher === this.member && programWords > 0;
     if (attach) for (let i = 0; i < programWords; i++) this.program[i] = w[L.programAt + i];
@@ -146,7 +238,13 @@ export class VxlanReplicaShare {
     this.lastSeq = seq;
     this.size = size;
     this.index = index;
-    this.key = by === SteerBy.INNER_SOURCE ? { by: 'inner-source', buckets } : by === SteerBy.INNER_DESTINATION ? { by: 'inner-destination', buckets } : { by: 'port-shard', base, shardSize, sockets: sockets!, buckets };
+    this.key = by === SteerBy.INNER_SOURCE ? { by: 'inner-source' } : by === SteerBy.INNER_DESTINATION ? { by: 'inner-destination' } : { by: 'port-shard', base, shardSize, sockets: sockets! };
+    this.clientIsSource = by === SteerBy.INNER_SOURCE;
+    this.owners.set(owners);
+    this.previous.set(previous);
+    this.indexOf.set(indexOf);
+    this.memberAt.set(memberAt);
+    this.shardSockets = Int32Array.from(sockets ?? []);
     this.counters.steeringSeq = seq;
     if (attach && this.socket !== undefined) {
       try {
@@ -158,14 +256,187 @@ export class VxlanReplicaShare {
     }
   }
 
-  /** Counts the datagram payload at `off` (`len` bytes, VXLAN header first) if the program meant it for another socket; true then. */
-  check(view: DataView, off: number, len: number): boolean {
+  /**
+   * Where the datagram payload at `off` (`len` bytes, VXLAN header first) of `view` goes:
+   * `KEEP`, or the member to hand it to (see the class documentation). `handed`: it came
+   * from another replica's ring, so it stays. Notes the TCP starts (and closes) it keeps.
+   */
+  route(view: DataView, off: number, len: number, handed: boolean): number {
     const key = this.key;
-    if (key === undefined || this.index < 0 || this.size < 2) return false;
-    const to = steeredSocket(key, this.size, view, off, len);
-    if (to === KERNEL_HASH || to === this.index) return false;
-    this.counters.misdirected++;
+    if (key === undefined || this.index < 0) return KEEP;
+    const tcp = this.parseTcp(view, off, len);
+    const flags = this.tcpFlags;
+    const start = tcp && (flags & 0x12) === 0x02;
+    if (handed) return this.kept(tcp, start);
+    const slot = steeringSlot(key, view, off, len);
+    if (slot < 0) return this.kept(tcp, start);
+    let owner: number;
+    let previous = -1;
+    if (slot >= SLOT_SHARD) {
+      const shard = slot - SLOT_SHARD;
+      owner = shard < this.shardSockets.length ? this.memberAt[this.shardSockets[shard] & 0xff] : -1;
+    } else {
+      owner = this.owners[slot];
+      previous = this.previous[slot];
+    }
+    const me = this.member;
+    if (owner < 0 || this.indexOf[owner] < 0) return this.kept(tcp, start);
+    if (previous >= 0 && this.indexOf[previous] < 0) previous = -1;
+    if (owner !== me) {
+      this.counters.misdirected++;
+      // Landed on the bucket's previous holder (the new program is not attached yet): its own flows stay.
+      if (previous === me && (!tcp || (!start && this.flows.has(this.flowAddress, this.flowPort)))) return this.kept(tcp, start);
+      return owner;
+    }
+    if (previous < 0 || previous === me) return this.kept(tcp, start);
+    if (tcp && (start || this.flows.has(this.flowAddress, this.flowPort))) return this.kept(tcp, start);
+    return previous;
+  }
+
+  /** The datagram stays: a TCP start is recorded, a FIN or RST marks its flow closing. */
+  private kept(tcp: boolean, start: boolean): number {
+    if (!tcp) return KEEP;
+    if (start) {
+      this.flows.record(this.flowAddress, this.flowPort, this.now);
+      this.counters.flowsFull = this.flows.full;
+    } else if ((this.tcpFlags & 0x05) !== 0) {
+      this.flows.close(this.flowAddress, this.flowPort, this.now);
+    }
+    return KEEP;
+  }
+
+  /** Whether the inner frame is TCP (a first or only fragment, its header within `len`); if so sets the flow's client side and flags. */
+  private parseTcp(view: DataView, off: number, len: number): boolean {
+    const eth = VXLAN_INNER_OFFSET + 12;
+    const ip = VXLAN_INNER_OFFSET + 14;
+    if (eth + 2 > len) return false;
+    const ethertype = view.getUint16(off + eth);
+    if (ethertype === 0x0800) {
+      if (ip + 20 > len || view.getUint8(off + ip + 9) !== 6 || (view.getUint16(off + ip + 6) & 0x1fff) !== 0) return false;
+      const l4 = ip + ((view.getUint8(off + ip) & 0x0f) << 2);
+      if (l4 + 14 > len) return false;
+      const source = this.clientIsSource;
+      this.flowAddress = view.getInt32(off + ip + (source ? 12 : 16));
+      this.flowPort = view.getUint16(off + l4 + (source ? 0 : 2));
+      this.tcpFlags = view.getUint8(off + l4 + 13);
+      return true;
+    }
+    if (ethertype === 0x86dd) {
+      const l4 = ip + 40;
+      if (l4 + 14 > len || view.getUint8(off + ip + 6) !== 6) return false;
+      const source = this.clientIsSource;
+      const at = off + ip + (source ? 8 : 24);
+      this.flowAddress = view.getInt32(at) ^ view.getInt32(at + 4) ^ view.getInt32(at + 8) ^ view.getInt32(at + 12);
+      this.flowPort = view.getUint16(off + l4 + (source ? 0 : 2)) | 0x10000;
+      this.tcpFlags = view.getUint8(off + l4 + 13);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Copies the datagram payload at `off` (`len` bytes) of `view`, received from `address`
+   * and `port`, into the handoff ring to member `to`; false (counted `handoffLost`) when the
+   * ring is full, its reader's counter cannot be, or the datagram does not fit a slot.
+   */
+  handOff(to: number, view: DataView, off: number, len: number, address: number, port: number): boolean {
+    const L = this.layout;
+    const w = this.words;
+    if (to === this.member || to < 0 || to >= L.members || len > HANDOFF_DATA_BYTES) {
+      this.counters.handoffLost++;
+      return false;
+    }
+    const at = handoffRingAt(L, this.member, to);
+    const tail = this.tails[to];
+    const used = (tail - Atomics.load(w, at + 1)) | 0;
+    if (used < 0 || used >= L.handoffSlots) {
+      this.counters.handoffLost++;
+      return false;
+    }
+    const slot = at + HANDOFF_HEADER_WORDS + ((tail >>> 0) % L.handoffSlots) * HANDOFF_SLOT_WORDS;
+    w[slot] = len;
+    w[slot + 1] = address;
+    w[slot + 2] = port;
+    w[slot + 3] = 0;
+    const data = slot + HANDOFF_SLOT_HEADER_WORDS;
+    const whole = len & ~3;
+    for (let i = 0; i < whole; i += 4) w[data + (i >> 2)] = view.getInt32(off + i, true);
+    if (whole < len) {
+      let last = 0;
+      for (let i = whole; i < len; i++) last |= view.getUint8(off + i) << ((i - whole) << 3);
+      w[data + (whole >> 2)] = last;
+    }
+    const next = (tail + 1) | 0;
+    this.tails[to] = next;
+    Atomics.store(w, at, next);
+    this.counters.handedOut++;
     return true;
+  }
+
+  /** Datagrams waiting in the handoff rings into this replica (each ring's count clamped to its slots). */
+  waiting(): number {
+    const L = this.layout;
+    const w = this.words;
+    let n = 0;
+    for (let m = 0; m < L.members; m++) {
+      if (m === this.member) continue;
+      const waiting = (Atomics.load(w, handoffRingAt(L, m, this.member)) - this.heads[m]) | 0;
+      if (waiting !== 0) n += waiting > 0 && waiting <= L.handoffSlots ? waiting : 1;
+    }
+    return n;
+  }
+
+  /**
+   * Takes the next datagram handed to this replica into `view` at `dst` (room for
+   * `capacity` bytes): returns its length (its outer source in `handedAddress` and
+   * `handedPort`), or -1 when no ring holds one. Slots that do not fit are skipped and
+   * counted (`handoffRejected`); a ring whose counter cannot be (behind this reader, or
+   * more than its slots ahead) is counted once and read from its writer's count on.
+   */
+  receiveHanded(view: DataView, dst: number, capacity: number): number {
+    const L = this.layout;
+    const w = this.words;
+    const members = L.members;
+    for (let k = 0; k < members; k++) {
+      const m = (this.nextWriter + k) % members;
+      if (m === this.member) continue;
+      const at = handoffRingAt(L, m, this.member);
+      for (;;) {
+        const tail = Atomics.load(w, at);
+        const head = this.heads[m];
+        const waiting = (tail - head) | 0;
+        if (waiting === 0) break;
+        if (waiting < 0 || waiting > L.handoffSlots) {
+          this.counters.handoffRejected++;
+          this.heads[m] = tail;
+          Atomics.store(w, at + 1, tail);
+          break;
+        }
+        const slot = at + HANDOFF_HEADER_WORDS + ((head >>> 0) % L.handoffSlots) * HANDOFF_SLOT_WORDS;
+        const len = w[slot];
+        const next = (head + 1) | 0;
+        this.heads[m] = next;
+        if (len < 1 || len > HANDOFF_DATA_BYTES || len > capacity) {
+          Atomics.store(w, at + 1, next);
+          this.counters.handoffRejected++;
+          continue;
+        }
+        const data = slot + HANDOFF_SLOT_HEADER_WORDS;
+        const whole = len & ~3;
+        for (let i = 0; i < whole; i += 4) view.setInt32(dst + i, w[data + (i >> 2)], true);
+        if (whole < len) {
+          const last = w[data + (whole >> 2)];
+          for (let i = whole; i < len; i++) view.setUint8(dst + i, (last >>> ((i - whole) << 3)) & 0xff);
+        }
+        this.handedAddress = w[slot + 1] >>> 0;
+        this.handedPort = w[slot + 2] & 0xffff;
+        Atomics.store(w, at + 1, next);
+        this.counters.handedIn++;
+        this.nextWriter = (m + 1) % members;
+        return len;
+      }
+    }
+    return -1;
   }
 
   /** This replica's gateway learned a neighbour: append it to its ring for the others. */

@@ -3,12 +3,13 @@ import { parseGatewayAddress } from '../../../src/gateway/gateway-config.ts';
 import { EGRESS_HELD, GatewayEdge, type GatewayWire } from '../../../src/gateway/gateway-edge.ts';
 import { NeighbourState } from '../../../src/gateway/neighbour-table.ts';
 import type { BatchedUdpSocket } from '../../../src/io/batched-udp-socket.ts';
-import { KERNEL_HASH, STEERING_BUCKETS, steeredSocket } from '../../../src/io/reuseport-steering.ts';
+import { KERNEL_HASH, STEERING_BUCKETS, steeredSocket, steeringSlot } from '../../../src/io/reuseport-steering.ts';
 import { Rng } from '../../support/rng.ts';
-import { AreaWord, underMembershipLock, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
+import { AreaWord, HANDOFF_DATA_BYTES, HANDOFF_HEADER_WORDS, handoffRingAt, underMembershipLock, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
 import { natShardKey, VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
-import { VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
-import { buildFrame } from '../../../src/packet/frame-builder.ts';
+import { KEEP, VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
+import { StartedFlows } from '../../../src/dataplane/ports/vxlan-started-flows.ts';
+import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { InvalidArgumentError, SharedLayoutError } from '../../../src/errors/catalog.ts';
 
@@ -218,8 +219,8 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
 describe('VxlanReplicaShare: a replica reads its steering and shares its neighbours', () => {
   it('applies the published steering (the attacher attaches), and counts datagrams the program meant for another socket', () => {
     const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
-    const a = new VxlanReplicaShare(g.area, 4, 0);
-    const b = new VxlanReplicaShare(g.area, 4, 1);
+    const a = new VxlanReplicaShare(g.area, 4, 0, undefined, new StartedFlows());
+    const b = new VxlanReplicaShare(g.area, 4, 1, undefined, new StartedFlows());
     const sa = fakeSocket();
     const sb = fakeSocket();
     a.bind(edge(new Wire()), sa);
@@ -232,16 +233,16 @@ describe('VxlanReplicaShare: a replica reads its steering and shares its neighbo
     expect(sb.programs).toHaveLength(0);
     expect(g.attached()).toBe(true);
     expect([a.index, b.index, a.size]).toEqual([0, 1, 2]);
-    // Datagrams (VXLAN header, then the frame) from many client ports: each counts as misdirected at the replica the program did not pick.
+    // Connection starts (VXLAN header, then the frame) from many client ports: each counts as misdirected at the replica the program did not pick, and goes to the other.
     const mem = new Uint8Array(256);
     const view = new DataView(mem.buffer);
     let misdirected = 0;
     for (let port = 40000; port < 40064; port++) {
-      const len = 8 + buildFrame(view, 8, { proto: IpProto.TCP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80 });
+      const len = 8 + buildFrame(view, 8, { proto: IpProto.TCP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80, tcpFlags: 0x02 });
       const to = steeredSocket(g.steeringKey(), 2, view, 0, len);
       expect(to).not.toBe(KERNEL_HASH);
-      expect(a.check(view, 0, len)).toBe(to !== 0);
-      expect(b.check(view, 0, len)).toBe(to !== 1);
+      expect(a.route(view, 0, len, false)).toBe(to !== 0 ? 1 : KEEP);
+      expect(b.route(view, 0, len, false)).toBe(to !== 1 ? 0 : KEEP);
       misdirected++;
     }
     expect(a.counters.misdirected + b.counters.misdirected).toBe(misdirected);
@@ -323,5 +324,207 @@ describe('VxlanReplicaShare: a replica reads its steering and shares its neighbo
     expect(() => new VxlanReplicaShare(new SharedArrayBuffer(16), 4, 0)).toThrow(SharedLayoutError);
     expect(() => new VxlanReplicaShare(g.area, 4, 4)).toThrow(RangeError);
     expect(vxlanReplicaAreaLayout(4).bytes).toBeLessThanOrEqual(g.area.byteLength);
+  });
+});
+
+/** A VXLAN payload carrying `spec` in `view` at 0; its length. */
+function vxlan(view: DataView, spec: FrameSpec): number {
+  return 8 + buildFrame(view, 8, spec);
+}
+
+/** Client ports whose flow from `client` falls in a bucket `inBucket` accepts (by inner source). */
+function portsWhere(client: number, inBucket: (b: number) => boolean, n: number): number[] {
+  const view = new DataView(new ArrayBuffer(256));
+  const out: number[] = [];
+  for (let port = 30000; out.length < n; port++) {
+    const len = vxlan(view, { proto: IpProto.TCP, srcIp: client, dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80 });
+    if (inBucket(steeringSlot({ by: 'inner-source' }, view, 0, len))) out.push(port);
+  }
+  return out;
+}
+
+describe('VxlanReplicaShare.route: a moved bucket keeps its established flows on their replica', () => {
+  const CLIENT = ip('198.18.1.2');
+  const SERVER = ip('198.18.2.2');
+  const view = new DataView(new ArrayBuffer(2048));
+  const seg = (port: number, tcpFlags: number) => vxlan(view, { proto: IpProto.TCP, srcIp: CLIENT, dstIp: SERVER, srcPort: port, dstPort: 80, tcpFlags });
+  const reply = (port: number, tcpFlags: number) => vxlan(view, { proto: IpProto.TCP, srcIp: SERVER, dstIp: CLIENT, srcPort: 80, dstPort: port, tcpFlags });
+  const SYN = 0x02;
+  const ACK = 0x10;
+
+  it('scale out, then scale in: starts stay, a flow started elsewhere goes to the replica that saw it start, both ends alike', () => {
+    const inside = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
+    const outside = new VxlanReplicaGroup(alloc, { by: 'inner-destination' }, 4);
+    const flows = [new StartedFlows(), new StartedFlows()];
+    const share = (g: VxlanReplicaGroup, m: number) => {
+      const s = new VxlanReplicaShare(g.prepare(m).area, 4, m, undefined, flows[m]);
+      s.bind(edge(new Wire()), fakeSocket());
+      return s;
+    };
+    const i0 = share(inside, 0);
+    const o0 = share(outside, 0);
+    for (const g of [inside, outside]) g.join(0);
+    const sync = () => [i0, o0, ...rest].forEach((s) => s.sync(1));
+    const rest: VxlanReplicaShare[] = [];
+    sync();
+    // Replica 0 alone: long-lived connections start on it, in the upper buckets (those replica 1 will take).
+    const old = portsWhere(CLIENT, (b) => b >= 128, 3);
+    for (const p of old) expect(i0.route(view, 0, seg(p, SYN), false)).toBe(KEEP);
+    for (const p of old) expect(o0.route(view, 0, reply(p, SYN | ACK), false)).toBe(KEEP);
+    // Scale out: replica 1 joins and takes the upper half; 0 is their previous holder.
+    const i1 = share(inside, 1);
+    const o1 = share(outside, 1);
+    rest.push(i1, o1);
+    for (const g of [inside, outside]) g.join(1);
+    sync();
+    expect(inside.bucketOwners().slice(128).every((m) => m === 1)).toBe(true);
+    for (const p of old) {
+      // The old connections' segments, both ways, reach replica 1 and go to 0...
+      expect(i1.route(view, 0, seg(p, ACK), false)).toBe(0);
+      expect(o1.route(view, 0, reply(p, ACK), false)).toBe(0);
+      // ...and where they still land on 0 (the new program not attached yet), they stay.
+      expect(i0.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+      // A handed datagram is never handed again.
+      expect(i1.route(view, 0, seg(p, ACK), true)).toBe(KEEP);
+    }
+    // A new connection in a moved bucket starts on 1 and stays there both ways, to its last segment.
+    const fresh = portsWhere(CLIENT, (b) => b >= 128, 6).slice(3);
+    for (const p of fresh) {
+      expect(i0.route(view, 0, seg(p, SYN), false)).toBe(1); // landed on 0 before the program changed: to its owner
+      expect(i1.route(view, 0, seg(p, SYN), false)).toBe(KEEP);
+      expect(o1.route(view, 0, reply(p, SYN | ACK), false)).toBe(KEEP);
+      expect(i1.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+      expect(o1.route(view, 0, reply(p, ACK | 0x01), false)).toBe(KEEP); // FIN: closing, still known
+      expect(i1.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+    }
+    // Other protocols have no start to tell them by: a moved bucket's UDP goes to its previous holder.
+    const udp = vxlan(view, { proto: IpProto.UDP, srcIp: CLIENT, dstIp: SERVER, srcPort: fresh[0], dstPort: 53 });
+    expect(i1.route(view, 0, udp, false)).toBe(0);
+    // Scale in: replica 1 retires; its buckets go back to 0, which keeps its own old flows and hands 1's to it.
+    for (const g of [inside, outside]) g.retire(1);
+    sync();
+    expect(inside.bucketOwners().every((m) => m === 0)).toBe(true);
+    for (const p of old) expect(i0.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+    for (const p of old) expect(o0.route(view, 0, reply(p, ACK), false)).toBe(KEEP);
+    for (const p of fresh) expect(i0.route(view, 0, seg(p, ACK), false)).toBe(1);
+    for (const p of fresh) expect(o0.route(view, 0, reply(p, ACK), false)).toBe(1);
+    // New connections start on 0.
+    expect(i0.route(view, 0, seg(40999, SYN), false)).toBe(KEEP);
+    // 1 leaves: nothing names it any more, everything stays on 0.
+    for (const g of [inside, outside]) g.leave(1);
+    sync();
+    for (const p of fresh) expect(i0.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+    expect(i0.counters.misdirected).toBe(6);
+  });
+
+  it('hands datagrams over the ring byte for byte with their outer source; a full ring counts what it lost; handedTo sums what the others handed', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 3, undefined, 4);
+    const a = new VxlanReplicaShare(g.prepare(0).area, 3, 0, undefined, new StartedFlows());
+    const b = new VxlanReplicaShare(g.prepare(1).area, 3, 1, undefined, new StartedFlows());
+    const c = new VxlanReplicaShare(g.prepare(2).area, 3, 2, undefined, new StartedFlows());
+    const src = new DataView(new ArrayBuffer(4096));
+    const dst = new DataView(new ArrayBuffer(4096));
+    const rng = new Rng(3);
+    const sent: number[][] = [];
+    for (let k = 0; k < 6; k++) {
+      const len = [61, 64, 1522, 2054, 1, 999][k];
+      const bytes = Array.from({ length: len }, () => rng.int(256));
+      bytes.forEach((v, i) => src.setUint8(100 + i, v));
+      const ok = (k % 2 === 0 ? a : c).handOff(1, src, 100, len, ip('198.19.0.2') + k, 4789 + k);
+      expect(ok).toBe(true);
+      sent.push(bytes);
+    }
+    expect(g.handedTo(1)).toBe(6);
+    expect(b.waiting()).toBe(6);
+    const got: number[][] = [];
+    const from: number[] = [];
+    for (let len; (len = b.receiveHanded(dst, 3, 4000)) >= 0; ) {
+      got.push(Array.from({ length: len }, (_, i) => dst.getUint8(3 + i)));
+      from.push(b.handedAddress - ip('198.19.0.2'));
+      expect(b.handedPort).toBe(4789 + from[from.length - 1]);
+    }
+    expect(got.length).toBe(6);
+    for (let i = 0; i < 6; i++) expect(got[i]).toEqual(sent[from[i]]);
+    expect(b.counters.handedIn).toBe(6);
+    expect(a.counters.handedOut + c.counters.handedOut).toBe(6);
+    // 4 slots: the fifth waits for the reader, counted lost; too long for a slot, lost too.
+    for (let k = 0; k < 5; k++) a.handOff(1, src, 100, 100, 1, 1);
+    expect(a.counters.handoffLost).toBe(1);
+    expect(a.handOff(1, src, 0, HANDOFF_DATA_BYTES + 1, 1, 1)).toBe(false);
+    expect(a.handOff(0, src, 0, 10, 1, 1)).toBe(false);
+    expect(a.counters.handoffLost).toBe(3);
+    expect(b.waiting()).toBe(4);
+    expect(g.handedTo(1)).toBe(10);
+  });
+
+  it('rejects and counts what a hostile or broken peer wrote into its ring (lengths past the slot or the buffer, counters that cannot be), never throws, and runs on across the counters wrapping', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 2, undefined, 8);
+    const w = new Int32Array(g.area);
+    const reader = new VxlanReplicaShare(g.prepare(0).area, 2, 0, undefined, new StartedFlows());
+    const writer = new VxlanReplicaShare(g.prepare(1).area, 2, 1, undefined, new StartedFlows());
+    const ring = handoffRingAt(g.layout, 1, 0);
+    const slotAt = (n: number) => ring + HANDOFF_HEADER_WORDS + (n % 8) * (4 + HANDOFF_DATA_BYTES / 4);
+    const dst = new DataView(new ArrayBuffer(4096));
+    const src = new DataView(new ArrayBuffer(4096));
+    // Three slots written by hand: a length past the slot, a negative one, one past the reader's buffer; then a good one.
+    for (let k = 0; k < 4; k++) writer.handOff(0, src, 0, 100, 1, 2);
+    w[slotAt(0)] = HANDOFF_DATA_BYTES + 4;
+    w[slotAt(1)] = -7;
+    w[slotAt(2)] = 3000;
+    expect(reader.receiveHanded(dst, 0, 2000)).toBe(100);
+    expect(reader.counters.handoffRejected).toBe(3);
+    expect(reader.receiveHanded(dst, 0, 2000)).toBe(-1);
+    // A write counter far ahead of the reader (more than the slots): counted once, read from there on.
+    w[ring] = (w[ring] + 1000) | 0;
+    expect(reader.waiting()).toBe(1);
+    expect(reader.receiveHanded(dst, 0, 2000)).toBe(-1);
+    expect(reader.counters.handoffRejected).toBe(4);
+    // Behind the reader: the same.
+    w[ring] = (w[ring] - 3) | 0;
+    expect(reader.receiveHanded(dst, 0, 2000)).toBe(-1);
+    expect(reader.counters.handoffRejected).toBe(5);
+    // The writer finds the reader's counter ahead of its own: it counts what it cannot hand, it does not overwrite.
+    expect(writer.handOff(0, src, 0, 10, 1, 2)).toBe(false);
+    expect(writer.counters.handoffLost).toBe(1);
+    // Counters near the top of int32 wrap on, datagrams intact.
+    const g2 = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 2, undefined, 8);
+    const w2 = new Int32Array(g2.area);
+    const ring2 = handoffRingAt(g2.layout, 1, 0);
+    w2[ring2] = 0x7ffffffd;
+    w2[ring2 + 1] = 0x7ffffffd;
+    const r2 = new VxlanReplicaShare(g2.prepare(0).area, 2, 0, undefined, new StartedFlows());
+    const w2r = new VxlanReplicaShare(g2.prepare(1).area, 2, 1, undefined, new StartedFlows());
+    for (let k = 0; k < 20; k++) {
+      src.setUint32(0, 0xc0de0000 + k);
+      expect(w2r.handOff(0, src, 0, 4 + k, 1, 2)).toBe(true);
+      expect(r2.receiveHanded(dst, 0, 2000)).toBe(4 + k);
+      expect(dst.getUint32(0)).toBe(0xc0de0000 + k);
+    }
+    expect(r2.counters.handoffRejected).toBe(0);
+    expect(w2[ring2]).toBeLessThan(0);
+    expect(g2.handedTo(0)).toBe((0x7ffffffd + 20) % 2 ** 32);
+  });
+});
+
+describe('StartedFlows: the flows a replica saw start', () => {
+  it('knows a started flow until its entry is replaced: a closing one after the linger, an open one only past its maximum age, and counts starts with no room', () => {
+    const t = new StartedFlows(16);
+    for (let k = 0; k < 16; k++) t.record(ip('198.18.1.2'), 40000 + k, 0);
+    expect(t.size).toBe(16);
+    for (let k = 0; k < 16; k++) expect(t.has(ip('198.18.1.2'), 40000 + k)).toBe(true);
+    expect(t.has(ip('198.18.1.3'), 40000)).toBe(false);
+    t.record(ip('198.18.1.3'), 1, 1000);
+    expect(t.full).toBe(1);
+    t.close(ip('198.18.1.2'), 40003, 1000);
+    expect(t.has(ip('198.18.1.2'), 40003)).toBe(true);
+    t.record(ip('198.18.1.3'), 1, 5000);
+    expect(t.full).toBe(2);
+    t.record(ip('198.18.1.3'), 1, 20_000);
+    expect(t.has(ip('198.18.1.3'), 1)).toBe(true);
+    expect(t.has(ip('198.18.1.2'), 40003)).toBe(false);
+    t.record(ip('198.18.1.3'), 2, 700_000);
+    expect(t.has(ip('198.18.1.3'), 2)).toBe(true);
+    expect(t.full).toBe(2);
+    expect(() => new StartedFlows(100)).toThrow(RangeError);
   });
 });
