@@ -940,28 +940,35 @@ export class ChainDataPlane {
   }
 
   /**
-   * Sleeps, without blocking the event loop, until an instance transmits, `wakeAll()` is
-   * called (a port got frames) or `timeoutMs` passes: arms every instance's transmitqs,
-   * re-checks them, then `Atomics.waitAsync`s on the host's interrupt line. Resolves at
-   * once when frames already wait.
+   * Sleeps, without blocking the event loop, until an instance transmits, posts receive
+   * buffers that frames waiting toward it need, `wakeAll()` is called (a port got frames)
+   * or `timeoutMs` passes: arms every instance's transmitqs and the receiveqs its FIFOs
+   * wait on, re-checks them, then `Atomics.waitAsync`s on the host's interrupt line.
+   * Resolves at once when frames already wait or can be delivered.
    */
   async waitForWork(timeoutMs: number): Promise<void> {
     const seen = this.hostBell.sequence();
     const armed: StageInstance[] = [];
-    let pending = this.armTransmits(armed);
-    for (const inst of armed) if (inst.toEth0.count > 0 || inst.toEth1.count > 0) pending = true;
+    const pending = this.armTransmits(armed);
     if (!pending) await (this.instanceMode === 'process' ? this.hostWakeOrTimeout(seen, timeoutMs) : this.hostBell.waitAsync(seen, timeoutMs));
     this.disarmTransmits(armed);
   }
 
-  /** Arms the transmitqs of every running instance (listed in `armed`); true if frames already wait in one. */
+  /**
+   * Arms the transmitqs of every running instance (listed in `armed`), and the receiveq of
+   * each side whose FIFO holds frames (the instance rings when it posts buffers); true if
+   * frames already wait in a transmitq, or a FIFO's receiveq has room.
+   */
   private armTransmits(armed: StageInstance[]): boolean {
     let pending = false;
     for (const inst of this.instances()) {
       if (inst.host.state !== 'running') continue;
       armed.push(inst);
-      if (inst.host.eth0.armTx()) pending = true;
-      if (inst.host.eth1.armTx()) pending = true;
+      const h = inst.host;
+      if (h.eth0.armTx()) pending = true;
+      if (h.eth1.armTx()) pending = true;
+      if (inst.toEth0.count > 0 && h.eth0.armRxRoom()) pending = true;
+      if (inst.toEth1.count > 0 && h.eth1.armRxRoom()) pending = true;
     }
     return pending;
   }
@@ -969,8 +976,11 @@ export class ChainDataPlane {
   private disarmTransmits(armed: readonly StageInstance[]): void {
     for (const inst of armed) {
       if (inst.host.state !== 'running') continue;
-      inst.host.eth0.disarmTx();
-      inst.host.eth1.disarmTx();
+      const h = inst.host;
+      h.eth0.disarmTx();
+      h.eth1.disarmTx();
+      h.eth0.disarmRxRoom();
+      h.eth1.disarmRxRoom();
     }
   }
 

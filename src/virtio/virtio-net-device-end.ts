@@ -291,6 +291,20 @@ export class VirtioNetDeviceEnd {
     this.txq.disableAvailNotifications();
   }
 
+  /**
+   * Asks the driver to ring when it posts receive buffers (before the host sleeps with
+   * frames waiting for room toward it); returns true if some are already posted (then do
+   * not sleep). The driver rings the host's interrupt line with it (`setTxInterrupt`).
+   */
+  armRxRoom(): boolean {
+    return this.rxq.enableAvailNotifications();
+  }
+
+  /** Stops the driver from ringing for posted receive buffers (while the host polls). */
+  disarmRxRoom(): void {
+    this.rxq.disableAvailNotifications();
+  }
+
   /** Receive buffers the driver has posted: how many frames `deliverRx` can take now. */
   rxRoom(): number {
     return this.rxq.availCount();

@@ -309,9 +309,14 @@ export class VirtioNetDriverEnd {
     this.txq.disableUsedNotifications();
   }
 
-  /** Also rings `bell` whenever transmitting rings the device (the host's interrupt line). */
+  /**
+   * Also rings `bell` (the host's interrupt line) whenever transmitting, or posting receive
+   * buffers, rings the device: each only while the device asked for it (`armTx`,
+   * `armRxRoom` of its end, right before the host sleeps).
+   */
   setTxInterrupt(bell: Doorbell | null): void {
     this.txq.interrupt = bell;
+    this.rxq.interrupt = bell;
   }
 
   /** Stops refilling the receiveq (for shutdown: the device end then returns its posted buffers). */

@@ -27,6 +27,7 @@ interface Sleep {
 }
 
 class FakeTarget implements Pumpable {
+  linkMode: 'host' | 'direct' = 'host';
   pumps = 0;
   wakeAlls = 0;
   inFlight = false;
@@ -187,6 +188,25 @@ describe('PumpLoop', () => {
     await until(() => target.sleeps.length === 2, 'the next sleep');
     expect(perSlice[1]).toBeGreaterThan(0);
     expect(perSlice[1]).toBeLessThanOrEqual(64);
+    await loop.stop();
+  });
+
+  it('over direct links, frames in flight do not keep it polling: it sleeps after spinMs without movement', async () => {
+    const target = new FakeTarget();
+    target.linkMode = 'direct';
+    target.inFlight = true;
+    const loop = new PumpLoop(target, inside, outside, { sliceMs: 5, spinMs: 0.5, idlePollMs: 3 });
+    loop.start();
+    await until(() => target.sleeps.length === 1, 'a sleep with frames in flight');
+    // As with nothing in flight: 0.5 ms of 10 µs passes, checked every 16 passes.
+    expect(target.pumps).toBe(64);
+    expect(target.sleeps[0].timeoutMs).toBe(3);
+    // Frames moving keep it pumping as before.
+    target.work = 100;
+    target.sleeps[0].resolve();
+    await until(() => target.sleeps.length === 2, 'the next sleep');
+    expect(target.work).toBe(0);
+    expect(target.pumps).toBeGreaterThanOrEqual(64 + 100 + 50);
     await loop.stop();
   });
 

@@ -61,6 +61,34 @@ describe('shared receive interrupt', () => {
     host.freeBatch(got, 16);
   });
 
+  it("rings the host's line when the driver posts receive buffers, only while the host armed for room (frames waiting toward a full receiveq)", () => {
+    const { host, guests, backends } = setup();
+    const hostBell = new Doorbell(new Int32Array(new SharedArrayBuffer(4)), 0);
+    guests[0].setTxInterrupt(hostBell);
+    // The host fills every posted buffer: no room left.
+    const ids = new Uint32Array(16);
+    expect(host.allocBatch(ids, 16)).toBe(16);
+    for (const id of ids) host.copyIn(id, new Uint8Array(60), 0, 60);
+    expect(backends[0].deliverRx(ids, 16)).toBe(16);
+    expect(backends[0].rxRoom()).toBe(0);
+    expect(backends[0].armRxRoom()).toBe(false);
+    // The driver takes 8 frames and posts 8 buffers again: the armed host is rung once.
+    const got = new Uint32Array(16);
+    expect(guests[0].receive(got, 8)).toBe(8);
+    host.withOwner(GUEST).freeBatch(got, 8);
+    expect(hostBell.sequence()).toBe(1);
+    expect(backends[0].rxRoom()).toBe(8);
+    expect(backends[0].armRxRoom()).toBe(true);
+    backends[0].disarmRxRoom();
+    // Disarmed (and nothing taken since): the next buffers posted ring nobody.
+    expect(host.allocBatch(ids, 8)).toBe(8);
+    for (const id of ids.subarray(0, 8)) host.copyIn(id, new Uint8Array(60), 0, 60);
+    expect(backends[0].deliverRx(ids, 8)).toBe(8);
+    expect(guests[0].receive(got, 16)).toBe(16);
+    expect(hostBell.sequence()).toBe(1);
+    host.withOwner(GUEST).freeBatch(got, 16);
+  });
+
   it('wakes a driver sleeping in another thread when the OTHER device gets a frame', async () => {
     const { host, guests, backends, irqSab } = setup();
     const flag = new Int32Array(new SharedArrayBuffer(4));
