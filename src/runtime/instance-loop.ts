@@ -13,6 +13,15 @@ import { waitOnLinks } from '../dataplane/links/link-wait.ts';
 export const IDLE_SLEEP_MAX_MS = 16;
 
 /**
+ * Empty passes in a row before an instance loop stops polling (then `spinMs`, then a sleep).
+ * Few: with more busy threads than cores every empty pass takes the core a peer needs. At
+ * 64 (each an `rte_pause`-like pause and a look at both links, ~1–3 µs with direct links)
+ * an instance of pass-through ×3 over direct links made ~150 passes per 256-frame batch
+ * (two rounds of 64: one waiting for room, one for the next batch), most of its CPU.
+ */
+export const IDLE_SPINS = 8;
+
+/**
  * The poll loop of an instance: take a batch from one side's link, run the fused pipeline
  * over it in place, hand the survivors to the link of the side their verdict names, and
  * free the dropped buffers. Packet bytes never move; only buffer ids do.
@@ -116,9 +125,9 @@ export class InstanceLoop {
   }
 
   /**
-   * Polls until `stop[0]` becomes non-zero. After a pass with no work it keeps polling for
-   * `spinMs` (a busy peer's next batch usually comes sooner than a wake-up would take,
-   * ~20 µs here), then sleeps on a receive doorbell. A pass held back by a full peer
+   * Polls until `stop[0]` becomes non-zero. After `IDLE_SPINS` passes with no work it keeps
+   * polling for `spinMs` (a busy peer's next batch usually comes sooner than a wake-up would
+   * take, ~20 µs here; 0: not at all), then sleeps on a receive doorbell. A pass held back by a full peer
    * (frames wait, no room to forward them) spins only its short round of empty polls, then
    * sleeps until that peer has taken frames (`waitOnLinks`): spinning there would take the
    * core the peer needs whenever busy threads outnumber cores. When `heartbeat` is given, its word 0
@@ -126,7 +135,7 @@ export class InstanceLoop {
    * supervisor can tell a hung instance from an idle one.
    */
   run(stop: Int32Array, clock: () => number, spinMs = 0.2, heartbeat?: Int32Array): void {
-    const backoff = new SpinThenWait(64);
+    const backoff = new SpinThenWait(IDLE_SPINS);
     let idleSince = -1;
     // A sleep on the doorbell ends when a peer rings it; its timeout only bounds how long a
     // quiet instance goes without a pass (heartbeat, control words). It doubles while the
@@ -140,7 +149,8 @@ export class InstanceLoop {
         idleSince = -1;
         sleepMs = 1;
       } else if (backoff.idle()) {
-        if (idleSince < 0 && this.stalled === 0) idleSince = now;
+        // spinMs 0 sleeps at the end of the first round of empty passes, not after a second.
+        if (idleSince < 0 && this.stalled === 0 && spinMs > 0) idleSince = now;
         else if (this.stalled !== 0 || now - idleSince > spinMs) {
           if (this.portWait !== undefined) {
             const woke = this.portWait(sleepMs);

@@ -6,7 +6,7 @@ import type { PipelineInstance } from '../../../src/pipeline/compiled-pipeline.t
 import type { PacketBatch } from '../../../src/pipeline/packet-batch.ts';
 import { Verdict } from '../../../src/pipeline/verdict.ts';
 import { PacketPool } from '../../../src/pool/packet-pool.ts';
-import { InstanceLoop } from '../../../src/runtime/instance-loop.ts';
+import { IDLE_SPINS, InstanceLoop } from '../../../src/runtime/instance-loop.ts';
 import { Doorbell } from '../../../src/virtio/doorbell.ts';
 import { VirtioNetDevice } from '../../../src/virtio/virtio-net-device.ts';
 import { deviceEnd, type VirtioNetDeviceEnd } from '../../../src/virtio/virtio-net-device-end.ts';
@@ -350,9 +350,11 @@ describe('InstanceLoop over direct links', () => {
   function stubLink(pool: PacketPool, direct: boolean, rx: number[], room: number) {
     const sent: number[] = [];
     let armedTx = 0;
+    let armedRx = 0;
     return {
       sent,
       armedTx: () => armedTx,
+      armedRx: () => armedRx,
       link: {
         direct,
         txRoom: () => room,
@@ -365,7 +367,7 @@ describe('InstanceLoop over direct links', () => {
           for (let i = 0; i < n; i++) sent.push(ids[i]);
           return n;
         },
-        armRx: () => rx.length > 0,
+        armRx: () => (armedRx++, rx.length > 0),
         disarmRx: () => undefined,
         armTx: () => (armedTx++, room > 0),
         disarmTx: () => undefined,
@@ -392,6 +394,31 @@ describe('InstanceLoop over direct links', () => {
     const loop2 = new InstanceLoop(guest, [hostLeft.link, right.link], tagPipeline());
     expect(loop2.pollOnce(1)).toBe(0);
     guest.freeBatch(Uint32Array.from([...right.sent, ...ids2]), right.sent.length + 1);
+    expect(pool.leakCheck()).toEqual([]);
+  });
+
+  it('run() with spinMs 0 sleeps after one round of IDLE_SPINS empty passes (not two)', () => {
+    const pool = PacketPool.create({ bufferCount: 64, owner: 1 });
+    const guest = pool.withOwner(2);
+    const left = stubLink(pool, true, [], 8);
+    const right = stubLink(pool, true, [], 8);
+    const irq = new Doorbell(new Int32Array(new SharedArrayBuffer(4)), 0);
+    const loop = new InstanceLoop(guest, [left.link, right.link], tagPipeline(), irq);
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    let passes = 0;
+    loop.run(
+      stop,
+      () => {
+        // Stop on the pass after the 5th sleep.
+        if (left.armedRx() >= 5) Atomics.store(stop, 0, 1);
+        passes++;
+        return performance.now();
+      },
+      0,
+    );
+    expect(left.armedRx()).toBe(5);
+    expect(passes).toBe(5 * IDLE_SPINS + 1);
+    expect(IDLE_SPINS).toBeLessThanOrEqual(16);
     expect(pool.leakCheck()).toEqual([]);
   });
 
