@@ -13,7 +13,11 @@ import type { BackendSteering } from './backend-steering.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import type { ChainEnd } from './chain-ends.ts';
 import { HANDOFF_TIMEOUT_MS, ReplicaEnds, type EndsPlacement } from './replica-ends.ts';
+import { ReplicaVxlanEnds, vxlanReplicaMembers } from './replica-vxlan-ends.ts';
+import type { EndsInReplicas, EndTraffic } from './ends-in-replicas.ts';
 import type { GeneratorPortSpec } from '../ports/generator.ts';
+import { parseVxlanPortConfig } from '../ports/vxlan.ts';
+import { classifierRules } from './chain-ends.ts';
 import { NULL_PORT } from '../dataplane/chain-port.ts';
 import { LocalPortCounter } from '../dataplane/ports/local-ports.ts';
 import type { ChainPhase, ChainStatus, FunctionStatus, InstanceStatus } from './controller-api.ts';
@@ -64,6 +68,12 @@ export interface FunctionRuntime {
    * the fused unit's: name `fused`, scaling merged from theirs, see `fusedUnitSpec`).
    */
   readonly parts?: readonly BuiltFunctionSpec[];
+  /**
+   * The port range its shards cut (`PipelineDefinition.shardedPorts`; a fused unit: its
+   * sharded part's), when it has one: a fused chain's VXLAN ends in the replicas steer
+   * translated replies by it.
+   */
+  readonly shardedPorts?: { readonly from: number; readonly to: number };
   /**
    * Its backends, when it has some (`PipelineDefinition.backends`; a fused chain: those of
    * its one part with backends): wanted states, health checks and one control array per
@@ -125,6 +135,15 @@ export function fusedUnitSpec(parts: readonly BuiltFunctionSpec[]): BuiltFunctio
   };
 }
 
+/**
+ * Shards the instances of `fn` split unique resources into (`AddInstanceOptions.shards`):
+ * twice `max` for a sharded function that may scale out, so a rolling update at `max`
+ * still finds free ones while the old instances drain; none otherwise.
+ */
+export function shardCount(fn: FunctionRuntime): number | undefined {
+  return fn.sharded && fn.spec.scaling.max > 1 ? 2 * fn.spec.scaling.max : undefined;
+}
+
 /** The function whose rates measure a runtime's load: its own, or a fused unit's first part (what enters a replica). */
 export function loadFunctionName(fn: FunctionRuntime): string {
   return fn.parts?.[0].name ?? fn.spec.name;
@@ -181,8 +200,8 @@ export class ChainRuntime {
   readonly loop: PumpLoop;
   /** The chain's ends: the host's ports, or (ends in the replicas) figures read from the replicas' counters. */
   readonly ends: { readonly inside: ChainEnd; readonly outside: ChainEnd };
-  /** The ends run by the replicas (`endsPlacement.where === 'replicas'`): shards, handoffs, figures. */
-  readonly replicaEnds: ReplicaEnds | undefined;
+  /** The ends run by the replicas (`endsPlacement.where === 'replicas'`): in-memory clients and servers, or VXLAN sockets; handoffs, figures. */
+  readonly replicaEnds: EndsInReplicas | undefined;
   /** The inside end as the pump loop sees it: closed when the chain is deleted. */
   private readonly ingress: GatedPort;
   /** The same objects as `functions`, writable. */
@@ -223,14 +242,12 @@ export class ChainRuntime {
     );
     if (endsPlacement.where === 'replicas') {
       if (hostEnds !== undefined || functions.length !== 1 || functions[0].parts === undefined) throw new InvalidArgumentError('ends in the replicas need one fused unit and no host ends');
-      const egress = spec.spec.egress.type;
-      if (spec.spec.ingress.type !== 'generator' || (egress !== 'responder' && egress !== 'sink')) throw new InvalidArgumentError(`ends ${spec.spec.ingress.type} → ${egress} cannot run in the replicas`);
-      const replicas = new ReplicaEnds(spec.spec.ingress as GeneratorPortSpec, egress, this.dataPlane.memory, endsPlacement.reason);
+      const replicas = endsInReplicas(spec, functions[0], this.dataPlane, endsPlacement.reason);
       this.replicaEnds = replicas;
       // The host's pump loop carries no frame: it keeps the lifecycle (health, drains, pool checks).
       this.ends = {
-        inside: { port: NULL_PORT, stats: () => replicas.insideStats(), close: async () => undefined },
-        outside: { port: NULL_PORT, stats: () => replicas.outsideStats(), close: async () => undefined },
+        inside: { ...replicas.end('inside'), port: NULL_PORT, close: async () => undefined },
+        outside: { ...replicas.end('outside'), port: NULL_PORT, close: async () => undefined },
       };
     } else {
       if (hostEnds === undefined) throw new InvalidArgumentError('ends on the host need their ports');
@@ -359,10 +376,10 @@ export class ChainRuntime {
     this.deleting = true;
     for (const restart of this.restarts.values()) clearTimeout(restart.timer);
     for (const fn of this.functions) fn.backends?.stop();
-    // Ends in the replicas: the clients close their flows (FINs through the chain) before the drain.
+    // Ends in the replicas: the clients close their flows (FINs through the chain), VXLAN replicas take no new ones, before the drain.
     const ends = this.replicaEnds;
     if (ends !== undefined) await ends.closeAll(Math.min(timeoutMs, HANDOFF_TIMEOUT_MS));
-    const openInReplicas = ends === undefined ? 0 : ends.figure(LocalPortCounter.FLOWS_OPEN) + ends.figure(LocalPortCounter.FLOWS_CLOSING);
+    const openInReplicas = ends === undefined ? 0 : ends.openFlows();
     const flowsLeft = (await this.dataPlane.drainAll('chain deleted', timeoutMs)) + openInReplicas;
     // No new frame from the clients; what is inside leaves before the instances stop.
     this.ingress.close();
@@ -384,16 +401,13 @@ export class ChainRuntime {
   private finalFigures(): Record<string, number> {
     const dp = this.dataPlane;
     const figures: Record<string, number> = { ...this.traffic(), dropped: dp.dropped() };
-    if (this.replicaEnds !== undefined) {
-      figures.flowsMovedOut = this.replicaEnds.figure(LocalPortCounter.FLOWS_MOVED_OUT);
-      figures.flowsMovedIn = this.replicaEnds.figure(LocalPortCounter.FLOWS_MOVED_IN);
-    }
+    if (this.replicaEnds !== undefined) Object.assign(figures, this.replicaEnds.finalFigures());
     for (const d of HOST_DROP_LIST.declared) if (dp.drops[d.field] > 0) figures[`host:${d.name}`] = dp.drops[d.field];
     return figures;
   }
 
   /** Frames in and out of each end: the host ports' (`ChainDataPlane.traffic`), or the replicas' counters when they run the ends. */
-  traffic(): { enteredInside: number; enteredOutside: number; leftInside: number; leftOutside: number } {
+  traffic(): EndTraffic {
     const t = this.dataPlane.traffic;
     const r = this.replicaEnds?.traffic();
     if (r === undefined) return { ...t };
@@ -588,18 +602,13 @@ export class ChainRuntime {
             const inst = await this.dataPlane.addInstance(k, fn.image, {
               ...(ends === undefined ? {} : { ports: ends.portsFor(member!) }),
               hangTimeoutMs: INSTANCE_HANG_TIMEOUT_MS,
-              // Instances of a sharded function that may scale out split what must stay unique
-              // (NAT ports): twice `max` shards, so a rolling update at `max` still finds free
-              // ones while the old instances drain.
-              ...(fn.sharded && fn.spec.scaling.max > 1 ? { shards: 2 * fn.spec.scaling.max } : {}),
+              // Instances of a sharded function that may scale out split what must stay unique (NAT ports).
+              ...(shardCount(fn) === undefined ? {} : { shards: shardCount(fn) }),
               ...(this.warm === undefined ? {} : { warm: this.warm }),
               // Every instance of a function with backends reads the states the controller wants.
               ...(fn.backends === undefined ? {} : { controlSab: fn.backends.blockFor(fn.image.imagePath, (n) => this.dataPlane.memory.allocate(n)).buffer }),
             });
-            if (ends !== undefined) {
-              ends.bind(member!, inst);
-              ends.rebalance();
-            }
+            ends?.bind(member!, inst);
           } catch {
             // Reported by the data plane (instance-failed); the phase shows the shortfall.
             if (ends !== undefined) ends.cancel(member!);
@@ -656,15 +665,17 @@ export class ChainRuntime {
   }
 
   /**
-   * Drains `inst` in the background. With the ends in the replicas it first hands its shards
-   * to the others and closes their flows (`ReplicaEnds.handOff`): the drain that follows
-   * then finds nothing of its own left.
+   * Drains `inst` in the background. With the ends in the replicas it first hands the
+   * replica off (`EndsInReplicas.handOff`: in-memory clients give their shards to the others
+   * and close their flows; a VXLAN replica is retired from its groups), and the drain that
+   * follows also waits while the replica still holds flows no host pin shows (`holds`).
    */
   private drainInBackground(inst: StageInstance, reason: string, fn: FunctionRuntime): void {
     const ends = this.replicaEnds;
-    const handOff = ends === undefined ? Promise.resolve() : ends.handOff(inst.id, Math.min(HANDOFF_TIMEOUT_MS, fn.spec.scaling.drainTimeoutSeconds * 1000));
+    const drainMs = fn.spec.scaling.drainTimeoutSeconds * 1000;
+    const handOff = ends === undefined ? Promise.resolve() : ends.handOff(inst.id, Math.min(HANDOFF_TIMEOUT_MS, drainMs));
     const drain = handOff
-      .then(() => this.dataPlane.drainInstance(inst.id, reason, fn.spec.scaling.drainTimeoutSeconds * 1000))
+      .then(() => this.dataPlane.drainInstance(inst.id, reason, drainMs, ends === undefined ? undefined : () => ends.holds(inst.id)))
       .catch(() => undefined)
       .finally(() => this.drains.delete(drain));
     this.drains.add(drain);
@@ -701,4 +712,22 @@ export class ChainRuntime {
         break;
     }
   }
+}
+
+/**
+ * The ends a fused chain's replicas run (`placeEnds` said `replicas`): in-memory clients and
+ * servers for generator → responder/sink, VXLAN sockets in steered groups for vxlan → vxlan
+ * (the outside group by the NAT's port shards when `unit` has a sharded part with a port
+ * range and more than one shard, by the inner destination otherwise).
+ */
+function endsInReplicas(spec: ChainSpec, unit: FunctionRuntimeInit, dataPlane: ChainDataPlane, reason: string): EndsInReplicas {
+  const { ingress, egress, classifier } = spec.spec;
+  if (ingress.type === 'generator' && (egress.type === 'responder' || egress.type === 'sink')) return new ReplicaEnds(ingress as GeneratorPortSpec, egress.type, dataPlane.memory, reason);
+  if (ingress.type === 'vxlan' && egress.type === 'vxlan') {
+    const count = shardCount({ ...unit, booting: new Set() });
+    const nat = count === undefined || unit.shardedPorts === undefined ? undefined : { ...unit.shardedPorts, count };
+    const settings = { inside: parseVxlanPortConfig(ingress, 'ingress'), outside: parseVxlanPortConfig(egress, 'egress') };
+    return new ReplicaVxlanEnds(settings, dataPlane.memory, reason, nat, classifier === undefined ? undefined : classifierRules(classifier), vxlanReplicaMembers(unit.spec.scaling.max));
+  }
+  throw new InvalidArgumentError(`ends ${ingress.type} → ${egress.type} cannot run in the replicas`);
 }

@@ -5,6 +5,7 @@ import { buildFusedImage, buildImage } from '../image/image-builder.ts';
 import type { ImageLease } from '../image/image-lease.ts';
 import { ImageStore, type ImageStoreUsage } from '../image/image-store.ts';
 import { canonicalJson } from '../image/canonical-json.ts';
+import type { PipelineDefinition } from '../pipeline/define-pipeline.ts';
 import type { FunctionRegistry } from '../pipeline/function-registry.ts';
 import { WarmPool } from '../runtime/warm-pool.ts';
 import { WarmProcessPool } from '../runtime/warm-process-pool.ts';
@@ -514,6 +515,7 @@ export class Controller implements ControllerApi {
       // Each replica is one busy thread: the autoscaler adds none beyond the cores (a manual scale may).
       policy: new ScalingPolicy(spec.scaling, { outCap: availableParallelism(), ...this.policyOptions }),
       sharded: parts.some((p) => this.registry.get(p.function).sharded === true),
+      ...shardedPortsOf(parts.map((p) => ({ definition: this.registry.get(p.function), config: p.config }))),
       parts,
       ...this.steering(chain, FUSED_UNIT, undefined, parts),
     };
@@ -698,6 +700,14 @@ function storedBackends(chain: ChainRuntime): { backends?: Record<string, Record
 /** What must stay equal for an update in place: ports, classifier and the function list. */
 function structureDigest(spec: ChainSpec): string {
   return canonicalJson({ ingress: spec.spec.ingress, egress: spec.spec.egress, classifier: spec.spec.classifier ?? null, functions: spec.spec.functions.map((f) => f.name), placement: spec.spec.placement });
+}
+
+/** `{ shardedPorts }` of the first sharded part that cuts a port range (`PipelineDefinition.shardedPorts`), or nothing. */
+function shardedPortsOf(parts: ReadonlyArray<{ definition: PipelineDefinition<unknown>; config: unknown }>): { shardedPorts?: { from: number; to: number } } {
+  const part = parts.find((p) => p.definition.sharded === true && p.definition.shardedPorts !== undefined);
+  if (part === undefined) return {};
+  const { from, to } = part.definition.shardedPorts!(part.config);
+  return { shardedPorts: { from, to } };
 }
 
 /** A spec's functions as built ones (fused placement refuses prebuilt images: `checkChainSpec`). */

@@ -8,8 +8,10 @@ import { clientFlowsOf, type GeneratorPortSpec } from '../ports/generator.ts';
 import type { ClassifierRules } from '../dataplane/ports/classifier-port.ts';
 import { classifierRules } from './chain-ends.ts';
 import type { PlacementDecision } from './placement.ts';
+import { loadNativeAddon } from '../native/native-addon.ts';
 import { INGRESS_TRACE_BYTES } from '../trace/ingress-trace-layout.ts';
 import { assignShards, GENERATOR_SHARDS, shardsMoved } from './shard-assignment.ts';
+import type { EndsInReplicas, EndTraffic, ReplicaEndView } from './ends-in-replicas.ts';
 
 /** Where a chain's ends run, and why (`ChainStatus.ends`). */
 export interface EndsPlacement {
@@ -26,24 +28,35 @@ const REPLICA_EGRESS = ['responder', 'sink'] as const;
 export const HANDOFF_TIMEOUT_MS = 3000;
 
 /**
- * Decides where a chain's ends run. In the replicas when the chain is fused and both ends
- * are in-memory (generator ingress; responder or sink egress) with the built-in factories,
- * and its classifier (if any) admits the generator's flows; on the host otherwise, with
- * the reason. `overridden(type)`: the controller was given its own factory for that type.
+ * Decides where a chain's ends run. In the replicas when the chain is fused, the ends have
+ * the built-in factories and either both are in-memory (generator ingress whose flows its
+ * classifier, if any, admits; responder or sink egress) or both are VXLAN (with the native
+ * addon: each replica binds its sockets in a steered SO_REUSEPORT group, the classifier
+ * runs there too); on the host otherwise, with the reason. `overridden(type)`: the
+ * controller was given its own factory for that type; `native`: the addon is loaded.
  *
  * @example
  * ```ts
  * placeEnds(spec, { placement: 'fused', reason: 'spec.placement: fused' }, () => false).where; // 'replicas' for generator → responder
  * ```
  */
-export function placeEnds(spec: ChainSpec, placement: PlacementDecision, overridden: (type: string) => boolean): EndsPlacement {
+export function placeEnds(spec: ChainSpec, placement: PlacementDecision, overridden: (type: string) => boolean, native = loadNativeAddon().available): EndsPlacement {
   const { ingress, egress, classifier } = spec.spec;
   const pair = `${ingress.type} → ${egress.type}`;
   if (placement.placement !== 'fused') return { where: 'host', reason: 'isolated placement: the host feeds the first stage and takes from the last' };
-  if (ingress.type !== 'generator' || !(REPLICA_EGRESS as readonly string[]).includes(egress.type)) {
-    return { where: 'host', reason: `${pair}: only generator → responder/sink ends run in the replicas so far (VXLAN and pcap keep a host end)` };
+  const inMemory = ingress.type === 'generator' && (REPLICA_EGRESS as readonly string[]).includes(egress.type);
+  const vxlan = ingress.type === 'vxlan' && egress.type === 'vxlan';
+  if (!inMemory && !vxlan) {
+    return { where: 'host', reason: `${pair}: only generator → responder/sink and vxlan → vxlan ends run in the replicas (pcap and mixed ends keep a host end)` };
   }
   if (overridden(ingress.type) || overridden(egress.type)) return { where: 'host', reason: `${pair}: the controller was given its own end factory` };
+  if (vxlan) {
+    if (!native) return { where: 'host', reason: `${pair}: VXLAN sockets in the replicas need the native addon (recvmmsg, SO_REUSEPORT steering)` };
+    return {
+      where: 'replicas',
+      reason: `fused chain with VXLAN ends (${pair}): each replica binds both UDP ports in a SO_REUSEPORT group steered by the inner frame (clients by source, replies by NAT port shard or destination); no frame crosses the host`,
+    };
+  }
   if (classifier !== undefined && !classifierAdmits(classifierRules(classifier), clientFlowsOf(ingress as GeneratorPortSpec))) {
     return { where: 'host', reason: `${pair}: the classifier rejects the generator's flows (counted at the host)` };
   }
@@ -87,7 +100,7 @@ const GAUGES: readonly number[] = [LocalPortCounter.FLOWS_OPEN, LocalPortCounter
  * ends.bind(member, inst);
  * ```
  */
-export class ReplicaEnds {
+export class ReplicaEnds implements EndsInReplicas {
   readonly shards: number;
   /** Shard moves published so far. */
   moves = 0;
@@ -148,9 +161,10 @@ export class ReplicaEnds {
     };
   }
 
-  /** Replica `member` booted as `instance`: it gets shards at the next `rebalance`. */
+  /** Replica `member` booted as `instance`: it gets its shards now. */
   bind(member: number, instance: StageInstance): void {
     this.members.set(member, instance);
+    this.rebalance();
   }
 
   /** The boot of `member` failed: its number is free again. */
@@ -210,6 +224,11 @@ export class ReplicaEnds {
     return c[LocalPortCounter.SHARD_SEQ_SEEN] >= this.seq && c[LocalPortCounter.FLOWS_CLOSING] <= 0 && shardsHeldBy(this.block, this.layout, member) === 0;
   }
 
+  /** Once handed off, a replica's flows are closed: nothing holds its drain. */
+  holds(): boolean {
+    return false;
+  }
+
   /** Whether the controller is handing `instanceId`'s shards over (it is not ready for new work any more). */
   isLeaving(instanceId: string): boolean {
     const m = this.memberOf(instanceId);
@@ -254,8 +273,23 @@ export class ReplicaEnds {
     return n;
   }
 
+  /** Flows the clients still have open or closing. */
+  openFlows(): number {
+    return this.figure(LocalPortCounter.FLOWS_OPEN) + this.figure(LocalPortCounter.FLOWS_CLOSING);
+  }
+
+  /** Flows moved between replicas, for the `deleted` event. */
+  finalFigures(): Record<string, number> {
+    return { flowsMovedOut: this.figure(LocalPortCounter.FLOWS_MOVED_OUT), flowsMovedIn: this.figure(LocalPortCounter.FLOWS_MOVED_IN) };
+  }
+
+  /** The clients' end (`insideStats`) or the servers' (`outsideStats`); in-memory ends never drop. */
+  end(side: 'inside' | 'outside'): ReplicaEndView {
+    return { stats: () => (side === 'inside' ? this.insideStats() : this.outsideStats()) };
+  }
+
   /** Frames in and out of each end, as `ChainDataPlane.traffic` counts a host end's. */
-  traffic(): { enteredInside: number; enteredOutside: number; leftInside: number; leftOutside: number } {
+  traffic(): EndTraffic {
     return {
       enteredInside: this.figure(LocalPortCounter.INSIDE_IN),
       enteredOutside: this.figure(LocalPortCounter.OUTSIDE_IN),

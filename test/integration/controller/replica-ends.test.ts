@@ -4,6 +4,7 @@ import type { ControllerEvent } from '../../../src/controller/controller-api.ts'
 import type { Controller } from '../../../src/controller/controller.ts';
 import type { ControllerClient } from '../../../src/grpc/controller-client.ts';
 import { LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
+import { ReplicaEnds } from '../../../src/controller/replica-ends.ts';
 import { ProcessIsolate } from '../../../src/runtime/process-isolate.ts';
 import { IngressWord } from '../../../src/trace/ingress-trace-layout.ts';
 import type { PacketTraceView } from '../../../src/trace/trace-session.ts';
@@ -84,7 +85,8 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     expect(chain.ends?.where).toBe('replicas');
     expect(chain.ends?.reason).toMatch(/generator → responder/);
     const runtime = controller.chain('edge');
-    const ends = runtime.replicaEnds!;
+    const ends = runtime.replicaEnds;
+    if (!(ends instanceof ReplicaEnds)) throw new Error('generator → responder ends run as ReplicaEnds');
     const figure = (slot: number) => ends.figure(slot);
 
     // Every flow opened with a handshake, data both ways, nothing through the host.
@@ -193,7 +195,8 @@ describe('controller: a fused chain with in-memory ends runs them in its replica
     await controller.apply(spec(), 'edge.yaml');
     await controller.scaleFunction('edge', 'fw', 2);
     const runtime = controller.chain('edge');
-    const ends = runtime.replicaEnds!;
+    const ends = runtime.replicaEnds;
+    if (!(ends instanceof ReplicaEnds)) throw new Error('generator → responder ends run as ReplicaEnds');
     const figure = (slot: number) => ends.figure(slot);
     await until(() => figure(LocalPortCounter.SYN_ACKS) >= FLOWS && runtime.dataPlane.stage('fused').live.every((i) => i.portCounters![LocalPortCounter.SHARDS_HELD] === ends.shards / 2), 30_000);
     const victim = runtime.dataPlane.stage('fused').live[1];
