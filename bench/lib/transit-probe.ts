@@ -7,6 +7,8 @@
  * which the functions never rewrite; pure ACKs are skipped.
  *
  * Not for production chains: while enabled it allocates a map entry per data segment.
+ * Wrapping needs the ports on the host: `startWebEdgeChain` with `wrapPort` keeps a fused
+ * chain's VXLAN ends there (without it they run in the replicas, where nothing can wrap them).
  *
  * @example
  * ```ts

@@ -69,8 +69,8 @@ interface CpuRow {
 
 function chainDrops(edge: WebEdgeChain): number {
   let n = edge.runtime.dataPlane.dropped();
-  for (const port of [edge.inside, edge.outside]) {
-    for (const [reason, v] of Object.entries(port.stats().drops)) if (!reason.startsWith('gateway:not_for_gateway')) n += v;
+  for (const side of ['inside', 'outside'] as const) {
+    for (const [reason, v] of Object.entries(edge.endDrops(side))) if (!reason.startsWith('gateway:not_for_gateway')) n += v;
   }
   return n;
 }
@@ -124,7 +124,7 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
     }
     const drops = edge.runtime.dataPlane.dropsByReason();
     if (Object.keys(drops).length > 0) notes.push(`chain drops by reason over the whole run: ${JSON.stringify(drops)}`);
-    const portDrops = { inside: edge.inside.stats().drops, outside: edge.outside.stats().drops };
+    const portDrops = { inside: edge.endDrops('inside'), outside: edge.endDrops('outside') };
     notes.push(`VXLAN port drops (gateway:not_for_gateway are the namespaces' own IPv6/multicast chatter): ${JSON.stringify(portDrops)}`);
   } finally {
     if (edge !== undefined) leaked = (await edge.close(500)).leakedBuffers;

@@ -34,7 +34,9 @@ export interface WebEdgeChainOptions {
   readonly sampleIntervalMs?: number;
   /**
    * Wraps each end's VXLAN port before the controller uses it (instrumentation, e.g. a
-   * benchmark's timing probe). A wrapper must keep the wrapped port in `inner`.
+   * benchmark's timing probe). A wrapper must keep the wrapped port in `inner`. Given, it
+   * keeps the ends on the host (the controller's own `vxlan` end factory); omitted, a fused
+   * chain runs its ends in its replicas (`placeEnds`).
    */
   readonly wrapPort?: (side: 'inside' | 'outside', port: ChainPort) => ChainPort & { readonly inner: ChainPort };
 }
@@ -53,10 +55,17 @@ export interface WebEdgeChain {
   readonly name: string;
   /** The controller's runtime of the chain (data plane, instances, ends). */
   readonly runtime: ChainRuntime;
-  /** The chain's client-side VXLAN port. */
-  readonly inside: VxlanPort;
-  /** The chain's backend-side VXLAN port. */
-  readonly outside: VxlanPort;
+  /**
+   * One end's figures as the controller reports them for either placement of the ends
+   * (`ChainStatus.ends.figures` of that side, unprefixed): `framesIn`, `framesOut`,
+   * `datagramsIn`, `datagramsOut`, `drops:<reason>` …
+   */
+  endFigures(side: 'inside' | 'outside'): Record<string, number>;
+  /**
+   * One end's non-zero drops by reason, named as `VxlanPort.stats().drops` names them
+   * (VXLAN reasons, `gateway:<reason>`, and `classifier` at the inside), wherever the end runs.
+   */
+  endDrops(side: 'inside' | 'outside'): Record<string, number>;
   /** Applies the lab's spec again with only these backends in the load balancer (a rolling update). */
   setBackends(names: readonly string[]): Promise<void>;
   /** Closes the controller (every chain deleted, flows given `drainMs`) and returns the chain's `deleted` details. */
@@ -105,20 +114,18 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
     registry: options.registry,
     store: options.store,
     autoscale: options.autoscale ?? false,
-    endFactories: { vxlan: vxlanEnd(options.wrapPort) },
+    // The controller's own factory only to wrap the ports: it keeps the ends on the host.
+    ...(options.wrapPort === undefined ? {} : { endFactories: { vxlan: vxlanEnd(options.wrapPort) } }),
     ...(options.scalingPolicy === undefined ? {} : { scalingPolicy: options.scalingPolicy }),
     ...(options.warm === undefined ? {} : { warm: options.warm }),
     ...(options.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: options.sampleIntervalMs }),
   });
   const scaling = options.scaling;
   let runtime: ChainRuntime;
-  let inside: VxlanPort;
-  let outside: VxlanPort;
   try {
     await controller.apply(web.chainSpec({ name, scaling, placement: options.placement, healthCheck: options.healthCheck }), `${name}.yaml`);
     runtime = controller.chain(name);
-    inside = portOf(runtime.ends.inside);
-    outside = portOf(runtime.ends.outside);
+    if (options.wrapPort !== undefined) for (const end of [runtime.ends.inside, runtime.ends.outside]) portOf(end);
   } catch (err) {
     await controller.close(0);
     throw err;
@@ -128,8 +135,14 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
     controller,
     name,
     runtime,
-    inside,
-    outside,
+    endFigures: (side) => runtime.ends[side].stats(),
+    endDrops(side) {
+      const drops = runtime.ends[side].drops?.();
+      const out: Record<string, number> = {};
+      for (const [reason, n] of Object.entries(drops?.port ?? {})) if (n > 0) out[reason] = n;
+      for (const [reason, n] of Object.entries(drops?.gateway ?? {})) if (n > 0) out[`gateway:${reason}`] = n;
+      return out;
+    },
     async setBackends(names) {
       await controller.apply(web.chainSpec({ name, backends: names, scaling, placement: options.placement, healthCheck: options.healthCheck }), `${name}.yaml`);
     },
@@ -144,7 +157,7 @@ export async function startWebEdgeChain(web: WebLab, options: WebEdgeChainOption
   };
 }
 
-/** The VXLAN port of a chain end, looking through wrappers (the ingress classifier) that keep theirs in `inner`. */
+/** The VXLAN port of a host chain end, looking through wrappers (the ingress classifier, `wrapPort`'s) that keep theirs in `inner`; throws when there is none. */
 function portOf(end: ChainEnd): VxlanPort {
   let port: unknown = end.port;
   for (let depth = 0; depth < 4 && !(port instanceof VxlanPort) && typeof port === 'object' && port !== null && 'inner' in port; depth++) {
