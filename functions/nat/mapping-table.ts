@@ -162,7 +162,9 @@ export class NatMappingTable {
   }
 
   /**
-   * Moves the entry records into `records` (at least `recordBytes`, 8-aligned): memory the
+   * Moves the entry records into `records` (at least `recordBytes`, 8-aligned, zeroed: an
+   * empty table writes nothing there, so a fresh block's pages stay untouched until
+   * mappings use them; a never-used entry reads as expiring at 0): memory the
    * host owns, which outlives the instance (the index, free list and expiry list heads stay
    * private: they are rebuilt from records). With `previous` (the records of a failed
    * table of the same room), then takes over its dynamic mappings (static ones come from
@@ -177,7 +179,8 @@ export class NatMappingTable {
     const fits = (b: Uint8Array) => b.byteLength >= words * 4 && b.byteOffset % 8 === 0;
     if (!fits(records)) throw new InvalidArgumentError(`NAT mapping records need ${words * 4} bytes at an 8-aligned offset`);
     const u = new Uint32Array(records.buffer, records.byteOffset, words);
-    u.set(this.u);
+    // Empty: the zeroed records the host hands read as free too (`found` below), so nothing is copied and no page touched.
+    if (this.freeTop < this.freeStack.length) u.set(this.u);
     this.u = u;
     this.i = new Int32Array(records.buffer, records.byteOffset, words);
     this.f = new Float64Array(records.buffer, records.byteOffset, words >>> 1);
@@ -190,13 +193,14 @@ export class NatMappingTable {
     for (let e = 0; e < this.freeStack.length; e++) {
       const o = e * STRIDE;
       const k = pU[o + W_INT_KEY];
-      if (k === FREE_KEY) continue;
+      const at = pF[e * (STRIDE >> 1) + F_EXPIRES];
+      if (k === FREE_KEY || at === 0) continue; // free, or never used (a mapping always expires after 0)
       const flags = pU[o + W_FLAGS];
       if ((flags & FLAG_STATIC) !== 0 && flags <= ALL_FLAGS) continue; // re-made from the configuration
       const proto = (k >>> 16) & ~(V6_KEY >>> 16);
       const list = pU[o + W_LIST];
       const key = pU[o + W_EXT_KEY];
-      const expires = pF[e * (STRIDE >> 1) + F_EXPIRES] + shiftMs;
+      const expires = at + shiftMs;
       const left = expires - now;
       const listFits = proto === 0 ? list === LIST_TCP_TRANSITORY || list === LIST_TCP_ESTABLISHED : list === proto + 1;
       if (proto > 2 || flags > ALL_FLAGS || !listFits || this.ports.protoOf(key) !== proto || !(left > 0 && left <= this.timeoutMs[list] + 1)) {

@@ -248,14 +248,13 @@ export interface PreloadedImage {
 export function isInstanceWorkerData(data: unknown): data is InstanceWorkerData {
   if (typeof data !== 'object' || data === null) return false;
   const d = data as Record<string, unknown>;
-  return (
-    d.poolSab instanceof SharedArrayBuffer &&
-    d.eth0Sab instanceof SharedArrayBuffer &&
-    d.eth1Sab instanceof SharedArrayBuffer &&
-    d.countersSab instanceof SharedArrayBuffer &&
-    d.stopSab instanceof SharedArrayBuffer &&
-    typeof d.owner === 'number'
-  );
+  return typeof d.owner === 'number' && ['poolSab', 'eth0Sab', 'eth1Sab', 'countersSab', 'stopSab'].every((k) => d[k] instanceof SharedArrayBuffer);
+}
+
+/** Throws unless `sab` holds a float64 for each of `pipeline`'s counters. */
+function checkCounterMemory(sab: SharedArrayBuffer, pipeline: ImagePipeline): void {
+  const count = pipeline.COUNTERS.length;
+  if (sab.byteLength < count * 8) throw new SharedLayoutError(`counter memory of ${sab.byteLength} B is too small for ${count} counters`);
 }
 
 /**
@@ -302,9 +301,8 @@ function preloadedImage(pipeline: ImagePipeline, port: MessagePort | undefined):
   return {
     counterCount: pipeline.COUNTERS.length,
     prepare(countersSab) {
-      const need = Math.max(8, pipeline.COUNTERS.length * 8);
-      if (countersSab !== undefined && countersSab.byteLength < need) throw new SharedLayoutError(`counter memory of ${countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters`);
-      const sab = countersSab ?? new SharedArrayBuffer(need);
+      const sab = countersSab ?? new SharedArrayBuffer(Math.max(8, pipeline.COUNTERS.length * 8));
+      checkCounterMemory(sab, pipeline);
       const counters = new Float64Array(sab);
       const instance = pipeline.createPipeline({ counters });
       ready = { counters, instance };
@@ -412,10 +410,7 @@ function startAttached(
   beforeReady: (() => void) | undefined,
   linksModule?: typeof DirectLinkModule,
 ): { loop: InstanceLoop; pool: PoolHandle; eth0: VirtioNetDriverEnd; eth1: VirtioNetDriverEnd } {
-  const need = pipeline.COUNTERS.length * 8;
-  if (data.countersSab.byteLength < need) {
-    throw new SharedLayoutError(`counter memory of ${data.countersSab.byteLength} B is too small for ${pipeline.COUNTERS.length} counters (${need} B)`);
-  }
+  checkCounterMemory(data.countersSab, pipeline);
   const { pool, eth0, eth1 } = attach(data.poolSab, data.eth0Sab, data.eth1Sab, data.owner);
   const attached = monotonicMs();
   if (prepared !== undefined && data.shard !== undefined) prepared.setShard?.(data.shard);

@@ -100,4 +100,28 @@ describe('nat: mapping table', () => {
       expect(t.expiresOf(e)).toBe(at + T);
     }
   });
+
+  it('an empty table writes nothing into the zeroed records it is given; a successor counts their never-used entries neither adopted nor rejected', () => {
+    const made = () => new NatMappingTable(new PortAllocator(1, [0], 1024, 2047), { capacity: 64, staticCapacity: 0, timeoutsMs: [1000, 1000, 1000, 1000], externalAddresses: [EXT[0]], seed: 5 });
+    const bytes = NatMappingTable.recordBytes(64, 0);
+    const marked = new Uint8Array(bytes).fill(0xab);
+    expect(made().attach(marked, undefined, 0, 0)).toEqual({ adopted: 0, rejected: 0 });
+    expect(marked.every((b) => b === 0xab)).toBe(true);
+    // Attached empty to zeroed records, then used: a successor takes over exactly the live mappings.
+    const records = new Uint8Array(bytes);
+    const a = made();
+    a.attach(records, undefined, 0, 0);
+    const ext = [1, 2, 3].map((port) => a.extPortOf(a.create(NatProto.UDP, 0x0a000001, port, 10)));
+    a.remove(a.lookup(NatProto.UDP, 0x0a000001, 2));
+    const b = made();
+    expect(b.attach(new Uint8Array(bytes), records, 0, 20)).toEqual({ adopted: 2, rejected: 0 });
+    expect([1, 3].map((port) => b.extPortOf(b.lookup(NatProto.UDP, 0x0a000001, port)))).toEqual([ext[0], ext[2]]);
+    expect(b.lookup(NatProto.UDP, 0x0a000001, 2)).toBe(MAPPING_MISS);
+    // A table holding a mapping when attached copies its records over whatever was there.
+    const early = made();
+    early.create(NatProto.TCP, 0x0a000002, 80, 10);
+    const dirty = new Uint8Array(bytes).fill(0xab);
+    early.attach(dirty, undefined, 0, 0);
+    expect(made().attach(new Uint8Array(bytes), dirty, 0, 20)).toEqual({ adopted: 1, rejected: 0 });
+  });
 });
