@@ -45,6 +45,12 @@ export interface ProcessArmMessage {
   readonly sandbox: { readonly uid: number; readonly gid: number; readonly counters: { readonly offset: number; readonly length: number } } | null;
   /** The boot will import files (port or direct-link runtimes): the sandbox waits for `ready` as without arming. */
   readonly files: boolean;
+  /**
+   * Ranges of `memory` every boot writes to (the pool's header, free stack and buffer
+   * metadata): the process reads one byte of each page now, which maps them, so that the
+   * boot's first writes there cost no page fault each (absent: none).
+   */
+  readonly touch?: ReadonlyArray<{ readonly offset: number; readonly length: number }>;
 }
 
 /** A line the host writes on fd 0: preloads (any number), at most one arm, then one boot. */

@@ -166,8 +166,25 @@ function arm(message: ProcessArmMessage): void {
     enterSandbox(mapped.view(sandbox.counters), sandbox);
     sandboxed = 'entered';
   }
+  // While the ids and the filter change on the addon's thread: map the pages the boot writes to.
+  for (const range of message.touch ?? []) touchPages(mapped.view(range));
   armed = { path: message.memory.path, bytes: message.memory.bytes, mapped, sandboxed };
 }
+
+/** One byte of every page `touchPages` read, summed (kept: reads whose result is unused could be left out). */
+let touched = 0;
+
+/**
+ * Reads one byte of each page of `sab`: each read maps its page (and the kernel its
+ * neighbours) into this process writable, where a first write would fault on each page.
+ */
+function touchPages(sab: SharedArrayBuffer): void {
+  const bytes = new Uint8Array(sab);
+  for (let i = 0; i < bytes.length; i += PAGE_BYTES) touched = (touched + bytes[i]) | 0;
+}
+
+/** The page size of the mappings. */
+const PAGE_BYTES = 4096;
 
 /** Completes a sandbox entry `arm` began (`sandboxFinish`): before `ready`, never after. */
 function finishSandbox(): void {

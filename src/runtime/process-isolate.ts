@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import type { MemfdMemory } from '../memory/shared-memory.ts';
+import type { MemfdMemory, SharedRange } from '../memory/shared-memory.ts';
 import { encodeSharedRefs } from '../memory/shared-refs.ts';
 import { loadNativeAddon } from '../native/native-addon.ts';
 import type { InstanceMessage, InstanceWorkerData } from './instance-main.ts';
@@ -139,13 +139,19 @@ export class ProcessIsolate extends EventEmitter {
    * Tells the process, taken for an instance, to map `memory` now and (see
    * `ProcessArmMessage`) enter `sandbox` now, counting denied calls in `sandboxSab` (of
    * `memory`; the instance's `sandboxSab`), so that both overlap the host's set-up. `files`:
-   * the boot will import runtime bundles. At most once, before `boot`, which must then name
+   * the boot will import runtime bundles. `touch`: ranges of `memory` the boot writes to,
+   * whose pages the process maps now. At most once, before `boot`, which must then name
    * the same memory.
    */
-  arm(imagePath: string, memory: MemfdMemory, sandbox: ProcessSandbox, sandboxSab: SharedArrayBuffer, files: boolean): void {
+  arm(imagePath: string, memory: MemfdMemory, sandbox: ProcessSandbox, sandboxSab: SharedArrayBuffer, files: boolean, touch: readonly SharedRange[] = []): void {
     if (this.booted || this.armed) throw new InvalidArgumentError('an instance process is armed once, before its boot');
     const counters = memory.locate(sandboxSab);
     if (counters === undefined) throw new InvalidArgumentError('the sandbox counters must lie in the memory armed');
+    for (const r of touch) {
+      if (!Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.length) || r.offset < 0 || r.length < 1 || r.offset + r.length > memory.bytes) {
+        throw new InvalidArgumentError(`a range to touch must lie in the memory armed, got ${r.offset} + ${r.length}`);
+      }
+    }
     this.armed = true;
     const message: ProcessArmMessage = {
       type: 'arm',
@@ -153,6 +159,7 @@ export class ProcessIsolate extends EventEmitter {
       memory: { path: `/proc/${process.pid}/fd/${memory.fd}`, bytes: memory.bytes },
       sandbox: sandbox === null ? null : { uid: sandbox.uid, gid: sandbox.gid, counters },
       files,
+      ...(touch.length === 0 ? {} : { touch: touch.map((r) => ({ offset: r.offset, length: r.length })) }),
     };
     (this.child.stdin as Writable).write(`${JSON.stringify(message)}\n`);
   }

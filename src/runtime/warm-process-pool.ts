@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/catalog.ts';
-import { MemfdMemory } from '../memory/shared-memory.ts';
+import { MemfdMemory, type SharedRange } from '../memory/shared-memory.ts';
+import type { PacketPool } from '../pool/packet-pool.ts';
 import { INSTANCE_BOOT_GATE } from './boot-gate.ts';
 import { SANDBOX_REASONS } from './sandbox-reasons.ts';
 import { ProcessIsolate, type ProcessSandbox } from './process-isolate.ts';
@@ -20,6 +21,15 @@ export interface WarmProcessPoolOptions {
   readonly preload?: readonly string[];
   /** Images booted from the pool (or given to `learnImages`) that idle processes import ahead from then on, at most this many, newest kept (default 8). */
   readonly learn?: number;
+}
+
+/**
+ * Where the pool's header, free stack and buffer metadata lie in `memory` (what every boot
+ * writes to when it stocks its receive queues), or none when the pool is not in it.
+ */
+function poolMetadata(memory: MemfdMemory, pool: PacketPool): SharedRange[] {
+  const at = memory.locate(pool.sab);
+  return at === undefined ? [] : [{ offset: at.offset, length: Math.min(at.length, pool.bufferOffset(0)) }];
 }
 
 /** Longest a warm process being started holds its boot slot, ms (an instance's boot deadline). */
@@ -193,7 +203,7 @@ export class WarmProcessPool {
     } catch {
       return undefined;
     }
-    p.arm(imagePath, opts.memory, opts.sandbox, sandboxSab, opts.ports !== undefined || opts.links !== undefined);
+    p.arm(imagePath, opts.memory, opts.sandbox, sandboxSab, opts.ports !== undefined || opts.links !== undefined, poolMetadata(opts.memory, opts.pool));
     return sandboxSab;
   }
 

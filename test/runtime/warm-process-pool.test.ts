@@ -133,6 +133,46 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
     }
   }, 60_000);
 
+  it('an armed process maps the pages the boot will write to (touch) before its boot message; ranges outside the memory are refused', async () => {
+    const bootstrap = await processBootstrapPath();
+    const memory = MemfdMemory.create(1 << 20, 'nfvkit-touch-test');
+    const hot = memory.allocate(256 * 1024);
+    new Uint8Array(hot).fill(1); // pages the host wrote exist in the memfd
+    const started: ProcessIsolate[] = [];
+    /** Resident KiB of the memfd's mapping in process `pid`. */
+    const rssKiB = (pid: number): number => {
+      const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+      const at = smaps.indexOf('/memfd:nfvkit-touch-test');
+      return at < 0 ? -1 : Number(/\nRss:\s+(\d+) kB/.exec(smaps.slice(at))?.[1]);
+    };
+    const armed = async (touch: boolean): Promise<number> => {
+      const p = new ProcessIsolate(64, bootstrap);
+      started.push(p);
+      p.on('error', () => {});
+      await until(() => p.idle);
+      p.arm(image.imagePath, memory, null, memory.allocate(SANDBOX_REASONS.length * 4), false, touch ? [memory.locate(hot)!] : []);
+      await until(() => rssKiB(p.pid!) >= (touch ? 256 : 0));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return rssKiB(p.pid!);
+    };
+    try {
+      expect(await armed(true)).toBeGreaterThanOrEqual(256);
+      expect(await armed(false)).toBeLessThan(64);
+      // A refused arm leaves the process unarmed: it can be armed right afterwards.
+      const p = new ProcessIsolate(64, bootstrap);
+      started.push(p);
+      p.on('error', () => {});
+      const counters = memory.allocate(SANDBOX_REASONS.length * 4);
+      expect(() => p.arm(image.imagePath, memory, null, counters, false, [{ offset: memory.bytes - 4096, length: 8192 }])).toThrow(/must lie in the memory armed/);
+      expect(() => p.arm(image.imagePath, memory, null, counters, false, [{ offset: -1, length: 10 }])).toThrow(/must lie in the memory armed/);
+      p.arm(image.imagePath, memory, null, counters, false, [memory.locate(hot)!]);
+      await until(() => rssKiB(p.pid!) >= 256);
+    } finally {
+      await Promise.all(started.map((x) => x.terminate()));
+      memory.close();
+    }
+  }, 60_000);
+
   it('instances booted from armed processes deny and count hostile calls in their own sandbox counters, preloaded or imported at boot', async () => {
     const walls = [...hostile.keys()];
     const warm = await WarmProcessPool.create({ size: 2, memoryMiB: 64, preload: [hostile.get('file')!.imagePath], learn: 0 });
