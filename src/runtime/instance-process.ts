@@ -14,7 +14,7 @@
  * | 6 | the host's wake pipe: one byte per ring of the host's interrupt (its loop reads it) |
  *
  * It lowers its heap limit to the given MiB first (the addon's `heapLimit`), warms the ESM
- * loader, collects its garbage, says `idle`, reads the boot message (blocking reads, see `hostLine`), maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
+ * loader and `performance`, collects its garbage, says `idle`, reads the boot message (blocking reads, see `hostLine`), maps the memfd, rebuilds the `InstanceWorkerData` from the ranges in the message,
  * leaves it under `Symbol.for(PROCESS_BOOT_KEY)` and imports the image, whose
  * `startInstanceIfBooted` runs the instance on this thread. Right before the instance says
  * `ready` (pool and devices attached, pipeline built, ports opened) it enters the sandbox:
@@ -298,6 +298,10 @@ async function main(): Promise<void> {
     const warmUp = 'data:text/javascript,export default 0';
     await import(warmUp);
     await import(pathToFileURL(`${self}.absent.mjs`).href).catch(() => undefined);
+    // `performance` is loaded on first use (Node's perf_hooks modules compiled then): a
+    // stateful function's boot read it first when it attached its state, paying that on
+    // its way to ready; the loop's clock reads it too.
+    performance.now();
     idle();
   }
   for (let line = hostLine(); line !== undefined; line = hostLine()) {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { processBootstrapPath } from '../../src/runtime/runtime-bundle.ts';
 import { SANDBOX_REASONS, SANDBOX_UID, type SandboxReason } from '../../src/runtime/sandbox-reasons.ts';
 import { hostileFunction } from '../fixtures/functions/hostile-function.ts';
 import { WarmProcessPool } from '../../src/runtime/warm-process-pool.ts';
+import { PERFORMANCE_MODULE, performanceProbe } from './performance-probe.ts';
 import { faultyFunction } from './faulty-function.ts';
 import { udpFrame } from './runtime-helpers.ts';
 
@@ -130,6 +132,27 @@ describe.runIf(MemfdMemory.available())('warm process pool', () => {
     } finally {
       await Promise.all(started.map((p) => p.terminate()));
       memory.close();
+    }
+  }, 60_000);
+
+  it('a process started ahead has loaded performance before it builds a pipeline (a stateful boot reads it first when it attaches its state)', async () => {
+    const store = ImageStore.open(join(dir, 'probe-images'));
+    const probe = await buildImage(performanceProbe, {}, { store });
+    const slot = probe.manifest.counters.findIndex((c) => c.name.endsWith('performance_not_loaded'));
+    expect(slot).toBeGreaterThan(0);
+    const warm = await WarmProcessPool.create({ size: 1, memoryMiB: 64, preload: [probe.imagePath], learn: 0 });
+    const dp = ChainDataPlane.create(['probe'], { bufferCount: 4096, instanceMode: 'process' });
+    try {
+      await warm.full();
+      const inst = await dp.addInstance(0, probe, { warm });
+      expect(warm.preparedBoots).toBe(1);
+      expect(inst.host.counters[slot]).toBe(0);
+      // The probe does see an unloaded performance: in a process that never read it.
+      const fresh = spawnSync(process.execPath, ['-e', `console.log(process.moduleLoadList.includes(${JSON.stringify(PERFORMANCE_MODULE)}))`], { encoding: 'utf8' });
+      expect(fresh.stdout.trim()).toBe('false');
+    } finally {
+      await dp.shutdown();
+      await warm.close();
     }
   }, 60_000);
 
