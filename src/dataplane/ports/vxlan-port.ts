@@ -44,7 +44,7 @@ export interface VxlanPortOptions extends GatewayEdgeOptions {
    * This port is one replica's socket of a SO_REUSEPORT group (the chain's ends in its
    * replicas): steering, neighbours shared with the other replicas (`VxlanReplicaShare`),
    * looked at once per `fill`; each datagram routed (`route`) and handed to the replica
-   * holding its flow when that is another, and the datagrams handed to this one received
+   * holding its flow (or the next one that may) when that is another, and the datagrams handed to this one received
    * with the socket's, in the same batch (at most half of it when the socket has more).
    */
   readonly share?: VxlanReplicaShare;
@@ -134,6 +134,8 @@ export class VxlanPort implements ChainPort {
   /** Where a received frame starts inside its buffer: its IP header (14 bytes on) 4-byte aligned. */
   private readonly frameOffset: number;
   private readonly rxRows = new Uint32Array(RX_BATCH * UDP_DESC_WORDS);
+  /** Handoffs each handed-in datagram of the batch took. */
+  private readonly rxHops = new Uint8Array(RX_BATCH);
   /** Send backlog: frames (pool ids, still owned) and their rows, in order. */
   private readonly txIds: Uint32Array;
   private readonly txRows: Uint32Array;
@@ -311,6 +313,7 @@ export class VxlanPort implements ChainPort {
         rows[r + UdpRx.address] = share.handedAddress;
         rows[r + UdpRx.port] = share.handedPort;
         rows[r + UdpRx.flags] = 0;
+        this.rxHops[total] = share.handedHops;
         total++;
       }
     }
@@ -357,11 +360,12 @@ export class VxlanPort implements ChainPort {
         this.drop(VxlanDrop.TRUNCATED, id);
         continue;
       }
-      // One replica of several: the replica holding the datagram's flow takes it (a handed one stays).
+      // One replica of several: the replica holding the datagram's flow takes it.
       if (share !== undefined) {
-        const to = share.route(view, rows[r + UdpRx.offset], len, i >= received);
+        const hops = i < received ? 0 : this.rxHops[i];
+        const to = share.route(view, rows[r + UdpRx.offset], len, hops);
         if (to !== KEEP) {
-          share.handOff(to, view, rows[r + UdpRx.offset], len, source, sourcePort);
+          share.handOff(to, view, rows[r + UdpRx.offset], len, source, sourcePort, hops + 1);
           this.spare[this.spareCount++] = id;
           continue;
         }

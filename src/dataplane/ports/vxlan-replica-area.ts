@@ -10,9 +10,9 @@ import { STEERING_BUCKETS } from '../../io/reuseport-steering.ts';
  *   the group's size, the member that attaches the program, the key, the port-shard
  *   parameters, and what the attaching replica reports back;
  * - the socket index of each member (`-1`: not in the group), the socket of each NAT port
- *   shard, the owner of each of the `STEERING_BUCKETS` hash buckets and its previous holder
- *   (member numbers, `-1`: none; `VxlanReplicaGroup` moves as few as it can when the group
- *   changes), the steering program (`udpSteer`'s two words per instruction);
+ *   shard, the owner of each of the `STEERING_BUCKETS` hash buckets and its two previous
+ *   holders (member numbers, `-1`: none; `VxlanReplicaGroup` moves as few as it can when
+ *   the group changes), the steering program (`udpSteer`'s two words per instruction);
  * - the membership log: `member + 1` when a replica's socket joined the group, `-(member +
  *   1)` when it left, written under `LOCK` right after the bind or close, so its order is
  *   the order in which the kernel saw them (a socket closed by a crashing process is not in
@@ -25,7 +25,7 @@ import { STEERING_BUCKETS } from '../../io/reuseport-steering.ts';
  *   single-producer single-consumer ring of datagrams replica `from` received for a flow
  *   replica `to` holds: `[tail (written by from), head (written by to), 0, 0]`, then
  *   `handoffSlots` slots of `HANDOFF_SLOT_WORDS` (`[length, outer source address, outer
- *   source port, 0]`, then the datagram's bytes). Both counters run free (int32 wrap); a
+ *   source port, hops]`, then the datagram's bytes). Both counters run free (int32 wrap); a
  *   replica taking a member number continues from the counters it finds.
  *
  * Every index and length a reader takes from the area is checked against the layout.
@@ -81,7 +81,7 @@ export const RING_HEADER_WORDS = 4;
 export const DEFAULT_RING_CAPACITY = 64;
 /** Words before a handoff ring's slots: tail (the writer's), head (the reader's), two spare. */
 export const HANDOFF_HEADER_WORDS = 4;
-/** Words of a handoff slot before the datagram: length, outer source address, outer source port, spare. */
+/** Words of a handoff slot before the datagram: length, outer source address, outer source port, hops (handoffs it took so far). */
 export const HANDOFF_SLOT_HEADER_WORDS = 4;
 /** Bytes of a datagram a handoff slot holds (a pool buffer's largest receive fits). */
 export const HANDOFF_DATA_BYTES = 2112;
@@ -102,6 +102,8 @@ export interface VxlanReplicaAreaLayout {
   readonly ownerAt: number;
   /** Previous holder of each bucket (`STEERING_BUCKETS` words). */
   readonly previousAt: number;
+  /** The holder before the previous one (`STEERING_BUCKETS` words). */
+  readonly previous2At: number;
   readonly programAt: number;
   readonly logAt: number;
   readonly ringsAt: number;
@@ -121,14 +123,15 @@ export function vxlanReplicaAreaLayout(members: number, ringCapacity = DEFAULT_R
   const shardAt = indexAt + members;
   const ownerAt = shardAt + AREA_MAX_SHARDS;
   const previousAt = ownerAt + STEERING_BUCKETS;
-  const programAt = previousAt + STEERING_BUCKETS;
+  const previous2At = previousAt + STEERING_BUCKETS;
+  const programAt = previous2At + STEERING_BUCKETS;
   const logAt = programAt + AREA_PROGRAM_WORDS;
   const ringsAt = logAt + AREA_LOG_CAPACITY;
   const ringWords = RING_HEADER_WORDS + ringCapacity * RING_ENTRY_WORDS;
   const handoffAt = ringsAt + members * ringWords;
   const handoffRingWords = HANDOFF_HEADER_WORDS + handoffSlots * HANDOFF_SLOT_WORDS;
   const bytes = (handoffAt + members * members * handoffRingWords) * 4;
-  return { members, ringCapacity, handoffSlots, indexAt, shardAt, ownerAt, previousAt, programAt, logAt, ringsAt, ringWords, handoffAt, handoffRingWords, bytes };
+  return { members, ringCapacity, handoffSlots, indexAt, shardAt, ownerAt, previousAt, previous2At, programAt, logAt, ringsAt, ringWords, handoffAt, handoffRingWords, bytes };
 }
 
 /** Word offset of the handoff ring from member `from` to member `to` (both checked by the caller). */

@@ -82,6 +82,7 @@ export class VxlanReplicaGroup {
   /** Owner of each bucket, and the member that held it before the last move (-1: none, or it left). */
   private readonly owner = new Int32Array(STEERING_BUCKETS).fill(-1);
   private readonly previous = new Int32Array(STEERING_BUCKETS).fill(-1);
+  private readonly previous2 = new Int32Array(STEERING_BUCKETS).fill(-1);
   /** Buckets moved between live members since the group was made (the cost of its changes). */
   moves = 0;
   private seq = 0;
@@ -109,7 +110,7 @@ export class VxlanReplicaGroup {
     this.words[AreaWord.RING_CAPACITY] = this.layout.ringCapacity;
     this.words[AreaWord.HANDOFF_SLOTS] = this.layout.handoffSlots;
     this.words.fill(-1, this.layout.indexAt, this.layout.indexAt + members);
-    this.words.fill(-1, this.layout.ownerAt, this.layout.previousAt + STEERING_BUCKETS);
+    this.words.fill(-1, this.layout.ownerAt, this.layout.previous2At + STEERING_BUCKETS);
     this.words[AreaWord.ATTACHER] = -1;
   }
 
@@ -238,12 +239,19 @@ export class VxlanReplicaGroup {
     return [...this.previous];
   }
 
+  /** The holder of each bucket before its previous one, while it lives (-1: none). */
+  bucketPrevious2(): readonly number[] {
+    return [...this.previous2];
+  }
+
   /**
    * Gives the members taking new flows (the live ones not retiring; all live ones if every
    * one retires) equal shares of the buckets, moving as few as it can: buckets of members
    * no longer taking flows, and the excess of members above their share (the highest
    * buckets they hold), go to members below theirs, lowest bucket first. The members with
-   * the most buckets keep the odd ones, so a group that did not change moves none.
+   * the most buckets keep the odd ones, so a group that did not change moves none. A
+   * moved bucket remembers its last two holders that still live (a bucket moved twice,
+   * when replicas join one after the other, still reaches the flows of the first).
    */
   private rebalance(): void {
     const live = this.order;
@@ -251,10 +259,19 @@ export class VxlanReplicaGroup {
     const previous = this.previous;
     const active = live.filter((m) => !this.retiring.has(m));
     const takers = active.length > 0 ? active : live;
-    for (let b = 0; b < STEERING_BUCKETS; b++) if (previous[b] >= 0 && (!live.includes(previous[b]) || previous[b] === owner[b])) previous[b] = -1;
+    const previous2 = this.previous2;
+    for (let b = 0; b < STEERING_BUCKETS; b++) {
+      if (previous2[b] >= 0 && (!live.includes(previous2[b]) || previous2[b] === owner[b] || previous2[b] === previous[b])) previous2[b] = -1;
+      if (previous[b] >= 0 && (!live.includes(previous[b]) || previous[b] === owner[b])) previous[b] = -1;
+      if (previous[b] < 0) {
+        previous[b] = previous2[b];
+        previous2[b] = -1;
+      }
+    }
     if (takers.length === 0) {
       owner.fill(-1);
       previous.fill(-1);
+      previous2.fill(-1);
       return;
     }
     const count = new Map(takers.map((m) => [m, 0]));
@@ -283,7 +300,13 @@ export class VxlanReplicaGroup {
         const b = free[next++];
         const from = owner[b];
         const kept = from >= 0 && live.includes(from);
+        const before = previous[b];
+        previous2[b] = before >= 0 && before !== m && before !== from ? before : -1;
         previous[b] = kept ? from : -1;
+        if (previous[b] < 0) {
+          previous[b] = previous2[b];
+          previous2[b] = -1;
+        }
         if (kept) this.moves++;
         owner[b] = m;
         count.set(m, count.get(m)! + 1);
@@ -340,6 +363,7 @@ export class VxlanReplicaGroup {
     this.order.forEach((m, i) => (w[L.indexAt + m] = i));
     w.set(this.owner, L.ownerAt);
     w.set(this.previous, L.previousAt);
+    w.set(this.previous2, L.previous2At);
     w[AreaWord.PROGRAM_WORDS] = program.length;
     w.set(program, L.programAt);
     Atomics.store(w, AreaWord.SEQ, ++this.seq);

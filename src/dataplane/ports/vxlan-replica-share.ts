@@ -47,6 +47,9 @@ export interface VxlanShareCounters {
 /** `route`: keep the datagram here. */
 export const KEEP = -1;
 
+/** Handoffs a datagram may take (socket → outsider → owner → previous → the one before). */
+export const MAX_HOPS = 3;
+
 /**
  * A replica's side of its VXLAN end's shared area (`vxlan-replica-area.ts`): in its port's
  * `fill` it applies the steering the host published (its socket index, the group's size
@@ -55,19 +58,20 @@ export const KEEP = -1;
  * what its own gateway learns.
  *
  * Per datagram, `route` is the one steering computation: the owner of its bucket (or NAT
- * shard) per the published tables. A datagram for another live member (the program of a
- * change is not attached yet, or the kernel re-ordered the group) goes to that member,
- * unless this replica is the bucket's previous holder and saw the TCP flow start. A
- * datagram of a bucket moved here from a previous holder that still lives goes to that
- * holder unless it starts a TCP flow (SYN without ACK) or is of a flow this replica saw
- * start (`StartedFlows`, shared by the replica's ends); other protocols have no start to
- * tell them by, so their datagrams of a moved bucket go to the previous holder while it
- * lives. `handOff` copies the datagram (and its outer source, so the receiver's gateway
+ * shard) per the published tables, and the bucket's previous holders that still live. A
+ * datagram that starts a TCP flow (SYN without ACK) goes to the owner; one of a flow this
+ * replica saw start (`StartedFlows`, shared by the replica's ends) stays; any other TCP
+ * segment of a moved bucket moves one step along owner → previous → the one before (one
+ * that landed outside that chain, because the program of a change is not attached yet or
+ * the kernel re-ordered the group, goes to the owner first). Other protocols have no start
+ * to tell them by, so their datagrams of a moved bucket go to the previous holder while
+ * it lives. `handOff` copies the datagram (and its outer source, so the receiver's gateway
  * answers the right VTEP) into the single-producer ring from this replica to that one;
  * the receiver's port takes it with `receiveHanded` at its next `fill` (each loop turn
  * under traffic; an idle replica sleeps in the addon's waiter at most
  * `IDLE_SLEEP_MAX_MS`, 16 ms, so that bounds a handoff's wait) and injects it into its
- * receive path as if its socket had received it. A handed datagram is never handed again.
+ * receive path as if its socket had received it. A handed datagram only moves on along the
+ * chain, `MAX_HOPS` handoffs at most: no loop.
  * Every word a peer wrote (ring counters, lengths) is checked and what does not fit is
  * counted (`handoffRejected`), never thrown.
  *
@@ -84,9 +88,10 @@ export const KEEP = -1;
  */
 export class VxlanReplicaShare {
   readonly counters: VxlanShareCounters = { misdirected: 0, handedOut: 0, handedIn: 0, handoffLost: 0, handoffRejected: 0, flowsFull: 0, adopted: 0, rejected: 0, overruns: 0, steeringSeq: 0 };
-  /** The outer source address and port of the datagram `receiveHanded` last returned. */
+  /** The outer source address and port of the datagram `receiveHanded` last returned, and the handoffs it took. */
   handedAddress = 0;
   handedPort = 0;
+  handedHops = 0;
   /** The flows this replica saw start (shared by its ends). */
   readonly flows: StartedFlows;
   /** This replica's socket index in the group (-1 unknown), and the group's size. */
@@ -107,6 +112,7 @@ export class VxlanReplicaShare {
   /** Per bucket: owner and previous holder (member numbers, -1 none); per socket index: its member; per member: its socket index (-1: not in the group). */
   private readonly owners = new Int32Array(STEERING_BUCKETS).fill(-1);
   private readonly previous = new Int32Array(STEERING_BUCKETS).fill(-1);
+  private readonly previous2 = new Int32Array(STEERING_BUCKETS).fill(-1);
   private readonly memberAt = new Int32Array(256).fill(-1);
   private readonly indexOf: Int32Array;
   private shardSockets = new Int32Array(0);
@@ -218,11 +224,14 @@ export class VxlanReplicaShare {
     // Member numbers outside the layout are read as none.
     const owners = new Int32Array(STEERING_BUCKETS);
     const previous = new Int32Array(STEERING_BUCKETS);
+    const previous2 = new Int32Array(STEERING_BUCKETS);
     for (let b = 0; b < STEERING_BUCKETS; b++) {
       const o = w[L.ownerAt + b];
       const p = w[L.previousAt + b];
+      const q = w[L.previous2At + b];
       owners[b] = o >= 0 && o < L.members ? o : -1;
       previous[b] = p >= 0 && p < L.members ? p : -1;
+      previous2[b] = q >= 0 && q < L.members ? q : -1;
     }
     const indexOf = new Int32Array(L.members);
     const memberAt = new Int32Array(256).fill(-1);
@@ -242,6 +251,7 @@ export class VxlanReplicaShare {
     this.clientIsSource = by === SteerBy.INNER_SOURCE;
     this.owners.set(owners);
     this.previous.set(previous);
+    this.previous2.set(previous2);
     this.indexOf.set(indexOf);
     this.memberAt.set(memberAt);
     this.shardSockets = Int32Array.from(sockets ?? []);
@@ -258,39 +268,55 @@ export class VxlanReplicaShare {
 
   /**
    * Where the datagram payload at `off` (`len` bytes, VXLAN header first) of `view` goes:
-   * `KEEP`, or the member to hand it to (see the class documentation). `handed`: it came
-   * from another replica's ring, so it stays. Notes the TCP starts (and closes) it keeps.
+   * `KEEP`, or the member to hand it to. `hops`: the handoffs it took to get here (0: from
+   * the socket). A bucket's live holders form a chain: owner, previous, the one before.
+   * A TCP start goes to the owner; another TCP segment stays where its flow was seen to
+   * start, and otherwise moves one step along the chain (from outside it: to the owner),
+   * so it reaches the holder of its flow in at most `MAX_HOPS` handoffs and never loops;
+   * other protocols go to the previous holder while it lives, else the owner. A NAT shard's
+   * chain is its holder alone. Notes the TCP starts (and closes) that stay.
    */
-  route(view: DataView, off: number, len: number, handed: boolean): number {
+  route(view: DataView, off: number, len: number, hops: number): number {
     const key = this.key;
     if (key === undefined || this.index < 0) return KEEP;
     const tcp = this.parseTcp(view, off, len);
-    const flags = this.tcpFlags;
-    const start = tcp && (flags & 0x12) === 0x02;
-    if (handed) return this.kept(tcp, start);
+    const start = tcp && (this.tcpFlags & 0x12) === 0x02;
+    if (hops >= MAX_HOPS || hops < 0) return this.kept(tcp, start);
     const slot = steeringSlot(key, view, off, len);
     if (slot < 0) return this.kept(tcp, start);
+    const me = this.member;
+    const live = this.indexOf;
     let owner: number;
     let previous = -1;
+    let previous2 = -1;
     if (slot >= SLOT_SHARD) {
       const shard = slot - SLOT_SHARD;
       owner = shard < this.shardSockets.length ? this.memberAt[this.shardSockets[shard] & 0xff] : -1;
     } else {
       owner = this.owners[slot];
       previous = this.previous[slot];
+      previous2 = this.previous2[slot];
     }
-    const me = this.member;
-    if (owner < 0 || this.indexOf[owner] < 0) return this.kept(tcp, start);
-    if (previous >= 0 && this.indexOf[previous] < 0) previous = -1;
-    if (owner !== me) {
-      this.counters.misdirected++;
-      // Landed on the bucket's previous holder (the new program is not attached yet): its own flows stay.
-      if (previous === me && (!tcp || (!start && this.flows.has(this.flowAddress, this.flowPort)))) return this.kept(tcp, start);
-      return owner;
+    if (owner < 0 || live[owner] < 0) return this.kept(tcp, start);
+    if (hops === 0 && owner !== me) this.counters.misdirected++;
+    // The steady state: this replica owns a bucket that never moved.
+    if (owner === me && previous < 0 && previous2 < 0) return this.kept(tcp, start);
+    if (previous >= 0 && live[previous] < 0) previous = -1;
+    if (previous2 >= 0 && live[previous2] < 0) previous2 = -1;
+    if (previous < 0) {
+      previous = previous2;
+      previous2 = -1;
     }
-    if (previous < 0 || previous === me) return this.kept(tcp, start);
-    if (tcp && (start || this.flows.has(this.flowAddress, this.flowPort))) return this.kept(tcp, start);
-    return previous;
+    let to: number;
+    if (start) to = owner;
+    else if (!tcp) to = previous >= 0 ? previous : owner;
+    else if (this.flows.has(this.flowAddress, this.flowPort)) to = me;
+    else if (hops === 0) to = me === owner ? previous : owner;
+    else if (me === owner) to = previous;
+    else if (me === previous) to = previous2;
+    else if (me === previous2) to = -1;
+    else to = owner;
+    return to < 0 || to === me ? this.kept(tcp, start) : to;
   }
 
   /** The datagram stays: a TCP start is recorded, a FIN or RST marks its flow closing. */
@@ -336,10 +362,10 @@ export class VxlanReplicaShare {
 
   /**
    * Copies the datagram payload at `off` (`len` bytes) of `view`, received from `address`
-   * and `port`, into the handoff ring to member `to`; false (counted `handoffLost`) when the
+   * and `port`, into the handoff ring to member `to`, as its `hops`th handoff; false (counted `handoffLost`) when the
    * ring is full, its reader's counter cannot be, or the datagram does not fit a slot.
    */
-  handOff(to: number, view: DataView, off: number, len: number, address: number, port: number): boolean {
+  handOff(to: number, view: DataView, off: number, len: number, address: number, port: number, hops = 1): boolean {
     const L = this.layout;
     const w = this.words;
     if (to === this.member || to < 0 || to >= L.members || len > HANDOFF_DATA_BYTES) {
@@ -357,7 +383,7 @@ export class VxlanReplicaShare {
     w[slot] = len;
     w[slot + 1] = address;
     w[slot + 2] = port;
-    w[slot + 3] = 0;
+    w[slot + 3] = hops;
     const data = slot + HANDOFF_SLOT_HEADER_WORDS;
     const whole = len & ~3;
     for (let i = 0; i < whole; i += 4) w[data + (i >> 2)] = view.getInt32(off + i, true);
@@ -430,6 +456,9 @@ export class VxlanReplicaShare {
         }
         this.handedAddress = w[slot + 1] >>> 0;
         this.handedPort = w[slot + 2] & 0xffff;
+        // A peer's word: anything outside 1..MAX_HOPS is taken as the last hop (the datagram stays).
+        const hops = w[slot + 3];
+        this.handedHops = hops >= 1 && hops <= MAX_HOPS ? hops : MAX_HOPS;
         Atomics.store(w, at + 1, next);
         this.counters.handedIn++;
         this.nextWriter = (m + 1) % members;

@@ -7,7 +7,7 @@ import { KERNEL_HASH, STEERING_BUCKETS, steeredSocket, steeringSlot } from '../.
 import { Rng } from '../../support/rng.ts';
 import { AreaWord, HANDOFF_DATA_BYTES, HANDOFF_HEADER_WORDS, handoffRingAt, underMembershipLock, vxlanReplicaAreaLayout } from '../../../src/dataplane/ports/vxlan-replica-area.ts';
 import { natShardKey, VxlanReplicaGroup } from '../../../src/dataplane/ports/vxlan-replica-group.ts';
-import { KEEP, VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
+import { KEEP, MAX_HOPS, VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
 import { StartedFlows } from '../../../src/dataplane/ports/vxlan-started-flows.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
@@ -137,7 +137,9 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
     // A member that fails without retiring: its buckets are reassigned with no previous holder.
     const held = g.bucketOwners().flatMap((m, b) => (m === 2 ? [b] : []));
     step(both((x) => x.leave(2)), held.length);
-    for (const b of held) expect(g.bucketPrevious()[b]).toBe(-1);
+    // (Their holder before it, if one lives, is the previous holder now.)
+    for (const b of held) expect(g.bucketPrevious()[b] === -1 || (g.members.includes(g.bucketPrevious()[b]) && g.bucketPrevious()[b] !== g.bucketOwners()[b])).toBe(true);
+    expect(g.bucketPrevious().includes(2) || g.bucketPrevious2().includes(2)).toBe(false);
     // A group that did not change moves nothing; the other end's group, given the same calls, has the same tables.
     expect(step(() => g.sync(), 0)).toBe(0);
     expect(twin.bucketOwners()).toEqual(g.bucketOwners());
@@ -183,7 +185,9 @@ describe('VxlanReplicaGroup: the kernel order of a reuseport group', () => {
       const gained = holders.reduce((n, x) => n + Math.max(0, count(after, x) - count(before, x)), 0);
       expect(moved).toBe(gained);
       const prev = g.bucketPrevious();
+      const prev2 = g.bucketPrevious2();
       for (let b = 0; b < STEERING_BUCKETS; b++) if (prev[b] >= 0) expect(live.includes(prev[b]) && prev[b] !== after[b]).toBe(true);
+      for (let b = 0; b < STEERING_BUCKETS; b++) if (prev2[b] >= 0) expect(prev[b] >= 0 && live.includes(prev2[b]) && prev2[b] !== after[b] && prev2[b] !== prev[b]).toBe(true);
     }
   });
 
@@ -241,8 +245,8 @@ describe('VxlanReplicaShare: a replica reads its steering and shares its neighbo
       const len = 8 + buildFrame(view, 8, { proto: IpProto.TCP, srcIp: ip('198.18.1.2'), dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80, tcpFlags: 0x02 });
       const to = steeredSocket(g.steeringKey(), 2, view, 0, len);
       expect(to).not.toBe(KERNEL_HASH);
-      expect(a.route(view, 0, len, false)).toBe(to !== 0 ? 1 : KEEP);
-      expect(b.route(view, 0, len, false)).toBe(to !== 1 ? 0 : KEEP);
+      expect(a.route(view, 0, len, 0)).toBe(to !== 0 ? 1 : KEEP);
+      expect(b.route(view, 0, len, 0)).toBe(to !== 1 ? 0 : KEEP);
       misdirected++;
     }
     expect(a.counters.misdirected + b.counters.misdirected).toBe(misdirected);
@@ -333,10 +337,10 @@ function vxlan(view: DataView, spec: FrameSpec): number {
 }
 
 /** Client ports whose flow from `client` falls in a bucket `inBucket` accepts (by inner source). */
-function portsWhere(client: number, inBucket: (b: number) => boolean, n: number): number[] {
+function portsWhere(client: number, inBucket: (b: number) => boolean, n: number, from = 30000): number[] {
   const view = new DataView(new ArrayBuffer(256));
   const out: number[] = [];
-  for (let port = 30000; out.length < n; port++) {
+  for (let port = from; out.length < n; port++) {
     const len = vxlan(view, { proto: IpProto.TCP, srcIp: client, dstIp: ip('198.18.2.2'), srcPort: port, dstPort: 80 });
     if (inBucket(steeringSlot({ by: 'inner-source' }, view, 0, len))) out.push(port);
   }
@@ -369,8 +373,8 @@ describe('VxlanReplicaShare.route: a moved bucket keeps its established flows on
     sync();
     // Replica 0 alone: long-lived connections start on it, in the upper buckets (those replica 1 will take).
     const old = portsWhere(CLIENT, (b) => b >= 128, 3);
-    for (const p of old) expect(i0.route(view, 0, seg(p, SYN), false)).toBe(KEEP);
-    for (const p of old) expect(o0.route(view, 0, reply(p, SYN | ACK), false)).toBe(KEEP);
+    for (const p of old) expect(i0.route(view, 0, seg(p, SYN), 0)).toBe(KEEP);
+    for (const p of old) expect(o0.route(view, 0, reply(p, SYN | ACK), 0)).toBe(KEEP);
     // Scale out: replica 1 joins and takes the upper half; 0 is their previous holder.
     const i1 = share(inside, 1);
     const o1 = share(outside, 1);
@@ -380,41 +384,96 @@ describe('VxlanReplicaShare.route: a moved bucket keeps its established flows on
     expect(inside.bucketOwners().slice(128).every((m) => m === 1)).toBe(true);
     for (const p of old) {
       // The old connections' segments, both ways, reach replica 1 and go to 0...
-      expect(i1.route(view, 0, seg(p, ACK), false)).toBe(0);
-      expect(o1.route(view, 0, reply(p, ACK), false)).toBe(0);
+      expect(i1.route(view, 0, seg(p, ACK), 0)).toBe(0);
+      expect(o1.route(view, 0, reply(p, ACK), 0)).toBe(0);
       // ...and where they still land on 0 (the new program not attached yet), they stay.
-      expect(i0.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
-      // A handed datagram is never handed again.
-      expect(i1.route(view, 0, seg(p, ACK), true)).toBe(KEEP);
+      expect(i0.route(view, 0, seg(p, ACK), 0)).toBe(KEEP);
+      // A datagram handed as far as it may go stays.
+      expect(i1.route(view, 0, seg(p, ACK), MAX_HOPS)).toBe(KEEP);
     }
     // A new connection in a moved bucket starts on 1 and stays there both ways, to its last segment.
     const fresh = portsWhere(CLIENT, (b) => b >= 128, 6).slice(3);
     for (const p of fresh) {
-      expect(i0.route(view, 0, seg(p, SYN), false)).toBe(1); // landed on 0 before the program changed: to its owner
-      expect(i1.route(view, 0, seg(p, SYN), false)).toBe(KEEP);
-      expect(o1.route(view, 0, reply(p, SYN | ACK), false)).toBe(KEEP);
-      expect(i1.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
-      expect(o1.route(view, 0, reply(p, ACK | 0x01), false)).toBe(KEEP); // FIN: closing, still known
-      expect(i1.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+      expect(i0.route(view, 0, seg(p, SYN), 0)).toBe(1); // landed on 0 before the program changed: to its owner
+      expect(i1.route(view, 0, seg(p, SYN), 0)).toBe(KEEP);
+      expect(o1.route(view, 0, reply(p, SYN | ACK), 0)).toBe(KEEP);
+      expect(i1.route(view, 0, seg(p, ACK), 0)).toBe(KEEP);
+      expect(o1.route(view, 0, reply(p, ACK | 0x01), 0)).toBe(KEEP); // FIN: closing, still known
+      expect(i1.route(view, 0, seg(p, ACK), 0)).toBe(KEEP);
     }
     // Other protocols have no start to tell them by: a moved bucket's UDP goes to its previous holder.
     const udp = vxlan(view, { proto: IpProto.UDP, srcIp: CLIENT, dstIp: SERVER, srcPort: fresh[0], dstPort: 53 });
-    expect(i1.route(view, 0, udp, false)).toBe(0);
+    expect(i1.route(view, 0, udp, 0)).toBe(0);
     // Scale in: replica 1 retires; its buckets go back to 0, which keeps its own old flows and hands 1's to it.
     for (const g of [inside, outside]) g.retire(1);
     sync();
     expect(inside.bucketOwners().every((m) => m === 0)).toBe(true);
-    for (const p of old) expect(i0.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
-    for (const p of old) expect(o0.route(view, 0, reply(p, ACK), false)).toBe(KEEP);
-    for (const p of fresh) expect(i0.route(view, 0, seg(p, ACK), false)).toBe(1);
-    for (const p of fresh) expect(o0.route(view, 0, reply(p, ACK), false)).toBe(1);
+    for (const p of old) expect(i0.route(view, 0, seg(p, ACK), 0)).toBe(KEEP);
+    for (const p of old) expect(o0.route(view, 0, reply(p, ACK), 0)).toBe(KEEP);
+    for (const p of fresh) expect(i0.route(view, 0, seg(p, ACK), 0)).toBe(1);
+    for (const p of fresh) expect(o0.route(view, 0, reply(p, ACK), 0)).toBe(1);
     // New connections start on 0.
-    expect(i0.route(view, 0, seg(40999, SYN), false)).toBe(KEEP);
+    expect(i0.route(view, 0, seg(40999, SYN), 0)).toBe(KEEP);
     // 1 leaves: nothing names it any more, everything stays on 0.
     for (const g of [inside, outside]) g.leave(1);
     sync();
-    for (const p of fresh) expect(i0.route(view, 0, seg(p, ACK), false)).toBe(KEEP);
+    for (const p of fresh) expect(i0.route(view, 0, seg(p, ACK), 0)).toBe(KEEP);
     expect(i0.counters.misdirected).toBe(6);
+  });
+
+  it("replicas joining one after the other: a bucket moved twice reaches the first holder's flows along the chain, each step one handoff, no loop", () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 4);
+    const flows = [new StartedFlows(), new StartedFlows(), new StartedFlows()];
+    const shares: VxlanReplicaShare[] = [];
+    const add = (m: number) => {
+      const s = new VxlanReplicaShare(g.prepare(m).area, 4, m, undefined, flows[m]);
+      s.bind(edge(new Wire()), fakeSocket());
+      shares.push(s);
+      g.join(m);
+      shares.forEach((x) => x.sync(1));
+    };
+    add(0);
+    const all = portsWhere(CLIENT, () => true, 400);
+    for (const p of all) expect(shares[0].route(view, 0, seg(p, SYN), 0)).toBe(KEEP);
+    add(1);
+    const started1 = all.slice(0, 0);
+    // Connections that start on 1 while it holds a bucket (the SYN lands on its owner).
+    for (const p of portsWhere(CLIENT, (b) => g.bucketOwners()[b] === 1, 20, 50000)) {
+      expect(shares[1].route(view, 0, seg(p, SYN), 0)).toBe(KEEP);
+      started1.push(p);
+    }
+    add(2);
+    const owners = g.bucketOwners();
+    const prev = g.bucketPrevious();
+    const prev2 = g.bucketPrevious2();
+    const bucketOf = (p: number) => steeringSlot({ by: 'inner-source' }, view, 0, seg(p, ACK));
+    // Buckets 0 gave 1, then 1 gave 2: 2 owns them, 1 then 0 held them before.
+    const twice = all.filter((p) => owners[bucketOf(p)] === 2 && prev[bucketOf(p)] === 1);
+    expect(twice.length).toBeGreaterThan(0);
+    for (const p of twice) {
+      expect(prev2[bucketOf(p)]).toBe(0);
+      // 0's old flow: 2 → 1 → 0, where it stays.
+      expect(shares[2].route(view, 0, seg(p, ACK), 0)).toBe(1);
+      expect(shares[1].route(view, 0, seg(p, ACK), 1)).toBe(0);
+      expect(shares[0].route(view, 0, seg(p, ACK), 2)).toBe(KEEP);
+      // Landed on 0 (the program not attached yet): it stays.
+      expect(shares[0].route(view, 0, seg(p, ACK), 0)).toBe(KEEP);
+    }
+    const twice1 = started1.filter((p) => owners[bucketOf(p)] === 2);
+    expect(twice1.length).toBeGreaterThan(0);
+    for (const p of twice1) {
+      // 1's flow: 2 → 1; landed on 0 before the program changed: 0 → 2 → 1.
+      expect(shares[2].route(view, 0, seg(p, ACK), 0)).toBe(1);
+      expect(shares[1].route(view, 0, seg(p, ACK), 1)).toBe(KEEP);
+      expect(shares[0].route(view, 0, seg(p, ACK), 0)).toBe(2);
+      expect(shares[2].route(view, 0, seg(p, ACK), 1)).toBe(1);
+    }
+    // A flow nobody saw start ends at the last holder, within MAX_HOPS.
+    const nobody = 61000;
+    let at = owners[bucketOf(nobody)];
+    let hops = 0;
+    for (let to; (to = shares[at].route(view, 0, seg(nobody, ACK), hops)) !== KEEP; hops++) at = to;
+    expect(hops).toBeLessThanOrEqual(MAX_HOPS);
   });
 
   it('hands datagrams over the ring byte for byte with their outer source; a full ring counts what it lost; handedTo sums what the others handed', () => {
