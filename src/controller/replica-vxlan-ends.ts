@@ -28,10 +28,18 @@ export function vxlanReplicaMembers(max: number): number {
 }
 
 /**
- * A leaving replica is drained until no datagram was handed to it for this long (frames
- * of its flows that landed on another replica), ms.
+ * A leaving replica is drained until a window of this long passed with at most
+ * `VXLAN_DRAIN_QUIET_HANDOFFS` datagrams handed to it (frames of its flows that landed on
+ * another replica), ms.
  */
-export const VXLAN_DRAIN_QUIET_MS = 5000;
+export const VXLAN_DRAIN_QUIET_MS = 3000;
+
+/**
+ * Handoffs a quiet window may still hold: the neighbour discovery and other chatter of a
+ * moved bucket are handed to its previous holder too, and a few of them must not keep a
+ * replica without flows draining until its timeout.
+ */
+export const VXLAN_DRAIN_QUIET_HANDOFFS = 4;
 
 /** How a chain's NAT cuts its translated ports among the replicas (`natShardKey`). */
 export interface NatShards {
@@ -53,10 +61,10 @@ interface Member {
   readonly blocks: Record<Side, Float64Array>;
 }
 
-/** A leaving replica's handoff figure and when it last moved. */
+/** A leaving replica's handoff figure when its current quiet window began, and when that was. */
 interface Leaving {
   handed: number;
-  changedAt: number;
+  since: number;
 }
 
 /**
@@ -188,7 +196,7 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
         // Not in the group any more (its sockets closed): nothing to hand it.
       }
     }
-    this.leaving.set(member, { handed: this.handedTo(member), changedAt: performance.now() });
+    this.leaving.set(member, { handed: this.handedTo(member), since: performance.now() });
   }
 
   /** Datagrams the others handed to `member` so far, both ends (free-running counters: compared, never read as totals). */
@@ -196,18 +204,22 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
     return this.groups.inside.handedTo(member) + this.groups.outside.handedTo(member);
   }
 
-  /** A leaving replica holds flows while datagrams were handed to it within `VXLAN_DRAIN_QUIET_MS`. */
+  /**
+   * A leaving replica holds flows until a window of `VXLAN_DRAIN_QUIET_MS` passed with at
+   * most `VXLAN_DRAIN_QUIET_HANDOFFS` datagrams handed to it; a busier window starts the next.
+   */
   holds(instanceId: string): boolean {
     const member = this.memberOf(instanceId);
     const l = member === undefined ? undefined : this.leaving.get(member);
     if (l === undefined) return false;
     const now = performance.now();
+    if (now - l.since < VXLAN_DRAIN_QUIET_MS) return true;
     const handed = this.handedTo(member!);
-    if (handed !== l.handed) {
-      l.handed = handed;
-      l.changedAt = now;
-    }
-    return now - l.changedAt < VXLAN_DRAIN_QUIET_MS;
+    // Free-running counters: the difference, as 32-bit wraps would give it.
+    if (((handed - l.handed) >>> 0) <= VXLAN_DRAIN_QUIET_HANDOFFS) return false;
+    l.handed = handed;
+    l.since = now;
+    return true;
   }
 
   isLeaving(instanceId: string): boolean {

@@ -15,6 +15,9 @@ import { startWebEdgeChain, type WebEdgeChain } from '../../src/netlab/web-edge-
 import { WEB_BACKEND_PORT, WEB_LAB_ADDRESSES, WebLab } from '../../src/netlab/web-lab.ts';
 import { parseIpv4 } from '../../src/packet/ipv4.ts';
 import { BuiltinCounter } from '../../src/pipeline/compiled-pipeline.ts';
+import { ReplicaVxlanEnds } from '../../src/controller/replica-vxlan-ends.ts';
+import { buildFrame } from '../../src/traffic/frame-builder.ts';
+import { IpProto } from '../../src/packet/ipv4.ts';
 import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
 
 const probe = await canCreateNamespaces();
@@ -27,8 +30,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Isolated: the NAT scales alone (instances `nat-<n>`, stage 2, pinned on the link between
  * lb and NAT by the backend's tuple). Fused: the chain scales as a whole (ARCHITECTURE.md
  * "Placements": replicas `fused-<n>` of one unit whose bounds cover every function's, its
- * load read from the first function's rate), pinned where frames enter the replicas (the
- * client's tuple to the VIP).
+ * load read from the first function's rate), its VXLAN ends in the replicas: a connection
+ * stays on the replica its SYN was steered to (the client's tuple), scale-in retires a
+ * replica and drains it while the others hand it its flows' frames.
  */
 const PLACEMENTS = [
   { placement: 'isolated' as const, unit: 'nat', stage: 2, pinnedByBackend: true },
@@ -61,9 +65,28 @@ describe.skipIf(!probe.ok).each(PLACEMENTS)('autoscaling under real HTTP load ($
     }
   }
 
+  /**
+   * Ends in the replicas (fused): the replica a connection's SYN was steered to, asked when
+   * the test first looks at it (right after it opened; a flow stays on the replica that saw
+   * it start, its bucket's later owners hand its frames over). No host pin exists there;
+   * the end checks (no reset, no failure, one NAT mapping per connection) show the flows stayed.
+   */
+  const opener = new Map<number, StageInstance | undefined>();
+  function steeredOpen(c: LongLivedStatus, client: number): StageInstance | undefined {
+    if (!opener.has(c.id)) {
+      const ends = edge!.runtime.replicaEnds as ReplicaVxlanEnds;
+      const frame = buildFrame({ proto: IpProto.TCP, srcIp: client, dstIp: parseIpv4(WEB_LAB_ADDRESSES.vip) as number, srcPort: c.localPort, dstPort: 80 });
+      const datagram = new Uint8Array(8 + frame.length);
+      datagram.set(frame, 8);
+      opener.set(c.id, ends.steeredInside(datagram));
+    }
+    return opener.get(c.id);
+  }
+
   /** The instance of the scaled unit a connection is pinned to. */
   function natInstanceOf(c: LongLivedStatus): StageInstance | undefined {
     const client = parseIpv4(WEB_LAB_ADDRESSES.client) as number;
+    if (edge!.runtime.replicaEnds instanceof ReplicaVxlanEnds) return steeredOpen(c, client);
     if (!pinnedByBackend) return edge!.runtime.dataPlane.pinnedInstance(stage, client, parseIpv4(WEB_LAB_ADDRESSES.vip) as number, c.localPort, 80, 6);
     const backend = web!.backends.find((b) => b.name === c.backends[0]);
     if (backend === undefined) return undefined;
@@ -100,6 +123,7 @@ describe.skipIf(!probe.ok).each(PLACEMENTS)('autoscaling under real HTTP load ($
   });
 
   it('scales NAT out under load: the new instance takes new flows, the long-lived ones stay where they are', async () => {
+    expect(edge!.controller.getChain('web-edge-scaled').ends?.where).toBe(placement === 'fused' ? 'replicas' : 'host');
     const early = await agent!.open(url, 10, 200, 'early');
     expect(early.map((c) => c.state)).toEqual(Array(10).fill('open'));
     expect(nat().live.map((i) => i.id)).toEqual([nth(0)]);
@@ -207,6 +231,8 @@ describe.skipIf(!probe.ok).each(PLACEMENTS)('autoscaling under real HTTP load ($
     expect(dp.counters.repinned).toBe(0);
     expect(dp.dropsByReason()).toEqual({});
     expect(dp.dropped()).toBe(0);
+    // Ends in the replicas: every frame of the run entered and left there, none through the host.
+    if (placement === 'fused') expect(dp.traffic).toEqual({ enteredInside: 0, enteredOutside: 0, leftInside: 0, leftOutside: 0 });
 
     await agent!.close();
     await agent!.stop();
