@@ -22,6 +22,39 @@ export interface PinTimeoutTicks {
   readonly other: number;
 }
 
+/** Pins a link table holds before it first grows (it doubles when full, up to its capacity). */
+export const LINK_TABLE_INITIAL_CAPACITY = 1024;
+
+/**
+ * A `FlowTable` that can be rebuilt bigger: `grownFrom` re-inserts every entry of a full
+ * table (key, value and both auxiliary words) into one of twice the capacity. A link table
+ * starts small and grows with the flows it pins instead of being sized for `flowCapacity`
+ * at once: at 65,536 pins a table takes 4 MiB, and a thousand flows scattered over it touch
+ * a thousand pages, so a find after the instance was switched out (every batch when busy
+ * threads outnumber cores) missed the TLB as well as the cache (an in-process
+ * microbenchmark with the TLB thrashed between batches: ~400 ns a find against ~230 in a
+ * table sized for the flows).
+ */
+class LinkPinTable extends FlowTable {
+  /** A table of `capacity` entries (seed `seed`) holding every entry of `from`. */
+  static grownFrom(from: LinkPinTable, capacity: number, seed: number): LinkPinTable {
+    const to = new LinkPinTable(capacity, seed);
+    const s = from.slots;
+    for (let i = 0; i < from.slotCount; i++) {
+      // FlowTable's slot: srcIp, dstIp, ports, tag (protocol in its low byte, 0 when empty), value, hash, aux 0, aux 1.
+      const b = i << 3;
+      const tag = s[b + 3];
+      if (tag === 0) continue;
+      const ports = s[b + 2];
+      to.insert(s[b], s[b + 1], ports >>> 16, ports & 0xffff, tag & 0xff, s[b + 4]);
+      const slot = to.find(s[b], s[b + 1], ports >>> 16, ports & 0xffff, tag & 0xff);
+      to.setAux(slot, 0, s[b + 6]);
+      to.setAux(slot, 1, s[b + 7]);
+    }
+    return to;
+  }
+}
+
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 const ETH_VLAN = 0x8100;
@@ -78,7 +111,11 @@ function foldIpv6Address(view: DataView, off: number): number {
  * ```
  */
 export class LinkFlowTable {
-  readonly table: FlowTable;
+  /** The pins (replaced by a bigger table when it fills, see `LinkPinTable`: hold no slot across an `insert`). */
+  table: FlowTable;
+  /** Most pins it holds (`FlowTable.capacity` of its largest table). */
+  readonly capacity: number;
+  private readonly seed: number;
   /** Canonical tuple of the last classified frame (int32 addresses). */
   s = 0;
   d = 0;
@@ -91,7 +128,9 @@ export class LinkFlowTable {
   full = 0;
 
   constructor(capacity: number, seed: number) {
-    this.table = new FlowTable(capacity, seed);
+    this.capacity = capacity;
+    this.seed = seed;
+    this.table = new LinkPinTable(Math.min(capacity, LINK_TABLE_INITIAL_CAPACITY), seed);
   }
 
   /**
@@ -238,8 +277,14 @@ export class LinkFlowTable {
     return this.table.find(this.s, this.d, this.sp, this.dp, this.proto);
   }
 
-  /** Pins the classified flow to `left`/`right`; returns its slot, or `FLOW_NOT_FOUND` when the table is full. */
+  /**
+   * Pins the classified flow to `left`/`right`; returns its slot, or `FLOW_NOT_FOUND` when the
+   * table is full. A table below `capacity` that is full first grows (twice the entries; every
+   * slot found before moves).
+   */
   insert(left: number, right: number, tick: number): number {
+    const t = this.table;
+    if (t.size >= t.capacity && t.capacity < this.capacity) this.table = LinkPinTable.grownFrom(t as LinkPinTable, Math.min(2 * t.capacity, this.capacity), this.seed);
     if (this.table.insert(this.s, this.d, this.sp, this.dp, this.proto, left | (right << 16)) === FlowTableStatus.FULL) {
       this.full++;
       return FLOW_NOT_FOUND;

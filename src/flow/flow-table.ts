@@ -64,7 +64,8 @@ export class FlowTable {
   readonly slotCount: number;
   private readonly mask: number;
   private readonly seed: number;
-  private readonly slots: Int32Array;
+  /** The slots (layout above); protected for a subclass that moves entries into a bigger table (`LinkPinTable`). */
+  protected readonly slots: Int32Array;
   private count: number;
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_NOT_FOUND } from '../../../src/flow/flow-table.ts';
-import { LinkFlowTable, PinFlag, UNSET_SIDE } from '../../../src/dataplane/link-flow-table.ts';
+import { LINK_TABLE_INITIAL_CAPACITY, LinkFlowTable, PinFlag, UNSET_SIDE } from '../../../src/dataplane/link-flow-table.ts';
 import { type FrameSpec } from '../../../src/packet/frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { TcpFlag } from '../../../src/packet/tcp.ts';
@@ -552,5 +552,51 @@ describe('LinkFlowTable against a Map oracle', () => {
       }
     }
     expect(link.table.size).toBe(slots.size);
+  });
+
+  it('starts small and grows with its pins, keeping each one (sides, last seen, flags), up to its capacity', () => {
+    const capacity = 5000;
+    const link = new LinkFlowTable(capacity, 7);
+    expect(link.table.capacity).toBe(LINK_TABLE_INITIAL_CAPACITY);
+    const key = (f: number): [number, number, number, number, number] => [0xc6120000 + (f >> 8), 0x0a000001, 1024 + (f & 0xff), 80, f % 3 === 0 ? IpProto.UDP : IpProto.TCP];
+    for (let f = 0; f < capacity; f++) {
+      link.setTuple(...key(f));
+      expect(link.find()).toBe(FLOW_NOT_FOUND);
+      const slot = link.insert(f & 0xff, (f >> 8) & 0xff, f);
+      expect(slot).not.toBe(FLOW_NOT_FOUND);
+      link.tcpFlags = f % 5 === 0 ? TcpFlag.FIN : 0;
+      link.touch(slot, f + 1, PinFlag.FIN_LEFT);
+    }
+    // 1024 → 2048 → 4096 → 5000 entries.
+    expect(link.table.capacity).toBe(capacity);
+    expect(link.table.size).toBe(capacity);
+    for (let f = 0; f < capacity; f++) {
+      const [s, d, sp, dp, proto] = key(f);
+      link.setTuple(d, s, dp, sp, proto); // the other direction finds it too
+      const slot = link.find();
+      expect(slot).not.toBe(FLOW_NOT_FOUND);
+      expect([link.leftOf(slot), link.rightOf(slot), link.lastSeen(slot), link.protoOf(slot)]).toEqual([f & 0xff, (f >> 8) & 0xff, f + 1, proto]);
+      expect(link.table.aux(slot, 1) & PinFlag.FIN_LEFT).toBe(f % 5 === 0 ? PinFlag.FIN_LEFT : 0);
+    }
+    // Full at its capacity: the next flow is refused and counted, nothing is lost.
+    link.setTuple(0x01020304, 0x05060708, 1, 2, IpProto.UDP);
+    expect(link.insert(1, 2, 0)).toBe(FLOW_NOT_FOUND);
+    expect(link.full).toBe(1);
+    expect(link.table.size).toBe(capacity);
+    // The sweep works on the grown table.
+    expect(sweep(link, 10_000)).toBe(capacity);
+    expect(link.table.size).toBe(0);
+  });
+
+  it('a capacity below the initial one is its table’s own', () => {
+    const link = new LinkFlowTable(16, 3);
+    expect(link.table.capacity).toBe(16);
+    for (let f = 0; f < 16; f++) {
+      link.setTuple(f, 99, 1, 2, IpProto.UDP);
+      expect(link.insert(0, 1, 0)).not.toBe(FLOW_NOT_FOUND);
+    }
+    link.setTuple(16, 99, 1, 2, IpProto.UDP);
+    expect(link.insert(0, 1, 0)).toBe(FLOW_NOT_FOUND);
+    expect(link.full).toBe(1);
   });
 });
