@@ -86,6 +86,11 @@ export const SLOT_SHARD = STEERING_BUCKETS;
 
 const HASH_MULTIPLIER = 0x9e3779b1;
 
+/** The bucket of a key word (address ^ port; IPv6: the address's words folded ^ port): the top 8 bits of its multiplicative hash, as the program computes it. */
+export function steeringBucket(keyWord: number): number {
+  return Math.imul(keyWord, HASH_MULTIPLIER) >>> 24;
+}
+
 /** Offsets in the datagram's payload (VXLAN header first). */
 const ETHERTYPE = VXLAN_INNER_OFFSET + 12;
 const IP = VXLAN_INNER_OFFSET + 14;
@@ -120,7 +125,7 @@ function slotIpv6(key: SteeringKey, view: DataView, off: number, len: number): n
   const at = destination ? IP6_DST : IP6_SRC;
   if (at + 16 > len) return SLOT_SHORT;
   const folded = view.getInt32(off + at) ^ view.getInt32(off + at + 4) ^ view.getInt32(off + at + 8) ^ view.getInt32(off + at + 12);
-  return Math.imul(folded ^ port, HASH_MULTIPLIER) >>> 24;
+  return steeringBucket(folded ^ port);
 }
 
 /**
@@ -163,7 +168,7 @@ export function steeringSlot(key: SteeringKey, view: DataView, off: number, len:
   }
   const at = destination ? IP_DST : IP_SRC;
   if (at + 4 > len) return SLOT_SHORT;
-  return Math.imul(view.getInt32(off + at) ^ (port < 0 ? 0 : port), HASH_MULTIPLIER) >>> 24;
+  return steeringBucket(view.getInt32(off + at) ^ (port < 0 ? 0 : port));
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { GatewayEdge } from '../../gateway/gateway-edge.ts';
 import type { BatchedUdpSocket } from '../../io/batched-udp-socket.ts';
-import { SLOT_SHARD, STEERING_BUCKETS, steeringSlot, VXLAN_INNER_OFFSET, type SteeringKey } from '../../io/reuseport-steering.ts';
+import { SLOT_SHARD, STEERING_BUCKETS, steeringBucket, steeringSlot, VXLAN_INNER_OFFSET, type SteeringKey } from '../../io/reuseport-steering.ts';
 import {
   AREA_MAX_SHARDS,
   AREA_PROGRAM_WORDS,
@@ -116,6 +116,8 @@ export class VxlanReplicaShare {
   private readonly memberAt = new Int32Array(256).fill(-1);
   private readonly indexOf: Int32Array;
   private shardSockets = new Int32Array(0);
+  /** This replica is the group's only member and no bucket names another: every datagram stays (only starts are noted). */
+  private alone = false;
   /** The client is the inner source (the clients' end) or the inner destination. */
   private clientIsSource = true;
   private now = 0;
@@ -255,6 +257,9 @@ export class VxlanReplicaShare {
     this.indexOf.set(indexOf);
     this.memberAt.set(memberAt);
     this.shardSockets = Int32Array.from(sockets ?? []);
+    let alone = size === 1 && index === 0;
+    for (let b = 0; alone && b < STEERING_BUCKETS; b++) alone = owners[b] === this.member && previous[b] < 0 && previous2[b] < 0;
+    this.alone = alone;
     this.counters.steeringSeq = seq;
     if (attach && this.socket !== undefined) {
       try {
@@ -281,8 +286,9 @@ export class VxlanReplicaShare {
     if (key === undefined || this.index < 0) return KEEP;
     const tcp = this.parseTcp(view, off, len);
     const start = tcp && (this.tcpFlags & 0x12) === 0x02;
-    if (hops >= MAX_HOPS || hops < 0) return this.kept(tcp, start);
-    const slot = steeringSlot(key, view, off, len);
+    if (hops >= MAX_HOPS || hops < 0 || this.alone) return this.kept(tcp, start);
+    // A whole TCP segment under a hash key: its client side is the hash's key word (one parse, the model's result).
+    const slot = tcp && key.by !== 'port-shard' ? steeringBucket(this.flowAddress ^ (this.flowPort & 0xffff)) : steeringSlot(key, view, off, len);
     if (slot < 0) return this.kept(tcp, start);
     const me = this.member;
     const live = this.indexOf;
@@ -331,14 +337,16 @@ export class VxlanReplicaShare {
     return KEEP;
   }
 
-  /** Whether the inner frame is TCP (a first or only fragment, its header within `len`); if so sets the flow's client side and flags. */
+  /** Whether the inner frame is a whole TCP segment (not a fragment, its header within `len`); if so sets the flow's client side and flags. */
   private parseTcp(view: DataView, off: number, len: number): boolean {
     const eth = VXLAN_INNER_OFFSET + 12;
     const ip = VXLAN_INNER_OFFSET + 14;
     if (eth + 2 > len) return false;
     const ethertype = view.getUint16(off + eth);
     if (ethertype === 0x0800) {
-      if (ip + 20 > len || view.getUint8(off + ip + 9) !== 6 || (view.getUint16(off + ip + 6) & 0x1fff) !== 0) return false;
+      if (ip + 20 > len) return false;
+      // Fragment word, TTL and protocol in one load: a whole (unfragmented) TCP segment only.
+      if ((view.getInt32(off + ip + 6) & 0x3fff00ff) !== 6) return false;
       const l4 = ip + ((view.getUint8(off + ip) & 0x0f) << 2);
       if (l4 + 14 > len) return false;
       const source = this.clientIsSource;

@@ -476,6 +476,42 @@ describe('VxlanReplicaShare.route: a moved bucket keeps its established flows on
     expect(hops).toBeLessThanOrEqual(MAX_HOPS);
   });
 
+  it('route keys whole TCP segments by the same bucket as the model (one parse), and everything else by the model itself', () => {
+    const g = new VxlanReplicaGroup(alloc, { by: 'inner-destination' }, 4);
+    const shares = [0, 1, 2].map((m) => {
+      const x = new VxlanReplicaShare(g.prepare(m).area, 4, m, undefined, new StartedFlows());
+      x.bind(edge(new Wire()), fakeSocket());
+      g.join(m);
+      return x;
+    });
+    shares.forEach((x) => x.sync(1));
+    const me = shares[2];
+    const owners = g.bucketOwners();
+    const prev = g.bucketPrevious();
+    const rng = new Rng(77);
+    const v = new DataView(new ArrayBuffer(512));
+    let checked = 0;
+    for (let i = 0; i < 3000; i++) {
+      const ipFlags = rng.int(6) === 0 ? 1 : 2; // some first fragments (MF): keyed without ports
+      const proto = rng.int(4) === 0 ? IpProto.UDP : IpProto.TCP;
+      const whole = vxlan(v, { proto, srcIp: ip('198.18.2.2'), dstIp: (ip('198.18.1.0') + rng.int(65536)) >>> 0, srcPort: 80, dstPort: 1 + rng.int(65535), tcpFlags: 0x10, ipFlags });
+      const len = rng.int(8) === 0 ? 8 + rng.int(whole - 8) : whole;
+      const slot = steeringSlot({ by: 'inner-destination' }, v, 0, len);
+      const got = me.route(v, 0, len, 0);
+      if (slot < 0) {
+        expect(got).toBe(KEEP);
+        continue;
+      }
+      // A whole TCP segment (nobody saw it start): from the owner to the previous holder; anything else to the previous holder, else the owner.
+      const tcp = proto === IpProto.TCP && ipFlags !== 1 && len >= 8 + 14 + 20 + 14;
+      const owner = owners[slot];
+      const to = tcp ? (owner === 2 ? prev[slot] : owner) : prev[slot] >= 0 ? prev[slot] : owner;
+      expect(got, `frame ${i}`).toBe(to < 0 || to === 2 ? KEEP : to);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(1500);
+  });
+
   it('hands datagrams over the ring byte for byte with their outer source; a full ring counts what it lost; handedTo sums what the others handed', () => {
     const g = new VxlanReplicaGroup(alloc, { by: 'inner-source' }, 3, undefined, 4);
     const a = new VxlanReplicaShare(g.prepare(0).area, 3, 0, undefined, new StartedFlows());
