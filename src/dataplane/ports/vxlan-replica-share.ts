@@ -65,7 +65,8 @@ export const MAX_HOPS = 3;
  * that landed outside that chain, because the program of a change is not attached yet or
  * the kernel re-ordered the group, goes to the owner first). Other protocols have no start
  * to tell them by, so their datagrams of a moved bucket go to the previous holder while
- * it lives. `handOff` copies the datagram (and its outer source, so the receiver's gateway
+ * it lives; IPv6 neighbour discovery (the gateway's own, answered by any replica) stays.
+ * `handOff` copies the datagram (and its outer source, so the receiver's gateway
  * answers the right VTEP) into the single-producer ring from this replica to that one;
  * the receiver's port takes it with `receiveHanded` at its next `fill` (each loop turn
  * under traffic; an idle replica sleeps in the addon's waiter at most
@@ -287,6 +288,8 @@ export class VxlanReplicaShare {
     const tcp = this.parseTcp(view, off, len);
     const start = tcp && (this.tcpFlags & 0x12) === 0x02;
     if (hops >= MAX_HOPS || hops < 0 || this.alone) return this.kept(tcp, start);
+    // Neighbour discovery is the gateway's own traffic, which any replica answers (and the rings share what it learns): never handed.
+    if (!tcp && this.neighbourDiscovery(view, off, len)) return KEEP;
     // A whole TCP segment under a hash key: its client side is the hash's key word (one parse, the model's result).
     const slot = tcp && key.by !== 'port-shard' ? steeringBucket(this.flowAddress ^ (this.flowPort & 0xffff)) : steeringSlot(key, view, off, len);
     if (slot < 0) return this.kept(tcp, start);
@@ -335,6 +338,14 @@ export class VxlanReplicaShare {
       this.flows.close(this.flowAddress, this.flowPort, this.now);
     }
     return KEEP;
+  }
+
+  /** Whether the inner frame is ICMPv6 neighbour discovery (router or neighbour solicitation or advertisement, redirect: types 133-137). */
+  private neighbourDiscovery(view: DataView, off: number, len: number): boolean {
+    const ip = VXLAN_INNER_OFFSET + 14;
+    if (ip + 41 > len || view.getUint16(off + VXLAN_INNER_OFFSET + 12) !== 0x86dd || view.getUint8(off + ip + 6) !== 58) return false;
+    const type = view.getUint8(off + ip + 40);
+    return type >= 133 && type <= 137;
   }
 
   /** Whether the inner frame is a whole TCP segment (not a fragment, its header within `len`); if so sets the flow's client side and flags. */

@@ -10,6 +10,7 @@ import { natShardKey, VxlanReplicaGroup } from '../../../src/dataplane/ports/vxl
 import { KEEP, MAX_HOPS, VxlanReplicaShare } from '../../../src/dataplane/ports/vxlan-replica-share.ts';
 import { StartedFlows } from '../../../src/dataplane/ports/vxlan-started-flows.ts';
 import { buildFrame, type FrameSpec } from '../../../src/packet/frame-builder.ts';
+import { buildIpv6Frame } from '../../../src/packet/ipv6-frame-builder.ts';
 import { IpProto } from '../../../src/packet/ipv4.ts';
 import { InvalidArgumentError, SharedLayoutError } from '../../../src/errors/catalog.ts';
 
@@ -404,6 +405,23 @@ describe('VxlanReplicaShare.route: a moved bucket keeps its established flows on
     // Other protocols have no start to tell them by: a moved bucket's UDP goes to its previous holder.
     const udp = vxlan(view, { proto: IpProto.UDP, srcIp: CLIENT, dstIp: SERVER, srcPort: fresh[0], dstPort: 53 });
     expect(i1.route(view, 0, udp, 0)).toBe(0);
+    // IPv6 neighbour discovery is the gateway's own: it stays wherever it lands (echo requests to a moved bucket do not).
+    let moved = 0;
+    let echo = 0;
+    for (let k = 0; k < 64; k++) {
+      const client6 = [0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100 + k];
+      const ns = 8 + buildIpv6Frame(view, 8, { src: client6, dst: [0xff02, 0, 0, 0, 0, 1, 0xff00, 1], proto: 58, icmpType: 135, icmpRest: 0 });
+      expect(i1.route(view, 0, ns, 0)).toBe(KEEP);
+      expect(i0.route(view, 0, ns, 0)).toBe(KEEP);
+      const ping = 8 + buildIpv6Frame(view, 8, { src: client6, dst: [0x2001, 0xdb8, 1, 0, 0, 0, 0, 1], proto: 58, icmpType: 128, icmpRest: 0x10000 | k });
+      const slot = steeringSlot({ by: 'inner-source' }, view, 0, ping);
+      if (inside.bucketOwners()[slot] === 1) {
+        moved++;
+        if (i1.route(view, 0, ping, 0) === 0) echo++;
+      }
+    }
+    expect(moved).toBeGreaterThan(0);
+    expect(echo).toBe(moved);
     // Scale in: replica 1 retires; its buckets go back to 0, which keeps its own old flows and hands 1's to it.
     for (const g of [inside, outside]) g.retire(1);
     sync();
