@@ -13,7 +13,7 @@ import type { BackendSteering } from './backend-steering.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors/catalog.ts';
 import type { ChainEnd } from './chain-ends.ts';
 import { HANDOFF_TIMEOUT_MS, ReplicaEnds, type EndsPlacement } from './replica-ends.ts';
-import { ReplicaVxlanEnds, vxlanReplicaMembers } from './replica-vxlan-ends.ts';
+import { natShardsOf, ReplicaVxlanEnds, vxlanReplicaMembers } from './replica-vxlan-ends.ts';
 import type { EndsInReplicas, EndTraffic } from './ends-in-replicas.ts';
 import type { GeneratorPortSpec } from '../ports/generator.ts';
 import { parseVxlanPortConfig } from '../ports/vxlan.ts';
@@ -725,7 +725,7 @@ function endsInReplicas(spec: ChainSpec, unit: FunctionRuntimeInit, dataPlane: C
   if (ingress.type === 'generator' && (egress.type === 'responder' || egress.type === 'sink')) return new ReplicaEnds(ingress as GeneratorPortSpec, egress.type, dataPlane.memory, reason);
   if (ingress.type === 'vxlan' && egress.type === 'vxlan') {
     const count = shardCount({ ...unit, booting: new Set() });
-    const nat = count === undefined || unit.shardedPorts === undefined ? undefined : { ...unit.shardedPorts, count };
+    const nat = natShardsOf(unit.shardedPorts, count);
     const settings = { inside: parseVxlanPortConfig(ingress, 'ingress'), outside: parseVxlanPortConfig(egress, 'egress') };
     return new ReplicaVxlanEnds(settings, dataPlane.memory, reason, nat, classifier === undefined ? undefined : classifierRules(classifier), vxlanReplicaMembers(unit.spec.scaling.max));
   }

@@ -5,6 +5,7 @@ import { LOCAL_PORT_COUNTERS, LocalPortCounter, type LocalPortsSpec, type LocalV
 import type { VxlanPortSettings } from '../dataplane/ports/vxlan-port-config.ts';
 import { GATEWAY_COUNTER_KEYS, GATEWAY_COUNTERS_AT, GATEWAY_DROPS_AT, VXLAN_DROPS_AT, VXLAN_PORT_COUNTERS, VxlanBlock } from '../dataplane/ports/vxlan-port-counters.ts';
 import { natShardKey, VxlanReplicaGroup, type VxlanGroupKey } from '../dataplane/ports/vxlan-replica-group.ts';
+import { AREA_MAX_SHARDS } from '../dataplane/ports/vxlan-replica-area.ts';
 import { VXLAN_DROP_NAMES, VxlanDrop } from '../dataplane/ports/vxlan-drop-reason.ts';
 import { GATEWAY_DROP_NAMES } from '../gateway/gateway-drop-reason.ts';
 import type { ClassifierRules } from '../dataplane/ports/classifier-port.ts';
@@ -50,6 +51,17 @@ export interface NatShards {
   readonly count: number;
 }
 
+/**
+ * How the outside group steers by a NAT's port shards: the NAT's range (`shardedPorts`)
+ * cut into the `count` shards its replicas get; undefined (steered by inner destination)
+ * without either, when the range has fewer ports than shards (the NAT then gives every
+ * shard all of it) or for more shards than a group's area holds.
+ */
+export function natShardsOf(ports: { readonly from: number; readonly to: number } | undefined, count: number | undefined): NatShards | undefined {
+  if (ports === undefined || count === undefined || count > AREA_MAX_SHARDS || ports.to - ports.from + 1 < count) return undefined;
+  return { from: ports.from, to: ports.to, count };
+}
+
 /** Block slots that are levels, not totals: a gone replica's no longer count. */
 const VXLAN_GAUGES: readonly number[] = [VxlanBlock.NEIGHBOURS, VxlanBlock.IN_FLIGHT, VxlanBlock.LOCAL_PORT, VxlanBlock.RECEIVE_BUFFER_BYTES, VxlanBlock.STEERING_SEQ];
 const SIDES = ['inside', 'outside'] as const;
@@ -77,12 +89,13 @@ interface Leaving {
  * replica), by the inner destination otherwise. The classifier and the trace marks run in
  * the replicas. A replica joins both groups once ready and leaves when it stopped or
  * failed; a leaving one is retired first (no new flows; frames of its flows are handed to
- * it by the others) and drained until no datagram was handed to it for
- * `VXLAN_DRAIN_QUIET_MS`. Figures are the blocks' sums, those of gone replicas kept.
+ * it by the others) and drained until a window of `VXLAN_DRAIN_QUIET_MS` passes with at most
+ * `VXLAN_DRAIN_QUIET_HANDOFFS` handed to it. Figures are the blocks' sums, those of gone
+ * replicas kept.
  *
  * @example
  * ```ts
- * const ends = new ReplicaVxlanEnds(insideSettings, outsideSettings, memory, reason, { from: 1024, to: 65535, count: 8 });
+ * const ends = new ReplicaVxlanEnds({ inside, outside }, memory, reason, { from: 1024, to: 65535, count: 8 });
  * const member = ends.reserveMember();
  * const inst = await dataPlane.addInstance(0, image, { ports: ends.portsFor(member), shards: 8 });
  * ends.bind(member, inst); // joins both groups, outside with inst.shard

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ReplicaVxlanEnds, VXLAN_DRAIN_QUIET_HANDOFFS, VXLAN_DRAIN_QUIET_MS, vxlanReplicaMembers } from '../../../src/controller/replica-vxlan-ends.ts';
+import { natShardsOf, ReplicaVxlanEnds, VXLAN_DRAIN_QUIET_HANDOFFS, VXLAN_DRAIN_QUIET_MS, vxlanReplicaMembers } from '../../../src/controller/replica-vxlan-ends.ts';
 import { placeEnds } from '../../../src/controller/replica-ends.ts';
 import { LOCAL_PORT_COUNTERS, LocalPortCounter } from '../../../src/dataplane/ports/local-ports.ts';
 import { VXLAN_PORT_COUNTERS, VxlanBlock } from '../../../src/dataplane/ports/vxlan-port-counters.ts';
@@ -98,6 +98,14 @@ describe('ReplicaVxlanEnds: a fused chain\'s VXLAN ends run by its replicas', ()
     // The member number is free again.
     expect(ends.reserveMember()).toBe(a);
     ends.release();
+  });
+
+  it('steers by NAT port shards only where the range can be cut into them', () => {
+    expect(natShardsOf({ from: 1024, to: 65535 }, 8)).toEqual({ from: 1024, to: 65535, count: 8 });
+    expect(natShardsOf({ from: 5000, to: 5003 }, 8)).toBeUndefined();
+    expect(natShardsOf({ from: 1024, to: 65535 }, 512)).toBeUndefined();
+    expect(natShardsOf({ from: 1024, to: 65535 }, undefined)).toBeUndefined();
+    expect(natShardsOf(undefined, 4)).toBeUndefined();
   });
 
   it('is where placeEnds puts a fused vxlan → vxlan chain, unless the controller has its own vxlan factory or no addon', () => {
