@@ -310,8 +310,9 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
   /**
    * One end as a host VXLAN end shows it (`framesIn`, `framesOut`, `datagramsIn`,
    * `datagramsOut`, `drops:<reason>` for each non-zero drop, `drops:classifier` at the
-   * inside), and what the replicas add: `misdirected`, the neighbour figures and the
-   * gateway's ARP / neighbour discovery counters.
+   * inside), and what the replicas add: `misdirected`, `replicas` (sockets in the group),
+   * `neighbours`, and when they moved the neighbour sharing figures, frames waiting to be
+   * sent and the gateway's ARP / neighbour discovery counters.
    */
   end(side: Side): ReplicaEndView {
     return {
@@ -322,13 +323,17 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
         for (const [reason, n] of Object.entries(drops.port)) if (n > 0) out[`drops:${reason}`] = n;
         for (const [reason, n] of Object.entries(drops.gateway ?? {})) if (n > 0) out[`drops:gateway:${reason}`] = n;
         out.misdirected = f(VxlanBlock.MISDIRECTED);
-        out.neighboursAdopted = f(VxlanBlock.NEIGHBOURS_ADOPTED);
-        out.neighboursRejected = f(VxlanBlock.NEIGHBOURS_REJECTED);
-        out.neighbourOverruns = f(VxlanBlock.NEIGHBOUR_OVERRUNS);
-        out.neighbours = Math.max(0, ...[...this.members.values()].map((m) => m.blocks[side][VxlanBlock.NEIGHBOURS]));
-        out.inFlight = f(VxlanBlock.IN_FLIGHT);
-        GATEWAY_COUNTER_KEYS.forEach((k, i) => (out[k] = f(GATEWAY_COUNTERS_AT + i)));
         out.replicas = this.groups[side].members.length;
+        out.neighbours = Math.max(0, ...[...this.members.values()].map((m) => m.blocks[side][VxlanBlock.NEIGHBOURS]));
+        // The rest only when they moved (one line per end in `describe`).
+        const rest: Array<[string, number]> = [
+          ['neighboursAdopted', f(VxlanBlock.NEIGHBOURS_ADOPTED)],
+          ['neighboursRejected', f(VxlanBlock.NEIGHBOURS_REJECTED)],
+          ['neighbourOverruns', f(VxlanBlock.NEIGHBOUR_OVERRUNS)],
+          ['inFlight', f(VxlanBlock.IN_FLIGHT)],
+          ...GATEWAY_COUNTER_KEYS.map((k, i): [string, number] => [k, f(GATEWAY_COUNTERS_AT + i)]),
+        ];
+        for (const [k, v] of rest) if (v !== 0) out[k] = v;
         return out;
       },
       drops: () => this.drops(side),
