@@ -36,8 +36,8 @@ export function vxlanReplicaMembers(max: number): number {
 export const VXLAN_DRAIN_QUIET_MS = 3000;
 
 /**
- * Handoffs a quiet window may still hold: the neighbour discovery and other chatter of a
- * moved bucket are handed to its previous holder too, and a few of them must not keep a
+ * Handoffs a quiet window may still hold: a moved bucket's datagrams of protocols with no
+ * start marker (not TCP) go to its previous holder too, and a few of them must not keep a
  * replica without flows draining until its timeout.
  */
 export const VXLAN_DRAIN_QUIET_HANDOFFS = 4;
