@@ -30,15 +30,17 @@ export function vxlanReplicaMembers(max: number): number {
 
 /**
  * A leaving replica is drained until a window of this long passed with at most
- * `VXLAN_DRAIN_QUIET_HANDOFFS` datagrams handed to it (frames of its flows that landed on
- * another replica), ms.
+ * `VXLAN_DRAIN_QUIET_HANDOFFS` datagrams reaching it: handed to it (frames of its flows
+ * that landed on another replica) or received on its own sockets (replies on its NAT port
+ * shard, which stays with it), ms.
  */
 export const VXLAN_DRAIN_QUIET_MS = 3000;
 
 /**
- * Handoffs a quiet window may still hold: a moved bucket's datagrams of protocols with no
- * start marker (not TCP) go to its previous holder too, and a few of them must not keep a
- * replica without flows draining until its timeout.
+ * Datagrams a quiet window may still bring: a moved bucket's datagrams of protocols with
+ * no start marker (not TCP) go to its previous holder too, the kernel hashes ARP and
+ * neighbour discovery onto any socket, and a few of them must not keep a replica without
+ * flows draining until its timeout.
  */
 export const VXLAN_DRAIN_QUIET_HANDOFFS = 4;
 
@@ -73,9 +75,10 @@ interface Member {
   readonly blocks: Record<Side, Float64Array>;
 }
 
-/** A leaving replica's handoff figure when its current quiet window began, and when that was. */
+/** A leaving replica's handoff and receive figures when its current quiet window began, and when that was. */
 interface Leaving {
   handed: number;
+  received: number;
   since: number;
 }
 
@@ -90,7 +93,7 @@ interface Leaving {
  * the replicas. A replica joins both groups once ready and leaves when it stopped or
  * failed; a leaving one is retired first (no new flows; frames of its flows are handed to
  * it by the others) and drained until a window of `VXLAN_DRAIN_QUIET_MS` passes with at most
- * `VXLAN_DRAIN_QUIET_HANDOFFS` handed to it. Figures are the blocks' sums, those of gone
+ * `VXLAN_DRAIN_QUIET_HANDOFFS` handed to it or received. Figures are the blocks' sums, those of gone
  * replicas kept.
  *
  * @example
@@ -209,7 +212,7 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
         // Not in the group any more (its sockets closed): nothing to hand it.
       }
     }
-    this.leaving.set(member, { handed: this.handedTo(member), since: performance.now() });
+    this.leaving.set(member, { handed: this.handedTo(member), received: this.receivedBy(member), since: performance.now() });
   }
 
   /** Datagrams the others handed to `member` so far, both ends (free-running counters: compared, never read as totals). */
@@ -217,9 +220,16 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
     return this.groups.inside.handedTo(member) + this.groups.outside.handedTo(member);
   }
 
+  /** Datagrams `member`'s own sockets received so far, both ends. */
+  private receivedBy(member: number): number {
+    const m = this.members.get(member);
+    return m === undefined ? 0 : m.blocks.inside[VxlanBlock.RECEIVED] + m.blocks.outside[VxlanBlock.RECEIVED];
+  }
+
   /**
    * A leaving replica holds flows until a window of `VXLAN_DRAIN_QUIET_MS` passed with at
-   * most `VXLAN_DRAIN_QUIET_HANDOFFS` datagrams handed to it; a busier window starts the next.
+   * most `VXLAN_DRAIN_QUIET_HANDOFFS` datagrams reaching it (handed or received); a busier
+   * window starts the next.
    */
   holds(instanceId: string): boolean {
     const member = this.memberOf(instanceId);
@@ -228,10 +238,10 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
     const now = performance.now();
     if (now - l.since < VXLAN_DRAIN_QUIET_MS) return true;
     const handed = this.handedTo(member!);
-    // Free-running counters: the difference, as 32-bit wraps would give it.
-    if (((handed - l.handed) >>> 0) <= VXLAN_DRAIN_QUIET_HANDOFFS) return false;
-    l.handed = handed;
-    l.since = now;
+    const received = this.receivedBy(member!);
+    // Handoff counters run free: their difference as 32-bit wraps give it.
+    if (((handed - l.handed) >>> 0) + (received - l.received) <= VXLAN_DRAIN_QUIET_HANDOFFS) return false;
+    Object.assign(l, { handed, received, since: now });
     return true;
   }
 

@@ -88,6 +88,12 @@ describe('ReplicaVxlanEnds: a fused chain\'s VXLAN ends run by its replicas', ()
     vi.advanceTimersByTime(VXLAN_DRAIN_QUIET_MS - 1);
     expect(ends.holds('fused-0')).toBe(true);
     vi.advanceTimersByTime(1);
+    // Replies on its own NAT shard reach its socket directly: they hold it as well.
+    blocks[0][1][VxlanBlock.RECEIVED] += VXLAN_DRAIN_QUIET_HANDOFFS + 1;
+    expect(ends.holds('fused-0')).toBe(true);
+    blocks[0][1][VxlanBlock.RECEIVED] += 2;
+    hand(2);
+    vi.advanceTimersByTime(VXLAN_DRAIN_QUIET_MS);
     expect(ends.holds('fused-0')).toBe(false);
     expect(ends.holds('fused-1')).toBe(false);
 
