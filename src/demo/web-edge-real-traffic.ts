@@ -81,7 +81,9 @@ async function main(): Promise<void> {
     console.log(`lab ${web.lab.id}: client ${web.client}, backends ${web.backends.map((b) => `${b.ns} (${b.address}:8080)`).join(', ')}`);
     console.log(`chain ports listen on ${web.insideListen}:${web.vxlanPort} (client side) and ${web.outsideListen}:${web.vxlanPort} (backend side)`);
     edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(storeDir) });
-    console.log(`web-edge applied by the controller, ${edge.controller.listInstances().length} instances ready (${(performance.now() - t0).toFixed(0)} ms since start)\n`);
+    console.log(`web-edge applied by the controller, ${edge.controller.listInstances().length} instances ready (${(performance.now() - t0).toFixed(0)} ms since start)`);
+    const placed = edge.controller.getChain(edge.name);
+    console.log(`placement ${placed.placement}; ends on the ${placed.ends?.where ?? 'host'} (${placed.ends?.reason ?? ''})\n`);
 
     console.log(`6 new connections to the VIP ${WEB_LAB_ADDRESSES.vip}:80:`);
     await inClient(web, GETS, [web.targets.chain, '6']);
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
     const r = JSON.parse(load.stdout.trim().split('\n').at(-1) ?? '{}') as { rps: number; p50: number; p99: number; errors: number };
     console.log(`  ${r.rps} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs, ${r.errors} failed`);
 
+    console.log(`ends: inside ${JSON.stringify(edge.endDrops('inside'))} dropped, outside ${JSON.stringify(edge.endDrops('outside'))} dropped; ${edge.endFigures('inside').framesIn} frames in from the clients`);
     const drops = edge.runtime.dataPlane.dropsByReason();
     console.log(`\ndrops by reason: ${JSON.stringify(drops)}`);
     console.log('events:');
