@@ -15,7 +15,9 @@
  * removed. Writes `http.json`, `http.md` and the chart `http.svg` under bench/results/.
  *
  * Environment: `HTTP_BENCH_SECONDS` (5 per run), `HTTP_BENCH_WARMUP` (1),
- * `HTTP_BENCH_CONNECTIONS` (`1,10,100`), `HTTP_BENCH_PROFILE` (`0` skips the profile).
+ * `HTTP_BENCH_CONNECTIONS` (`1,10,100`), `HTTP_BENCH_PROFILE` (`0` skips the profile),
+ * `HTTP_BENCH_IN_PLANE` (`1` wraps the chain's ends in the in-plane transit probe, which keeps
+ * them on the host: without it a fused web-edge runs its VXLAN ends in its replicas).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,7 @@ import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { startWebEdgeChain, type WebEdgeChain } from '../../src/netlab/web-edge-chain.ts';
 import type { Placement } from '../../src/spec/chain-spec.ts';
 import { WEB_CLIENT_VNI, WebLab } from '../../src/netlab/web-lab.ts';
+import type { ChainPort } from '../../src/dataplane/chain-port.ts';
 import { FunctionRegistry } from '../../src/pipeline/function-registry.ts';
 import type { AutocannonSummary } from '../lib/autocannon-client.ts';
 import { measureChainTransit, type ChainTransit } from '../lib/chain-transit.ts';
@@ -41,6 +44,8 @@ const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.HTTP_BENCH_WARMUP ?? 1);
 const CONNECTIONS = (process.env.HTTP_BENCH_CONNECTIONS ?? '1,10,100').split(',').map(Number);
 const PROFILE = process.env.HTTP_BENCH_PROFILE !== '0';
+/** Wrap the ends in the in-plane probe (host ends only: a wrapped end cannot run in a replica). */
+const IN_PLANE = process.env.HTTP_BENCH_IN_PLANE === '1';
 /** `spec.placement` of the chain under test (default: the topology's, `auto`). */
 const PLACEMENT = process.env.HTTP_BENCH_PLACEMENT as Placement | undefined;
 
@@ -91,8 +96,8 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
   const web = await WebLab.create({ kernelPaths: true, prefix: 'nfvb' });
   let edge: WebEdgeChain | undefined;
   try {
-    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(storeDir), wrapPort: (_side, port) => probe.wrap(port), ...(PLACEMENT === undefined ? {} : { placement: PLACEMENT }) });
-    notes.push(`web-edge placement: ${edge.runtime.placement.placement} (${edge.runtime.placement.reason})`);
+    edge = await startWebEdgeChain(web, { registry: registerBuiltinFunctions(new FunctionRegistry()), store: ImageStore.open(storeDir), ...(IN_PLANE ? { wrapPort: (_side: 'inside' | 'outside', port: ChainPort) => probe.wrap(port) } : {}), ...(PLACEMENT === undefined ? {} : { placement: PLACEMENT }) });
+    notes.push(`web-edge placement: ${edge.runtime.placement.placement} (${edge.runtime.placement.reason}); ends: ${edge.runtime.endsPlacement.where} (${edge.runtime.endsPlacement.reason})`);
     const url: Record<PathName, string> = { nfvkit: web.targets.chain, nftables: web.targets.kernel, veth: web.targets.veth };
     const servers = web.backends.map((b) => b.server.pid ?? 0).filter((p) => p > 0);
     for (const connections of CONNECTIONS) {
@@ -113,11 +118,11 @@ async function measure(progress: (line: string) => void): Promise<SuiteReport> {
       profile = await profileMainThread(() => closedLoopIn(web.lab, web.client, url.nfvkit, 10, SECONDS, WARMUP));
       progress('timing segments through the chain on the wire (tcpdump), 1 connection');
       transit = await measureChainTransit([web.insideListen, web.outsideListen], WEB_CLIENT_VNI, async () => {
-        probe.start();
+        if (IN_PLANE) probe.start();
         try {
           return await closedLoopIn(web.lab, web.client, url.nfvkit, 1, Math.min(SECONDS, 2), 0.5);
         } finally {
-          inPlane = probe.stop();
+          if (IN_PLANE) inPlane = probe.stop();
         }
       });
       if (transit === undefined) notes.push('chain transit not measured: tcpdump cannot run here (apt-get install -y tcpdump)');
