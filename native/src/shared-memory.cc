@@ -165,17 +165,23 @@ Mapping* WholeMapping(napi_env env, napi_value value) {
   return m;
 }
 
+// The arguments (memory, offset, length) of a call on a range of a whole mapping: the
+// mapping, and a non-empty range that lies inside it. False (with the error thrown) otherwise.
+bool RangeArgs(napi_env env, napi_callback_info info, Mapping** m, int64_t* offset, int64_t* length) {
+  napi_value argv[3];
+  if (!Args(env, info, 3, argv)) return false;
+  *m = WholeMapping(env, argv[0]);
+  if (*m == nullptr) return false;
+  const int64_t bytes = static_cast<int64_t>((*m)->length);
+  return GetInt64(env, argv[1], 0, bytes - 1, "offset", offset) && GetInt64(env, argv[2], 1, bytes - *offset, "length", length);
+}
+
 // shmSlice(memory, offset, length) → SharedArrayBuffer over that range of `memory`, which
 // must be a whole mapping returned by shmCreate or shmAttach. The slice keeps it mapped.
 napi_value ShmSlice(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!Args(env, info, 3, argv)) return nullptr;
-  Mapping* m = WholeMapping(env, argv[0]);
-  if (m == nullptr) return nullptr;
+  Mapping* m;
   int64_t offset, length;
-  if (!GetInt64(env, argv[1], 0, static_cast<int64_t>(m->length) - 1, "offset", &offset) ||
-      !GetInt64(env, argv[2], 1, static_cast<int64_t>(m->length) - offset, "length", &length))
-    return nullptr;
+  if (!RangeArgs(env, info, &m, &offset, &length)) return nullptr;
   return NewView(m, m->base + offset, static_cast<size_t>(length));
 }
 
@@ -186,14 +192,9 @@ napi_value ShmSlice(napi_env env, napi_callback_info info) {
 // touched. `offset` and `length` must be whole pages. For memory no one uses any more: a
 // range freed this way needs no zeroing before it is handed out again.
 napi_value ShmDiscard(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!Args(env, info, 3, argv)) return nullptr;
-  Mapping* m = WholeMapping(env, argv[0]);
-  if (m == nullptr) return nullptr;
+  Mapping* m;
   int64_t offset, length;
-  if (!GetInt64(env, argv[1], 0, static_cast<int64_t>(m->length) - 1, "offset", &offset) ||
-      !GetInt64(env, argv[2], 1, static_cast<int64_t>(m->length) - offset, "length", &length))
-    return nullptr;
+  if (!RangeArgs(env, info, &m, &offset, &length)) return nullptr;
   const int64_t page = sysconf(_SC_PAGESIZE);
   if (offset % page != 0 || length % page != 0) {
     ThrowArgument(env, true, "shmDiscard: offset and length must be multiples of the page size");
