@@ -6,6 +6,8 @@ import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { startControllerHarness, type ControllerHarness } from '../support/controller-harness.ts';
 import { INSTANCE_MODES } from '../support/instance-modes.ts';
+import { vxlanSides } from './support/vxlan-sides.ts';
+import { until } from '../support/until.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping controller VXLAN-in-replicas test: ${probe.reason}`);
@@ -49,15 +51,6 @@ spec:
 `;
 }
 
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('controller: a fused chain with VXLAN ends runs them in its replicas (%s instances)', (instanceMode) => {
   it('says ends: replicas, carries real TCP with no frame through the host, steers translated replies by NAT port shard over two replicas, scales back in, and rejects hostile specs with positions', async () => {
     const before = process.env.NFVKIT_INSTANCE_MODE;
@@ -67,12 +60,8 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('controller
     let labReport: LabDestroyReport | undefined;
     const events: ControllerEvent[] = [];
     try {
-      const client = await lab.namespace('client');
-      const server = await lab.namespace('server');
-      const cu = await lab.underlay30();
-      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
-      const su = await lab.underlay30();
-      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      const sides = await vxlanSides(lab);
+      const { client, server, inside: cu, outside: su } = sides;
       h = await startControllerHarness('vxlan-replicas', { sampleIntervalMs: 100 });
       const controller = h.controller;
       controller.subscribe((e) => events.push(e), 0);
@@ -99,9 +88,7 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('controller
       expect(ends.groups.inside.key).toEqual({ by: 'inner-source' });
       expect(await until(() => ends.groups.inside.attached() && ends.groups.outside.attached(), 10_000)).toBe(true);
 
-      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
-      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
-      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
+      await sides.attach({ clientIp: CLIENT_IP, serverIp: SERVER_IP });
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
       await httpServer.waitForOutput(/listening/, 20_000);
       const get = async (n: number): Promise<Array<{ status: number; body: string }>> => {

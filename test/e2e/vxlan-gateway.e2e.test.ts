@@ -12,6 +12,7 @@ import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { runCommand } from '../../src/netlab/run-command.ts';
 import { UDP_BACKENDS } from '../support/udp-backends.ts';
+import { vxlanSides } from './support/vxlan-sides.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping VXLAN gateway test: ${probe.reason}`);
@@ -44,12 +45,8 @@ describe.skipIf(!probe.ok).each(UDP_BACKENDS)('VXLAN port + L3 gateway: real TCP
     let leaks: unknown[] = ['chain not shut down'];
     let labReport: LabDestroyReport | undefined;
     try {
-      const client = await lab.namespace('client');
-      const server = await lab.namespace('server');
-      const cu = await lab.underlay30();
-      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
-      const su = await lab.underlay30();
-      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      const sides = await vxlanSides(lab);
+      const { client, server, inside: cu, outside: su } = sides;
       const pool = createDataPlanePool();
       inside = await openVxlanPort({
         listen: { address: cu.a },
@@ -61,10 +58,7 @@ describe.skipIf(!probe.ok).each(UDP_BACKENDS)('VXLAN port + L3 gateway: real TCP
         gateway: { addresses: ['198.18.2.1/24'] },
         peers: [{ name: 'server', vni: 200, remote: su.b, port: 4789, subnets: ['198.18.2.0/24'] }],
       }, pool, { backend, listenPort: 0 });
-      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: inside.localPort, address: `${CLIENT_IP}/24` });
-      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: outside.localPort, address: `${SERVER_IP}/24` });
-      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
-      await lab.route(server, '198.18.1.0/24', '198.18.2.1');
+      await sides.attach({ clientIp: CLIENT_IP, serverIp: SERVER_IP, insidePort: inside.localPort, outsidePort: outside.localPort });
       await lab.nft(server, counters(CLIENT_IP, 'tcp dport 8080'));
       await lab.nft(client, counters(SERVER_IP, 'tcp sport 8080'));
 

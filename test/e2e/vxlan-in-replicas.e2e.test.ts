@@ -16,6 +16,8 @@ import { parseVxlanPortConfig } from '../../src/ports/vxlan.ts';
 import { VxlanReplicaGroup } from '../../src/dataplane/ports/vxlan-replica-group.ts';
 import type { VxlanPortSettings } from '../../src/dataplane/ports/vxlan-port-config.ts';
 import { INSTANCE_MODES } from '../support/instance-modes.ts';
+import { vxlanSides } from './support/vxlan-sides.ts';
+import { until } from '../support/until.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping VXLAN-in-replicas test: ${probe.reason}`);
@@ -51,12 +53,8 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
     let leaks: unknown[] = ['chain not shut down'];
     let labReport: LabDestroyReport | undefined;
     try {
-      const client = await lab.namespace('client');
-      const server = await lab.namespace('server');
-      const cu = await lab.underlay30();
-      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
-      const su = await lab.underlay30();
-      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      const sides = await vxlanSides(lab);
+      const { client, server, inside: cu, outside: su } = sides;
       dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 4096 });
       const insideBlock = new Float64Array(dp.memory.allocate(VXLAN_PORT_COUNTERS * 8));
       const outsideBlock = new Float64Array(dp.memory.allocate(VXLAN_PORT_COUNTERS * 8));
@@ -76,10 +74,7 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
       expect(readVxlanPortCounters(insideBlock).localPort).toBe(4789);
       expect(readVxlanPortCounters(outsideBlock).localPort).toBe(4789);
 
-      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
-      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
-      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
-      await lab.route(server, '198.18.1.0/24', '198.18.2.1');
+      await sides.attach({ clientIp: CLIENT_IP, serverIp: SERVER_IP });
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
       await httpServer.waitForOutput(/listening/, 20_000);
 
@@ -125,15 +120,6 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
   }, 90_000);
 });
 
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return true;
-}
-
 describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends in two fused replicas (%s instances): one reuseport group per end, steered by the inner frame', (instanceMode) => {
   it('both directions of every connection meet the replica holding its firewall state, neighbours are shared, and scale-in re-steers the group', async () => {
     const lab = new Lab({ prefix: 'nfvs' });
@@ -142,12 +128,8 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
     let leaks: unknown[] = ['chain not shut down'];
     let labReport: LabDestroyReport | undefined;
     try {
-      const client = await lab.namespace('client');
-      const server = await lab.namespace('server');
-      const cu = await lab.underlay30();
-      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
-      const su = await lab.underlay30();
-      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      const sides = await vxlanSides(lab);
+      const { client, server, inside: cu, outside: su } = sides;
       dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 8192 });
       const memory = dp.memory;
       const insideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' }, 4);
@@ -179,12 +161,9 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
       expect(await until(() => insideGroup.attached() && outsideGroup.attached(), 10_000)).toBe(true);
       expect(insideGroup.attachErrors + outsideGroup.attachErrors).toBe(0);
 
-      const clientDev = await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
-      const serverDev = await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
+      const { clientDev, serverDev } = await sides.attach({ clientIp: CLIENT_IP, serverIp: SERVER_IP });
       await lab.address(client, clientDev, `${CLIENT_IP6}/64`);
       await lab.address(server, serverDev, `${SERVER_IP6}/64`);
-      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
-      await lab.route(server, '198.18.1.0/24', '198.18.2.1');
       await lab.route(client, '2001:db8:2::/64', '2001:db8:1::1');
       await lab.route(server, '2001:db8:1::/64', '2001:db8:2::1');
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);

@@ -16,6 +16,8 @@ import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
 import { parseVxlanPortConfig } from '../../src/ports/vxlan.ts';
 import { INSTANCE_MODES } from '../support/instance-modes.ts';
+import { vxlanSides } from './support/vxlan-sides.ts';
+import { until } from '../support/until.ts';
 
 const probe = await canCreateNamespaces();
 if (!probe.ok) console.warn(`[e2e] skipping VXLAN replica handoff test: ${probe.reason}`);
@@ -34,15 +36,6 @@ const PARTS = [
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
 describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN replica group membership changes keep established connections (%s instances)', (instanceMode) => {
   it('long-lived connections through a stateful firewall keep working while a replica joins, then retires and leaves: handed between replicas, 0 failed, 0 reset', async () => {
     const lab = new Lab({ prefix: 'nfvh' });
@@ -53,12 +46,8 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN repl
     let leaks: unknown[] = ['chain not shut down'];
     let labReport: LabDestroyReport | undefined;
     try {
-      const client = await lab.namespace('client');
-      const server = await lab.namespace('server');
-      const cu = await lab.underlay30();
-      const cv = await lab.veth({ ns: null, address: cu.cidrA }, { ns: client, address: cu.cidrB });
-      const su = await lab.underlay30();
-      const sv = await lab.veth({ ns: null, address: su.cidrA }, { ns: server, address: su.cidrB });
+      const sides = await vxlanSides(lab);
+      const { client, server, inside: cu, outside: su } = sides;
       dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 8192 });
       const memory = dp.memory;
       const insideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' }, 4);
@@ -82,10 +71,7 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN repl
       const handedTo = (member: number) => groups.reduce((n, g) => n + g.handedTo(member), 0);
 
       await boot(0);
-      await lab.vxlan({ ns: client, vni: 100, dev: cv.b, local: cu.b, remote: cu.a, remotePort: 4789, address: `${CLIENT_IP}/24` });
-      await lab.vxlan({ ns: server, vni: 200, dev: sv.b, local: su.b, remote: su.a, remotePort: 4789, address: `${SERVER_IP}/24` });
-      await lab.route(client, '198.18.2.0/24', '198.18.1.1');
-      await lab.route(server, '198.18.1.0/24', '198.18.2.1');
+      await sides.attach({ clientIp: CLIENT_IP, serverIp: SERVER_IP });
       const httpServer = lab.spawnNode(server, new URL('./support/http-server.ts', import.meta.url), [SERVER_IP, '8080']);
       await httpServer.waitForOutput(/listening/, 20_000);
       const conns = lab.spawnNode(client, new URL('./support/long-lived-client.ts', import.meta.url), [SERVER_IP, '8080', control]);
