@@ -12,7 +12,6 @@ import { ImageStore } from '../../src/image/image-store.ts';
 import { loadNativeAddon } from '../../src/native/native-addon.ts';
 import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
-import { parseVxlanPortConfig } from '../../src/ports/vxlan.ts';
 import { VxlanReplicaGroup } from '../../src/dataplane/ports/vxlan-replica-group.ts';
 import type { VxlanPortSettings } from '../../src/dataplane/ports/vxlan-port-config.ts';
 import { INSTANCE_MODES } from '../support/instance-modes.ts';
@@ -54,18 +53,18 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
     let labReport: LabDestroyReport | undefined;
     try {
       const sides = await vxlanSides(lab);
-      const { client, server, inside: cu, outside: su } = sides;
+      const { client, server } = sides;
       dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 4096 });
       const insideBlock = new Float64Array(dp.memory.allocate(VXLAN_PORT_COUNTERS * 8));
       const outsideBlock = new Float64Array(dp.memory.allocate(VXLAN_PORT_COUNTERS * 8));
       const inside: LocalPortSpec = {
         type: 'vxlan',
-        settings: parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24'] }] }),
+        settings: sides.settings().inside,
         counters: insideBlock.buffer as SharedArrayBuffer,
       };
       const outside: LocalPortSpec = {
         type: 'vxlan',
-        settings: parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24'] }] }),
+        settings: sides.settings().outside,
         counters: outsideBlock.buffer as SharedArrayBuffer,
       };
       const image = await buildFusedImage(PARTS, { store: ImageStore.open(storeDir) });
@@ -129,14 +128,13 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN ends
     let labReport: LabDestroyReport | undefined;
     try {
       const sides = await vxlanSides(lab);
-      const { client, server, inside: cu, outside: su } = sides;
+      const { client, server } = sides;
       dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 8192 });
       const memory = dp.memory;
       const insideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' }, 4);
       const outsideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-destination' }, 4);
       // Dual stack: IPv6 flows are steered by the inner frame too.
-      const insideSettings = parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24', '2001:db8:1::1/64'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24', '2001:db8:1::/64'] }] });
-      const outsideSettings = parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24', '2001:db8:2::1/64'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24', '2001:db8:2::/64'] }] });
+      const { inside: insideSettings, outside: outsideSettings } = sides.settings(true);
       const blocks: Array<[Float64Array, Float64Array]> = [];
       const end = (settings: VxlanPortSettings, group: VxlanReplicaGroup, block: Float64Array, member: number): LocalPortSpec => ({
         type: 'vxlan',

@@ -14,7 +14,6 @@ import { ImageStore } from '../../src/image/image-store.ts';
 import { loadNativeAddon } from '../../src/native/native-addon.ts';
 import { Lab, type LabDestroyReport } from '../../src/netlab/lab.ts';
 import { canCreateNamespaces } from '../../src/netlab/namespace-probe.ts';
-import { parseVxlanPortConfig } from '../../src/ports/vxlan.ts';
 import { INSTANCE_MODES } from '../support/instance-modes.ts';
 import { vxlanSides } from './support/vxlan-sides.ts';
 import { until } from '../support/until.ts';
@@ -47,14 +46,13 @@ describe.skipIf(!probe.ok || !native.available).each(INSTANCE_MODES)('VXLAN repl
     let labReport: LabDestroyReport | undefined;
     try {
       const sides = await vxlanSides(lab);
-      const { client, server, inside: cu, outside: su } = sides;
+      const { client, server } = sides;
       dp = ChainDataPlane.create(['edge'], { instanceMode, bufferCount: 8192 });
       const memory = dp.memory;
       const insideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-source' }, 4);
       const outsideGroup = new VxlanReplicaGroup((n) => memory.allocate(n), { by: 'inner-destination' }, 4);
       const groups = [insideGroup, outsideGroup];
-      const insideSettings = parseVxlanPortConfig({ listen: { address: cu.a }, gateway: { addresses: ['198.18.1.1/24'] }, peers: [{ name: 'client', vni: 100, remote: cu.b, subnets: ['198.18.1.0/24'] }] });
-      const outsideSettings = parseVxlanPortConfig({ listen: { address: su.a }, gateway: { addresses: ['198.18.2.1/24'] }, peers: [{ name: 'server', vni: 200, remote: su.b, subnets: ['198.18.2.0/24'] }] });
+      const { inside: insideSettings, outside: outsideSettings } = sides.settings();
       const blocks: Array<[Float64Array, Float64Array]> = [];
       const end = (settings: VxlanPortSettings, group: VxlanReplicaGroup, block: Float64Array, member: number): LocalPortSpec => ({ type: 'vxlan', settings, counters: block.buffer as SharedArrayBuffer, replicas: group.prepare(member) });
       const image = await buildFusedImage(PARTS, { store: ImageStore.open(join(dir, 'store')) });
