@@ -146,7 +146,7 @@ export class ReplicaVxlanEnds implements EndsInReplicas {
     let m = 0;
     while (this.members.has(m)) m++;
     if (m >= this.slots) throw new FailedPreconditionError(`the chain's VXLAN replica groups have ${this.slots} member slots, all taken`);
-    const block = () => new Float64Array(this.memory.allocate(VXLAN_PORT_COUNTERS * 8)).fill(0);
+    const block = () => new Float64Array(this.memory.allocate(VXLAN_PORT_COUNTERS * 8));
     this.members.set(m, { instance: undefined, blocks: { inside: block(), outside: block() } });
     return m;
   }
